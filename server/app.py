@@ -1,0 +1,29 @@
+"""Builds the MCPServer: instructions plus every tool module's registrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from alembic_mcp import __version__
+
+from . import heads_tools
+from .context import ServerState
+from .descriptions import INSTRUCTIONS
+
+# Each module exposes register(server, state); one module per tool family.
+TOOL_MODULES = [heads_tools]
+
+
+def build_server(project_dir: str, overrides: dict[str, Any] | None = None) -> MCPServer:
+    state = ServerState(project_dir=str(project_dir), overrides=dict(overrides or {}))
+    server = MCPServer(
+        name="alembic-mcp",
+        title="alembic-mcp: safe Alembic migrations",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+    )
+    for module in TOOL_MODULES:
+        module.register(server, state)
+    return server

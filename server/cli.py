@@ -1,0 +1,140 @@
+"""The ``alembic-mcp`` command line: ``serve`` plus one subcommand per tool for humans and CI.
+
+Exit codes: 0 proceed, 1 fix, 2 escalate, 3 could not run. mcp is imported only by ``serve``, so the
+tool subcommands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from alembic_mcp.tools.config import Project, load_project
+from alembic_mcp.tools.errors import AlembicMcpError
+from alembic_mcp.tools.urls import redact
+
+EXIT_CODES = {"proceed": 0, "fix": 1, "escalate": 2}
+EXIT_COULD_NOT_RUN = 3
+
+ToolRunner = Callable[[Project, argparse.Namespace], Awaitable[Any]]
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], ToolRunner]] = {}
+
+
+def command(name: str, help_text: str, add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None):
+    """Register ``fn(project, args)`` as the subcommand ``name``."""
+
+    def decorator(fn: ToolRunner) -> ToolRunner:
+        COMMANDS[name] = (help_text, add_arguments, fn)
+        return fn
+
+    return decorator
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "y"):
+        return True
+    if value.lower() in ("0", "false", "no", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+@command("check-heads", "Heads, branches and the database's revision (read-only).")
+async def _check_heads(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.check_heads import check_heads
+
+    return await check_heads(project)
+
+
+def _merge_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--heads", nargs="*", default=None, help="Heads to merge (default: all).")
+    parser.add_argument("--message", "-m", default="merge heads")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--acknowledge-conflicts", action="store_true",
+                        help="A human confirmed the conflicting heads may be merged.")
+
+
+@command("merge-heads", "Write a merge revision for several heads and rehearse it.", _merge_args)
+async def _merge_heads(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.merge_heads import merge_heads
+
+    return await merge_heads(project, heads=args.heads, message=args.message, dry_run=args.dry_run,
+                             acknowledge_conflicts=args.acknowledge_conflicts)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", help="Project folder holding alembic.ini (default: .).")
+    parser.add_argument("--database-url", default=None, help="Target database (overrides the config).")
+    parser.add_argument("--scratch-url", default=None, help="Server for scratch databases.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alembic-mcp", description="Safe Alembic migrations for AI agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="Run the MCP server.")
+    _add_common(serve)
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1).")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--auth-token-env", default=None,
+                       help="HTTP only: name of an environment variable holding a bearer token to require.")
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        _add_common(p)
+        p.add_argument("--json", action="store_true", help="Print the verdict as JSON.")
+        add_arguments(p)
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    return {"database_url": args.database_url, "scratch_url": args.scratch_url}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from .render import render_result
+
+    _, _, runner = COMMANDS[args.command]
+    project = None
+    try:
+        project = load_project(args.project, overrides_from(args))
+        result = anyio.run(runner, project, args)
+    except AlembicMcpError as exc:
+        message = redact(str(exc), project.database_url if project else args.database_url)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": message}))
+        else:
+            print(f"error: {message}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(render_result(args.command, result), end="")
+    return EXIT_CODES[result.verdict]
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .transports import run_server
+
+    try:
+        load_project(args.project, overrides_from(args))
+    except AlembicMcpError as exc:
+        print(f"error: {redact(str(exc), args.database_url)}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    return run_server(args.project, overrides_from(args), args.transport, args.host, args.port,
+                      args.auth_token_env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

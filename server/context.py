@@ -1,0 +1,50 @@
+"""What every tool handler shares: the project it serves, error translation and progress plumbing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from alembic_mcp.tools.config import Project, load_project
+from alembic_mcp.tools.errors import AlembicMcpError
+from alembic_mcp.tools.progress import Progress
+from alembic_mcp.tools.urls import redact
+
+T = TypeVar("T")
+
+
+@dataclass
+class ServerState:
+    """The project directory and the CLI overrides; the project is re-read on every call."""
+
+    project_dir: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def project(self) -> Project:
+        return load_project(self.project_dir, self.overrides)
+
+
+def progress_of(ctx: Context | None) -> Progress:
+    async def report(done: float, total: float | None, message: str) -> None:
+        if ctx is not None:
+            try:
+                await ctx.report_progress(done, total, message)
+            except Exception:  # a client that went away must not fail the tool
+                pass
+
+    return report
+
+
+async def run_tool(state: ServerState, fn: Callable[[Project], Awaitable[T]]) -> T:
+    """Load the project and run ``fn``; domain errors become ToolError with the password masked."""
+    project = None
+    try:
+        project = state.project()
+        return await fn(project)
+    except AlembicMcpError as exc:
+        url = project.database_url if project is not None else None
+        raise ToolError(redact(str(exc), url)) from None

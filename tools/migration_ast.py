@@ -1,0 +1,261 @@
+"""Read a migration file without importing it: its revision ids and every ``op.*`` call, with lines.
+
+Understands ``op.<name>(...)`` in upgrade()/downgrade(), ``with op.batch_alter_table("t") as b:``
+blocks (``b.<name>(...)`` calls get the batch's table), ``with op.get_context().autocommit_block():``
+and the tables created earlier in the same function.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Position of the table-name argument for op.<name>(...) outside a batch block; keyword alternatives.
+TABLE_ARG: dict[str, tuple[int, tuple[str, ...]]] = {
+    "add_column": (0, ("table_name",)),
+    "drop_column": (0, ("table_name",)),
+    "alter_column": (0, ("table_name",)),
+    "create_table": (0, ("table_name",)),
+    "drop_table": (0, ("table_name",)),
+    "rename_table": (0, ("old_table_name",)),
+    "create_index": (1, ("table_name",)),
+    "drop_index": (1, ("table_name",)),
+    "create_foreign_key": (1, ("source_table", "source")),
+    "create_unique_constraint": (1, ("table_name", "source")),
+    "create_check_constraint": (1, ("table_name", "source")),
+    "create_primary_key": (1, ("table_name",)),
+    "create_exclude_constraint": (1, ("table_name",)),
+    "drop_constraint": (1, ("table_name",)),
+    "create_table_comment": (0, ("table_name",)),
+    "drop_table_comment": (0, ("table_name",)),
+    "bulk_insert": (0, ("table",)),
+}
+
+
+@dataclass
+class OpCall:
+    """One ``op.<name>(...)`` call (or a batch-op call) in upgrade() or downgrade()."""
+
+    name: str
+    function: str
+    line: int
+    node: ast.Call
+    table: str | None = None
+    batch_table: str | None = None  # "?" when the batch's table name is not a literal
+    in_autocommit: bool = False
+    table_created_here: bool = False
+
+    @property
+    def args(self) -> list[ast.expr]:
+        return list(self.node.args)
+
+    @property
+    def kwargs(self) -> dict[str, ast.expr]:
+        return {kw.arg: kw.value for kw in self.node.keywords if kw.arg}
+
+    def arg(self, position: int, keyword: str | None = None) -> ast.expr | None:
+        """Argument by its position in the non-batch signature, or by keyword.
+
+        Inside a batch block the table argument is implicit, so later positions shift left.
+        """
+        if keyword and keyword in self.kwargs:
+            return self.kwargs[keyword]
+        if self.batch_table is not None and self.name in TABLE_ARG:
+            table_position = TABLE_ARG[self.name][0]
+            if position == table_position:
+                return None
+            if position > table_position:
+                position -= 1
+        args = self.args
+        return args[position] if 0 <= position < len(args) else None
+
+    def literal(self, position: int, keyword: str | None = None):
+        return literal_value(self.arg(position, keyword))
+
+
+@dataclass
+class MigrationSource:
+    path: Path
+    source: str
+    tree: ast.Module
+    revision: str | None
+    down_revision: object
+    functions: dict[str, ast.FunctionDef]
+    ops: list[OpCall] = field(default_factory=list)
+
+    def ops_in(self, function: str) -> list[OpCall]:
+        return [op for op in self.ops if op.function == function]
+
+    def tables_changed(self, function: str = "upgrade") -> set[str]:
+        return {op.table for op in self.ops_in(function) if op.table}
+
+
+def literal_value(node: ast.expr | None):
+    if node is None:
+        return None
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+
+
+def _call_name(func: ast.expr) -> tuple[str | None, str | None]:
+    """(receiver, attribute) of ``receiver.attribute(...)``."""
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return func.value.id, func.attr
+    return None, None
+
+
+def _is_autocommit(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "autocommit_block"
+
+
+def _table_of_sa_table(node: ast.expr | None) -> str | None:
+    """``sa.table("x", ...)`` / ``table("x")`` used by bulk_insert."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name in ("table", "Table") and node.args:
+            value = literal_value(node.args[0])
+            return value if isinstance(value, str) else None
+    return None
+
+
+class _OpVisitor(ast.NodeVisitor):
+    def __init__(self, function: str, op_names: set[str]):
+        self.function = function
+        self.op_names = op_names
+        self.batch_aliases: dict[str, str | None] = {}
+        self.autocommit_depth = 0
+        self.created: set[str] = set()
+        self.ops: list[OpCall] = []
+        self.assigned_tables: dict[str, str] = {}
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        table = _table_of_sa_table(node.value)
+        if table:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.assigned_tables[target.id] = table
+        self.generic_visit(node)
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        aliases: list[str] = []
+        autocommit = 0
+        for item in node.items:
+            expr = item.context_expr
+            if _is_autocommit(expr):
+                autocommit += 1
+            elif isinstance(expr, ast.Call):
+                receiver, attr = _call_name(expr.func)
+                if receiver in self.op_names and attr == "batch_alter_table":
+                    table = literal_value(expr.args[0]) if expr.args else literal_value(
+                        {kw.arg: kw.value for kw in expr.keywords}.get("table_name"))
+                    self._record(expr, "batch_alter_table", table if isinstance(table, str) else None, None)
+                    if isinstance(item.optional_vars, ast.Name):
+                        self.batch_aliases[item.optional_vars.id] = table if isinstance(table, str) else None
+                        aliases.append(item.optional_vars.id)
+            self.visit(expr)
+        self.autocommit_depth += autocommit
+        for stmt in node.body:
+            self.visit(stmt)
+        self.autocommit_depth -= autocommit
+        for alias in aliases:
+            self.batch_aliases.pop(alias, None)
+
+    visit_With = _with
+    visit_AsyncWith = _with
+
+    def visit_Call(self, node: ast.Call) -> None:
+        receiver, attr = _call_name(node.func)
+        if attr and receiver in self.op_names and attr != "batch_alter_table":
+            self._record(node, attr, None, None)
+        elif attr and receiver in self.batch_aliases:
+            self._record(node, attr, None, self.batch_aliases[receiver] or "?")
+        self.generic_visit(node)
+
+    def _record(self, node: ast.Call, name: str, table: str | None, batch_table: str | None) -> None:
+        if name == "batch_alter_table":
+            return self._append(OpCall(name=name, function=self.function, line=node.lineno, node=node,
+                                       table=table))
+        op = OpCall(name=name, function=self.function, line=node.lineno, node=node,
+                    batch_table=batch_table,
+                    in_autocommit=self.autocommit_depth > 0)
+        if batch_table is not None:
+            op.table = batch_table if batch_table != "?" else None
+        elif name in TABLE_ARG:
+            position, keywords = TABLE_ARG[name]
+            kwargs = op.kwargs
+            expr = next((kwargs[k] for k in keywords if k in kwargs), None)
+            if expr is None and position < len(node.args):
+                expr = node.args[position]
+            value = literal_value(expr)
+            if isinstance(value, str):
+                op.table = value
+            elif isinstance(expr, ast.Name) and expr.id in self.assigned_tables:
+                op.table = self.assigned_tables[expr.id]
+            elif name == "bulk_insert":
+                op.table = _table_of_sa_table(expr)
+        op.table_created_here = op.table is not None and op.table in self.created and name != "create_table"
+        if name == "create_table" and op.table:
+            self.created.add(op.table)
+        self._append(op)
+
+    def _append(self, op: OpCall) -> None:
+        self.ops.append(op)
+
+
+def _op_aliases(tree: ast.Module) -> set[str]:
+    names = {"op"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "alembic":
+            for alias in node.names:
+                if alias.name == "op":
+                    names.add(alias.asname or "op")
+    return names
+
+
+def _module_value(tree: ast.Module, name: str):
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == name:
+                return literal_value(value)
+    return None
+
+
+def parse_source(source: str, path: Path | str = "<migration>") -> MigrationSource:
+    """Parse migration source; raises SyntaxError with the file's line on broken code."""
+    tree = ast.parse(source, filename=str(path))
+    functions = {
+        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    migration = MigrationSource(
+        path=Path(path),
+        source=source,
+        tree=tree,
+        revision=_module_value(tree, "revision"),
+        down_revision=_module_value(tree, "down_revision"),
+        functions=functions,  # type: ignore[arg-type]
+    )
+    op_names = _op_aliases(tree)
+    for fname in ("upgrade", "downgrade"):
+        func = functions.get(fname)
+        if func is None:
+            continue
+        visitor = _OpVisitor(fname, op_names)
+        for stmt in func.body:
+            visitor.visit(stmt)
+        migration.ops.extend(visitor.ops)
+    return migration
+
+
+def parse_file(path: str | Path) -> MigrationSource:
+    path = Path(path)
+    return parse_source(path.read_text(encoding="utf-8"), path)
