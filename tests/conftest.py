@@ -1,0 +1,117 @@
+"""Shared fixtures: real database servers (PostgreSQL, MariaDB), SQLite, and throwaway project copies.
+
+A test that needs a server it cannot reach fails when CI=true and is skipped with the reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "residency"
+PG_SERVER = os.environ.get("ALEMBIC_MCP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MARIADB_SERVER = os.environ.get("ALEMBIC_MCP_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unavailable(what: str, exc: Exception):
+    message = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+    if IN_CI:
+        pytest.fail(message + "; CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+def _make_database(server_url: str, kind: str) -> str:
+    name = f"amcp_test_{secrets.token_hex(5)}"
+    engine = create_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"' if kind == "pg" else f"CREATE DATABASE `{name}`"))
+    except Exception as exc:
+        _unavailable("PostgreSQL" if kind == "pg" else "MariaDB", exc)
+    finally:
+        engine.dispose()
+    return name
+
+
+def _drop_database(server_url: str, kind: str, name: str) -> None:
+    engine = create_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "pg"
+                          else f"DROP DATABASE IF EXISTS `{name}`"))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url():
+    """URL (sync psycopg driver) of a fresh, empty PostgreSQL database, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = _make_database(PG_SERVER, "pg")
+    yield make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    _drop_database(PG_SERVER, "pg", name)
+
+
+@pytest.fixture
+def pg_async_url(pg_url):
+    """The same fresh PostgreSQL database through asyncpg."""
+    return pg_url.replace("postgresql+psycopg://", "postgresql+asyncpg://")
+
+
+@pytest.fixture
+def mariadb_url():
+    """URL (pymysql) of a fresh, empty MariaDB database, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = _make_database(MARIADB_SERVER, "mariadb")
+    yield make_url(MARIADB_SERVER).set(database=name).render_as_string(hide_password=False)
+    _drop_database(MARIADB_SERVER, "mariadb", name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'target.db'}"
+
+
+@pytest.fixture
+def example_project(tmp_path) -> Path:
+    """A private copy of examples/residency (its migrations, env.py and models)."""
+    dest = tmp_path / "residency"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
+    return dest
+
+
+def write_revision(project: Path, revision: str, down: str | tuple | None, upgrade: str = "pass",
+                   downgrade: str = "pass", message: str | None = None, versions: str = "migrations/versions",
+                   extra_header: str = "") -> Path:
+    """Write a migration file; ``upgrade``/``downgrade`` are function bodies (dedented)."""
+    body_up = textwrap.indent(textwrap.dedent(upgrade).strip() or "pass", "    ")
+    body_down = textwrap.indent(textwrap.dedent(downgrade).strip() or "pass", "    ")
+    path = project / versions / f"{revision}_{(message or 'rev').replace(' ', '_')}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'"""{message or "revision " + revision}\n\nRevision ID: {revision}\n"""\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n"
+        f"{extra_header}\n"
+        f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade() -> None:\n{body_up}\n\n\ndef downgrade() -> None:\n{body_down}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def empty_project(tmp_path) -> Path:
+    """The example project with its versions folder emptied (same env.py and models)."""
+    dest = tmp_path / "proj"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
+    for f in (dest / "migrations" / "versions").glob("*.py"):
+        f.unlink()
+    return dest
