@@ -115,3 +115,8 @@ def empty_project(tmp_path) -> Path:
     for f in (dest / "migrations" / "versions").glob("*.py"):
         f.unlink()
     return dest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
