@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-
 from alembic_mcp import __version__
+from mcp.server.mcpserver import MCPServer
 
 from . import heads_tools
 from .context import ServerState

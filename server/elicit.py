@@ -19,4 +19,5 @@ async def confirm_with_human(ctx: Context, question: str) -> bool:
         answer = await ctx.elicit(question, Confirmation)
     except Exception:
         return False
-    return getattr(answer, "action", None) == "accept" and bool(getattr(getattr(answer, "data", None), "confirm", False))
+    accepted = getattr(answer, "action", None) == "accept"
+    return accepted and bool(getattr(getattr(answer, "data", None), "confirm", False))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from alembic_mcp.tools.check_heads import CheckHeadsResult, check_heads
+from alembic_mcp.tools.merge_heads import MergeHeadsResult, merge_heads
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
-
-from alembic_mcp.tools.check_heads import CheckHeadsResult, check_heads
-from alembic_mcp.tools.merge_heads import MergeHeadsResult, merge_heads
 
 from . import descriptions as d
 from .context import ServerState, progress_of, run_tool

@@ -115,19 +115,18 @@ def build_history(project: Project, raw: dict[str, Any]) -> History:
     nodes: dict[str, RevisionNode] = {}
     for rec in raw.get("revisions", []):
         rev = rec["revision"]
-        if counts[rev] > 1:
-            if rev in nodes:
-                dupes = [project.relative(r["path"]) for r in raw["revisions"] if r["revision"] == rev]
-                findings.append(Finding(
-                    rule="duplicate-revision",
-                    severity="error",
-                    message=f"Revision id {rev} is declared by {len(dupes)} files: {', '.join(dupes)}.",
-                    file=project.relative(rec["path"]),
-                    why="Alembic keeps only one of them; the other migration silently never runs.",
-                    fix=f"Give one file a new id (alembic.util.rev_id()) in `revision = ...` and its "
-                        f"filename, and point its children's down_revision at it.",
-                ))
-                continue
+        if counts[rev] > 1 and rev in nodes:
+            dupes = [project.relative(r["path"]) for r in raw["revisions"] if r["revision"] == rev]
+            findings.append(Finding(
+                rule="duplicate-revision",
+                severity="error",
+                message=f"Revision id {rev} is declared by {len(dupes)} files: {', '.join(dupes)}.",
+                file=project.relative(rec["path"]),
+                why="Alembic keeps only one of them; the other migration silently never runs.",
+                fix="Give one file a new id (alembic.util.rev_id()) in `revision = ...` and its "
+                    "filename, and point its children's down_revision at it.",
+            ))
+            continue
         nodes[rev] = RevisionNode(rev, list(rec["down_revisions"]), list(rec["branch_labels"]),
                                   list(rec["depends_on"]), rec.get("doc", ""), rec["path"])
     for node in nodes.values():

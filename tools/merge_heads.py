@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -17,7 +16,7 @@ from .migration_ast import parse_source
 from .progress import Progress, no_progress
 from .scratch import scratch_database
 from .verdict import Escalation, Finding, VerdictResult
-from .worker import WorkerError, run_worker
+from .worker import run_worker
 
 MAX_MESSAGE = 200
 
@@ -201,4 +200,4 @@ async def _merge_and_rehearse(project: Project, chosen: list[str], message: str,
         escalations=escalations, summary=summary, next_steps=steps)
 
 
-_ = re, WorkerError
+
