@@ -1,18 +1,19 @@
 """MCP registration of check_heads and merge_heads."""
 
-from __future__ import annotations
 
 from typing import Annotated
 
 from alembic_mcp.tools.check_heads import CheckHeadsResult, check_heads
-from alembic_mcp.tools.merge_heads import MergeHeadsResult, merge_heads
+from alembic_mcp.tools.merge_heads import MergeHeadsResult, conflicting_tables, merge_heads
+from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from . import descriptions as d
 from .context import ServerState, progress_of, run_tool
-from .elicit import confirm_with_human
+from .elicit import Confirmation, client_can_elicit, human_said_yes
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -28,7 +29,36 @@ def register(server: MCPServer, state: ServerState) -> None:
     async def check_heads_tool(ctx: Context) -> CheckHeadsResult:
         return await run_tool(state, lambda project: check_heads(project, progress_of(ctx)))
 
-    @server.tool(
+    async def ask_about_conflicts(
+        ctx: Context, heads: list[str] | None = None, acknowledge_conflicts: bool = False
+    ) -> Elicit[Confirmation] | None:
+        """Ask the human before merging heads that change the same tables (when the client can)."""
+        if acknowledge_conflicts or not client_can_elicit(ctx):
+            return None
+        tables = await run_tool(state, lambda project: conflicting_tables(project, heads))
+        if not tables:
+            return None
+        return Elicit(
+            f"The heads to merge all change {', '.join(tables)}. Merging orders these changes silently. "
+            "Merge anyway? Only confirm if the changes to these tables are independent.",
+            Confirmation,
+        )
+
+    async def merge_heads_tool(
+        ctx: Context,
+        heads: Annotated[list[str] | None, Field(description=d.ARG_HEADS)] = None,
+        message: Annotated[str, Field(description=d.ARG_MESSAGE)] = "merge heads",
+        dry_run: Annotated[bool, Field(description=d.ARG_DRY_RUN)] = False,
+        acknowledge_conflicts: Annotated[bool, Field(description=d.ARG_ACK)] = False,
+        human: Annotated[ElicitationResult[Confirmation], Resolve(ask_about_conflicts)] = None,
+    ) -> MergeHeadsResult:
+        acknowledged = acknowledge_conflicts or human_said_yes(human)
+        return await run_tool(state, lambda project: merge_heads(
+            project, heads=heads, message=message, dry_run=dry_run,
+            acknowledge_conflicts=acknowledged, progress=progress_of(ctx)))
+
+    server.add_tool(
+        merge_heads_tool,
         name="merge_heads",
         title="Merge migration heads",
         description=d.MERGE_HEADS,
@@ -37,22 +67,3 @@ def register(server: MCPServer, state: ServerState) -> None:
             idempotentHint=False, openWorldHint=False,
         ),
     )
-    async def merge_heads_tool(
-        ctx: Context,
-        heads: Annotated[list[str] | None, Field(description=d.ARG_HEADS)] = None,
-        message: Annotated[str, Field(description=d.ARG_MESSAGE)] = "merge heads",
-        dry_run: Annotated[bool, Field(description=d.ARG_DRY_RUN)] = False,
-        acknowledge_conflicts: Annotated[bool, Field(description=d.ARG_ACK)] = False,
-    ) -> MergeHeadsResult:
-        async def run(project):
-            result = await merge_heads(project, heads=heads, message=message, dry_run=dry_run,
-                                       acknowledge_conflicts=acknowledge_conflicts, progress=progress_of(ctx))
-            if result.verdict == "escalate" and any(e.rule == "conflicting-heads" for e in result.escalations):
-                question = (result.summary + " Merge anyway? Only say yes if the changes to these tables "
-                            "are independent.")
-                if await confirm_with_human(ctx, question):
-                    result = await merge_heads(project, heads=heads, message=message, dry_run=dry_run,
-                                               acknowledge_conflicts=True, progress=progress_of(ctx))
-            return result
-
-        return await run_tool(state, run)

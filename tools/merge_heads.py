@@ -83,6 +83,16 @@ def _merge_file_ops(content: str) -> list[str]:
     return [f"{op.function}: op.{op.name} (line {op.line})" for op in parsed.ops]
 
 
+async def conflicting_tables(project: Project, heads: list[str] | None = None) -> list[str]:
+    """Tables changed by more than one of the heads to merge (empty when none or nothing to merge)."""
+    history, _ = await load_history(project, check_env=False)
+    if not history.usable or len(history.heads) < 2:
+        return []
+    sub = History(nodes=history.nodes, findings=[], heads=_select_heads(history, heads), bases=history.bases)
+    _, conflicts = analyse_branches(sub)
+    return sorted({t for _, _, ts in conflicts for t in ts})
+
+
 async def merge_heads(
     project: Project,
     heads: list[str] | None = None,
