@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -63,7 +64,9 @@ async def create_scratch(target_url: URL | str, scratch_server_url: URL | str | 
     name = new_name()
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix=SQLITE_DIR_PREFIX))
-        return ScratchDatabase(url=target.set(database=str(folder / f"{name}.db")), name=name, backend=backend)
+        path = folder / f"{name}.db"
+        sqlite3.connect(path).close()
+        return ScratchDatabase(url=target.set(database=str(path)), name=name, backend=backend)
     base = (server or target)
     if backend == "postgresql":
         async def create(conn) -> None:
