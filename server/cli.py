@@ -10,17 +10,15 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-from alembic_mcp.tools.config import Project, load_project
-from alembic_mcp.tools.errors import AlembicMcpError
-from alembic_mcp.tools.urls import redact
+if TYPE_CHECKING:
+    from alembic_mcp.tools.config import Project
 
 EXIT_CODES = {"proceed": 0, "fix": 1, "escalate": 2}
 EXIT_COULD_NOT_RUN = 3
 
-ToolRunner = Callable[[Project, argparse.Namespace], Awaitable[Any]]
+ToolRunner = Callable[["Project", argparse.Namespace], Awaitable[Any]]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], ToolRunner]] = {}
 
 
@@ -94,6 +92,15 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # Start the worker first: its interpreter and Alembic import overlap with our own imports below.
+    from alembic_mcp.tools.prestart import prestart
+
+    prestart()
+    import anyio
+    from alembic_mcp.tools.config import load_project
+    from alembic_mcp.tools.errors import AlembicMcpError
+    from alembic_mcp.tools.urls import redact
+
     from .render import render_result
 
     _, _, runner = COMMANDS[args.command]
@@ -116,6 +123,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from alembic_mcp.tools.config import load_project
+    from alembic_mcp.tools.errors import AlembicMcpError
+    from alembic_mcp.tools.urls import redact
+
     from .transports import run_server
 
     try:

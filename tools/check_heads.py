@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Literal
 
+import anyio
 from pydantic import BaseModel, Field
 
 from .config import Project
@@ -96,17 +97,26 @@ def analyse_branches(history: History) -> tuple[list[Branch], list[tuple[str, st
     return branches, conflicts
 
 
-async def database_state(project: Project, history: History) -> DatabaseState:
+async def _read_current(project: Project) -> list[str] | AlembicMcpError | None:
+    """The target's current revisions; None when it has none; the error when it cannot be read."""
+    if project.database_url is None:
+        return None
+    try:
+        return await current_revisions(project.database_url, project.settings.version_table,
+                                       project.settings.version_table_schema)
+    except AlembicMcpError as exc:
+        return exc
+
+
+def database_state(project: Project, history: History, current: list[str] | AlembicMcpError | None
+                   ) -> DatabaseState:
     if project.database_url is None:
         return DatabaseState(status="not_configured",
                              detail="No target database configured (alembic sqlalchemy.url, $DATABASE_URL, "
                                     "database_url setting or --database-url).")
     masked = project.masked_database_url
-    try:
-        current = await current_revisions(project.database_url, project.settings.version_table,
-                                          project.settings.version_table_schema)
-    except AlembicMcpError as exc:
-        return DatabaseState(status="unreachable", url=masked, detail=str(exc))
+    if isinstance(current, AlembicMcpError):
+        return DatabaseState(status="unreachable", url=masked, detail=str(current))
     if not current:
         return DatabaseState(status="empty", url=masked, current=[],
                              pending=history.ordered(set().union(*(history.ancestors(h) for h in history.heads)))
@@ -152,7 +162,14 @@ def _database_findings(state: DatabaseState) -> list[Finding]:
 
 async def check_heads(project: Project, progress: Progress = no_progress) -> CheckHeadsResult:
     await progress(0, 3, "loading the revision files in a worker")
-    history, env_error = await load_history(project)
+    current: dict[str, object] = {}
+
+    async def read_database() -> None:
+        current["value"] = await _read_current(project)
+
+    async with anyio.create_task_group() as tg:  # the database answers while the worker loads files
+        tg.start_soon(read_database)
+        history, env_error = await load_history(project)
     findings = list(history.findings)
     escalations: list[Escalation] = []
     next_steps: list[str] = []
@@ -166,7 +183,7 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
             fix="Fix env.py at the given line (often a model import or a missing environment variable).",
         ))
     await progress(1, 3, "reading the target database's revision")
-    state = await database_state(project, history) if history.usable else DatabaseState(
+    state = database_state(project, history, current["value"]) if history.usable else DatabaseState(
         status="unreachable", url=project.masked_database_url, detail="Not checked: the history has a cycle.")
     findings.extend(_database_findings(state))
 

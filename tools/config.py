@@ -10,14 +10,17 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import URL
 
+from .alembic_ini import read_alembic_options
 from .errors import InvalidArgument, ProjectError
 from .urls import absolutize_sqlite, mask_url, parse_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ENV_PREFIX = "ALEMBIC_MCP_"
 
@@ -108,7 +111,10 @@ class Project:
 
 
 def make_alembic_config(ini: Path | None, toml_file: Path | None, section: str, root: Path) -> Config:
+    """A real Alembic ``Config`` (imports Alembic: use it in the worker, not on the server's hot path)."""
     import io
+
+    from alembic.config import Config
 
     cfg = Config(
         file_=str(ini) if ini else None,
@@ -203,11 +209,11 @@ def load_project(
         )
 
     try:
-        cfg = make_alembic_config(ini, toml_file, settings.alembic_section, root)
-        script_location = cfg.get_alembic_option("script_location")
-        version_locations = cfg.get_version_locations_list()
-        alembic_url = cfg.get_main_option("sqlalchemy.url") if ini else None
-    except Exception as exc:  # configparser / toml errors from a hand-edited file
+        options = read_alembic_options(ini, tool_table.get("alembic") if has_toml_alembic else None,
+                                       settings.alembic_section, root)
+        script_location, version_locations = options.script_location, options.version_locations
+        alembic_url = options.sqlalchemy_url
+    except Exception as exc:  # configparser errors from a hand-edited file
         raise ProjectError(f"Could not read the Alembic configuration of {root}: {exc}") from None
     if not script_location:
         raise ProjectError(

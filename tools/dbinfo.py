@@ -7,16 +7,19 @@ thread. Nothing here writes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-import asyncpg
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 
 from .errors import DatabaseUnavailable
-from .urls import asyncpg_dsn_parts, backend_of, mask_url, redact, sync_url
+from .urls import asyncpg_dsn_parts, backend_of, mask_url, parse_url, redact, sync_url
+
+if TYPE_CHECKING:
+    import asyncpg
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 10
@@ -34,6 +37,8 @@ def _qualified_pg(table: str) -> str:
 
 
 async def pg_connect(url: URL | str) -> asyncpg.Connection:
+    import asyncpg
+
     try:
         return await asyncpg.connect(**asyncpg_dsn_parts(url), timeout=CONNECT_TIMEOUT_S)
     except Exception as exc:
@@ -51,11 +56,27 @@ async def with_pg(url: URL | str, fn: Callable[[asyncpg.Connection], Awaitable[T
         await conn.close()
 
 
-async def with_sync(url: URL | str, fn: Callable[[Connection], T]) -> T:
-    """Run ``fn(connection)`` in a thread on a short-lived sync engine."""
+def sqlite_file_missing(url: URL | str) -> bool:
+    """True for a file-based SQLite URL whose file does not exist (reading must not create it)."""
+    parsed = parse_url(url)
+    if backend_of(parsed) != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return False
+    return not Path(parsed.database).exists()
+
+
+def _read_only(url: URL | str) -> URL:
+    """SQLite opened read-only, so reading a target never creates or changes the file."""
+    parsed = sync_url(url)
+    if backend_of(parsed) == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
+    return parsed
+
+
+async def with_sync(url: URL | str, fn: Callable[[Connection], T], read_only: bool = False) -> T:
+    """Run ``fn(connection)`` in a thread on a short-lived sync engine (SQLite read-only if asked)."""
 
     def work() -> T:
-        engine = create_engine(sync_url(url), poolclass=NullPool)
+        engine = create_engine(_read_only(url) if read_only else sync_url(url), poolclass=NullPool)
         try:
             try:
                 connection = engine.connect()
@@ -93,7 +114,9 @@ async def current_revisions(url: URL, version_table: str = "alembic_version", sc
         table = f"{schema}.{version_table}" if schema else version_table
         return sorted(r[0] for r in conn.execute(text(f"SELECT version_num FROM {table}")))
 
-    return await with_sync(url, query_sync)
+    if sqlite_file_missing(url):
+        return None
+    return await with_sync(url, query_sync, read_only=True)
 
 
 async def table_names(url: URL) -> list[str]:
@@ -104,7 +127,9 @@ async def table_names(url: URL) -> list[str]:
             return [r["tablename"] for r in rows]
 
         return await with_pg(url, query)
-    return await with_sync(url, lambda conn: sorted(inspect(conn).get_table_names()))
+    if sqlite_file_missing(url):
+        return []
+    return await with_sync(url, lambda conn: sorted(inspect(conn).get_table_names()), read_only=True)
 
 
 async def row_counts(url: URL, tables: list[str], exact_limit: int = 1_000_000) -> dict[str, dict[str, Any]]:
@@ -144,4 +169,6 @@ async def row_counts(url: URL, tables: list[str], exact_limit: int = 1_000_000) 
             out[table] = {"rows": int(count), "exact": True}
         return out
 
-    return await with_sync(url, query_sync)
+    if sqlite_file_missing(url):
+        return {}
+    return await with_sync(url, query_sync, read_only=True)

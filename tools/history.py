@@ -8,8 +8,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from alembic.script.revision import CycleDetected, DependencyCycleDetected, Revision, RevisionMap
-
 from .config import Project
 from .verdict import Finding
 from .worker import run_worker
@@ -35,7 +33,6 @@ class History:
     heads: list[str]
     bases: list[str]
     cycle: list[str] = field(default_factory=list)
-    revision_map: RevisionMap | None = None
 
     @property
     def usable(self) -> bool:
@@ -148,28 +145,35 @@ def build_history(project: Project, raw: dict[str, Any]) -> History:
             nodes[parent].children.append(node.revision)
 
     history = History(nodes=nodes, findings=findings, heads=[], bases=[])
-    revision_map = RevisionMap(lambda: [
-        Revision(n.revision, tuple(n.down_revisions) or None,
-                 dependencies=tuple(d for d in n.depends_on if d in nodes) or None,
-                 branch_labels=tuple(n.branch_labels) or None)
-        for n in nodes.values()
-    ])
-    try:
-        history.heads = sorted(revision_map.heads)
-        history.bases = sorted(revision_map.bases)
-        history.revision_map = revision_map
-    except (CycleDetected, DependencyCycleDetected) as exc:
-        history.cycle = sorted(exc.revisions) if hasattr(exc, "revisions") else sorted(nodes)
+    history.cycle = _revisions_in_cycles(nodes)
+    if history.cycle:
         findings.append(Finding(
             rule="revision-cycle",
             severity="error",
             message=f"The revision graph has a cycle through {', '.join(history.cycle)}.",
-            file=project.relative(nodes[history.cycle[0]].path) if history.cycle[0] in nodes else None,
+            file=project.relative(nodes[history.cycle[0]].path),
             why="A revision is its own ancestor: Alembic cannot compute heads or an upgrade order.",
             fix="Find the down_revision that points forward (a newer revision) and point it at the "
                 "revision the file really follows.",
         ))
+    else:
+        history.heads = sorted(r for r, n in nodes.items() if not n.children)
+        history.bases = sorted(r for r, n in nodes.items() if not n.down_revisions)
     return history
+
+
+def _revisions_in_cycles(nodes: dict[str, RevisionNode]) -> list[str]:
+    """Revisions that cannot be ordered parents-first (Kahn's algorithm): the cycle and what hangs off it."""
+    pending = {rev: len(set(node.down_revisions)) for rev, node in nodes.items()}
+    ready = [rev for rev, count in pending.items() if count == 0]
+    while ready:
+        rev = ready.pop()
+        for child in set(nodes[rev].children):
+            pending[child] -= 1
+            if pending[child] == 0:
+                ready.append(child)
+        del pending[rev]
+    return sorted(pending)
 
 
 async def load_history(project: Project, check_env: bool = True) -> tuple[History, dict[str, Any] | None]:

@@ -8,8 +8,6 @@ Operations live in ``tools/ops/<name>.py`` as ``run(request) -> dict``.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +18,7 @@ import anyio
 
 from .config import Project
 from .errors import WorkerFailed
+from .prestart import kill_group, spawn, take_prestarted
 from .urls import redact
 
 STDERR_TAIL = 4000
@@ -53,37 +52,24 @@ async def run_worker(
             "database_url": database_url,
             "args": args or {},
             "result_path": str(out_path),
+            "cwd": str(project.root),
+            "sys_path": [str(project.root)],
+            "env": _child_env(project, database_url, env),
         }
-        child_env = _child_env(project, database_url, env)
-        process = await anyio.open_process(
-            [python, "-m", "alembic_mcp.tools.worker_main"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=str(project.root),
-            env=child_env,
-            start_new_session=True,
-        )
-        stderr_chunks: list[bytes] = []
+        process = take_prestarted(python) or spawn(python, str(project.root))
+        payload = json.dumps(request).encode()
         timed_out = False
         try:
-            async with process:
-                assert process.stdin is not None and process.stderr is not None
-                await process.stdin.send(json.dumps(request).encode())
-                await process.stdin.aclose()
-                with anyio.move_on_after(timeout) as scope:
-                    async for chunk in process.stderr:
-                        stderr_chunks.append(chunk)
-                    await process.wait()
-                if scope.cancelled_caught:
-                    timed_out = True
-                    _kill_group(process.pid)
-                    with anyio.CancelScope(shield=True):
-                        await process.wait()
+            _, stderr_bytes = await anyio.to_thread.run_sync(
+                lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(process.pid)
+            _, stderr_bytes = process.communicate()
         except BaseException:
-            _kill_group(process.pid)
+            kill_group(process.pid)
             raise
-        stderr = redact(b"".join(stderr_chunks).decode(errors="replace"), database_url, project.database_url)
+        stderr = redact((stderr_bytes or b"").decode(errors="replace"), database_url, project.database_url)
         if timed_out:
             raise WorkerFailed(
                 f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
@@ -97,30 +83,20 @@ async def run_worker(
                 f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
                 stderr=stderr[-STDERR_TAIL:],
             )
-        payload = json.loads(out_path.read_text())
-    if not payload.get("ok"):
-        info = payload.get("error", {})
+        result = json.loads(out_path.read_text())
+    if not result.get("ok"):
+        info = result.get("error", {})
         message = redact(str(info.get("message", "unknown error")), database_url, project.database_url)
         info["message"] = message
         raise WorkerError(message, info, stderr=stderr[-STDERR_TAIL:])
-    return payload["result"]
+    return result["result"]
 
 
 def _child_env(project: Project, database_url: str | None, extra: dict[str, str] | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PYTHONUNBUFFERED"] = "1"
-    # The project's own packages first, like `alembic` run from the project folder.
-    env["PYTHONPATH"] = os.pathsep.join([str(project.root), *filter(None, [env.get("PYTHONPATH")])])
+    """Environment variables the worker sets before running the op (the URL variables env.py reads)."""
+    env: dict[str, str] = {}
     if database_url:
         for name in project.settings.url_env_vars:
             env[name] = database_url
     env.update(extra or {})
     return env
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 _OP_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_STARTUP_DIR = os.getcwd()
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:
@@ -39,8 +40,35 @@ def _write(path: str, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _prepare(request: dict[str, Any]) -> None:
+    """Stand where ``alembic`` would stand: in the project folder, its packages importable."""
+    if request.get("cwd"):
+        os.chdir(request["cwd"])
+        # `python -m` put the directory we were started in first on sys.path; only the project belongs there.
+        if os.path.realpath(_STARTUP_DIR) != os.path.realpath(request["cwd"]):
+            sys.path[:] = [p for p in sys.path if p not in ("", _STARTUP_DIR)]
+    for entry in reversed(request.get("sys_path") or []):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    os.environ.update(request.get("env") or {})
+
+
+def _warm_up() -> None:
+    """Import Alembic while the parent is still preparing the request (a pre-started worker)."""
+    try:
+        import alembic.command
+        import alembic.script  # noqa: F401
+    except Exception:
+        pass
+
+
 def main() -> int:
-    request = json.loads(sys.stdin.read())
+    _warm_up()
+    raw = sys.stdin.read()
+    if not raw.strip():  # the parent went away before sending a request
+        return 0
+    request = json.loads(raw)
+    _prepare(request)
     result_path = request["result_path"]
     op = request.get("op", "")
     try:

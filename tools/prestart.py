@@ -1,0 +1,47 @@
+"""Starting worker interpreters, and pre-starting one so its start-up overlaps with the caller's.
+
+Only the standard library is imported here: the CLI calls ``prestart()`` before its own heavy imports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+_prestarted: subprocess.Popen | None = None
+
+
+def spawn(python: str, cwd: str | None) -> subprocess.Popen:
+    """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile)."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.Popen(
+        [python, "-m", "alembic_mcp.tools.worker_main"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=cwd, env=env, start_new_session=True,
+    )
+
+
+def prestart(python: str | None = None) -> None:
+    """Start a worker now; the next ``run_worker`` call with the same interpreter uses it."""
+    global _prestarted
+    _prestarted = spawn(python or sys.executable, None)
+
+
+def take_prestarted(python: str) -> subprocess.Popen | None:
+    global _prestarted
+    proc, _prestarted = _prestarted, None
+    if proc is not None and (proc.poll() is not None or proc.args[0] != python):
+        kill_group(proc.pid)
+        proc.wait()
+        return None
+    return proc
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
