@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--auth-token-env", default=None,
                        help="HTTP only: name of an environment variable holding a bearer token to require.")
+    demo = sub.add_parser("demo", help="Run the six tools over MCP on a copy of the bundled example (SQLite).")
+    demo.add_argument("--keep", action="store_true", help="Keep the demo project folder for inspection.")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         _add_common(p)
@@ -143,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "demo":
+        from .demo import demo
+
+        return demo(keep=args.keep)
     return run_command(args)
 
 

@@ -53,13 +53,14 @@ def test_merge_three_heads_postgresql(example_project, pg_url):
     branch(example_project, "c0000001", "persons", "nickname")
     branch(example_project, "c0000002", "rotations", "site")
     branch(example_project, "c0000003", "audit_log", "source")
-    before = anyio.run(list_scratch, pg_url)
     result = merge(example_project, overrides={"database_url": pg_url})
     assert result.verdict == "proceed", result
     assert len(result.merged_heads) == 3 and len(result.heads_after) == 1
     assert result.rehearsal.ok and result.rehearsal.dropped
     assert result.rehearsal.scratch_database.startswith("postgresql+psycopg://")
-    assert anyio.run(list_scratch, pg_url) == before
+    scratch_name = result.rehearsal.scratch_database.rsplit("/", 1)[-1]
+    assert scratch_name.startswith("amcp_scratch_")
+    assert scratch_name not in anyio.run(list_scratch, pg_url)
 
 
 def test_conflicting_heads_escalate_and_write_nothing(example_project):
