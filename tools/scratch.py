@@ -119,7 +119,14 @@ async def drop_scratch(scratch: ScratchDatabase) -> None:
 async def scratch_database(
     target_url: URL | str, scratch_server_url: URL | str | None = None
 ) -> AsyncIterator[ScratchDatabase]:
-    """Create a scratch database; drop it on exit, also on error, cancellation or timeout."""
+    """Create a scratch database; drop it on exit, also on error, cancellation or timeout.
+
+    Leftovers of killed earlier runs (older than DEFAULT_STALE_AFTER_S) are swept first, best effort.
+    """
+    try:
+        await sweep_stale(target_url, scratch_server_url)
+    except Exception:  # sweeping is housekeeping: never fail the caller's rehearsal for it
+        pass
     scratch = await create_scratch(target_url, scratch_server_url)
     try:
         yield scratch
