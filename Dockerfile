@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # alembic-mcp: the MCP server for safe Alembic migrations, serving the project mounted at /project.
 #
 #   docker build -t alembic-mcp .
@@ -28,7 +29,8 @@ RUN apt-get update \
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /opt/alembic-mcp
 COPY pyproject.toml README.md ./
