@@ -835,9 +835,8 @@ async def embedded_review(
                 findings.append(finding)
         elif op.name == "drop_column":
             column = op.literal(1, "column_name")
-            if known_empty:
-                continue
-            non_null = await _non_null(project, op.table, column) if counts is not None and column else None
+            non_null = 0 if known_empty else (
+                await _non_null(project, op.table, column) if counts is not None and column else None)
             if non_null == 0:
                 findings.append(
                     Finding(
