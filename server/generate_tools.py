@@ -34,15 +34,21 @@ empty revision on the current head. dry_run=true writes nothing and returns the 
 Never changes any database other than its own scratch database; writes only in the versions folder.
 """
 
-ARG_MESSAGE = ("Short description of the change; becomes the file name slug, e.g. 'add middle_name to "
-               "persons'. No path separators or newlines.")
-ARG_AUTOGENERATE = ("true (default): compare the models with the database; false: write an empty revision "
-                    "to fill in by hand.")
-ARG_REV_ID = ("Revision id to use (letters, digits, underscores; must not exist yet); omit to let Alembic "
-              "pick one.")
+ARG_MESSAGE = (
+    "Short description of the change; becomes the file name slug, e.g. 'add middle_name to "
+    "persons'. No path separators or newlines."
+)
+ARG_AUTOGENERATE = (
+    "true (default): compare the models with the database; false: write an empty revision to fill in by hand."
+)
+ARG_REV_ID = (
+    "Revision id to use (letters, digits, underscores; must not exist yet); omit to let Alembic pick one."
+)
 ARG_DRY_RUN = "true: write nothing; return the file that would be written, with its review."
-ARG_AGAINST = ("'scratch' (default): compare with a scratch database upgraded to the heads; "
-               "'target': compare with the configured database, which must be at head.")
+ARG_AGAINST = (
+    "'scratch' (default): compare with a scratch database upgraded to the heads; "
+    "'target': compare with the configured database, which must be at head."
+)
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -51,8 +57,11 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Generate a migration",
         description=GENERATE_MIGRATION,
         annotations=ToolAnnotations(
-            title="Generate a migration", readOnlyHint=False, destructiveHint=False,
-            idempotentHint=False, openWorldHint=False,
+            title="Generate a migration",
+            readOnlyHint=False,
+            destructiveHint=False,
+            idempotentHint=False,
+            openWorldHint=False,
         ),
     )
     async def generate_migration_tool(
@@ -63,6 +72,15 @@ def register(server: MCPServer, state: ServerState) -> None:
         dry_run: Annotated[bool, Field(description=ARG_DRY_RUN)] = False,
         against: Annotated[Literal["scratch", "target"], Field(description=ARG_AGAINST)] = "scratch",
     ) -> GenerateMigrationResult:
-        return await run_tool(state, lambda project: generate_migration(
-            project, message=message, autogenerate=autogenerate, rev_id=rev_id, dry_run=dry_run,
-            against=against, progress=progress_of(ctx)))
+        return await run_tool(
+            state,
+            lambda project: generate_migration(
+                project,
+                message=message,
+                autogenerate=autogenerate,
+                rev_id=rev_id,
+                dry_run=dry_run,
+                against=against,
+                progress=progress_of(ctx),
+            ),
+        )

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import write_revision
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.errors import InvalidArgument
 from alembic_mcp.tools.generate_migration import generate_migration
+from conftest import write_revision
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 HEAD = "b2e1d1ce0002"
 PGY_LINE = "    pgy_level = Column(Integer, nullable=True)\n"
@@ -29,8 +28,14 @@ PGY_LINE = "    pgy_level = Column(Integer, nullable=True)\n"
 
 def alembic(project: Path, url: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, DATABASE_URL=url)
-    done = subprocess.run([sys.executable, "-m", "alembic", "-c", "alembic.ini", *args], cwd=project, env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "alembic.ini", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -41,8 +46,10 @@ def upgrade_target(project: Path, url: str, people: int = 0) -> None:
         engine = create_engine(url, poolclass=NullPool)
         with engine.begin() as conn:
             for i in range(people):
-                conn.execute(text("INSERT INTO persons (name, email, role, pgy_level) VALUES (:n, :e, 'resident', 2)"),
-                             {"n": f"Resident {i}", "e": f"r{i}@example.org"})
+                conn.execute(
+                    text("INSERT INTO persons (name, email, role, pgy_level) VALUES (:n, :e, 'resident', 2)"),
+                    {"n": f"Resident {i}", "e": f"r{i}@example.org"},
+                )
         engine.dispose()
 
 
@@ -74,14 +81,15 @@ def without_date(text_: str) -> str:
     return re.sub(r"^Create Date: .*$", "", text_, flags=re.M)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def target_url(request):
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return request.getfixturevalue("pg_url")
+    return request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgresql": "pg_url", "mariadb": "mariadb_url"}[request.param]
+    )
 
 
 # --- the main paths ---------------------------------------------------------------------------------
+
 
 @pytest.mark.postgres
 def test_nullable_column_proceeds_and_matches_alembic(example_project, target_url, tmp_path):
@@ -91,11 +99,15 @@ def test_nullable_column_proceeds_and_matches_alembic(example_project, target_ur
     shutil.copytree(example_project, twin)
     before = versions(example_project)
 
-    result = generate(example_project, target_url, message="add middle_name to persons", rev_id="c3d4e5f60003")
+    result = generate(
+        example_project, target_url, message="add middle_name to persons", rev_id="c3d4e5f60003"
+    )
 
     assert result.verdict == "proceed", result.findings
     assert result.written and result.revision == "c3d4e5f60003" and result.down_revision == [HEAD]
-    assert [(o.op, o.table, o.column) for o in result.operations] == [("add_column", "persons", "middle_name")]
+    assert [(o.op, o.table, o.column) for o in result.operations] == [
+        ("add_column", "persons", "middle_name")
+    ]
     assert result.operations[0].detail["nullable"] is True
     new_files = versions(example_project) - before
     assert new_files == {"c3d4e5f60003_add_middle_name_to_persons.py"}
@@ -107,8 +119,16 @@ def test_nullable_column_proceeds_and_matches_alembic(example_project, target_ur
     assert "scratch database" in result.compared_with
 
     # Alembic's own autogenerate for the same change writes the same file (apart from the date).
-    alembic(twin, target_url, "revision", "--autogenerate", "-m", "add middle_name to persons",
-            "--rev-id", "c3d4e5f60003")
+    alembic(
+        twin,
+        target_url,
+        "revision",
+        "--autogenerate",
+        "-m",
+        "add middle_name to persons",
+        "--rev-id",
+        "c3d4e5f60003",
+    )
     ours = (example_project / result.file).read_text()
     theirs = (twin / result.file).read_text()
     assert without_date(ours) == without_date(theirs)
@@ -127,7 +147,11 @@ def test_not_null_column_on_table_with_rows_is_fix_with_three_phases(example_pro
     finding = rules(result)["add-column-required"]
     assert finding.severity == "error" and finding.table == "persons" and finding.column == "badge"
     assert "3 row(s)" in finding.message
-    assert "Three phases" in finding.fix and "nullable=True" in finding.fix and "UPDATE persons SET badge" in finding.fix
+    assert (
+        "Three phases" in finding.fix
+        and "nullable=True" in finding.fix
+        and "UPDATE persons SET badge" in finding.fix
+    )
     assert "nullable=False" in finding.fix
     assert result.written and result.review_verdict == "fix"
 
@@ -146,7 +170,8 @@ def test_model_module_never_imported_is_diagnosed_by_name(example_project, sqlit
     (example_project / "residency" / "badges.py").write_text(
         "from sqlalchemy import Column, Integer, String\n\nfrom residency.models import Base\n\n\n"
         "class Badge(Base):\n    __tablename__ = 'badges'\n    id = Column(Integer, primary_key=True)\n"
-        "    label = Column(String(40), nullable=False)\n")
+        "    label = Column(String(40), nullable=False)\n"
+    )
     before = versions(example_project)
 
     result = generate(example_project, sqlite_url, message="add badges")
@@ -276,7 +301,39 @@ def test_against_target_at_head(example_project, sqlite_url):
     assert [(o.op, o.column) for o in result.operations] == [("add_column", "middle_name")]
 
 
+def test_post_write_hooks_run(example_project, sqlite_url):
+    ini = example_project / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace(
+            "[post_write_hooks]\n",
+            "[post_write_hooks]\nhooks = ruff_format\nruff_format.type = module\nruff_format.module = ruff\n"
+            "ruff_format.options = format --no-cache --line-length 120 REVISION_SCRIPT_FILENAME\n",
+        )
+    )
+    upgrade_target(example_project, sqlite_url)
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    written = (example_project / result.file).read_text()
+    # Alembic's template renders single quotes; the project's formatter hook turned them into double.
+    assert 'batch_op.add_column(sa.Column("middle_name", sa.String(length=80), nullable=True))' in written
+    assert '"persons"' in result.upgrade_source
+
+
+def test_audit_table_change_escalates(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    edit_models(
+        example_project,
+        "    detail = Column(Text, nullable=True)\n",
+        "    detail = Column(Text, nullable=True)\n    source_ip = Column(String(45), nullable=True)\n",
+    )
+    result = generate(example_project, sqlite_url, message="audit source ip")
+    assert result.verdict == "escalate"
+    assert [e.rule for e in result.escalations] == ["audit-trail"]
+    assert result.written  # written and reviewed: the human decides whether it goes ahead
+
+
 # --- blind spots -------------------------------------------------------------------------------------
+
 
 def test_target_metadata_none(example_project, sqlite_url):
     upgrade_target(example_project, sqlite_url)
@@ -291,8 +348,11 @@ def test_target_metadata_none(example_project, sqlite_url):
 def test_migration_dropping_every_table_is_refused(example_project, sqlite_url):
     upgrade_target(example_project, sqlite_url)
     env = example_project / "migrations" / "env.py"
-    env.write_text(env.read_text().replace("target_metadata = Base.metadata",
-                                           "import sqlalchemy\ntarget_metadata = sqlalchemy.MetaData()"))
+    env.write_text(
+        env.read_text().replace(
+            "target_metadata = Base.metadata", "import sqlalchemy\ntarget_metadata = sqlalchemy.MetaData()"
+        )
+    )
     before = versions(example_project)
     result = generate(example_project, sqlite_url, message="oops")
     assert result.verdict == "fix" and not result.written and versions(example_project) == before
@@ -305,40 +365,64 @@ def test_sqlite_without_batch_and_without_naming_convention(example_project, sql
     upgrade_target(example_project, sqlite_url)
     env = example_project / "migrations" / "env.py"
     env.write_text(env.read_text().replace('render_as_batch=connection.dialect.name == "sqlite",', ""))
-    edit_models(example_project, "declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))",
-                "declarative_base()")
+    edit_models(
+        example_project,
+        "declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))",
+        "declarative_base()",
+    )
     edit_models(example_project, PGY_LINE, "")
     result = generate(example_project, sqlite_url, message="drop pgy_level")
     found = rules(result)
-    assert found["sqlite-batch-mode"].severity == "error" and "drop_column" in found["sqlite-batch-mode"].message
+    assert (
+        found["sqlite-batch-mode"].severity == "error" and "drop_column" in found["sqlite-batch-mode"].message
+    )
     assert found["unnamed-constraint"].severity == "warning"
     assert "naming_convention" in found["unnamed-constraint"].fix
 
 
 @pytest.mark.postgres
 def test_postgres_blind_spots_enum_check_server_default(example_project, pg_url):
-    write_revision(example_project, "e5enum000003", HEAD, message="person status",
-                   upgrade="status = sa.Enum('active', 'leave', name='person_status')\n"
-                           "status.create(op.get_bind())\n"
-                           "op.add_column('persons', sa.Column('status', status, nullable=True))",
-                   downgrade="op.drop_column('persons', 'status')\nop.execute('DROP TYPE person_status')")
+    write_revision(
+        example_project,
+        "e5enum000003",
+        HEAD,
+        message="person status",
+        upgrade="status = sa.Enum('active', 'leave', name='person_status')\n"
+        "status.create(op.get_bind())\n"
+        "op.add_column('persons', sa.Column('status', status, nullable=True))",
+        downgrade="op.drop_column('persons', 'status')\nop.execute('DROP TYPE person_status')",
+    )
     upgrade_target(example_project, pg_url)
-    edit_models(example_project, "from sqlalchemy import Boolean,", "from sqlalchemy import CheckConstraint, Enum, Boolean,")
-    add_person_column(example_project,
-                      "status = Column(Enum('active', 'leave', 'graduated', name='person_status'), nullable=True)")
+    edit_models(
+        example_project,
+        "from sqlalchemy import Boolean,",
+        "from sqlalchemy import CheckConstraint, Enum, Boolean,",
+    )
+    add_person_column(
+        example_project,
+        "status = Column(Enum('active', 'leave', 'graduated', name='person_status'), nullable=True)",
+    )
     edit_models(example_project, 'server_default="80"', 'server_default="60"')
-    edit_models(example_project, "    duty_hours = Column(Integer, nullable=False)\n",
-                "    duty_hours = Column(Integer, nullable=False)\n"
-                "    __table_args__ = (CheckConstraint('duty_hours >= 0', name='duty_nonneg'),)\n")
+    edit_models(
+        example_project,
+        "    duty_hours = Column(Integer, nullable=False)\n",
+        "    duty_hours = Column(Integer, nullable=False)\n"
+        "    __table_args__ = (CheckConstraint('duty_hours >= 0', name='duty_nonneg'),)\n",
+    )
 
     result = generate(example_project, pg_url, message="blind spots")
 
     found = rules(result)
     assert not result.written  # autogenerate itself saw nothing
     enum = found["enum-change"]
-    assert "graduated" in enum.message and "ALTER TYPE person_status ADD VALUE IF NOT EXISTS 'graduated'" in enum.fix
+    assert (
+        "graduated" in enum.message
+        and "ALTER TYPE person_status ADD VALUE IF NOT EXISTS 'graduated'" in enum.fix
+    )
     default = found["server-default-change"]
-    assert default.table == "rotations" and default.column == "max_hours_per_week" and "'60'" in default.message
+    assert (
+        default.table == "rotations" and default.column == "max_hours_per_week" and "'60'" in default.message
+    )
     check = found["check-constraint-change"]
     assert check.table == "acgme_compliance" and "ck_acgme_compliance_duty_nonneg" in check.message
     assert "op.create_check_constraint" in check.fix
@@ -347,16 +431,20 @@ def test_postgres_blind_spots_enum_check_server_default(example_project, pg_url)
 
 # --- validation --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"message": ""}, "message is empty"),
-    ({"message": "   "}, "message is empty"),
-    ({"message": "a/b"}, "path separator"),
-    ({"message": "a\\b"}, "path separator"),
-    ({"message": "x", "rev_id": "bad-id"}, "not a valid revision id"),
-    ({"message": "x", "rev_id": "head"}, "reserved"),
-    ({"message": "x", "rev_id": HEAD}, "already exists"),
-    ({"message": "x", "against": "prod"}, "against must be"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"message": ""}, "message is empty"),
+        ({"message": "   "}, "message is empty"),
+        ({"message": "a/b"}, "path separator"),
+        ({"message": "a\\b"}, "path separator"),
+        ({"message": "x", "rev_id": "bad-id"}, "not a valid revision id"),
+        ({"message": "x", "rev_id": "head"}, "reserved"),
+        ({"message": "x", "rev_id": HEAD}, "already exists"),
+        ({"message": "x", "against": "prod"}, "against must be"),
+    ],
+)
 def test_bad_arguments(example_project, kwargs, expected):
     with pytest.raises(InvalidArgument, match=expected):
         generate(example_project, None, **kwargs)
@@ -369,8 +457,19 @@ def test_cli_generate_migration_dry_run(example_project, sqlite_url, capsys):
 
     upgrade_target(example_project, sqlite_url)
     add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
-    code = main(["generate-migration", "--project", str(example_project), "--database-url", sqlite_url,
-                 "-m", "add middle_name", "--dry-run", "--json"])
+    code = main(
+        [
+            "generate-migration",
+            "--project",
+            str(example_project),
+            "--database-url",
+            sqlite_url,
+            "-m",
+            "add middle_name",
+            "--dry-run",
+            "--json",
+        ]
+    )
     payload = json.loads(capsys.readouterr().out)
     assert code == 0 and payload["verdict"] == "proceed" and payload["dry_run"] is True
     code = main(["generate-migration", "--project", str(example_project), "-m", "a/b", "--json"])
