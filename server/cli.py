@@ -63,6 +63,23 @@ async def _merge_heads(project: Project, args: argparse.Namespace):
                              acknowledge_conflicts=args.acknowledge_conflicts)
 
 
+def _generate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--message", "-m", required=True, help="Description of the change.")
+    parser.add_argument("--autogenerate", type=_bool, default=True, help="true (default) or false.")
+    parser.add_argument("--rev-id", default=None)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--against", choices=["scratch", "target"], default="scratch")
+
+
+@command("generate-migration", "Autogenerate a migration, review it, list the files to commit.",
+         _generate_args)
+async def _generate_migration(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.generate_migration import generate_migration
+
+    return await generate_migration(project, message=args.message, autogenerate=args.autogenerate,
+                                    rev_id=args.rev_id, dry_run=args.dry_run, against=args.against)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="Project folder holding alembic.ini (default: .).")
     parser.add_argument("--database-url", default=None, help="Target database (overrides the config).")

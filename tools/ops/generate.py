@@ -1,0 +1,463 @@
+"""Worker op ``generate``: write a revision with Alembic's own ``command.revision`` (autogenerate,
+the project's template and post-write hooks) and report what autogenerate saw and what it cannot see.
+
+Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandbox copy of the
+versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
+comparing), ``version_table``. ``request["database_url"]`` is the database autogenerate compares with.
+
+env.py's ``context.configure`` is wrapped to learn what it passed (target_metadata, render_as_batch,
+compare_server_default, filters) and to chain a ``process_revision_directives`` hook after the
+project's own: it records the operations detected, gathers the blind-spot facts from the same
+connection, and empties the directives (so no file is written) when nothing was detected or when
+the migration would drop every table.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from alembic import command, util
+from alembic.operations import ops as alembic_ops
+from alembic.runtime.environment import EnvironmentContext
+
+from ..alembic_env import atomic_templates, config_from_spec, connected_config, copy_to_sandbox, unsandbox
+from ..urls import is_async_driver
+from ..worker_main import describe_exception
+
+KEPT_OPTS = ("render_as_batch", "compare_server_default", "compare_type", "include_schemas")
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    spec, args, url = request["project"], request["args"], request.get("database_url")
+    state: dict[str, Any] = {
+        "configured": [],
+        "operations": [],
+        "facts": {},
+        "fact_errors": [],
+        "hook_ran": False,
+        "empty": False,
+        "refused": None,
+    }
+    with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
+        use_connection = bool(url) and not is_async_driver(url)
+        with (
+            connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg
+        ):
+            mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
+            if args.get("upgrade_first") and url:
+                try:
+                    command.upgrade(cfg, "heads")
+                except BaseException as exc:
+                    return {"stage": "upgrade", "error": describe_exception(exc)}
+            try:
+                with atomic_templates(), _wrapped_configure(state, args):
+                    scripts = command.revision(
+                        cfg,
+                        message=args["message"],
+                        autogenerate=bool(args.get("autogenerate")),
+                        rev_id=args.get("rev_id"),
+                    )
+            except util.CommandError as exc:
+                if _metadata_missing(state):
+                    return {"stage": "autogenerate", "target_metadata_none": True, **_public(state)}
+                return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
+            except BaseException as exc:
+                return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
+            if isinstance(scripts, list):
+                scripts = scripts[0] if scripts else None
+            result: dict[str, Any] = {"stage": "done", **_public(state)}
+            if scripts is not None:
+                result.update(
+                    revision=scripts.revision,
+                    down_revision=_as_list(scripts.down_revision),
+                    path=unsandbox(scripts.path, mapping),
+                    content=Path(scripts.path).read_text(encoding="utf-8"),
+                )
+            return result
+
+
+def _public(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "configured"} | {
+        "configure": [{k: v for k, v in c.items() if k != "target_metadata"} for c in state["configured"]]
+    }
+
+
+def _metadata_missing(state: dict[str, Any]) -> bool:
+    return bool(state["configured"]) and all(c.get("target_metadata") is None for c in state["configured"])
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+@contextmanager
+def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[None]:
+    original = EnvironmentContext.configure
+
+    def configure(self, *positional, **kw):
+        metadata = kw.get("target_metadata")
+        record = {k: bool(kw.get(k)) for k in KEPT_OPTS}
+        record["target_metadata"] = metadata
+        state["configured"].append(record)
+        user_hook = kw.get("process_revision_directives")
+
+        def hook(context, revision, directives):
+            # Analyse what autogenerate produced before the project's own hook may rewrite or drop it.
+            if args.get("autogenerate"):
+                _analyse(context, directives, metadata, kw, state, args)
+            if user_hook is not None:
+                user_hook(context, revision, directives)
+            if state["refused"] or state["empty"]:
+                directives[:] = []
+
+        kw["process_revision_directives"] = hook
+        return original(self, *positional, **kw)
+
+    EnvironmentContext.configure = configure
+    try:
+        yield
+    finally:
+        EnvironmentContext.configure = original
+
+
+# --- what autogenerate detected -------------------------------------------------------------------
+
+
+def _snake(op: object) -> str:
+    name = type(op).__name__
+    name = name[:-2] if name.endswith("Op") else name
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _type_text(type_: Any, dialect) -> str | None:
+    if type_ is None:
+        return None
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:
+        return repr(type_)
+
+
+def _flatten(container, table: str | None = None, schema: str | None = None):
+    for op in container.ops:
+        if isinstance(op, alembic_ops.ModifyTableOps):
+            yield from _flatten(op, op.table_name, op.schema)
+        else:
+            yield op, table, schema
+
+
+def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "op": _snake(op),
+        "table": getattr(op, "table_name", None) or table,
+        "schema": getattr(op, "schema", None) or schema,
+        "column": None,
+    }
+    if isinstance(op, alembic_ops.AddColumnOp):
+        column = op.column
+        info.update(
+            column=column.name,
+            nullable=bool(column.nullable),
+            server_default=column.server_default is not None,
+            type=_type_text(column.type, dialect),
+            primary_key=bool(column.primary_key),
+        )
+    elif isinstance(op, alembic_ops.DropColumnOp):
+        info["column"] = op.column_name
+        reverse = getattr(op, "_reverse", None)
+        if reverse is not None:
+            info.update(type=_type_text(reverse.column.type, dialect), nullable=bool(reverse.column.nullable))
+    elif isinstance(op, alembic_ops.AlterColumnOp):
+        info["column"] = op.column_name
+        changes: dict[str, Any] = {}
+        if op.modify_nullable is not None:
+            changes["nullable"] = op.modify_nullable
+        if op.modify_type is not None:
+            changes["type"] = _type_text(op.modify_type, dialect)
+            changes["existing_type"] = _type_text(op.existing_type, dialect)
+        if op.modify_server_default is not False:
+            changes["server_default"] = str(
+                getattr(op.modify_server_default, "arg", op.modify_server_default)
+            )
+        if op.modify_name is not None:
+            changes["new_name"] = op.modify_name
+        info["changes"] = changes
+    elif isinstance(op, alembic_ops.CreateTableOp):
+        info["columns"] = [c.name for c in op.columns if hasattr(c, "name") and hasattr(c, "type")]
+        info["column_types"] = {
+            c.name: _type_text(c.type, dialect)
+            for c in op.columns
+            if hasattr(c, "name") and hasattr(c, "type")
+        }
+    elif isinstance(op, alembic_ops.DropTableOp):
+        reverse = getattr(op, "_reverse", None)
+        columns = [c for c in (reverse.columns if reverse is not None else []) if hasattr(c, "type")]
+        info["columns"] = [c.name for c in columns]
+        info["column_types"] = {c.name: _type_text(c.type, dialect) for c in columns}
+    elif isinstance(op, alembic_ops.CreateIndexOp | alembic_ops.DropIndexOp):
+        info["name"] = str(op.index_name) if op.index_name else None
+        if isinstance(op, alembic_ops.CreateIndexOp):
+            info["columns"] = [str(c) for c in op.columns]
+            info["unique"] = bool(op.unique)
+    elif hasattr(op, "constraint_name"):
+        info["name"] = str(op.constraint_name) if op.constraint_name else None
+    return info
+
+
+def _metadatas(metadata) -> list:
+    if metadata is None:
+        return []
+    return list(metadata) if isinstance(metadata, list | tuple) else [metadata]
+
+
+def _analyse(
+    context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]
+) -> None:
+    state["hook_ran"] = True
+    if not directives:
+        return
+    dialect = context.dialect
+    operations: list[dict[str, Any]] = []
+    for script in directives:
+        for container in script.upgrade_ops_list:
+            for op, table, schema in _flatten(container):
+                operations.append(describe_op(op, table, schema, dialect))
+    state["operations"].extend(operations)
+    facts = state["facts"]
+    facts["dialect"] = dialect.name
+    metadatas = _metadatas(metadata)
+    facts["metadata_tables"] = sorted(
+        {t.fullname if hasattr(t, "fullname") else t.name for md in metadatas for t in md.tables.values()}
+    )
+    from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
+
+    facts["naming_convention"] = (
+        all(dict(md.naming_convention) != dict(DEFAULT_NAMING_CONVENTION) for md in metadatas)
+        if metadatas
+        else None
+    )
+    facts["render_as_batch"] = bool(opts.get("render_as_batch"))
+    connection = context.connection
+    version_table = opts.get("version_table") or args.get("version_table") or "alembic_version"
+    db_tables: list[str] = []
+    if connection is not None:
+        from sqlalchemy import inspect
+
+        try:
+            db_tables = sorted(t for t in inspect(connection).get_table_names() if t != version_table)
+        except Exception as exc:
+            state["fact_errors"].append(f"listing tables: {exc}")
+    facts["database_tables"] = db_tables
+    dropped = {o["table"] for o in operations if o["op"] == "drop_table"}
+    if db_tables and set(db_tables) <= dropped:
+        state["refused"] = "drop-all-tables"
+        return
+    if all(all(c.is_empty() for c in script.upgrade_ops_list) for script in directives):
+        state["empty"] = True
+    if connection is None:
+        return
+    created = {o["table"] for o in operations if o["op"] == "create_table"}
+    for name, gather in (
+        ("enum_changes", _enum_changes),
+        ("check_changes", _check_changes),
+        ("server_default_changes", _server_default_changes),
+        ("database_objects", _database_objects),
+    ):
+        try:
+            facts[name] = gather(connection, metadatas, opts, created)
+        except Exception as exc:  # a fact we cannot gather must not stop the generation
+            state["fact_errors"].append(f"{name}: {type(exc).__name__}: {exc}")
+
+
+# --- blind spots: facts autogenerate does not compare ---------------------------------------------
+
+
+def _enum_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
+    """PostgreSQL native enums whose values in the models differ from the database's."""
+    if connection.dialect.name != "postgresql":
+        return []
+    from sqlalchemy import Enum
+
+    model: dict[str, list[str]] = {}
+    for md in metadatas:
+        for table in md.tables.values():
+            for column in table.columns:
+                type_ = column.type
+                if isinstance(type_, Enum) and type_.native_enum and type_.name:
+                    model[type_.name] = list(type_.enums)
+    if not model:
+        return []
+    rows = connection.exec_driver_sql(
+        "SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() "
+        "ORDER BY t.typname, e.enumsortorder"
+    ).fetchall()
+    database: dict[str, list[str]] = {}
+    for name, label in rows:
+        database.setdefault(name, []).append(label)
+    changes = []
+    for name, values in sorted(model.items()):
+        if name in database and database[name] != values:
+            changes.append(
+                {
+                    "enum": name,
+                    "database_values": database[name],
+                    "model_values": values,
+                    "added": [v for v in values if v not in database[name]],
+                    "removed": [v for v in database[name] if v not in values],
+                }
+            )
+    return changes
+
+
+def _norm_sql(text: str) -> str:
+    return re.sub(r"[\s()\"'`]|::[a-z ]+", "", text.lower())
+
+
+def _check_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
+    """Named CHECK constraints added, removed or changed on tables that already exist."""
+    from sqlalchemy import CheckConstraint, inspect
+
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    changes = []
+    for md in metadatas:
+        for table in md.tables.values():
+            if table.name not in existing or table.name in created or table.schema:
+                continue
+            model = {}
+            for constraint in table.constraints:
+                if (
+                    isinstance(constraint, CheckConstraint)
+                    and constraint.name
+                    and type(constraint.name).__name__ != "_NoneName"
+                ):
+                    model[str(constraint.name)] = str(
+                        constraint.sqltext.compile(
+                            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+                        )
+                    )
+            try:
+                reflected = {
+                    c["name"]: c.get("sqltext", "")
+                    for c in inspector.get_check_constraints(table.name)
+                    if c.get("name")
+                }
+            except NotImplementedError:
+                continue
+            for name, text in sorted(model.items()):
+                if name not in reflected:
+                    changes.append({"table": table.name, "name": name, "change": "added", "model_sql": text})
+                elif _norm_sql(text) != _norm_sql(reflected[name]):
+                    changes.append(
+                        {
+                            "table": table.name,
+                            "name": name,
+                            "change": "changed",
+                            "model_sql": text,
+                            "database_sql": reflected[name],
+                        }
+                    )
+            for name, text in sorted(reflected.items()):
+                if name not in model:
+                    changes.append(
+                        {"table": table.name, "name": name, "change": "removed", "database_sql": text}
+                    )
+    return changes
+
+
+def _server_default_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
+    """server_default differences, when env.py does not ask autogenerate to compare them."""
+    if opts.get("compare_server_default") or len(metadatas) != 1:
+        return []
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    context_opts = {"compare_server_default": True, "compare_type": False, "target_metadata": metadatas[0]}
+    for key in ("include_object", "include_name", "include_schemas", "version_table", "version_table_schema"):
+        if opts.get(key) is not None:
+            context_opts[key] = opts[key]
+    migration_context = MigrationContext.configure(connection=connection, opts=context_opts)
+    changes = []
+    for diff in compare_metadata(migration_context, metadatas[0]):
+        entries = diff if isinstance(diff, list) else [diff]
+        for entry in entries:
+            if entry and entry[0] == "modify_default":
+                _, _schema, table, column, _existing, old, new = entry
+                changes.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "database_default": _default_text(old),
+                        "model_default": _default_text(new),
+                    }
+                )
+    return changes
+
+
+def _default_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    arg = getattr(value, "arg", value)
+    return str(getattr(arg, "text", arg))
+
+
+def _database_objects(connection, metadatas, opts, created) -> dict[str, list[str]]:
+    """Views, functions and triggers present in the database: autogenerate never compares them."""
+    from sqlalchemy import inspect
+
+    out: dict[str, list[str]] = {
+        "views": sorted(inspect(connection).get_view_names()),
+        "functions": [],
+        "triggers": [],
+    }
+    name = connection.dialect.name
+    if name == "postgresql":
+        out["functions"] = [
+            r[0]
+            for r in connection.exec_driver_sql(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+                "WHERE d.objid = p.oid AND d.deptype = 'e') ORDER BY 1"
+            )
+        ]
+        out["triggers"] = [
+            f"{r[0]} ON {r[1]}"
+            for r in connection.exec_driver_sql(
+                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
+                "AND n.nspname = current_schema() ORDER BY 1"
+            )
+        ]
+    elif name == "sqlite":
+        out["triggers"] = [
+            f"{r[0]} ON {r[1]}"
+            for r in connection.exec_driver_sql(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
+            )
+        ]
+    elif name in ("mysql", "mariadb"):
+        out["functions"] = [
+            r[0]
+            for r in connection.exec_driver_sql(
+                "SELECT routine_name FROM information_schema.routines WHERE routine_schema = database() "
+                "ORDER BY 1"
+            )
+        ]
+        out["triggers"] = [
+            f"{r[0]} ON {r[1]}"
+            for r in connection.exec_driver_sql(
+                "SELECT trigger_name, event_object_table FROM information_schema.triggers "
+                "WHERE trigger_schema = database() ORDER BY 1"
+            )
+        ]
+    return out
