@@ -12,6 +12,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+# Source tree: <repo>/examples; installed wheel: alembic_mcp/examples. Both sit beside tools/.
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "residency"
 
 
@@ -19,7 +20,7 @@ def example_source() -> Path:
     """The bundled example: next to the sources (editable install) or installed as package data."""
     if EXAMPLE.is_dir():
         return EXAMPLE
-    raise FileNotFoundError("The bundled example project examples/residency was not found next to alembic-mcp.")
+    raise FileNotFoundError(f"The bundled example project is missing ({EXAMPLE}); reinstall alembic-mcp.")
 
 
 def create_demo_project(parent: Path | None = None) -> Path:
