@@ -17,8 +17,8 @@ from sqlalchemy.pool import NullPool
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "residency"
-PG_SERVER = os.environ.get("ALEMBIC_MCP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-MARIADB_SERVER = os.environ.get("ALEMBIC_MCP_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
+PG_SERVER = os.environ.get("AMCP_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MARIADB_SERVER = os.environ.get("AMCP_TEST_MARIADB_SERVER", "mysql+pymysql://root@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
