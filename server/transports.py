@@ -8,13 +8,22 @@ mcp). ``--auth-token-env NAME`` puts a bearer-token gate in front of it: every H
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import sys
 from typing import Any
 
 from .app import build_server
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host: str, port: int,
@@ -36,14 +45,15 @@ def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host
     import uvicorn
 
     server = build_server(project_dir, overrides)
-    # host: mcp turns on its DNS-rebinding protection (Host/Origin must be loopback) for loopback binds.
+    # host: mcp turns on its DNS-rebinding protection (Host/Origin must be loopback) when host is
+    # 127.0.0.1, localhost or ::1; any other bind address (0.0.0.0 in a container) accepts any Host.
     app = server.streamable_http_app(host=host)
     if token:
         app = BearerTokenGate(app, token)
     shown_host = f"[{host}]" if ":" in host else host
     print(f"alembic-mcp: streamable HTTP on http://{shown_host}:{port}/mcp"
           f"{' (bearer token required)' if token else ''}", file=sys.stderr, flush=True)
-    if host not in LOOPBACK_HOSTS and not token:
+    if not is_loopback(host) and not token:
         print("alembic-mcp: warning: listening beyond loopback without --auth-token-env; anyone who can "
               "reach this port can call the tools.", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

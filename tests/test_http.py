@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -57,28 +58,42 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+@dataclass
+class Served:
+    port: int
+    proc: subprocess.Popen
+    log: Path
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextmanager
-def serve_http(project: Path, database_url: str, *extra: str, env: dict[str, str] | None = None):
-    """Start the HTTP server, wait until it accepts connections, always terminate it."""
+def serve_http(project: Path, database_url: str, *extra: str, env: dict[str, str] | None = None,
+               host: str = "127.0.0.1"):
+    """Start the HTTP server (its output goes to a log file), wait until it accepts connections on
+    ``host``, always terminate it."""
     port = _free_port()
     cmd = [*SERVE, "--project", str(project),
            "--database-url", database_url, "--transport", "http", "--port", str(port), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+    log = project.parent / f"http-server-{port}.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+    served = Served(port, proc, log)
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                _, err = proc.communicate()
-                pytest.fail(f"server exited with {proc.returncode}: {err.decode()[-2000:]}")
+                pytest.fail(f"server exited with {proc.returncode}: {served.stderr()[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                with socket.create_connection((host, port), timeout=0.5):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail("server did not listen within 30 s")
+                    pytest.fail(f"server did not listen within 30 s: {served.stderr()[-2000:]}")
                 time.sleep(0.1)
-        yield port, proc
+        yield served
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -87,8 +102,6 @@ def serve_http(project: Path, database_url: str, *extra: str, env: dict[str, str
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -108,18 +121,20 @@ async def _check_heads_over(client: Client) -> dict:
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 def test_http_serves_tools_and_binds_loopback_by_default(example_project, sqlite_url, mode):
-    with serve_http(example_project, sqlite_url) as (port, _):
+    with serve_http(example_project, sqlite_url) as served:
         if Path("/proc/net/tcp").exists():
-            assert _listening_addresses(port) == {"127.0.0.1"}
-        sc = anyio.run(_check_heads_over, Client(f"http://127.0.0.1:{port}/mcp", mode=mode))
+            assert _listening_addresses(served.port) == {"127.0.0.1"}
+        sc = anyio.run(_check_heads_over, Client(f"http://127.0.0.1:{served.port}/mcp", mode=mode))
+    assert f"streamable HTTP on http://127.0.0.1:{served.port}/mcp" in served.stderr()
+    assert "warning" not in served.stderr()
     assert sc["verdict"] == "proceed"
     assert [h["revision"] for h in sc["heads"]] == ["b2e1d1ce0002"]
 
 
 def test_http_loopback_rejects_foreign_host_header(example_project, sqlite_url):
     """On a loopback bind mcp's DNS-rebinding protection refuses a Host that is not loopback."""
-    with serve_http(example_project, sqlite_url) as (port, _):
-        url = f"http://127.0.0.1:{port}/mcp"
+    with serve_http(example_project, sqlite_url) as served:
+        url = f"http://127.0.0.1:{served.port}/mcp"
         with httpx2.Client() as http:
             refused = http.post(url, json=INITIALIZE, headers={**MCP_HEADERS, "Host": "attacker.example"})
             accepted = http.post(url, json=INITIALIZE, headers=MCP_HEADERS)
@@ -127,11 +142,35 @@ def test_http_loopback_rejects_foreign_host_header(example_project, sqlite_url):
     assert accepted.status_code == 200, accepted.text
 
 
+def _can_bind(host: str) -> bool:
+    try:
+        with socket.socket() as s:
+            s.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _can_bind("127.0.0.2"), reason="this system cannot bind 127.0.0.2 (Linux can)")
+def test_http_other_bind_address_reaches_mcp(example_project, sqlite_url):
+    """--host is handed to mcp's app, not only to uvicorn: bound elsewhere than 127.0.0.1 (as a container
+    binds 0.0.0.0), a request naming the server by another host name is served. 127.0.0.2 stands in for
+    a non-default address without exposing the server beyond loopback."""
+    with serve_http(example_project, sqlite_url, "--host", "127.0.0.2", host="127.0.0.2") as served:
+        if Path("/proc/net/tcp").exists():
+            assert _listening_addresses(served.port) == {"127.0.0.2"}
+        with httpx2.Client() as http:
+            response = http.post(f"http://127.0.0.2:{served.port}/mcp", json=INITIALIZE,
+                                 headers={**MCP_HEADERS, "Host": f"alembic-mcp:{served.port}"})
+    assert response.status_code == 200, response.text
+    assert "warning" not in served.stderr()  # 127.0.0.0/8 is loopback
+
+
 def test_http_bearer_token_required(example_project, sqlite_url):
     token = "t0ken-" + os.urandom(8).hex()
     with serve_http(example_project, sqlite_url, "--auth-token-env", TOKEN_ENV,
-                    env={TOKEN_ENV: token}) as (port, proc):
-        url = f"http://127.0.0.1:{port}/mcp"
+                    env={TOKEN_ENV: token}) as served:
+        url = f"http://127.0.0.1:{served.port}/mcp"
         with httpx2.Client() as http:
             def post(authorization: str | None):
                 extra = {"Authorization": authorization} if authorization else {}
@@ -159,7 +198,8 @@ def test_http_bearer_token_required(example_project, sqlite_url):
         with pytest.raises(BaseException) as excinfo:  # the client raises the 401 inside a group
             anyio.run(without_token)
         assert any(isinstance(e, MCPError) for e in _leaves(excinfo.value)), repr(excinfo.value)
-        assert proc.poll() is None, "the server must keep running after refused requests"
+        assert served.proc.poll() is None, "the server must keep running after refused requests"
+    assert token not in served.stderr()
 
 
 def test_auth_token_env_must_name_a_set_variable(example_project, sqlite_url):

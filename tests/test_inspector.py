@@ -64,15 +64,28 @@ def inspector(server: list[str], *args: str) -> tuple[int, dict | None, str]:
 
 
 @pytest.fixture(scope="module")
-def listed(served) -> list[dict]:
-    code, payload, stderr = inspector(served, "--protocol-era", "modern", "--method", "tools/list")
+def tools_list(served):
+    """`tools/list --strict` per protocol era, run once per era for the whole module."""
+    runs: dict[str, tuple[int, dict | None, str]] = {}
+
+    def run(era: str) -> tuple[int, dict | None, str]:
+        if era not in runs:
+            runs[era] = inspector(served, "--protocol-era", era, "--method", "tools/list", "--strict")
+        return runs[era]
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def listed(tools_list) -> list[dict]:
+    code, payload, stderr = tools_list("modern")
     assert code == 0, stderr
     return payload["result"]["tools"]
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
-def test_tools_list_strict(served, era):
-    code, payload, stderr = inspector(served, "--protocol-era", era, "--method", "tools/list", "--strict")
+def test_tools_list_strict(tools_list, era):
+    code, payload, stderr = tools_list(era)
     assert code == 0, f"exit {code}: {stderr[-3000:]}"
     tools = payload["result"]["tools"]
     assert "check_heads" in {t["name"] for t in tools}
