@@ -474,3 +474,11 @@ def test_cli_generate_migration_dry_run(example_project, sqlite_url, capsys):
     assert code == 0 and payload["verdict"] == "proceed" and payload["dry_run"] is True
     code = main(["generate-migration", "--project", str(example_project), "-m", "a/b", "--json"])
     assert code == 3 and "path separator" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_nothing_detected_says_when_target_is_behind(example_project, sqlite_url):
+    alembic(example_project, sqlite_url, "upgrade", "a1f0c0de0001")
+    result = generate(example_project, sqlite_url, message="audit tables")
+    finding = rules(result)["nothing-detected"]
+    assert "at a1f0c0de0001, behind the heads (b2e1d1ce0002)" in finding.message
+    assert not result.written

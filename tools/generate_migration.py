@@ -250,6 +250,25 @@ async def _check_target_at_head(project: Project, heads: list[str]) -> dict[str,
     }
 
 
+async def _target_behind(project: Project, heads: list[str]) -> str | None:
+    """Where the target stands when it is not at the heads; None when at head or unknown."""
+    from .dbinfo import current_revisions
+
+    if project.database_url is None:
+        return None
+    if backend_of(project.database_url) == "sqlite" and not _sqlite_exists(project):
+        return "no revision (the database file does not exist)"
+    try:
+        current = await current_revisions(
+            project.database_url, project.settings.version_table, project.settings.version_table_schema
+        )
+    except AlembicMcpError:
+        return None
+    if sorted(current or []) == sorted(heads):
+        return None
+    return ", ".join(current) if current else "no revision"
+
+
 def _sqlite_exists(project: Project) -> bool:
     database = project.database_url.database if project.database_url is not None else None
     return bool(database) and database != ":memory:" and Path(database).exists()
@@ -351,18 +370,26 @@ async def _build_result(
     if raw.get("empty") or (base["autogenerate"] and not raw.get("revision")):
         findings.extend(_missing_findings(project, missing, severity="error"))
         if not missing:
+            behind = await _target_behind(project, heads)
+            where = (
+                f" The target database is at {behind}, behind the heads ({', '.join(heads)}): if the change "
+                "is in a revision it has not applied yet, it reaches the target when that runs "
+                "(test_roundtrip first)."
+                if behind
+                else ""
+            )
             findings.append(
                 Finding(
                     rule="nothing-detected",
                     severity="warning",
-                    message=f"Autogenerate found no difference between the models and the {compared_with}.",
+                    message=f"Autogenerate found no difference between the models and the {compared_with}."
+                    + where,
                     why="Either the change is already in a migration (the database built from the current "
-                        "heads "
-                    "already has it), or the model edit was not saved in a module env.py imports.",
+                    "heads already has it), or the model edit was not saved in a module env.py imports.",
                     fix="Check the model file is saved; if the change is in an earlier revision nothing is "
-                        "needed. "
-                    "For changes autogenerate cannot see (enum values, CHECK, server defaults, views, "
-                    "functions, triggers) call generate_migration with autogenerate=false and write them.",
+                    "needed. For changes autogenerate cannot see (enum values, CHECK, server defaults, "
+                    "views, functions, triggers) call generate_migration with autogenerate=false and "
+                    "write them.",
                 )
             )
         findings.extend(_blind_spot_findings(facts, operations, project))
