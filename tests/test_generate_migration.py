@@ -482,3 +482,13 @@ def test_nothing_detected_says_when_target_is_behind(example_project, sqlite_url
     finding = rules(result)["nothing-detected"]
     assert "at a1f0c0de0001, behind the heads (b2e1d1ce0002)" in finding.message
     assert not result.written
+
+
+def test_broken_history_is_diagnosed(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    write_revision(example_project, "f6broken0003", HEAD, message="broken", upgrade="op.add_column(")
+    before = versions(example_project)
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    assert result.verdict == "fix" and not result.written and versions(example_project) == before
+    finding = rules(result)["revision-import-error"]
+    assert "f6broken0003_broken.py" in finding.file

@@ -139,48 +139,7 @@ async def generate_migration(
     base = {"dry_run": bool(dry_run), "autogenerate": bool(autogenerate), "against": against}
     async with project_lock(project.state_dir):
         (project.state_dir / ".gitignore").write_text("*\n")
-        await progress(0, 4, "loading the revision history")
-        history, _ = await load_history(project, check_env=False)
-        broken = [f for f in history.findings if f.severity == "error"]
-        if broken or not history.usable:
-            return GenerateMigrationResult(
-                **base,
-                findings=broken,
-                summary="The migration history is broken; nothing written.",
-                next_steps=[f"{f.rule}: {f.fix}" for f in broken] + ["Call check_heads for details."],
-            )
-        if rev_id is not None and rev_id in history.nodes:
-            raise InvalidArgument(
-                f"rev_id {rev_id!r} already exists ({project.relative(history.nodes[rev_id].path)}). "
-                "Pick a new id or omit rev_id."
-            )
-        if len(history.heads) > 1:
-            return GenerateMigrationResult(
-                **base,
-                findings=[
-                    Finding(
-                        rule="multiple-heads",
-                        severity="error",
-                        message=f"The history has {len(history.heads)} heads: {', '.join(history.heads)}; "
-                        "a new revision would not know which one to follow.",
-                        why="Autogenerate compares with a database at all heads and the new file would "
-                            "create "
-                        "yet another branch; `alembic upgrade head` refuses to run with several heads.",
-                        fix="Call merge_heads, then generate_migration again.",
-                    )
-                ],
-                summary=f"Refused: {len(history.heads)} heads. Merge them first (merge_heads); nothing "
-                        f"written.",
-                next_steps=["Call merge_heads.", "Call generate_migration again."],
-            )
-        compared_with, worker_url, upgrade_first = None, None, False
-        if autogenerate and against == "target":
-            refusal = await _check_target_at_head(project, list(history.heads))
-            if refusal is not None:
-                return GenerateMigrationResult(**base, **refusal)
-            worker_url = project.database_url.render_as_string(hide_password=False)
-            compared_with = f"target database {project.masked_database_url} (at head)"
-        await progress(1, 4, "preparing the database to compare with")
+        await progress(0, 4, "preparing the database to compare with")
         args = {
             "message": message,
             "autogenerate": bool(autogenerate),
@@ -188,6 +147,9 @@ async def generate_migration(
             "dry_run": bool(dry_run),
             "version_table": project.settings.version_table,
         }
+        compared_with = None
+        # One worker does it all: the history checks (heads, rev_id), upgrade of the scratch database,
+        # autogenerate and the blind-spot facts. The full history diagnosis runs only when it is broken.
         if autogenerate and against == "scratch":
             server = project.database_url or project.settings.scratch_url
             if server is None:
@@ -197,49 +159,109 @@ async def generate_migration(
                     "(or scratch_url) in [tool.alembic-mcp], $DATABASE_URL or --database-url."
                 )
             async with scratch_database(server, project.settings.scratch_url) as scratch:
-                await progress(2, 4, "autogenerating against a scratch database upgraded to the heads")
+                await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
                 raw = await run_worker(
                     project, "generate", {**args, "upgrade_first": True}, database_url=scratch.url_string
                 )
                 compared_with = (
                     f"scratch database {scratch.masked_url} upgraded to "
-                    f"{', '.join(history.heads) or 'base'} (dropped afterwards)"
+                    f"{', '.join(raw.get('heads') or []) or 'base'} (dropped afterwards)"
                 )
         else:
-            await progress(2, 4, "writing the revision")
+            worker_url = None
+            if autogenerate:  # against the target, which must be at head
+                if project.database_url is None:
+                    raise InvalidArgument(
+                        "against='target' needs a target database and none is configured; use "
+                        "against='scratch' or pass --database-url / set database_url."
+                    )
+                if backend_of(project.database_url) == "sqlite" and not _sqlite_exists(project):
+                    return GenerateMigrationResult(**base, **_target_refusal(project, None, None))
+                worker_url = project.database_url.render_as_string(hide_password=False)
+                compared_with = f"target database {project.masked_database_url} (at head)"
+            await progress(1, 4, "writing the revision")
             raw = await run_worker(
-                project, "generate", {**args, "upgrade_first": upgrade_first}, database_url=worker_url
+                project, "generate", {**args, "upgrade_first": False}, database_url=worker_url
             )
+        refusal = await _history_refusal(project, raw, base, rev_id)
+        if refusal is not None:
+            return refusal
         await progress(3, 4, "reviewing the new migration")
-        result = await _build_result(project, raw, base, compared_with, list(history.heads))
+        result = await _build_result(project, raw, base, compared_with, list(raw.get("heads") or []))
         await progress(4, 4, "done")
         return result
 
 
-async def _check_target_at_head(project: Project, heads: list[str]) -> dict[str, Any] | None:
-    from .dbinfo import current_revisions
-
-    if project.database_url is None:
+async def _history_refusal(
+    project: Project, raw: dict[str, Any], base: dict[str, Any], rev_id: str | None
+) -> GenerateMigrationResult | None:
+    stage = raw.get("stage")
+    if stage == "rev_id_exists":
         raise InvalidArgument(
-            "against='target' needs a target database and none is configured; use "
-            "against='scratch' or pass --database-url / set database_url."
+            f"rev_id {rev_id!r} already exists ({project.relative(raw['path'])}). Pick a new id or omit "
+            f"rev_id."
         )
-    if backend_of(project.database_url) == "sqlite" and not _sqlite_exists(project):
-        current = None
-    else:
+    if stage == "history":
+        history, _ = await load_history(project, check_env=False)
+        broken = [f for f in history.findings if f.severity == "error"]
+        err = raw["error"]
+        if not broken:
+            broken = [
+                Finding(
+                    rule="history-unreadable",
+                    severity="error",
+                    message=f"Alembic could not read the revision files: {err.get('type')}: "
+                            f"{err.get('message')}",
+                    file=project.relative(err["file"]) if err.get("file") else None,
+                    line=err.get("line"),
+                    fix="Fix the revision file named in the error, then call check_heads.",
+                )
+            ]
+        return GenerateMigrationResult(
+            **base,
+            findings=broken,
+            summary="The migration history is broken; nothing written.",
+            next_steps=[f"{f.rule}: {f.fix}" for f in broken] + ["Call check_heads for details."],
+        )
+    if stage == "heads":
+        heads = raw["heads"]
+        return GenerateMigrationResult(
+            **base,
+            findings=[
+                Finding(
+                    rule="multiple-heads",
+                    severity="error",
+                    message=f"The history has {len(heads)} heads: {', '.join(heads)}; a new revision would "
+                            f"not "
+                    "know which one to follow.",
+                    why="Autogenerate compares with a database at all heads and the new file would create "
+                        "yet "
+                    "another branch; `alembic upgrade head` refuses to run with several heads.",
+                    fix="Call merge_heads, then generate_migration again.",
+                )
+            ],
+            summary=f"Refused: {len(heads)} heads. Merge them first (merge_heads); nothing written.",
+            next_steps=["Call merge_heads.", "Call generate_migration again."],
+        )
+    if stage == "target_not_at_head":
+        from .dbinfo import current_revisions
+
         current = await current_revisions(
             project.database_url, project.settings.version_table, project.settings.version_table_schema
         )
-    if sorted(current or []) == sorted(heads):
-        return None
+        return GenerateMigrationResult(**base, **_target_refusal(project, raw.get("heads"), current))
+    return None
+
+
+def _target_refusal(project: Project, heads: list[str] | None, current: list[str] | None) -> dict[str, Any]:
     state = f"at {', '.join(current)}" if current else "not migrated at all (no Alembic version)"
+    at = f" ({', '.join(heads) or 'base'})" if heads is not None else ""
     return {
         "findings": [
             Finding(
                 rule="target-not-at-head",
                 severity="error",
-                message=f"The target database {project.masked_database_url} is {state}, not at head "
-                f"({', '.join(heads) or 'base'}).",
+                message=f"The target database {project.masked_database_url} is {state}, not at head{at}.",
                 why="Autogenerate compares the models with this database: pending revisions would be "
                 "generated a second time.",
                 fix="Use against='scratch' (the default), or bring the target to head first.",
@@ -301,14 +323,14 @@ async def _build_result(
                     rule="scratch-upgrade-failed",
                     severity="error",
                     message=f"`upgrade heads` failed on an empty scratch database: {err.get('type')}: "
-                            f"{err.get('message')}",
+                    f"{err.get('message')}",
                     file=project.relative(err["file"]) if err.get("file") else None,
                     line=err.get("line"),
                     why="The existing migrations do not build the schema from scratch, so there is nothing "
-                        "reliable "
+                    "reliable "
                     "to compare the models with.",
                     fix="Fix the failing migration (test_roundtrip shows where), or use against='target' "
-                        "with a "
+                    "with a "
                     "target database at head.",
                 )
             ],
@@ -338,7 +360,7 @@ async def _build_result(
                     line=err.get("line"),
                     why="env.py or a model module raised while Alembic loaded it (often the edit just made).",
                     fix=f"Fix the error{' at ' + where + ':' + str(err.get('line')) if where else ''}, then "
-                        f"call again.",
+                    f"call again.",
                 )
             ],
             summary="Autogenerate failed before writing anything; see the finding.",
@@ -352,7 +374,7 @@ async def _build_result(
                 rule="drops-every-table",
                 severity="error",
                 message=f"The migration would drop every table "
-                        f"({', '.join(facts.get('database_tables', []))}); "
+                f"({', '.join(facts.get('database_tables', []))}); "
                 "refused, nothing written.",
                 why="This is what autogenerate does when the models are not imported by env.py (or "
                 "target_metadata is the wrong MetaData): it sees an empty model and drops everything.",
@@ -610,7 +632,7 @@ def _blind_spot_findings(
                 severity="warning",
                 table=change["table"],
                 message=f"CHECK constraint {change['name']} on {change['table']} was {change['change']} in "
-                        f"the models "
+                f"the models "
                 "(database: " + repr(change.get("database_sql")) + "); autogenerate does not detect it.",
                 why="The database keeps enforcing the old rule (or none).",
                 fix=f"Add to the migration: {fix}  (on SQLite inside op.batch_alter_table).",
@@ -625,7 +647,7 @@ def _blind_spot_findings(
                 table=change["table"],
                 column=change["column"],
                 message=f"server_default of {change['table']}.{change['column']} is {new!r} in the models "
-                        f"and "
+                f"and "
                 f"{change['database_default']!r} in the database; not in the migration because env.py "
                 "does not set compare_server_default=True.",
                 why="Rows inserted without the column get the old default.",
@@ -643,10 +665,10 @@ def _blind_spot_findings(
                 rule="objects-not-compared",
                 severity="info",
                 message=f"The database built by the migrations has {listing}; autogenerate never compares "
-                        f"these.",
+                f"these.",
                 why="If you changed their definition in code, the migration does not contain it.",
                 fix='Write them by hand: op.execute("CREATE OR REPLACE VIEW|FUNCTION ...") in upgrade() and '
-                    'the '
+                "the "
                 "previous definition in downgrade(); triggers: DROP TRIGGER IF EXISTS then CREATE TRIGGER.",
             )
         )
@@ -655,7 +677,7 @@ def _blind_spot_findings(
             rule="autogenerate-blind-spots",
             severity="info",
             message="Autogenerate does not detect: PostgreSQL enum value changes, CHECK constraint changes "
-                    "on "
+            "on "
             "existing tables, server_default changes (unless compare_server_default=True), views, "
             "functions, triggers, and renames (seen as drop + add).",
             fix="Enum: ALTER TYPE name ADD VALUE 'v' inside op.get_context().autocommit_block(); CHECK: "
@@ -671,7 +693,7 @@ def _blind_spot_findings(
                 rule="unnamed-constraint",
                 severity="warning",
                 message="target_metadata has no naming_convention: constraints without an explicit name get "
-                        "a "
+                "a "
                 "name chosen by the database.",
                 why="Unnamed constraints cannot be dropped or altered portably by a later migration "
                 "(drop_constraint(None, ...) fails), and SQLite batch mode cannot recreate them.",
@@ -694,7 +716,7 @@ def _blind_spot_findings(
                     else "; later column changes will fail on SQLite."
                 ),
                 why="SQLite only supports ADD/RENAME COLUMN; Alembic's batch mode recreates the table "
-                    "instead.",
+                "instead.",
                 fix=f"In {env}: context.configure(..., render_as_batch=connection.dialect.name == 'sqlite'), "
                 "then delete the generated file and call generate_migration again.",
             )
@@ -756,9 +778,9 @@ def _rename_findings(
                     f"({drop.detail.get('type') or '?'} -> {add.detail.get('type') or '?'}): probably a "
                     "rename, which autogenerate cannot detect.",
                     why="As written the migration deletes every value of the old column and adds an empty "
-                        "one.",
+                    "one.",
                     fix=f"If it is a rename, replace the drop_column/add_column pair in upgrade() "
-                        f"with:\n{up}\n"
+                    f"with:\n{up}\n"
                     f"and in downgrade() the reverse (new_column_name={drop.column!r}). If the drop is "
                     "intended, keep it and confirm with a human.",
                 )
@@ -862,8 +884,11 @@ async def embedded_review(
                 findings.append(finding)
         elif op.name == "drop_column":
             column = op.literal(1, "column_name")
-            non_null = 0 if known_empty else (
-                await _non_null(project, op.table, column) if counts is not None and column else None)
+            non_null = (
+                0
+                if known_empty
+                else (await _non_null(project, op.table, column) if counts is not None and column else None)
+            )
             if non_null == 0:
                 findings.append(
                     Finding(
@@ -911,7 +936,7 @@ async def embedded_review(
                     message=f"Drops {op.table}.{column} and its data.",
                     why="Data loss; application code still selecting the column breaks.",
                     fix=f"Back up first (backup_db); stop using the column in code, drop it in a later "
-                        f"release; "
+                    f"release; "
                     f"guard: SELECT NOT EXISTS (SELECT 1 FROM {op.table} WHERE {column} IS NOT NULL).",
                 )
             )

@@ -24,6 +24,7 @@ from typing import Any
 from alembic import command, util
 from alembic.operations import ops as alembic_ops
 from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
 
 from ..alembic_env import atomic_templates, config_from_spec, connected_config, copy_to_sandbox, unsandbox
 from ..urls import is_async_driver
@@ -49,6 +50,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg
         ):
             mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
+            refusal = _check_history(cfg, args.get("rev_id"))
+            if refusal is not None:
+                if refusal.get("path"):
+                    refusal["path"] = unsandbox(refusal["path"], mapping)
+                return refusal
             if args.get("upgrade_first") and url:
                 try:
                     command.upgrade(cfg, "heads")
@@ -63,6 +69,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                         rev_id=args.get("rev_id"),
                     )
             except util.CommandError as exc:
+                if "not up to date" in str(exc):
+                    return {"stage": "target_not_at_head", "heads": _heads(cfg)}
                 if _metadata_missing(state):
                     return {"stage": "autogenerate", "target_metadata_none": True, **_public(state)}
                 return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
@@ -70,7 +78,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
             if isinstance(scripts, list):
                 scripts = scripts[0] if scripts else None
-            result: dict[str, Any] = {"stage": "done", **_public(state)}
+            result: dict[str, Any] = {"stage": "done", "heads": _heads(cfg), **_public(state)}
             if scripts is not None:
                 result.update(
                     revision=scripts.revision,
@@ -79,6 +87,26 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                     content=Path(scripts.path).read_text(encoding="utf-8"),
                 )
             return result
+
+
+def _heads(cfg) -> list[str]:
+    return sorted(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def _check_history(cfg, rev_id: str | None) -> dict[str, Any] | None:
+    """Refusals that need only the revision files: a broken history, several heads, a taken rev_id."""
+    try:
+        script_dir = ScriptDirectory.from_config(cfg)
+        heads = sorted(script_dir.get_heads())
+        if rev_id is not None:
+            for script in script_dir.walk_revisions():
+                if script.revision == rev_id:
+                    return {"stage": "rev_id_exists", "path": script.path, "heads": heads}
+    except BaseException as exc:
+        return {"stage": "history", "error": describe_exception(exc)}
+    if len(heads) > 1:
+        return {"stage": "heads", "heads": heads}
+    return None
 
 
 def _public(state: dict[str, Any]) -> dict[str, Any]:
