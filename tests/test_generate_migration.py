@@ -201,11 +201,11 @@ def test_rename_is_flagged_as_probable_rename(example_project, sqlite_url):
 
 
 @pytest.mark.postgres
-def test_dropped_column_with_data_escalates(example_project, pg_url):
-    upgrade_target(example_project, pg_url, people=2)
+def test_dropped_column_with_data_escalates(example_project, target_url):
+    upgrade_target(example_project, target_url, people=2)
     edit_models(example_project, PGY_LINE, "")
 
-    result = generate(example_project, pg_url, message="drop pgy_level")
+    result = generate(example_project, target_url, message="drop pgy_level")
 
     assert result.verdict == "escalate" and result.escalate_to_human
     escalation = next(e for e in result.escalations if e.rule == "drop-column-with-data")

@@ -366,7 +366,7 @@ async def _build_result(
             summary="Autogenerate failed before writing anything; see the finding.",
             next_steps=["Fix the error, then call generate_migration again."],
         )
-    facts = raw.get("facts", {})
+    facts = dict(raw.get("facts", {}), errors=raw.get("fact_errors") or [])
     missing = _unimported_tables(model_tables, facts.get("metadata_tables"))
     if raw.get("refused") == "drop-all-tables":
         findings.append(
@@ -581,6 +581,16 @@ def _blind_spot_findings(
 ) -> list[Finding]:
     findings: list[Finding] = []
     env = project.relative(project.script_location / "env.py")
+    if facts.get("errors"):
+        findings.append(
+            Finding(
+                rule="blind-spot-check-failed",
+                severity="info",
+                message="Some checks beyond autogenerate could not run: " + "; ".join(facts["errors"])[:500],
+                why="Those blind spots (enums, CHECK, defaults, views/functions/triggers) were not verified.",
+                fix="Check them by hand in the migration.",
+            )
+        )
     for change in facts.get("enum_changes") or []:
         added = change["added"]
         fix = (
