@@ -116,7 +116,7 @@ def test_nullable_column_proceeds_and_matches_alembic(example_project, target_ur
     assert result.upgrade_source.startswith("def upgrade()")
     assert result.files_to_commit == [result.file]
     assert result.review_verdict == "proceed"
-    assert "scratch database" in result.compared_with
+    assert "scratch database" in result.compared_with and f"upgraded to {HEAD}" in result.compared_with
 
     # Alembic's own autogenerate for the same change writes the same file (apart from the date).
     alembic(
@@ -144,6 +144,7 @@ def test_not_null_column_on_table_with_rows_is_fix_with_three_phases(example_pro
     result = generate(example_project, target_url, message="add badge")
 
     assert result.verdict == "fix"
+    assert not any("Commit together" in step for step in result.next_steps)
     finding = rules(result)["add-column-required"]
     assert finding.severity == "error" and finding.table == "persons" and finding.column == "badge"
     assert "3 row(s)" in finding.message

@@ -482,7 +482,9 @@ def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]
         steps.append("Call generate_migration again without dry_run to write it.")
     elif not result.autogenerate:
         steps.append(f"Write the upgrade() and downgrade() bodies in {rel}, then call review_migration.")
-    else:
+    elif result.verdict == "fix":
+        steps.append(f"Edit {rel} as the findings say, then call review_migration and test_roundtrip.")
+    elif result.verdict == "proceed":
         steps.extend(
             [
                 "Call test_roundtrip to rehearse upgrade/downgrade on a scratch database.",

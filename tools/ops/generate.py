@@ -55,6 +55,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 if refusal.get("path"):
                     refusal["path"] = unsandbox(refusal["path"], mapping)
                 return refusal
+            heads = _heads(cfg)  # before the new revision: what the database is compared at
             if args.get("upgrade_first") and url:
                 try:
                     command.upgrade(cfg, "heads")
@@ -70,7 +71,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                     )
             except util.CommandError as exc:
                 if "not up to date" in str(exc):
-                    return {"stage": "target_not_at_head", "heads": _heads(cfg)}
+                    return {"stage": "target_not_at_head", "heads": heads}
                 if _metadata_missing(state):
                     return {"stage": "autogenerate", "target_metadata_none": True, **_public(state)}
                 return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
@@ -78,7 +79,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
             if isinstance(scripts, list):
                 scripts = scripts[0] if scripts else None
-            result: dict[str, Any] = {"stage": "done", "heads": _heads(cfg), **_public(state)}
+            result: dict[str, Any] = {"stage": "done", "heads": heads, **_public(state)}
             if scripts is not None:
                 result.update(
                     revision=scripts.revision,
