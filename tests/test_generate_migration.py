@@ -493,3 +493,22 @@ def test_broken_history_is_diagnosed(example_project, sqlite_url):
     assert result.verdict == "fix" and not result.written and versions(example_project) == before
     finding = rules(result)["revision-import-error"]
     assert "f6broken0003_broken.py" in finding.file
+
+
+def test_model_syntax_error_is_located(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True")
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    finding = rules(result)["autogenerate-failed"]
+    assert finding.file == "residency/models.py" and finding.line is not None
+    assert "SyntaxError" in finding.message and not result.written
+
+
+def test_failing_existing_migration_is_named(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    write_revision(example_project, "f7fail000003", HEAD, message="fails",
+                   upgrade="op.execute('SELECT * FROM no_such_table')")
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    finding = rules(result)["scratch-upgrade-failed"]
+    assert finding.file == "migrations/versions/f7fail000003_fails.py" and finding.line
+    assert not result.written

@@ -314,7 +314,7 @@ async def _build_result(
     findings: list[Finding] = []
     escalations: list[Escalation] = []
     common = dict(base, compared_with=compared_with, operations=operations)
-    if raw.get("stage") == "upgrade":
+    if raw.get("stage") == "upgrade" and _in_versions(project, raw["error"].get("file")):
         err = raw["error"]
         return GenerateMigrationResult(
             **common,
@@ -327,11 +327,9 @@ async def _build_result(
                     file=project.relative(err["file"]) if err.get("file") else None,
                     line=err.get("line"),
                     why="The existing migrations do not build the schema from scratch, so there is nothing "
-                    "reliable "
-                    "to compare the models with.",
+                    "reliable to compare the models with.",
                     fix="Fix the failing migration (test_roundtrip shows where), or use against='target' "
-                    "with a "
-                    "target database at head.",
+                    "with a target database at head.",
                 )
             ],
             summary="The existing migrations fail on a fresh database; nothing written.",
@@ -461,6 +459,13 @@ async def _build_result(
     )
     result.summary, result.next_steps = _summary(result, rel)
     return result
+
+
+def _in_versions(project: Project, file: str | None) -> bool:
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return any(path.is_relative_to(v.resolve()) for v in project.version_locations)
 
 
 def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]:
