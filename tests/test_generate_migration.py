@@ -53,6 +53,25 @@ def upgrade_target(project: Path, url: str, people: int = 0) -> None:
         engine.dispose()
 
 
+def fingerprint(url: str) -> dict:
+    """Tables, their columns and row counts, and the Alembic revision of a database."""
+    from sqlalchemy import inspect
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        out = {
+            t: (
+                [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(t)],
+                conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one(),
+            )
+            for t in sorted(inspector.get_table_names())
+        }
+        out["version"] = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    engine.dispose()
+    return out
+
+
 def edit_models(project: Path, old: str, new: str) -> None:
     path = project / "residency" / "models.py"
     source = path.read_text()
@@ -205,8 +224,11 @@ def test_rename_is_flagged_as_probable_rename(example_project, sqlite_url):
 def test_dropped_column_with_data_escalates(example_project, target_url):
     upgrade_target(example_project, target_url, people=2)
     edit_models(example_project, PGY_LINE, "")
+    before = fingerprint(target_url)
 
     result = generate(example_project, target_url, message="drop pgy_level")
+
+    assert fingerprint(target_url) == before  # the target was only read
 
     assert result.verdict == "escalate" and result.escalate_to_human
     escalation = next(e for e in result.escalations if e.rule == "drop-column-with-data")
@@ -506,8 +528,13 @@ def test_model_syntax_error_is_located(example_project, sqlite_url):
 
 def test_failing_existing_migration_is_named(example_project, sqlite_url):
     upgrade_target(example_project, sqlite_url)
-    write_revision(example_project, "f7fail000003", HEAD, message="fails",
-                   upgrade="op.execute('SELECT * FROM no_such_table')")
+    write_revision(
+        example_project,
+        "f7fail000003",
+        HEAD,
+        message="fails",
+        upgrade="op.execute('SELECT * FROM no_such_table')",
+    )
     result = generate(example_project, sqlite_url, message="add middle_name")
     finding = rules(result)["scratch-upgrade-failed"]
     assert finding.file == "migrations/versions/f7fail000003_fails.py" and finding.line
