@@ -55,12 +55,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 if refusal.get("path"):
                     refusal["path"] = unsandbox(refusal["path"], mapping)
                 return refusal
-            heads = _heads(cfg)  # before the new revision: what the database is compared at
+            heads = state["heads"] = _heads(cfg)  # before the new revision: what is compared
             if args.get("upgrade_first") and url:
                 try:
                     command.upgrade(cfg, "heads")
                 except BaseException as exc:
-                    return {"stage": "upgrade", "error": describe_exception(exc)}
+                    return {"stage": "upgrade", "heads": heads, "error": describe_exception(exc)}
             try:
                 with atomic_templates(), _wrapped_configure(state, args):
                     scripts = command.revision(
@@ -79,7 +79,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
             if isinstance(scripts, list):
                 scripts = scripts[0] if scripts else None
-            result: dict[str, Any] = {"stage": "done", "heads": heads, **_public(state)}
+            result: dict[str, Any] = {"stage": "done", **_public(state)}
             if scripts is not None:
                 result.update(
                     revision=scripts.revision,
