@@ -539,3 +539,15 @@ def test_failing_existing_migration_is_named(example_project, sqlite_url):
     finding = rules(result)["scratch-upgrade-failed"]
     assert finding.file == "migrations/versions/f7fail000003_fails.py" and finding.line
     assert not result.written
+
+
+def test_table_rename_is_flagged_as_probable_rename(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    edit_models(example_project, '__tablename__ = "rotations"', '__tablename__ = "rotation_types"')
+    edit_models(example_project, 'ForeignKey("rotations.id")', 'ForeignKey("rotation_types.id")')
+    result = generate(example_project, sqlite_url, message="rename rotations")
+    ops = {(o.op, o.table) for o in result.operations}
+    assert {("create_table", "rotation_types"), ("drop_table", "rotations")} <= ops
+    finding = rules(result)["probable-rename"]
+    assert finding.table == "rotations"
+    assert "op.rename_table('rotations', 'rotation_types')" in finding.fix
