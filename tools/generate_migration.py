@@ -211,7 +211,7 @@ async def _history_refusal(
                     rule="history-unreadable",
                     severity="error",
                     message=f"Alembic could not read the revision files: {err.get('type')}: "
-                            f"{err.get('message')}",
+                    f"{err.get('message')}",
                     file=project.relative(err["file"]) if err.get("file") else None,
                     line=err.get("line"),
                     fix="Fix the revision file named in the error, then call check_heads.",
@@ -232,10 +232,10 @@ async def _history_refusal(
                     rule="multiple-heads",
                     severity="error",
                     message=f"The history has {len(heads)} heads: {', '.join(heads)}; a new revision would "
-                            f"not "
+                    f"not "
                     "know which one to follow.",
                     why="Autogenerate compares with a database at all heads and the new file would create "
-                        "yet "
+                    "yet "
                     "another branch; `alembic upgrade head` refuses to run with several heads.",
                     fix="Call merge_heads, then generate_migration again.",
                 )
@@ -431,11 +431,7 @@ async def _build_result(
     if missing:
         findings.extend(_missing_findings(project, missing, severity="warning"))
     findings.extend(_blind_spot_findings(facts, operations, project))
-    findings.extend(
-        _rename_findings(
-            operations, facts.get("dialect"), project.relative(path) if not base["dry_run"] else None
-        )
-    )
+    findings.extend(_rename_findings(operations, facts.get("dialect"), project.relative(path)))
     review_findings, review_escalations = await _review_content(project, path, content, base["dry_run"])
     findings.extend(review_findings)
     escalations.extend(review_escalations)

@@ -5,11 +5,12 @@ Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandb
 versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
 comparing), ``version_table``. ``request["database_url"]`` is the database autogenerate compares with.
 
-env.py's ``context.configure`` is wrapped to learn what it passed (target_metadata, render_as_batch,
-compare_server_default, filters) and to chain a ``process_revision_directives`` hook after the
-project's own: it records the operations detected, gathers the blind-spot facts from the same
-connection, and empties the directives (so no file is written) when nothing was detected or when
-the migration would drop every table.
+First the revision files are checked (unreadable history, several heads, rev_id taken: reported as
+a ``stage`` without writing). env.py's ``context.configure`` is wrapped to learn what it passed
+(target_metadata, render_as_batch, compare_server_default, filters) and to wrap its
+``process_revision_directives``: before the project's own hook runs, ours records the operations
+detected and gathers the blind-spot facts from the same connection; after it, the directives are
+emptied (so no file is written) when nothing was detected or the migration would drop every table.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from ..alembic_env import atomic_templates, config_from_spec, connected_config, 
 from ..urls import is_async_driver
 from ..worker_main import describe_exception
 
-KEPT_OPTS = ("render_as_batch", "compare_server_default", "compare_type", "include_schemas")
-
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     spec, args, url = request["project"], request["args"], request.get("database_url")
@@ -40,7 +39,6 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "operations": [],
         "facts": {},
         "fact_errors": [],
-        "hook_ran": False,
         "empty": False,
         "refused": None,
     }
@@ -111,9 +109,8 @@ def _check_history(cfg, rev_id: str | None) -> dict[str, Any] | None:
 
 
 def _public(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in state.items() if k != "configured"} | {
-        "configure": [{k: v for k, v in c.items() if k != "target_metadata"} for c in state["configured"]]
-    }
+    """The JSON-able part of the state (the MetaData objects stay in the worker)."""
+    return {k: v for k, v in state.items() if k != "configured"}
 
 
 def _metadata_missing(state: dict[str, Any]) -> bool:
@@ -134,9 +131,7 @@ def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[
 
     def configure(self, *positional, **kw):
         metadata = kw.get("target_metadata")
-        record = {k: bool(kw.get(k)) for k in KEPT_OPTS}
-        record["target_metadata"] = metadata
-        state["configured"].append(record)
+        state["configured"].append({"target_metadata": metadata})
         user_hook = kw.get("process_revision_directives")
 
         def hook(context, revision, directives):
@@ -251,7 +246,6 @@ def _metadatas(metadata) -> list:
 def _analyse(
     context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]
 ) -> None:
-    state["hook_ran"] = True
     if not directives:
         return
     dialect = context.dialect
