@@ -53,6 +53,25 @@ def upgrade_target(project: Path, url: str, people: int = 0) -> None:
         engine.dispose()
 
 
+def fingerprint(url: str) -> dict:
+    """Tables, their columns and row counts, and the Alembic revision of a database."""
+    from sqlalchemy import inspect
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        out = {
+            t: (
+                [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(t)],
+                conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one(),
+            )
+            for t in sorted(inspector.get_table_names())
+        }
+        out["version"] = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    engine.dispose()
+    return out
+
+
 def edit_models(project: Path, old: str, new: str) -> None:
     path = project / "residency" / "models.py"
     source = path.read_text()
@@ -116,7 +135,7 @@ def test_nullable_column_proceeds_and_matches_alembic(example_project, target_ur
     assert result.upgrade_source.startswith("def upgrade()")
     assert result.files_to_commit == [result.file]
     assert result.review_verdict == "proceed"
-    assert "scratch database" in result.compared_with
+    assert "scratch database" in result.compared_with and f"upgraded to {HEAD}" in result.compared_with
 
     # Alembic's own autogenerate for the same change writes the same file (apart from the date).
     alembic(
@@ -144,6 +163,7 @@ def test_not_null_column_on_table_with_rows_is_fix_with_three_phases(example_pro
     result = generate(example_project, target_url, message="add badge")
 
     assert result.verdict == "fix"
+    assert not any("Commit together" in step for step in result.next_steps)
     finding = rules(result)["add-column-required"]
     assert finding.severity == "error" and finding.table == "persons" and finding.column == "badge"
     assert "3 row(s)" in finding.message
@@ -201,11 +221,14 @@ def test_rename_is_flagged_as_probable_rename(example_project, sqlite_url):
 
 
 @pytest.mark.postgres
-def test_dropped_column_with_data_escalates(example_project, pg_url):
-    upgrade_target(example_project, pg_url, people=2)
+def test_dropped_column_with_data_escalates(example_project, target_url):
+    upgrade_target(example_project, target_url, people=2)
     edit_models(example_project, PGY_LINE, "")
+    before = fingerprint(target_url)
 
-    result = generate(example_project, pg_url, message="drop pgy_level")
+    result = generate(example_project, target_url, message="drop pgy_level")
+
+    assert fingerprint(target_url) == before  # the target was only read
 
     assert result.verdict == "escalate" and result.escalate_to_human
     escalation = next(e for e in result.escalations if e.rule == "drop-column-with-data")
@@ -474,3 +497,57 @@ def test_cli_generate_migration_dry_run(example_project, sqlite_url, capsys):
     assert code == 0 and payload["verdict"] == "proceed" and payload["dry_run"] is True
     code = main(["generate-migration", "--project", str(example_project), "-m", "a/b", "--json"])
     assert code == 3 and "path separator" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_nothing_detected_says_when_target_is_behind(example_project, sqlite_url):
+    alembic(example_project, sqlite_url, "upgrade", "a1f0c0de0001")
+    result = generate(example_project, sqlite_url, message="audit tables")
+    finding = rules(result)["nothing-detected"]
+    assert "at a1f0c0de0001, behind the heads (b2e1d1ce0002)" in finding.message
+    assert not result.written
+
+
+def test_broken_history_is_diagnosed(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    write_revision(example_project, "f6broken0003", HEAD, message="broken", upgrade="op.add_column(")
+    before = versions(example_project)
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    assert result.verdict == "fix" and not result.written and versions(example_project) == before
+    finding = rules(result)["revision-import-error"]
+    assert "f6broken0003_broken.py" in finding.file
+
+
+def test_model_syntax_error_is_located(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True")
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    finding = rules(result)["autogenerate-failed"]
+    assert finding.file == "residency/models.py" and finding.line is not None
+    assert "SyntaxError" in finding.message and not result.written
+
+
+def test_failing_existing_migration_is_named(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    write_revision(
+        example_project,
+        "f7fail000003",
+        HEAD,
+        message="fails",
+        upgrade="op.execute('SELECT * FROM no_such_table')",
+    )
+    result = generate(example_project, sqlite_url, message="add middle_name")
+    finding = rules(result)["scratch-upgrade-failed"]
+    assert finding.file == "migrations/versions/f7fail000003_fails.py" and finding.line
+    assert not result.written
+
+
+def test_table_rename_is_flagged_as_probable_rename(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    edit_models(example_project, '__tablename__ = "rotations"', '__tablename__ = "rotation_types"')
+    edit_models(example_project, 'ForeignKey("rotations.id")', 'ForeignKey("rotation_types.id")')
+    result = generate(example_project, sqlite_url, message="rename rotations")
+    ops = {(o.op, o.table) for o in result.operations}
+    assert {("create_table", "rotation_types"), ("drop_table", "rotations")} <= ops
+    finding = rules(result)["probable-rename"]
+    assert finding.table == "rotations"
+    assert "op.rename_table('rotations', 'rotation_types')" in finding.fix

@@ -5,11 +5,12 @@ Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandb
 versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
 comparing), ``version_table``. ``request["database_url"]`` is the database autogenerate compares with.
 
-env.py's ``context.configure`` is wrapped to learn what it passed (target_metadata, render_as_batch,
-compare_server_default, filters) and to chain a ``process_revision_directives`` hook after the
-project's own: it records the operations detected, gathers the blind-spot facts from the same
-connection, and empties the directives (so no file is written) when nothing was detected or when
-the migration would drop every table.
+First the revision files are checked (unreadable history, several heads, rev_id taken: reported as
+a ``stage`` without writing). env.py's ``context.configure`` is wrapped to learn what it passed
+(target_metadata, render_as_batch, compare_server_default, filters) and to wrap its
+``process_revision_directives``: before the project's own hook runs, ours records the operations
+detected and gathers the blind-spot facts from the same connection; after it, the directives are
+emptied (so no file is written) when nothing was detected or the migration would drop every table.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from typing import Any
 from alembic import command, util
 from alembic.operations import ops as alembic_ops
 from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
 
 from ..alembic_env import atomic_templates, config_from_spec, connected_config, copy_to_sandbox, unsandbox
+from ..blind_spot_facts import check_changes, database_objects, enum_changes, server_default_changes
 from ..urls import is_async_driver
 from ..worker_main import describe_exception
-
-KEPT_OPTS = ("render_as_batch", "compare_server_default", "compare_type", "include_schemas")
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +40,6 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "operations": [],
         "facts": {},
         "fact_errors": [],
-        "hook_ran": False,
         "empty": False,
         "refused": None,
     }
@@ -49,11 +49,17 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg
         ):
             mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
+            refusal = _check_history(cfg, args.get("rev_id"))
+            if refusal is not None:
+                if refusal.get("path"):
+                    refusal["path"] = unsandbox(refusal["path"], mapping)
+                return refusal
+            heads = state["heads"] = _heads(cfg)  # before the new revision: what is compared
             if args.get("upgrade_first") and url:
                 try:
                     command.upgrade(cfg, "heads")
                 except BaseException as exc:
-                    return {"stage": "upgrade", "error": describe_exception(exc)}
+                    return {"stage": "upgrade", "heads": heads, "error": describe_exception(exc)}
             try:
                 with atomic_templates(), _wrapped_configure(state, args):
                     scripts = command.revision(
@@ -63,6 +69,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                         rev_id=args.get("rev_id"),
                     )
             except util.CommandError as exc:
+                if "not up to date" in str(exc):
+                    return {"stage": "target_not_at_head", "heads": heads}
                 if _metadata_missing(state):
                     return {"stage": "autogenerate", "target_metadata_none": True, **_public(state)}
                 return {"stage": "autogenerate", "error": describe_exception(exc), **_public(state)}
@@ -81,10 +89,29 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             return result
 
 
+def _heads(cfg) -> list[str]:
+    return sorted(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def _check_history(cfg, rev_id: str | None) -> dict[str, Any] | None:
+    """Refusals that need only the revision files: a broken history, several heads, a taken rev_id."""
+    try:
+        script_dir = ScriptDirectory.from_config(cfg)
+        heads = sorted(script_dir.get_heads())
+        if rev_id is not None:
+            for script in script_dir.walk_revisions():
+                if script.revision == rev_id:
+                    return {"stage": "rev_id_exists", "path": script.path, "heads": heads}
+    except BaseException as exc:
+        return {"stage": "history", "error": describe_exception(exc)}
+    if len(heads) > 1:
+        return {"stage": "heads", "heads": heads}
+    return None
+
+
 def _public(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in state.items() if k != "configured"} | {
-        "configure": [{k: v for k, v in c.items() if k != "target_metadata"} for c in state["configured"]]
-    }
+    """The JSON-able part of the state (the MetaData objects stay in the worker)."""
+    return {k: v for k, v in state.items() if k != "configured"}
 
 
 def _metadata_missing(state: dict[str, Any]) -> bool:
@@ -105,9 +132,7 @@ def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[
 
     def configure(self, *positional, **kw):
         metadata = kw.get("target_metadata")
-        record = {k: bool(kw.get(k)) for k in KEPT_OPTS}
-        record["target_metadata"] = metadata
-        state["configured"].append(record)
+        state["configured"].append({"target_metadata": metadata})
         user_hook = kw.get("process_revision_directives")
 
         def hook(context, revision, directives):
@@ -222,7 +247,6 @@ def _metadatas(metadata) -> list:
 def _analyse(
     context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]
 ) -> None:
-    state["hook_ran"] = True
     if not directives:
         return
     dialect = context.dialect
@@ -267,197 +291,12 @@ def _analyse(
         return
     created = {o["table"] for o in operations if o["op"] == "create_table"}
     for name, gather in (
-        ("enum_changes", _enum_changes),
-        ("check_changes", _check_changes),
-        ("server_default_changes", _server_default_changes),
-        ("database_objects", _database_objects),
+        ("enum_changes", enum_changes),
+        ("check_changes", check_changes),
+        ("server_default_changes", server_default_changes),
+        ("database_objects", database_objects),
     ):
         try:
             facts[name] = gather(connection, metadatas, opts, created)
         except Exception as exc:  # a fact we cannot gather must not stop the generation
             state["fact_errors"].append(f"{name}: {type(exc).__name__}: {exc}")
-
-
-# --- blind spots: facts autogenerate does not compare ---------------------------------------------
-
-
-def _enum_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
-    """PostgreSQL native enums whose values in the models differ from the database's."""
-    if connection.dialect.name != "postgresql":
-        return []
-    from sqlalchemy import Enum
-
-    model: dict[str, list[str]] = {}
-    for md in metadatas:
-        for table in md.tables.values():
-            for column in table.columns:
-                type_ = column.type
-                if isinstance(type_, Enum) and type_.native_enum and type_.name:
-                    model[type_.name] = list(type_.enums)
-    if not model:
-        return []
-    rows = connection.exec_driver_sql(
-        "SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
-        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() "
-        "ORDER BY t.typname, e.enumsortorder"
-    ).fetchall()
-    database: dict[str, list[str]] = {}
-    for name, label in rows:
-        database.setdefault(name, []).append(label)
-    changes = []
-    for name, values in sorted(model.items()):
-        if name in database and database[name] != values:
-            changes.append(
-                {
-                    "enum": name,
-                    "database_values": database[name],
-                    "model_values": values,
-                    "added": [v for v in values if v not in database[name]],
-                    "removed": [v for v in database[name] if v not in values],
-                }
-            )
-    return changes
-
-
-def _norm_sql(text: str) -> str:
-    return re.sub(r"[\s()\"'`]|::[a-z ]+", "", text.lower())
-
-
-def _check_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
-    """Named CHECK constraints added, removed or changed on tables that already exist."""
-    from sqlalchemy import CheckConstraint, inspect
-
-    inspector = inspect(connection)
-    existing = set(inspector.get_table_names())
-    changes = []
-    for md in metadatas:
-        for table in md.tables.values():
-            if table.name not in existing or table.name in created or table.schema:
-                continue
-            model = {}
-            for constraint in table.constraints:
-                if (
-                    isinstance(constraint, CheckConstraint)
-                    and constraint.name
-                    and type(constraint.name).__name__ != "_NoneName"
-                ):
-                    model[str(constraint.name)] = str(
-                        constraint.sqltext.compile(
-                            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-                        )
-                    )
-            try:
-                reflected = {
-                    c["name"]: c.get("sqltext", "")
-                    for c in inspector.get_check_constraints(table.name)
-                    if c.get("name")
-                }
-            except NotImplementedError:
-                continue
-            for name, text in sorted(model.items()):
-                if name not in reflected:
-                    changes.append({"table": table.name, "name": name, "change": "added", "model_sql": text})
-                elif _norm_sql(text) != _norm_sql(reflected[name]):
-                    changes.append(
-                        {
-                            "table": table.name,
-                            "name": name,
-                            "change": "changed",
-                            "model_sql": text,
-                            "database_sql": reflected[name],
-                        }
-                    )
-            for name, text in sorted(reflected.items()):
-                if name not in model:
-                    changes.append(
-                        {"table": table.name, "name": name, "change": "removed", "database_sql": text}
-                    )
-    return changes
-
-
-def _server_default_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
-    """server_default differences, when env.py does not ask autogenerate to compare them."""
-    if opts.get("compare_server_default") or len(metadatas) != 1:
-        return []
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    context_opts = {"compare_server_default": True, "compare_type": False, "target_metadata": metadatas[0]}
-    for key in ("include_object", "include_name", "include_schemas", "version_table", "version_table_schema"):
-        if opts.get(key) is not None:
-            context_opts[key] = opts[key]
-    migration_context = MigrationContext.configure(connection=connection, opts=context_opts)
-    changes = []
-    for diff in compare_metadata(migration_context, metadatas[0]):
-        entries = diff if isinstance(diff, list) else [diff]
-        for entry in entries:
-            if entry and entry[0] == "modify_default":
-                _, _schema, table, column, _existing, old, new = entry
-                changes.append(
-                    {
-                        "table": table,
-                        "column": column,
-                        "database_default": _default_text(old),
-                        "model_default": _default_text(new),
-                    }
-                )
-    return changes
-
-
-def _default_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    arg = getattr(value, "arg", value)
-    return str(getattr(arg, "text", arg))
-
-
-def _database_objects(connection, metadatas, opts, created) -> dict[str, list[str]]:
-    """Views, functions and triggers present in the database: autogenerate never compares them."""
-    from sqlalchemy import inspect
-
-    out: dict[str, list[str]] = {
-        "views": sorted(inspect(connection).get_view_names()),
-        "functions": [],
-        "triggers": [],
-    }
-    name = connection.dialect.name
-    if name == "postgresql":
-        out["functions"] = [
-            r[0]
-            for r in connection.exec_driver_sql(
-                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_depend d "
-                "WHERE d.objid = p.oid AND d.deptype = 'e') ORDER BY 1"
-            )
-        ]
-        out["triggers"] = [
-            f"{r[0]} ON {r[1]}"
-            for r in connection.exec_driver_sql(
-                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
-                "AND n.nspname = current_schema() ORDER BY 1"
-            )
-        ]
-    elif name == "sqlite":
-        out["triggers"] = [
-            f"{r[0]} ON {r[1]}"
-            for r in connection.exec_driver_sql(
-                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
-            )
-        ]
-    elif name in ("mysql", "mariadb"):
-        out["functions"] = [
-            r[0]
-            for r in connection.exec_driver_sql(
-                "SELECT routine_name FROM information_schema.routines WHERE routine_schema = database() "
-                "ORDER BY 1"
-            )
-        ]
-        out["triggers"] = [
-            f"{r[0]} ON {r[1]}"
-            for r in connection.exec_driver_sql(
-                "SELECT trigger_name, event_object_table FROM information_schema.triggers "
-                "WHERE trigger_schema = database() ORDER BY 1"
-            )
-        ]
-    return out
