@@ -283,7 +283,8 @@ def restore_command(backend: str, url: URL, archive: Path) -> str:
 
 
 def _sqlite_quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """A sqlite3 dot-command argument: double-quoted, backslash escapes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # -------------------------------------------------------------------------------------- running

@@ -3,7 +3,7 @@ many rows does each table's INSERT statements hold.
 
 A complete dump starts with the ``-- MariaDB dump`` / ``-- MySQL dump`` header and ends with
 ``-- Dump completed``; a truncated or garbled file fails. Rows are counted as the top-level value tuples
-of ``INSERT INTO `t` VALUES (...),(...);`` lines, skipping quoted strings (with backslash escapes).
+of ``INSERT INTO `t` VALUES (...),(...);`` statements (one or many lines), skipping quoted strings.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 
 HEADER = re.compile(r"^-- (MariaDB|MySQL) dump ")
 CREATE = re.compile(r"^CREATE TABLE `((?:[^`]|``)+)` \(")
-INSERT = re.compile(r"^INSERT INTO `((?:[^`]|``)+)` (?:\([^)]*\) )?VALUES ")
+INSERT = re.compile(r"^INSERT INTO `((?:[^`]|``)+)` (?:\([^)]*\) )?VALUES\b")
+STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
+PUNCT = re.compile(r"[();]")
 HEADER_LINES = 5
 
 
@@ -26,40 +28,40 @@ class ParsedDump:
     header: str = ""
 
 
-def count_tuples(values: str) -> int | None:
-    """Top-level ``(...)`` groups in the VALUES part of one INSERT statement; None when unbalanced."""
-    depth = 0
-    count = 0
-    in_string = False
-    escaped = False
-    for ch in values:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == "'":
-                in_string = False
-            continue
-        if ch == "'":
-            in_string = True
-        elif ch == "(":
-            if depth == 0:
-                count += 1
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return None
-    if depth != 0 or in_string:
-        return None
-    return count
+class _Insert:
+    """Row counting for one INSERT statement, which mariadb-dump may spread over many lines
+    (one tuple per line). Strings never span lines: the dump escapes newlines as ``\\n``."""
+
+    def __init__(self, table: str):
+        self.table = table
+        self.depth = 0
+        self.rows = 0
+
+    def feed(self, text: str) -> tuple[bool, str | None]:
+        """Count the tuples in ``text``; (statement finished, problem)."""
+        bare = STRING.sub("''", text)
+        if bare.count("'") % 2:
+            return False, f"INSERT INTO `{self.table}` has an unterminated string"
+        for match in PUNCT.finditer(bare):
+            ch = match.group()
+            if ch == "(":
+                if self.depth == 0:
+                    self.rows += 1
+                self.depth += 1
+            elif ch == ")":
+                self.depth -= 1
+                if self.depth < 0:
+                    return False, f"INSERT INTO `{self.table}` has unbalanced parentheses"
+            elif self.depth == 0:
+                return True, None
+        return False, None
 
 
 def parse_mysql_dump(path: Path) -> ParsedDump:
     result = ParsedDump(ok=False)
     last = ""
     header_seen = False
+    current: _Insert | None = None
     try:
         with path.open("r", encoding="utf-8", errors="replace") as fh:
             for number, line in enumerate(fh, 1):
@@ -68,31 +70,37 @@ def parse_mysql_dump(path: Path) -> ParsedDump:
                     result.header = line.strip()
                 if line.strip():
                     last = line.strip()
-                if line.startswith("CREATE TABLE"):
-                    match = CREATE.match(line)
-                    if match:
-                        result.counts.setdefault(match.group(1).replace("``", "`"), 0)
-                elif line.startswith("INSERT INTO"):
+                if current is None:
+                    if line.startswith("CREATE TABLE"):
+                        match = CREATE.match(line)
+                        if match:
+                            result.counts.setdefault(match.group(1).replace("``", "`"), 0)
+                        continue
+                    if not line.startswith("INSERT INTO"):
+                        continue
                     match = INSERT.match(line)
                     if not match:
                         result.problems.append(f"line {number}: an INSERT statement that cannot be read")
                         continue
-                    table = match.group(1).replace("``", "`")
-                    body = line[match.end() :].rstrip()
-                    if not body.endswith(";"):
-                        result.problems.append(f"line {number}: INSERT INTO `{table}` is cut off")
-                        continue
-                    tuples = count_tuples(body[:-1])
-                    if tuples is None:
-                        result.problems.append(f"line {number}: INSERT INTO `{table}` has unbalanced values")
-                        continue
-                    if table not in result.counts:
-                        result.problems.append(f"line {number}: rows for `{table}` before its CREATE TABLE")
-                        result.counts[table] = 0
-                    result.counts[table] += tuples
+                    current = _Insert(match.group(1).replace("``", "`"))
+                    if current.table not in result.counts:
+                        result.problems.append(
+                            f"line {number}: rows for `{current.table}` before its CREATE TABLE"
+                        )
+                        result.counts[current.table] = 0
+                    line = line[match.end() :]
+                finished, problem = current.feed(line)
+                if problem:
+                    result.problems.append(f"line {number}: {problem}")
+                    current = None
+                elif finished:
+                    result.counts[current.table] += current.rows
+                    current = None
     except OSError as exc:
         result.problems.append(f"cannot read {path.name}: {exc}")
         return result
+    if current is not None:
+        result.problems.append(f"INSERT INTO `{current.table}` is cut off at the end of the file")
     if not header_seen:
         result.problems.append("no '-- MariaDB dump' / '-- MySQL dump' header: not a dump file")
     if not last.startswith("-- Dump completed"):
