@@ -154,16 +154,25 @@ async def dump_postgresql(
         )
         counts: dict[str, int] = {}
 
+        count_error: list[BaseException] = []
+
         async def count() -> None:
-            counts.update(await pg_count(conn, to_count))
+            try:
+                counts.update(await pg_count(conn, to_count))
+            except Exception as exc:  # re-raised below, outside the task group (no ExceptionGroup)
+                count_error.append(exc)
 
         async with anyio.create_task_group() as group:
             group.start_soon(count)
             outcome = await run_program(
                 argv, env, timeout_s=timeout_s, what="pg_dump", poll=poll, secrets=(url,)
             )
+            if outcome.returncode != 0:
+                group.cancel_scope.cancel()  # do not wait for the counting
         if outcome.returncode != 0:
             raise BackupFailed(describe_exit("pg_dump", outcome) + ". Nothing was kept.")
+        if count_error:
+            raise count_error[0]
         await transaction.rollback()
         clean = True
         return DumpOutcome(
@@ -292,22 +301,24 @@ async def dump_sqlite(
         finally:
             stop.set()  # also when cancelled: the copying thread stops at its next step
 
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(poller)
-            try:
-                await anyio.to_thread.run_sync(work)
-            finally:
-                group.cancel_scope.cancel()
-    except BackupFailed:
+    failure: list[BaseException] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(poller)
+        try:
+            await anyio.to_thread.run_sync(work)
+        except (BackupFailed, sqlite3.Error) as exc:  # re-raised below, outside the task group
+            failure.append(exc)
+        finally:
+            group.cancel_scope.cancel()
+    if failure:
         if timed_out:
             raise BackupFailed(
                 f"The SQLite backup did not finish within {timeout_s:g} s and was stopped; nothing was kept. "
                 "Raise backup_timeout_s ([tool.alembic-mcp] or ALEMBIC_MCP_BACKUP_TIMEOUT_S)."
-            ) from None
-        raise
-    except sqlite3.Error as exc:
-        raise BackupFailed(f"The SQLite backup failed: {exc}. Nothing was kept.") from None
+            )
+        if isinstance(failure[0], sqlite3.Error):
+            raise BackupFailed(f"The SQLite backup failed: {failure[0]}. Nothing was kept.")
+        raise failure[0]
     copy = sqlite_file_url(temp)
     wanted = selected if selected is not None else available
     counts = {t: v["rows"] for t, v in (await row_counts(copy, wanted, exact_limit=2**62)).items()}

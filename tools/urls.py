@@ -34,7 +34,7 @@ def mask_url(url: str | URL) -> str:
         return mask_url_text(str(url))
     if parsed.password is None:
         return parsed.render_as_string(hide_password=False)
-    return parsed.set(password=MASK).render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=True)  # "***" (set(password=...) would URL-escape it)
 
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
