@@ -102,20 +102,24 @@ def validate_label(label: str | None) -> str | None:
         return None
     if len(stripped) > MAX_LABEL:
         raise InvalidArgument(f"label is {len(stripped)} characters long; keep it at most {MAX_LABEL}.")
-    separators = sorted({ch for ch in stripped if ch in "/\\"})
-    if separators or ".." in stripped:
-        what = " and ".join(repr(c) for c in separators) if separators else "'..'"
-        raise InvalidArgument(
-            f"label {stripped!r} contains {what}, a path separator; labels become file names. Use letters, "
-            "digits, '.', '_' and '-' only, e.g. 'before-drop-legacy-users'."
+    separators = sorted({ch for ch in stripped if ch in "/\\"}) + (["'..'"] if ".." in stripped else [])
+    others = sorted(
+        {ch for ch in stripped if ch not in "/\\" and not (ch.isascii() and (ch.isalnum() or ch in "._-"))}
+    )
+    problems = []
+    if separators:
+        problems.append(
+            "a path separator (" + ", ".join(c if c == "'..'" else repr(c) for c in separators) + ")"
         )
-    if not LABEL_PATTERN.match(stripped):
-        bad = sorted({ch for ch in stripped if not (ch.isascii() and (ch.isalnum() or ch in "._-"))})
-        shown = ", ".join(repr(c) for c in bad) if bad else repr(stripped[0])
+    if others:
+        problems.append("characters that are not allowed (" + ", ".join(repr(c) for c in others) + ")")
+    if not problems and not LABEL_PATTERN.match(stripped):
+        problems.append(f"a first character that is not allowed ({stripped[0]!r})")
+    if problems:
         raise InvalidArgument(
-            f"label {stripped!r} contains characters that are not allowed ({shown}); labels become file "
-            "names and appear in shell commands. Use letters, digits, '.', '_' and '-' only, starting "
-            "with a letter or digit, e.g. 'before-drop-legacy-users'."
+            f"label {stripped!r} contains {' and '.join(problems)}; labels become file names and appear in "
+            "shell commands. Use letters, digits, '.', '_' and '-' only, starting with a letter or digit, "
+            "e.g. 'before-drop-legacy-users'."
         )
     return stripped
 

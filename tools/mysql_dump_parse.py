@@ -57,6 +57,13 @@ class _Insert:
         return False, None
 
 
+def count_tuples(values: str) -> int | None:
+    """Rows in the VALUES part of one statement, ending with ``;``; None when malformed or unfinished."""
+    insert = _Insert("?")
+    finished, problem = insert.feed(values)
+    return insert.rows if finished and not problem else None
+
+
 def parse_mysql_dump(path: Path) -> ParsedDump:
     result = ParsedDump(ok=False)
     last = ""
