@@ -207,27 +207,30 @@ async def test_timeout_kills_the_dump_and_leaves_nothing(pg_url, example_project
 
 
 async def test_dump_killed_midway_leaves_no_backup(pg_url, example_project):
+    """pg_dump is killed once the archive has bytes (seen through the progress reports)."""
     seed(pg_url)
+    engine = create_engine(pg_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b "
+                          "FROM generate_series(1, 300000) g"))
+    engine.dispose()
     database = make_url(pg_url).database
     project = load_project(example_project, {"database_url": pg_url})
-    lock = TableLock(pg_url, "residents")
-    outcome: dict = {}
+    messages: list[str] = []
+    killed: list[int] = []
 
-    async def run() -> None:
-        try:
-            outcome["result"] = await backup_db(project)
-        except BackupFailed as exc:
-            outcome["error"] = str(exc)
-
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(run)
-            for pid in await _wait_for_pg_dump(database):
+    async def progress(done, total, message):
+        messages.append(message)
+        if message.startswith("dumping") and not killed:
+            for pid in _pg_dump_pids(database):
                 os.kill(pid, signal.SIGKILL)
-    finally:
-        lock.release()
-    assert "result" not in outcome
-    assert "pg_dump was killed by signal 9" in outcome["error"] and "Nothing was kept" in outcome["error"]
+                killed.append(pid)
+
+    with pytest.raises(BackupFailed) as failed:
+        await backup_db(project, progress=progress)
+    assert killed, messages
+    assert "pg_dump was killed by signal 9" in str(failed.value) and "Nothing was kept" in str(failed.value)
+    assert re.search(r"dumping .*: [\d.]+ MB written", "\n".join(messages))
     assert backup_files(project) == []
     assert (await list_backups(project)).backups == []
 

@@ -35,6 +35,7 @@ from .dump_commands import (
 )
 from .errors import DatabaseUnavailable, InvalidArgument
 from .mysql_dump_parse import parse_mysql_dump
+from .urls import redact
 
 Poll = Callable[[], Awaitable[None]]
 
@@ -160,16 +161,22 @@ async def dump_postgresql(
             try:
                 counts.update(await pg_count(conn, to_count))
             except Exception as exc:  # re-raised below, outside the task group (no ExceptionGroup)
-                count_error.append(exc)
+                count_error.append(
+                    BackupFailed(f"Counting the rows in the dump's snapshot failed: {redact(str(exc), url)}")
+                )
 
+        outcome = None
         async with anyio.create_task_group() as group:
             group.start_soon(count)
-            outcome = await run_program(
-                argv, env, timeout_s=timeout_s, what="pg_dump", poll=poll, secrets=(url,)
-            )
-            if outcome.returncode != 0:
+            try:
+                outcome = await run_program(
+                    argv, env, timeout_s=timeout_s, what="pg_dump", poll=poll, secrets=(url,)
+                )
+            except Exception as exc:  # re-raised below, outside the task group (no ExceptionGroup)
+                count_error.insert(0, exc)
+            if outcome is None or outcome.returncode != 0:
                 group.cancel_scope.cancel()  # do not wait for the counting
-        if outcome.returncode != 0:
+        if outcome is not None and outcome.returncode != 0:
             raise BackupFailed(describe_exit("pg_dump", outcome) + ". Nothing was kept.")
         if count_error:
             raise count_error[0]
