@@ -360,6 +360,20 @@ async def test_bad_verify_and_unreachable_databases(example_project, tmp_path):
         assert backup_files(project) == []
 
 
+async def test_failed_verification_keeps_nothing(pg_url, example_project):
+    seed(pg_url)
+    scratch = "postgresql+psycopg://postgres:scratchpw@127.0.0.1:1/postgres"
+    project = load_project(example_project, {"database_url": pg_url, "scratch_url": scratch})
+    result = await backup_db(project, verify="restore")
+    assert result.verdict == "fix" and not result.verified and result.backup_id is None
+    assert result.findings[0].rule == "backup-verification-failed"
+    assert "Could not create a scratch database" in result.verification.detail or "Could not connect" in (
+        result.verification.detail)
+    assert "scratchpw" not in result.model_dump_json()
+    assert backup_files(project) == []
+    assert (await list_backups(project)).backups == []
+
+
 async def test_list_backups_reports_damage_and_partials(sqlite_url, example_project):
     seed(sqlite_url)
     project = load_project(example_project, {"database_url": sqlite_url})

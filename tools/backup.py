@@ -9,14 +9,17 @@ failure, timeout or cancellation deletes the temp file, so nothing half-written 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import anyio
+import asyncpg
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from .backup_engines import ENGINES
 from .backup_manifest import (
@@ -41,13 +44,14 @@ from .backup_manifest import (
 from .backup_verify import verify_list, verify_restore
 from .config import Project
 from .dump_commands import BackupFailed, restore_command
-from .errors import InvalidArgument, ProjectError
+from .errors import AlembicMcpError, InvalidArgument, ProjectError
 from .locking import project_lock
 from .policy import is_production
 from .progress import Progress, no_progress
-from .urls import backend_of, mask_url
+from .urls import backend_of, mask_url, redact
 from .verdict import Escalation, Finding, VerdictResult
 
+DRIVER_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error, OSError)
 VerifyMode = Literal["list", "restore"]
 STEPS = 4
 PROGRESS_SCALE_BYTES = 8 << 20
@@ -179,15 +183,20 @@ async def backup_db(
 
     try:
         with anyio.move_on_after(timeout) as scope:
-            dumped = await ENGINES[backend](
-                url,
-                temp,
-                tables,
-                timeout_s=timeout,
-                poll=poll,
-                version_table=project.settings.version_table,
-                version_schema=project.settings.version_table_schema,
-            )
+            try:
+                dumped = await ENGINES[backend](
+                    url,
+                    temp,
+                    tables,
+                    timeout_s=timeout,
+                    poll=poll,
+                    version_table=project.settings.version_table,
+                    version_schema=project.settings.version_table_schema,
+                )
+            except DRIVER_ERRORS as exc:  # a driver error mid-way (locked, permission denied, disk full)
+                raise BackupFailed(
+                    f"The backup of {masked} failed: {redact(str(exc), url)}. Nothing was kept."
+                ) from None
         if scope.cancelled_caught:
             raise BackupFailed(
                 f"The backup of {masked} did not finish within {timeout:g} s and was stopped; nothing was "
@@ -199,12 +208,15 @@ async def backup_db(
         size = temp.stat().st_size
         await progress(2, STEPS, f"dump done ({size / 1e6:.1f} MB); verifying ({mode})")
         digest = await anyio.to_thread.run_sync(sha256_of, temp)
-        if mode == "list":
-            check = await verify_list(backend, temp, dumped.counts, timeout)
-        else:
-            check = await verify_restore(
-                backend, temp, url, project.settings.scratch_url, dumped.counts, timeout
-            )
+        try:
+            if mode == "list":
+                check = await verify_list(backend, temp, dumped.counts, timeout)
+            else:
+                check = await verify_restore(
+                    backend, temp, url, project.settings.scratch_url, dumped.counts, timeout
+                )
+        except (AlembicMcpError, *DRIVER_ERRORS) as exc:  # e.g. the scratch server is unreachable
+            check = Verification(mode=mode, ok=False, detail=f"Verification failed: {redact(str(exc), url)}")
         if not check.ok:
             _discard(temp)
             return _failed_verification(project, backend, masked, label, check, production, started)
