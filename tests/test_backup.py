@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,6 +97,21 @@ async def test_backup_manifest_restore_and_sha(seeded):
     assert quick.backup_id != result.backup_id
     again = await verify_backup(project, result.backup_id, "list")
     assert again.ok and "sha256 matches" in again.detail
+
+
+async def test_restore_command_restores_the_data(seeded):
+    """The restore command in the result, run as a human would, brings deleted rows back."""
+    project, url, expected = seeded
+    result = await backup_db(project, label="before-delete")
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM assignments"))
+        conn.execute(text("DELETE FROM residents WHERE id > 10"))
+    engine.dispose()
+    assert live_counts(url)["residents"] == 10
+    done = subprocess.run(result.restore_command, shell=True, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert live_counts(url) == expected
 
 
 async def test_corrupted_archive_fails_verification(seeded, tmp_path):
