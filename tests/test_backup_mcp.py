@@ -142,7 +142,8 @@ def test_mysql_dump_parser(tmp_path):
     parsed = parse_mysql_dump(old_style)
     assert parsed.ok and parsed.counts == {"t": 4, "empty": 0}
     cut = tmp_path / "cut.sql"
-    cut.write_text(old_style.read_text().split("INSERT INTO `t` VALUES (4")[0] + "INSERT INTO `t` VALUES\n(4,'x'),\n")
+    head = old_style.read_text().split("INSERT INTO `t` VALUES (4")[0]
+    cut.write_text(head + "INSERT INTO `t` VALUES\n(4,'x'),\n")
     parsed = parse_mysql_dump(cut)
     assert not parsed.ok and any("cut off" in p for p in parsed.problems)
     assert any("truncated" in p for p in parsed.problems)
