@@ -320,6 +320,64 @@ async def test_password_never_appears(pg_url, example_project, caplog, capfd):
         admin.dispose()
 
 
+def _program_pids(program: bytes, database: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(program) and database.encode() in argv:
+                pids.append(int(entry.name))
+    return pids
+
+
+async def test_mariadb_password_goes_through_the_environment(mariadb_url, example_project):
+    seed(mariadb_url)
+    database = make_url(mariadb_url).database
+    user = f"amcp_bk_{secrets.token_hex(4)}"
+    password = f"Pw{secrets.token_hex(10)}Zz"
+    admin = create_engine(mariadb_url, poolclass=NullPool)
+    with admin.connect() as conn:
+        for host in ("%", "localhost", "127.0.0.1"):
+            conn.execute(text(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'"))
+            conn.execute(text(f"GRANT ALL ON `{database}`.* TO '{user}'@'{host}'"))
+            conn.execute(text(f"GRANT ALL ON `amcp\\_scratch\\_%`.* TO '{user}'@'{host}'"))
+    try:
+        url = make_url(mariadb_url).set(username=user, password=password)
+        project = load_project(example_project, {"database_url": url.render_as_string(hide_password=False)})
+        locker = create_engine(mariadb_url, poolclass=NullPool).connect()
+        locker.execute(text("LOCK TABLES residents WRITE"))
+        seen: dict = {}
+        try:
+            async with anyio.create_task_group() as group:
+                async def run():
+                    seen["result"] = await backup_db(project, verify="restore")
+
+                group.start_soon(run)
+                with anyio.fail_after(30):
+                    while not (pids := _program_pids(b"dump", database)):
+                        await anyio.sleep(0.05)
+                seen["cmdlines"] = _all_cmdlines()
+                seen["environ"] = Path(f"/proc/{pids[0]}/environ").read_bytes()
+                locker.execute(text("UNLOCK TABLES"))
+        finally:
+            locker.close()
+        result = seen["result"]
+        assert result.verified and result.tables == EXPECTED, result.verification
+        assert database in seen["cmdlines"] and password not in seen["cmdlines"]
+        assert f"MYSQL_PWD={password}".encode() in seen["environ"]
+        assert password not in result.model_dump_json()
+        for path in project.backup_dir.iterdir():
+            assert password.encode() not in path.read_bytes()
+    finally:
+        with admin.connect() as conn:
+            for host in ("%", "localhost", "127.0.0.1"):
+                conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+        admin.dispose()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_tables_restriction_and_unknown_tables(backend, request, example_project):
     url = request.getfixturevalue(URL_FIXTURE[backend])

@@ -351,11 +351,11 @@ async def run_program(
             if scope.cancelled_caught:
                 timed_out = True
         finally:
-            if process.returncode is None:
-                kill_group(process.pid)
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if process.returncode is None:
+                    kill_group(process.pid)
                     await process.wait()
-            await process.aclose()
+                await process.aclose()
         err.seek(0)
         stderr = err.read().decode(errors="replace")
         stdout = ""
