@@ -19,7 +19,8 @@ PostgreSQL: pg_dump custom format (the pg_dump version is checked against the se
 mariadb-dump/mysqldump --single-transaction; SQLite: the online backup API. The archive is verified
 before it is kept: verify="list" checks it is readable and holds every table (pg_restore --list, SQLite
 integrity_check, a parse of the SQL dump); verify="restore" also restores it into a scratch database
-(dropped afterwards) and compares per-table row counts. A manifest beside the archive records
+(dropped afterwards) and compares per-table row counts. A backup that fails verification is deleted
+and the verdict is fix (backup_id null). A manifest beside the archive records
 backup_id, time (UTC), the Alembic revision(s), rows per table, size, sha256 and tool versions. The
 result gives the exact restore command. Backups older than backup_retention_days (default 30) are
 pruned after a successful backup and listed in `pruned`. A production target (environment or

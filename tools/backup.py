@@ -242,7 +242,11 @@ async def backup_db(
         )
         async with project_lock(project.state_dir):
             publish_archive(temp, final)
-            manifest_path = write_manifest(backup_dir, manifest)
+            try:
+                manifest_path = write_manifest(backup_dir, manifest)
+            except BaseException:
+                _discard(final)  # an archive without its manifest must not linger
+                raise
             pruned = prune(backup_dir, project.settings.backup_retention_days, utc_now(), keep=backup_id)
     except BaseException:
         _discard(temp)

@@ -323,6 +323,7 @@ async def dump_sqlite(
                 f"The SQLite backup did not finish within {timeout_s:g} s and was stopped; nothing was kept. "
                 "Raise backup_timeout_s ([tool.alembic-mcp] or ALEMBIC_MCP_BACKUP_TIMEOUT_S)."
             )
+        await anyio.lowlevel.checkpoint()  # stopped because the caller was cancelled: let that through
         if isinstance(failure[0], sqlite3.Error):
             raise BackupFailed(f"The SQLite backup failed: {failure[0]}. Nothing was kept.")
         raise failure[0]

@@ -181,12 +181,17 @@ def publish_archive(temp: Path, final: Path) -> None:
 def write_manifest(backup_dir: Path, manifest: Manifest) -> Path:
     final = backup_dir / f"{manifest.backup_id}.json"
     temp = partial_path(backup_dir, manifest.backup_id, ".json")
-    with temp.open("w", encoding="utf-8") as fh:
-        fh.write(manifest.model_dump_json(indent=2))
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temp, final)
+    try:
+        with temp.open("w", encoding="utf-8") as fh:
+            fh.write(manifest.model_dump_json(indent=2))
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
     fsync_dir(backup_dir)
     return final
 
