@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from alembic_mcp.tools.backup import BackupResult, ListBackupsResult, backup_db, list_backups
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
-
-from alembic_mcp.tools.backup import BackupResult, ListBackupsResult, backup_db, list_backups
 
 from .context import ServerState, progress_of, run_tool
 

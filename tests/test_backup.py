@@ -14,17 +14,16 @@ from pathlib import Path
 
 import anyio
 import pytest
-from backup_helpers import EXPECTED, REVISION, seed
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
-
 from alembic_mcp.tools.backup import backup_db, list_backups, verify_backup
 from alembic_mcp.tools.backup_manifest import format_time, utc_now
 from alembic_mcp.tools.backup_verify import verify_list, verify_restore
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.dump_commands import BackupFailed
 from alembic_mcp.tools.errors import DatabaseUnavailable, InvalidArgument
+from backup_helpers import EXPECTED, REVISION, seed
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 pytestmark = pytest.mark.anyio
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
