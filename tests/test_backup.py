@@ -387,11 +387,15 @@ async def test_tables_restriction_and_unknown_tables(backend, request, example_p
     assert result.tables == {"residents": EXPECTED["residents"], "faculty": EXPECTED["faculty"]}
     manifest = json.loads((project.root / result.manifest_file).read_text())
     assert manifest["tables_restricted"] == ["residents", "faculty"]
+    # only the child table: its foreign key points outside the backup, the restore check still passes
+    child = await backup_db(project, tables=["assignments"], verify="restore")
+    assert child.verified and child.tables == {"assignments": EXPECTED["assignments"]}, child.verification
     with pytest.raises(InvalidArgument, match=r"Unknown tables 'nope', 'ghost'.*Existing tables:.*residents"):
+
         await backup_db(project, tables=["residents", "nope", "ghost"])
     with pytest.raises(InvalidArgument, match="empty list"):
         await backup_db(project, tables=[])
-    assert len(backup_files(project)) == 2
+    assert len(backup_files(project)) == 4
 
 
 async def test_production_target_escalates(sqlite_url, example_project):

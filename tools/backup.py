@@ -213,7 +213,13 @@ async def backup_db(
                 check = await verify_list(backend, temp, dumped.counts, timeout)
             else:
                 check = await verify_restore(
-                    backend, temp, url, project.settings.scratch_url, dumped.counts, timeout
+                    backend,
+                    temp,
+                    url,
+                    project.settings.scratch_url,
+                    dumped.counts,
+                    timeout,
+                    partial=dumped.selected is not None,
                 )
         except (AlembicMcpError, *DRIVER_ERRORS) as exc:  # e.g. the scratch server is unreachable
             check = Verification(mode=mode, ok=False, detail=f"Verification failed: {redact(str(exc), url)}")
@@ -428,7 +434,13 @@ async def verify_backup(
                 f"is {backend}. A restore check needs a {manifest.backend} server."
             )
         check = await verify_restore(
-            backend, archive, url, project.settings.scratch_url, manifest.tables, timeout
+            backend,
+            archive,
+            url,
+            project.settings.scratch_url,
+            manifest.tables,
+            timeout,
+            partial=manifest.tables_restricted is not None,
         )
     if check.ok:
         check.detail = "sha256 matches the manifest. " + check.detail
