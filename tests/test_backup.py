@@ -398,6 +398,41 @@ async def test_tables_restriction_and_unknown_tables(backend, request, example_p
     assert len(backup_files(project)) == 4
 
 
+async def test_sqlite_backup_is_consistent_while_the_app_writes(sqlite_url, example_project):
+    import sqlite3
+    import threading
+
+    seed(sqlite_url)
+    path = make_url(sqlite_url).database
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)")
+        conn.executemany("INSERT INTO blobs (data) VALUES (?)", [(os.urandom(2000),) for _ in range(10000)])
+    project = load_project(example_project, {"database_url": sqlite_url})
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        conn = sqlite3.connect(path, timeout=30)
+        while not stop.is_set():
+            conn.execute("INSERT INTO faculty (name) VALUES ('new')")
+            conn.commit()
+            written[0] += 1
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while written[0] < 5:
+            await anyio.sleep(0.01)
+        result = await backup_db(project, verify="restore")
+    finally:
+        stop.set()
+        thread.join()
+    assert result.verified and result.verification.ok
+    assert result.tables["blobs"] == 10000 and result.tables["residents"] == EXPECTED["residents"]
+    assert EXPECTED["faculty"] + 5 <= result.tables["faculty"] <= EXPECTED["faculty"] + written[0]
+
+
 async def test_production_target_escalates(sqlite_url, example_project):
     seed(sqlite_url)
     project = load_project(example_project, {"database_url": sqlite_url, "environment": "production"})

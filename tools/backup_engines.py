@@ -38,6 +38,7 @@ from .mysql_dump_parse import parse_mysql_dump
 from .urls import redact
 
 Poll = Callable[[], Awaitable[None]]
+SQLITE_PAGES_PER_STEP = 16384  # 64 MB at 4 KiB pages
 
 PG_TABLES_SQL = """
 SELECT n.nspname AS schema, c.relname AS name, current_schema() AS current
@@ -281,7 +282,9 @@ async def dump_sqlite(
                 if stop.is_set():
                     raise BackupFailed("SQLite backup stopped")
 
-            src.backup(dst, pages=1024, progress=step)
+            # Big steps: a write by another connection between steps restarts the copy (that is how
+            # the API stays consistent), so few steps keep a busy database from restarting it forever.
+            src.backup(dst, pages=SQLITE_PAGES_PER_STEP, progress=step)
             if selected is not None:
                 dst.execute("PRAGMA foreign_keys=OFF")
                 for name in available:
