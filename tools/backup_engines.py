@@ -29,6 +29,7 @@ from .dump_commands import (
     describe_exit,
     find_mysql_tool,
     find_pg_tool,
+    mysql_dump_argv,
     pg_dump_argv,
     pg_major_from_server_num,
     run_program,
@@ -212,8 +213,6 @@ async def dump_mysql(
     version_table: str,
     version_schema: str | None,
 ) -> DumpOutcome:
-    from .dump_commands import mysql_dump_argv
-
     available = await table_names(url)
     selected = resolve_tables(tables, available, "mysql")
     server_version = await with_sync(url, lambda c: str(c.execute(text("SELECT VERSION()")).scalar_one()))
