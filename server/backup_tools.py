@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from alembic_mcp.tools.backup import BackupResult, ListBackupsResult, backup_db, list_backups
+from alembic_mcp.tools.backup import BackupResult, backup_db
+from alembic_mcp.tools.list_backups import ListBackupsResult, list_backups
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-
 from alembic_mcp.tools.config import Project, load_project
 from alembic_mcp.tools.errors import AlembicMcpError
 from alembic_mcp.tools.urls import redact
@@ -58,7 +57,7 @@ async def _backup_db(project: Project, args: argparse.Namespace):
 
 @command("list-backups", "List the complete backups, newest first (read-only).")
 async def _list_backups(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.backup import list_backups
+    from alembic_mcp.tools.list_backups import list_backups
 
     return await list_backups(project)
 
