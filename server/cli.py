@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+
 from alembic_mcp.tools.config import Project, load_project
 from alembic_mcp.tools.errors import AlembicMcpError
 from alembic_mcp.tools.urls import redact
