@@ -40,6 +40,26 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def _backup_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--label", default=None, help="Short name, e.g. before-drop-legacy-users.")
+    parser.add_argument("--verify", choices=["list", "restore"], default="list")
+    parser.add_argument("--tables", nargs="+", default=None, help="Back up only these tables.")
+
+
+@command("backup-db", "Back up the target database (verified, with a manifest).", _backup_args)
+async def _backup_db(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.backup import backup_db
+
+    return await backup_db(project, label=args.label, verify=args.verify, tables=args.tables)
+
+
+@command("list-backups", "List the complete backups, newest first (read-only).")
+async def _list_backups(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.list_backups import list_backups
+
+    return await list_backups(project)
+
+
 @command("check-heads", "Heads, branches and the database's revision (read-only).")
 async def _check_heads(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.check_heads import check_heads

@@ -38,6 +38,7 @@ class Settings(BaseModel):
     alembic_section: str = "alembic"
     backup_dir: str = ".alembic-mcp/backups"
     backup_retention_days: int = Field(default=30, ge=0)
+    backup_timeout_s: float = Field(default=3600.0, gt=0)
     protected_tables: list[str] = Field(default_factory=list)
     audit_tables: list[str] = Field(default_factory=lambda: ["*audit*"])
     large_migration_rows: int = Field(default=100_000, ge=1)
