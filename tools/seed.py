@@ -169,8 +169,10 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
 
 
 def seed_database(conn: Connection, count: int, version_table: str = "alembic_version",
-                  external: bool = False) -> dict[str, Any]:
-    """Seed every table (parents first). Returns ``{"tables": {name: rows}, "skipped": {name: reason}}``."""
+                  external: bool = False, only: set[str] | None = None) -> dict[str, Any]:
+    """Seed every table (or those in ``only``), parents first.
+
+    Returns ``{"tables": {name: rows}, "skipped": {name: reason}}``."""
     metadata = MetaData()
     names = [n for n in conn.dialect.get_table_names(conn) if n != version_table]
     metadata.reflect(conn, only=names)
@@ -186,6 +188,8 @@ def seed_database(conn: Connection, count: int, version_table: str = "alembic_ve
     for table in ordered:
         if count <= 0:
             break
+        if only is not None and table.name not in only:
+            continue
         rows, reason = seed_table(conn, table, count, external)
         if reason:
             skipped[table.name] = reason
