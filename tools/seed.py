@@ -114,8 +114,6 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
         if column.name in unique_cols and isinstance(column.type, types.Integer):
             current = conn.execute(select(func.max(column))).scalar()
             offsets[column.name] = int(current or 0) + 1
-        elif isinstance(column.type, types.Integer):
-            offsets[column.name] = 1
     fk_values: dict[str, list[Any]] = {}
     for fk in table.foreign_key_constraints:
         local = [c.name for c in fk.columns]

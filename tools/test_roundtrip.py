@@ -299,19 +299,18 @@ async def test_roundtrip(project: Project, revision: str = "heads", from_revisio
                     "check_drift": check_drift, "progress_path": str(progress_path), "total_steps": total,
                     "version_table": project.settings.version_table}
             remaining = max(1.0, deadline - time.perf_counter())
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_relay_progress, progress_path, progress, last_progress)
-                    try:
-                        raw = await run_worker(project, "roundtrip", args, database_url=scratch.url_string,
-                                               timeout_s=remaining)
-                    finally:
-                        tg.cancel_scope.cancel()
-            except WorkerError as exc:
-                worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
-            except WorkerFailed as exc:
-                timed_out = exc.timed_out
-                worker_problem = str(exc)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_relay_progress, progress_path, progress, last_progress)
+                try:
+                    raw = await run_worker(project, "roundtrip", args, database_url=scratch.url_string,
+                                           timeout_s=remaining)
+                except WorkerError as exc:
+                    worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+                except WorkerFailed as exc:
+                    timed_out = exc.timed_out
+                    worker_problem = str(exc)
+                finally:
+                    tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress, {"offset": 0}, replay=False)
     scratch_report.dropped = scratch.dropped
     result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
