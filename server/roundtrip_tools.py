@@ -35,8 +35,10 @@ the schema, or an unexplained failure: ask a human).
 """
 
 ARG_REVISION = "Last revision to test: an id, unique prefix, branch label, or 'heads' (default: all heads)."
-ARG_FROM = ("Revision the scratch database starts at (exclusive); 'base' for the whole history; default: the "
-            "target database's revision, or the parent of the tested revision if the target is already there.")
+ARG_FROM = (
+    "Revision the scratch database starts at (exclusive); 'base' for the whole history; default: the "
+    "target database's revision, or the parent of the tested revision if the target is already there."
+)
 ARG_SEED = f"Generated rows per table (0 to {MAX_SEED_ROWS}) when data_from='seed'."
 ARG_DATA = "'seed': generated rows; 'target': a read-only copy of the target database's data."
 ARG_TRACE = "PostgreSQL: report the locks each upgrade takes and the tables it rewrites."
@@ -49,8 +51,11 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Rehearse upgrade/downgrade/upgrade",
         description=DESCRIPTION,
         annotations=ToolAnnotations(
-            title="Rehearse upgrade/downgrade/upgrade", readOnlyHint=True, destructiveHint=False,
-            idempotentHint=True, openWorldHint=False,
+            title="Rehearse upgrade/downgrade/upgrade",
+            readOnlyHint=True,
+            destructiveHint=False,
+            idempotentHint=True,
+            openWorldHint=False,
         ),
     )
     async def test_roundtrip_tool(
@@ -62,6 +67,16 @@ def register(server: MCPServer, state: ServerState) -> None:
         trace_locks: Annotated[bool, Field(description=ARG_TRACE)] = True,
         timeout_s: Annotated[int, Field(description=ARG_TIMEOUT, ge=1, le=MAX_TIMEOUT_S)] = 300,
     ) -> TestRoundtripResult:
-        return await run_tool(state, lambda project: test_roundtrip(
-            project, revision=revision, from_revision=from_revision, seed_rows=seed_rows, data_from=data_from,
-            trace_locks=trace_locks, timeout_s=timeout_s, progress=progress_of(ctx)))
+        return await run_tool(
+            state,
+            lambda project: test_roundtrip(
+                project,
+                revision=revision,
+                from_revision=from_revision,
+                seed_rows=seed_rows,
+                data_from=data_from,
+                trace_locks=trace_locks,
+                timeout_s=timeout_s,
+                progress=progress_of(ctx),
+            ),
+        )

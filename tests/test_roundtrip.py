@@ -36,7 +36,7 @@ R1_DOWN = """
 op.drop_index(op.f("ix_persons_name"), table_name="persons")
 op.drop_table("persons")
 """
-MODELS = '''
+MODELS = """
 from sqlalchemy import Column, Integer, MetaData, String
 from sqlalchemy.orm import declarative_base
 
@@ -57,7 +57,7 @@ class Person(Base):
     email = Column(String(200), nullable=False, unique=True)
     level = Column(Integer, nullable=True)
 {extra}
-'''
+"""
 
 
 def make_project(root: Path, extra_model: str = "") -> Path:
@@ -97,18 +97,27 @@ def assert_clean(result, url: str) -> None:
 
 # ------------------------------------------------------------------ correct histories pass
 
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
 def test_correct_history_passes(request, empty_project, backend):
-    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend])
-    project = make_project(empty_project, '    nickname = Column(String(50), nullable=True, index=True)\n')
-    write_revision(project, "r2", "r1", """
+    url = request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend]
+    )
+    project = make_project(empty_project, "    nickname = Column(String(50), nullable=True, index=True)\n")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
         op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))
         op.create_index(op.f("ix_persons_nickname"), "persons", ["nickname"])
-        """, """
+        """,
+        """
         op.drop_index(op.f("ix_persons_nickname"), table_name="persons")
         op.drop_column("persons", "nickname")
         """,
-                   message="nickname")
+        message="nickname",
+    )
     if backend == "sqlite":
         engine = create_engine(url)
         with engine.begin() as conn:  # the target exists (empty) so its fingerprint can be taken
@@ -122,8 +131,10 @@ def test_correct_history_passes(request, empty_project, backend):
     assert result.differences == [] and result.data_loss == []
     assert result.drift_checked and result.drift == []
     assert result.seed is not None and result.seed.tables.get("persons") == 5
-    assert all(s.upgrade_s is not None and s.downgrade_s is not None and s.reupgrade_s is not None
-               for s in result.steps)
+    assert all(
+        s.upgrade_s is not None and s.downgrade_s is not None and s.reupgrade_s is not None
+        for s in result.steps
+    )
     assert any("column persons.nickname" in c for c in result.steps[1].schema_changes)
     assert fingerprint(url) == before
     assert_clean(result, url)
@@ -140,17 +151,25 @@ def test_example_project_on_mariadb_diagnoses_index_needed_by_fk(example_project
 
 # ------------------------------------------------------------------ broken downgrades
 
+
 def test_empty_downgrade_escalates(empty_project, sqlite_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1",
-                   'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
-                   "pass", message="nickname")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
+        "pass",
+        message="nickname",
+    )
     result = roundtrip(project, sqlite_url, from_revision="r1")
     assert result.verdict == "escalate"
     assert any(e.rule == "unclear-rollback" and "empty" in e.reason for e in result.escalations)
     assert any(f.rule == "empty-downgrade" for f in result.findings)
-    assert any(d.message == "column persons.nickname present after downgrade but not before"
-               for d in result.differences)
+    assert any(
+        d.message == "column persons.nickname present after downgrade but not before"
+        for d in result.differences
+    )
     # the re-upgrade then trips over the column the downgrade left behind
     assert result.failure is not None and result.failure.phase == "re-upgrade"
     assert result.failure.mode == "object-already-exists"
@@ -158,9 +177,14 @@ def test_empty_downgrade_escalates(empty_project, sqlite_url):
 
 def test_downgrade_renaming_instead_of_dropping(empty_project, pg_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1",
-                   'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
-                   'op.alter_column("persons", "nickname", new_column_name="nickname_old")', message="nickname")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
+        'op.alter_column("persons", "nickname", new_column_name="nickname_old")',
+        message="nickname",
+    )
     result = roundtrip(project, pg_url, from_revision="r1")
     assert result.verdict == "escalate"
     messages = [d.message for d in result.differences if d.phase == "downgrade"]
@@ -170,9 +194,14 @@ def test_downgrade_renaming_instead_of_dropping(empty_project, pg_url):
 
 def test_downgrade_that_raises(empty_project, sqlite_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1",
-                   'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
-                   'raise NotImplementedError("this migration cannot be undone")', message="nickname")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
+        'raise NotImplementedError("this migration cannot be undone")',
+        message="nickname",
+    )
     result = roundtrip(project, sqlite_url, from_revision="r1")
     assert result.verdict == "escalate"
     assert result.failure.phase == "downgrade" and result.failure.revision == "r2"
@@ -186,10 +215,15 @@ def test_downgrade_that_raises(empty_project, sqlite_url):
 
 def test_downgrade_drops_filled_column(empty_project, pg_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1",
-                   'op.add_column("persons", sa.Column("status", sa.String(20), nullable=False, '
-                   'server_default="active"))',
-                   'op.drop_column("persons", "status")', message="status")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("status", sa.String(20), nullable=False, '
+        'server_default="active"))',
+        'op.drop_column("persons", "status")',
+        message="status",
+    )
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=7)
     lost = [d for d in result.data_loss if d.kind == "dropped-by-downgrade"]
     assert [(d.table, d.column, d.rows_before, d.rows_after) for d in lost] == [("persons", "status", 7, 0)]
@@ -198,9 +232,14 @@ def test_downgrade_drops_filled_column(empty_project, pg_url):
 
 def test_upgrade_dropping_filled_column_is_not_restored(empty_project, sqlite_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1",
-                   'with op.batch_alter_table("persons") as batch:\n    batch.drop_column("level")',
-                   'op.add_column("persons", sa.Column("level", sa.Integer(), nullable=True))', message="drop level")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'with op.batch_alter_table("persons") as batch:\n    batch.drop_column("level")',
+        'op.add_column("persons", sa.Column("level", sa.Integer(), nullable=True))',
+        message="drop level",
+    )
     result = roundtrip(project, sqlite_url, from_revision="r1", seed_rows=6)
     lost = [d for d in result.data_loss if d.kind == "not-restored"]
     assert [(d.table, d.column, d.rows_before, d.rows_after) for d in lost] == [("persons", "level", 6, 0)]
@@ -211,12 +250,19 @@ def test_upgrade_dropping_filled_column_is_not_restored(empty_project, sqlite_ur
 
 # ------------------------------------------------------------------ failures by mode
 
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_not_null_column_on_seeded_table(request, empty_project, backend):
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1", 'op.add_column("persons", sa.Column("badge", sa.Integer(), nullable=False))',
-                   'op.drop_column("persons", "badge")', message="badge")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("badge", sa.Integer(), nullable=False))',
+        'op.drop_column("persons", "badge")',
+        message="badge",
+    )
     result = roundtrip(project, url, from_revision="r1", seed_rows=20)
     assert result.failure is not None
     assert result.failure.mode == "not-null-violation" and result.failure.phase == "upgrade"
@@ -229,14 +275,26 @@ def test_not_null_column_on_seeded_table(request, empty_project, backend):
 
 def test_foreign_key_over_orphans(empty_project, pg_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1", """
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
         op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True),
                         sa.Column("person_id", sa.Integer(), nullable=True))
         op.execute("INSERT INTO notes (id, person_id) VALUES (1000, 9999), (1001, 8888)")
-        """, 'op.drop_table("notes")', message="notes")
-    write_revision(project, "r3", "r2",
-                   'op.create_foreign_key("fk_notes_person", "notes", "persons", ["person_id"], ["id"])',
-                   'op.drop_constraint("fk_notes_person", "notes", type_="foreignkey")', message="fk")
+        """,
+        'op.drop_table("notes")',
+        message="notes",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.create_foreign_key("fk_notes_person", "notes", "persons", ["person_id"], ["id"])',
+        'op.drop_constraint("fk_notes_person", "notes", type_="foreignkey")',
+        message="fk",
+    )
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=5)
     assert result.failure is not None and result.failure.revision == "r3"
     assert result.failure.mode == "foreign-key-violation"
@@ -250,8 +308,14 @@ def test_foreign_key_over_orphans(empty_project, pg_url):
 def test_unique_over_duplicates(empty_project, sqlite_url):
     project = make_project(empty_project)
     write_revision(project, "r2", "r1", 'op.execute("UPDATE persons SET level = 1")', "pass", message="data")
-    write_revision(project, "r3", "r2", 'op.create_index("ix_persons_level", "persons", ["level"], unique=True)',
-                   'op.drop_index("ix_persons_level", table_name="persons")', message="unique level")
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.create_index("ix_persons_level", "persons", ["level"], unique=True)',
+        'op.drop_index("ix_persons_level", table_name="persons")',
+        message="unique level",
+    )
     result = roundtrip(project, sqlite_url, from_revision="r1", seed_rows=4)
     assert result.failure.mode == "unique-violation"
     assert result.failure.facts["duplicate_groups"] == 1
@@ -260,13 +324,20 @@ def test_unique_over_duplicates(empty_project, sqlite_url):
 
 def test_revision_failing_halfway_on_mariadb(empty_project, mariadb_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1", """
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
         op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))
         op.create_index("ix_persons_nope", "persons", ["nope"])
-        """, """
+        """,
+        """
         op.drop_index("ix_persons_nope", table_name="persons")
         op.drop_column("persons", "nickname")
-        """, message="half")
+        """,
+        message="half",
+    )
     result = roundtrip(project, mariadb_url, from_revision="r1")
     failure = result.failure
     assert failure is not None and failure.phase == "upgrade" and failure.revision == "r2"
@@ -279,17 +350,30 @@ def test_revision_failing_halfway_on_mariadb(empty_project, mariadb_url):
 
 # ------------------------------------------------------------------ PostgreSQL locks and rewrites
 
+
 def test_pg_index_share_lock_and_alter_type_rewrite(empty_project, pg_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1", 'op.create_index("ix_persons_email2", "persons", ["email"])',
-                   'op.drop_index("ix_persons_email2", table_name="persons")', message="index")
-    write_revision(project, "r3", "r2",
-                   'op.alter_column("persons", "level", type_=sa.BigInteger(), existing_type=sa.Integer())',
-                   'op.alter_column("persons", "level", type_=sa.Integer(), existing_type=sa.BigInteger())',
-                   message="bigint")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_index("ix_persons_email2", "persons", ["email"])',
+        'op.drop_index("ix_persons_email2", table_name="persons")',
+        message="index",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.alter_column("persons", "level", type_=sa.BigInteger(), existing_type=sa.Integer())',
+        'op.alter_column("persons", "level", type_=sa.Integer(), existing_type=sa.BigInteger())',
+        message="bigint",
+    )
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=5)
     assert result.failure is None and result.lock_trace == "on"
-    share = [lk for lk in result.locks if lk.revision == "r2" and lk.table == "persons" and lk.kind == "table"]
+    share = [
+        lk for lk in result.locks if lk.revision == "r2" and lk.table == "persons" and lk.kind == "table"
+    ]
     assert share and share[0].mode == "ShareLock" and share[0].sql_mode == "SHARE"
     assert "INSERT, UPDATE and DELETE" in share[0].blocks
     assert not [rw for rw in result.rewrites if rw.revision == "r2" and rw.kind == "table"]
@@ -301,24 +385,39 @@ def test_pg_index_share_lock_and_alter_type_rewrite(empty_project, pg_url):
 
 # ------------------------------------------------------------------ data from the target, untouched target
 
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
 def test_data_from_target_copies_and_leaves_target_untouched(request, empty_project, backend):
-    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend])
+    url = request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend]
+    )
     project = make_project(empty_project, "    nickname = Column(String(50), nullable=True)\n")
-    write_revision(project, "r2", "r1",
-                   'op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))',
-                   'op.drop_column("persons", "nickname")', message="nickname")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))',
+        'op.drop_column("persons", "nickname")',
+        message="nickname",
+    )
     import subprocess
     import sys
 
     env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=project, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "r1"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         for i in range(1, 13):
-            conn.execute(text("INSERT INTO persons (id, name, email, level) VALUES (:i, :n, :e, :l)"),
-                         {"i": i, "n": f"p{i}", "e": f"p{i}@x.org", "l": i})
+            conn.execute(
+                text("INSERT INTO persons (id, name, email, level) VALUES (:i, :n, :e, :l)"),
+                {"i": i, "n": f"p{i}", "e": f"p{i}@x.org", "l": i},
+            )
     engine.dispose()
     before = fingerprint(url)
     result = roundtrip(project, url, data_from="target")
@@ -330,6 +429,7 @@ def test_data_from_target_copies_and_leaves_target_untouched(request, empty_proj
 
 
 # ------------------------------------------------------------------ timeouts
+
 
 def test_timeout_drops_scratch_database(empty_project, pg_url):
     project = make_project(empty_project)
@@ -343,6 +443,7 @@ def test_timeout_drops_scratch_database(empty_project, pg_url):
 
 
 # ------------------------------------------------------------------ arguments
+
 
 def test_invalid_arguments_domain(empty_project, sqlite_url):
     project = make_project(empty_project)
@@ -393,7 +494,11 @@ async def test_bad_arguments_over_mcp(empty_project, sqlite_url, mode):
         tools = {t.name: t for t in (await client.list_tools()).tools}
         ann = tools["test_roundtrip"].annotations
         assert (ann.read_only_hint, ann.destructive_hint, ann.idempotent_hint, ann.open_world_hint) == (
-            True, False, True, False)
+            True,
+            False,
+            True,
+            False,
+        )
         for args, needle in bad:
             r = await client.call_tool("test_roundtrip", args)
             assert r.is_error, args
@@ -411,14 +516,42 @@ def test_cli_subcommand(empty_project, sqlite_url):
     import sys
 
     project = make_project(empty_project)
-    out = subprocess.run([sys.executable, "-m", "alembic_mcp.server.cli", "test-roundtrip", "--project",
-                          str(project), "--database-url", sqlite_url, "--seed-rows", "2", "--json"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic_mcp.server.cli",
+            "test-roundtrip",
+            "--project",
+            str(project),
+            "--database-url",
+            sqlite_url,
+            "--seed-rows",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr + out.stdout
     data = json.loads(out.stdout)
     assert data["verdict"] == "proceed" and data["revisions"] == ["r1"]
-    bad = subprocess.run([sys.executable, "-m", "alembic_mcp.server.cli", "test-roundtrip", "--project",
-                          str(project), "--database-url", sqlite_url, "--revision", "nope"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic_mcp.server.cli",
+            "test-roundtrip",
+            "--project",
+            str(project),
+            "--database-url",
+            sqlite_url,
+            "--revision",
+            "nope",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 3 and "Unknown revision" in bad.stderr
-

@@ -35,8 +35,9 @@ def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
     columns = list(info["column_order"])
     prep = conn.dialect.identifier_preparer
     order = info["primary_key"]["columns"] or columns
-    sql = (f"SELECT {', '.join(prep.quote(c) for c in columns)} FROM {prep.quote(table)}"
-           + (f" ORDER BY {', '.join(prep.quote(c) for c in order)}" if order else ""))
+    sql = f"SELECT {', '.join(prep.quote(c) for c in columns)} FROM {prep.quote(table)}" + (
+        f" ORDER BY {', '.join(prep.quote(c) for c in order)}" if order else ""
+    )
     hashes = [hashlib.sha1() for _ in columns]
     non_null = [0] * len(columns)
     rows = 0
@@ -48,13 +49,20 @@ def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
                 hashes[i].update(_encode(value) + b"\x1f")
                 if value is not None:
                     non_null[i] += 1
-    return {"rows": rows,
-            "columns": {c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()}
-                        for i, c in enumerate(columns)}}
+    return {
+        "rows": rows,
+        "columns": {
+            c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()} for i, c in enumerate(columns)
+        },
+    }
 
 
-def table_data(conn: Connection, snapshot: Snapshot, tables: set[str] | None = None,
-               previous: dict[str, TableData] | None = None) -> dict[str, TableData]:
+def table_data(
+    conn: Connection,
+    snapshot: Snapshot,
+    tables: set[str] | None = None,
+    previous: dict[str, TableData] | None = None,
+) -> dict[str, TableData]:
     """Data of every table in ``snapshot``; with ``previous`` and ``tables`` only ``tables`` (and tables
     new since ``previous``) are read again."""
     out: dict[str, TableData] = {}
@@ -86,33 +94,65 @@ def data_lost(before: dict[str, TableData], after: dict[str, TableData], when: s
         a = after.get(table)
         if a is None:
             if b["rows"]:
-                out.append({"table": table, "column": None, "rows_before": b["rows"], "rows_after": 0,
-                            "message": f"table {table} with {b['rows']} rows is gone {when}"})
+                out.append(
+                    {
+                        "table": table,
+                        "column": None,
+                        "rows_before": b["rows"],
+                        "rows_after": 0,
+                        "message": f"table {table} with {b['rows']} rows is gone {when}",
+                    }
+                )
             continue
         if a["rows"] < b["rows"]:
-            out.append({"table": table, "column": None, "rows_before": b["rows"], "rows_after": a["rows"],
-                        "message": f"table {table} has {a['rows']} rows {when}, {b['rows']} before"})
+            out.append(
+                {
+                    "table": table,
+                    "column": None,
+                    "rows_before": b["rows"],
+                    "rows_after": a["rows"],
+                    "message": f"table {table} has {a['rows']} rows {when}, {b['rows']} before",
+                }
+            )
         for column, cinfo in sorted(b["columns"].items()):
             if column not in a["columns"]:
                 if cinfo["non_null"]:
-                    out.append({"table": table, "column": column, "rows_before": cinfo["non_null"],
-                                "rows_after": 0,
-                                "message": f"column {table}.{column} with {cinfo['non_null']} non-null values "
-                                           f"is gone {when}"})
+                    out.append(
+                        {
+                            "table": table,
+                            "column": column,
+                            "rows_before": cinfo["non_null"],
+                            "rows_after": 0,
+                            "message": f"column {table}.{column} with {cinfo['non_null']} non-null values "
+                            f"is gone {when}",
+                        }
+                    )
                 continue
             after_col = a["columns"][column]
             if a["rows"] < b["rows"]:
                 continue  # the lost rows are reported once for the table
             if after_col["non_null"] < cinfo["non_null"]:
-                out.append({"table": table, "column": column, "rows_before": cinfo["non_null"],
-                            "rows_after": after_col["non_null"],
-                            "message": f"column {table}.{column} has {after_col['non_null']} non-null values "
-                                       f"{when}, {cinfo['non_null']} before"})
+                out.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "rows_before": cinfo["non_null"],
+                        "rows_after": after_col["non_null"],
+                        "message": f"column {table}.{column} has {after_col['non_null']} non-null values "
+                        f"{when}, {cinfo['non_null']} before",
+                    }
+                )
             elif after_col["checksum"] != cinfo["checksum"] and a["rows"] == b["rows"]:
-                out.append({"table": table, "column": column, "rows_before": cinfo["non_null"],
-                            "rows_after": after_col["non_null"],
-                            "message": f"column {table}.{column} holds different values {when} "
-                                       f"({b['rows']} rows)"})
+                out.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "rows_before": cinfo["non_null"],
+                        "rows_after": after_col["non_null"],
+                        "message": f"column {table}.{column} holds different values {when} "
+                        f"({b['rows']} rows)",
+                    }
+                )
     return out
 
 

@@ -28,16 +28,24 @@ def _tool(*names: str) -> str:
             return found
     raise DatabaseUnavailable(
         f"{' or '.join(names)} is not installed, so the target's data cannot be copied. Install the "
-        "database client tools, or call test_roundtrip with data_from='seed'.")
+        "database client tools, or call test_roundtrip with data_from='seed'."
+    )
 
 
-async def _run(cmd: list[str], env: dict[str, str], what: str, *urls: URL,
-               stdin_path: Path | None = None, stdout_path: Path | None = None) -> None:
+async def _run(
+    cmd: list[str],
+    env: dict[str, str],
+    what: str,
+    *urls: URL,
+    stdin_path: Path | None = None,
+    stdout_path: Path | None = None,
+) -> None:
     stdin = open(stdin_path, "rb") if stdin_path else None  # noqa: SIM115
     stdout = open(stdout_path, "wb") if stdout_path else None  # noqa: SIM115
     try:
-        result = await anyio.run_process(cmd, env={**os.environ, **env}, check=False,
-                                         stdin=stdin, stdout=stdout)
+        result = await anyio.run_process(
+            cmd, env={**os.environ, **env}, check=False, stdin=stdin, stdout=stdout
+        )
     finally:
         for fh in (stdin, stdout):
             if fh:
@@ -83,16 +91,33 @@ def _pg_args(url: URL) -> tuple[list[str], dict[str, str]]:
     env = {"PGCONNECT_TIMEOUT": "10"}
     if parts.get("password"):
         env["PGPASSWORD"] = parts["password"]
-    return ["-h", str(parts["host"]), "-p", str(parts["port"]), "-U", parts["user"], "-d", parts["database"]], env
+    return [
+        "-h",
+        str(parts["host"]),
+        "-p",
+        str(parts["port"]),
+        "-U",
+        parts["user"],
+        "-d",
+        parts["database"],
+    ], env
 
 
 async def _copy_pg(source: URL, dest: URL, dump: Path) -> None:
     src_args, src_env = _pg_args(source)
-    await _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "-f", str(dump), *src_args],
-               src_env, f"pg_dump of {mask_url(source)}", source)
+    await _run(
+        [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "-f", str(dump), *src_args],
+        src_env,
+        f"pg_dump of {mask_url(source)}",
+        source,
+    )
     dst_args, dst_env = _pg_args(dest)
-    await _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", *dst_args, str(dump)],
-               dst_env, "pg_restore into the scratch database", dest)
+    await _run(
+        [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", *dst_args, str(dump)],
+        dst_env,
+        "pg_restore into the scratch database",
+        dest,
+    )
 
 
 def _my_args(url: URL) -> tuple[list[str], dict[str, str]]:
@@ -103,9 +128,28 @@ def _my_args(url: URL) -> tuple[list[str], dict[str, str]]:
 
 async def _copy_mysql(source: URL, dest: URL, dump: Path) -> None:
     src_args, src_env = _my_args(source)
-    await _run([_tool("mariadb-dump", "mysqldump"), "--single-transaction", "--skip-lock-tables", "--routines",
-                "--triggers", "--hex-blob", "--no-tablespaces", *src_args, source.database or ""],
-               src_env, f"mariadb-dump of {mask_url(source)}", source, stdout_path=dump)
+    await _run(
+        [
+            _tool("mariadb-dump", "mysqldump"),
+            "--single-transaction",
+            "--skip-lock-tables",
+            "--routines",
+            "--triggers",
+            "--hex-blob",
+            "--no-tablespaces",
+            *src_args,
+            source.database or "",
+        ],
+        src_env,
+        f"mariadb-dump of {mask_url(source)}",
+        source,
+        stdout_path=dump,
+    )
     dst_args, dst_env = _my_args(dest)
-    await _run([_tool("mariadb", "mysql"), *dst_args, dest.database or ""], dst_env,
-               "loading the dump into the scratch database", dest, stdin_path=dump)
+    await _run(
+        [_tool("mariadb", "mysql"), *dst_args, dest.database or ""],
+        dst_env,
+        "loading the dump into the scratch database",
+        dest,
+        stdin_path=dump,
+    )

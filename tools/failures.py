@@ -14,29 +14,93 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-MODES = ("not-null-violation", "foreign-key-violation", "unique-violation", "type-mismatch",
-         "object-already-exists", "object-does-not-exist", "object-still-referenced", "unknown")
+MODES = (
+    "not-null-violation",
+    "foreign-key-violation",
+    "unique-violation",
+    "type-mismatch",
+    "object-already-exists",
+    "object-does-not-exist",
+    "object-still-referenced",
+    "unknown",
+)
 
 # (mode, PostgreSQL SQLSTATEs, MariaDB errnos, message patterns (any backend))
 _RULES: list[tuple[str, set[str], set[int], list[str]]] = [
-    ("not-null-violation", {"23502"}, {1048, 1138},
-     [r"contains null values", r"NOT NULL constraint failed", r"Cannot add a NOT NULL column",
-      r"cannot be null", r"Invalid use of NULL value"]),
-    ("foreign-key-violation", {"23503"}, {1452, 1451, 1216, 1217},
-     [r"violates foreign key constraint", r"FOREIGN KEY constraint failed", r"foreign key constraint fails"]),
-    ("unique-violation", {"23505"}, {1062, 1169, 1586},
-     [r"could not create unique index", r"is duplicated", r"UNIQUE constraint failed", r"Duplicate entry"]),
-    ("type-mismatch", {"42804", "22P02", "22001", "22003", "22007", "22008", "42846"}, {1264, 1265, 1292,
-                                                                                       1366, 1406, 1292},
-     [r"cannot be cast", r"invalid input syntax for type", r"value too long", r"out of range",
-      r"Incorrect \w+ value", r"Data truncated", r"Data too long", r"datatype mismatch"]),
-    ("object-already-exists", {"42P07", "42701", "42710", "42723", "42P06"}, {1050, 1060, 1061, 1826, 1022},
-     [r"already exists", r"Duplicate column name", r"Duplicate key name", r"duplicate column name"]),
-    ("object-still-referenced", {"2BP01"}, {1553, 3730},
-     [r"other objects depend on it", r"needed in a foreign key constraint", r"referenced by a foreign key"]),
-    ("object-does-not-exist", {"42P01", "42703", "42704", "42883", "3F000"}, {1146, 1054, 1091, 1176, 1072},
-     [r"does not exist", r"doesn't exist", r"no such table", r"no such column", r"no such index",
-      r"Unknown column", r"Can't DROP", r"check that (column/key|it) exists"]),
+    (
+        "not-null-violation",
+        {"23502"},
+        {1048, 1138},
+        [
+            r"contains null values",
+            r"NOT NULL constraint failed",
+            r"Cannot add a NOT NULL column",
+            r"cannot be null",
+            r"Invalid use of NULL value",
+        ],
+    ),
+    (
+        "foreign-key-violation",
+        {"23503"},
+        {1452, 1451, 1216, 1217},
+        [
+            r"violates foreign key constraint",
+            r"FOREIGN KEY constraint failed",
+            r"foreign key constraint fails",
+        ],
+    ),
+    (
+        "unique-violation",
+        {"23505"},
+        {1062, 1169, 1586},
+        [r"could not create unique index", r"is duplicated", r"UNIQUE constraint failed", r"Duplicate entry"],
+    ),
+    (
+        "type-mismatch",
+        {"42804", "22P02", "22001", "22003", "22007", "22008", "42846"},
+        {1264, 1265, 1292, 1366, 1406},
+        [
+            r"cannot be cast",
+            r"invalid input syntax for type",
+            r"value too long",
+            r"out of range",
+            r"Incorrect \w+ value",
+            r"Data truncated",
+            r"Data too long",
+            r"datatype mismatch",
+        ],
+    ),
+    (
+        "object-already-exists",
+        {"42P07", "42701", "42710", "42723", "42P06"},
+        {1050, 1060, 1061, 1826, 1022},
+        [r"already exists", r"Duplicate column name", r"Duplicate key name", r"duplicate column name"],
+    ),
+    (
+        "object-still-referenced",
+        {"2BP01"},
+        {1553, 3730},
+        [
+            r"other objects depend on it",
+            r"needed in a foreign key constraint",
+            r"referenced by a foreign key",
+        ],
+    ),
+    (
+        "object-does-not-exist",
+        {"42P01", "42703", "42704", "42883", "3F000"},
+        {1146, 1054, 1091, 1176, 1072},
+        [
+            r"does not exist",
+            r"doesn't exist",
+            r"no such table",
+            r"no such column",
+            r"no such index",
+            r"Unknown column",
+            r"Can't DROP",
+            r"check that (column/key|it) exists",
+        ],
+    ),
 ]
 
 
@@ -47,8 +111,11 @@ def error_codes(exc: BaseException) -> tuple[str | None, int | None]:
     for candidate in (orig, getattr(orig, "__cause__", None)):
         if candidate is None:
             continue
-        sqlstate = (getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-                    or getattr(getattr(candidate, "diag", None), "sqlstate", None))
+        sqlstate = (
+            getattr(candidate, "sqlstate", None)
+            or getattr(candidate, "pgcode", None)
+            or getattr(getattr(candidate, "diag", None), "sqlstate", None)
+        )
         if sqlstate:
             break
     errno = None
@@ -58,11 +125,12 @@ def error_codes(exc: BaseException) -> tuple[str | None, int | None]:
     return (str(sqlstate) if sqlstate else None), errno
 
 
-def classify(exc: BaseException | None, message: str, sqlstate: str | None = None,
-             errno: int | None = None) -> str:
+def classify(
+    exc: BaseException | None, message: str, sqlstate: str | None = None, errno: int | None = None
+) -> str:
     if exc is not None and (sqlstate is None and errno is None):
         sqlstate, errno = error_codes(exc)
-    for mode, states, errnos, patterns in _RULES:
+    for mode, states, errnos, _ in _RULES:
         if sqlstate and sqlstate in states:
             return mode
         if errno is not None and errno in errnos:
@@ -74,6 +142,7 @@ def classify(exc: BaseException | None, message: str, sqlstate: str | None = Non
 
 
 # ------------------------------------------------------------------ evidence
+
 
 def _q(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
@@ -122,17 +191,24 @@ def _probe_not_null(conn: Connection, message: str, ops: list[dict[str, Any]]) -
     op = _last_op(ops, "AddColumnOp", "AlterColumnOp") or {}
     table, column = op.get("table"), op.get("column")
     match = re.search(r'column "([^"]+)" of relation "([^"]+)"', message) or re.search(
-        r"NOT NULL constraint failed: (\w+)\.(\w+)", message)
+        r"NOT NULL constraint failed: (\w+)\.(\w+)", message
+    )
     if match:
-        column, table = (match.group(1), match.group(2)) if "relation" in match.re.pattern else (
-            match.group(2), match.group(1))
+        column, table = (
+            (match.group(1), match.group(2))
+            if "relation" in match.re.pattern
+            else (match.group(2), match.group(1))
+        )
     facts: dict[str, Any] = {"table": table, "column": column, "operation": op.get("op")}
     if table and _table_exists(conn, table):
         facts["rows"] = int(conn.execute(text(f"SELECT count(*) FROM {_q(conn, table)}")).scalar_one())
         cols = {c["name"] for c in inspect(conn).get_columns(table)}
         if column and column in cols:
-            facts["null_rows"] = int(conn.execute(text(
-                f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NULL")).scalar_one())
+            facts["null_rows"] = int(
+                conn.execute(
+                    text(f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NULL")
+                ).scalar_one()
+            )
     return facts
 
 
@@ -143,25 +219,40 @@ def _probe_fk(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict
     if not child:
         match = re.search(r'on table "([^"]+)".*Key \(([^)]+)\)=.*in table "([^"]+)"', message, re.S)
         if match:
-            child, local, parent = match.group(1), [c.strip() for c in match.group(2).split(",")], match.group(3)
+            child, local, parent = (
+                match.group(1),
+                [c.strip() for c in match.group(2).split(",")],
+                match.group(3),
+            )
     if child and parent and local and not remote:
         remote = _pk_columns(conn, parent)
-    facts: dict[str, Any] = {"table": child, "columns": local, "referred_table": parent,
-                             "referred_columns": remote, "constraint": op.get("name")}
+    facts: dict[str, Any] = {
+        "table": child,
+        "columns": local,
+        "referred_table": parent,
+        "referred_columns": remote,
+        "constraint": op.get("name"),
+    }
     if not (child and parent and local and remote and len(local) == len(remote)):
         return facts
     join = " AND ".join(f"p.{_q(conn, r)} = c.{_q(conn, lc)}" for lc, r in zip(local, remote, strict=True))
     not_null = " AND ".join(f"c.{_q(conn, lc)} IS NOT NULL" for lc in local)
     where = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(conn, parent)} p WHERE {join})"
-    facts["orphan_rows"] = int(conn.execute(text(
-        f"SELECT count(*) FROM {_q(conn, child)} c WHERE {where}")).scalar_one())
+    facts["orphan_rows"] = int(
+        conn.execute(text(f"SELECT count(*) FROM {_q(conn, child)} c WHERE {where}")).scalar_one()
+    )
     key = _pk_columns(conn, child) or local
-    rows = conn.execute(text(f"SELECT {', '.join('c.' + _q(conn, k) for k in key)}, "
-                             f"{', '.join('c.' + _q(conn, lc) for lc in local)} FROM {_q(conn, child)} c "
-                             f"WHERE {where} ORDER BY 1 LIMIT 5")).all()
+    rows = conn.execute(
+        text(
+            f"SELECT {', '.join('c.' + _q(conn, k) for k in key)}, "
+            f"{', '.join('c.' + _q(conn, lc) for lc in local)} FROM {_q(conn, child)} c "
+            f"WHERE {where} ORDER BY 1 LIMIT 5"
+        )
+    ).all()
     facts["sample_key_columns"] = key
-    facts["sample_orphans"] = [{"key": [str(v) for v in row[:len(key)]],
-                                "value": [str(v) for v in row[len(key):]]} for row in rows]
+    facts["sample_orphans"] = [
+        {"key": [str(v) for v in row[: len(key)]], "value": [str(v) for v in row[len(key) :]]} for row in rows
+    ]
     return facts
 
 
@@ -177,12 +268,23 @@ def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> 
         return facts
     cols = ", ".join(_q(conn, c) for c in columns)
     nn = " AND ".join(f"{_q(conn, c)} IS NOT NULL" for c in columns)
-    groups = conn.execute(text(f"SELECT {cols}, count(*) FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} "
-                               f"HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 5")).all()
-    facts["duplicate_groups"] = int(conn.execute(text(
-        f"SELECT count(*) FROM (SELECT {cols} FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} "
-        f"HAVING count(*) > 1) d")).scalar_one())
-    facts["sample_duplicates"] = [{"value": [str(v) for v in row[:-1]], "rows": int(row[-1])} for row in groups]
+    groups = conn.execute(
+        text(
+            f"SELECT {cols}, count(*) FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} "
+            f"HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 5"
+        )
+    ).all()
+    facts["duplicate_groups"] = int(
+        conn.execute(
+            text(
+                f"SELECT count(*) FROM (SELECT {cols} FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} "
+                f"HAVING count(*) > 1) d"
+            )
+        ).scalar_one()
+    )
+    facts["sample_duplicates"] = [
+        {"value": [str(v) for v in row[:-1]], "rows": int(row[-1])} for row in groups
+    ]
     return facts
 
 
@@ -193,15 +295,23 @@ def _probe_type(conn: Connection, message: str, ops: list[dict[str, Any]]) -> di
     if table and column and _table_exists(conn, table):
         cols = {c["name"] for c in inspect(conn).get_columns(table)}
         if column in cols:
-            rows = conn.execute(text(f"SELECT DISTINCT {_q(conn, column)} FROM {_q(conn, table)} "
-                                     f"WHERE {_q(conn, column)} IS NOT NULL LIMIT 5")).all()
+            rows = conn.execute(
+                text(
+                    f"SELECT DISTINCT {_q(conn, column)} FROM {_q(conn, table)} "
+                    f"WHERE {_q(conn, column)} IS NOT NULL LIMIT 5"
+                )
+            ).all()
             facts["sample_values"] = [str(r[0]) for r in rows]
-            facts["non_null_rows"] = int(conn.execute(text(
-                f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NOT NULL")).scalar_one())
+            facts["non_null_rows"] = int(
+                conn.execute(
+                    text(f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NOT NULL")
+                ).scalar_one()
+            )
     return facts
 
 
 # ------------------------------------------------------------------ words
+
 
 def explain(mode: str, facts: dict[str, Any], phase: str, revision: str, backend: str) -> dict[str, str]:
     """``{"title", "why", "fix"}`` for a finding about this failure."""
@@ -210,70 +320,95 @@ def explain(mode: str, facts: dict[str, Any], phase: str, revision: str, backend
     if mode == "not-null-violation":
         rows = facts.get("rows")
         nulls = facts.get("null_rows")
-        seen = (f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows") + (
-            f", {nulls} of them NULL in {column}" if nulls is not None else "")
+        seen = (
+            f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows"
+        ) + (f", {nulls} of them NULL in {column}" if nulls is not None else "")
         return {
             "title": f"NOT NULL violation on existing rows: {seen}",
-            "why": "A NOT NULL column without a value for the rows already there cannot be added or enforced.",
-            "fix": (f"Split it: (1) op.add_column('{table}', sa.Column('{column}', ..., nullable=True)); "
-                    f"(2) backfill: op.execute(\"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL\"); "
-                    f"(3) op.alter_column('{table}', '{column}', nullable=False). Or give it a server_default."),
+            "why": "A NOT NULL column without a value for the existing rows cannot be added or enforced.",
+            "fix": (
+                f"Split it: (1) op.add_column('{table}', sa.Column('{column}', ..., nullable=True)); "
+                f'(2) backfill: op.execute("UPDATE {table} SET {column} = <value> WHERE {column} IS NULL"); '
+                f"(3) op.alter_column('{table}', '{column}', nullable=False). Or give it a server_default."
+            ),
         }
     if mode == "foreign-key-violation":
         orphans = facts.get("orphan_rows")
         sample = ", ".join("/".join(s["key"]) for s in facts.get("sample_orphans", []))
         cols = ", ".join(facts.get("columns") or []) or "the column"
         parent = facts.get("referred_table") or "the parent table"
-        seen = (f"{orphans} row(s) of {table} point at missing {parent} rows"
-                + (f" ({'/'.join(facts.get('sample_key_columns') or [])} {sample})" if sample else "")
-                if orphans is not None else f"rows of {table} point at missing {parent} rows")
+        seen = (
+            f"{orphans} row(s) of {table} point at missing {parent} rows"
+            + (f" ({'/'.join(facts.get('sample_key_columns') or [])} {sample})" if sample else "")
+            if orphans is not None
+            else f"rows of {table} point at missing {parent} rows"
+        )
         return {
             "title": f"Foreign-key violation: {seen}",
             "why": "The constraint cannot be created while orphan rows exist.",
-            "fix": (f"Before creating the constraint, fix the orphans in the migration: delete them "
-                    f"(DELETE FROM {table} WHERE {cols} NOT IN (SELECT id FROM {parent})), set them NULL, "
-                    f"or insert the missing parents; decide which with a human if the rows matter."),
+            "fix": (
+                f"Before creating the constraint, fix the orphans in the migration: delete them "
+                f"(DELETE FROM {table} WHERE {cols} NOT IN (SELECT id FROM {parent})), set them NULL, "
+                f"or insert the missing parents; decide which with a human if the rows matter."
+            ),
         }
     if mode == "unique-violation":
         groups = facts.get("duplicate_groups")
         sample = "; ".join(f"{'/'.join(s['value'])} x{s['rows']}" for s in facts.get("sample_duplicates", []))
         cols = ", ".join(c for c in (facts.get("columns") or []) if isinstance(c, str)) or "the columns"
         return {
-            "title": (f"Duplicate values for a unique constraint on {table}({cols})"
-                      + (f": {groups} duplicated value(s), e.g. {sample}" if groups is not None else "")),
+            "title": (
+                f"Duplicate values for a unique constraint on {table}({cols})"
+                + (f": {groups} duplicated value(s), e.g. {sample}" if groups is not None else "")
+            ),
             "why": "A unique constraint or index cannot be built while duplicates exist.",
-            "fix": (f"De-duplicate in the migration before the constraint (keep one row per {cols} and "
-                    "repoint references), or make the constraint partial/non-unique; a human decides which "
-                    "rows win."),
+            "fix": (
+                f"De-duplicate in the migration before the constraint (keep one row per {cols} and "
+                "repoint references), or make the constraint partial/non-unique; a human decides which "
+                "rows win."
+            ),
         }
     if mode == "type-mismatch":
         sample = ", ".join(facts.get("sample_values", [])[:5])
         using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
         return {
-            "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
+            "title": f"Type mismatch converting {table}.{column}"
+            + (f" (values such as {sample})" if sample else ""),
             "why": "The existing values cannot be converted to the new type as they are.",
-            "fix": (f"Convert the data explicitly: op.alter_column('{table}', '{column}', type_=..., {using}), "
-                    "or add a new column, copy converted values, then swap; clean values that do not convert."),
+            "fix": (
+                f"Convert the data explicitly: op.alter_column('{table}', '{column}', type_=..., {using}), "
+                "or add a new column, copy converted values, then swap; clean values that do not convert."
+            ),
         }
     if mode in ("object-already-exists", "object-does-not-exist"):
         what = facts.get("object") or "an object"
         verb = "already exists" if mode == "object-already-exists" else "does not exist"
-        where = "downgrade() does not match its upgrade()" if phase == "downgrade" else (
-            "the previous downgrade left it behind" if phase == "re-upgrade" and mode == "object-already-exists"
-            else "upgrade() assumes a schema this database does not have")
+        where = (
+            "downgrade() does not match its upgrade()"
+            if phase == "downgrade"
+            else (
+                "the previous downgrade left it behind"
+                if phase == "re-upgrade" and mode == "object-already-exists"
+                else "upgrade() assumes a schema this database does not have"
+            )
+        )
         return {
             "title": f"{what} {verb} ({where})",
             "why": "The migration names an object that is not in the state the step expects.",
-            "fix": ("Make downgrade() undo exactly what upgrade() does, in reverse order and with the same names "
-                    "(use op.f() names or the naming convention); check with test_roundtrip again."),
+            "fix": (
+                "Make downgrade() undo exactly what upgrade() does, in reverse order and with the same names "
+                "(use op.f() names or the naming convention); check with test_roundtrip again."
+            ),
         }
     if mode == "object-still-referenced":
         what = facts.get("object") or "an object"
         return {
             "title": f"{what} cannot be dropped while something still depends on it (a foreign key or view)",
             "why": "The step drops objects in the wrong order: dependents must go first.",
-            "fix": ("Drop the dependent foreign key / view before the object it needs, i.e. undo upgrade() in "
-                    "exact reverse order (op.drop_constraint(<fk>, <table>, type_='foreignkey') first)."),
+            "fix": (
+                "Drop the dependent foreign key / view before the object it needs, i.e. undo upgrade() in "
+                "exact reverse order (op.drop_constraint(<fk>, <table>, type_='foreignkey') first)."
+            ),
         }
     return {
         "title": "The step failed for a reason that matches no known failure mode",

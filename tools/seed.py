@@ -126,8 +126,9 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
                     fk_values[name] = [None]
                 continue
             return 0, f"NOT NULL self-referencing foreign key {fk.name or local}"
-        parent_rows = conn.execute(select(*remote).where(*[r.isnot(None) for r in remote])
-                                   .limit(max(count, 1))).all()
+        parent_rows = conn.execute(
+            select(*remote).where(*[r.isnot(None) for r in remote]).limit(max(count, 1))
+        ).all()
         if not parent_rows:
             if nullable:
                 for name in local:
@@ -166,8 +167,13 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
     return len(rows), None
 
 
-def seed_database(conn: Connection, count: int, version_table: str = "alembic_version",
-                  external: bool = False, only: set[str] | None = None) -> dict[str, Any]:
+def seed_database(
+    conn: Connection,
+    count: int,
+    version_table: str = "alembic_version",
+    external: bool = False,
+    only: set[str] | None = None,
+) -> dict[str, Any]:
     """Seed every table (or those in ``only``), parents first.
 
     Returns ``{"tables": {name: rows}, "skipped": {name: reason}}``."""

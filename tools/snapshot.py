@@ -66,7 +66,8 @@ def _column(col: dict[str, Any], dialect: Any) -> dict[str, Any]:
 def _fk_key(fk: dict[str, Any]) -> str:
     if fk.get("name"):
         return str(fk["name"])
-    return f"({', '.join(fk['constrained_columns'])}) -> {fk['referred_table']}({', '.join(fk['referred_columns'])})"
+    local, remote = ", ".join(fk["constrained_columns"]), ", ".join(fk["referred_columns"])
+    return f"({local}) -> {fk['referred_table']}({remote})"
 
 
 def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) -> dict[str, Any]:
@@ -93,23 +94,28 @@ def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) ->
     uniques = cache["uniques"].get(key, [])
     for uc in uniques:
         table["unique_constraints"][uc.get("name") or f"unique({', '.join(uc['column_names'])})"] = {
-            "columns": list(uc["column_names"])}
+            "columns": list(uc["column_names"])
+        }
     unique_names = {uc.get("name") for uc in uniques}
     for ix in cache["indexes"].get(key, []):
         if ix.get("duplicates_constraint") or (ix.get("name") in unique_names and ix.get("unique")):
             continue  # MySQL/SQLite report a unique constraint's index as an index too
-        entry: dict[str, Any] = {"columns": [c if c is not None else "<expression>" for c in ix["column_names"]],
-                                 "unique": bool(ix.get("unique"))}
+        entry: dict[str, Any] = {
+            "columns": [c if c is not None else "<expression>" for c in ix["column_names"]],
+            "unique": bool(ix.get("unique")),
+        }
         if ix.get("expressions"):
             entry["expressions"] = [_norm_text(e) for e in ix["expressions"]]
         where = (ix.get("dialect_options") or {}).get("postgresql_where") or (
-            ix.get("dialect_options") or {}).get("sqlite_where")
+            ix.get("dialect_options") or {}
+        ).get("sqlite_where")
         if where is not None:
             entry["where"] = _norm_text(where)
         table["indexes"][ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
     for ck in cache["checks"].get(key, []):
         table["check_constraints"][ck.get("name") or f"check({_norm_text(ck.get('sqltext'))})"] = {
-            "sqltext": _norm_text(ck.get("sqltext"))}
+            "sqltext": _norm_text(ck.get("sqltext"))
+        }
     return table
 
 
@@ -120,8 +126,12 @@ def _multi(fn, names: list[str]) -> dict[tuple, Any]:
         return {}
 
 
-def take_snapshot(conn: Connection, version_table: str = "alembic_version",
-                  previous: Snapshot | None = None, tables: set[str] | None = None) -> Snapshot:
+def take_snapshot(
+    conn: Connection,
+    version_table: str = "alembic_version",
+    previous: Snapshot | None = None,
+    tables: set[str] | None = None,
+) -> Snapshot:
     """Reflect the default schema. With ``previous`` and ``tables``, only ``tables`` (and tables
     not in ``previous``) are re-reflected; everything else is copied from ``previous``."""
     insp = inspect(conn)
@@ -144,12 +154,12 @@ def take_snapshot(conn: Connection, version_table: str = "alembic_version",
         }
     refreshed = set(refresh)
     for name in names:
-        out["tables"][name] = (_table(insp, name, cache, dialect) if name in refreshed
-                               else previous["tables"][name])  # type: ignore[index]
+        out["tables"][name] = (
+            _table(insp, name, cache, dialect) if name in refreshed else previous["tables"][name]
+        )  # type: ignore[index]
     if dialect.name == "postgresql":
         try:
-            out["enums"] = {e["name"]: list(e["labels"]) for e in insp.get_enums()
-                            if e.get("visible", True)}
+            out["enums"] = {e["name"]: list(e["labels"]) for e in insp.get_enums() if e.get("visible", True)}
         except Exception:
             out["enums"] = {}
         out["sequences"] = sorted(insp.get_sequence_names())
@@ -163,16 +173,41 @@ def take_snapshot(conn: Connection, version_table: str = "alembic_version",
 
 # ---------------------------------------------------------------- differences
 
-def _diff_item(kind: str, name: str, before: Any, after: Any, when: str, table: str | None,
-               out: list[dict[str, Any]], column: str | None = None) -> None:
+
+def _diff_item(
+    kind: str,
+    name: str,
+    before: Any,
+    after: Any,
+    when: str,
+    table: str | None,
+    out: list[dict[str, Any]],
+    column: str | None = None,
+) -> None:
     if before == after:
         return
     if after is None:
-        out.append({"kind": kind, "object": name, "table": table, "column": column, "change": "missing",
-                    "message": f"{kind} {name} missing {when}"})
+        out.append(
+            {
+                "kind": kind,
+                "object": name,
+                "table": table,
+                "column": column,
+                "change": "missing",
+                "message": f"{kind} {name} missing {when}",
+            }
+        )
     elif before is None:
-        out.append({"kind": kind, "object": name, "table": table, "column": column, "change": "unexpected",
-                    "message": f"{kind} {name} present {when} but not before"})
+        out.append(
+            {
+                "kind": kind,
+                "object": name,
+                "table": table,
+                "column": column,
+                "change": "unexpected",
+                "message": f"{kind} {name} present {when} but not before",
+            }
+        )
     else:
         parts = []
         if isinstance(before, dict) and isinstance(after, dict):
@@ -181,8 +216,16 @@ def _diff_item(kind: str, name: str, before: Any, after: Any, when: str, table: 
                     parts.append(f"{field} {_show(before.get(field))} -> {_show(after.get(field))}")
         else:
             parts.append(f"{_show(before)} -> {_show(after)}")
-        out.append({"kind": kind, "object": name, "table": table, "column": column, "change": "changed",
-                    "message": f"{kind} {name} differs {when}: {'; '.join(parts)}"})
+        out.append(
+            {
+                "kind": kind,
+                "object": name,
+                "table": table,
+                "column": column,
+                "change": "changed",
+                "message": f"{kind} {name} differs {when}: {'; '.join(parts)}",
+            }
+        )
 
 
 def _show(value: Any) -> str:
@@ -200,23 +243,57 @@ def diff_snapshots(expected: Snapshot, actual: Snapshot, when: str) -> list[dict
     t_exp, t_act = expected["tables"], actual["tables"]
     for name in sorted(set(t_exp) | set(t_act)):
         if name not in t_act:
-            out.append({"kind": "table", "object": name, "table": name, "column": None, "change": "missing",
-                        "message": f"table {name} missing {when}"})
+            out.append(
+                {
+                    "kind": "table",
+                    "object": name,
+                    "table": name,
+                    "column": None,
+                    "change": "missing",
+                    "message": f"table {name} missing {when}",
+                }
+            )
             continue
         if name not in t_exp:
-            out.append({"kind": "table", "object": name, "table": name, "column": None, "change": "unexpected",
-                        "message": f"table {name} present {when} but not before"})
+            out.append(
+                {
+                    "kind": "table",
+                    "object": name,
+                    "table": name,
+                    "column": None,
+                    "change": "unexpected",
+                    "message": f"table {name} present {when} but not before",
+                }
+            )
             continue
         a, b = t_exp[name], t_act[name]
         for col in sorted(set(a["columns"]) | set(b["columns"])):
-            _diff_item("column", f"{name}.{col}", a["columns"].get(col), b["columns"].get(col), when, name, out,
-                       column=col)
+            _diff_item(
+                "column",
+                f"{name}.{col}",
+                a["columns"].get(col),
+                b["columns"].get(col),
+                when,
+                name,
+                out,
+                column=col,
+            )
         if a["primary_key"]["columns"] != b["primary_key"]["columns"]:
-            _diff_item("primary key of", name, a["primary_key"]["columns"], b["primary_key"]["columns"], when,
-                       name, out)
-        for section, kind in (("foreign_keys", "foreign key"), ("indexes", "index"),
-                              ("unique_constraints", "unique constraint"),
-                              ("check_constraints", "check constraint")):
+            _diff_item(
+                "primary key of",
+                name,
+                a["primary_key"]["columns"],
+                b["primary_key"]["columns"],
+                when,
+                name,
+                out,
+            )
+        for section, kind in (
+            ("foreign_keys", "foreign key"),
+            ("indexes", "index"),
+            ("unique_constraints", "unique constraint"),
+            ("check_constraints", "check constraint"),
+        ):
             for key in sorted(set(a[section]) | set(b[section])):
                 _diff_item(kind, key, a[section].get(key), b[section].get(key), when, name, out)
     for kind, section in (("enum", "enums"), ("view", "views")):

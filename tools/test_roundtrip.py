@@ -26,7 +26,7 @@ from .failures import explain
 from .history import History, load_history
 from .progress import Progress, no_progress
 from .scratch import scratch_database
-from .urls import backend_of, mask_url, parse_url
+from .urls import backend_of, parse_url
 from .verdict import Escalation, Finding, VerdictResult
 from .worker import WorkerError, run_worker
 
@@ -35,9 +35,13 @@ MAX_TIMEOUT_S = 3600
 DataFrom = Literal["seed", "target"]
 
 LOCK_SQL_NAMES = {
-    "AccessShareLock": "ACCESS SHARE", "RowShareLock": "ROW SHARE", "RowExclusiveLock": "ROW EXCLUSIVE",
-    "ShareUpdateExclusiveLock": "SHARE UPDATE EXCLUSIVE", "ShareLock": "SHARE",
-    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE", "ExclusiveLock": "EXCLUSIVE",
+    "AccessShareLock": "ACCESS SHARE",
+    "RowShareLock": "ROW SHARE",
+    "RowExclusiveLock": "ROW EXCLUSIVE",
+    "ShareUpdateExclusiveLock": "SHARE UPDATE EXCLUSIVE",
+    "ShareLock": "SHARE",
+    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE",
+    "ExclusiveLock": "EXCLUSIVE",
     "AccessExclusiveLock": "ACCESS EXCLUSIVE",
 }
 LOCK_BLOCKS = {
@@ -45,14 +49,20 @@ LOCK_BLOCKS = {
     "RowShareLock": "EXCLUSIVE and ACCESS EXCLUSIVE; reads and writes continue",
     "RowExclusiveLock": "SHARE and stronger (CREATE INDEX, ALTER TABLE); reads and writes continue",
     "ShareUpdateExclusiveLock": "VACUUM, ANALYZE, CREATE INDEX CONCURRENTLY and schema changes; "
-                                "reads and writes continue",
+    "reads and writes continue",
     "ShareLock": "INSERT, UPDATE and DELETE until the step commits; reads continue",
     "ShareRowExclusiveLock": "INSERT, UPDATE, DELETE and other SHARE locks; reads continue",
     "ExclusiveLock": "everything but plain SELECT until the step commits",
     "AccessExclusiveLock": "everything, SELECT included, until the step commits",
 }
-_REPORTED_LOCKS = ("RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock",
-                   "ExclusiveLock", "AccessExclusiveLock")
+_REPORTED_LOCKS = (
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+)
 
 
 class StepResult(BaseModel):
@@ -70,7 +80,9 @@ class StepResult(BaseModel):
 class Difference(BaseModel):
     revision: str
     phase: Literal["downgrade", "re-upgrade"] = Field(
-        description="downgrade: compared with the schema before the upgrade; re-upgrade: with the first upgrade.")
+        description="downgrade: compared with the schema before the upgrade; "
+        "re-upgrade: compared with the first upgrade."
+    )
     kind: str
     object: str
     table: str | None = None
@@ -83,7 +95,8 @@ class DataLoss(BaseModel):
     revision: str
     kind: Literal["not-restored", "dropped-by-downgrade"] = Field(
         description="not-restored: data present before the upgrade is gone or changed after the downgrade; "
-                    "dropped-by-downgrade: data in a table/column the upgrade created is dropped by the downgrade.")
+        "dropped-by-downgrade: data in a table/column the upgrade created is dropped by the downgrade."
+    )
     table: str
     column: str | None = None
     rows_before: int
@@ -118,13 +131,17 @@ class DriftItem(BaseModel):
 class FailureReport(BaseModel):
     revision: str | None
     phase: str | None = Field(description="prepare, upgrade, downgrade or re-upgrade.")
-    mode: str = Field(description="not-null-violation, foreign-key-violation, unique-violation, type-mismatch, "
-                                  "object-already-exists, object-does-not-exist, object-still-referenced or unknown.")
+    mode: str = Field(
+        description="not-null-violation, foreign-key-violation, unique-violation, type-mismatch, "
+        "object-already-exists, object-does-not-exist, object-still-referenced or unknown."
+    )
     error: str
     file: str | None = None
     line: int | None = None
-    applied: list[str] = Field(default_factory=list,
-                               description="Schema changes the failed step left behind (non-transactional DDL).")
+    applied: list[str] = Field(
+        default_factory=list,
+        description="Schema changes the failed step left behind (non-transactional DDL).",
+    )
     facts: dict[str, Any] = Field(default_factory=dict)
     recovery: list[str] = Field(default_factory=list)
 
@@ -164,8 +181,10 @@ __test__ = False  # not a pytest test class, despite the name
 
 # ------------------------------------------------------------------ arguments
 
-def validate_arguments(revision: Any, from_revision: Any, seed_rows: Any, data_from: Any, trace_locks: Any,
-                       timeout_s: Any) -> None:
+
+def validate_arguments(
+    revision: Any, from_revision: Any, seed_rows: Any, data_from: Any, trace_locks: Any, timeout_s: Any
+) -> None:
     if not isinstance(revision, str) or not revision.strip():
         raise InvalidArgument("revision must be a revision id, a unique prefix, a branch label or 'heads'.")
     if from_revision is not None and (not isinstance(from_revision, str) or not from_revision.strip()):
@@ -176,18 +195,28 @@ def validate_arguments(revision: Any, from_revision: Any, seed_rows: Any, data_f
         raise InvalidArgument(f"data_from must be 'seed' or 'target'; got {data_from!r}.")
     if not isinstance(trace_locks, bool):
         raise InvalidArgument(f"trace_locks must be true or false; got {trace_locks!r}.")
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 1 <= timeout_s <= MAX_TIMEOUT_S:
-        raise InvalidArgument(f"timeout_s must be a number of seconds from 1 to {MAX_TIMEOUT_S}; got {timeout_s!r}.")
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, int | float)
+        or not 1 <= timeout_s <= MAX_TIMEOUT_S
+    ):
+        raise InvalidArgument(
+            f"timeout_s must be a number of seconds from 1 to {MAX_TIMEOUT_S}; got {timeout_s!r}."
+        )
 
 
 def _resolve_one(history: History, ident: str, what: str) -> str:
     matches = [r for r in history.resolve(ident.strip()) if r in history.nodes]
     if not matches:
-        raise InvalidArgument(f"Unknown {what} {ident!r}. Heads: {', '.join(history.heads) or 'none'}; "
-                              "use a revision id, a unique prefix, a branch label or 'heads'.")
+        raise InvalidArgument(
+            f"Unknown {what} {ident!r}. Heads: {', '.join(history.heads) or 'none'}; "
+            "use a revision id, a unique prefix, a branch label or 'heads'."
+        )
     if len(matches) > 1:
-        raise InvalidArgument(f"{what} {ident!r} matches several revisions ({', '.join(sorted(matches)[:6])}); "
-                              "give more characters.")
+        raise InvalidArgument(
+            f"{what} {ident!r} matches several revisions ({', '.join(sorted(matches)[:6])}); "
+            "give more characters."
+        )
     return matches[0]
 
 
@@ -203,8 +232,9 @@ def _ancestors(history: History, revs: list[str]) -> set[str]:
     return set().union(*(history.ancestors(r) for r in revs)) if revs else set()
 
 
-def plan_range(history: History, revision: str, from_revision: str | None, current: list[str] | None
-               ) -> tuple[list[str], list[str], str]:
+def plan_range(
+    history: History, revision: str, from_revision: str | None, current: list[str] | None
+) -> tuple[list[str], list[str], str]:
     """(revisions under test, from revisions, how from was chosen)."""
     targets = _targets(history, revision)
     wanted = _ancestors(history, targets)
@@ -214,8 +244,10 @@ def plan_range(history: History, revision: str, from_revision: str | None, curre
         else:
             start = [_resolve_one(history, from_revision, "from_revision")]
             if start[0] not in wanted or start[0] in targets:
-                raise InvalidArgument(f"from_revision {start[0]} is not below revision {', '.join(targets)}; "
-                                      "it must be an ancestor of the revision to test (or 'base').")
+                raise InvalidArgument(
+                    f"from_revision {start[0]} is not below revision {', '.join(targets)}; "
+                    "it must be an ancestor of the revision to test (or 'base')."
+                )
         how = "given"
     elif current and all(r in history.nodes for r in current) and wanted - _ancestors(history, current):
         start, how = [r for r in current if r in wanted] or [], "the target database's revision"
@@ -232,38 +264,61 @@ def plan_range(history: History, revision: str, from_revision: str | None, curre
 
 # ------------------------------------------------------------------ the tool
 
-async def test_roundtrip(project: Project, revision: str = "heads", from_revision: str | None = None,
-                         seed_rows: int = 20, data_from: DataFrom = "seed", trace_locks: bool = True,
-                         timeout_s: float = 300, progress: Progress = no_progress) -> TestRoundtripResult:
+
+async def test_roundtrip(
+    project: Project,
+    revision: str = "heads",
+    from_revision: str | None = None,
+    seed_rows: int = 20,
+    data_from: DataFrom = "seed",
+    trace_locks: bool = True,
+    timeout_s: float = 300,
+    progress: Progress = no_progress,
+) -> TestRoundtripResult:
     validate_arguments(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s)
     started = time.perf_counter()
     deadline = started + timeout_s
     target = project.database_url
-    scratch_base = target or (parse_url(project.settings.scratch_url) if project.settings.scratch_url else None)
+    scratch_base = target or (
+        parse_url(project.settings.scratch_url) if project.settings.scratch_url else None
+    )
     if scratch_base is None:
-        raise ProjectError("No database configured: test_roundtrip needs a target database URL (database_url, "
-                           "$DATABASE_URL or alembic's sqlalchemy.url) or scratch_url to know which database "
-                           "server to rehearse on.")
+        raise ProjectError(
+            "No database configured: test_roundtrip needs a target database URL (database_url, "
+            "$DATABASE_URL or alembic's sqlalchemy.url) or scratch_url to know which database "
+            "server to rehearse on."
+        )
     if data_from == "target" and target is None:
-        raise InvalidArgument("data_from='target' needs a target database; configure database_url or use 'seed'.")
+        raise InvalidArgument(
+            "data_from='target' needs a target database; configure database_url or use 'seed'."
+        )
     await progress(0, None, "loading the revision history")
     history, _ = await load_history(project, check_env=False)
     broken = [f for f in history.findings if f.severity == "error"]
     if broken or not history.usable:
-        return TestRoundtripResult(findings=broken, summary="The history is broken; fix it before a rehearsal.",
-                                   next_steps=[f"{f.rule}: {f.fix}" for f in broken])
+        return TestRoundtripResult(
+            findings=broken,
+            summary="The history is broken; fix it before a rehearsal.",
+            next_steps=[f"{f.rule}: {f.fix}" for f in broken],
+        )
     findings: list[Finding] = []
     current: list[str] | None = None
     if target is not None:
         try:
-            current = await current_revisions(target, project.settings.version_table,
-                                              project.settings.version_table_schema)
+            current = await current_revisions(
+                target, project.settings.version_table, project.settings.version_table_schema
+            )
         except AlembicMcpError as exc:
             if data_from == "target":
                 raise
-            findings.append(Finding(rule="database-unreachable", severity="info",
-                                    message="The target database could not be read; the range starts at base.",
-                                    why=str(exc)))
+            findings.append(
+                Finding(
+                    rule="database-unreachable",
+                    severity="info",
+                    message="The target database could not be read; the range starts at base.",
+                    why=str(exc),
+                )
+            )
     under_test, start, how = plan_range(history, revision, from_revision, current)
     prepare = "upgrade"
     if data_from == "target":
@@ -274,9 +329,11 @@ async def test_roundtrip(project: Project, revision: str = "heads", from_revisio
         elif want < have:
             prepare = "downgrade"
         elif not have <= want:
-            raise InvalidArgument("from_revision is on a different branch than the target database's revision "
-                                  f"({', '.join(current or []) or 'base'}); with data_from='target' it must be "
-                                  "an ancestor or descendant of it.")
+            raise InvalidArgument(
+                "from_revision is on a different branch than the target database's revision "
+                f"({', '.join(current or []) or 'base'}); with data_from='target' it must be "
+                "an ancestor or descendant of it."
+            )
     end_state = set(under_test) | _ancestors(history, start)
     check_drift = all(h in end_state for h in history.heads)
     seeding = data_from == "seed" and seed_rows > 0
@@ -289,21 +346,31 @@ async def test_roundtrip(project: Project, revision: str = "heads", from_revisio
     async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
         scratch_report.url = scratch.masked_url
         if data_from == "target":
-            await progress(0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)")
+            await progress(
+                0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)"
+            )
             await copy_database(target, scratch.url)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
-            args = {"revisions": under_test, "from_revision": start, "prepare": prepare,
-                    "seed_rows": seed_rows if seeding else 0, "trace_locks": trace_locks,
-                    "check_drift": check_drift, "progress_path": str(progress_path), "total_steps": total,
-                    "version_table": project.settings.version_table}
+            args = {
+                "revisions": under_test,
+                "from_revision": start,
+                "prepare": prepare,
+                "seed_rows": seed_rows if seeding else 0,
+                "trace_locks": trace_locks,
+                "check_drift": check_drift,
+                "progress_path": str(progress_path),
+                "total_steps": total,
+                "version_table": project.settings.version_table,
+            }
             remaining = max(1.0, deadline - time.perf_counter())
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_relay_progress, progress_path, progress, last_progress)
                 try:
-                    raw = await run_worker(project, "roundtrip", args, database_url=scratch.url_string,
-                                           timeout_s=remaining)
+                    raw = await run_worker(
+                        project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
+                    )
                 except WorkerError as exc:
                     worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
                 except WorkerFailed as exc:
@@ -322,8 +389,9 @@ async def test_roundtrip(project: Project, revision: str = "heads", from_revisio
     return result
 
 
-async def _relay_once(path: Path, progress: Progress, last: dict[str, str], cursor: dict[str, int],
-                      replay: bool = True) -> None:
+async def _relay_once(
+    path: Path, progress: Progress, last: dict[str, str], cursor: dict[str, int], replay: bool = True
+) -> None:
     try:
         with open(path, encoding="utf-8") as fh:
             fh.seek(cursor["offset"])
@@ -351,24 +419,44 @@ async def _relay_progress(path: Path, progress: Progress, last: dict[str, str]) 
 
 # ------------------------------------------------------------------ verdict
 
-def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, timeout_s: float,
-                   last: str) -> None:
+
+def _worker_failed(
+    result: TestRoundtripResult, problem: str, timed_out: bool, timeout_s: float, last: str
+) -> None:
     where = f" The last completed step: {last}." if last else ""
-    reason = (f"The rehearsal did not finish within {timeout_s:g} s and was stopped.{where}" if timed_out
-              else f"The rehearsal worker failed: {problem}.{where}")
-    result.escalations.append(Escalation(rule="migration-failure-unclear", reason=reason,
-                                         evidence={"timed_out": timed_out, "detail": problem[-1500:]}))
+    reason = (
+        f"The rehearsal did not finish within {timeout_s:g} s and was stopped.{where}"
+        if timed_out
+        else f"The rehearsal worker failed: {problem}.{where}"
+    )
+    result.escalations.append(
+        Escalation(
+            rule="migration-failure-unclear",
+            reason=reason,
+            evidence={"timed_out": timed_out, "detail": problem[-1500:]},
+        )
+    )
     result.verdict = "escalate"
     result.escalate_to_human = True
     result.summary = reason + " The scratch database was dropped; the target was not touched."
-    result.next_steps = ["A step that hangs usually waits on a lock or loops over data: look at the revision "
-                         "after the last completed step.",
-                         "Raise timeout_s if the history is just large, and call test_roundtrip again."]
+    result.next_steps = [
+        "A step that hangs usually waits on a lock or loops over data: look at the revision "
+        "after the last completed step.",
+        "Raise timeout_s if the history is just large, and call test_roundtrip again.",
+    ]
 
 
-def _build(project: Project, history: History, raw: dict[str, Any] | None, under_test: list[str],
-           start: list[str], how: str, seed_rows: int, data_from: DataFrom,
-           findings: list[Finding]) -> TestRoundtripResult:
+def _build(
+    project: Project,
+    history: History,
+    raw: dict[str, Any] | None,
+    under_test: list[str],
+    start: list[str],
+    how: str,
+    seed_rows: int,
+    data_from: DataFrom,
+    findings: list[Finding],
+) -> TestRoundtripResult:
     escalations: list[Escalation] = []
     raw = raw or {}
     steps_by_rev = {s["revision"]: s for s in raw.get("steps", [])}
@@ -376,30 +464,59 @@ def _build(project: Project, history: History, raw: dict[str, Any] | None, under
     for rev in under_test:
         node = history.nodes[rev]
         rec = steps_by_rev.get(rev, {})
-        steps.append(StepResult(
-            revision=rev, message=(node.doc or "").strip().splitlines()[0] if (node.doc or "").strip() else "",
-            file=project.relative(node.path), status=rec.get("status", "not-run"),
-            upgrade_s=rec.get("upgrade_s"), downgrade_s=rec.get("downgrade_s"), reupgrade_s=rec.get("reupgrade_s"),
-            check_s=rec.get("check_s"), schema_changes=rec.get("schema_changes", [])))
-    differences = [Difference(**{k: d.get(k) for k in Difference.model_fields}) for d in raw.get("differences", [])]
+        steps.append(
+            StepResult(
+                revision=rev,
+                message=(node.doc or "").strip().splitlines()[0] if (node.doc or "").strip() else "",
+                file=project.relative(node.path),
+                status=rec.get("status", "not-run"),
+                upgrade_s=rec.get("upgrade_s"),
+                downgrade_s=rec.get("downgrade_s"),
+                reupgrade_s=rec.get("reupgrade_s"),
+                check_s=rec.get("check_s"),
+                schema_changes=rec.get("schema_changes", []),
+            )
+        )
+    differences = [
+        Difference(**{k: d.get(k) for k in Difference.model_fields}) for d in raw.get("differences", [])
+    ]
     data_loss = [DataLoss(**{k: d.get(k) for k in DataLoss.model_fields}) for d in raw.get("data_loss", [])]
-    locks = [LockTaken(revision=lk["revision"], relation=lk["relation"], kind=lk["kind"], table=lk["table"],
-                       mode=lk["mode"], sql_mode=LOCK_SQL_NAMES.get(lk["mode"], lk["mode"]),
-                       blocks=LOCK_BLOCKS.get(lk["mode"], "unknown"))
-             for lk in raw.get("locks", []) if lk["mode"] in _REPORTED_LOCKS]
+    locks = [
+        LockTaken(
+            revision=lk["revision"],
+            relation=lk["relation"],
+            kind=lk["kind"],
+            table=lk["table"],
+            mode=lk["mode"],
+            sql_mode=LOCK_SQL_NAMES.get(lk["mode"], lk["mode"]),
+            blocks=LOCK_BLOCKS.get(lk["mode"], "unknown"),
+        )
+        for lk in raw.get("locks", [])
+        if lk["mode"] in _REPORTED_LOCKS
+    ]
     rewrites = [Rewrite(**rw) for rw in raw.get("rewrites", [])]
     drift_raw = raw.get("drift") or {}
     drift = [DriftItem(**item) for item in drift_raw.get("items", [])]
     seed = None
     if raw.get("seed") is not None or data_from == "target":
         seeded = raw.get("seed") or {}
-        seed = SeedReport(data_from=data_from, rows_per_table=seed_rows if data_from == "seed" else 0,
-                          tables=seeded.get("tables", {}), skipped=seeded.get("skipped", {}))
+        seed = SeedReport(
+            data_from=data_from,
+            rows_per_table=seed_rows if data_from == "seed" else 0,
+            tables=seeded.get("tables", {}),
+            skipped=seeded.get("skipped", {}),
+        )
         for table, reason in seed.skipped.items():
-            findings.append(Finding(rule="seed-skipped", severity="info", table=table,
-                                    message=f"Table {table} was not seeded: {reason}.",
-                                    why="Its data paths were rehearsed without rows.",
-                                    fix="Call again with data_from='target' to rehearse on real rows."))
+            findings.append(
+                Finding(
+                    rule="seed-skipped",
+                    severity="info",
+                    table=table,
+                    message=f"Table {table} was not seeded: {reason}.",
+                    why="Its data paths were rehearsed without rows.",
+                    fix="Call again with data_from='target' to rehearse on real rows.",
+                )
+            )
     file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
 
     # downgrade does not restore the schema; re-upgrade differs
@@ -408,25 +525,44 @@ def _build(project: Project, history: History, raw: dict[str, Any] | None, under
         rec = steps_by_rev.get(rev, {})
         if down:
             empty = rec.get("downgrade_ops") == 0 and not rec.get("downgrade_sql")
-            reason = ("downgrade() is empty: it undoes nothing of what upgrade() did" if empty else
-                      "downgrade() does not restore the schema that was there before upgrade()")
-            escalations.append(Escalation(rule="unclear-rollback", reason=f"{rev}: {reason}.",
-                                          evidence={"revision": rev, "differences": [d.message for d in down]}))
-            findings.append(Finding(
-                rule="empty-downgrade" if empty else "downgrade-incomplete", severity="error",
-                file=file_of[rev], message=f"{rev}: {reason}: {'; '.join(d.message for d in down[:8])}"
-                + (f" (+{len(down) - 8} more)" if len(down) > 8 else ""),
-                why="A rollback in production would leave a schema no revision describes.",
-                fix="Write downgrade() as the exact reverse of upgrade(): drop what it created, re-create "
-                    "what it dropped, with the same names, in reverse order."))
+            reason = (
+                "downgrade() is empty: it undoes nothing of what upgrade() did"
+                if empty
+                else "downgrade() does not restore the schema that was there before upgrade()"
+            )
+            escalations.append(
+                Escalation(
+                    rule="unclear-rollback",
+                    reason=f"{rev}: {reason}.",
+                    evidence={"revision": rev, "differences": [d.message for d in down]},
+                )
+            )
+            findings.append(
+                Finding(
+                    rule="empty-downgrade" if empty else "downgrade-incomplete",
+                    severity="error",
+                    file=file_of[rev],
+                    message=f"{rev}: {reason}: {'; '.join(d.message for d in down[:8])}"
+                    + (f" (+{len(down) - 8} more)" if len(down) > 8 else ""),
+                    why="A rollback in production would leave a schema no revision describes.",
+                    fix="Write downgrade() as the exact reverse of upgrade(): drop what it created, "
+                    "re-create "
+                    "what it dropped, with the same names, in reverse order.",
+                )
+            )
         reup = [d for d in differences if d.revision == rev and d.phase == "re-upgrade"]
         if reup:
-            findings.append(Finding(
-                rule="reupgrade-differs", severity="error", file=file_of[rev],
-                message=f"{rev}: upgrading again after the downgrade gives a different schema: "
-                        f"{'; '.join(d.message for d in reup[:8])}",
-                why="The downgrade leaves state behind that changes what the next upgrade produces.",
-                fix="Make downgrade() remove everything upgrade() creates."))
+            findings.append(
+                Finding(
+                    rule="reupgrade-differs",
+                    severity="error",
+                    file=file_of[rev],
+                    message=f"{rev}: upgrading again after the downgrade gives a different schema: "
+                    f"{'; '.join(d.message for d in reup[:8])}",
+                    why="The downgrade leaves state behind that changes what the next upgrade produces.",
+                    fix="Make downgrade() remove everything upgrade() creates.",
+                )
+            )
     for rev in under_test:
         lost = [d for d in data_loss if d.revision == rev]
         if not lost:
@@ -434,118 +570,238 @@ def _build(project: Project, history: History, raw: dict[str, Any] | None, under
         not_restored = [d for d in lost if d.kind == "not-restored"]
         dropped = [d for d in lost if d.kind == "dropped-by-downgrade"]
         if not_restored:
-            findings.append(Finding(
-                rule="downgrade-loses-data", severity="error", file=file_of[rev],
-                table=not_restored[0].table, column=not_restored[0].column,
-                message=f"{rev}: data present before the upgrade is not back after the downgrade: "
-                        f"{'; '.join(d.message for d in not_restored[:6])}.",
-                why="Rolling this revision back in production destroys these values for good.",
-                fix="Keep what upgrade() removes (copy the column/table aside in upgrade() and restore it in "
-                    "downgrade()), or have a human accept that this revision is one-way."))
+            findings.append(
+                Finding(
+                    rule="downgrade-loses-data",
+                    severity="error",
+                    file=file_of[rev],
+                    table=not_restored[0].table,
+                    column=not_restored[0].column,
+                    message=f"{rev}: data present before the upgrade is not back after the downgrade: "
+                    f"{'; '.join(d.message for d in not_restored[:6])}.",
+                    why="Rolling this revision back in production destroys these values for good.",
+                    fix="Keep what upgrade() removes (copy the column/table aside in upgrade() and "
+                    "restore it in "
+                    "downgrade()), or have a human accept that this revision is one-way.",
+                )
+            )
         if dropped:
-            findings.append(Finding(
-                rule="downgrade-loses-data", severity="warning", file=file_of[rev],
-                table=dropped[0].table, column=dropped[0].column,
-                message=f"{rev}: the downgrade drops data written after the upgrade: "
-                        f"{'; '.join(d.message for d in dropped[:6])}.",
-                why="Values stored in what this revision adds are lost if it is rolled back after going live.",
-                fix="Before a rollback in production, back up these columns/tables (backup_db)."))
+            findings.append(
+                Finding(
+                    rule="downgrade-loses-data",
+                    severity="warning",
+                    file=file_of[rev],
+                    table=dropped[0].table,
+                    column=dropped[0].column,
+                    message=f"{rev}: the downgrade drops data written after the upgrade: "
+                    f"{'; '.join(d.message for d in dropped[:6])}.",
+                    why="Values stored in what this revision adds are lost if it is rolled back "
+                    "after going live.",
+                    fix="Before a rollback in production, back up these columns/tables (backup_db).",
+                )
+            )
     for rw in rewrites:
         if rw.kind == "table":
-            findings.append(Finding(
-                rule="table-rewrite", severity="warning", file=file_of.get(rw.revision), table=rw.table,
-                message=f"{rw.revision}: the upgrade rewrites table {rw.table} (its relfilenode changed).",
-                why="A rewrite copies every row while holding ACCESS EXCLUSIVE: reads and writes wait, "
+            findings.append(
+                Finding(
+                    rule="table-rewrite",
+                    severity="warning",
+                    file=file_of.get(rw.revision),
+                    table=rw.table,
+                    message=f"{rw.revision}: the upgrade rewrites table {rw.table} "
+                    "(its relfilenode changed).",
+                    why="A rewrite copies every row while holding ACCESS EXCLUSIVE: reads and writes wait, "
                     "for a time that grows with the table.",
-                fix="Avoid the rewrite: add a new column, backfill in batches, then swap; or change types "
-                    "in a binary-compatible way (varchar length up, int -> bigint via a new column)."))
+                    fix="Avoid the rewrite: add a new column, backfill in batches, then swap; "
+                    "or change types "
+                    "in a binary-compatible way (varchar length up, int -> bigint via a new column).",
+                )
+            )
     for lk in locks:
         if lk.mode == "ShareLock" and lk.kind == "table":
-            findings.append(Finding(
-                rule="lock-blocks-writes", severity="warning", file=file_of.get(lk.revision), table=lk.table,
-                message=f"{lk.revision}: the upgrade holds a SHARE lock on {lk.table} (an index build): "
-                        "writes wait until it commits.",
-                why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the whole build.",
-                fix="with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)"))
+            findings.append(
+                Finding(
+                    rule="lock-blocks-writes",
+                    severity="warning",
+                    file=file_of.get(lk.revision),
+                    table=lk.table,
+                    message=f"{lk.revision}: the upgrade holds a SHARE lock on {lk.table} (an index build): "
+                    "writes wait until it commits.",
+                    why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the "
+                    "whole build.",
+                    fix="with op.get_context().autocommit_block(): "
+                    "op.create_index(..., postgresql_concurrently=True)",
+                )
+            )
         elif lk.mode == "AccessExclusiveLock" and lk.kind == "table":
-            findings.append(Finding(
-                rule="lock-blocks-reads", severity="info", file=file_of.get(lk.revision), table=lk.table,
-                message=f"{lk.revision}: the upgrade takes ACCESS EXCLUSIVE on {lk.table}: reads and writes wait "
-                        "until it commits.",
-                why="Brief for catalog-only changes; long if the step also rewrites or scans the table.",
-                fix="Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\")) and "
-                    "keep the step small."))
+            findings.append(
+                Finding(
+                    rule="lock-blocks-reads",
+                    severity="info",
+                    file=file_of.get(lk.revision),
+                    table=lk.table,
+                    message=f"{lk.revision}: the upgrade takes ACCESS EXCLUSIVE on {lk.table}: "
+                    "reads and writes wait "
+                    "until it commits.",
+                    why="Brief for catalog-only changes; long if the step also rewrites or scans the table.",
+                    fix="Set lock_timeout in the migration "
+                    "(op.execute(\"SET LOCAL lock_timeout = '5s'\")) and "
+                    "keep the step small.",
+                )
+            )
     for item in drift:
-        findings.append(Finding(
-            rule="model-drift", severity="warning" if item.kind.startswith("modify_default") else "error",
-            table=item.table, column=item.column, message=f"After the last revision, {item.message}.",
-            why="The migrations do not produce what the models declare; the next autogenerate will pick it up.",
-            fix="Call generate_migration to write the missing revision (or fix the model)."))
+        findings.append(
+            Finding(
+                rule="model-drift",
+                severity="warning" if item.kind.startswith("modify_default") else "error",
+                table=item.table,
+                column=item.column,
+                message=f"After the last revision, {item.message}.",
+                why="The migrations do not produce what the models declare; the next autogenerate "
+                "will pick it up.",
+                fix="Call generate_migration to write the missing revision (or fix the model).",
+            )
+        )
     if drift_raw and not drift_raw.get("checked", True):
-        findings.append(Finding(rule="drift-not-checked", severity="info",
-                                message=f"Models were not compared: {drift_raw.get('reason')}."))
+        findings.append(
+            Finding(
+                rule="drift-not-checked",
+                severity="info",
+                message=f"Models were not compared: {drift_raw.get('reason')}.",
+            )
+        )
     failure = None
     if raw.get("env_error"):
         err = raw["env_error"]
-        findings.append(Finding(
-            rule="env-py-error", severity="error", message=f"env.py raised {err.get('type')}: {err.get('message')}",
-            file=project.relative(err["file"]) if err.get("file") else None, line=err.get("line"),
-            why="No migration can run until env.py works.", fix="Fix env.py at the given line."))
+        findings.append(
+            Finding(
+                rule="env-py-error",
+                severity="error",
+                message=f"env.py raised {err.get('type')}: {err.get('message')}",
+                file=project.relative(err["file"]) if err.get("file") else None,
+                line=err.get("line"),
+                why="No migration can run until env.py works.",
+                fix="Fix env.py at the given line.",
+            )
+        )
     if raw.get("failure"):
-        failure = _failure(project, raw["failure"], backend_of(project.database_url or project.settings.scratch_url
-                                                                or "sqlite://"), findings, escalations, file_of)
+        failure = _failure(
+            project,
+            raw["failure"],
+            backend_of(project.database_url or project.settings.scratch_url or "sqlite://"),
+            findings,
+            escalations,
+            file_of,
+        )
     result = TestRoundtripResult(
-        revisions=under_test, from_revision=start, steps=steps, differences=differences, data_loss=data_loss,
-        locks=locks, rewrites=rewrites, drift=drift, drift_checked=bool(drift_raw.get("checked")),
-        lock_trace=raw.get("lock_trace", "off"), seed=seed, failure=failure, findings=findings,
-        escalations=escalations, summary="")
+        revisions=under_test,
+        from_revision=start,
+        steps=steps,
+        differences=differences,
+        data_loss=data_loss,
+        locks=locks,
+        rewrites=rewrites,
+        drift=drift,
+        drift_checked=bool(drift_raw.get("checked")),
+        lock_trace=raw.get("lock_trace", "off"),
+        seed=seed,
+        failure=failure,
+        findings=findings,
+        escalations=escalations,
+        summary="",
+    )
     result.summary = _summary(result, how)
     result.next_steps = _next_steps(result)
     return result
 
 
-def _failure(project: Project, raw: dict[str, Any], backend: str, findings: list[Finding],
-             escalations: list[Escalation], file_of: dict[str, str]) -> FailureReport:
+def _failure(
+    project: Project,
+    raw: dict[str, Any],
+    backend: str,
+    findings: list[Finding],
+    escalations: list[Escalation],
+    file_of: dict[str, str],
+) -> FailureReport:
     rev, phase, mode = raw.get("revision"), raw.get("phase"), raw.get("mode", "unknown")
     words = explain(mode, raw.get("facts") or {}, phase or "", rev or "", backend)
     applied = raw.get("applied") or []
     recovery: list[str] = []
     if applied:
-        recovery.append(f"The failed step left {len(applied)} change(s) behind (DDL on {backend} is not "
-                        f"transactional): {'; '.join(applied[:10])}. On a real database, revert these by hand; "
-                        "alembic_version still names the previous revision.")
-        recovery.append("Split the revision so each one holds a single DDL statement, so a failure leaves a "
-                        "state some revision describes.")
+        recovery.append(
+            f"The failed step left {len(applied)} change(s) behind (DDL on {backend} is not "
+            f"transactional): {'; '.join(applied[:10])}. On a real database, revert these by hand; "
+            "alembic_version still names the previous revision."
+        )
+        recovery.append(
+            "Split the revision so each one holds a single DDL statement, so a failure leaves a "
+            "state some revision describes."
+        )
     else:
-        recovery.append("Nothing of the failed step remained (it was rolled back); alembic_version names the "
-                        "previous revision.")
+        recovery.append(
+            "Nothing of the failed step remained (it was rolled back); alembic_version names the "
+            "previous revision."
+        )
     recovery.append(words["fix"])
     recovery.append("Call test_roundtrip again after the fix.")
-    report = FailureReport(revision=rev, phase=phase, mode=mode, error=raw.get("error", ""),
-                           file=project.relative(raw["file"]) if raw.get("file") else file_of.get(rev or ""),
-                           line=raw.get("line"), applied=applied, facts=raw.get("facts") or {}, recovery=recovery)
+    report = FailureReport(
+        revision=rev,
+        phase=phase,
+        mode=mode,
+        error=raw.get("error", ""),
+        file=project.relative(raw["file"]) if raw.get("file") else file_of.get(rev or ""),
+        line=raw.get("line"),
+        applied=applied,
+        facts=raw.get("facts") or {},
+        recovery=recovery,
+    )
     where = f"{rev} ({phase})" if rev else (phase or "a step")
     if applied:
-        findings.append(Finding(
-            rule="migration-failed-midway", severity="error", file=report.file, line=report.line,
-            message=f"{where} failed halfway and left {len(applied)} change(s) applied: {'; '.join(applied[:6])}.",
-            why="Non-transactional DDL: the database is now in a state no revision describes.",
-            fix=recovery[0]))
+        findings.append(
+            Finding(
+                rule="migration-failed-midway",
+                severity="error",
+                file=report.file,
+                line=report.line,
+                message=f"{where} failed halfway and left {len(applied)} change(s) applied: "
+                f"{'; '.join(applied[:6])}.",
+                why="Non-transactional DDL: the database is now in a state no revision describes.",
+                fix=recovery[0],
+            )
+        )
     if mode == "unknown" or (phase == "prepare" and mode == "unknown"):
-        escalations.append(Escalation(rule="migration-failure-unclear",
-                                      reason=f"{where} failed and the cause matches no known failure mode.",
-                                      evidence={"revision": rev, "phase": phase, "error": report.error[:1000]}))
+        escalations.append(
+            Escalation(
+                rule="migration-failure-unclear",
+                reason=f"{where} failed and the cause matches no known failure mode.",
+                evidence={"revision": rev, "phase": phase, "error": report.error[:1000]},
+            )
+        )
     else:
-        findings.append(Finding(rule=mode, severity="error", file=report.file, line=report.line,
-                                table=(report.facts or {}).get("table"),
-                                column=(report.facts or {}).get("column"),
-                                message=f"{where} failed: {words['title']}.", why=words["why"], fix=words["fix"]))
+        findings.append(
+            Finding(
+                rule=mode,
+                severity="error",
+                file=report.file,
+                line=report.line,
+                table=(report.facts or {}).get("table"),
+                column=(report.facts or {}).get("column"),
+                message=f"{where} failed: {words['title']}.",
+                why=words["why"],
+                fix=words["fix"],
+            )
+        )
+    what_failed = (
+        "downgrade() raises" if phase == "downgrade" else "upgrading again after the downgrade fails"
+    )
     if phase in ("downgrade", "re-upgrade"):
-        escalations.append(Escalation(
-            rule="unclear-rollback",
-            reason=f"{rev}: {'downgrade() raises' if phase == 'downgrade' else 'upgrading again after the downgrade fails'}"
-                   f" ({mode}).",
-            evidence={"revision": rev, "error": report.error[:1000]}))
+        escalations.append(
+            Escalation(
+                rule="unclear-rollback",
+                reason=f"{rev}: {what_failed} ({mode}).",
+                evidence={"revision": rev, "error": report.error[:1000]},
+            )
+        )
     return report
 
 
@@ -554,8 +810,10 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
     frm = ", ".join(result.from_revision) or "base"
     if result.failure is not None:
         f = result.failure
-        return (f"Rehearsal from {frm} ({how}) failed at {f.revision} during {f.phase}: {f.mode}. "
-                "The scratch database was dropped; the target was not touched.")
+        return (
+            f"Rehearsal from {frm} ({how}) failed at {f.revision} during {f.phase}: {f.mode}. "
+            "The scratch database was dropped; the target was not touched."
+        )
     ok = sum(1 for s in result.steps if s.status == "ok")
     problems = []
     if result.differences:
@@ -564,8 +822,9 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         problems.append("data not restored by a downgrade")
     if result.drift:
         problems.append(f"{len(result.drift)} model drift item(s)")
-    text = (f"Upgrade, downgrade and upgrade of {ok}/{n} revision(s) from {frm} ({how}) ran on a scratch "
-            "database")
+    text = (
+        f"Upgrade, downgrade and upgrade of {ok}/{n} revision(s) from {frm} ({how}) ran on a scratch database"
+    )
     text += f"; found {', '.join(problems)}." if problems else "; schema and data survived every step."
     if result.rewrites:
         text += f" {len(result.rewrites)} table rewrite(s)."
@@ -581,5 +840,7 @@ def _next_steps(result: TestRoundtripResult) -> list[str]:
         steps = [f"{f.rule}: {f.fix}" for f in result.findings if f.severity == "error"][:6]
         steps.append("Call test_roundtrip again.")
         return steps
-    return ["backup_db before the revisions run on a real database.",
-            "Commit the models and migration files together."]
+    return [
+        "backup_db before the revisions run on a real database.",
+        "Commit the models and migration files together.",
+    ]

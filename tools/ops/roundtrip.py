@@ -36,17 +36,28 @@ from ..urls import is_async_driver
 from ..worker_main import describe_exception
 
 _TABLE_ATTRS = ("table_name", "source_table", "referent_table", "new_table_name")
-_OP_FIELDS = {"table_name": "table", "source_table": "table", "referent_table": "referent_table",
-              "local_cols": "local_cols", "remote_cols": "remote_cols", "column_name": "column",
-              "constraint_name": "name", "index_name": "name", "new_table_name": "new_table",
-              "unique": "unique", "modify_nullable": "modify_nullable"}
+_OP_FIELDS = {
+    "table_name": "table",
+    "source_table": "table",
+    "referent_table": "referent_table",
+    "local_cols": "local_cols",
+    "remote_cols": "remote_cols",
+    "column_name": "column",
+    "constraint_name": "name",
+    "index_name": "name",
+    "new_table_name": "new_table",
+    "unique": "unique",
+    "modify_nullable": "modify_nullable",
+}
 _REL_QUERY = text(
     "SELECT c.oid, c.relname, c.relkind, c.relfilenode, t.relname AS tablename FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid "
     "LEFT JOIN pg_class t ON t.oid = i.indrelid "
-    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'm', 'p')")
+    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'm', 'p')"
+)
 _LOCK_QUERY = text(
-    "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted")
+    "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
+)
 
 
 def _describe_op(operation: Any) -> dict[str, Any]:
@@ -59,8 +70,10 @@ def _describe_op(operation: Any) -> dict[str, Any]:
         out["column"] = operation.column.name
         out["nullable"] = operation.column.nullable
     if type(operation).__name__ in ("CreateIndexOp", "CreateUniqueConstraintOp"):
-        out["columns"] = [c if isinstance(c, str) else getattr(c, "name", None) or str(c)
-                          for c in (getattr(operation, "columns", None) or [])]
+        out["columns"] = [
+            c if isinstance(c, str) else getattr(c, "name", None) or str(c)
+            for c in (getattr(operation, "columns", None) or [])
+        ]
     if type(operation).__name__ == "BulkInsertOp":
         out["table"] = operation.table.name
     modify_type = getattr(operation, "modify_type", None)
@@ -100,9 +113,20 @@ class _State:
         self.target_metadata: Any = None
         self.version_table = args.get("version_table") or "alembic_version"
         self.result: dict[str, Any] = {
-            "prepare": {"steps": 0, "seconds": 0.0}, "seed": None, "steps": [], "differences": [],
-            "data_loss": [], "reupgrade_data": [], "locks": [], "rewrites": [], "drift": None,
-            "failure": None, "transaction_mode": "per-step", "lock_trace": "off", "env_error": None}
+            "prepare": {"steps": 0, "seconds": 0.0},
+            "seed": None,
+            "steps": [],
+            "differences": [],
+            "data_loss": [],
+            "reupgrade_data": [],
+            "locks": [],
+            "rewrites": [],
+            "drift": None,
+            "failure": None,
+            "transaction_mode": "per-step",
+            "lock_trace": "off",
+            "env_error": None,
+        }
 
     def progress(self, message: str, advance: int = 1) -> None:
         self.done += advance
@@ -140,24 +164,41 @@ class _State:
             rel = self.rel_before[oid]
             if self.version_table in (rel["relname"], rel.get("tablename")):
                 continue
-            self.result["locks"].append({
-                "revision": self.revision, "relation": rel["relname"],
-                "kind": "index" if rel["relkind"] == "i" else "table",
-                "table": rel.get("tablename") or rel["relname"], "mode": mode})
+            self.result["locks"].append(
+                {
+                    "revision": self.revision,
+                    "relation": rel["relname"],
+                    "kind": "index" if rel["relkind"] == "i" else "table",
+                    "table": rel.get("tablename") or rel["relname"],
+                    "mode": mode,
+                }
+            )
         for oid, rel in self.rel_before.items():
             now = after.get(oid)
             if now is None or not rel["relfilenode"] or now["relfilenode"] == rel["relfilenode"]:
                 continue
             if self.version_table in (rel["relname"], rel.get("tablename")):
                 continue
-            self.result["rewrites"].append({
-                "revision": self.revision, "relation": rel["relname"],
-                "kind": "index" if rel["relkind"] == "i" else "table",
-                "table": rel.get("tablename") or rel["relname"]})
+            self.result["rewrites"].append(
+                {
+                    "revision": self.revision,
+                    "relation": rel["relname"],
+                    "kind": "index" if rel["relkind"] == "i" else "table",
+                    "table": rel.get("tablename") or rel["relname"],
+                }
+            )
 
 
-_LOCK_ORDER = ["AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock",
-               "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]
+_LOCK_ORDER = [
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+]
 
 
 def _patched_configure(original: Any, state: _State):
@@ -209,8 +250,15 @@ def _migrations(script: ScriptDirectory, state: _State):
         event.listen(conn.engine, "before_cursor_execute", state.on_statement)
         is_pg = conn.dialect.name == "postgresql"
         state.trace = bool(args.get("trace_locks")) and is_pg and not state.external
-        state.result["lock_trace"] = ("on" if state.trace else "off" if not args.get("trace_locks") else
-                                      "not PostgreSQL" if not is_pg else "unavailable: env.py runs one transaction")
+        state.result["lock_trace"] = (
+            "on"
+            if state.trace
+            else "off"
+            if not args.get("trace_locks")
+            else "not PostgreSQL"
+            if not is_pg
+            else "unavailable: env.py runs one transaction"
+        )
         revmap = script.revision_map
         # 1. prepare: bring the scratch database to from_revision
         started = time.perf_counter()
@@ -280,9 +328,12 @@ def _migrations(script: ScriptDirectory, state: _State):
             new_tables = set(snap_up["tables"]) - set(snap["tables"])
             for loss in data_lost(data_up, data_down, "after the downgrade"):
                 new_column = loss["column"] is not None and loss["column"] not in (
-                    snap["tables"].get(loss["table"], {}).get("columns", {}))
+                    snap["tables"].get(loss["table"], {}).get("columns", {})
+                )
                 if loss["table"] in new_tables or new_column:
-                    state.result["data_loss"].append({"revision": rev, "kind": "dropped-by-downgrade", **loss})
+                    state.result["data_loss"].append(
+                        {"revision": rev, "kind": "dropped-by-downgrade", **loss}
+                    )
             check += time.perf_counter() - t0
             state.progress(f"{rev}: downgrade ok")
 
@@ -303,8 +354,9 @@ def _migrations(script: ScriptDirectory, state: _State):
             new_tables = set(snap_re["tables"]) - set(snap["tables"])
             if args.get("seed_rows") and new_tables:
                 # tables this revision created get rows too, so later revisions meet data
-                seeded = seed_database(conn, int(args["seed_rows"]), state.version_table, state.external,
-                                       only=new_tables)
+                seeded = seed_database(
+                    conn, int(args["seed_rows"]), state.version_table, state.external, only=new_tables
+                )
                 if state.result["seed"] is not None:
                     state.result["seed"]["tables"].update(seeded["tables"])
                     state.result["seed"]["skipped"].update(seeded["skipped"])
@@ -321,8 +373,11 @@ def _migrations(script: ScriptDirectory, state: _State):
             try:
                 state.result["drift"] = _drift(ctx, state.target_metadata)
             except Exception as exc:
-                state.result["drift"] = {"checked": False, "items": [],
-                                         "reason": f"compare_metadata raised {type(exc).__name__}: {exc}"}
+                state.result["drift"] = {
+                    "checked": False,
+                    "items": [],
+                    "reason": f"compare_metadata raised {type(exc).__name__}: {exc}",
+                }
             _commit(conn, state)
             state.progress("compared models with the database")
 
@@ -331,12 +386,16 @@ def _migrations(script: ScriptDirectory, state: _State):
 
 def _drift(ctx: Any, metadata: Any) -> dict[str, Any]:
     if metadata is None:
-        return {"checked": False, "reason": "env.py passes no target_metadata to context.configure", "items": []}
+        return {
+            "checked": False,
+            "reason": "env.py passes no target_metadata to context.configure",
+            "items": [],
+        }
     from alembic.autogenerate import compare_metadata
 
     items = []
     for diff in compare_metadata(ctx, metadata):
-        for entry in (diff if isinstance(diff, list) else [diff]):
+        for entry in diff if isinstance(diff, list) else [diff]:
             items.append(_render_diff(entry))
     return {"checked": True, "items": items}
 
@@ -346,23 +405,32 @@ def _render_diff(entry: tuple) -> dict[str, Any]:
     table = column = None
     if kind in ("add_table", "remove_table"):
         table = entry[1].name
-        message = (f"table {table} is in the models but not in the database" if kind == "add_table"
-                   else f"table {table} is in the database but not in the models")
+        message = (
+            f"table {table} is in the models but not in the database"
+            if kind == "add_table"
+            else f"table {table} is in the database but not in the models"
+        )
     elif kind in ("add_column", "remove_column"):
         table, column = entry[2], entry[3].name
-        message = (f"column {table}.{column} is in the models but not in the database" if kind == "add_column"
-                   else f"column {table}.{column} is in the database but not in the models")
+        message = (
+            f"column {table}.{column} is in the models but not in the database"
+            if kind == "add_column"
+            else f"column {table}.{column} is in the database but not in the models"
+        )
     elif kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
         obj = entry[1]
         owner = getattr(obj, "table", None) if kind.endswith("index") else getattr(obj, "parent", None)
         table = getattr(owner, "name", None)
         what = {"index": "index", "constraint": "constraint", "fk": "foreign key"}[kind.split("_", 1)[1]]
-        where = "in the models but not in the database" if kind.startswith("add") else \
-            "in the database but not in the models"
+        where = (
+            "in the models but not in the database"
+            if kind.startswith("add")
+            else "in the database but not in the models"
+        )
         message = f"{what} {getattr(obj, 'name', None) or ''} on {table} is {where}".replace("  ", " ")
     elif kind.startswith("modify_"):
         table, column = entry[2], entry[3]
-        attr = kind[len("modify_"):]
+        attr = kind[len("modify_") :]
         message = f"column {table}.{column} {attr}: database {entry[5]!s}, models {entry[6]!s}"
     else:
         message = " ".join(str(e) for e in entry)
@@ -397,10 +465,20 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
     message = info["message"]
     sqlstate, errno = error_codes(exc)
     mode = classify(exc, message, sqlstate, errno)
-    failure: dict[str, Any] = {"revision": state.revision, "phase": state.phase, "mode": mode,
-                               "error_type": info["type"], "error": message[:2000], "file": info.get("file"),
-                               "line": info.get("line"), "sqlstate": sqlstate, "errno": errno,
-                               "operations": state.ops[-5:], "applied": [], "facts": {}}
+    failure: dict[str, Any] = {
+        "revision": state.revision,
+        "phase": state.phase,
+        "mode": mode,
+        "error_type": info["type"],
+        "error": message[:2000],
+        "file": info.get("file"),
+        "line": info.get("line"),
+        "sqlstate": sqlstate,
+        "errno": errno,
+        "operations": state.ops[-5:],
+        "applied": [],
+        "facts": {},
+    }
     pre = state.pre_snapshot
 
     def look(conn):
@@ -415,7 +493,9 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
     try:
         failure["facts"], failure["applied"] = _with_connection(state.url, look)
     except Exception as probe_exc:
-        failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
+        failure["facts"] = {
+            "probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"
+        }
     return failure
 
 
@@ -445,9 +525,15 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     EnvironmentContext.configure = _patched_configure(original_configure, state)  # type: ignore[method-assign]
     started = time.perf_counter()
     try:
-        env = EnvironmentContext(cfg, script, fn=_migrations(script, state), as_sql=False, starting_rev=None,
-                                 destination_rev=args["revisions"][-1] if args.get("revisions") else None,
-                                 tag=None)
+        env = EnvironmentContext(
+            cfg,
+            script,
+            fn=_migrations(script, state),
+            as_sql=False,
+            starting_rev=None,
+            destination_rev=args["revisions"][-1] if args.get("revisions") else None,
+            tag=None,
+        )
         with env:
             script.run_env()
     except BaseException as exc:
