@@ -504,8 +504,16 @@ async def test_bad_arguments_over_mcp(empty_project, sqlite_url, mode):
             assert r.is_error, args
             assert needle.lower() in r.content[0].text.lower(), (args, r.content[0].text)
             assert "Traceback" not in r.content[0].text
-        r = await client.call_tool("test_roundtrip", {"seed_rows": 3})
+        seen: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            seen.append((done, total, message))
+
+        r = await client.call_tool("test_roundtrip", {"seed_rows": 3}, progress_callback=on_progress)
         assert not r.is_error, r.content[0].text
+        messages = [m for _, _, m in seen]
+        for step in ("r1: upgrade ok", "r1: downgrade ok", "r1: re-upgrade ok"):
+            assert step in messages, messages
         assert r.structured_content["verdict"] == "proceed"
         assert r.structured_content["scratch_database"]["dropped"] is True
 
@@ -555,3 +563,60 @@ def test_cli_subcommand(empty_project, sqlite_url):
         timeout=120,
     )
     assert bad.returncode == 3 and "Unknown revision" in bad.stderr
+
+
+# ------------------------------------------------------------------ more failure modes and objects
+
+
+def test_worker_killed_mid_run_leaves_no_scratch(empty_project, pg_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        "pass",
+        message="crash",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1")
+    assert result.verdict == "escalate"
+    assert result.escalations[0].rule == "migration-failure-unclear"
+    assert result.escalations[0].evidence["timed_out"] is False
+    assert_clean(result, pg_url)
+
+
+def test_pg_enum_left_behind_by_downgrade(empty_project, pg_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
+        op.create_table("moods", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("mood", sa.Enum("happy", "sad", name="mood"), nullable=False))
+        """,
+        'op.drop_table("moods")',
+        message="moods",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert "enum mood present after downgrade but not before" in [d.message for d in result.differences]
+    assert any(e.rule == "unclear-rollback" for e in result.escalations)
+    assert result.failure is None  # create_table re-uses the existing type (checkfirst), so no crash
+
+
+def test_pg_type_mismatch(empty_project, pg_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.alter_column("persons", "name", type_=sa.Integer(), existing_type=sa.String(120))',
+        'op.alter_column("persons", "name", type_=sa.String(120), existing_type=sa.Integer())',
+        message="name to int",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert result.failure is not None and result.failure.mode == "type-mismatch"
+    assert result.failure.facts["non_null_rows"] == 3
+    assert result.failure.facts["sample_values"]
+    finding = next(f for f in result.findings if f.rule == "type-mismatch")
+    assert "postgresql_using" in finding.fix

@@ -342,7 +342,7 @@ async def test_roundtrip(
     raw: dict[str, Any] | None = None
     worker_problem: str | None = None
     timed_out = False
-    last_progress = {"message": ""}
+    last_progress: dict[str, Any] = {"message": "", "offset": 0}
     async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
         scratch_report.url = scratch.masked_url
         if data_from == "target":
@@ -378,7 +378,7 @@ async def test_roundtrip(
                     worker_problem = str(exc)
                 finally:
                     tg.cancel_scope.cancel()
-            await _relay_once(progress_path, progress, last_progress, {"offset": 0}, replay=False)
+            await _relay_once(progress_path, progress, last_progress)
     scratch_report.dropped = scratch.dropped
     result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
     result.scratch_database = scratch_report
@@ -389,31 +389,28 @@ async def test_roundtrip(
     return result
 
 
-async def _relay_once(
-    path: Path, progress: Progress, last: dict[str, str], cursor: dict[str, int], replay: bool = True
-) -> None:
+async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:
+    """Relay the complete lines the worker appended since the last call (``last["offset"]``)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            fh.seek(cursor["offset"])
+        with open(path, "rb") as fh:
+            fh.seek(last["offset"])
             chunk = fh.read()
     except OSError:
         return
-    complete = chunk[: chunk.rfind("\n") + 1]
-    cursor["offset"] += len(complete.encode("utf-8"))
-    for line in complete.splitlines():
+    complete = chunk[: chunk.rfind(b"\n") + 1]
+    last["offset"] += len(complete)
+    for line in complete.decode("utf-8", errors="replace").splitlines():
         try:
             item = json.loads(line)
         except ValueError:
             continue
         last["message"] = item["message"]
-        if replay:
-            await progress(item["done"], item["total"], item["message"])
+        await progress(item["done"], item["total"], item["message"])
 
 
-async def _relay_progress(path: Path, progress: Progress, last: dict[str, str]) -> None:
-    cursor = {"offset": 0}
+async def _relay_progress(path: Path, progress: Progress, last: dict[str, Any]) -> None:
     while True:
-        await _relay_once(path, progress, last, cursor)
+        await _relay_once(path, progress, last)
         await anyio.sleep(0.1)
 
 
