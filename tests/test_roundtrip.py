@@ -620,3 +620,19 @@ def test_pg_type_mismatch(empty_project, pg_url):
     assert result.failure.facts["sample_values"]
     finding = next(f for f in result.findings if f.rule == "type-mismatch")
     assert "postgresql_using" in finding.fix
+
+
+def test_default_range_when_target_is_at_head(empty_project, sqlite_url):
+    import subprocess
+    import sys
+
+    project = make_project(empty_project, "    nickname = Column(String(50), nullable=True)\n")
+    write_revision(project, "r2", "r1",
+                   'op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))',
+                   'op.drop_column("persons", "nickname")', message="nickname")
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=project, check=True,
+                   env={"DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"}, capture_output=True)
+    result = roundtrip(project, sqlite_url, seed_rows=2)
+    assert result.from_revision == ["r1"] and result.revisions == ["r2"]
+    assert "already there" in result.summary
+    assert result.verdict == "proceed" and result.transaction_mode == "per-step"

@@ -7,7 +7,9 @@ so two snapshots of the same database compare with ``==`` and ``diff_snapshots``
 "index ix_persons_email missing after downgrade". The Alembic version table is left out.
 
 ``take_snapshot(conn, previous=..., tables=...)`` re-reflects only ``tables`` and reuses the rest
-from ``previous``; database-wide objects (table list, enums, sequences, views) are always re-read.
+from ``previous``; on PostgreSQL a per-table catalog signature decides instead (``cache``), so only
+tables whose definition is new are reflected. Database-wide objects (table list, enums, sequences,
+views) are always re-read.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 Snapshot = dict[str, Any]
@@ -131,20 +133,39 @@ def take_snapshot(
     version_table: str = "alembic_version",
     previous: Snapshot | None = None,
     tables: set[str] | None = None,
+    cache: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> Snapshot:
-    """Reflect the default schema. With ``previous`` and ``tables``, only ``tables`` (and tables
-    not in ``previous``) are re-reflected; everything else is copied from ``previous``."""
+    """Reflect the default schema.
+
+    With ``previous`` and ``tables``, only ``tables`` (and tables not in ``previous``) are re-reflected;
+    everything else is copied from ``previous``. On PostgreSQL, ``cache`` maps (table, catalog
+    signature) to a reflected table: a table whose definition has a signature seen before (e.g. back to
+    its state before an upgrade after the downgrade) is taken from the cache instead of reflected again.
+    """
     insp = inspect(conn)
     dialect = conn.dialect
-    names = sorted(n for n in insp.get_table_names() if n != version_table)
-    if previous is None or tables is None:
-        refresh = names
-    else:
-        refresh = [n for n in names if n in tables or n not in previous["tables"]]
     out: Snapshot = {"tables": {}, "enums": {}, "sequences": [], "views": {}}
-    cache: dict[str, dict[tuple, Any]] = {}
+    signatures: dict[str, str] = {}
+    if dialect.name == "postgresql":
+        signatures = _pg_catalog(conn, out)
+        table_names = list(signatures)
+    else:
+        table_names = insp.get_table_names()
+        for view in sorted(insp.get_view_names()):
+            try:
+                out["views"][view] = _norm_text(insp.get_view_definition(view))
+            except Exception:
+                out["views"][view] = None
+    names = sorted(n for n in table_names if n != version_table)
+    known: dict[str, dict[str, Any]] = {}
+    if signatures and cache is not None:
+        known = {n: cache[(n, signatures[n])] for n in names if (n, signatures[n]) in cache}
+    elif previous is not None and tables is not None:
+        known = {n: previous["tables"][n] for n in names if n not in tables and n in previous["tables"]}
+    refresh = [n for n in names if n not in known]
+    reflected: dict[str, dict[str, Any]] = {}
     if refresh:
-        cache = {
+        multi = {
             "columns": _multi(insp.get_multi_columns, refresh),
             "pk": _multi(insp.get_multi_pk_constraint, refresh),
             "fks": _multi(insp.get_multi_foreign_keys, refresh),
@@ -152,23 +173,56 @@ def take_snapshot(
             "uniques": _multi(insp.get_multi_unique_constraints, refresh),
             "checks": _multi(insp.get_multi_check_constraints, refresh),
         }
-    refreshed = set(refresh)
+        reflected = {n: _table(insp, n, multi, dialect) for n in refresh}
+        if signatures and cache is not None:
+            cache.update({(n, signatures[n]): entry for n, entry in reflected.items()})
     for name in names:
-        out["tables"][name] = (
-            _table(insp, name, cache, dialect) if name in refreshed else previous["tables"][name]
-        )  # type: ignore[index]
-    if dialect.name == "postgresql":
-        try:
-            out["enums"] = {e["name"]: list(e["labels"]) for e in insp.get_enums() if e.get("visible", True)}
-        except Exception:
-            out["enums"] = {}
-        out["sequences"] = sorted(insp.get_sequence_names())
-    for view in sorted(insp.get_view_names()):
-        try:
-            out["views"][view] = _norm_text(insp.get_view_definition(view))
-        except Exception:
-            out["views"][view] = None
+        out["tables"][name] = known[name] if name in known else reflected[name]
     return out
+
+
+# One row per table with a signature of everything the Inspector reflects for it (columns with type,
+# nullability, default, identity, generation and comment; constraints; indexes), built from names and
+# definitions only, so a table dropped and re-created identically has the same signature.
+_PG_CATALOG = text(
+    "SELECT 'table' AS kind, c.relname AS name, md5(concat_ws('|', "
+    "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+    "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
+    "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
+    "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
+    "AND NOT a.attisdropped), "
+    "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
+    "FROM pg_constraint con WHERE con.conrelid = c.oid), "
+    "(SELECT string_agg(i.relname || ':' || pg_get_indexdef(i.oid), ',' ORDER BY i.relname) "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid))) AS detail "
+    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+    "UNION ALL SELECT 'view', c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm') "
+    "UNION ALL SELECT 'sequence', c.relname, NULL FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'S' "
+    "UNION ALL SELECT 'enum', t.typname, string_agg(e.enumlabel, E'\\n' ORDER BY e.enumsortorder) "
+    "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+    "WHERE t.typnamespace = current_schema()::regnamespace GROUP BY t.typname"
+)
+
+
+def _pg_catalog(conn: Connection, out: Snapshot) -> dict[str, str]:
+    """PostgreSQL: tables (with signatures), views (with definitions), sequences and enums of the current
+    schema in one round trip (the Inspector needs one query per kind, and this runs after every step)."""
+    tables: dict[str, str] = {}
+    for kind, name, detail in conn.execute(_PG_CATALOG):
+        if kind == "table":
+            tables[name] = detail
+        elif kind == "view":
+            out["views"][name] = _norm_text(detail)
+        elif kind == "sequence":
+            out["sequences"].append(name)
+        else:
+            out["enums"][name] = detail.split("\n")
+    out["sequences"].sort()
+    out["views"] = dict(sorted(out["views"].items()))
+    out["enums"] = dict(sorted(out["enums"].items()))
+    return tables
 
 
 # ---------------------------------------------------------------- differences

@@ -169,7 +169,12 @@ class TestRoundtripResult(VerdictResult):
     rewrites: list[Rewrite] = Field(default_factory=list)
     drift: list[DriftItem] = Field(default_factory=list)
     drift_checked: bool = False
-    lock_trace: str = "off"
+    lock_trace: str = Field(default="off", description="on, off, not PostgreSQL, or why it was unavailable.")
+    transaction_mode: str = Field(
+        default="per-step",
+        description="per-step: each step committed on its own; single: env.py wraps all steps in one "
+        "transaction (a failure then rolls back everything, and locks cannot be traced per step).",
+    )
     seed: SeedReport | None = None
     failure: FailureReport | None = None
     scratch_database: ScratchReport = Field(default_factory=ScratchReport)
@@ -701,6 +706,7 @@ def _build(
         drift=drift,
         drift_checked=bool(drift_raw.get("checked")),
         lock_trace=raw.get("lock_trace", "off"),
+        transaction_mode=raw.get("transaction_mode", "per-step"),
         seed=seed,
         failure=failure,
         findings=findings,

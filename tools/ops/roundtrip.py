@@ -55,8 +55,11 @@ _REL_QUERY = text(
     "LEFT JOIN pg_class t ON t.oid = i.indrelid "
     "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'm', 'p')"
 )
-_LOCK_QUERY = text(
-    "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
+_AFTER_QUERY = text(
+    "SELECT c.oid, c.relfilenode, NULL AS mode FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'i', 'm', 'p') "
+    "UNION ALL SELECT relation, NULL, mode FROM pg_locks "
+    "WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
 )
 
 
@@ -107,6 +110,7 @@ class _State:
         self.ops: list[dict[str, Any]] = []
         self.touched: set[str] | None = set()
         self.pre_snapshot: dict[str, Any] | None = None
+        self.snap_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.rel_before: dict[int, dict[str, Any]] = {}
         self.trace = False
         self.external = False
@@ -153,13 +157,15 @@ class _State:
         if not (self.trace and self.phase == "upgrade"):
             return
         conn = ctx.connection
-        after = {row.oid: row._asdict() for row in conn.execute(_REL_QUERY)}
+        after: dict[int, dict[str, Any]] = {}
         locks: dict[int, str] = {}
-        for row in conn.execute(_LOCK_QUERY):
-            if row.relation in self.rel_before:
-                current = locks.get(row.relation)
-                if current is None or _LOCK_ORDER.index(row.mode) > _LOCK_ORDER.index(current):
-                    locks[row.relation] = row.mode
+        for oid, relfilenode, mode in conn.execute(_AFTER_QUERY):  # one round trip: files and locks
+            if mode is None:
+                after[oid] = {"relfilenode": relfilenode}
+            elif oid in self.rel_before and mode in _LOCK_ORDER:
+                current = locks.get(oid)
+                if current is None or _LOCK_ORDER.index(mode) > _LOCK_ORDER.index(current):
+                    locks[oid] = mode
         for oid, mode in locks.items():
             rel = self.rel_before[oid]
             if self.version_table in (rel["relname"], rel.get("tablename")):
@@ -283,7 +289,7 @@ def _migrations(script: ScriptDirectory, state: _State):
             seeded["seconds"] = round(time.perf_counter() - t0, 4)
             state.result["seed"] = seeded
             state.progress(f"seeded {len(seeded['tables'])} table(s)")
-        snap = take_snapshot(conn, state.version_table)
+        snap = take_snapshot(conn, state.version_table, cache=state.snap_cache)
         data = table_data(conn, snap)
         _commit(conn, state)
         # 3. up / down / up per revision
@@ -302,7 +308,9 @@ def _migrations(script: ScriptDirectory, state: _State):
             record["upgrade_ops"] = len(state.ops)
             touched_up = state.touched
             t0 = time.perf_counter()
-            snap_up = take_snapshot(conn, state.version_table, previous=snap, tables=touched_up)
+            snap_up = take_snapshot(
+                conn, state.version_table, previous=snap, tables=touched_up, cache=state.snap_cache
+            )
             data_up = table_data(conn, snap_up, tables=touched_up, previous=data)
             _commit(conn, state)
             check = time.perf_counter() - t0
@@ -318,7 +326,9 @@ def _migrations(script: ScriptDirectory, state: _State):
             record["downgrade_sql"] = state.touched is None
             touched_down = state.touched
             t0 = time.perf_counter()
-            snap_down = take_snapshot(conn, state.version_table, previous=snap_up, tables=touched_down)
+            snap_down = take_snapshot(
+                conn, state.version_table, previous=snap_up, tables=touched_down, cache=state.snap_cache
+            )
             data_down = table_data(conn, snap_down, tables=touched_down, previous=data_up)
             _commit(conn, state)
             for diff in diff_snapshots(snap, snap_down, "after downgrade"):
@@ -344,7 +354,9 @@ def _migrations(script: ScriptDirectory, state: _State):
             record["reupgrade_s"] = round(time.perf_counter() - t0, 4)
             touched_re = state.touched
             t0 = time.perf_counter()
-            snap_re = take_snapshot(conn, state.version_table, previous=snap_down, tables=touched_re)
+            snap_re = take_snapshot(
+                conn, state.version_table, previous=snap_down, tables=touched_re, cache=state.snap_cache
+            )
             data_re = table_data(conn, snap_re, tables=touched_re, previous=data_down)
             _commit(conn, state)
             for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
@@ -485,7 +497,7 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
         facts = probe(conn, mode, message, state.ops)
         applied: list[str] = []
         if pre is not None:
-            after = take_snapshot(conn, state.version_table)
+            after = take_snapshot(conn, state.version_table, cache=state.snap_cache)
             applied = [d["message"] for d in diff_snapshots(pre, after, "after the failed step")]
         conn.rollback()
         return facts, applied
