@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, select, types
+from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, inspect, select, types
 from sqlalchemy.engine import Connection
 
 _EPOCH_DATE = dt.date(2024, 1, 1)
@@ -179,7 +179,18 @@ def seed_database(
     Returns ``{"tables": {name: rows}, "skipped": {name: reason}}``."""
     metadata = MetaData()
     names = [n for n in conn.dialect.get_table_names(conn) if n != version_table]
-    metadata.reflect(conn, only=names)
+    wanted = set(names)
+    if only is not None:
+        # the tables asked for and every table they reference (directly or not), reflected in one batch
+        fks = inspect(conn).get_multi_foreign_keys(filter_names=names)
+        parents = {table: {fk["referred_table"] for fk in found} for (_, table), found in fks.items()}
+        wanted, stack = set(), [t for t in only if t in names]
+        while stack:
+            table = stack.pop()
+            if table not in wanted and table in names:
+                wanted.add(table)
+                stack.extend(parents.get(table, ()))
+    metadata.reflect(conn, only=sorted(wanted), resolve_fks=False)
     if conn.in_transaction() and not external:
         conn.commit()
     inserted: dict[str, int] = {}
@@ -194,7 +205,10 @@ def seed_database(
             break
         if only is not None and table.name not in only:
             continue
-        rows, reason = seed_table(conn, table, count, external)
+        try:
+            rows, reason = seed_table(conn, table, count, external)
+        except Exception as exc:  # e.g. a foreign key into another schema
+            rows, reason = 0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         if reason:
             skipped[table.name] = reason
         else:

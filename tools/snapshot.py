@@ -145,9 +145,10 @@ def take_snapshot(
     insp = inspect(conn)
     dialect = conn.dialect
     out: Snapshot = {"tables": {}, "enums": {}, "sequences": [], "views": {}}
-    signatures: dict[str, str] = {}
+    signatures: dict[str, str | None] = {}
+    partial = previous is not None and tables is not None
     if dialect.name == "postgresql":
-        signatures = _pg_catalog(conn, out)
+        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None)  # type: ignore[arg-type]
         table_names = list(signatures)
     else:
         table_names = insp.get_table_names()
@@ -158,10 +159,16 @@ def take_snapshot(
                 out["views"][view] = None
     names = sorted(n for n in table_names if n != version_table)
     known: dict[str, dict[str, Any]] = {}
-    if signatures and cache is not None:
-        known = {n: cache[(n, signatures[n])] for n in names if (n, signatures[n]) in cache}
-    elif previous is not None and tables is not None:
-        known = {n: previous["tables"][n] for n in names if n not in tables and n in previous["tables"]}
+    if partial:
+        known = {n: previous["tables"][n] for n in names if n not in tables and n in previous["tables"]}  # type: ignore[index,operator]
+    if cache is not None:
+        known.update(
+            {
+                n: cache[(n, signatures[n])]
+                for n in names
+                if n not in known and signatures.get(n) and (n, signatures[n]) in cache
+            }
+        )
     refresh = [n for n in names if n not in known]
     reflected: dict[str, dict[str, Any]] = {}
     if refresh:
@@ -174,8 +181,8 @@ def take_snapshot(
             "checks": _multi(insp.get_multi_check_constraints, refresh),
         }
         reflected = {n: _table(insp, n, multi, dialect) for n in refresh}
-        if signatures and cache is not None:
-            cache.update({(n, signatures[n]): entry for n, entry in reflected.items()})
+        if cache is not None:
+            cache.update({(n, signatures[n]): entry for n, entry in reflected.items() if signatures.get(n)})
     for name in names:
         out["tables"][name] = known[name] if name in known else reflected[name]
     return out
@@ -185,7 +192,8 @@ def take_snapshot(
 # nullability, default, identity, generation and comment; constraints; indexes), built from names and
 # definitions only, so a table dropped and re-created identically has the same signature.
 _PG_CATALOG = text(
-    "SELECT 'table' AS kind, c.relname AS name, md5(concat_ws('|', "
+    "SELECT 'table' AS kind, c.relname AS name, "
+    "CASE WHEN :all_tables OR c.relname::text = ANY(CAST(:only AS text[])) THEN md5(concat_ws('|', "
     "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
     "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
@@ -194,7 +202,7 @@ _PG_CATALOG = text(
     "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
     "FROM pg_constraint con WHERE con.conrelid = c.oid), "
     "(SELECT string_agg(i.relname || ':' || pg_get_indexdef(i.oid), ',' ORDER BY i.relname) "
-    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid))) AS detail "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid))) END AS detail "
     "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
     "UNION ALL SELECT 'view', c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
     "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm') "
@@ -206,11 +214,13 @@ _PG_CATALOG = text(
 )
 
 
-def _pg_catalog(conn: Connection, out: Snapshot) -> dict[str, str]:
-    """PostgreSQL: tables (with signatures), views (with definitions), sequences and enums of the current
-    schema in one round trip (the Inspector needs one query per kind, and this runs after every step)."""
-    tables: dict[str, str] = {}
-    for kind, name, detail in conn.execute(_PG_CATALOG):
+def _pg_catalog(conn: Connection, out: Snapshot, only: list[str] | None = None) -> dict[str, str | None]:
+    """PostgreSQL: tables (with signatures; only for ``only`` when given), views (with definitions),
+    sequences and enums of the current schema in one round trip (the Inspector needs one query per kind,
+    and this runs after every step)."""
+    tables: dict[str, str | None] = {}
+    params = {"all_tables": only is None, "only": list(only or [])}
+    for kind, name, detail in conn.execute(_PG_CATALOG, params):
         if kind == "table":
             tables[name] = detail
         elif kind == "view":

@@ -122,7 +122,6 @@ class _State:
             "steps": [],
             "differences": [],
             "data_loss": [],
-            "reupgrade_data": [],
             "locks": [],
             "rewrites": [],
             "drift": None,
@@ -299,7 +298,6 @@ def _migrations(script: ScriptDirectory, state: _State):
             state.result["steps"].append(record)
             if state.trace:
                 state.rel_before = {row.oid: row._asdict() for row in conn.execute(_REL_QUERY)}
-                _commit(conn, state)
             state.pre_snapshot = snap
             t0 = time.perf_counter()
             yield _wrap(RevisionStep(revmap, script_rev, True), state, "upgrade")
@@ -312,7 +310,6 @@ def _migrations(script: ScriptDirectory, state: _State):
                 conn, state.version_table, previous=snap, tables=touched_up, cache=state.snap_cache
             )
             data_up = table_data(conn, snap_up, tables=touched_up, previous=data)
-            _commit(conn, state)
             check = time.perf_counter() - t0
             record["schema_changes"] = [d["message"] for d in diff_snapshots(snap, snap_up, "after upgrade")]
             state.progress(f"{rev}: upgrade ok")
@@ -330,7 +327,6 @@ def _migrations(script: ScriptDirectory, state: _State):
                 conn, state.version_table, previous=snap_up, tables=touched_down, cache=state.snap_cache
             )
             data_down = table_data(conn, snap_down, tables=touched_down, previous=data_up)
-            _commit(conn, state)
             for diff in diff_snapshots(snap, snap_down, "after downgrade"):
                 state.result["differences"].append({"revision": rev, "phase": "downgrade", **diff})
             for loss in data_lost(data, data_down, "after the downgrade"):
@@ -358,11 +354,8 @@ def _migrations(script: ScriptDirectory, state: _State):
                 conn, state.version_table, previous=snap_down, tables=touched_re, cache=state.snap_cache
             )
             data_re = table_data(conn, snap_re, tables=touched_re, previous=data_down)
-            _commit(conn, state)
             for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
                 state.result["differences"].append({"revision": rev, "phase": "re-upgrade", **diff})
-            for loss in data_lost(data_up, data_re, "after the re-upgrade"):
-                state.result["reupgrade_data"].append({"revision": rev, **loss})
             new_tables = set(snap_re["tables"]) - set(snap["tables"])
             if args.get("seed_rows") and new_tables:
                 # tables this revision created get rows too, so later revisions meet data
