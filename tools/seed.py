@@ -113,7 +113,7 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
     for column in table.columns:
         if column.name in unique_cols and isinstance(column.type, types.Integer):
             current = conn.execute(select(func.max(column))).scalar()
-            offsets[column.name] = int(current or 0) + 1
+            offsets[column.name] = int(current or 0)  # rows count from 1: max + 1 onwards
     fk_values: dict[str, list[Any]] = {}
     for fk in table.foreign_key_constraints:
         local = [c.name for c in fk.columns]
