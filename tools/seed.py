@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -179,32 +180,26 @@ def seed_database(
     Returns ``{"tables": {name: rows}, "skipped": {name: reason}}``."""
     metadata = MetaData()
     names = [n for n in conn.dialect.get_table_names(conn) if n != version_table]
-    wanted = set(names)
-    if only is not None:
-        # the tables asked for and every table they reference (directly or not), reflected in one batch
+    if only is None:
+        metadata.reflect(conn, only=names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cycles between tables: sorted_tables warns and guesses
+            ordered = metadata.sorted_tables
+    else:
+        # the tables asked for and the tables they reference directly, reflected in one batch
         fks = inspect(conn).get_multi_foreign_keys(filter_names=names)
         parents = {table: {fk["referred_table"] for fk in found} for (_, table), found in fks.items()}
-        wanted, stack = set(), [t for t in only if t in names]
-        while stack:
-            table = stack.pop()
-            if table not in wanted and table in names:
-                wanted.add(table)
-                stack.extend(parents.get(table, ()))
-    metadata.reflect(conn, only=sorted(wanted), resolve_fks=False)
+        targets = [t for t in names if t in only]
+        wanted = set(targets) | {p for t in targets for p in parents.get(t, ()) if p in names}
+        metadata.reflect(conn, only=sorted(wanted), resolve_fks=False)
+        ordered = [metadata.tables[t] for t in _parents_first(targets, parents)]
     if conn.in_transaction() and not external:
         conn.commit()
     inserted: dict[str, int] = {}
     skipped: dict[str, str] = {}
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # cycles between tables: sorted_tables warns and guesses
-        ordered = metadata.sorted_tables
     for table in ordered:
         if count <= 0:
             break
-        if only is not None and table.name not in only:
-            continue
         try:
             rows, reason = seed_table(conn, table, count, external)
         except Exception as exc:  # e.g. a foreign key into another schema
@@ -216,3 +211,25 @@ def seed_database(
     if conn.in_transaction() and not external:
         conn.commit()
     return {"tables": inserted, "skipped": skipped}
+
+
+def _parents_first(tables: list[str], parents: dict[str, set[str]]) -> list[str]:
+    """``tables`` ordered so that a table comes after the tables (of the list) it references."""
+    order: list[str] = []
+    placed: set[str] = set()
+    visiting: set[str] = set()
+
+    def place(table: str) -> None:
+        if table in placed or table in visiting:  # a cycle: keep the order found so far
+            return
+        visiting.add(table)
+        for parent in sorted(parents.get(table, ())):
+            if parent in tables and parent != table:
+                place(parent)
+        visiting.discard(table)
+        placed.add(table)
+        order.append(table)
+
+    for table in tables:
+        place(table)
+    return order
