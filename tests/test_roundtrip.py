@@ -152,6 +152,13 @@ def test_example_project_on_mariadb_diagnoses_index_needed_by_fk(example_project
 # ------------------------------------------------------------------ broken downgrades
 
 
+def test_missing_sqlite_target_is_not_created(empty_project, sqlite_url):
+    project = make_project(empty_project)
+    result = roundtrip(project, sqlite_url, seed_rows=1)
+    assert result.verdict == "proceed" and result.from_revision == []
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
+
+
 def test_empty_downgrade_escalates(empty_project, sqlite_url):
     project = make_project(empty_project)
     write_revision(
@@ -627,11 +634,21 @@ def test_default_range_when_target_is_at_head(empty_project, sqlite_url):
     import sys
 
     project = make_project(empty_project, "    nickname = Column(String(50), nullable=True)\n")
-    write_revision(project, "r2", "r1",
-                   'op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))',
-                   'op.drop_column("persons", "nickname")', message="nickname")
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=project, check=True,
-                   env={"DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"}, capture_output=True)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))',
+        'op.drop_column("persons", "nickname")',
+        message="nickname",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=project,
+        check=True,
+        env={"DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+    )
     result = roundtrip(project, sqlite_url, seed_rows=2)
     assert result.from_revision == ["r1"] and result.revisions == ["r2"]
     assert "already there" in result.summary

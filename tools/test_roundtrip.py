@@ -270,6 +270,16 @@ def plan_range(
 # ------------------------------------------------------------------ the tool
 
 
+def _missing_sqlite_file(url: Any) -> bool:
+    """A SQLite target that does not exist yet: reading it would create the file, so don't."""
+    return (
+        backend_of(url) == "sqlite"
+        and bool(url.database)
+        and url.database != ":memory:"
+        and not (Path(url.database).exists())
+    )
+
+
 async def test_roundtrip(
     project: Project,
     revision: str = "heads",
@@ -308,7 +318,7 @@ async def test_roundtrip(
         )
     findings: list[Finding] = []
     current: list[str] | None = None
-    if target is not None:
+    if target is not None and not _missing_sqlite_file(target):
         try:
             current = await current_revisions(
                 target, project.settings.version_table, project.settings.version_table_schema
