@@ -653,3 +653,12 @@ def test_default_range_when_target_is_at_head(empty_project, sqlite_url):
     assert result.from_revision == ["r1"] and result.revisions == ["r2"]
     assert "already there" in result.summary
     assert result.verdict == "proceed" and result.transaction_mode == "per-step"
+
+
+@pytest.mark.parametrize("data_from", ["seed", "target"])
+def test_production_target_escalates_before_running(empty_project, pg_url, data_from):
+    project = make_project(empty_project)
+    loaded = load_project(project, {"database_url": pg_url, "environment": "production"})
+    result = anyio.run(lambda: run_roundtrip(loaded, data_from=data_from))
+    assert result.verdict == "escalate" and result.escalations[0].rule == "production-database"
+    assert result.steps == [] and result.scratch_database.url is None

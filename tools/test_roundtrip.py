@@ -24,6 +24,7 @@ from .dbinfo import current_revisions
 from .errors import AlembicMcpError, InvalidArgument, ProjectError, WorkerFailed
 from .failures import explain
 from .history import History, load_history
+from .policy import is_production
 from .progress import Progress, no_progress
 from .scratch import scratch_database
 from .urls import backend_of, parse_url
@@ -270,6 +271,44 @@ def plan_range(
 # ------------------------------------------------------------------ the tool
 
 
+def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripResult | None:
+    """On a production target, copying its data or creating scratch databases on its server is a human's
+    call: escalate before doing anything."""
+    settings = project.settings
+    if not is_production(project.database_url, settings.environment, settings.production_hosts):
+        return None
+    if data_from == "target":
+        reason = (
+            "The target is classified production: copying its data (a full dump) into a scratch "
+            "database loads the production server and moves production data."
+        )
+        steps = [
+            "Ask a human whether a dump of production may be taken now, or call again with data_from='seed'."
+        ]
+    elif not settings.scratch_url:
+        reason = (
+            "The target is classified production and no scratch_url is set: the rehearsal would "
+            "create a scratch database on the production server."
+        )
+        steps = [
+            "Set scratch_url to a non-production server (ALEMBIC_MCP_SCRATCH_URL or [tool.alembic-mcp]), "
+            "then call test_roundtrip again."
+        ]
+    else:
+        return None
+    return TestRoundtripResult(
+        escalations=[
+            Escalation(
+                rule="production-database",
+                reason=reason,
+                evidence={"target": project.masked_database_url, "data_from": data_from},
+            )
+        ],
+        summary=reason + " Nothing was run.",
+        next_steps=steps,
+    )
+
+
 def _missing_sqlite_file(url: Any) -> bool:
     """A SQLite target that does not exist yet: reading it would create the file, so don't."""
     return (
@@ -307,6 +346,9 @@ async def test_roundtrip(
         raise InvalidArgument(
             "data_from='target' needs a target database; configure database_url or use 'seed'."
         )
+    refusal = _production_refusal(project, data_from)
+    if refusal is not None:
+        return refusal
     await progress(0, None, "loading the revision history")
     history, _ = await load_history(project, check_env=False)
     broken = [f for f in history.findings if f.severity == "error"]
