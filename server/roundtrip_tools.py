@@ -29,6 +29,9 @@ the database (drift). A failing step is diagnosed: NOT NULL on existing rows, fo
 and sample ids), duplicates for a unique constraint, type mismatch, object already exists / missing,
 half-applied DDL on MariaDB; anything else escalates.
 
+On a production target it escalates before running when data_from='target' (a dump of production)
+or when no scratch_url keeps the scratch database off the production server.
+
 Call it after generate_migration / review_migration and before anything runs on a real database.
 Verdict: proceed (safe both ways), fix (findings say how), escalate (a rollback that cannot restore
 the schema, or an unexplained failure: ask a human).
