@@ -100,6 +100,24 @@ async def _generate_migration(project: Project, args: argparse.Namespace):
                                     rev_id=args.rev_id, dry_run=args.dry_run, against=args.against)
 
 
+def _roundtrip_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--revision", default="heads", help="Last revision to test (default: heads).")
+    parser.add_argument("--from-revision", default=None, help="Start revision (default: the target's).")
+    parser.add_argument("--seed-rows", type=int, default=20)
+    parser.add_argument("--data-from", choices=["seed", "target"], default="seed")
+    parser.add_argument("--trace-locks", type=_bool, default=True)
+    parser.add_argument("--timeout", type=float, default=300.0, help="Seconds (default 300).")
+
+
+@command("test-roundtrip", "Upgrade/downgrade/upgrade each revision on a scratch database.", _roundtrip_args)
+async def _test_roundtrip(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.test_roundtrip import test_roundtrip
+
+    return await test_roundtrip(project, revision=args.revision, from_revision=args.from_revision,
+                                seed_rows=args.seed_rows, data_from=args.data_from, trace_locks=args.trace_locks,
+                                timeout_s=args.timeout)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="Project folder holding alembic.ini (default: .).")
     parser.add_argument("--database-url", default=None, help="Target database (overrides the config).")

@@ -1,0 +1,114 @@
+"""Schema snapshots, data checks, seeding and failure classification on real databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from alembic_mcp.tools.datacheck import data_lost, table_data
+from alembic_mcp.tools.failures import classify
+from alembic_mcp.tools.seed import seed_database
+from alembic_mcp.tools.snapshot import diff_snapshots, take_snapshot
+
+SCHEMA = [
+    "CREATE TABLE parents (id INTEGER PRIMARY KEY, code VARCHAR(8) NOT NULL UNIQUE, score INTEGER DEFAULT 3)",
+    "CREATE TABLE kids (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parents (id), "
+    "nick VARCHAR(30), CONSTRAINT ck_kids_nick CHECK (nick <> ''))",
+    "CREATE INDEX ix_kids_nick ON kids (nick)",
+]
+
+
+def _engine(request, backend):
+    url = request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend]
+    )
+    return create_engine(url, poolclass=NullPool)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
+def test_snapshot_diff_seed_and_loss(request, backend):
+    engine = _engine(request, backend)
+    with engine.connect() as conn:
+        for ddl in SCHEMA:
+            conn.execute(text(ddl))
+        conn.commit()
+        before = take_snapshot(conn)
+        assert set(before["tables"]) == {"parents", "kids"}
+        kids = before["tables"]["kids"]
+        assert kids["columns"]["parent_id"]["nullable"] is False
+        assert "ix_kids_nick" in kids["indexes"]  # MariaDB adds one for the foreign key too
+        assert [fk["referred_table"] for fk in kids["foreign_keys"].values()] == ["parents"]
+        assert before["tables"]["parents"]["primary_key"]["columns"] == ["id"]
+        assert take_snapshot(conn) == before  # deterministic
+
+        seeded = seed_database(conn, 6)
+        assert seeded["tables"] == {"parents": 6, "kids": 6} and seeded["skipped"] == {}
+        data = table_data(conn, before)
+        assert data["kids"]["rows"] == 6 and data["kids"]["columns"]["nick"]["non_null"] == 6
+
+        conn.execute(text("DROP INDEX ix_kids_nick" + (" ON kids" if backend == "mariadb" else "")))
+        conn.execute(text("UPDATE kids SET nick = NULL WHERE id > 2"))
+        conn.commit()
+        after = take_snapshot(conn, previous=before, tables={"kids"})
+        assert [d["message"] for d in diff_snapshots(before, after, "after downgrade")] == [
+            "index ix_kids_nick missing after downgrade"
+        ]
+        lost = data_lost(data, table_data(conn, after), "after the downgrade")
+        assert [(x["table"], x["column"], x["rows_before"], x["rows_after"]) for x in lost] == [
+            ("kids", "nick", 6, 2)
+        ]
+    engine.dispose()
+
+
+def test_postgres_enums_sequences_views(pg_url):
+    engine = create_engine(pg_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        base = take_snapshot(conn)
+        conn.execute(text("CREATE TYPE mood AS ENUM ('happy', 'sad')"))
+        conn.execute(text("CREATE SEQUENCE counter_seq"))
+        conn.execute(text("CREATE TABLE t (id serial PRIMARY KEY, m mood)"))
+        conn.execute(text("CREATE VIEW happy AS SELECT id FROM t WHERE m = 'happy'"))
+        snap = take_snapshot(conn)
+        assert snap["enums"] == {"mood": ["happy", "sad"]}
+        assert "counter_seq" in snap["sequences"] and "t_id_seq" in snap["sequences"]
+        assert "happy" in snap["views"] and "FROM t" in snap["views"]["happy"]
+        messages = [d["message"] for d in diff_snapshots(snap, base, "after downgrade")]
+        assert "enum mood missing after downgrade" in messages
+        assert "view happy missing after downgrade" in messages
+        assert "sequence counter_seq missing after downgrade" in messages
+        # the signature cache gives the same answer as a full reflection
+        cache: dict = {}
+        first = take_snapshot(conn, cache=cache)
+        assert take_snapshot(conn, cache=cache) == first == snap
+        conn.rollback()
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("message", "sqlstate", "errno", "mode"),
+    [
+        ('column "badge" of relation "persons" contains null values', "23502", None, "not-null-violation"),
+        ("Cannot add a NOT NULL column with default value NULL", None, None, "not-null-violation"),
+        (
+            "Cannot add or update a child row: a foreign key constraint fails",
+            None,
+            1452,
+            "foreign-key-violation",
+        ),
+        (
+            'could not create unique index "ix" DETAIL: Key (level)=(1) is duplicated.',
+            "23505",
+            None,
+            "unique-violation",
+        ),
+        ("UNIQUE constraint failed: persons.level", None, None, "unique-violation"),
+        ('column "name" cannot be cast automatically to type integer', "42804", None, "type-mismatch"),
+        ("Duplicate column name 'nickname'", None, 1060, "object-already-exists"),
+        ("no such table: persons", None, None, "object-does-not-exist"),
+        ("Cannot drop index 'ix': needed in a foreign key constraint", None, 1553, "object-still-referenced"),
+        ("this migration cannot be undone", None, None, "unknown"),
+    ],
+)
+def test_classify(message, sqlstate, errno, mode):
+    assert classify(None, message, sqlstate, errno) == mode

@@ -1,0 +1,165 @@
+"""Data checks for rehearsals: row counts and per-column checksums, and what a downgrade lost.
+
+``table_data`` reads each table once (ordered by its primary key when it has one) and keeps, per
+column, the count of non-null values and a SHA-1 of the values in row order. Two readings of the
+same table then compare on the columns both sides have (a per-table checksum over the common
+columns), and ``data_lost`` says, per table and column, what the downgrade did not bring back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from .snapshot import Snapshot
+
+TableData = dict[str, Any]
+_NULL = b"\x00N"
+
+
+def _encode(value: Any) -> bytes:
+    if value is None:
+        return _NULL
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b"b" + bytes(value).hex().encode()
+    if isinstance(value, bool):
+        value = int(value)
+    return str(value).encode("utf-8", "surrogatepass")
+
+
+def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
+    info = snapshot["tables"][table]
+    columns = list(info["column_order"])
+    prep = conn.dialect.identifier_preparer
+    order = info["primary_key"]["columns"] or columns
+    sql = f"SELECT {', '.join(prep.quote(c) for c in columns)} FROM {prep.quote(table)}" + (
+        f" ORDER BY {', '.join(prep.quote(c) for c in order)}" if order else ""
+    )
+    hashes = [hashlib.sha1() for _ in columns]
+    non_null = [0] * len(columns)
+    rows = 0
+    if columns:
+        result = conn.execute(text(sql), execution_options={"yield_per": 2000})
+        for row in result:
+            rows += 1
+            for i, value in enumerate(row):
+                hashes[i].update(_encode(value) + b"\x1f")
+                if value is not None:
+                    non_null[i] += 1
+    return {
+        "rows": rows,
+        "columns": {
+            c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()} for i, c in enumerate(columns)
+        },
+    }
+
+
+def table_data(
+    conn: Connection,
+    snapshot: Snapshot,
+    tables: set[str] | None = None,
+    previous: dict[str, TableData] | None = None,
+) -> dict[str, TableData]:
+    """Data of every table in ``snapshot``; with ``previous`` and ``tables`` only ``tables`` (and tables
+    new since ``previous``) are read again."""
+    out: dict[str, TableData] = {}
+    for table in snapshot["tables"]:
+        if previous is not None and tables is not None and table not in tables and table in previous:
+            out[table] = previous[table]
+        else:
+            out[table] = read_table(conn, table, snapshot)
+    return out
+
+
+def common_checksum(a: TableData, b: TableData) -> tuple[str, str, list[str]]:
+    """Per-table checksums of ``a`` and ``b`` over the columns both have (and their row counts)."""
+    common = sorted(set(a["columns"]) & set(b["columns"]))
+
+    def digest(d: TableData) -> str:
+        h = hashlib.sha1(str(d["rows"]).encode())
+        for c in common:
+            h.update(c.encode() + b"=" + d["columns"][c]["checksum"].encode())
+        return h.hexdigest()
+
+    return digest(a), digest(b), common
+
+
+def data_lost(before: dict[str, TableData], after: dict[str, TableData], when: str) -> list[dict[str, Any]]:
+    """What ``after`` no longer holds of ``before``: per table (rows) and per column (values)."""
+    out: list[dict[str, Any]] = []
+    for table, b in sorted(before.items()):
+        a = after.get(table)
+        if a is None:
+            if b["rows"]:
+                out.append(
+                    {
+                        "table": table,
+                        "column": None,
+                        "rows_before": b["rows"],
+                        "rows_after": 0,
+                        "message": f"table {table} with {b['rows']} rows is gone {when}",
+                    }
+                )
+            continue
+        if a["rows"] < b["rows"]:
+            out.append(
+                {
+                    "table": table,
+                    "column": None,
+                    "rows_before": b["rows"],
+                    "rows_after": a["rows"],
+                    "message": f"table {table} has {a['rows']} rows {when}, {b['rows']} before",
+                }
+            )
+        for column, cinfo in sorted(b["columns"].items()):
+            if column not in a["columns"]:
+                if cinfo["non_null"]:
+                    out.append(
+                        {
+                            "table": table,
+                            "column": column,
+                            "rows_before": cinfo["non_null"],
+                            "rows_after": 0,
+                            "message": f"column {table}.{column} with {cinfo['non_null']} non-null values "
+                            f"is gone {when}",
+                        }
+                    )
+                continue
+            after_col = a["columns"][column]
+            if a["rows"] < b["rows"]:
+                continue  # the lost rows are reported once for the table
+            if after_col["non_null"] < cinfo["non_null"]:
+                out.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "rows_before": cinfo["non_null"],
+                        "rows_after": after_col["non_null"],
+                        "message": f"column {table}.{column} has {after_col['non_null']} non-null values "
+                        f"{when}, {cinfo['non_null']} before",
+                    }
+                )
+            elif after_col["checksum"] != cinfo["checksum"] and a["rows"] == b["rows"]:
+                out.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "rows_before": cinfo["non_null"],
+                        "rows_after": after_col["non_null"],
+                        "message": f"column {table}.{column} holds different values {when} "
+                        f"({b['rows']} rows)",
+                    }
+                )
+    return out
+
+
+def row_counts(data: dict[str, TableData]) -> dict[str, int]:
+    return {table: d["rows"] for table, d in data.items()}
+
+
+def count_rows(conn: Connection, table: str) -> int:
+    prep = conn.dialect.identifier_preparer
+    return int(conn.execute(text(f"SELECT count(*) FROM {prep.quote(table)}")).scalar_one())

@@ -1,0 +1,369 @@
+"""Normalised schema snapshots via SQLAlchemy's Inspector, and readable differences between two.
+
+A snapshot is plain JSON: ``{"tables": {name: {...}}, "enums": {...}, "sequences": [...], "views": {...}}``.
+Each table holds its columns (type, nullability, default, comment, computed), primary key, foreign
+keys, indexes, unique and check constraints, keyed by name (or a stable description when unnamed),
+so two snapshots of the same database compare with ``==`` and ``diff_snapshots`` gives sentences like
+"index ix_persons_email missing after downgrade". The Alembic version table is left out.
+
+``take_snapshot(conn, previous=..., tables=...)`` re-reflects only ``tables`` and reuses the rest
+from ``previous``; on PostgreSQL a per-table catalog signature decides instead (``cache``), so only
+tables whose definition is new are reflected. Database-wide objects (table list, enums, sequences,
+views) are always re-read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+Snapshot = dict[str, Any]
+_SPACE = re.compile(r"\s+")
+
+
+def _norm_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _SPACE.sub(" ", str(value)).strip()
+    while len(text) >= 2 and text[0] == "(" and text[-1] == ")" and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _type_text(col_type: Any, dialect: Any) -> str:
+    try:
+        return str(col_type.compile(dialect=dialect))
+    except Exception:
+        return repr(col_type)
+
+
+def _column(col: dict[str, Any], dialect: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": _type_text(col["type"], dialect),
+        "nullable": bool(col.get("nullable", True)),
+        "default": _norm_text(col.get("default")),
+    }
+    if col.get("comment"):
+        out["comment"] = col["comment"]
+    if col.get("computed"):
+        out["computed"] = _norm_text(col["computed"].get("sqltext"))
+    if col.get("identity"):
+        out["identity"] = bool(col["identity"].get("always", False))
+    return out
+
+
+def _fk_key(fk: dict[str, Any]) -> str:
+    if fk.get("name"):
+        return str(fk["name"])
+    local, remote = ", ".join(fk["constrained_columns"]), ", ".join(fk["referred_columns"])
+    return f"({local}) -> {fk['referred_table']}({remote})"
+
+
+def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) -> dict[str, Any]:
+    key = (None, name)
+    columns = cache["columns"].get(key, [])
+    pk = cache["pk"].get(key) or {}
+    table: dict[str, Any] = {
+        "columns": {c["name"]: _column(c, dialect) for c in columns},
+        "column_order": [c["name"] for c in columns],
+        "primary_key": {"name": pk.get("name"), "columns": list(pk.get("constrained_columns") or [])},
+        "foreign_keys": {},
+        "indexes": {},
+        "unique_constraints": {},
+        "check_constraints": {},
+    }
+    for fk in cache["fks"].get(key, []):
+        options = {k: v for k, v in (fk.get("options") or {}).items() if v is not None}
+        table["foreign_keys"][_fk_key(fk)] = {
+            "columns": list(fk["constrained_columns"]),
+            "referred_table": fk["referred_table"],
+            "referred_columns": list(fk["referred_columns"]),
+            "options": options,
+        }
+    uniques = cache["uniques"].get(key, [])
+    for uc in uniques:
+        table["unique_constraints"][uc.get("name") or f"unique({', '.join(uc['column_names'])})"] = {
+            "columns": list(uc["column_names"])
+        }
+    unique_names = {uc.get("name") for uc in uniques}
+    for ix in cache["indexes"].get(key, []):
+        if ix.get("duplicates_constraint") or (ix.get("name") in unique_names and ix.get("unique")):
+            continue  # MySQL/SQLite report a unique constraint's index as an index too
+        entry: dict[str, Any] = {
+            "columns": [c if c is not None else "<expression>" for c in ix["column_names"]],
+            "unique": bool(ix.get("unique")),
+        }
+        if ix.get("expressions"):
+            entry["expressions"] = [_norm_text(e) for e in ix["expressions"]]
+        where = (ix.get("dialect_options") or {}).get("postgresql_where") or (
+            ix.get("dialect_options") or {}
+        ).get("sqlite_where")
+        if where is not None:
+            entry["where"] = _norm_text(where)
+        table["indexes"][ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
+    for ck in cache["checks"].get(key, []):
+        table["check_constraints"][ck.get("name") or f"check({_norm_text(ck.get('sqltext'))})"] = {
+            "sqltext": _norm_text(ck.get("sqltext"))
+        }
+    return table
+
+
+def _multi(fn, names: list[str]) -> dict[tuple, Any]:
+    try:
+        return fn(filter_names=names)
+    except NotImplementedError:
+        return {}
+
+
+def take_snapshot(
+    conn: Connection,
+    version_table: str = "alembic_version",
+    previous: Snapshot | None = None,
+    tables: set[str] | None = None,
+    cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> Snapshot:
+    """Reflect the default schema.
+
+    With ``previous`` and ``tables``, only ``tables`` (and tables not in ``previous``) are re-reflected;
+    everything else is copied from ``previous``. On PostgreSQL, ``cache`` maps (table, catalog
+    signature) to a reflected table: a table whose definition has a signature seen before (e.g. back to
+    its state before an upgrade after the downgrade) is taken from the cache instead of reflected again.
+    """
+    insp = inspect(conn)
+    dialect = conn.dialect
+    out: Snapshot = {"tables": {}, "enums": {}, "sequences": [], "views": {}}
+    signatures: dict[str, str | None] = {}
+    partial = previous is not None and tables is not None
+    if dialect.name == "postgresql":
+        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None)  # type: ignore[arg-type]
+        table_names = list(signatures)
+    else:
+        table_names = insp.get_table_names()
+        for view in sorted(insp.get_view_names()):
+            try:
+                out["views"][view] = _norm_text(insp.get_view_definition(view))
+            except Exception:
+                out["views"][view] = None
+    names = sorted(n for n in table_names if n != version_table)
+    known: dict[str, dict[str, Any]] = {}
+    if partial:
+        known = {n: previous["tables"][n] for n in names if n not in tables and n in previous["tables"]}  # type: ignore[index,operator]
+    if cache is not None:
+        known.update(
+            {
+                n: cache[(n, signatures[n])]
+                for n in names
+                if n not in known and signatures.get(n) and (n, signatures[n]) in cache
+            }
+        )
+    refresh = [n for n in names if n not in known]
+    reflected: dict[str, dict[str, Any]] = {}
+    if refresh:
+        multi = {
+            "columns": _multi(insp.get_multi_columns, refresh),
+            "pk": _multi(insp.get_multi_pk_constraint, refresh),
+            "fks": _multi(insp.get_multi_foreign_keys, refresh),
+            "indexes": _multi(insp.get_multi_indexes, refresh),
+            "uniques": _multi(insp.get_multi_unique_constraints, refresh),
+            "checks": _multi(insp.get_multi_check_constraints, refresh),
+        }
+        reflected = {n: _table(insp, n, multi, dialect) for n in refresh}
+        if cache is not None:
+            cache.update({(n, signatures[n]): entry for n, entry in reflected.items() if signatures.get(n)})
+    for name in names:
+        out["tables"][name] = known[name] if name in known else reflected[name]
+    return out
+
+
+# One row per table with a signature of everything the Inspector reflects for it (columns with type,
+# nullability, default, identity, generation and comment; constraints; indexes), built from names and
+# definitions only, so a table dropped and re-created identically has the same signature.
+_PG_CATALOG = text(
+    "SELECT 'table' AS kind, c.relname AS name, "
+    "CASE WHEN :all_tables OR c.relname::text = ANY(CAST(:only AS text[])) THEN md5(concat_ws('|', "
+    "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+    "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
+    "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
+    "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
+    "AND NOT a.attisdropped), "
+    "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
+    "FROM pg_constraint con WHERE con.conrelid = c.oid), "
+    "(SELECT string_agg(i.relname || ':' || pg_get_indexdef(i.oid), ',' ORDER BY i.relname) "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid))) END AS detail "
+    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+    "UNION ALL SELECT 'view', c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm') "
+    "UNION ALL SELECT 'sequence', c.relname, NULL FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'S' "
+    "UNION ALL SELECT 'enum', t.typname, string_agg(e.enumlabel, E'\\n' ORDER BY e.enumsortorder) "
+    "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+    "WHERE t.typnamespace = current_schema()::regnamespace GROUP BY t.typname"
+)
+
+
+def _pg_catalog(conn: Connection, out: Snapshot, only: list[str] | None = None) -> dict[str, str | None]:
+    """PostgreSQL: tables (with signatures; only for ``only`` when given), views (with definitions),
+    sequences and enums of the current schema in one round trip (the Inspector needs one query per kind,
+    and this runs after every step)."""
+    tables: dict[str, str | None] = {}
+    params = {"all_tables": only is None, "only": list(only or [])}
+    for kind, name, detail in conn.execute(_PG_CATALOG, params):
+        if kind == "table":
+            tables[name] = detail
+        elif kind == "view":
+            out["views"][name] = _norm_text(detail)
+        elif kind == "sequence":
+            out["sequences"].append(name)
+        else:
+            out["enums"][name] = detail.split("\n")
+    out["sequences"].sort()
+    out["views"] = dict(sorted(out["views"].items()))
+    out["enums"] = dict(sorted(out["enums"].items()))
+    return tables
+
+
+# ---------------------------------------------------------------- differences
+
+
+def _diff_item(
+    kind: str,
+    name: str,
+    before: Any,
+    after: Any,
+    when: str,
+    table: str | None,
+    out: list[dict[str, Any]],
+    column: str | None = None,
+) -> None:
+    if before == after:
+        return
+    if after is None:
+        out.append(
+            {
+                "kind": kind,
+                "object": name,
+                "table": table,
+                "column": column,
+                "change": "missing",
+                "message": f"{kind} {name} missing {when}",
+            }
+        )
+    elif before is None:
+        out.append(
+            {
+                "kind": kind,
+                "object": name,
+                "table": table,
+                "column": column,
+                "change": "unexpected",
+                "message": f"{kind} {name} present {when} but not before",
+            }
+        )
+    else:
+        parts = []
+        if isinstance(before, dict) and isinstance(after, dict):
+            for field in sorted(set(before) | set(after)):
+                if before.get(field) != after.get(field):
+                    parts.append(f"{field} {_show(before.get(field))} -> {_show(after.get(field))}")
+        else:
+            parts.append(f"{_show(before)} -> {_show(after)}")
+        out.append(
+            {
+                "kind": kind,
+                "object": name,
+                "table": table,
+                "column": column,
+                "change": "changed",
+                "message": f"{kind} {name} differs {when}: {'; '.join(parts)}",
+            }
+        )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(str(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in sorted(value.items())) + "}"
+    return "none" if value is None else str(value)
+
+
+def diff_snapshots(expected: Snapshot, actual: Snapshot, when: str) -> list[dict[str, Any]]:
+    """Readable differences from ``expected`` to ``actual``; ``when`` ends each sentence
+    ("after downgrade", "after re-upgrade")."""
+    out: list[dict[str, Any]] = []
+    t_exp, t_act = expected["tables"], actual["tables"]
+    for name in sorted(set(t_exp) | set(t_act)):
+        if name not in t_act:
+            out.append(
+                {
+                    "kind": "table",
+                    "object": name,
+                    "table": name,
+                    "column": None,
+                    "change": "missing",
+                    "message": f"table {name} missing {when}",
+                }
+            )
+            continue
+        if name not in t_exp:
+            out.append(
+                {
+                    "kind": "table",
+                    "object": name,
+                    "table": name,
+                    "column": None,
+                    "change": "unexpected",
+                    "message": f"table {name} present {when} but not before",
+                }
+            )
+            continue
+        a, b = t_exp[name], t_act[name]
+        for col in sorted(set(a["columns"]) | set(b["columns"])):
+            _diff_item(
+                "column",
+                f"{name}.{col}",
+                a["columns"].get(col),
+                b["columns"].get(col),
+                when,
+                name,
+                out,
+                column=col,
+            )
+        if a["primary_key"]["columns"] != b["primary_key"]["columns"]:
+            _diff_item(
+                "primary key of",
+                name,
+                a["primary_key"]["columns"],
+                b["primary_key"]["columns"],
+                when,
+                name,
+                out,
+            )
+        for section, kind in (
+            ("foreign_keys", "foreign key"),
+            ("indexes", "index"),
+            ("unique_constraints", "unique constraint"),
+            ("check_constraints", "check constraint"),
+        ):
+            for key in sorted(set(a[section]) | set(b[section])):
+                _diff_item(kind, key, a[section].get(key), b[section].get(key), when, name, out)
+    for kind, section in (("enum", "enums"), ("view", "views")):
+        for key in sorted(set(expected.get(section, {})) | set(actual.get(section, {}))):
+            _diff_item(kind, key, expected[section].get(key), actual[section].get(key), when, None, out)
+    for seq in sorted(set(expected.get("sequences", [])) ^ set(actual.get("sequences", []))):
+        present = seq in actual.get("sequences", [])
+        _diff_item("sequence", seq, None if present else seq, seq if present else None, when, None, out)
+    return out
