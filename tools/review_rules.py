@@ -984,18 +984,22 @@ class _Linter:
         self._downgrade_loses_data(down_func)
 
     def _downgrade_loses_data(self, down_func: ast.FunctionDef) -> None:
+        """Tables upgrade filled with rows, and columns it filled by copying other data into them."""
         filled_tables: set[str] = set()
+        filled_columns: set[tuple[str, str]] = set()
         for op in self.up:
             if op.name == "bulk_insert" and op.table:
                 filled_tables.add(op.table)
-            if op.name == "execute":
-                for s in self.exec_arg(op).statements:
-                    if s.kind in ("update", "insert") and s.table:
-                        filled_tables.add(s.table)
-                arg = self.exec_arg(op)
-                if arg.kind == "construct" and arg.construct in ("update", "insert"):
-                    if op.table or arg.construct_table:
-                        filled_tables.add(op.table or arg.construct_table)
+            if op.name != "execute":
+                continue
+            arg = self.exec_arg(op)
+            for s in arg.statements:
+                if s.kind == "insert" and s.table:
+                    filled_tables.add(s.table)
+                if s.kind == "update" and s.table:
+                    filled_columns.update((s.table, c) for c in s.copied_columns)
+            if arg.kind == "construct" and arg.construct == "insert" and (op.table or arg.construct_table):
+                filled_tables.add(op.table or arg.construct_table)
         added = {op.table for op in self.up if op.name == "create_table"}
         down_src = ast.get_source_segment(self.m.source, down_func) or ""
         documented = bool(DOC_DATA_LOSS.search(down_src))
@@ -1003,9 +1007,9 @@ class _Linter:
             target = None
             if op.name == "drop_table" and op.table in added and op.table in filled_tables:
                 target = f"table {op.table}"
-            elif op.name == "drop_column" and op.table in filled_tables:
+            elif op.name == "drop_column":
                 col = _name_value(op.arg(1, "column_name"))
-                if (op.table, col) in self.added_columns:
+                if (op.table, col) in self.added_columns and (op.table, col) in filled_columns:
                     target = f"column {op.table}.{col}"
             if target is None:
                 continue
@@ -1184,3 +1188,27 @@ def known_safe_cast(old: ast.expr | None, new: ast.expr | None) -> bool:
 def lint_migration(migration: MigrationSource, file: str | None = None, backend: str | None = None) -> Lint:
     """Layer 1: every catalogue rule over one parsed migration."""
     return _Linter(migration, file, backend).run()
+
+
+@dataclass
+class FileReview:
+    """Layer 1 of one file after suppression comments: kept hits, honoured suppressions, extra findings."""
+
+    lint: Lint
+    hits: list[Hit]
+    suppressions: list[Any]
+    extra: list[Finding]
+
+
+def review_source(migration: MigrationSource, file: str | None = None, backend: str | None = None) -> FileReview:
+    """``lint_migration`` plus the file's ``# alembic-mcp: ignore[...]`` comments."""
+    from .suppressions import apply_suppressions, parse_suppressions, report
+
+    lint = lint_migration(migration, file, backend)
+    sset = parse_suppressions(migration.source, set(RULE_IDS), file)
+    spans = {h.finding.line: h.span for h in lint.hits if h.finding.line is not None}
+    by_id = {id(h.finding): h for h in lint.hits}
+    kept, _ = apply_suppressions([h.finding for h in lint.hits], spans, sset)
+    hits = [by_id[id(f)] for f in kept]
+    honoured, unused = report(sset, file)
+    return FileReview(lint=lint, hits=hits, suppressions=honoured, extra=sset.errors + unused)

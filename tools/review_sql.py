@@ -39,6 +39,7 @@ class SqlStatement:
     not_valid: bool = False
     batched: bool = False
     constraint: str | None = None  # foreign_key / check / unique / primary_key
+    copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
 
 
 @dataclass
@@ -190,8 +191,11 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
                                 constraint=kind)
         return SqlStatement(stripped, "alter_table", table=table)
     if isinstance(parsed, exp.Update):
+        copied = [eq.this.name for eq in parsed.expressions
+                  if isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column) and eq.expression is not None
+                  and eq.expression.find(exp.Column) is not None]
         return SqlStatement(stripped, "update", table=_table_of(parsed),
-                            batched=bool(_BATCH_HINT.search(stripped)))
+                            batched=bool(_BATCH_HINT.search(stripped)), copied_columns=copied)
     if isinstance(parsed, exp.Delete):
         return SqlStatement(stripped, "delete", table=_table_of(parsed),
                             batched=bool(_BATCH_HINT.search(stripped)))
