@@ -1,0 +1,347 @@
+"""``review_migration``: every dangerous operation in the selected revisions, why, the safe rewrite, and
+whether a human must decide.
+
+Layers: 1. the AST rules (review_rules), 2. squawk over the offline-rendered SQL on PostgreSQL targets
+(review_squawk, rendered in the worker), 3. facts from the target database (review_context), 4. the
+escalation policy (protected/audit tables, production, the rules' own escalations).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .config import Project
+from .dbinfo import current_revisions
+from .errors import AlembicMcpError, InvalidArgument
+from .history import History, load_history
+from .migration_ast import MigrationSource, parse_file
+from .policy import is_production, matches_any
+from .progress import Progress, no_progress
+from .review_context import Facts, apply, gather
+from .review_rules import Hit, review_source
+from .review_squawk import merge, run_squawk
+from .suppressions import Suppression
+from .urls import backend_of
+from .verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
+from .worker import WorkerFailed, run_worker
+
+
+class ReviewedRevision(BaseModel):
+    revision: str
+    message: str = Field(description="First line of the revision's docstring.")
+    file: str = Field(description="Migration file, relative to the project.")
+    down_revisions: list[str] = Field(default_factory=list)
+    verdict: VerdictKind = Field(description="This revision's own verdict.")
+    findings: list[Finding] = Field(default_factory=list)
+    escalations: list[Escalation] = Field(default_factory=list)
+    suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
+    layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
+    sql: str | None = Field(default=None, description="Offline-rendered SQL (include_sql=true).")
+
+
+class DatabaseContext(BaseModel):
+    status: Literal["checked", "unreachable", "not_configured"]
+    url: str | None = Field(default=None, description="Target database, password masked.")
+    backend: str | None = None
+    current: list[str] = Field(default_factory=list, description="Revision(s) in the version table.")
+    detail: str = ""
+
+
+class ReviewMigrationResult(VerdictResult):
+    selection: str = Field(description="How the revisions were chosen.")
+    revisions: list[ReviewedRevision] = Field(default_factory=list, description="Reviewed, in upgrade order.")
+    suppressions: list[Suppression] = Field(default_factory=list)
+    database: DatabaseContext
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
+
+
+# ------------------------------------------------------------------------------------------ selection
+
+def _check_path(project: Project, path: str) -> Path:
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidArgument("path is empty. Pass a migration file inside the versions directory, "
+                              "e.g. migrations/versions/abc123_add_column.py.")
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute():
+        candidate = project.root / candidate
+    resolved = candidate.resolve()
+    roots = [Path(v).resolve() for v in project.version_locations]
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise InvalidArgument(
+            f"path {path!r} is outside the versions directories "
+            f"({', '.join(project.relative(r) for r in roots)}); only migration files there can be reviewed.")
+    if not resolved.is_file():
+        raise InvalidArgument(f"path {project.relative(resolved)} does not exist or is not a file.")
+    if resolved.suffix != ".py":
+        raise InvalidArgument(f"path {project.relative(resolved)} is not a Python migration file (.py).")
+    return resolved
+
+
+def _parse(project: Project, path: Path) -> MigrationSource:
+    rel = project.relative(path)
+    try:
+        migration = parse_file(path)
+    except SyntaxError as exc:
+        raise InvalidArgument(f"{rel} has a syntax error at line {exc.lineno}: {exc.msg}. Fix it, then review "
+                              "again.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"{rel} cannot be read: {exc}.") from None
+    if not isinstance(migration.revision, str) or "upgrade" not in migration.functions:
+        raise InvalidArgument(f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
+                              "and an upgrade() function.")
+    return migration
+
+
+def _select(history: History, revision: str) -> list[str]:
+    rmap = history.revision_map
+    if rmap is None:
+        raise InvalidArgument("The revision history has a cycle; run check_heads to find it.")
+    heads = ", ".join(history.heads) or "none"
+    try:
+        if ":" in revision:
+            lower, _, upper = revision.partition(":")
+            revs = list(rmap.iterate_revisions(upper or "heads", lower or "base", inclusive=True,
+                                               implicit_base=True))
+            ids = {r.revision for r in revs if r is not None}
+        else:
+            ids = {r.revision for r in rmap.get_revisions(revision) if r is not None}
+    except Exception as exc:  # alembic's ResolutionError / MultipleHeads / RangeNotAncestorError ...
+        message = str(exc).strip() or type(exc).__name__
+        raise InvalidArgument(f"revision {revision!r} cannot be resolved: {message}. Heads: {heads}. Use a "
+                              "revision id, a unique prefix, head/heads or a range like base:head.") from None
+    if not ids:
+        raise InvalidArgument(f"revision {revision!r} selects no revision. Heads: {heads}.")
+    return history.ordered(ids)
+
+
+# ------------------------------------------------------------------------------------------ the tool
+
+async def review_migration(project: Project, revision: str | None = None, path: str | None = None,
+                           include_sql: bool = False, progress: Progress = no_progress) -> ReviewMigrationResult:
+    if revision is not None and path is not None:
+        raise InvalidArgument("Pass either revision or path, not both.")
+    if revision is not None and (not isinstance(revision, str) or not revision.strip()):
+        raise InvalidArgument("revision is empty. Pass a revision id, a unique prefix, head or a range.")
+    url = project.database_url
+    backend = backend_of(url) if url is not None else None
+    db = DatabaseContext(status="not_configured", url=project.masked_database_url, backend=backend,
+                         detail="No target database configured: rules assume tables hold data.")
+    findings_general: list[Finding] = []
+    await progress(0, 4, "selecting revisions")
+
+    # -- which revisions
+    targets: list[tuple[str, Path, list[str], str]] = []  # (revision, path, downs, message)
+    history: History | None = None
+    if path is not None:
+        file = _check_path(project, path)
+        migration = _parse(project, file)
+        downs = migration.down_revision
+        downs = [downs] if isinstance(downs, str) else [d for d in (downs or []) if isinstance(d, str)]
+        doc = ast.get_docstring(migration.tree) or ""
+        targets.append((migration.revision, file, downs, _first_line(doc)))
+        selection = f"path {project.relative(file)}"
+        parsed = {migration.revision: migration}
+    else:
+        history, _ = await load_history(project, check_env=False)
+        findings_general.extend(f for f in history.findings if f.severity == "error")
+        if revision is not None:
+            ids = _select(history, revision.strip())
+            selection = f"revision {revision.strip()}"
+        else:
+            ids, selection = await _pending(project, history, db)
+        for rev in ids:
+            node = history.nodes[rev]
+            targets.append((rev, Path(node.path), list(node.down_revisions), _first_line(node.doc)))
+        parsed = {}
+        for rev, file, _, _ in targets:
+            parsed[rev] = _parse(project, file)
+
+    # -- layer 1
+    await progress(1, 4, f"reviewing {len(targets)} revision(s)")
+    reviews = {}
+    created_before: dict[str, set[str]] = {}
+    created: set[str] = set()
+    for rev, file, _, _ in targets:
+        reviews[rev] = review_source(parsed[rev], project.relative(file), backend)
+        created_before[rev] = set(created)
+        created |= {op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table}
+
+    # -- layer 3
+    await progress(2, 4, "reading facts from the target database")
+    facts_by_rev: dict[str, Facts] = {}
+    if url is not None:
+        all_hits = [h for r in reviews.values() for h in r.hits]
+        tables = set().union(*(r.lint.existing_tables for r in reviews.values())) if reviews else set()
+        try:
+            base_facts = await gather(url, all_hits, tables, project.settings.exact_count_limit, set())
+            db.status = "checked"
+            db.detail = "Row counts and column facts read from the target database."
+            for rev in reviews:
+                facts_by_rev[rev] = Facts(reachable=True, rows=base_facts.rows, tables=base_facts.tables,
+                                          values=base_facts.values, created_earlier=created_before[rev])
+        except AlembicMcpError as exc:
+            db.status = "unreachable"
+            db.detail = f"{exc} Rules assume every table holds data."
+    for rev in reviews:
+        facts = facts_by_rev.get(rev, Facts(reachable=False))
+        reviews[rev].hits = apply(facts, reviews[rev].hits, project.settings.large_migration_rows)
+
+    # -- layer 2
+    await progress(3, 4, "rendering SQL offline")
+    rendered: dict[str, dict] = {}
+    squawked: dict[str, list] = {}
+    render_revs = [(rev, downs[0] if downs else None) for rev, _, downs, _ in targets if len(downs) <= 1]
+    want_sql = include_sql or backend == "postgresql"
+    if want_sql and render_revs:
+        try:
+            raw = await run_worker(project, "render_sql", {"revisions": render_revs},
+                                   database_url=url.render_as_string(hide_password=False) if url else None)
+            rendered = raw["rendered"]
+        except WorkerFailed as exc:
+            findings_general.append(Finding(
+                rule="render-failed", severity="warning",
+                message=f"The revisions could not be rendered offline: {exc}",
+                why="Without rendered SQL the squawk layer did not run; layer-1 findings still apply.",
+                fix="Run `alembic upgrade <rev> --sql` to see the error (env.py must support offline mode)."))
+        if backend == "postgresql" and rendered:
+            try:
+                squawked = await run_squawk({r: v["sql"] for r, v in rendered.items() if not v.get("error")})
+            except (FileNotFoundError, RuntimeError, OSError) as exc:
+                findings_general.append(Finding(
+                    rule="squawk-unavailable", severity="info", message=f"squawk did not run: {exc}",
+                    why="The rendered-SQL layer was skipped; layer-1 findings still apply.",
+                    fix="pip install squawk-cli"))
+
+    # -- layer 4 and assembly
+    await progress(4, 4, "applying the escalation policy")
+    settings = project.settings
+    production = is_production(url, settings.environment, settings.production_hosts)
+    out_revisions: list[ReviewedRevision] = []
+    all_suppressions: list[Suppression] = []
+    for rev, file, downs, message in targets:
+        review = reviews[rev]
+        rel = project.relative(file)
+        layers = ["ast"]
+        findings = [h.finding for h in review.hits] + review.extra
+        escalations = [h.escalation for h in review.hits if h.escalation is not None]
+        if rev in squawked:
+            layers.append("sql")
+            op_lines = {op.table: op.line for op in parsed[rev].ops_in("upgrade") if op.table}
+            findings += merge(squawked[rev], findings, review.lint.cleared, rel, op_lines)
+        render = rendered.get(rev, {})
+        if render.get("error") and not any(f.rule == "offline-unsafe" for f in findings):
+            err = render["error"]
+            findings.append(Finding(
+                rule="offline-unsafe", severity="info",
+                message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: {err.get('message')}",
+                file=rel, line=err.get("line") if err.get("file") and Path(err["file"]).resolve() == file else None,
+                why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are unaffected.",
+                fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL."))
+        if facts_by_rev.get(rev) is not None:
+            layers.append("database")
+        escalations += _policy(review.lint.existing_tables, review.lint.changes, production, settings, rev, url)
+        escalations = _dedupe(escalations)
+        out_revisions.append(ReviewedRevision(
+            revision=rev, message=message, file=rel, down_revisions=downs,
+            verdict=decide(findings, escalations), findings=findings, escalations=escalations,
+            suppressions=review.suppressions, layers=layers,
+            sql=render.get("sql") if include_sql else None))
+        all_suppressions += review.suppressions
+
+    if db.status != "checked" and out_revisions:
+        findings_general.append(Finding(
+            rule="database-not-checked", severity="info",
+            message="The target database was not checked: every rule assumed the tables hold data.",
+            why=db.detail, fix="Configure or start the target database (--database-url) for row counts and "
+                               "orphan/duplicate/NULL checks."))
+    findings = findings_general + [f for r in out_revisions for f in r.findings]
+    escalations = [e for r in out_revisions for e in r.escalations]
+    result = ReviewMigrationResult(
+        selection=selection, revisions=out_revisions, suppressions=all_suppressions, database=db,
+        findings=findings, escalations=escalations, summary="", next_steps=[])
+    result.summary = _summary(result)
+    result.next_steps = _next_steps(result)
+    return result
+
+
+async def _pending(project: Project, history: History, db: DatabaseContext) -> tuple[list[str], str]:
+    everything = set(history.nodes)
+    if project.database_url is None:
+        return history.ordered(set(history.heads)), "the heads (no target database configured)"
+    try:
+        current = await current_revisions(project.database_url, project.settings.version_table,
+                                          project.settings.version_table_schema)
+    except AlembicMcpError as exc:
+        db.status = "unreachable"
+        db.detail = f"{exc} Rules assume every table holds data."
+        return history.ordered(set(history.heads)), "the heads (target database unreachable)"
+    db.current = list(current or [])
+    unknown = [r for r in db.current if r not in history.nodes]
+    if unknown:
+        return history.ordered(set(history.heads)), (
+            f"the heads (the database is at {', '.join(unknown)}, which no file declares)")
+    applied = set().union(*(history.ancestors(r) for r in db.current)) if db.current else set()
+    return history.ordered(everything - applied), "revisions not yet applied to the target database"
+
+
+def _policy(tables: set[str], changes: bool, production: bool, settings, rev: str, url) -> list[Escalation]:
+    out: list[Escalation] = []
+    if production and changes:
+        out.append(Escalation(rule="production-database",
+                              reason=f"The target is classified production: revision {rev} changes it.",
+                              evidence={"revision": rev, "environment": settings.environment}))
+    for table in sorted(t for t in tables if t):
+        if matches_any(table, settings.protected_tables):
+            out.append(Escalation(rule="protected-table", reason=f"Revision {rev} changes protected table {table}.",
+                                  evidence={"table": table, "patterns": settings.protected_tables}))
+        if matches_any(table, settings.audit_tables):
+            out.append(Escalation(rule="audit-trail", reason=f"Revision {rev} changes audit table {table}.",
+                                  evidence={"table": table, "patterns": settings.audit_tables}))
+    return out
+
+
+def _dedupe(escalations: list[Escalation]) -> list[Escalation]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for e in escalations:
+        key = (e.rule, e.reason)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _summary(result: ReviewMigrationResult) -> str:
+    n = len(result.revisions)
+    if n == 0:
+        return (f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
+                "revision=... to review an applied one.")
+    errors = sorted({f.rule for f in result.findings if f.severity == "error"})
+    text = f"Reviewed {n} revision(s) ({result.selection})"
+    if result.escalations:
+        rules = sorted({e.rule for e in result.escalations})
+        return text + f": a human must decide ({', '.join(rules)})."
+    if errors:
+        return text + f": fix {', '.join(errors)}, then review again."
+    warnings = sum(f.severity == "warning" for f in result.findings)
+    return text + (f": safe to proceed ({warnings} warning(s))." if warnings else ": safe to proceed.")
+
+
+def _next_steps(result: ReviewMigrationResult) -> list[str]:
+    steps: list[str] = []
+    if result.escalations:
+        steps.append("Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision.")
+    for f in result.findings:
+        if f.severity == "error" and f.fix:
+            where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""
+            steps.append(f"[{f.rule}] {where}: apply the fix, then call review_migration again.")
+    if not steps:
+        steps.append("Call test_roundtrip to rehearse upgrade/downgrade on a scratch database.")
+    return steps[:20]
