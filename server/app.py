@@ -8,12 +8,12 @@ from mcp.server.mcpserver import MCPServer
 
 from alembic_mcp import __version__
 
-from . import heads_tools
+from . import heads_tools, review_tools
 from .context import ServerState
 from .descriptions import INSTRUCTIONS
 
 # Each module exposes register(server, state); one module per tool family.
-TOOL_MODULES = [heads_tools]
+TOOL_MODULES = [heads_tools, review_tools]
 
 
 def build_server(project_dir: str, overrides: dict[str, Any] | None = None) -> MCPServer:

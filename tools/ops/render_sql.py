@@ -19,6 +19,7 @@ from ..worker_main import describe_exception
 def run(request: dict[str, Any]) -> dict[str, Any]:
     cfg = config_from_spec(request["project"], request.get("database_url") or "postgresql://")
     script = ScriptDirectory.from_config(cfg)
+    script.revision_map.heads  # noqa: B018 - load every file now: a broken sibling fails the whole op
     out: dict[str, Any] = {}
     for revision, down in request["args"]["revisions"]:
         buffer = io.StringIO()
