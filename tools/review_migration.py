@@ -12,17 +12,18 @@ import ast
 from pathlib import Path
 from typing import Literal
 
+import anyio
 from pydantic import BaseModel, Field
 
 from .config import Project
 from .dbinfo import current_revisions
 from .errors import AlembicMcpError, InvalidArgument
-from .history import History, load_history
+from .history import History, build_history, load_history
 from .migration_ast import MigrationSource, parse_file
 from .policy import is_production, matches_any
 from .progress import Progress, no_progress
 from .review_context import Facts, apply, gather
-from .review_rules import Hit, review_source
+from .review_rules import review_source
 from .review_squawk import merge, run_squawk
 from .suppressions import Suppression
 from .urls import backend_of
@@ -149,7 +150,12 @@ async def review_migration(project: Project, revision: str | None = None, path: 
         selection = f"path {project.relative(file)}"
         parsed = {migration.revision: migration}
     else:
-        history, _ = await load_history(project, check_env=False)
+        fast = history_from_files(project)
+        if fast is not None:
+            history, parsed = fast
+        else:
+            history, _ = await load_history(project, check_env=False)
+            parsed = {}
         findings_general.extend(f for f in history.findings if f.severity == "error")
         if revision is not None:
             ids = _select(history, revision.strip())
@@ -159,9 +165,9 @@ async def review_migration(project: Project, revision: str | None = None, path: 
         for rev in ids:
             node = history.nodes[rev]
             targets.append((rev, Path(node.path), list(node.down_revisions), _first_line(node.doc)))
-        parsed = {}
         for rev, file, _, _ in targets:
-            parsed[rev] = _parse(project, file)
+            if rev not in parsed:
+                parsed[rev] = _parse(project, file)
 
     # -- layer 1
     await progress(1, 4, f"reviewing {len(targets)} revision(s)")
@@ -173,35 +179,37 @@ async def review_migration(project: Project, revision: str | None = None, path: 
         created_before[rev] = set(created)
         created |= {op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table}
 
-    # -- layer 3
-    await progress(2, 4, "reading facts from the target database")
+    # -- layers 3 (database facts) and 2 (offline render in the worker) run concurrently
+    await progress(2, 4, "reading facts from the target database and rendering SQL offline")
     facts_by_rev: dict[str, Facts] = {}
-    if url is not None:
+    rendered: dict[str, dict] = {}
+    squawked: dict[str, list] = {}
+
+    async def layer3() -> None:
+        if url is None:
+            return
         all_hits = [h for r in reviews.values() for h in r.hits]
         tables = set().union(*(r.lint.existing_tables for r in reviews.values())) if reviews else set()
         try:
             base_facts = await gather(url, all_hits, tables, project.settings.exact_count_limit, set())
-            db.status = "checked"
-            db.detail = "Row counts and column facts read from the target database."
-            for rev in reviews:
-                facts_by_rev[rev] = Facts(reachable=True, rows=base_facts.rows, tables=base_facts.tables,
-                                          values=base_facts.values, created_earlier=created_before[rev])
         except AlembicMcpError as exc:
             db.status = "unreachable"
             db.detail = f"{exc} Rules assume every table holds data."
-    for rev in reviews:
-        facts = facts_by_rev.get(rev, Facts(reachable=False))
-        reviews[rev].hits = apply(facts, reviews[rev].hits, project.settings.large_migration_rows)
+            return
+        db.status = "checked"
+        db.detail = "Row counts and column facts read from the target database."
+        for rev in reviews:
+            facts_by_rev[rev] = Facts(reachable=True, rows=base_facts.rows, tables=base_facts.tables,
+                                      values=base_facts.values, created_earlier=created_before[rev])
 
-    # -- layer 2
-    await progress(3, 4, "rendering SQL offline")
-    rendered: dict[str, dict] = {}
-    squawked: dict[str, list] = {}
-    render_revs = [(rev, downs[0] if downs else None) for rev, _, downs, _ in targets if len(downs) <= 1]
-    want_sql = include_sql or backend == "postgresql"
-    if want_sql and render_revs:
+    async def layer2() -> None:
+        nonlocal rendered, squawked
+        render_revs = [(rev, downs[0] if downs else None) for rev, _, downs, _ in targets if len(downs) <= 1]
+        if not (include_sql or backend == "postgresql") or not render_revs:
+            return
         try:
-            raw = await run_worker(project, "render_sql", {"revisions": render_revs},
+            chain = all(render_revs[i][1] == render_revs[i - 1][0] for i in range(1, len(render_revs)))
+            raw = await run_worker(project, "render_sql", {"revisions": render_revs, "chain": chain},
                                    database_url=url.render_as_string(hide_password=False) if url else None)
             rendered = raw["rendered"]
         except WorkerFailed as exc:
@@ -210,6 +218,7 @@ async def review_migration(project: Project, revision: str | None = None, path: 
                 message=f"The revisions could not be rendered offline: {exc}",
                 why="Without rendered SQL the squawk layer did not run; layer-1 findings still apply.",
                 fix="Run `alembic upgrade <rev> --sql` to see the error (env.py must support offline mode)."))
+            return
         if backend == "postgresql" and rendered:
             try:
                 squawked = await run_squawk({r: v["sql"] for r, v in rendered.items() if not v.get("error")})
@@ -218,6 +227,13 @@ async def review_migration(project: Project, revision: str | None = None, path: 
                     rule="squawk-unavailable", severity="info", message=f"squawk did not run: {exc}",
                     why="The rendered-SQL layer was skipped; layer-1 findings still apply.",
                     fix="pip install squawk-cli"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(layer3)
+        group.start_soon(layer2)
+    for rev in reviews:
+        facts = facts_by_rev.get(rev, Facts(reachable=False))
+        reviews[rev].hits = apply(facts, reviews[rev].hits, project.settings.large_migration_rows)
 
     # -- layer 4 and assembly
     await progress(4, 4, "applying the escalation policy")
@@ -269,6 +285,58 @@ async def review_migration(project: Project, revision: str | None = None, path: 
     result.summary = _summary(result)
     result.next_steps = _next_steps(result)
     return result
+
+
+_SENTINEL = object()
+
+
+def _assigned(tree: ast.Module, name: str):
+    """Literal value assigned to ``name`` at module level; _SENTINEL when it is not a literal."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                try:
+                    return ast.literal_eval(node.value)
+                except (ValueError, SyntaxError, TypeError):
+                    return _SENTINEL
+    return None
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSource]] | None:
+    """The revision graph read from the files' literal ids, without importing them (fast path).
+
+    None when a file does not parse or declares its ids with expressions: then the worker imports them.
+    """
+    raw: dict = {"revisions": [], "load_errors": []}
+    parsed: dict[str, MigrationSource] = {}
+    seen: set[Path] = set()
+    for location in project.version_locations:
+        for path in sorted(Path(location).glob("*.py")):
+            real = path.resolve()
+            if path.name.startswith(("__init__", ".#")) or real in seen:
+                continue
+            seen.add(real)
+            try:
+                migration = parse_file(real)
+            except (SyntaxError, OSError, UnicodeDecodeError):
+                return None
+            values = {n: _assigned(migration.tree, n) for n in ("revision", "down_revision", "branch_labels",
+                                                                "depends_on")}
+            if not isinstance(values["revision"], str) or any(v is _SENTINEL for v in values.values()):
+                return None
+            parsed[values["revision"]] = migration
+            raw["revisions"].append({
+                "revision": values["revision"], "down_revisions": _as_list(values["down_revision"]),
+                "branch_labels": _as_list(values["branch_labels"]), "depends_on": _as_list(values["depends_on"]),
+                "doc": ast.get_docstring(migration.tree) or "", "path": str(real)})
+    return build_history(project, raw), parsed
 
 
 async def _pending(project: Project, history: History, db: DatabaseContext) -> tuple[list[str], str]:

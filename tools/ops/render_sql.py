@@ -7,6 +7,7 @@ cannot render offline (it reads rows, inspects the database) is reported with it
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
@@ -16,26 +17,52 @@ from ..alembic_env import config_from_spec
 from ..worker_main import describe_exception
 
 
+RUNNING = re.compile(r"^-- Running upgrade (.*?) -> (\S+)\s*$", re.M)
+
+
+def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -> str:
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+
+    def upgrade(rev, context):
+        return script._upgrade_revs(destination, rev)
+
+    with EnvironmentContext(cfg, script, fn=upgrade, as_sql=True, starting_rev=start,
+                            destination_rev=destination, output_buffer=buffer):
+        script.run_env()
+    return buffer.getvalue()
+
+
+def split_by_revision(sql: str) -> dict[str, str]:
+    """One offline script cut at alembic's ``-- Running upgrade a -> b`` comments."""
+    marks = list(RUNNING.finditer(sql))
+    out: dict[str, str] = {}
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
+        out[mark.group(2)] = sql[mark.start():end]
+    return out
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     cfg = config_from_spec(request["project"], request.get("database_url") or "postgresql://")
     script = ScriptDirectory.from_config(cfg)
     script.revision_map.heads  # noqa: B018 - load every file now: a broken sibling fails the whole op
+    revisions = request["args"]["revisions"]
+    chain = request["args"].get("chain")
     out: dict[str, Any] = {}
-    for revision, down in request["args"]["revisions"]:
-        buffer = io.StringIO()
-        cfg.output_buffer = buffer
-        start = down or None
-
-        def upgrade(rev, context, _dest=revision):
-            return script._upgrade_revs(_dest, rev)
-
+    if chain and revisions:
+        # A linear selection: one offline run, cut per revision (env.py runs once, not per revision).
         try:
-            with EnvironmentContext(cfg, script, fn=upgrade, as_sql=True, starting_rev=start,
-                                    destination_rev=revision, output_buffer=buffer):
-                script.run_env()
-            out[revision] = {"sql": buffer.getvalue()}
+            pieces = split_by_revision(_render(cfg, script, revisions[0][1], revisions[-1][0]))
+            if all(rev in pieces for rev, _ in revisions):
+                return {"rendered": {rev: {"sql": pieces[rev]} for rev, _ in revisions}}
+        except BaseException:  # noqa: S110 - some revision cannot render offline: find it one by one below
+            pass
+    for revision, down in revisions:
+        try:
+            out[revision] = {"sql": _render(cfg, script, down or None, revision)}
         except BaseException as exc:  # user code: anything can happen
             info = describe_exception(exc)
             info.pop("traceback", None)
-            out[revision] = {"error": info, "sql": buffer.getvalue()}
+            out[revision] = {"error": info, "sql": ""}
     return {"rendered": out}
