@@ -19,30 +19,37 @@ import time
 from pathlib import Path
 
 import anyio
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.review_migration import review_migration
 from alembic_mcp.tools.review_squawk import EXCLUDED, squawk_binary
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "residency"
 
 BODIES = [
-    ('op.add_column("persons", sa.Column("c{i}", sa.String(20), nullable=True))',
-     'op.drop_column("persons", "c{i}")'),
-    ('op.create_index("ix_persons_c{p}", "persons", ["c{p}"])',
-     'op.drop_index("ix_persons_c{p}", table_name="persons")'),
-    ('op.create_table("t{i}", sa.Column("id", sa.Integer(), nullable=False), '
-     'sa.Column("person_id", sa.Integer(), nullable=True), '
-     'sa.ForeignKeyConstraint(["person_id"], ["persons.id"], name="fk_t{i}_person_id"), '
-     'sa.PrimaryKeyConstraint("id", name="pk_t{i}"))\n'
-     'op.create_index("ix_t{i}_person_id", "t{i}", ["person_id"])',
-     'op.drop_index("ix_t{i}_person_id", table_name="t{i}")\nop.drop_table("t{i}")'),
+    (
+        'op.add_column("persons", sa.Column("c{i}", sa.String(20), nullable=True))',
+        'op.drop_column("persons", "c{i}")',
+    ),
+    (
+        'op.create_index("ix_persons_c{p}", "persons", ["c{p}"])',
+        'op.drop_index("ix_persons_c{p}", table_name="persons")',
+    ),
+    (
+        'op.create_table("t{i}", sa.Column("id", sa.Integer(), nullable=False), '
+        'sa.Column("person_id", sa.Integer(), nullable=True), '
+        'sa.ForeignKeyConstraint(["person_id"], ["persons.id"], name="fk_t{i}_person_id"), '
+        'sa.PrimaryKeyConstraint("id", name="pk_t{i}"))\n'
+        'op.create_index("ix_t{i}_person_id", "t{i}", ["person_id"])',
+        'op.drop_index("ix_t{i}_person_id", table_name="t{i}")\nop.drop_table("t{i}")',
+    ),
     ("op.execute(\"UPDATE persons SET role = 'resident' WHERE role IS NULL\")", "pass"),
-    ('op.alter_column("persons", "c{p2}", existing_type=sa.String(20), type_=sa.String(40))',
-     'op.alter_column("persons", "c{p2}", existing_type=sa.String(40), type_=sa.String(20))'),
+    (
+        'op.alter_column("persons", "c{p2}", existing_type=sa.String(20), type_=sa.String(40))',
+        'op.alter_column("persons", "c{p2}", existing_type=sa.String(40), type_=sa.String(20))',
+    ),
 ]
 
 
@@ -57,7 +64,8 @@ def generate(project: Path, count: int) -> None:
             f'"""generated {i}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
             f"revision = {rev!r}\ndown_revision = {down!r}\n\n\n"
             f"def upgrade() -> None:\n    " + up.format(**fmt).replace("\n", "\n    ") + "\n\n\n"
-            f"def downgrade() -> None:\n    " + dn.format(**fmt).replace("\n", "\n    ") + "\n")
+            "def downgrade() -> None:\n    " + dn.format(**fmt).replace("\n", "\n    ") + "\n"
+        )
         down = rev
 
 
@@ -74,7 +82,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="amcp-bench-"))
     try:
         project = tmp / "proj"
-        shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
+        shutil.copytree(
+            EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp")
+        )
         generate(project, args.revisions)
         url = args.pg.rsplit("/", 1)[0] + f"/{name}"
         loaded = load_project(project, {"database_url": url})
@@ -91,15 +101,16 @@ def main() -> None:
             (sql_dir / f"{r.revision}.sql").write_text(r.sql or "")
         files = sorted(str(p) for p in sql_dir.glob("*.sql"))
         start = time.perf_counter()
-        proc = subprocess.run([squawk_binary(), "--reporter", "json", "--exclude", ",".join(EXCLUDED), *files],
-                              capture_output=True)
+        proc = subprocess.run(
+            [squawk_binary(), "--reporter", "json", "--exclude", ",".join(EXCLUDED), *files],
+            capture_output=True,
+        )
         squawk_alone = time.perf_counter() - start
         assert proc.returncode in (0, 1), proc.stderr
 
         async def one_over_mcp() -> float:
-            from mcp import Client
-
             from alembic_mcp.server.app import build_server
+            from mcp import Client
 
             async with Client(build_server(str(project), {"database_url": url}), mode="auto") as client:
                 head = result.revisions[-1].revision

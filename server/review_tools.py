@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from alembic_mcp.tools.review_migration import ReviewMigrationResult, review_migration
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
-
-from alembic_mcp.tools.review_migration import ReviewMigrationResult, review_migration
 
 from .context import ServerState, progress_of, run_tool
 
@@ -38,12 +37,16 @@ yet applied to the target database (the heads when it cannot be reached). Read-o
 migration, never writes a file or changes the database.
 """
 
-ARG_REVISION = ("Which revisions to review, in Alembic syntax: a revision id, a unique prefix, 'head', 'heads', "
-                "a branch label, or a range 'lower:upper' such as 'base:head' (both ends included). Omit it (and "
-                "path) to review every revision not yet applied to the target database.")
-ARG_PATH = ("A single migration file to review, relative to the project (or absolute), inside the versions "
-            "directory, e.g. 'migrations/versions/3f2a_add_email.py'. Files elsewhere are refused. Do not "
-            "combine with revision.")
+ARG_REVISION = (
+    "Which revisions to review, in Alembic syntax: a revision id, a unique prefix, 'head', 'heads', "
+    "a branch label, or a range 'lower:upper' such as 'base:head' (both ends included). Omit it (and "
+    "path) to review every revision not yet applied to the target database."
+)
+ARG_PATH = (
+    "A single migration file to review, relative to the project (or absolute), inside the versions "
+    "directory, e.g. 'migrations/versions/3f2a_add_email.py'. Files elsewhere are refused. Do not "
+    "combine with revision."
+)
 ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline (alembic upgrade --sql)."
 
 
@@ -53,8 +56,11 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Review migrations",
         description=REVIEW_MIGRATION,
         annotations=ToolAnnotations(
-            title="Review migrations", readOnlyHint=True, destructiveHint=False,
-            idempotentHint=True, openWorldHint=False,
+            title="Review migrations",
+            readOnlyHint=True,
+            destructiveHint=False,
+            idempotentHint=True,
+            openWorldHint=False,
         ),
     )
     async def review_migration_tool(
@@ -63,5 +69,9 @@ def register(server: MCPServer, state: ServerState) -> None:
         path: Annotated[str | None, Field(description=ARG_PATH)] = None,
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
     ) -> ReviewMigrationResult:
-        return await run_tool(state, lambda project: review_migration(
-            project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)))
+        return await run_tool(
+            state,
+            lambda project: review_migration(
+                project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)
+            ),
+        )

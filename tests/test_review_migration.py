@@ -10,14 +10,12 @@ import sys
 
 import anyio
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.errors import InvalidArgument
 from alembic_mcp.tools.review_migration import review_migration
-
 from conftest import write_revision
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 HEAD = "b2e1d1ce0002"
 
@@ -29,8 +27,13 @@ def anyio_backend():
 
 def upgrade_head(project, url: str) -> None:
     env = dict(os.environ, DATABASE_URL=url)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=project, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def execute(url: str, *statements: str) -> None:
@@ -42,25 +45,34 @@ def execute(url: str, *statements: str) -> None:
 
 
 def review(project, url: str | None, **kwargs):
-    return anyio.run(lambda: review_migration(load_project(project, {"database_url": url} if url else {}),
-                                              **kwargs))
+    return anyio.run(
+        lambda: review_migration(load_project(project, {"database_url": url} if url else {}), **kwargs)
+    )
 
 
 def rules(result) -> dict[str, object]:
     return {f.rule: f for f in result.findings}
 
 
-PEOPLE = ("INSERT INTO persons (id, name, email, role) VALUES (1, 'Ann', 'a@x', 'resident'), "
-          "(2, 'Bob', 'b@x', 'faculty'), (3, 'Cy', 'c@x', 'resident')")
+PEOPLE = (
+    "INSERT INTO persons (id, name, email, role) VALUES (1, 'Ann', 'a@x', 'resident'), "
+    "(2, 'Bob', 'b@x', 'faculty'), (3, 'Cy', 'c@x', 'resident')"
+)
 
 
 def drop_pgy(project) -> None:
-    write_revision(project, "c3c3c3c30003", HEAD, upgrade='op.drop_column("persons", "pgy_level")',
-                   downgrade='op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
-                   message="drop pgy level")
+    write_revision(
+        project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.drop_column("persons", "pgy_level")',
+        downgrade='op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
+        message="drop pgy level",
+    )
 
 
 # ------------------------------------------------------------------ PostgreSQL with rows
+
 
 @pytest.mark.postgres
 def test_pg_drop_empty_column_vs_filled(example_project, pg_url):
@@ -85,10 +97,15 @@ def test_pg_drop_empty_column_vs_filled(example_project, pg_url):
 @pytest.mark.postgres
 def test_pg_not_null_add_on_empty_vs_filled_table(example_project, pg_url):
     upgrade_head(example_project, pg_url)
-    write_revision(example_project, "c3c3c3c30003", HEAD,
-                   upgrade="op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
-                           'op.add_column("rotations", sa.Column("code", sa.String(10), nullable=False))',
-                   downgrade='op.drop_column("rotations", "code")', message="rotation code")
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade="op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+        'op.add_column("rotations", sa.Column("code", sa.String(10), nullable=False))',
+        downgrade='op.drop_column("rotations", "code")',
+        message="rotation code",
+    )
     result = review(example_project, pg_url)
     finding = rules(result)["add-column-required"]
     assert finding.severity == "warning" and "empty" in finding.message
@@ -105,16 +122,24 @@ def test_pg_not_null_add_on_empty_vs_filled_table(example_project, pg_url):
 @pytest.mark.postgres
 def test_pg_fk_over_orphan_rows_reports_count_and_ids(example_project, pg_url):
     upgrade_head(example_project, pg_url)
-    execute(pg_url, PEOPLE, "INSERT INTO rotations (id, name) VALUES (1, 'ICU')",
-            "ALTER TABLE assignments DROP CONSTRAINT fk_assignments_person_id_persons",
-            "INSERT INTO assignments (id, person_id, rotation_id, starts_on, ends_on) VALUES "
-            "(10, 1, 1, '2026-01-01', '2026-02-01'), (11, 99, 1, '2026-01-01', '2026-02-01'), "
-            "(12, 98, 1, '2026-01-01', '2026-02-01')")
-    write_revision(example_project, "c3c3c3c30003", HEAD,
-                   upgrade='op.create_foreign_key("fk_assignments_person_id_persons", "assignments", "persons", '
-                           '["person_id"], ["id"])',
-                   downgrade='op.drop_constraint("fk_assignments_person_id_persons", "assignments", '
-                             'type_="foreignkey")', message="restore fk")
+    execute(
+        pg_url,
+        PEOPLE,
+        "INSERT INTO rotations (id, name) VALUES (1, 'ICU')",
+        "ALTER TABLE assignments DROP CONSTRAINT fk_assignments_person_id_persons",
+        "INSERT INTO assignments (id, person_id, rotation_id, starts_on, ends_on) VALUES "
+        "(10, 1, 1, '2026-01-01', '2026-02-01'), (11, 99, 1, '2026-01-01', '2026-02-01'), "
+        "(12, 98, 1, '2026-01-01', '2026-02-01')",
+    )
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.create_foreign_key("fk_assignments_person_id_persons", "assignments", "persons", '
+        '["person_id"], ["id"])',
+        downgrade='op.drop_constraint("fk_assignments_person_id_persons", "assignments", type_="foreignkey")',
+        message="restore fk",
+    )
     result = review(example_project, pg_url)
     finding = rules(result)["fk-not-valid-missing"]
     assert finding.severity == "error"
@@ -125,11 +150,16 @@ def test_pg_fk_over_orphan_rows_reports_count_and_ids(example_project, pg_url):
 def test_pg_unique_constraint_duplicates_and_null_counts(example_project, pg_url):
     upgrade_head(example_project, pg_url)
     execute(pg_url, PEOPLE)
-    write_revision(example_project, "c3c3c3c30003", HEAD,
-                   upgrade='op.create_unique_constraint("uq_persons_role", "persons", ["role"])\n'
-                           'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)',
-                   downgrade='op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)\n'
-                             'op.drop_constraint("uq_persons_role", "persons", type_="unique")', message="uniq")
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.create_unique_constraint("uq_persons_role", "persons", ["role"])\n'
+        'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)',
+        downgrade='op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)\n'
+        'op.drop_constraint("uq_persons_role", "persons", type_="unique")',
+        message="uniq",
+    )
     found = rules(review(example_project, pg_url))
     assert "1 duplicated value(s) (2 rows)" in found["add-unique-constraint"].message
     assert "resident" in found["add-unique-constraint"].message
@@ -139,10 +169,15 @@ def test_pg_unique_constraint_duplicates_and_null_counts(example_project, pg_url
 @pytest.mark.postgres
 def test_pg_squawk_layer_and_include_sql(example_project, pg_url):
     upgrade_head(example_project, pg_url)
-    write_revision(example_project, "c3c3c3c30003", HEAD,
-                   upgrade='op.create_index("ix_persons_name", "persons", ["name"])\n'
-                           'op.execute("ALTER TABLE persons ALTER COLUMN name TYPE text")',
-                   downgrade='op.drop_index("ix_persons_name", table_name="persons")', message="ix")
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.create_index("ix_persons_name", "persons", ["name"])\n'
+        'op.execute("ALTER TABLE persons ALTER COLUMN name TYPE text")',
+        downgrade='op.drop_index("ix_persons_name", table_name="persons")',
+        message="ix",
+    )
     result = review(example_project, pg_url, include_sql=True)
     rev = result.revisions[0]
     assert "CREATE INDEX ix_persons_name ON persons (name)" in rev.sql
@@ -164,14 +199,17 @@ def test_unreachable_database_assumes_data(example_project):
 
 # ------------------------------------------------------------------ SQLite and MariaDB: layers 1, 3, 4
 
+
 def test_sqlite_layers_and_counts(example_project, sqlite_url):
     upgrade_head(example_project, sqlite_url)
     execute(sqlite_url, PEOPLE, "UPDATE persons SET pgy_level = 1")
     drop_pgy(example_project)
     result = review(example_project, sqlite_url)
     assert result.revisions[0].layers == ["ast", "database"]
-    assert next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence[
-        "non_null_values"] == 3
+    assert (
+        next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence["non_null_values"]
+        == 3
+    )
     assert "missing-lock-timeout" not in rules(result)  # PostgreSQL-only rules stay quiet
 
 
@@ -185,31 +223,44 @@ def test_mariadb_layers_and_counts(example_project, mariadb_url):
     assert not any(e.rule == "drop-column-with-data" for e in result.escalations)
     execute(mariadb_url, "UPDATE persons SET pgy_level = 4 WHERE id = 2")
     result = review(example_project, mariadb_url)
-    assert next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence[
-        "non_null_values"] == 1
+    assert (
+        next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence["non_null_values"]
+        == 1
+    )
 
 
 # ------------------------------------------------------------------ policy
 
+
 def test_production_protected_and_audit_escalate(example_project, sqlite_url):
     upgrade_head(example_project, sqlite_url)
-    write_revision(example_project, "c3c3c3c30003", HEAD,
-                   upgrade='op.add_column("acgme_compliance", sa.Column("note", sa.Text(), nullable=True))\n'
-                           'op.add_column("audit_log", sa.Column("ip", sa.String(45), nullable=True))',
-                   downgrade='op.drop_column("audit_log", "ip")\nop.drop_column("acgme_compliance", "note")',
-                   message="notes")
-    project = load_project(example_project, {"database_url": sqlite_url, "protected_tables": ["acgme_*"],
-                                             "environment": "production"})
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.add_column("acgme_compliance", sa.Column("note", sa.Text(), nullable=True))\n'
+        'op.add_column("audit_log", sa.Column("ip", sa.String(45), nullable=True))',
+        downgrade='op.drop_column("audit_log", "ip")\nop.drop_column("acgme_compliance", "note")',
+        message="notes",
+    )
+    project = load_project(
+        example_project,
+        {"database_url": sqlite_url, "protected_tables": ["acgme_*"], "environment": "production"},
+    )
     result = anyio.run(lambda: review_migration(project))
     assert {e.rule for e in result.escalations} == {"production-database", "protected-table", "audit-trail"}
 
 
 def test_suppression_listed_in_result(example_project, sqlite_url):
     upgrade_head(example_project, sqlite_url)
-    write_revision(example_project, "c3c3c3c30003", HEAD,
-                   upgrade='op.drop_column("persons", "pgy_level")  '
-                           '# alembic-mcp: ignore[drop-column] reason: never populated, checked with ops',
-                   downgrade='op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))')
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.drop_column("persons", "pgy_level")  '
+        "# alembic-mcp: ignore[drop-column] reason: never populated, checked with ops",
+        downgrade='op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
+    )
     result = review(example_project, sqlite_url)
     assert "drop-column" not in rules(result)
     assert not result.escalations and result.verdict == "proceed"
@@ -217,6 +268,7 @@ def test_suppression_listed_in_result(example_project, sqlite_url):
 
 
 # ------------------------------------------------------------------ selection
+
 
 def test_revision_syntax(example_project):
     drop_pgy(example_project)
@@ -228,16 +280,19 @@ def test_revision_syntax(example_project):
     assert ids(path="migrations/versions/c3c3c3c30003_drop_pgy_level.py") == ["c3c3c3c30003"]
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"revision": "zzzz"}, "cannot be resolved"),
-    ({"revision": "  "}, "revision is empty"),
-    ({"path": "../../etc/passwd"}, "outside the versions"),
-    ({"path": "alembic.ini"}, "outside the versions"),
-    ({"path": "migrations/versions/nope.py"}, "does not exist"),
-    ({"path": "migrations/versions/notes.py"}, "not an Alembic migration"),
-    ({"path": "migrations/versions/broken.py"}, "syntax error at line 3"),
-    ({"revision": "head", "path": "migrations/versions/notes.py"}, "not both"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"revision": "zzzz"}, "cannot be resolved"),
+        ({"revision": "  "}, "revision is empty"),
+        ({"path": "../../etc/passwd"}, "outside the versions"),
+        ({"path": "alembic.ini"}, "outside the versions"),
+        ({"path": "migrations/versions/nope.py"}, "does not exist"),
+        ({"path": "migrations/versions/notes.py"}, "not an Alembic migration"),
+        ({"path": "migrations/versions/broken.py"}, "syntax error at line 3"),
+        ({"revision": "head", "path": "migrations/versions/notes.py"}, "not both"),
+    ],
+)
 def test_bad_arguments(example_project, kwargs, fragment):
     (example_project / "migrations/versions/notes.py").write_text("x = 1\n")
     (example_project / "migrations/versions/broken.py").write_text('revision = "x"\n\ndef upgrade(:\n')
@@ -247,12 +302,12 @@ def test_bad_arguments(example_project, kwargs, fragment):
 
 # ------------------------------------------------------------------ MCP, both client modes
 
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_mcp_review_and_bad_input(example_project, sqlite_url, mode):
-    from mcp import Client
-
     from alembic_mcp.server.app import build_server
+    from mcp import Client
 
     drop_pgy(example_project)
     (example_project / "migrations/versions/notes.py").write_text("x = 1\n")
@@ -300,11 +355,37 @@ async def test_mcp_review_and_bad_input(example_project, sqlite_url, mode):
 
 def test_cli_review_migration(example_project, sqlite_url):
     drop_pgy(example_project)
-    proc = subprocess.run([sys.executable, "-m", "alembic_mcp.server.cli", "review-migration", "--project",
-                           str(example_project), "--database-url", sqlite_url, "--revision", "c3c3", "--json"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic_mcp.server.cli",
+            "review-migration",
+            "--project",
+            str(example_project),
+            "--database-url",
+            sqlite_url,
+            "--revision",
+            "c3c3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2, proc.stderr  # escalate
     assert '"drop-column-with-data"' in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "alembic_mcp.server.cli", "review-migration", "--project",
-                           str(example_project), "--revision", "nope"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic_mcp.server.cli",
+            "review-migration",
+            "--project",
+            str(example_project),
+            "--revision",
+            "nope",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 3 and "cannot be resolved" in proc.stderr

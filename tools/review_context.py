@@ -53,8 +53,14 @@ class Facts:
 
 
 def fact_key(fact: dict[str, Any]) -> tuple:
-    return (fact["kind"], fact.get("table"), fact.get("column"), tuple(fact.get("columns") or ()),
-            fact.get("ref_table"), tuple(fact.get("ref_columns") or ()))
+    return (
+        fact["kind"],
+        fact.get("table"),
+        fact.get("column"),
+        tuple(fact.get("columns") or ()),
+        fact.get("ref_table"),
+        tuple(fact.get("ref_columns") or ()),
+    )
 
 
 def _pg_quote(name: str) -> str:
@@ -68,7 +74,9 @@ JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) 
 WHERE i.indrelid = to_regclass($1)"""
 
 
-def _queries(fact: dict[str, Any], info: TableInfo | None, quote, ref_info: TableInfo | None) -> list[str] | None:
+def _queries(
+    fact: dict[str, Any], info: TableInfo | None, quote, ref_info: TableInfo | None
+) -> list[str] | None:
     """SQL for one fact (identifiers quoted, no values interpolated), or None when it cannot be asked."""
     kind, table = fact["kind"], fact.get("table")
     if info is None or table is None:
@@ -79,19 +87,29 @@ def _queries(fact: dict[str, Any], info: TableInfo | None, quote, ref_info: Tabl
         if column not in info.columns:
             return None
         c = quote(column)
-        return [f"SELECT count({c}) FROM {t}" if kind == "nonnull" else f"SELECT count(*) - count({c}) FROM {t}"]
+        return [
+            f"SELECT count({c}) FROM {t}" if kind == "nonnull" else f"SELECT count(*) - count({c}) FROM {t}"
+        ]
     if kind == "orphans":
         cols, ref, refcols = fact.get("columns") or [], fact.get("ref_table"), fact.get("ref_columns") or []
-        if not cols or not ref or len(cols) != len(refcols) or ref_info is None or any(
-                c not in info.columns for c in cols) or any(c not in ref_info.columns for c in refcols):
+        if (
+            not cols
+            or not ref
+            or len(cols) != len(refcols)
+            or ref_info is None
+            or any(c not in info.columns for c in cols)
+            or any(c not in ref_info.columns for c in refcols)
+        ):
             return None
         join = " AND ".join(f"p.{quote(rc)} = c.{quote(cc)}" for cc, rc in zip(cols, refcols, strict=True))
         notnull = " AND ".join(f"c.{quote(cc)} IS NOT NULL" for cc in cols)
         where = f"{notnull} AND NOT EXISTS (SELECT 1 FROM {quote(ref)} p WHERE {join})"
         ident = info.pk or cols
         select = ", ".join(f"c.{quote(x)}" for x in ident)
-        return [f"SELECT count(*) FROM {t} c WHERE {where}",
-                f"SELECT {select} FROM {t} c WHERE {where} ORDER BY {select} LIMIT {SAMPLE}"]
+        return [
+            f"SELECT count(*) FROM {t} c WHERE {where}",
+            f"SELECT {select} FROM {t} c WHERE {where} ORDER BY {select} LIMIT {SAMPLE}",
+        ]
     if kind == "duplicates":
         cols = fact.get("columns") or []
         if not cols or any(c not in info.columns for c in cols):
@@ -99,8 +117,10 @@ def _queries(fact: dict[str, Any], info: TableInfo | None, quote, ref_info: Tabl
         q = ", ".join(quote(c) for c in cols)
         notnull = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols)
         groups = f"SELECT {q}, count(*) AS n FROM {t} WHERE {notnull} GROUP BY {q} HAVING count(*) > 1"
-        return [f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups}) d",
-                f"{groups} ORDER BY n DESC LIMIT {SAMPLE}"]
+        return [
+            f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups}) d",
+            f"{groups} ORDER BY n DESC LIMIT {SAMPLE}",
+        ]
     return None
 
 
@@ -110,19 +130,24 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-async def gather(url: URL, hits: list[Hit], tables: set[str], exact_limit: int,
-                 created_earlier: set[str]) -> Facts:
+async def gather(
+    url: URL, hits: list[Hit], tables: set[str], exact_limit: int, created_earlier: set[str]
+) -> Facts:
     """Ask the database everything the hits need. Raises DatabaseUnavailable when it cannot connect."""
     facts = Facts(reachable=True, created_earlier=set(created_earlier))
     wanted = [h.fact for h in hits if h.fact]
-    names = set(tables) | {f["table"] for f in wanted if f.get("table")} | {
-        f["ref_table"] for f in wanted if f.get("ref_table")}
+    names = (
+        set(tables)
+        | {f["table"] for f in wanted if f.get("table")}
+        | {f["ref_table"] for f in wanted if f.get("ref_table")}
+    )
     names.discard(None)
     facts.rows = await row_counts(url, sorted(names), exact_limit)
     present = sorted(t for t in names if t in facts.rows)
     unique_facts = {fact_key(f): f for f in wanted}
 
     if backend_of(url) == "postgresql":
+
         async def query(conn) -> None:
             for table in present:
                 cols = {r[0]: r[1] for r in await conn.fetch(PG_COLUMNS, _pg_quote(table))}
@@ -134,8 +159,12 @@ async def gather(url: URL, hits: list[Hit], tables: set[str], exact_limit: int,
                         pk = list(columns)
                 facts.tables[table] = TableInfo(cols, pk, indexes)
             for key, fact in unique_facts.items():
-                sqls = _queries(fact, facts.tables.get(fact.get("table")), _pg_quote,
-                                facts.tables.get(fact.get("ref_table")))
+                sqls = _queries(
+                    fact,
+                    facts.tables.get(fact.get("table")),
+                    _pg_quote,
+                    facts.tables.get(fact.get("ref_table")),
+                )
                 if sqls:
                     results = [[tuple(r) for r in await conn.fetch(sql)] for sql in sqls]
                     facts.values[key] = results
@@ -155,7 +184,9 @@ async def gather(url: URL, hits: list[Hit], tables: set[str], exact_limit: int,
                 indexes.append(pk)
             facts.tables[table] = TableInfo(cols, pk, indexes)
         for key, fact in unique_facts.items():
-            sqls = _queries(fact, facts.tables.get(fact.get("table")), quote, facts.tables.get(fact.get("ref_table")))
+            sqls = _queries(
+                fact, facts.tables.get(fact.get("table")), quote, facts.tables.get(fact.get("ref_table"))
+            )
             if sqls:
                 facts.values[key] = [[tuple(r) for r in conn.execute(text(sql))] for sql in sqls]
 
@@ -191,7 +222,7 @@ def _note(hit: Hit, text_: str) -> None:
     hit.finding.message = hit.finding.message.rstrip() + " " + text_
 
 
-def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 - one branch per fact kind
+def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
     f = hit.finding
     fact = hit.fact
     if fact is None:
@@ -202,8 +233,11 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
     kind, table = fact["kind"], fact.get("table")
     rows = facts.table_rows(table)
     values = facts.values.get(fact_key(fact))
-    if table in facts.created_earlier and table not in facts.rows and kind in (
-            "nonnull", "nulls", "orphans", "duplicates"):
+    if (
+        table in facts.created_earlier
+        and table not in facts.rows
+        and kind in ("nonnull", "nulls", "orphans", "duplicates")
+    ):
         # Created by an earlier revision of this review: empty when this revision runs.
         values = [[(0,)], []] if kind != "duplicates" else [[(0, 0)], []]
         if kind == "nonnull" and hit.escalation is not None:
@@ -223,18 +257,26 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
                 hit.escalation = Escalation(
                     rule="large-data-migration",
                     reason=f"The backfill for {table}.{f.column} touches {rows:,} rows "
-                           f"(large_migration_rows = {large_rows:,}).",
-                    evidence={"table": table, "rows": rows})
+                    f"(large_migration_rows = {large_rows:,}).",
+                    evidence={"table": table, "rows": rows},
+                )
         else:
-            _note(hit, f"({table} not found in the target database: row count unknown, assumed to have rows.)")
+            _note(
+                hit, f"({table} not found in the target database: row count unknown, assumed to have rows.)"
+            )
         return True
     if kind == "nonnull":
         if values is None:
-            _note(hit, "(The column is not in the target database, so it could not be checked: assumed to "
-                       "hold data.)")
+            _note(
+                hit,
+                "(The column is not in the target database, so it could not be checked: assumed to "
+                "hold data.)",
+            )
             if hit.escalation:
-                hit.escalation.reason = (f"{table}.{f.column} is dropped; it could not be checked in the target "
-                                         "database, so it is assumed to hold data.")
+                hit.escalation.reason = (
+                    f"{table}.{f.column} is dropped; it could not be checked in the target "
+                    "database, so it is assumed to hold data."
+                )
             return True
         count = values[0][0][0]
         if count == 0:
@@ -254,12 +296,17 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
             return True
         count = values[0][0][0]
         if count:
-            _note(hit, f"{count:,} of {rows or 0:,} rows hold NULL: the ALTER fails until they are backfilled.")
+            _note(
+                hit, f"{count:,} of {rows or 0:,} rows hold NULL: the ALTER fails until they are backfilled."
+            )
         elif rows == 0:
             f.severity = "warning"
             _note(hit, f"{table} is empty in the target database.")
         else:
-            _note(hit, f"No NULLs today in {rows or 0:,} rows; the full-table scan under ACCESS EXCLUSIVE remains.")
+            _note(
+                hit,
+                f"No NULLs today in {rows or 0:,} rows; the full-table scan under ACCESS EXCLUSIVE remains.",
+            )
         return True
     if kind == "orphans":
         if values is None:
@@ -271,8 +318,11 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
         sample = [r[0] if len(r) == 1 else list(r) for r in values[1]]
         if count:
             f.severity = "error"
-            _note(hit, f"{count:,} orphan row(s) in {table} reference no {fact.get('ref_table')} row "
-                       f"(sample ids: {', '.join(str(_plain(s)) for s in sample)}): validation fails.")
+            _note(
+                hit,
+                f"{count:,} orphan row(s) in {table} reference no {fact.get('ref_table')} row "
+                f"(sample ids: {', '.join(str(_plain(s)) for s in sample)}): validation fails.",
+            )
             hit.data["orphans"] = {"count": count, "sample_ids": [_plain(s) for s in sample]}
         elif rows == 0:
             f.severity = "warning"
@@ -288,9 +338,16 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
         sample = [list(r[:-1]) if len(r) > 2 else r[0] for r in values[1]]
         if groups:
             f.severity = "error"
-            _note(hit, f"{groups:,} duplicated value(s) ({dup_rows:,} rows) exist in the target database, e.g. "
-                       f"{', '.join(str(_plain(s)) for s in sample)}: the unique build fails.")
-            hit.data["duplicates"] = {"groups": groups, "rows": int(dup_rows), "sample": [_plain(s) for s in sample]}
+            _note(
+                hit,
+                f"{groups:,} duplicated value(s) ({dup_rows:,} rows) exist in the target database, e.g. "
+                f"{', '.join(str(_plain(s)) for s in sample)}: the unique build fails.",
+            )
+            hit.data["duplicates"] = {
+                "groups": groups,
+                "rows": int(dup_rows),
+                "sample": [_plain(s) for s in sample],
+            }
         else:
             _note(hit, "No duplicates today.")
             if hit.data.get("informational"):
@@ -305,8 +362,9 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
             hit.escalation = Escalation(
                 rule="large-data-migration",
                 reason=f"The data migration on {table} touches up to {rows:,} rows "
-                       f"(large_migration_rows = {large_rows:,}).",
-                evidence={"table": table, "rows": rows})
+                f"(large_migration_rows = {large_rows:,}).",
+                evidence={"table": table, "rows": rows},
+            )
         elif rows <= WARN_MIGRATION_ROWS:
             f.severity = "info"
         return True
@@ -319,17 +377,18 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:  # noqa: C901 -
             hit.escalation = Escalation(
                 rule="primary-key-change",
                 reason=f"{table}.{column} is part of the primary key and its type changes.",
-                evidence={"table": table, "column": column, "db_type": info.columns[column]})
+                evidence={"table": table, "column": column, "db_type": info.columns[column]},
+            )
             f.severity = "error"
             return True
-        if hit.data.get("old_type") is None and _db_cast_safe(info.columns[column], hit.data.get("new_type", "")):
+        if hit.data.get("old_type") is None and _db_cast_safe(
+            info.columns[column], hit.data.get("new_type", "")
+        ):
             return False  # widening, verified against the live column type
         _note(hit, f"The column is {info.columns[column]} in the target database.")
         return True
     if kind == "index_on":
         info = facts.tables.get(table or "")
         cols = fact.get("columns") or []
-        if info is not None and any(ix[: len(cols)] == cols for ix in info.indexes):
-            return False
-        return True
+        return not (info is not None and any(ix[: len(cols)] == cols for ix in info.indexes))
     return True

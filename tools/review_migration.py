@@ -39,7 +39,9 @@ class ReviewedRevision(BaseModel):
     verdict: VerdictKind = Field(description="This revision's own verdict.")
     findings: list[Finding] = Field(default_factory=list)
     escalations: list[Escalation] = Field(default_factory=list)
-    suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
+    suppressions: list[Suppression] = Field(
+        default_factory=list, description="Suppression comments honoured."
+    )
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     sql: str | None = Field(default=None, description="Offline-rendered SQL (include_sql=true).")
 
@@ -65,10 +67,13 @@ def _first_line(doc: str | None) -> str:
 
 # ------------------------------------------------------------------------------------------ selection
 
+
 def _check_path(project: Project, path: str) -> Path:
     if not isinstance(path, str) or not path.strip():
-        raise InvalidArgument("path is empty. Pass a migration file inside the versions directory, "
-                              "e.g. migrations/versions/abc123_add_column.py.")
+        raise InvalidArgument(
+            "path is empty. Pass a migration file inside the versions directory, "
+            "e.g. migrations/versions/abc123_add_column.py."
+        )
     candidate = Path(path).expanduser()
     if not candidate.is_absolute():
         candidate = project.root / candidate
@@ -77,7 +82,8 @@ def _check_path(project: Project, path: str) -> Path:
     if not any(resolved.is_relative_to(root) for root in roots):
         raise InvalidArgument(
             f"path {path!r} is outside the versions directories "
-            f"({', '.join(project.relative(r) for r in roots)}); only migration files there can be reviewed.")
+            f"({', '.join(project.relative(r) for r in roots)}); only migration files there can be reviewed."
+        )
     if not resolved.is_file():
         raise InvalidArgument(f"path {project.relative(resolved)} does not exist or is not a file.")
     if resolved.suffix != ".py":
@@ -90,13 +96,16 @@ def _parse(project: Project, path: Path) -> MigrationSource:
     try:
         migration = parse_file(path)
     except SyntaxError as exc:
-        raise InvalidArgument(f"{rel} has a syntax error at line {exc.lineno}: {exc.msg}. Fix it, then review "
-                              "again.") from None
+        raise InvalidArgument(
+            f"{rel} has a syntax error at line {exc.lineno}: {exc.msg}. Fix it, then review again."
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"{rel} cannot be read: {exc}.") from None
     if not isinstance(migration.revision, str) or "upgrade" not in migration.functions:
-        raise InvalidArgument(f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
-                              "and an upgrade() function.")
+        raise InvalidArgument(
+            f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
+            "and an upgrade() function."
+        )
     return migration
 
 
@@ -108,15 +117,18 @@ def _select(history: History, revision: str) -> list[str]:
     try:
         if ":" in revision:
             lower, _, upper = revision.partition(":")
-            revs = list(rmap.iterate_revisions(upper or "heads", lower or "base", inclusive=True,
-                                               implicit_base=True))
+            revs = list(
+                rmap.iterate_revisions(upper or "heads", lower or "base", inclusive=True, implicit_base=True)
+            )
             ids = {r.revision for r in revs if r is not None}
         else:
             ids = {r.revision for r in rmap.get_revisions(revision) if r is not None}
     except Exception as exc:  # alembic's ResolutionError / MultipleHeads / RangeNotAncestorError ...
         message = str(exc).strip() or type(exc).__name__
-        raise InvalidArgument(f"revision {revision!r} cannot be resolved: {message}. Heads: {heads}. Use a "
-                              "revision id, a unique prefix, head/heads or a range like base:head.") from None
+        raise InvalidArgument(
+            f"revision {revision!r} cannot be resolved: {message}. Heads: {heads}. Use a "
+            "revision id, a unique prefix, head/heads or a range like base:head."
+        ) from None
     if not ids:
         raise InvalidArgument(f"revision {revision!r} selects no revision. Heads: {heads}.")
     return history.ordered(ids)
@@ -124,16 +136,26 @@ def _select(history: History, revision: str) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ the tool
 
-async def review_migration(project: Project, revision: str | None = None, path: str | None = None,
-                           include_sql: bool = False, progress: Progress = no_progress) -> ReviewMigrationResult:
+
+async def review_migration(
+    project: Project,
+    revision: str | None = None,
+    path: str | None = None,
+    include_sql: bool = False,
+    progress: Progress = no_progress,
+) -> ReviewMigrationResult:
     if revision is not None and path is not None:
         raise InvalidArgument("Pass either revision or path, not both.")
     if revision is not None and (not isinstance(revision, str) or not revision.strip()):
         raise InvalidArgument("revision is empty. Pass a revision id, a unique prefix, head or a range.")
     url = project.database_url
     backend = backend_of(url) if url is not None else None
-    db = DatabaseContext(status="not_configured", url=project.masked_database_url, backend=backend,
-                         detail="No target database configured: rules assume tables hold data.")
+    db = DatabaseContext(
+        status="not_configured",
+        url=project.masked_database_url,
+        backend=backend,
+        detail="No target database configured: rules assume tables hold data.",
+    )
     findings_general: list[Finding] = []
     await progress(0, 4, "selecting revisions")
 
@@ -177,7 +199,9 @@ async def review_migration(project: Project, revision: str | None = None, path: 
     for rev, file, _, _ in targets:
         reviews[rev] = review_source(parsed[rev], project.relative(file), backend)
         created_before[rev] = set(created)
-        created |= {op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table}
+        created |= {
+            op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
+        }
 
     # -- layers 3 (database facts) and 2 (offline render in the worker) run concurrently
     await progress(2, 4, "reading facts from the target database and rendering SQL offline")
@@ -199,8 +223,13 @@ async def review_migration(project: Project, revision: str | None = None, path: 
         db.status = "checked"
         db.detail = "Row counts and column facts read from the target database."
         for rev in reviews:
-            facts_by_rev[rev] = Facts(reachable=True, rows=base_facts.rows, tables=base_facts.tables,
-                                      values=base_facts.values, created_earlier=created_before[rev])
+            facts_by_rev[rev] = Facts(
+                reachable=True,
+                rows=base_facts.rows,
+                tables=base_facts.tables,
+                values=base_facts.values,
+                created_earlier=created_before[rev],
+            )
 
     async def layer2() -> None:
         nonlocal rendered, squawked
@@ -209,24 +238,38 @@ async def review_migration(project: Project, revision: str | None = None, path: 
             return
         try:
             chain = all(render_revs[i][1] == render_revs[i - 1][0] for i in range(1, len(render_revs)))
-            raw = await run_worker(project, "render_sql", {"revisions": render_revs, "chain": chain},
-                                   database_url=url.render_as_string(hide_password=False) if url else None)
+            raw = await run_worker(
+                project,
+                "render_sql",
+                {"revisions": render_revs, "chain": chain},
+                database_url=url.render_as_string(hide_password=False) if url else None,
+            )
             rendered = raw["rendered"]
         except WorkerFailed as exc:
-            findings_general.append(Finding(
-                rule="render-failed", severity="warning",
-                message=f"The revisions could not be rendered offline: {exc}",
-                why="Without rendered SQL the squawk layer did not run; layer-1 findings still apply.",
-                fix="Run `alembic upgrade <rev> --sql` to see the error (env.py must support offline mode)."))
+            findings_general.append(
+                Finding(
+                    rule="render-failed",
+                    severity="warning",
+                    message=f"The revisions could not be rendered offline: {exc}",
+                    why="Without rendered SQL the squawk layer did not run; layer-1 findings still apply.",
+                    fix="Run `alembic upgrade <rev> --sql` to see the error (env.py must support "
+                    "offline mode).",
+                )
+            )
             return
         if backend == "postgresql" and rendered:
             try:
                 squawked = await run_squawk({r: v["sql"] for r, v in rendered.items() if not v.get("error")})
             except (FileNotFoundError, RuntimeError, OSError) as exc:
-                findings_general.append(Finding(
-                    rule="squawk-unavailable", severity="info", message=f"squawk did not run: {exc}",
-                    why="The rendered-SQL layer was skipped; layer-1 findings still apply.",
-                    fix="pip install squawk-cli"))
+                findings_general.append(
+                    Finding(
+                        rule="squawk-unavailable",
+                        severity="info",
+                        message=f"squawk did not run: {exc}",
+                        why="The rendered-SQL layer was skipped; layer-1 findings still apply.",
+                        fix="pip install squawk-cli",
+                    )
+                )
 
     async with anyio.create_task_group() as group:
         group.start_soon(layer3)
@@ -254,34 +297,64 @@ async def review_migration(project: Project, revision: str | None = None, path: 
         render = rendered.get(rev, {})
         if render.get("error") and not any(f.rule == "offline-unsafe" for f in findings):
             err = render["error"]
-            findings.append(Finding(
-                rule="offline-unsafe", severity="info",
-                message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: {err.get('message')}",
-                file=rel, line=err.get("line") if err.get("file") and Path(err["file"]).resolve() == file else None,
-                why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are unaffected.",
-                fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL."))
+            findings.append(
+                Finding(
+                    rule="offline-unsafe",
+                    severity="info",
+                    message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: "
+                    f"{err.get('message')}",
+                    file=rel,
+                    line=err.get("line") if err.get("file") and Path(err["file"]).resolve() == file else None,
+                    why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are "
+                    "unaffected.",
+                    fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL.",
+                )
+            )
         if facts_by_rev.get(rev) is not None:
             layers.append("database")
-        escalations += _policy(review.lint.existing_tables, review.lint.changes, production, settings, rev, url)
+        escalations += _policy(
+            review.lint.existing_tables, review.lint.changes, production, settings, rev, url
+        )
         escalations = _dedupe(escalations)
-        out_revisions.append(ReviewedRevision(
-            revision=rev, message=message, file=rel, down_revisions=downs,
-            verdict=decide(findings, escalations), findings=findings, escalations=escalations,
-            suppressions=review.suppressions, layers=layers,
-            sql=render.get("sql") if include_sql else None))
+        out_revisions.append(
+            ReviewedRevision(
+                revision=rev,
+                message=message,
+                file=rel,
+                down_revisions=downs,
+                verdict=decide(findings, escalations),
+                findings=findings,
+                escalations=escalations,
+                suppressions=review.suppressions,
+                layers=layers,
+                sql=render.get("sql") if include_sql else None,
+            )
+        )
         all_suppressions += review.suppressions
 
     if db.status != "checked" and out_revisions:
-        findings_general.append(Finding(
-            rule="database-not-checked", severity="info",
-            message="The target database was not checked: every rule assumed the tables hold data.",
-            why=db.detail, fix="Configure or start the target database (--database-url) for row counts and "
-                               "orphan/duplicate/NULL checks."))
+        findings_general.append(
+            Finding(
+                rule="database-not-checked",
+                severity="info",
+                message="The target database was not checked: every rule assumed the tables hold data.",
+                why=db.detail,
+                fix="Configure or start the target database (--database-url) for row counts and "
+                "orphan/duplicate/NULL checks.",
+            )
+        )
     findings = findings_general + [f for r in out_revisions for f in r.findings]
     escalations = [e for r in out_revisions for e in r.escalations]
     result = ReviewMigrationResult(
-        selection=selection, revisions=out_revisions, suppressions=all_suppressions, database=db,
-        findings=findings, escalations=escalations, summary="", next_steps=[])
+        selection=selection,
+        revisions=out_revisions,
+        suppressions=all_suppressions,
+        database=db,
+        findings=findings,
+        escalations=escalations,
+        summary="",
+        next_steps=[],
+    )
     result.summary = _summary(result)
     result.next_steps = _next_steps(result)
     return result
@@ -327,15 +400,23 @@ def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSo
                 migration = parse_file(real)
             except (SyntaxError, OSError, UnicodeDecodeError):
                 return None
-            values = {n: _assigned(migration.tree, n) for n in ("revision", "down_revision", "branch_labels",
-                                                                "depends_on")}
+            values = {
+                n: _assigned(migration.tree, n)
+                for n in ("revision", "down_revision", "branch_labels", "depends_on")
+            }
             if not isinstance(values["revision"], str) or any(v is _SENTINEL for v in values.values()):
                 return None
             parsed[values["revision"]] = migration
-            raw["revisions"].append({
-                "revision": values["revision"], "down_revisions": _as_list(values["down_revision"]),
-                "branch_labels": _as_list(values["branch_labels"]), "depends_on": _as_list(values["depends_on"]),
-                "doc": ast.get_docstring(migration.tree) or "", "path": str(real)})
+            raw["revisions"].append(
+                {
+                    "revision": values["revision"],
+                    "down_revisions": _as_list(values["down_revision"]),
+                    "branch_labels": _as_list(values["branch_labels"]),
+                    "depends_on": _as_list(values["depends_on"]),
+                    "doc": ast.get_docstring(migration.tree) or "",
+                    "path": str(real),
+                }
+            )
     return build_history(project, raw), parsed
 
 
@@ -344,8 +425,9 @@ async def _pending(project: Project, history: History, db: DatabaseContext) -> t
     if project.database_url is None:
         return history.ordered(set(history.heads)), "the heads (no target database configured)"
     try:
-        current = await current_revisions(project.database_url, project.settings.version_table,
-                                          project.settings.version_table_schema)
+        current = await current_revisions(
+            project.database_url, project.settings.version_table, project.settings.version_table_schema
+        )
     except AlembicMcpError as exc:
         db.status = "unreachable"
         db.detail = f"{exc} Rules assume every table holds data."
@@ -354,7 +436,8 @@ async def _pending(project: Project, history: History, db: DatabaseContext) -> t
     unknown = [r for r in db.current if r not in history.nodes]
     if unknown:
         return history.ordered(set(history.heads)), (
-            f"the heads (the database is at {', '.join(unknown)}, which no file declares)")
+            f"the heads (the database is at {', '.join(unknown)}, which no file declares)"
+        )
     applied = set().union(*(history.ancestors(r) for r in db.current)) if db.current else set()
     return history.ordered(everything - applied), "revisions not yet applied to the target database"
 
@@ -362,16 +445,30 @@ async def _pending(project: Project, history: History, db: DatabaseContext) -> t
 def _policy(tables: set[str], changes: bool, production: bool, settings, rev: str, url) -> list[Escalation]:
     out: list[Escalation] = []
     if production and changes:
-        out.append(Escalation(rule="production-database",
-                              reason=f"The target is classified production: revision {rev} changes it.",
-                              evidence={"revision": rev, "environment": settings.environment}))
+        out.append(
+            Escalation(
+                rule="production-database",
+                reason=f"The target is classified production: revision {rev} changes it.",
+                evidence={"revision": rev, "environment": settings.environment},
+            )
+        )
     for table in sorted(t for t in tables if t):
         if matches_any(table, settings.protected_tables):
-            out.append(Escalation(rule="protected-table", reason=f"Revision {rev} changes protected table {table}.",
-                                  evidence={"table": table, "patterns": settings.protected_tables}))
+            out.append(
+                Escalation(
+                    rule="protected-table",
+                    reason=f"Revision {rev} changes protected table {table}.",
+                    evidence={"table": table, "patterns": settings.protected_tables},
+                )
+            )
         if matches_any(table, settings.audit_tables):
-            out.append(Escalation(rule="audit-trail", reason=f"Revision {rev} changes audit table {table}.",
-                                  evidence={"table": table, "patterns": settings.audit_tables}))
+            out.append(
+                Escalation(
+                    rule="audit-trail",
+                    reason=f"Revision {rev} changes audit table {table}.",
+                    evidence={"table": table, "patterns": settings.audit_tables},
+                )
+            )
     return out
 
 
@@ -389,8 +486,10 @@ def _dedupe(escalations: list[Escalation]) -> list[Escalation]:
 def _summary(result: ReviewMigrationResult) -> str:
     n = len(result.revisions)
     if n == 0:
-        return (f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
-                "revision=... to review an applied one.")
+        return (
+            f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
+            "revision=... to review an applied one."
+        )
     errors = sorted({f.rule for f in result.findings if f.severity == "error"})
     text = f"Reviewed {n} revision(s) ({result.selection})"
     if result.escalations:
@@ -405,7 +504,9 @@ def _summary(result: ReviewMigrationResult) -> str:
 def _next_steps(result: ReviewMigrationResult) -> list[str]:
     steps: list[str] = []
     if result.escalations:
-        steps.append("Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision.")
+        steps.append(
+            "Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision."
+        )
     for f in result.findings:
         if f.severity == "error" and f.fix:
             where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""

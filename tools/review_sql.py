@@ -74,8 +74,12 @@ def is_interpolated(node: ast.expr) -> str | None:
             return "% formatting"
         if isinstance(node.op, ast.Add) and (_stringy(node.left) or _stringy(node.right)):
             return "+ concatenation"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
-            and _stringy(node.func.value):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and _stringy(node.func.value)
+    ):
         return ".format()"
     return None
 
@@ -92,8 +96,11 @@ def _stringy(node: ast.expr) -> bool:
 
 def _text_argument(node: ast.expr) -> ast.expr | None:
     """``sa.text(X)`` / ``text(X)`` (optionally ``.bindparams(...)``/``.columns(...)``) -> X."""
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-            "bindparams", "columns", "execution_options"):
+    while (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("bindparams", "columns", "execution_options")
+    ):
         node = node.func.value
     if isinstance(node, ast.Call) and _func_name(node.func) == "text" and node.args:
         return node.args[0]
@@ -110,15 +117,22 @@ def _construct(node: ast.expr) -> tuple[str, str | None] | None:
             name = receiver.id if isinstance(receiver, ast.Name) else None
             if not (isinstance(receiver, ast.Name) and receiver.id in ("sa", "sqlalchemy")):
                 return attr, name
-        if attr in ("update", "insert", "delete") and isinstance(receiver, ast.Name) and receiver.id in (
-                "sa", "sqlalchemy"):
+        if (
+            attr in ("update", "insert", "delete")
+            and isinstance(receiver, ast.Name)
+            and receiver.id in ("sa", "sqlalchemy")
+        ):
             target = current.args[0] if current.args else None
             return attr, target.id if isinstance(target, ast.Name) else None
         if attr in CONSTRUCT_METHODS or attr in ("returning", "execution_options", "inline", "filter"):
             current = receiver
             continue
         break
-    if isinstance(current, ast.Call) and isinstance(current.func, ast.Name) and current.func.id in CONSTRUCT_FUNCS:
+    if (
+        isinstance(current, ast.Call)
+        and isinstance(current.func, ast.Name)
+        and current.func.id in CONSTRUCT_FUNCS
+    ):
         target = current.args[0] if current.args else None
         return current.func.id, target.id if isinstance(target, ast.Name) else None
     return None
@@ -140,8 +154,12 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
         return analyse_sql(text, backend)
     construct = _construct(node)
     if construct:
-        return ExecuteArg(kind="construct", construct=construct[0], construct_table=construct[1],
-                          detail=f"SQLAlchemy {construct[0]}() construct")
+        return ExecuteArg(
+            kind="construct",
+            construct=construct[0],
+            construct_table=construct[1],
+            detail=f"SQLAlchemy {construct[0]}() construct",
+        )
     return ExecuteArg(kind="uninspectable", detail=f"argument is `{ast.unparse(node)[:80]}`, not SQL text")
 
 
@@ -149,7 +167,8 @@ _LOCK_TIMEOUT = re.compile(r"^\s*set\s+(local\s+|session\s+)?lock_timeout\b", re
 _ALTER_TYPE = re.compile(r"^\s*alter\s+type\s+(\S+)\s+(add\s+value|rename\s+value)", re.I)
 _CREATE_INDEX = re.compile(
     r"^\s*create\s+(unique\s+)?index\s+(concurrently\s+)?(if\s+not\s+exists\s+)?(\S+\s+)?on\s+(only\s+)?([\w.\"]+)",
-    re.I)
+    re.I,
+)
 _DROP_INDEX = re.compile(r"^\s*drop\s+index\s+(concurrently\s+)?", re.I)
 _ALTER_TABLE = re.compile(r"^\s*alter\s+table\s+(if\s+exists\s+)?(only\s+)?([\w.\"]+)\s+(.*)$", re.I | re.S)
 _BATCH_HINT = re.compile(r"\blimit\b|\bbetween\b|\bctid\b|\bid\s*(<|<=|>|>=)\s*\d|:\w+|%\(\w+\)s", re.I)
@@ -174,9 +193,13 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
         return SqlStatement(stripped, kind, table=_unquote(m.group(1)))
     m = _CREATE_INDEX.match(stripped)
     if m:
-        return SqlStatement(stripped, "create_index", table=_unquote(m.group(6)).split(".")[-1],
-                            concurrently=bool(m.group(2)),
-                            constraint="unique" if m.group(1) else None)
+        return SqlStatement(
+            stripped,
+            "create_index",
+            table=_unquote(m.group(6)).split(".")[-1],
+            concurrently=bool(m.group(2)),
+            constraint="unique" if m.group(1) else None,
+        )
     m = _DROP_INDEX.match(stripped)
     if m:
         return SqlStatement(stripped, "drop_index", concurrently=bool(m.group(1)))
@@ -185,20 +208,41 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
         rest = m.group(4).lower()
         table = _unquote(m.group(3)).split(".")[-1]
         if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
-            kind = ("foreign_key" if "foreign key" in rest else "check" if "check" in rest
-                    else "unique" if "unique" in rest else "primary_key" if "primary key" in rest else None)
-            return SqlStatement(stripped, "add_constraint", table=table, not_valid="not valid" in rest,
-                                constraint=kind)
+            kind = (
+                "foreign_key"
+                if "foreign key" in rest
+                else "check"
+                if "check" in rest
+                else "unique"
+                if "unique" in rest
+                else "primary_key"
+                if "primary key" in rest
+                else None
+            )
+            return SqlStatement(
+                stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind
+            )
         return SqlStatement(stripped, "alter_table", table=table)
     if isinstance(parsed, exp.Update):
-        copied = [eq.this.name for eq in parsed.expressions
-                  if isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column) and eq.expression is not None
-                  and eq.expression.find(exp.Column) is not None]
-        return SqlStatement(stripped, "update", table=_table_of(parsed),
-                            batched=bool(_BATCH_HINT.search(stripped)), copied_columns=copied)
+        copied = [
+            eq.this.name
+            for eq in parsed.expressions
+            if isinstance(eq, exp.EQ)
+            and isinstance(eq.this, exp.Column)
+            and eq.expression is not None
+            and eq.expression.find(exp.Column) is not None
+        ]
+        return SqlStatement(
+            stripped,
+            "update",
+            table=_table_of(parsed),
+            batched=bool(_BATCH_HINT.search(stripped)),
+            copied_columns=copied,
+        )
     if isinstance(parsed, exp.Delete):
-        return SqlStatement(stripped, "delete", table=_table_of(parsed),
-                            batched=bool(_BATCH_HINT.search(stripped)))
+        return SqlStatement(
+            stripped, "delete", table=_table_of(parsed), batched=bool(_BATCH_HINT.search(stripped))
+        )
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
     if isinstance(parsed, exp.Select):
@@ -216,8 +260,12 @@ def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
             trees = [t for t in sqlglot.parse(sql) if t is not None]
         except (ParseError, TokenError):
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return ExecuteArg(kind="uninspectable", sql=sql, parse_error=first,
-                              detail=f"SQL that cannot be parsed ({first})")
+            return ExecuteArg(
+                kind="uninspectable",
+                sql=sql,
+                parse_error=first,
+                detail=f"SQL that cannot be parsed ({first})",
+            )
     texts = [t.strip() for t in _split_statements(sql)]
     statements: list[SqlStatement] = []
     for index, tree in enumerate(trees):

@@ -40,11 +40,19 @@ SQUAWK_TO_RULE = {
     "require-lock-timeout": "missing-lock-timeout",
 }
 # Style advice that says nothing about this migration's safety.
-EXCLUDED = ["require-statement-timeout", "prefer-robust-stmts", "prefer-bigint-over-int",
-            "prefer-bigint-over-smallint", "prefer-identity", "prefer-text-field", "prefer-timestamptz",
-            "transaction-nesting"]
-TABLE_IN_SQL = re.compile(r"(?:table|on|into|update|from)\s+(?:only\s+|if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?",
-                          re.I)
+EXCLUDED = [
+    "require-statement-timeout",
+    "prefer-robust-stmts",
+    "prefer-bigint-over-int",
+    "prefer-bigint-over-smallint",
+    "prefer-identity",
+    "prefer-text-field",
+    "prefer-timestamptz",
+    "transaction-nesting",
+]
+TABLE_IN_SQL = re.compile(
+    r"(?:table|on|into|update|from)\s+(?:only\s+|if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I
+)
 
 
 def squawk_binary() -> str | None:
@@ -67,13 +75,23 @@ async def run_squawk(sql_by_revision: dict[str, str]) -> dict[str, list[dict[str
             path.write_text(sql)
             files[str(path)] = rev
             files[path.name] = rev
-        result = await anyio.run_process([binary, "--reporter", "json", "--exclude", ",".join(EXCLUDED),
-                                          *sorted({str(Path(tmp) / f"{r}.sql") for r in sql_by_revision})],
-                                         check=False, cwd=tmp)
+        result = await anyio.run_process(
+            [
+                binary,
+                "--reporter",
+                "json",
+                "--exclude",
+                ",".join(EXCLUDED),
+                *sorted({str(Path(tmp) / f"{r}.sql") for r in sql_by_revision}),
+            ],
+            check=False,
+            cwd=tmp,
+        )
         text = result.stdout.decode(errors="replace").strip()
         if result.returncode not in (0, 1) or not text.startswith("["):
-            raise RuntimeError(f"squawk failed (exit {result.returncode}): "
-                               f"{result.stderr.decode(errors='replace')[-500:]}")
+            raise RuntimeError(
+                f"squawk failed (exit {result.returncode}): {result.stderr.decode(errors='replace')[-500:]}"
+            )
         for item in json.loads(text):
             rev = files.get(item.get("file")) or files.get(Path(item.get("file", "")).name)
             if rev is None:
@@ -85,8 +103,13 @@ async def run_squawk(sql_by_revision: dict[str, str]) -> dict[str, list[dict[str
     return out
 
 
-def merge(violations: list[dict[str, Any]], layer1: list[Finding], cleared: set[tuple[str, str | None]],
-          file: str | None, op_lines: dict[str, int]) -> list[Finding]:
+def merge(
+    violations: list[dict[str, Any]],
+    layer1: list[Finding],
+    cleared: set[tuple[str, str | None]],
+    file: str | None,
+    op_lines: dict[str, int],
+) -> list[Finding]:
     """New findings from squawk that layer 1 did not already report or clear for this revision."""
     have = {f.rule for f in layer1}
     cleared_rules = {rule for rule, table in cleared if table is None}
@@ -107,14 +130,16 @@ def merge(violations: list[dict[str, Any]], layer1: list[Finding], cleared: set[
         if key in seen or (rule == "missing-lock-timeout" and any(k[0] == rule for k in seen)):
             continue
         seen.add(key)
-        added.append(Finding(
-            rule=our,
-            severity="warning" if rule else "info",
-            message=f"squawk {name}: {item.get('message', '')} Statement: {statement[:200]}",
-            file=file,
-            line=op_lines.get(table or "", None),
-            table=table,
-            why=item.get("message"),
-            fix=item.get("help") or "See https://squawkhq.com/docs/" + name,
-        ))
+        added.append(
+            Finding(
+                rule=our,
+                severity="warning" if rule else "info",
+                message=f"squawk {name}: {item.get('message', '')} Statement: {statement[:200]}",
+                file=file,
+                line=op_lines.get(table or ""),
+                table=table,
+                why=item.get("message"),
+                fix=item.get("help") or "See https://squawkhq.com/docs/" + name,
+            )
+        )
     return added

@@ -56,8 +56,12 @@ def _first_code_line(source: str) -> int:
     except SyntaxError:
         return 1
     body = tree.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]
     return body[0].lineno if body else 10**9
 
@@ -91,25 +95,31 @@ def parse_suppressions(source: str, known_rules: set[str], file: str | None) -> 
         if not reason:
             problems.append("has no reason (write `reason: <why this is safe>` after the brackets)")
         if problems:
-            errors.append(Finding(
-                rule="invalid-suppression", severity="error",
-                message=f"Suppression comment {'; '.join(problems)}: `{token.string.strip()}`.",
-                file=file, line=line,
-                why="A suppression must say which catalogue rule it silences and why, so a reviewer can "
+            errors.append(
+                Finding(
+                    rule="invalid-suppression",
+                    severity="error",
+                    message=f"Suppression comment {'; '.join(problems)}: `{token.string.strip()}`.",
+                    file=file,
+                    line=line,
+                    why="A suppression must say which catalogue rule it silences and why, so a reviewer can "
                     "judge it; a malformed one silences nothing.",
-                fix="# alembic-mcp: ignore[<rule-id>] reason: <why this is safe here>   "
+                    fix="# alembic-mcp: ignore[<rule-id>] reason: <why this is safe here>   "
                     f"(known ids: {', '.join(sorted(known_rules))})",
-            ))
+                )
+            )
             rules = [r for r in rules if r in known_rules]
             if not reason or not rules:
                 continue
-        directives.append(Directive(rules=rules, reason=reason, line=line,
-                                    file_level=standalone and line < first_code))
+        directives.append(
+            Directive(rules=rules, reason=reason, line=line, file_level=standalone and line < first_code)
+        )
     return SuppressionSet(directives=directives, errors=errors)
 
 
-def apply_suppressions(findings: list[Finding], spans: dict[int, tuple[int, int]], sset: SuppressionSet
-                       ) -> tuple[list[Finding], list[Finding]]:
+def apply_suppressions(
+    findings: list[Finding], spans: dict[int, tuple[int, int]], sset: SuppressionSet
+) -> tuple[list[Finding], list[Finding]]:
     """Split ``findings`` into (kept, silenced). ``spans`` maps a finding's line to its op's line span."""
     kept: list[Finding] = []
     silenced: list[Finding] = []
@@ -123,7 +133,9 @@ def apply_suppressions(findings: list[Finding], spans: dict[int, tuple[int, int]
     return kept, silenced
 
 
-def _matching(finding: Finding, spans: dict[int, tuple[int, int]], directives: list[Directive]) -> Directive | None:
+def _matching(
+    finding: Finding, spans: dict[int, tuple[int, int]], directives: list[Directive]
+) -> Directive | None:
     for directive in directives:
         if finding.rule not in directive.rules:
             continue
@@ -145,15 +157,27 @@ def report(sset: SuppressionSet, file: str | None) -> tuple[list[Suppression], l
         for rule in directive.rules:
             count = directive.used.get(rule, 0)
             if count:
-                honoured.append(Suppression(rule=rule, reason=directive.reason, file=file, line=directive.line,
-                                            scope="file" if directive.file_level else "line", silenced=count))
+                honoured.append(
+                    Suppression(
+                        rule=rule,
+                        reason=directive.reason,
+                        file=file,
+                        line=directive.line,
+                        scope="file" if directive.file_level else "line",
+                        silenced=count,
+                    )
+                )
             else:
-                unused.append(Finding(
-                    rule="unused-suppression", severity="warning",
-                    message=f"`ignore[{rule}]` silences nothing: no {rule} finding "
-                            f"{'in this file' if directive.file_level else 'on this line'}.",
-                    file=file, line=directive.line,
-                    why="A stale suppression hides the next real problem of that kind.",
-                    fix=f"Remove `{rule}` from the suppression comment on line {directive.line}.",
-                ))
+                unused.append(
+                    Finding(
+                        rule="unused-suppression",
+                        severity="warning",
+                        message=f"`ignore[{rule}]` silences nothing: no {rule} finding "
+                        f"{'in this file' if directive.file_level else 'on this line'}.",
+                        file=file,
+                        line=directive.line,
+                        why="A stale suppression hides the next real problem of that kind.",
+                        fix=f"Remove `{rule}` from the suppression comment on line {directive.line}.",
+                    )
+                )
     return honoured, unused

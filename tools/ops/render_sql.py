@@ -16,7 +16,6 @@ from alembic.script import ScriptDirectory
 from ..alembic_env import config_from_spec
 from ..worker_main import describe_exception
 
-
 RUNNING = re.compile(r"^-- Running upgrade (.*?) -> (\S+)\s*$", re.M)
 
 
@@ -27,8 +26,15 @@ def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -
     def upgrade(rev, context):
         return script._upgrade_revs(destination, rev)
 
-    with EnvironmentContext(cfg, script, fn=upgrade, as_sql=True, starting_rev=start,
-                            destination_rev=destination, output_buffer=buffer):
+    with EnvironmentContext(
+        cfg,
+        script,
+        fn=upgrade,
+        as_sql=True,
+        starting_rev=start,
+        destination_rev=destination,
+        output_buffer=buffer,
+    ):
         script.run_env()
     return buffer.getvalue()
 
@@ -39,7 +45,7 @@ def split_by_revision(sql: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for index, mark in enumerate(marks):
         end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
-        out[mark.group(2)] = sql[mark.start():end]
+        out[mark.group(2)] = sql[mark.start() : end]
     return out
 
 
@@ -56,7 +62,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             pieces = split_by_revision(_render(cfg, script, revisions[0][1], revisions[-1][0]))
             if all(rev in pieces for rev, _ in revisions):
                 return {"rendered": {rev: {"sql": pieces[rev]} for rev, _ in revisions}}
-        except BaseException:  # noqa: S110 - some revision cannot render offline: find it one by one below
+        except BaseException:
             pass
     for revision, down in revisions:
         try:
