@@ -389,3 +389,17 @@ def test_cli_review_migration(example_project, sqlite_url):
         text=True,
     )
     assert proc.returncode == 3 and "cannot be resolved" in proc.stderr
+
+
+def test_inverse_fix_restores_the_earlier_definition(example_project):
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.drop_column("persons", "pgy_level")\nop.drop_table("rotations")',
+        downgrade="pass",
+    )
+    result = review(example_project, None, revision="c3c3")
+    fix = rules(result)["empty-downgrade"].fix
+    assert "op.add_column('persons', sa.Column('pgy_level', sa.Integer(), nullable=True))" in fix
+    assert "op.create_table('rotations', sa.Column('id', sa.Integer(), nullable=False)" in fix

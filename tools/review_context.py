@@ -218,6 +218,11 @@ def apply(facts: Facts, hits: list[Hit], large_rows: int) -> list[Hit]:
     return kept
 
 
+def _count_text(facts: Facts, table: str | None, rows: int) -> str:
+    exact = facts.rows.get(table or "", {}).get("exact", True)
+    return f"{rows:,} rows" if exact else f"about {rows:,} rows (planner estimate)"
+
+
 def _note(hit: Hit, text_: str) -> None:
     hit.finding.message = hit.finding.message.rstrip() + " " + text_
 
@@ -249,7 +254,7 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
                 hit.escalation = None
             _note(hit, f"{table} is empty in the target database.")
         elif rows is not None:
-            _note(hit, f"{table} has {rows:,} rows in the target database.")
+            _note(hit, f"{table} has {_count_text(facts, table, rows)} in the target database.")
             if hit.escalation and hit.escalation.rule == "drop-table-with-data":
                 hit.escalation.reason = f"Table {table} is dropped and holds {rows:,} rows."
                 hit.escalation.evidence["rows"] = rows
@@ -357,7 +362,7 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
         if rows is None:
             _note(hit, "(Row count unknown.)")
             return True
-        _note(hit, f"{table} has {rows:,} rows in the target database.")
+        _note(hit, f"{table} has {_count_text(facts, table, rows)} in the target database.")
         if rows > large_rows:
             hit.escalation = Escalation(
                 rule="large-data-migration",

@@ -23,7 +23,7 @@ from .migration_ast import MigrationSource, parse_file
 from .policy import is_production, matches_any
 from .progress import Progress, no_progress
 from .review_context import Facts, apply, gather
-from .review_rules import review_source
+from .review_rules import Definitions, review_source
 from .review_squawk import merge, run_squawk
 from .suppressions import Suppression
 from .urls import backend_of
@@ -170,7 +170,12 @@ async def review_migration(
         doc = ast.get_docstring(migration.tree) or ""
         targets.append((migration.revision, file, downs, _first_line(doc)))
         selection = f"path {project.relative(file)}"
-        parsed = {migration.revision: migration}
+        fast = history_from_files(project)  # for the definitions inverse fixes restore; cheap
+        if fast is not None:
+            history, parsed = fast
+        else:
+            parsed = {}
+        parsed[migration.revision] = migration
     else:
         fast = history_from_files(project)
         if fast is not None:
@@ -197,7 +202,8 @@ async def review_migration(
     created_before: dict[str, set[str]] = {}
     created: set[str] = set()
     for rev, file, _, _ in targets:
-        reviews[rev] = review_source(parsed[rev], project.relative(file), backend)
+        definitions = Definitions(lambda rev=rev: _earlier(history, parsed, rev))
+        reviews[rev] = review_source(parsed[rev], project.relative(file), backend, definitions)
         created_before[rev] = set(created)
         created |= {
             op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
@@ -358,6 +364,14 @@ async def review_migration(
     result.summary = _summary(result)
     result.next_steps = _next_steps(result)
     return result
+
+
+def _earlier(history: History | None, parsed: dict[str, MigrationSource], rev: str) -> list[MigrationSource]:
+    """The parsed migrations below ``rev``, in upgrade order."""
+    if history is None or rev not in history.nodes:
+        return []
+    below = history.ancestors(rev) - {rev}
+    return [parsed[r] for r in history.ordered(below) if r in parsed]
 
 
 _SENTINEL = object()

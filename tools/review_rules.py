@@ -247,7 +247,14 @@ def _q(value: str | None) -> str:
 
 
 class _Linter:
-    def __init__(self, migration: MigrationSource, file: str | None, backend: str | None):
+    def __init__(
+        self,
+        migration: MigrationSource,
+        file: str | None,
+        backend: str | None,
+        definitions: Definitions | None = None,
+    ):
+        self.definitions = definitions
         self.m = migration
         self.file = file
         self.backend = backend
@@ -1425,16 +1432,27 @@ class _Linter:
                 f"type_={CONSTRAINT_OPS[op.name]!r})"
             )
         if op.name == "drop_column":
+            col = _name_value(op.arg(1, "column_name"))
+            known = self.definitions.column(op.table, col) if self.definitions else None
+            if known:
+                return f"op.add_column({t}, {known})  # as an earlier migration defined it"
             return (
-                f"op.add_column({t}, sa.Column({_q(_name_value(op.arg(1, 'column_name')))}, "
+                f"op.add_column({t}, sa.Column({_q(col)}, "
                 "<its original type>, nullable=True))  # take the type from the migration that added it"
             )
         if op.name == "drop_table":
+            known = self.definitions.table(op.table) if self.definitions else None
+            if known:
+                return known + "  # as an earlier migration created it"
             return (
                 f"op.create_table({t}, ...)  # the columns as the migration that created {op.table} had them"
             )
         if op.name == "drop_index":
-            return f"op.create_index({_q(_name_value(op.arg(0, 'index_name')))}, {t}, [<its columns>])"
+            name = _name_value(op.arg(0, "index_name"))
+            known = self.definitions.index(name) if self.definitions else None
+            if known:
+                return known
+            return f"op.create_index({_q(name)}, {t}, [<its columns>])"
         if op.name == "rename_table":
             return f"op.rename_table({_q(_name_value(op.arg(1, 'new_table_name')))}, {t})"
         if op.name == "alter_column":
@@ -1614,9 +1632,58 @@ def known_safe_cast(old: ast.expr | None, new: ast.expr | None) -> bool:
     return False
 
 
-def lint_migration(migration: MigrationSource, file: str | None = None, backend: str | None = None) -> Lint:
+class Definitions:
+    """How earlier migrations defined tables, columns and indexes: the code for restoring inverses."""
+
+    def __init__(self, earlier):
+        self._earlier = earlier  # list in upgrade order, or a callable returning it (computed lazily)
+
+    @property
+    def earlier(self) -> list[MigrationSource]:
+        if callable(self._earlier):
+            self._earlier = self._earlier()
+        return self._earlier
+
+    def _ops(self):
+        for migration in reversed(self.earlier):
+            yield from reversed(migration.ops_in("upgrade"))
+
+    def column(self, table: str | None, column: str | None) -> str | None:
+        for op in self._ops():
+            if op.table != table:
+                continue
+            candidates = (
+                [op.arg(1, "column")]
+                if op.name == "add_column"
+                else (op.node.args[1:] if op.name == "create_table" else [])
+            )
+            for node in candidates:
+                spec = column_spec(node)
+                if spec is not None and spec.name == column:
+                    return ast.unparse(spec.node)
+        return None
+
+    def table(self, table: str | None) -> str | None:
+        for op in self._ops():
+            if op.name == "create_table" and op.table == table:
+                return ast.unparse(op.node)
+        return None
+
+    def index(self, name: str | None) -> str | None:
+        for op in self._ops():
+            if op.name == "create_index" and _name_value(op.arg(0, "index_name")) == name:
+                return ast.unparse(op.node)
+        return None
+
+
+def lint_migration(
+    migration: MigrationSource,
+    file: str | None = None,
+    backend: str | None = None,
+    definitions: Definitions | None = None,
+) -> Lint:
     """Layer 1: every catalogue rule over one parsed migration."""
-    return _Linter(migration, file, backend).run()
+    return _Linter(migration, file, backend, definitions).run()
 
 
 @dataclass
@@ -1630,12 +1697,15 @@ class FileReview:
 
 
 def review_source(
-    migration: MigrationSource, file: str | None = None, backend: str | None = None
+    migration: MigrationSource,
+    file: str | None = None,
+    backend: str | None = None,
+    definitions: Definitions | None = None,
 ) -> FileReview:
     """``lint_migration`` plus the file's ``# alembic-mcp: ignore[...]`` comments."""
     from .suppressions import apply_suppressions, parse_suppressions, report
 
-    lint = lint_migration(migration, file, backend)
+    lint = lint_migration(migration, file, backend, definitions)
     sset = parse_suppressions(migration.source, set(RULE_IDS), file)
     spans = {h.finding.line: h.span for h in lint.hits if h.finding.line is not None}
     by_id = {id(h.finding): h for h in lint.hits}
