@@ -403,3 +403,21 @@ def test_inverse_fix_restores_the_earlier_definition(example_project):
     fix = rules(result)["empty-downgrade"].fix
     assert "op.add_column('persons', sa.Column('pgy_level', sa.Integer(), nullable=True))" in fix
     assert "op.create_table('rotations', sa.Column('id', sa.Integer(), nullable=False)" in fix
+
+
+def test_large_data_migration_threshold(example_project, sqlite_url):
+    upgrade_head(example_project, sqlite_url)
+    execute(sqlite_url, PEOPLE)
+    write_revision(
+        example_project, "c3c3c3c30003", HEAD,
+        upgrade="op.execute(\"UPDATE persons SET role = 'resident' WHERE role = 'faculty'\")\n"
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',
+        downgrade='op.drop_column("persons", "nick")', message="backfill",
+    )
+    small = review(example_project, sqlite_url)
+    assert rules(small)["unbatched-backfill"].severity == "info"  # 3 rows: below the warn threshold
+    assert not any(e.rule == "large-data-migration" for e in small.escalations)
+    project = load_project(example_project, {"database_url": sqlite_url, "large_migration_rows": 2})
+    large = anyio.run(lambda: review_migration(project))
+    evidence = [e.evidence for e in large.escalations if e.rule == "large-data-migration"]
+    assert evidence == [{"table": "persons", "rows": 3}, {"table": "persons", "rows": 3}]
