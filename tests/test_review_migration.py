@@ -409,10 +409,13 @@ def test_large_data_migration_threshold(example_project, sqlite_url):
     upgrade_head(example_project, sqlite_url)
     execute(sqlite_url, PEOPLE)
     write_revision(
-        example_project, "c3c3c3c30003", HEAD,
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
         upgrade="op.execute(\"UPDATE persons SET role = 'resident' WHERE role = 'faculty'\")\n"
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',
-        downgrade='op.drop_column("persons", "nick")', message="backfill",
+        downgrade='op.drop_column("persons", "nick")',
+        message="backfill",
     )
     small = review(example_project, sqlite_url)
     assert rules(small)["unbatched-backfill"].severity == "info"  # 3 rows: below the warn threshold
@@ -421,3 +424,33 @@ def test_large_data_migration_threshold(example_project, sqlite_url):
     large = anyio.run(lambda: review_migration(project))
     evidence = [e.evidence for e in large.escalations if e.rule == "large-data-migration"]
     assert evidence == [{"table": "persons", "rows": 3}, {"table": "persons", "rows": 3}]
+
+
+@pytest.mark.postgres
+def test_pg_revision_that_reads_rows_is_offline_unsafe_not_a_failure(example_project, pg_url):
+    upgrade_head(example_project, pg_url)
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='ids = [row[0] for row in op.get_bind().execute(sa.text("SELECT id FROM persons"))]\n'
+        "for i in ids:\n"
+        '    op.execute(sa.text("UPDATE persons SET role = :r WHERE id = :i").bindparams(r="x", i=i))',
+        downgrade="pass  # data only: nothing to undo",
+        message="reads",
+    )
+    write_revision(
+        example_project,
+        "d4d4d4d40004",
+        "c3c3c3c30003",
+        upgrade='op.create_index("ix_persons_role", "persons", ["role"])',
+        downgrade='op.drop_index("ix_persons_role", table_name="persons")',
+        message="ix",
+    )
+    result = review(example_project, pg_url, include_sql=True)
+    first, second = result.revisions
+    unsafe = [f for f in first.findings if f.rule == "offline-unsafe"]
+    assert len(unsafe) == 1 and unsafe[0].severity == "info"
+    assert "sql" not in first.layers or first.sql is not None
+    # the next revision still renders and gets the squawk layer
+    assert "CREATE INDEX ix_persons_role" in second.sql and "sql" in second.layers
