@@ -454,3 +454,20 @@ def test_pg_revision_that_reads_rows_is_offline_unsafe_not_a_failure(example_pro
     assert "sql" not in first.layers or first.sql is not None
     # the next revision still renders and gets the squawk layer
     assert "CREATE INDEX ix_persons_role" in second.sql and "sql" in second.layers
+
+
+def test_metadata_without_naming_convention_reported(example_project, sqlite_url):
+    drop_pgy(example_project)
+    models = example_project / "residency" / "models.py"
+    models.write_text(
+        models.read_text().replace("MetaData(naming_convention=NAMING_CONVENTION)", "MetaData()")
+    )
+    result = review(example_project, sqlite_url, revision="c3c3", include_sql=True)
+    finding = rules(result)["unnamed-constraint"]
+    assert finding.file == "migrations/env.py" and "uq, fk, ck, pk" in finding.message
+    models.write_text(
+        models.read_text().replace("MetaData()", "MetaData(naming_convention=NAMING_CONVENTION)")
+    )
+    assert "unnamed-constraint" not in rules(
+        review(example_project, sqlite_url, revision="c3c3", include_sql=True)
+    )

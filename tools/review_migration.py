@@ -251,6 +251,11 @@ async def review_migration(
                 database_url=url.render_as_string(hide_password=False) if url else None,
             )
             rendered = raw["rendered"]
+            metadata = raw.get("metadata") or {}
+            if metadata.get("found") and metadata.get("missing"):
+                findings_general.append(
+                    _naming_finding(metadata["missing"], project.relative(project.script_location / "env.py"))
+                )
         except WorkerFailed as exc:
             findings_general.append(
                 Finding(
@@ -364,6 +369,21 @@ async def review_migration(
     result.summary = _summary(result)
     result.next_steps = _next_steps(result)
     return result
+
+
+def _naming_finding(missing: list[str], env_file: str) -> Finding:
+    return Finding(
+        rule="unnamed-constraint",
+        severity="warning",
+        message="env.py's target_metadata has no naming_convention for "
+        f"{', '.join(missing)}: autogenerate writes those constraints without names.",
+        file=env_file,
+        why="Unnamed constraints get database-generated names that differ between backends, so later "
+        "migrations cannot drop or alter them reliably (drop_constraint(None, ...)).",
+        fix="metadata = MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': "
+        "'uq_%(table_name)s_%(column_0_name)s', 'ck': 'ck_%(table_name)s_%(constraint_name)s', 'fk': "
+        "'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'pk': 'pk_%(table_name)s'})",
+    )
 
 
 def _earlier(history: History | None, parsed: dict[str, MigrationSource], rev: str) -> list[MigrationSource]:

@@ -19,6 +19,22 @@ from ..worker_main import describe_exception
 RUNNING = re.compile(r"^-- Running upgrade (.*?) -> (\S+)\s*$", re.M)
 
 
+NAMED_KINDS = ("uq", "fk", "ck", "pk")
+METADATA: dict[str, Any] = {}
+
+
+def _record_metadata(env: EnvironmentContext) -> None:
+    """Whether env.py's target_metadata names constraints (MetaData(naming_convention=...))."""
+    if METADATA:
+        return
+    target = env.context_opts.get("target_metadata") if hasattr(env, "context_opts") else None
+    items = target if isinstance(target, list | tuple) else [target] if target is not None else []
+    conventions = set()
+    for metadata in items:
+        conventions |= {k for k in getattr(metadata, "naming_convention", {}) if isinstance(k, str)}
+    METADATA.update({"found": bool(items), "missing": [k for k in NAMED_KINDS if k not in conventions]})
+
+
 def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -> str:
     buffer = io.StringIO()
     cfg.output_buffer = buffer
@@ -34,8 +50,11 @@ def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -
         starting_rev=start,
         destination_rev=destination,
         output_buffer=buffer,
-    ):
-        script.run_env()
+    ) as env:
+        try:
+            script.run_env()
+        finally:
+            _record_metadata(env)
     return buffer.getvalue()
 
 
@@ -61,7 +80,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         try:
             pieces = split_by_revision(_render(cfg, script, revisions[0][1], revisions[-1][0]))
             if all(rev in pieces for rev, _ in revisions):
-                return {"rendered": {rev: {"sql": pieces[rev]} for rev, _ in revisions}}
+                return {"rendered": {rev: {"sql": pieces[rev]} for rev, _ in revisions}, "metadata": METADATA}
         except BaseException:
             pass
     for revision, down in revisions:
@@ -71,4 +90,4 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             info = describe_exception(exc)
             info.pop("traceback", None)
             out[revision] = {"error": info, "sql": ""}
-    return {"rendered": out}
+    return {"rendered": out, "metadata": METADATA}
