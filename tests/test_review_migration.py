@@ -471,3 +471,20 @@ def test_metadata_without_naming_convention_reported(example_project, sqlite_url
     assert "unnamed-constraint" not in rules(
         review(example_project, sqlite_url, revision="c3c3", include_sql=True)
     )
+
+
+def test_suppressed_rule_not_brought_back_by_squawk(example_project):
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade="op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+        'op.create_index("ix_persons_name", "persons", ["name"])  '
+        "# alembic-mcp: ignore[create-index-non-concurrent] reason: persons has 40 rows, ever",
+        downgrade='op.drop_index("ix_persons_name", table_name="persons")',
+        message="ix",
+    )
+    result = review(example_project, "postgresql+psycopg://postgres@127.0.0.1:1/nowhere", revision="c3c3")
+    assert "sql" in result.revisions[0].layers  # squawk ran (rendering needs no connection)
+    assert "create-index-non-concurrent" not in rules(result)
+    assert [s.rule for s in result.suppressions] == ["create-index-non-concurrent"]

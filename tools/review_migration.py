@@ -304,7 +304,8 @@ async def review_migration(
         if rev in squawked:
             layers.append("sql")
             op_lines = {op.table: op.line for op in parsed[rev].ops_in("upgrade") if op.table}
-            findings += merge(squawked[rev], findings, review.lint.cleared, rel, op_lines)
+            # suppressed layer-1 findings count as reported: squawk must not bring them back
+            findings += merge(squawked[rev], findings + review.silenced, review.lint.cleared, rel, op_lines)
         render = rendered.get(rev, {})
         if render.get("error") and not any(f.rule == "offline-unsafe" for f in findings):
             err = render["error"]

@@ -1694,6 +1694,7 @@ class FileReview:
     hits: list[Hit]
     suppressions: list[Any]
     extra: list[Finding]
+    silenced: list[Finding] = field(default_factory=list)
 
 
 def review_source(
@@ -1709,7 +1710,9 @@ def review_source(
     sset = parse_suppressions(migration.source, set(RULE_IDS), file)
     spans = {h.finding.line: h.span for h in lint.hits if h.finding.line is not None}
     by_id = {id(h.finding): h for h in lint.hits}
-    kept, _ = apply_suppressions([h.finding for h in lint.hits], spans, sset)
+    kept, silenced = apply_suppressions([h.finding for h in lint.hits], spans, sset)
     hits = [by_id[id(f)] for f in kept]
     honoured, unused = report(sset, file)
-    return FileReview(lint=lint, hits=hits, suppressions=honoured, extra=sset.errors + unused)
+    return FileReview(
+        lint=lint, hits=hits, suppressions=honoured, extra=sset.errors + unused, silenced=silenced
+    )
