@@ -1263,6 +1263,15 @@ class _Linter:
 
     def downgrade_checks(self) -> None:
         down_func = self.m.functions.get("downgrade")
+        for op in self.down:
+            if op.name == "drop_constraint" and _is_none(op.arg(0, "constraint_name")):
+                self._unnamed(
+                    op,
+                    f"downgrade() calls drop_constraint(None, {op.table!r}): it fails at runtime, the "
+                    "constraint has no name in the migration.",
+                    "Look the real name up (\\d table in psql, or Inspector.get_foreign_keys) and pass it to "
+                    "both create_* in upgrade() and drop_constraint in downgrade().",
+                )
         up_changes = [op for op in self.up if op.name not in ("batch_alter_table",)]
         if not up_changes and not _has_statements(self.m.functions.get("upgrade")):
             return
