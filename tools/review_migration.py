@@ -244,10 +244,12 @@ async def review_migration(
             return
         try:
             chain = all(render_revs[i][1] == render_revs[i - 1][0] for i in range(1, len(render_revs)))
+            needed = {rev for rev, _ in render_revs} | {down for _, down in render_revs if down}
+            paths = _paths_of(history, targets, needed)
             raw = await run_worker(
                 project,
                 "render_sql",
-                {"revisions": render_revs, "chain": chain},
+                {"revisions": render_revs, "chain": chain, "paths": paths},
                 database_url=url.render_as_string(hide_password=False) if url else None,
             )
             rendered = raw["rendered"]
@@ -370,6 +372,16 @@ async def review_migration(
     result.summary = _summary(result)
     result.next_steps = _next_steps(result)
     return result
+
+
+def _paths_of(history: History | None, targets: list, needed: set[str]) -> list[str] | None:
+    """Files of the revisions a render needs, or None (load everything) when one is not known."""
+    known = {rev: str(path) for rev, path, _, _ in targets}
+    if history is not None:
+        known.update({rev: node.path for rev, node in history.nodes.items()})
+    if not needed <= set(known):
+        return None
+    return sorted(known[rev] for rev in needed)
 
 
 def _naming_finding(missing: list[str], env_file: str) -> Finding:

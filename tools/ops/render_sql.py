@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
@@ -68,10 +69,34 @@ def split_by_revision(sql: str) -> dict[str, str]:
     return out
 
 
+def _restrict(script: ScriptDirectory, paths: list[str]) -> None:
+    """Load only the files the render needs (the revisions and the one below the first).
+
+    Rendering ``down:rev`` walks only that stretch of the graph; importing every other migration of a
+    long history would cost more than the render itself. The revision below the first is a base here.
+    """
+    from alembic.script import Script
+
+    def load():
+        for path in paths:
+            script_obj = Script._from_path(script, Path(path))
+            if script_obj is not None:
+                yield script_obj
+
+    script._load_revisions = load
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     cfg = config_from_spec(request["project"], request.get("database_url") or "postgresql://")
     script = ScriptDirectory.from_config(cfg)
-    script.revision_map.heads  # noqa: B018 - load every file now: a broken sibling fails the whole op
+    paths = request["args"].get("paths")
+    if paths:
+        _restrict(script, paths)
+        try:
+            script.revision_map.heads  # noqa: B018
+        except Exception:  # e.g. a depends_on outside the stretch: load the whole history instead
+            script = ScriptDirectory.from_config(cfg)
+    script.revision_map.heads  # noqa: B018 - load the files now: a broken one fails the whole op
     revisions = request["args"]["revisions"]
     chain = request["args"].get("chain")
     out: dict[str, Any] = {}
