@@ -488,3 +488,11 @@ def test_suppressed_rule_not_brought_back_by_squawk(example_project):
     assert "sql" in result.revisions[0].layers  # squawk ran (rendering needs no connection)
     assert "create-index-non-concurrent" not in rules(result)
     assert [s.rule for s in result.suppressions] == ["create-index-non-concurrent"]
+
+
+def test_nothing_pending_when_database_at_head(example_project, sqlite_url):
+    upgrade_head(example_project, sqlite_url)
+    result = review(example_project, sqlite_url)
+    assert result.revisions == [] and result.verdict == "proceed"
+    assert "Nothing to review" in result.summary
+    assert result.database.current == [HEAD]
