@@ -196,26 +196,29 @@ async def review_migration(
             if rev not in parsed:
                 parsed[rev] = _parse(project, file)
 
-    # -- layer 1
-    await progress(1, 4, f"reviewing {len(targets)} revision(s)")
-    reviews = {}
+    # -- layer 1 (in a thread, while the worker renders SQL for layer 2)
+    reviews: dict = {}
     created_before: dict[str, set[str]] = {}
-    created: set[str] = set()
-    for rev, file, _, _ in targets:
-        definitions = Definitions(lambda rev=rev: _earlier(history, parsed, rev))
-        reviews[rev] = review_source(parsed[rev], project.relative(file), backend, definitions)
-        created_before[rev] = set(created)
-        created |= {
-            op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
-        }
 
-    # -- layers 3 (database facts) and 2 (offline render in the worker) run concurrently
-    await progress(2, 4, "reading facts from the target database and rendering SQL offline")
+    def layer1() -> None:
+        created: set[str] = set()
+        for rev, file, _, _ in targets:
+            definitions = Definitions(lambda rev=rev: _earlier(history, parsed, rev))
+            reviews[rev] = review_source(parsed[rev], project.relative(file), backend, definitions)
+            created_before[rev] = set(created)
+            created |= {
+                op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
+            }
+
+    # -- layers 1 then 3 (database facts), and 2 (offline render in the worker), run concurrently
+    await progress(1, 4, f"reviewing {len(targets)} revision(s): AST rules, database facts, rendered SQL")
     facts_by_rev: dict[str, Facts] = {}
     rendered: dict[str, dict] = {}
     squawked: dict[str, list] = {}
 
-    async def layer3() -> None:
+    async def layer1_then_3() -> None:
+        await anyio.to_thread.run_sync(layer1)
+        await progress(2, 4, "reading facts from the target database")
         if url is None:
             return
         all_hits = [h for r in reviews.values() for h in r.hits]
@@ -285,14 +288,14 @@ async def review_migration(
                 )
 
     async with anyio.create_task_group() as group:
-        group.start_soon(layer3)
         group.start_soon(layer2)
+        group.start_soon(layer1_then_3)
     for rev in reviews:
         facts = facts_by_rev.get(rev, Facts(reachable=False))
         reviews[rev].hits = apply(facts, reviews[rev].hits, project.settings.large_migration_rows)
 
     # -- layer 4 and assembly
-    await progress(4, 4, "applying the escalation policy")
+    await progress(3, 4, "merging the layers and applying the escalation policy")
     settings = project.settings
     production = is_production(url, settings.environment, settings.production_hosts)
     out_revisions: list[ReviewedRevision] = []
@@ -371,6 +374,7 @@ async def review_migration(
     )
     result.summary = _summary(result)
     result.next_steps = _next_steps(result)
+    await progress(4, 4, "done")
     return result
 
 
