@@ -2,8 +2,9 @@
 
 Generates a 200-revision history (a copy of examples/residency with generated revisions: columns,
 indexes, foreign keys, backfills, renames), reviews every revision (base:head, all layers, target a
-fresh PostgreSQL database), then runs squawk alone over the same history's rendered SQL, and one
-revision over MCP. Prints both times and the ratio.
+fresh PostgreSQL database), then runs squawk alone over the same history's rendered SQL (the anchor),
+the by-hand squawk workflow (alembic upgrade --sql, then squawk), and one revision over MCP. Prints the
+times and the ratios.
 
     .venv/bin/python bench/bench_review.py [--revisions 200] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 """
@@ -11,9 +12,11 @@ revision over MCP. Prints both times and the ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -108,6 +111,19 @@ def main() -> None:
         squawk_alone = time.perf_counter() - start
         assert proc.returncode in (0, 1), proc.stderr
 
+        # The squawk workflow a user would run by hand: alembic renders the SQL, squawk lints it.
+        start = time.perf_counter()
+        rendered = subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head", "--sql"],
+            cwd=project,
+            capture_output=True,
+            env=dict(os.environ, DATABASE_URL=url),
+            check=True,
+        ).stdout
+        (sql_dir / "all.sql").write_bytes(rendered)
+        subprocess.run([squawk_binary(), "--reporter", "json", str(sql_dir / "all.sql")], capture_output=True)
+        pipeline = time.perf_counter() - start
+
         async def one_over_mcp() -> float:
             from alembic_mcp.server.app import build_server
             from mcp import Client
@@ -125,6 +141,8 @@ def main() -> None:
         print(f"review_migration, all layers:    {ours:.2f} s")
         print(f"squawk alone, rendered SQL:      {squawk_alone:.2f} s")
         print(f"ratio review/squawk:             {ours / squawk_alone:.1f}x")
+        print(f"alembic --sql + squawk (by hand): {pipeline:.2f} s")
+        print(f"ratio review/(alembic --sql + squawk): {ours / pipeline:.1f}x")
         print(f"one revision over MCP (head):    {mcp_one:.2f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
