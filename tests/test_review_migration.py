@@ -496,3 +496,26 @@ def test_nothing_pending_when_database_at_head(example_project, sqlite_url):
     assert result.revisions == [] and result.verdict == "proceed"
     assert "Nothing to review" in result.summary
     assert result.database.current == [HEAD]
+
+
+def test_lock_timeout_set_in_env_py_counts(example_project):
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        downgrade='op.drop_column("persons", "nick")',
+        message="nick",
+    )
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+    assert "missing-lock-timeout" in rules(review(example_project, url, revision="c3c3"))
+    env = example_project / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "def run_migrations_online",
+            "LOCK_SQL = \"SET lock_timeout = '5s'\"  # run by the deploy hook\n\n\n"
+            "def run_migrations_online",
+        )
+    )
+    result = review(example_project, url, revision="c3c3")
+    assert "missing-lock-timeout" not in rules(result)  # neither layer 1 nor squawk

@@ -9,6 +9,7 @@ escalation policy (protected/audit tables, production, the rules' own escalation
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -200,11 +201,15 @@ async def review_migration(
     reviews: dict = {}
     created_before: dict[str, set[str]] = {}
 
+    env_lock_timeout = _env_sets_lock_timeout(project)
+
     def layer1() -> None:
         created: set[str] = set()
         for rev, file, _, _ in targets:
             definitions = Definitions(lambda rev=rev: _earlier(history, parsed, rev))
-            reviews[rev] = review_source(parsed[rev], project.relative(file), backend, definitions)
+            reviews[rev] = review_source(
+                parsed[rev], project.relative(file), backend, definitions, env_lock_timeout
+            )
             created_before[rev] = set(created)
             created |= {
                 op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
@@ -376,6 +381,15 @@ async def review_migration(
     result.next_steps = _next_steps(result)
     await progress(4, 4, "done")
     return result
+
+
+def _env_sets_lock_timeout(project: Project) -> bool:
+    """env.py sets lock_timeout for every migration (a common, good practice): read, not imported."""
+    try:
+        text = (project.script_location / "env.py").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r"^[^#\n]*lock_timeout", text, re.M) is not None
 
 
 def _paths_of(history: History | None, targets: list, needed: set[str]) -> list[str] | None:

@@ -253,8 +253,10 @@ class _Linter:
         file: str | None,
         backend: str | None,
         definitions: Definitions | None = None,
+        env_sets_lock_timeout: bool = False,
     ):
         self.definitions = definitions
+        self.env_sets_lock_timeout = env_sets_lock_timeout
         self.m = migration
         self.file = file
         self.backend = backend
@@ -331,7 +333,9 @@ class _Linter:
                     self.added_columns.add((op.table, spec.name))
                     if spec.nullable is not False and spec.server_default is None and not spec.primary_key:
                         self.new_nullable_columns.add((op.table, spec.name))
-        lock_timeout_seen = False
+        lock_timeout_seen = self.env_sets_lock_timeout  # env.py sets it for every migration
+        if lock_timeout_seen:
+            self.clear("missing-lock-timeout", None)
         lock_timeout_reported = False
         validated_tables: set[str] = set()
         for op in self.up:
@@ -1690,9 +1694,10 @@ def lint_migration(
     file: str | None = None,
     backend: str | None = None,
     definitions: Definitions | None = None,
+    env_sets_lock_timeout: bool = False,
 ) -> Lint:
     """Layer 1: every catalogue rule over one parsed migration."""
-    return _Linter(migration, file, backend, definitions).run()
+    return _Linter(migration, file, backend, definitions, env_sets_lock_timeout).run()
 
 
 @dataclass
@@ -1711,11 +1716,12 @@ def review_source(
     file: str | None = None,
     backend: str | None = None,
     definitions: Definitions | None = None,
+    env_sets_lock_timeout: bool = False,
 ) -> FileReview:
     """``lint_migration`` plus the file's ``# alembic-mcp: ignore[...]`` comments."""
     from .suppressions import apply_suppressions, parse_suppressions, report
 
-    lint = lint_migration(migration, file, backend, definitions)
+    lint = lint_migration(migration, file, backend, definitions, env_sets_lock_timeout)
     sset = parse_suppressions(migration.source, set(RULE_IDS), file)
     spans = {h.finding.line: h.span for h in lint.hits if h.finding.line is not None}
     by_id = {id(h.finding): h for h in lint.hits}
