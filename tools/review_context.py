@@ -41,6 +41,7 @@ class Facts:
     tables: dict[str, TableInfo] = field(default_factory=dict)
     values: dict[tuple, Any] = field(default_factory=dict)
     created_earlier: set[str] = field(default_factory=set)  # tables created by earlier reviewed revisions
+    server_version: str | None = None  # PostgreSQL "major.minor", for squawk --pg-version
 
     def table_rows(self, table: str | None) -> int | None:
         if not self.reachable or table is None:
@@ -149,6 +150,8 @@ async def gather(
     if backend_of(url) == "postgresql":
 
         async def query(conn) -> None:
+            version = conn.get_server_version()
+            facts.server_version = f"{version.major}.{version.minor}"
             for table in present:
                 cols = {r[0]: r[1] for r in await conn.fetch(PG_COLUMNS, _pg_quote(table))}
                 pk: list[str] = []

@@ -220,6 +220,7 @@ async def review_migration(
     facts_by_rev: dict[str, Facts] = {}
     rendered: dict[str, dict] = {}
     squawked: dict[str, list] = {}
+    pg_version: dict[str, str] = {}
 
     async def layer1_then_3() -> None:
         await anyio.to_thread.run_sync(layer1)
@@ -234,6 +235,8 @@ async def review_migration(
             db.status = "unreachable"
             db.detail = f"{exc} Rules assume every table holds data."
             return
+        if base_facts.server_version:
+            pg_version["version"] = base_facts.server_version
         db.status = "checked"
         db.detail = "Row counts and column facts read from the target database."
         for rev in reviews:
@@ -246,7 +249,7 @@ async def review_migration(
             )
 
     async def layer2() -> None:
-        nonlocal rendered, squawked
+        nonlocal rendered
         render_revs = [(rev, downs[0] if downs else None) for rev, _, downs, _ in targets if len(downs) <= 1]
         if not (include_sql or backend == "postgresql") or not render_revs:
             return
@@ -278,23 +281,25 @@ async def review_migration(
                 )
             )
             return
-        if backend == "postgresql" and rendered:
-            try:
-                squawked = await run_squawk({r: v["sql"] for r, v in rendered.items() if not v.get("error")})
-            except (FileNotFoundError, RuntimeError, OSError) as exc:
-                findings_general.append(
-                    Finding(
-                        rule="squawk-unavailable",
-                        severity="info",
-                        message=f"squawk did not run: {exc}",
-                        why="The rendered-SQL layer was skipped; layer-1 findings still apply.",
-                        fix="pip install squawk-cli",
-                    )
-                )
 
     async with anyio.create_task_group() as group:
         group.start_soon(layer2)
         group.start_soon(layer1_then_3)
+    if backend == "postgresql" and rendered:
+        try:
+            squawked = await run_squawk(
+                {r: v["sql"] for r, v in rendered.items() if not v.get("error")}, pg_version.get("version")
+            )
+        except (FileNotFoundError, RuntimeError, OSError) as exc:
+            findings_general.append(
+                Finding(
+                    rule="squawk-unavailable",
+                    severity="info",
+                    message=f"squawk did not run: {exc}",
+                    why="The rendered-SQL layer was skipped; layer-1 findings still apply.",
+                    fix="pip install squawk-cli",
+                )
+            )
     for rev in reviews:
         facts = facts_by_rev.get(rev, Facts(reachable=False))
         reviews[rev].hits = apply(facts, reviews[rev].hits, project.settings.large_migration_rows)

@@ -60,8 +60,13 @@ def squawk_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("squawk")
 
 
-async def run_squawk(sql_by_revision: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """squawk JSON violations per revision (empty lists when squawk finds nothing)."""
+async def run_squawk(
+    sql_by_revision: dict[str, str], pg_version: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """squawk JSON violations per revision (empty lists when squawk finds nothing).
+
+    ``pg_version`` (the target's server version, e.g. "16.4") lets squawk judge version-dependent rules.
+    """
     binary = squawk_binary()
     if binary is None:
         raise FileNotFoundError("squawk is not installed (pip install squawk-cli)")
@@ -82,6 +87,7 @@ async def run_squawk(sql_by_revision: dict[str, str]) -> dict[str, list[dict[str
                 "json",
                 "--exclude",
                 ",".join(EXCLUDED),
+                *([f"--pg-version={pg_version}"] if pg_version else []),
                 *sorted({str(Path(tmp) / f"{r}.sql") for r in sql_by_revision}),
             ],
             check=False,
