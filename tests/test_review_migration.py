@@ -513,9 +513,27 @@ def test_lock_timeout_set_in_env_py_counts(example_project):
     env.write_text(
         env.read_text().replace(
             "def run_migrations_online",
-            "LOCK_SQL = \"SET lock_timeout = '5s'\"  # run by the deploy hook\n\n\n"
-            "def run_migrations_online",
+            "LOCK_SQL = \"SET lock_timeout = '5s'\"  # run by the deploy hook\n\n\ndef run_migrations_online",
         )
     )
     result = review(example_project, url, revision="c3c3")
     assert "missing-lock-timeout" not in rules(result)  # neither layer 1 nor squawk
+
+
+def test_recursive_version_locations(example_project):
+    ini = example_project / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace("# recursive_version_locations = false", "recursive_version_locations = true")
+    )
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.drop_column("persons", "pgy_level")',
+        downgrade='op.add_column("persons", sa.Column("pgy_level", sa.Integer()))',
+        versions="migrations/versions/2026",
+        message="drop pgy",
+    )
+    result = review(example_project, None, revision="base:head")
+    assert [r.revision for r in result.revisions][-1] == "c3c3c3c30003"
+    assert not [f for f in result.findings if f.rule == "missing-parent"]

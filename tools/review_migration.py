@@ -460,8 +460,13 @@ def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSo
     raw: dict = {"revisions": [], "load_errors": []}
     parsed: dict[str, MigrationSource] = {}
     seen: set[Path] = set()
+    try:
+        recursive = str(project.alembic_config().get_alembic_option("recursive_version_locations") or "")
+    except Exception:
+        return None
+    pattern = "**/*.py" if recursive.lower() in ("true", "1", "yes") else "*.py"
     for location in project.version_locations:
-        for path in sorted(Path(location).glob("*.py")):
+        for path in sorted(Path(location).glob(pattern)):
             real = path.resolve()
             if path.name.startswith(("__init__", ".#")) or real in seen:
                 continue
