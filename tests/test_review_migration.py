@@ -537,3 +537,20 @@ def test_recursive_version_locations(example_project):
     result = review(example_project, None, revision="base:head")
     assert [r.revision for r in result.revisions][-1] == "c3c3c3c30003"
     assert not [f for f in result.findings if f.rule == "missing-parent"]
+
+
+def test_computed_revision_id_falls_back_to_the_worker(example_project):
+    path = write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.drop_column("persons", "pgy_level")',
+        downgrade='op.add_column("persons", sa.Column("pgy_level", sa.Integer()))',
+    )
+    path.write_text(path.read_text().replace("revision = 'c3c3c3c30003'", "revision = 'c3c3' + 'c3c30003'"))
+    result = review(example_project, None, revision="c3c3c3c30003")
+    assert [r.revision for r in result.revisions] == ["c3c3c3c30003"]
+    assert "drop-column" in rules(result)
+    result = review(example_project, None, path=str(path))
+    assert [r.revision for r in result.revisions] == ["c3c3c3c30003"]
+    assert result.revisions[0].down_revisions == [HEAD]

@@ -102,7 +102,7 @@ def _parse(project: Project, path: Path) -> MigrationSource:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"{rel} cannot be read: {exc}.") from None
-    if not isinstance(migration.revision, str) or "upgrade" not in migration.functions:
+    if _assigned(migration.tree, "revision") is None or "upgrade" not in migration.functions:
         raise InvalidArgument(
             f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
             "and an upgrade() function."
@@ -166,17 +166,23 @@ async def review_migration(
     if path is not None:
         file = _check_path(project, path)
         migration = _parse(project, file)
-        downs = migration.down_revision
-        downs = [downs] if isinstance(downs, str) else [d for d in (downs or []) if isinstance(d, str)]
-        doc = ast.get_docstring(migration.tree) or ""
-        targets.append((migration.revision, file, downs, _first_line(doc)))
-        selection = f"path {project.relative(file)}"
         fast = history_from_files(project)  # for the definitions inverse fixes restore; cheap
         if fast is not None:
             history, parsed = fast
         else:
+            history, _ = await load_history(project, check_env=False)
             parsed = {}
-        parsed[migration.revision] = migration
+        rev_id, downs = migration.revision, migration.down_revision
+        downs = [downs] if isinstance(downs, str) else [d for d in (downs or []) if isinstance(d, str)]
+        node = next((n for n in history.nodes.values() if Path(n.path).resolve() == file), None)
+        if node is not None:  # ids computed at import time: take what alembic saw
+            rev_id, downs = node.revision, list(node.down_revisions)
+        if not isinstance(rev_id, str):
+            raise InvalidArgument(f"{project.relative(file)} does not load as a migration; run check_heads.")
+        doc = ast.get_docstring(migration.tree) or ""
+        targets.append((rev_id, file, downs, _first_line(doc)))
+        selection = f"path {project.relative(file)}"
+        parsed[rev_id] = migration
     else:
         fast = history_from_files(project)
         if fast is not None:
