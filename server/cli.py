@@ -68,7 +68,8 @@ async def _merge_heads(project: Project, args: argparse.Namespace):
 
 def _review_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", "-r", default=None,
-                        help="Revision id, prefix, head(s) or range like base:head (default: not yet applied).")
+                        help="Revision id, prefix, head(s) or range like base:head "
+                             "(default: not yet applied).")
     parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
     parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
 
@@ -77,7 +78,8 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
 async def _review_migration(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.review_migration import review_migration
 
-    return await review_migration(project, revision=args.revision, path=args.path, include_sql=args.include_sql)
+    return await review_migration(project, revision=args.revision, path=args.path,
+                                  include_sql=args.include_sql)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
