@@ -554,3 +554,37 @@ def test_computed_revision_id_falls_back_to_the_worker(example_project):
     result = review(example_project, None, path=str(path))
     assert [r.revision for r in result.revisions] == ["c3c3c3c30003"]
     assert result.revisions[0].down_revisions == [HEAD]
+
+
+@pytest.mark.parametrize(
+    "revision, fragment",
+    [
+        ("head-1", "relative revisions"),
+        (f"c3c3c3c30003:{HEAD}", "not an ancestor"),
+        ("base", "selects no revision"),
+    ],
+)
+def test_revision_syntax_errors(example_project, revision, fragment):
+    drop_pgy(example_project)
+    with pytest.raises(InvalidArgument, match=fragment):
+        review(example_project, None, revision=revision)
+
+
+def test_ambiguous_prefix_and_head_with_two_heads(example_project):
+    drop_pgy(example_project)
+    write_revision(
+        example_project,
+        "c3c3c3c30099",
+        HEAD,
+        upgrade='op.drop_column("persons", "role")',
+        downgrade='op.add_column("persons", sa.Column("role", sa.String(20)))',
+        message="b",
+    )
+    with pytest.raises(InvalidArgument, match="matches several"):
+        review(example_project, None, revision="c3c3")
+    with pytest.raises(InvalidArgument, match="'head' is ambiguous"):
+        review(example_project, None, revision="head")
+    assert [r.revision for r in review(example_project, None, revision="heads").revisions] == [
+        "c3c3c3c30003",
+        "c3c3c3c30099",
+    ]

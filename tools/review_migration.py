@@ -110,28 +110,63 @@ def _parse(project: Project, path: Path) -> MigrationSource:
     return migration
 
 
-def _select(history: History, revision: str) -> list[str]:
-    rmap = history.revision_map
-    if rmap is None:
-        raise InvalidArgument("The revision history has a cycle; run check_heads to find it.")
+def _resolve_one(history: History, ident: str, revision: str) -> list[str]:
+    """One side of a revision argument: an id, a unique prefix, a branch label, head/heads, base."""
     heads = ", ".join(history.heads) or "none"
-    try:
-        if ":" in revision:
-            lower, _, upper = revision.partition(":")
-            revs = list(
-                rmap.iterate_revisions(upper or "heads", lower or "base", inclusive=True, implicit_base=True)
-            )
-            ids = {r.revision for r in revs if r is not None}
-        else:
-            ids = {r.revision for r in rmap.get_revisions(revision) if r is not None}
-    except Exception as exc:  # alembic's ResolutionError / MultipleHeads / RangeNotAncestorError ...
-        message = str(exc).strip() or type(exc).__name__
+    hint = (
+        f"Heads: {heads}. Use a revision id, a unique prefix, head/heads, a branch label or a range "
+        "like base:head."
+    )
+    if ident == "base":
+        return []
+    if ident == "head" and len(history.heads) > 1:
         raise InvalidArgument(
-            f"revision {revision!r} cannot be resolved: {message}. Heads: {heads}. Use a "
-            "revision id, a unique prefix, head/heads or a range like base:head."
-        ) from None
+            f"revision {revision!r}: 'head' is ambiguous, the history has several heads "
+            f"({heads}); use 'heads' or one head's id."
+        )
+    if "@" in ident or re.search(r"[+-]\d+$", ident):
+        raise InvalidArgument(
+            f"revision {revision!r}: relative revisions ({ident}) are not supported. {hint}"
+        )
+    matches = history.resolve(ident)
+    if not matches:
+        raise InvalidArgument(f"revision {revision!r} cannot be resolved: no revision {ident!r}. {hint}")
+    exact_or_label = (
+        ident in history.nodes
+        or ident in ("head", "heads")
+        or any(ident in history.nodes[m].branch_labels for m in matches)
+    )
+    if len(matches) > 1 and not exact_or_label:
+        raise InvalidArgument(
+            f"revision {revision!r} cannot be resolved: prefix {ident!r} matches several "
+            f"revisions ({', '.join(sorted(matches))}); give more characters."
+        )
+    return matches
+
+
+def _select(history: History, revision: str) -> list[str]:
+    """Revision ids selected by Alembic-style syntax; ranges ``lower:upper`` include both ends."""
+    if not history.usable:
+        raise InvalidArgument("The revision history has a cycle; run check_heads to find it.")
+    if ":" in revision:
+        lower, _, upper = revision.partition(":")
+        uppers = _resolve_one(history, upper.strip() or "heads", revision)
+        lowers = _resolve_one(history, lower.strip() or "base", revision)
+        reachable = set().union(*(history.ancestors(u) for u in uppers)) if uppers else set()
+        for low in lowers:
+            if low not in reachable:
+                raise InvalidArgument(
+                    f"revision {revision!r} cannot be resolved: {low} is not an ancestor of "
+                    f"{', '.join(uppers)}; the lower end of a range must come first."
+                )
+        below = set().union(*(history.ancestors(low) for low in lowers)) if lowers else set()
+        ids = (reachable - below) | set(lowers)
+    else:
+        ids = set(_resolve_one(history, revision, revision))
     if not ids:
-        raise InvalidArgument(f"revision {revision!r} selects no revision. Heads: {heads}.")
+        raise InvalidArgument(
+            f"revision {revision!r} selects no revision. Heads: {', '.join(history.heads)}."
+        )
     return history.ordered(ids)
 
 
