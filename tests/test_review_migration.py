@@ -588,3 +588,22 @@ def test_ambiguous_prefix_and_head_with_two_heads(example_project):
         "c3c3c3c30003",
         "c3c3c3c30099",
     ]
+
+
+def test_rename_column_judged_against_the_models(example_project, sqlite_url):
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.alter_column("persons", "pgy_level", new_column_name="pgy")',
+        downgrade='op.alter_column("persons", "pgy", new_column_name="pgy_level")',
+        message="rename",
+    )
+    result = review(example_project, sqlite_url, revision="c3c3")
+    escalation = next(e for e in result.escalations if e.rule == "breaking-api-change")
+    assert "models still use persons.pgy_level" in escalation.reason
+    models = example_project / "residency" / "models.py"
+    models.write_text(models.read_text().replace("pgy_level = Column(", "pgy = Column("))
+    result = review(example_project, sqlite_url, revision="c3c3")
+    assert not result.escalations and result.verdict == "proceed"
+    assert "already use the new name" in rules(result)["rename-column"].message

@@ -536,6 +536,7 @@ class _Linter:
                     "agree.",
                     evidence={"table": table, "column": col, "new_name": new_name},
                 ),
+                rename=("column", table, col, new_name),
             )
 
     def _type_change(
@@ -1013,6 +1014,7 @@ class _Linter:
                 "proceed only after test_roundtrip verifies it and the models agree.",
                 evidence={"table": old, "new_name": new},
             ),
+            rename=("table", old, None, new),
         )
 
     def up_execute(self, op: OpCall) -> None:

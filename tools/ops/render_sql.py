@@ -25,7 +25,8 @@ METADATA: dict[str, Any] = {}
 
 
 def _record_metadata(env: EnvironmentContext) -> None:
-    """Whether env.py's target_metadata names constraints (MetaData(naming_convention=...))."""
+    """Whether env.py's target_metadata names constraints (MetaData(naming_convention=...)), and the
+    models' tables and columns (do the models already use a renamed name?)."""
     if METADATA:
         return
     target = env.context_opts.get("target_metadata") if hasattr(env, "context_opts") else None
@@ -33,7 +34,13 @@ def _record_metadata(env: EnvironmentContext) -> None:
     conventions = set()
     for metadata in items:
         conventions |= {k for k in getattr(metadata, "naming_convention", {}) if isinstance(k, str)}
-    METADATA.update({"found": bool(items), "missing": [k for k in NAMED_KINDS if k not in conventions]})
+    tables: dict[str, list[str]] = {}
+    for metadata in items:
+        for table in getattr(metadata, "tables", {}).values():
+            tables[table.name] = [column.name for column in table.columns]
+    METADATA.update(
+        {"found": bool(items), "missing": [k for k in NAMED_KINDS if k not in conventions], "tables": tables}
+    )
 
 
 def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -> str:
