@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -186,6 +187,8 @@ async def review_migration(
         raise InvalidArgument("revision is empty. Pass a revision id, a unique prefix, head or a range.")
     url = project.database_url
     backend = backend_of(url) if url is not None else None
+    if include_sql or backend == "postgresql":
+        _prestart_worker(project)  # its interpreter starts while the files are parsed
     db = DatabaseContext(
         status="not_configured",
         url=project.masked_database_url,
@@ -451,6 +454,15 @@ def _env_sets_lock_timeout(project: Project) -> bool:
     except OSError:
         return False
     return re.search(r"^[^#\n]*lock_timeout", text, re.M) is not None
+
+
+def _prestart_worker(project: Project) -> None:
+    """Start the render worker's interpreter early where the worker module offers it (tools/prestart.py)."""
+    try:
+        from .prestart import prestart  # type: ignore[import-not-found]
+    except ImportError:  # a worker without pre-starting: it starts when the render begins
+        return
+    prestart(project.settings.worker_python or sys.executable)
 
 
 def _judge_rename(hit, model_tables: dict[str, list[str]]) -> None:
