@@ -7,12 +7,12 @@ from typing import Any
 from alembic_mcp import __version__
 from mcp.server.mcpserver import MCPServer
 
-from . import backup_tools, generate_tools, heads_tools, roundtrip_tools
+from . import backup_tools, generate_tools, heads_tools, review_tools, roundtrip_tools
 from .context import ServerState
 from .descriptions import INSTRUCTIONS
 
 # Each module exposes register(server, state); one module per tool family.
-TOOL_MODULES = [heads_tools, generate_tools, roundtrip_tools, backup_tools]
+TOOL_MODULES = [heads_tools, generate_tools, review_tools, roundtrip_tools, backup_tools]
 
 
 def build_server(project_dir: str, overrides: dict[str, Any] | None = None) -> MCPServer:

@@ -118,6 +118,22 @@ async def _test_roundtrip(project: Project, args: argparse.Namespace):
                                 timeout_s=args.timeout)
 
 
+def _review_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--revision", "-r", default=None,
+                        help="Revision id, prefix, head(s) or range like base:head "
+                             "(default: not yet applied).")
+    parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
+    parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
+
+
+@command("review-migration", "Review migrations for dangerous operations (read-only).", _review_args)
+async def _review_migration(project: Project, args: argparse.Namespace):
+    from alembic_mcp.tools.review_migration import review_migration
+
+    return await review_migration(project, revision=args.revision, path=args.path,
+                                  include_sql=args.include_sql)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="Project folder holding alembic.ini (default: .).")
     parser.add_argument("--database-url", default=None, help="Target database (overrides the config).")

@@ -112,11 +112,11 @@ def _is_autocommit(expr: ast.expr) -> bool:
 
 
 def _table_of_sa_table(node: ast.expr | None) -> str | None:
-    """``sa.table("x", ...)`` / ``table("x")`` used by bulk_insert."""
+    """``sa.table("x", ...)`` / ``table("x")`` / ``op.create_table("x", ...)`` used by bulk_insert."""
     if isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if name in ("table", "Table") and node.args:
+        if name in ("table", "Table", "create_table") and node.args:
             value = literal_value(node.args[0])
             return value if isinstance(value, str) else None
     return None

@@ -19,6 +19,7 @@ ESCALATION_RULES: dict[str, str] = {
     "migration-failure-unclear": "a rehearsal fails and the cause matches no known failure mode",
     "conflicting-heads": "two heads change the same table",
     "breaking-api-change": "a rename, drop or type change of something the application's models still use",
+    "uninspectable-sql": "a migration runs SQL the reviewer cannot read (built at run time or unparsable)",
 }
 
 EscalationRule = Literal[
@@ -33,6 +34,7 @@ EscalationRule = Literal[
     "migration-failure-unclear",
     "conflicting-heads",
     "breaking-api-change",
+    "uninspectable-sql",
 ]
 
 WARN_MIGRATION_ROWS = 10_000

@@ -1,0 +1,77 @@
+"""MCP registration of review_migration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from alembic_mcp.tools.review_migration import ReviewMigrationResult, review_migration
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from .context import ServerState, progress_of, run_tool
+
+REVIEW_MIGRATION = """\
+Review Alembic migrations before anything runs them: every dangerous operation, why it is dangerous
+for this database and its data, the exact safe rewrite as code, and whether a human must decide.
+
+Checks (rule ids in findings): NOT NULL columns without default on tables with rows
+(add-column-required, fix = add nullable, backfill, set NOT NULL), set-not-null, non-concurrent index
+builds and drops, CONCURRENTLY inside a transaction, foreign keys / CHECKs without NOT VALID (with
+orphan counts and sample ids), unique constraints (with duplicate counts), primary key and column type
+changes, renames, dropped columns and tables (with row / non-null counts), volatile defaults, json
+columns, missing lock_timeout, unbatched backfills, interpolated or uninspectable raw SQL, empty /
+non-inverse / raising / data-losing downgrades, unnamed constraints, offline-unsafe reads, enum
+changes, foreign keys without an index. Tables created in the same migration are not flagged.
+On PostgreSQL targets the revision is also rendered offline and linted with squawk. With a reachable
+database, row counts and NULL/orphan/duplicate checks turn "may hold data" into facts.
+
+Verdict: escalate when a human must decide (drop-table-with-data, drop-column-with-data,
+primary-key-change, large-data-migration, production-database, protected-table, audit-trail,
+unclear-rollback, breaking-api-change, uninspectable-sql), fix when a finding has severity error (apply
+its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id] reason: ...` in the
+migration silences a rule there; honoured suppressions are listed.
+
+Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
+yet applied to the target database (the heads when it cannot be reached). Read-only: never runs a
+migration, never writes a file or changes the database.
+"""
+
+ARG_REVISION = (
+    "Which revisions to review, in Alembic syntax: a revision id, a unique prefix, 'head', 'heads', "
+    "a branch label, or a range 'lower:upper' such as 'base:head' (both ends included). Omit it (and "
+    "path) to review every revision not yet applied to the target database."
+)
+ARG_PATH = (
+    "A single migration file to review, relative to the project (or absolute), inside the versions "
+    "directory, e.g. 'migrations/versions/3f2a_add_email.py'. Files elsewhere are refused. Do not "
+    "combine with revision."
+)
+ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline (alembic upgrade --sql)."
+
+
+def register(server: MCPServer, state: ServerState) -> None:
+    @server.tool(
+        name="review_migration",
+        title="Review migrations",
+        description=REVIEW_MIGRATION,
+        annotations=ToolAnnotations(
+            title="Review migrations",
+            readOnlyHint=True,
+            destructiveHint=False,
+            idempotentHint=True,
+            openWorldHint=False,
+        ),
+    )
+    async def review_migration_tool(
+        ctx: Context,
+        revision: Annotated[str | None, Field(description=ARG_REVISION)] = None,
+        path: Annotated[str | None, Field(description=ARG_PATH)] = None,
+        include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
+    ) -> ReviewMigrationResult:
+        return await run_tool(
+            state,
+            lambda project: review_migration(
+                project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)
+            ),
+        )

@@ -1,0 +1,296 @@
+"""What an ``op.execute`` (or ``sa.text``) argument is, and what its SQL does.
+
+Classifies the argument as literal SQL, SQL built by interpolation (f-string, ``%``, ``+``,
+``.format``), a SQLAlchemy construct (``table.update()``, ``sa.update(...)``) or something that cannot
+be inspected; parses literal SQL with sqlglot into statements and says what each one does (backfill
+UPDATE/DELETE, lock_timeout, enum ALTER TYPE, index or constraint DDL).
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+ArgKind = Literal["literal", "interpolated", "construct", "uninspectable"]
+
+DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite", None: "postgres"}
+CONSTRUCT_METHODS = {"update", "insert", "delete", "values", "where"}
+CONSTRUCT_FUNCS = {"update", "insert", "delete"}
+
+
+@dataclass
+class SqlStatement:
+    """One statement of a literal SQL string."""
+
+    text: str
+    kind: str  # update, delete, insert, set_lock_timeout, alter_type_add_value, alter_type_rename_value,
+    #            create_index, drop_index, add_constraint, alter_table, select, other
+    table: str | None = None
+    concurrently: bool = False
+    not_valid: bool = False
+    batched: bool = False
+    constraint: str | None = None  # foreign_key / check / unique / primary_key
+    copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
+
+
+@dataclass
+class ExecuteArg:
+    """The analysed argument of one ``op.execute`` call."""
+
+    kind: ArgKind
+    sql: str | None = None
+    statements: list[SqlStatement] = field(default_factory=list)
+    parse_error: str | None = None
+    construct: str | None = None  # update / insert / delete for SQLAlchemy constructs
+    construct_table: str | None = None
+    detail: str = ""
+
+
+def _func_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def is_interpolated(node: ast.expr) -> str | None:
+    """How a string expression is built from values, or None when it is a plain literal/other."""
+    if isinstance(node, ast.JoinedStr):
+        if any(isinstance(v, ast.FormattedValue) for v in node.values):
+            return "f-string"
+        return None
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Mod) and _stringy(node.left):
+            return "% formatting"
+        if isinstance(node.op, ast.Add) and (_stringy(node.left) or _stringy(node.right)):
+            return "+ concatenation"
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and _stringy(node.func.value)
+    ):
+        return ".format()"
+    return None
+
+
+def _stringy(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return True
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _stringy(node.left) or _stringy(node.right)
+    return False
+
+
+def _text_argument(node: ast.expr) -> ast.expr | None:
+    """``sa.text(X)`` / ``text(X)`` (optionally ``.bindparams(...)``/``.columns(...)``) -> X."""
+    while (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("bindparams", "columns", "execution_options")
+    ):
+        node = node.func.value
+    if isinstance(node, ast.Call) and _func_name(node.func) == "text" and node.args:
+        return node.args[0]
+    return None
+
+
+def _construct(node: ast.expr) -> tuple[str, str | None] | None:
+    """``tbl.update()...``, ``sa.update(tbl)...`` -> (kind, table variable name or literal)."""
+    current = node
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        attr = current.func.attr
+        receiver = current.func.value
+        if attr in ("update", "insert", "delete") and not isinstance(receiver, ast.Call):
+            name = receiver.id if isinstance(receiver, ast.Name) else None
+            if not (isinstance(receiver, ast.Name) and receiver.id in ("sa", "sqlalchemy")):
+                return attr, name
+        if (
+            attr in ("update", "insert", "delete")
+            and isinstance(receiver, ast.Name)
+            and receiver.id in ("sa", "sqlalchemy")
+        ):
+            target = current.args[0] if current.args else None
+            return attr, target.id if isinstance(target, ast.Name) else None
+        if attr in CONSTRUCT_METHODS or attr in ("returning", "execution_options", "inline", "filter"):
+            current = receiver
+            continue
+        break
+    if (
+        isinstance(current, ast.Call)
+        and isinstance(current.func, ast.Name)
+        and current.func.id in CONSTRUCT_FUNCS
+    ):
+        target = current.args[0] if current.args else None
+        return current.func.id, target.id if isinstance(target, ast.Name) else None
+    return None
+
+
+def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> ExecuteArg:
+    """Classify the first argument of ``op.execute``."""
+    if node is None:
+        return ExecuteArg(kind="uninspectable", detail="op.execute() without an argument")
+    inner = _text_argument(node)
+    candidate = inner if inner is not None else node
+    how = is_interpolated(candidate)
+    if how:
+        return ExecuteArg(kind="interpolated", detail=how)
+    if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
+        return analyse_sql(candidate.value, backend)
+    if isinstance(candidate, ast.JoinedStr):  # f-string without placeholders
+        text = "".join(v.value for v in candidate.values if isinstance(v, ast.Constant))
+        return analyse_sql(text, backend)
+    construct = _construct(node)
+    if construct:
+        return ExecuteArg(
+            kind="construct",
+            construct=construct[0],
+            construct_table=construct[1],
+            detail=f"SQLAlchemy {construct[0]}() construct",
+        )
+    return ExecuteArg(kind="uninspectable", detail=f"argument is `{ast.unparse(node)[:80]}`, not SQL text")
+
+
+_LOCK_TIMEOUT = re.compile(r"^\s*set\s+(local\s+|session\s+)?lock_timeout\b", re.I)
+_ALTER_TYPE = re.compile(r"^\s*alter\s+type\s+(\S+)\s+(add\s+value|rename\s+value)", re.I)
+_CREATE_INDEX = re.compile(
+    r"^\s*create\s+(unique\s+)?index\s+(concurrently\s+)?(if\s+not\s+exists\s+)?(\S+\s+)?on\s+(only\s+)?([\w.\"]+)",
+    re.I,
+)
+_DROP_INDEX = re.compile(r"^\s*drop\s+index\s+(concurrently\s+)?", re.I)
+_ALTER_TABLE = re.compile(r"^\s*alter\s+table\s+(if\s+exists\s+)?(only\s+)?([\w.\"]+)\s+(.*)$", re.I | re.S)
+_BATCH_HINT = re.compile(r"\blimit\b|\bbetween\b|\bctid\b|\bid\s*(<|<=|>|>=)\s*\d|:\w+|%\(\w+\)s", re.I)
+
+
+def _unquote(name: str) -> str:
+    return name.replace('"', "").replace("`", "")
+
+
+def _table_of(expression: exp.Expression) -> str | None:
+    table = expression.find(exp.Table)
+    return table.name if table is not None and table.name else None
+
+
+def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
+    stripped = text.strip()
+    if _LOCK_TIMEOUT.match(stripped):
+        return SqlStatement(stripped, "set_lock_timeout")
+    m = _ALTER_TYPE.match(stripped)
+    if m:
+        kind = "alter_type_add_value" if m.group(2).lower().startswith("add") else "alter_type_rename_value"
+        return SqlStatement(stripped, kind, table=_unquote(m.group(1)))
+    m = _CREATE_INDEX.match(stripped)
+    if m:
+        return SqlStatement(
+            stripped,
+            "create_index",
+            table=_unquote(m.group(6)).split(".")[-1],
+            concurrently=bool(m.group(2)),
+            constraint="unique" if m.group(1) else None,
+        )
+    m = _DROP_INDEX.match(stripped)
+    if m:
+        return SqlStatement(stripped, "drop_index", concurrently=bool(m.group(1)))
+    m = _ALTER_TABLE.match(stripped)
+    if m:
+        rest = m.group(4).lower()
+        table = _unquote(m.group(3)).split(".")[-1]
+        if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
+            kind = (
+                "foreign_key"
+                if "foreign key" in rest
+                else "check"
+                if "check" in rest
+                else "unique"
+                if "unique" in rest
+                else "primary_key"
+                if "primary key" in rest
+                else None
+            )
+            return SqlStatement(
+                stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind
+            )
+        return SqlStatement(stripped, "alter_table", table=table)
+    if isinstance(parsed, exp.Update):
+        copied = [
+            eq.this.name
+            for eq in parsed.expressions
+            if isinstance(eq, exp.EQ)
+            and isinstance(eq.this, exp.Column)
+            and eq.expression is not None
+            and eq.expression.find(exp.Column) is not None
+        ]
+        return SqlStatement(
+            stripped,
+            "update",
+            table=_table_of(parsed),
+            batched=bool(_BATCH_HINT.search(stripped)),
+            copied_columns=copied,
+        )
+    if isinstance(parsed, exp.Delete):
+        return SqlStatement(
+            stripped, "delete", table=_table_of(parsed), batched=bool(_BATCH_HINT.search(stripped))
+        )
+    if isinstance(parsed, exp.Insert):
+        return SqlStatement(stripped, "insert", table=_table_of(parsed))
+    if isinstance(parsed, exp.Select):
+        return SqlStatement(stripped, "select")
+    return SqlStatement(stripped, "other")
+
+
+def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
+    """Parse literal SQL; a parse failure makes the argument uninspectable (with the parser's reason)."""
+    dialect = DIALECTS.get(backend, "postgres")
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
+    except (ParseError, TokenError) as exc:
+        try:  # vendor syntax the dialect does not know: try the generic parser before giving up
+            trees = [t for t in sqlglot.parse(sql) if t is not None]
+        except (ParseError, TokenError):
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return ExecuteArg(
+                kind="uninspectable",
+                sql=sql,
+                parse_error=first,
+                detail=f"SQL that cannot be parsed ({first})",
+            )
+    texts = [t.strip() for t in _split_statements(sql)]
+    statements: list[SqlStatement] = []
+    for index, tree in enumerate(trees):
+        text = texts[index] if index < len(texts) and len(texts) == len(trees) else tree.sql(dialect=dialect)
+        statements.append(_statement(text, tree))
+    return ExecuteArg(kind="literal", sql=sql, statements=statements)
+
+
+def _split_statements(sql: str) -> list[str]:
+    """Split on semicolons outside quotes (good enough to keep the original text of each statement)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
+    for char in sql:
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = None
+            continue
+        if char in ("'", '"'):
+            quote = char
+        if char == ";":
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
