@@ -112,6 +112,8 @@ async def run_demo(root: Path, steps: list[Step] = STEPS) -> list[Outcome]:
             _print_verdict(outcome, data)
             if step.tool == "check_heads" and data.get("heads"):
                 state["head"] = data["heads"][0]["revision"]
+            if step.tool == "generate_migration" and data.get("written"):
+                state["head"] = data["revision"]
     return outcomes
 
 
