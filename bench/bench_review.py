@@ -22,11 +22,12 @@ import time
 from pathlib import Path
 
 import anyio
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.review_migration import review_migration
 from alembic_mcp.tools.review_squawk import EXCLUDED, squawk_binary
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "residency"
@@ -125,8 +126,9 @@ def main() -> None:
         pipeline = time.perf_counter() - start
 
         async def one_over_mcp() -> float:
-            from alembic_mcp.server.app import build_server
             from mcp import Client
+
+            from alembic_mcp.server.app import build_server
 
             async with Client(build_server(str(project), {"database_url": url}), mode="auto") as client:
                 head = result.revisions[-1].revision

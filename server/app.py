@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic_mcp import __version__
 from mcp.server.mcpserver import MCPServer
+
+from alembic_mcp import __version__
+from alembic_mcp.tools.prestart import keep_warm
 
 from . import backup_tools, generate_tools, heads_tools, review_tools, roundtrip_tools
 from .context import ServerState
@@ -15,7 +17,9 @@ from .descriptions import INSTRUCTIONS
 TOOL_MODULES = [heads_tools, generate_tools, review_tools, roundtrip_tools, backup_tools]
 
 
-def build_server(project_dir: str, overrides: dict[str, Any] | None = None) -> MCPServer:
+def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm_worker: bool = False
+                 ) -> MCPServer:
+    """The server for one project. ``warm_worker`` keeps an idle worker interpreter ready (``serve``)."""
     state = ServerState(project_dir=str(project_dir), overrides=dict(overrides or {}))
     server = MCPServer(
         name="alembic-mcp",
@@ -25,4 +29,6 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None) -> M
     )
     for module in TOOL_MODULES:
         module.register(server, state)
+    if warm_worker:
+        keep_warm()
     return server

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from alembic_mcp.tools.backup import BackupResult, backup_db
-from alembic_mcp.tools.list_backups import ListBackupsResult, list_backups
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
+
+from alembic_mcp.tools.backup import BackupResult, backup_db
+from alembic_mcp.tools.list_backups import ListBackupsResult, list_backups
 
 from .context import ServerState, progress_of, run_tool
 

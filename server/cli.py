@@ -170,6 +170,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     prestart()
     import anyio
+
     from alembic_mcp.tools.config import load_project
     from alembic_mcp.tools.errors import AlembicMcpError
     from alembic_mcp.tools.urls import redact

@@ -6,12 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
 from alembic_mcp.tools.config import Project, load_project
 from alembic_mcp.tools.errors import AlembicMcpError
 from alembic_mcp.tools.progress import Progress
 from alembic_mcp.tools.urls import redact
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 
 T = TypeVar("T")
 

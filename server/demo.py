@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from alembic_mcp.tools.demo_project import create_demo_project, edit_models, write_branch_revision
 from mcp import Client, StdioServerParameters
+
+from alembic_mcp.tools.demo_project import create_demo_project, edit_models, write_branch_revision
 
 
 @dataclass

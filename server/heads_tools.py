@@ -3,13 +3,14 @@
 
 from typing import Annotated
 
-from alembic_mcp.tools.check_heads import CheckHeadsResult, check_heads
-from alembic_mcp.tools.merge_heads import MergeHeadsResult, conflicting_tables, merge_heads
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
+
+from alembic_mcp.tools.check_heads import CheckHeadsResult, check_heads
+from alembic_mcp.tools.merge_heads import MergeHeadsResult, conflicting_tables, merge_heads
 
 from . import descriptions as d
 from .context import ServerState, progress_of, run_tool

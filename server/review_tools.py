@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from alembic_mcp.tools.review_migration import ReviewMigrationResult, review_migration
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
+
+from alembic_mcp.tools.review_migration import ReviewMigrationResult, review_migration
 
 from .context import ServerState, progress_of, run_tool
 

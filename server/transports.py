@@ -33,7 +33,7 @@ def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host
             print("error: --auth-token-env applies to --transport http only (stdio has no network surface).",
                   file=sys.stderr)
             return 3
-        build_server(project_dir, overrides).run("stdio")
+        build_server(project_dir, overrides, warm_worker=True).run("stdio")
         return 0
     token = None
     if auth_token_env:
@@ -44,7 +44,7 @@ def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host
             return 3
     import uvicorn
 
-    server = build_server(project_dir, overrides)
+    server = build_server(project_dir, overrides, warm_worker=True)
     # host: mcp turns on its DNS-rebinding protection (Host/Origin must be loopback) when host is
     # 127.0.0.1, localhost or ::1; any other bind address (0.0.0.0 in a container) accepts any Host.
     app = server.streamable_http_app(host=host)

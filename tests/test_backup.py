@@ -16,6 +16,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from backup_helpers import EXPECTED, REVISION, seed
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
 from alembic_mcp.tools.backup import backup_db, verify_backup
 from alembic_mcp.tools.backup_manifest import format_time, utc_now
 from alembic_mcp.tools.backup_verify import verify_list, verify_restore
@@ -23,10 +28,6 @@ from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.dump_commands import BackupFailed
 from alembic_mcp.tools.errors import DatabaseUnavailable, InvalidArgument
 from alembic_mcp.tools.list_backups import list_backups
-from backup_helpers import EXPECTED, REVISION, seed
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 pytestmark = pytest.mark.anyio
 BACKENDS = ["sqlite", "postgresql", "mariadb"]

@@ -7,6 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from backup_helpers import EXPECTED, REVISION, seed
+from mcp import Client
+
 from alembic_mcp.server.app import build_server
 from alembic_mcp.server.cli import main
 from alembic_mcp.tools.dump_commands import (
@@ -18,8 +21,6 @@ from alembic_mcp.tools.dump_commands import (
 )
 from alembic_mcp.tools.errors import ProjectError
 from alembic_mcp.tools.mysql_dump_parse import count_tuples, parse_mysql_dump
-from backup_helpers import EXPECTED, REVISION, seed
-from mcp import Client
 
 
 @pytest.fixture

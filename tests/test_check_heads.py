@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from alembic_mcp.tools.check_heads import check_heads
-from alembic_mcp.tools.config import load_project
 from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+
+from alembic_mcp.tools.check_heads import check_heads
+from alembic_mcp.tools.config import load_project
 
 
 def run_check(project, **overrides):

@@ -6,6 +6,7 @@ import time
 
 import anyio
 import pytest
+
 from alembic_mcp.tools import scratch
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.errors import ProjectError, WorkerFailed

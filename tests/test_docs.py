@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from alembic_mcp.server.cli import build_parser
 from test_skill import EXPECTED_FROM_OTHER_BRANCHES
+
+from alembic_mcp.server.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "docs" / "clients.md", REPO / "skill.md", REPO / "README.md", REPO / "Dockerfile"]

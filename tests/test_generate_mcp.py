@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from alembic_mcp.server.app import build_server
 from mcp import Client
 from test_generate_migration import HEAD, add_person_column, upgrade_target
+
+from alembic_mcp.server.app import build_server
 
 MODES = ["auto", "legacy"]
 

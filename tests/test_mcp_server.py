@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from alembic_mcp.server.app import build_server
 from conftest import write_revision
 from mcp import Client, types
+
+from alembic_mcp.server.app import build_server
 
 MODES = ["auto", "legacy"]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from conftest import write_revision
+
 from alembic_mcp.tools.check_heads import check_heads
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.errors import InvalidArgument
 from alembic_mcp.tools.merge_heads import merge_heads
 from alembic_mcp.tools.scratch import list_scratch
-from conftest import write_revision
 
 
 def add_col(table, col):

@@ -10,12 +10,13 @@ import sys
 
 import anyio
 import pytest
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.errors import InvalidArgument
-from alembic_mcp.tools.review_migration import review_migration
 from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+
+from alembic_mcp.tools.config import load_project
+from alembic_mcp.tools.errors import InvalidArgument
+from alembic_mcp.tools.review_migration import review_migration
 
 HEAD = "b2e1d1ce0002"
 
@@ -306,8 +307,9 @@ def test_bad_arguments(example_project, kwargs, fragment):
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_mcp_review_and_bad_input(example_project, sqlite_url, mode):
-    from alembic_mcp.server.app import build_server
     from mcp import Client
+
+    from alembic_mcp.server.app import build_server
 
     drop_pgy(example_project)
     (example_project / "migrations/versions/notes.py").write_text("x = 1\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from alembic_mcp.tools.migration_ast import parse_source
 from alembic_mcp.tools.review_rules import RULE_IDS, lint_migration, review_source
 

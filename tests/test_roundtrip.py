@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -17,8 +18,6 @@ from alembic_mcp.tools.errors import InvalidArgument
 from alembic_mcp.tools.scratch import list_scratch
 from alembic_mcp.tools.snapshot import take_snapshot
 from alembic_mcp.tools.test_roundtrip import test_roundtrip as run_roundtrip
-
-from conftest import write_revision
 
 R1_UP = """
 op.create_table(

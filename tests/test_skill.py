@@ -15,9 +15,10 @@ import ast
 import re
 from pathlib import Path
 
-import alembic_mcp.tools as tools_package
 import anyio
 import pytest
+
+import alembic_mcp.tools as tools_package
 from alembic_mcp.server.app import build_server
 from alembic_mcp.tools.config import Settings
 from alembic_mcp.tools.policy import ESCALATION_RULES

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 _prestarted: subprocess.Popen | None = None
+_keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
 
 
 def spawn(python: str, cwd: str | None) -> subprocess.Popen:
@@ -30,13 +31,27 @@ def prestart(python: str | None = None) -> None:
     _prestarted = spawn(python or sys.executable, None)
 
 
+def keep_warm(python: str | None = None) -> None:
+    """Keep one idle worker ready from now on: each call takes it and a new one starts behind it.
+
+    The idle worker has imported Alembic and SQLAlchemy only, never user code, so every call still
+    runs the project's env.py, models and migrations in a fresh interpreter.
+    """
+    global _keep_warm
+    _keep_warm = python or sys.executable
+    if _prestarted is None or _prestarted.poll() is not None:
+        prestart(_keep_warm)
+
+
 def take_prestarted(python: str) -> subprocess.Popen | None:
     global _prestarted
     proc, _prestarted = _prestarted, None
     if proc is not None and (proc.poll() is not None or proc.args[0] != python):
         kill_group(proc.pid)
         proc.wait()
-        return None
+        proc = None
+    if _keep_warm is not None:
+        prestart(_keep_warm)
     return proc
 
 
