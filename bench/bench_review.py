@@ -130,8 +130,11 @@ def main() -> None:
 
             from alembic_mcp.server.app import build_server
 
-            async with Client(build_server(str(project), {"database_url": url}), mode="auto") as client:
+            # As `alembic-mcp serve` runs it: one idle worker interpreter kept warm between calls.
+            server_ = build_server(str(project), {"database_url": url}, warm_worker=True)
+            async with Client(server_, mode="auto") as client:
                 head = result.revisions[-1].revision
+                await anyio.sleep(3)  # the server has been up for a moment when the agent calls
                 t0 = time.perf_counter()
                 r = await client.call_tool("review_migration", {"revision": head})
                 elapsed = time.perf_counter() - t0

@@ -26,9 +26,19 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
 
 
 def prestart(python: str | None = None) -> None:
-    """Start a worker now; the next ``run_worker`` call with the same interpreter uses it."""
+    """Start a worker now; the next ``run_worker`` call with the same interpreter uses it.
+
+    A live idle worker of the same interpreter is kept (it is already warm); one of another
+    interpreter is stopped first.
+    """
     global _prestarted
-    _prestarted = spawn(python or sys.executable, None)
+    python = python or sys.executable
+    if _prestarted is not None:
+        if _prestarted.poll() is None and _prestarted.args[0] == python:
+            return
+        kill_group(_prestarted.pid)
+        _prestarted.wait()
+    _prestarted = spawn(python, None)
 
 
 def keep_warm(python: str | None = None) -> None:
