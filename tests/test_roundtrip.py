@@ -661,3 +661,38 @@ def test_production_target_escalates_before_running(empty_project, pg_url, data_
     result = anyio.run(lambda: run_roundtrip(loaded, data_from=data_from))
     assert result.verdict == "escalate" and result.escalations[0].rule == "production-database"
     assert result.steps == [] and result.scratch_database.url is None
+
+
+ENV_OWN_TRANSACTION = """
+import os
+from alembic import context
+from sqlalchemy import create_engine, pool
+from residency.models import Base
+
+config = context.config
+engine = create_engine(os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url"),
+                       poolclass=pool.NullPool)
+with engine.begin() as connection:  # env.py opens the transaction itself and ignores a passed connection
+    context.configure(connection=connection, target_metadata=Base.metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_env_py_with_its_own_transaction(empty_project, pg_url):
+    project = make_project(empty_project, "    nickname = Column(String(50), nullable=True)\n")
+    (project / "migrations" / "env.py").write_text(ENV_OWN_TRANSACTION)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(length=50), nullable=True))',
+        'op.drop_column("persons", "nickname")',
+        message="nickname",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert result.verdict == "proceed", result.model_dump_json(indent=1)
+    assert result.transaction_mode.startswith("single")
+    assert result.lock_trace.startswith("unavailable")
+    assert [s.status for s in result.steps] == ["ok"]
+    assert_clean(result, pg_url)

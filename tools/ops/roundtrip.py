@@ -504,6 +504,22 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
     return failure
 
 
+_NO_DURABILITY = {
+    # A scratch database is dropped at the end: commits need not wait for the disk.
+    "sqlite": ["PRAGMA synchronous = OFF", "PRAGMA journal_mode = MEMORY"],
+    "postgresql": ["SET synchronous_commit TO off"],
+}
+
+
+def _scratch_session(connection: Any) -> None:
+    try:
+        for statement in _NO_DURABILITY.get(connection.dialect.name, []):
+            connection.execute(text(statement))
+        connection.commit()  # leave no transaction open: Alembic must see a fresh connection
+    except Exception:
+        connection.rollback()
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     spec, args, url = request["project"], request["args"], request["database_url"]
     state = _State(args, url)
@@ -514,6 +530,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     if not is_async_driver(url):
         engine = create_engine(url, poolclass=NullPool)
         connection = engine.connect()
+        _scratch_session(connection)
         cfg.attributes["connection"] = connection
     original_invoke = AbstractOperations.invoke
 
