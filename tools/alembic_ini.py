@@ -21,6 +21,7 @@ class AlembicOptions:
     script_location: str | None
     version_locations: list[str]
     sqlalchemy_url: str | None
+    recursive_version_locations: bool = False
 
 
 def _separator(parser: configparser.ConfigParser, section: str) -> str | None:
@@ -38,12 +39,14 @@ def read_alembic_options(ini: Path | None, toml_alembic: dict[str, Any] | None, 
     """The options as Alembic's ``Config`` would resolve them (ini first, then ``[tool.alembic]``)."""
     script_location = sqlalchemy_url = None
     version_locations: list[str] = []
+    recursive: str | bool | None = None
     if ini is not None:
         parser = configparser.ConfigParser(defaults={"here": str(ini.parent.resolve())})
         parser.read(ini, encoding="utf-8")
         if parser.has_section(section):
             script_location = parser.get(section, "script_location", fallback=None)
             sqlalchemy_url = parser.get(section, "sqlalchemy.url", fallback=None)
+            recursive = parser.get(section, "recursive_version_locations", fallback=None)
             raw = parser.get(section, "version_locations", fallback=None)
             if raw:
                 sep = _separator(parser, section)
@@ -55,4 +58,7 @@ def read_alembic_options(ini: Path | None, toml_alembic: dict[str, Any] | None, 
         script_location = toml_alembic["script_location"].replace("%(here)s", here)
     if not version_locations and isinstance(toml_alembic.get("version_locations"), list):
         version_locations = [str(v).replace("%(here)s", here) for v in toml_alembic["version_locations"]]
-    return AlembicOptions(script_location, version_locations, sqlalchemy_url)
+    if recursive is None:
+        recursive = toml_alembic.get("recursive_version_locations")
+    truthy = recursive is True or str(recursive).strip().lower() in ("true", "1", "yes", "on")
+    return AlembicOptions(script_location, version_locations, sqlalchemy_url, truthy)

@@ -76,6 +76,7 @@ class Project:
     database_url: URL | None
     database_url_source: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    recursive_version_locations: bool = False
 
     @property
     def masked_database_url(self) -> str | None:
@@ -214,6 +215,7 @@ def load_project(
                                        settings.alembic_section, root)
         script_location, version_locations = options.script_location, options.version_locations
         alembic_url = options.sqlalchemy_url
+        recursive = options.recursive_version_locations
     except Exception as exc:  # configparser errors from a hand-edited file
         raise ProjectError(f"Could not read the Alembic configuration of {root}: {exc}") from None
     if not script_location:
@@ -242,6 +244,7 @@ def load_project(
         version_locations=versions,
         database_url=database_url,
         database_url_source=source,
+        recursive_version_locations=recursive,
     )
 
 

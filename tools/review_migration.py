@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from .config import Project
 from .dbinfo import current_revisions
 from .errors import AlembicMcpError, InvalidArgument
-from .history import History, build_history, load_history
+from .history import History, load_history
+from .history_files import assigned_literal, history_from_files
 from .migration_ast import MigrationSource, parse_file
 from .policy import is_production, matches_any
 from .progress import Progress, no_progress
@@ -103,7 +104,7 @@ def _parse(project: Project, path: Path) -> MigrationSource:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"{rel} cannot be read: {exc}.") from None
-    if _assigned(migration.tree, "revision") is None or "upgrade" not in migration.functions:
+    if assigned_literal(migration.tree, "revision") is None or "upgrade" not in migration.functions:
         raise InvalidArgument(
             f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
             "and an upgrade() function."
@@ -517,71 +518,6 @@ def _earlier(history: History | None, parsed: dict[str, MigrationSource], rev: s
         return []
     below = history.ancestors(rev) - {rev}
     return [parsed[r] for r in history.ordered(below) if r in parsed]
-
-
-_SENTINEL = object()
-
-
-def _assigned(tree: ast.Module, name: str):
-    """Literal value assigned to ``name`` at module level; _SENTINEL when it is not a literal."""
-    for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                try:
-                    return ast.literal_eval(node.value)
-                except (ValueError, SyntaxError, TypeError):
-                    return _SENTINEL
-    return None
-
-
-def _as_list(value) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSource]] | None:
-    """The revision graph read from the files' literal ids, without importing them (fast path).
-
-    None when a file does not parse or declares its ids with expressions: then the worker imports them.
-    """
-    raw: dict = {"revisions": [], "load_errors": []}
-    parsed: dict[str, MigrationSource] = {}
-    seen: set[Path] = set()
-    try:
-        recursive = str(project.alembic_config().get_alembic_option("recursive_version_locations") or "")
-    except Exception:
-        return None
-    pattern = "**/*.py" if recursive.lower() in ("true", "1", "yes") else "*.py"
-    for location in project.version_locations:
-        for path in sorted(Path(location).glob(pattern)):
-            real = path.resolve()
-            if path.name.startswith(("__init__", ".#")) or real in seen:
-                continue
-            seen.add(real)
-            try:
-                migration = parse_file(real)
-            except (SyntaxError, OSError, UnicodeDecodeError):
-                return None
-            values = {
-                n: _assigned(migration.tree, n)
-                for n in ("revision", "down_revision", "branch_labels", "depends_on")
-            }
-            if not isinstance(values["revision"], str) or any(v is _SENTINEL for v in values.values()):
-                return None
-            parsed[values["revision"]] = migration
-            raw["revisions"].append(
-                {
-                    "revision": values["revision"],
-                    "down_revisions": _as_list(values["down_revision"]),
-                    "branch_labels": _as_list(values["branch_labels"]),
-                    "depends_on": _as_list(values["depends_on"]),
-                    "doc": ast.get_docstring(migration.tree) or "",
-                    "path": str(real),
-                }
-            )
-    return build_history(project, raw), parsed
 
 
 async def _pending(project: Project, history: History, db: DatabaseContext) -> tuple[list[str], str]:

@@ -10,6 +10,7 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,9 @@ from .dbinfo import current_revisions
 from .errors import AlembicMcpError, InvalidArgument, ProjectError, WorkerFailed
 from .failures import explain
 from .history import History, load_history
+from .history_files import history_from_files
 from .policy import is_production
+from .prestart import prestart
 from .progress import Progress, no_progress
 from .scratch import scratch_database
 from .urls import backend_of, parse_url
@@ -349,8 +352,10 @@ async def test_roundtrip(
     refusal = _production_refusal(project, data_from)
     if refusal is not None:
         return refusal
+    prestart(project.settings.worker_python or sys.executable)  # warms up while we plan and copy
     await progress(0, None, "loading the revision history")
-    history, _ = await load_history(project, check_env=False)
+    fast = history_from_files(project)
+    history = fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
     broken = [f for f in history.findings if f.severity == "error"]
     if broken or not history.usable:
         return TestRoundtripResult(
