@@ -145,11 +145,17 @@ def _stamp(url, *revisions):
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def target_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'target.db'}"
-    return request.getfixturevalue("pg_url")
+    return request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url")
+
+
+def test_missing_sqlite_target_is_empty_and_not_created(example_project, tmp_path):
+    target = tmp_path / "never.db"
+    result = run_check(example_project, database_url=f"sqlite:///{target}")
+    assert result.database.status == "empty" and not target.exists()
 
 
 def test_database_empty(example_project, target_url):
@@ -209,3 +215,29 @@ def test_async_env_project_on_asyncpg(tmp_path, pg_async_url):
                    capture_output=True)
     result = run_check(project)
     assert result.database.status == "at_head"
+
+
+def test_async_env_project_merge_rehearsal(tmp_path, pg_async_url):
+    """merge_heads rehearses through an async env.py on asyncpg like through a sync one."""
+    import subprocess
+    import sys
+
+    from alembic_mcp.tools.merge_heads import merge_heads
+
+    project = tmp_path / "asyncproj"
+    project.mkdir()
+    subprocess.run([sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"], cwd=project,
+                   check=True, capture_output=True)
+    ini = project / "alembic.ini"
+    ini.write_text(ini.read_text().replace("driver://user:pass@localhost/dbname", pg_async_url))
+    write_revision(project, "a0000001", None, "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))",
+                   "op.drop_table('t')", message="t")
+    for rev, table in (("b0000001", "u"), ("b0000002", "v")):
+        write_revision(project, rev, "a0000001",
+                       f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True))",
+                       f"op.drop_table({table!r})", message=table)
+    result = anyio.run(lambda: merge_heads(load_project(project)))
+    assert result.verdict == "proceed", result
+    assert result.rehearsal.ran and result.rehearsal.ok and result.rehearsal.dropped
+    assert result.rehearsal.current_after == [result.revision]
+    assert result.rehearsal.scratch_database.startswith("postgresql+asyncpg://")
