@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ import anyio
 from sqlalchemy.engine import URL
 
 from .errors import AlembicMcpError, ProjectError
+from .prestart import kill_group
 from .urls import asyncpg_dsn_parts, parse_url, redact
 
 STDERR_TAIL = 2000
@@ -303,13 +303,6 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
-
-
-def kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 async def run_program(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import Project
 from .history import History, build_history
-from .migration_ast import MigrationSource, parse_file
+from .migration_ast import MigrationSource, as_revision_list, parse_file
 
 SENTINEL = object()
 
@@ -28,12 +28,6 @@ def assigned_literal(tree: ast.Module, name: str):
                 except (ValueError, SyntaxError, TypeError):
                     return SENTINEL
     return None
-
-
-def _as_list(value) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSource]] | None:
@@ -65,9 +59,9 @@ def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSo
             raw["revisions"].append(
                 {
                     "revision": values["revision"],
-                    "down_revisions": _as_list(values["down_revision"]),
-                    "branch_labels": _as_list(values["branch_labels"]),
-                    "depends_on": _as_list(values["depends_on"]),
+                    "down_revisions": as_revision_list(values["down_revision"]),
+                    "branch_labels": as_revision_list(values["branch_labels"]),
+                    "depends_on": as_revision_list(values["depends_on"]),
                     "doc": ast.get_docstring(migration.tree) or "",
                     "path": str(real),
                 }

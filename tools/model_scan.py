@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .migration_ast import literal_value
+
 SKIP_DIRS = frozenset(
     {
         "__pycache__",
@@ -44,15 +46,6 @@ class ModelTable:
         return f"{self.schema}.{self.table}" if self.schema else self.table
 
 
-def _literal(node: ast.expr | None):
-    if node is None:
-        return None
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError):
-        return None
-
-
 def _call_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Attribute):
         return func.attr
@@ -66,7 +59,7 @@ def _table_args_schema(body: list[ast.stmt]) -> str | None:
         if isinstance(stmt, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "__table_args__" for t in stmt.targets
         ):
-            value = _literal(stmt.value)
+            value = literal_value(stmt.value)
             if isinstance(value, dict):
                 return value.get("schema")
             if isinstance(value, tuple) and value and isinstance(value[-1], dict):
@@ -91,7 +84,7 @@ def tables_in_source(source: str, path: Path, module: str) -> list[ModelTable]:
                 elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
                     targets, value = [stmt.target], stmt.value
                 if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
-                    name = _literal(value)
+                    name = literal_value(value)
                     if isinstance(name, str) and name:
                         found.append(
                             ModelTable(
@@ -99,9 +92,9 @@ def tables_in_source(source: str, path: Path, module: str) -> list[ModelTable]:
                             )
                         )
         elif isinstance(node, ast.Call) and _call_name(node.func) == "Table" and len(node.args) >= 2:
-            name = _literal(node.args[0])
+            name = literal_value(node.args[0])
             if isinstance(name, str) and name:
-                schema = next((_literal(kw.value) for kw in node.keywords if kw.arg == "schema"), None)
+                schema = next((literal_value(kw.value) for kw in node.keywords if kw.arg == "schema"), None)
                 found.append(
                     ModelTable(
                         name,

@@ -29,6 +29,7 @@ from alembic.script import ScriptDirectory
 
 from ..alembic_env import atomic_templates, config_from_spec, connected_config, copy_to_sandbox, unsandbox
 from ..blind_spot_facts import check_changes, database_objects, enum_changes, server_default_changes
+from ..migration_ast import as_revision_list
 from ..urls import is_async_driver
 from ..worker_main import describe_exception
 
@@ -82,7 +83,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             if scripts is not None:
                 result.update(
                     revision=scripts.revision,
-                    down_revision=_as_list(scripts.down_revision),
+                    down_revision=as_revision_list(scripts.down_revision),
                     path=unsandbox(scripts.path, mapping),
                     content=Path(scripts.path).read_text(encoding="utf-8"),
                 )
@@ -116,14 +117,6 @@ def _public(state: dict[str, Any]) -> dict[str, Any]:
 
 def _metadata_missing(state: dict[str, Any]) -> bool:
     return bool(state["configured"]) and all(c.get("target_metadata") is None for c in state["configured"])
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
 
 
 @contextmanager

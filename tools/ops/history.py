@@ -15,15 +15,8 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 
 from ..alembic_env import config_from_spec
+from ..migration_ast import as_revision_list
 from ..worker_main import describe_exception
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +51,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             revisions.append(
                 {
                     "revision": str(script.revision),
-                    "down_revisions": _as_list(getattr(module, "down_revision", None)),
-                    "branch_labels": _as_list(getattr(module, "branch_labels", None)),
-                    "depends_on": _as_list(getattr(module, "depends_on", None)),
+                    "down_revisions": as_revision_list(getattr(module, "down_revision", None)),
+                    "branch_labels": as_revision_list(getattr(module, "branch_labels", None)),
+                    "depends_on": as_revision_list(getattr(module, "depends_on", None)),
                     "doc": script.doc or "",
                     "path": str(real),
                     "has_upgrade": callable(getattr(module, "upgrade", None)),
