@@ -37,6 +37,7 @@ COPY pyproject.toml README.md ./
 COPY alembic_mcp_pkg ./alembic_mcp_pkg
 COPY server ./server
 COPY tools ./tools
+COPY examples ./examples
 # The package, plus the sync PostgreSQL drivers a project's env.py most often uses
 # (postgresql:// means psycopg2; postgresql+psycopg:// means psycopg 3).
 RUN pip install --no-cache-dir . "psycopg2-binary==2.9.13" "psycopg[binary]==3.3.9" \

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -424,6 +425,7 @@ async def test_sqlite_backup_is_consistent_while_the_app_writes(sqlite_url, exam
             conn.execute("INSERT INTO faculty (name) VALUES ('new')")
             conn.commit()
             written[0] += 1
+            time.sleep(0.001)  # an application, not a lock-hogging loop: readers get their turn
         conn.close()
 
     thread = threading.Thread(target=writer)

@@ -76,7 +76,10 @@ async def with_sync(url: URL | str, fn: Callable[[Connection], T], read_only: bo
     """Run ``fn(connection)`` in a thread on a short-lived sync engine (SQLite read-only if asked)."""
 
     def work() -> T:
-        engine = create_engine(_read_only(url) if read_only else sync_url(url), poolclass=NullPool)
+        target = _read_only(url) if read_only else sync_url(url)
+        # SQLite: wait for a busy application's write lock rather than fail after pysqlite's 5 s.
+        connect_args = {"timeout": 30} if backend_of(target) == "sqlite" else {}
+        engine = create_engine(target, poolclass=NullPool, connect_args=connect_args)
         try:
             try:
                 connection = engine.connect()
