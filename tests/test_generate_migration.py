@@ -267,6 +267,31 @@ def test_dry_run_writes_nothing(example_project, sqlite_url):
 
 
 @pytest.mark.postgres
+def test_pg_dry_run_gets_the_full_review_without_duplicates(example_project, pg_url):
+    upgrade_target(example_project, pg_url, people=2)
+    edit_models(
+        example_project,
+        "declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))",
+        "declarative_base()",
+    )
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
+    before = versions(example_project)
+
+    result = generate(example_project, pg_url, message="add middle_name", dry_run=True)
+
+    assert versions(example_project) == before and not result.written
+    # review_migration's layers all ran on the unwritten file: AST, squawk over the SQL the generate
+    # worker rendered, and the target's row counts
+    assert result.review_layers == ["ast", "sql", "database"]
+    found = rules(result)
+    assert found["missing-lock-timeout"].severity == "warning"  # from the review's catalogue
+    assert found["missing-lock-timeout"].file == result.file and found["missing-lock-timeout"].line
+    # generate's blind-spot check and the review both see the metadata without naming_convention: once
+    assert [f.rule for f in result.findings].count("unnamed-constraint") == 1
+    assert result.verdict == result.review_verdict == "proceed"
+
+
+@pytest.mark.postgres
 def test_multiple_heads_are_refused(example_project, pg_url):
     upgrade_target(example_project, pg_url)
     write_revision(example_project, "c1aaaaaa0003", HEAD, message="left")
