@@ -4,6 +4,9 @@ whether a human must decide.
 Layers: 1. the AST rules (review_rules), 2. squawk over the offline-rendered SQL on PostgreSQL targets
 (review_squawk, rendered in the worker), 3. facts from the target database (review_context), 4. the
 escalation policy (protected/audit tables, production, the rules' own escalations).
+
+``review_migration`` is the MCP tool; ``review_source`` reviews migration source that is not on disk
+yet (generate_migration's dry run) with the same layers, as if it were at the path it would have.
 """
 
 from __future__ import annotations

@@ -90,7 +90,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                     content=Path(scripts.path).read_text(encoding="utf-8"),
                 )
                 if args.get("render_url"):
-                    result["render"] = _render_offline(spec, args["render_url"], cfg, scripts, before)
+                    try:
+                        result["render"] = _render_offline(spec, args["render_url"], cfg, scripts, before)
+                    except Exception:  # the file is written: the review renders it in its own worker
+                        pass
             return result
 
 
