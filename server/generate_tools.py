@@ -20,10 +20,11 @@ Runs Alembic's own `revision --autogenerate` (the project's template and post-wr
 interpreter, comparing the models with a scratch database upgraded to the current heads (default,
 against="scratch": the developer's database does not matter), or with the target database
 (against="target", refused unless it is at head). Returns the revision id and file, the operations
-detected (op, table, column), the rendered upgrade() and downgrade(), an embedded review against the
-target's data (dropping a column or table with data escalates; a NOT NULL column without default on a
-table with rows is a fix with the three-phase rewrite), and files_to_commit (the migration plus the
-model files changed according to git).
+detected (op, table, column), the rendered upgrade() and downgrade(), review_migration's full review
+of the new file merged into the findings (its whole rule catalogue, squawk on PostgreSQL, the target's
+data: dropping a column or table with data escalates; a NOT NULL column without default on a table with
+rows is a fix with the three-phase rewrite; protected and audit tables escalate), its verdict as
+review_verdict, and files_to_commit (the migration plus the model files changed according to git).
 
 It also reports autogenerate's blind spots: nothing detected (target_metadata None, model modules
 env.py never imports, named by table and module; then no file is written), a drop plus an add that is

@@ -27,6 +27,8 @@ def test_two_edits_in_one_server_process(example_project, sqlite_url, mode):
             one = first.structured_content
             assert [(o["op"], o["column"]) for o in one["operations"]] == [("add_column", "middle_name")]
             assert one["down_revision"] == [HEAD] and one["verdict"] == "proceed"
+            # review_migration reviewed the written file: its AST rules and the target's row counts
+            assert one["review_verdict"] == "proceed" and one["review_layers"] == ["ast", "database"]
 
             add_person_column(example_project, "nickname = Column(String(40), nullable=True)")
             second = await client.call_tool("generate_migration", {"message": "add nickname"})

@@ -167,14 +167,19 @@ def test_not_null_column_on_table_with_rows_is_fix_with_three_phases(example_pro
     assert not any("Commit together" in step for step in result.next_steps)
     finding = rules(result)["add-column-required"]
     assert finding.severity == "error" and finding.table == "persons" and finding.column == "badge"
-    assert "3 row(s)" in finding.message
+    assert "persons has 3 rows in the target database" in finding.message
     assert (
-        "Three phases" in finding.fix
+        "three-phase" in finding.fix
         and "nullable=True" in finding.fix
         and "UPDATE persons SET badge" in finding.fix
     )
     assert "nullable=False" in finding.fix
+    if target_url.startswith("sqlite"):  # the generated file uses batch mode there, so does the fix
+        assert "batch_op.alter_column('badge'" in finding.fix
     assert result.written and result.review_verdict == "fix"
+    # review_migration itself reviewed the written file: AST rules and the target's row counts
+    assert {"ast", "database"} <= set(result.review_layers)
+    assert sum(f.rule == "add-column-required" for f in result.findings) == 1
 
 
 def test_not_null_column_on_empty_table_is_only_a_warning(example_project, sqlite_url):
@@ -234,7 +239,7 @@ def test_dropped_column_with_data_escalates(example_project, target_url):
     assert result.verdict == "escalate" and result.escalate_to_human
     escalation = next(e for e in result.escalations if e.rule == "drop-column-with-data")
     assert escalation.evidence["table"] == "persons" and escalation.evidence["column"] == "pgy_level"
-    assert escalation.evidence["non_null"] == 2
+    assert escalation.evidence["non_null_values"] == 2
     assert [(o.op, o.column) for o in result.operations] == [("drop_column", "pgy_level")]
 
 
@@ -260,6 +265,31 @@ def test_dry_run_writes_nothing(example_project, sqlite_url):
     assert result.file.startswith("migrations/versions/") and result.file.endswith("_add_middle_name.py")
     assert "add_column" in result.content and "middle_name" in result.upgrade_source
     assert result.verdict == "proceed"
+
+
+@pytest.mark.postgres
+def test_pg_dry_run_gets_the_full_review_without_duplicates(example_project, pg_url):
+    upgrade_target(example_project, pg_url, people=2)
+    edit_models(
+        example_project,
+        "declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))",
+        "declarative_base()",
+    )
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
+    before = versions(example_project)
+
+    result = generate(example_project, pg_url, message="add middle_name", dry_run=True)
+
+    assert versions(example_project) == before and not result.written
+    # review_migration's layers all ran on the unwritten file: AST, squawk over the SQL the generate
+    # worker rendered, and the target's row counts
+    assert result.review_layers == ["ast", "sql", "database"]
+    found = rules(result)
+    assert found["missing-lock-timeout"].severity == "warning"  # from the review's catalogue
+    assert found["missing-lock-timeout"].file == result.file and found["missing-lock-timeout"].line
+    # generate's blind-spot check and the review both see the metadata without naming_convention: once
+    assert [f.rule for f in result.findings].count("unnamed-constraint") == 1
+    assert result.verdict == result.review_verdict == "proceed"
 
 
 @pytest.mark.postgres

@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from alembic_mcp.tools.config import load_project
 from alembic_mcp.tools.errors import InvalidArgument
-from alembic_mcp.tools.review_migration import review_migration
+from alembic_mcp.tools.review_migration import review_migration, review_source
 
 HEAD = "b2e1d1ce0002"
 
@@ -342,17 +342,21 @@ async def test_mcp_review_and_bad_input(example_project, sqlite_url, mode):
             assert r.is_error, args
             assert fragment in r.content[0].text, (args, r.content[0].text)
             assert "Traceback" not in r.content[0].text
-        # a broken sibling file stops offline rendering: reported as a finding, not as offline-unsafe
+        # the render imports only the revision and the one below it: a broken sibling does not stop it
         rel = "migrations/versions/c3c3c3c30003_drop_pgy_level.py"
+        r = await client.call_tool("review_migration", {"path": rel, "include_sql": True})
+        assert not r.is_error
+        assert "DROP COLUMN pgy_level" in r.structured_content["revisions"][0]["sql"]
+        # a revision that cannot be imported stops offline rendering: a finding, not offline-unsafe
+        (example_project / "migrations/versions/broken.py").unlink()
+        (example_project / "migrations/versions/notes.py").unlink()
+        path = example_project / rel
+        source = path.read_text()
+        path.write_text(source.replace("from alembic import op\n", "from alembic import op\nimport nowhere_x\n"))
         r = await client.call_tool("review_migration", {"path": rel, "include_sql": True})
         assert not r.is_error
         assert "render-failed" in {f["rule"] for f in r.structured_content["findings"]}
         assert "offline-unsafe" not in {f["rule"] for f in r.structured_content["findings"]}
-        (example_project / "migrations/versions/broken.py").unlink()
-        (example_project / "migrations/versions/notes.py").unlink()
-        r = await client.call_tool("review_migration", {"path": rel, "include_sql": True})
-        assert not r.is_error
-        assert "DROP COLUMN pgy_level" in r.structured_content["revisions"][0]["sql"]
 
 
 def test_cli_review_migration(example_project, sqlite_url):
@@ -609,3 +613,81 @@ def test_rename_column_judged_against_the_models(example_project, sqlite_url):
     result = review(example_project, sqlite_url, revision="c3c3")
     assert not result.escalations and result.verdict == "proceed"
     assert "already use the new name" in rules(result)["rename-column"].message
+
+
+# ------------------------------------------------------------------ review_source: source not on disk
+
+
+def _unwritten(example_project, upgrade: str, downgrade: str):
+    """A migration written, read back and removed again: its source and the path it would have."""
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, upgrade=upgrade, downgrade=downgrade, message="ix")
+    source = path.read_text()
+    path.unlink()
+    return source, path
+
+
+def _comparable(result):
+    return sorted((f.rule, f.severity, f.file, f.line, f.table, f.column, f.message) for f in result.findings)
+
+
+@pytest.mark.postgres
+def test_review_source_matches_review_of_the_written_file(example_project, pg_url):
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, PEOPLE, "UPDATE persons SET pgy_level = 2 WHERE id = 1")
+    source, path = _unwritten(
+        example_project,
+        'op.create_index("ix_persons_name", "persons", ["name"])\nop.drop_column("persons", "pgy_level")',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+    )
+    before = sorted(p.name for p in path.parent.iterdir())
+    project = load_project(example_project, {"database_url": pg_url})
+
+    unwritten = anyio.run(lambda: review_source(project, source, path, include_sql=True))
+
+    assert sorted(p.name for p in path.parent.iterdir()) == before  # nothing written into the project
+    rev = unwritten.revisions[0]
+    assert rev.revision == "c3c3c3c30003" and rev.file == "migrations/versions/c3c3c3c30003_ix.py"
+    assert rev.layers == ["ast", "sql", "database"]  # the render worker imported the temporary copy
+    assert "CREATE INDEX ix_persons_name ON persons (name)" in rev.sql
+    assert [f.rule for f in rev.findings].count("create-index-non-concurrent") == 1
+    # the inverse fix restores the column as the earlier revision defined it (history below the source)
+    assert "sa.Column('pgy_level', sa.Integer(), nullable=True)" in rules(unwritten)["downgrade-not-inverse"].fix
+    assert [e.evidence["non_null_values"] for e in unwritten.escalations if e.rule == "drop-column-with-data"] == [1]
+
+    path.write_text(source)
+    written = review(example_project, pg_url, path=str(path), include_sql=True)
+    assert _comparable(unwritten) == _comparable(written)
+    assert unwritten.verdict == written.verdict == "escalate"
+
+
+def test_review_source_on_sqlite_without_database_file(example_project, tmp_path):
+    source, path = _unwritten(
+        example_project,
+        'with op.batch_alter_table("persons") as batch_op:\n'
+        '    batch_op.add_column(sa.Column("badge", sa.String(20), nullable=False))',
+        'with op.batch_alter_table("persons") as batch_op:\n    batch_op.drop_column("badge")',
+    )
+    missing = tmp_path / "never.db"
+    project = load_project(example_project, {"database_url": f"sqlite:///{missing}"})
+    result = anyio.run(lambda: review_source(project, source, path))
+    finding = rules(result)["add-column-required"]
+    assert finding.severity == "error" and finding.line == 16
+    assert "batch_op.alter_column('badge', existing_type=sa.String(20), nullable=False)" in finding.fix
+    assert not missing.exists()  # reading the target never creates its file
+
+
+@pytest.mark.parametrize(
+    "source, where, fragment",
+    [
+        ("def upgrade(:\n", "migrations/versions/x.py", "syntax error at line 1"),
+        ("x = 1\n", "migrations/versions/x.py", "is not an Alembic migration"),
+        ("revision = 'a' + 'b'\ndown_revision = None\n\ndef upgrade():\n    pass\n", "migrations/versions/x.py",
+         "literal string"),
+        ("revision = 'x1'\ndown_revision = None\n\ndef upgrade():\n    pass\n", "elsewhere/x.py",
+         "outside the versions directories"),
+    ],
+)
+def test_review_source_bad_input(example_project, source, where, fragment):
+    project = load_project(example_project, {})
+    with pytest.raises(InvalidArgument, match=fragment):
+        anyio.run(lambda: review_source(project, source, where))

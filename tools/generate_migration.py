@@ -3,18 +3,19 @@ say which files belong in the commit.
 
 The revision is written by Alembic itself in a worker (fresh interpreter: the agent just edited the
 models), compared by default with a scratch database upgraded to the current heads so the result
-does not depend on the developer's database. The embedded review lives in ``embedded_review`` so
-it can be swapped for review_migration's.
+does not depend on the developer's database. The new file is then reviewed by review_migration itself
+(``review_migration(path=...)``, or ``review_source`` for a dry run's file that exists only in memory),
+with the offline SQL the generate worker already rendered, so the review starts no second interpreter.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from pydantic import Field
 
 from .autogen_findings import (
@@ -27,13 +28,13 @@ from .autogen_findings import (
     unimported_tables,
 )
 from .config import Project
-from .embedded_review import embedded_review, sqlite_file_exists
 from .errors import AlembicMcpError, InvalidArgument, ProjectError
 from .git_files import files_to_commit
 from .history import load_history
 from .locking import project_lock
 from .model_scan import scan_models
 from .progress import Progress, no_progress
+from .review_migration import ReviewMigrationResult, review_migration, review_source
 from .scratch import scratch_database
 from .urls import backend_of
 from .verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
@@ -61,11 +62,21 @@ class GenerateMigrationResult(VerdictResult):
     downgrade_source: str | None = Field(default=None, description="downgrade() as rendered in the file.")
     content: str | None = Field(default=None, description="Full file text (dry run only).")
     review_verdict: VerdictKind | None = Field(
-        default=None, description="Verdict of the review of the file alone."
+        default=None, description="Verdict of review_migration on the new file alone."
+    )
+    review_layers: list[str] = Field(
+        default_factory=list,
+        description="review_migration layers that ran on the new file: ast, sql (squawk, PostgreSQL), "
+        "database (row counts and column facts from the target).",
     )
     files_to_commit: list[str] = Field(
         default_factory=list, description="The migration plus the model files changed per git."
     )
+
+
+def sqlite_file_exists(project: Project) -> bool:
+    database = project.database_url.database if project.database_url is not None else None
+    return bool(database) and database != ":memory:" and Path(database).exists()
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -136,6 +147,9 @@ async def generate_migration(
             "dry_run": bool(dry_run),
             "version_table": project.settings.version_table,
         }
+        if project.database_url is not None and backend_of(project.database_url) == "postgresql":
+            # the worker renders the new revision offline too: the review's squawk layer needs it
+            args["render_url"] = project.database_url.render_as_string(hide_password=False)
         compared_with = None
         # One worker does it all: the history checks (heads, rev_id), upgrade of the scratch database,
         # autogenerate and the blind-spot facts. The full history diagnosis runs only when it is broken.
@@ -416,12 +430,30 @@ async def _build_result(
         findings.extend(missing_findings(project, missing, severity="warning"))
     findings.extend(blind_spot_findings(facts, operations, project))
     findings.extend(rename_findings(operations, facts.get("dialect"), project.relative(path)))
-    review_findings, review_escalations = await _review_content(project, path, content, base["dry_run"])
-    findings.extend(review_findings)
-    escalations.extend(review_escalations)
     written = not base["dry_run"]
+    files: list[str] = []
+
+    async def commit_files() -> None:
+        if written:
+            files.extend(await files_to_commit(project, path))
+
+    review: list[ReviewMigrationResult | Finding] = []
+
+    async def run_review() -> None:
+        review.append(await _review(project, path, content, base["dry_run"], raw.get("render")))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(commit_files)
+        group.start_soon(run_review)
+    reviewed = review[0]
+    if isinstance(reviewed, Finding):  # the review itself could not run
+        findings.append(reviewed)
+        review_verdict, layers = decide([reviewed], []), []
+    else:
+        findings.extend(_not_yet_reported(reviewed.findings, findings))
+        escalations.extend(reviewed.escalations)
+        review_verdict, layers = reviewed.verdict, [lay for r in reviewed.revisions for lay in r.layers]
     rel = project.relative(path)
-    files = await files_to_commit(project, path) if written else []
     result = GenerateMigrationResult(
         **common,
         revision=raw.get("revision"),
@@ -431,7 +463,8 @@ async def _build_result(
         upgrade_source=upgrade_src,
         downgrade_source=downgrade_src,
         content=content if base["dry_run"] else None,
-        review_verdict=decide(review_findings, review_escalations),
+        review_verdict=review_verdict,
+        review_layers=layers,
         files_to_commit=files,
         findings=findings,
         escalations=escalations,
@@ -441,19 +474,42 @@ async def _build_result(
     return result
 
 
-async def _review_content(
-    project: Project, path: Path, content: str, dry_run: bool
-) -> tuple[list[Finding], list[Escalation]]:
-    if not dry_run:
-        return await embedded_review(project, path)
-    with tempfile.TemporaryDirectory(prefix="alembic-mcp-review-") as folder:
-        copy = Path(folder) / path.name
-        copy.write_text(content, encoding="utf-8")
-        findings, escalations = await embedded_review(project, copy)
-    for finding in findings:
-        if finding.file and finding.file.endswith(path.name):
-            finding.file = project.relative(path)
-    return findings, escalations
+async def _review(
+    project: Project, path: Path, content: str, dry_run: bool, render: dict[str, Any] | None
+) -> ReviewMigrationResult | Finding:
+    """review_migration on the new file: the file written, or (dry run) its source at the path it would have.
+
+    ``render`` is the offline SQL the generate worker rendered (PostgreSQL targets), reused for layer 2.
+    """
+    try:
+        if dry_run:
+            return await review_source(project, content, path, prerendered=render)
+        return await review_migration(project, path=str(path), prerendered=render)
+    except AlembicMcpError as exc:
+        return Finding(
+            rule="review-failed",
+            severity="error",
+            message=f"review_migration could not review the new file: {exc}",
+            file=project.relative(path),
+            why="The file was not reviewed, so nothing is known about its safety.",
+            fix="Fix the cause, then call review_migration on the file.",
+        )
+
+
+def _not_yet_reported(reviewed: list[Finding], own: list[Finding]) -> list[Finding]:
+    """The review's findings minus those generate_migration already reported (same rule, table, column
+    and line): the blind-spot checks and the review both know, e.g., a metadata without naming_convention."""
+
+    def key(f: Finding) -> tuple:
+        return (f.rule, f.table, f.column, f.line)
+
+    seen = {key(f) for f in own}
+    out = []
+    for finding in reviewed:
+        if key(finding) not in seen:
+            seen.add(key(finding))
+            out.append(finding)
+    return out
 
 
 def _in_versions(project: Project, file: str | None) -> bool:

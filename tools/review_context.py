@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL
 
-from .dbinfo import row_counts, with_pg, with_sync
+from .dbinfo import row_counts, sqlite_file_missing, with_pg, with_sync
 from .policy import WARN_MIGRATION_ROWS
 from .review_rules import Hit
 from .urls import backend_of
@@ -193,7 +193,9 @@ async def gather(
             if sqls:
                 facts.values[key] = [[tuple(r) for r in conn.execute(text(sql))] for sql in sqls]
 
-    await with_sync(url, query_sync)
+    if sqlite_file_missing(url):  # no database file: no tables, and opening it would create it
+        return facts
+    await with_sync(url, query_sync, read_only=True)
     return facts
 
 

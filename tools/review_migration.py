@@ -4,6 +4,9 @@ whether a human must decide.
 Layers: 1. the AST rules (review_rules), 2. squawk over the offline-rendered SQL on PostgreSQL targets
 (review_squawk, rendered in the worker), 3. facts from the target database (review_context), 4. the
 escalation policy (protected/audit tables, production, the rules' own escalations).
+
+``review_migration`` is the MCP tool; ``review_source`` reviews migration source that is not on disk
+yet (generate_migration's dry run) with the same layers, as if it were at the path it would have.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -22,11 +26,12 @@ from .dbinfo import current_revisions
 from .errors import AlembicMcpError, InvalidArgument
 from .history import History, load_history
 from .history_files import assigned_literal, history_from_files
-from .migration_ast import MigrationSource, parse_file
+from .migration_ast import MigrationSource, parse_file, parse_source
 from .policy import is_production, matches_any
 from .progress import Progress, no_progress
 from .review_context import Facts, apply, gather
-from .review_rules import Definitions, review_source
+from .review_rules import Definitions
+from .review_rules import review_source as lint_file
 from .review_squawk import merge, run_squawk
 from .suppressions import Suppression
 from .urls import backend_of
@@ -104,6 +109,10 @@ def _parse(project: Project, path: Path) -> MigrationSource:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"{rel} cannot be read: {exc}.") from None
+    return _check_migration(rel, migration)
+
+
+def _check_migration(rel: str, migration: MigrationSource) -> MigrationSource:
     if assigned_literal(migration.tree, "revision") is None or "upgrade" not in migration.functions:
         raise InvalidArgument(
             f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
@@ -175,60 +184,45 @@ def _select(history: History, revision: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ the tool
 
 
+Target = tuple[str, Path, list[str], str]  # (revision, file, down revisions, message)
+
+
 async def review_migration(
     project: Project,
     revision: str | None = None,
     path: str | None = None,
     include_sql: bool = False,
     progress: Progress = no_progress,
+    *,
+    prerendered: dict | None = None,
 ) -> ReviewMigrationResult:
+    """The MCP tool. ``prerendered`` (internal, not an MCP argument): the selected revisions' offline SQL
+    already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter."""
     if revision is not None and path is not None:
         raise InvalidArgument("Pass either revision or path, not both.")
     if revision is not None and (not isinstance(revision, str) or not revision.strip()):
         raise InvalidArgument("revision is empty. Pass a revision id, a unique prefix, head or a range.")
-    url = project.database_url
-    backend = backend_of(url) if url is not None else None
-    if include_sql or backend == "postgresql":
-        _prestart_worker(project)  # its interpreter starts while the files are parsed
-    db = DatabaseContext(
-        status="not_configured",
-        url=project.masked_database_url,
-        backend=backend,
-        detail="No target database configured: rules assume tables hold data.",
-    )
+    db = _database_context(project, include_sql, prerendered)
     findings_general: list[Finding] = []
     await progress(0, 4, "selecting revisions")
 
     # -- which revisions
-    targets: list[tuple[str, Path, list[str], str]] = []  # (revision, path, downs, message)
-    history: History | None = None
+    targets: list[Target] = []
     if path is not None:
         file = _check_path(project, path)
         migration = _parse(project, file)
-        fast = history_from_files(project)  # for the definitions inverse fixes restore; cheap
-        if fast is not None:
-            history, parsed = fast
-        else:
-            history, _ = await load_history(project, check_env=False)
-            parsed = {}
-        rev_id, downs = migration.revision, migration.down_revision
-        downs = [downs] if isinstance(downs, str) else [d for d in (downs or []) if isinstance(d, str)]
+        history, parsed = await _history(project)  # for the definitions inverse fixes restore; cheap
+        rev_id, downs = migration.revision, _downs(migration)
         node = next((n for n in history.nodes.values() if Path(n.path).resolve() == file), None)
         if node is not None:  # ids computed at import time: take what alembic saw
             rev_id, downs = node.revision, list(node.down_revisions)
         if not isinstance(rev_id, str):
             raise InvalidArgument(f"{project.relative(file)} does not load as a migration; run check_heads.")
-        doc = ast.get_docstring(migration.tree) or ""
-        targets.append((rev_id, file, downs, _first_line(doc)))
+        targets.append((rev_id, file, downs, _first_line(ast.get_docstring(migration.tree))))
         selection = f"path {project.relative(file)}"
         parsed[rev_id] = migration
     else:
-        fast = history_from_files(project)
-        if fast is not None:
-            history, parsed = fast
-        else:
-            history, _ = await load_history(project, check_env=False)
-            parsed = {}
+        history, parsed = await _history(project)
         findings_general.extend(f for f in history.findings if f.severity == "error")
         if revision is not None:
             ids = _select(history, revision.strip())
@@ -241,6 +235,109 @@ async def review_migration(
         for rev, file, _, _ in targets:
             if rev not in parsed:
                 parsed[rev] = _parse(project, file)
+    return await _review(
+        project, targets, history, parsed, selection, db, findings_general, include_sql, progress, prerendered
+    )
+
+
+async def review_source(
+    project: Project,
+    source: str,
+    virtual_path: Path | str,
+    *,
+    include_sql: bool = False,
+    prerendered: dict | None = None,
+    progress: Progress = no_progress,
+) -> ReviewMigrationResult:
+    """Review migration source that is not in the versions directory (yet), e.g. generate_migration's
+    dry run: the same layers as ``review_migration(path=...)``, reported as if the file were at
+    ``virtual_path``. Nothing is written into the project; layer 2 renders a copy in a temporary folder.
+    """
+    virtual_path = Path(virtual_path)
+    if not virtual_path.is_absolute():
+        virtual_path = project.root / virtual_path
+    virtual_path = virtual_path.resolve()
+    rel = project.relative(virtual_path)
+    if not any(virtual_path.is_relative_to(Path(v).resolve()) for v in project.version_locations):
+        raise InvalidArgument(f"{rel} is outside the versions directories; a migration belongs there.")
+    try:
+        migration = parse_source(source, virtual_path)
+    except SyntaxError as exc:
+        raise InvalidArgument(
+            f"{rel} has a syntax error at line {exc.lineno}: {exc.msg}. Fix it, then review again."
+        ) from None
+    _check_migration(rel, migration)
+    rev_id, downs = migration.revision, _downs(migration)
+    if not isinstance(rev_id, str):
+        raise InvalidArgument(f"{rel} declares its revision id with an expression; it must be a literal string.")
+    db = _database_context(project, include_sql, prerendered)
+    await progress(0, 4, "reading the history")
+    history, parsed = await _history(project)
+    parsed[rev_id] = migration
+    targets: list[Target] = [(rev_id, virtual_path, downs, _first_line(ast.get_docstring(migration.tree)))]
+    with tempfile.TemporaryDirectory(prefix="alembic-mcp-review-") as folder:
+        copy = Path(folder) / virtual_path.name  # what the render worker imports for layer 2
+        copy.write_text(source, encoding="utf-8")
+        return await _review(
+            project,
+            targets,
+            history,
+            parsed,
+            f"source of {rel} (not written)",
+            db,
+            [],
+            include_sql,
+            progress,
+            prerendered,
+            disk_paths={rev_id: copy},
+        )
+
+
+def _database_context(project: Project, include_sql: bool, prerendered: dict | None) -> DatabaseContext:
+    url = project.database_url
+    backend = backend_of(url) if url is not None else None
+    if prerendered is None and (include_sql or backend == "postgresql"):
+        _prestart_worker(project)  # its interpreter starts while the files are parsed
+    return DatabaseContext(
+        status="not_configured",
+        url=project.masked_database_url,
+        backend=backend,
+        detail="No target database configured: rules assume tables hold data.",
+    )
+
+
+async def _history(project: Project) -> tuple[History, dict[str, MigrationSource]]:
+    """The revision graph and the parsed files: read without importing when the ids are literals."""
+    fast = history_from_files(project)
+    if fast is not None:
+        return fast
+    history, _ = await load_history(project, check_env=False)
+    return history, {}
+
+
+def _downs(migration: MigrationSource) -> list[str]:
+    downs = migration.down_revision
+    return [downs] if isinstance(downs, str) else [d for d in (downs or []) if isinstance(d, str)]
+
+
+async def _review(
+    project: Project,
+    targets: list[Target],
+    history: History,
+    parsed: dict[str, MigrationSource],
+    selection: str,
+    db: DatabaseContext,
+    findings_general: list[Finding],
+    include_sql: bool,
+    progress: Progress,
+    prerendered: dict | None,
+    disk_paths: dict[str, Path] | None = None,
+) -> ReviewMigrationResult:
+    """Layers 1 to 4 over the selected revisions. ``disk_paths``: where the worker finds revisions whose
+    reported file is not on disk (review_source)."""
+    disk_paths = disk_paths or {}
+    url = project.database_url
+    backend = backend_of(url) if url is not None else None
 
     # -- layer 1 (in a thread, while the worker renders SQL for layer 2)
     reviews: dict = {}
@@ -250,11 +347,9 @@ async def review_migration(
 
     def layer1() -> None:
         created: set[str] = set()
-        for rev, file, _, _ in targets:
-            definitions = Definitions(lambda rev=rev: _earlier(history, parsed, rev))
-            reviews[rev] = review_source(
-                parsed[rev], project.relative(file), backend, definitions, env_lock_timeout
-            )
+        for rev, file, downs, _ in targets:
+            definitions = Definitions(lambda rev=rev, downs=downs: _earlier(history, parsed, rev, downs))
+            reviews[rev] = lint_file(parsed[rev], project.relative(file), backend, definitions, env_lock_timeout)
             created_before[rev] = set(created)
             created |= {
                 op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
@@ -307,15 +402,23 @@ async def review_migration(
         if not (include_sql or backend == "postgresql" or renames) or not render_revs:
             return
         try:
-            chain = all(render_revs[i][1] == render_revs[i - 1][0] for i in range(1, len(render_revs)))
-            needed = {rev for rev, _ in render_revs} | {down for _, down in render_revs if down}
-            paths = _paths_of(history, targets, needed)
-            raw = await run_worker(
-                project,
-                "render_sql",
-                {"revisions": render_revs, "chain": chain, "paths": paths},
-                database_url=url.render_as_string(hide_password=False) if url else None,
-            )
+            if prerendered is not None:
+                raw = prerendered
+            else:
+                chain = all(render_revs[i][1] == render_revs[i - 1][0] for i in range(1, len(render_revs)))
+                needed = {rev for rev, _ in render_revs} | {down for _, down in render_revs if down}
+                paths = _paths_of(history, targets, needed, disk_paths)
+                raw = await run_worker(
+                    project,
+                    "render_sql",
+                    {
+                        "revisions": render_revs,
+                        "chain": chain,
+                        "paths": paths,
+                        "extra_paths": sorted(str(p) for p in disk_paths.values()),
+                    },
+                    database_url=url.render_as_string(hide_password=False) if url else None,
+                )
             rendered = raw["rendered"]
             metadata = raw.get("metadata") or {}
             if metadata.get("found"):
@@ -391,7 +494,9 @@ async def review_migration(
                     message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: "
                     f"{err.get('message')}",
                     file=rel,
-                    line=err.get("line") if err.get("file") and Path(err["file"]).resolve() == file else None,
+                    line=err.get("line")
+                    if err.get("file") and Path(err["file"]).resolve() in (file, disk_paths.get(rev))
+                    else None,
                     why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are "
                     "unaffected.",
                     fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL.",
@@ -487,11 +592,14 @@ def _judge_rename(hit, model_tables: dict[str, list[str]]) -> None:
         hit.escalation.evidence["models_use_old_name"] = True
 
 
-def _paths_of(history: History | None, targets: list, needed: set[str]) -> list[str] | None:
+def _paths_of(
+    history: History | None, targets: list, needed: set[str], disk_paths: dict[str, Path]
+) -> list[str] | None:
     """Files of the revisions a render needs, or None (load everything) when one is not known."""
     known = {rev: str(path) for rev, path, _, _ in targets}
     if history is not None:
         known.update({rev: node.path for rev, node in history.nodes.items()})
+    known.update({rev: str(path) for rev, path in disk_paths.items()})
     if not needed <= set(known):
         return None
     return sorted(known[rev] for rev in needed)
@@ -512,11 +620,17 @@ def _naming_finding(missing: list[str], env_file: str) -> Finding:
     )
 
 
-def _earlier(history: History | None, parsed: dict[str, MigrationSource], rev: str) -> list[MigrationSource]:
-    """The parsed migrations below ``rev``, in upgrade order."""
-    if history is None or rev not in history.nodes:
+def _earlier(
+    history: History | None, parsed: dict[str, MigrationSource], rev: str, downs: list[str]
+) -> list[MigrationSource]:
+    """The parsed migrations below ``rev`` (a revision of the history, or one not on disk yet whose
+    down revisions are ``downs``), in upgrade order."""
+    if history is None:
         return []
-    below = history.ancestors(rev) - {rev}
+    if rev in history.nodes:
+        below = history.ancestors(rev) - {rev}
+    else:
+        below = set().union(*(history.ancestors(d) for d in downs if d in history.nodes))
     return [parsed[r] for r in history.ordered(below) if r in parsed]
 
 

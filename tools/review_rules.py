@@ -452,6 +452,13 @@ class _Linter:
             self.clear("volatile-default", table)
         if spec.nullable is False and spec.server_default is None and not spec.primary_key:
             type_src = _type_label(spec.type_node)
+            if op.batch_table is not None:  # SQLite: the NOT NULL change needs batch mode too
+                batch = f"with op.batch_alter_table({_q(table)}) as batch_op:\n    batch_op."
+                add = f"{batch}add_column(sa.Column({_q(col)}, {type_src}, nullable=True))"
+                enforce = f"{batch}alter_column({_q(col)}, existing_type={type_src}, nullable=False)"
+            else:
+                add = f"op.add_column({_q(table)}, sa.Column({_q(col)}, {type_src}, nullable=True))"
+                enforce = f"op.alter_column({_q(table)}, {_q(col)}, existing_type={type_src}, nullable=False)"
             self.emit(
                 "add-column-required",
                 "error",
@@ -460,10 +467,10 @@ class _Linter:
                 "The ALTER fails as soon as the table has a row, and code still running the old model "
                 "inserts rows without the column and breaks.",
                 "# the three-phase migration: add nullable, backfill, then set NOT NULL\n"
-                f"op.add_column({_q(table)}, sa.Column({_q(col)}, {type_src}, nullable=True))\n"
+                f"{add}\n"
                 f'op.execute(sa.text("UPDATE {table} SET {col} = :value WHERE {col} IS NULL")'
                 ".bindparams(value=...))  # the value existing rows should get\n"
-                f"op.alter_column({_q(table)}, {_q(col)}, existing_type={type_src}, nullable=False)\n"
+                f"{enforce}\n"
                 f"# or, when one constant fits every row: sa.Column({_q(col)}, {type_src}, nullable=False, "
                 "server_default=<constant>)",
                 column=col,

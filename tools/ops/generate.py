@@ -3,7 +3,9 @@ the project's template and post-write hooks) and report what autogenerate saw an
 
 Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandbox copy of the
 versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
-comparing), ``version_table``. ``request["database_url"]`` is the database autogenerate compares with.
+comparing), ``version_table``, ``render_url`` (also render the new revision offline with that URL,
+for the review's SQL layer).
+``request["database_url"]`` is the database autogenerate compares with.
 
 First the revision files are checked (unreadable history, several heads, rev_id taken: reported as
 a ``stage`` without writing). env.py's ``context.configure`` is wrapped to learn what it passed
@@ -55,7 +57,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 if refusal.get("path"):
                     refusal["path"] = unsandbox(refusal["path"], mapping)
                 return refusal
-            heads = state["heads"] = _heads(cfg)  # before the new revision: what is compared
+            before = ScriptDirectory.from_config(cfg)
+            heads = state["heads"] = sorted(before.get_heads())  # before the new revision: what is compared
             if args.get("upgrade_first") and url:
                 try:
                     command.upgrade(cfg, "heads")
@@ -87,11 +90,36 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                     path=unsandbox(scripts.path, mapping),
                     content=Path(scripts.path).read_text(encoding="utf-8"),
                 )
+                if args.get("render_url"):
+                    try:
+                        result["render"] = _render_offline(spec, args["render_url"], cfg, scripts, before)
+                    except Exception:  # the file is written: the review renders it in its own worker
+                        pass
             return result
 
 
-def _heads(cfg) -> list[str]:
-    return sorted(ScriptDirectory.from_config(cfg).get_heads())
+def _render_offline(spec: dict[str, Any], url: str, cfg, scripts, before: ScriptDirectory) -> dict[str, Any]:
+    """The new revision's offline SQL (``upgrade <down>:<rev> --sql``) for review_migration's squawk
+    layer, rendered here so the review needs no second interpreter. A fresh Config pointed at the target
+    URL (as review_migration renders it) and at the same folders (the sandbox on a dry run), with no
+    connection attribute: env.py takes its offline path and connects nowhere."""
+    from .render_sql import METADATA, render_one, restrict
+
+    offline = config_from_spec(spec, url)
+    for name in ("script_location", "version_locations", "path_separator"):
+        value = cfg.get_main_option(name)
+        if value:
+            offline.set_main_option(name, value.replace("%", "%%"))
+    downs = as_revision_list(scripts.down_revision)
+    down = downs[0] if downs else None
+    script_dir = ScriptDirectory.from_config(offline)
+    try:  # import only the new file and the one below it, not the whole history again
+        restrict(script_dir, [scripts.path] + ([before.get_revision(down).path] if down else []))
+        script_dir.revision_map.heads  # noqa: B018
+    except Exception:
+        script_dir = ScriptDirectory.from_config(offline)
+    rendered = render_one(offline, script_dir, down, scripts.revision)
+    return {"rendered": {scripts.revision: rendered}, "metadata": dict(METADATA)}
 
 
 def _check_history(cfg, rev_id: str | None) -> dict[str, Any] | None:

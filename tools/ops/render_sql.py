@@ -2,6 +2,7 @@
 
 One ScriptDirectory for all revisions; each revision's SQL is captured separately. A revision that
 cannot render offline (it reads rows, inspects the database) is reported with its error, not raised.
+``extra_paths``: revision files outside the versions directory (a generated file not written yet).
 """
 
 from __future__ import annotations
@@ -76,33 +77,73 @@ def split_by_revision(sql: str) -> dict[str, str]:
     return out
 
 
-def _restrict(script: ScriptDirectory, paths: list[str]) -> None:
+def _loader(script: ScriptDirectory, loads) -> None:
+    """Give ``script`` a revision map built from ``loads()`` (RevisionMap keeps the loader it was made
+    with, so replacing ``script._load_revisions`` alone changes nothing)."""
+    from alembic.script.revision import RevisionMap
+
+    script._load_revisions = loads
+    script.revision_map = RevisionMap(loads)
+
+
+def _tuple(value) -> tuple:
+    return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
+def _scripts(script: ScriptDirectory, paths: list[str]):
+    from alembic.script import Script
+
+    for path in paths:
+        script_obj = Script._from_path(script, Path(path))
+        if script_obj is not None:
+            yield script_obj
+
+
+def restrict(script: ScriptDirectory, paths: list[str]) -> None:
     """Load only the files the render needs (the revisions and the one below the first).
 
     Rendering ``down:rev`` walks only that stretch of the graph; importing every other migration of a
     long history would cost more than the render itself. The revision below the first is a base here.
     """
-    from alembic.script import Script
 
     def load():
-        for path in paths:
-            script_obj = Script._from_path(script, Path(path))
-            if script_obj is not None:
-                yield script_obj
+        loaded = list(_scripts(script, paths))
+        ids = {s.revision for s in loaded}
+        for s in loaded:
+            downs = _tuple(s.down_revision) + _tuple(s.dependencies)
+            if any(d not in ids for d in downs):  # a base of this stretch
+                s.down_revision = tuple(d for d in _tuple(s.down_revision) if d in ids) or None
+                s.dependencies = None
+        return iter(loaded)
 
-    script._load_revisions = load
+    _loader(script, load)
+
+
+def _add(script: ScriptDirectory, extra: list[str]) -> None:
+    """Load ``extra`` files (revisions not in the versions directory yet) along with the history."""
+    original = script._load_revisions
+
+    def load():
+        yield from original()
+        yield from _scripts(script, extra)
+
+    _loader(script, load)
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     cfg = config_from_spec(request["project"], request.get("database_url") or "postgresql://")
     script = ScriptDirectory.from_config(cfg)
     paths = request["args"].get("paths")
+    extra = request["args"].get("extra_paths") or []  # already among ``paths`` when those are given
     if paths:
-        _restrict(script, paths)
+        restrict(script, paths)
         try:
             script.revision_map.heads  # noqa: B018
         except Exception:  # e.g. a depends_on outside the stretch: load the whole history instead
             script = ScriptDirectory.from_config(cfg)
+            _add(script, extra)
+    elif extra:
+        _add(script, extra)
     script.revision_map.heads  # noqa: B018 - load the files now: a broken one fails the whole op
     revisions = request["args"]["revisions"]
     chain = request["args"].get("chain")
@@ -116,10 +157,15 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         except BaseException:
             pass
     for revision, down in revisions:
-        try:
-            out[revision] = {"sql": _render(cfg, script, down or None, revision)}
-        except BaseException as exc:  # user code: anything can happen
-            info = describe_exception(exc)
-            info.pop("traceback", None)
-            out[revision] = {"error": info, "sql": ""}
+        out[revision] = render_one(cfg, script, down, revision)
     return {"rendered": out, "metadata": METADATA}
+
+
+def render_one(cfg, script: ScriptDirectory, down: str | None, revision: str) -> dict[str, Any]:
+    """``{"sql": ...}`` of one revision, or ``{"error": ..., "sql": ""}`` when it cannot render offline."""
+    try:
+        return {"sql": _render(cfg, script, down or None, revision)}
+    except BaseException as exc:  # user code: anything can happen
+        info = describe_exception(exc)
+        info.pop("traceback", None)
+        return {"error": info, "sql": ""}
