@@ -8,7 +8,8 @@ so two snapshots of the same database compare with ``==`` and ``diff_snapshots``
 
 ``take_snapshot(conn, previous=..., tables=...)`` re-reflects only ``tables`` and reuses the rest
 from ``previous``; on PostgreSQL a per-table catalog signature decides instead (``cache``), so only
-tables whose definition is new are reflected. Database-wide objects (table list, enums, sequences,
+tables whose definition is new are reflected, and of those only the parts (columns, constraints,
+indexes) whose own signature is new. Database-wide objects (table list, enums, sequences,
 views) are always re-read.
 """
 
@@ -72,33 +73,43 @@ def _fk_key(fk: dict[str, Any]) -> str:
     return f"({local}) -> {fk['referred_table']}({remote})"
 
 
-def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) -> dict[str, Any]:
-    key = (None, name)
+def _columns_part(key: tuple, cache: dict[str, dict[tuple, Any]], dialect: Any) -> dict[str, Any]:
     columns = cache["columns"].get(key, [])
-    pk = cache["pk"].get(key) or {}
-    table: dict[str, Any] = {
+    return {
         "columns": {c["name"]: _column(c, dialect) for c in columns},
         "column_order": [c["name"] for c in columns],
+    }
+
+
+def _constraints_part(key: tuple, cache: dict[str, dict[tuple, Any]]) -> dict[str, Any]:
+    pk = cache["pk"].get(key) or {}
+    part: dict[str, Any] = {
         "primary_key": {"name": pk.get("name"), "columns": list(pk.get("constrained_columns") or [])},
         "foreign_keys": {},
-        "indexes": {},
         "unique_constraints": {},
         "check_constraints": {},
     }
     for fk in cache["fks"].get(key, []):
         options = {k: v for k, v in (fk.get("options") or {}).items() if v is not None}
-        table["foreign_keys"][_fk_key(fk)] = {
+        part["foreign_keys"][_fk_key(fk)] = {
             "columns": list(fk["constrained_columns"]),
             "referred_table": fk["referred_table"],
             "referred_columns": list(fk["referred_columns"]),
             "options": options,
         }
-    uniques = cache["uniques"].get(key, [])
-    for uc in uniques:
-        table["unique_constraints"][uc.get("name") or f"unique({', '.join(uc['column_names'])})"] = {
+    for uc in cache["uniques"].get(key, []):
+        part["unique_constraints"][uc.get("name") or f"unique({', '.join(uc['column_names'])})"] = {
             "columns": list(uc["column_names"])
         }
-    unique_names = {uc.get("name") for uc in uniques}
+    for ck in cache["checks"].get(key, []):
+        part["check_constraints"][ck.get("name") or f"check({_norm_text(ck.get('sqltext'))})"] = {
+            "sqltext": _norm_text(ck.get("sqltext"))
+        }
+    return part
+
+
+def _indexes_part(key: tuple, cache: dict[str, dict[tuple, Any]], unique_names: set[Any]) -> dict[str, Any]:
+    indexes: dict[str, Any] = {}
     for ix in cache["indexes"].get(key, []):
         if ix.get("duplicates_constraint") or (ix.get("name") in unique_names and ix.get("unique")):
             continue  # MySQL/SQLite report a unique constraint's index as an index too
@@ -113,12 +124,24 @@ def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) ->
         ).get("sqlite_where")
         if where is not None:
             entry["where"] = _norm_text(where)
-        table["indexes"][ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
-    for ck in cache["checks"].get(key, []):
-        table["check_constraints"][ck.get("name") or f"check({_norm_text(ck.get('sqltext'))})"] = {
-            "sqltext": _norm_text(ck.get("sqltext"))
-        }
-    return table
+        indexes[ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
+    return {"indexes": indexes}
+
+
+def _unique_names(key: tuple, cache: dict[str, dict[tuple, Any]]) -> set[Any]:
+    return {uc.get("name") for uc in cache["uniques"].get(key, [])}
+
+
+def _assemble(columns: dict[str, Any], constraints: dict[str, Any], indexes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "columns": columns["columns"],
+        "column_order": columns["column_order"],
+        "primary_key": constraints["primary_key"],
+        "foreign_keys": constraints["foreign_keys"],
+        "indexes": indexes["indexes"],
+        "unique_constraints": constraints["unique_constraints"],
+        "check_constraints": constraints["check_constraints"],
+    }
 
 
 def _multi(fn, names: list[str]) -> dict[tuple, Any]:
@@ -133,14 +156,16 @@ def take_snapshot(
     version_table: str = "alembic_version",
     previous: Snapshot | None = None,
     tables: set[str] | None = None,
-    cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+    cache: dict[tuple, dict[str, Any]] | None = None,
 ) -> Snapshot:
     """Reflect the default schema.
 
     With ``previous`` and ``tables``, only ``tables`` (and tables not in ``previous``) are re-reflected;
     everything else is copied from ``previous``. On PostgreSQL, ``cache`` maps (table, catalog
     signature) to a reflected table: a table whose definition has a signature seen before (e.g. back to
-    its state before an upgrade after the downgrade) is taken from the cache instead of reflected again.
+    its state before an upgrade after the downgrade) is taken from the cache instead of reflected again;
+    it also holds the table's parts (columns, constraints, indexes) by their own signatures, so a table
+    that only gained a column has its columns reflected and nothing else.
     """
     insp = inspect(conn)
     dialect = conn.dialect
@@ -170,21 +195,81 @@ def take_snapshot(
             }
         )
     refresh = [n for n in names if n not in known]
-    reflected: dict[str, dict[str, Any]] = {}
-    if refresh:
-        multi = {
-            "columns": _multi(insp.get_multi_columns, refresh),
-            "pk": _multi(insp.get_multi_pk_constraint, refresh),
-            "fks": _multi(insp.get_multi_foreign_keys, refresh),
-            "indexes": _multi(insp.get_multi_indexes, refresh),
-            "uniques": _multi(insp.get_multi_unique_constraints, refresh),
-            "checks": _multi(insp.get_multi_check_constraints, refresh),
-        }
-        reflected = {n: _table(insp, n, multi, dialect) for n in refresh}
-        if cache is not None:
-            cache.update({(n, signatures[n]): entry for n, entry in reflected.items() if signatures.get(n)})
+    reflected = _reflect(insp, dialect, refresh, signatures, cache) if refresh else {}
     for name in names:
         out["tables"][name] = known[name] if name in known else reflected[name]
+    return out
+
+
+_PARTS = ("columns", "constraints", "indexes")
+
+
+def _part_keys(name: str, signature: str | None) -> dict[str, tuple] | None:
+    """Cache keys of a table's three parts (columns / constraints / indexes), from its signature.
+    The indexes part also depends on the constraints (an index backing a constraint is left out)."""
+    pieces = (signature or "").split(" ")
+    if len(pieces) != 3:
+        return None
+    cols, cons, idx = pieces
+    return {
+        "columns": (name, "columns", cols),
+        "constraints": (name, "constraints", cons),
+        "indexes": (name, "indexes", cons + idx),
+    }
+
+
+def _reflect(
+    insp: Any,
+    dialect: Any,
+    refresh: list[str],
+    signatures: dict[str, str | None],
+    cache: dict[tuple, dict[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """Reflect ``refresh``. With a cache and part signatures (PostgreSQL), only the parts of a table
+    whose definition is new are asked of the Inspector (e.g. after ``add_column`` the columns alone);
+    the others come from the cache."""
+    keys = {n: _part_keys(n, signatures.get(n)) if cache is not None else None for n in refresh}
+    wanted: dict[str, list[str]] = {part: [] for part in _PARTS}
+    for n in refresh:
+        for part in _PARTS:
+            if keys[n] is None or keys[n][part] not in cache:  # type: ignore[index,operator]
+                wanted[part].append(n)
+    multi: dict[str, dict[tuple, Any]] = {}
+    if wanted["columns"]:
+        multi["columns"] = _multi(insp.get_multi_columns, wanted["columns"])
+    if wanted["constraints"]:
+        multi["pk"] = _multi(insp.get_multi_pk_constraint, wanted["constraints"])
+        multi["fks"] = _multi(insp.get_multi_foreign_keys, wanted["constraints"])
+        multi["uniques"] = _multi(insp.get_multi_unique_constraints, wanted["constraints"])
+        multi["checks"] = _multi(insp.get_multi_check_constraints, wanted["constraints"])
+    if wanted["indexes"]:
+        multi["indexes"] = _multi(insp.get_multi_indexes, wanted["indexes"])
+    out: dict[str, dict[str, Any]] = {}
+    for n in refresh:
+        key, part_keys = (None, n), keys[n]
+        in_cache = cache if cache is not None else {}
+        columns = (
+            _columns_part(key, multi, dialect) if n in wanted["columns"] else in_cache[part_keys["columns"]]  # type: ignore[index]
+        )
+        if n in wanted["constraints"]:
+            constraints = {**_constraints_part(key, multi), "unique_names": _unique_names(key, multi)}
+        else:
+            constraints = in_cache[part_keys["constraints"]]  # type: ignore[index]
+        if n in wanted["indexes"]:
+            indexes = _indexes_part(key, multi, constraints["unique_names"])
+        else:
+            indexes = in_cache[part_keys["indexes"]]  # type: ignore[index]
+        out[n] = _assemble(columns, constraints, indexes)
+        if cache is not None and signatures.get(n):
+            cache[(n, signatures[n])] = out[n]
+            if part_keys is not None:
+                cache.update(
+                    {
+                        part_keys["columns"]: columns,
+                        part_keys["constraints"]: constraints,
+                        part_keys["indexes"]: indexes,
+                    }
+                )
     return out
 
 
@@ -193,16 +278,16 @@ def take_snapshot(
 # definitions only, so a table dropped and re-created identically has the same signature.
 _PG_CATALOG = text(
     "SELECT 'table' AS kind, c.relname AS name, "
-    "CASE WHEN :all_tables OR c.relname::text = ANY(CAST(:only AS text[])) THEN md5(concat_ws('|', "
+    "CASE WHEN :all_tables OR c.relname::text = ANY(CAST(:only AS text[])) THEN concat_ws(' ', md5(coalesce("
     "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
     "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
     "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
-    "AND NOT a.attisdropped), "
+    "AND NOT a.attisdropped), '')), md5(coalesce("
     "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
-    "FROM pg_constraint con WHERE con.conrelid = c.oid), "
+    "FROM pg_constraint con WHERE con.conrelid = c.oid), '')), md5(coalesce("
     "(SELECT string_agg(i.relname || ':' || pg_get_indexdef(i.oid), ',' ORDER BY i.relname) "
-    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid))) END AS detail "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), ''))) END AS detail "
     "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
     "UNION ALL SELECT 'view', c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
     "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm') "
