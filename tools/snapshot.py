@@ -157,6 +157,7 @@ def take_snapshot(
     previous: Snapshot | None = None,
     tables: set[str] | None = None,
     cache: dict[tuple, dict[str, Any]] | None = None,
+    relations: dict[int, dict[str, Any]] | None = None,
 ) -> Snapshot:
     """Reflect the default schema.
 
@@ -166,6 +167,9 @@ def take_snapshot(
     its state before an upgrade after the downgrade) is taken from the cache instead of reflected again;
     it also holds the table's parts (columns, constraints, indexes) by their own signatures, so a table
     that only gained a column has its columns reflected and nothing else.
+
+    ``relations`` (PostgreSQL only): a dict filled, in the same catalog query, with the schema's
+    tables, indexes and materialized views by oid, for lock and rewrite tracing.
     """
     insp = inspect(conn)
     dialect = conn.dialect
@@ -173,7 +177,7 @@ def take_snapshot(
     signatures: dict[str, str | None] = {}
     partial = previous is not None and tables is not None
     if dialect.name == "postgresql":
-        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None)  # type: ignore[arg-type]
+        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None, relations)  # type: ignore[arg-type]
         table_names = list(signatures)
     else:
         table_names = insp.get_table_names()
@@ -273,12 +277,17 @@ def _reflect(
     return out
 
 
-# One row per table with a signature of everything the Inspector reflects for it (columns with type,
-# nullability, default, identity, generation and comment; constraints; indexes), built from names and
-# definitions only, so a table dropped and re-created identically has the same signature.
+# One scan of the schema's relations: per table a signature of everything the Inspector reflects for it,
+# in three parts (columns with type, nullability, default, identity, generation and comment /
+# constraints / indexes), built from names and definitions only, so a table dropped and re-created
+# identically has the same signature; views with their definitions; sequences; and, when asked for,
+# every table and index with its oid and file node (lock and rewrite tracing). Then the enums.
 _PG_CATALOG = text(
-    "SELECT 'table' AS kind, c.relname AS name, "
-    "CASE WHEN :all_tables OR c.relname::text = ANY(CAST(:only AS text[])) THEN concat_ws(' ', md5(coalesce("
+    "SELECT CASE WHEN c.relkind IN ('r', 'p') THEN 'table' WHEN c.relkind IN ('v', 'm') THEN 'view' "
+    "WHEN c.relkind = 'S' THEN 'sequence' ELSE 'index' END AS kind, c.relname AS name, "
+    "CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) "
+    "WHEN c.relkind IN ('r', 'p') AND (:all_tables OR c.relname::text = ANY(CAST(:only AS text[]))) "
+    "THEN concat_ws(' ', md5(coalesce("
     "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
     "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
@@ -287,32 +296,47 @@ _PG_CATALOG = text(
     "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
     "FROM pg_constraint con WHERE con.conrelid = c.oid), '')), md5(coalesce("
     "(SELECT string_agg(i.relname || ':' || pg_get_indexdef(i.oid), ',' ORDER BY i.relname) "
-    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), ''))) END AS detail "
-    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
-    "UNION ALL SELECT 'view', c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
-    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm') "
-    "UNION ALL SELECT 'sequence', c.relname, NULL FROM pg_class c "
-    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'S' "
-    "UNION ALL SELECT 'enum', t.typname, string_agg(e.enumlabel, E'\\n' ORDER BY e.enumsortorder) "
-    "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), ''))) "
+    "END AS detail, "
+    "c.oid, c.relkind::text, c.relfilenode, CASE WHEN c.relkind = 'i' THEN (SELECT t.relname "
+    "FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid WHERE x.indexrelid = c.oid) END AS tablename "
+    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+    "AND (c.relkind IN ('r', 'p', 'v', 'm', 'S') OR (:relations AND c.relkind = 'i')) "
+    "UNION ALL SELECT 'enum', t.typname, string_agg(e.enumlabel, E'\\n' ORDER BY e.enumsortorder), "
+    "NULL, NULL, NULL, NULL FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
     "WHERE t.typnamespace = current_schema()::regnamespace GROUP BY t.typname"
 )
+_TRACED_KINDS = ("r", "i", "m", "p")
 
 
-def _pg_catalog(conn: Connection, out: Snapshot, only: list[str] | None = None) -> dict[str, str | None]:
+def _pg_catalog(
+    conn: Connection,
+    out: Snapshot,
+    only: list[str] | None = None,
+    relations: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, str | None]:
     """PostgreSQL: tables (with signatures; only for ``only`` when given), views (with definitions),
     sequences and enums of the current schema in one round trip (the Inspector needs one query per kind,
-    and this runs after every step)."""
+    and this runs after every step). ``relations``, when given, is filled with the schema's tables,
+    indexes and materialized views by oid (relname, relkind, relfilenode, tablename)."""
     tables: dict[str, str | None] = {}
-    params = {"all_tables": only is None, "only": list(only or [])}
-    for kind, name, detail in conn.execute(_PG_CATALOG, params):
+    params = {"all_tables": only is None, "only": list(only or []), "relations": relations is not None}
+    for kind, name, detail, oid, relkind, relfilenode, tablename in conn.execute(_PG_CATALOG, params):
+        if relations is not None and relkind in _TRACED_KINDS:
+            relations[oid] = {
+                "oid": oid,
+                "relname": name,
+                "relkind": relkind,
+                "relfilenode": relfilenode,
+                "tablename": tablename,
+            }
         if kind == "table":
             tables[name] = detail
         elif kind == "view":
             out["views"][name] = _norm_text(detail)
         elif kind == "sequence":
             out["sequences"].append(name)
-        else:
+        elif kind == "enum":
             out["enums"][name] = detail.split("\n")
     out["sequences"].sort()
     out["views"] = dict(sorted(out["views"].items()))
