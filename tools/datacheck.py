@@ -147,6 +147,8 @@ def data_lost(before: dict[str, TableData], after: dict[str, TableData], when: s
     out: list[dict[str, Any]] = []
     for table, b in sorted(before.items()):
         a = after.get(table)
+        if a is b:
+            continue  # the same reading (the table was not read again): nothing lost
         if a is None:
             if b["rows"]:
                 out.append(
