@@ -164,3 +164,41 @@ def test_checksums_follow_values_in_key_order(request, backend):
         assert changed == {"a", "j"}
         conn.rollback()
     engine.dispose()
+
+
+SQLITE_CHANGES = [
+    "ALTER TABLE kids ADD COLUMN extra INTEGER",
+    "CREATE INDEX ix_kids_extra ON kids (extra)",
+    "DROP INDEX ix_kids_extra",
+    "CREATE UNIQUE INDEX ix_kids_extra ON kids (extra) WHERE extra > 0",
+    "ALTER TABLE kids RENAME COLUMN extra TO other",
+    "ALTER TABLE parents RENAME TO elders",  # SQLite rewrites the foreign key in kids' CREATE text
+    "CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owners)",  # no columns named
+    "CREATE TABLE owners (id INTEGER PRIMARY KEY)",
+    "DROP TABLE owners",
+    "CREATE TABLE owners (code VARCHAR(5) PRIMARY KEY)",  # pets' foreign key now means owners.code
+    "DROP INDEX ix_kids_extra",
+    "ALTER TABLE kids DROP COLUMN other",
+]
+
+
+def test_sqlite_signature_cache_matches_full_reflection(sqlite_url):
+    """On SQLite the signature cache (CREATE texts from sqlite_master) gives, after every kind of change,
+    exactly what a reflection without cache gives."""
+    engine = create_engine(sqlite_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        for ddl in SCHEMA:
+            conn.execute(text(ddl))
+        cache: dict = {}
+        seen = [take_snapshot(conn, cache=cache)]
+        for ddl in SQLITE_CHANGES:
+            conn.execute(text(ddl))
+            touched = {"kids", "parents", "elders", "pets", "owners"}
+            cached = take_snapshot(conn, previous=seen[-1], tables=touched, cache=cache)
+            assert cached == take_snapshot(conn), ddl
+            # and again, now answered from the cache
+            assert take_snapshot(conn, previous=seen[-1], tables=touched, cache=cache) == cached, ddl
+            seen.append(cached)
+        assert any(len(key) == 2 for key in cache)
+        conn.rollback()
+    engine.dispose()

@@ -7,14 +7,15 @@ so two snapshots of the same database compare with ``==`` and ``diff_snapshots``
 "index ix_persons_email missing after downgrade". The Alembic version table is left out.
 
 ``take_snapshot(conn, previous=..., tables=...)`` re-reflects only ``tables`` and reuses the rest
-from ``previous``; on PostgreSQL a per-table catalog signature decides instead (``cache``), so only
-tables whose definition is new are reflected, and of those only the parts (columns, constraints,
-indexes) whose own signature is new. Database-wide objects (table list, enums, sequences,
+from ``previous``; on PostgreSQL and SQLite a per-table catalog signature decides instead (``cache``),
+so only tables whose definition is new are reflected (on PostgreSQL only the parts -- columns,
+constraints, indexes -- whose own signature is new). Database-wide objects (table list, enums, sequences,
 views) are always re-read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -186,6 +187,8 @@ def take_snapshot(
                 out["views"][view] = _norm_text(insp.get_view_definition(view))
             except Exception:
                 out["views"][view] = None
+        if dialect.name == "sqlite" and cache is not None:
+            signatures = _sqlite_signatures(conn)
     names = sorted(n for n in table_names if n != version_table)
     known: dict[str, dict[str, Any]] = {}
     if partial:
@@ -202,6 +205,29 @@ def take_snapshot(
     reflected = _reflect(insp, dialect, refresh, signatures, cache) if refresh else {}
     for name in names:
         out["tables"][name] = known[name] if name in known else reflected[name]
+    return out
+
+
+def _sqlite_signatures(conn: Connection) -> dict[str, str | None]:
+    """SQLite: per table a signature of everything reflection reads for it, from sqlite_master in one
+    query: its CREATE TABLE text, its indexes' names and texts, and the CREATE TABLE text of every other
+    table its text names (a foreign key without columns is reflected with the referenced table's
+    primary key). Reflection on SQLite parses exactly these texts (and PRAGMAs derived from them)."""
+    rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master").all()
+    tables = {name: sql or "" for kind, name, _, sql in rows if kind == "table"}
+    indexes: dict[str, list[str]] = {}
+    for kind, name, table, sql in rows:
+        if kind == "index":
+            indexes.setdefault(table, []).append(f"{name}\x1f{sql or ''}")
+    out: dict[str, str | None] = {}
+    for name, sql in tables.items():
+        h = hashlib.sha1(sql.encode("utf-8", "surrogatepass"))
+        for index in sorted(indexes.get(name, [])):
+            h.update(b"\x1e" + index.encode("utf-8", "surrogatepass"))
+        for other in sorted(tables):
+            if other != name and other in sql:
+                h.update(b"\x1d" + tables[other].encode("utf-8", "surrogatepass"))
+        out[name] = h.hexdigest()
     return out
 
 
