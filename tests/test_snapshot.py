@@ -112,3 +112,93 @@ def test_postgres_enums_sequences_views(pg_url):
 )
 def test_classify(message, sqlstate, errno, mode):
     assert classify(None, message, sqlstate, errno) == mode
+
+
+PART_CHANGES = [
+    "ALTER TABLE kids ADD COLUMN extra INTEGER",
+    "CREATE INDEX ix_kids_extra ON kids (extra)",
+    "ALTER TABLE kids ADD CONSTRAINT uq_kids_extra UNIQUE (extra)",
+    "ALTER TABLE kids DROP CONSTRAINT uq_kids_extra",
+    "CREATE UNIQUE INDEX uq_kids_extra ON kids (extra)",  # same name and definition, now a plain index
+    "ALTER TABLE kids RENAME COLUMN extra TO other",
+    "ALTER TABLE kids ALTER COLUMN other TYPE BIGINT",
+    "ALTER TABLE parents RENAME TO elders",  # kids' foreign key now names another table
+    "DROP INDEX uq_kids_extra",
+    "ALTER TABLE kids DROP COLUMN other",
+]
+
+
+def test_postgres_part_cache_matches_full_reflection(pg_url):
+    """The signature cache (whole tables and their columns / constraints / indexes parts) gives, after
+    every kind of change, exactly what a reflection without cache gives."""
+    engine = create_engine(pg_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        for ddl in SCHEMA:
+            conn.execute(text(ddl))
+        cache: dict = {}
+        seen = [take_snapshot(conn, cache=cache)]
+        for ddl in PART_CHANGES:
+            conn.execute(text(ddl))
+            cached = take_snapshot(conn, previous=seen[-1], tables={"kids", "parents", "elders"}, cache=cache)
+            assert cached == take_snapshot(conn), ddl
+            seen.append(cached)
+        conn.rollback()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_checksums_follow_values_in_key_order(request, backend):
+    engine = _engine(request, backend)
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, a VARCHAR(10), b INTEGER, j TEXT)"))
+        conn.execute(text("INSERT INTO t VALUES (1, 'x', 1, NULL), (2, 'y', NULL, 'q'), (3, NULL, 3, '')"))
+        snap = take_snapshot(conn)
+        first = table_data(conn, snap)["t"]
+        assert table_data(conn, snap)["t"] == first  # deterministic
+        assert first["rows"] == 3
+        assert {c: v["non_null"] for c, v in first["columns"].items()} == {"id": 3, "a": 2, "b": 2, "j": 2}
+        conn.execute(text("UPDATE t SET a = CASE id WHEN 1 THEN 'y' WHEN 2 THEN 'x' ELSE a END"))  # swap
+        conn.execute(text("UPDATE t SET j = NULL WHERE id = 3"))  # '' is not NULL
+        swapped = table_data(conn, snap)["t"]
+        changed = {c for c in first["columns"] if first["columns"][c] != swapped["columns"][c]}
+        assert changed == {"a", "j"}
+        conn.rollback()
+    engine.dispose()
+
+
+SQLITE_CHANGES = [
+    "ALTER TABLE kids ADD COLUMN extra INTEGER",
+    "CREATE INDEX ix_kids_extra ON kids (extra)",
+    "DROP INDEX ix_kids_extra",
+    "CREATE UNIQUE INDEX ix_kids_extra ON kids (extra) WHERE extra > 0",
+    "ALTER TABLE kids RENAME COLUMN extra TO other",
+    "ALTER TABLE parents RENAME TO elders",  # SQLite rewrites the foreign key in kids' CREATE text
+    "CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owners)",  # no columns named
+    "CREATE TABLE owners (id INTEGER PRIMARY KEY)",
+    "DROP TABLE owners",
+    "CREATE TABLE owners (code VARCHAR(5) PRIMARY KEY)",  # pets' foreign key now means owners.code
+    "DROP INDEX ix_kids_extra",
+    "ALTER TABLE kids DROP COLUMN other",
+]
+
+
+def test_sqlite_signature_cache_matches_full_reflection(sqlite_url):
+    """On SQLite the signature cache (CREATE texts from sqlite_master) gives, after every kind of change,
+    exactly what a reflection without cache gives."""
+    engine = create_engine(sqlite_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        for ddl in SCHEMA:
+            conn.execute(text(ddl))
+        cache: dict = {}
+        seen = [take_snapshot(conn, cache=cache)]
+        for ddl in SQLITE_CHANGES:
+            conn.execute(text(ddl))
+            touched = {"kids", "parents", "elders", "pets", "owners"}
+            cached = take_snapshot(conn, previous=seen[-1], tables=touched, cache=cache)
+            assert cached == take_snapshot(conn), ddl
+            # and again, now answered from the cache
+            assert take_snapshot(conn, previous=seen[-1], tables=touched, cache=cache) == cached, ddl
+            seen.append(cached)
+        assert any(len(key) == 2 for key in cache)
+        conn.rollback()
+    engine.dispose()

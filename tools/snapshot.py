@@ -7,13 +7,15 @@ so two snapshots of the same database compare with ``==`` and ``diff_snapshots``
 "index ix_persons_email missing after downgrade". The Alembic version table is left out.
 
 ``take_snapshot(conn, previous=..., tables=...)`` re-reflects only ``tables`` and reuses the rest
-from ``previous``; on PostgreSQL a per-table catalog signature decides instead (``cache``), so only
-tables whose definition is new are reflected. Database-wide objects (table list, enums, sequences,
+from ``previous``; on PostgreSQL and SQLite a per-table catalog signature decides instead (``cache``),
+so only tables whose definition is new are reflected (on PostgreSQL only the parts -- columns,
+constraints, indexes -- whose own signature is new). Database-wide objects (table list, enums, sequences,
 views) are always re-read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -72,33 +74,43 @@ def _fk_key(fk: dict[str, Any]) -> str:
     return f"({local}) -> {fk['referred_table']}({remote})"
 
 
-def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) -> dict[str, Any]:
-    key = (None, name)
+def _columns_part(key: tuple, cache: dict[str, dict[tuple, Any]], dialect: Any) -> dict[str, Any]:
     columns = cache["columns"].get(key, [])
-    pk = cache["pk"].get(key) or {}
-    table: dict[str, Any] = {
+    return {
         "columns": {c["name"]: _column(c, dialect) for c in columns},
         "column_order": [c["name"] for c in columns],
+    }
+
+
+def _constraints_part(key: tuple, cache: dict[str, dict[tuple, Any]]) -> dict[str, Any]:
+    pk = cache["pk"].get(key) or {}
+    part: dict[str, Any] = {
         "primary_key": {"name": pk.get("name"), "columns": list(pk.get("constrained_columns") or [])},
         "foreign_keys": {},
-        "indexes": {},
         "unique_constraints": {},
         "check_constraints": {},
     }
     for fk in cache["fks"].get(key, []):
         options = {k: v for k, v in (fk.get("options") or {}).items() if v is not None}
-        table["foreign_keys"][_fk_key(fk)] = {
+        part["foreign_keys"][_fk_key(fk)] = {
             "columns": list(fk["constrained_columns"]),
             "referred_table": fk["referred_table"],
             "referred_columns": list(fk["referred_columns"]),
             "options": options,
         }
-    uniques = cache["uniques"].get(key, [])
-    for uc in uniques:
-        table["unique_constraints"][uc.get("name") or f"unique({', '.join(uc['column_names'])})"] = {
+    for uc in cache["uniques"].get(key, []):
+        part["unique_constraints"][uc.get("name") or f"unique({', '.join(uc['column_names'])})"] = {
             "columns": list(uc["column_names"])
         }
-    unique_names = {uc.get("name") for uc in uniques}
+    for ck in cache["checks"].get(key, []):
+        part["check_constraints"][ck.get("name") or f"check({_norm_text(ck.get('sqltext'))})"] = {
+            "sqltext": _norm_text(ck.get("sqltext"))
+        }
+    return part
+
+
+def _indexes_part(key: tuple, cache: dict[str, dict[tuple, Any]], unique_names: set[Any]) -> dict[str, Any]:
+    indexes: dict[str, Any] = {}
     for ix in cache["indexes"].get(key, []):
         if ix.get("duplicates_constraint") or (ix.get("name") in unique_names and ix.get("unique")):
             continue  # MySQL/SQLite report a unique constraint's index as an index too
@@ -113,12 +125,24 @@ def _table(insp, name: str, cache: dict[str, dict[tuple, Any]], dialect: Any) ->
         ).get("sqlite_where")
         if where is not None:
             entry["where"] = _norm_text(where)
-        table["indexes"][ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
-    for ck in cache["checks"].get(key, []):
-        table["check_constraints"][ck.get("name") or f"check({_norm_text(ck.get('sqltext'))})"] = {
-            "sqltext": _norm_text(ck.get("sqltext"))
-        }
-    return table
+        indexes[ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
+    return {"indexes": indexes}
+
+
+def _unique_names(key: tuple, cache: dict[str, dict[tuple, Any]]) -> set[Any]:
+    return {uc.get("name") for uc in cache["uniques"].get(key, [])}
+
+
+def _assemble(columns: dict[str, Any], constraints: dict[str, Any], indexes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "columns": columns["columns"],
+        "column_order": columns["column_order"],
+        "primary_key": constraints["primary_key"],
+        "foreign_keys": constraints["foreign_keys"],
+        "indexes": indexes["indexes"],
+        "unique_constraints": constraints["unique_constraints"],
+        "check_constraints": constraints["check_constraints"],
+    }
 
 
 def _multi(fn, names: list[str]) -> dict[tuple, Any]:
@@ -133,14 +157,20 @@ def take_snapshot(
     version_table: str = "alembic_version",
     previous: Snapshot | None = None,
     tables: set[str] | None = None,
-    cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+    cache: dict[tuple, dict[str, Any]] | None = None,
+    relations: dict[int, dict[str, Any]] | None = None,
 ) -> Snapshot:
     """Reflect the default schema.
 
     With ``previous`` and ``tables``, only ``tables`` (and tables not in ``previous``) are re-reflected;
     everything else is copied from ``previous``. On PostgreSQL, ``cache`` maps (table, catalog
     signature) to a reflected table: a table whose definition has a signature seen before (e.g. back to
-    its state before an upgrade after the downgrade) is taken from the cache instead of reflected again.
+    its state before an upgrade after the downgrade) is taken from the cache instead of reflected again;
+    it also holds the table's parts (columns, constraints, indexes) by their own signatures, so a table
+    that only gained a column has its columns reflected and nothing else.
+
+    ``relations`` (PostgreSQL only): a dict filled, in the same catalog query, with the schema's
+    tables, indexes and materialized views by oid, for lock and rewrite tracing.
     """
     insp = inspect(conn)
     dialect = conn.dialect
@@ -148,7 +178,7 @@ def take_snapshot(
     signatures: dict[str, str | None] = {}
     partial = previous is not None and tables is not None
     if dialect.name == "postgresql":
-        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None)  # type: ignore[arg-type]
+        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None, relations)  # type: ignore[arg-type]
         table_names = list(signatures)
     else:
         table_names = insp.get_table_names()
@@ -157,6 +187,8 @@ def take_snapshot(
                 out["views"][view] = _norm_text(insp.get_view_definition(view))
             except Exception:
                 out["views"][view] = None
+        if dialect.name == "sqlite" and cache is not None:
+            signatures = _sqlite_signatures(conn)
     names = sorted(n for n in table_names if n != version_table)
     known: dict[str, dict[str, Any]] = {}
     if partial:
@@ -170,64 +202,167 @@ def take_snapshot(
             }
         )
     refresh = [n for n in names if n not in known]
-    reflected: dict[str, dict[str, Any]] = {}
-    if refresh:
-        multi = {
-            "columns": _multi(insp.get_multi_columns, refresh),
-            "pk": _multi(insp.get_multi_pk_constraint, refresh),
-            "fks": _multi(insp.get_multi_foreign_keys, refresh),
-            "indexes": _multi(insp.get_multi_indexes, refresh),
-            "uniques": _multi(insp.get_multi_unique_constraints, refresh),
-            "checks": _multi(insp.get_multi_check_constraints, refresh),
-        }
-        reflected = {n: _table(insp, n, multi, dialect) for n in refresh}
-        if cache is not None:
-            cache.update({(n, signatures[n]): entry for n, entry in reflected.items() if signatures.get(n)})
+    reflected = _reflect(insp, dialect, refresh, signatures, cache) if refresh else {}
     for name in names:
         out["tables"][name] = known[name] if name in known else reflected[name]
     return out
 
 
-# One row per table with a signature of everything the Inspector reflects for it (columns with type,
-# nullability, default, identity, generation and comment; constraints; indexes), built from names and
-# definitions only, so a table dropped and re-created identically has the same signature.
+def _sqlite_signatures(conn: Connection) -> dict[str, str | None]:
+    """SQLite: per table a signature of everything reflection reads for it, from sqlite_master in one
+    query: its CREATE TABLE text, its indexes' names and texts, and the CREATE TABLE text of every other
+    table its text names (a foreign key without columns is reflected with the referenced table's
+    primary key). Reflection on SQLite parses exactly these texts (and PRAGMAs derived from them)."""
+    rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master").all()
+    tables = {name: sql or "" for kind, name, _, sql in rows if kind == "table"}
+    indexes: dict[str, list[str]] = {}
+    for kind, name, table, sql in rows:
+        if kind == "index":
+            indexes.setdefault(table, []).append(f"{name}\x1f{sql or ''}")
+    out: dict[str, str | None] = {}
+    for name, sql in tables.items():
+        h = hashlib.sha1(sql.encode("utf-8", "surrogatepass"))
+        for index in sorted(indexes.get(name, [])):
+            h.update(b"\x1e" + index.encode("utf-8", "surrogatepass"))
+        for other in sorted(tables):
+            if other != name and other in sql:
+                h.update(b"\x1d" + tables[other].encode("utf-8", "surrogatepass"))
+        out[name] = h.hexdigest()
+    return out
+
+
+_PARTS = ("columns", "constraints", "indexes")
+
+
+def _part_keys(name: str, signature: str | None) -> dict[str, tuple] | None:
+    """Cache keys of a table's three parts (columns / constraints / indexes), from its signature.
+    The indexes part also depends on the constraints (an index backing a constraint is left out)."""
+    pieces = (signature or "").split(" ")
+    if len(pieces) != 3:
+        return None
+    cols, cons, idx = pieces
+    return {
+        "columns": (name, "columns", cols),
+        "constraints": (name, "constraints", cons),
+        "indexes": (name, "indexes", cons + idx),
+    }
+
+
+def _reflect(
+    insp: Any,
+    dialect: Any,
+    refresh: list[str],
+    signatures: dict[str, str | None],
+    cache: dict[tuple, dict[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """Reflect ``refresh``. With a cache and part signatures (PostgreSQL), only the parts of a table
+    whose definition is new are asked of the Inspector (e.g. after ``add_column`` the columns alone);
+    the others come from the cache."""
+    keys = {n: _part_keys(n, signatures.get(n)) if cache is not None else None for n in refresh}
+    wanted: dict[str, list[str]] = {part: [] for part in _PARTS}
+    for n in refresh:
+        for part in _PARTS:
+            if keys[n] is None or keys[n][part] not in cache:  # type: ignore[index,operator]
+                wanted[part].append(n)
+    multi: dict[str, dict[tuple, Any]] = {}
+    if wanted["columns"]:
+        multi["columns"] = _multi(insp.get_multi_columns, wanted["columns"])
+    if wanted["constraints"]:
+        multi["pk"] = _multi(insp.get_multi_pk_constraint, wanted["constraints"])
+        multi["fks"] = _multi(insp.get_multi_foreign_keys, wanted["constraints"])
+        multi["uniques"] = _multi(insp.get_multi_unique_constraints, wanted["constraints"])
+        multi["checks"] = _multi(insp.get_multi_check_constraints, wanted["constraints"])
+    if wanted["indexes"]:
+        multi["indexes"] = _multi(insp.get_multi_indexes, wanted["indexes"])
+    out: dict[str, dict[str, Any]] = {}
+    for n in refresh:
+        key, part_keys = (None, n), keys[n]
+        in_cache = cache if cache is not None else {}
+        columns = (
+            _columns_part(key, multi, dialect) if n in wanted["columns"] else in_cache[part_keys["columns"]]  # type: ignore[index]
+        )
+        if n in wanted["constraints"]:
+            constraints = {**_constraints_part(key, multi), "unique_names": _unique_names(key, multi)}
+        else:
+            constraints = in_cache[part_keys["constraints"]]  # type: ignore[index]
+        if n in wanted["indexes"]:
+            indexes = _indexes_part(key, multi, constraints["unique_names"])
+        else:
+            indexes = in_cache[part_keys["indexes"]]  # type: ignore[index]
+        out[n] = _assemble(columns, constraints, indexes)
+        if cache is not None and signatures.get(n):
+            cache[(n, signatures[n])] = out[n]
+            if part_keys is not None:
+                cache.update(
+                    {
+                        part_keys["columns"]: columns,
+                        part_keys["constraints"]: constraints,
+                        part_keys["indexes"]: indexes,
+                    }
+                )
+    return out
+
+
+# One scan of the schema's relations: per table a signature of everything the Inspector reflects for it,
+# in three parts (columns with type, nullability, default, identity, generation and comment /
+# constraints / indexes), built from names and definitions only, so a table dropped and re-created
+# identically has the same signature; views with their definitions; sequences; and, when asked for,
+# every table and index with its oid and file node (lock and rewrite tracing). Then the enums.
 _PG_CATALOG = text(
-    "SELECT 'table' AS kind, c.relname AS name, "
-    "CASE WHEN :all_tables OR c.relname::text = ANY(CAST(:only AS text[])) THEN md5(concat_ws('|', "
+    "SELECT CASE WHEN c.relkind IN ('r', 'p') THEN 'table' WHEN c.relkind IN ('v', 'm') THEN 'view' "
+    "WHEN c.relkind = 'S' THEN 'sequence' ELSE 'index' END AS kind, c.relname AS name, "
+    "CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) "
+    "WHEN c.relkind IN ('r', 'p') AND (:all_tables OR c.relname::text = ANY(CAST(:only AS text[]))) "
+    "THEN concat_ws(' ', md5(coalesce("
     "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
     "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
     "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
-    "AND NOT a.attisdropped), "
+    "AND NOT a.attisdropped), '')), md5(coalesce("
     "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
-    "FROM pg_constraint con WHERE con.conrelid = c.oid), "
+    "FROM pg_constraint con WHERE con.conrelid = c.oid), '')), md5(coalesce("
     "(SELECT string_agg(i.relname || ':' || pg_get_indexdef(i.oid), ',' ORDER BY i.relname) "
-    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid))) END AS detail "
-    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
-    "UNION ALL SELECT 'view', c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
-    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm') "
-    "UNION ALL SELECT 'sequence', c.relname, NULL FROM pg_class c "
-    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'S' "
-    "UNION ALL SELECT 'enum', t.typname, string_agg(e.enumlabel, E'\\n' ORDER BY e.enumsortorder) "
-    "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), ''))) "
+    "END AS detail, "
+    "c.oid, c.relkind::text, c.relfilenode, CASE WHEN c.relkind = 'i' THEN (SELECT t.relname "
+    "FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid WHERE x.indexrelid = c.oid) END AS tablename "
+    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+    "AND (c.relkind IN ('r', 'p', 'v', 'm', 'S') OR (:relations AND c.relkind = 'i')) "
+    "UNION ALL SELECT 'enum', t.typname, string_agg(e.enumlabel, E'\\n' ORDER BY e.enumsortorder), "
+    "NULL, NULL, NULL, NULL FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
     "WHERE t.typnamespace = current_schema()::regnamespace GROUP BY t.typname"
 )
+_TRACED_KINDS = ("r", "i", "m", "p")
 
 
-def _pg_catalog(conn: Connection, out: Snapshot, only: list[str] | None = None) -> dict[str, str | None]:
+def _pg_catalog(
+    conn: Connection,
+    out: Snapshot,
+    only: list[str] | None = None,
+    relations: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, str | None]:
     """PostgreSQL: tables (with signatures; only for ``only`` when given), views (with definitions),
     sequences and enums of the current schema in one round trip (the Inspector needs one query per kind,
-    and this runs after every step)."""
+    and this runs after every step). ``relations``, when given, is filled with the schema's tables,
+    indexes and materialized views by oid (relname, relkind, relfilenode, tablename)."""
     tables: dict[str, str | None] = {}
-    params = {"all_tables": only is None, "only": list(only or [])}
-    for kind, name, detail in conn.execute(_PG_CATALOG, params):
+    params = {"all_tables": only is None, "only": list(only or []), "relations": relations is not None}
+    for kind, name, detail, oid, relkind, relfilenode, tablename in conn.execute(_PG_CATALOG, params):
+        if relations is not None and relkind in _TRACED_KINDS:
+            relations[oid] = {
+                "oid": oid,
+                "relname": name,
+                "relkind": relkind,
+                "relfilenode": relfilenode,
+                "tablename": tablename,
+            }
         if kind == "table":
             tables[name] = detail
         elif kind == "view":
             out["views"][name] = _norm_text(detail)
         elif kind == "sequence":
             out["sequences"].append(name)
-        else:
+        elif kind == "enum":
             out["enums"][name] = detail.split("\n")
     out["sequences"].sort()
     out["views"] = dict(sorted(out["views"].items()))
@@ -331,6 +466,8 @@ def diff_snapshots(expected: Snapshot, actual: Snapshot, when: str) -> list[dict
             )
             continue
         a, b = t_exp[name], t_act[name]
+        if a is b:
+            continue  # the same reflected table (untouched, or from the signature cache): no difference
         for col in sorted(set(a["columns"]) | set(b["columns"])):
             _diff_item(
                 "column",

@@ -49,12 +49,6 @@ _OP_FIELDS = {
     "unique": "unique",
     "modify_nullable": "modify_nullable",
 }
-_REL_QUERY = text(
-    "SELECT c.oid, c.relname, c.relkind, c.relfilenode, t.relname AS tablename FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid "
-    "LEFT JOIN pg_class t ON t.oid = i.indrelid "
-    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'm', 'p')"
-)
 _AFTER_QUERY = text(
     "SELECT c.oid, c.relfilenode, NULL AS mode FROM pg_class c "
     "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'i', 'm', 'p') "
@@ -288,7 +282,10 @@ def _migrations(script: ScriptDirectory, state: _State):
             seeded["seconds"] = round(time.perf_counter() - t0, 4)
             state.result["seed"] = seeded
             state.progress(f"seeded {len(seeded['tables'])} table(s)")
-        snap = take_snapshot(conn, state.version_table, cache=state.snap_cache)
+        # with lock tracing, the relations (oid, file node) before each upgrade come with the snapshot
+        # taken just before it, in the same catalog query
+        relations: dict[int, dict[str, Any]] | None = {} if state.trace else None
+        snap = take_snapshot(conn, state.version_table, cache=state.snap_cache, relations=relations)
         data = table_data(conn, snap)
         _commit(conn, state)
         # 3. up / down / up per revision
@@ -296,8 +293,8 @@ def _migrations(script: ScriptDirectory, state: _State):
             script_rev = script.get_revision(rev)
             record: dict[str, Any] = {"revision": rev, "status": "running"}
             state.result["steps"].append(record)
-            if state.trace:
-                state.rel_before = {row.oid: row._asdict() for row in conn.execute(_REL_QUERY)}
+            if relations is not None:
+                state.rel_before = relations
             state.pre_snapshot = snap
             t0 = time.perf_counter()
             yield _wrap(RevisionStep(revmap, script_rev, True), state, "upgrade")
@@ -350,8 +347,14 @@ def _migrations(script: ScriptDirectory, state: _State):
             record["reupgrade_s"] = round(time.perf_counter() - t0, 4)
             touched_re = state.touched
             t0 = time.perf_counter()
+            relations = {} if state.trace else None
             snap_re = take_snapshot(
-                conn, state.version_table, previous=snap_down, tables=touched_re, cache=state.snap_cache
+                conn,
+                state.version_table,
+                previous=snap_down,
+                tables=touched_re,
+                cache=state.snap_cache,
+                relations=relations,
             )
             data_re = table_data(conn, snap_re, tables=touched_re, previous=data_down)
             for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
