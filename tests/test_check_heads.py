@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import anyio
 import pytest
 from conftest import write_revision
@@ -195,11 +198,9 @@ def test_database_unreachable_masks_password(example_project):
     assert "s3cretpw" not in dumped and "***" in dumped
 
 
-def test_async_env_project_on_asyncpg(tmp_path, pg_async_url):
-    """A project made by `alembic init -t async` works exactly like a sync one."""
-    import subprocess
-    import sys
-
+@pytest.fixture
+def async_project(tmp_path, pg_async_url):
+    """A project made by `alembic init -t async` on asyncpg, with one revision creating table t."""
     project = tmp_path / "asyncproj"
     project.mkdir()
     subprocess.run([sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"], cwd=project,
@@ -208,30 +209,25 @@ def test_async_env_project_on_asyncpg(tmp_path, pg_async_url):
     ini.write_text(ini.read_text().replace("driver://user:pass@localhost/dbname", pg_async_url))
     write_revision(project, "a0000001", None, "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))",
                    "op.drop_table('t')", message="t")
-    result = run_check(project)
+    return project
+
+
+def test_async_env_project_on_asyncpg(async_project):
+    """A project made by `alembic init -t async` works exactly like a sync one."""
+    result = run_check(async_project)
     assert not [f for f in result.findings if f.severity == "error"], result.findings
     assert result.database.status == "empty"
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=project, check=True,
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=async_project, check=True,
                    capture_output=True)
-    result = run_check(project)
+    result = run_check(async_project)
     assert result.database.status == "at_head"
 
 
-def test_async_env_project_merge_rehearsal(tmp_path, pg_async_url):
+def test_async_env_project_merge_rehearsal(async_project):
     """merge_heads rehearses through an async env.py on asyncpg like through a sync one."""
-    import subprocess
-    import sys
-
     from alembic_mcp.tools.merge_heads import merge_heads
 
-    project = tmp_path / "asyncproj"
-    project.mkdir()
-    subprocess.run([sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"], cwd=project,
-                   check=True, capture_output=True)
-    ini = project / "alembic.ini"
-    ini.write_text(ini.read_text().replace("driver://user:pass@localhost/dbname", pg_async_url))
-    write_revision(project, "a0000001", None, "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))",
-                   "op.drop_table('t')", message="t")
+    project = async_project
     for rev, table in (("b0000001", "u"), ("b0000002", "v")):
         write_revision(project, rev, "a0000001",
                        f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True))",
