@@ -11,9 +11,9 @@ Safe workflow after a model change:
 2. generate_migration: writes the migration and reviews it.
 3. review_migration: every dangerous operation, with the safe rewrite.
 4. test_roundtrip: upgrade, downgrade, upgrade on a scratch copy; schema and data must survive.
-5. backup_db before anything risky runs against a real database.
-6. Commit the model change and the migration file together.
-Several heads: merge_heads. Never bypass an escalate verdict.
+5. backup_db before anything risky runs against a real database (list_backups shows what exists).
+6. Commit the model change and the migration file together (generate_migration lists the files).
+Several heads: merge_heads. Never bypass an escalate verdict: relay its escalations to a human.
 """
 
 CHECK_HEADS = """\
