@@ -24,9 +24,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.backup import backup_db
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.dump_commands import child_env, pg_connection
+from alembic_mcp.tools.backup.dump_commands import child_env, pg_connection
+from alembic_mcp.tools.backup.tool import backup_db
+from alembic_mcp.tools.core.config import load_project
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.15

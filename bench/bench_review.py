@@ -25,9 +25,9 @@ import anyio
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.review_migration import review_migration
-from alembic_mcp.tools.review_squawk import EXCLUDED, squawk_binary
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.review.squawk import EXCLUDED, squawk_binary
+from alembic_mcp.tools.review.tool import review_migration
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "residency"

@@ -220,8 +220,8 @@ def pytest_alembic_updown(project: Path, url: str) -> float:
 
 
 def ours(project: Path, url: str) -> tuple[float, object]:
-    from alembic_mcp.tools.config import load_project
-    from alembic_mcp.tools.test_roundtrip import test_roundtrip
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
     loaded = load_project(project, {"database_url": url, "worker_timeout_s": 1800})
     start = time.perf_counter()

@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.generate_migration import generate_migration
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.generate.tool import generate_migration
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "residency"
 PGY = "    pgy_level = Column(Integer, nullable=True)\n"

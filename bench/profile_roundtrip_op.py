@@ -52,8 +52,8 @@ def main() -> None:
             os.chdir(root)
             sys.path.insert(0, str(root))
             os.environ["DATABASE_URL"] = url
-            from alembic_mcp.tools.config import load_project
-            from alembic_mcp.tools.ops import roundtrip
+            from alembic_mcp.tools.core.config import load_project
+            from alembic_mcp.tools.worker.ops import roundtrip
 
             project = load_project(root, {"database_url": url})
             request = {

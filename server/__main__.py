@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from alembic_mcp.server.cli import main
 
 sys.exit(main())

@@ -7,11 +7,10 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from alembic_mcp import __version__
-from alembic_mcp.tools.prestart import keep_warm
-
-from . import backup_tools, generate_tools, heads_tools, review_tools, roundtrip_tools
-from .context import ServerState
-from .descriptions import INSTRUCTIONS
+from alembic_mcp.server import backup_tools, generate_tools, heads_tools, review_tools, roundtrip_tools
+from alembic_mcp.server.context import ServerState
+from alembic_mcp.server.descriptions import INSTRUCTIONS
+from alembic_mcp.tools.worker.prestart import keep_warm
 
 # Each module exposes register(server, state); one module per tool family.
 TOOL_MODULES = [heads_tools, generate_tools, review_tools, roundtrip_tools, backup_tools]

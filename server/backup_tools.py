@@ -8,10 +8,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.tools.backup import BackupResult, backup_db
-from alembic_mcp.tools.list_backups import ListBackupsResult, list_backups
-
-from .context import ServerState, progress_of, run_tool
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.tools.backup.listing import ListBackupsResult, list_backups
+from alembic_mcp.tools.backup.tool import BackupResult, backup_db
 
 BACKUP_DB = """\
 Back up the target database before a risky migration and return a handle (backup_id) to cite later.

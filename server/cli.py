@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from alembic_mcp.tools.config import Project
+    from alembic_mcp.tools.core.config import Project
 
 EXIT_CODES = {"proceed": 0, "fix": 1, "escalate": 2}
 EXIT_COULD_NOT_RUN = 3
@@ -48,21 +48,21 @@ def _backup_args(parser: argparse.ArgumentParser) -> None:
 
 @command("backup-db", "Back up the target database (verified, with a manifest).", _backup_args)
 async def _backup_db(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.backup import backup_db
+    from alembic_mcp.tools.backup.tool import backup_db
 
     return await backup_db(project, label=args.label, verify=args.verify, tables=args.tables)
 
 
 @command("list-backups", "List the complete backups, newest first (read-only).")
 async def _list_backups(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.list_backups import list_backups
+    from alembic_mcp.tools.backup.listing import list_backups
 
     return await list_backups(project)
 
 
 @command("check-heads", "Heads, branches and the database's revision (read-only).")
 async def _check_heads(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.check_heads import check_heads
+    from alembic_mcp.tools.heads.check import check_heads
 
     return await check_heads(project)
 
@@ -77,7 +77,7 @@ def _merge_args(parser: argparse.ArgumentParser) -> None:
 
 @command("merge-heads", "Write a merge revision for several heads and rehearse it.", _merge_args)
 async def _merge_heads(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.merge_heads import merge_heads
+    from alembic_mcp.tools.heads.merge import merge_heads
 
     return await merge_heads(project, heads=args.heads, message=args.message, dry_run=args.dry_run,
                              acknowledge_conflicts=args.acknowledge_conflicts)
@@ -94,7 +94,7 @@ def _generate_args(parser: argparse.ArgumentParser) -> None:
 @command("generate-migration", "Autogenerate a migration, review it, list the files to commit.",
          _generate_args)
 async def _generate_migration(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.generate_migration import generate_migration
+    from alembic_mcp.tools.generate.tool import generate_migration
 
     return await generate_migration(project, message=args.message, autogenerate=args.autogenerate,
                                     rev_id=args.rev_id, dry_run=args.dry_run, against=args.against)
@@ -111,7 +111,7 @@ def _roundtrip_args(parser: argparse.ArgumentParser) -> None:
 
 @command("test-roundtrip", "Upgrade/downgrade/upgrade each revision on a scratch database.", _roundtrip_args)
 async def _test_roundtrip(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.test_roundtrip import test_roundtrip
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
     return await test_roundtrip(project, revision=args.revision, from_revision=args.from_revision,
                                 seed_rows=args.seed_rows, data_from=args.data_from, trace_locks=args.trace_locks,
@@ -128,7 +128,7 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
 
 @command("review-migration", "Review migrations for dangerous operations (read-only).", _review_args)
 async def _review_migration(project: Project, args: argparse.Namespace):
-    from alembic_mcp.tools.review_migration import review_migration
+    from alembic_mcp.tools.review.tool import review_migration
 
     return await review_migration(project, revision=args.revision, path=args.path,
                                   include_sql=args.include_sql)
@@ -166,16 +166,15 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_command(args: argparse.Namespace) -> int:
     # Start the worker first: its interpreter and Alembic import overlap with our own imports below.
-    from alembic_mcp.tools.prestart import prestart
+    from alembic_mcp.tools.worker.prestart import prestart
 
     prestart()
     import anyio
 
-    from alembic_mcp.tools.config import load_project
-    from alembic_mcp.tools.errors import AlembicMcpError
-    from alembic_mcp.tools.urls import redact
-
-    from .render import render_result
+    from alembic_mcp.server.render import render_result
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.core.errors import AlembicMcpError
+    from alembic_mcp.tools.core.urls import redact
 
     _, _, runner = COMMANDS[args.command]
     project = None
@@ -197,11 +196,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from alembic_mcp.tools.config import load_project
-    from alembic_mcp.tools.errors import AlembicMcpError
-    from alembic_mcp.tools.urls import redact
-
-    from .transports import run_server
+    from alembic_mcp.server.transports import run_server
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.core.errors import AlembicMcpError
+    from alembic_mcp.tools.core.urls import redact
 
     try:
         load_project(args.project, overrides_from(args))
@@ -218,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args)
     if args.command == "demo":
-        from .demo import demo
+        from alembic_mcp.server.demo import demo
 
         return demo(keep=args.keep)
     return run_command(args)

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from alembic_mcp.tools.config import Project, load_project
-from alembic_mcp.tools.errors import AlembicMcpError
-from alembic_mcp.tools.progress import Progress
-from alembic_mcp.tools.urls import redact
+from alembic_mcp.tools.core.config import Project, load_project
+from alembic_mcp.tools.core.errors import AlembicMcpError
+from alembic_mcp.tools.core.progress import Progress
+from alembic_mcp.tools.core.urls import redact
 
 T = TypeVar("T")
 

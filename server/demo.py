@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from alembic_mcp.tools.demo_project import create_demo_project, edit_models, write_branch_revision
+from alembic_mcp.server.demo_project import create_demo_project, edit_models, write_branch_revision
 
 
 @dataclass

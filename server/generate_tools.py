@@ -8,9 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.tools.generate_migration import GenerateMigrationResult, generate_migration
-
-from .context import ServerState, progress_of, run_tool
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.tools.generate.tool import GenerateMigrationResult, generate_migration
 
 GENERATE_MIGRATION = """\
 Write a new Alembic migration for the model changes just made, review it, and say whether it is ready

@@ -9,12 +9,11 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.tools.check_heads import CheckHeadsResult, check_heads
-from alembic_mcp.tools.merge_heads import MergeHeadsResult, conflicting_tables, merge_heads
-
-from . import descriptions as d
-from .context import ServerState, progress_of, run_tool
-from .elicit import Confirmation, client_can_elicit, human_said_yes
+from alembic_mcp.server import descriptions as d
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.server.elicit import Confirmation, client_can_elicit, human_said_yes
+from alembic_mcp.tools.heads.check import CheckHeadsResult, check_heads
+from alembic_mcp.tools.heads.merge import MergeHeadsResult, conflicting_tables, merge_heads
 
 
 def register(server: MCPServer, state: ServerState) -> None:

@@ -8,9 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.tools.review_migration import ReviewMigrationResult, review_migration
-
-from .context import ServerState, progress_of, run_tool
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
 REVIEW_MIGRATION = """\
 Review Alembic migrations before anything runs them: every dangerous operation, why it is dangerous

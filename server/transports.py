@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from .app import build_server
+from alembic_mcp.server.app import build_server
 
 
 def is_loopback(host: str) -> bool:

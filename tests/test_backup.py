@@ -22,13 +22,13 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.backup import backup_db, verify_backup
-from alembic_mcp.tools.backup_manifest import format_time, utc_now
-from alembic_mcp.tools.backup_verify import verify_list, verify_restore
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.dump_commands import BackupFailed
-from alembic_mcp.tools.errors import DatabaseUnavailable, InvalidArgument
-from alembic_mcp.tools.list_backups import list_backups
+from alembic_mcp.tools.backup.dump_commands import BackupFailed
+from alembic_mcp.tools.backup.listing import list_backups
+from alembic_mcp.tools.backup.manifest import format_time, utc_now
+from alembic_mcp.tools.backup.tool import backup_db, verify_backup
+from alembic_mcp.tools.backup.verify import verify_list, verify_restore
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import DatabaseUnavailable, InvalidArgument
 
 pytestmark = pytest.mark.anyio
 BACKENDS = ["sqlite", "postgresql", "mariadb"]

@@ -12,15 +12,15 @@ from mcp import Client
 
 from alembic_mcp.server.app import build_server
 from alembic_mcp.server.cli import main
-from alembic_mcp.tools.dump_commands import (
+from alembic_mcp.tools.backup.dump_commands import (
     find_pg_tool,
     pg_client_can_dump,
     pg_connection,
     pg_major_from_server_num,
     pg_major_from_version_text,
 )
-from alembic_mcp.tools.errors import ProjectError
-from alembic_mcp.tools.mysql_dump_parse import count_tuples, parse_mysql_dump
+from alembic_mcp.tools.backup.mysql_dump_parse import count_tuples, parse_mysql_dump
+from alembic_mcp.tools.core.errors import ProjectError
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.check_heads import check_heads
-from alembic_mcp.tools.config import load_project
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.heads.check import check_heads
 
 
 def run_check(project, **overrides):
@@ -225,7 +225,7 @@ def test_async_env_project_on_asyncpg(async_project):
 
 def test_async_env_project_merge_rehearsal(async_project):
     """merge_heads rehearses through an async env.py on asyncpg like through a sync one."""
-    from alembic_mcp.tools.merge_heads import merge_heads
+    from alembic_mcp.tools.heads.merge import merge_heads
 
     project = async_project
     for rev, table in (("b0000001", "u"), ("b0000002", "v")):

@@ -7,11 +7,11 @@ import time
 import anyio
 import pytest
 
-from alembic_mcp.tools import scratch
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.errors import ProjectError, WorkerFailed
-from alembic_mcp.tools.urls import mask_url, redact
-from alembic_mcp.tools.worker import WorkerError, run_worker
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import ProjectError, WorkerFailed
+from alembic_mcp.tools.core.urls import mask_url, redact
+from alembic_mcp.tools.db import scratch
+from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
 # --- configuration -------------------------------------------------------------------------------
 

@@ -19,9 +19,9 @@ from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.errors import InvalidArgument
-from alembic_mcp.tools.generate_migration import generate_migration
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import InvalidArgument
+from alembic_mcp.tools.generate.tool import generate_migration
 
 HEAD = "b2e1d1ce0002"
 PGY_LINE = "    pgy_level = Column(Integer, nullable=True)\n"

@@ -6,11 +6,11 @@ import anyio
 import pytest
 from conftest import write_revision
 
-from alembic_mcp.tools.check_heads import check_heads
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.errors import InvalidArgument
-from alembic_mcp.tools.merge_heads import merge_heads
-from alembic_mcp.tools.scratch import list_scratch
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import InvalidArgument
+from alembic_mcp.tools.db.scratch import list_scratch
+from alembic_mcp.tools.heads.check import check_heads
+from alembic_mcp.tools.heads.merge import merge_heads
 
 
 def add_col(table, col):

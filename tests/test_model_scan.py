@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic_mcp.tools.model_scan import defines_tables, scan_models
+from alembic_mcp.tools.generate.model_scan import defines_tables, scan_models
 
 MODELS = '''
 import sqlalchemy as sa

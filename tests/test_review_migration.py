@@ -14,9 +14,9 @@ from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.errors import InvalidArgument
-from alembic_mcp.tools.review_migration import review_migration, review_source
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import InvalidArgument
+from alembic_mcp.tools.review.tool import review_migration, review_source
 
 HEAD = "b2e1d1ce0002"
 

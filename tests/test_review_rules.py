@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from alembic_mcp.tools.migration_ast import parse_source
-from alembic_mcp.tools.review_rules import RULE_IDS, lint_migration, review_source
+from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.review.rules.catalogue import RULE_IDS, lint_migration, review_source
 
 HEADER = '''"""test migration"""
 import sqlalchemy as sa

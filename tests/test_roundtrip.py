@@ -12,12 +12,12 @@ from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.config import load_project
-from alembic_mcp.tools.datacheck import table_data
-from alembic_mcp.tools.errors import InvalidArgument
-from alembic_mcp.tools.scratch import list_scratch
-from alembic_mcp.tools.snapshot import take_snapshot
-from alembic_mcp.tools.test_roundtrip import test_roundtrip as run_roundtrip
+from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import InvalidArgument
+from alembic_mcp.tools.db.scratch import list_scratch
+from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
+from alembic_mcp.tools.worker.ops.datacheck import table_data
+from alembic_mcp.tools.worker.ops.snapshot import take_snapshot
 
 R1_UP = """
 op.create_table(

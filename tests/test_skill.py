@@ -20,8 +20,8 @@ import pytest
 
 import alembic_mcp.tools as tools_package
 from alembic_mcp.server.app import build_server
-from alembic_mcp.tools.config import Settings
-from alembic_mcp.tools.policy import ESCALATION_RULES
+from alembic_mcp.tools.core.config import Settings
+from alembic_mcp.tools.core.policy import ESCALATION_RULES
 
 REPO = Path(__file__).resolve().parent.parent
 SKILL = REPO / "skill.md"

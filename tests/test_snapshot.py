@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.datacheck import data_lost, table_data
-from alembic_mcp.tools.failures import classify
-from alembic_mcp.tools.seed import seed_database
-from alembic_mcp.tools.snapshot import diff_snapshots, take_snapshot
+from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
+from alembic_mcp.tools.worker.ops.failure_probes import classify
+from alembic_mcp.tools.worker.ops.seed import seed_database
+from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 
 SCHEMA = [
     "CREATE TABLE parents (id INTEGER PRIMARY KEY, code VARCHAR(8) NOT NULL UNIQUE, score INTEGER DEFAULT 3)",

@@ -1,1 +1,1 @@
-"""The domain of alembic-mcp: one module per tool plus the shared core. Imports nothing from mcp."""
+"""The domain of alembic-mcp, in packages by concern (ARCHITECTURE.md has the map). Imports nothing from mcp."""

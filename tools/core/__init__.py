@@ -1,0 +1,1 @@
+"""Shared core: configuration, URLs, the verdict model, escalation policy, errors, progress and locks."""

@@ -1,0 +1,261 @@
+"""Project loading: the Alembic configuration (alembic.ini or pyproject ``[tool.alembic]``) and the
+``[tool.alembic-mcp]`` settings, overridden by ``ALEMBIC_MCP_*`` environment variables and CLI flags.
+
+Nothing here imports the user's code: the Alembic ``Config`` is read as a file, never executed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import URL
+
+from alembic_mcp.tools.core.alembic_ini import read_alembic_options
+from alembic_mcp.tools.core.errors import InvalidArgument, ProjectError
+from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+ENV_PREFIX = "ALEMBIC_MCP_"
+
+
+class Settings(BaseModel):
+    """``[tool.alembic-mcp]``: every key alembic-mcp understands. Unknown keys are rejected by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = Field(default=None, description="Target database; default: Alembic's url.")
+    scratch_url: str | None = Field(
+        default=None, description="Server on which scratch databases are created; default: the target's."
+    )
+    alembic_config: str | None = Field(default=None, description="Path to alembic.ini, relative to the project.")
+    alembic_section: str = "alembic"
+    backup_dir: str = ".alembic-mcp/backups"
+    backup_retention_days: int = Field(default=30, ge=0)
+    backup_timeout_s: float = Field(default=3600.0, gt=0)
+    protected_tables: list[str] = Field(default_factory=list)
+    audit_tables: list[str] = Field(default_factory=lambda: ["*audit*"])
+    large_migration_rows: int = Field(default=100_000, ge=1)
+    environment: Literal["development", "test", "staging", "production"] | None = None
+    production_hosts: list[str] = Field(default_factory=list)
+    read_only: bool = False
+    url_env_vars: list[str] = Field(default_factory=lambda: ["DATABASE_URL"])
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    worker_python: str | None = None
+    worker_timeout_s: float = Field(default=300.0, gt=0)
+    exact_count_limit: int = Field(default=1_000_000, ge=0)
+
+    @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", mode="before")
+    @classmethod
+    def _split_strings(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+SETTING_NAMES = frozenset(Settings.model_fields)
+
+
+@dataclass
+class Project:
+    """A loaded project: where things are and what the settings say."""
+
+    root: Path
+    settings: Settings
+    alembic_ini: Path | None
+    toml_file: Path | None
+    script_location: Path
+    version_locations: list[Path]
+    database_url: URL | None
+    database_url_source: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    recursive_version_locations: bool = False
+
+    @property
+    def masked_database_url(self) -> str | None:
+        return mask_url(self.database_url) if self.database_url is not None else None
+
+    @property
+    def backup_dir(self) -> Path:
+        path = Path(self.settings.backup_dir)
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".alembic-mcp"
+
+    def alembic_config(self) -> Config:
+        """A fresh Alembic ``Config`` for this project (stdout silenced)."""
+        return make_alembic_config(self.alembic_ini, self.toml_file, self.settings.alembic_section, self.root)
+
+    def relative(self, path: str | Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def worker_spec(self) -> dict[str, Any]:
+        """What a worker needs to rebuild the Alembic config: plain JSON."""
+        return {
+            "project_dir": str(self.root),
+            "alembic_ini": str(self.alembic_ini) if self.alembic_ini else None,
+            "toml_file": str(self.toml_file) if self.toml_file else None,
+            "ini_section": self.settings.alembic_section,
+            "url_env_vars": list(self.settings.url_env_vars),
+        }
+
+
+def make_alembic_config(ini: Path | None, toml_file: Path | None, section: str, root: Path) -> Config:
+    """A real Alembic ``Config`` (imports Alembic: use it in the worker, not on the server's hot path)."""
+    import io
+
+    from alembic.config import Config
+
+    cfg = Config(
+        file_=str(ini) if ini else None,
+        toml_file=str(toml_file) if toml_file else None,
+        ini_section=section,
+        stdout=io.StringIO(),
+    )
+    if ini is None:
+        cfg.config_args["here"] = str(root)
+    return cfg
+
+
+def _read_pyproject(root: Path) -> dict[str, Any]:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{path} is not valid TOML: {exc}. Fix the file and call again.") from None
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in SETTING_NAMES:
+            raise ProjectError(
+                f"Unknown environment variable {key}: alembic-mcp has no setting {name!r}. "
+                f"Known settings: {', '.join(sorted(SETTING_NAMES))}."
+            )
+        out[name] = value
+    return out
+
+
+def _validate_settings(raw: dict[str, Any], origin: str) -> Settings:
+    unknown = sorted(set(raw) - SETTING_NAMES)
+    if unknown:
+        raise ProjectError(
+            f"Unknown key{'s' if len(unknown) > 1 else ''} in {origin}: {', '.join(unknown)}. "
+            f"Known keys: {', '.join(sorted(SETTING_NAMES))}."
+        )
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ProjectError(f"Invalid alembic-mcp settings ({origin}): {problems}.") from None
+
+
+def load_project(
+    project_dir: str | Path,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Project:
+    """Load the project at ``project_dir``; ``overrides`` are CLI flags (highest precedence)."""
+    environ = dict(os.environ if environ is None else environ)
+    if project_dir is None or str(project_dir).strip() == "":
+        raise InvalidArgument("No project directory given. Pass --project DIR (the folder holding alembic.ini).")
+    root = Path(project_dir).expanduser()
+    if not root.exists():
+        raise ProjectError(f"Project directory {root} does not exist. Pass the folder that holds alembic.ini.")
+    if not root.is_dir():
+        raise ProjectError(f"Project path {root} is a file, not a directory. Pass the folder holding alembic.ini.")
+    root = root.resolve()
+
+    pyproject = _read_pyproject(root)
+    tool_table = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+    raw: dict[str, Any] = dict(tool_table.get("alembic-mcp", {}) or {})
+    _validate_settings(raw, f"{root / 'pyproject.toml'} [tool.alembic-mcp]")
+    raw.update(_env_overrides(environ))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = value
+    settings = _validate_settings(raw, "configuration (pyproject, ALEMBIC_MCP_* and flags)")
+
+    ini = Path(settings.alembic_config) if settings.alembic_config else root / "alembic.ini"
+    if not ini.is_absolute():
+        ini = root / ini
+    has_toml_alembic = "alembic" in tool_table
+    toml_file = root / "pyproject.toml" if has_toml_alembic else None
+    if not ini.is_file():
+        if settings.alembic_config:
+            raise ProjectError(f"alembic_config points at {ini}, which does not exist.")
+        ini = None
+    if ini is None and toml_file is None:
+        raise ProjectError(
+            f"No Alembic configuration in {root}: expected alembic.ini or a [tool.alembic] table in "
+            "pyproject.toml. Run `alembic init migrations` there, or pass the right --project."
+        )
+
+    try:
+        options = read_alembic_options(ini, tool_table.get("alembic") if has_toml_alembic else None,
+                                       settings.alembic_section, root)
+        script_location, version_locations = options.script_location, options.version_locations
+        alembic_url = options.sqlalchemy_url
+        recursive = options.recursive_version_locations
+    except Exception as exc:  # configparser errors from a hand-edited file
+        raise ProjectError(f"Could not read the Alembic configuration of {root}: {exc}") from None
+    if not script_location:
+        raise ProjectError(
+            f"The Alembic configuration of {root} has no script_location. Add "
+            "`script_location = %(here)s/migrations` (alembic.ini) or [tool.alembic] script_location."
+        )
+    script_path = Path(script_location)
+    if not script_path.is_absolute():
+        script_path = (root / script_path).resolve()
+    if not script_path.is_dir():
+        raise ProjectError(f"script_location {script_path} does not exist; run `alembic init` or fix the path.")
+    versions = [Path(v) if Path(v).is_absolute() else (root / v).resolve() for v in (version_locations or [])]
+    if not versions:
+        versions = [script_path / "versions"]
+
+    url_value, source = _pick_database_url(settings, environ, alembic_url)
+    database_url = absolutize_sqlite(parse_url(url_value), root) if url_value else None
+
+    return Project(
+        root=root,
+        settings=settings,
+        alembic_ini=ini,
+        toml_file=toml_file,
+        script_location=script_path,
+        version_locations=versions,
+        database_url=database_url,
+        database_url_source=source,
+        recursive_version_locations=recursive,
+    )
+
+
+def _pick_database_url(
+    settings: Settings, environ: dict[str, str], alembic_url: str | None
+) -> tuple[str | None, str]:
+    if settings.database_url:
+        return settings.database_url, "alembic-mcp settings"
+    for name in settings.url_env_vars:
+        if environ.get(name):
+            return environ[name], f"${name}"
+    if alembic_url and "driver://" not in alembic_url:
+        return alembic_url, "alembic sqlalchemy.url"
+    return None, "none"

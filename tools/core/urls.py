@@ -1,0 +1,117 @@
+"""Database URL helpers: parsing, masking passwords, and turning URLs into driver-specific forms."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from alembic_mcp.tools.core.errors import InvalidArgument
+
+MASK = "***"
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse ``url`` or raise InvalidArgument with a message that does not echo the password."""
+    if isinstance(url, URL):
+        return url
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise InvalidArgument(
+            f"Could not parse database URL {mask_url_text(url)!r}: {exc}. "
+            "Use SQLAlchemy's form, e.g. postgresql+asyncpg://user@host/db or sqlite:///path/app.db."
+        ) from None
+
+
+def mask_url(url: str | URL) -> str:
+    """Render ``url`` with its password replaced by ``***``."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except (ArgumentError, ValueError):
+        return mask_url_text(str(url))
+    return parsed.render_as_string(hide_password=True)
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+
+
+def mask_url_text(text: str) -> str:
+    """Mask any ``scheme://user:password@`` userinfo found in free text."""
+    return _USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", text)
+
+
+def redact(text: str, *urls: str | URL | None) -> str:
+    """Remove the passwords of ``urls`` (and any URL-looking userinfo) from ``text``."""
+    out = mask_url_text(text)
+    for url in urls:
+        if url is None:
+            continue
+        try:
+            password = (url if isinstance(url, URL) else make_url(url)).password
+        except (ArgumentError, ValueError):
+            continue
+        if password:
+            out = out.replace(str(password), MASK)
+    return out
+
+
+def backend_of(url: str | URL) -> str:
+    """The backend family: ``postgresql``, ``mysql`` (MariaDB too), ``sqlite`` or the raw name."""
+    name = parse_url(url).get_backend_name()
+    if name in ("mariadb", "mysql"):
+        return "mysql"
+    return name
+
+
+def is_async_driver(url: str | URL) -> bool:
+    driver = parse_url(url).get_driver_name()
+    return driver in {"asyncpg", "aiosqlite", "aiomysql", "asyncmy", "psycopg_async"}
+
+
+def absolutize_sqlite(url: str | URL, base_dir: Path) -> URL:
+    """Resolve a relative SQLite file path against ``base_dir`` (the project directory)."""
+    parsed = parse_url(url)
+    if backend_of(parsed) != "sqlite":
+        return parsed
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return parsed
+    path = Path(database)
+    if not path.is_absolute():
+        path = (base_dir / path).resolve()
+    return parsed.set(database=str(path))
+
+
+def sync_url(url: str | URL) -> URL:
+    """The same database through a synchronous driver the server itself ships with."""
+    parsed = parse_url(url)
+    backend = backend_of(parsed)
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite")
+    if backend == "mysql":
+        return parsed.set(drivername=f"{parsed.get_backend_name()}+pymysql")
+    return parsed
+
+
+def asyncpg_dsn_parts(url: str | URL) -> dict:
+    """Keyword arguments for ``asyncpg.connect`` from a PostgreSQL URL of any driver."""
+    parsed = parse_url(url)
+    parts: dict = {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "database": parsed.database or "postgres",
+    }
+    if parsed.password:
+        parts["password"] = str(parsed.password)
+    query_host = parsed.query.get("host")
+    if query_host:
+        parts["host"] = query_host if isinstance(query_host, str) else query_host[0]
+    return parts
+
+
+def with_database(url: str | URL, database: str) -> URL:
+    return parse_url(url).set(database=database)

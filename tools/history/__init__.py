@@ -1,0 +1,1 @@
+"""The revision graph, read from the migration files' source text without importing them."""

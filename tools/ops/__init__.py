@@ -1,1 +1,0 @@
-"""Operations run inside the worker subprocess (they import the user's env.py and migrations)."""

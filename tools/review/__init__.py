@@ -1,0 +1,1 @@
+"""review_migration: the static, rendered-SQL and data-context layers of a migration review."""

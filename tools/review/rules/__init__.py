@@ -1,0 +1,1 @@
+"""The review rules over a migration's operations."""

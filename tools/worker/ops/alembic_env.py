@@ -1,0 +1,123 @@
+"""Inside the worker: an Alembic ``Config`` pointed at a chosen database the three ways env.py reads it.
+
+1. the ``sqlalchemy.url`` main option, 2. the URL environment variables (default ``DATABASE_URL``),
+3. ``config.attributes["connection"]`` for env.py files that honour a passed-in connection
+   (sync drivers only: an async env.py makes its own engine from the URL).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+
+from alembic_mcp.tools.core.config import make_alembic_config
+from alembic_mcp.tools.core.urls import is_async_driver
+
+
+def config_from_spec(spec: dict[str, Any], database_url: str | None = None) -> Config:
+    ini = Path(spec["alembic_ini"]) if spec.get("alembic_ini") else None
+    toml_file = Path(spec["toml_file"]) if spec.get("toml_file") else None
+    cfg = make_alembic_config(ini, toml_file, spec.get("ini_section") or "alembic", Path(spec["project_dir"]))
+    cfg.stdout = io.StringIO()
+    if database_url:
+        cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+        for name in spec.get("url_env_vars") or ["DATABASE_URL"]:
+            os.environ[name] = database_url
+    return cfg
+
+
+@contextmanager
+def connected_config(spec: dict[str, Any], database_url: str) -> Iterator[Config]:
+    """A Config with the URL set and, for sync drivers, an open connection in ``attributes``.
+
+    The connection's transaction is committed when the block succeeds.
+    """
+    cfg = config_from_spec(spec, database_url)
+    if is_async_driver(database_url):
+        yield cfg
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            yield cfg
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def atomic_templates() -> Iterator[None]:
+    """Make Alembic write revision files atomically: temp file, fsync, rename.
+
+    A crash or kill mid-write leaves either no file or a ``.tmp`` name Alembic never loads.
+    """
+    from alembic.script.base import ScriptDirectory
+
+    original = ScriptDirectory._generate_template
+
+    def generate(self, src, dest, **kw):
+        dest = Path(dest)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            original(self, src, tmp, **kw)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    ScriptDirectory._generate_template = generate
+    try:
+        yield
+    finally:
+        ScriptDirectory._generate_template = original
+
+
+def copy_to_sandbox(cfg: Config, sandbox: Path) -> dict[str, Path]:
+    """Copy the script directory and version locations into ``sandbox`` and repoint ``cfg`` there.
+
+    Used by dry runs: Alembic writes into the copy, the project stays untouched. Returns the map
+    from sandbox folders back to the real ones.
+    """
+    import shutil
+
+    from alembic.script import ScriptDirectory
+
+    script_dir = ScriptDirectory.from_config(cfg)
+    real_script = Path(script_dir.dir).resolve()
+    copy_script = sandbox / "script"
+    shutil.copytree(real_script, copy_script, ignore=shutil.ignore_patterns("__pycache__"))
+    mapping = {copy_script: real_script}
+    cfg.set_main_option("script_location", str(copy_script))
+    if cfg.get_alembic_option("version_locations"):
+        copies = []
+        for index, location in enumerate(script_dir._version_locations):
+            location = Path(location).resolve()
+            if location.is_relative_to(real_script):
+                copy = copy_script / location.relative_to(real_script)
+            else:
+                copy = sandbox / f"versions_{index}"
+                if location.exists():
+                    shutil.copytree(location, copy, ignore=shutil.ignore_patterns("__pycache__"))
+                mapping[copy] = location
+            copies.append(str(copy))
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_locations", os.pathsep.join(copies))
+    return mapping
+
+
+def unsandbox(path: str | Path, mapping: dict[Path, Path]) -> str:
+    path = Path(path)
+    for copy, real in sorted(mapping.items(), key=lambda kv: -len(str(kv[0]))):
+        if path.is_relative_to(copy):
+            return str(real / path.relative_to(copy))
+    return str(path)

@@ -1,0 +1,222 @@
+"""Data checks for rehearsals: row counts and per-column checksums, and what a downgrade lost.
+
+``table_data`` reads each table once (ordered by its primary key when it has one) and keeps, per
+column, the count of non-null values and a checksum of the values in row order (PostgreSQL: computed
+by the server, all tables of a check in one query; elsewhere a SHA-1 computed here). Two readings of the
+same table then compare on the columns both sides have (a per-table checksum over the common
+columns), and ``data_lost`` says, per table and column, what the downgrade did not bring back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from alembic_mcp.tools.worker.ops.snapshot import Snapshot
+
+TableData = dict[str, Any]
+_NULL = b"\x00N"
+
+
+def _encode(value: Any) -> bytes:
+    if value is None:
+        return _NULL
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b"b" + bytes(value).hex().encode()
+    if isinstance(value, bool):
+        value = int(value)
+    return str(value).encode("utf-8", "surrogatepass")
+
+
+def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
+    info = snapshot["tables"][table]
+    columns = list(info["column_order"])
+    prep = conn.dialect.identifier_preparer
+    order = info["primary_key"]["columns"] or columns
+    sql = f"SELECT {', '.join(prep.quote(c) for c in columns)} FROM {prep.quote(table)}" + (
+        f" ORDER BY {', '.join(prep.quote(c) for c in order)}" if order else ""
+    )
+    hashes = [hashlib.sha1() for _ in columns]
+    non_null = [0] * len(columns)
+    rows = 0
+    if columns:
+        result = conn.execute(text(sql), execution_options={"yield_per": 2000})
+        for row in result:
+            rows += 1
+            for i, value in enumerate(row):
+                hashes[i].update(_encode(value) + b"\x1f")
+                if value is not None:
+                    non_null[i] += 1
+    return {
+        "rows": rows,
+        "columns": {
+            c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()} for i, c in enumerate(columns)
+        },
+    }
+
+
+def table_data(
+    conn: Connection,
+    snapshot: Snapshot,
+    tables: set[str] | None = None,
+    previous: dict[str, TableData] | None = None,
+) -> dict[str, TableData]:
+    """Data of every table in ``snapshot``; with ``previous`` and ``tables`` only ``tables`` (and tables
+    new since ``previous``) are read again. On PostgreSQL the tables are summarised by the server, all
+    in one query."""
+    out: dict[str, TableData] = {}
+    to_read: list[str] = []
+    for table in snapshot["tables"]:
+        if previous is not None and tables is not None and table not in tables and table in previous:
+            out[table] = previous[table]
+        else:
+            to_read.append(table)
+    if conn.dialect.name == "postgresql":
+        for start in range(0, len(to_read), _PG_BATCH):
+            out.update(_pg_table_data(conn, snapshot, to_read[start : start + _PG_BATCH]))
+    else:
+        for table in to_read:
+            out[table] = read_table(conn, table, snapshot)
+    return {table: out[table] for table in snapshot["tables"]}
+
+
+_PG_BATCH = 100
+
+
+def _pg_table_data(conn: Connection, snapshot: Snapshot, tables: list[str]) -> dict[str, TableData]:
+    """PostgreSQL: per table the row count and, per column, the non-null count and a checksum of the
+    values in primary-key order (every value hashed with its row position, the hashes summed: the same
+    sequence of values gives the same sum), computed by the server in one UNION ALL query, so nothing
+    but one row per table crosses the wire and the memory needed does not grow with the table."""
+    prep = conn.dialect.identifier_preparer
+    parts: list[str] = []
+    params: dict[str, str] = {}
+    out: dict[str, TableData] = {}
+    for k, table in enumerate(tables):
+        info = snapshot["tables"][table]
+        columns = list(info["column_order"])
+        if not columns:
+            out[table] = {"rows": 0, "columns": {}}
+            continue
+        quoted = [prep.quote(c) for c in columns]
+        pk = info["primary_key"]["columns"]
+        order = ", ".join(prep.quote(c) for c in pk) if pk else ", ".join(f"{q}::text" for q in quoted)
+        values = [f"v{i}" for i in range(len(columns))]
+        digest = (
+            "coalesce(sum(('x' || substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 16))"
+            "::bit(64)::bigint), 0)"
+        )
+        params[f"t{k}"] = table
+        parts.append(
+            f"SELECT CAST(:t{k} AS text), count(*), "
+            f"ARRAY[{', '.join(f'count(s.{v})' for v in values)}]::bigint[], "
+            f"ARRAY[{', '.join(digest.format(v=v) for v in values)}]::numeric[] "
+            f"FROM (SELECT row_number() OVER (ORDER BY {order}), {', '.join(quoted)} "
+            f"FROM {prep.quote(table)}) AS s(n, {', '.join(values)})"
+        )
+    if parts:
+        for table, rows, non_null, sums in conn.execute(text(" UNION ALL ".join(parts)), params):
+            columns = snapshot["tables"][table]["column_order"]
+            out[table] = {
+                "rows": int(rows),
+                "columns": {
+                    c: {"non_null": int(non_null[i]), "checksum": str(sums[i])} for i, c in enumerate(columns)
+                },
+            }
+    return out
+
+
+def common_checksum(a: TableData, b: TableData) -> tuple[str, str, list[str]]:
+    """Per-table checksums of ``a`` and ``b`` over the columns both have (and their row counts)."""
+    common = sorted(set(a["columns"]) & set(b["columns"]))
+
+    def digest(d: TableData) -> str:
+        h = hashlib.sha1(str(d["rows"]).encode())
+        for c in common:
+            h.update(c.encode() + b"=" + d["columns"][c]["checksum"].encode())
+        return h.hexdigest()
+
+    return digest(a), digest(b), common
+
+
+def data_lost(before: dict[str, TableData], after: dict[str, TableData], when: str) -> list[dict[str, Any]]:
+    """What ``after`` no longer holds of ``before``: per table (rows) and per column (values)."""
+    out: list[dict[str, Any]] = []
+    for table, b in sorted(before.items()):
+        a = after.get(table)
+        if a is b:
+            continue  # the same reading (the table was not read again): nothing lost
+        if a is None:
+            if b["rows"]:
+                out.append(
+                    {
+                        "table": table,
+                        "column": None,
+                        "rows_before": b["rows"],
+                        "rows_after": 0,
+                        "message": f"table {table} with {b['rows']} rows is gone {when}",
+                    }
+                )
+            continue
+        if a["rows"] < b["rows"]:
+            out.append(
+                {
+                    "table": table,
+                    "column": None,
+                    "rows_before": b["rows"],
+                    "rows_after": a["rows"],
+                    "message": f"table {table} has {a['rows']} rows {when}, {b['rows']} before",
+                }
+            )
+        for column, cinfo in sorted(b["columns"].items()):
+            if column not in a["columns"]:
+                if cinfo["non_null"]:
+                    out.append(
+                        {
+                            "table": table,
+                            "column": column,
+                            "rows_before": cinfo["non_null"],
+                            "rows_after": 0,
+                            "message": f"column {table}.{column} with {cinfo['non_null']} non-null values "
+                            f"is gone {when}",
+                        }
+                    )
+                continue
+            after_col = a["columns"][column]
+            if a["rows"] < b["rows"]:
+                continue  # the lost rows are reported once for the table
+            if after_col["non_null"] < cinfo["non_null"]:
+                out.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "rows_before": cinfo["non_null"],
+                        "rows_after": after_col["non_null"],
+                        "message": f"column {table}.{column} has {after_col['non_null']} non-null values "
+                        f"{when}, {cinfo['non_null']} before",
+                    }
+                )
+            elif after_col["checksum"] != cinfo["checksum"] and a["rows"] == b["rows"]:
+                out.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "rows_before": cinfo["non_null"],
+                        "rows_after": after_col["non_null"],
+                        "message": f"column {table}.{column} holds different values {when} "
+                        f"({b['rows']} rows)",
+                    }
+                )
+    return out
+
+
+def row_counts(data: dict[str, TableData]) -> dict[str, int]:
+    return {table: d["rows"] for table, d in data.items()}
+
+
+def count_rows(conn: Connection, table: str) -> int:
+    prep = conn.dialect.identifier_preparer
+    return int(conn.execute(text(f"SELECT count(*) FROM {prep.quote(table)}")).scalar_one())

@@ -1,0 +1,85 @@
+"""Worker op ``history``: load every revision file one by one, recording the ones that fail.
+
+Alembic's own loader stops at the first broken file; here each file is loaded on its own so a
+syntax error in one migration is a finding, not a crash. Optionally runs env.py offline with a
+no-op migration function to prove it imports (it connects to nothing).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import Script, ScriptDirectory
+
+from alembic_mcp.tools.history.migration_ast import as_revision_list
+from alembic_mcp.tools.worker.main import describe_exception
+from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    # env.py runs offline here and connects to nothing; it still needs some URL to configure with.
+    cfg = config_from_spec(request["project"], request.get("database_url") or "sqlite://")
+    script_dir = ScriptDirectory.from_config(cfg)
+    revisions: list[dict[str, Any]] = []
+    load_errors: list[dict[str, Any]] = []
+    seen_paths = set()
+    for location in script_dir._version_locations:
+        if not location.exists():
+            continue
+        for path in Script._list_py_dir(script_dir, location):
+            real = path.resolve()
+            if real in seen_paths:
+                continue
+            seen_paths.add(real)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    script = Script._from_path(script_dir, real)
+            except BaseException as exc:
+                info = describe_exception(exc)
+                info.setdefault("file", str(real))
+                info["path"] = str(real)
+                info.pop("traceback", None)
+                load_errors.append(info)
+                continue
+            if script is None:
+                continue
+            module = script.module
+            revisions.append(
+                {
+                    "revision": str(script.revision),
+                    "down_revisions": as_revision_list(getattr(module, "down_revision", None)),
+                    "branch_labels": as_revision_list(getattr(module, "branch_labels", None)),
+                    "depends_on": as_revision_list(getattr(module, "depends_on", None)),
+                    "doc": script.doc or "",
+                    "path": str(real),
+                    "has_upgrade": callable(getattr(module, "upgrade", None)),
+                    "has_downgrade": callable(getattr(module, "downgrade", None)),
+                }
+            )
+    env_error = None
+    if request["args"].get("check_env", True):
+        env_error = _check_env(cfg, script_dir)
+    return {"revisions": revisions, "load_errors": load_errors, "env_error": env_error}
+
+
+def _check_env(cfg, script_dir: ScriptDirectory) -> dict[str, Any] | None:
+    """Run env.py in offline mode with a migration function that does nothing."""
+
+    def nothing(rev, context):
+        return []
+
+    try:
+        with EnvironmentContext(
+            cfg, script_dir, fn=nothing, as_sql=True, output_buffer=io.StringIO(),
+            starting_rev=None, destination_rev=None,
+        ):
+            script_dir.run_env()
+    except BaseException as exc:
+        info = describe_exception(exc)
+        info.pop("traceback", None)
+        return info
+    return None

@@ -1,0 +1,57 @@
+"""Worker op ``merge``: write a merge revision with ``alembic.command.merge``, then rehearse
+``upgrade heads`` through it on a scratch database when one is given.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.script import ScriptDirectory
+
+from alembic_mcp.tools.worker.main import describe_exception
+from alembic_mcp.tools.worker.ops.alembic_env import (
+    atomic_templates,
+    config_from_spec,
+    connected_config,
+    copy_to_sandbox,
+    unsandbox,
+)
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    spec, args = request["project"], request["args"]
+    with tempfile.TemporaryDirectory(prefix="alembic-mcp-dry-") as sandbox:
+        cfg = config_from_spec(spec)
+        mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
+        with atomic_templates():
+            script = command.merge(cfg, args["heads"], message=args["message"], rev_id=args.get("rev_id"))
+        if script is None:
+            raise RuntimeError("alembic merge wrote no revision")
+        text = Path(script.path).read_text(encoding="utf-8")
+        heads_after = sorted(ScriptDirectory.from_config(cfg).get_heads())
+        rehearsal = None
+        if args.get("scratch_url"):
+            rehearsal = _rehearse(cfg, spec, args["scratch_url"])
+        return {
+            "revision": script.revision,
+            "path": unsandbox(script.path, mapping),
+            "content": text,
+            "heads_after": heads_after,
+            "rehearsal": rehearsal,
+        }
+
+
+def _rehearse(cfg, spec: dict[str, Any], scratch_url: str) -> dict[str, Any]:
+    try:
+        with connected_config(spec, scratch_url) as run_cfg:
+            for key in ("script_location", "version_locations", "path_separator"):
+                value = cfg.get_main_option(key)
+                if value:
+                    run_cfg.set_main_option(key, value)
+            command.upgrade(run_cfg, "heads")
+    except BaseException as exc:
+        return {"ok": False, "error": describe_exception(exc)}
+    return {"ok": True}

@@ -1,0 +1,171 @@
+"""Worker op ``render_sql``: render revisions offline (``alembic upgrade <down>:<rev> --sql``).
+
+One ScriptDirectory for all revisions; each revision's SQL is captured separately. A revision that
+cannot render offline (it reads rows, inspects the database) is reported with its error, not raised.
+``extra_paths``: revision files outside the versions directory (a generated file not written yet).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+
+from alembic_mcp.tools.worker.main import describe_exception
+from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+
+RUNNING = re.compile(r"^-- Running upgrade (.*?) -> (\S+)\s*$", re.M)
+
+
+NAMED_KINDS = ("uq", "fk", "ck", "pk")
+METADATA: dict[str, Any] = {}
+
+
+def _record_metadata(env: EnvironmentContext) -> None:
+    """Whether env.py's target_metadata names constraints (MetaData(naming_convention=...)), and the
+    models' tables and columns (do the models already use a renamed name?)."""
+    if METADATA:
+        return
+    target = env.context_opts.get("target_metadata") if hasattr(env, "context_opts") else None
+    items = target if isinstance(target, list | tuple) else [target] if target is not None else []
+    conventions = set()
+    for metadata in items:
+        conventions |= {k for k in getattr(metadata, "naming_convention", {}) if isinstance(k, str)}
+    tables: dict[str, list[str]] = {}
+    for metadata in items:
+        for table in getattr(metadata, "tables", {}).values():
+            tables[table.name] = [column.name for column in table.columns]
+    METADATA.update(
+        {"found": bool(items), "missing": [k for k in NAMED_KINDS if k not in conventions], "tables": tables}
+    )
+
+
+def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -> str:
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+
+    def upgrade(rev, context):
+        return script._upgrade_revs(destination, rev)
+
+    with EnvironmentContext(
+        cfg,
+        script,
+        fn=upgrade,
+        as_sql=True,
+        starting_rev=start,
+        destination_rev=destination,
+        output_buffer=buffer,
+    ) as env:
+        try:
+            script.run_env()
+        finally:
+            _record_metadata(env)
+    return buffer.getvalue()
+
+
+def split_by_revision(sql: str) -> dict[str, str]:
+    """One offline script cut at alembic's ``-- Running upgrade a -> b`` comments."""
+    marks = list(RUNNING.finditer(sql))
+    out: dict[str, str] = {}
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
+        out[mark.group(2)] = sql[mark.start() : end]
+    return out
+
+
+def _loader(script: ScriptDirectory, loads) -> None:
+    """Give ``script`` a revision map built from ``loads()`` (RevisionMap keeps the loader it was made
+    with, so replacing ``script._load_revisions`` alone changes nothing)."""
+    from alembic.script.revision import RevisionMap
+
+    script._load_revisions = loads
+    script.revision_map = RevisionMap(loads)
+
+
+def _tuple(value) -> tuple:
+    return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
+def _scripts(script: ScriptDirectory, paths: list[str]):
+    from alembic.script import Script
+
+    for path in paths:
+        script_obj = Script._from_path(script, Path(path))
+        if script_obj is not None:
+            yield script_obj
+
+
+def restrict(script: ScriptDirectory, paths: list[str]) -> None:
+    """Load only the files the render needs (the revisions and the one below the first).
+
+    Rendering ``down:rev`` walks only that stretch of the graph; importing every other migration of a
+    long history would cost more than the render itself. The revision below the first is a base here.
+    """
+
+    def load():
+        loaded = list(_scripts(script, paths))
+        ids = {s.revision for s in loaded}
+        for s in loaded:
+            downs = _tuple(s.down_revision) + _tuple(s.dependencies)
+            if any(d not in ids for d in downs):  # a base of this stretch
+                s.down_revision = tuple(d for d in _tuple(s.down_revision) if d in ids) or None
+                s.dependencies = None
+        return iter(loaded)
+
+    _loader(script, load)
+
+
+def _add(script: ScriptDirectory, extra: list[str]) -> None:
+    """Load ``extra`` files (revisions not in the versions directory yet) along with the history."""
+    original = script._load_revisions
+
+    def load():
+        yield from original()
+        yield from _scripts(script, extra)
+
+    _loader(script, load)
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    cfg = config_from_spec(request["project"], request.get("database_url") or "postgresql://")
+    script = ScriptDirectory.from_config(cfg)
+    paths = request["args"].get("paths")
+    extra = request["args"].get("extra_paths") or []  # already among ``paths`` when those are given
+    if paths:
+        restrict(script, paths)
+        try:
+            script.revision_map.heads  # noqa: B018
+        except Exception:  # e.g. a depends_on outside the stretch: load the whole history instead
+            script = ScriptDirectory.from_config(cfg)
+            _add(script, extra)
+    elif extra:
+        _add(script, extra)
+    script.revision_map.heads  # noqa: B018 - load the files now: a broken one fails the whole op
+    revisions = request["args"]["revisions"]
+    chain = request["args"].get("chain")
+    out: dict[str, Any] = {}
+    if chain and revisions:
+        # A linear selection: one offline run, cut per revision (env.py runs once, not per revision).
+        try:
+            pieces = split_by_revision(_render(cfg, script, revisions[0][1], revisions[-1][0]))
+            if all(rev in pieces for rev, _ in revisions):
+                return {"rendered": {rev: {"sql": pieces[rev]} for rev, _ in revisions}, "metadata": METADATA}
+        except BaseException:
+            pass
+    for revision, down in revisions:
+        out[revision] = render_one(cfg, script, down, revision)
+    return {"rendered": out, "metadata": METADATA}
+
+
+def render_one(cfg, script: ScriptDirectory, down: str | None, revision: str) -> dict[str, Any]:
+    """``{"sql": ...}`` of one revision, or ``{"error": ..., "sql": ""}`` when it cannot render offline."""
+    try:
+        return {"sql": _render(cfg, script, down or None, revision)}
+    except BaseException as exc:  # user code: anything can happen
+        info = describe_exception(exc)
+        info.pop("traceback", None)
+        return {"error": info, "sql": ""}

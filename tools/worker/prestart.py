@@ -1,0 +1,72 @@
+"""Starting worker interpreters, and pre-starting one so its start-up overlaps with the caller's.
+
+Only the standard library is imported here: the CLI calls ``prestart()`` before its own heavy imports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+_prestarted: subprocess.Popen | None = None
+_keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
+
+
+def spawn(python: str, cwd: str | None) -> subprocess.Popen:
+    """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile)."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.Popen(
+        [python, "-m", "alembic_mcp.tools.worker.main"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=cwd, env=env, start_new_session=True,
+    )
+
+
+def prestart(python: str | None = None) -> None:
+    """Start a worker now; the next ``run_worker`` call with the same interpreter uses it.
+
+    A live idle worker of the same interpreter is kept (it is already warm); one of another
+    interpreter is stopped first.
+    """
+    global _prestarted
+    python = python or sys.executable
+    if _prestarted is not None:
+        if _prestarted.poll() is None and _prestarted.args[0] == python:
+            return
+        kill_group(_prestarted.pid)
+        _prestarted.wait()
+    _prestarted = spawn(python, None)
+
+
+def keep_warm(python: str | None = None) -> None:
+    """Keep one idle worker ready from now on: each call takes it and a new one starts behind it.
+
+    The idle worker has imported Alembic and SQLAlchemy only, never user code, so every call still
+    runs the project's env.py, models and migrations in a fresh interpreter.
+    """
+    global _keep_warm
+    _keep_warm = python or sys.executable
+    if _prestarted is None or _prestarted.poll() is not None:
+        prestart(_keep_warm)
+
+
+def take_prestarted(python: str) -> subprocess.Popen | None:
+    global _prestarted
+    proc, _prestarted = _prestarted, None
+    if proc is not None and (proc.poll() is not None or proc.args[0] != python):
+        kill_group(proc.pid)
+        proc.wait()
+        proc = None
+    if _keep_warm is not None:
+        prestart(_keep_warm)
+    return proc
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,102 @@
+"""The worker runner: runs one operation that imports user code in a fresh interpreter.
+
+The request is JSON on stdin; the result is JSON written to a file named in the request (user code
+may print to stdout). stderr is kept for diagnostics. On timeout the whole process group is killed.
+Operations live in ``tools/ops/<name>.py`` as ``run(request) -> dict``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.errors import WorkerFailed
+from alembic_mcp.tools.core.urls import redact
+from alembic_mcp.tools.worker.prestart import kill_group, spawn, take_prestarted
+
+STDERR_TAIL = 4000
+
+
+class WorkerError(WorkerFailed):
+    """The operation itself raised inside the worker; ``info`` holds its type, message, file and line."""
+
+    def __init__(self, message: str, info: dict[str, Any], stderr: str = ""):
+        super().__init__(message, stderr=stderr)
+        self.info = info
+
+
+async def run_worker(
+    project: Project,
+    op: str,
+    args: dict[str, Any] | None = None,
+    *,
+    database_url: str | None = None,
+    timeout_s: float | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``op`` in a fresh interpreter in the project directory and return its JSON result."""
+    timeout = timeout_s or project.settings.worker_timeout_s
+    python = project.settings.worker_python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
+        out_path = Path(tmp) / "result.json"
+        request = {
+            "op": op,
+            "project": project.worker_spec(),
+            "database_url": database_url,
+            "args": args or {},
+            "result_path": str(out_path),
+            "cwd": str(project.root),
+            "sys_path": [str(project.root)],
+            "env": _child_env(project, database_url, env),
+        }
+        process = take_prestarted(python) or spawn(python, str(project.root))
+        payload = json.dumps(request).encode()
+        timed_out = False
+        try:
+            _, stderr_bytes = await anyio.to_thread.run_sync(
+                lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(process.pid)
+            _, stderr_bytes = process.communicate()
+        except BaseException:
+            kill_group(process.pid)
+            raise
+        stderr = redact((stderr_bytes or b"").decode(errors="replace"), database_url, project.database_url)
+        if timed_out:
+            raise WorkerFailed(
+                f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
+                "Raise worker_timeout_s (or the tool's timeout) if the project is slow to import.",
+                stderr=stderr[-STDERR_TAIL:],
+                timed_out=True,
+            )
+        if not out_path.exists():
+            raise WorkerFailed(
+                f"The worker for {op!r} exited with code {process.returncode} without a result. "
+                f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
+                stderr=stderr[-STDERR_TAIL:],
+            )
+        result = json.loads(out_path.read_text())
+    if not result.get("ok"):
+        info = result.get("error", {})
+        message = redact(str(info.get("message", "unknown error")), database_url, project.database_url)
+        info["message"] = message
+        raise WorkerError(message, info, stderr=stderr[-STDERR_TAIL:])
+    return result["result"]
+
+
+def _child_env(project: Project, database_url: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+    """Environment variables the worker sets before running the op (the URL variables env.py reads)."""
+    env: dict[str, str] = {}
+    if database_url:
+        for name in project.settings.url_env_vars:
+            env[name] = database_url
+    env.update(extra or {})
+    return env
