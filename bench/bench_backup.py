@@ -43,12 +43,19 @@ def create_bench_db(server: str, rows: int) -> str:
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE residents (id int PRIMARY KEY, name text NOT NULL)"))
         conn.execute(text("INSERT INTO residents SELECT g, 'resident ' || g FROM generate_series(1, 1000) g"))
-        conn.execute(text(
-            "CREATE TABLE assignments (id bigint PRIMARY KEY, resident_id int REFERENCES residents(id), "
-            "rotation text, starts date, note text)"))
-        conn.execute(text(
-            "INSERT INTO assignments SELECT g, 1 + g % 1000, 'rotation ' || (g % 37), "
-            "date '2020-01-01' + (g % 2000), md5(g::text) FROM generate_series(1, :n) g"), {"n": rows})
+        conn.execute(
+            text(
+                "CREATE TABLE assignments (id bigint PRIMARY KEY, resident_id int REFERENCES residents(id), "
+                "rotation text, starts date, note text)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO assignments SELECT g, 1 + g % 1000, 'rotation ' || (g % 37), "
+                "date '2020-01-01' + (g % 2000), md5(g::text) FROM generate_series(1, :n) g"
+            ),
+            {"n": rows},
+        )
         conn.execute(text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
         conn.execute(text("INSERT INTO alembic_version VALUES ('b2e1d1ce0002')"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -67,8 +74,7 @@ def drop_bench_db(server: str, url: str) -> None:
 def bare_pg_dump(url: str, out: Path) -> float:
     args, env = pg_connection(url)
     started = time.perf_counter()
-    subprocess.run([shutil.which("pg_dump") or "pg_dump", "-Fc", "-f", str(out), *args], check=True,
-                   env=child_env(env))
+    subprocess.run([shutil.which("pg_dump") or "pg_dump", "-Fc", "-f", str(out), *args], check=True, env=child_env(env))
     elapsed = time.perf_counter() - started
     out.unlink()
     return elapsed
@@ -99,8 +105,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="amcp-bench-backup-"))
     try:
         project_dir = work / "residency"
-        shutil.copytree(REPO / "examples" / "residency", project_dir,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
+        shutil.copytree(
+            REPO / "examples" / "residency",
+            project_dir,
+            ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"),
+        )
         bare_pg_dump(url, work / "warmup.dump")  # warm caches for both
         bare, tool = [], []
         rows = 0
@@ -108,8 +117,9 @@ def main() -> int:
             bare.append(bare_pg_dump(url, work / "bare.dump"))
             elapsed, rows = tool_backup(project_dir, url)
             tool.append(elapsed)
-            print(f"  run {i + 1}: pg_dump -Fc {bare[-1]:.3f} s   backup_db(verify='list') {tool[-1]:.3f} s",
-                  flush=True)
+            print(
+                f"  run {i + 1}: pg_dump -Fc {bare[-1]:.3f} s   backup_db(verify='list') {tool[-1]:.3f} s", flush=True
+            )
         b, t = statistics.median(bare), statistics.median(tool)
         ratio = t / b
         print(f"rows backed up: {rows:,}")

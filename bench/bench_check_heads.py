@@ -52,8 +52,10 @@ def main() -> None:
         print(f"history: {args.revisions} revisions, {args.runs} runs each")
         print(f"alembic heads           median {a_med:.3f} s  best {min(alembic_times):.3f} s")
         print(f"alembic-mcp check-heads median {o_med:.3f} s  best {min(ours_times):.3f} s")
-        print(f"ratio (check-heads / alembic heads): median {o_med / a_med:.2f}x  "
-              f"best {min(ours_times) / min(alembic_times):.2f}x  (target <= 1.5x)")
+        print(
+            f"ratio (check-heads / alembic heads): median {o_med / a_med:.2f}x  "
+            f"best {min(ours_times) / min(alembic_times):.2f}x  (target <= 1.5x)"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -86,9 +86,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="amcp-bench-"))
     try:
         project = tmp / "proj"
-        shutil.copytree(
-            EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp")
-        )
+        shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
         generate(project, args.revisions)
         url = args.pg.rsplit("/", 1)[0] + f"/{name}"
         loaded = load_project(project, {"database_url": url})

@@ -78,8 +78,7 @@ def generate(root: Path, count: int) -> None:
     )
     (root / "migrations" / "env.py").write_text(ENV_PY)
     models = [
-        "from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, MetaData, String, "
-        "Table, Text",
+        "from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, MetaData, String, Table, Text",
         "",
         "metadata = MetaData()",
         "",
@@ -165,9 +164,7 @@ def floor_cli(project: Path, url: str) -> float:
     env = {**os.environ, "DATABASE_URL": url}
     start = time.perf_counter()
     for args in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"]):
-        subprocess.run(
-            [sys.executable, "-m", "alembic", *args], cwd=project, env=env, check=True, capture_output=True
-        )
+        subprocess.run([sys.executable, "-m", "alembic", *args], cwd=project, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -257,9 +254,7 @@ def bench(backend: str, count: int) -> None:
     )
     check = sum(s.check_s or 0 for s in steps)
     migrate = sum((s.upgrade_s or 0) + (s.downgrade_s or 0) + (s.reupgrade_s or 0) for s in steps)
-    print(
-        f"  inside the worker: migration steps {migrate:.2f} s, snapshots+data checks+seeding {check:.2f} s"
-    )
+    print(f"  inside the worker: migration steps {migrate:.2f} s, snapshots+data checks+seeding {check:.2f} s")
     rows = [
         ("floor: alembic CLI upgrade/downgrade/upgrade", t_cli),
         ("floor: alembic.command in-process", t_inproc),

@@ -52,9 +52,7 @@ def bench(label: str, url: str, runs: int, root: Path) -> None:
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
     alembic(project, url, "upgrade", "head")
     models = project / "residency" / "models.py"
-    models.write_text(
-        models.read_text().replace(PGY, PGY + "    middle_name = Column(String(80), nullable=True)\n")
-    )
+    models.write_text(models.read_text().replace(PGY, PGY + "    middle_name = Column(String(80), nullable=True)\n"))
     versions = project / "migrations" / "versions"
 
     def anchor() -> None:
@@ -92,9 +90,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--pg",
-        default=os.environ.get(
-            "ALEMBIC_MCP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
+        default=os.environ.get("ALEMBIC_MCP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="amcp-bench-") as tmp:
@@ -110,9 +106,7 @@ def main() -> None:
             print(f"[postgresql] skipped: {type(exc).__name__}: {exc}")
             return
         try:
-            bench(
-                "postgresql", server.set(database=name).render_as_string(hide_password=False), args.runs, root
-            )
+            bench("postgresql", server.set(database=name).render_as_string(hide_password=False), args.runs, root)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

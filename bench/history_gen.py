@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENV_PY = '''from alembic import context
+ENV_PY = """from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 config = context.config
@@ -39,7 +39,7 @@ if context.is_offline_mode():
     run_migrations_offline()
 else:
     run_migrations_online()
-'''
+"""
 
 
 def revision_id(i: int) -> str:
@@ -49,8 +49,7 @@ def revision_id(i: int) -> str:
 def make_project(root: Path, revisions: int, url: str = "sqlite:///bench.db") -> Path:
     """A project whose history creates ``revisions // 4`` tables and alters them in between."""
     root.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root, check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root, check=True, capture_output=True)
     ini = root / "alembic.ini"
     ini.write_text(ini.read_text().replace("driver://user:pass@localhost/dbname", url))
     (root / "migrations" / "env.py").write_text(ENV_PY)
@@ -59,8 +58,10 @@ def make_project(root: Path, revisions: int, url: str = "sqlite:///bench.db") ->
         table = f"t{i // 4}"
         step = i % 4
         if step == 0:
-            up = (f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True), "
-                  f"sa.Column('name', sa.String(50), nullable=True))")
+            up = (
+                f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True), "
+                f"sa.Column('name', sa.String(50), nullable=True))"
+            )
             down = f"op.drop_table({table!r})"
         elif step == 1:
             up = f"op.add_column({table!r}, sa.Column('c{i}', sa.Integer, nullable=True))"

@@ -16,8 +16,7 @@ from alembic_mcp.tools.worker.prestart import keep_warm
 TOOL_MODULES = [heads_tools, generate_tools, review_tools, roundtrip_tools, backup_tools]
 
 
-def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm_worker: bool = False
-                 ) -> MCPServer:
+def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm_worker: bool = False) -> MCPServer:
     """The server for one project. ``warm_worker`` keeps an idle worker interpreter ready (``serve``)."""
     state = ServerState(project_dir=str(project_dir), overrides=dict(overrides or {}))
     server = MCPServer(

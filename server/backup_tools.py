@@ -39,12 +39,18 @@ the configured database (latest_for_target) so you can check a recent backup exi
 migration. Half-written backups are never listed. Read-only: writes nothing, does not touch the database.
 """
 
-ARG_LABEL = ("Short name for the backup, e.g. 'before-drop-legacy-users': letters, digits, '.', '_' and '-' "
-             "only (it becomes part of the file name). Omit for none.")
-ARG_VERIFY = ("'list' (default): check the archive is readable and complete. 'restore': also restore it into "
-              "a scratch database and compare row counts with the manifest (slower, strongest).")
-ARG_TABLES = ("Back up only these tables (names as in the database, e.g. [\"residents\", \"faculty\"]); omit "
-              "for the whole database. Unknown names are an error.")
+ARG_LABEL = (
+    "Short name for the backup, e.g. 'before-drop-legacy-users': letters, digits, '.', '_' and '-' "
+    "only (it becomes part of the file name). Omit for none."
+)
+ARG_VERIFY = (
+    "'list' (default): check the archive is readable and complete. 'restore': also restore it into "
+    "a scratch database and compare row counts with the manifest (slower, strongest)."
+)
+ARG_TABLES = (
+    'Back up only these tables (names as in the database, e.g. ["residents", "faculty"]); omit '
+    "for the whole database. Unknown names are an error."
+)
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -53,8 +59,11 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Back up the database",
         description=BACKUP_DB,
         annotations=ToolAnnotations(
-            title="Back up the database", readOnlyHint=False, destructiveHint=False,
-            idempotentHint=False, openWorldHint=False,
+            title="Back up the database",
+            readOnlyHint=False,
+            destructiveHint=False,
+            idempotentHint=False,
+            openWorldHint=False,
         ),
     )
     async def backup_db_tool(
@@ -63,16 +72,21 @@ def register(server: MCPServer, state: ServerState) -> None:
         verify: Annotated[Literal["list", "restore"], Field(description=ARG_VERIFY)] = "list",
         tables: Annotated[list[str] | None, Field(description=ARG_TABLES)] = None,
     ) -> BackupResult:
-        return await run_tool(state, lambda project: backup_db(
-            project, label=label, verify=verify, tables=tables, progress=progress_of(ctx)))
+        return await run_tool(
+            state,
+            lambda project: backup_db(project, label=label, verify=verify, tables=tables, progress=progress_of(ctx)),
+        )
 
     @server.tool(
         name="list_backups",
         title="List backups",
         description=LIST_BACKUPS,
         annotations=ToolAnnotations(
-            title="List backups", readOnlyHint=True, destructiveHint=False,
-            idempotentHint=True, openWorldHint=False,
+            title="List backups",
+            readOnlyHint=True,
+            destructiveHint=False,
+            idempotentHint=True,
+            openWorldHint=False,
         ),
     )
     async def list_backups_tool(ctx: Context) -> ListBackupsResult:

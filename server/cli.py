@@ -71,16 +71,22 @@ def _merge_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", nargs="*", default=None, help="Heads to merge (default: all).")
     parser.add_argument("--message", "-m", default="merge heads")
     parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--acknowledge-conflicts", action="store_true",
-                        help="A human confirmed the conflicting heads may be merged.")
+    parser.add_argument(
+        "--acknowledge-conflicts", action="store_true", help="A human confirmed the conflicting heads may be merged."
+    )
 
 
 @command("merge-heads", "Write a merge revision for several heads and rehearse it.", _merge_args)
 async def _merge_heads(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.heads.merge import merge_heads
 
-    return await merge_heads(project, heads=args.heads, message=args.message, dry_run=args.dry_run,
-                             acknowledge_conflicts=args.acknowledge_conflicts)
+    return await merge_heads(
+        project,
+        heads=args.heads,
+        message=args.message,
+        dry_run=args.dry_run,
+        acknowledge_conflicts=args.acknowledge_conflicts,
+    )
 
 
 def _generate_args(parser: argparse.ArgumentParser) -> None:
@@ -91,13 +97,18 @@ def _generate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--against", choices=["scratch", "target"], default="scratch")
 
 
-@command("generate-migration", "Autogenerate a migration, review it, list the files to commit.",
-         _generate_args)
+@command("generate-migration", "Autogenerate a migration, review it, list the files to commit.", _generate_args)
 async def _generate_migration(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.generate.tool import generate_migration
 
-    return await generate_migration(project, message=args.message, autogenerate=args.autogenerate,
-                                    rev_id=args.rev_id, dry_run=args.dry_run, against=args.against)
+    return await generate_migration(
+        project,
+        message=args.message,
+        autogenerate=args.autogenerate,
+        rev_id=args.rev_id,
+        dry_run=args.dry_run,
+        against=args.against,
+    )
 
 
 def _roundtrip_args(parser: argparse.ArgumentParser) -> None:
@@ -113,15 +124,24 @@ def _roundtrip_args(parser: argparse.ArgumentParser) -> None:
 async def _test_roundtrip(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
-    return await test_roundtrip(project, revision=args.revision, from_revision=args.from_revision,
-                                seed_rows=args.seed_rows, data_from=args.data_from, trace_locks=args.trace_locks,
-                                timeout_s=args.timeout)
+    return await test_roundtrip(
+        project,
+        revision=args.revision,
+        from_revision=args.from_revision,
+        seed_rows=args.seed_rows,
+        data_from=args.data_from,
+        trace_locks=args.trace_locks,
+        timeout_s=args.timeout,
+    )
 
 
 def _review_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--revision", "-r", default=None,
-                        help="Revision id, prefix, head(s) or range like base:head "
-                             "(default: not yet applied).")
+    parser.add_argument(
+        "--revision",
+        "-r",
+        default=None,
+        help="Revision id, prefix, head(s) or range like base:head (default: not yet applied).",
+    )
     parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
     parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
 
@@ -130,8 +150,7 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
 async def _review_migration(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.review.tool import review_migration
 
-    return await review_migration(project, revision=args.revision, path=args.path,
-                                  include_sql=args.include_sql)
+    return await review_migration(project, revision=args.revision, path=args.path, include_sql=args.include_sql)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -148,8 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1).")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--auth-token-env", default=None,
-                       help="HTTP only: name of an environment variable holding a bearer token to require.")
+    serve.add_argument(
+        "--auth-token-env",
+        default=None,
+        help="HTTP only: name of an environment variable holding a bearer token to require.",
+    )
     demo = sub.add_parser("demo", help="Run the six tools over MCP on a copy of the bundled example (SQLite).")
     demo.add_argument("--keep", action="store_true", help="Keep the demo project folder for inspection.")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
@@ -206,8 +228,7 @@ def serve(args: argparse.Namespace) -> int:
     except AlembicMcpError as exc:
         print(f"error: {redact(str(exc), args.database_url)}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
-    return run_server(args.project, overrides_from(args), args.transport, args.host, args.port,
-                      args.auth_token_env)
+    return run_server(args.project, overrides_from(args), args.transport, args.host, args.port, args.auth_token_env)
 
 
 def main(argv: list[str] | None = None) -> int:

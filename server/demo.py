@@ -34,19 +34,28 @@ class Outcome:
 
 
 def _add_middle_name(root: Path, state: dict) -> None:
-    edit_models(root, "    role = Column(String(20), nullable=False)  # resident or faculty\n",
-                "    role = Column(String(20), nullable=False)  # resident or faculty\n"
-                "    middle_name = Column(String(60), nullable=True)\n")
+    edit_models(
+        root,
+        "    role = Column(String(20), nullable=False)  # resident or faculty\n",
+        "    role = Column(String(20), nullable=False)  # resident or faculty\n"
+        "    middle_name = Column(String(60), nullable=True)\n",
+    )
 
 
 def _make_two_heads(root: Path, state: dict) -> None:
     head = state["head"]
     write_branch_revision(root, "d3a0b1c00001", head, "rotations", "site")
     write_branch_revision(root, "d3a0b1c00002", head, "persons", "pager")
-    edit_models(root, "    max_hours_per_week = Column(", "    site = Column(String(40), nullable=True)\n"
-                "    max_hours_per_week = Column(")
-    edit_models(root, "    pgy_level = Column(Integer, nullable=True)\n",
-                "    pgy_level = Column(Integer, nullable=True)\n    pager = Column(String(40), nullable=True)\n")
+    edit_models(
+        root,
+        "    max_hours_per_week = Column(",
+        "    site = Column(String(40), nullable=True)\n    max_hours_per_week = Column(",
+    )
+    edit_models(
+        root,
+        "    pgy_level = Column(Integer, nullable=True)\n",
+        "    pgy_level = Column(Integer, nullable=True)\n    pager = Column(String(40), nullable=True)\n",
+    )
 
 
 def _drop_pgy_level(root: Path, state: dict) -> None:
@@ -55,17 +64,32 @@ def _drop_pgy_level(root: Path, state: dict) -> None:
 
 STEPS = [
     Step("Where does the history stand?", "check_heads", {}, "proceed"),
-    Step("Add a nullable middle_name to persons and generate the migration", "generate_migration",
-         {"message": "add middle name to persons"}, "proceed", _add_middle_name),
+    Step(
+        "Add a nullable middle_name to persons and generate the migration",
+        "generate_migration",
+        {"message": "add middle name to persons"},
+        "proceed",
+        _add_middle_name,
+    ),
     Step("Review the pending migration", "review_migration", {}, "proceed"),
-    Step("Rehearse upgrade, downgrade, upgrade on a scratch copy with data", "test_roundtrip",
-         {"data_from": "target"}, "proceed"),
-    Step("Back up the database before anything runs against it", "backup_db", {"label": "before-middle-name"},
-         "proceed"),
+    Step(
+        "Rehearse upgrade, downgrade, upgrade on a scratch copy with data",
+        "test_roundtrip",
+        {"data_from": "target"},
+        "proceed",
+    ),
+    Step(
+        "Back up the database before anything runs against it", "backup_db", {"label": "before-middle-name"}, "proceed"
+    ),
     Step("Two branches were merged in git: two heads", "check_heads", {}, "fix", _make_two_heads),
     Step("Merge the heads", "merge_heads", {"message": "merge site and pager"}, "proceed"),
-    Step("Drop pgy_level, which holds data (dry run)", "generate_migration",
-         {"message": "drop pgy level", "dry_run": True}, "escalate", _drop_pgy_level),
+    Step(
+        "Drop pgy_level, which holds data (dry run)",
+        "generate_migration",
+        {"message": "drop pgy level", "dry_run": True},
+        "escalate",
+        _drop_pgy_level,
+    ),
 ]
 
 
@@ -81,8 +105,9 @@ def _print_verdict(outcome: Outcome, data: dict) -> None:
 
 
 async def run_demo(root: Path, steps: list[Step] = STEPS) -> list[Outcome]:
-    params = StdioServerParameters(command=sys.executable,
-                                   args=["-m", "alembic_mcp.server", "serve", "--project", str(root)])
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "alembic_mcp.server", "serve", "--project", str(root)]
+    )
     outcomes: list[Outcome] = []
     state: dict[str, Any] = {}
     async with Client(params, read_timeout_seconds=600) as client:
@@ -107,8 +132,9 @@ async def run_demo(root: Path, steps: list[Step] = STEPS) -> list[Outcome]:
                 print(f"  error: {text}")
                 continue
             data = result.structured_content or {}
-            outcome = Outcome(step, data.get("verdict", "?"), data.get("summary", ""),
-                              data.get("verdict") == step.expected)
+            outcome = Outcome(
+                step, data.get("verdict", "?"), data.get("summary", ""), data.get("verdict") == step.expected
+            )
             outcomes.append(outcome)
             _print_verdict(outcome, data)
             if step.tool == "check_heads" and data.get("heads"):

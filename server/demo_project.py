@@ -37,27 +37,59 @@ def seed(db_path: Path, residents: int = 150, faculty: int = 45, assignments: in
     rng = random.Random(7)
     conn = sqlite3.connect(db_path)
     with conn:
-        people = [(i, f"Resident {i}", f"resident{i}@hospital.test", "resident", rng.randint(1, 5))
-                  for i in range(1, residents + 1)]
-        people += [(residents + i, f"Faculty {i}", f"faculty{i}@hospital.test", "faculty", None)
-                   for i in range(1, faculty + 1)]
+        people = [
+            (i, f"Resident {i}", f"resident{i}@hospital.test", "resident", rng.randint(1, 5))
+            for i in range(1, residents + 1)
+        ]
+        people += [
+            (residents + i, f"Faculty {i}", f"faculty{i}@hospital.test", "faculty", None) for i in range(1, faculty + 1)
+        ]
         conn.executemany("INSERT INTO persons (id, name, email, role, pgy_level) VALUES (?, ?, ?, ?, ?)", people)
-        rotations = ["ICU", "Emergency", "Cardiology", "Surgery", "Pediatrics", "Night Float", "Clinic",
-                     "Oncology", "Neurology", "Radiology", "Elective", "Research"]
+        rotations = [
+            "ICU",
+            "Emergency",
+            "Cardiology",
+            "Surgery",
+            "Pediatrics",
+            "Night Float",
+            "Clinic",
+            "Oncology",
+            "Neurology",
+            "Radiology",
+            "Elective",
+            "Research",
+        ]
         conn.executemany("INSERT INTO rotations (id, name) VALUES (?, ?)", list(enumerate(rotations, 1)))
         start = date(2026, 7, 1)
         rows = []
         for i in range(1, assignments + 1):
             begins = start + timedelta(weeks=rng.randint(0, 48))
-            rows.append((i, rng.randint(1, residents), rng.randint(1, len(rotations)), begins.isoformat(),
-                         (begins + timedelta(weeks=4)).isoformat(), rng.random() < 0.2))
-        conn.executemany("INSERT INTO assignments (id, person_id, rotation_id, starts_on, ends_on, on_call) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", rows)
-        conn.executemany("INSERT INTO audit_log (actor, action, detail) VALUES (?, ?, ?)",
-                         [("scheduler", "assign", f"assignment {i}") for i in range(1, 51)])
-        conn.executemany("INSERT INTO acgme_compliance (person_id, week_of, duty_hours) VALUES (?, ?, ?)",
-                         [(rng.randint(1, residents), (start + timedelta(weeks=w)).isoformat(), rng.randint(50, 80))
-                          for w in range(300)])
+            rows.append(
+                (
+                    i,
+                    rng.randint(1, residents),
+                    rng.randint(1, len(rotations)),
+                    begins.isoformat(),
+                    (begins + timedelta(weeks=4)).isoformat(),
+                    rng.random() < 0.2,
+                )
+            )
+        conn.executemany(
+            "INSERT INTO assignments (id, person_id, rotation_id, starts_on, ends_on, on_call) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(
+            "INSERT INTO audit_log (actor, action, detail) VALUES (?, ?, ?)",
+            [("scheduler", "assign", f"assignment {i}") for i in range(1, 51)],
+        )
+        conn.executemany(
+            "INSERT INTO acgme_compliance (person_id, week_of, duty_hours) VALUES (?, ?, ?)",
+            [
+                (rng.randint(1, residents), (start + timedelta(weeks=w)).isoformat(), rng.randint(50, 80))
+                for w in range(300)
+            ],
+        )
     conn.close()
     return {"persons": residents + faculty, "rotations": len(rotations), "assignments": assignments}
 

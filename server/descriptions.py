@@ -42,8 +42,10 @@ user's database) and reports the result. dry_run=true writes nothing and returns
 write. Only writes inside the project's versions directory.
 """
 
-ARG_HEADS = ("Revision ids (or unique prefixes) of the heads to merge; omit to merge every head.")
+ARG_HEADS = "Revision ids (or unique prefixes) of the heads to merge; omit to merge every head."
 ARG_MESSAGE = "Message of the merge revision, e.g. 'merge heads'. No path separators."
 ARG_DRY_RUN = "true: write nothing, return the merge file that would be written."
-ARG_ACK = ("true only after a human confirmed that conflicting heads (same tables changed) may be merged; "
-           "the result records the acknowledgement.")
+ARG_ACK = (
+    "true only after a human confirmed that conflicting heads (same tables changed) may be merged; "
+    "the result records the acknowledgement."
+)

@@ -42,9 +42,7 @@ ARG_MESSAGE = (
 ARG_AUTOGENERATE = (
     "true (default): compare the models with the database; false: write an empty revision to fill in by hand."
 )
-ARG_REV_ID = (
-    "Revision id to use (letters, digits, underscores; must not exist yet); omit to let Alembic pick one."
-)
+ARG_REV_ID = "Revision id to use (letters, digits, underscores; must not exist yet); omit to let Alembic pick one."
 ARG_DRY_RUN = "true: write nothing; return the file that would be written, with its review."
 ARG_AGAINST = (
     "'scratch' (default): compare with a scratch database upgraded to the heads; "

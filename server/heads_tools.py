@@ -1,6 +1,5 @@
 """MCP registration of check_heads and merge_heads."""
 
-
 from typing import Annotated
 
 from mcp.server.elicitation import ElicitationResult
@@ -22,8 +21,11 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Check migration heads",
         description=d.CHECK_HEADS,
         annotations=ToolAnnotations(
-            title="Check migration heads", readOnlyHint=True, destructiveHint=False,
-            idempotentHint=True, openWorldHint=False,
+            title="Check migration heads",
+            readOnlyHint=True,
+            destructiveHint=False,
+            idempotentHint=True,
+            openWorldHint=False,
         ),
     )
     async def check_heads_tool(ctx: Context) -> CheckHeadsResult:
@@ -53,9 +55,17 @@ def register(server: MCPServer, state: ServerState) -> None:
         human: Annotated[ElicitationResult[Confirmation], Resolve(ask_about_conflicts)] = None,
     ) -> MergeHeadsResult:
         acknowledged = acknowledge_conflicts or human_said_yes(human)
-        return await run_tool(state, lambda project: merge_heads(
-            project, heads=heads, message=message, dry_run=dry_run,
-            acknowledge_conflicts=acknowledged, progress=progress_of(ctx)))
+        return await run_tool(
+            state,
+            lambda project: merge_heads(
+                project,
+                heads=heads,
+                message=message,
+                dry_run=dry_run,
+                acknowledge_conflicts=acknowledged,
+                progress=progress_of(ctx),
+            ),
+        )
 
     server.add_tool(
         merge_heads_tool,
@@ -63,7 +73,10 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Merge migration heads",
         description=d.MERGE_HEADS,
         annotations=ToolAnnotations(
-            title="Merge migration heads", readOnlyHint=False, destructiveHint=False,
-            idempotentHint=False, openWorldHint=False,
+            title="Merge migration heads",
+            readOnlyHint=False,
+            destructiveHint=False,
+            idempotentHint=False,
+            openWorldHint=False,
         ),
     )

@@ -26,12 +26,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host: str, port: int,
-               auth_token_env: str | None = None) -> int:
+def run_server(
+    project_dir: str, overrides: dict[str, Any], transport: str, host: str, port: int, auth_token_env: str | None = None
+) -> int:
     if transport == "stdio":
         if auth_token_env:
-            print("error: --auth-token-env applies to --transport http only (stdio has no network surface).",
-                  file=sys.stderr)
+            print(
+                "error: --auth-token-env applies to --transport http only (stdio has no network surface).",
+                file=sys.stderr,
+            )
             return 3
         build_server(project_dir, overrides, warm_worker=True).run("stdio")
         return 0
@@ -39,8 +42,7 @@ def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host
     if auth_token_env:
         token = os.environ.get(auth_token_env)
         if not token:
-            print(f"error: --auth-token-env {auth_token_env} names an unset or empty variable.",
-                  file=sys.stderr)
+            print(f"error: --auth-token-env {auth_token_env} names an unset or empty variable.", file=sys.stderr)
             return 3
     import uvicorn
 
@@ -51,11 +53,18 @@ def run_server(project_dir: str, overrides: dict[str, Any], transport: str, host
     if token:
         app = BearerTokenGate(app, token)
     shown_host = f"[{host}]" if ":" in host else host
-    print(f"alembic-mcp: streamable HTTP on http://{shown_host}:{port}/mcp"
-          f"{' (bearer token required)' if token else ''}", file=sys.stderr, flush=True)
+    print(
+        f"alembic-mcp: streamable HTTP on http://{shown_host}:{port}/mcp{' (bearer token required)' if token else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
     if not is_loopback(host) and not token:
-        print("alembic-mcp: warning: listening beyond loopback without --auth-token-env; anyone who can "
-              "reach this port can call the tools.", file=sys.stderr, flush=True)
+        print(
+            "alembic-mcp: warning: listening beyond loopback without --auth-token-env; anyone who can "
+            "reach this port can call the tools.",
+            file=sys.stderr,
+            flush=True,
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
@@ -85,10 +94,17 @@ class BearerTokenGate:
                 await send({"type": "websocket.close", "code": 1008})
                 return
             body = b'{"error": "missing or wrong bearer token: send Authorization: Bearer <token>"}'
-            await send({"type": "http.response.start", "status": 401,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode()),
-                                    (b"www-authenticate", b'Bearer realm="alembic-mcp"')]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"www-authenticate", b'Bearer realm="alembic-mcp"'),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)

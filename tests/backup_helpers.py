@@ -44,10 +44,7 @@ def seed(url: str, residents_n: int = 150) -> dict[str, int]:
             conn.execute(insert(faculty), [{"id": i, "name": f"dr {i}'s"} for i in range(1, 46)])
             conn.execute(
                 insert(assignments),
-                [
-                    {"id": i, "resident_id": 1 + i % residents_n, "rotation": f"rot({i % 7})"}
-                    for i in range(1, 1201)
-                ],
+                [{"id": i, "resident_id": 1 + i % residents_n, "rotation": f"rot({i % 7})"} for i in range(1, 1201)],
             )
             conn.execute(insert(version), [{"version_num": REVISION}])
     finally:

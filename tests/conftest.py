@@ -45,8 +45,13 @@ def _make_database(server_url: str, kind: str) -> str:
 def _drop_database(server_url: str, kind: str, name: str) -> None:
     engine = create_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "pg"
-                          else f"DROP DATABASE IF EXISTS `{name}`"))
+        conn.execute(
+            text(
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                if kind == "pg"
+                else f"DROP DATABASE IF EXISTS `{name}`"
+            )
+        )
     engine.dispose()
 
 
@@ -89,9 +94,16 @@ def example_project(tmp_path) -> Path:
     return dest
 
 
-def write_revision(project: Path, revision: str, down: str | tuple | None, upgrade: str = "pass",
-                   downgrade: str = "pass", message: str | None = None, versions: str = "migrations/versions",
-                   extra_header: str = "") -> Path:
+def write_revision(
+    project: Path,
+    revision: str,
+    down: str | tuple | None,
+    upgrade: str = "pass",
+    downgrade: str = "pass",
+    message: str | None = None,
+    versions: str = "migrations/versions",
+    extra_header: str = "",
+) -> Path:
     """Write a migration file; ``upgrade``/``downgrade`` are function bodies (dedented)."""
     body_up = textwrap.indent(textwrap.dedent(upgrade).strip() or "pass", "    ")
     body_down = textwrap.indent(textwrap.dedent(downgrade).strip() or "pass", "    ")

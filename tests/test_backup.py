@@ -234,8 +234,12 @@ async def test_dump_killed_midway_leaves_no_backup(pg_url, example_project):
     seed(pg_url)
     engine = create_engine(pg_url, poolclass=NullPool)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b "
-                          "FROM generate_series(1, 300000) g"))
+        conn.execute(
+            text(
+                "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b "
+                "FROM generate_series(1, 300000) g"
+            )
+        )
     engine.dispose()
     database = make_url(pg_url).database
     project = load_project(example_project, {"database_url": pg_url})
@@ -294,6 +298,7 @@ async def test_password_never_appears(pg_url, example_project, caplog, capfd):
         seen: dict = {}
         try:
             async with anyio.create_task_group() as group:
+
                 async def run():
                     seen["result"] = await backup_db(project, label="pw-test", verify="restore")
 
@@ -312,8 +317,13 @@ async def test_password_never_appears(pg_url, example_project, caplog, capfd):
         listed = await list_backups(project)
         with pytest.raises(DatabaseUnavailable) as failed:
             await backup_db(load_project(example_project, {"database_url": url.replace(":5432/", ":1/")}))
-        texts = [result.model_dump_json(), listed.model_dump_json(), str(failed.value), caplog.text,
-                 *capfd.readouterr()]
+        texts = [
+            result.model_dump_json(),
+            listed.model_dump_json(),
+            str(failed.value),
+            caplog.text,
+            *capfd.readouterr(),
+        ]
         texts += [p.read_text(errors="replace") for p in project.backup_dir.iterdir() if p.suffix == ".json"]
         for blob in texts:
             assert password not in blob
@@ -359,6 +369,7 @@ async def test_mariadb_password_goes_through_the_environment(mariadb_url, exampl
         seen: dict = {}
         try:
             async with anyio.create_task_group() as group:
+
                 async def run():
                     seen["result"] = await backup_db(project, verify="restore")
 
@@ -399,7 +410,6 @@ async def test_tables_restriction_and_unknown_tables(backend, request, example_p
     child = await backup_db(project, tables=["assignments"], verify="restore")
     assert child.verified and child.tables == {"assignments": EXPECTED["assignments"]}, child.verification
     with pytest.raises(InvalidArgument, match=r"Unknown tables 'nope', 'ghost'.*Existing tables:.*residents"):
-
         await backup_db(project, tables=["residents", "nope", "ghost"])
     with pytest.raises(InvalidArgument, match="empty list"):
         await backup_db(project, tables=[])
@@ -453,8 +463,7 @@ async def test_production_target_escalates(sqlite_url, example_project):
     assert (await backup_db(dev)).verdict == "proceed"
 
 
-@pytest.mark.parametrize("label", ["../etc", "a/b", "a\\b", "x;rm -rf ~", "$(id)", "a b", "`x`", "x|y", "-x",
-                                   "x" * 65])
+@pytest.mark.parametrize("label", ["../etc", "a/b", "a\\b", "x;rm -rf ~", "$(id)", "a b", "`x`", "x|y", "-x", "x" * 65])
 async def test_bad_labels_are_refused(label, sqlite_url, example_project):
     seed(sqlite_url)
     project = load_project(example_project, {"database_url": sqlite_url})
@@ -472,8 +481,10 @@ async def test_bad_verify_and_unreachable_databases(example_project, tmp_path):
     with pytest.raises(DatabaseUnavailable, match="does not exist"):
         await backup_db(project)
     assert not (tmp_path / "missing.db").exists()
-    for url in ("postgresql+psycopg://postgres:hunter2secret@127.0.0.1:1/nowhere",
-                "mysql+pymysql://root:hunter2secret@127.0.0.1:1/nowhere"):
+    for url in (
+        "postgresql+psycopg://postgres:hunter2secret@127.0.0.1:1/nowhere",
+        "mysql+pymysql://root:hunter2secret@127.0.0.1:1/nowhere",
+    ):
         project = load_project(example_project, {"database_url": url})
         with pytest.raises(DatabaseUnavailable, match=r"Could not connect to .*\*\*\*") as err:
             await backup_db(project)
@@ -489,7 +500,8 @@ async def test_failed_verification_keeps_nothing(pg_url, example_project):
     assert result.verdict == "fix" and not result.verified and result.backup_id is None
     assert result.findings[0].rule == "backup-verification-failed"
     assert "Could not create a scratch database" in result.verification.detail or "Could not connect" in (
-        result.verification.detail)
+        result.verification.detail
+    )
     assert "scratchpw" not in result.model_dump_json()
     assert backup_files(project) == []
     assert (await list_backups(project)).backups == []

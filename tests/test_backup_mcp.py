@@ -46,8 +46,9 @@ async def test_backup_over_mcp(mode, pg_url, example_project):
         assert [listing[h] for h in hints] == [True, False, True, False]
         assert set(tools["backup_db"].input_schema["properties"]) == {"label", "verify", "tables"}
 
-        result = await client.call_tool("backup_db", {"label": "pre-drop", "verify": "restore"},
-                                        progress_callback=on_progress)
+        result = await client.call_tool(
+            "backup_db", {"label": "pre-drop", "verify": "restore"}, progress_callback=on_progress
+        )
         assert not result.is_error, result.content
         data = result.structured_content
         assert data["verdict"] == "proceed" and data["verified"] and data["tables"] == EXPECTED
@@ -115,8 +116,11 @@ def test_pg_version_rules():
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump not installed")
 def test_too_old_pg_dump_is_a_clear_error():
     """The installed pg_dump (a real binary) is older than a hypothetical PostgreSQL 99 server."""
-    with pytest.raises(ProjectError, match=r"older than the database server \(PostgreSQL 99\.1\).*version 99 "
-                                           r"or newer.*postgresql-client-99"):
+    with pytest.raises(
+        ProjectError,
+        match=r"older than the database server \(PostgreSQL 99\.1\).*version 99 "
+        r"or newer.*postgresql-client-99",
+    ):
         find_pg_tool("pg_dump", (99,), "99.1")
     assert find_pg_tool("pg_dump", (9, 6), "9.6.24").major >= (9, 6)
 
@@ -138,7 +142,8 @@ def test_mysql_dump_parser(tmp_path):
         "INSERT INTO `t` VALUES (1,'x),(y'),(2,'\\\\'),(3,'a\\nb');\n"
         "INSERT INTO `t` VALUES (4,'');\n"
         "CREATE TABLE `empty` (\n  `id` int\n);\n"
-        "-- Dump completed on 2026-01-01\n")
+        "-- Dump completed on 2026-01-01\n"
+    )
     parsed = parse_mysql_dump(old_style)
     assert parsed.ok and parsed.counts == {"t": 4, "empty": 0}
     cut = tmp_path / "cut.sql"

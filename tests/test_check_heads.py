@@ -63,8 +63,13 @@ def test_conflicting_heads_escalate(example_project):
 
 def test_conflict_seen_through_batch_alter_table(example_project):
     write_revision(example_project, "c0000001", "b2e1d1ce0002", add_col("persons", "a"), message="a")
-    write_revision(example_project, "c0000002", "b2e1d1ce0002",
-                   "with op.batch_alter_table('persons') as b:\n    b.drop_column('pgy_level')", message="b")
+    write_revision(
+        example_project,
+        "c0000002",
+        "b2e1d1ce0002",
+        "with op.batch_alter_table('persons') as b:\n    b.drop_column('pgy_level')",
+        message="b",
+    )
     assert run_check(example_project).verdict == "escalate"
 
 
@@ -122,8 +127,9 @@ def test_syntax_error_reported_with_line(example_project):
 
 
 def test_import_error_reported(example_project):
-    write_revision(example_project, "c0000001", "b2e1d1ce0002", message="imports",
-                   extra_header="import not_a_real_module_xyz")
+    write_revision(
+        example_project, "c0000001", "b2e1d1ce0002", message="imports", extra_header="import not_a_real_module_xyz"
+    )
     result = run_check(example_project)
     err = next(f for f in result.findings if f.rule == "revision-import-error")
     assert "not_a_real_module_xyz" in err.message and err.line is not None
@@ -131,8 +137,9 @@ def test_import_error_reported(example_project):
 
 def test_env_py_that_raises(example_project):
     env = example_project / "migrations" / "env.py"
-    env.write_text(env.read_text().replace("config = context.config", "raise RuntimeError('no settings')\n"
-                                                                       "config = context.config"))
+    env.write_text(
+        env.read_text().replace("config = context.config", "raise RuntimeError('no settings')\nconfig = context.config")
+    )
     result = run_check(example_project)
     err = next(f for f in result.findings if f.rule == "env-py-error")
     assert "no settings" in err.message and err.file == "migrations/env.py" and err.line
@@ -203,12 +210,22 @@ def async_project(tmp_path, pg_async_url):
     """A project made by `alembic init -t async` on asyncpg, with one revision creating table t."""
     project = tmp_path / "asyncproj"
     project.mkdir()
-    subprocess.run([sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"], cwd=project,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
     ini = project / "alembic.ini"
     ini.write_text(ini.read_text().replace("driver://user:pass@localhost/dbname", pg_async_url))
-    write_revision(project, "a0000001", None, "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))",
-                   "op.drop_table('t')", message="t")
+    write_revision(
+        project,
+        "a0000001",
+        None,
+        "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))",
+        "op.drop_table('t')",
+        message="t",
+    )
     return project
 
 
@@ -217,8 +234,9 @@ def test_async_env_project_on_asyncpg(async_project):
     result = run_check(async_project)
     assert not [f for f in result.findings if f.severity == "error"], result.findings
     assert result.database.status == "empty"
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=async_project, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=async_project, check=True, capture_output=True
+    )
     result = run_check(async_project)
     assert result.database.status == "at_head"
 
@@ -229,9 +247,14 @@ def test_async_env_project_merge_rehearsal(async_project):
 
     project = async_project
     for rev, table in (("b0000001", "u"), ("b0000002", "v")):
-        write_revision(project, rev, "a0000001",
-                       f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True))",
-                       f"op.drop_table({table!r})", message=table)
+        write_revision(
+            project,
+            rev,
+            "a0000001",
+            f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True))",
+            f"op.drop_table({table!r})",
+            message=table,
+        )
     result = anyio.run(lambda: merge_heads(load_project(project)))
     assert result.verdict == "proceed", result
     assert result.rehearsal.ran and result.rehearsal.ok and result.rehearsal.dropped

@@ -15,16 +15,17 @@ from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
 # --- configuration -------------------------------------------------------------------------------
 
+
 def test_precedence_pyproject_env_flags(example_project, sqlite_url):
     project = load_project(example_project, environ={})
     assert project.settings.protected_tables == ["acgme_*"]
     assert str(project.database_url).endswith("residency/residency.db")  # alembic.ini, made absolute
-    project = load_project(example_project, environ={"ALEMBIC_MCP_PROTECTED_TABLES": "a_*, b_*",
-                                                     "DATABASE_URL": sqlite_url})
+    project = load_project(
+        example_project, environ={"ALEMBIC_MCP_PROTECTED_TABLES": "a_*, b_*", "DATABASE_URL": sqlite_url}
+    )
     assert project.settings.protected_tables == ["a_*", "b_*"]
     assert project.database_url_source == "$DATABASE_URL"
-    project = load_project(example_project, {"database_url": "sqlite:///flag.db"},
-                           environ={"DATABASE_URL": sqlite_url})
+    project = load_project(example_project, {"database_url": "sqlite:///flag.db"}, environ={"DATABASE_URL": sqlite_url})
     assert project.database_url.database == str(example_project / "flag.db")
 
 
@@ -46,8 +47,7 @@ def test_invalid_setting_values(example_project):
 
 def test_pyproject_tool_alembic_without_ini(tmp_path):
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
     project = load_project(tmp_path, environ={})
     assert project.alembic_ini is None and project.script_location == tmp_path / "migrations"
 
@@ -67,6 +67,7 @@ def test_project_errors(tmp_path):
 
 # --- URL masking ---------------------------------------------------------------------------------
 
+
 def test_mask_and_redact():
     url = "postgresql+asyncpg://app:hunter2@db.example:5432/prod"
     assert mask_url(url) == "postgresql+asyncpg://app:***@db.example:5432/prod"
@@ -76,6 +77,7 @@ def test_mask_and_redact():
 
 
 # --- scratch databases ---------------------------------------------------------------------------
+
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def any_target(request, tmp_path):
@@ -133,6 +135,7 @@ def test_sweep_drops_only_stale(pg_url, monkeypatch):
 
 # --- the worker ----------------------------------------------------------------------------------
 
+
 def test_worker_reports_user_errors_with_file_and_line(example_project):
     (example_project / "migrations" / "versions" / "zz_bad.py").write_text("revision = 'zz'\nx = 1/0\n")
     env = example_project / "migrations" / "env.py"
@@ -159,12 +162,19 @@ def test_worker_timeout_kills_the_process(example_project):
 
 def test_worker_crash_keeps_stderr_redacted(example_project):
     env = example_project / "migrations" / "env.py"
-    env.write_text("import os, sys\nprint('url=' + os.environ['DATABASE_URL'], file=sys.stderr, flush=True)\n"
-                   "os._exit(7)\n")
+    env.write_text(
+        "import os, sys\nprint('url=' + os.environ['DATABASE_URL'], file=sys.stderr, flush=True)\nos._exit(7)\n"
+    )
     project = load_project(example_project, {"database_url": "postgresql://u:topsecret@127.0.0.1/x"}, environ={})
     with pytest.raises(WorkerFailed) as info:
-        anyio.run(lambda: run_worker(project, "history", {"check_env": True},
-                                     database_url=project.database_url.render_as_string(hide_password=False)))
+        anyio.run(
+            lambda: run_worker(
+                project,
+                "history",
+                {"check_env": True},
+                database_url=project.database_url.render_as_string(hide_password=False),
+            )
+        )
     assert "exited with code 7" in str(info.value)
     assert "url=postgresql://u:***@127.0.0.1/x" in info.value.stderr
     assert "topsecret" not in info.value.stderr and "topsecret" not in str(info.value)

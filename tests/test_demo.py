@@ -8,10 +8,11 @@ import sys
 
 
 def test_demo_runs_to_the_end_with_expected_verdicts(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "alembic_mcp.server", "demo"], capture_output=True, text=True,
-                         timeout=900, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "alembic_mcp.server", "demo"], capture_output=True, text=True, timeout=900, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
-    summary = out.stdout[out.stdout.index("Summary:"):]
+    summary = out.stdout[out.stdout.index("Summary:") :]
     rows = re.findall(r"^\s+(ok |BAD) (\w+)\s+(\w+)", summary, re.M)
     verdicts = [(tool, verdict) for _, tool, verdict in rows]
     assert verdicts == [

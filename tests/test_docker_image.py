@@ -40,8 +40,7 @@ pytestmark = pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON)
 @pytest.fixture(scope="module")
 def image():
     tag = f"alembic-mcp-test:{secrets.token_hex(4)}"
-    done = subprocess.run([DOCKER, "build", "-t", tag, str(REPO)], capture_output=True, text=True,
-                          timeout=1800)
+    done = subprocess.run([DOCKER, "build", "-t", tag, str(REPO)], capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
     yield tag
     subprocess.run([DOCKER, "image", "rm", "-f", tag], capture_output=True, timeout=120)

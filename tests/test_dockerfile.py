@@ -45,8 +45,9 @@ def _instructions() -> list[tuple[str, str]]:
 
 
 def test_hadolint_reports_nothing():
-    done = subprocess.run([_hadolint(), "--format", "json", str(DOCKERFILE)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [_hadolint(), "--format", "json", str(DOCKERFILE)], capture_output=True, text=True, timeout=120
+    )
     findings = json.loads(done.stdout or "[]")
     assert findings == [], json.dumps(findings, indent=2)
     assert done.returncode == 0, done.stderr
@@ -77,25 +78,36 @@ def test_build_copies_what_the_package_needs():
             sources = [a for a in args.split() if not a.startswith("--")][:-1]
             copied |= {s.rstrip("/").removeprefix("./") for s in sources}
     assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
-    ignored = [p.strip() for p in (REPO / ".dockerignore").read_text().splitlines()
-               if p.strip() and not p.startswith("#")]
+    ignored = [
+        p.strip() for p in (REPO / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
     assert {".git", ".venv"} <= set(ignored)
     for path in copied:
         assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), f"{path} is in .dockerignore"
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    ([], ["serve", "--project", "/project"]),
-    (["--transport", "http", "--host", "0.0.0.0"],
-     ["serve", "--project", "/project", "--transport", "http", "--host", "0.0.0.0"]),
-    (["check-heads", "--json"], ["check-heads", "--json"]),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], ["serve", "--project", "/project"]),
+        (
+            ["--transport", "http", "--host", "0.0.0.0"],
+            ["serve", "--project", "/project", "--transport", "http", "--host", "0.0.0.0"],
+        ),
+        (["check-heads", "--json"], ["check-heads", "--json"]),
+    ],
+)
 def test_entrypoint_dispatch(tmp_path, args, expected):
     """The entrypoint script, run with a stand-in alembic-mcp that prints its arguments."""
     fake = tmp_path / "alembic-mcp"
     fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
     fake.chmod(0o755)
-    done = subprocess.run(["sh", str(ENTRYPOINT), *args], capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"})
+    done = subprocess.run(
+        ["sh", str(ENTRYPOINT), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == expected

@@ -33,7 +33,7 @@ def _invocations() -> list[tuple[str, str, list[str]]]:
     found = []
     for doc in DOCS:
         text = doc.read_text()
-        for line in (text.splitlines() if doc.name == "Dockerfile" else _code(text)):
+        for line in text.splitlines() if doc.name == "Dockerfile" else _code(text):
             for sub, rest in COMMAND.findall(line):
                 rest = re.split(r"\s(?:&&|;|>|2>)\s", rest)[0]  # synopsis lines use | for alternatives
                 flags = [t.strip("[]").split("=")[0] for t in rest.split() if t.strip("[").startswith("-")]

@@ -18,9 +18,7 @@ def test_two_edits_in_one_server_process(example_project, sqlite_url, mode):
     upgrade_target(example_project, sqlite_url)
 
     async def main():
-        async with Client(
-            build_server(str(example_project), {"database_url": sqlite_url}), mode=mode
-        ) as client:
+        async with Client(build_server(str(example_project), {"database_url": sqlite_url}), mode=mode) as client:
             add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
             first = await client.call_tool("generate_migration", {"message": "add middle_name"})
             assert not first.is_error, first.content[0].text
@@ -59,9 +57,7 @@ def test_bad_arguments_are_clear_errors_and_server_keeps_answering(example_proje
     before = sorted(p.name for p in (example_project / "migrations" / "versions").iterdir())
 
     async def main():
-        async with Client(
-            build_server(str(example_project), {"database_url": sqlite_url}), mode=mode
-        ) as client:
+        async with Client(build_server(str(example_project), {"database_url": sqlite_url}), mode=mode) as client:
             for arguments, expected in BAD:
                 result = await client.call_tool("generate_migration", arguments)
                 assert result.is_error, arguments

@@ -119,15 +119,11 @@ def test_nullable_column_proceeds_and_matches_alembic(example_project, target_ur
     shutil.copytree(example_project, twin)
     before = versions(example_project)
 
-    result = generate(
-        example_project, target_url, message="add middle_name to persons", rev_id="c3d4e5f60003"
-    )
+    result = generate(example_project, target_url, message="add middle_name to persons", rev_id="c3d4e5f60003")
 
     assert result.verdict == "proceed", result.findings
     assert result.written and result.revision == "c3d4e5f60003" and result.down_revision == [HEAD]
-    assert [(o.op, o.table, o.column) for o in result.operations] == [
-        ("add_column", "persons", "middle_name")
-    ]
+    assert [(o.op, o.table, o.column) for o in result.operations] == [("add_column", "persons", "middle_name")]
     assert result.operations[0].detail["nullable"] is True
     new_files = versions(example_project) - before
     assert new_files == {"c3d4e5f60003_add_middle_name_to_persons.py"}
@@ -168,11 +164,7 @@ def test_not_null_column_on_table_with_rows_is_fix_with_three_phases(example_pro
     finding = rules(result)["add-column-required"]
     assert finding.severity == "error" and finding.table == "persons" and finding.column == "badge"
     assert "persons has 3 rows in the target database" in finding.message
-    assert (
-        "three-phase" in finding.fix
-        and "nullable=True" in finding.fix
-        and "UPDATE persons SET badge" in finding.fix
-    )
+    assert "three-phase" in finding.fix and "nullable=True" in finding.fix and "UPDATE persons SET badge" in finding.fix
     assert "nullable=False" in finding.fix
     if target_url.startswith("sqlite"):  # the generated file uses batch mode there, so does the fix
         assert "batch_op.alter_column('badge'" in finding.fix
@@ -427,9 +419,7 @@ def test_sqlite_without_batch_and_without_naming_convention(example_project, sql
     edit_models(example_project, PGY_LINE, "")
     result = generate(example_project, sqlite_url, message="drop pgy_level")
     found = rules(result)
-    assert (
-        found["sqlite-batch-mode"].severity == "error" and "drop_column" in found["sqlite-batch-mode"].message
-    )
+    assert found["sqlite-batch-mode"].severity == "error" and "drop_column" in found["sqlite-batch-mode"].message
     assert found["unnamed-constraint"].severity == "warning"
     assert "naming_convention" in found["unnamed-constraint"].fix
 
@@ -469,14 +459,9 @@ def test_postgres_blind_spots_enum_check_server_default(example_project, pg_url)
     found = rules(result)
     assert not result.written  # autogenerate itself saw nothing
     enum = found["enum-change"]
-    assert (
-        "graduated" in enum.message
-        and "ALTER TYPE person_status ADD VALUE IF NOT EXISTS 'graduated'" in enum.fix
-    )
+    assert "graduated" in enum.message and "ALTER TYPE person_status ADD VALUE IF NOT EXISTS 'graduated'" in enum.fix
     default = found["server-default-change"]
-    assert (
-        default.table == "rotations" and default.column == "max_hours_per_week" and "'60'" in default.message
-    )
+    assert default.table == "rotations" and default.column == "max_hours_per_week" and "'60'" in default.message
     check = found["check-constraint-change"]
     assert check.table == "acgme_compliance" and "ck_acgme_compliance_duty_nonneg" in check.message
     assert "op.create_check_constraint" in check.fix

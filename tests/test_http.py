@@ -23,9 +23,12 @@ from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 TOKEN_ENV = "AMCP_TEST_BEARER_TOKEN"  # not ALEMBIC_MCP_*: that prefix is the settings namespace
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                         "clientInfo": {"name": "test", "version": "0"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}},
+}
 SERVE = [sys.executable, "-m", "alembic_mcp.server", "serve"]
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
@@ -52,7 +55,7 @@ def _listening_addresses(port: int) -> set[str]:
                 continue
             raw = bytes.fromhex(addr_hex)
             # the kernel prints each 32-bit word in host (little-endian) order
-            words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
             family = socket.AF_INET if width == 8 else socket.AF_INET6
             found.add(socket.inet_ntop(family, words))
     return found
@@ -69,17 +72,34 @@ class Served:
 
 
 @contextmanager
-def serve_http(project: Path, database_url: str, *extra: str, env: dict[str, str] | None = None,
-               host: str = "127.0.0.1"):
+def serve_http(
+    project: Path, database_url: str, *extra: str, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+):
     """Start the HTTP server (its output goes to a log file), wait until it accepts connections on
     ``host``, always terminate it."""
     port = _free_port()
-    cmd = [*SERVE, "--project", str(project),
-           "--database-url", database_url, "--transport", "http", "--port", str(port), *extra]
+    cmd = [
+        *SERVE,
+        "--project",
+        str(project),
+        "--database-url",
+        database_url,
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        *extra,
+    ]
     log = project.parent / f"http-server-{port}.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})}, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
     served = Served(port, proc, log)
     try:
         deadline = time.monotonic() + 30
@@ -160,18 +180,21 @@ def test_http_other_bind_address_reaches_mcp(example_project, sqlite_url):
         if Path("/proc/net/tcp").exists():
             assert _listening_addresses(served.port) == {"127.0.0.2"}
         with httpx2.Client() as http:
-            response = http.post(f"http://127.0.0.2:{served.port}/mcp", json=INITIALIZE,
-                                 headers={**MCP_HEADERS, "Host": f"alembic-mcp:{served.port}"})
+            response = http.post(
+                f"http://127.0.0.2:{served.port}/mcp",
+                json=INITIALIZE,
+                headers={**MCP_HEADERS, "Host": f"alembic-mcp:{served.port}"},
+            )
     assert response.status_code == 200, response.text
     assert "warning" not in served.stderr()  # 127.0.0.0/8 is loopback
 
 
 def test_http_bearer_token_required(example_project, sqlite_url):
     token = "t0ken-" + os.urandom(8).hex()
-    with serve_http(example_project, sqlite_url, "--auth-token-env", TOKEN_ENV,
-                    env={TOKEN_ENV: token}) as served:
+    with serve_http(example_project, sqlite_url, "--auth-token-env", TOKEN_ENV, env={TOKEN_ENV: token}) as served:
         url = f"http://127.0.0.1:{served.port}/mcp"
         with httpx2.Client() as http:
+
             def post(authorization: str | None):
                 extra = {"Authorization": authorization} if authorization else {}
                 return http.post(url, json=INITIALIZE, headers={**MCP_HEADERS, **extra})
@@ -204,17 +227,37 @@ def test_http_bearer_token_required(example_project, sqlite_url):
 
 def test_auth_token_env_must_name_a_set_variable(example_project, sqlite_url):
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
-    done = subprocess.run([*SERVE, "--project", str(example_project), "--database-url", sqlite_url,
-                           "--transport", "http", "--port", str(_free_port()), "--auth-token-env", TOKEN_ENV],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [
+            *SERVE,
+            "--project",
+            str(example_project),
+            "--database-url",
+            sqlite_url,
+            "--transport",
+            "http",
+            "--port",
+            str(_free_port()),
+            "--auth-token-env",
+            TOKEN_ENV,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 3
     assert TOKEN_ENV in done.stderr and "unset or empty" in done.stderr
 
 
 def test_auth_token_env_refused_on_stdio(example_project, sqlite_url):
-    done = subprocess.run([*SERVE, "--project", str(example_project), "--database-url", sqlite_url,
-                           "--auth-token-env", TOKEN_ENV],
-                          capture_output=True, text=True, env={**os.environ, TOKEN_ENV: "x"}, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [*SERVE, "--project", str(example_project), "--database-url", sqlite_url, "--auth-token-env", TOKEN_ENV],
+        capture_output=True,
+        text=True,
+        env={**os.environ, TOKEN_ENV: "x"},
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 3
     assert "--transport http" in done.stderr

@@ -33,8 +33,7 @@ TOOL_CALLS: dict[str, dict] = {
     "list_backups": {},
 }
 
-pytestmark = pytest.mark.skipif(NPX is None,
-                                reason="npx (Node.js) is not installed; the Inspector runs through npx")
+pytestmark = pytest.mark.skipif(NPX is None, reason="npx (Node.js) is not installed; the Inspector runs through npx")
 HINTS = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "residency"
 
@@ -46,16 +45,27 @@ def served(tmp_path_factory):
     project = root / "residency"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db", ".alembic-mcp"))
     url = f"sqlite:///{root / 'target.db'}"
-    subprocess.run([sys.executable, "-m", "alembic", "-c", "alembic.ini", "upgrade", FIRST], cwd=project,
-                   env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True, timeout=120)
-    return [sys.executable, "-m", "alembic_mcp.server", "serve", "--project", str(project),
-            "--database-url", url]
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "alembic.ini", "upgrade", FIRST],
+        cwd=project,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return [sys.executable, "-m", "alembic_mcp.server", "serve", "--project", str(project), "--database-url", url]
 
 
 def inspector(server: list[str], *args: str) -> tuple[int, dict | None, str]:
     env = {**os.environ, "npm_config_update_notifier": "false", "NO_COLOR": "1"}
-    done = subprocess.run([NPX, "-y", INSPECTOR, "--cli", "--format", "json", *args, *server],
-                          capture_output=True, text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [NPX, "-y", INSPECTOR, "--cli", "--format", "json", *args, *server],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         payload = json.loads(done.stdout)
     except json.JSONDecodeError:
@@ -104,8 +114,17 @@ def test_every_listed_tool_has_a_smoke_call(listed):
 def test_tools_call(served, listed, name):
     if name not in {t["name"] for t in listed}:
         pytest.skip(f"{name} is not registered in this build")
-    code, payload, stderr = inspector(served, "--protocol-era", "auto", "--method", "tools/call",
-                                      "--tool-name", name, "--tool-args-json", json.dumps(TOOL_CALLS[name]))
+    code, payload, stderr = inspector(
+        served,
+        "--protocol-era",
+        "auto",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        name,
+        "--tool-args-json",
+        json.dumps(TOOL_CALLS[name]),
+    )
     # the Inspector drops arguments that fail the input schema and only says so on stderr
     assert "rejected arguments" not in stderr, stderr
     assert code == 0, f"exit {code}: {stderr[-3000:]}"

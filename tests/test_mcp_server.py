@@ -23,9 +23,14 @@ def call(server, tool, args, mode, **client_kwargs):
 
 def two_heads(project, same_table=False):
     for rev, table, col in (("c0000001", "persons", "a"), ("c0000002", "persons" if same_table else "rotations", "b")):
-        write_revision(project, rev, "b2e1d1ce0002",
-                       f"op.add_column({table!r}, sa.Column({col!r}, sa.Integer))",
-                       f"op.drop_column({table!r}, {col!r})", message=col)
+        write_revision(
+            project,
+            rev,
+            "b2e1d1ce0002",
+            f"op.add_column({table!r}, sa.Column({col!r}, sa.Integer))",
+            f"op.drop_column({table!r}, {col!r})",
+            message=col,
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -53,6 +58,7 @@ def test_check_heads_structured_and_progress(example_project, mode):
 
     async def go():
         async with Client(build_server(str(example_project)), mode=mode) as client:
+
             async def on_progress(progress, total, message):
                 seen.append((progress, total, message))
 
@@ -154,8 +160,10 @@ def test_server_works_when_user_project_has_server_and_tools_packages(example_pr
         (example_project / pkg).mkdir()
         (example_project / pkg / "__init__.py").write_text(f"NAME = 'user {pkg}'\n")
     env = example_project / "migrations" / "env.py"
-    env.write_text("import server\nimport tools\nassert server.NAME == 'user server'\n"
-                   "assert tools.NAME == 'user tools'\n" + env.read_text())
+    env.write_text(
+        "import server\nimport tools\nassert server.NAME == 'user server'\n"
+        "assert tools.NAME == 'user tools'\n" + env.read_text()
+    )
     result = call(build_server(str(example_project)), "check_heads", {}, "auto")
     assert not result.is_error
     assert not [f for f in result.structured_content["findings"] if f["rule"] == "env-py-error"]

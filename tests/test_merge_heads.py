@@ -14,8 +14,10 @@ from alembic_mcp.tools.heads.merge import merge_heads
 
 
 def add_col(table, col):
-    return (f"op.add_column({table!r}, sa.Column({col!r}, sa.String(20), nullable=True))",
-            f"op.drop_column({table!r}, {col!r})")
+    return (
+        f"op.add_column({table!r}, sa.Column({col!r}, sa.String(20), nullable=True))",
+        f"op.drop_column({table!r}, {col!r})",
+    )
 
 
 def branch(project, rev, table, col, down="b2e1d1ce0002"):
@@ -146,13 +148,23 @@ def test_two_concurrent_merges_write_one_file(example_project):
 
 
 def test_failed_rehearsal_escalates_and_removes_file(example_project, sqlite_url):
-    write_revision(example_project, "c0000001", "b2e1d1ce0002",
-                   "op.create_table('extra', sa.Column('id', sa.Integer, primary_key=True))",
-                   "op.drop_table('extra')", message="left")
-    write_revision(example_project, "c0000002", "b2e1d1ce0002",
-                   "op.create_table('extra2', sa.Column('id', sa.Integer, primary_key=True))\n"
-                   "op.execute('INSERT INTO no_such_table VALUES (1)')",
-                   "op.drop_table('extra2')", message="right")
+    write_revision(
+        example_project,
+        "c0000001",
+        "b2e1d1ce0002",
+        "op.create_table('extra', sa.Column('id', sa.Integer, primary_key=True))",
+        "op.drop_table('extra')",
+        message="left",
+    )
+    write_revision(
+        example_project,
+        "c0000002",
+        "b2e1d1ce0002",
+        "op.create_table('extra2', sa.Column('id', sa.Integer, primary_key=True))\n"
+        "op.execute('INSERT INTO no_such_table VALUES (1)')",
+        "op.drop_table('extra2')",
+        message="right",
+    )
     before = versions(example_project)
     result = merge(example_project, overrides={"database_url": sqlite_url})
     assert result.verdict == "escalate"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic_mcp.tools.generate.model_scan import defines_tables, scan_models
 
-MODELS = '''
+MODELS = """
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped
 
@@ -24,7 +24,7 @@ class Mixin:
     __tablename__ = None  # not a table name
 
 badges = sa.Table("badges", Base.metadata, sa.Column("id", sa.Integer, primary_key=True))
-'''
+"""
 
 
 def test_scan_finds_classes_tables_and_schemas(tmp_path: Path):
@@ -39,6 +39,9 @@ def test_scan_finds_classes_tables_and_schemas(tmp_path: Path):
 
     found = {(t.qualified, t.defined_by, t.module) for t in scan_models(tmp_path, [tmp_path / "migrations"])}
 
-    assert found == {("ops.shifts", "Shift", "app.models"), ("leaves", "Leave", "app.models"),
-                     ("badges", "Table()", "app.models")}
+    assert found == {
+        ("ops.shifts", "Shift", "app.models"),
+        ("leaves", "Leave", "app.models"),
+        ("badges", "Table()", "app.models"),
+    }
     assert defines_tables(pkg / "models.py") and not defines_tables(pkg / "__init__.py")

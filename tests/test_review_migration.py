@@ -46,9 +46,7 @@ def execute(url: str, *statements: str) -> None:
 
 
 def review(project, url: str | None, **kwargs):
-    return anyio.run(
-        lambda: review_migration(load_project(project, {"database_url": url} if url else {}), **kwargs)
-    )
+    return anyio.run(lambda: review_migration(load_project(project, {"database_url": url} if url else {}), **kwargs))
 
 
 def rules(result) -> dict[str, object]:
@@ -207,10 +205,7 @@ def test_sqlite_layers_and_counts(example_project, sqlite_url):
     drop_pgy(example_project)
     result = review(example_project, sqlite_url)
     assert result.revisions[0].layers == ["ast", "database"]
-    assert (
-        next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence["non_null_values"]
-        == 3
-    )
+    assert next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence["non_null_values"] == 3
     assert "missing-lock-timeout" not in rules(result)  # PostgreSQL-only rules stay quiet
 
 
@@ -224,10 +219,7 @@ def test_mariadb_layers_and_counts(example_project, mariadb_url):
     assert not any(e.rule == "drop-column-with-data" for e in result.escalations)
     execute(mariadb_url, "UPDATE persons SET pgy_level = 4 WHERE id = 2")
     result = review(example_project, mariadb_url)
-    assert (
-        next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence["non_null_values"]
-        == 1
-    )
+    assert next(e for e in result.escalations if e.rule == "drop-column-with-data").evidence["non_null_values"] == 1
 
 
 # ------------------------------------------------------------------ policy
@@ -465,18 +457,12 @@ def test_pg_revision_that_reads_rows_is_offline_unsafe_not_a_failure(example_pro
 def test_metadata_without_naming_convention_reported(example_project, sqlite_url):
     drop_pgy(example_project)
     models = example_project / "residency" / "models.py"
-    models.write_text(
-        models.read_text().replace("MetaData(naming_convention=NAMING_CONVENTION)", "MetaData()")
-    )
+    models.write_text(models.read_text().replace("MetaData(naming_convention=NAMING_CONVENTION)", "MetaData()"))
     result = review(example_project, sqlite_url, revision="c3c3", include_sql=True)
     finding = rules(result)["unnamed-constraint"]
     assert finding.file == "migrations/env.py" and "uq, fk, ck, pk" in finding.message
-    models.write_text(
-        models.read_text().replace("MetaData()", "MetaData(naming_convention=NAMING_CONVENTION)")
-    )
-    assert "unnamed-constraint" not in rules(
-        review(example_project, sqlite_url, revision="c3c3", include_sql=True)
-    )
+    models.write_text(models.read_text().replace("MetaData()", "MetaData(naming_convention=NAMING_CONVENTION)"))
+    assert "unnamed-constraint" not in rules(review(example_project, sqlite_url, revision="c3c3", include_sql=True))
 
 
 def test_suppressed_rule_not_brought_back_by_squawk(example_project):
@@ -681,10 +667,16 @@ def test_review_source_on_sqlite_without_database_file(example_project, tmp_path
     [
         ("def upgrade(:\n", "migrations/versions/x.py", "syntax error at line 1"),
         ("x = 1\n", "migrations/versions/x.py", "is not an Alembic migration"),
-        ("revision = 'a' + 'b'\ndown_revision = None\n\ndef upgrade():\n    pass\n", "migrations/versions/x.py",
-         "literal string"),
-        ("revision = 'x1'\ndown_revision = None\n\ndef upgrade():\n    pass\n", "elsewhere/x.py",
-         "outside the versions directories"),
+        (
+            "revision = 'a' + 'b'\ndown_revision = None\n\ndef upgrade():\n    pass\n",
+            "migrations/versions/x.py",
+            "literal string",
+        ),
+        (
+            "revision = 'x1'\ndown_revision = None\n\ndef upgrade():\n    pass\n",
+            "elsewhere/x.py",
+            "outside the versions directories",
+        ),
     ],
 )
 def test_review_source_bad_input(example_project, source, where, fragment):

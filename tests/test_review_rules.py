@@ -182,8 +182,7 @@ CASES: dict[str, dict] = {
             'op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
         ),
         "miss": (
-            f'op.create_table("tmp", {PERSON_COLS}, sa.Column("x", sa.Integer()))\n'
-            'op.drop_column("tmp", "x")',
+            f'op.create_table("tmp", {PERSON_COLS}, sa.Column("x", sa.Integer()))\nop.drop_column("tmp", "x")',
             'op.drop_table("tmp")',
         ),
         "severity": "warning",
@@ -306,8 +305,7 @@ CASES: dict[str, dict] = {
     },
     "unnamed-constraint": {
         "hit": (
-            'op.create_foreign_key(None, "assignments", "persons", ["person_id"], ["id"], '
-            "postgresql_not_valid=True)",
+            'op.create_foreign_key(None, "assignments", "persons", ["person_id"], ["id"], postgresql_not_valid=True)',
             'op.drop_constraint(None, "assignments", type_="foreignkey")',
         ),
         "miss": (
@@ -503,8 +501,7 @@ def test_parse_error_sql_is_uninspectable():
 
 def test_sqlalchemy_update_construct_is_inspectable():
     source = migration(
-        'persons = sa.table("persons", sa.column("role"))\n'
-        'op.execute(persons.update().values(role="resident"))',
+        'persons = sa.table("persons", sa.column("role"))\nop.execute(persons.update().values(role="resident"))',
         "",
     )
     found = rules_of(source)
@@ -597,8 +594,7 @@ def test_downgrade_loses_copied_column_data_unless_documented():
     assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
     documented = migration(
         up,
-        "# data loss: display values are derived from name and lost on rollback\n"
-        'op.drop_column("persons", "display")',
+        '# data loss: display values are derived from name and lost on rollback\nop.drop_column("persons", "display")',
     )
     hit = rules_of(documented)["downgrade-loses-data"][0]
     assert hit.escalation is None and hit.finding.severity == "warning"

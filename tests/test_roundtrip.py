@@ -99,9 +99,7 @@ def assert_clean(result, url: str) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
 def test_correct_history_passes(request, empty_project, backend):
-    url = request.getfixturevalue(
-        {"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend]
-    )
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend])
     project = make_project(empty_project, "    nickname = Column(String(50), nullable=True, index=True)\n")
     write_revision(
         project,
@@ -131,8 +129,7 @@ def test_correct_history_passes(request, empty_project, backend):
     assert result.drift_checked and result.drift == []
     assert result.seed is not None and result.seed.tables.get("persons") == 5
     assert all(
-        s.upgrade_s is not None and s.downgrade_s is not None and s.reupgrade_s is not None
-        for s in result.steps
+        s.upgrade_s is not None and s.downgrade_s is not None and s.reupgrade_s is not None for s in result.steps
     )
     assert any("column persons.nickname" in c for c in result.steps[1].schema_changes)
     assert fingerprint(url) == before
@@ -173,8 +170,7 @@ def test_empty_downgrade_escalates(empty_project, sqlite_url):
     assert any(e.rule == "unclear-rollback" and "empty" in e.reason for e in result.escalations)
     assert any(f.rule == "empty-downgrade" for f in result.findings)
     assert any(
-        d.message == "column persons.nickname present after downgrade but not before"
-        for d in result.differences
+        d.message == "column persons.nickname present after downgrade but not before" for d in result.differences
     )
     # the re-upgrade then trips over the column the downgrade left behind
     assert result.failure is not None and result.failure.phase == "re-upgrade"
@@ -225,8 +221,7 @@ def test_downgrade_drops_filled_column(empty_project, pg_url):
         project,
         "r2",
         "r1",
-        'op.add_column("persons", sa.Column("status", sa.String(20), nullable=False, '
-        'server_default="active"))',
+        'op.add_column("persons", sa.Column("status", sa.String(20), nullable=False, server_default="active"))',
         'op.drop_column("persons", "status")',
         message="status",
     )
@@ -377,9 +372,7 @@ def test_pg_index_share_lock_and_alter_type_rewrite(empty_project, pg_url):
     )
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=5)
     assert result.failure is None and result.lock_trace == "on"
-    share = [
-        lk for lk in result.locks if lk.revision == "r2" and lk.table == "persons" and lk.kind == "table"
-    ]
+    share = [lk for lk in result.locks if lk.revision == "r2" and lk.table == "persons" and lk.kind == "table"]
     assert share and share[0].mode == "ShareLock" and share[0].sql_mode == "SHARE"
     assert "INSERT, UPDATE and DELETE" in share[0].blocks
     assert not [rw for rw in result.rewrites if rw.revision == "r2" and rw.kind == "table"]
@@ -394,9 +387,7 @@ def test_pg_index_share_lock_and_alter_type_rewrite(empty_project, pg_url):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
 def test_data_from_target_copies_and_leaves_target_untouched(request, empty_project, backend):
-    url = request.getfixturevalue(
-        {"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend]
-    )
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend])
     project = make_project(empty_project, "    nickname = Column(String(50), nullable=True)\n")
     write_revision(
         project,

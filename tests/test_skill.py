@@ -25,8 +25,15 @@ from alembic_mcp.tools.core.policy import ESCALATION_RULES
 
 REPO = Path(__file__).resolve().parent.parent
 SKILL = REPO / "skill.md"
-SKILL_TOOLS = {"generate_migration", "review_migration", "test_roundtrip", "check_heads", "merge_heads",
-               "backup_db", "list_backups"}
+SKILL_TOOLS = {
+    "generate_migration",
+    "review_migration",
+    "test_roundtrip",
+    "check_heads",
+    "merge_heads",
+    "backup_db",
+    "list_backups",
+}
 
 # Expected from other branches. Tools and rule ids skill.md relies on that are built on other branches
 # and not yet registered/emitted here; "words" are the result fields and values skill.md uses for them.
@@ -68,12 +75,15 @@ def registered(tmp_path_factory) -> dict[str, dict]:
     import shutil
 
     project = tmp_path_factory.mktemp("skill") / "residency"
-    shutil.copytree(REPO / "examples" / "residency", project,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.db"))
+    shutil.copytree(REPO / "examples" / "residency", project, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
     listed = anyio.run(build_server(str(project)).list_tools)
-    return {t.name: {"args": set(t.input_schema.get("properties", {})),
-                     "words": _schema_words(t.input_schema) | _schema_words(t.output_schema or {})}
-            for t in listed}
+    return {
+        t.name: {
+            "args": set(t.input_schema.get("properties", {})),
+            "words": _schema_words(t.input_schema) | _schema_words(t.output_schema or {}),
+        }
+        for t in listed
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,4 +152,5 @@ def test_expected_from_other_branches_is_not_stale(registered):
     stale_rules = sorted(EXPECTED_FROM_OTHER_BRANCHES["rule_ids"] & emitted)
     assert not stale_tools and not stale_rules, (
         "now registered or emitted by the code; delete from EXPECTED_FROM_OTHER_BRANCHES: "
-        f"tools {stale_tools}, rule_ids {stale_rules}")
+        f"tools {stale_tools}, rule_ids {stale_rules}"
+    )

@@ -20,9 +20,7 @@ SCHEMA = [
 
 
 def _engine(request, backend):
-    url = request.getfixturevalue(
-        {"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend]
-    )
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mariadb": "mariadb_url"}[backend])
     return create_engine(url, poolclass=NullPool)
 
 
@@ -55,9 +53,7 @@ def test_snapshot_diff_seed_and_loss(request, backend):
             "index ix_kids_nick missing after downgrade"
         ]
         lost = data_lost(data, table_data(conn, after), "after the downgrade")
-        assert [(x["table"], x["column"], x["rows_before"], x["rows_after"]) for x in lost] == [
-            ("kids", "nick", 6, 2)
-        ]
+        assert [(x["table"], x["column"], x["rows_before"], x["rows_after"]) for x in lost] == [("kids", "nick", 6, 2)]
     engine.dispose()
 
 

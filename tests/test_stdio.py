@@ -21,16 +21,22 @@ FIRST, SECOND = "a1f0c0de0001", "b2e1d1ce0002"
 @pytest.fixture
 def behind_target(example_project, tmp_path):
     url = f"sqlite:///{tmp_path / 'target.db'}"
-    subprocess.run([sys.executable, "-m", "alembic", "-c", "alembic.ini", "upgrade", FIRST],
-                   cwd=example_project, env={**os.environ, "DATABASE_URL": url},
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "alembic.ini", "upgrade", FIRST],
+        cwd=example_project,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return example_project, url
 
 
 def _params(project, url) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable,
-                                 args=["-m", "alembic_mcp.server", "serve", "--project", str(project),
-                                       "--database-url", url])
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "alembic_mcp.server", "serve", "--project", str(project), "--database-url", url],
+    )
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -52,8 +58,12 @@ def test_stdio_lists_tools_and_answers_check_heads(behind_target, mode):
         assert tool.description and tool.title, tool.name
         assert tool.output_schema and "verdict" in tool.output_schema["properties"], tool.name
         hints = tool.annotations
-        assert None not in (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint,
-                            hints.open_world_hint), tool.name
+        assert None not in (
+            hints.read_only_hint,
+            hints.destructive_hint,
+            hints.idempotent_hint,
+            hints.open_world_hint,
+        ), tool.name
     assert tools["check_heads"].annotations.read_only_hint is True
 
     assert not first.is_error, first.content

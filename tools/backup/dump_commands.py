@@ -221,9 +221,7 @@ def pg_table_pattern(schema: str, name: str) -> str:
     return ".".join('"' + p.replace('"', '""') + '"' for p in (schema, name))
 
 
-def pg_restore_argv(
-    tool: ToolBinary, url: URL, archive: Path, *, clean: bool
-) -> tuple[list[str], dict[str, str]]:
+def pg_restore_argv(tool: ToolBinary, url: URL, archive: Path, *, clean: bool) -> tuple[list[str], dict[str, str]]:
     conn, env = pg_connection(url)
     argv = [tool.path, "--no-password", "--no-owner", "--no-acl", *conn]
     if clean:

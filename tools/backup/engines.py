@@ -68,9 +68,7 @@ def resolve_tables(requested: list[str] | None, available: list[str], backend: s
     if requested is None:
         return None
     if not isinstance(requested, list) or not all(isinstance(t, str) and t.strip() for t in requested):
-        raise InvalidArgument(
-            'tables must be a list of table names, e.g. ["residents", "faculty"], or omitted.'
-        )
+        raise InvalidArgument('tables must be a list of table names, e.g. ["residents", "faculty"], or omitted.')
     if not requested:
         raise InvalidArgument("tables is an empty list; omit it to back up the whole database.")
     lookup = {name: name for name in available}
@@ -171,9 +169,7 @@ async def dump_postgresql(
         async with anyio.create_task_group() as group:
             group.start_soon(count)
             try:
-                outcome = await run_program(
-                    argv, env, timeout_s=timeout_s, what="pg_dump", poll=poll, secrets=(url,)
-                )
+                outcome = await run_program(argv, env, timeout_s=timeout_s, what="pg_dump", poll=poll, secrets=(url,))
             except Exception as exc:  # re-raised below, outside the task group (no ExceptionGroup)
                 count_error.insert(0, exc)
             if outcome is None or outcome.returncode != 0:
@@ -219,16 +215,12 @@ async def dump_mysql(
     tool = await anyio.to_thread.run_sync(find_mysql_tool, "dump")
     revisions = await current_revisions(url, version_table, version_schema)
     argv, env = mysql_dump_argv(tool, url, temp, selected)
-    outcome = await run_program(
-        argv, env, timeout_s=timeout_s, what=Path(tool.path).name, poll=poll, secrets=(url,)
-    )
+    outcome = await run_program(argv, env, timeout_s=timeout_s, what=Path(tool.path).name, poll=poll, secrets=(url,))
     if outcome.returncode != 0:
         raise BackupFailed(describe_exit(Path(tool.path).name, outcome) + ". Nothing was kept.")
     parsed = await anyio.to_thread.run_sync(parse_mysql_dump, temp)
     if not parsed.ok:
-        raise BackupFailed(
-            f"{Path(tool.path).name} produced an unreadable dump: {'; '.join(parsed.problems)}."
-        )
+        raise BackupFailed(f"{Path(tool.path).name} produced an unreadable dump: {'; '.join(parsed.problems)}.")
     wanted = selected if selected is not None else available
     missing = [t for t in wanted if t not in parsed.counts]
     if missing:

@@ -18,9 +18,7 @@ class BackupEntry(BaseModel):
     backup_id: str
     created_at: str
     age_hours: float
-    expires_at: str | None = Field(
-        description="When retention prunes it (after the next backup); null: kept."
-    )
+    expires_at: str | None = Field(description="When retention prunes it (after the next backup); null: kept.")
     label: str | None
     database: str
     backend: str
@@ -131,18 +129,14 @@ async def list_backups(project: Project, progress: Progress = no_progress) -> Li
         )
     next_steps = []
     if latest is None:
-        next_steps.append(
-            "Call backup_db before running any risky migration against the configured database."
-        )
+        next_steps.append("Call backup_db before running any risky migration against the configured database.")
     elif latest.age_hours > 24:
         next_steps.append(
             f"The newest backup of the configured database is {latest.age_hours:g} h old; call "
             "backup_db for a fresh one before a risky migration."
         )
     else:
-        next_steps.append(
-            f"Cite backup {latest.backup_id} in the migration plan; restore with its restore_command."
-        )
+        next_steps.append(f"Cite backup {latest.backup_id} in the migration plan; restore with its restore_command.")
     return ListBackupsResult(
         backup_dir=display_path(project, backup_dir),
         retention_days=retention,

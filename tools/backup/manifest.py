@@ -103,14 +103,10 @@ def validate_label(label: str | None) -> str | None:
     if len(stripped) > MAX_LABEL:
         raise InvalidArgument(f"label is {len(stripped)} characters long; keep it at most {MAX_LABEL}.")
     separators = sorted({ch for ch in stripped if ch in "/\\"}) + (["'..'"] if ".." in stripped else [])
-    others = sorted(
-        {ch for ch in stripped if ch not in "/\\" and not (ch.isascii() and (ch.isalnum() or ch in "._-"))}
-    )
+    others = sorted({ch for ch in stripped if ch not in "/\\" and not (ch.isascii() and (ch.isalnum() or ch in "._-"))})
     problems = []
     if separators:
-        problems.append(
-            "a path separator (" + ", ".join(c if c == "'..'" else repr(c) for c in separators) + ")"
-        )
+        problems.append("a path separator (" + ", ".join(c if c == "'..'" else repr(c) for c in separators) + ")")
     if others:
         problems.append("characters that are not allowed (" + ", ".join(repr(c) for c in others) + ")")
     if not problems and not LABEL_PATTERN.match(stripped):

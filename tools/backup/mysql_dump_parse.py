@@ -91,9 +91,7 @@ def parse_mysql_dump(path: Path) -> ParsedDump:
                         continue
                     current = _Insert(match.group(1).replace("``", "`"))
                     if current.table not in result.counts:
-                        result.problems.append(
-                            f"line {number}: rows for `{current.table}` before its CREATE TABLE"
-                        )
+                        result.problems.append(f"line {number}: rows for `{current.table}` before its CREATE TABLE")
                         result.counts[current.table] = 0
                     line = line[match.end() :]
                 finished, problem = current.feed(line)

@@ -57,9 +57,7 @@ PROGRESS_SCALE_BYTES = 8 << 20
 
 
 class BackupResult(VerdictResult):
-    backup_id: str | None = Field(
-        description="Handle of the new backup (cite it later); null if none was kept."
-    )
+    backup_id: str | None = Field(description="Handle of the new backup (cite it later); null if none was kept.")
     created_at: str | None = Field(default=None, description="UTC, when the dump started.")
     label: str | None = None
     database: str = Field(description="The backed-up database, password masked.")
@@ -73,9 +71,7 @@ class BackupResult(VerdictResult):
     total_rows: int = 0
     verified: bool = Field(description="True when the verification passed.")
     verification: Verification
-    restore_command: str | None = Field(
-        default=None, description="Exact shell command restoring this backup."
-    )
+    restore_command: str | None = Field(default=None, description="Exact shell command restoring this backup.")
     pruned: list[str] = Field(default_factory=list, description="Backup ids deleted by the retention policy.")
     production: bool = False
     duration_s: float = 0.0
@@ -226,9 +222,7 @@ async def backup_db(
         _discard(temp)
         raise
     await progress(STEPS, STEPS, f"backup {backup_id} written")
-    return _success(
-        project, manifest, final, manifest_path, [p.backup_id for p in pruned], production, url, started
-    )
+    return _success(project, manifest, final, manifest_path, [p.backup_id for p in pruned], production, url, started)
 
 
 def _discard(temp: Path) -> None:
@@ -293,9 +287,7 @@ def _success(
     )
     if production:
         summary += " The target is production: a human must approve any migration."
-    next_steps = [
-        f"Cite backup_id {manifest.backup_id} in the migration plan; to restore: {manifest.restore_command}"
-    ]
+    next_steps = [f"Cite backup_id {manifest.backup_id} in the migration plan; to restore: {manifest.restore_command}"]
     if url.password:
         next_steps.append(
             "The restore command takes the password from PGPASSWORD/MYSQL_PWD or a password "

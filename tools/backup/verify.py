@@ -99,9 +99,7 @@ async def _list_postgresql(archive: Path, tables: dict[str, int], timeout_s: flo
 def _list_mysql_sync(archive: Path, tables: dict[str, int]) -> Verification:
     parsed = parse_mysql_dump(archive)
     if not parsed.ok:
-        return Verification(
-            mode="list", ok=False, detail="The dump cannot be read: " + "; ".join(parsed.problems[:5])
-        )
+        return Verification(mode="list", ok=False, detail="The dump cannot be read: " + "; ".join(parsed.problems[:5]))
     mismatches = compare_counts(tables, parsed.counts)
     if mismatches:
         return Verification(
@@ -196,9 +194,7 @@ async def _restore_postgresql(
     return check
 
 
-async def _restore_mysql(
-    archive: Path, scratch: URL, tables: dict[str, int], timeout_s: float
-) -> Verification:
+async def _restore_mysql(archive: Path, scratch: URL, tables: dict[str, int], timeout_s: float) -> Verification:
     tool = await anyio.to_thread.run_sync(find_mysql_tool, "client")
     argv, env = mysql_client_argv(tool, scratch)
     with archive.open("rb") as stdin:
@@ -206,9 +202,7 @@ async def _restore_mysql(
             argv, env, timeout_s=timeout_s, what=Path(tool.path).name, stdin=stdin, secrets=(scratch,)
         )
     if outcome.returncode != 0:
-        return Verification(
-            mode="restore", ok=False, detail=describe_exit(Path(tool.path).name, outcome) + "."
-        )
+        return Verification(mode="restore", ok=False, detail=describe_exit(Path(tool.path).name, outcome) + ".")
     counts = {t: v["rows"] for t, v in (await row_counts(scratch, list(tables))).items()}
     return _restored(tables, counts, Path(tool.path).name)
 

@@ -34,8 +34,9 @@ def _separator(parser: configparser.ConfigParser, section: str) -> str | None:
     return None
 
 
-def read_alembic_options(ini: Path | None, toml_alembic: dict[str, Any] | None, section: str,
-                         root: Path) -> AlembicOptions:
+def read_alembic_options(
+    ini: Path | None, toml_alembic: dict[str, Any] | None, section: str, root: Path
+) -> AlembicOptions:
     """The options as Alembic's ``Config`` would resolve them (ini first, then ``[tool.alembic]``)."""
     script_location = sqlalchemy_url = None
     version_locations: list[str] = []
@@ -50,8 +51,9 @@ def read_alembic_options(ini: Path | None, toml_alembic: dict[str, Any] | None, 
             raw = parser.get(section, "version_locations", fallback=None)
             if raw:
                 sep = _separator(parser, section)
-                version_locations = ([x.strip() for x in raw.split(sep) if x.strip()] if sep
-                                     else _LEGACY_SPLIT.split(raw))
+                version_locations = (
+                    [x.strip() for x in raw.split(sep) if x.strip()] if sep else _LEGACY_SPLIT.split(raw)
+                )
     here = str(root)
     toml_alembic = toml_alembic or {}
     if script_location is None and isinstance(toml_alembic.get("script_location"), str):

@@ -145,7 +145,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):
             continue
-        name = key[len(ENV_PREFIX):].lower()
+        name = key[len(ENV_PREFIX) :].lower()
         if name not in SETTING_NAMES:
             raise ProjectError(
                 f"Unknown environment variable {key}: alembic-mcp has no setting {name!r}. "
@@ -211,8 +211,9 @@ def load_project(
         )
 
     try:
-        options = read_alembic_options(ini, tool_table.get("alembic") if has_toml_alembic else None,
-                                       settings.alembic_section, root)
+        options = read_alembic_options(
+            ini, tool_table.get("alembic") if has_toml_alembic else None, settings.alembic_section, root
+        )
         script_location, version_locations = options.script_location, options.version_locations
         alembic_url = options.sqlalchemy_url
         recursive = options.recursive_version_locations
@@ -248,9 +249,7 @@ def load_project(
     )
 
 
-def _pick_database_url(
-    settings: Settings, environ: dict[str, str], alembic_url: str | None
-) -> tuple[str | None, str]:
+def _pick_database_url(settings: Settings, environ: dict[str, str], alembic_url: str | None) -> tuple[str | None, str]:
     if settings.database_url:
         return settings.database_url, "alembic-mcp settings"
     for name in settings.url_env_vars:

@@ -43,9 +43,7 @@ async def _run(
     stdin = open(stdin_path, "rb") if stdin_path else None  # noqa: SIM115
     stdout = open(stdout_path, "wb") if stdout_path else None  # noqa: SIM115
     try:
-        result = await anyio.run_process(
-            cmd, env={**os.environ, **env}, check=False, stdin=stdin, stdout=stdout
-        )
+        result = await anyio.run_process(cmd, env={**os.environ, **env}, check=False, stdin=stdin, stdout=stdout)
     finally:
         for fh in (stdin, stdout):
             if fh:

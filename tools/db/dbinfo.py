@@ -96,13 +96,16 @@ async def with_sync(url: URL | str, fn: Callable[[Connection], T], read_only: bo
     return await anyio.to_thread.run_sync(work)
 
 
-async def current_revisions(url: URL, version_table: str = "alembic_version", schema: str | None = None
-                            ) -> list[str] | None:
+async def current_revisions(
+    url: URL, version_table: str = "alembic_version", schema: str | None = None
+) -> list[str] | None:
     """The revision ids stored in the version table, or None when the table does not exist."""
     if backend_of(url) == "postgresql":
+
         async def query(conn: asyncpg.Connection) -> list[str] | None:
-            exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.{version_table}" if schema
-                                         else _quote_pg(version_table))
+            exists = await conn.fetchval(
+                "SELECT to_regclass($1)", f"{schema}.{version_table}" if schema else _quote_pg(version_table)
+            )
             if exists is None:
                 return None
             table = f"{_quote_pg(schema)}.{_quote_pg(version_table)}" if schema else _quote_pg(version_table)
@@ -124,9 +127,9 @@ async def current_revisions(url: URL, version_table: str = "alembic_version", sc
 
 async def table_names(url: URL) -> list[str]:
     if backend_of(url) == "postgresql":
+
         async def query(conn: asyncpg.Connection) -> list[str]:
-            rows = await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
             return [r["tablename"] for r in rows]
 
         return await with_pg(url, query)
@@ -144,6 +147,7 @@ async def row_counts(url: URL, tables: list[str], exact_limit: int = 1_000_000) 
     if not tables:
         return {}
     if backend_of(url) == "postgresql":
+
         async def query(conn: asyncpg.Connection) -> dict[str, dict[str, Any]]:
             out: dict[str, dict[str, Any]] = {}
             for table in tables:
@@ -151,7 +155,8 @@ async def row_counts(url: URL, tables: list[str], exact_limit: int = 1_000_000) 
                 if regclass is None:
                     continue
                 estimate = await conn.fetchval(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)", _qualified_pg(table))
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)", _qualified_pg(table)
+                )
                 if estimate is not None and estimate > exact_limit:
                     out[table] = {"rows": int(estimate), "exact": False}
                 else:

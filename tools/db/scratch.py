@@ -67,8 +67,9 @@ async def create_scratch(target_url: URL | str, scratch_server_url: URL | str | 
         path = folder / f"{name}.db"
         sqlite3.connect(path).close()
         return ScratchDatabase(url=target.set(database=str(path)), name=name, backend=backend)
-    base = (server or target)
+    base = server or target
     if backend == "postgresql":
+
         async def create(conn) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -83,6 +84,7 @@ async def create_scratch(target_url: URL | str, scratch_server_url: URL | str | 
             ) from None
         return ScratchDatabase(url=base.set(database=name), name=name, backend=backend)
     if backend == "mysql":
+
         def create_sync(conn) -> None:
             conn.execute(text(f"CREATE DATABASE `{name}`"))
 
@@ -105,13 +107,15 @@ async def drop_scratch(scratch: ScratchDatabase) -> None:
     if scratch.backend == "sqlite":
         shutil.rmtree(Path(scratch.url.database).parent, ignore_errors=True)
     elif scratch.backend == "postgresql":
+
         async def drop(conn) -> None:
             await conn.execute(f'DROP DATABASE IF EXISTS "{scratch.name}" WITH (FORCE)')
 
         await with_pg(scratch.url.set(database="postgres"), drop)
     elif scratch.backend == "mysql":
-        await with_sync(scratch.url.set(database=""),
-                        lambda conn: conn.execute(text(f"DROP DATABASE IF EXISTS `{scratch.name}`")))
+        await with_sync(
+            scratch.url.set(database=""), lambda conn: conn.execute(text(f"DROP DATABASE IF EXISTS `{scratch.name}`"))
+        )
     scratch.dropped = True
 
 
@@ -141,7 +145,8 @@ def _is_stale(name: str, now: float, stale_after_s: float) -> bool:
 
 
 async def sweep_stale(
-    target_url: URL | str, scratch_server_url: URL | str | None = None,
+    target_url: URL | str,
+    scratch_server_url: URL | str | None = None,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
 ) -> list[str]:
     """Drop scratch databases with our prefix older than ``stale_after_s``; return their names."""
@@ -158,6 +163,7 @@ async def sweep_stale(
                     dropped.append(db.stem)
         return dropped
     if backend == "postgresql":
+
         async def sweep(conn) -> None:
             rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{PREFIX}_%")
             for row in rows:
@@ -167,6 +173,7 @@ async def sweep_stale(
 
         await with_pg(server.set(database="postgres"), sweep)
     elif backend == "mysql":
+
         def sweep_sync(conn) -> None:
             names = [r[0] for r in conn.execute(text("SHOW DATABASES"))]
             for name in names:
@@ -186,6 +193,7 @@ async def list_scratch(target_url: URL | str, scratch_server_url: URL | str | No
     if backend == "sqlite":
         return [db.stem for db in Path(tempfile.gettempdir()).glob(f"{SQLITE_DIR_PREFIX}*/{PREFIX}_*.db")]
     if backend == "postgresql":
+
         async def query(conn) -> list[str]:
             rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{PREFIX}_%")
             return [r["datname"] for r in rows]

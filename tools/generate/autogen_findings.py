@@ -100,9 +100,7 @@ def missing_findings(project: Project, missing: list[ModelTable], severity: str)
     return findings
 
 
-def blind_spot_findings(
-    facts: dict[str, Any], operations: list[DetectedOperation], project: Project
-) -> list[Finding]:
+def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperation], project: Project) -> list[Finding]:
     findings: list[Finding] = []
     env = project.relative(project.script_location / "env.py")
     if facts.get("errors"):
@@ -120,10 +118,7 @@ def blind_spot_findings(
         fix = (
             "\n".join(
                 ["with op.get_context().autocommit_block():"]
-                + [
-                    f"    op.execute(\"ALTER TYPE {change['enum']} ADD VALUE IF NOT EXISTS '{v}'\")"
-                    for v in added
-                ]
+                + [f"    op.execute(\"ALTER TYPE {change['enum']} ADD VALUE IF NOT EXISTS '{v}'\")" for v in added]
             )
             if added
             else ""
@@ -198,8 +193,7 @@ def blind_spot_findings(
             Finding(
                 rule="objects-not-compared",
                 severity="info",
-                message=f"The database built by the migrations has {listing}; autogenerate never compares "
-                f"these.",
+                message=f"The database built by the migrations has {listing}; autogenerate never compares these.",
                 why="If you changed their definition in code, the migration does not contain it.",
                 fix='Write them by hand: op.execute("CREATE OR REPLACE VIEW|FUNCTION ...") in upgrade() and '
                 "the "
@@ -249,8 +243,7 @@ def blind_spot_findings(
                     if needs
                     else "; later column changes will fail on SQLite."
                 ),
-                why="SQLite only supports ADD/RENAME COLUMN; Alembic's batch mode recreates the table "
-                "instead.",
+                why="SQLite only supports ADD/RENAME COLUMN; Alembic's batch mode recreates the table instead.",
                 fix=f"In {env}: context.configure(..., render_as_batch=connection.dialect.name == 'sqlite'), "
                 "then delete the generated file and call generate_migration again.",
             )
@@ -265,9 +258,7 @@ def _similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
-def rename_findings(
-    operations: list[DetectedOperation], dialect: str | None, file: str | None
-) -> list[Finding]:
+def rename_findings(operations: list[DetectedOperation], dialect: str | None, file: str | None) -> list[Finding]:
     findings: list[Finding] = []
     by_table: dict[str, tuple[list[DetectedOperation], list[DetectedOperation]]] = {}
     for o in operations:
@@ -281,13 +272,9 @@ def rename_findings(
             for index, add in enumerate(adds):
                 if index in used:
                     continue
-                same_type = drop.detail.get("type") is not None and drop.detail.get("type") == add.detail.get(
-                    "type"
-                )
+                same_type = drop.detail.get("type") is not None and drop.detail.get("type") == add.detail.get("type")
                 score = _similar(drop.column or "", add.column or "")
-                plausible = score >= 0.8 or (
-                    same_type and (score >= 0.4 or (len(drops) == 1 and len(adds) == 1))
-                )
+                plausible = score >= 0.8 or (same_type and (score >= 0.4 or (len(drops) == 1 and len(adds) == 1)))
                 if plausible and score + same_type > best_score:
                     best, best_score = index, score + same_type
             if best is None:
@@ -311,8 +298,7 @@ def rename_findings(
                     message=f"{table}.{drop.column} is dropped and {table}.{add.column} added "
                     f"({drop.detail.get('type') or '?'} -> {add.detail.get('type') or '?'}): probably a "
                     "rename, which autogenerate cannot detect.",
-                    why="As written the migration deletes every value of the old column and adds an empty "
-                    "one.",
+                    why="As written the migration deletes every value of the old column and adds an empty one.",
                     fix=f"If it is a rename, replace the drop_column/add_column pair in upgrade() "
                     f"with:\n{up}\n"
                     f"and in downgrade() the reverse (new_column_name={drop.column!r}). If the drop is "

@@ -14,9 +14,7 @@ async def files_to_commit(project: Project, migration: Path) -> list[str]:
     """The migration, plus model modules and env.py changed according to ``git status`` (if a git repo)."""
     files = [project.relative(migration)]
     try:
-        top = await anyio.run_process(
-            ["git", "-C", str(project.root), "rev-parse", "--show-toplevel"], check=False
-        )
+        top = await anyio.run_process(["git", "-C", str(project.root), "rev-parse", "--show-toplevel"], check=False)
         if top.returncode != 0:
             return files
         status = await anyio.run_process(

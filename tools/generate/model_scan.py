@@ -87,9 +87,7 @@ def tables_in_source(source: str, path: Path, module: str) -> list[ModelTable]:
                     name = literal_value(value)
                     if isinstance(name, str) and name:
                         found.append(
-                            ModelTable(
-                                name, _table_args_schema(node.body), node.name, str(path), stmt.lineno, module
-                            )
+                            ModelTable(name, _table_args_schema(node.body), node.name, str(path), stmt.lineno, module)
                         )
         elif isinstance(node, ast.Call) and _call_name(node.func) == "Table" and len(node.args) >= 2:
             name = literal_value(node.args[0])

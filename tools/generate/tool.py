@@ -47,9 +47,7 @@ Against = Literal["scratch", "target"]
 
 
 class GenerateMigrationResult(VerdictResult):
-    revision: str | None = Field(
-        default=None, description="Id of the new revision (none when nothing written)."
-    )
+    revision: str | None = Field(default=None, description="Id of the new revision (none when nothing written).")
     down_revision: list[str] = Field(default_factory=list)
     file: str | None = Field(default=None, description="The migration file, relative to the project.")
     written: bool = Field(default=False, description="Whether the file now exists in the project.")
@@ -183,9 +181,7 @@ async def generate_migration(
                 worker_url = project.database_url.render_as_string(hide_password=False)
                 compared_with = f"target database {project.masked_database_url} (at head)"
             await progress(1, 4, "writing the revision")
-            raw = await run_worker(
-                project, "generate", {**args, "upgrade_first": False}, database_url=worker_url
-            )
+            raw = await run_worker(project, "generate", {**args, "upgrade_first": False}, database_url=worker_url)
         refusal = await _history_refusal(project, raw, base, rev_id)
         if refusal is not None:
             return refusal
@@ -201,8 +197,7 @@ async def _history_refusal(
     stage = raw.get("stage")
     if stage == "rev_id_exists":
         raise InvalidArgument(
-            f"rev_id {rev_id!r} already exists ({project.relative(raw['path'])}). Pick a new id or omit "
-            f"rev_id."
+            f"rev_id {rev_id!r} already exists ({project.relative(raw['path'])}). Pick a new id or omit rev_id."
         )
     if stage == "history":
         history, _ = await load_history(project, check_env=False)
@@ -213,8 +208,7 @@ async def _history_refusal(
                 Finding(
                     rule="history-unreadable",
                     severity="error",
-                    message=f"Alembic could not read the revision files: {err.get('type')}: "
-                    f"{err.get('message')}",
+                    message=f"Alembic could not read the revision files: {err.get('type')}: {err.get('message')}",
                     file=project.relative(err["file"]) if err.get("file") else None,
                     line=err.get("line"),
                     fix="Fix the revision file named in the error, then call check_heads.",
@@ -338,8 +332,7 @@ async def _build_result(
         return GenerateMigrationResult(
             **common,
             findings=[metadata_none_finding(project, model_tables)],
-            summary="env.py passes target_metadata=None: autogenerate has nothing "
-            "to compare; nothing written.",
+            summary="env.py passes target_metadata=None: autogenerate has nothing to compare; nothing written.",
             next_steps=["Set target_metadata in env.py, then call again."],
         )
     if raw.get("error"):
@@ -381,8 +374,7 @@ async def _build_result(
         return GenerateMigrationResult(
             **common,
             findings=findings,
-            summary="Refused: the migration would drop every table (models not "
-            "imported by env.py?); nothing written.",
+            summary="Refused: the migration would drop every table (models not imported by env.py?); nothing written.",
             next_steps=["Import every model module in env.py, then call again."],
         )
     if raw.get("empty") or (base["autogenerate"] and not raw.get("revision")):
@@ -400,8 +392,7 @@ async def _build_result(
                 Finding(
                     rule="nothing-detected",
                     severity="warning",
-                    message=f"Autogenerate found no difference between the models and the {compared_with}."
-                    + where,
+                    message=f"Autogenerate found no difference between the models and the {compared_with}." + where,
                     why="Either the change is already in a migration (the database built from the current "
                     "heads already has it), or the model edit was not saved in a module env.py imports.",
                     fix="Check the model file is saved; if the change is in an earlier revision nothing is "
@@ -416,8 +407,7 @@ async def _build_result(
             findings=findings,
             summary="Nothing detected; no file written. "
             + (
-                f"Tables {', '.join(t.qualified for t in missing)} are defined in "
-                "model modules env.py does not import."
+                f"Tables {', '.join(t.qualified for t in missing)} are defined in model modules env.py does not import."
                 if missing
                 else "The models match the schema of the current heads."
             ),

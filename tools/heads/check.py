@@ -86,12 +86,16 @@ def analyse_branches(history: History) -> tuple[list[Branch], list[tuple[str, st
         own[head] = only_here
         points = sorted({p for r in only_here for p in history.nodes[r].down_revisions if p not in only_here})
         ordered = history.ordered(only_here)
-        branches.append(Branch(head=head, branch_point=points, revisions=ordered,
-                               tables=sorted(_tables_of(history, ordered, cache))))
+        branches.append(
+            Branch(
+                head=head, branch_point=points, revisions=ordered, tables=sorted(_tables_of(history, ordered, cache))
+            )
+        )
     conflicts = []
     for a, b in combinations(history.heads, 2):
         shared = _tables_of(history, sorted(ancestry[a] - ancestry[b]), cache) & _tables_of(
-            history, sorted(ancestry[b] - ancestry[a]), cache)
+            history, sorted(ancestry[b] - ancestry[a]), cache
+        )
         if shared:
             conflicts.append((a, b, sorted(shared)))
     return branches, conflicts
@@ -102,61 +106,91 @@ async def _read_current(project: Project) -> list[str] | AlembicMcpError | None:
     if project.database_url is None:
         return None
     try:
-        return await current_revisions(project.database_url, project.settings.version_table,
-                                       project.settings.version_table_schema)
+        return await current_revisions(
+            project.database_url, project.settings.version_table, project.settings.version_table_schema
+        )
     except AlembicMcpError as exc:
         return exc
 
 
-def database_state(project: Project, history: History, current: list[str] | AlembicMcpError | None
-                   ) -> DatabaseState:
+def database_state(project: Project, history: History, current: list[str] | AlembicMcpError | None) -> DatabaseState:
     if project.database_url is None:
-        return DatabaseState(status="not_configured",
-                             detail="No target database configured (alembic sqlalchemy.url, $DATABASE_URL, "
-                                    "database_url setting or --database-url).")
+        return DatabaseState(
+            status="not_configured",
+            detail="No target database configured (alembic sqlalchemy.url, $DATABASE_URL, "
+            "database_url setting or --database-url).",
+        )
     masked = project.masked_database_url
     if isinstance(current, AlembicMcpError):
         return DatabaseState(status="unreachable", url=masked, detail=str(current))
     if not current:
-        return DatabaseState(status="empty", url=masked, current=[],
-                             pending=history.ordered(set().union(*(history.ancestors(h) for h in history.heads)))
-                             if history.heads else [],
-                             detail="The database has no Alembic version yet (no version table or no row).")
+        return DatabaseState(
+            status="empty",
+            url=masked,
+            current=[],
+            pending=history.ordered(set().union(*(history.ancestors(h) for h in history.heads)))
+            if history.heads
+            else [],
+            detail="The database has no Alembic version yet (no version table or no row).",
+        )
     unknown = [rev for rev in current if rev not in history.nodes]
     if unknown:
         return DatabaseState(
-            status="ahead", url=masked, current=current, unknown=unknown,
+            status="ahead",
+            url=masked,
+            current=current,
+            unknown=unknown,
             detail="The database is at a revision this code does not have. Usually the database was "
-                   "migrated from a newer branch (pull or check out that branch), or a migration file "
-                   "was deleted or renamed after it ran.")
+            "migrated from a newer branch (pull or check out that branch), or a migration file "
+            "was deleted or renamed after it ran.",
+        )
     applied = set().union(*(history.ancestors(rev) for rev in current))
     wanted = set().union(*(history.ancestors(h) for h in history.heads)) if history.heads else set()
     pending = history.ordered(wanted - applied)
     if not pending:
         return DatabaseState(status="at_head", url=masked, current=current, detail="The database is at head.")
-    return DatabaseState(status="behind", url=masked, current=current, pending=pending,
-                         detail=f"{len(pending)} revision(s) not yet applied.")
+    return DatabaseState(
+        status="behind",
+        url=masked,
+        current=current,
+        pending=pending,
+        detail=f"{len(pending)} revision(s) not yet applied.",
+    )
 
 
 def _database_findings(state: DatabaseState) -> list[Finding]:
     if state.status == "ahead":
-        return [Finding(
-            rule="database-ahead", severity="error",
-            message=f"The target database is at {', '.join(state.unknown)}, which no migration file declares.",
-            why=state.detail,
-            fix="git fetch && git log --all --oneline -- '*" + state.unknown[0] + "*' to find the branch "
+        return [
+            Finding(
+                rule="database-ahead",
+                severity="error",
+                message=f"The target database is at {', '.join(state.unknown)}, which no migration file declares.",
+                why=state.detail,
+                fix="git fetch && git log --all --oneline -- '*" + state.unknown[0] + "*' to find the branch "
                 "holding it; check it out or merge it. Never stamp the database down without a human.",
-        )]
+            )
+        ]
     if state.status == "unreachable":
-        return [Finding(rule="database-unreachable", severity="warning",
-                        message="The target database could not be reached; only the files were checked.",
-                        why=state.detail, fix="Start the database or pass --database-url.")]
+        return [
+            Finding(
+                rule="database-unreachable",
+                severity="warning",
+                message="The target database could not be reached; only the files were checked.",
+                why=state.detail,
+                fix="Start the database or pass --database-url.",
+            )
+        ]
     if state.status == "behind":
-        return [Finding(rule="database-behind", severity="info",
-                        message=f"The target database is {len(state.pending)} revision(s) behind head: "
-                                f"{', '.join(state.pending[:10])}{' ...' if len(state.pending) > 10 else ''}.",
-                        why="Normal while developing; the pending revisions run on the next upgrade.",
-                        fix="review_migration then test_roundtrip before anyone runs `alembic upgrade head`.")]
+        return [
+            Finding(
+                rule="database-behind",
+                severity="info",
+                message=f"The target database is {len(state.pending)} revision(s) behind head: "
+                f"{', '.join(state.pending[:10])}{' ...' if len(state.pending) > 10 else ''}.",
+                why="Normal while developing; the pending revisions run on the next upgrade.",
+                fix="review_migration then test_roundtrip before anyone runs `alembic upgrade head`.",
+            )
+        ]
     return []
 
 
@@ -174,17 +208,25 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
     escalations: list[Escalation] = []
     next_steps: list[str] = []
     if env_error:
-        findings.append(Finding(
-            rule="env-py-error", severity="error",
-            message=f"env.py raised {env_error.get('type')}: {env_error.get('message')}",
-            file=project.relative(env_error["file"]) if env_error.get("file") else None,
-            line=env_error.get("line"),
-            why="Every Alembic command runs env.py: nothing can be generated, upgraded or rehearsed.",
-            fix="Fix env.py at the given line (often a model import or a missing environment variable).",
-        ))
+        findings.append(
+            Finding(
+                rule="env-py-error",
+                severity="error",
+                message=f"env.py raised {env_error.get('type')}: {env_error.get('message')}",
+                file=project.relative(env_error["file"]) if env_error.get("file") else None,
+                line=env_error.get("line"),
+                why="Every Alembic command runs env.py: nothing can be generated, upgraded or rehearsed.",
+                fix="Fix env.py at the given line (often a model import or a missing environment variable).",
+            )
+        )
     await progress(1, 3, "reading the target database's revision")
-    state = database_state(project, history, current["value"]) if history.usable else DatabaseState(
-        status="unreachable", url=project.masked_database_url, detail="Not checked: the history has a cycle.")
+    state = (
+        database_state(project, history, current["value"])
+        if history.usable
+        else DatabaseState(
+            status="unreachable", url=project.masked_database_url, detail="Not checked: the history has a cycle."
+        )
+    )
     findings.extend(_database_findings(state))
 
     branches: list[Branch] = []
@@ -192,20 +234,28 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
     if history.usable and len(history.heads) > 1:
         branches, conflicts = analyse_branches(history)
         for a, b, tables in conflicts:
-            escalations.append(Escalation(
-                rule="conflicting-heads",
-                reason=f"Heads {a} and {b} both change {', '.join(tables)}; a merge orders them silently.",
-                evidence={"heads": [a, b], "tables": tables},
-            ))
-        findings.append(Finding(
-            rule="multiple-heads", severity="error",
-            message=f"{len(history.heads)} heads: {', '.join(history.heads)}.",
-            why="`alembic upgrade head` refuses to run with several heads.",
-            fix="Call merge_heads (or `alembic merge -m 'merge heads' heads`).",
-        ))
-        next_steps.append("Show the conflicting tables to a human; only they can say the branches are "
-                          "independent (then merge_heads with acknowledge_conflicts=true)."
-                          if conflicts else "Call merge_heads to join the heads, then check_heads again.")
+            escalations.append(
+                Escalation(
+                    rule="conflicting-heads",
+                    reason=f"Heads {a} and {b} both change {', '.join(tables)}; a merge orders them silently.",
+                    evidence={"heads": [a, b], "tables": tables},
+                )
+            )
+        findings.append(
+            Finding(
+                rule="multiple-heads",
+                severity="error",
+                message=f"{len(history.heads)} heads: {', '.join(history.heads)}.",
+                why="`alembic upgrade head` refuses to run with several heads.",
+                fix="Call merge_heads (or `alembic merge -m 'merge heads' heads`).",
+            )
+        )
+        next_steps.append(
+            "Show the conflicting tables to a human; only they can say the branches are "
+            "independent (then merge_heads with acknowledge_conflicts=true)."
+            if conflicts
+            else "Call merge_heads to join the heads, then check_heads again."
+        )
     for f in findings:
         if f.severity == "error" and f.rule != "multiple-heads":
             next_steps.append(f"{f.rule}: {f.fix}")
@@ -236,10 +286,14 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
 
 def _summary(result: CheckHeadsResult) -> str:
     heads = ", ".join(h.revision for h in result.heads) or "none"
-    db = {"at_head": "the database is at head", "behind": f"the database is {len(result.database.pending)} "
-          "revision(s) behind", "ahead": "the database is at a revision the code lacks", "empty":
-          "the database has no Alembic version yet", "unreachable": "the database could not be reached",
-          "not_configured": "no database configured"}[result.database.status]
+    db = {
+        "at_head": "the database is at head",
+        "behind": f"the database is {len(result.database.pending)} revision(s) behind",
+        "ahead": "the database is at a revision the code lacks",
+        "empty": "the database has no Alembic version yet",
+        "unreachable": "the database could not be reached",
+        "not_configured": "no database configured",
+    }[result.database.status]
     errors = [f.rule for f in result.findings if f.severity == "error"]
     head_word = "head" if len(result.heads) == 1 else "heads"
     text = f"{result.revision_count} revisions, {len(result.heads)} {head_word} ({heads}); {db}."

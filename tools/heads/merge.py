@@ -40,7 +40,8 @@ class MergeHeadsResult(VerdictResult):
     dry_run: bool = False
     heads_after: list[str] = Field(default_factory=list)
     conflicts_acknowledged: list[str] = Field(
-        default_factory=list, description="Tables changed by several heads that a human accepted merging.")
+        default_factory=list, description="Tables changed by several heads that a human accepted merging."
+    )
     rehearsal: Rehearsal = Field(default_factory=lambda: Rehearsal(ran=False))
 
 
@@ -58,7 +59,7 @@ def _select_heads(history: History, heads: list[str] | None) -> list[str]:
     if heads is None:
         return list(history.heads)
     if not isinstance(heads, list) or not all(isinstance(h, str) and h.strip() for h in heads):
-        raise InvalidArgument("heads must be a list of revision ids, e.g. [\"ab12\", \"cd34\"], or omitted.")
+        raise InvalidArgument('heads must be a list of revision ids, e.g. ["ab12", "cd34"], or omitted.')
     chosen: list[str] = []
     for ident in heads:
         matches = [r for r in history.resolve(ident.strip()) if r in history.nodes]
@@ -110,42 +111,61 @@ async def merge_heads(
         broken = [f for f in history.findings if f.severity == "error"]
         if broken or not history.usable:
             return MergeHeadsResult(
-                findings=broken, summary="The history is broken; fix it before merging (nothing written).",
-                next_steps=[f"{f.rule}: {f.fix}" for f in broken], dry_run=dry_run)
+                findings=broken,
+                summary="The history is broken; fix it before merging (nothing written).",
+                next_steps=[f"{f.rule}: {f.fix}" for f in broken],
+                dry_run=dry_run,
+            )
         if len(history.heads) < 2:
             if heads:
                 _select_heads(history, heads)
             return MergeHeadsResult(
                 summary=f"Nothing to merge: the history has a single head ({', '.join(history.heads) or 'none'}).",
-                heads_after=list(history.heads), dry_run=dry_run,
-                next_steps=["Go on with generate_migration or review_migration."])
+                heads_after=list(history.heads),
+                dry_run=dry_run,
+                next_steps=["Go on with generate_migration or review_migration."],
+            )
         chosen = _select_heads(history, heads)
         sub = History(nodes=history.nodes, findings=[], heads=chosen, bases=history.bases)
         _, conflicts = analyse_branches(sub)
         tables = sorted({t for _, _, ts in conflicts for t in ts})
         if conflicts and not acknowledge_conflicts:
             return MergeHeadsResult(
-                merged_heads=chosen, dry_run=dry_run,
-                escalations=[Escalation(rule="conflicting-heads",
-                                        reason=f"Heads {a} and {b} both change {', '.join(ts)}.",
-                                        evidence={"heads": [a, b], "tables": ts}) for a, b, ts in conflicts],
+                merged_heads=chosen,
+                dry_run=dry_run,
+                escalations=[
+                    Escalation(
+                        rule="conflicting-heads",
+                        reason=f"Heads {a} and {b} both change {', '.join(ts)}.",
+                        evidence={"heads": [a, b], "tables": ts},
+                    )
+                    for a, b, ts in conflicts
+                ],
                 summary=f"Heads change the same table(s) {', '.join(tables)}: a human must decide; nothing written.",
-                next_steps=["Show the heads and tables to a human.",
-                            "If they confirm the changes are independent, call merge_heads again with "
-                            "acknowledge_conflicts=true; otherwise rebase one branch onto the other."])
+                next_steps=[
+                    "Show the heads and tables to a human.",
+                    "If they confirm the changes are independent, call merge_heads again with "
+                    "acknowledge_conflicts=true; otherwise rebase one branch onto the other.",
+                ],
+            )
         await progress(1, 4, "writing the merge revision" if not dry_run else "rendering the merge (dry run)")
         result = await _merge_and_rehearse(project, chosen, message, dry_run, progress)
         result.conflicts_acknowledged = tables if conflicts else []
         if conflicts:
-            result.findings.append(Finding(
-                rule="conflicts-acknowledged", severity="info",
-                message=f"Merged although several heads change {', '.join(tables)}: acknowledged by a human.",
-                fix="Run test_roundtrip on the merged history."))
+            result.findings.append(
+                Finding(
+                    rule="conflicts-acknowledged",
+                    severity="info",
+                    message=f"Merged although several heads change {', '.join(tables)}: acknowledged by a human.",
+                    fix="Run test_roundtrip on the merged history.",
+                )
+            )
         return result
 
 
-async def _merge_and_rehearse(project: Project, chosen: list[str], message: str, dry_run: bool,
-                              progress: Progress) -> MergeHeadsResult:
+async def _merge_and_rehearse(
+    project: Project, chosen: list[str], message: str, dry_run: bool, progress: Progress
+) -> MergeHeadsResult:
     args = {"heads": chosen, "message": message, "dry_run": dry_run}
     findings: list[Finding] = []
     rehearsal = Rehearsal(ran=False, detail="No target database configured, so no scratch server to rehearse on.")
@@ -159,35 +179,59 @@ async def _merge_and_rehearse(project: Project, chosen: list[str], message: str,
             outcome = raw.get("rehearsal") or {}
             current = []
             if outcome.get("ok"):
-                current = await current_revisions(scratch.url, project.settings.version_table,
-                                                  project.settings.version_table_schema) or []
-            rehearsal = Rehearsal(ran=True, ok=bool(outcome.get("ok")), scratch_database=scratch.masked_url,
-                                  current_after=current,
-                                  error=(f"{outcome['error'].get('type')}: {outcome['error'].get('message')}"
-                                         if outcome.get("error") else None))
+                current = (
+                    await current_revisions(
+                        scratch.url, project.settings.version_table, project.settings.version_table_schema
+                    )
+                    or []
+                )
+            rehearsal = Rehearsal(
+                ran=True,
+                ok=bool(outcome.get("ok")),
+                scratch_database=scratch.masked_url,
+                current_after=current,
+                error=(
+                    f"{outcome['error'].get('type')}: {outcome['error'].get('message')}"
+                    if outcome.get("error")
+                    else None
+                ),
+            )
         rehearsal.dropped = scratch.dropped
     path = Path(raw["path"])
     written = not dry_run
     ops = _merge_file_ops(raw["content"])
     if ops:
-        findings.append(Finding(rule="merge-has-operations", severity="error",
-                                message=f"The merge file contains operations: {', '.join(ops)}.",
-                                file=project.relative(path),
-                                why="A merge revision should only join heads; schema changes belong in their "
-                                    "own revision where they are reviewed.",
-                                fix="Move the operations into a new revision after the merge."))
+        findings.append(
+            Finding(
+                rule="merge-has-operations",
+                severity="error",
+                message=f"The merge file contains operations: {', '.join(ops)}.",
+                file=project.relative(path),
+                why="A merge revision should only join heads; schema changes belong in their "
+                "own revision where they are reviewed.",
+                fix="Move the operations into a new revision after the merge.",
+            )
+        )
     if len(raw["heads_after"]) != 1:
-        findings.append(Finding(rule="multiple-heads", severity="error",
-                                message=f"After the merge there are still {len(raw['heads_after'])} heads: "
-                                        f"{', '.join(raw['heads_after'])}.",
-                                fix="Call merge_heads again without naming heads to merge all of them."))
+        findings.append(
+            Finding(
+                rule="multiple-heads",
+                severity="error",
+                message=f"After the merge there are still {len(raw['heads_after'])} heads: "
+                f"{', '.join(raw['heads_after'])}.",
+                fix="Call merge_heads again without naming heads to merge all of them.",
+            )
+        )
     escalations: list[Escalation] = []
     if rehearsal.ran and not rehearsal.ok:
-        escalations.append(Escalation(
-            rule="migration-failure-unclear",
-            reason="upgrade heads through the merge failed on a scratch database: the branches do not "
-                   "apply together.",
-            evidence={"error": rehearsal.error or ""}))
+        escalations.append(
+            Escalation(
+                rule="migration-failure-unclear",
+                reason="upgrade heads through the merge failed on a scratch database: the branches do not "
+                "apply together.",
+                evidence={"error": rehearsal.error or ""},
+            )
+        )
         if written:
             path.unlink(missing_ok=True)
             written = False
@@ -202,12 +246,20 @@ async def _merge_and_rehearse(project: Project, chosen: list[str], message: str,
         steps = ["Call merge_heads without dry_run to write it."]
     else:
         summary = f"Wrote {rel} merging {', '.join(chosen)}; one head remains" + (
-            " and upgrade heads passed on a scratch database." if rehearsal.ok else ".")
+            " and upgrade heads passed on a scratch database." if rehearsal.ok else "."
+        )
         steps = ["Call check_heads to confirm one head.", f"Commit {rel}."]
     return MergeHeadsResult(
-        merged_heads=chosen, revision=raw["revision"], file=rel, content=raw["content"], written=written,
-        dry_run=dry_run, heads_after=raw["heads_after"], rehearsal=rehearsal, findings=findings,
-        escalations=escalations, summary=summary, next_steps=steps)
-
-
-
+        merged_heads=chosen,
+        revision=raw["revision"],
+        file=rel,
+        content=raw["content"],
+        written=written,
+        dry_run=dry_run,
+        heads_after=raw["heads_after"],
+        rehearsal=rehearsal,
+        findings=findings,
+        escalations=escalations,
+        summary=summary,
+        next_steps=steps,
+    )

@@ -98,47 +98,59 @@ def _fmt_file(project: Project, path: str | None) -> str | None:
 def build_history(project: Project, raw: dict[str, Any]) -> History:
     findings: list[Finding] = []
     for err in raw.get("load_errors", []):
-        findings.append(Finding(
-            rule="revision-import-error",
-            severity="error",
-            message=f"Migration file {_fmt_file(project, err.get('path'))} failed to load: "
-                    f"{err.get('type')}: {err.get('message')}",
-            file=_fmt_file(project, err.get("file") or err.get("path")),
-            line=err.get("line"),
-            why="Alembic stops at this file: no upgrade, downgrade or merge can run until it imports.",
-            fix="Fix the error at the given line (or the import it needs), then call check_heads again.",
-        ))
+        findings.append(
+            Finding(
+                rule="revision-import-error",
+                severity="error",
+                message=f"Migration file {_fmt_file(project, err.get('path'))} failed to load: "
+                f"{err.get('type')}: {err.get('message')}",
+                file=_fmt_file(project, err.get("file") or err.get("path")),
+                line=err.get("line"),
+                why="Alembic stops at this file: no upgrade, downgrade or merge can run until it imports.",
+                fix="Fix the error at the given line (or the import it needs), then call check_heads again.",
+            )
+        )
     counts = Counter(r["revision"] for r in raw.get("revisions", []))
     nodes: dict[str, RevisionNode] = {}
     for rec in raw.get("revisions", []):
         rev = rec["revision"]
         if counts[rev] > 1 and rev in nodes:
             dupes = [project.relative(r["path"]) for r in raw["revisions"] if r["revision"] == rev]
-            findings.append(Finding(
-                rule="duplicate-revision",
-                severity="error",
-                message=f"Revision id {rev} is declared by {len(dupes)} files: {', '.join(dupes)}.",
-                file=project.relative(rec["path"]),
-                why="Alembic keeps only one of them; the other migration silently never runs.",
-                fix="Give one file a new id (alembic.util.rev_id()) in `revision = ...` and its "
+            findings.append(
+                Finding(
+                    rule="duplicate-revision",
+                    severity="error",
+                    message=f"Revision id {rev} is declared by {len(dupes)} files: {', '.join(dupes)}.",
+                    file=project.relative(rec["path"]),
+                    why="Alembic keeps only one of them; the other migration silently never runs.",
+                    fix="Give one file a new id (alembic.util.rev_id()) in `revision = ...` and its "
                     "filename, and point its children's down_revision at it.",
-            ))
+                )
+            )
             continue
-        nodes[rev] = RevisionNode(rev, list(rec["down_revisions"]), list(rec["branch_labels"]),
-                                  list(rec["depends_on"]), rec.get("doc", ""), rec["path"])
+        nodes[rev] = RevisionNode(
+            rev,
+            list(rec["down_revisions"]),
+            list(rec["branch_labels"]),
+            list(rec["depends_on"]),
+            rec.get("doc", ""),
+            rec["path"],
+        )
     for node in nodes.values():
         missing = [d for d in node.down_revisions if d not in nodes]
         for parent in missing:
-            findings.append(Finding(
-                rule="missing-parent",
-                severity="error",
-                message=f"Revision {node.revision} has down_revision {parent!r}, but no migration file "
-                        "declares that revision.",
-                file=project.relative(node.path),
-                why="The chain is broken: Alembic cannot place this revision, so upgrade and downgrade fail.",
-                fix=f"Restore the file for {parent} (git log --all -- '*{parent}*'), or point "
+            findings.append(
+                Finding(
+                    rule="missing-parent",
+                    severity="error",
+                    message=f"Revision {node.revision} has down_revision {parent!r}, but no migration file "
+                    "declares that revision.",
+                    file=project.relative(node.path),
+                    why="The chain is broken: Alembic cannot place this revision, so upgrade and downgrade fail.",
+                    fix=f"Restore the file for {parent} (git log --all -- '*{parent}*'), or point "
                     f"down_revision at the revision this one really follows.",
-            ))
+                )
+            )
         node.down_revisions = [d for d in node.down_revisions if d in nodes]
     for node in nodes.values():
         for parent in node.down_revisions:
@@ -147,15 +159,17 @@ def build_history(project: Project, raw: dict[str, Any]) -> History:
     history = History(nodes=nodes, findings=findings, heads=[], bases=[])
     history.cycle = _revisions_in_cycles(nodes)
     if history.cycle:
-        findings.append(Finding(
-            rule="revision-cycle",
-            severity="error",
-            message=f"The revision graph has a cycle through {', '.join(history.cycle)}.",
-            file=project.relative(nodes[history.cycle[0]].path),
-            why="A revision is its own ancestor: Alembic cannot compute heads or an upgrade order.",
-            fix="Find the down_revision that points forward (a newer revision) and point it at the "
+        findings.append(
+            Finding(
+                rule="revision-cycle",
+                severity="error",
+                message=f"The revision graph has a cycle through {', '.join(history.cycle)}.",
+                file=project.relative(nodes[history.cycle[0]].path),
+                why="A revision is its own ancestor: Alembic cannot compute heads or an upgrade order.",
+                fix="Find the down_revision that points forward (a newer revision) and point it at the "
                 "revision the file really follows.",
-        ))
+            )
+        )
     else:
         history.heads = sorted(r for r, n in nodes.items() if not n.children)
         history.bases = sorted(r for r, n in nodes.items() if not n.down_revisions)
@@ -179,8 +193,11 @@ def _revisions_in_cycles(nodes: dict[str, RevisionNode]) -> list[str]:
 async def load_history(project: Project, check_env: bool = True) -> tuple[History, dict[str, Any] | None]:
     """Run the worker's history op; return the graph and env.py's error (if any)."""
     raw = await run_worker(
-        project, "history", {"check_env": check_env},
+        project,
+        "history",
+        {"check_env": check_env},
         database_url=project.database_url.render_as_string(hide_password=False)
-        if project.database_url is not None else None,
+        if project.database_url is not None
+        else None,
     )
     return build_history(project, raw), raw.get("env_error")

@@ -159,8 +159,11 @@ class _OpVisitor(ast.NodeVisitor):
             elif isinstance(expr, ast.Call):
                 receiver, attr = _call_name(expr.func)
                 if receiver in self.op_names and attr == "batch_alter_table":
-                    table = literal_value(expr.args[0]) if expr.args else literal_value(
-                        {kw.arg: kw.value for kw in expr.keywords}.get("table_name"))
+                    table = (
+                        literal_value(expr.args[0])
+                        if expr.args
+                        else literal_value({kw.arg: kw.value for kw in expr.keywords}.get("table_name"))
+                    )
                     self._record(expr, "batch_alter_table", table if isinstance(table, str) else None, None)
                     if isinstance(item.optional_vars, ast.Name):
                         self.batch_aliases[item.optional_vars.id] = table if isinstance(table, str) else None
@@ -186,11 +189,15 @@ class _OpVisitor(ast.NodeVisitor):
 
     def _record(self, node: ast.Call, name: str, table: str | None, batch_table: str | None) -> None:
         if name == "batch_alter_table":
-            return self._append(OpCall(name=name, function=self.function, line=node.lineno, node=node,
-                                       table=table))
-        op = OpCall(name=name, function=self.function, line=node.lineno, node=node,
-                    batch_table=batch_table,
-                    in_autocommit=self.autocommit_depth > 0)
+            return self._append(OpCall(name=name, function=self.function, line=node.lineno, node=node, table=table))
+        op = OpCall(
+            name=name,
+            function=self.function,
+            line=node.lineno,
+            node=node,
+            batch_table=batch_table,
+            in_autocommit=self.autocommit_depth > 0,
+        )
         if batch_table is not None:
             op.table = batch_table if batch_table != "?" else None
         elif name in TABLE_ARG:
@@ -242,9 +249,7 @@ def _module_value(tree: ast.Module, name: str):
 def parse_source(source: str, path: Path | str = "<migration>") -> MigrationSource:
     """Parse migration source; raises SyntaxError with the file's line on broken code."""
     tree = ast.parse(source, filename=str(path))
-    functions = {
-        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
     migration = MigrationSource(
         path=Path(path),
         source=source,

@@ -75,9 +75,7 @@ JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) 
 WHERE i.indrelid = to_regclass($1)"""
 
 
-def _queries(
-    fact: dict[str, Any], info: TableInfo | None, quote, ref_info: TableInfo | None
-) -> list[str] | None:
+def _queries(fact: dict[str, Any], info: TableInfo | None, quote, ref_info: TableInfo | None) -> list[str] | None:
     """SQL for one fact (identifiers quoted, no values interpolated), or None when it cannot be asked."""
     kind, table = fact["kind"], fact.get("table")
     if info is None or table is None:
@@ -88,9 +86,7 @@ def _queries(
         if column not in info.columns:
             return None
         c = quote(column)
-        return [
-            f"SELECT count({c}) FROM {t}" if kind == "nonnull" else f"SELECT count(*) - count({c}) FROM {t}"
-        ]
+        return [f"SELECT count({c}) FROM {t}" if kind == "nonnull" else f"SELECT count(*) - count({c}) FROM {t}"]
     if kind == "orphans":
         cols, ref, refcols = fact.get("columns") or [], fact.get("ref_table"), fact.get("ref_columns") or []
         if (
@@ -131,9 +127,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-async def gather(
-    url: URL, hits: list[Hit], tables: set[str], exact_limit: int, created_earlier: set[str]
-) -> Facts:
+async def gather(url: URL, hits: list[Hit], tables: set[str], exact_limit: int, created_earlier: set[str]) -> Facts:
     """Ask the database everything the hits need. Raises DatabaseUnavailable when it cannot connect."""
     facts = Facts(reachable=True, created_earlier=set(created_earlier))
     wanted = [h.fact for h in hits if h.fact]
@@ -187,9 +181,7 @@ async def gather(
                 indexes.append(pk)
             facts.tables[table] = TableInfo(cols, pk, indexes)
         for key, fact in unique_facts.items():
-            sqls = _queries(
-                fact, facts.tables.get(fact.get("table")), quote, facts.tables.get(fact.get("ref_table"))
-            )
+            sqls = _queries(fact, facts.tables.get(fact.get("table")), quote, facts.tables.get(fact.get("ref_table")))
             if sqls:
                 facts.values[key] = [[tuple(r) for r in conn.execute(text(sql))] for sql in sqls]
 
@@ -271,16 +263,13 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
                     evidence={"table": table, "rows": rows},
                 )
         else:
-            _note(
-                hit, f"({table} not found in the target database: row count unknown, assumed to have rows.)"
-            )
+            _note(hit, f"({table} not found in the target database: row count unknown, assumed to have rows.)")
         return True
     if kind == "nonnull":
         if values is None:
             _note(
                 hit,
-                "(The column is not in the target database, so it could not be checked: assumed to "
-                "hold data.)",
+                "(The column is not in the target database, so it could not be checked: assumed to hold data.)",
             )
             if hit.escalation:
                 hit.escalation.reason = (
@@ -309,9 +298,7 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
             return True
         count = values[0][0][0]
         if count:
-            _note(
-                hit, f"{count:,} of {rows or 0:,} rows hold NULL: the ALTER fails until they are backfilled."
-            )
+            _note(hit, f"{count:,} of {rows or 0:,} rows hold NULL: the ALTER fails until they are backfilled.")
         elif rows == 0:
             f.severity = "warning"
             _note(hit, f"{table} is empty in the target database.")
@@ -394,9 +381,7 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
             )
             f.severity = "error"
             return True
-        if hit.data.get("old_type") is None and _db_cast_safe(
-            info.columns[column], hit.data.get("new_type", "")
-        ):
+        if hit.data.get("old_type") is None and _db_cast_safe(info.columns[column], hit.data.get("new_type", "")):
             return False  # widening, verified against the live column type
         _note(hit, f"The column is {info.columns[column]} in the target database.")
         return True

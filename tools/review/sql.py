@@ -128,11 +128,7 @@ def _construct(node: ast.expr) -> tuple[str, str | None] | None:
             current = receiver
             continue
         break
-    if (
-        isinstance(current, ast.Call)
-        and isinstance(current.func, ast.Name)
-        and current.func.id in CONSTRUCT_FUNCS
-    ):
+    if isinstance(current, ast.Call) and isinstance(current.func, ast.Name) and current.func.id in CONSTRUCT_FUNCS:
         target = current.args[0] if current.args else None
         return current.func.id, target.id if isinstance(target, ast.Name) else None
     return None
@@ -219,9 +215,7 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
                 if "primary key" in rest
                 else None
             )
-            return SqlStatement(
-                stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind
-            )
+            return SqlStatement(stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind)
         return SqlStatement(stripped, "alter_table", table=table)
     if isinstance(parsed, exp.Update):
         copied = [
@@ -240,9 +234,7 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
             copied_columns=copied,
         )
     if isinstance(parsed, exp.Delete):
-        return SqlStatement(
-            stripped, "delete", table=_table_of(parsed), batched=bool(_BATCH_HINT.search(stripped))
-        )
+        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=bool(_BATCH_HINT.search(stripped)))
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
     if isinstance(parsed, exp.Select):

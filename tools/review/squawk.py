@@ -50,9 +50,7 @@ EXCLUDED = [
     "prefer-timestamptz",
     "transaction-nesting",
 ]
-TABLE_IN_SQL = re.compile(
-    r"(?:table|on|into|update|from)\s+(?:only\s+|if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I
-)
+TABLE_IN_SQL = re.compile(r"(?:table|on|into|update|from)\s+(?:only\s+|if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I)
 
 
 def squawk_binary() -> str | None:
@@ -60,9 +58,7 @@ def squawk_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("squawk")
 
 
-async def run_squawk(
-    sql_by_revision: dict[str, str], pg_version: str | None = None
-) -> dict[str, list[dict[str, Any]]]:
+async def run_squawk(sql_by_revision: dict[str, str], pg_version: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """squawk JSON violations per revision (empty lists when squawk finds nothing).
 
     ``pg_version`` (the target's server version, e.g. "16.4") lets squawk judge version-dependent rules.

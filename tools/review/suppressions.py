@@ -111,9 +111,7 @@ def parse_suppressions(source: str, known_rules: set[str], file: str | None) -> 
             rules = [r for r in rules if r in known_rules]
             if not reason or not rules:
                 continue
-        directives.append(
-            Directive(rules=rules, reason=reason, line=line, file_level=standalone and line < first_code)
-        )
+        directives.append(Directive(rules=rules, reason=reason, line=line, file_level=standalone and line < first_code))
     return SuppressionSet(directives=directives, errors=errors)
 
 
@@ -133,9 +131,7 @@ def apply_suppressions(
     return kept, silenced
 
 
-def _matching(
-    finding: Finding, spans: dict[int, tuple[int, int]], directives: list[Directive]
-) -> Directive | None:
+def _matching(finding: Finding, spans: dict[int, tuple[int, int]], directives: list[Directive]) -> Directive | None:
     for directive in directives:
         if finding.rule not in directive.rules:
             continue

@@ -47,9 +47,7 @@ class ReviewedRevision(BaseModel):
     verdict: VerdictKind = Field(description="This revision's own verdict.")
     findings: list[Finding] = Field(default_factory=list)
     escalations: list[Escalation] = Field(default_factory=list)
-    suppressions: list[Suppression] = Field(
-        default_factory=list, description="Suppression comments honoured."
-    )
+    suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     sql: str | None = Field(default=None, description="Offline-rendered SQL (include_sql=true).")
 
@@ -115,8 +113,7 @@ def _parse(project: Project, path: Path) -> MigrationSource:
 def _check_migration(rel: str, migration: MigrationSource) -> MigrationSource:
     if assigned_literal(migration.tree, "revision") is None or "upgrade" not in migration.functions:
         raise InvalidArgument(
-            f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` "
-            "and an upgrade() function."
+            f"{rel} is not an Alembic migration: it needs a module-level `revision = '...'` and an upgrade() function."
         )
     return migration
 
@@ -124,10 +121,7 @@ def _check_migration(rel: str, migration: MigrationSource) -> MigrationSource:
 def _resolve_one(history: History, ident: str, revision: str) -> list[str]:
     """One side of a revision argument: an id, a unique prefix, a branch label, head/heads, base."""
     heads = ", ".join(history.heads) or "none"
-    hint = (
-        f"Heads: {heads}. Use a revision id, a unique prefix, head/heads, a branch label or a range "
-        "like base:head."
-    )
+    hint = f"Heads: {heads}. Use a revision id, a unique prefix, head/heads, a branch label or a range like base:head."
     if ident == "base":
         return []
     if ident == "head" and len(history.heads) > 1:
@@ -136,9 +130,7 @@ def _resolve_one(history: History, ident: str, revision: str) -> list[str]:
             f"({heads}); use 'heads' or one head's id."
         )
     if "@" in ident or re.search(r"[+-]\d+$", ident):
-        raise InvalidArgument(
-            f"revision {revision!r}: relative revisions ({ident}) are not supported. {hint}"
-        )
+        raise InvalidArgument(f"revision {revision!r}: relative revisions ({ident}) are not supported. {hint}")
     matches = history.resolve(ident)
     if not matches:
         raise InvalidArgument(f"revision {revision!r} cannot be resolved: no revision {ident!r}. {hint}")
@@ -175,9 +167,7 @@ def _select(history: History, revision: str) -> list[str]:
     else:
         ids = set(_resolve_one(history, revision, revision))
     if not ids:
-        raise InvalidArgument(
-            f"revision {revision!r} selects no revision. Heads: {', '.join(history.heads)}."
-        )
+        raise InvalidArgument(f"revision {revision!r} selects no revision. Heads: {', '.join(history.heads)}.")
     return history.ordered(ids)
 
 
@@ -351,9 +341,7 @@ async def _review(
             definitions = Definitions(lambda rev=rev, downs=downs: _earlier(history, parsed, rev, downs))
             reviews[rev] = lint_file(parsed[rev], project.relative(file), backend, definitions, env_lock_timeout)
             created_before[rev] = set(created)
-            created |= {
-                op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table
-            }
+            created |= {op.table for op in parsed[rev].ops_in("upgrade") if op.name == "create_table" and op.table}
 
     # -- layers 1 then 3 (database facts), and 2 (offline render in the worker), run concurrently
     await progress(1, 4, f"reviewing {len(targets)} revision(s): AST rules, database facts, rendered SQL")
@@ -434,8 +422,7 @@ async def _review(
                     severity="warning",
                     message=f"The revisions could not be rendered offline: {exc}",
                     why="Without rendered SQL the squawk layer did not run; layer-1 findings still apply.",
-                    fix="Run `alembic upgrade <rev> --sql` to see the error (env.py must support "
-                    "offline mode).",
+                    fix="Run `alembic upgrade <rev> --sql` to see the error (env.py must support offline mode).",
                 )
             )
             return
@@ -491,22 +478,18 @@ async def _review(
                 Finding(
                     rule="offline-unsafe",
                     severity="info",
-                    message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: "
-                    f"{err.get('message')}",
+                    message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: {err.get('message')}",
                     file=rel,
                     line=err.get("line")
                     if err.get("file") and Path(err["file"]).resolve() in (file, disk_paths.get(rev))
                     else None,
-                    why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are "
-                    "unaffected.",
+                    why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are unaffected.",
                     fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL.",
                 )
             )
         if facts_by_rev.get(rev) is not None:
             layers.append("database")
-        escalations += _policy(
-            review.lint.existing_tables, review.lint.changes, production, settings, rev, url
-        )
+        escalations += _policy(review.lint.existing_tables, review.lint.changes, production, settings, rev, url)
         escalations = _dedupe(escalations)
         out_revisions.append(
             ReviewedRevision(
@@ -583,9 +566,7 @@ def _judge_rename(hit, model_tables: dict[str, list[str]]) -> None:
         still_old = table in model_tables
     if agree:
         hit.escalation = None
-        hit.finding.message += (
-            " The models already use the new name: proceed once test_roundtrip verifies it."
-        )
+        hit.finding.message += " The models already use the new name: proceed once test_roundtrip verifies it."
     elif still_old and hit.escalation is not None:
         what = f"{table}.{old}" if kind == "column" else table
         hit.escalation.reason = f"The models still use {what}: renaming it breaks the application."
@@ -718,9 +699,7 @@ def _summary(result: ReviewMigrationResult) -> str:
 def _next_steps(result: ReviewMigrationResult) -> list[str]:
     steps: list[str] = []
     if result.escalations:
-        steps.append(
-            "Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision."
-        )
+        steps.append("Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision.")
     for f in result.findings:
         if f.severity == "error" and f.fix:
             where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""

@@ -16,9 +16,9 @@ def explain(mode: str, facts: dict[str, Any], phase: str, revision: str, backend
     if mode == "not-null-violation":
         rows = facts.get("rows")
         nulls = facts.get("null_rows")
-        seen = (
-            f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows"
-        ) + (f", {nulls} of them NULL in {column}" if nulls is not None else "")
+        seen = (f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows") + (
+            f", {nulls} of them NULL in {column}" if nulls is not None else ""
+        )
         return {
             "title": f"NOT NULL violation on existing rows: {seen}",
             "why": "A NOT NULL column without a value for the existing rows cannot be added or enforced.",
@@ -68,8 +68,7 @@ def explain(mode: str, facts: dict[str, Any], phase: str, revision: str, backend
         sample = ", ".join(facts.get("sample_values", [])[:5])
         using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
         return {
-            "title": f"Type mismatch converting {table}.{column}"
-            + (f" (values such as {sample})" if sample else ""),
+            "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
             "why": "The existing values cannot be converted to the new type as they are.",
             "fix": (
                 f"Convert the data explicitly: op.alter_column('{table}', '{column}', type_=..., {using}), "

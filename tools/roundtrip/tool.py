@@ -204,14 +204,8 @@ def validate_arguments(
         raise InvalidArgument(f"data_from must be 'seed' or 'target'; got {data_from!r}.")
     if not isinstance(trace_locks, bool):
         raise InvalidArgument(f"trace_locks must be true or false; got {trace_locks!r}.")
-    if (
-        isinstance(timeout_s, bool)
-        or not isinstance(timeout_s, int | float)
-        or not 1 <= timeout_s <= MAX_TIMEOUT_S
-    ):
-        raise InvalidArgument(
-            f"timeout_s must be a number of seconds from 1 to {MAX_TIMEOUT_S}; got {timeout_s!r}."
-        )
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 1 <= timeout_s <= MAX_TIMEOUT_S:
+        raise InvalidArgument(f"timeout_s must be a number of seconds from 1 to {MAX_TIMEOUT_S}; got {timeout_s!r}.")
 
 
 def _resolve_one(history: History, ident: str, what: str) -> str:
@@ -223,8 +217,7 @@ def _resolve_one(history: History, ident: str, what: str) -> str:
         )
     if len(matches) > 1:
         raise InvalidArgument(
-            f"{what} {ident!r} matches several revisions ({', '.join(sorted(matches)[:6])}); "
-            "give more characters."
+            f"{what} {ident!r} matches several revisions ({', '.join(sorted(matches)[:6])}); give more characters."
         )
     return matches[0]
 
@@ -285,9 +278,7 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
             "The target is classified production: copying its data (a full dump) into a scratch "
             "database loads the production server and moves production data."
         )
-        steps = [
-            "Ask a human whether a dump of production may be taken now, or call again with data_from='seed'."
-        ]
+        steps = ["Ask a human whether a dump of production may be taken now, or call again with data_from='seed'."]
     elif not settings.scratch_url:
         reason = (
             "The target is classified production and no scratch_url is set: the rehearsal would "
@@ -336,9 +327,7 @@ async def test_roundtrip(
     started = time.perf_counter()
     deadline = started + timeout_s
     target = project.database_url
-    scratch_base = target or (
-        parse_url(project.settings.scratch_url) if project.settings.scratch_url else None
-    )
+    scratch_base = target or (parse_url(project.settings.scratch_url) if project.settings.scratch_url else None)
     if scratch_base is None:
         raise ProjectError(
             "No database configured: test_roundtrip needs a target database URL (database_url, "
@@ -346,9 +335,7 @@ async def test_roundtrip(
             "server to rehearse on."
         )
     if data_from == "target" and target is None:
-        raise InvalidArgument(
-            "data_from='target' needs a target database; configure database_url or use 'seed'."
-        )
+        raise InvalidArgument("data_from='target' needs a target database; configure database_url or use 'seed'.")
     refusal = _production_refusal(project, data_from)
     if refusal is not None:
         return refusal
@@ -408,9 +395,7 @@ async def test_roundtrip(
     async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
         scratch_report.url = scratch.masked_url
         if data_from == "target":
-            await progress(
-                0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)"
-            )
+            await progress(0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)")
             await copy_database(target, scratch.url)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
@@ -479,9 +464,7 @@ async def _relay_progress(path: Path, progress: Progress, last: dict[str, Any]) 
 # ------------------------------------------------------------------ verdict
 
 
-def _worker_failed(
-    result: TestRoundtripResult, problem: str, timed_out: bool, timeout_s: float, last: str
-) -> None:
+def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, timeout_s: float, last: str) -> None:
     where = f" The last completed step: {last}." if last else ""
     reason = (
         f"The rehearsal did not finish within {timeout_s:g} s and was stopped.{where}"
@@ -536,9 +519,7 @@ def _build(
                 schema_changes=rec.get("schema_changes", []),
             )
         )
-    differences = [
-        Difference(**{k: d.get(k) for k in Difference.model_fields}) for d in raw.get("differences", [])
-    ]
+    differences = [Difference(**{k: d.get(k) for k in Difference.model_fields}) for d in raw.get("differences", [])]
     data_loss = [DataLoss(**{k: d.get(k) for k in DataLoss.model_fields}) for d in raw.get("data_loss", [])]
     locks = [
         LockTaken(
@@ -654,8 +635,7 @@ def _build(
                     column=dropped[0].column,
                     message=f"{rev}: the downgrade drops data written after the upgrade: "
                     f"{'; '.join(d.message for d in dropped[:6])}.",
-                    why="Values stored in what this revision adds are lost if it is rolled back "
-                    "after going live.",
+                    why="Values stored in what this revision adds are lost if it is rolled back after going live.",
                     fix="Before a rollback in production, back up these columns/tables (backup_db).",
                 )
             )
@@ -667,8 +647,7 @@ def _build(
                     severity="warning",
                     file=file_of.get(rw.revision),
                     table=rw.table,
-                    message=f"{rw.revision}: the upgrade rewrites table {rw.table} "
-                    "(its relfilenode changed).",
+                    message=f"{rw.revision}: the upgrade rewrites table {rw.table} (its relfilenode changed).",
                     why="A rewrite copies every row while holding ACCESS EXCLUSIVE: reads and writes wait, "
                     "for a time that grows with the table.",
                     fix="Avoid the rewrite: add a new column, backfill in batches, then swap; "
@@ -686,10 +665,8 @@ def _build(
                     table=lk.table,
                     message=f"{lk.revision}: the upgrade holds a SHARE lock on {lk.table} (an index build): "
                     "writes wait until it commits.",
-                    why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the "
-                    "whole build.",
-                    fix="with op.get_context().autocommit_block(): "
-                    "op.create_index(..., postgresql_concurrently=True)",
+                    why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the whole build.",
+                    fix="with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)",
                 )
             )
         elif lk.mode == "AccessExclusiveLock" and lk.kind == "table":
@@ -716,8 +693,7 @@ def _build(
                 table=item.table,
                 column=item.column,
                 message=f"After the last revision, {item.message}.",
-                why="The migrations do not produce what the models declare; the next autogenerate "
-                "will pick it up.",
+                why="The migrations do not produce what the models declare; the next autogenerate will pick it up.",
                 fix="Call generate_migration to write the missing revision (or fix the model).",
             )
         )
@@ -799,8 +775,7 @@ def _failure(
         )
     else:
         recovery.append(
-            "Nothing of the failed step remained (it was rolled back); alembic_version names the "
-            "previous revision."
+            "Nothing of the failed step remained (it was rolled back); alembic_version names the previous revision."
         )
     recovery.append(words["fix"])
     recovery.append("Call test_roundtrip again after the fix.")
@@ -823,8 +798,7 @@ def _failure(
                 severity="error",
                 file=report.file,
                 line=report.line,
-                message=f"{where} failed halfway and left {len(applied)} change(s) applied: "
-                f"{'; '.join(applied[:6])}.",
+                message=f"{where} failed halfway and left {len(applied)} change(s) applied: {'; '.join(applied[:6])}.",
                 why="Non-transactional DDL: the database is now in a state no revision describes.",
                 fix=recovery[0],
             )
@@ -851,9 +825,7 @@ def _failure(
                 fix=words["fix"],
             )
         )
-    what_failed = (
-        "downgrade() raises" if phase == "downgrade" else "upgrading again after the downgrade fails"
-    )
+    what_failed = "downgrade() raises" if phase == "downgrade" else "upgrading again after the downgrade fails"
     if phase in ("downgrade", "re-upgrade"):
         escalations.append(
             Escalation(
@@ -882,9 +854,7 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         problems.append("data not restored by a downgrade")
     if result.drift:
         problems.append(f"{len(result.drift)} model drift item(s)")
-    text = (
-        f"Upgrade, downgrade and upgrade of {ok}/{n} revision(s) from {frm} ({how}) ran on a scratch database"
-    )
+    text = f"Upgrade, downgrade and upgrade of {ok}/{n} revision(s) from {frm} ({how}) ran on a scratch database"
     text += f"; found {', '.join(problems)}." if problems else "; schema and data survived every step."
     if result.rewrites:
         text += f" {len(result.rewrites)} table rewrite(s)."

@@ -20,8 +20,12 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
     env["PYTHONUNBUFFERED"] = "1"
     return subprocess.Popen(
         [python, "-m", "alembic_mcp.tools.worker.main"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        cwd=cwd, env=env, start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
     )
 
 

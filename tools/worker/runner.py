@@ -61,7 +61,8 @@ async def run_worker(
         timed_out = False
         try:
             _, stderr_bytes = await anyio.to_thread.run_sync(
-                lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True)
+                lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True
+            )
         except subprocess.TimeoutExpired:
             timed_out = True
             kill_group(process.pid)

@@ -96,9 +96,7 @@ ROW_READERS = {
     "mappings",
     "all",
 }
-DOC_IRREVERSIBLE = re.compile(
-    r"irreversib|not reversible|one[- ]way|cannot be (undone|reversed)|no downgrade", re.I
-)
+DOC_IRREVERSIBLE = re.compile(r"irreversib|not reversible|one[- ]way|cannot be (undone|reversed)|no downgrade", re.I)
 DOC_DATA_LOSS = re.compile(
     r"data (is |will be )?los[st]|loses data|lose[sd]? (the )?data|data loss|"
     r"export .* first|backup",
@@ -193,9 +191,7 @@ def column_spec(node: ast.expr | None) -> ColumnSpec | None:
     if not isinstance(node, ast.Call) or _callee(node) != "Column":
         return None
     name = literal_value(node.args[0]) if node.args else literal_value(_kw(node, "name"))
-    type_node = (
-        node.args[1] if len(node.args) > 1 and _callee(node.args[1]) != "ForeignKey" else _kw(node, "type_")
-    )
+    type_node = node.args[1] if len(node.args) > 1 and _callee(node.args[1]) != "ForeignKey" else _kw(node, "type_")
     fks = []
     for arg in node.args[1:]:
         if isinstance(arg, ast.Call) and _callee(arg) == "ForeignKey":
@@ -404,8 +400,7 @@ class _Linter:
         if op.name == "execute":
             arg = self.exec_arg(op)
             return any(
-                s.kind in ("alter_table", "add_constraint")
-                or (s.kind == "create_index" and not s.concurrently)
+                s.kind in ("alter_table", "add_constraint") or (s.kind == "create_index" and not s.concurrently)
                 for s in arg.statements
             )
         return False
@@ -424,8 +419,7 @@ class _Linter:
                 f"New column {table}.{col} has type json.",
                 "PostgreSQL's json has no equality operator: DISTINCT, GROUP BY, UNION and unique "
                 "indexes on it fail, and every read re-parses the text.",
-                f"sa.Column({_q(col)}, postgresql.JSONB(), ...)  "
-                "# from sqlalchemy.dialects import postgresql",
+                f"sa.Column({_q(col)}, postgresql.JSONB(), ...)  # from sqlalchemy.dialects import postgresql",
                 column=col,
             )
         if op.table_created_here:
@@ -506,8 +500,7 @@ class _Linter:
                     "error",
                     op,
                     f"alter_column sets {table}.{col} NOT NULL on an existing column.",
-                    "SET NOT NULL takes ACCESS EXCLUSIVE and scans the whole table; it fails if any row "
-                    "holds NULL.",
+                    "SET NOT NULL takes ACCESS EXCLUSIVE and scans the whole table; it fails if any row holds NULL.",
                     f"# migration 1:\nop.create_check_constraint({_q(check)}, {_q(table)}, "
                     f'"{col} IS NOT NULL", postgresql_not_valid=True)\n'
                     f"# migration 2 (separate transaction):\n"
@@ -546,9 +539,7 @@ class _Linter:
                 rename=("column", table, col, new_name),
             )
 
-    def _type_change(
-        self, op: OpCall, table: str | None, col: str | None, new: ast.expr, old: ast.expr | None
-    ) -> None:
+    def _type_change(self, op: OpCall, table: str | None, col: str | None, new: ast.expr, old: ast.expr | None) -> None:
         safe = known_safe_cast(old, new)
         if _callee(new) == "Enum" or (old is not None and _callee(old) == "Enum"):
             self.emit(
@@ -571,11 +562,7 @@ class _Linter:
             "warning",
             op,
             f"The type of {table}.{col} changes to {_src(new)}"
-            + (
-                f" (from {_src(old)})."
-                if old is not None
-                else " (the old type is not stated: existing_type)."
-            ),
+            + (f" (from {_src(old)})." if old is not None else " (the old type is not stated: existing_type)."),
             "Unless the cast is binary-compatible (varchar widening, numeric precision up) PostgreSQL "
             "rewrites the table under ACCESS EXCLUSIVE, and clients reading the old type may break.",
             f"Expand/contract: op.add_column({_q(table)}, sa.Column('{col}_new', {_src(new)}, "
@@ -643,8 +630,7 @@ class _Linter:
                 "add-unique-constraint",
                 "info",
                 op,
-                f"Unique index {name} on existing table {table} fails if ({', '.join(columns)}) has "
-                f"duplicates.",
+                f"Unique index {name} on existing table {table} fails if ({', '.join(columns)}) has duplicates.",
                 "Existing duplicate values make the build fail (and a failed CONCURRENTLY build leaves an "
                 "INVALID index behind).",
                 f"SELECT {', '.join(columns)}, count(*) FROM {table} GROUP BY {', '.join(columns)} "
@@ -724,8 +710,7 @@ class _Linter:
             severity,
             op,
             f"Foreign key {table}({', '.join(local)}) -> {ref_table}({', '.join(remote)}) is validated while "
-            "it is added"
-            + (" (the column is new and empty, so the scan finds nothing)." if new_columns else "."),
+            "it is added" + (" (the column is new and empty, so the scan finds nothing)." if new_columns else "."),
             f"Adding it scans {table} under a SHARE ROW EXCLUSIVE lock on both {table} and {ref_table} "
             "(writes blocked), and fails on orphan rows.",
             f"op.create_foreign_key({_q(name)}, {_q(table)}, {_q(ref_table)}, {local!r}, {remote!r}, "
@@ -800,8 +785,7 @@ class _Linter:
             self._unnamed(
                 op,
                 f"create_unique_constraint on {table} has no name (None).",
-                f"op.create_unique_constraint(op.f('uq_{table}_{'_'.join(columns)}'), {_q(table)}, "
-                f"{columns!r})",
+                f"op.create_unique_constraint(op.f('uq_{table}_{'_'.join(columns)}'), {_q(table)}, {columns!r})",
             )
         if op.table_created_here:
             self.clear("add-unique-constraint", table)
@@ -875,8 +859,7 @@ class _Linter:
         if _is_none(op.arg(0, "constraint_name")):
             self._unnamed(
                 op,
-                f"drop_constraint(None, {table!r}) cannot drop anything: the constraint has no "
-                "name in the migration.",
+                f"drop_constraint(None, {table!r}) cannot drop anything: the constraint has no name in the migration.",
                 "Look the real name up (\\d table in psql, or Inspector.get_foreign_keys) and pass it; "
                 "set MetaData(naming_convention=...) so future names are predictable.",
             )
@@ -906,8 +889,7 @@ class _Linter:
                         "warning",
                         op,
                         f"New column {table}.{spec.name} has type json.",
-                        "PostgreSQL's json has no equality operator: DISTINCT, GROUP BY and unique "
-                        "indexes on it fail.",
+                        "PostgreSQL's json has no equality operator: DISTINCT, GROUP BY and unique indexes on it fail.",
                         f"sa.Column({_q(spec.name)}, postgresql.JSONB(), ...)",
                         column=spec.name,
                         line=arg.lineno,
@@ -977,8 +959,7 @@ class _Linter:
             fact={"kind": "nonnull", "table": table, "column": col},
             escalation=Escalation(
                 rule="drop-column-with-data",
-                reason=f"{table}.{col} is dropped; the database was not checked, so it is assumed to "
-                f"hold data.",
+                reason=f"{table}.{col} is dropped; the database was not checked, so it is assumed to hold data.",
                 evidence={"table": table, "column": col, "non_null_values": None},
             ),
         )
@@ -998,8 +979,7 @@ class _Linter:
             fact={"kind": "rows", "table": table},
             escalation=Escalation(
                 rule="drop-table-with-data",
-                reason=f"Table {table} is dropped; the database was not checked, so it is assumed to "
-                f"have rows.",
+                reason=f"Table {table} is dropped; the database was not checked, so it is assumed to have rows.",
                 evidence={"table": table, "rows": None},
             ),
         )
@@ -1152,9 +1132,7 @@ class _Linter:
         if func is None:
             return False
         for node in ast.walk(func):
-            if isinstance(node, ast.For | ast.While) and node.lineno <= op.line <= (
-                node.end_lineno or node.lineno
-            ):
+            if isinstance(node, ast.For | ast.While) and node.lineno <= op.line <= (node.end_lineno or node.lineno):
                 return True
         return False
 
@@ -1179,9 +1157,7 @@ class _Linter:
             sql=text[:300],
         )
 
-    def _unnamed(
-        self, op: OpCall, message: str, fix: str, severity: str = "error", line: int | None = None
-    ) -> None:
+    def _unnamed(self, op: OpCall, message: str, fix: str, severity: str = "error", line: int | None = None) -> None:
         self.emit(
             "unnamed-constraint",
             severity,
@@ -1207,9 +1183,7 @@ class _Linter:
                     continue
                 name = _callee(node)
                 reads = (
-                    isinstance(node.func, ast.Attribute)
-                    and name in ROW_READERS
-                    and name not in ("all", "first", "one")
+                    isinstance(node.func, ast.Attribute) and name in ROW_READERS and name not in ("all", "first", "one")
                 ) or (
                     name in ("all", "first", "one")
                     and isinstance(node.func, ast.Attribute)
@@ -1259,8 +1233,7 @@ class _Linter:
                         finding=Finding(
                             rule="raw-sql-interpolated",
                             severity="error",
-                            message=f"SQL at line {node.lineno} is built with {how}: "
-                            f"`{_src(node.args[0])[:100]}`.",
+                            message=f"SQL at line {node.lineno} is built with {how}: `{_src(node.args[0])[:100]}`.",
                             file=self.file,
                             line=node.lineno,
                             why="Values pasted into SQL text are an injection path and hard-code data "
@@ -1335,8 +1308,7 @@ class _Linter:
                         why="There is no rollback path: `alembic downgrade` succeeds but leaves the "
                         "upgrade's "
                         "changes in place, and the next upgrade fails.",
-                        fix="def downgrade() -> None:\n"
-                        + "\n".join("    " + inv for inv in self._inverses(up_changes))
+                        fix="def downgrade() -> None:\n" + "\n".join("    " + inv for inv in self._inverses(up_changes))
                         if self._inverses(up_changes)
                         else "Write the inverse of each upgrade operation in downgrade().",
                     ),
@@ -1412,11 +1384,7 @@ class _Linter:
                         rule="downgrade-loses-data",
                         severity="warning",
                         message=f"downgrade() drops {target}, which upgrade() filled with data"
-                        + (
-                            "; the file documents the loss."
-                            if documented
-                            else "; the loss is not documented."
-                        ),
+                        + ("; the file documents the loss." if documented else "; the loss is not documented."),
                         file=self.file,
                         line=op.line,
                         table=op.table,
@@ -1431,8 +1399,7 @@ class _Linter:
                     if documented
                     else Escalation(
                         rule="unclear-rollback",
-                        reason=f"downgrade() drops {target} which upgrade() filled, without documenting "
-                        f"the loss.",
+                        reason=f"downgrade() drops {target} which upgrade() filled, without documenting the loss.",
                         evidence={"line": op.line},
                     ),
                 )
@@ -1466,9 +1433,7 @@ class _Linter:
             known = self.definitions.table(op.table) if self.definitions else None
             if known:
                 return known + "  # as an earlier migration created it"
-            return (
-                f"op.create_table({t}, ...)  # the columns as the migration that created {op.table} had them"
-            )
+            return f"op.create_table({t}, ...)  # the columns as the migration that created {op.table} had them"
         if op.name == "drop_index":
             name = _name_value(op.arg(0, "index_name"))
             known = self.definitions.index(name) if self.definitions else None
@@ -1506,9 +1471,7 @@ class _Linter:
             return (
                 table in dropped_tables
                 or any(
-                    d.name == "drop_column"
-                    and d.table == table
-                    and _name_value(d.arg(1, "column_name")) == col
+                    d.name == "drop_column" and d.table == table and _name_value(d.arg(1, "column_name")) == col
                     for d in down
                 )
                 or _has_raw(self, down, "drop")
@@ -1528,10 +1491,7 @@ class _Linter:
             return (
                 table in dropped_tables
                 or name is None
-                or any(
-                    d.name == "drop_constraint" and _name_value(d.arg(0, "constraint_name")) == name
-                    for d in down
-                )
+                or any(d.name == "drop_constraint" and _name_value(d.arg(0, "constraint_name")) == name for d in down)
                 or _has_raw(self, down, "drop constraint")
             )
         if op.name == "drop_column":
@@ -1569,9 +1529,7 @@ class _Linter:
                 table in dropped_tables
                 or (table, col) in self.added_columns
                 or any(
-                    d.name == "alter_column"
-                    and d.table == table
-                    and _name_value(d.arg(1, "column_name")) in (col, new)
+                    d.name == "alter_column" and d.table == table and _name_value(d.arg(1, "column_name")) in (col, new)
                     for d in down
                 )
                 or _has_raw(self, down, "alter")
@@ -1737,6 +1695,4 @@ def review_source(
     kept, silenced = apply_suppressions([h.finding for h in lint.hits], spans, sset)
     hits = [by_id[id(f)] for f in kept]
     honoured, unused = report(sset, file)
-    return FileReview(
-        lint=lint, hits=hits, suppressions=honoured, extra=sset.errors + unused, silenced=silenced
-    )
+    return FileReview(lint=lint, hits=hits, suppressions=honoured, extra=sset.errors + unused, silenced=silenced)

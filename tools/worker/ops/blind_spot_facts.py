@@ -70,9 +70,7 @@ def check_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
                     and type(constraint.name).__name__ != "_NoneName"
                 ):
                     model[str(constraint.name)] = str(
-                        constraint.sqltext.compile(
-                            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-                        )
+                        constraint.sqltext.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
                     )
             try:
                 reflected = {
@@ -97,9 +95,7 @@ def check_changes(connection, metadatas, opts, created) -> list[dict[str, Any]]:
                     )
             for name, text in sorted(reflected.items()):
                 if name not in model:
-                    changes.append(
-                        {"table": table.name, "name": name, "change": "removed", "database_sql": text}
-                    )
+                    changes.append({"table": table.name, "name": name, "change": "removed", "database_sql": text})
     return changes
 
 
@@ -177,8 +173,7 @@ def database_objects(connection, metadatas, opts, created) -> dict[str, list[str
         out["functions"] = [
             r[0]
             for r in connection.exec_driver_sql(
-                "SELECT routine_name FROM information_schema.routines WHERE routine_schema = database() "
-                "ORDER BY 1"
+                "SELECT routine_name FROM information_schema.routines WHERE routine_schema = database() ORDER BY 1"
             )
         ]
         out["triggers"] = [

@@ -52,9 +52,7 @@ def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
                     non_null[i] += 1
     return {
         "rows": rows,
-        "columns": {
-            c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()} for i, c in enumerate(columns)
-        },
+        "columns": {c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()} for i, c in enumerate(columns)},
     }
 
 
@@ -122,9 +120,7 @@ def _pg_table_data(conn: Connection, snapshot: Snapshot, tables: list[str]) -> d
             columns = snapshot["tables"][table]["column_order"]
             out[table] = {
                 "rows": int(rows),
-                "columns": {
-                    c: {"non_null": int(non_null[i]), "checksum": str(sums[i])} for i, c in enumerate(columns)
-                },
+                "columns": {c: {"non_null": int(non_null[i]), "checksum": str(sums[i])} for i, c in enumerate(columns)},
             }
     return out
 
@@ -206,8 +202,7 @@ def data_lost(before: dict[str, TableData], after: dict[str, TableData], when: s
                         "column": column,
                         "rows_before": cinfo["non_null"],
                         "rows_after": after_col["non_null"],
-                        "message": f"column {table}.{column} holds different values {when} "
-                        f"({b['rows']} rows)",
+                        "message": f"column {table}.{column} holds different values {when} ({b['rows']} rows)",
                     }
                 )
     return out

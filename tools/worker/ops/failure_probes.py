@@ -125,9 +125,7 @@ def error_codes(exc: BaseException) -> tuple[str | None, int | None]:
     return (str(sqlstate) if sqlstate else None), errno
 
 
-def classify(
-    exc: BaseException | None, message: str, sqlstate: str | None = None, errno: int | None = None
-) -> str:
+def classify(exc: BaseException | None, message: str, sqlstate: str | None = None, errno: int | None = None) -> str:
     if exc is not None and (sqlstate is None and errno is None):
         sqlstate, errno = error_codes(exc)
     for mode, states, errnos, _ in _RULES:
@@ -195,9 +193,7 @@ def _probe_not_null(conn: Connection, message: str, ops: list[dict[str, Any]]) -
     )
     if match:
         column, table = (
-            (match.group(1), match.group(2))
-            if "relation" in match.re.pattern
-            else (match.group(2), match.group(1))
+            (match.group(1), match.group(2)) if "relation" in match.re.pattern else (match.group(2), match.group(1))
         )
     facts: dict[str, Any] = {"table": table, "column": column, "operation": op.get("op")}
     if table and _table_exists(conn, table):
@@ -282,9 +278,7 @@ def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> 
             )
         ).scalar_one()
     )
-    facts["sample_duplicates"] = [
-        {"value": [str(v) for v in row[:-1]], "rows": int(row[-1])} for row in groups
-    ]
+    facts["sample_duplicates"] = [{"value": [str(v) for v in row[:-1]], "rows": int(row[-1])} for row in groups]
     return facts
 
 

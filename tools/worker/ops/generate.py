@@ -59,9 +59,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
         use_connection = bool(url) and not is_async_driver(url)
-        with (
-            connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg
-        ):
+        with connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
             mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
             refusal = _check_history(cfg, args.get("rev_id"))
             if refusal is not None:
@@ -242,18 +240,14 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
             changes["type"] = _type_text(op.modify_type, dialect)
             changes["existing_type"] = _type_text(op.existing_type, dialect)
         if op.modify_server_default is not False:
-            changes["server_default"] = str(
-                getattr(op.modify_server_default, "arg", op.modify_server_default)
-            )
+            changes["server_default"] = str(getattr(op.modify_server_default, "arg", op.modify_server_default))
         if op.modify_name is not None:
             changes["new_name"] = op.modify_name
         info["changes"] = changes
     elif isinstance(op, alembic_ops.CreateTableOp):
         info["columns"] = [c.name for c in op.columns if hasattr(c, "name") and hasattr(c, "type")]
         info["column_types"] = {
-            c.name: _type_text(c.type, dialect)
-            for c in op.columns
-            if hasattr(c, "name") and hasattr(c, "type")
+            c.name: _type_text(c.type, dialect) for c in op.columns if hasattr(c, "name") and hasattr(c, "type")
         }
     elif isinstance(op, alembic_ops.DropTableOp):
         reverse = getattr(op, "_reverse", None)
@@ -276,9 +270,7 @@ def _metadatas(metadata) -> list:
     return list(metadata) if isinstance(metadata, list | tuple) else [metadata]
 
 
-def _analyse(
-    context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]
-) -> None:
+def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]) -> None:
     if not directives:
         return
     dialect = context.dialect
@@ -297,9 +289,7 @@ def _analyse(
     from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
 
     facts["naming_convention"] = (
-        all(dict(md.naming_convention) != dict(DEFAULT_NAMING_CONVENTION) for md in metadatas)
-        if metadatas
-        else None
+        all(dict(md.naming_convention) != dict(DEFAULT_NAMING_CONVENTION) for md in metadatas) if metadatas else None
     )
     facts["render_as_batch"] = bool(opts.get("render_as_batch"))
     connection = context.connection

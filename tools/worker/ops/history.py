@@ -74,8 +74,13 @@ def _check_env(cfg, script_dir: ScriptDirectory) -> dict[str, Any] | None:
 
     try:
         with EnvironmentContext(
-            cfg, script_dir, fn=nothing, as_sql=True, output_buffer=io.StringIO(),
-            starting_rev=None, destination_rev=None,
+            cfg,
+            script_dir,
+            fn=nothing,
+            as_sql=True,
+            output_buffer=io.StringIO(),
+            starting_rev=None,
+            destination_rev=None,
         ):
             script_dir.run_env()
     except BaseException as exc:

@@ -303,9 +303,7 @@ def _migrations(script: ScriptDirectory, state: _State):
             record["upgrade_ops"] = len(state.ops)
             touched_up = state.touched
             t0 = time.perf_counter()
-            snap_up = take_snapshot(
-                conn, state.version_table, previous=snap, tables=touched_up, cache=state.snap_cache
-            )
+            snap_up = take_snapshot(conn, state.version_table, previous=snap, tables=touched_up, cache=state.snap_cache)
             data_up = table_data(conn, snap_up, tables=touched_up, previous=data)
             check = time.perf_counter() - t0
             record["schema_changes"] = [d["message"] for d in diff_snapshots(snap, snap_up, "after upgrade")]
@@ -334,9 +332,7 @@ def _migrations(script: ScriptDirectory, state: _State):
                     snap["tables"].get(loss["table"], {}).get("columns", {})
                 )
                 if loss["table"] in new_tables or new_column:
-                    state.result["data_loss"].append(
-                        {"revision": rev, "kind": "dropped-by-downgrade", **loss}
-                    )
+                    state.result["data_loss"].append({"revision": rev, "kind": "dropped-by-downgrade", **loss})
             check += time.perf_counter() - t0
             state.progress(f"{rev}: downgrade ok")
 
@@ -501,9 +497,7 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
     try:
         failure["facts"], failure["applied"] = _with_connection(state.url, look)
     except Exception as probe_exc:
-        failure["facts"] = {
-            "probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"
-        }
+        failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
     return failure
 
 

@@ -127,9 +127,7 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
                     fk_values[name] = [None]
                 continue
             return 0, f"NOT NULL self-referencing foreign key {fk.name or local}"
-        parent_rows = conn.execute(
-            select(*remote).where(*[r.isnot(None) for r in remote]).limit(max(count, 1))
-        ).all()
+        parent_rows = conn.execute(select(*remote).where(*[r.isnot(None) for r in remote]).limit(max(count, 1))).all()
         if not parent_rows:
             if nullable:
                 for name in local:

@@ -120,9 +120,9 @@ def _indexes_part(key: tuple, cache: dict[str, dict[tuple, Any]], unique_names: 
         }
         if ix.get("expressions"):
             entry["expressions"] = [_norm_text(e) for e in ix["expressions"]]
-        where = (ix.get("dialect_options") or {}).get("postgresql_where") or (
-            ix.get("dialect_options") or {}
-        ).get("sqlite_where")
+        where = (ix.get("dialect_options") or {}).get("postgresql_where") or (ix.get("dialect_options") or {}).get(
+            "sqlite_where"
+        )
         if where is not None:
             entry["where"] = _norm_text(where)
         indexes[ix.get("name") or f"index({', '.join(entry['columns'])})"] = entry
