@@ -127,7 +127,7 @@ async def run_demo(root: Path, steps: list[Step] = STEPS) -> list[Outcome]:
 
             result = await client.call_tool(step.tool, step.arguments, progress_callback=show_progress)
             if result.is_error:
-                text = result.content[0].text if result.content else "error"
+                text = getattr(result.content[0], "text", "error") if result.content else "error"
                 outcomes.append(Outcome(step, "error", text, False))
                 print(f"  error: {text}")
                 continue

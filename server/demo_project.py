@@ -37,7 +37,7 @@ def seed(db_path: Path, residents: int = 150, faculty: int = 45, assignments: in
     rng = random.Random(7)
     conn = sqlite3.connect(db_path)
     with conn:
-        people = [
+        people: list[tuple[int, str, str, str, int | None]] = [
             (i, f"Resident {i}", f"resident{i}@hospital.test", "resident", rng.randint(1, 5))
             for i in range(1, residents + 1)
         ]

@@ -52,7 +52,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         message: Annotated[str, Field(description=d.ARG_MESSAGE)] = "merge heads",
         dry_run: Annotated[bool, Field(description=d.ARG_DRY_RUN)] = False,
         acknowledge_conflicts: Annotated[bool, Field(description=d.ARG_ACK)] = False,
-        human: Annotated[ElicitationResult[Confirmation], Resolve(ask_about_conflicts)] = None,
+        human: Annotated[ElicitationResult[Confirmation], Resolve(ask_about_conflicts)] = None,  # type: ignore[assignment]  # mcp fills it
     ) -> MergeHeadsResult:
         acknowledged = acknowledge_conflicts or human_said_yes(human)
         return await run_tool(

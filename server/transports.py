@@ -49,7 +49,7 @@ def run_server(
     server = build_server(project_dir, overrides, warm_worker=True)
     # host: mcp turns on its DNS-rebinding protection (Host/Origin must be loopback) when host is
     # 127.0.0.1, localhost or ::1; any other bind address (0.0.0.0 in a container) accepts any Host.
-    app = server.streamable_http_app(host=host)
+    app: Any = server.streamable_http_app(host=host)
     if token:
         app = BearerTokenGate(app, token)
     shown_host = f"[{host}]" if ":" in host else host

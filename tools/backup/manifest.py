@@ -269,7 +269,7 @@ def _pid_alive(pid: int) -> bool:
 
 def sweep_partials(backup_dir: Path) -> list[str]:
     """Remove temp files left by backup processes that died (a SIGKILLed server, a power cut)."""
-    removed = []
+    removed: list[str] = []
     if not backup_dir.is_dir():
         return removed
     for path in backup_dir.glob(f"{PARTIAL_PREFIX}*"):

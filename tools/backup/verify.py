@@ -208,7 +208,7 @@ async def _restore_mysql(archive: Path, scratch: URL, tables: dict[str, int], ti
 
 
 async def _restore_sqlite(archive: Path, scratch: URL, tables: dict[str, int]) -> Verification:
-    target = Path(scratch.database)
+    target = Path(str(scratch.database))
     await anyio.to_thread.run_sync(shutil.copyfile, archive, target)
     check = await anyio.to_thread.run_sync(_sqlite_check_sync, target, tables, "restore")
     if not check.ok:

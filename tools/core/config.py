@@ -195,15 +195,12 @@ def load_project(
             raw[key] = value
     settings = _validate_settings(raw, "configuration (pyproject, ALEMBIC_MCP_* and flags)")
 
-    ini = Path(settings.alembic_config) if settings.alembic_config else root / "alembic.ini"
-    if not ini.is_absolute():
-        ini = root / ini
+    ini_candidate = root / (settings.alembic_config or "alembic.ini")
     has_toml_alembic = "alembic" in tool_table
     toml_file = root / "pyproject.toml" if has_toml_alembic else None
-    if not ini.is_file():
-        if settings.alembic_config:
-            raise ProjectError(f"alembic_config points at {ini}, which does not exist.")
-        ini = None
+    if not ini_candidate.is_file() and settings.alembic_config:
+        raise ProjectError(f"alembic_config points at {ini_candidate}, which does not exist.")
+    ini = ini_candidate if ini_candidate.is_file() else None
     if ini is None and toml_file is None:
         raise ProjectError(
             f"No Alembic configuration in {root}: expected alembic.ini or a [tool.alembic] table in "

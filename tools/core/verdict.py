@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alembic_mcp.tools.core.policy import EscalationRule
 
@@ -34,14 +34,26 @@ class Escalation(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+def _verdict_fields_required(schema: dict[str, Any]) -> None:
+    """verdict and escalate_to_human are derived when not given, yet always present in a result."""
+    required = schema.setdefault("required", [])
+    for name in ("escalate_to_human", "verdict"):
+        if name not in required:
+            required.insert(0, name)
+
+
 class VerdictResult(BaseModel):
     """Fields every tool result carries."""
 
+    model_config = ConfigDict(json_schema_extra=_verdict_fields_required)
+
+    # The defaults are placeholders: _derive_verdict always sets both from the findings and escalations.
     verdict: VerdictKind = Field(
+        default="proceed",
         description="proceed: safe to go on; fix: a mechanical problem the findings explain; "
-        "escalate: stop and ask a human, giving the escalations."
+        "escalate: stop and ask a human, giving the escalations.",
     )
-    escalate_to_human: bool = Field(description="True exactly when verdict is escalate.")
+    escalate_to_human: bool = Field(default=False, description="True exactly when verdict is escalate.")
     escalations: list[Escalation] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     summary: str = Field(description="One sentence an agent can relay to a human.")

@@ -75,7 +75,7 @@ def _copy_sqlite(source: URL, dest: URL) -> None:
         raise DatabaseUnavailable(f"The target SQLite database {mask_url(source)} is not a file that exists.")
     src = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
     try:
-        dst = sqlite3.connect(dest.database)
+        dst = sqlite3.connect(str(dest.database))
         try:
             src.backup(dst)
         finally:

@@ -105,7 +105,7 @@ async def drop_scratch(scratch: ScratchDatabase) -> None:
     if scratch.dropped:
         return
     if scratch.backend == "sqlite":
-        shutil.rmtree(Path(scratch.url.database).parent, ignore_errors=True)
+        shutil.rmtree(Path(str(scratch.url.database)).parent, ignore_errors=True)
     elif scratch.backend == "postgresql":
 
         async def drop(conn) -> None:
@@ -141,7 +141,7 @@ async def scratch_database(
 
 def _is_stale(name: str, now: float, stale_after_s: float) -> bool:
     match = NAME_PATTERN.match(name)
-    return bool(match) and now - int(match.group(1)) > stale_after_s
+    return match is not None and now - int(match.group(1)) > stale_after_s
 
 
 async def sweep_stale(

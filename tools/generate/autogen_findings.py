@@ -84,7 +84,7 @@ def missing_findings(project: Project, missing: list[ModelTable], severity: str)
         findings.append(
             Finding(
                 rule="model-not-imported",
-                severity=severity,  # type: ignore[arg-type]
+                severity=severity,
                 message=f"Module {module} defines {names}, but target_metadata does not contain "
                 f"{'it' if len(tables) == 1 else 'them'}: env.py never imports the module.",
                 file=project.relative(first.file),

@@ -74,7 +74,7 @@ class GenerateMigrationResult(VerdictResult):
 
 def sqlite_file_exists(project: Project) -> bool:
     database = project.database_url.database if project.database_url is not None else None
-    return bool(database) and database != ":memory:" and Path(database).exists()
+    return bool(database) and database != ":memory:" and Path(str(database)).exists()
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -243,6 +243,7 @@ async def _history_refusal(
     if stage == "target_not_at_head":
         from alembic_mcp.tools.db.dbinfo import current_revisions
 
+        assert project.database_url is not None  # the worker reports this stage only with a target
         current = await current_revisions(
             project.database_url, project.settings.version_table, project.settings.version_table_schema
         )

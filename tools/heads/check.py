@@ -196,7 +196,7 @@ def _database_findings(state: DatabaseState) -> list[Finding]:
 
 async def check_heads(project: Project, progress: Progress = no_progress) -> CheckHeadsResult:
     await progress(0, 3, "loading the revision files in a worker")
-    current: dict[str, object] = {}
+    current: dict[str, list[str] | AlembicMcpError | None] = {}
 
     async def read_database() -> None:
         current["value"] = await _read_current(project)

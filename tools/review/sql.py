@@ -146,7 +146,7 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
     if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
         return analyse_sql(candidate.value, backend)
     if isinstance(candidate, ast.JoinedStr):  # f-string without placeholders
-        text = "".join(v.value for v in candidate.values if isinstance(v, ast.Constant))
+        text = "".join(str(v.value) for v in candidate.values if isinstance(v, ast.Constant))
         return analyse_sql(text, backend)
     construct = _construct(node)
     if construct:
@@ -204,7 +204,7 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
         rest = m.group(4).lower()
         table = _unquote(m.group(3)).split(".")[-1]
         if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
-            kind = (
+            constraint_kind = (
                 "foreign_key"
                 if "foreign key" in rest
                 else "check"
@@ -215,7 +215,9 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
                 if "primary key" in rest
                 else None
             )
-            return SqlStatement(stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind)
+            return SqlStatement(
+                stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=constraint_kind
+            )
         return SqlStatement(stripped, "alter_table", table=table)
     if isinstance(parsed, exp.Update):
         copied = [
@@ -262,7 +264,7 @@ def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
     statements: list[SqlStatement] = []
     for index, tree in enumerate(trees):
         text = texts[index] if index < len(texts) and len(texts) == len(trees) else tree.sql(dialect=dialect)
-        statements.append(_statement(text, tree))
+        statements.append(_statement(text, tree if isinstance(tree, exp.Expression) else None))
     return ExecuteArg(kind="literal", sql=sql, statements=statements)
 
 

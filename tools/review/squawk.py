@@ -95,13 +95,13 @@ async def run_squawk(sql_by_revision: dict[str, str], pg_version: str | None = N
                 f"squawk failed (exit {result.returncode}): {result.stderr.decode(errors='replace')[-500:]}"
             )
         for item in json.loads(text):
-            rev = files.get(item.get("file")) or files.get(Path(item.get("file", "")).name)
-            if rev is None:
+            finding_rev = files.get(item.get("file", "")) or files.get(Path(item.get("file", "")).name)
+            if finding_rev is None:
                 continue
-            lines = sql_by_revision[rev].splitlines()
+            lines = sql_by_revision[finding_rev].splitlines()
             index = item.get("line", 0)
             item["statement"] = lines[index].strip() if 0 <= index < len(lines) else ""
-            out[rev].append(item)
+            out[finding_rev].append(item)
     return out
 
 

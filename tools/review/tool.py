@@ -307,7 +307,13 @@ async def _history(project: Project) -> tuple[History, dict[str, MigrationSource
 
 def _downs(migration: MigrationSource) -> list[str]:
     downs = migration.down_revision
-    return [downs] if isinstance(downs, str) else [d for d in (downs or []) if isinstance(d, str)]
+    return (
+        [downs]
+        if isinstance(downs, str)
+        else [d for d in downs if isinstance(d, str)]
+        if isinstance(downs, (list, tuple))
+        else []
+    )
 
 
 async def _review(
@@ -548,7 +554,7 @@ def _env_sets_lock_timeout(project: Project) -> bool:
 def _prestart_worker(project: Project) -> None:
     """Start the render worker's interpreter early where the worker module offers it (tools/prestart.py)."""
     try:
-        from alembic_mcp.tools.worker.prestart import prestart  # type: ignore[import-not-found]
+        from alembic_mcp.tools.worker.prestart import prestart
     except ImportError:  # a worker without pre-starting: it starts when the render begins
         return
     prestart(project.settings.worker_python or sys.executable)

@@ -38,7 +38,7 @@ def prestart(python: str | None = None) -> None:
     global _prestarted
     python = python or sys.executable
     if _prestarted is not None:
-        if _prestarted.poll() is None and _prestarted.args[0] == python:
+        if _prestarted.poll() is None and _interpreter_of(_prestarted) == python:
             return
         kill_group(_prestarted.pid)
         _prestarted.wait()
@@ -60,13 +60,18 @@ def keep_warm(python: str | None = None) -> None:
 def take_prestarted(python: str) -> subprocess.Popen | None:
     global _prestarted
     proc, _prestarted = _prestarted, None
-    if proc is not None and (proc.poll() is not None or proc.args[0] != python):
+    if proc is not None and (proc.poll() is not None or _interpreter_of(proc) != python):
         kill_group(proc.pid)
         proc.wait()
         proc = None
     if _keep_warm is not None:
         prestart(_keep_warm)
     return proc
+
+
+def _interpreter_of(process: subprocess.Popen) -> str:
+    """The interpreter a worker was started with (its argv[0])."""
+    return str(process.args[0])  # type: ignore[index]  # spawn() always passes a list
 
 
 def kill_group(pid: int) -> None:

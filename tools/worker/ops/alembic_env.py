@@ -75,14 +75,14 @@ def atomic_templates() -> Iterator[None]:
         finally:
             tmp.unlink(missing_ok=True)
 
-    ScriptDirectory._generate_template = generate
+    ScriptDirectory._generate_template = generate  # type: ignore[method-assign]
     try:
         yield
     finally:
-        ScriptDirectory._generate_template = original
+        ScriptDirectory._generate_template = original  # type: ignore[method-assign]
 
 
-def copy_to_sandbox(cfg: Config, sandbox: Path) -> dict[str, Path]:
+def copy_to_sandbox(cfg: Config, sandbox: Path) -> dict[Path, Path]:
     """Copy the script directory and version locations into ``sandbox`` and repoint ``cfg`` there.
 
     Used by dry runs: Alembic writes into the copy, the project stays untouched. Returns the map

@@ -58,8 +58,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "refused": None,
     }
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
-        use_connection = bool(url) and not is_async_driver(url)
-        with connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
+        use_connection = bool(url) and not is_async_driver(url or "")
+        with connected_config(spec, url or "") if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
             mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
             refusal = _check_history(cfg, args.get("rev_id"))
             if refusal is not None:
@@ -177,11 +177,11 @@ def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[
         kw["process_revision_directives"] = hook
         return original(self, *positional, **kw)
 
-    EnvironmentContext.configure = configure
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]
     try:
         yield
     finally:
-        EnvironmentContext.configure = original
+        EnvironmentContext.configure = original  # type: ignore[method-assign]
 
 
 # --- what autogenerate detected -------------------------------------------------------------------

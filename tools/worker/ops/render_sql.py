@@ -82,7 +82,7 @@ def _loader(script: ScriptDirectory, loads) -> None:
     with, so replacing ``script._load_revisions`` alone changes nothing)."""
     from alembic.script.revision import RevisionMap
 
-    script._load_revisions = loads
+    script._load_revisions = loads  # type: ignore[method-assign]
     script.revision_map = RevisionMap(loads)
 
 

@@ -231,7 +231,7 @@ def _wrap(step: RevisionStep, state: _State, phase: str) -> RevisionStep:
         finally:
             state.in_step = False
 
-    step.migration_fn = migration_fn  # type: ignore[method-assign]
+    step.migration_fn = migration_fn
     state.phase, state.revision = phase, step.revision.revision
     state.ops, state.touched, state.checking = [], set(), False
     return step
@@ -264,9 +264,9 @@ def _migrations(script: ScriptDirectory, state: _State):
         dest = tuple(args.get("from_revision") or ()) or "base"
         dest_arg = dest[0] if isinstance(dest, tuple) and len(dest) == 1 else dest
         if args.get("prepare") == "upgrade" and dest != "base":
-            steps = script._upgrade_revs(dest_arg, heads)
+            steps = script._upgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
         elif args.get("prepare") == "downgrade":
-            steps = script._downgrade_revs(dest_arg, heads)
+            steps = script._downgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
         else:
             steps = []
         for step in steps:

@@ -63,8 +63,8 @@ def _value(table: Table, column, i: int, offsets: dict[str, int]) -> Any:
     if isinstance(t, types.Boolean):
         return i % 2 == 0
     if isinstance(t, types.Integer):
-        value = i + offsets.get(column.name, 0)
-        return value if not isinstance(t, types.SmallInteger) else value % 32000
+        number = i + offsets.get(column.name, 0)
+        return number if not isinstance(t, types.SmallInteger) else number % 32000
     if isinstance(t, types.Numeric):
         return Decimal(i) if not isinstance(t, types.Float) else float(i) + 0.5
     if isinstance(t, types.DateTime):
@@ -82,7 +82,7 @@ def _value(table: Table, column, i: int, offsets: dict[str, int]) -> Any:
     if isinstance(t, LargeBinary):
         return f"seed-{i}".encode()
     if isinstance(t, types.Uuid):
-        value = uuid.uuid5(uuid.NAMESPACE_OID, f"{table.name}.{column.name}.{i}")
+        value: uuid.UUID = uuid.uuid5(uuid.NAMESPACE_OID, f"{table.name}.{column.name}.{i}")
         return value if t.as_uuid else str(value)
     if isinstance(t, types.String):
         return _string_value(column.name, i, t.length)
@@ -99,7 +99,7 @@ def _unique_column_sets(table: Table) -> list[set[str]]:
     sets = [{c.name for c in table.primary_key.columns}]
     for constraint in table.constraints:
         if constraint.__class__.__name__ == "UniqueConstraint":
-            sets.append({c.name for c in constraint.columns})
+            sets.append({c.name for c in constraint.columns})  # type: ignore[attr-defined]
     for index in table.indexes:
         if index.unique:
             sets.append({c.name for c in index.columns})
