@@ -1,6 +1,9 @@
 """Shared fixtures: real database servers (PostgreSQL, MariaDB), SQLite, and throwaway project copies.
 
 A test that needs a server it cannot reach fails when CI=true and is skipped with the reason elsewhere.
+Markers come from the fixtures a test uses (see ``pytest_collection_modifyitems``): ``postgres``,
+``mariadb``, ``subprocess`` (it starts interpreters), and ``slow`` for all of those, so
+``pytest -m "not slow"`` is the quick loop over rule cases and pure functions.
 """
 
 from __future__ import annotations
@@ -20,6 +23,31 @@ EXAMPLE = REPO / "examples" / "residency"
 PG_SERVER = os.environ.get("AMCP_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MARIADB_SERVER = os.environ.get("AMCP_TEST_MARIADB_SERVER", "mysql+pymysql://root@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+SERVER_FIXTURES = {"pg_url": "postgres", "pg_async_url": "postgres", "mariadb_url": "mariadb"}
+# The tools run a project's env.py and migrations in worker interpreters.
+SUBPROCESS_FIXTURES = {"example_project", "empty_project"}
+PARAM_SERVERS = {"postgres": {"postgres", "postgresql"}, "mariadb": {"mariadb", "mysql"}}
+SLOW_MARKERS = ("postgres", "mariadb", "subprocess")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the servers and interpreters its fixtures bring in; all of those are slow."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in SERVER_FIXTURES.items():
+            if fixture in names:
+                item.add_marker(marker)
+        # Fixtures parametrised over backends (e.g. ``any_target``) name the server in their parameter.
+        params = {str(value) for value in getattr(getattr(item, "callspec", None), "params", {}).values()}
+        for marker, backend_names in PARAM_SERVERS.items():
+            if params & backend_names:
+                item.add_marker(marker)
+        if names & SUBPROCESS_FIXTURES:
+            item.add_marker("subprocess")
+        if any(item.get_closest_marker(marker) for marker in SLOW_MARKERS):
+            item.add_marker("slow")
 
 
 def _unavailable(what: str, exc: Exception):

@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import write_revision
+
+pytestmark = pytest.mark.subprocess
 
 
 def cli(*args, cwd=None):

@@ -6,6 +6,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.subprocess
+
 
 def test_demo_runs_to_the_end_with_expected_verdicts(tmp_path):
     out = subprocess.run(

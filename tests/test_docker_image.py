@@ -34,7 +34,7 @@ elif not _daemon_up():
     SKIP_REASON = "AMCP_TEST_DOCKER=1 but no Docker daemon answers `docker info`"
 else:
     SKIP_REASON = ""
-pytestmark = pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON)
+pytestmark = [pytest.mark.subprocess, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON)]
 
 
 @pytest.fixture(scope="module")

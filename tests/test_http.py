@@ -22,6 +22,8 @@ import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
+pytestmark = pytest.mark.subprocess
+
 TOKEN_ENV = "AMCP_TEST_BEARER_TOKEN"  # not ALEMBIC_MCP_*: that prefix is the settings namespace
 INITIALIZE = {
     "jsonrpc": "2.0",

@@ -33,7 +33,10 @@ TOOL_CALLS: dict[str, dict] = {
     "list_backups": {},
 }
 
-pytestmark = pytest.mark.skipif(NPX is None, reason="npx (Node.js) is not installed; the Inspector runs through npx")
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(NPX is None, reason="npx (Node.js) is not installed; the Inspector runs through npx"),
+]
 HINTS = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "residency"
 

@@ -15,6 +15,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+pytestmark = pytest.mark.subprocess
+
 FIRST, SECOND = "a1f0c0de0001", "b2e1d1ce0002"
 
 
