@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from alembic_mcp.tools.backup.dump_commands import BackupFailed, restore_command
-from alembic_mcp.tools.backup.engines import ENGINES
+from alembic_mcp.tools.backup.engines import ENGINES, DumpOutcome
 from alembic_mcp.tools.backup.manifest import (
     EXTENSIONS,
     FORMATS,
@@ -103,6 +106,25 @@ def _validate_verify(verify: str) -> VerifyMode:
     return verify  # type: ignore[return-value]
 
 
+@dataclass
+class _BackupPlan:
+    """Everything one backup_db call decided before the dump starts."""
+
+    url: URL
+    backend: str
+    masked: str
+    label: str | None
+    mode: VerifyMode
+    tables: list[str] | None
+    timeout: float
+    backup_id: str
+    created: datetime
+    temp: Path
+    final: Path
+    production: bool
+    started: float
+
+
 async def backup_db(
     project: Project,
     label: str | None = None,
@@ -111,118 +133,166 @@ async def backup_db(
     progress: Progress = no_progress,
     timeout_s: float | None = None,
 ) -> BackupResult:
+    """Dump the target to a temp file, verify it, then publish it with its manifest (under the lock)."""
+    plan = _plan(project, label, verify, tables, timeout_s)
+    await progress(0, STEPS, f"connecting to {plan.masked}")
+    try:
+        dumped = await _dump(project, plan, progress)
+        check, size, digest = await _verify(project, plan, dumped, progress)
+        if not check.ok:
+            _discard(plan.temp)
+            return _failed_verification(
+                project, plan.backend, plan.masked, plan.label, check, plan.production, plan.started
+            )
+        await progress(3, STEPS, "publishing the backup and its manifest")
+        manifest = _manifest(plan, dumped, check, size, digest)
+        manifest_path, pruned = await _publish(project, plan, manifest)
+    except BaseException:
+        _discard(plan.temp)
+        raise
+    await progress(STEPS, STEPS, f"backup {plan.backup_id} written")
+    return _success(project, manifest, plan.final, manifest_path, pruned, plan.production, plan.url, plan.started)
+
+
+def _plan(
+    project: Project, label: str | None, verify: str, tables: list[str] | None, timeout_s: float | None
+) -> _BackupPlan:
+    """Validate the arguments, sweep dead temp files and name the new backup."""
     started = time.monotonic()
     label = validate_label(label)
     mode = _validate_verify(verify)
     if tables is not None and not isinstance(tables, list):
         raise InvalidArgument('tables must be a list of table names, e.g. ["residents"], or omitted.')
     url, backend = _target(project)
-    timeout = float(timeout_s or project.settings.backup_timeout_s)
     backup_dir = project.backup_dir
     ensure_backup_dir(backup_dir)
     sweep_partials(backup_dir)
     created = utc_now()
     backup_id = new_backup_id(created, label)
-    temp = partial_path(backup_dir, backup_id, EXTENSIONS[backend])
-    final = backup_dir / f"{backup_id}{EXTENSIONS[backend]}"
-    masked = mask_url(url)
-    production = is_production(url, project.settings.environment, project.settings.production_hosts)
+    return _BackupPlan(
+        url=url,
+        backend=backend,
+        masked=mask_url(url),
+        label=label,
+        mode=mode,
+        tables=tables,
+        timeout=float(timeout_s or project.settings.backup_timeout_s),
+        backup_id=backup_id,
+        created=created,
+        temp=partial_path(backup_dir, backup_id, EXTENSIONS[backend]),
+        final=backup_dir / f"{backup_id}{EXTENSIONS[backend]}",
+        production=is_production(url, project.settings.environment, project.settings.production_hosts),
+        started=started,
+    )
 
-    await progress(0, STEPS, f"connecting to {masked}")
+
+async def _dump(project: Project, plan: _BackupPlan, progress: Progress) -> DumpOutcome:
+    """Run the backend's dump into the temp file, reporting its growing size; a timeout keeps nothing."""
+    poll = _size_poller(plan, progress)
+    with anyio.move_on_after(plan.timeout) as scope:
+        try:
+            dumped = await ENGINES[plan.backend](
+                plan.url,
+                plan.temp,
+                plan.tables,
+                timeout_s=plan.timeout,
+                poll=poll,
+                version_table=project.settings.version_table,
+                version_schema=project.settings.version_table_schema,
+            )
+        except DRIVER_ERRORS as exc:  # a driver error mid-way (locked, permission denied, disk full)
+            raise BackupFailed(
+                f"The backup of {plan.masked} failed: {redact(str(exc), plan.url)}. Nothing was kept."
+            ) from None
+    if scope.cancelled_caught:
+        raise BackupFailed(
+            f"The backup of {plan.masked} did not finish within {plan.timeout:g} s and was stopped; nothing "
+            "was kept. Raise backup_timeout_s ([tool.alembic-mcp] or ALEMBIC_MCP_BACKUP_TIMEOUT_S), or look "
+            "for a long-held lock on the tables."
+        )
+    if not plan.temp.is_file() or plan.temp.stat().st_size == 0:
+        raise BackupFailed(f"The dump of {plan.masked} produced no file; nothing was kept.")
+    return dumped
+
+
+def _size_poller(plan: _BackupPlan, progress: Progress) -> Callable[[], Awaitable[None]]:
+    """A progress callback for the dump engines: the temp file's size whenever it grew."""
     last_size = 0
 
     async def poll() -> None:
         nonlocal last_size
         try:
-            size = temp.stat().st_size
+            size = plan.temp.stat().st_size
         except FileNotFoundError:
             return
         if size > last_size:
             last_size = size
-            await progress(
-                1 + size / (size + PROGRESS_SCALE_BYTES),
-                STEPS,
-                f"dumping {masked}: {size / 1e6:.1f} MB written",
-            )
+            message = f"dumping {plan.masked}: {size / 1e6:.1f} MB written"
+            await progress(1 + size / (size + PROGRESS_SCALE_BYTES), STEPS, message)
 
+    return poll
+
+
+async def _verify(
+    project: Project, plan: _BackupPlan, dumped: DumpOutcome, progress: Progress
+) -> tuple[Verification, int, str]:
+    """List or restore the archive; a verification that cannot run counts as failed, not as an error."""
+    size = plan.temp.stat().st_size
+    await progress(2, STEPS, f"dump done ({size / 1e6:.1f} MB); verifying ({plan.mode})")
+    digest = await anyio.to_thread.run_sync(sha256_of, plan.temp)
     try:
-        with anyio.move_on_after(timeout) as scope:
-            try:
-                dumped = await ENGINES[backend](
-                    url,
-                    temp,
-                    tables,
-                    timeout_s=timeout,
-                    poll=poll,
-                    version_table=project.settings.version_table,
-                    version_schema=project.settings.version_table_schema,
-                )
-            except DRIVER_ERRORS as exc:  # a driver error mid-way (locked, permission denied, disk full)
-                raise BackupFailed(
-                    f"The backup of {masked} failed: {redact(str(exc), url)}. Nothing was kept."
-                ) from None
-        if scope.cancelled_caught:
-            raise BackupFailed(
-                f"The backup of {masked} did not finish within {timeout:g} s and was stopped; nothing was "
-                "kept. Raise backup_timeout_s ([tool.alembic-mcp] or ALEMBIC_MCP_BACKUP_TIMEOUT_S), or look "
-                "for a long-held lock on the tables."
+        if plan.mode == "list":
+            check = await verify_list(plan.backend, plan.temp, dumped.counts, plan.timeout)
+        else:
+            check = await verify_restore(
+                plan.backend,
+                plan.temp,
+                plan.url,
+                project.settings.scratch_url,
+                dumped.counts,
+                plan.timeout,
+                partial=dumped.selected is not None,
             )
-        if not temp.is_file() or temp.stat().st_size == 0:
-            raise BackupFailed(f"The dump of {masked} produced no file; nothing was kept.")
-        size = temp.stat().st_size
-        await progress(2, STEPS, f"dump done ({size / 1e6:.1f} MB); verifying ({mode})")
-        digest = await anyio.to_thread.run_sync(sha256_of, temp)
+    except (AlembicMcpError, *DRIVER_ERRORS) as exc:  # e.g. the scratch server is unreachable
+        detail = f"Verification failed: {redact(str(exc), plan.url)}"
+        check = Verification(mode=plan.mode, ok=False, detail=detail)
+    return check, size, digest
+
+
+def _manifest(plan: _BackupPlan, dumped: DumpOutcome, check: Verification, size: int, digest: str) -> Manifest:
+    return Manifest(
+        backup_id=plan.backup_id,
+        created_at=format_time(plan.created),
+        label=plan.label,
+        backend=plan.backend,
+        database=plan.masked,
+        revisions=dumped.revisions,
+        tables=dumped.counts,
+        tables_restricted=dumped.selected,
+        counts_source=dumped.counts_source,
+        file=plan.final.name,
+        format=FORMATS[plan.backend],
+        size_bytes=size,
+        sha256=digest,
+        tool_versions=dumped.tool_versions,
+        duration_s=round(time.monotonic() - plan.started, 3),
+        verification=check,
+        restore_command=restore_command(plan.backend, plan.url, plan.final),
+    )
+
+
+async def _publish(project: Project, plan: _BackupPlan, manifest: Manifest) -> tuple[Path, list[str]]:
+    """Rename the archive into place and write its manifest under the project lock; then prune."""
+    async with project_lock(project.state_dir):
+        publish_archive(plan.temp, plan.final)
         try:
-            if mode == "list":
-                check = await verify_list(backend, temp, dumped.counts, timeout)
-            else:
-                check = await verify_restore(
-                    backend,
-                    temp,
-                    url,
-                    project.settings.scratch_url,
-                    dumped.counts,
-                    timeout,
-                    partial=dumped.selected is not None,
-                )
-        except (AlembicMcpError, *DRIVER_ERRORS) as exc:  # e.g. the scratch server is unreachable
-            check = Verification(mode=mode, ok=False, detail=f"Verification failed: {redact(str(exc), url)}")
-        if not check.ok:
-            _discard(temp)
-            return _failed_verification(project, backend, masked, label, check, production, started)
-        await progress(3, STEPS, "publishing the backup and its manifest")
-        manifest = Manifest(
-            backup_id=backup_id,
-            created_at=format_time(created),
-            label=label,
-            backend=backend,
-            database=masked,
-            revisions=dumped.revisions,
-            tables=dumped.counts,
-            tables_restricted=dumped.selected,
-            counts_source=dumped.counts_source,
-            file=final.name,
-            format=FORMATS[backend],
-            size_bytes=size,
-            sha256=digest,
-            tool_versions=dumped.tool_versions,
-            duration_s=round(time.monotonic() - started, 3),
-            verification=check,
-            restore_command=restore_command(backend, url, final),
-        )
-        async with project_lock(project.state_dir):
-            publish_archive(temp, final)
-            try:
-                manifest_path = write_manifest(backup_dir, manifest)
-            except BaseException:
-                _discard(final)  # an archive without its manifest must not linger
-                raise
-            pruned = prune(backup_dir, project.settings.backup_retention_days, utc_now(), keep=backup_id)
-    except BaseException:
-        _discard(temp)
-        raise
-    await progress(STEPS, STEPS, f"backup {backup_id} written")
-    return _success(project, manifest, final, manifest_path, [p.backup_id for p in pruned], production, url, started)
+            manifest_path = write_manifest(project.backup_dir, manifest)
+        except BaseException:
+            _discard(plan.final)  # an archive without its manifest must not linger
+            raise
+        retention = project.settings.backup_retention_days
+        pruned = prune(project.backup_dir, retention, utc_now(), keep=plan.backup_id)
+    return manifest_path, [entry.backup_id for entry in pruned]
 
 
 def _discard(temp: Path) -> None:
