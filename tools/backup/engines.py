@@ -252,6 +252,26 @@ async def dump_sqlite(
     version_table: str,
     version_schema: str | None,
 ) -> DumpOutcome:
+    """Copy the file with SQLite's online backup API (consistent under writers), then count the copy."""
+    source = _sqlite_source(url)
+    available = await table_names(url)
+    selected = resolve_tables(tables, available, "sqlite")
+    stop = threading.Event()
+    await _copy_until_deadline(lambda: _copy_sqlite(source, temp, available, selected, stop), stop, timeout_s, poll)
+    copy = sqlite_file_url(temp)
+    wanted = selected if selected is not None else available
+    counts = {t: v["rows"] for t, v in (await row_counts(copy, wanted, exact_limit=2**62)).items()}
+    return DumpOutcome(
+        counts=counts,
+        revisions=await current_revisions(copy, version_table, version_schema),
+        selected=selected,
+        server_version=sqlite3.sqlite_version,
+        tool_versions={"sqlite": sqlite3.sqlite_version, "method": "sqlite3 online backup API"},
+        counts_source="count(*) on the backup copy (exactly the archived rows)",
+    )
+
+
+def _sqlite_source(url: URL) -> str:
     source = url.database
     if not source or source == ":memory:" or source.startswith("file:"):
         raise InvalidArgument(f"Cannot back up the SQLite database {source!r}: give a file path.")
@@ -260,33 +280,38 @@ async def dump_sqlite(
             f"SQLite database file {source} does not exist. Check the URL (sqlite:///relative/path.db is "
             "relative to the project) or create the database with `alembic upgrade head`."
         )
-    available = await table_names(url)
-    selected = resolve_tables(tables, available, "sqlite")
-    stop = threading.Event()
+    return source
 
-    def work() -> None:
-        src = sqlite3.connect(f"file:{quote(source)}?mode=ro", uri=True)
-        dst = sqlite3.connect(temp)
-        try:
 
-            def step(status: int, remaining: int, total: int) -> None:
-                if stop.is_set():
-                    raise BackupFailed("SQLite backup stopped")
+def _copy_sqlite(
+    source: str, temp: Path, available: list[str], selected: list[str] | None, stop: threading.Event
+) -> None:
+    """In a thread: the backup API's copy, stopping at its next step once ``stop`` is set."""
+    src = sqlite3.connect(f"file:{quote(source)}?mode=ro", uri=True)
+    dst = sqlite3.connect(temp)
+    try:
 
-            # Big steps: a write by another connection between steps restarts the copy (that is how
-            # the API stays consistent), so few steps keep a busy database from restarting it forever.
-            src.backup(dst, pages=SQLITE_PAGES_PER_STEP, progress=step)
-            if selected is not None:
-                dst.execute("PRAGMA foreign_keys=OFF")
-                for name in available:
-                    if name not in selected:
-                        dst.execute(f'DROP TABLE "{name.replace(chr(34), chr(34) * 2)}"')
-                dst.commit()
-                dst.execute("VACUUM")
-        finally:
-            dst.close()
-            src.close()
+        def step(status: int, remaining: int, total: int) -> None:
+            if stop.is_set():
+                raise BackupFailed("SQLite backup stopped")
 
+        # Big steps: a write by another connection between steps restarts the copy (that is how
+        # the API stays consistent), so few steps keep a busy database from restarting it forever.
+        src.backup(dst, pages=SQLITE_PAGES_PER_STEP, progress=step)
+        if selected is not None:
+            dst.execute("PRAGMA foreign_keys=OFF")
+            for name in available:
+                if name not in selected:
+                    dst.execute(f'DROP TABLE "{name.replace(chr(34), chr(34) * 2)}"')
+            dst.commit()
+            dst.execute("VACUUM")
+    finally:
+        dst.close()
+        src.close()
+
+
+async def _copy_until_deadline(work: Callable[[], None], stop: threading.Event, timeout_s: float, poll: Poll) -> None:
+    """Run ``work`` in a thread while polling progress; past the deadline or on cancel, set ``stop``."""
     deadline = anyio.current_time() + timeout_s
     timed_out = False
 
@@ -311,28 +336,17 @@ async def dump_sqlite(
             failure.append(exc)
         finally:
             group.cancel_scope.cancel()
-    if failure:
-        if timed_out:
-            raise BackupFailed(
-                f"The SQLite backup did not finish within {timeout_s:g} s and was stopped; nothing was kept. "
-                "Raise backup_timeout_s ([tool.alembic-mcp] or ALEMBIC_MCP_BACKUP_TIMEOUT_S)."
-            )
-        await anyio.lowlevel.checkpoint()  # stopped because the caller was cancelled: let that through
-        if isinstance(failure[0], sqlite3.Error):
-            raise BackupFailed(f"The SQLite backup failed: {failure[0]}. Nothing was kept.")
-        raise failure[0]
-    copy = sqlite_file_url(temp)
-    wanted = selected if selected is not None else available
-    counts = {t: v["rows"] for t, v in (await row_counts(copy, wanted, exact_limit=2**62)).items()}
-    revisions = await current_revisions(copy, version_table, version_schema)
-    return DumpOutcome(
-        counts=counts,
-        revisions=revisions,
-        selected=selected,
-        server_version=sqlite3.sqlite_version,
-        tool_versions={"sqlite": sqlite3.sqlite_version, "method": "sqlite3 online backup API"},
-        counts_source="count(*) on the backup copy (exactly the archived rows)",
-    )
+    if not failure:
+        return
+    if timed_out:
+        raise BackupFailed(
+            f"The SQLite backup did not finish within {timeout_s:g} s and was stopped; nothing was kept. "
+            "Raise backup_timeout_s ([tool.alembic-mcp] or ALEMBIC_MCP_BACKUP_TIMEOUT_S)."
+        )
+    await anyio.lowlevel.checkpoint()  # stopped because the caller was cancelled: let that through
+    if isinstance(failure[0], sqlite3.Error):
+        raise BackupFailed(f"The SQLite backup failed: {failure[0]}. Nothing was kept.")
+    raise failure[0]
 
 
 ENGINES = {"postgresql": dump_postgresql, "mysql": dump_mysql, "sqlite": dump_sqlite}
