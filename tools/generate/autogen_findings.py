@@ -101,8 +101,23 @@ def missing_findings(project: Project, missing: list[ModelTable], severity: str)
 
 
 def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperation], project: Project) -> list[Finding]:
-    findings: list[Finding] = []
+    """What autogenerate missed or cannot see, from the facts the generate worker gathered."""
     env = project.relative(project.script_location / "env.py")
+    return [
+        *_failed_check_findings(facts),
+        *_enum_findings(facts),
+        *_check_constraint_findings(facts),
+        *_server_default_findings(facts, env),
+        *_object_findings(facts),
+        *_general_blind_spots(),
+        *_naming_findings(facts),
+        *_sqlite_batch_findings(facts, operations, env),
+    ]
+
+
+def _failed_check_findings(facts: dict[str, Any]) -> list[Finding]:
+    """Checks beyond autogenerate that could not run."""
+    findings: list[Finding] = []
     if facts.get("errors"):
         findings.append(
             Finding(
@@ -113,6 +128,12 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 fix="Check them by hand in the migration.",
             )
         )
+    return findings
+
+
+def _enum_findings(facts: dict[str, Any]) -> list[Finding]:
+    """Enum values changed in the models: autogenerate does not see them."""
+    findings: list[Finding] = []
     for change in facts.get("enum_changes") or []:
         added = change["added"]
         fix = (
@@ -140,6 +161,12 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 fix=fix.strip(),
             )
         )
+    return findings
+
+
+def _check_constraint_findings(facts: dict[str, Any]) -> list[Finding]:
+    """CHECK constraints added, removed or changed in the models."""
+    findings: list[Finding] = []
     for change in facts.get("check_changes") or []:
         if change["change"] == "added":
             fix = (
@@ -167,6 +194,12 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 fix=f"Add to the migration: {fix}  (on SQLite inside op.batch_alter_table).",
             )
         )
+    return findings
+
+
+def _server_default_findings(facts: dict[str, Any], env: str) -> list[Finding]:
+    """server_default changes env.py does not compare."""
+    findings: list[Finding] = []
     for change in facts.get("server_default_changes") or []:
         new = change["model_default"]
         findings.append(
@@ -185,6 +218,12 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 f"(or set compare_server_default=True in {env}'s context.configure).",
             )
         )
+    return findings
+
+
+def _object_findings(facts: dict[str, Any]) -> list[Finding]:
+    """Views, functions and triggers the migrations built, which autogenerate never compares."""
+    findings: list[Finding] = []
     objects = facts.get("database_objects") or {}
     present = {k: v for k, v in objects.items() if v}
     if present:
@@ -200,21 +239,12 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 "previous definition in downgrade(); triggers: DROP TRIGGER IF EXISTS then CREATE TRIGGER.",
             )
         )
-    findings.append(
-        Finding(
-            rule="autogenerate-blind-spots",
-            severity="info",
-            message="Autogenerate does not detect: PostgreSQL enum value changes, CHECK constraint changes "
-            "on "
-            "existing tables, server_default changes (unless compare_server_default=True), views, "
-            "functions, triggers, and renames (seen as drop + add).",
-            fix="Enum: ALTER TYPE name ADD VALUE 'v' inside op.get_context().autocommit_block(); CHECK: "
-            "op.create_check_constraint / op.drop_constraint(type_='check'); default: op.alter_column(t, c, "
-            "server_default=...); views/functions/triggers: op.execute('CREATE OR REPLACE ...') with the old "
-            "definition in downgrade(); rename: op.alter_column(t, old, new_column_name=new) / "
-            "op.rename_table.",
-        )
-    )
+    return findings
+
+
+def _naming_findings(facts: dict[str, Any]) -> list[Finding]:
+    """No naming convention: constraints get names the database chooses."""
+    findings: list[Finding] = []
     if facts.get("naming_convention") is False:
         findings.append(
             Finding(
@@ -230,6 +260,12 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 "'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'pk': 'pk_%(table_name)s'})",
             )
         )
+    return findings
+
+
+def _sqlite_batch_findings(facts: dict[str, Any], operations: list[DetectedOperation], env: str) -> list[Finding]:
+    """SQLite without batch mode."""
+    findings: list[Finding] = []
     if facts.get("dialect") == "sqlite" and not facts.get("render_as_batch"):
         needs = sorted({o.op for o in operations if o.op in SQLITE_NEEDS_BATCH})
         findings.append(
@@ -248,6 +284,27 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
                 "then delete the generated file and call generate_migration again.",
             )
         )
+    return findings
+
+
+def _general_blind_spots() -> list[Finding]:
+    """What autogenerate never detects, with the hand-written operation for each."""
+    findings: list[Finding] = []
+    findings.append(
+        Finding(
+            rule="autogenerate-blind-spots",
+            severity="info",
+            message="Autogenerate does not detect: PostgreSQL enum value changes, CHECK constraint changes "
+            "on "
+            "existing tables, server_default changes (unless compare_server_default=True), views, "
+            "functions, triggers, and renames (seen as drop + add).",
+            fix="Enum: ALTER TYPE name ADD VALUE 'v' inside op.get_context().autocommit_block(); CHECK: "
+            "op.create_check_constraint / op.drop_constraint(type_='check'); default: op.alter_column(t, c, "
+            "server_default=...); views/functions/triggers: op.execute('CREATE OR REPLACE ...') with the old "
+            "definition in downgrade(); rename: op.alter_column(t, old, new_column_name=new) / "
+            "op.rename_table.",
+        )
+    )
     return findings
 
 
