@@ -6,107 +6,160 @@ into what an agent reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass
+class _Failure:
+    """One failed step as the words need it: the worker's facts and where the step was."""
+
+    mode: str
+    facts: dict[str, Any]
+    phase: str
+    revision: str
+    backend: str
+
+    @property
+    def table(self) -> str:
+        return self.facts.get("table") or "the table"
+
+    @property
+    def column(self) -> str:
+        return self.facts.get("column") or "the column"
 
 
 def explain(mode: str, facts: dict[str, Any], phase: str, revision: str, backend: str) -> dict[str, str]:
     """``{"title", "why", "fix"}`` for a finding about this failure."""
-    table = facts.get("table") or "the table"
-    column = facts.get("column") or "the column"
-    if mode == "not-null-violation":
-        rows = facts.get("rows")
-        nulls = facts.get("null_rows")
-        seen = (f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows") + (
-            f", {nulls} of them NULL in {column}" if nulls is not None else ""
+    words = _WORDS.get(mode, _unknown)
+    return words(_Failure(mode, facts, phase, revision, backend))
+
+
+def _not_null(failure: _Failure) -> dict[str, str]:
+    facts, table, column = failure.facts, failure.table, failure.column
+    rows = facts.get("rows")
+    nulls = facts.get("null_rows")
+    seen = (f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows") + (
+        f", {nulls} of them NULL in {column}" if nulls is not None else ""
+    )
+    return {
+        "title": f"NOT NULL violation on existing rows: {seen}",
+        "why": "A NOT NULL column without a value for the existing rows cannot be added or enforced.",
+        "fix": (
+            f"Split it: (1) op.add_column('{table}', sa.Column('{column}', ..., nullable=True)); "
+            f'(2) backfill: op.execute("UPDATE {table} SET {column} = <value> WHERE {column} IS NULL"); '
+            f"(3) op.alter_column('{table}', '{column}', nullable=False). Or give it a server_default."
+        ),
+    }
+
+
+def _foreign_key(failure: _Failure) -> dict[str, str]:
+    facts, table = failure.facts, failure.table
+    orphans = facts.get("orphan_rows")
+    sample = ", ".join("/".join(s["key"]) for s in facts.get("sample_orphans", []))
+    cols = ", ".join(facts.get("columns") or []) or "the column"
+    parent = facts.get("referred_table") or "the parent table"
+    seen = (
+        f"{orphans} row(s) of {table} point at missing {parent} rows"
+        + (f" ({'/'.join(facts.get('sample_key_columns') or [])} {sample})" if sample else "")
+        if orphans is not None
+        else f"rows of {table} point at missing {parent} rows"
+    )
+    return {
+        "title": f"Foreign-key violation: {seen}",
+        "why": "The constraint cannot be created while orphan rows exist.",
+        "fix": (
+            f"Before creating the constraint, fix the orphans in the migration: delete them "
+            f"(DELETE FROM {table} WHERE {cols} NOT IN (SELECT id FROM {parent})), set them NULL, "
+            f"or insert the missing parents; decide which with a human if the rows matter."
+        ),
+    }
+
+
+def _unique(failure: _Failure) -> dict[str, str]:
+    facts, table = failure.facts, failure.table
+    groups = facts.get("duplicate_groups")
+    sample = "; ".join(f"{'/'.join(s['value'])} x{s['rows']}" for s in facts.get("sample_duplicates", []))
+    cols = ", ".join(c for c in (facts.get("columns") or []) if isinstance(c, str)) or "the columns"
+    return {
+        "title": (
+            f"Duplicate values for a unique constraint on {table}({cols})"
+            + (f": {groups} duplicated value(s), e.g. {sample}" if groups is not None else "")
+        ),
+        "why": "A unique constraint or index cannot be built while duplicates exist.",
+        "fix": (
+            f"De-duplicate in the migration before the constraint (keep one row per {cols} and "
+            "repoint references), or make the constraint partial/non-unique; a human decides which "
+            "rows win."
+        ),
+    }
+
+
+def _type_mismatch(failure: _Failure) -> dict[str, str]:
+    facts, table, column, backend = failure.facts, failure.table, failure.column, failure.backend
+    sample = ", ".join(facts.get("sample_values", [])[:5])
+    using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
+    return {
+        "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
+        "why": "The existing values cannot be converted to the new type as they are.",
+        "fix": (
+            f"Convert the data explicitly: op.alter_column('{table}', '{column}', type_=..., {using}), "
+            "or add a new column, copy converted values, then swap; clean values that do not convert."
+        ),
+    }
+
+
+def _object_state(failure: _Failure) -> dict[str, str]:
+    facts, mode, phase = failure.facts, failure.mode, failure.phase
+    what = facts.get("object") or "an object"
+    verb = "already exists" if mode == "object-already-exists" else "does not exist"
+    where = (
+        "downgrade() does not match its upgrade()"
+        if phase == "downgrade"
+        else (
+            "the previous downgrade left it behind"
+            if phase == "re-upgrade" and mode == "object-already-exists"
+            else "upgrade() assumes a schema this database does not have"
         )
-        return {
-            "title": f"NOT NULL violation on existing rows: {seen}",
-            "why": "A NOT NULL column without a value for the existing rows cannot be added or enforced.",
-            "fix": (
-                f"Split it: (1) op.add_column('{table}', sa.Column('{column}', ..., nullable=True)); "
-                f'(2) backfill: op.execute("UPDATE {table} SET {column} = <value> WHERE {column} IS NULL"); '
-                f"(3) op.alter_column('{table}', '{column}', nullable=False). Or give it a server_default."
-            ),
-        }
-    if mode == "foreign-key-violation":
-        orphans = facts.get("orphan_rows")
-        sample = ", ".join("/".join(s["key"]) for s in facts.get("sample_orphans", []))
-        cols = ", ".join(facts.get("columns") or []) or "the column"
-        parent = facts.get("referred_table") or "the parent table"
-        seen = (
-            f"{orphans} row(s) of {table} point at missing {parent} rows"
-            + (f" ({'/'.join(facts.get('sample_key_columns') or [])} {sample})" if sample else "")
-            if orphans is not None
-            else f"rows of {table} point at missing {parent} rows"
-        )
-        return {
-            "title": f"Foreign-key violation: {seen}",
-            "why": "The constraint cannot be created while orphan rows exist.",
-            "fix": (
-                f"Before creating the constraint, fix the orphans in the migration: delete them "
-                f"(DELETE FROM {table} WHERE {cols} NOT IN (SELECT id FROM {parent})), set them NULL, "
-                f"or insert the missing parents; decide which with a human if the rows matter."
-            ),
-        }
-    if mode == "unique-violation":
-        groups = facts.get("duplicate_groups")
-        sample = "; ".join(f"{'/'.join(s['value'])} x{s['rows']}" for s in facts.get("sample_duplicates", []))
-        cols = ", ".join(c for c in (facts.get("columns") or []) if isinstance(c, str)) or "the columns"
-        return {
-            "title": (
-                f"Duplicate values for a unique constraint on {table}({cols})"
-                + (f": {groups} duplicated value(s), e.g. {sample}" if groups is not None else "")
-            ),
-            "why": "A unique constraint or index cannot be built while duplicates exist.",
-            "fix": (
-                f"De-duplicate in the migration before the constraint (keep one row per {cols} and "
-                "repoint references), or make the constraint partial/non-unique; a human decides which "
-                "rows win."
-            ),
-        }
-    if mode == "type-mismatch":
-        sample = ", ".join(facts.get("sample_values", [])[:5])
-        using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
-        return {
-            "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
-            "why": "The existing values cannot be converted to the new type as they are.",
-            "fix": (
-                f"Convert the data explicitly: op.alter_column('{table}', '{column}', type_=..., {using}), "
-                "or add a new column, copy converted values, then swap; clean values that do not convert."
-            ),
-        }
-    if mode in ("object-already-exists", "object-does-not-exist"):
-        what = facts.get("object") or "an object"
-        verb = "already exists" if mode == "object-already-exists" else "does not exist"
-        where = (
-            "downgrade() does not match its upgrade()"
-            if phase == "downgrade"
-            else (
-                "the previous downgrade left it behind"
-                if phase == "re-upgrade" and mode == "object-already-exists"
-                else "upgrade() assumes a schema this database does not have"
-            )
-        )
-        return {
-            "title": f"{what} {verb} ({where})",
-            "why": "The migration names an object that is not in the state the step expects.",
-            "fix": (
-                "Make downgrade() undo exactly what upgrade() does, in reverse order and with the same names "
-                "(use op.f() names or the naming convention); check with test_roundtrip again."
-            ),
-        }
-    if mode == "object-still-referenced":
-        what = facts.get("object") or "an object"
-        return {
-            "title": f"{what} cannot be dropped while something still depends on it (a foreign key or view)",
-            "why": "The step drops objects in the wrong order: dependents must go first.",
-            "fix": (
-                "Drop the dependent foreign key / view before the object it needs, i.e. undo upgrade() in "
-                "exact reverse order (op.drop_constraint(<fk>, <table>, type_='foreignkey') first)."
-            ),
-        }
+    )
+    return {
+        "title": f"{what} {verb} ({where})",
+        "why": "The migration names an object that is not in the state the step expects.",
+        "fix": (
+            "Make downgrade() undo exactly what upgrade() does, in reverse order and with the same names "
+            "(use op.f() names or the naming convention); check with test_roundtrip again."
+        ),
+    }
+
+
+def _still_referenced(failure: _Failure) -> dict[str, str]:
+    facts = failure.facts
+    what = facts.get("object") or "an object"
+    return {
+        "title": f"{what} cannot be dropped while something still depends on it (a foreign key or view)",
+        "why": "The step drops objects in the wrong order: dependents must go first.",
+        "fix": (
+            "Drop the dependent foreign key / view before the object it needs, i.e. undo upgrade() in "
+            "exact reverse order (op.drop_constraint(<fk>, <table>, type_='foreignkey') first)."
+        ),
+    }
+
+
+def _unknown(failure: _Failure) -> dict[str, str]:
     return {
         "title": "The step failed for a reason that matches no known failure mode",
         "why": "A human must read the error before the migration is changed or run anywhere else.",
         "fix": "Show the error and the revision to a human.",
     }
+
+
+_WORDS: dict[str, Callable[[_Failure], dict[str, str]]] = {
+    "not-null-violation": _not_null,
+    "foreign-key-violation": _foreign_key,
+    "unique-violation": _unique,
+    "type-mismatch": _type_mismatch,
+    "object-already-exists": _object_state,
+    "object-does-not-exist": _object_state,
+    "object-still-referenced": _still_referenced,
+}
