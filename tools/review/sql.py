@@ -33,12 +33,14 @@ class SqlStatement:
 
     text: str
     kind: str  # update, delete, insert, set_lock_timeout, alter_type_add_value, alter_type_rename_value,
-    #            create_index, drop_index, add_constraint, alter_table, select, other
+    #            create_index, drop_index, add_constraint, drop_column, drop_table, truncate, alter_table,
+    #            select, other
     table: str | None = None
     concurrently: bool = False
     not_valid: bool = False
     batched: bool = False
     constraint: str | None = None  # foreign_key / check / unique / primary_key
+    column: str | None = None  # ALTER TABLE ... DROP COLUMN
     copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
 
 
@@ -81,6 +83,20 @@ def is_interpolated(node: ast.expr) -> str | None:
         and _stringy(node.func.value)
     ):
         return ".format()"
+    return None
+
+
+def folded_literal(node: ast.expr | None) -> str | None:
+    """The text of a string built only from literals (``"DR" + "OP TABLE x"``, an f-string without
+    placeholders), or None when any part is computed at run time."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = [folded_literal(v) if not isinstance(v, ast.FormattedValue) else None for v in node.values]
+        return None if any(p is None for p in parts) else "".join(parts)  # type: ignore[arg-type]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = folded_literal(node.left), folded_literal(node.right)
+        return None if left is None or right is None else left + right
     return None
 
 
@@ -141,6 +157,9 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
     inner = _text_argument(node)
     candidate = inner if inner is not None else node
     how = is_interpolated(candidate)
+    folded = folded_literal(candidate) if how else None
+    if folded is not None:  # pieces of literal text glued together: still readable
+        return analyse_sql(folded, backend)
     if how:
         return ExecuteArg(kind="interpolated", detail=how)
     if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
@@ -166,6 +185,12 @@ _CREATE_INDEX = re.compile(
     re.I,
 )
 _DROP_INDEX = re.compile(r"^\s*drop\s+index\s+(concurrently\s+)?", re.I)
+_DROP_TABLE = re.compile(r"^\s*drop\s+table\s+(if\s+exists\s+)?([\w.\"`]+)", re.I)
+_TRUNCATE = re.compile(r"^\s*truncate\s+(table\s+)?(only\s+)?([\w.\"`]+)", re.I)
+_DROP_COLUMN = re.compile(
+    r"^drop\s+(?:column\s+)?(?:if\s+exists\s+)?(?!constraint\b|index\b|key\b|primary\b|foreign\b|check\b)([\w\"`]+)",
+    re.I,
+)
 _ALTER_TABLE = re.compile(r"^\s*alter\s+table\s+(if\s+exists\s+)?(only\s+)?([\w.\"]+)\s+(.*)$", re.I | re.S)
 _BATCH_HINT = re.compile(r"\blimit\b|\bbetween\b|\bctid\b|\bid\s*(<|<=|>|>=)\s*\d|:\w+|%\(\w+\)s", re.I)
 
@@ -199,10 +224,17 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
     m = _DROP_INDEX.match(stripped)
     if m:
         return SqlStatement(stripped, "drop_index", concurrently=bool(m.group(1)))
+    m = _DROP_TABLE.match(stripped) or _TRUNCATE.match(stripped)
+    if m:
+        kind = "truncate" if stripped.lower().startswith("truncate") else "drop_table"
+        return SqlStatement(stripped, kind, table=_unquote(m.groups()[-1]).split(".")[-1])
     m = _ALTER_TABLE.match(stripped)
     if m:
         rest = m.group(4).lower()
         table = _unquote(m.group(3)).split(".")[-1]
+        dropped = _DROP_COLUMN.match(m.group(4).strip())
+        if dropped:
+            return SqlStatement(stripped, "drop_column", table=table, column=_unquote(dropped.group(1)))
         if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
             kind = (
                 "foreign_key"
