@@ -27,12 +27,12 @@ def test_docs_cover_every_rule_and_escalation():
         assert f"| `{escalation}` |" in text
 
 
-def test_review_description_names_every_rule_and_only_real_ones():
+def test_review_description_names_only_real_rules_and_every_escalation():
     named = set(KEBAB.findall(REVIEW_MIGRATION)) - {"read-only", "rule-id", "alembic-mcp", "non-null"}
     known = set(rule_ids()) | set(ESCALATION_RULES)
     assert not named - known, f"the description names unknown rule ids: {sorted(named - known)}"
-    assert not set(rule_ids()) - named, f"the description omits rules: {sorted(set(rule_ids()) - named)}"
-    assert not set(ESCALATION_RULES) - named - {"migration-failure-unclear", "conflicting-heads"}
+    other_tools = {"migration-failure-unclear", "conflicting-heads"}  # test_roundtrip's and check_heads'
+    assert not set(ESCALATION_RULES) - named - other_tools, "the description omits an escalation rule"
 
 
 def test_skill_review_rule_ids_exist_in_the_registry():

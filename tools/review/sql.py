@@ -204,51 +204,50 @@ def _table_of(expression: exp.Expression) -> str | None:
     return table.name if table is not None and table.name else None
 
 
-def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
-    stripped = text.strip()
+def _textual(stripped: str) -> SqlStatement | None:
+    """Statements recognised from their text (DDL the parser may not model): lock_timeout, enums, indexes,
+    DROP TABLE / TRUNCATE."""
     if _LOCK_TIMEOUT.match(stripped):
         return SqlStatement(stripped, "set_lock_timeout")
-    m = _ALTER_TYPE.match(stripped)
-    if m:
+    if m := _ALTER_TYPE.match(stripped):
         kind = "alter_type_add_value" if m.group(2).lower().startswith("add") else "alter_type_rename_value"
         return SqlStatement(stripped, kind, table=_unquote(m.group(1)))
-    m = _CREATE_INDEX.match(stripped)
-    if m:
-        return SqlStatement(
-            stripped,
-            "create_index",
-            table=_unquote(m.group(6)).split(".")[-1],
-            concurrently=bool(m.group(2)),
-            constraint="unique" if m.group(1) else None,
-        )
-    m = _DROP_INDEX.match(stripped)
-    if m:
+    if m := _CREATE_INDEX.match(stripped):
+        table = _unquote(m.group(6)).split(".")[-1]
+        unique = "unique" if m.group(1) else None
+        return SqlStatement(stripped, "create_index", table=table, concurrently=bool(m.group(2)), constraint=unique)
+    if m := _DROP_INDEX.match(stripped):
         return SqlStatement(stripped, "drop_index", concurrently=bool(m.group(1)))
-    m = _DROP_TABLE.match(stripped) or _TRUNCATE.match(stripped)
-    if m:
+    if m := _DROP_TABLE.match(stripped) or _TRUNCATE.match(stripped):
         kind = "truncate" if stripped.lower().startswith("truncate") else "drop_table"
         return SqlStatement(stripped, kind, table=_unquote(m.groups()[-1]).split(".")[-1])
+    return None
+
+
+def _constraint_kind(rest: str) -> str | None:
+    for words, kind in (("foreign key", "foreign_key"), ("check", "check"), ("unique", "unique")):
+        if words in rest:
+            return kind
+    return "primary_key" if "primary key" in rest else None
+
+
+def _alter_table(stripped: str) -> SqlStatement | None:
     m = _ALTER_TABLE.match(stripped)
-    if m:
-        rest = m.group(4).lower()
-        table = _unquote(m.group(3)).split(".")[-1]
-        dropped = _DROP_COLUMN.match(m.group(4).strip())
-        if dropped:
-            return SqlStatement(stripped, "drop_column", table=table, column=_unquote(dropped.group(1)))
-        if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
-            kind = (
-                "foreign_key"
-                if "foreign key" in rest
-                else "check"
-                if "check" in rest
-                else "unique"
-                if "unique" in rest
-                else "primary_key"
-                if "primary key" in rest
-                else None
-            )
-            return SqlStatement(stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind)
-        return SqlStatement(stripped, "alter_table", table=table)
+    if not m:
+        return None
+    rest = m.group(4).lower()
+    table = _unquote(m.group(3)).split(".")[-1]
+    if dropped := _DROP_COLUMN.match(m.group(4).strip()):
+        return SqlStatement(stripped, "drop_column", table=table, column=_unquote(dropped.group(1)))
+    if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
+        kind = _constraint_kind(rest)
+        return SqlStatement(stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind)
+    return SqlStatement(stripped, "alter_table", table=table)
+
+
+def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
+    """Data statements, from sqlglot's tree."""
+    batched = bool(_BATCH_HINT.search(stripped))
     if isinstance(parsed, exp.Update):
         copied = [
             eq.this.name
@@ -258,20 +257,17 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
             and eq.expression is not None
             and eq.expression.find(exp.Column) is not None
         ]
-        return SqlStatement(
-            stripped,
-            "update",
-            table=_table_of(parsed),
-            batched=bool(_BATCH_HINT.search(stripped)),
-            copied_columns=copied,
-        )
+        return SqlStatement(stripped, "update", table=_table_of(parsed), batched=batched, copied_columns=copied)
     if isinstance(parsed, exp.Delete):
-        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=bool(_BATCH_HINT.search(stripped)))
+        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=batched)
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
-    if isinstance(parsed, exp.Select):
-        return SqlStatement(stripped, "select")
-    return SqlStatement(stripped, "other")
+    return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
+
+
+def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
+    stripped = text.strip()
+    return _textual(stripped) or _alter_table(stripped) or _parsed(stripped, parsed)
 
 
 def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:

@@ -32,6 +32,10 @@ Suppression: `# alembic-mcp: ignore[rule-id] reason: <text>` on the operation's 
 (or at the top of the file for the whole file) silences that rule's finding there. It never clears an
 escalation: the escalation stays and lists the suppressed finding with the comment's reason. Only a
 human can clear an escalation.
+
+Adding a rule: in the module of its family, declare it with `rule(...)` (id, severity, summary, why,
+fix builder, escalations), register its handler with `@on_op("<operation>")` or `@on_file`, and add
+its `Case`s (one that triggers, one close variant that does not); then regenerate this file.
 """
 
 

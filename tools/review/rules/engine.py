@@ -134,7 +134,17 @@ def _tables_touched(state: LintState) -> set[str]:
         for op in state.up
         if op.table and not op.table_created_here and op.name not in ("create_table", "batch_alter_table")
     }
-    writes = {"update", "delete", "insert", "alter_table", "add_constraint", "create_index", "drop_table", "truncate"}
+    writes = {
+        "update",
+        "delete",
+        "insert",
+        "alter_table",
+        "add_constraint",
+        "create_index",
+        "drop_table",
+        "truncate",
+        "drop_column",
+    }
     for arg in state.execs.values():
         tables |= {s.table for s in arg.statements if s.table and s.kind in writes}
     return tables - {op.table for op in state.up if op.name == "create_table"}
