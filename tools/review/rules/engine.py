@@ -78,7 +78,6 @@ class LintState:
         line: int | None = None,
         fact: Any = None,
         escalation: tuple[str, dict[str, Any]] | None = None,
-        escalation_rule: str | None = None,
         **data: Any,
     ) -> Hit | None:
         """Record a finding of ``rule``; ``escalation`` is (reason, evidence) for the rule's escalation."""
@@ -100,7 +99,7 @@ class LintState:
         hit = Hit(finding=finding, span=(start, end), fact=fact, data=data)
         if escalation is not None:
             reason, evidence = escalation
-            hit.escalation = Escalation(rule=escalation_rule or rule.escalations[0], reason=reason, evidence=evidence)  # type: ignore[arg-type]
+            hit.escalation = Escalation(rule=rule.escalations[0], reason=reason, evidence=evidence)  # type: ignore[arg-type]
         self.hits.append(hit)
         return hit
 
