@@ -183,10 +183,10 @@ def dynamic_op_access(state) -> None:
         state.emit(
             DYNAMIC_OP_CALL,
             None,
-            f"Line {line}: {what}; operations reached this way are invisible to the review.",
+            f"Line {line}: {what}; operations or SQL reached this way are invisible to the review.",
             _fix_dynamic_op(),
             line=line,
-            escalation=(f"Line {line} reaches op dynamically ({what}): a human must read it.", {"line": line}),
+            escalation=(f"Line {line} reaches code dynamically ({what}): a human must read it.", {"line": line}),
         )
 
 
