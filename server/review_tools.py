@@ -15,22 +15,28 @@ REVIEW_MIGRATION = """\
 Review Alembic migrations before anything runs them: every dangerous operation, why it is dangerous
 for this database and its data, the exact safe rewrite as code, and whether a human must decide.
 
-Checks (rule ids in findings): NOT NULL columns without default on tables with rows
-(add-column-required, fix = add nullable, backfill, set NOT NULL), set-not-null, non-concurrent index
-builds and drops, CONCURRENTLY inside a transaction, foreign keys / CHECKs without NOT VALID (with
-orphan counts and sample ids), unique constraints (with duplicate counts), primary key and column type
-changes, renames, dropped columns and tables (with row / non-null counts), volatile defaults, json
-columns, missing lock_timeout, unbatched backfills, interpolated or uninspectable raw SQL, empty /
-non-inverse / raising / data-losing downgrades, unnamed constraints, offline-unsafe reads, enum
-changes, foreign keys without an index. Tables created in the same migration are not flagged.
+Checks (rule ids in findings; docs/rules.md has each with an example and its fix): NOT NULL columns
+without default on tables with rows (add-column-required, fix = add nullable, backfill, set NOT NULL),
+set-not-null, volatile-default, json-column, rename-column, drop-column (with non-null counts),
+change-column-type, enum-change, create-index-non-concurrent, concurrent-in-transaction,
+drop-index-non-concurrent, fk-not-valid-missing (with orphan counts and sample ids),
+add-unique-constraint (with duplicate counts), primary-key-change, unnamed-constraint, fk-missing-index,
+drop-table (with row counts), rename-table, unbatched-backfill, raw-sql-interpolated,
+raw-sql-uninspectable, missing-lock-timeout, offline-unsafe, empty-downgrade, downgrade-not-inverse,
+irreversible-downgrade, downgrade-loses-data; and code that would slip past the review: dynamic-op-call
+(getattr on op, aliases), dynamic-code (exec/eval, importlib, subprocess), own-connection
+(create_engine, connect(), os.environ), unread-statement (helpers the review cannot read, unless the
+rendered SQL covered them; each revision's coverage says which layers read which statement). Raw SQL
+gets the same rules as operations. Tables created in the same migration are not flagged.
 On PostgreSQL targets the revision is also rendered offline and linted with squawk. With a reachable
 database, row counts and NULL/orphan/duplicate checks turn "may hold data" into facts.
 
 Verdict: escalate when a human must decide (drop-table-with-data, drop-column-with-data,
 primary-key-change, large-data-migration, production-database, protected-table, audit-trail,
-unclear-rollback, breaking-api-change, uninspectable-sql), fix when a finding has severity error (apply
-its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id] reason: ...` in the
-migration silences a rule there; honoured suppressions are listed.
+unclear-rollback, breaking-api-change, uninspectable-sql, own-connection), fix when a finding has
+severity error (apply its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id]
+reason: ...` in the migration silences that rule's finding there; it never clears an escalation (the
+escalation lists the suppressed finding). Honoured suppressions are listed.
 
 Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
 yet applied to the target database (the heads when it cannot be reached). Read-only: never runs a

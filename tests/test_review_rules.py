@@ -1,30 +1,18 @@
-"""Layer 1 of review_migration as data (squawk style): for every catalogue rule a migration that must
-trigger it and a close variant that must not, plus the false-positive regressions of the issue.
+"""Layer 1 of review_migration as data (squawk style): every case every rule module declares (a migration
+that must trigger the rule and close variants that must not), plus the false-positive regressions of the
+issue and the suppression comments.
 """
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
+from alembic_mcp.tools.core.policy import ESCALATION_RULES
 from alembic_mcp.tools.history.migration_ast import parse_source
-from alembic_mcp.tools.review.rules.catalogue import RULE_IDS, lint_migration, review_source
+from alembic_mcp.tools.review.rules import lint_migration, review_source
+from alembic_mcp.tools.review.rules.registry import Case, all_cases, all_rules, case_source
 
-HEADER = '''"""test migration"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "r2"
-down_revision = "r1"
-
-'''
-
-
-def migration(upgrade: str, downgrade: str = "pass", header: str = "") -> str:
-    up = textwrap.indent(textwrap.dedent(upgrade).strip() or "pass", "    ")
-    down = textwrap.indent(textwrap.dedent(downgrade).strip() or "pass", "    ")
-    return header + HEADER + f"def upgrade() -> None:\n{up}\n\n\ndef downgrade() -> None:\n{down}\n"
+migration = case_source
 
 
 def rules_of(source: str, backend: str | None = "postgresql") -> dict[str, list]:
@@ -35,350 +23,51 @@ def rules_of(source: str, backend: str | None = "postgresql") -> dict[str, list]
 
 
 LOCK = "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
-PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
-
-# rule id -> (triggering (upgrade, downgrade), non-triggering variant (upgrade, downgrade), expectations)
-CASES: dict[str, dict] = {
-    "add-column-required": {
-        "hit": (
-            'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',
-            'op.drop_column("persons", "nick")',
-        ),
-        "miss": (
-            'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False, server_default="x"))',
-            'op.drop_column("persons", "nick")',
-        ),
-        "severity": "error",
-        "line": 9,
-        "table": "persons",
-        "column": "nick",
-        "fix_contains": ["nullable=True", "UPDATE persons SET nick", "nullable=False"],
-    },
-    "set-not-null": {
-        "hit": (
-            'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)',
-            'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)',
-        ),
-        "miss": (
-            'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)',
-            'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)',
-        ),
-        "severity": "error",
-        "column": "pgy_level",
-        "fix_contains": ["postgresql_not_valid=True", "VALIDATE"],
-    },
-    "create-index-non-concurrent": {
-        "hit": (
-            'op.create_index("ix_persons_name", "persons", ["name"])',
-            'op.drop_index("ix_persons_name", table_name="persons")',
-        ),
-        "miss": (
-            "with op.get_context().autocommit_block():\n"
-            '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
-            'op.drop_index("ix_persons_name", table_name="persons")',
-        ),
-        "severity": "error",
-        "fix_contains": ["postgresql_concurrently=True", "autocommit_block"],
-    },
-    "concurrent-in-transaction": {
-        "hit": (
-            'op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
-            'op.drop_index("ix_persons_name", table_name="persons")',
-        ),
-        "miss": (
-            "with op.get_context().autocommit_block():\n"
-            '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
-            'op.drop_index("ix_persons_name", table_name="persons")',
-        ),
-        "severity": "error",
-    },
-    "drop-index-non-concurrent": {
-        "hit": (
-            'op.drop_index("ix_assignments_person_id", table_name="assignments")',
-            'op.create_index("ix_assignments_person_id", "assignments", ["person_id"])',
-        ),
-        "miss": (
-            "with op.get_context().autocommit_block():\n"
-            '    op.drop_index("ix_assignments_person_id", table_name="assignments", '
-            "postgresql_concurrently=True)",
-            'op.create_index("ix_assignments_person_id", "assignments", ["person_id"])',
-        ),
-        "severity": "warning",
-    },
-    "fk-not-valid-missing": {
-        "hit": (
-            'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"])',
-            'op.drop_constraint("fk_a_p", "assignments", type_="foreignkey")',
-        ),
-        "miss": (
-            'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"], '
-            "postgresql_not_valid=True)",
-            'op.drop_constraint("fk_a_p", "assignments", type_="foreignkey")',
-        ),
-        "severity": "error",
-        "fix_contains": ["postgresql_not_valid=True", "VALIDATE CONSTRAINT"],
-    },
-    "add-unique-constraint": {
-        "hit": (
-            'op.create_unique_constraint("uq_persons_name", "persons", ["name"])',
-            'op.drop_constraint("uq_persons_name", "persons", type_="unique")',
-        ),
-        "miss": (
-            f'op.create_table("tmp", {PERSON_COLS}, sa.Column("name", sa.String(10)))\n'
-            'op.create_unique_constraint("uq_tmp_name", "tmp", ["name"])',
-            'op.drop_table("tmp")',
-        ),
-        "severity": "error",
-        "fix_contains": ["unique=True", "USING INDEX"],
-    },
-    "primary-key-change": {
-        "hit": (
-            'op.drop_constraint("pk_persons", "persons", type_="primary")\n'
-            'op.create_primary_key("pk_persons", "persons", ["id", "email"])',
-            'op.drop_constraint("pk_persons", "persons", type_="primary")\n'
-            'op.create_primary_key("pk_persons", "persons", ["id"])',
-        ),
-        "miss": (
-            'op.create_table("tmp", sa.Column("id", sa.Integer(), nullable=False))\n'
-            'op.create_primary_key("pk_tmp", "tmp", ["id"])',
-            'op.drop_table("tmp")',
-        ),
-        "severity": "error",
-        "escalation": "primary-key-change",
-    },
-    "change-column-type": {
-        "hit": (
-            'op.alter_column("persons", "pgy_level", type_=sa.String(10), existing_type=sa.Integer())',
-            'op.alter_column("persons", "pgy_level", type_=sa.Integer(), existing_type=sa.String(10))',
-        ),
-        "miss": (
-            'op.alter_column("persons", "name", type_=sa.String(200), existing_type=sa.String(120))',
-            'op.alter_column("persons", "name", type_=sa.String(120), existing_type=sa.String(200))',
-        ),
-        "severity": "warning",
-        "escalation": "breaking-api-change",
-    },
-    "rename-column": {
-        "hit": (
-            'op.alter_column("persons", "name", new_column_name="full_name")',
-            'op.alter_column("persons", "full_name", new_column_name="name")',
-        ),
-        "miss": (
-            'op.alter_column("persons", "name", comment="display name")',
-            'op.alter_column("persons", "name", comment=None)',
-        ),
-        "severity": "warning",
-        "escalation": "breaking-api-change",
-    },
-    "rename-table": {
-        "hit": ('op.rename_table("rotations", "rotas")', 'op.rename_table("rotas", "rotations")'),
-        "miss": (f'op.create_table("rotas", {PERSON_COLS})', 'op.drop_table("rotas")'),
-        "severity": "warning",
-        "escalation": "breaking-api-change",
-    },
-    "drop-column": {
-        "hit": (
-            'op.drop_column("persons", "pgy_level")',
-            'op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
-        ),
-        "miss": (
-            f'op.create_table("tmp", {PERSON_COLS}, sa.Column("x", sa.Integer()))\nop.drop_column("tmp", "x")',
-            'op.drop_table("tmp")',
-        ),
-        "severity": "warning",
-        "escalation": "drop-column-with-data",
-        "column": "pgy_level",
-    },
-    "drop-table": {
-        "hit": ('op.drop_table("rotations")', f'op.create_table("rotations", {PERSON_COLS})'),
-        "miss": (f'op.create_table("tmp", {PERSON_COLS})\nop.drop_table("tmp")', ""),
-        "severity": "warning",
-        "escalation": "drop-table-with-data",
-    },
-    "volatile-default": {
-        "hit": (
-            'op.add_column("persons", sa.Column("token", sa.String(36), nullable=False, '
-            'server_default=sa.text("gen_random_uuid()")))',
-            'op.drop_column("persons", "token")',
-        ),
-        "miss": (
-            'op.add_column("persons", sa.Column("seen", sa.DateTime(), nullable=False, '
-            'server_default=sa.text("now()")))',
-            'op.drop_column("persons", "seen")',
-        ),
-        "severity": "error",
-    },
-    "json-column": {
-        "hit": (
-            'op.add_column("persons", sa.Column("prefs", sa.JSON(), nullable=True))',
-            'op.drop_column("persons", "prefs")',
-        ),
-        "miss": (
-            'op.add_column("persons", sa.Column("prefs", postgresql.JSONB(), nullable=True))',
-            'op.drop_column("persons", "prefs")',
-        ),
-        "severity": "warning",
-    },
-    "missing-lock-timeout": {
-        "hit": (
-            'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
-            'op.drop_column("persons", "nick")',
-        ),
-        "miss": (
-            LOCK + 'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
-            'op.drop_column("persons", "nick")',
-        ),
-        "severity": "warning",
-    },
-    "unbatched-backfill": {
-        "hit": ("op.execute(\"UPDATE persons SET role = 'resident' WHERE role IS NULL\")", ""),
-        "miss": (
-            "op.execute(\"UPDATE persons SET role = 'resident' WHERE id IN "
-            '(SELECT id FROM persons WHERE role IS NULL LIMIT 1000)")',
-            "",
-        ),
-        "severity": "warning",
-        "table": "persons",
-    },
-    "raw-sql-interpolated": {
-        "hit": (
-            'ROLE = "resident"\nop.execute(f"UPDATE persons SET role = \'{ROLE}\' WHERE id IN '
-            '(SELECT id FROM persons LIMIT 10)")',
-            "",
-        ),
-        "miss": (
-            'ROLE = "resident"\nop.execute(sa.text("UPDATE persons SET role = :role WHERE id IN '
-            '(SELECT id FROM persons LIMIT 10)").bindparams(role=ROLE))',
-            "",
-        ),
-        "severity": "error",
-        "line": 10,
-        "fix_contains": ["bindparams"],
-    },
-    "raw-sql-uninspectable": {
-        "hit": ("op.execute(build_statement())", ""),
-        "miss": ("op.execute(\"COMMENT ON TABLE persons IS 'people'\")", ""),
-        "severity": "error",
-        "escalation": "uninspectable-sql",
-    },
-    "empty-downgrade": {
-        "hit": ('op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))', "pass"),
-        "miss": (
-            'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
-            'op.drop_column("persons", "nick")',
-        ),
-        "severity": "error",
-        "escalation": "unclear-rollback",
-        "fix_contains": ["op.drop_column('persons', 'nick')"],
-    },
-    "downgrade-not-inverse": {
-        "hit": (
-            'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
-            'op.create_index("ix_persons_nick", "persons", ["nick"])',
-            'op.drop_column("persons", "nick")\nop.execute("SELECT 1")',
-        ),
-        "miss": (
-            'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
-            'op.create_index("ix_persons_nick", "persons", ["nick"])',
-            'op.drop_index("ix_persons_nick", table_name="persons")\nop.drop_column("persons", "nick")',
-        ),
-        "severity": "error",
-        "fix_contains": ["op.drop_index('ix_persons_nick', table_name='persons')"],
-    },
-    "irreversible-downgrade": {
-        "hit": ('op.drop_column("persons", "pgy_level")', "raise NotImplementedError()"),
-        "miss": (
-            'op.drop_column("persons", "pgy_level")',
-            'op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
-        ),
-        "severity": "error",
-        "escalation": "unclear-rollback",
-    },
-    "downgrade-loses-data": {
-        "hit": (
-            f't = op.create_table("tags", {PERSON_COLS})\nop.bulk_insert(t, [{{"id": 1}}])',
-            'op.drop_table("tags")',
-        ),
-        "miss": (f'op.create_table("tags", {PERSON_COLS})', 'op.drop_table("tags")'),
-        "severity": "warning",
-        "escalation": "unclear-rollback",
-    },
-    "unnamed-constraint": {
-        "hit": (
-            'op.create_foreign_key(None, "assignments", "persons", ["person_id"], ["id"], postgresql_not_valid=True)',
-            'op.drop_constraint(None, "assignments", type_="foreignkey")',
-        ),
-        "miss": (
-            'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"], '
-            "postgresql_not_valid=True)",
-            'op.drop_constraint("fk_a_p", "assignments", type_="foreignkey")',
-        ),
-        "severity": "error",
-    },
-    "offline-unsafe": {
-        "hit": (
-            'n = op.get_bind().execute(sa.text("SELECT count(*) FROM persons")).scalar()\n'
-            "if n:\n    op.execute(\"COMMENT ON TABLE persons IS 'has rows'\")",
-            "",
-        ),
-        "miss": ("op.execute(\"COMMENT ON TABLE persons IS 'has rows'\")", ""),
-        "severity": "info",
-    },
-    "enum-change": {
-        "hit": ("op.execute(\"ALTER TYPE person_role ADD VALUE 'chief'\")", ""),
-        "miss": (
-            "with op.get_context().autocommit_block():\n"
-            "    op.execute(\"ALTER TYPE person_role ADD VALUE IF NOT EXISTS 'chief'\")",
-            "",
-        ),
-        "severity": "warning",
-    },
-    "fk-missing-index": {
-        "hit": (
-            f'op.create_table("notes", {PERSON_COLS}, sa.Column("person_id", sa.Integer()), '
-            'sa.ForeignKeyConstraint(["person_id"], ["persons.id"], name="fk_notes_person_id"))',
-            'op.drop_table("notes")',
-        ),
-        "miss": (
-            f'op.create_table("notes", {PERSON_COLS}, sa.Column("person_id", sa.Integer()), '
-            'sa.ForeignKeyConstraint(["person_id"], ["persons.id"], name="fk_notes_person_id"))\n'
-            'op.create_index("ix_notes_person_id", "notes", ["person_id"])',
-            'op.drop_index("ix_notes_person_id", table_name="notes")\nop.drop_table("notes")',
-        ),
-        "severity": "warning",
-    },
-}
+CASES = all_cases()
 
 
-def test_every_rule_has_a_case():
-    assert set(CASES) == set(RULE_IDS)
+def _case_id(case: Case) -> str:
+    return f"{case.rule}-{'hit' if case.triggers else 'miss'}-{CASES.index(case)}"
 
 
-@pytest.mark.parametrize("rule", sorted(CASES))
-def test_rule_triggers(rule):
-    case = CASES[rule]
-    source = migration(*case["hit"])
-    hits = rules_of(source).get(rule)
-    assert hits, f"{rule} did not trigger on:\n{source}"
+def test_every_rule_has_a_triggering_and_a_safe_case():
+    for rule in all_rules():
+        kinds = {case.triggers for case in CASES if case.rule == rule.id}
+        assert kinds == {True, False}, f"{rule.id} ({rule.family}.py) needs a triggering and a safe case"
+
+
+def test_cases_name_registered_rules_and_escalations():
+    known = {rule.id: rule for rule in all_rules()}
+    for case in CASES:
+        assert case.rule in known, f"a case names unknown rule {case.rule}"
+        if case.escalation:
+            assert case.escalation in ESCALATION_RULES
+    for rule in known.values():
+        assert set(rule.escalations) <= set(ESCALATION_RULES), rule.id
+        assert rule.severity in ("info", "warning", "error") and rule.why and rule.summary
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_rule_case(case: Case):
+    source = case_source(case.upgrade, case.downgrade, case.header)
+    hits = rules_of(source, case.backend).get(case.rule)
+    if not case.triggers:
+        assert not hits, f"{case.rule} triggered on the safe variant:\n{source}"
+        return
+    assert hits, f"{case.rule} did not trigger on:\n{source}"
     hit = hits[0]
     finding = hit.finding
-    assert finding.severity == case["severity"]
     assert finding.file == "m.py" and finding.line and finding.message and finding.why and finding.fix
-    if "line" in case:
-        assert finding.line == case["line"]
-    for key in ("table", "column"):
-        if key in case:
-            assert getattr(finding, key) == case[key]
-    if "escalation" in case:
-        assert hit.escalation is not None and hit.escalation.rule == case["escalation"]
-    for fragment in case.get("fix_contains", []):
+    expected = {"severity": case.severity, "line": case.line, "table": case.table, "column": case.column}
+    for key, value in expected.items():
+        if value is not None:
+            assert getattr(finding, key) == value, (key, finding)
+    if case.escalation:
+        assert hit.escalation is not None and hit.escalation.rule == case.escalation
+    for fragment in case.fix_contains:
         assert fragment in finding.fix, finding.fix
-
-
-@pytest.mark.parametrize("rule", sorted(CASES))
-def test_close_variant_does_not_trigger(rule):
-    source = migration(*CASES[rule]["miss"])
-    assert rule not in rules_of(source), f"{rule} triggered on the safe variant:\n{source}"
+    for fragment in case.message_contains:
+        assert fragment in finding.message, finding.message
 
 
 # ------------------------------------------------------------------ false-positive regressions (issue 3)
@@ -585,19 +274,40 @@ def test_unused_suppression_reported():
     assert result.extra[0].line == 9
 
 
-def test_downgrade_loses_copied_column_data_unless_documented():
+def test_a_comment_documents_a_downgrade_loss_but_never_clears_the_escalation():
     up = (
         'op.add_column("persons", sa.Column("display", sa.String(120), nullable=True))\n'
         'op.execute("UPDATE persons SET display = name WHERE id IN (SELECT id FROM persons LIMIT 100)")'
     )
     hit = rules_of(migration(up, 'op.drop_column("persons", "display")'))["downgrade-loses-data"][0]
     assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
-    documented = migration(
-        up,
-        '# data loss: display values are derived from name and lost on rollback\nop.drop_column("persons", "display")',
+    for comment in ("# data loss: display values are derived from name", "# data loss: none intended"):
+        documented = migration(up, f'{comment}\nop.drop_column("persons", "display")')
+        hit = rules_of(documented)["downgrade-loses-data"][0]
+        assert hit.finding.severity == "warning" and "documents the loss" in hit.finding.message
+        assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
+        assert hit.escalation.evidence["documented"] == comment
+
+
+def test_suppression_silences_the_finding_but_keeps_its_escalation():
+    source = migration(
+        '# alembic-mcp: ignore[drop-column] reason: nobody reads it\nop.drop_column("persons", "pgy_level")',
+        'op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
     )
-    hit = rules_of(documented)["downgrade-loses-data"][0]
-    assert hit.escalation is None and hit.finding.severity == "warning"
+    result = review(source)
+    assert "drop-column" not in {h.finding.rule for h in result.hits}
+    [silenced] = result.silenced
+    assert silenced.finding.rule == "drop-column" and silenced.escalation.rule == "drop-column-with-data"
+    assert silenced.suppressed_by.reason == "nobody reads it"
+
+
+def test_a_suppressed_bypass_still_escalates():
+    source = migration(
+        "# alembic-mcp: ignore[dynamic-op-call, raw-sql-interpolated] reason: trust me\n"
+        'getattr(op, "exe" + "cute")(f"DROP TABLE {NAME}")',
+    )
+    result = review(source)
+    assert {h.escalation.rule for h in result.silenced} == {"uninspectable-sql"}
 
 
 def test_autogenerated_unnamed_drop_in_downgrade_is_flagged():

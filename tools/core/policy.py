@@ -20,6 +20,7 @@ ESCALATION_RULES: dict[str, str] = {
     "conflicting-heads": "two heads change the same table",
     "breaking-api-change": "a rename, drop or type change of something the application's models still use",
     "uninspectable-sql": "a migration runs SQL the reviewer cannot read (built at run time or unparsable)",
+    "own-connection": "a migration opens its own database connection or reads a database URL (os.environ, config)",
 }
 
 EscalationRule = Literal[
@@ -35,6 +36,7 @@ EscalationRule = Literal[
     "conflicting-heads",
     "breaking-api-change",
     "uninspectable-sql",
+    "own-connection",
 ]
 
 WARN_MIGRATION_ROWS = 10_000

@@ -9,6 +9,7 @@ through SQLAlchemy in a thread (dbinfo.with_sync). Read-only: only SELECTs and c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +20,23 @@ from alembic_mcp.tools.core.policy import WARN_MIGRATION_ROWS
 from alembic_mcp.tools.core.urls import backend_of
 from alembic_mcp.tools.core.verdict import Escalation
 from alembic_mcp.tools.db.dbinfo import row_counts, sqlite_file_missing, with_pg, with_sync
-from alembic_mcp.tools.review.rules.catalogue import Hit
+from alembic_mcp.tools.review.rules.facts import (
+    ROW_QUERY_FACTS,
+    BackfillRowsFact,
+    ColumnTypeFact,
+    DuplicatesFact,
+    Fact,
+    IndexOnFact,
+    NonNullFact,
+    NullsFact,
+    OrphansFact,
+    RowsFact,
+    tables_of,
+)
+from alembic_mcp.tools.review.rules.registry import Hit
 
 SAMPLE = 5
+Quote = Callable[[str], str]
 
 
 @dataclass
@@ -39,7 +54,7 @@ class Facts:
     detail: str = ""
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, TableInfo] = field(default_factory=dict)
-    values: dict[tuple, Any] = field(default_factory=dict)
+    values: dict[Fact, Any] = field(default_factory=dict)  # query results per fact
     created_earlier: set[str] = field(default_factory=set)  # tables created by earlier reviewed revisions
     server_version: str | None = None  # PostgreSQL "major.minor", for squawk --pg-version
 
@@ -53,17 +68,6 @@ class Facts:
         return None
 
 
-def fact_key(fact: dict[str, Any]) -> tuple:
-    return (
-        fact["kind"],
-        fact.get("table"),
-        fact.get("column"),
-        tuple(fact.get("columns") or ()),
-        fact.get("ref_table"),
-        tuple(fact.get("ref_columns") or ()),
-    )
-
-
 def _pg_quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -74,51 +78,61 @@ PG_INDEXES = """SELECT i.indisprimary, array(SELECT a.attname FROM unnest(i.indk
 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) FROM pg_index i
 WHERE i.indrelid = to_regclass($1)"""
 
+# ---------------------------------------------------------------------------------------------- questions
 
-def _queries(fact: dict[str, Any], info: TableInfo | None, quote, ref_info: TableInfo | None) -> list[str] | None:
-    """SQL for one fact (identifiers quoted, no values interpolated), or None when it cannot be asked."""
-    kind, table = fact["kind"], fact.get("table")
-    if info is None or table is None:
+
+def _count_sql(fact: NonNullFact | NullsFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    if fact.column not in info.columns:
         return None
-    t = quote(table)
-    if kind in ("nonnull", "nulls"):
-        column = fact.get("column")
-        if column not in info.columns:
-            return None
-        c = quote(column)
-        return [f"SELECT count({c}) FROM {t}" if kind == "nonnull" else f"SELECT count(*) - count({c}) FROM {t}"]
-    if kind == "orphans":
-        cols, ref, refcols = fact.get("columns") or [], fact.get("ref_table"), fact.get("ref_columns") or []
-        if (
-            not cols
-            or not ref
-            or len(cols) != len(refcols)
-            or ref_info is None
-            or any(c not in info.columns for c in cols)
-            or any(c not in ref_info.columns for c in refcols)
-        ):
-            return None
-        join = " AND ".join(f"p.{quote(rc)} = c.{quote(cc)}" for cc, rc in zip(cols, refcols, strict=True))
-        notnull = " AND ".join(f"c.{quote(cc)} IS NOT NULL" for cc in cols)
-        where = f"{notnull} AND NOT EXISTS (SELECT 1 FROM {quote(ref)} p WHERE {join})"
-        ident = info.pk or cols
-        select = ", ".join(f"c.{quote(x)}" for x in ident)
-        return [
-            f"SELECT count(*) FROM {t} c WHERE {where}",
-            f"SELECT {select} FROM {t} c WHERE {where} ORDER BY {select} LIMIT {SAMPLE}",
-        ]
-    if kind == "duplicates":
-        cols = fact.get("columns") or []
-        if not cols or any(c not in info.columns for c in cols):
-            return None
-        q = ", ".join(quote(c) for c in cols)
-        notnull = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols)
-        groups = f"SELECT {q}, count(*) AS n FROM {t} WHERE {notnull} GROUP BY {q} HAVING count(*) > 1"
-        return [
-            f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups}) d",
-            f"{groups} ORDER BY n DESC LIMIT {SAMPLE}",
-        ]
-    return None
+    t, c = quote(fact.table), quote(fact.column)
+    if isinstance(fact, NonNullFact):
+        return [f"SELECT count({c}) FROM {t}"]
+    return [f"SELECT count(*) - count({c}) FROM {t}"]
+
+
+def _orphans_sql(fact: OrphansFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    cols, refcols = fact.columns, fact.ref_columns
+    if not cols or not fact.ref_table or len(cols) != len(refcols) or ref is None:
+        return None
+    if any(c not in info.columns for c in cols) or any(c not in ref.columns for c in refcols):
+        return None
+    join = " AND ".join(f"p.{quote(rc)} = c.{quote(cc)}" for cc, rc in zip(cols, refcols, strict=True))
+    notnull = " AND ".join(f"c.{quote(cc)} IS NOT NULL" for cc in cols)
+    where = f"{notnull} AND NOT EXISTS (SELECT 1 FROM {quote(fact.ref_table)} p WHERE {join})"
+    select = ", ".join(f"c.{quote(x)}" for x in (info.pk or cols))
+    t = quote(fact.table)
+    return [
+        f"SELECT count(*) FROM {t} c WHERE {where}",
+        f"SELECT {select} FROM {t} c WHERE {where} ORDER BY {select} LIMIT {SAMPLE}",
+    ]
+
+
+def _duplicates_sql(fact: DuplicatesFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    cols = fact.columns
+    if not cols or any(c not in info.columns for c in cols):
+        return None
+    q = ", ".join(quote(c) for c in cols)
+    notnull = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols)
+    groups = f"SELECT {q}, count(*) AS n FROM {quote(fact.table)} WHERE {notnull} GROUP BY {q} HAVING count(*) > 1"
+    return [f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups}) d", f"{groups} ORDER BY n DESC LIMIT {SAMPLE}"]
+
+
+# The facts answered by queries over rows: their SQL (identifiers quoted, no values interpolated).
+QUESTIONS: dict[type, Callable[..., list[str] | None]] = {
+    NonNullFact: _count_sql,
+    NullsFact: _count_sql,
+    OrphansFact: _orphans_sql,
+    DuplicatesFact: _duplicates_sql,
+}
+
+
+def _queries(fact: Fact, tables: dict[str, TableInfo], quote: Quote) -> list[str] | None:
+    """SQL for one fact, or None when it needs no query or cannot be asked (table or column missing)."""
+    question = QUESTIONS.get(type(fact))
+    info = tables.get(fact.table or "")
+    if question is None or info is None or fact.table is None:
+        return None
+    return question(fact, info, quote, tables.get(getattr(fact, "ref_table", None) or ""))
 
 
 def _plain(value: Any) -> Any:
@@ -127,68 +141,52 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# ---------------------------------------------------------------------------------------------- asking
+
+
 async def gather(url: URL, hits: list[Hit], tables: set[str], exact_limit: int, created_earlier: set[str]) -> Facts:
     """Ask the database everything the hits need. Raises DatabaseUnavailable when it cannot connect."""
     facts = Facts(reachable=True, created_earlier=set(created_earlier))
-    wanted = [h.fact for h in hits if h.fact]
-    names = (
-        set(tables)
-        | {f["table"] for f in wanted if f.get("table")}
-        | {f["ref_table"] for f in wanted if f.get("ref_table")}
-    )
-    names.discard(None)
+    wanted = {h.fact for h in hits if h.fact is not None}
+    names = set(tables) | {name for fact in wanted for name in tables_of(fact)}
     facts.rows = await row_counts(url, sorted(names), exact_limit)
     present = sorted(t for t in names if t in facts.rows)
-    unique_facts = {fact_key(f): f for f in wanted}
-
     if backend_of(url) == "postgresql":
-
-        async def query(conn) -> None:
-            version = conn.get_server_version()
-            facts.server_version = f"{version.major}.{version.minor}"
-            for table in present:
-                cols = {r[0]: r[1] for r in await conn.fetch(PG_COLUMNS, _pg_quote(table))}
-                pk: list[str] = []
-                indexes: list[list[str]] = []
-                for primary, columns in await conn.fetch(PG_INDEXES, _pg_quote(table)):
-                    indexes.append(list(columns))
-                    if primary:
-                        pk = list(columns)
-                facts.tables[table] = TableInfo(cols, pk, indexes)
-            for key, fact in unique_facts.items():
-                sqls = _queries(
-                    fact,
-                    facts.tables.get(fact.get("table")),
-                    _pg_quote,
-                    facts.tables.get(fact.get("ref_table")),
-                )
-                if sqls:
-                    results = [[tuple(r) for r in await conn.fetch(sql)] for sql in sqls]
-                    facts.values[key] = results
-
-        await with_pg(url, query)
-        return facts
-
-    def query_sync(conn) -> None:
-        inspector = inspect(conn)
-        quote = conn.dialect.identifier_preparer.quote
-        for table in present:
-            cols = {c["name"]: str(c["type"]) for c in inspector.get_columns(table)}
-            pk = list(inspector.get_pk_constraint(table).get("constrained_columns") or [])
-            indexes = [list(i["column_names"]) for i in inspector.get_indexes(table)]
-            indexes += [list(u["column_names"]) for u in inspector.get_unique_constraints(table)]
-            if pk:
-                indexes.append(pk)
-            facts.tables[table] = TableInfo(cols, pk, indexes)
-        for key, fact in unique_facts.items():
-            sqls = _queries(fact, facts.tables.get(fact.get("table")), quote, facts.tables.get(fact.get("ref_table")))
-            if sqls:
-                facts.values[key] = [[tuple(r) for r in conn.execute(text(sql))] for sql in sqls]
-
-    if sqlite_file_missing(url):  # no database file: no tables, and opening it would create it
-        return facts
-    await with_sync(url, query_sync, read_only=True)
+        await with_pg(url, lambda conn: _ask_pg(conn, facts, present, wanted))
+    elif not sqlite_file_missing(url):  # no database file: no tables, and opening it would create it
+        await with_sync(url, lambda conn: _ask_sync(conn, facts, present, wanted), read_only=True)
     return facts
+
+
+async def _ask_pg(conn, facts: Facts, present: list[str], wanted: set) -> None:
+    version = conn.get_server_version()
+    facts.server_version = f"{version.major}.{version.minor}"
+    for table in present:
+        columns = {r[0]: r[1] for r in await conn.fetch(PG_COLUMNS, _pg_quote(table))}
+        pk: list[str] = []
+        indexes: list[list[str]] = []
+        for primary, indexed in await conn.fetch(PG_INDEXES, _pg_quote(table)):
+            indexes.append(list(indexed))
+            pk = list(indexed) if primary else pk
+        facts.tables[table] = TableInfo(columns, pk, indexes)
+    for fact in wanted:
+        sqls = _queries(fact, facts.tables, _pg_quote)
+        if sqls:
+            facts.values[fact] = [[tuple(r) for r in await conn.fetch(sql)] for sql in sqls]
+
+
+def _ask_sync(conn, facts: Facts, present: list[str], wanted: set) -> None:
+    inspector = inspect(conn)
+    for table in present:
+        columns = {c["name"]: str(c["type"]) for c in inspector.get_columns(table)}
+        pk = list(inspector.get_pk_constraint(table).get("constrained_columns") or [])
+        indexes = [list(i["column_names"]) for i in inspector.get_indexes(table)]
+        indexes += [list(u["column_names"]) for u in inspector.get_unique_constraints(table)]
+        facts.tables[table] = TableInfo(columns, pk, indexes + ([pk] if pk else []))
+    for fact in wanted:
+        sqls = _queries(fact, facts.tables, conn.dialect.identifier_preparer.quote)
+        if sqls:
+            facts.values[fact] = [[tuple(r) for r in conn.execute(text(sql))] for sql in sqls]
 
 
 _VARCHAR = re.compile(r"^(character varying|varchar|nvarchar)\((\d+)\)$", re.I)
@@ -208,11 +206,7 @@ def _db_cast_safe(db_type: str, new_type: str) -> bool:
 
 def apply(facts: Facts, hits: list[Hit], large_rows: int) -> list[Hit]:
     """Turn assumptions into facts: adjust messages, severities and escalations. Returns the kept hits."""
-    kept: list[Hit] = []
-    for hit in hits:
-        if _apply_one(facts, hit, large_rows):
-            kept.append(hit)
-    return kept
+    return [hit for hit in hits if _apply_one(facts, hit, large_rows)]
 
 
 def _count_text(facts: Facts, table: str | None, rows: int) -> str:
@@ -224,169 +218,193 @@ def _note(hit: Hit, text_: str) -> None:
     hit.finding.message = hit.finding.message.rstrip() + " " + text_
 
 
+def _empty_table(hit: Hit, table: str | None) -> None:
+    hit.finding.severity = "warning"
+    _note(hit, f"{table} is empty in the target database.")
+
+
+@dataclass
+class Answer:
+    """One hit's fact with what the database said about it."""
+
+    fact: Fact
+    rows: int | None  # the table's row count; None when unknown
+    values: list | None  # the fact's query results; None when not asked or not answerable
+
+
+def _answer(facts: Facts, fact: Fact) -> Answer:
+    values = facts.values.get(fact)
+    if fact.table in facts.created_earlier and fact.table not in facts.rows and isinstance(fact, ROW_QUERY_FACTS):
+        # Created by an earlier revision of this review: empty when this revision runs.
+        values = [[(0, 0)], []] if isinstance(fact, DuplicatesFact) else [[(0,)], []]
+    return Answer(fact, facts.table_rows(fact.table), values)
+
+
 def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
-    f = hit.finding
-    fact = hit.fact
-    if fact is None:
+    """Dispatch the hit to the applier of its fact's type; False drops the hit (the fact cleared it)."""
+    if hit.fact is None:
         return True
     if not facts.reachable:
         _note(hit, "(Database not checked: assumed to hold data.)")
         return True
-    kind, table = fact["kind"], fact.get("table")
-    rows = facts.table_rows(table)
-    values = facts.values.get(fact_key(fact))
-    if (
-        table in facts.created_earlier
-        and table not in facts.rows
-        and kind in ("nonnull", "nulls", "orphans", "duplicates")
-    ):
-        # Created by an earlier revision of this review: empty when this revision runs.
-        values = [[(0,)], []] if kind != "duplicates" else [[(0, 0)], []]
-        if kind == "nonnull" and hit.escalation is not None:
-            hit.escalation = None
-    if kind == "rows":
-        if rows == 0:
-            f.severity = "warning" if f.severity == "error" else f.severity
-            if hit.escalation and hit.escalation.rule == "drop-table-with-data":
-                hit.escalation = None
-            _note(hit, f"{table} is empty in the target database.")
-        elif rows is not None:
-            _note(hit, f"{table} has {_count_text(facts, table, rows)} in the target database.")
-            if hit.escalation and hit.escalation.rule == "drop-table-with-data":
-                hit.escalation.reason = f"Table {table} is dropped and holds {rows:,} rows."
-                hit.escalation.evidence["rows"] = rows
-            if f.rule == "add-column-required" and rows > large_rows:
-                hit.escalation = Escalation(
-                    rule="large-data-migration",
-                    reason=f"The backfill for {table}.{f.column} touches {rows:,} rows "
-                    f"(large_migration_rows = {large_rows:,}).",
-                    evidence={"table": table, "rows": rows},
-                )
-        else:
-            _note(hit, f"({table} not found in the target database: row count unknown, assumed to have rows.)")
+    answer = _answer(facts, hit.fact)
+    if answer.values is None and answer.rows is None and isinstance(hit.fact, NullsFact | OrphansFact | DuplicatesFact):
+        _note(hit, f"({hit.fact.table} could not be checked in the target database: assumed to hold data.)")
         return True
-    if kind == "nonnull":
-        if values is None:
-            _note(
-                hit,
-                "(The column is not in the target database, so it could not be checked: assumed to hold data.)",
-            )
-            if hit.escalation:
-                hit.escalation.reason = (
-                    f"{table}.{f.column} is dropped; it could not be checked in the target "
-                    "database, so it is assumed to hold data."
-                )
-            return True
-        count = values[0][0][0]
-        if count == 0:
-            hit.escalation = None
-            _note(hit, f"It holds no values in the target database ({rows or 0:,} rows, all NULL).")
-        else:
-            _note(hit, f"It holds {count:,} non-null values in the target database.")
-            if hit.escalation:
-                hit.escalation.reason = f"{table}.{f.column} is dropped and holds {count:,} non-null values."
-                hit.escalation.evidence["non_null_values"] = count
-        return True
-    if values is None and rows is None and kind in ("nulls", "orphans", "duplicates"):
-        _note(hit, f"({table} could not be checked in the target database: assumed to hold data.)")
-        return True
-    if kind == "nulls":
-        if values is None:
-            if rows == 0:
-                f.severity = "warning"
-                _note(hit, f"{table} is empty in the target database.")
-            return True
-        count = values[0][0][0]
-        if count:
-            _note(hit, f"{count:,} of {rows or 0:,} rows hold NULL: the ALTER fails until they are backfilled.")
-        elif rows == 0:
-            f.severity = "warning"
-            _note(hit, f"{table} is empty in the target database.")
-        else:
-            _note(
-                hit,
-                f"No NULLs today in {rows or 0:,} rows; the full-table scan under ACCESS EXCLUSIVE remains.",
-            )
-        return True
-    if kind == "orphans":
-        if values is None:
-            if rows == 0:
-                f.severity = "warning"
-                _note(hit, f"{table} is empty in the target database.")
-            return True
-        count = values[0][0][0]
-        sample = [r[0] if len(r) == 1 else list(r) for r in values[1]]
-        if count:
-            f.severity = "error"
-            _note(
-                hit,
-                f"{count:,} orphan row(s) in {table} reference no {fact.get('ref_table')} row "
-                f"(sample ids: {', '.join(str(_plain(s)) for s in sample)}): validation fails.",
-            )
-            hit.data["orphans"] = {"count": count, "sample_ids": [_plain(s) for s in sample]}
-        elif rows == 0:
-            f.severity = "warning"
-            _note(hit, f"{table} is empty in the target database.")
-        else:
-            _note(hit, f"No orphan rows today in {rows or 0:,} rows.")
-            hit.data["orphans"] = {"count": 0, "sample_ids": []}
-        return True
-    if kind == "duplicates":
-        if values is None:
-            return True
-        groups, dup_rows = values[0][0]
-        sample = [list(r[:-1]) if len(r) > 2 else r[0] for r in values[1]]
-        if groups:
-            f.severity = "error"
-            _note(
-                hit,
-                f"{groups:,} duplicated value(s) ({dup_rows:,} rows) exist in the target database, e.g. "
-                f"{', '.join(str(_plain(s)) for s in sample)}: the unique build fails.",
-            )
-            hit.data["duplicates"] = {
-                "groups": groups,
-                "rows": int(dup_rows),
-                "sample": [_plain(s) for s in sample],
-            }
-        else:
-            _note(hit, "No duplicates today.")
-            if hit.data.get("informational"):
-                return False
-        return True
-    if kind == "backfill_rows":
-        if rows is None:
-            _note(hit, "(Row count unknown.)")
-            return True
+    return APPLIERS[type(hit.fact)](facts, hit, answer, large_rows)
+
+
+def _rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    table, rows, escalation = answer.fact.table, answer.rows, hit.escalation
+    drops_table = escalation is not None and escalation.rule == "drop-table-with-data"
+    if rows == 0:
+        hit.finding.severity = "warning" if hit.finding.severity == "error" else hit.finding.severity
+        hit.escalation = None if drops_table else escalation
+        _note(hit, f"{table} is empty in the target database.")
+    elif rows is None:
+        _note(hit, f"({table} not found in the target database: row count unknown, assumed to have rows.)")
+    else:
         _note(hit, f"{table} has {_count_text(facts, table, rows)} in the target database.")
-        if rows > large_rows:
+        if drops_table and escalation is not None:
+            escalation.reason = f"Table {table} is dropped and holds {rows:,} rows."
+            escalation.evidence["rows"] = rows
+        if hit.finding.rule == "add-column-required" and rows > large_rows:
             hit.escalation = Escalation(
                 rule="large-data-migration",
-                reason=f"The data migration on {table} touches up to {rows:,} rows "
+                reason=f"The backfill for {table}.{hit.finding.column} touches {rows:,} rows "
                 f"(large_migration_rows = {large_rows:,}).",
                 evidence={"table": table, "rows": rows},
             )
-        elif rows <= WARN_MIGRATION_ROWS:
-            f.severity = "info"
-        return True
-    if kind == "column_type":
-        info = facts.tables.get(table or "")
-        column = fact.get("column")
-        if info is None or column not in info.columns:
-            return True
-        if column in info.pk:
-            hit.escalation = Escalation(
-                rule="primary-key-change",
-                reason=f"{table}.{column} is part of the primary key and its type changes.",
-                evidence={"table": table, "column": column, "db_type": info.columns[column]},
-            )
-            f.severity = "error"
-            return True
-        if hit.data.get("old_type") is None and _db_cast_safe(info.columns[column], hit.data.get("new_type", "")):
-            return False  # widening, verified against the live column type
-        _note(hit, f"The column is {info.columns[column]} in the target database.")
-        return True
-    if kind == "index_on":
-        info = facts.tables.get(table or "")
-        cols = fact.get("columns") or []
-        return not (info is not None and any(ix[: len(cols)] == cols for ix in info.indexes))
     return True
+
+
+def _non_null(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    table, column = answer.fact.table, hit.finding.column
+    if answer.values is None:
+        _note(hit, "(The column is not in the target database, so it could not be checked: assumed to hold data.)")
+        if hit.escalation:
+            hit.escalation.reason = (
+                f"{table}.{column} is dropped; it could not be checked in the target database, so it is assumed "
+                "to hold data."
+            )
+        return True
+    count = answer.values[0][0][0]
+    if count == 0:
+        hit.escalation = None
+        _note(hit, f"It holds no values in the target database ({answer.rows or 0:,} rows, all NULL).")
+        return True
+    _note(hit, f"It holds {count:,} non-null values in the target database.")
+    if hit.escalation:
+        hit.escalation.reason = f"{table}.{column} is dropped and holds {count:,} non-null values."
+        hit.escalation.evidence["non_null_values"] = count
+    return True
+
+
+def _nulls(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    table, rows = answer.fact.table, answer.rows
+    count = answer.values[0][0][0] if answer.values is not None else None
+    if count:
+        _note(hit, f"{count:,} of {rows or 0:,} rows hold NULL: the ALTER fails until they are backfilled.")
+    elif rows == 0:
+        _empty_table(hit, table)
+    elif count == 0:
+        _note(hit, f"No NULLs today in {rows or 0:,} rows; the full-table scan under ACCESS EXCLUSIVE remains.")
+    return True
+
+
+def _orphans(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    fact, rows = answer.fact, answer.rows
+    if answer.values is None:
+        if rows == 0:
+            _empty_table(hit, fact.table)
+        return True
+    count = answer.values[0][0][0]
+    sample = [_plain(r[0] if len(r) == 1 else list(r)) for r in answer.values[1]]
+    if count:
+        hit.finding.severity = "error"
+        _note(
+            hit,
+            f"{count:,} orphan row(s) in {fact.table} reference no {getattr(fact, 'ref_table', None)} row "
+            f"(sample ids: {', '.join(str(s) for s in sample)}): validation fails.",
+        )
+        hit.data["orphans"] = {"count": count, "sample_ids": sample}
+    elif rows == 0:
+        _empty_table(hit, fact.table)
+    else:
+        _note(hit, f"No orphan rows today in {rows or 0:,} rows.")
+        hit.data["orphans"] = {"count": 0, "sample_ids": []}
+    return True
+
+
+def _duplicates(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    if answer.values is None:
+        return True
+    groups, dup_rows = answer.values[0][0]
+    sample = [_plain(list(r[:-1]) if len(r) > 2 else r[0]) for r in answer.values[1]]
+    if not groups:
+        _note(hit, "No duplicates today.")
+        return not hit.data.get("informational")
+    hit.finding.severity = "error"
+    _note(
+        hit,
+        f"{groups:,} duplicated value(s) ({dup_rows:,} rows) exist in the target database, e.g. "
+        f"{', '.join(str(s) for s in sample)}: the unique build fails.",
+    )
+    hit.data["duplicates"] = {"groups": groups, "rows": int(dup_rows), "sample": sample}
+    return True
+
+
+def _backfill_rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    table, rows = answer.fact.table, answer.rows
+    if rows is None:
+        _note(hit, "(Row count unknown.)")
+        return True
+    _note(hit, f"{table} has {_count_text(facts, table, rows)} in the target database.")
+    if rows > large_rows:
+        hit.escalation = Escalation(
+            rule="large-data-migration",
+            reason=f"The data migration on {table} touches up to {rows:,} rows "
+            f"(large_migration_rows = {large_rows:,}).",
+            evidence={"table": table, "rows": rows},
+        )
+    elif rows <= WARN_MIGRATION_ROWS:
+        hit.finding.severity = "info"
+    return True
+
+
+def _column_type(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    table, column = answer.fact.table, getattr(answer.fact, "column", None)
+    info = facts.tables.get(table or "")
+    if info is None or column not in info.columns:
+        return True
+    if column in info.pk:
+        hit.escalation = Escalation(
+            rule="primary-key-change",
+            reason=f"{table}.{column} is part of the primary key and its type changes.",
+            evidence={"table": table, "column": column, "db_type": info.columns[column]},
+        )
+        hit.finding.severity = "error"
+        return True
+    if hit.data.get("old_type") is None and _db_cast_safe(info.columns[column], hit.data.get("new_type", "")):
+        return False  # widening, verified against the live column type
+    _note(hit, f"The column is {info.columns[column]} in the target database.")
+    return True
+
+
+def _index_on(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    info = facts.tables.get(answer.fact.table or "")
+    columns = list(getattr(answer.fact, "columns", ()))
+    return not (info is not None and any(ix[: len(columns)] == columns for ix in info.indexes))
+
+
+# Each fact type's applier: (facts, hit, answer, large_rows) -> keep the hit.
+APPLIERS: dict[type, Callable[[Facts, Hit, Answer, int], bool]] = {
+    RowsFact: _rows,
+    NonNullFact: _non_null,
+    NullsFact: _nulls,
+    OrphansFact: _orphans,
+    DuplicatesFact: _duplicates,
+    BackfillRowsFact: _backfill_rows,
+    ColumnTypeFact: _column_type,
+    IndexOnFact: _index_on,
+}

@@ -33,12 +33,14 @@ class SqlStatement:
 
     text: str
     kind: str  # update, delete, insert, set_lock_timeout, alter_type_add_value, alter_type_rename_value,
-    #            create_index, drop_index, add_constraint, alter_table, select, other
+    #            create_index, drop_index, add_constraint, drop_column, drop_table, truncate, alter_table,
+    #            select, other
     table: str | None = None
     concurrently: bool = False
     not_valid: bool = False
     batched: bool = False
     constraint: str | None = None  # foreign_key / check / unique / primary_key
+    column: str | None = None  # ALTER TABLE ... DROP COLUMN
     copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
 
 
@@ -81,6 +83,20 @@ def is_interpolated(node: ast.expr) -> str | None:
         and _stringy(node.func.value)
     ):
         return ".format()"
+    return None
+
+
+def folded_literal(node: ast.expr | None) -> str | None:
+    """The text of a string built only from literals (``"DR" + "OP TABLE x"``, an f-string without
+    placeholders), or None when any part is computed at run time."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = [folded_literal(v) if not isinstance(v, ast.FormattedValue) else None for v in node.values]
+        return None if any(p is None for p in parts) else "".join(parts)  # type: ignore[arg-type]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = folded_literal(node.left), folded_literal(node.right)
+        return None if left is None or right is None else left + right
     return None
 
 
@@ -141,12 +157,15 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
     inner = _text_argument(node)
     candidate = inner if inner is not None else node
     how = is_interpolated(candidate)
+    folded = folded_literal(candidate) if how else None
+    if folded is not None:  # pieces of literal text glued together: still readable
+        return analyse_sql(folded, backend)
     if how:
         return ExecuteArg(kind="interpolated", detail=how)
     if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
         return analyse_sql(candidate.value, backend)
     if isinstance(candidate, ast.JoinedStr):  # f-string without placeholders
-        text = "".join(str(v.value) for v in candidate.values if isinstance(v, ast.Constant))
+        text = "".join(v.value for v in candidate.values if isinstance(v, ast.Constant))
         return analyse_sql(text, backend)
     construct = _construct(node)
     if construct:
@@ -166,6 +185,12 @@ _CREATE_INDEX = re.compile(
     re.I,
 )
 _DROP_INDEX = re.compile(r"^\s*drop\s+index\s+(concurrently\s+)?", re.I)
+_DROP_TABLE = re.compile(r"^\s*drop\s+table\s+(if\s+exists\s+)?([\w.\"`]+)", re.I)
+_TRUNCATE = re.compile(r"^\s*truncate\s+(table\s+)?(only\s+)?([\w.\"`]+)", re.I)
+_DROP_COLUMN = re.compile(
+    r"^drop\s+(?:column\s+)?(?:if\s+exists\s+)?(?!constraint\b|index\b|key\b|primary\b|foreign\b|check\b)([\w\"`]+)",
+    re.I,
+)
 _ALTER_TABLE = re.compile(r"^\s*alter\s+table\s+(if\s+exists\s+)?(only\s+)?([\w.\"]+)\s+(.*)$", re.I | re.S)
 _BATCH_HINT = re.compile(r"\blimit\b|\bbetween\b|\bctid\b|\bid\s*(<|<=|>|>=)\s*\d|:\w+|%\(\w+\)s", re.I)
 
@@ -179,46 +204,50 @@ def _table_of(expression: exp.Expression) -> str | None:
     return table.name if table is not None and table.name else None
 
 
-def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
-    stripped = text.strip()
+def _textual(stripped: str) -> SqlStatement | None:
+    """Statements recognised from their text (DDL the parser may not model): lock_timeout, enums, indexes,
+    DROP TABLE / TRUNCATE."""
     if _LOCK_TIMEOUT.match(stripped):
         return SqlStatement(stripped, "set_lock_timeout")
-    m = _ALTER_TYPE.match(stripped)
-    if m:
+    if m := _ALTER_TYPE.match(stripped):
         kind = "alter_type_add_value" if m.group(2).lower().startswith("add") else "alter_type_rename_value"
         return SqlStatement(stripped, kind, table=_unquote(m.group(1)))
-    m = _CREATE_INDEX.match(stripped)
-    if m:
-        return SqlStatement(
-            stripped,
-            "create_index",
-            table=_unquote(m.group(6)).split(".")[-1],
-            concurrently=bool(m.group(2)),
-            constraint="unique" if m.group(1) else None,
-        )
-    m = _DROP_INDEX.match(stripped)
-    if m:
+    if m := _CREATE_INDEX.match(stripped):
+        table = _unquote(m.group(6)).split(".")[-1]
+        unique = "unique" if m.group(1) else None
+        return SqlStatement(stripped, "create_index", table=table, concurrently=bool(m.group(2)), constraint=unique)
+    if m := _DROP_INDEX.match(stripped):
         return SqlStatement(stripped, "drop_index", concurrently=bool(m.group(1)))
+    if m := _DROP_TABLE.match(stripped) or _TRUNCATE.match(stripped):
+        kind = "truncate" if stripped.lower().startswith("truncate") else "drop_table"
+        return SqlStatement(stripped, kind, table=_unquote(m.groups()[-1]).split(".")[-1])
+    return None
+
+
+def _constraint_kind(rest: str) -> str | None:
+    for words, kind in (("foreign key", "foreign_key"), ("check", "check"), ("unique", "unique")):
+        if words in rest:
+            return kind
+    return "primary_key" if "primary key" in rest else None
+
+
+def _alter_table(stripped: str) -> SqlStatement | None:
     m = _ALTER_TABLE.match(stripped)
-    if m:
-        rest = m.group(4).lower()
-        table = _unquote(m.group(3)).split(".")[-1]
-        if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
-            constraint_kind = (
-                "foreign_key"
-                if "foreign key" in rest
-                else "check"
-                if "check" in rest
-                else "unique"
-                if "unique" in rest
-                else "primary_key"
-                if "primary key" in rest
-                else None
-            )
-            return SqlStatement(
-                stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=constraint_kind
-            )
-        return SqlStatement(stripped, "alter_table", table=table)
+    if not m:
+        return None
+    rest = m.group(4).lower()
+    table = _unquote(m.group(3)).split(".")[-1]
+    if dropped := _DROP_COLUMN.match(m.group(4).strip()):
+        return SqlStatement(stripped, "drop_column", table=table, column=_unquote(dropped.group(1)))
+    if "add constraint" in rest or re.search(r"\badd\s+(foreign|unique|check|primary)", rest):
+        kind = _constraint_kind(rest)
+        return SqlStatement(stripped, "add_constraint", table=table, not_valid="not valid" in rest, constraint=kind)
+    return SqlStatement(stripped, "alter_table", table=table)
+
+
+def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
+    """Data statements, from sqlglot's tree."""
+    batched = bool(_BATCH_HINT.search(stripped))
     if isinstance(parsed, exp.Update):
         copied = [
             eq.this.name
@@ -228,20 +257,17 @@ def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
             and eq.expression is not None
             and eq.expression.find(exp.Column) is not None
         ]
-        return SqlStatement(
-            stripped,
-            "update",
-            table=_table_of(parsed),
-            batched=bool(_BATCH_HINT.search(stripped)),
-            copied_columns=copied,
-        )
+        return SqlStatement(stripped, "update", table=_table_of(parsed), batched=batched, copied_columns=copied)
     if isinstance(parsed, exp.Delete):
-        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=bool(_BATCH_HINT.search(stripped)))
+        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=batched)
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
-    if isinstance(parsed, exp.Select):
-        return SqlStatement(stripped, "select")
-    return SqlStatement(stripped, "other")
+    return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
+
+
+def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
+    stripped = text.strip()
+    return _textual(stripped) or _alter_table(stripped) or _parsed(stripped, parsed)
 
 
 def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
@@ -264,7 +290,7 @@ def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
     statements: list[SqlStatement] = []
     for index, tree in enumerate(trees):
         text = texts[index] if index < len(texts) and len(texts) == len(trees) else tree.sql(dialect=dialect)
-        statements.append(_statement(text, tree if isinstance(tree, exp.Expression) else None))
+        statements.append(_statement(text, tree))
     return ExecuteArg(kind="literal", sql=sql, statements=statements)
 
 

@@ -4,6 +4,10 @@ On a line (or the line above an operation, or any line of the operation's call) 
 rules there; standalone at the top of the file (before the first import or statement after the
 docstring) it silences them in the whole file. A reason is required and rule ids must exist: a
 malformed suppression is an error finding, and one that silenced nothing is reported.
+
+A comment silences a finding, never an escalation: anyone (an agent included) can write one, and only
+a human may clear an escalation. The escalation of a silenced finding stays, with the suppressed
+finding and the comment's reason in its evidence (``escalation_evidence``).
 """
 
 from __future__ import annotations
@@ -115,20 +119,31 @@ def parse_suppressions(source: str, known_rules: set[str], file: str | None) -> 
     return SuppressionSet(directives=directives, errors=errors)
 
 
-def apply_suppressions(
-    findings: list[Finding], spans: dict[int, tuple[int, int]], sset: SuppressionSet
-) -> tuple[list[Finding], list[Finding]]:
-    """Split ``findings`` into (kept, silenced). ``spans`` maps a finding's line to its op's line span."""
-    kept: list[Finding] = []
-    silenced: list[Finding] = []
-    for finding in findings:
-        directive = _matching(finding, spans, sset.directives)
+def silence(hits: list, sset: SuppressionSet) -> tuple[list, list]:
+    """Split layer-1 hits into (kept, silenced); a silenced hit remembers its directive in
+    ``suppressed_by`` and keeps its escalation."""
+    spans = {h.finding.line: h.span for h in hits if h.finding.line is not None}
+    kept, silenced = [], []
+    for hit in hits:
+        directive = _matching(hit.finding, spans, sset.directives)
         if directive is None:
-            kept.append(finding)
-        else:
-            directive.used[finding.rule] = directive.used.get(finding.rule, 0) + 1
-            silenced.append(finding)
+            kept.append(hit)
+            continue
+        directive.used[hit.finding.rule] = directive.used.get(hit.finding.rule, 0) + 1
+        hit.suppressed_by = directive
+        silenced.append(hit)
     return kept, silenced
+
+
+def escalation_evidence(hit) -> dict:
+    """What a silenced finding adds to the escalation it still raises."""
+    directive = hit.suppressed_by
+    return {
+        "rule": hit.finding.rule,
+        "line": hit.finding.line,
+        "message": hit.finding.message,
+        "suppression": {"line": directive.line, "reason": directive.reason},
+    }
 
 
 def _matching(finding: Finding, spans: dict[int, tuple[int, int]], directives: list[Directive]) -> Directive | None:

@@ -1,0 +1,357 @@
+"""Column rules: adding required or volatile-default columns, json columns, SET NOT NULL, renames, drops."""
+
+from __future__ import annotations
+
+import re
+
+from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
+from alembic_mcp.tools.review.rules.astutil import column_spec, default_text, name_value, q, type_label
+from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
+
+VOLATILE = re.compile(
+    r"\b(random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|timeofday|"
+    r"statement_timestamp|nextval|txid_current)\s*\(",
+    re.I,
+)
+
+
+def _fix_required(table: str, col: str, type_src: str, batch: bool) -> str:
+    if batch:  # SQLite: the NOT NULL change needs batch mode too
+        prefix = f"with op.batch_alter_table({q(table)}) as batch_op:\n    batch_op."
+        add = f"{prefix}add_column(sa.Column({q(col)}, {type_src}, nullable=True))"
+        enforce = f"{prefix}alter_column({q(col)}, existing_type={type_src}, nullable=False)"
+    else:
+        add = f"op.add_column({q(table)}, sa.Column({q(col)}, {type_src}, nullable=True))"
+        enforce = f"op.alter_column({q(table)}, {q(col)}, existing_type={type_src}, nullable=False)"
+    return (
+        "# the three-phase migration: add nullable, backfill, then set NOT NULL\n"
+        f"{add}\n"
+        f'op.execute(sa.text("UPDATE {table} SET {col} = :value WHERE {col} IS NULL")'
+        ".bindparams(value=...))  # the value existing rows should get\n"
+        f"{enforce}\n"
+        f"# or, when one constant fits every row: sa.Column({q(col)}, {type_src}, nullable=False, "
+        "server_default=<constant>)"
+    )
+
+
+def _fix_set_not_null(table: str, col: str, pg: bool) -> str:
+    if not pg:
+        return (
+            f'op.execute("UPDATE {table} SET {col} = <value> WHERE {col} IS NULL")  # first\n'
+            f"op.alter_column({q(table)}, {q(col)}, nullable=False)"
+        )
+    check = f"ck_{table}_{col}_not_null"
+    return (
+        f"# migration 1:\nop.create_check_constraint({q(check)}, {q(table)}, "
+        f'"{col} IS NOT NULL", postgresql_not_valid=True)\n'
+        f"# migration 2 (separate transaction):\n"
+        f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {check}")\n'
+        f"op.alter_column({q(table)}, {q(col)}, nullable=False)  # PostgreSQL 12+ skips the scan\n"
+        f'op.drop_constraint({q(check)}, {q(table)}, type_="check")'
+    )
+
+
+def _fix_volatile(table: str, col: str, type_src: str, default: str) -> str:
+    return (
+        f"op.add_column({q(table)}, sa.Column({q(col)}, {type_src}, nullable=True))\n"
+        f"op.alter_column({q(table)}, {q(col)}, server_default=sa.text({default!r}))\n"
+        f"# then backfill existing rows in batches, outside the DDL transaction:\n"
+        f"# UPDATE {table} SET {col} = {default} WHERE id IN (SELECT id FROM {table} WHERE {col} IS NULL LIMIT 10000)"
+    )
+
+
+def _fix_json(col: str | None) -> str:
+    return f"sa.Column({q(col)}, postgresql.JSONB(), ...)  # from sqlalchemy.dialects import postgresql"
+
+
+def _fix_rename_column(col: str | None, new: str | None) -> str:
+    return (
+        f"Keep the database name and rename only the ORM attribute: {new} = mapped_column({q(col)}, ...); "
+        f"or expand/contract: add {new}, dual-write, backfill, switch reads, drop {col} in a later release."
+    )
+
+
+def _fix_drop_column(table: str | None, col: str | None) -> str:
+    return (
+        f"Stop using {col} in the code and release that first; drop it in a later migration after a "
+        f"backup. Guard: SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {col} IS NOT NULL);"
+    )
+
+
+ADD_COLUMN_REQUIRED = rule(
+    "add-column-required",
+    "error",
+    "NOT NULL column without server_default added to an existing table",
+    "The ALTER fails as soon as the table has a row, and code still running the old model inserts rows "
+    "without the column and breaks.",
+    _fix_required,
+    escalations=("large-data-migration",),
+    anchors="SQ adding-required-field, AT MF103",
+)
+SET_NOT_NULL = rule(
+    "set-not-null",
+    "error",
+    "alter_column(nullable=False) on an existing column",
+    "SET NOT NULL takes ACCESS EXCLUSIVE and scans the whole table; it fails if any row holds NULL.",
+    _fix_set_not_null,
+    anchors="SQ adding-not-nullable-field, SM change_column_null, AT MF104, EU E2",
+)
+VOLATILE_DEFAULT = rule(
+    "volatile-default",
+    "error",
+    "add_column with a volatile server default (PostgreSQL)",
+    "A volatile default is evaluated per row: PostgreSQL rewrites the whole table under ACCESS EXCLUSIVE, "
+    "blocking reads and writes for the duration.",
+    _fix_volatile,
+    pg_only=True,
+    anchors="SQ adding-field-with-default, AT PG302",
+)
+JSON_COLUMN = rule(
+    "json-column",
+    "warning",
+    "new column of type json (PostgreSQL)",
+    "PostgreSQL's json has no equality operator: DISTINCT, GROUP BY, UNION and unique indexes on it fail, "
+    "and every read re-parses the text.",
+    _fix_json,
+    pg_only=True,
+    anchors="EU E3",
+)
+RENAME_COLUMN = rule(
+    "rename-column",
+    "warning",
+    "alter_column(new_column_name=...)",
+    "Code deployed before this migration still uses the old name and fails the moment it runs.",
+    _fix_rename_column,
+    escalations=("breaking-api-change",),
+    anchors="SQ renaming-column, AT BC102",
+)
+DROP_COLUMN = rule(
+    "drop-column",
+    "warning",
+    "drop_column",
+    "Its data is gone for good, and code still selecting the column (every ORM query of the model) fails "
+    "once it is dropped.",
+    _fix_drop_column,
+    escalations=("drop-column-with-data",),
+    anchors="SQ ban-drop-column, AT DS103",
+)
+
+
+@on_op("add_column")
+def add_column(state, op: OpCall) -> None:
+    spec = column_spec(op.arg(1, "column"))
+    if spec is None:
+        return
+    table, col = op.table, spec.name
+    if spec.type_name == "JSON":
+        state.emit(JSON_COLUMN, op, f"New column {table}.{col} has type json.", _fix_json(col), column=col)
+    if op.table_created_here:
+        state.clear(ADD_COLUMN_REQUIRED.id, table)
+        return
+    _volatile_default(state, op, spec)
+    if spec.nullable is False and spec.server_default is None and not spec.primary_key:
+        state.emit(
+            ADD_COLUMN_REQUIRED,
+            op,
+            f"NOT NULL column {table}.{col} is added to existing table {table} without a server_default.",
+            _fix_required(table, col, type_label(spec.type_node), op.batch_table is not None),
+            column=col,
+            fact=RowsFact(table),
+        )
+    else:
+        state.clear(ADD_COLUMN_REQUIRED.id, table)
+
+
+def _volatile_default(state, op: OpCall, spec) -> None:
+    table, col = op.table, spec.name
+    default = default_text(spec.server_default)
+    if spec.server_default is not None and VOLATILE.search(default):
+        state.emit(
+            VOLATILE_DEFAULT,
+            op,
+            f"Column {table}.{col} is added with the volatile default {default}.",
+            _fix_volatile(table, col, type_label(spec.type_node), default),
+            column=col,
+        )
+    elif spec.server_default is not None:
+        state.clear(VOLATILE_DEFAULT.id, table)
+
+
+@on_op("create_table")
+def json_in_new_table(state, op: OpCall) -> None:
+    for arg in op.node.args[1:]:
+        spec = column_spec(arg)
+        if spec is not None and spec.type_name == "JSON":
+            state.emit(
+                JSON_COLUMN,
+                op,
+                f"New column {op.table}.{spec.name} has type json.",
+                _fix_json(spec.name),
+                column=spec.name,
+                line=arg.lineno,
+            )
+
+
+@on_op("alter_column")
+def alter_column(state, op: OpCall) -> None:
+    table = op.table
+    col = name_value(op.arg(1, "column_name"))
+    kwargs = op.kwargs
+    if op.table_created_here or (table, col) in state.added_columns:
+        state.clear(SET_NOT_NULL.id, table)
+        if "new_column_name" in kwargs:
+            state.clear(RENAME_COLUMN.id, table)
+        return
+    if literal_value(kwargs.get("nullable")) is False:
+        if table in state.validated_tables:
+            state.clear(SET_NOT_NULL.id, table)
+        else:
+            state.emit(
+                SET_NOT_NULL,
+                op,
+                f"alter_column sets {table}.{col} NOT NULL on an existing column.",
+                _fix_set_not_null(table, col, state.pg),
+                column=col,
+                fact=NullsFact(table, col),
+            )
+    if "new_column_name" in kwargs:
+        _rename(state, op, table, col, name_value(kwargs.get("new_column_name")))
+
+
+def _rename(state, op: OpCall, table: str | None, col: str | None, new_name: str | None) -> None:
+    state.emit(
+        RENAME_COLUMN,
+        op,
+        f"Column {table}.{col} is renamed to {new_name}.",
+        _fix_rename_column(col, new_name),
+        column=col,
+        escalation=(
+            f"Renaming {table}.{col} to {new_name} breaks running code until every instance uses the new name; "
+            "proceed only after test_roundtrip verifies it and the models agree.",
+            {"table": table, "column": col, "new_name": new_name},
+        ),
+        rename=("column", table, col, new_name),
+    )
+
+
+@on_op("drop_column")
+def drop_column(state, op: OpCall) -> None:
+    if op.table_created_here:
+        return
+    table, col = op.table, name_value(op.arg(1, "column_name"))
+    state.emit(
+        DROP_COLUMN,
+        op,
+        f"Column {table}.{col} is dropped.",
+        _fix_drop_column(table, col),
+        column=col,
+        fact=NonNullFact(table, col),
+        escalation=(
+            f"{table}.{col} is dropped; the database was not checked, so it is assumed to hold data.",
+            {"table": table, "column": col, "non_null_values": None},
+        ),
+    )
+
+
+PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
+
+CASES = cases(
+    Case(
+        "add-column-required",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',
+        'op.drop_column("persons", "nick")',
+        severity="error",
+        line=9,
+        table="persons",
+        column="nick",
+        fix_contains=("nullable=True", "UPDATE persons SET nick", "nullable=False"),
+    ),
+    Case(
+        "add-column-required",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False, server_default="x"))',
+        'op.drop_column("persons", "nick")',
+        triggers=False,
+    ),
+    Case(
+        "add-column-required",
+        'with op.batch_alter_table("persons") as batch_op:\n'
+        '    batch_op.add_column(sa.Column("nick", sa.String(20), nullable=False))',
+        'op.drop_column("persons", "nick")',
+        backend="sqlite",
+        fix_contains=("batch_op.alter_column('nick'",),
+    ),
+    Case(
+        "set-not-null",
+        'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)',
+        'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)',
+        severity="error",
+        column="pgy_level",
+        fix_contains=("postgresql_not_valid=True", "VALIDATE"),
+    ),
+    Case(
+        "set-not-null",
+        'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)',
+        'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)',
+        triggers=False,
+    ),
+    Case(
+        "volatile-default",
+        'op.add_column("persons", sa.Column("token", sa.String(36), nullable=False, '
+        'server_default=sa.text("gen_random_uuid()")))',
+        'op.drop_column("persons", "token")',
+        severity="error",
+    ),
+    Case(
+        "volatile-default",
+        'op.add_column("persons", sa.Column("seen", sa.DateTime(), nullable=False, server_default=sa.text("now()")))',
+        'op.drop_column("persons", "seen")',
+        triggers=False,
+    ),
+    Case(
+        "json-column",
+        'op.add_column("persons", sa.Column("prefs", sa.JSON(), nullable=True))',
+        'op.drop_column("persons", "prefs")',
+        severity="warning",
+    ),
+    Case(
+        "json-column",
+        'op.add_column("persons", sa.Column("prefs", postgresql.JSONB(), nullable=True))',
+        'op.drop_column("persons", "prefs")',
+        triggers=False,
+    ),
+    Case(
+        "json-column",
+        'op.add_column("persons", sa.Column("prefs", sa.JSON(), nullable=True))',
+        'op.drop_column("persons", "prefs")',
+        triggers=False,
+        backend="sqlite",
+    ),
+    Case(
+        "rename-column",
+        'op.alter_column("persons", "name", new_column_name="full_name")',
+        'op.alter_column("persons", "full_name", new_column_name="name")',
+        severity="warning",
+        escalation="breaking-api-change",
+    ),
+    Case(
+        "rename-column",
+        'op.alter_column("persons", "name", comment="display name")',
+        'op.alter_column("persons", "name", comment=None)',
+        triggers=False,
+    ),
+    Case(
+        "drop-column",
+        'op.drop_column("persons", "pgy_level")',
+        'op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
+        severity="warning",
+        escalation="drop-column-with-data",
+        column="pgy_level",
+    ),
+    Case(
+        "drop-column",
+        f'op.create_table("tmp", {PERSON_COLS}, sa.Column("x", sa.Integer()))\nop.drop_column("tmp", "x")',
+        'op.drop_table("tmp")',
+        triggers=False,
+    ),
+)

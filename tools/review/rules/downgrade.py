@@ -1,0 +1,515 @@
+"""Downgrade rules: empty, raising, non-inverse and data-losing downgrade() functions.
+
+The inverse of each upgrade operation (``INVERSES``) and the test that downgrade() has it
+(``UNDONE_BY``) are tables keyed by the operation's name. ``Definitions`` finds how earlier migrations
+defined what a downgrade must restore, so the fix can give the real column or table.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+
+from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
+from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, name_value, q, src
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
+
+CONSTRAINT_OPS = {
+    "create_foreign_key": "foreignkey",
+    "create_unique_constraint": "unique",
+    "create_check_constraint": "check",
+    "create_primary_key": "primary",
+    "create_exclude_constraint": "exclude",
+}
+DOC_IRREVERSIBLE = re.compile(r"irreversib|not reversible|one[- ]way|cannot be (undone|reversed)|no downgrade", re.I)
+DOC_DATA_LOSS = re.compile(
+    r"data (is |will be )?los[st]|loses data|lose[sd]? (the )?data|data loss|export .* first|backup", re.I
+)
+
+
+def _fix_inverses(inverses: list[str]) -> str:
+    if not inverses:
+        return "Write the inverse of each upgrade operation in downgrade()."
+    return "def downgrade() -> None:\n" + "\n".join("    " + inverse for inverse in inverses)
+
+
+def _fix_irreversible() -> str:
+    return (
+        "Write the inverse operations in downgrade(); if it truly cannot be reversed, keep the raise with a "
+        'message and say why in the docstring ("irreversible: ...") so a human signs off.'
+    )
+
+
+def _fix_loses_data(target: str) -> str:
+    return (
+        f"# in downgrade(), before the drop:\n# data loss: export {target} first "
+        "(backup_db tables=[...]) - rollback cannot restore it"
+    )
+
+
+EMPTY_DOWNGRADE = rule(
+    "empty-downgrade",
+    "error",
+    "downgrade() empty while upgrade() changes something",
+    "There is no rollback path: `alembic downgrade` succeeds but leaves the upgrade's changes in place, and "
+    "the next upgrade fails.",
+    _fix_inverses,
+    escalations=("unclear-rollback",),
+    anchors="pytest-alembic up/down consistency",
+)
+DOWNGRADE_NOT_INVERSE = rule(
+    "downgrade-not-inverse",
+    "error",
+    "downgrade() does not undo an upgrade operation",
+    "A downgrade that leaves this behind makes the next upgrade fail (the object already exists or is "
+    "missing) and the schema drifts from the models.",
+    lambda inverse: f"# add to downgrade():\n{inverse}",
+    anchors="pytest-alembic downgrade_leaves_no_trace",
+)
+IRREVERSIBLE_DOWNGRADE = rule(
+    "irreversible-downgrade",
+    "error",
+    "downgrade() raises",
+    "There is no way back if this migration misbehaves in production.",
+    _fix_irreversible,
+    escalations=("unclear-rollback",),
+)
+DOWNGRADE_LOSES_DATA = rule(
+    "downgrade-loses-data",
+    "warning",
+    "downgrade() drops a column/table that upgrade() filled",
+    "Rolling back destroys the data written by the upgrade and everything the application stored there since.",
+    _fix_loses_data,
+    escalations=("unclear-rollback",),
+)
+
+
+class Definitions:
+    """How earlier migrations defined tables, columns and indexes: the code for restoring inverses."""
+
+    def __init__(self, earlier):
+        self._earlier = earlier  # list in upgrade order, or a callable returning it (computed lazily)
+
+    @property
+    def earlier(self) -> list[MigrationSource]:
+        if callable(self._earlier):
+            self._earlier = self._earlier()
+        return self._earlier
+
+    def _ops(self):
+        for migration in reversed(self.earlier):
+            yield from reversed(migration.ops_in("upgrade"))
+
+    def column(self, table: str | None, column: str | None) -> str | None:
+        for op in self._ops():
+            if op.table != table:
+                continue
+            nodes = [op.arg(1, "column")] if op.name == "add_column" else []
+            nodes = op.node.args[1:] if op.name == "create_table" else nodes
+            for node in nodes:
+                spec = column_spec(node)
+                if spec is not None and spec.name == column:
+                    return ast.unparse(spec.node)
+        return None
+
+    def table(self, table: str | None) -> str | None:
+        for op in self._ops():
+            if op.name == "create_table" and op.table == table:
+                return ast.unparse(op.node)
+        return None
+
+    def index(self, name: str | None) -> str | None:
+        for op in self._ops():
+            if op.name == "create_index" and name_value(op.arg(0, "index_name")) == name:
+                return ast.unparse(op.node)
+        return None
+
+
+# ------------------------------------------------------------------------------------------ inverses
+
+
+def _column_name(op: OpCall) -> str | None:
+    spec = column_spec(op.arg(1, "column"))
+    return spec.name if spec else None
+
+
+def _inverse_alter(state, op: OpCall) -> str | None:
+    t, col = q(op.table), name_value(op.arg(1, "column_name"))
+    new = name_value(op.kwargs.get("new_column_name"))
+    if new:
+        return f"op.alter_column({t}, {q(new)}, new_column_name={q(col)})"
+    parts = []
+    if "nullable" in op.kwargs:
+        parts.append(f"nullable={not literal_value(op.kwargs['nullable'])}")
+    if "type_" in op.kwargs:
+        parts.append(f"type_={src(op.kwargs.get('existing_type')) or '<the old type>'}")
+    if "server_default" in op.kwargs:
+        parts.append(f"server_default={src(op.kwargs.get('existing_server_default')) or 'None'}")
+    return f"op.alter_column({t}, {q(col)}, {', '.join(parts)})" if parts else None
+
+
+def _inverse_drop_column(state, op: OpCall) -> str:
+    col = name_value(op.arg(1, "column_name"))
+    known = state.definitions.column(op.table, col) if state.definitions else None
+    if known:
+        return f"op.add_column({q(op.table)}, {known})  # as an earlier migration defined it"
+    return (
+        f"op.add_column({q(op.table)}, sa.Column({q(col)}, <its original type>, nullable=True))  "
+        "# take the type from the migration that added it"
+    )
+
+
+def _inverse_drop_table(state, op: OpCall) -> str:
+    known = state.definitions.table(op.table) if state.definitions else None
+    if known:
+        return known + "  # as an earlier migration created it"
+    return f"op.create_table({q(op.table)}, ...)  # the columns as the migration that created {op.table} had them"
+
+
+def _inverse_drop_index(state, op: OpCall) -> str:
+    name = name_value(op.arg(0, "index_name"))
+    known = state.definitions.index(name) if state.definitions else None
+    return known or f"op.create_index({q(name)}, {q(op.table)}, [<its columns>])"
+
+
+def _inverse_constraint(state, op: OpCall) -> str:
+    name = q(name_value(op.arg(0, "constraint_name")))
+    return f"op.drop_constraint({name}, {q(op.table)}, type_={CONSTRAINT_OPS[op.name]!r})"
+
+
+INVERSES: dict[str, Callable[..., str | None]] = {
+    "add_column": lambda state, op: f"op.drop_column({q(op.table)}, {q(_column_name(op))})",
+    "create_table": lambda state, op: f"op.drop_table({q(op.table)})",
+    "create_index": lambda state, op: (
+        f"op.drop_index({q(name_value(op.arg(0, 'index_name')))}, table_name={q(op.table)})"
+    ),
+    **dict.fromkeys(CONSTRAINT_OPS, _inverse_constraint),
+    "drop_column": _inverse_drop_column,
+    "drop_table": _inverse_drop_table,
+    "drop_index": _inverse_drop_index,
+    "rename_table": lambda state, op: f"op.rename_table({q(name_value(op.arg(1, 'new_table_name')))}, {q(op.table)})",
+    "alter_column": _inverse_alter,
+}
+
+
+def inverse(state, op: OpCall) -> str | None:
+    make = INVERSES.get(op.name)
+    return make(state, op) if make else None
+
+
+# ------------------------------------------------------------------------------------------ undone by downgrade()
+
+
+def _raw(state, keyword: str) -> bool:
+    """A raw op.execute in downgrade whose SQL mentions ``keyword`` (benefit of the doubt)."""
+    for d in state.down:
+        if d.name == "execute":
+            arg = state.exec_arg(d)
+            if arg.kind != "literal" or (arg.sql and keyword in arg.sql.lower()):
+                return True
+    return False
+
+
+def _down(state, name: str, **match: object) -> bool:
+    """downgrade() calls op.<name> with these literal names (keys: table, or an argument position)."""
+    for d in state.down:
+        if d.name != name:
+            continue
+        if "table" in match and d.table != match["table"]:
+            continue
+        if all(name_value(d.arg(position, key)) == value for (position, key), value in match.get("args", {}).items()):
+            return True
+    return False
+
+
+def _dropped_tables(state) -> set:
+    return {d.table for d in state.down if d.name == "drop_table"}
+
+
+def _undone_add_column(state, op: OpCall) -> bool:
+    col = _column_name(op)
+    return (
+        op.table in _dropped_tables(state)
+        or _down(state, "drop_column", table=op.table, args={(1, "column_name"): col})
+        or _raw(state, "drop")
+    )
+
+
+def _undone_create_index(state, op: OpCall) -> bool:
+    name = name_value(op.arg(0, "index_name"))
+    return (
+        op.table in _dropped_tables(state)
+        or name is None
+        or _down(state, "drop_index", args={(0, "index_name"): name})
+        or _raw(state, "drop index")
+    )
+
+
+def _undone_constraint(state, op: OpCall) -> bool:
+    name = name_value(op.arg(0, "constraint_name"))
+    return (
+        op.table in _dropped_tables(state)
+        or name is None
+        or _down(state, "drop_constraint", args={(0, "constraint_name"): name})
+        or _raw(state, "drop constraint")
+    )
+
+
+def _undone_drop_column(state, op: OpCall) -> bool:
+    col = name_value(op.arg(1, "column_name"))
+    re_added = any(d.name == "add_column" and d.table == op.table and _column_name(d) == col for d in state.down)
+    created = any(d.name == "create_table" and d.table == op.table for d in state.down)
+    return re_added or created or _raw(state, "add")
+
+
+def _undone_drop_index(state, op: OpCall) -> bool:
+    name = name_value(op.arg(0, "index_name"))
+    return name is None or _down(state, "create_index", args={(0, "index_name"): name}) or _raw(state, "create")
+
+
+def _undone_alter_column(state, op: OpCall) -> bool:
+    col = name_value(op.arg(1, "column_name"))
+    new = name_value(op.kwargs.get("new_column_name"))
+    altered = any(
+        d.name == "alter_column" and d.table == op.table and name_value(d.arg(1, "column_name")) in (col, new)
+        for d in state.down
+    )
+    return (
+        op.table in _dropped_tables(state) or (op.table, col) in state.added_columns or altered or _raw(state, "alter")
+    )
+
+
+UNDONE_BY: dict[str, Callable[..., bool]] = {
+    "add_column": _undone_add_column,
+    "create_table": lambda state, op: op.table in _dropped_tables(state) or _raw(state, "drop table"),
+    "create_index": _undone_create_index,
+    **dict.fromkeys(CONSTRAINT_OPS, _undone_constraint),
+    "drop_column": _undone_drop_column,
+    "drop_table": lambda state, op: (
+        any(d.name == "create_table" and d.table == op.table for d in state.down) or _raw(state, "create table")
+    ),
+    "drop_index": _undone_drop_index,
+    "rename_table": lambda state, op: any(
+        d.name == "rename_table" and d.table == name_value(op.arg(1, "new_table_name")) for d in state.down
+    ),
+    "alter_column": _undone_alter_column,
+}
+
+
+# ------------------------------------------------------------------------------------------ the checks
+
+
+def _raise_message(node: ast.Raise) -> str:
+    exc = node.exc
+    if isinstance(exc, ast.Call) and exc.args:
+        value = literal_value(exc.args[0])
+        return value.strip() if isinstance(value, str) else src(exc.args[0])
+    return ""
+
+
+@on_file
+def downgrade_checks(state) -> None:
+    """Whether downgrade() undoes upgrade(): raises, is empty, misses inverses or loses filled data."""
+    up_changes = [op for op in state.up if op.name != "batch_alter_table"]
+    if not up_changes and not has_statements(state.migration.functions.get("upgrade")):
+        return
+    down_func = state.migration.functions.get("downgrade")
+    raises = [n for n in ast.walk(down_func) if isinstance(n, ast.Raise)] if down_func else []
+    if raises:
+        _irreversible(state, raises[0])
+    elif down_func is None or not has_statements(down_func):
+        _empty(state, down_func, up_changes)
+    else:
+        _not_inverse(state, up_changes)
+        _loses_data(state, down_func)
+
+
+def _irreversible(state, node: ast.Raise) -> None:
+    message = _raise_message(node)
+    documented = bool(message) and bool(DOC_IRREVERSIBLE.search(state.migration.source))
+    state.emit(
+        IRREVERSIBLE_DOWNGRADE,
+        None,
+        "downgrade() raises"
+        + (f": {message}" if message else "")
+        + ("; the file documents why." if documented else "; the file does not say why."),
+        _fix_irreversible(),
+        severity="warning" if documented else "error",
+        line=node.lineno,
+        escalation=None
+        if documented
+        else ("downgrade() raises and the file does not document why.", {"line": node.lineno}),
+    )
+    state.hits[-1].span = (node.lineno, node.end_lineno or node.lineno)
+
+
+def _empty(state, down_func: ast.FunctionDef | None, up_changes: list[OpCall]) -> None:
+    line = down_func.lineno if down_func else 1
+    inverses = [i for i in (inverse(state, op) for op in reversed(up_changes)) if i]
+    state.emit(
+        EMPTY_DOWNGRADE,
+        None,
+        "downgrade() "
+        + ("is missing" if down_func is None else "does nothing")
+        + " while upgrade() changes the schema.",
+        _fix_inverses(inverses),
+        line=line,
+        escalation=("downgrade() is empty while upgrade() changes the schema.", {"line": line}),
+    )
+
+
+def _not_inverse(state, up_changes: list[OpCall]) -> None:
+    for op in up_changes:
+        undone = UNDONE_BY.get(op.name)
+        missing = inverse(state, op)
+        if missing is None or undone is None or undone(state, op):
+            continue
+        state.emit(
+            DOWNGRADE_NOT_INVERSE,
+            None,
+            f"downgrade() does not undo upgrade's {op.name} at line {op.line}.",
+            DOWNGRADE_NOT_INVERSE.fix(missing),
+            table=op.table,
+            line=op.line,
+        )
+        state.hits[-1].span = (op.line, op.node.end_lineno or op.line)
+
+
+def _filled(state) -> tuple[set[str], set[tuple[str, str]]]:
+    """Tables upgrade() filled with rows, and columns it filled by copying other data into them."""
+    tables: set[str] = set()
+    columns: set[tuple[str, str]] = set()
+    for op in state.up:
+        if op.name == "bulk_insert" and op.table:
+            tables.add(op.table)
+        if op.name != "execute":
+            continue
+        arg = state.exec_arg(op)
+        tables |= {s.table for s in arg.statements if s.kind == "insert" and s.table}
+        columns |= {(s.table, c) for s in arg.statements if s.kind == "update" and s.table for c in s.copied_columns}
+        if arg.kind == "construct" and arg.construct == "insert" and (op.table or arg.construct_table):
+            tables.add(op.table or arg.construct_table)
+    return tables, columns
+
+
+def _loss_target(state, op: OpCall, tables: set[str], columns: set[tuple[str, str]]) -> str | None:
+    created = {o.table for o in state.up if o.name == "create_table"}
+    if op.name == "drop_table" and op.table in created and op.table in tables:
+        return f"table {op.table}"
+    if op.name == "drop_column":
+        col = name_value(op.arg(1, "column_name"))
+        if (op.table, col) in state.added_columns and (op.table, col) in columns:
+            return f"column {op.table}.{col}"
+    return None
+
+
+def _loses_data(state, down_func: ast.FunctionDef) -> None:
+    """A comment documenting the loss is noted, but only a human can accept it: the escalation stays."""
+    tables, columns = _filled(state)
+    down_src = ast.get_source_segment(state.migration.source, down_func) or ""
+    documented = DOC_DATA_LOSS.search(down_src)
+    for op in state.down:
+        target = _loss_target(state, op, tables, columns)
+        if target is None:
+            continue
+        evidence = {"line": op.line, "dropped": target}
+        if documented:
+            evidence["documented"] = _line_of(down_src, documented.start())
+        state.emit(
+            DOWNGRADE_LOSES_DATA,
+            op,
+            f"downgrade() drops {target}, which upgrade() filled with data"
+            + ("; the file documents the loss." if documented else "; the loss is not documented."),
+            _fix_loses_data(target),
+            escalation=(
+                f"downgrade() drops {target} which upgrade() filled"
+                + (
+                    "; the file's comment documents it, but only a human can accept the loss."
+                    if documented
+                    else ", without documenting the loss."
+                ),
+                evidence,
+            ),
+        )
+
+
+def _line_of(text: str, position: int) -> str:
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return text[start : end if end != -1 else len(text)].strip()[:200]
+
+
+PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
+COPIED = (
+    'op.add_column("persons", sa.Column("display", sa.String(120), nullable=True))\n'
+    'op.execute("UPDATE persons SET display = name WHERE id IN (SELECT id FROM persons LIMIT 100)")'
+)
+
+CASES = cases(
+    Case(
+        "empty-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        "pass",
+        severity="error",
+        escalation="unclear-rollback",
+        fix_contains=("op.drop_column('persons', 'nick')",),
+    ),
+    Case(
+        "empty-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        'op.drop_column("persons", "nick")',
+        triggers=False,
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
+        'op.create_index("ix_persons_nick", "persons", ["nick"])',
+        'op.drop_column("persons", "nick")\nop.execute("SELECT 1")',
+        severity="error",
+        fix_contains=("op.drop_index('ix_persons_nick', table_name='persons')",),
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
+        'op.create_index("ix_persons_nick", "persons", ["nick"])',
+        'op.drop_index("ix_persons_nick", table_name="persons")\nop.drop_column("persons", "nick")',
+        triggers=False,
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.drop_column("persons", "pgy_level")',
+        "raise NotImplementedError()",
+        severity="error",
+        escalation="unclear-rollback",
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.drop_column("persons", "pgy_level")',
+        'op.add_column("persons", sa.Column("pgy_level", sa.Integer(), nullable=True))',
+        triggers=False,
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.drop_column("persons", "pgy_level")',
+        'raise NotImplementedError("irreversible: pgy_level values are gone")',
+        severity="warning",
+    ),
+    Case(
+        "downgrade-loses-data",
+        f't = op.create_table("tags", {PERSON_COLS})\nop.bulk_insert(t, [{{"id": 1}}])',
+        'op.drop_table("tags")',
+        severity="warning",
+        escalation="unclear-rollback",
+    ),
+    Case("downgrade-loses-data", f'op.create_table("tags", {PERSON_COLS})', 'op.drop_table("tags")', triggers=False),
+    Case("downgrade-loses-data", COPIED, 'op.drop_column("persons", "display")', escalation="unclear-rollback"),
+    Case(
+        "downgrade-loses-data",
+        COPIED,
+        '# data loss: none intended\nop.drop_column("persons", "display")',
+        severity="warning",
+        escalation="unclear-rollback",
+        message_contains=("documents the loss",),
+    ),
+)

@@ -1,0 +1,386 @@
+"""Rules against reviewing around the reviewer: code whose effect cannot be read from the source.
+
+``op`` used other than as ``op.<operation>(...)`` (getattr, aliases, passing it on), code built or
+loaded at run time (exec/eval/compile, importlib/__import__), other programs (subprocess, os.system),
+the migration's own connections and URL variables (create_engine, connect(), os.environ), and
+statements that call code the reviewer does not read (helper functions, other modules). Every one
+escalates; ``unread-statement`` is lifted when the rendered-SQL layer covered the statement.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass
+
+from alembic_mcp.tools.review.rules.astutil import callee, src
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
+
+CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}
+CODE_MODULES = {"importlib", "subprocess", "ctypes", "pty", "runpy", "multiprocessing"}
+OS_PROCESS = ("system", "popen", "exec", "spawn", "fork", "posix_spawn", "startfile")
+DRIVER_MODULES = {"psycopg", "psycopg2", "asyncpg", "pymysql", "MySQLdb", "mysql", "sqlite3", "aiosqlite", "pyodbc"}
+ENGINE_CALLS = {"create_engine", "create_async_engine", "engine_from_config", "create_mock_engine", "connect"}
+URL_OPTIONS = {"get_main_option", "get_section_option", "get_section"}
+SAFE_MODULES = ("sqlalchemy", "sqlmodel", "typing", "datetime", "decimal", "uuid", "enum", "json", "re")
+SAFE_ALEMBIC = ("alembic.op", "alembic.context")
+SAFE_BUILTINS = {
+    name for name in dir(builtins) if not name.startswith("_") and name not in CODE_BUILTINS | {"open", "getattr"}
+}
+
+
+def _fix_dynamic_op() -> str:
+    return 'Call each operation directly: op.add_column(...), op.execute(sa.text("...")) - no getattr, no aliases.'
+
+
+def _fix_dynamic_code() -> str:
+    return "Write the operations and SQL in the migration itself; run other programs outside migrations."
+
+
+def _fix_own_connection() -> str:
+    return (
+        "Use op.execute(...) (or op.get_bind() for reads) on the connection Alembic gives the migration; never "
+        "read URLs from the environment or open connections of your own."
+    )
+
+
+def _fix_unread() -> str:
+    return (
+        "Inline the helper's operations in upgrade()/downgrade(), or review the rendered SQL "
+        "(review_migration include_sql=true on PostgreSQL) - a human must read code the reviewer cannot."
+    )
+
+
+DYNAMIC_OP_CALL = rule(
+    "dynamic-op-call",
+    "error",
+    "op / batch_op used other than as op.<operation>(...): getattr, aliases, passed on",
+    "The reviewer reads operations from `op.<name>(...)` calls: an operation reached through getattr or an "
+    "alias runs unseen (an obfuscated DROP TABLE reads as nothing at all).",
+    _fix_dynamic_op,
+    escalations=("uninspectable-sql",),
+)
+DYNAMIC_CODE = rule(
+    "dynamic-code",
+    "error",
+    "exec/eval/compile, importlib/__import__, subprocess/os.system in a migration",
+    "Code built or loaded at run time, or another program, does things no reviewer can read from the file.",
+    _fix_dynamic_code,
+    escalations=("uninspectable-sql",),
+)
+OWN_CONNECTION = rule(
+    "own-connection",
+    "error",
+    "own engine or connection (create_engine, connect(), a driver) or URL read from os.environ / config",
+    "A migration that finds a database URL and connects by itself escapes the reviewed connection: it can "
+    "reach the real database during a rehearsal, and what it runs is not reviewed.",
+    _fix_own_connection,
+    escalations=("own-connection",),
+)
+UNREAD_STATEMENT = rule(
+    "unread-statement",
+    "error",
+    "a statement calls code the reviewer does not read (a helper function, another module)",
+    "The review reads the migration's own statements; a helper or another module may run anything, and no "
+    "review layer saw it unless the rendered SQL covered it.",
+    _fix_unread,
+    escalations=("uninspectable-sql",),
+)
+
+
+@dataclass
+class Statement:
+    """A top-level statement of upgrade() or downgrade(), and whether layer 1 could read all of it."""
+
+    function: str
+    line: int
+    end_line: int
+    code: str
+    read: bool
+    unread_call: str | None = None
+
+
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the module it was imported from."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update({(a.asname or a.name).split(".")[0]: a.name for a in node.names})
+        elif isinstance(node, ast.ImportFrom):
+            names.update({a.asname or a.name: f"{node.module or ''}.{a.name}" for a in node.names})
+    return names
+
+
+def _root(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _dotted(node: ast.expr) -> str:
+    """``os.environ.get`` for a call's function; "" when it does not start at a name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+
+class _Scan:
+    """The module's names: op aliases, batch aliases, imports, local functions."""
+
+    def __init__(self, state) -> None:
+        tree = state.migration.tree
+        self.imports = _imports(tree)
+        self.ops = {n for n, m in self.imports.items() if m in ("alembic.op",)} | {"op"}
+        self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        self.functions -= {"upgrade", "downgrade"}
+        self.batch = {
+            item.optional_vars.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.With | ast.AsyncWith)
+            for item in node.items
+            if isinstance(item.optional_vars, ast.Name) and "batch_alter_table" in src(item.context_expr)
+        }
+        self.called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        # Values an operation receives (types, defaults, columns): read as the operation's arguments.
+        self.op_arguments = {
+            id(node)
+            for op in state.migration.ops
+            for arg in [*op.node.args, *(k.value for k in op.node.keywords)]
+            for node in ast.walk(arg)
+        }
+
+
+def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, what) for every use of op / batch_op that is not ``op.<name>(...)``."""
+    direct = {
+        id(n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and id(n) in scan.called and not n.attr.startswith("__")
+    }
+    out = []
+    for node in ast.walk(tree):
+        used = isinstance(node, ast.Name) and node.id in scan.ops | scan.batch and isinstance(node.ctx, ast.Load)
+        if used and id(node) not in direct:
+            out.append((node.lineno, f"`{node.id}` is used as a value"))
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and callee(node) in ("getattr", "setattr", "__getattribute__")):
+            continue
+        target = node.args[0] if node.args else None
+        name = node.args[1] if len(node.args) > 1 else None
+        on_op = target is not None and _dotted(_root(target)) in scan.ops | scan.batch
+        computed = name is not None and not (isinstance(name, ast.Constant) and isinstance(name.value, str))
+        if on_op or computed:
+            out.append((node.lineno, f"{callee(node)}({', '.join(src(a) for a in node.args[:2])})"))
+    return sorted(set(out))
+
+
+@on_file
+def dynamic_op_access(state) -> None:
+    scan = _Scan(state)
+    for line, what in _op_misuse(scan, state.migration.tree):
+        state.emit(
+            DYNAMIC_OP_CALL,
+            None,
+            f"Line {line}: {what}; operations or SQL reached this way are invisible to the review.",
+            _fix_dynamic_op(),
+            line=line,
+            escalation=(f"Line {line} reaches code dynamically ({what}): a human must read it.", {"line": line}),
+        )
+
+
+def _code_use(scan: _Scan, node: ast.AST) -> str | None:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        hit = next((m for m in modules if m.split(".")[0] in CODE_MODULES), None)
+        return f"imports {hit}" if hit else None
+    if not isinstance(node, ast.Call):
+        return None
+    dotted = _dotted(node.func)
+    if isinstance(node.func, ast.Name) and node.func.id in CODE_BUILTINS:
+        return f"calls {node.func.id}()"
+    if dotted.startswith("os.") and dotted.split(".")[1].startswith(OS_PROCESS):
+        return f"calls {dotted}()"
+    return None
+
+
+def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+        if any(m.split(".")[0] in DRIVER_MODULES for m in modules):
+            return f"imports the database driver {modules[0]}"
+        if node.__class__ is ast.ImportFrom and (node.module or "") == "os" and {"environ", "getenv"} & set(names):
+            return "imports os.environ / os.getenv"
+        return None
+    if isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ", "os.getenv", "os.environb"):
+        return f"reads {_dotted(node)}"
+    if isinstance(node, ast.Call) and callee(node) in ENGINE_CALLS:
+        return f"calls {src(node.func)}()"
+    if isinstance(node, ast.Call) and callee(node) in URL_OPTIONS:
+        return f"reads configuration ({src(node)[:80]})"
+    return None
+
+
+@on_file
+def dynamic_code_and_connections(state) -> None:
+    scan = _Scan(state)
+    for node in ast.walk(state.migration.tree):
+        for found, record in ((_code_use(scan, node), DYNAMIC_CODE), (_connection_use(scan, node), OWN_CONNECTION)):
+            if not found:
+                continue
+            line = node.lineno
+            state.emit(
+                record,
+                None,
+                f"Line {line}: the migration {found}.",
+                record.fix(),
+                line=line,
+                escalation=(
+                    f"Line {line}: the migration {found}; a human must read it.",
+                    {"line": line, "what": found},
+                ),
+            )
+
+
+def _locals(func: ast.FunctionDef) -> set[str]:
+    names = {a.arg for a in func.args.args + func.args.kwonlyargs}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _module_values(tree: ast.Module) -> set[str]:
+    return {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
+    }
+
+
+def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt) -> str | None:
+    """The first call in ``statement`` whose code the reviewer does not read, or None."""
+    for node in ast.walk(statement):
+        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
+            continue
+        root = _root(node.func)
+        if not isinstance(root, ast.Name):
+            continue
+        name = root.id
+        module = scan.imports.get(name)
+        safe_module = module is not None and (module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC)
+        if name in scan.functions or (module is not None and not safe_module):
+            return src(node.func)
+        if module is None and name not in known and name not in SAFE_BUILTINS:
+            return src(node.func)
+    return None
+
+
+def statements(state) -> list[Statement]:
+    """Every top-level statement of upgrade() and downgrade(), and whether layer 1 reads it whole."""
+    scan = _Scan(state)
+    module_names = _module_values(state.migration.tree) | scan.ops | {"context"}
+    out = []
+    for fname in ("upgrade", "downgrade"):
+        func = state.migration.functions.get(fname)
+        if func is None:
+            continue
+        known = module_names | _locals(func) | scan.batch
+        for stmt in func.body:
+            unknown = _unknown_call(scan, known, stmt)
+            code = (
+                src(stmt).splitlines()[0][:120] if not isinstance(stmt, ast.With) else src(stmt.items[0].context_expr)
+            )
+            out.append(Statement(fname, stmt.lineno, stmt.end_lineno or stmt.lineno, code, unknown is None, unknown))
+    return out
+
+
+@on_file
+def unread_statements(state) -> None:
+    """Statements with a call the review does not read; lifted later when the rendered SQL covers them."""
+    state.statements = statements(state)
+    escalated = {h.finding.line for h in state.hits if h.escalation is not None}
+    for statement in state.statements:
+        if statement.read or any(statement.line <= line <= statement.end_line for line in escalated):
+            continue
+        state.emit(
+            UNREAD_STATEMENT,
+            None,
+            f"{statement.function}() line {statement.line} calls {statement.unread_call}(), whose code the review "
+            "does not read.",
+            _fix_unread(),
+            line=statement.line,
+            escalation=(
+                f"{statement.function}() line {statement.line} calls {statement.unread_call}(): no review layer read "
+                "what it runs.",
+                {"line": statement.line, "function": statement.function, "call": statement.unread_call},
+            ),
+            statement=statement,
+        )
+        state.hits[-1].span = (statement.line, statement.end_line)
+
+
+BYPASS = 'op.get_bind().execute(sa.text("SELECT 1"))\ngetattr(op, "exe" + "cute")("DR" + "OP TAB" + "LE persons")'
+
+CASES = cases(
+    Case("dynamic-op-call", BYPASS, escalation="uninspectable-sql", line=10, severity="error"),
+    Case("dynamic-op-call", 'run = op.execute\nrun("DROP TABLE persons")', escalation="uninspectable-sql", line=9),
+    Case("dynamic-op-call", 'op.execute("DROP TABLE persons")', triggers=False),
+    Case(
+        "dynamic-op-call",
+        'with op.batch_alter_table("persons") as batch_op:\n    getattr(batch_op, "drop_column")("name")',
+        escalation="uninspectable-sql",
+        backend="sqlite",
+    ),
+    Case(
+        "dynamic-op-call",
+        'with op.batch_alter_table("persons") as batch_op:\n    batch_op.drop_column("name")',
+        'with op.batch_alter_table("persons") as batch_op:\n    batch_op.add_column(sa.Column("name", sa.Text()))',
+        triggers=False,
+        backend="sqlite",
+    ),
+    Case("dynamic-code", "exec(\"op.drop_table('persons')\")", escalation="uninspectable-sql"),
+    Case("dynamic-code", 'import subprocess\nsubprocess.run(["psql", "-c", "DROP TABLE persons"])'),
+    Case("dynamic-code", "import os\nos.system(\"psql -c 'DROP TABLE persons'\")", escalation="uninspectable-sql"),
+    Case("dynamic-code", 'm = __import__("alembic").op\nm.drop_table("persons")'),
+    Case("dynamic-code", 'op.execute("SELECT 1")', triggers=False),
+    Case(
+        "own-connection",
+        'import os\nengine = sa.create_engine(os.environ["DATABASE_URL"])\n'
+        'with engine.begin() as conn:\n    conn.execute(sa.text("DELETE FROM persons"))',
+        escalation="own-connection",
+        line=10,
+    ),
+    Case("own-connection", 'import os\nurl = os.getenv("DATABASE_URL")', escalation="own-connection"),
+    Case(
+        "own-connection",
+        'url = context.config.get_main_option("sqlalchemy.url")',
+        header="from alembic import context\n",
+        escalation="own-connection",
+    ),
+    Case("own-connection", 'op.get_bind().execute(sa.text("SELECT 1"))', triggers=False),
+    Case(
+        "unread-statement",
+        "from residency.seed import seed_everything\nseed_everything()",
+        escalation="uninspectable-sql",
+        line=10,
+    ),
+    Case(
+        "unread-statement",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
+        "for name in sorted({'a', 'b'}):\n    print(name)",
+        'op.drop_column("persons", "nick")',
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        'op.add_column("persons", sa.Column("uid", residency.types.GUID(), nullable=True))',
+        'op.drop_column("persons", "uid")',
+        header="import residency.types\n",
+        triggers=False,
+    ),
+)

@@ -1,0 +1,202 @@
+"""Layer 1 of review_migration: run the registry's rules over one parsed migration.
+
+``lint_migration`` walks upgrade()'s operations, dispatching each to the handlers the rule families
+registered for its name (registry.OP_HANDLERS), then runs the whole-file checks. ``review_source`` adds
+the file's ``# alembic-mcp: ignore[...]`` comments: they silence findings, never the escalations.
+Rules about locks or existing rows stay quiet for tables created earlier in the same migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic_mcp.tools.core.verdict import Escalation, Finding
+from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
+from alembic_mcp.tools.review.rules import registry
+from alembic_mcp.tools.review.rules.astutil import column_spec
+from alembic_mcp.tools.review.rules.registry import Hit, Rule
+from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
+
+
+@dataclass
+class Lint:
+    hits: list[Hit]
+    cleared: set[tuple[str, str | None]]  # (rule, table) that layer 1 examined and found safe
+    existing_tables: set[str]  # existing tables the upgrade touches
+    changes: bool  # whether upgrade() changes anything
+    statements: list[Any] = field(default_factory=list)  # dynamic.Statement: what layer 1 read of each
+
+
+@dataclass
+class LintState:
+    """What the rules share while one migration is linted: its operations, what they add, the hits."""
+
+    migration: MigrationSource
+    file: str | None
+    backend: str | None
+    definitions: Any = None  # downgrade.Definitions: how earlier migrations defined what is dropped
+    env_sets_lock_timeout: bool = False  # env.py sets lock_timeout for every migration
+    hits: list[Hit] = field(default_factory=list)
+    cleared: set[tuple[str, str | None]] = field(default_factory=set)
+    added_columns: set[tuple[str, str]] = field(default_factory=set)  # (table, column) added by upgrade
+    new_nullable_columns: set[tuple[str, str]] = field(default_factory=set)
+    validated_tables: set[str] = field(default_factory=set)  # VALIDATE CONSTRAINT ran on them
+    execs: dict[int, ExecuteArg] = field(default_factory=dict)  # by id() of the call node
+    lock_timeout_seen: bool = False  # by env.py, or by a statement before the current operation
+    statements: list[Any] = field(default_factory=list)  # set by the dynamic family's coverage check
+
+    def __post_init__(self) -> None:
+        self.lock_timeout_seen = self.env_sets_lock_timeout
+        self.up = self.migration.ops_in("upgrade")
+        self.down = self.migration.ops_in("downgrade")
+
+    @property
+    def pg(self) -> bool:
+        return self.backend in (None, "postgresql")
+
+    def exec_arg(self, op: OpCall) -> ExecuteArg:
+        key = id(op.node)
+        if key not in self.execs:
+            self.execs[key] = analyse_execute_arg(op.arg(0, "sqltext"), self.backend)
+        return self.execs[key]
+
+    def clear(self, rule_id: str, table: str | None) -> None:
+        self.cleared.add((rule_id, table))
+
+    def emit(
+        self,
+        rule: Rule,
+        op: OpCall | None,
+        message: str,
+        fix: str,
+        *,
+        severity: str | None = None,
+        why: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        line: int | None = None,
+        fact: Any = None,
+        escalation: tuple[str, dict[str, Any]] | None = None,
+        **data: Any,
+    ) -> Hit | None:
+        """Record a finding of ``rule``; ``escalation`` is (reason, evidence) for the rule's escalation."""
+        if rule.pg_only and not self.pg:
+            return None
+        start = line or (op.line if op else None) or 1
+        end = (getattr(op.node, "end_lineno", start) or start) if op is not None else start
+        finding = Finding(
+            rule=rule.id,
+            severity=severity or rule.severity,
+            message=message,
+            file=self.file,
+            line=start,
+            table=table if table is not None else (op.table if op else None),
+            column=column,
+            why=why or rule.why,
+            fix=fix,
+        )
+        hit = Hit(finding=finding, span=(start, end), fact=fact, data=data)
+        if escalation is not None:
+            reason, evidence = escalation
+            hit.escalation = Escalation(rule=rule.escalations[0], reason=reason, evidence=evidence)  # type: ignore[arg-type]
+        self.hits.append(hit)
+        return hit
+
+
+def _record_added_columns(state: LintState) -> None:
+    for op in state.up:
+        if op.name != "add_column":
+            continue
+        spec = column_spec(op.arg(1, "column"))
+        if spec and op.table and spec.name:
+            state.added_columns.add((op.table, spec.name))
+            if spec.nullable is not False and spec.server_default is None and not spec.primary_key:
+                state.new_nullable_columns.add((op.table, spec.name))
+
+
+def _note_statements(state: LintState, op: OpCall) -> None:
+    """What an op.execute sets for the operations after it: lock_timeout, validated constraints."""
+    if op.name != "execute":
+        return
+    for statement in state.exec_arg(op).statements:
+        if statement.kind == "set_lock_timeout":
+            state.lock_timeout_seen = True
+        if statement.kind == "alter_table" and "validate constraint" in statement.text.lower() and statement.table:
+            state.validated_tables.add(statement.table)
+
+
+def _tables_touched(state: LintState) -> set[str]:
+    """Existing tables the upgrade changes (operations and raw SQL), for the policy layer."""
+    tables = {
+        op.table
+        for op in state.up
+        if op.table and not op.table_created_here and op.name not in ("create_table", "batch_alter_table")
+    }
+    writes = {
+        "update",
+        "delete",
+        "insert",
+        "alter_table",
+        "add_constraint",
+        "create_index",
+        "drop_table",
+        "truncate",
+        "drop_column",
+    }
+    for arg in state.execs.values():
+        tables |= {s.table for s in arg.statements if s.table and s.kind in writes}
+    return tables - {op.table for op in state.up if op.name == "create_table"}
+
+
+def lint_migration(
+    migration: MigrationSource,
+    file: str | None = None,
+    backend: str | None = None,
+    definitions: Any = None,
+    env_sets_lock_timeout: bool = False,
+) -> Lint:
+    """Layer 1: every registered rule over one parsed migration."""
+    registry.load()
+    state = LintState(migration, file, backend, definitions, env_sets_lock_timeout)
+    _record_added_columns(state)
+    for op in state.up:
+        _note_statements(state, op)
+        for handler in registry.OP_HANDLERS.get(op.name, []) + registry.EVERY_OP:
+            handler(state, op)
+    for check in registry.FILE_CHECKS:
+        check(state)
+    changes = any(op.name != "batch_alter_table" for op in state.up)
+    return Lint(state.hits, state.cleared, _tables_touched(state), changes, state.statements)
+
+
+@dataclass
+class FileReview:
+    """Layer 1 of one file after its suppression comments.
+
+    ``hits``: findings kept; ``silenced``: hits whose finding a comment silenced (their escalations
+    still count); ``suppressions``: honoured comments; ``extra``: malformed or unused suppressions.
+    """
+
+    lint: Lint
+    hits: list[Hit]
+    suppressions: list[Any]
+    extra: list[Finding]
+    silenced: list[Hit] = field(default_factory=list)
+
+
+def review_source(
+    migration: MigrationSource,
+    file: str | None = None,
+    backend: str | None = None,
+    definitions: Any = None,
+    env_sets_lock_timeout: bool = False,
+) -> FileReview:
+    """``lint_migration`` plus the file's ``# alembic-mcp: ignore[...]`` comments."""
+    from alembic_mcp.tools.review.suppressions import parse_suppressions, report, silence
+
+    lint = lint_migration(migration, file, backend, definitions, env_sets_lock_timeout)
+    sset = parse_suppressions(migration.source, set(registry.rule_ids()), file)
+    kept, silenced = silence(lint.hits, sset)
+    honoured, unused = report(sset, file)
+    return FileReview(lint=lint, hits=kept, suppressions=honoured, extra=sset.errors + unused, silenced=silenced)

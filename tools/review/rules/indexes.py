@@ -1,0 +1,160 @@
+"""Index rules (PostgreSQL): builds and drops without CONCURRENTLY, CONCURRENTLY inside a transaction."""
+
+from __future__ import annotations
+
+from alembic_mcp.tools.history.migration_ast import OpCall
+from alembic_mcp.tools.review.rules.astutil import list_of_str, name_value, q, truthy
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
+
+
+def _fix_create_concurrently(name: str | None, table: str | None, columns: list[str], unique: bool = False) -> str:
+    return (
+        "with op.get_context().autocommit_block():\n"
+        f"    op.create_index({q(name)}, {q(table)}, {columns!r}, "
+        f"{'unique=True, ' if unique else ''}postgresql_concurrently=True, if_not_exists=True)"
+    )
+
+
+def _fix_drop_concurrently(name: str | None, table: str | None) -> str:
+    return (
+        "with op.get_context().autocommit_block():\n"
+        f"    op.drop_index({q(name)}, table_name={q(table)}, postgresql_concurrently=True, if_exists=True)"
+    )
+
+
+def _fix_autocommit(statement: str) -> str:
+    return f"with op.get_context().autocommit_block():\n    {statement}"
+
+
+CREATE_INDEX_NON_CONCURRENT = rule(
+    "create-index-non-concurrent",
+    "error",
+    "create_index on an existing table without CONCURRENTLY (PostgreSQL)",
+    "CREATE INDEX holds a SHARE lock for the whole build: every INSERT, UPDATE and DELETE on the table waits "
+    "until it finishes.",
+    _fix_create_concurrently,
+    pg_only=True,
+    anchors="SQ require-concurrent-index-creation, AT PG101, EU E6",
+)
+CONCURRENT_IN_TRANSACTION = rule(
+    "concurrent-in-transaction",
+    "error",
+    "CONCURRENTLY inside Alembic's transaction",
+    "PostgreSQL refuses CONCURRENTLY in a transaction block: the deploy fails at this statement.",
+    _fix_autocommit,
+    pg_only=True,
+    anchors="SQ ban-concurrent-index-creation-in-transaction, AT PG103",
+)
+DROP_INDEX_NON_CONCURRENT = rule(
+    "drop-index-non-concurrent",
+    "warning",
+    "drop_index without CONCURRENTLY (PostgreSQL)",
+    "DROP INDEX takes ACCESS EXCLUSIVE on the table: reads and writes wait behind it.",
+    _fix_drop_concurrently,
+    pg_only=True,
+    anchors="SQ require-concurrent-index-deletion, AT PG102",
+)
+
+
+@on_op("create_index")
+def create_index(state, op: OpCall) -> None:
+    table, name = op.table, name_value(op.arg(0, "index_name"))
+    columns = list_of_str(op.arg(2, "columns"))
+    concurrently = truthy(op.kwargs.get("postgresql_concurrently"))
+    if concurrently and not op.in_autocommit:
+        state.emit(
+            CONCURRENT_IN_TRANSACTION,
+            op,
+            f"CREATE INDEX CONCURRENTLY on {table} runs inside Alembic's transaction.",
+            _fix_autocommit(
+                f"op.create_index({q(name)}, {q(table)}, {columns!r}, postgresql_concurrently=True, if_not_exists=True)"
+            ),
+        )
+    if op.table_created_here or concurrently:
+        state.clear(CREATE_INDEX_NON_CONCURRENT.id, table)
+        return
+    state.emit(
+        CREATE_INDEX_NON_CONCURRENT,
+        op,
+        f"Index {name} is built on existing table {table} without CONCURRENTLY.",
+        _fix_create_concurrently(name, table, columns, truthy(op.kwargs.get("unique"))),
+    )
+
+
+@on_op("drop_index")
+def drop_index(state, op: OpCall) -> None:
+    if op.table_created_here:
+        return
+    name = name_value(op.arg(0, "index_name"))
+    if not truthy(op.kwargs.get("postgresql_concurrently")):
+        state.emit(
+            DROP_INDEX_NON_CONCURRENT,
+            op,
+            f"Index {name} is dropped without CONCURRENTLY.",
+            _fix_drop_concurrently(name, op.table),
+        )
+    elif not op.in_autocommit:
+        state.emit(
+            CONCURRENT_IN_TRANSACTION,
+            op,
+            "DROP INDEX CONCURRENTLY runs inside Alembic's transaction.",
+            _fix_autocommit("op.drop_index(..., postgresql_concurrently=True, if_exists=True)"),
+            why="PostgreSQL refuses CONCURRENTLY in a transaction block: the deploy fails here.",
+        )
+
+
+CASES = cases(
+    Case(
+        "create-index-non-concurrent",
+        'op.create_index("ix_persons_name", "persons", ["name"])',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+        severity="error",
+        fix_contains=("postgresql_concurrently=True", "autocommit_block"),
+    ),
+    Case(
+        "create-index-non-concurrent",
+        "with op.get_context().autocommit_block():\n"
+        '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+        triggers=False,
+    ),
+    Case(
+        "create-index-non-concurrent",
+        'op.create_index("ix_persons_name", "persons", ["name"])',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+        triggers=False,
+        backend="sqlite",
+    ),
+    Case(
+        "create-index-non-concurrent",
+        'op.execute("CREATE INDEX ix_persons_role ON persons (role)")',
+        severity="error",
+        fix_contains=("CONCURRENTLY IF NOT EXISTS",),
+    ),
+    Case(
+        "concurrent-in-transaction",
+        'op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+        severity="error",
+    ),
+    Case(
+        "concurrent-in-transaction",
+        "with op.get_context().autocommit_block():\n"
+        '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+        triggers=False,
+    ),
+    Case(
+        "drop-index-non-concurrent",
+        'op.drop_index("ix_assignments_person_id", table_name="assignments")',
+        'op.create_index("ix_assignments_person_id", "assignments", ["person_id"])',
+        severity="warning",
+    ),
+    Case(
+        "drop-index-non-concurrent",
+        "with op.get_context().autocommit_block():\n"
+        '    op.drop_index("ix_assignments_person_id", table_name="assignments", postgresql_concurrently=True)',
+        'op.create_index("ix_assignments_person_id", "assignments", ["person_id"])',
+        triggers=False,
+    ),
+)

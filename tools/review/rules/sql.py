@@ -1,0 +1,384 @@
+"""Raw SQL rules (``op.execute``, and ``execute`` on a connection): unbatched backfills, SQL built by
+interpolation, SQL the reviewer cannot read, and the catalogue's DDL rules for statements written as text.
+
+Each literal statement is dispatched by its kind (tools/review/sql.py) through ``STATEMENT_RULES``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+
+from alembic_mcp.tools.history.migration_ast import OpCall
+from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
+from alembic_mcp.tools.review.rules.astutil import callee, in_loop, src, text_call
+from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
+from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
+
+
+def _fix_backfill(verb: str, table: str | None) -> str:
+    return (
+        "# move the data change out of the DDL transaction and batch it:\n"
+        "with op.get_context().autocommit_block():\n"
+        "    bind = op.get_bind()\n"
+        "    while bind.execute(sa.text(\n"
+        f'        "{verb} ... WHERE id IN (SELECT id FROM {table or "<table>"} WHERE <not done yet> LIMIT 10000)"\n'
+        "    )).rowcount:\n"
+        "        pass"
+    )
+
+
+def _fix_interpolated() -> str:
+    return (
+        'op.execute(sa.text("UPDATE t SET col = :value WHERE id = :id").bindparams(value=value, id=id))  '
+        "# identifiers: sa.table()/sa.column() constructs"
+    )
+
+
+def _fix_uninspectable() -> str:
+    return (
+        'Pass the SQL as a literal: op.execute(sa.text("...").bindparams(...)), or ask a human to review the '
+        "rendered SQL (review_migration include_sql=true)."
+    )
+
+
+UNBATCHED_BACKFILL = rule(
+    "unbatched-backfill",
+    "warning",
+    "UPDATE/DELETE over a whole table inside the DDL transaction",
+    "Every touched row stays locked until the migration commits, the WAL grows with the table and replicas "
+    "lag; on a big table this is an outage.",
+    _fix_backfill,
+    escalations=("large-data-migration",),
+)
+RAW_SQL_INTERPOLATED = rule(
+    "raw-sql-interpolated",
+    "error",
+    "SQL built with f-string, %, + or .format",
+    "Values pasted into SQL text are an injection path and hard-code data into the migration; quoting breaks "
+    "on the first apostrophe. SQL built at run time cannot be reviewed either.",
+    _fix_interpolated,
+    escalations=("uninspectable-sql",),
+    anchors="SM execute",
+)
+RAW_SQL_UNINSPECTABLE = rule(
+    "raw-sql-uninspectable",
+    "error",
+    "op.execute of something that is not SQL text, or SQL that cannot be parsed",
+    "SQL that cannot be read cannot be checked for locks, data loss or injection.",
+    _fix_uninspectable,
+    escalations=("uninspectable-sql",),
+    anchors="SM execute",
+)
+
+EXECUTORS = ("execute", "exec_driver_sql")
+
+
+def _uninspectable(state, op: OpCall, detail: str, what: str = "op.execute") -> None:
+    state.emit(
+        RAW_SQL_UNINSPECTABLE,
+        op,
+        f"{what} runs {detail}: the reviewer cannot see what it does.",
+        _fix_uninspectable(),
+        escalation=(
+            f"{what} at line {op.line} runs SQL the reviewer cannot inspect ({detail}); a human must read it.",
+            {"line": op.line, "detail": detail},
+        ),
+    )
+
+
+@on_op("execute")
+def execute(state, op: OpCall) -> None:
+    _lint_execute(state, op, "op.execute")
+
+
+def _lint_execute(state, op: OpCall, what: str) -> None:
+    arg = state.exec_arg(op)
+    if arg.kind == "interpolated":
+        return  # reported by interpolated_sql()
+    if arg.kind == "uninspectable":
+        if not _reads_only(op.arg(0, "sqltext")):
+            _uninspectable(state, op, arg.detail, what)
+        return
+    if arg.kind == "construct":
+        func = state.migration.functions.get(op.function)
+        if arg.construct in ("update", "delete") and not op.in_autocommit and not in_loop(func, op.line):
+            backfill(state, op, arg.construct.upper(), op.table or arg.construct_table, src(op.node.args[0]))
+        return
+    created = {o.table for o in state.up if o.name == "create_table" and o.line < op.line}
+    for statement in arg.statements:
+        handler = STATEMENT_RULES.get(statement.kind)
+        if handler is not None:
+            handler(state, op, statement, created)
+
+
+def _reads_only(node: ast.expr | None) -> bool:
+    """A ``select(...)`` construct (``sa.select(t)``, ``t.select()``, chained ``.where(...)``): reads only."""
+    while isinstance(node, ast.Call):
+        if callee(node) == "select":
+            return True
+        node = node.func.value if isinstance(node.func, ast.Attribute) else None
+    return False
+
+
+def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None:
+    state.emit(
+        UNBATCHED_BACKFILL,
+        op,
+        f"{verb} over {table or 'a table'} runs in one statement inside the DDL transaction.",
+        _fix_backfill(verb, table),
+        table=table,
+        fact=BackfillRowsFact(table),
+        sql=text[:300],
+    )
+
+
+def _data_change(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    func = state.migration.functions.get(op.function)
+    if s.table not in created and not s.batched and not op.in_autocommit and not in_loop(func, op.line):
+        backfill(state, op, s.kind.upper(), s.table, s.text)
+
+
+def _create_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    if s.concurrently and not op.in_autocommit:
+        state.emit(
+            indexes.CONCURRENT_IN_TRANSACTION,
+            op,
+            f"CREATE INDEX CONCURRENTLY on {s.table} runs inside Alembic's transaction.",
+            indexes._fix_autocommit(f"op.execute({s.text!r})"),
+            why="PostgreSQL refuses CONCURRENTLY in a transaction block: the deploy fails here.",
+            table=s.table,
+        )
+    elif not s.concurrently and s.table not in created:
+        concurrent = re.sub(r"(?i)index\s+", "INDEX CONCURRENTLY IF NOT EXISTS ", s.text, count=1)
+        state.emit(
+            indexes.CREATE_INDEX_NON_CONCURRENT,
+            op,
+            f"Raw CREATE INDEX on existing table {s.table} without CONCURRENTLY.",
+            indexes._fix_autocommit(f"op.execute({concurrent!r})"),
+            why="CREATE INDEX holds a SHARE lock for the whole build: writes wait until it finishes.",
+            table=s.table,
+        )
+
+
+def _drop_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    if not s.concurrently:
+        concurrent = re.sub(r"(?i)index\s+", "INDEX CONCURRENTLY IF EXISTS ", s.text, count=1)
+        state.emit(
+            indexes.DROP_INDEX_NON_CONCURRENT,
+            op,
+            "Raw DROP INDEX without CONCURRENTLY.",
+            indexes._fix_autocommit(f"op.execute({concurrent!r})"),
+            why="DROP INDEX takes ACCESS EXCLUSIVE on the table.",
+        )
+    elif not op.in_autocommit:
+        state.emit(
+            indexes.CONCURRENT_IN_TRANSACTION,
+            op,
+            "DROP INDEX CONCURRENTLY runs inside Alembic's transaction.",
+            indexes._fix_autocommit(f"op.execute({s.text!r})"),
+            why="PostgreSQL refuses CONCURRENTLY in a transaction block.",
+        )
+
+
+def _add_constraint(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    if s.table in created:
+        return
+    if s.constraint in ("foreign_key", "check") and not s.not_valid:
+        state.emit(
+            constraints.FK_NOT_VALID_MISSING,
+            op,
+            f"Raw ALTER TABLE {s.table} ADD CONSTRAINT ({s.constraint}) without NOT VALID.",
+            f"op.execute({(s.text.rstrip(';') + ' NOT VALID')!r})\n"
+            f"# later: ALTER TABLE {s.table} VALIDATE CONSTRAINT <name>",
+            why="The constraint is validated while added: a full scan under a write-blocking lock; fails on "
+            "violating rows.",
+            table=s.table,
+            fact=RowsFact(s.table),
+        )
+    elif s.constraint == "unique" and "using index" not in s.text.lower():
+        constraints.unique_hit(state, op, s.table, [], "ALTER TABLE ... ADD CONSTRAINT ... UNIQUE")
+
+
+def _enum(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    add = s.kind == "alter_type_add_value"
+    if add and op.in_autocommit:
+        state.clear(types.ENUM_CHANGE.id, None)
+        return
+    state.emit(
+        types.ENUM_CHANGE,
+        op,
+        f"Enum type {s.table} is changed ({'ADD VALUE' if add else 'RENAME VALUE'})"
+        + ("" if op.in_autocommit else " inside the migration's transaction")
+        + ".",
+        types._fix_enum(s.text, rename=not add),
+        why="A value added in a transaction cannot be used until it commits (and before PostgreSQL 12 ADD VALUE "
+        "cannot run in one); a renamed value breaks application code still sending the old one.",
+        table=s.table,
+    )
+
+
+def _drop_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    if s.table not in created:
+        tables.drop_table_hit(state, op, s.table, "truncated" if s.kind == "truncate" else "dropped")
+
+
+def _drop_column(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    if s.table in created:
+        return
+    state.emit(
+        columns.DROP_COLUMN,
+        op,
+        f"Column {s.table}.{s.column} is dropped (raw SQL).",
+        columns._fix_drop_column(s.table, s.column),
+        table=s.table,
+        column=s.column,
+        fact=NonNullFact(s.table, s.column),
+        escalation=(
+            f"{s.table}.{s.column} is dropped; the database was not checked, so it is assumed to hold data.",
+            {"table": s.table, "column": s.column, "non_null_values": None},
+        ),
+    )
+
+
+STATEMENT_RULES: dict[str, Callable] = {
+    "update": _data_change,
+    "delete": _data_change,
+    "create_index": _create_index,
+    "drop_index": _drop_index,
+    "add_constraint": _add_constraint,
+    "alter_type_add_value": _enum,
+    "alter_type_rename_value": _enum,
+    "drop_table": _drop_table,
+    "truncate": _drop_table,
+    "drop_column": _drop_column,
+}
+
+
+def _calls(state, functions: tuple[str, ...]):
+    for name in functions:
+        func = state.migration.functions.get(name)
+        if func is not None:
+            yield from (n for n in ast.walk(func) if isinstance(n, ast.Call))
+
+
+def _is_op_call(state, node: ast.Call) -> bool:
+    return any(op.node is node for op in state.migration.ops)
+
+
+@on_file
+def connection_executes(state) -> None:
+    """``execute`` on a connection (``op.get_bind().execute(...)``, ``conn.exec_driver_sql(...)``): the
+    same SQL rules as op.execute, in upgrade()."""
+    for node in _calls(state, ("upgrade",)):
+        if callee(node) not in EXECUTORS or not isinstance(node.func, ast.Attribute) or _is_op_call(state, node):
+            continue
+        pseudo = OpCall(name="execute", function="upgrade", line=node.lineno, node=node)
+        _lint_execute(state, pseudo, f"{src(node.func)[:60]}()")
+
+
+@on_file
+def interpolated_sql(state) -> None:
+    for node in _calls(state, ("upgrade", "downgrade")):
+        if not node.args or callee(node) not in ("execute", "text", "exec_driver_sql"):
+            continue
+        if callee(node) != "text" and text_call(node.args[0]):
+            continue  # reported on the text() call
+        how = is_interpolated(node.args[0])
+        if how and folded_literal(node.args[0]) is None:
+            _interpolated(state, node, how)
+
+
+def _interpolated(state, node: ast.Call, how: str) -> None:
+    built = src(node.args[0])[:100]
+    state.emit(
+        RAW_SQL_INTERPOLATED,
+        None,
+        f"SQL at line {node.lineno} is built with {how}: `{built}`.",
+        _fix_interpolated(),
+        line=node.lineno,
+        escalation=(
+            f"SQL at line {node.lineno} is built at run time ({how}); the reviewer cannot read what it runs.",
+            {"line": node.lineno, "how": how, "code": built},
+        ),
+    )
+    state.hits[-1].span = (node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno)
+
+
+CASES = cases(
+    Case(
+        "unbatched-backfill",
+        "op.execute(\"UPDATE persons SET role = 'resident' WHERE role IS NULL\")",
+        severity="warning",
+        table="persons",
+    ),
+    Case(
+        "unbatched-backfill",
+        "op.execute(\"UPDATE persons SET role = 'resident' WHERE id IN "
+        '(SELECT id FROM persons WHERE role IS NULL LIMIT 1000)")',
+        triggers=False,
+    ),
+    Case(
+        "unbatched-backfill",
+        "for start in range(0, 100000, 1000):\n"
+        "    op.execute(sa.text(\"UPDATE persons SET role = 'r' WHERE role IS NULL\"))",
+        triggers=False,
+    ),
+    Case(
+        "unbatched-backfill",
+        'persons = sa.table("persons", sa.column("role"))\nop.execute(persons.update().values(role="resident"))',
+        table="persons",
+    ),
+    Case(
+        "raw-sql-interpolated",
+        'ROLE = "resident"\nop.execute(f"UPDATE persons SET role = \'{ROLE}\' WHERE id IN '
+        '(SELECT id FROM persons LIMIT 10)")',
+        severity="error",
+        line=10,
+        fix_contains=("bindparams",),
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-interpolated",
+        'ROLE = "resident"\nop.execute(sa.text("UPDATE persons SET role = :role WHERE id IN '
+        '(SELECT id FROM persons LIMIT 10)").bindparams(role=ROLE))',
+        triggers=False,
+    ),
+    Case("raw-sql-interpolated", 'op.execute("DR" + "OP TABLE rotations")', triggers=False),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(build_statement())",
+        severity="error",
+        escalation="uninspectable-sql",
+    ),
+    Case("raw-sql-uninspectable", "op.execute(\"COMMENT ON TABLE persons IS 'people'\")", triggers=False),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("UPDAT persons SETT role = 1")',
+        message_contains=("cannot be parsed",),
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'persons = sa.table("persons", sa.column("role"))\nop.execute(persons.update().values(role="resident"))',
+        triggers=False,
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.get_bind().execute(statement_from_elsewhere)",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "drop-table",
+        'op.get_bind().execute(sa.text("DROP TABLE rotations"))',
+        escalation="drop-table-with-data",
+    ),
+    Case(
+        "drop-column",
+        'op.execute("ALTER TABLE persons DROP COLUMN pgy_level")',
+        escalation="drop-column-with-data",
+        column="pgy_level",
+    ),
+    Case("drop-table", 'op.execute("DR" + "OP TABLE rotations")', escalation="drop-table-with-data"),
+)
