@@ -82,6 +82,8 @@ WHERE i.indrelid = to_regclass($1)"""
 
 
 def _count_sql(fact: NonNullFact | NullsFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    if fact.table is None:  # the facts are only asked about named tables
+        return None
     if fact.column not in info.columns:
         return None
     t, c = quote(fact.table), quote(fact.column)
@@ -91,6 +93,8 @@ def _count_sql(fact: NonNullFact | NullsFact, info: TableInfo, quote: Quote, ref
 
 
 def _orphans_sql(fact: OrphansFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    if fact.table is None:  # the facts are only asked about named tables
+        return None
     cols, refcols = fact.columns, fact.ref_columns
     if not cols or not fact.ref_table or len(cols) != len(refcols) or ref is None:
         return None
@@ -108,6 +112,8 @@ def _orphans_sql(fact: OrphansFact, info: TableInfo, quote: Quote, ref: TableInf
 
 
 def _duplicates_sql(fact: DuplicatesFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    if fact.table is None:  # the facts are only asked about named tables
+        return None
     cols = fact.columns
     if not cols or any(c not in info.columns for c in cols):
         return None
@@ -201,7 +207,7 @@ def _db_cast_safe(db_type: str, new_type: str) -> bool:
     if _NEW_TEXT.match(new_type):
         return True
     n = _NEW_STRING.match(new_type)
-    return bool(n) and int(n.group(2)) >= int(m.group(2))
+    return n is not None and int(n.group(2)) >= int(m.group(2))
 
 
 def apply(facts: Facts, hits: list[Hit], large_rows: int) -> list[Hit]:

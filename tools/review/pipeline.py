@@ -309,7 +309,7 @@ def _squawk_escalations(added: list[Finding]) -> list[Escalation]:
     """Data loss only the rendered SQL shows (layer 1 did not see the operation): a human must decide."""
     return [
         Escalation(
-            rule=SQUAWK_ESCALATIONS[f.rule],  # type: ignore[arg-type]
+            rule=SQUAWK_ESCALATIONS[f.rule],
             reason=f"The rendered SQL does what no operation of the migration shows ({f.rule}"
             + (f" on {f.table}" if f.table else "")
             + "): the database was not checked for it, so it is assumed to hold data.",

@@ -165,7 +165,7 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
     if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
         return analyse_sql(candidate.value, backend)
     if isinstance(candidate, ast.JoinedStr):  # f-string without placeholders
-        text = "".join(v.value for v in candidate.values if isinstance(v, ast.Constant))
+        text = "".join(str(v.value) for v in candidate.values if isinstance(v, ast.Constant))
         return analyse_sql(text, backend)
     construct = _construct(node)
     if construct:
@@ -290,7 +290,7 @@ def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
     statements: list[SqlStatement] = []
     for index, tree in enumerate(trees):
         text = texts[index] if index < len(texts) and len(texts) == len(trees) else tree.sql(dialect=dialect)
-        statements.append(_statement(text, tree))
+        statements.append(_statement(text, tree if isinstance(tree, exp.Expression) else None))
     return ExecuteArg(kind="literal", sql=sql, statements=statements)
 
 

@@ -63,7 +63,7 @@ def _first_code_line(source: str) -> int:
     if (
         body
         and isinstance(body[0], ast.Expr)
-        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        and isinstance(body[0].value, ast.Constant)
         and isinstance(body[0].value.value, str)
     ):
         body = body[1:]

@@ -182,7 +182,7 @@ async def review_migration(
             rev_id, downs = node.revision, list(node.down_revisions)
         if not isinstance(rev_id, str):
             raise InvalidArgument(f"{project.relative(file)} does not load as a migration; run check_heads.")
-        targets.append((rev_id, file, downs, _first_line(ast.get_docstring(migration.tree))))
+        targets.append(Target(rev_id, file, downs, _first_line(ast.get_docstring(migration.tree))))
         selection = f"path {project.relative(file)}"
         parsed[rev_id] = migration
     else:
@@ -195,7 +195,7 @@ async def review_migration(
             ids, selection = await _pending(project, history, db)
         for rev in ids:
             node = history.nodes[rev]
-            targets.append((rev, Path(node.path), list(node.down_revisions), _first_line(node.doc)))
+            targets.append(Target(rev, Path(node.path), list(node.down_revisions), _first_line(node.doc)))
         for rev, file, _, _ in targets:
             if rev not in parsed:
                 parsed[rev] = _parse(project, file)
@@ -238,7 +238,7 @@ async def review_source(
     await progress(0, 4, "reading the history")
     history, parsed = await _history(project)
     parsed[rev_id] = migration
-    targets: list[Target] = [(rev_id, virtual_path, downs, _first_line(ast.get_docstring(migration.tree)))]
+    targets: list[Target] = [Target(rev_id, virtual_path, downs, _first_line(ast.get_docstring(migration.tree)))]
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-review-") as folder:
         copy = Path(folder) / virtual_path.name  # what the render worker imports for layer 2
         copy.write_text(source, encoding="utf-8")

@@ -16,7 +16,7 @@ VOLATILE = re.compile(
 )
 
 
-def _fix_required(table: str, col: str, type_src: str, batch: bool) -> str:
+def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool) -> str:
     if batch:  # SQLite: the NOT NULL change needs batch mode too
         prefix = f"with op.batch_alter_table({q(table)}) as batch_op:\n    batch_op."
         add = f"{prefix}add_column(sa.Column({q(col)}, {type_src}, nullable=True))"
@@ -35,7 +35,7 @@ def _fix_required(table: str, col: str, type_src: str, batch: bool) -> str:
     )
 
 
-def _fix_set_not_null(table: str, col: str, pg: bool) -> str:
+def _fix_set_not_null(table: str | None, col: str | None, pg: bool) -> str:
     if not pg:
         return (
             f'op.execute("UPDATE {table} SET {col} = <value> WHERE {col} IS NULL")  # first\n'
@@ -52,7 +52,7 @@ def _fix_set_not_null(table: str, col: str, pg: bool) -> str:
     )
 
 
-def _fix_volatile(table: str, col: str, type_src: str, default: str) -> str:
+def _fix_volatile(table: str | None, col: str | None, type_src: str, default: str) -> str:
     return (
         f"op.add_column({q(table)}, sa.Column({q(col)}, {type_src}, nullable=True))\n"
         f"op.alter_column({q(table)}, {q(col)}, server_default=sa.text({default!r}))\n"

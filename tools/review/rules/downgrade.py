@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, name_value, q, src
@@ -211,7 +212,7 @@ def _raw(state, keyword: str) -> bool:
     return False
 
 
-def _down(state, name: str, **match: object) -> bool:
+def _down(state, name: str, **match: Any) -> bool:
     """downgrade() calls op.<name> with these literal names (keys: table, or an argument position)."""
     for d in state.down:
         if d.name != name:

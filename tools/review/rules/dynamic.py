@@ -161,7 +161,9 @@ def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
     }
     out = []
     for node in ast.walk(tree):
-        used = isinstance(node, ast.Name) and node.id in scan.ops | scan.batch and isinstance(node.ctx, ast.Load)
+        if not isinstance(node, ast.Name):
+            continue
+        used = node.id in scan.ops | scan.batch and isinstance(node.ctx, ast.Load)
         if used and id(node) not in direct:
             out.append((node.lineno, f"`{node.id}` is used as a value"))
     for node in ast.walk(tree):
@@ -230,7 +232,7 @@ def dynamic_code_and_connections(state) -> None:
         for found, record in ((_code_use(scan, node), DYNAMIC_CODE), (_connection_use(scan, node), OWN_CONNECTION)):
             if not found:
                 continue
-            line = node.lineno
+            line = getattr(node, "lineno", None)
             state.emit(
                 record,
                 None,

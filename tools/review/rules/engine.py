@@ -99,7 +99,7 @@ class LintState:
         hit = Hit(finding=finding, span=(start, end), fact=fact, data=data)
         if escalation is not None:
             reason, evidence = escalation
-            hit.escalation = Escalation(rule=rule.escalations[0], reason=reason, evidence=evidence)  # type: ignore[arg-type]
+            hit.escalation = Escalation(rule=rule.escalations[0], reason=reason, evidence=evidence)
         self.hits.append(hit)
         return hit
 

@@ -60,7 +60,7 @@ def offline_unsafe(state) -> None:
         return
     for node in ast.walk(func):
         what = _reads(node) if isinstance(node, ast.Call) else None
-        if what:
+        if what and isinstance(node, ast.Call):
             state.emit(
                 OFFLINE_UNSAFE, None, f"upgrade() {what} at line {node.lineno}.", _fix_offline(), line=node.lineno
             )
