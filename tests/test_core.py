@@ -9,7 +9,7 @@ import pytest
 
 from alembic_mcp.tools.core.config import load_project
 from alembic_mcp.tools.core.errors import ProjectError, WorkerFailed
-from alembic_mcp.tools.core.urls import mask_url, redact
+from alembic_mcp.tools.core.urls import mask_url, mask_url_text, redact
 from alembic_mcp.tools.db import scratch
 from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
@@ -74,6 +74,33 @@ def test_mask_and_redact():
     text = f"could not connect to {url}: password hunter2 rejected"
     assert "hunter2" not in redact(text, url)
     assert "hunter2" not in redact("mysql://root:hunter2@x/y failed")
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("a://b:c@d", "a://b:***@d"),
+        ("x a+b.c-d://user:pw@h and e://u:p@h2", "x a+b.c-d://user:***@h and e://u:***@h2"),
+        ("a://bc://u:p@h", "a://bc:***@h"),  # the first :// owns the userinfo, as with the URL grammar
+        ("1://u:p@h", "1://u:p@h"),  # a scheme starts with a letter
+        ("a://u:p q@h", "a://u:p q@h"),  # whitespace ends a password
+        ("a://u/p:q@h", "a://u/p:q@h"),  # a slash ends the user name
+        ("a://u:p@h://v:q@i", "a://u:***@h://v:***@i"),
+        ("://u:p@h", "://u:p@h"),
+    ],
+)
+def test_mask_url_text_cases(text, masked):
+    assert mask_url_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["a" * 1_000_000, ("a" * 50 + "://") * 20_000, ("x://u:" + "p" * 10) * 60_000, "a://" + ":" * 1_000_000],
+)
+def test_mask_url_text_handles_a_megabyte_of_hostile_text(hostile):
+    """These shapes made the old regex backtrack for minutes; the scanner visits each character a bounded
+    number of times (bench/bench_redact.py shows the linear growth)."""
+    assert mask_url_text(hostile + " pg://u:secret@h").endswith(" pg://u:***@h")
 
 
 # --- scratch databases ---------------------------------------------------------------------------
