@@ -45,8 +45,8 @@ def main() -> None:
         base_per_char = None
         for size in SIZES:
             text = make(size)
-            masked = best_time(lambda: redact(text, URL), args.repeat)
-            anchor = best_time(lambda: text.replace("s3cret", "***"), args.repeat)
+            masked = best_time(lambda text=text: redact(text, URL), args.repeat)
+            anchor = best_time(lambda text=text: text.replace("s3cret", "***"), args.repeat)
             per_char = masked / len(text)
             base_per_char = base_per_char or per_char
             print(
