@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -145,19 +146,44 @@ def test_scratch_dropped_on_error_and_cancel(any_target):
     assert not set(names) & set(left)
 
 
-def test_sweep_drops_only_stale(pg_url, monkeypatch):
+def test_sweep_drops_orphans_at_once_and_old_ownerless_ones_by_age(any_target):
     async def go():
-        fresh = await scratch.create_scratch(pg_url)
-        monkeypatch.setattr(scratch, "new_name", lambda: f"{scratch.PREFIX}_{int(time.time()) - 90000}_abcd1234")
-        stale = await scratch.create_scratch(pg_url)
-        dropped = await scratch.sweep_stale(pg_url)
-        remaining = await scratch.list_scratch(pg_url)
-        await scratch.drop_scratch(fresh)
-        return fresh.name, stale.name, dropped, remaining
+        live = await scratch.create_scratch(any_target)
+        orphan = await scratch.create_scratch(any_target)
+        await orphan.owner.release()  # what the owner's death does: its lock goes, the database stays
+        orphan.owner = None
+        legacy_old = await _ownerless(any_target, f"{scratch.PREFIX}_{int(time.time()) - 90000}_abcd1234")
+        legacy_new = await _ownerless(any_target, f"{scratch.PREFIX}_{int(time.time())}_abcd5678")
+        before = set(await scratch.list_scratch(any_target))
+        dropped = await scratch.sweep_stale(any_target)
+        remaining = set(await scratch.list_scratch(any_target))
+        await scratch.drop_scratch(live)
+        await scratch.drop_scratch(orphan)
+        await scratch.drop_scratch(legacy_new)
+        await scratch.drop_scratch(legacy_old)
+        return live.name, orphan.name, legacy_old.name, legacy_new.name, before, dropped, remaining
 
-    fresh, stale, dropped, remaining = anyio.run(go)
-    assert stale in dropped and stale not in remaining
-    assert fresh in remaining and fresh not in dropped
+    live, orphan, legacy_old, legacy_new, before, dropped, remaining = anyio.run(go)
+    assert {live, orphan, legacy_old, legacy_new} <= before
+    assert orphan in dropped and legacy_old in dropped
+    assert live in remaining and legacy_new in remaining
+    assert not {live, orphan, legacy_old, legacy_new} & set(anyio.run(scratch.list_scratch, any_target))
+    assert not scratch.live_in_this_process()
+
+
+async def _ownerless(target, name):
+    """A scratch database as versions without owner locks made them."""
+    original = scratch.new_name
+    scratch.new_name = lambda: name
+    try:
+        made = await scratch.create_scratch(target)
+    finally:
+        scratch.new_name = original
+    await made.owner.release()
+    made.owner = None
+    if made.backend == "sqlite":
+        (Path(made.url.database).parent / "owner.lock").unlink()
+    return made
 
 
 # --- the worker ----------------------------------------------------------------------------------
