@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.core.errors import WorkerFailed
 from alembic_mcp.tools.core.urls import redact
 from alembic_mcp.tools.worker.prestart import kill_group, spawn, take_prestarted
@@ -42,6 +43,8 @@ async def run_worker(
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``op`` in a fresh interpreter in the project directory and return its JSON result."""
+    # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
+    await anyio.to_thread.run_sync(ensure_contained, project)
     timeout = timeout_s or project.settings.worker_timeout_s
     python = project.settings.worker_python or sys.executable
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
