@@ -83,7 +83,21 @@ class StrictFuncMetadata(FuncMetadata):
         unknown = sorted(set(arguments_to_validate) - set(valid))
         if unknown:
             raise _unknown_arguments(self.arg_model.__name__, unknown, valid)
-        return super().validate_arguments(arguments_to_validate)
+        validated = super().validate_arguments(arguments_to_validate)
+        _refuse_nul(self.arg_model.__name__, validated)
+        return validated
+
+
+def _refuse_nul(model_name: str, arguments: dict[str, Any]) -> None:
+    """No file name, revision or label holds a NUL; the OS would refuse it deep inside a tool."""
+    for name, value in arguments.items():
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            if isinstance(item, str) and "\x00" in item:
+                loc = (name, index) if isinstance(value, list) else (name,)
+                error = PydanticCustomError("nul_character", "must not contain a NUL character (\\x00)")
+                detail = InitErrorDetails(type=error, loc=loc, input=None)
+                raise ValidationError.from_exception_data(model_name, [detail], hide_input=True)
 
 
 def _unknown_arguments(model_name: str, unknown: list[str], valid: list[str]) -> ValidationError:
