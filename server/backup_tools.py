@@ -8,7 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.server.context import MAX_LIST_ITEMS, MAX_NAME_CHARS, ServerState, progress_of, run_tool
+from alembic_mcp.server.arguments import MAX_LIST_ITEMS, MAX_NAME_CHARS
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.backup.listing import ListBackupsResult, list_backups
 from alembic_mcp.tools.backup.tool import BackupResult, backup_db
 

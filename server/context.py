@@ -1,4 +1,4 @@
-"""What every tool handler shares: the project it serves, strict arguments, error translation and progress."""
+"""What every tool handler shares: the project it serves, error translation and progress plumbing."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from pydantic import ConfigDict, ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from alembic_mcp.tools.core.config import Project, load_project
 from alembic_mcp.tools.core.errors import AlembicMcpError
@@ -18,15 +15,6 @@ from alembic_mcp.tools.core.progress import Progress, status_note
 from alembic_mcp.tools.core.urls import redact
 
 T = TypeVar("T")
-
-# Length limits published in every tool's input schema; pydantic refuses longer values before any work.
-MAX_REVISION_CHARS = 300  # an id, prefix, label or a range "lower:upper"
-MAX_PATH_CHARS = 4096
-MAX_MESSAGE_CHARS = 500
-MAX_NAME_CHARS = 128  # a backup label or a table name
-MAX_LIST_ITEMS = 1000
-
-STRICT_ARGUMENTS = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
 
 
 @dataclass
@@ -69,72 +57,3 @@ async def run_tool(state: ServerState, fn: Callable[[Project], Awaitable[T]]) ->
     except AlembicMcpError as exc:
         url = project.database_url if project is not None else None
         raise ToolError(redact(str(exc), url)) from None
-
-
-class StrictFuncMetadata(FuncMetadata):
-    """Arguments exactly as the published schema says: JSON inside strings is not parsed into lists or
-    objects, no value is coerced (``"yes"`` is not a boolean), an unknown name is refused by name."""
-
-    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
-        return dict(data)
-
-    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
-        valid = sorted(field.alias or name for name, field in self.arg_model.model_fields.items())
-        unknown = sorted(set(arguments_to_validate) - set(valid))
-        if unknown:
-            raise _unknown_arguments(self.arg_model.__name__, unknown, valid)
-        validated = super().validate_arguments(arguments_to_validate)
-        _refuse_nul(self.arg_model.__name__, validated)
-        return validated
-
-
-def _refuse_nul(model_name: str, arguments: dict[str, Any]) -> None:
-    """No file name, revision or label holds a NUL; the OS would refuse it deep inside a tool."""
-    for name, value in arguments.items():
-        items = value if isinstance(value, list) else [value]
-        for index, item in enumerate(items):
-            if isinstance(item, str) and "\x00" in item:
-                loc = (name, index) if isinstance(value, list) else (name,)
-                error = PydanticCustomError("nul_character", "must not contain a NUL character (\\x00)")
-                detail = InitErrorDetails(type=error, loc=loc, input=None)
-                raise ValidationError.from_exception_data(model_name, [detail], hide_input=True)
-
-
-def _unknown_arguments(model_name: str, unknown: list[str], valid: list[str]) -> ValidationError:
-    accepted = ", ".join(valid) if valid else "none (call it with {})"
-    details = [
-        InitErrorDetails(
-            type=PydanticCustomError(
-                "unknown_argument",
-                "unknown argument '{name}'; this tool accepts: {accepted}",
-                {"name": name[:100], "accepted": accepted},
-            ),
-            loc=(name[:100],),
-            input=None,
-        )
-        for name in unknown[:10]
-    ]
-    return ValidationError.from_exception_data(model_name, details, hide_input=True)
-
-
-def make_arguments_strict(server: MCPServer) -> None:
-    """Give every registered tool a strict argument model (extra='forbid', strict=True) and publish it.
-
-    MCPServer builds each tool's argument model from the signature with lax defaults; there is no public
-    hook, so the registered tools are rewritten once, right after registration.
-    """
-    for tool in server._tool_manager.list_tools():
-        lax = tool.fn_metadata
-        strict_model = _strict_subclass(lax.arg_model)
-        tool.fn_metadata = StrictFuncMetadata(
-            arg_model=strict_model,
-            output_schema=lax.output_schema,
-            output_model=lax.output_model,
-            wrap_output=lax.wrap_output,
-        )
-        tool.parameters = strict_model.model_json_schema(by_alias=True)
-
-
-def _strict_subclass(model: type[ArgModelBase]) -> type[ArgModelBase]:
-    config = {**model.model_config, **STRICT_ARGUMENTS}
-    return type(model.__name__, (model,), {"model_config": config, "__module__": __name__})

@@ -9,14 +9,8 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from alembic_mcp.server import descriptions as d
-from alembic_mcp.server.context import (
-    MAX_LIST_ITEMS,
-    MAX_MESSAGE_CHARS,
-    MAX_REVISION_CHARS,
-    ServerState,
-    progress_of,
-    run_tool,
-)
+from alembic_mcp.server.arguments import MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_REVISION_CHARS
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.server.elicit import Confirmation, client_can_elicit, human_said_yes
 from alembic_mcp.tools.heads.check import CheckHeadsResult, check_heads
 from alembic_mcp.tools.heads.merge import MergeHeadsResult, conflicting_tables, merge_heads

@@ -8,7 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.server.context import MAX_REVISION_CHARS, ServerState, progress_of, run_tool
+from alembic_mcp.server.arguments import MAX_REVISION_CHARS
+from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.roundtrip.tool import MAX_SEED_ROWS, MAX_TIMEOUT_S, TestRoundtripResult, test_roundtrip
 
 DESCRIPTION = """\

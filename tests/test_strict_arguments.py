@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 
 from alembic_mcp.server.app import build_server
-from alembic_mcp.server.context import MAX_REVISION_CHARS
+from alembic_mcp.server.arguments import MAX_REVISION_CHARS
 
 MODES = ["auto", "legacy"]
 MEGABYTE = "a" * 1_000_000
