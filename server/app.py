@@ -8,6 +8,7 @@ from mcp.server.mcpserver import MCPServer
 
 from alembic_mcp import __version__
 from alembic_mcp.server import backup_tools, generate_tools, heads_tools, review_tools, roundtrip_tools
+from alembic_mcp.server.arguments import make_arguments_strict
 from alembic_mcp.server.context import ServerState
 from alembic_mcp.server.descriptions import INSTRUCTIONS
 from alembic_mcp.tools.worker.prestart import keep_warm
@@ -27,6 +28,7 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
     )
     for module in TOOL_MODULES:
         module.register(server, state)
+    make_arguments_strict(server)
     if warm_worker:
         keep_warm()
     return server

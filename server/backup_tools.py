@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from alembic_mcp.server.arguments import MAX_LIST_ITEMS, MAX_NAME_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.backup.listing import ListBackupsResult, list_backups
 from alembic_mcp.tools.backup.tool import BackupResult, backup_db
@@ -68,9 +69,12 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     async def backup_db_tool(
         ctx: Context,
-        label: Annotated[str | None, Field(description=ARG_LABEL)] = None,
+        label: Annotated[str | None, Field(description=ARG_LABEL, min_length=1, max_length=MAX_NAME_CHARS)] = None,
         verify: Annotated[Literal["list", "restore"], Field(description=ARG_VERIFY)] = "list",
-        tables: Annotated[list[str] | None, Field(description=ARG_TABLES)] = None,
+        tables: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]] | None,
+            Field(description=ARG_TABLES, max_length=MAX_LIST_ITEMS),
+        ] = None,
     ) -> BackupResult:
         return await run_tool(
             state,

@@ -1,7 +1,8 @@
 """The ``alembic-mcp`` command line: ``serve`` plus one subcommand per tool for humans and CI.
 
-Exit codes: 0 proceed, 1 fix, 2 escalate, 3 could not run. mcp is imported only by ``serve``, so the
-tool subcommands start fast.
+Exit codes: 0 proceed, 1 fix, 2 escalate, 3 could not run (a usage error, an unreadable project or a
+crash: one line on stderr, never a traceback). mcp is imported only by ``serve``, so the tool
+subcommands start fast.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 
 EXIT_CODES = {"proceed": 0, "fix": 1, "escalate": 2}
 EXIT_COULD_NOT_RUN = 3
+EXIT_CODES_HELP = (
+    "exit codes: 0 proceed, 1 fix (apply the findings' fixes), 2 escalate (a human must decide), "
+    "3 could not run (usage error, unreadable project, unexpected error)"
+)
 
 ToolRunner = Callable[["Project", argparse.Namespace], Awaitable[Any]]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], ToolRunner]] = {}
@@ -30,6 +35,13 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
         return fn
 
     return decorator
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors exit 3 ("could not run"), never 2, the code for "escalate"."""
+
+    def error(self, message: str):
+        self.exit(EXIT_COULD_NOT_RUN, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _bool(value: str) -> bool:
@@ -160,7 +172,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alembic-mcp", description="Safe Alembic migrations for AI agents.")
+    from alembic_mcp import __version__
+
+    parser = Parser(prog="alembic-mcp", description="Safe Alembic migrations for AI agents.", epilog=EXIT_CODES_HELP)
+    parser.add_argument("--version", action="version", version=f"alembic-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="Run the MCP server.")
     _add_common(serve)
@@ -175,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="Run the six tools over MCP on a copy of the bundled example (SQLite).")
     demo.add_argument("--keep", action="store_true", help="Keep the demo project folder for inspection.")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP)
         _add_common(p)
         p.add_argument("--json", action="store_true", help="Print the verdict as JSON.")
         add_arguments(p)
@@ -232,8 +247,30 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("alembic-mcp: interrupted", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    except Exception as exc:  # a crash: one line, never a traceback, never an exit code that means a verdict
+        print(f"alembic-mcp: could not run: {_one_line(exc, args)}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+
+
+def _one_line(exc: BaseException, args: argparse.Namespace) -> str:
+    """The innermost cause of ``exc`` (the first leaf of an exception group) on one line, password masked."""
+    from alembic_mcp.tools.core.urls import redact
+
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = " ".join(str(exc).split()) or "(no message)"
+    return redact(
+        f"{type(exc).__name__}: {text}"[:500], getattr(args, "database_url", None), getattr(args, "scratch_url", None)
+    )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve(args)
     if args.command == "demo":

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from alembic_mcp.tools.core.config import Project, load_project
 from alembic_mcp.tools.core.errors import AlembicMcpError
-from alembic_mcp.tools.core.progress import Progress
+from alembic_mcp.tools.core.progress import Progress, status_note
 from alembic_mcp.tools.core.urls import redact
 
 T = TypeVar("T")
@@ -29,13 +29,22 @@ class ServerState:
 
 
 def progress_of(ctx: Context | None) -> Progress:
+    """The client's progress reporter for this call; also the call's ``status_note`` (a wait for a worker
+    deep inside the tool is reported at the progress already reached)."""
+    reached: dict[str, Any] = {"done": 0.0, "total": None}
+
     async def report(done: float, total: float | None, message: str) -> None:
+        reached.update(done=done, total=total)
         if ctx is not None:
             try:
                 await ctx.report_progress(done, total, message)
             except Exception:  # a client that went away must not fail the tool
                 pass
 
+    async def note(message: str) -> None:
+        await report(reached["done"], reached["total"], message)
+
+    status_note.set(note)
     return report
 
 

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from alembic_mcp.server.arguments import MAX_MESSAGE_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.generate.tool import GenerateMigrationResult, generate_migration
 
@@ -65,9 +66,11 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     async def generate_migration_tool(
         ctx: Context,
-        message: Annotated[str, Field(description=ARG_MESSAGE)],
+        message: Annotated[str, Field(description=ARG_MESSAGE, min_length=1, max_length=MAX_MESSAGE_CHARS)],
         autogenerate: Annotated[bool, Field(description=ARG_AUTOGENERATE)] = True,
-        rev_id: Annotated[str | None, Field(description=ARG_REV_ID)] = None,
+        rev_id: Annotated[
+            str | None, Field(description=ARG_REV_ID, min_length=1, max_length=MAX_REVISION_CHARS)
+        ] = None,
         dry_run: Annotated[bool, Field(description=ARG_DRY_RUN)] = False,
         against: Annotated[Literal["scratch", "target"], Field(description=ARG_AGAINST)] = "scratch",
     ) -> GenerateMigrationResult:

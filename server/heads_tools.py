@@ -9,6 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from alembic_mcp.server import descriptions as d
+from alembic_mcp.server.arguments import MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.server.elicit import Confirmation, client_can_elicit, human_said_yes
 from alembic_mcp.tools.heads.check import CheckHeadsResult, check_heads
@@ -48,8 +49,13 @@ def register(server: MCPServer, state: ServerState) -> None:
 
     async def merge_heads_tool(
         ctx: Context,
-        heads: Annotated[list[str] | None, Field(description=d.ARG_HEADS)] = None,
-        message: Annotated[str, Field(description=d.ARG_MESSAGE)] = "merge heads",
+        heads: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=MAX_REVISION_CHARS)]] | None,
+            Field(description=d.ARG_HEADS, max_length=MAX_LIST_ITEMS),
+        ] = None,
+        message: Annotated[str, Field(description=d.ARG_MESSAGE, min_length=1, max_length=MAX_MESSAGE_CHARS)] = (
+            "merge heads"
+        ),
         dry_run: Annotated[bool, Field(description=d.ARG_DRY_RUN)] = False,
         acknowledge_conflicts: Annotated[bool, Field(description=d.ARG_ACK)] = False,
         human: Annotated[ElicitationResult[Confirmation], Resolve(ask_about_conflicts)] = None,  # type: ignore[assignment]  # mcp fills it

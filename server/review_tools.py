@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from alembic_mcp.server.arguments import MAX_PATH_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
@@ -71,8 +72,10 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     async def review_migration_tool(
         ctx: Context,
-        revision: Annotated[str | None, Field(description=ARG_REVISION)] = None,
-        path: Annotated[str | None, Field(description=ARG_PATH)] = None,
+        revision: Annotated[
+            str | None, Field(description=ARG_REVISION, min_length=1, max_length=MAX_REVISION_CHARS)
+        ] = None,
+        path: Annotated[str | None, Field(description=ARG_PATH, min_length=1, max_length=MAX_PATH_CHARS)] = None,
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
     ) -> ReviewMigrationResult:
         return await run_tool(

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from alembic_mcp.server.arguments import MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.roundtrip.tool import MAX_SEED_ROWS, MAX_TIMEOUT_S, TestRoundtripResult, test_roundtrip
 
@@ -62,8 +63,12 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     async def test_roundtrip_tool(
         ctx: Context,
-        revision: Annotated[str, Field(description=ARG_REVISION, min_length=1)] = "heads",
-        from_revision: Annotated[str | None, Field(description=ARG_FROM)] = None,
+        revision: Annotated[str, Field(description=ARG_REVISION, min_length=1, max_length=MAX_REVISION_CHARS)] = (
+            "heads"
+        ),
+        from_revision: Annotated[
+            str | None, Field(description=ARG_FROM, min_length=1, max_length=MAX_REVISION_CHARS)
+        ] = None,
         seed_rows: Annotated[int, Field(description=ARG_SEED, ge=0, le=MAX_SEED_ROWS)] = 20,
         data_from: Annotated[Literal["seed", "target"], Field(description=ARG_DATA)] = "seed",
         trace_locks: Annotated[bool, Field(description=ARG_TRACE)] = True,

@@ -83,6 +83,36 @@ def _drop_database(server_url: str, kind: str, name: str) -> None:
     engine.dispose()
 
 
+def _scratch_names(server_url: str) -> set[str] | None:
+    """Scratch databases on a server now; None when the server cannot be reached."""
+    import anyio
+
+    from alembic_mcp.tools.db import scratch
+
+    try:
+        return set(anyio.run(scratch.list_scratch, server_url))
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaked_scratch_databases():
+    """Fails the session if it leaves a scratch database behind: one this process still holds, or one on
+    the PostgreSQL or MariaDB server that appeared during the session and whose owner is gone."""
+    import anyio
+
+    from alembic_mcp.tools.db import scratch
+
+    before = {server: _scratch_names(server) for server in (PG_SERVER, MARIADB_SERVER)}
+    yield
+    leaked = scratch.live_in_this_process()
+    for server, known in before.items():
+        if known is not None:
+            leaked |= {name for name in anyio.run(scratch.orphaned, server) if name not in known}
+    if leaked:
+        pytest.fail(f"the test session leaked scratch databases: {', '.join(sorted(leaked))}", pytrace=False)
+
+
 @pytest.fixture
 def pg_url():
     """URL (sync psycopg driver) of a fresh, empty PostgreSQL database, dropped afterwards."""

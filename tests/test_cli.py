@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 from conftest import write_revision
+
+from alembic_mcp import __version__
 
 pytestmark = pytest.mark.subprocess
 
@@ -64,3 +67,35 @@ def test_could_not_run_is_exit_3_with_masked_password(tmp_path, example_project)
     )
     assert out.returncode == 3 and "path separator" in json.loads(out.stdout)["error"]
     assert "pw123456" not in out.stdout + out.stderr
+
+
+def test_usage_errors_exit_3_with_one_line(example_project):
+    for args in (["check-heads", "--bogus"], [], ["no-such-command"], ["test-roundtrip", "--seed-rows", "many"]):
+        out = cli(*args, "--project", str(example_project)) if args[:1] == ["check-heads"] else cli(*args)
+        assert out.returncode == 3, (args, out.returncode, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1 and "error:" in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
+def test_a_crash_exits_3_with_one_line_and_no_traceback(example_project):
+    env = {**os.environ, "ALEMBIC_MCP_WORKER_PYTHON": str(example_project / "no-such-python")}
+    out = subprocess.run(
+        [sys.executable, "-m", "alembic_mcp.server", "check-heads", "--project", str(example_project)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 3, (out.returncode, out.stdout, out.stderr)
+    assert out.stderr.startswith("alembic-mcp: could not run: ") and "no-such-python" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_help_lists_exit_codes_and_version_prints():
+    for args in (["--help"], ["check-heads", "--help"]):
+        out = cli(*args)
+        assert out.returncode == 0
+        flat = " ".join(out.stdout.split())
+        assert "0 proceed" in flat and "2 escalate" in flat and "3 could not run" in flat, args
+    out = cli("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"alembic-mcp {__version__}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import anyio
 import pytest
 
 from alembic_mcp.tools.core.config import load_project
 from alembic_mcp.tools.core.errors import ProjectError, WorkerFailed
-from alembic_mcp.tools.core.urls import mask_url, redact
+from alembic_mcp.tools.core.urls import mask_url, mask_url_text, redact
 from alembic_mcp.tools.db import scratch
 from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
@@ -77,6 +78,33 @@ def test_mask_and_redact():
     assert "hunter2" not in redact("mysql://root:hunter2@x/y failed")
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("a://b:c@d", "a://b:***@d"),
+        ("x a+b.c-d://user:pw@h and e://u:p@h2", "x a+b.c-d://user:***@h and e://u:***@h2"),
+        ("a://bc://u:p@h", "a://bc:***@h"),  # the first :// owns the userinfo, as with the URL grammar
+        ("1://u:p@h", "1://u:p@h"),  # a scheme starts with a letter
+        ("a://u:p q@h", "a://u:p q@h"),  # whitespace ends a password
+        ("a://u/p:q@h", "a://u/p:q@h"),  # a slash ends the user name
+        ("a://u:p@h://v:q@i", "a://u:***@h://v:***@i"),
+        ("://u:p@h", "://u:p@h"),
+    ],
+)
+def test_mask_url_text_cases(text, masked):
+    assert mask_url_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["a" * 1_000_000, ("a" * 50 + "://") * 20_000, ("x://u:" + "p" * 10) * 60_000, "a://" + ":" * 1_000_000],
+)
+def test_mask_url_text_handles_a_megabyte_of_hostile_text(hostile):
+    """These shapes made the old regex backtrack for minutes; the scanner visits each character a bounded
+    number of times (bench/bench_redact.py shows the linear growth)."""
+    assert mask_url_text(hostile + " pg://u:secret@h").endswith(" pg://u:***@h")
+
+
 # --- scratch databases ---------------------------------------------------------------------------
 
 
@@ -119,19 +147,44 @@ def test_scratch_dropped_on_error_and_cancel(any_target):
     assert not set(names) & set(left)
 
 
-def test_sweep_drops_only_stale(pg_url, monkeypatch):
+def test_sweep_drops_orphans_at_once_and_old_ownerless_ones_by_age(any_target):
     async def go():
-        fresh = await scratch.create_scratch(pg_url)
-        monkeypatch.setattr(scratch, "new_name", lambda: f"{scratch.PREFIX}_{int(time.time()) - 90000}_abcd1234")
-        stale = await scratch.create_scratch(pg_url)
-        dropped = await scratch.sweep_stale(pg_url)
-        remaining = await scratch.list_scratch(pg_url)
-        await scratch.drop_scratch(fresh)
-        return fresh.name, stale.name, dropped, remaining
+        live = await scratch.create_scratch(any_target)
+        orphan = await scratch.create_scratch(any_target)
+        await orphan.owner.release()  # what the owner's death does: its lock goes, the database stays
+        orphan.owner = None
+        legacy_old = await _ownerless(any_target, f"{scratch.PREFIX}_{int(time.time()) - 90000}_abcd1234")
+        legacy_new = await _ownerless(any_target, f"{scratch.PREFIX}_{int(time.time())}_abcd5678")
+        before = set(await scratch.list_scratch(any_target))
+        dropped = await scratch.sweep_stale(any_target)
+        remaining = set(await scratch.list_scratch(any_target))
+        await scratch.drop_scratch(live)
+        await scratch.drop_scratch(orphan)
+        await scratch.drop_scratch(legacy_new)
+        await scratch.drop_scratch(legacy_old)
+        return live.name, orphan.name, legacy_old.name, legacy_new.name, before, dropped, remaining
 
-    fresh, stale, dropped, remaining = anyio.run(go)
-    assert stale in dropped and stale not in remaining
-    assert fresh in remaining and fresh not in dropped
+    live, orphan, legacy_old, legacy_new, before, dropped, remaining = anyio.run(go)
+    assert {live, orphan, legacy_old, legacy_new} <= before
+    assert orphan in dropped and legacy_old in dropped
+    assert live in remaining and legacy_new in remaining
+    assert not {live, orphan, legacy_old, legacy_new} & set(anyio.run(scratch.list_scratch, any_target))
+    assert not scratch.live_in_this_process()
+
+
+async def _ownerless(target, name):
+    """A scratch database as versions without owner locks made them."""
+    original = scratch.new_name
+    scratch.new_name = lambda: name
+    try:
+        made = await scratch.create_scratch(target)
+    finally:
+        scratch.new_name = original
+    await made.owner.release()
+    made.owner = None
+    if made.backend == "sqlite":
+        (Path(made.url.database).parent / "owner.lock").unlink()
+    return made
 
 
 # --- the worker ----------------------------------------------------------------------------------

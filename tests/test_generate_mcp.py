@@ -40,7 +40,7 @@ def test_two_edits_in_one_server_process(example_project, sqlite_url, mode):
 
 
 BAD = [
-    ({"message": ""}, "message is empty"),
+    ({"message": ""}, "at least 1 character"),
     ({"message": "add/column"}, "path separator"),
     ({"message": "..\\evil"}, "path separator"),
     ({"message": "x", "rev_id": HEAD}, "already exists"),

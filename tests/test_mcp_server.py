@@ -76,7 +76,7 @@ BAD_MERGE_ARGS = [
     ({"heads": ["nope1", "nope2"]}, "Unknown revision"),
     ({"heads": ["c0000001"]}, "at least two"),
     ({"message": 123}, "message"),
-    ({"message": ""}, "message is empty"),
+    ({"message": ""}, "at least 1 character"),
     ({"message": "../../etc/passwd"}, "path separator"),
     ({"dry_run": "maybe"}, "dry_run"),
     ({"acknowledge_conflicts": [1]}, "acknowledge_conflicts"),

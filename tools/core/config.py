@@ -50,6 +50,12 @@ class Settings(BaseModel):
     version_table_schema: str | None = None
     worker_python: str | None = None
     worker_timeout_s: float = Field(default=300.0, gt=0)
+    max_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=256,
+        description="Worker interpreters running at once (one warm spare comes on top); default: the cores.",
+    )
     exact_count_limit: int = Field(default=1_000_000, ge=0)
 
     @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", mode="before")

@@ -35,12 +35,63 @@ def mask_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_USER_STOP = re.compile(r"[:/@\s]")
+_PASSWORD_STOP = re.compile(r"[@\s]")
+
+
+class _ForwardFinder:
+    """Finds the next match of a pattern at or after a position that only ever moves forward.
+
+    A cached hit beyond the position is still the next one, so all searches together scan the text
+    once: this keeps masking linear however many ``://`` the text holds.
+    """
+
+    def __init__(self, pattern: re.Pattern[str], text: str):
+        self.pattern, self.text, self.hit = pattern, text, -1
+
+    def next_at_or_after(self, pos: int) -> int:
+        if self.hit != len(self.text) and self.hit < pos:
+            match = self.pattern.search(self.text, pos)
+            self.hit = match.start() if match else len(self.text)
+        return self.hit
+
+
+def _has_scheme(text: str, end: int, floor: int) -> bool:
+    """Whether ``text[:end]`` ends in a URL scheme (a letter, then letters, digits or ``+.-_``)."""
+    start = end
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_+.-"):
+        start -= 1
+    return any(c.isascii() and c.isalpha() for c in text[start:end])
 
 
 def mask_url_text(text: str) -> str:
-    """Mask any ``scheme://user:password@`` userinfo found in free text."""
-    return _USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", text)
+    """Mask any ``scheme://user:password@`` userinfo found in free text, in time linear in its length.
+
+    Each ``://`` is examined once: the scheme before it and the user name after it are runs that
+    cannot reach the neighbouring ``://``; the password's end is found by a forward-only search.
+    """
+    if "://" not in text:
+        return text
+    password_end = _ForwardFinder(_PASSWORD_STOP, text)
+    pieces: list[str] = []
+    copied = 0  # text[:copied] is already in pieces
+    sep = text.find("://")
+    while sep != -1:
+        user_start = sep + 3
+        user_end = _USER_STOP.search(text, user_start)
+        at = -1
+        if user_end and text[user_end.start()] == ":" and _has_scheme(text, sep, copied):
+            stop = password_end.next_at_or_after(user_end.start() + 1)
+            at = stop if stop < len(text) and text[stop] == "@" else -1
+        if at == -1 or user_end is None:
+            sep = text.find("://", user_start)
+            continue
+        pieces.append(text[copied : user_end.start() + 1])
+        pieces.append(MASK)
+        copied = at
+        sep = text.find("://", at + 1)
+    pieces.append(text[copied:])
+    return "".join(pieces)
 
 
 def redact(text: str, *urls: str | URL | None) -> str:

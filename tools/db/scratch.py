@@ -1,8 +1,10 @@
-"""Scratch databases for rehearsals: created per call, always dropped, stale ones swept.
+"""Scratch databases for rehearsals: created per call, always dropped, orphans swept at once.
 
-PostgreSQL and MariaDB/MySQL: ``CREATE DATABASE amcp_scratch_<epoch>_<random>`` on the scratch server
-(default: the target's server). SQLite: a file in a fresh temporary folder. The epoch in the name
-lets a sweep drop only leftovers older than ``stale_after_s``, never another call's live database.
+PostgreSQL and MariaDB/MySQL: ``CREATE DATABASE amcp_scratch_<epoch>_<random>_owned`` on the scratch
+server (default: the target's server). SQLite: a file in a fresh temporary folder. Each scratch holds a
+lock tied to its owner's life (``scratch_owner``) until it is dropped: any later sweep, by any server,
+drops every scratch whose lock is free, so a server killed mid-rehearsal leaves nothing behind for long.
+Names without the ``_owned`` suffix (older versions) are dropped only once older than ``stale_after_s``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from sqlalchemy import text
@@ -24,12 +27,17 @@ from sqlalchemy.engine import URL
 
 from alembic_mcp.tools.core.errors import DatabaseUnavailable
 from alembic_mcp.tools.core.urls import backend_of, mask_url, parse_url
+from alembic_mcp.tools.db import scratch_owner as owners
 from alembic_mcp.tools.db.dbinfo import with_pg, with_sync
 
 PREFIX = "amcp_scratch"
-NAME_PATTERN = re.compile(rf"^{PREFIX}_(\d+)_[0-9a-f]+$")
+OWNED_SUFFIX = "_owned"
+NAME_PATTERN = re.compile(rf"^{PREFIX}_(\d+)_[0-9a-f]+$")  # older versions: no owner lock, swept by age
+OWNED_PATTERN = re.compile(rf"^{PREFIX}_(\d+)_[0-9a-f]+{OWNED_SUFFIX}$")
 SQLITE_DIR_PREFIX = "amcp-scratch-"
 DEFAULT_STALE_AFTER_S = 6 * 3600
+
+_live_here: set[str] = set()  # scratch databases this process created and has not dropped yet
 
 
 @dataclass
@@ -38,6 +46,7 @@ class ScratchDatabase:
     name: str
     backend: str
     dropped: bool = False
+    owner: Any = field(default=None, repr=False)
 
     @property
     def url_string(self) -> str:
@@ -49,7 +58,12 @@ class ScratchDatabase:
 
 
 def new_name() -> str:
-    return f"{PREFIX}_{int(time.time())}_{secrets.token_hex(4)}"
+    return f"{PREFIX}_{int(time.time())}_{secrets.token_hex(4)}{OWNED_SUFFIX}"
+
+
+def live_in_this_process() -> set[str]:
+    """Names of the scratch databases this process holds right now (the test suite checks it ends empty)."""
+    return set(_live_here)
 
 
 def _server_url(target: URL, scratch_server: URL | None, maintenance_db: str) -> URL:
@@ -58,65 +72,100 @@ def _server_url(target: URL, scratch_server: URL | None, maintenance_db: str) ->
 
 
 async def create_scratch(target_url: URL | str, scratch_server_url: URL | str | None = None) -> ScratchDatabase:
+    """Create a scratch database whose owner lock this process holds until ``drop_scratch``."""
     target = parse_url(target_url)
     server = parse_url(scratch_server_url) if scratch_server_url else None
     backend = backend_of(target)
     name = new_name()
     if backend == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix=SQLITE_DIR_PREFIX))
-        path = folder / f"{name}.db"
-        sqlite3.connect(path).close()
-        return ScratchDatabase(url=target.set(database=str(path)), name=name, backend=backend)
+        scratch = _create_sqlite(target, name)
+    elif backend in ("postgresql", "mysql"):
+        scratch = await _create_on_server(target, server, backend, name)
+    else:
+        raise DatabaseUnavailable(f"Scratch databases are not supported for the {backend!r} backend.")
+    _live_here.add(name)
+    return scratch
+
+
+def _create_sqlite(target: URL, name: str) -> ScratchDatabase:
+    folder = Path(tempfile.mkdtemp(prefix=SQLITE_DIR_PREFIX))
+    owner = owners.hold_sqlite(folder)
+    path = folder / f"{name}.db"
+    sqlite3.connect(path).close()
+    return ScratchDatabase(url=target.set(database=str(path)), name=name, backend="sqlite", owner=owner)
+
+
+async def _create_on_server(target: URL, server: URL | None, backend: str, name: str) -> ScratchDatabase:
+    """Take the owner lock first, then create: a sweeper never sees the database without a live lock."""
     base = server or target
-    if backend == "postgresql":
+    owner: owners.PgOwner | owners.MysqlOwner
+    try:
+        if backend == "postgresql":
+            owner = await owners.hold_pg(_server_url(target, server, "postgres"), name)
+            create = f'CREATE DATABASE "{name}"'
+        else:
+            owner = await owners.hold_mysql(_server_url(target, server, ""), name)
+            create = f"CREATE DATABASE `{name}`"
+    except DatabaseUnavailable:
+        raise
+    except Exception as exc:
+        raise _cannot_create(base, backend, exc) from None
+    try:
+        await owner.execute(create)
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await owner.release()
+        if isinstance(exc, Exception):
+            raise _cannot_create(base, backend, exc) from None
+        raise
+    return ScratchDatabase(url=base.set(database=name), name=name, backend=backend, owner=owner)
 
-        async def create(conn) -> None:
-            await conn.execute(f'CREATE DATABASE "{name}"')
 
-        try:
-            await with_pg(_server_url(target, server, "postgres"), create)
-        except DatabaseUnavailable:
-            raise
-        except Exception as exc:
-            raise DatabaseUnavailable(
-                f"Could not create a scratch database on {mask_url(base.set(database=None))}: {exc}. "
-                "The user needs CREATEDB, or set scratch_url to a server where it has it."
-            ) from None
-        return ScratchDatabase(url=base.set(database=name), name=name, backend=backend)
-    if backend == "mysql":
-
-        def create_sync(conn) -> None:
-            conn.execute(text(f"CREATE DATABASE `{name}`"))
-
-        try:
-            await with_sync(_server_url(target, server, ""), create_sync)
-        except DatabaseUnavailable:
-            raise
-        except Exception as exc:
-            raise DatabaseUnavailable(
-                f"Could not create a scratch database on {mask_url(base.set(database=None))}: {exc}. "
-                "Grant CREATE/DROP, or set scratch_url to a server where the user has them."
-            ) from None
-        return ScratchDatabase(url=base.set(database=name), name=name, backend=backend)
-    raise DatabaseUnavailable(f"Scratch databases are not supported for the {backend!r} backend.")
+def _cannot_create(base: URL, backend: str, exc: Exception) -> DatabaseUnavailable:
+    how = (
+        "The user needs CREATEDB, or set scratch_url to a server where it has it."
+        if backend == "postgresql"
+        else "Grant CREATE/DROP, or set scratch_url to a server where the user has them."
+    )
+    return DatabaseUnavailable(
+        f"Could not create a scratch database on {mask_url(base.set(database=None))}: {exc}. {how}"
+    )
 
 
 async def drop_scratch(scratch: ScratchDatabase) -> None:
+    """Drop the database (through its owner connection when there is one), then release the owner lock."""
     if scratch.dropped:
         return
-    if scratch.backend == "sqlite":
-        shutil.rmtree(Path(str(scratch.url.database)).parent, ignore_errors=True)
-    elif scratch.backend == "postgresql":
-
-        async def drop(conn) -> None:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{scratch.name}" WITH (FORCE)')
-
-        await with_pg(scratch.url.set(database="postgres"), drop)
-    elif scratch.backend == "mysql":
-        await with_sync(
-            scratch.url.set(database=""), lambda conn: conn.execute(text(f"DROP DATABASE IF EXISTS `{scratch.name}`"))
-        )
+    try:
+        if scratch.backend == "sqlite":
+            shutil.rmtree(Path(str(scratch.url.database)).parent, ignore_errors=True)
+        elif scratch.backend == "postgresql":
+            await _owner_or_fresh_pg(scratch, f'DROP DATABASE IF EXISTS "{scratch.name}" WITH (FORCE)')
+        elif scratch.backend == "mysql":
+            await _owner_or_fresh_mysql(scratch, f"DROP DATABASE IF EXISTS `{scratch.name}`")
+    finally:
+        if scratch.owner is not None:
+            owner, scratch.owner = scratch.owner, None
+            await owner.release()
+        _live_here.discard(scratch.name)
     scratch.dropped = True
+
+
+async def _owner_or_fresh_pg(scratch: ScratchDatabase, sql: str) -> None:
+    if scratch.owner is not None and not scratch.owner.conn.is_closed():
+        await scratch.owner.execute(sql)
+    else:
+        await with_pg(scratch.url.set(database="postgres"), lambda conn: conn.execute(sql))
+
+
+async def _owner_or_fresh_mysql(scratch: ScratchDatabase, sql: str) -> None:
+    if scratch.owner is not None:
+        try:
+            await scratch.owner.execute(sql)
+            return
+        except Exception:  # the owner connection broke: drop through a fresh one
+            pass
+    await with_sync(scratch.url.set(database=""), lambda conn: conn.execute(text(sql)))
 
 
 @asynccontextmanager
@@ -125,7 +174,7 @@ async def scratch_database(
 ) -> AsyncIterator[ScratchDatabase]:
     """Create a scratch database; drop it on exit, also on error, cancellation or timeout.
 
-    Leftovers of killed earlier runs (older than DEFAULT_STALE_AFTER_S) are swept first, best effort.
+    Orphans (owner gone) and old ownerless leftovers on the same server are swept first, best effort.
     """
     try:
         await sweep_stale(target_url, scratch_server_url)
@@ -139,6 +188,10 @@ async def scratch_database(
             await drop_scratch(scratch)
 
 
+def _is_scratch_name(name: str) -> bool:
+    return bool(NAME_PATTERN.match(name) or OWNED_PATTERN.match(name))
+
+
 def _is_stale(name: str, now: float, stale_after_s: float) -> bool:
     match = NAME_PATTERN.match(name)
     return match is not None and now - int(match.group(1)) > stale_after_s
@@ -149,40 +202,98 @@ async def sweep_stale(
     scratch_server_url: URL | str | None = None,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
 ) -> list[str]:
-    """Drop scratch databases with our prefix older than ``stale_after_s``; return their names."""
+    """Drop scratch databases whose owner is gone, and ownerless ones older than ``stale_after_s``.
+
+    Returns the names dropped. A live scratch (its owner holds the lock) is never touched.
+    """
     target = parse_url(target_url)
     server = parse_url(scratch_server_url) if scratch_server_url else target
     backend = backend_of(target)
     now = time.time()
-    dropped: list[str] = []
     if backend == "sqlite":
-        for folder in Path(tempfile.gettempdir()).glob(f"{SQLITE_DIR_PREFIX}*"):
-            for db in folder.glob(f"{PREFIX}_*.db"):
-                if _is_stale(db.stem, now, stale_after_s):
-                    shutil.rmtree(folder, ignore_errors=True)
-                    dropped.append(db.stem)
-        return dropped
+        return _sweep_sqlite(now, stale_after_s)
+    if backend == "postgresql":
+        return await with_pg(server.set(database="postgres"), lambda conn: _sweep_pg(conn, now, stale_after_s))
+    if backend == "mysql":
+        return await with_sync(server.set(database=""), lambda conn: _sweep_mysql(conn, now, stale_after_s))
+    return []
+
+
+def _sweep_sqlite(now: float, stale_after_s: float) -> list[str]:
+    dropped: list[str] = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{SQLITE_DIR_PREFIX}*"):
+        gone = owners.sqlite_owner_gone(folder)
+        for db in folder.glob(f"{PREFIX}_*.db"):
+            if gone or (gone is None and _is_stale(db.stem, now, stale_after_s)):
+                shutil.rmtree(folder, ignore_errors=True)
+                dropped.append(db.stem)
+    return dropped
+
+
+async def _sweep_pg(conn: Any, now: float, stale_after_s: float) -> list[str]:
+    dropped: list[str] = []
+    rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{PREFIX}_%")
+    for name in (row["datname"] for row in rows):
+        if OWNED_PATTERN.match(name):
+            if not await owners.pg_owner_gone(conn, name):
+                continue
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await owners.pg_release(conn, name)
+        elif _is_stale(name, now, stale_after_s):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            continue
+        dropped.append(name)
+    return dropped
+
+
+def _sweep_mysql(conn: Any, now: float, stale_after_s: float) -> list[str]:
+    dropped: list[str] = []
+    for name in [r[0] for r in conn.execute(text("SHOW DATABASES"))]:
+        if OWNED_PATTERN.match(name):
+            if not owners.mysql_owner_gone(conn, name):
+                continue
+            try:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            finally:
+                owners.mysql_release(conn, name)
+        elif _is_stale(name, now, stale_after_s):
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        else:
+            continue
+        dropped.append(name)
+    return dropped
+
+
+async def orphaned(target_url: URL | str, scratch_server_url: URL | str | None = None) -> list[str]:
+    """Names of scratch databases on the server whose owner is gone (nothing is dropped)."""
+    target = parse_url(target_url)
+    server = parse_url(scratch_server_url) if scratch_server_url else target
+    backend = backend_of(target)
     if backend == "postgresql":
 
-        async def sweep(conn) -> None:
-            rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{PREFIX}_%")
-            for row in rows:
-                if _is_stale(row["datname"], now, stale_after_s):
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
-                    dropped.append(row["datname"])
+        async def check(conn: Any) -> list[str]:
+            gone = []
+            for name in await list_scratch(server):
+                if OWNED_PATTERN.match(name) and await owners.pg_owner_gone(conn, name):
+                    await owners.pg_release(conn, name)
+                    gone.append(name)
+            return gone
 
-        await with_pg(server.set(database="postgres"), sweep)
-    elif backend == "mysql":
+        return await with_pg(server.set(database="postgres"), check)
+    if backend == "mysql":
+        names = await list_scratch(server)
 
-        def sweep_sync(conn) -> None:
-            names = [r[0] for r in conn.execute(text("SHOW DATABASES"))]
-            for name in names:
-                if _is_stale(name, now, stale_after_s):
-                    conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-                    dropped.append(name)
+        def check_sync(conn: Any) -> list[str]:
+            gone = [n for n in names if OWNED_PATTERN.match(n) and owners.mysql_owner_gone(conn, n)]
+            for name in gone:
+                owners.mysql_release(conn, name)
+            return gone
 
-        await with_sync(server.set(database=""), sweep_sync)
-    return dropped
+        return await with_sync(server.set(database=""), check_sync)
+    return []
 
 
 async def list_scratch(target_url: URL | str, scratch_server_url: URL | str | None = None) -> list[str]:
@@ -201,5 +312,5 @@ async def list_scratch(target_url: URL | str, scratch_server_url: URL | str | No
         return await with_pg(server.set(database="postgres"), query)
     return await with_sync(
         server.set(database=""),
-        lambda conn: [r[0] for r in conn.execute(text("SHOW DATABASES")) if NAME_PATTERN.match(r[0])],
+        lambda conn: [r[0] for r in conn.execute(text("SHOW DATABASES")) if _is_scratch_name(r[0])],
     )

@@ -46,7 +46,7 @@ async def files_to_commit(project: Project, migration: Path) -> list[str]:
             continue
         if any(path.is_relative_to(v) for v in versions):
             continue
-        if path == env_py or defines_tables(path):
+        if path == env_py or await anyio.to_thread.run_sync(defines_tables, path):
             rel = project.relative(path)
             if rel not in files:
                 files.append(rel)

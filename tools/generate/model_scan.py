@@ -3,7 +3,9 @@
 Used to diagnose autogenerate's most common blind spot: a model module env.py never imports, so its
 tables are missing from ``target_metadata``. A table is found from ``__tablename__ = "name"`` in a
 class body and from ``Table("name", metadata, ...)`` calls. Folders that hold no application models
-(virtualenvs, hidden folders, tests, the migrations folder) are skipped.
+(virtualenvs, hidden folders, tests, the migrations folder) are skipped, and so are files that are
+links out of the project, FIFOs, devices, sockets or oversized (reported back as skipped). Reading is
+blocking I/O: async callers run the scan in a thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic_mcp.tools.core.containment import UnsafeFile, check_source_file
 from alembic_mcp.tools.history.migration_ast import literal_value
 
 SKIP_DIRS = frozenset(
@@ -30,6 +33,7 @@ SKIP_DIRS = frozenset(
 )
 MAX_FILES = 5000
 MAX_BYTES = 1_000_000
+MAX_SKIPPED_REPORTED = 20
 
 
 @dataclass(frozen=True)
@@ -114,11 +118,13 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts)
 
 
-def python_files(root: Path, exclude: list[Path]) -> list[Path]:
-    """The project's own .py files, skipping environments, hidden folders, tests and ``exclude``."""
+def python_files(root: Path, exclude: list[Path], skipped: list[UnsafeFile] | None = None) -> list[Path]:
+    """The project's own regular .py files inside ``root``, skipping environments, hidden folders, tests and
+    ``exclude``; links out of the project, special and oversized files go to ``skipped``."""
     root = root.resolve()
     excluded = {p.resolve() for p in exclude}
     out: list[Path] = []
+    skipped = skipped if skipped is not None else []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
@@ -130,32 +136,47 @@ def python_files(root: Path, exclude: list[Path]) -> list[Path]:
             and not (here / d / "pyvenv.cfg").exists()
         )
         for name in sorted(filenames):
-            if name.endswith(".py"):
-                out.append(here / name)
-                if len(out) >= MAX_FILES:
-                    return out
+            if not name.endswith(".py"):
+                continue
+            problem = check_source_file(here / name, root)
+            if problem is None and (here / name).stat().st_size > MAX_BYTES:
+                problem = UnsafeFile(here / name, "oversized-file", f"is over {MAX_BYTES} bytes")
+            if problem is not None:
+                skipped.append(problem)
+                continue
+            out.append(here / name)
+            if len(out) >= MAX_FILES:
+                return out
     return out
 
 
 def scan_models(root: Path | str, exclude: list[Path] | None = None) -> list[ModelTable]:
     """Every table declared in the project's Python files (outside ``exclude``, e.g. migrations)."""
+    return scan_models_and_skips(root, exclude)[0]
+
+
+def scan_models_and_skips(
+    root: Path | str, exclude: list[Path] | None = None
+) -> tuple[list[ModelTable], list[UnsafeFile]]:
+    """The tables declared in the project's Python files, and the files skipped as unsafe to read."""
     root = Path(root).resolve()
     tables: list[ModelTable] = []
-    for path in python_files(root, exclude or []):
+    skipped: list[UnsafeFile] = []
+    for path in python_files(root, exclude or [], skipped):
         try:
-            if path.stat().st_size > MAX_BYTES:
-                continue
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         if "__tablename__" not in source and "Table(" not in source:
             continue
         tables.extend(tables_in_source(source, path, module_name(root, path)))
-    return tables
+    return tables, skipped[:MAX_SKIPPED_REPORTED]
 
 
 def defines_tables(path: Path) -> bool:
-    """Whether one file declares at least one table (a model module)."""
+    """Whether one file declares at least one table (a model module); never reads a special file."""
+    if check_source_file(path, path.parent.resolve()) is not None or path.stat().st_size > MAX_BYTES:
+        return False
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

@@ -35,7 +35,7 @@ from alembic_mcp.tools.generate.autogen_findings import (
     unimported_tables,
 )
 from alembic_mcp.tools.generate.git_files import files_to_commit
-from alembic_mcp.tools.generate.model_scan import scan_models
+from alembic_mcp.tools.generate.model_scan import scan_models_and_skips
 from alembic_mcp.tools.history.graph import load_history
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
 from alembic_mcp.tools.worker.runner import run_worker
@@ -328,7 +328,10 @@ async def _build_result(
             summary="The existing migrations fail on a fresh database; nothing written.",
             next_steps=["Fix the failing migration, then call generate_migration again."],
         )
-    model_tables = scan_models(project.root, [project.script_location, *project.version_locations])
+    model_tables, skipped = await anyio.to_thread.run_sync(
+        scan_models_and_skips, project.root, [project.script_location, *project.version_locations]
+    )
+    findings.extend(problem.finding(project, severity="warning") for problem in skipped)
     if raw.get("target_metadata_none"):
         return GenerateMigrationResult(
             **common,

@@ -9,6 +9,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.containment import UnsafeProjectFiles
 from alembic_mcp.tools.core.errors import AlembicMcpError
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
@@ -203,7 +204,10 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
 
     async with anyio.create_task_group() as tg:  # the database answers while the worker loads files
         tg.start_soon(read_database)
-        history, env_error = await load_history(project)
+        try:
+            history, env_error = await load_history(project)
+        except UnsafeProjectFiles as exc:  # never imported: reported, and nothing else is loaded
+            history, env_error = History(nodes={}, findings=list(exc.findings), heads=[], bases=[]), None
     findings = list(history.findings)
     escalations: list[Escalation] = []
     next_steps: list[str] = []

@@ -11,6 +11,7 @@ import ast
 from pathlib import Path
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.history.graph import History, build_history
 from alembic_mcp.tools.history.migration_ast import MigrationSource, as_revision_list, parse_file
 
@@ -34,7 +35,10 @@ def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSo
     """The revision graph read from the files' literal ids, without importing them (fast path).
 
     None when a file does not parse or declares its ids with expressions: then the worker imports them.
+    Raises UnsafeProjectFiles for a link out of the project or a special file (blocking I/O: call it in a
+    thread).
     """
+    ensure_contained(project)
     raw: dict = {"revisions": [], "load_errors": []}
     parsed: dict[str, MigrationSource] = {}
     seen: set[Path] = set()

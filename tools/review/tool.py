@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import anyio
+
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
 from alembic_mcp.tools.core.progress import Progress, no_progress
@@ -272,7 +274,7 @@ def _database_context(project: Project, include_sql: bool, prerendered: dict | N
 
 async def _history(project: Project) -> tuple[History, dict[str, MigrationSource]]:
     """The revision graph and the parsed files: read without importing when the ids are literals."""
-    fast = history_from_files(project)
+    fast = await anyio.to_thread.run_sync(history_from_files, project)
     if fast is not None:
         return fast
     history, _ = await load_history(project, check_env=False)

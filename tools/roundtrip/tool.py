@@ -341,7 +341,7 @@ async def test_roundtrip(
         return refusal
     prestart(project.settings.worker_python or sys.executable)  # warms up while we plan and copy
     await progress(0, None, "loading the revision history")
-    fast = history_from_files(project)
+    fast = await anyio.to_thread.run_sync(history_from_files, project)
     history = fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
     broken = [f for f in history.findings if f.severity == "error"]
     if broken or not history.usable:

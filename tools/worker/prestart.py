@@ -5,20 +5,23 @@ Only the standard library is imported here: the CLI calls ``prestart()`` before 
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
 import sys
+import weakref
 
 _prestarted: subprocess.Popen | None = None
 _keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
+_spawned: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()  # every worker this process started
 
 
 def spawn(python: str, cwd: str | None) -> subprocess.Popen:
     """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile)."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [python, "-m", "alembic_mcp.tools.worker.main"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -27,6 +30,8 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
         env=env,
         start_new_session=True,
     )
+    _spawned.add(process)
+    return process
 
 
 def prestart(python: str | None = None) -> None:
@@ -52,6 +57,8 @@ def keep_warm(python: str | None = None) -> None:
     runs the project's env.py, models and migrations in a fresh interpreter.
     """
     global _keep_warm
+    if _keep_warm is None:
+        atexit.register(stop_workers)
     _keep_warm = python or sys.executable
     if _prestarted is None or _prestarted.poll() is not None:
         prestart(_keep_warm)
@@ -79,3 +86,13 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def stop_workers() -> None:
+    """Kill every worker this process started that still runs (the server is exiting: no orphans)."""
+    global _keep_warm
+    _keep_warm = None
+    for process in list(_spawned):
+        if process.poll() is None:
+            kill_group(process.pid)
+            process.wait()

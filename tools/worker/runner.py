@@ -17,8 +17,10 @@ from typing import Any
 import anyio
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.core.errors import WorkerFailed
 from alembic_mcp.tools.core.urls import redact
+from alembic_mcp.tools.worker.pool import worker_slot
 from alembic_mcp.tools.worker.prestart import kill_group, spawn, take_prestarted
 
 STDERR_TAIL = 4000
@@ -41,7 +43,24 @@ async def run_worker(
     timeout_s: float | None = None,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run ``op`` in a fresh interpreter in the project directory and return its JSON result."""
+    """Run ``op`` in a fresh interpreter in the project directory and return its JSON result.
+
+    At most ``max_workers`` run at once; a call beyond that waits for a slot.
+    """
+    # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
+    await anyio.to_thread.run_sync(ensure_contained, project)
+    async with worker_slot(project.settings.max_workers):
+        return await _run_worker_now(project, op, args, database_url, timeout_s, env)
+
+
+async def _run_worker_now(
+    project: Project,
+    op: str,
+    args: dict[str, Any] | None,
+    database_url: str | None,
+    timeout_s: float | None,
+    env: dict[str, str] | None,
+) -> dict[str, Any]:
     timeout = timeout_s or project.settings.worker_timeout_s
     python = project.settings.worker_python or sys.executable
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
@@ -69,6 +88,7 @@ async def run_worker(
             _, stderr_bytes = process.communicate()
         except BaseException:
             kill_group(process.pid)
+            process.wait()  # reaped before the slot is given back: the bound counts live interpreters
             raise
         stderr = redact((stderr_bytes or b"").decode(errors="replace"), database_url, project.database_url)
         if timed_out:
