@@ -20,6 +20,7 @@ from pydantic import Field
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
+from alembic_mcp.tools.core.isolation import dialect_only_url, read_only_url
 from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
@@ -147,7 +148,7 @@ async def generate_migration(
         }
         if project.database_url is not None and backend_of(project.database_url) == "postgresql":
             # the worker renders the new revision offline too: the review's squawk layer needs it
-            args["render_url"] = project.database_url.render_as_string(hide_password=False)
+            args["render_url"] = dialect_only_url(project.database_url)
         compared_with = None
         # One worker does it all: the history checks (heads, rev_id), upgrade of the scratch database,
         # autogenerate and the blind-spot facts. The full history diagnosis runs only when it is broken.
@@ -178,10 +179,17 @@ async def generate_migration(
                     )
                 if backend_of(project.database_url) == "sqlite" and not sqlite_file_exists(project):
                     return GenerateMigrationResult(**base, **_target_refusal(project, None, None))
-                worker_url = project.database_url.render_as_string(hide_password=False)
-                compared_with = f"target database {project.masked_database_url} (at head)"
+                worker_url = read_only_url(project.database_url)
+                args["read_only"] = True
+                compared_with = f"target database {project.masked_database_url} (at head, read-only session)"
             await progress(1, 4, "writing the revision")
-            raw = await run_worker(project, "generate", {**args, "upgrade_first": False}, database_url=worker_url)
+            raw = await run_worker(
+                project,
+                "generate",
+                {**args, "upgrade_first": False},
+                database_url=worker_url,
+                target_read_only=worker_url is not None,
+            )
         refusal = await _history_refusal(project, raw, base, rev_id)
         if refusal is not None:
             return refusal

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
+from alembic_mcp.tools.core.isolation import dialect_only_url
 from alembic_mcp.tools.core.policy import is_production, matches_any
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
@@ -405,7 +406,7 @@ async def _review(
                         "paths": paths,
                         "extra_paths": sorted(str(p) for p in disk_paths.values()),
                     },
-                    database_url=url.render_as_string(hide_password=False) if url else None,
+                    database_url=dialect_only_url(url) if url else None,
                 )
             rendered = raw["rendered"]
             metadata = raw.get("metadata") or {}

@@ -37,6 +37,7 @@ from alembic_mcp.tools.worker.ops.alembic_env import (
     config_from_spec,
     connected_config,
     copy_to_sandbox,
+    make_sessions_read_only,
     unsandbox,
 )
 from alembic_mcp.tools.worker.ops.blind_spot_facts import (
@@ -57,6 +58,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "empty": False,
         "refused": None,
     }
+    if args.get("read_only") and url:
+        make_sessions_read_only(url)
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
         use_connection = bool(url) and not is_async_driver(url)
         with connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
