@@ -18,6 +18,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import Field
 
+from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
 from alembic_mcp.tools.core.isolation import dialect_only_url, read_only_url
@@ -41,7 +42,6 @@ from alembic_mcp.tools.history.graph import load_history
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
 from alembic_mcp.tools.worker.runner import run_worker
 
-MAX_MESSAGE = 200
 REV_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 RESERVED_IDS = {"head", "heads", "base", "current"}
 Against = Literal["scratch", "target"]
@@ -82,18 +82,7 @@ def sqlite_file_exists(project: Project) -> bool:
 
 
 def validate_message(message: Any) -> str:
-    if not isinstance(message, str) or not message.strip():
-        raise InvalidArgument(
-            "message is empty. Pass a short description of the change, e.g. 'add middle_name to persons'."
-        )
-    if any(ch in message for ch in "/\\\n\r\0"):
-        raise InvalidArgument(
-            "message contains a path separator or a newline; Alembic puts it in the file "
-            "name. Use plain words, e.g. 'add middle_name to persons'."
-        )
-    if len(message) > MAX_MESSAGE:
-        raise InvalidArgument(f"message is {len(message)} characters long; keep it under {MAX_MESSAGE}.")
-    return message.strip()
+    return validate_client_message(message, "add middle_name to persons")
 
 
 def validate_rev_id(rev_id: Any) -> str | None:
@@ -203,6 +192,12 @@ async def _history_refusal(
     project: Project, raw: dict[str, Any], base: dict[str, Any], rev_id: str | None
 ) -> GenerateMigrationResult | None:
     stage = raw.get("stage")
+    if stage == "not_plain":
+        raise InvalidArgument(
+            "Refused: the rendered revision is not a plain migration module (docstring, imports, "
+            f"assignments, functions): {raw['error'].get('message')}. Nothing was written. Check the message "
+            "and the project's script.py.mako template."
+        )
     if stage == "rev_id_exists":
         raise InvalidArgument(
             f"rev_id {rev_id!r} already exists ({project.relative(raw['path'])}). Pick a new id or omit rev_id."

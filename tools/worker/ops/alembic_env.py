@@ -18,6 +18,7 @@ from alembic.config import Config
 
 from alembic_mcp.tools.core.config import make_alembic_config
 from alembic_mcp.tools.core.urls import is_async_driver
+from alembic_mcp.tools.worker.ops.plain_module import check_plain_module
 
 
 def config_from_spec(spec: dict[str, Any], database_url: str | None = None) -> Config:
@@ -88,7 +89,9 @@ def connected_config(spec: dict[str, Any], database_url: str) -> Iterator[Config
 def atomic_templates() -> Iterator[None]:
     """Make Alembic write revision files atomically: temp file, fsync, rename.
 
-    A crash or kill mid-write leaves either no file or a ``.tmp`` name Alembic never loads.
+    A crash or kill mid-write leaves either no file or a ``.tmp`` name Alembic never loads. A rendered
+    file that is not a plain migration module (client text turned into code) is never renamed into
+    place, so Alembic never imports it.
     """
     from alembic.script.base import ScriptDirectory
 
@@ -99,6 +102,7 @@ def atomic_templates() -> Iterator[None]:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         try:
             original(self, src, tmp, **kw)
+            check_plain_module(tmp.read_text(encoding="utf-8"), dest.name)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, dest)

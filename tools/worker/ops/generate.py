@@ -46,6 +46,7 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     enum_changes,
     server_default_changes,
 )
+from alembic_mcp.tools.worker.ops.plain_module import NotPlainModule
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +85,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                         autogenerate=bool(args.get("autogenerate")),
                         rev_id=args.get("rev_id"),
                     )
+            except NotPlainModule as exc:
+                return {"stage": "not_plain", "error": describe_exception(exc)}
             except util.CommandError as exc:
                 if "not up to date" in str(exc):
                     return {"stage": "target_not_at_head", "heads": heads}
