@@ -18,6 +18,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import Field
 
+from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
@@ -124,6 +125,8 @@ async def generate_migration(
     message = validate_message(message)
     rev_id = validate_rev_id(rev_id)
     against = _validate_against(against)
+    if not dry_run:
+        refuse_if_read_only(project, "write migrations", "Call generate_migration with dry_run=true to see the file.")
     base = {"dry_run": bool(dry_run), "autogenerate": bool(autogenerate), "against": against}
     async with project_lock(project.state_dir):
         (project.state_dir / ".gitignore").write_text("*\n")

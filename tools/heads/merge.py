@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import InvalidArgument
@@ -96,6 +97,8 @@ async def merge_heads(
     progress: Progress = no_progress,
 ) -> MergeHeadsResult:
     message = validate_message(message)
+    if not dry_run:
+        refuse_if_read_only(project, "write merge revisions", "Call merge_heads with dry_run=true to see the merge.")
     project.state_dir.mkdir(parents=True, exist_ok=True)
     (project.state_dir / ".gitignore").write_text("*\n")
     async with project_lock(project.state_dir):
