@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from alembic_mcp.tools.core.config import Project
 
+from alembic_mcp.server.approve import add_arguments as approve_arguments
+
 EXIT_CODES = {"proceed": 0, "fix": 1, "escalate": 2}
 EXIT_COULD_NOT_RUN = 3
 
@@ -187,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="HTTP: Host names to accept (Host/Origin checked); for binds beyond loopback.",
     )
+    approve = sub.add_parser(
+        "approve", help="A human approves one escalation (interactive terminal only; recorded in the repository)."
+    )
+    _add_common(approve)
+    approve_arguments(approve)
     demo = sub.add_parser("demo", help="Run the six tools over MCP on a copy of the bundled example (SQLite).")
     demo.add_argument("--keep", action="store_true", help="Keep the demo project folder for inspection.")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
@@ -257,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "approve":
+        from alembic_mcp.server.approve import approve
+
+        return approve(args, overrides_from(args))
     if args.command == "demo":
         from alembic_mcp.server.demo import demo
 

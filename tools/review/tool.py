@@ -21,13 +21,14 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, Field
 
+from alembic_mcp.tools.core.approvals import apply_approvals, read_approvals
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
 from alembic_mcp.tools.core.isolation import dialect_only_url
 from alembic_mcp.tools.core.policy import is_production, matches_any
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
-from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
+from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult, decide
 from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.files import assigned_literal, history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
@@ -48,6 +49,7 @@ class ReviewedRevision(BaseModel):
     verdict: VerdictKind = Field(description="This revision's own verdict.")
     findings: list[Finding] = Field(default_factory=list)
     escalations: list[Escalation] = Field(default_factory=list)
+    approvals: list[Approval] = Field(default_factory=list, description="Escalations a human approved for this file.")
     suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     sql: str | None = Field(default=None, description="Offline-rendered SQL (include_sql=true).")
@@ -461,6 +463,7 @@ async def _review(
     production = is_production(url, settings.environment, settings.production_hosts)
     out_revisions: list[ReviewedRevision] = []
     all_suppressions: list[Suppression] = []
+    approvals = read_approvals(project.root)
     for rev, file, downs, message in targets:
         review = reviews[rev]
         rel = project.relative(file)
@@ -492,6 +495,8 @@ async def _review(
             layers.append("database")
         escalations += _policy(review.lint.existing_tables, review.lint.changes, production, settings, rev, url)
         escalations = _dedupe(escalations)
+        escalations, approved, voided = apply_approvals(project.root, rev, Path(file), escalations, approvals)
+        findings += voided
         out_revisions.append(
             ReviewedRevision(
                 revision=rev,
@@ -501,6 +506,7 @@ async def _review(
                 verdict=decide(findings, escalations),
                 findings=findings,
                 escalations=escalations,
+                approvals=approved,
                 suppressions=review.suppressions,
                 layers=layers,
                 sql=render.get("sql") if include_sql else None,
@@ -522,6 +528,7 @@ async def _review(
     findings = findings_general + [f for r in out_revisions for f in r.findings]
     escalations = [e for r in out_revisions for e in r.escalations]
     result = ReviewMigrationResult(
+        approvals=[a for r in out_revisions for a in r.approvals],
         selection=selection,
         revisions=out_revisions,
         suppressions=all_suppressions,
@@ -694,13 +701,19 @@ def _summary(result: ReviewMigrationResult) -> str:
     if errors:
         return text + f": fix {', '.join(errors)}, then review again."
     warnings = sum(f.severity == "warning" for f in result.findings)
+    approved = sorted({a.rule for a in result.approvals})
+    if approved:
+        text += f" with {', '.join(approved)} approved by a human"
     return text + (f": safe to proceed ({warnings} warning(s))." if warnings else ": safe to proceed.")
 
 
 def _next_steps(result: ReviewMigrationResult) -> list[str]:
     steps: list[str] = []
     if result.escalations:
-        steps.append("Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision.")
+        steps.append(
+            "Stop: show the escalations (rule, reason, evidence) to a human. Only they can approve one: "
+            "`alembic-mcp approve REVISION --rule RULE --reason ...` in their own terminal."
+        )
     for f in result.findings:
         if f.severity == "error" and f.fix:
             where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""
