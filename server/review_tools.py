@@ -1,14 +1,16 @@
 """MCP registration of review_migration."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
+from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.server.elicit import EscalationApproval, approval_reason, client_can_elicit, client_name
+from alembic_mcp.tools.review.approve import approval_question, file_digests, record_elicited
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
 REVIEW_MIGRATION = """\
@@ -30,11 +32,14 @@ Verdict: escalate when a human must decide (drop-table-with-data, drop-column-wi
 primary-key-change, large-data-migration, production-database, protected-table, audit-trail,
 unclear-rollback, breaking-api-change, uninspectable-sql), fix when a finding has severity error (apply
 its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id] reason: ...` in the
-migration silences a rule there; honoured suppressions are listed.
+migration silences a rule there; honoured suppressions are listed. Only a human clears an escalation:
+when the client supports elicitation the human is asked directly; otherwise they run `alembic-mcp
+approve REVISION --rule RULE --reason ...` in a terminal. Approved escalations come back under
+approvals (who, when, reason) and no longer count; editing the file voids them.
 
 Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
 yet applied to the target database (the heads when it cannot be reached). Read-only: never runs a
-migration, never writes a file or changes the database.
+migration or changes the database; the only file it writes is the approvals log, when a human approves.
 """
 
 ARG_REVISION = (
@@ -51,6 +56,26 @@ ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline (alemb
 
 
 def register(server: MCPServer, state: ServerState) -> None:
+    # The review the elicitation was about, per call arguments: the tool records approvals for exactly it.
+    asked: dict[tuple, tuple[ReviewMigrationResult, dict[str, str]]] = {}
+
+    async def ask_for_approval(
+        ctx: Context, revision: str | None = None, path: str | None = None, include_sql: bool = False
+    ) -> Elicit[EscalationApproval] | None:
+        """Ask the human to approve the escalations (when the client can elicit; the agent cannot answer)."""
+        if not client_can_elicit(ctx):
+            return None
+
+        async def first_review(project):
+            result = await review_migration(project, revision=revision, path=path, include_sql=include_sql)
+            return result, file_digests(project, result)
+
+        result, digests = await run_tool(state, first_review)
+        if not result.escalations:
+            return None
+        asked[(revision, path, include_sql)] = (result, digests)
+        return Elicit(approval_question(result), EscalationApproval)
+
     @server.tool(
         name="review_migration",
         title="Review migrations",
@@ -68,10 +93,17 @@ def register(server: MCPServer, state: ServerState) -> None:
         revision: Annotated[str | None, Field(description=ARG_REVISION)] = None,
         path: Annotated[str | None, Field(description=ARG_PATH)] = None,
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
+        human: Annotated[ElicitationResult[EscalationApproval], Resolve(ask_for_approval)] = None,
     ) -> ReviewMigrationResult:
-        return await run_tool(
-            state,
-            lambda project: review_migration(
+        pending = asked.pop((revision, path, include_sql), None)
+        reason = approval_reason(human)
+
+        async def review(project):
+            if pending is not None and reason is not None:
+                who = f"human via MCP elicitation ({client_name(ctx)})"
+                record_elicited(project, *pending, reason, who)
+            return await review_migration(
                 project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)
-            ),
-        )
+            )
+
+        return await run_tool(state, review)

@@ -158,3 +158,36 @@ def test_approval_is_in_the_mcp_result(dropping_project):
 
     result = anyio.run(main)
     assert result["verdict"] == "proceed" and result["approvals"][0]["rule"] == RULE
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+@pytest.mark.parametrize("answer", ["approve", "decline", "approve-without-reason"])
+def test_elicitation_asks_the_human_and_records_their_approval(dropping_project, mode, answer):
+    from mcp import types
+
+    project, url, _ = dropping_project
+    asked = []
+
+    async def elicitation(context, params):
+        asked.append(params.message)
+        if answer == "decline":
+            return types.ElicitResult(action="decline")
+        reason = "legacy column, checked with the team" if answer == "approve" else ""
+        return types.ElicitResult(action="accept", content={"approve": True, "reason": reason})
+
+    async def main():
+        server = build_server(str(project), {"database_url": url})
+        async with Client(server, mode=mode, elicitation_callback=elicitation) as client:
+            answer_ = await client.call_tool("review_migration", {"revision": "c0000001"})
+            assert not answer_.is_error, answer_.content[0].text
+            return answer_.structured_content
+
+    result = anyio.run(main)
+    assert asked and RULE in asked[0] and "c0000001" in asked[0]
+    if answer == "approve":
+        assert result["verdict"] == "proceed" and result["approvals"][0]["via"] == "elicitation"
+        assert result["approvals"][0]["reason"] == "legacy column, checked with the team"
+        assert [a.via for a in read_approvals(project)] == ["elicitation"]
+    else:
+        assert result["verdict"] == "escalate" and result["approvals"] == []
+        assert read_approvals(project) == []
