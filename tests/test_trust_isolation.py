@@ -220,3 +220,13 @@ def test_worker_environment_removes_everything_leading_to_the_target():
     assert to_set == {"DATABASE_URL": "postgresql://"}
     assert to_remove == ["ALEMBIC_MCP_SCRATCH_URL", "APP_DB", "PGDATABASE", "PGPASSWORD"]
     assert starting_environment(environ) == {"PGPASSWORD": "s3cret", "PGDATABASE": "prod_app", "HOME": "/home/app"}
+
+
+def test_runner_refuses_to_hand_the_target_url_to_user_code(example_project):
+    from alembic_mcp.tools.core.errors import WorkerFailed
+    from alembic_mcp.tools.worker.runner import run_worker
+
+    target = "postgresql://app:s3cret@127.0.0.1/prod_app"
+    project = load_project(example_project, {"database_url": target}, environ={})
+    with pytest.raises(WorkerFailed, match="Refusing to hand the target database's URL"):
+        anyio.run(lambda: run_worker(project, "history", {"check_env": False}, database_url=target))
