@@ -230,3 +230,93 @@ def test_runner_refuses_to_hand_the_target_url_to_user_code(example_project):
     project = load_project(example_project, {"database_url": target}, environ={})
     with pytest.raises(WorkerFailed, match="Refusing to hand the target database's URL"):
         anyio.run(lambda: run_worker(project, "history", {"check_env": False}, database_url=target))
+
+
+def generic_fingerprint(url: str) -> str:
+    """Tables, columns and row counts through SQLAlchemy's inspector (any backend)."""
+    from sqlalchemy import inspect
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        tables = sorted(inspector.get_table_names())
+        shape = [[t, [(c["name"], str(c["type"])) for c in inspector.get_columns(t)]] for t in tables]
+        counts = [conn.execute(text(f"select count(*) from {t}")).scalar() for t in tables]
+    engine.dispose()
+    return hashlib.sha256(json.dumps([shape, counts]).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("backend", ["pg_url", "mariadb_url", "sqlite_url"])
+def test_generate_against_target_still_compares_on_every_backend(example_project, backend, request):
+    """The read-only session (URL options plus the worker's pool hook) does not stop autogenerate."""
+    from test_generate_migration import add_person_column, upgrade_target
+
+    url = request.getfixturevalue(backend)
+    sync = url.replace("+asyncpg", "+psycopg")
+    upgrade_target(example_project, sync, people=3)
+    before = generic_fingerprint(sync)
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
+    result = anyio.run(
+        lambda: generate_migration(
+            load_project(example_project, {"database_url": url}), message="add middle name", against="target"
+        )
+    )
+    assert [(o.op, o.column) for o in result.operations] == [("add_column", "middle_name")], result.findings
+    assert "read-only session" in (result.compared_with or "")
+    assert generic_fingerprint(sync) == before
+
+
+ASYNC_METADATA = """
+from sqlalchemy import Column, Integer, MetaData, Table
+
+target_metadata = MetaData()
+Table("t", target_metadata, Column("id", Integer, primary_key=True), Column("extra", Integer))
+"""
+
+
+def test_generate_against_target_on_asyncpg_is_read_only(tmp_path, pg_async_url):
+    """asyncpg takes no session options in the URL: the worker's pool hook makes its sessions read-only."""
+    import subprocess
+    import sys
+
+    project = tmp_path / "asyncproj"
+    project.mkdir()
+    subprocess.run([sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"], cwd=project, check=True)
+    ini = project / "alembic.ini"
+    ini.write_text(ini.read_text().replace("driver://user:pass@localhost/dbname", pg_async_url))
+    env = project / "migrations" / "env.py"
+    env.write_text(env.read_text().replace("target_metadata = None", ASYNC_METADATA))
+    up = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))"
+    write_revision(project, "a0000001", None, up, "op.drop_table('t')", message="t")
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=project, check=True)
+    sync = pg_async_url.replace("+asyncpg", "+psycopg")
+    needle = make_url(sync).database
+    report = tmp_path / "hunt-async.jsonl"
+    header = HUNTER.format(needle=needle, report=str(report))
+    write_revision(project, "a0000002", "a0000001", message="hunter", extra_header=header)
+    engine = create_engine(sync, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'a0000002'"))
+    engine.dispose()
+    before = fingerprint(sync)
+    result = anyio.run(lambda: generate_migration(load_project(project), message="add extra", against="target"))
+    assert [(o.op, o.column) for o in result.operations] == [("add_column", "extra")], result.findings
+    seen = reports(report)
+    assert seen and all(entry["wrote"] == [] for entry in seen), seen
+    assert any("ReadOnlySqlTransaction" in refusal for entry in seen for refusal in entry["refused"]), seen
+    assert fingerprint(sync) == before
+
+
+@pytest.mark.parametrize("backend", ["pg_url", "mariadb_url", "sqlite_url"])
+def test_read_only_url_refuses_writes_and_allows_reads(backend, request):
+    url = request.getfixturevalue(backend)
+    writer = create_engine(url, poolclass=NullPool)
+    with writer.begin() as conn:
+        conn.execute(text("CREATE TABLE kept (a int)"))
+    writer.dispose()
+    reader = create_engine(read_only_url(url), poolclass=NullPool)
+    with reader.connect() as conn:
+        assert conn.execute(text("select count(*) from kept")).scalar() == 0
+        with pytest.raises(Exception, match=r"(?i)read.?only"):
+            conn.execute(text("CREATE TABLE refused (a int)"))
+    reader.dispose()
