@@ -20,6 +20,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from alembic_mcp.server.app import build_server
 
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"]
+
 
 def is_loopback(host: str) -> bool:
     """localhost or a loopback address (127.0.0.0/8, ::1)."""
@@ -107,7 +109,8 @@ def run_server(
     server = build_server(project_dir, overrides, warm_worker=True)
     # host: mcp turns on its DNS-rebinding protection (Host/Origin must be loopback) when host is
     # 127.0.0.1, localhost or ::1; for any other bind address --allowed-hosts names the Hosts to accept.
-    security = host_checks(access.allowed_hosts) if access.allowed_hosts else None
+    names = access.allowed_hosts + (LOOPBACK_NAMES if is_loopback(host) else [])
+    security = host_checks(names) if access.allowed_hosts else None
     app = server.streamable_http_app(host=host, transport_security=security)
     if token:
         app = BearerTokenGate(app, token)
