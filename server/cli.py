@@ -262,6 +262,10 @@ def serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # the real command line (tests pass argv and keep their own process as it is)
+        from alembic_mcp.tools.core.process_privacy import hide_own_environment
+
+        hide_own_environment()
     if args.command == "serve":
         return serve(args)
     if args.command == "approve":

@@ -50,12 +50,13 @@ def _urls_in_config():
 
 def _hunt(where, extra_urls=()):
     found = [("env", k) for k, v in _os.environ.items() if _NEEDLE in v]
-    try:
-        with open("/proc/self/environ", "rb") as fh:
-            if _NEEDLE.encode() in fh.read():
-                found.append(("proc-environ", ""))
-    except OSError:
-        pass
+    for proc in ("/proc/self/environ", "/proc/%d/environ" % _os.getppid()):
+        try:
+            with open(proc, "rb") as fh:
+                if _NEEDLE.encode() in fh.read():
+                    found.append(("proc-environ", proc))
+        except OSError:
+            pass
     urls = [v for v in _os.environ.values() if "://" in v] + _urls_in_config() + list(extra_urls)
     found += [("config", u) for u in urls if _NEEDLE in u]
     wrote, refused = [], []
@@ -320,3 +321,43 @@ def test_read_only_url_refuses_writes_and_allows_reads(backend, request):
         with pytest.raises(Exception, match=r"(?i)read.?only"):
             conn.execute(text("CREATE TABLE refused (a int)"))
     reader.dispose()
+
+
+def test_cli_started_with_the_url_exported_hides_it_from_user_code(example_project, pg_url, tmp_path):
+    """The real command line: DATABASE_URL is in the server's initial environment, so also in
+    /proc/<server pid>/environ; the server makes itself non-dumpable so the worker cannot read it there."""
+    import os
+    import subprocess
+    import sys
+
+    needle = make_url(pg_url).database
+    report = tmp_path / "hunt-cli.jsonl"
+    header = HUNTER.format(needle=needle, report=str(report))
+    write_revision(example_project, "c0000001", HEAD, message="hunter", extra_header=header)
+    for command in ("check-heads", "review-migration"):
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic_mcp.server", command, "--project", str(example_project), "--json"],
+            env={**os.environ, "DATABASE_URL": pg_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode in (0, 1, 2), done.stderr
+    seen = reports(report)
+    if os.geteuid() == 0:  # root reads any process's environ (CAP_SYS_PTRACE); non-dumpable stops other users
+        for entry in seen:
+            entry["found"] = [f for f in entry["found"] if f[1] == "/proc/self/environ" or f[0] != "proc-environ"]
+    assert len(seen) >= 2 and [e for e in seen if e["found"] or e["wrote"]] == [], seen
+
+
+def test_cli_process_is_not_dumpable():
+    """hide_own_environment really clears the dumpable flag (PR_GET_DUMPABLE reads 0 afterwards)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import ctypes\nfrom alembic_mcp.tools.core.process_privacy import hide_own_environment\n"
+        "assert hide_own_environment()\nprint(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "0", done.stderr
