@@ -11,6 +11,8 @@ from alembic_mcp.server import backup_tools, generate_tools, heads_tools, review
 from alembic_mcp.server.arguments import make_arguments_strict
 from alembic_mcp.server.context import ServerState
 from alembic_mcp.server.descriptions import INSTRUCTIONS
+from alembic_mcp.tools.core.access import ALWAYS_WRITE
+from alembic_mcp.tools.core.errors import AlembicMcpError, ProjectError
 from alembic_mcp.tools.worker.prestart import keep_warm
 
 # Each module exposes register(server, state); one module per tool family.
@@ -29,6 +31,31 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
     for module in TOOL_MODULES:
         module.register(server, state)
     make_arguments_strict(server)
+    _expose_only_allowed(server, state)
     if warm_worker:
         keep_warm()
     return server
+
+
+def _expose_only_allowed(server: MCPServer, state: ServerState) -> None:
+    """Drop the tools the ``tools`` allowlist leaves out and, when read-only, the ones that only write.
+
+    The settings are read once here for the listing; every call re-reads them and a write on a
+    read-only project is refused there too (a project that does not load yet is listed in full).
+    """
+    try:
+        settings = state.project().settings
+    except AlembicMcpError:
+        return
+    registered = [tool.name for tool in server._tool_manager.list_tools()]
+    if settings.tools is not None:
+        unknown = sorted(set(settings.tools) - set(registered))
+        if unknown:
+            raise ProjectError(
+                f"The tools setting names unknown tool(s): {', '.join(unknown)}. Known tools: {', '.join(registered)}."
+            )
+    hidden = {name for name in registered if settings.tools is not None and name not in settings.tools}
+    if settings.read_only:
+        hidden |= ALWAYS_WRITE
+    for name in sorted(hidden & set(registered)):
+        server.remove_tool(name)

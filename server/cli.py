@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from alembic_mcp.tools.core.config import Project
 
+from alembic_mcp.server.approve import add_arguments as approve_arguments
+
 EXIT_CODES = {"proceed": 0, "fix": 1, "escalate": 2}
 EXIT_COULD_NOT_RUN = 3
 EXIT_CODES_HELP = (
@@ -169,6 +171,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="Project folder holding alembic.ini (default: .).")
     parser.add_argument("--database-url", default=None, help="Target database (overrides the config).")
     parser.add_argument("--scratch-url", default=None, help="Server for scratch databases.")
+    parser.add_argument(
+        "--read-only", action="store_true", default=None, help="Refuse every write (migrations, merges, backups)."
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="HTTP only: name of an environment variable holding a bearer token to require.",
     )
+    serve.add_argument("--tools", nargs="+", default=None, help="Expose only these tools (default: all).")
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="HTTP beyond loopback without --auth-token-env (only behind a proxy that authenticates).",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        nargs="+",
+        default=[],
+        help="HTTP: Host names to accept (Host/Origin checked); for binds beyond loopback.",
+    )
+    approve = sub.add_parser(
+        "approve", help="A human approves one escalation (interactive terminal only; recorded in the repository)."
+    )
+    _add_common(approve)
+    approve_arguments(approve)
     demo = sub.add_parser("demo", help="Run the six tools over MCP on a copy of the bundled example (SQLite).")
     demo.add_argument("--keep", action="store_true", help="Keep the demo project folder for inspection.")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
@@ -198,7 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    return {"database_url": args.database_url, "scratch_url": args.scratch_url}
+    return {
+        "database_url": args.database_url,
+        "scratch_url": args.scratch_url,
+        "read_only": args.read_only,
+        "tools": getattr(args, "tools", None),
+    }
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -233,17 +260,18 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from alembic_mcp.server.transports import run_server
+    from alembic_mcp.server.transports import HttpAccess, run_server
     from alembic_mcp.tools.core.config import load_project
     from alembic_mcp.tools.core.errors import AlembicMcpError
     from alembic_mcp.tools.core.urls import redact
 
     try:
         load_project(args.project, overrides_from(args))
+        access = HttpAccess(args.auth_token_env, args.allow_unauthenticated, args.allowed_hosts)
+        return run_server(args.project, overrides_from(args), args.transport, args.host, args.port, access=access)
     except AlembicMcpError as exc:
         print(f"error: {redact(str(exc), args.database_url)}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
-    return run_server(args.project, overrides_from(args), args.transport, args.host, args.port, args.auth_token_env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,6 +301,10 @@ def _one_line(exc: BaseException, args: argparse.Namespace) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve(args)
+    if args.command == "approve":
+        from alembic_mcp.server.approve import approve
+
+        return approve(args, overrides_from(args))
     if args.command == "demo":
         from alembic_mcp.server.demo import demo
 

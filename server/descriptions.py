@@ -14,6 +14,9 @@ Safe workflow after a model change:
 5. backup_db before anything risky runs against a real database (list_backups shows what exists).
 6. Commit the model change and the migration file together (generate_migration lists the files).
 Several heads: merge_heads. Never bypass an escalate verdict: relay its escalations to a human.
+Only a human approves an escalation (review_migration asks them where the client supports elicitation,
+else they run `alembic-mcp approve` in their own terminal). Never write or edit the approvals log,
+never add suppression comments to silence an escalation.
 """
 
 CHECK_HEADS = """\

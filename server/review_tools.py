@@ -1,15 +1,17 @@
 """MCP registration of review_migration."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
+from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from alembic_mcp.server.arguments import MAX_PATH_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.server.elicit import EscalationApproval, approval_reason, client_can_elicit, client_name
+from alembic_mcp.tools.review.approve import approval_question, file_digests, record_elicited
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
 REVIEW_MIGRATION = """\
@@ -37,11 +39,14 @@ primary-key-change, large-data-migration, production-database, protected-table, 
 unclear-rollback, breaking-api-change, uninspectable-sql, own-connection), fix when a finding has
 severity error (apply its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id]
 reason: ...` in the migration silences that rule's finding there; it never clears an escalation (the
-escalation lists the suppressed finding). Honoured suppressions are listed.
+escalation lists the suppressed finding). Only a human clears an escalation: when the client supports
+elicitation the human is asked directly; otherwise they run `alembic-mcp approve REVISION --rule RULE
+--reason ...` in a terminal. Approved escalations come back under approvals (who, when, reason) and no
+longer count; editing the file voids them.
 
 Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
 yet applied to the target database (the heads when it cannot be reached). Read-only: never runs a
-migration, never writes a file or changes the database.
+migration or changes the database; the only file it writes is the approvals log, when a human approves.
 """
 
 ARG_REVISION = (
@@ -58,6 +63,26 @@ ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline (alemb
 
 
 def register(server: MCPServer, state: ServerState) -> None:
+    # The review the elicitation was about, per call arguments: the tool records approvals for exactly it.
+    asked: dict[tuple, tuple[ReviewMigrationResult, dict[str, str]]] = {}
+
+    async def ask_for_approval(
+        ctx: Context, revision: str | None = None, path: str | None = None, include_sql: bool = False
+    ) -> Elicit[EscalationApproval] | None:
+        """Ask the human to approve the escalations (when the client can elicit; the agent cannot answer)."""
+        if not client_can_elicit(ctx):
+            return None
+
+        async def first_review(project):
+            result = await review_migration(project, revision=revision, path=path, include_sql=include_sql)
+            return result, file_digests(project, result)
+
+        result, digests = await run_tool(state, first_review)
+        if not result.escalations:
+            return None
+        asked[(revision, path, include_sql)] = (result, digests)
+        return Elicit(approval_question(result), EscalationApproval)
+
     @server.tool(
         name="review_migration",
         title="Review migrations",
@@ -77,10 +102,17 @@ def register(server: MCPServer, state: ServerState) -> None:
         ] = None,
         path: Annotated[str | None, Field(description=ARG_PATH, min_length=1, max_length=MAX_PATH_CHARS)] = None,
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
+        human: Annotated[ElicitationResult[EscalationApproval], Resolve(ask_for_approval)] = None,  # type: ignore[assignment]  # mcp fills it
     ) -> ReviewMigrationResult:
-        return await run_tool(
-            state,
-            lambda project: review_migration(
+        pending = asked.pop((revision, path, include_sql), None)
+        reason = approval_reason(human)
+
+        async def review(project):
+            if pending is not None and reason is not None:
+                who = f"human via MCP elicitation ({client_name(ctx)})"
+                record_elicited(project, *pending, reason, who)
+            return await review_migration(
                 project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)
-            ),
-        )
+            )
+
+        return await run_tool(state, review)

@@ -56,7 +56,7 @@ def render() -> str:
                 lines.append(f"| `{name}` | {default} | {meaning} |")
             lines.append("")
         out_props = sorted((tool.output_schema or {}).get("properties", {}))
-        shared = {"verdict", "escalate_to_human", "escalations", "findings", "summary", "next_steps"}
+        shared = {"verdict", "escalate_to_human", "escalations", "findings", "summary", "next_steps", "approvals"}
         extra = [p for p in out_props if p not in shared]
         if extra:
             lines.append("Result fields beyond the verdict: " + ", ".join(f"`{p}`" for p in extra) + ".")

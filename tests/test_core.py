@@ -236,9 +236,9 @@ def test_worker_crash_keeps_stderr_redacted(example_project):
                 project,
                 "history",
                 {"check_env": True},
-                database_url=project.database_url.render_as_string(hide_password=False),
+                database_url="postgresql://u:topsecret@127.0.0.1/x_scratch",  # never the target's own URL
             )
         )
     assert "exited with code 7" in str(info.value)
-    assert "url=postgresql://u:***@127.0.0.1/x" in info.value.stderr
+    assert "url=postgresql://u:***@127.0.0.1/x_scratch" in info.value.stderr
     assert "topsecret" not in info.value.stderr and "topsecret" not in str(info.value)

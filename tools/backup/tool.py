@@ -45,6 +45,7 @@ from alembic_mcp.tools.backup.manifest import (
     write_manifest,
 )
 from alembic_mcp.tools.backup.verify import verify_list, verify_restore
+from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
 from alembic_mcp.tools.core.locking import project_lock
@@ -159,6 +160,7 @@ def _plan(
 ) -> _BackupPlan:
     """Validate the arguments, sweep dead temp files and name the new backup."""
     started = time.monotonic()
+    refuse_if_read_only(project, "write backups", "Run backup-db from a server or CLI that is not read-only.")
     label = validate_label(label)
     mode = _validate_verify(verify)
     if tables is not None and not isinstance(tables, list):

@@ -44,7 +44,8 @@ class Settings(BaseModel):
     large_migration_rows: int = Field(default=100_000, ge=1)
     environment: Literal["development", "test", "staging", "production"] | None = None
     production_hosts: list[str] = Field(default_factory=list)
-    read_only: bool = False
+    read_only: bool = Field(default=False, description="Refuse every write: migrations, merges, backups.")
+    tools: list[str] | None = Field(default=None, description="MCP: expose only these tools; default all.")
     url_env_vars: list[str] = Field(default_factory=lambda: ["DATABASE_URL"])
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
@@ -58,7 +59,7 @@ class Settings(BaseModel):
     )
     exact_count_limit: int = Field(default=1_000_000, ge=0)
 
-    @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", mode="before")
+    @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", "tools", mode="before")
     @classmethod
     def _split_strings(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -42,6 +42,20 @@ def _verdict_fields_required(schema: dict[str, Any]) -> None:
             required.insert(0, name)
 
 
+class Approval(BaseModel):
+    """A human's approval of one escalation, bound to the migration file's bytes and the evidence."""
+
+    revision: str
+    rule: EscalationRule
+    reason: str = Field(description="Why the human approved, in their words.")
+    approved_by: str = Field(description="Who approved (git user or OS user; the MCP client's user for elicitation).")
+    approved_at: str = Field(description="When, UTC, ISO 8601.")
+    via: Literal["cli", "elicitation"] = Field(description="alembic-mcp approve in a terminal, or MCP elicitation.")
+    file: str = Field(description="The migration file, relative to the project.")
+    file_sha256: str = Field(description="sha256 of the file when approved: any edit voids the approval.")
+    evidence_sha256: str = Field(description="sha256 of the escalation's rule and evidence when approved.")
+
+
 class VerdictResult(BaseModel):
     """Fields every tool result carries."""
 
@@ -56,6 +70,11 @@ class VerdictResult(BaseModel):
     escalate_to_human: bool = Field(default=False, description="True exactly when verdict is escalate.")
     escalations: list[Escalation] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
+    approvals: list[Approval] = Field(
+        default_factory=list,
+        description="Escalations a human approved for exactly these files (alembic-mcp approve or elicitation); "
+        "they no longer count against the verdict.",
+    )
     summary: str = Field(description="One sentence an agent can relay to a human.")
     next_steps: list[str] = Field(default_factory=list, description="What to do next, in order.")
 

@@ -18,8 +18,11 @@ from typing import Any, Literal
 import anyio
 from pydantic import Field
 
+from alembic_mcp.tools.core.access import refuse_if_read_only
+from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
+from alembic_mcp.tools.core.isolation import dialect_only_url, read_only_url
 from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
@@ -40,7 +43,6 @@ from alembic_mcp.tools.history.graph import load_history
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
 from alembic_mcp.tools.worker.runner import run_worker
 
-MAX_MESSAGE = 200
 REV_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 RESERVED_IDS = {"head", "heads", "base", "current"}
 Against = Literal["scratch", "target"]
@@ -81,18 +83,7 @@ def sqlite_file_exists(project: Project) -> bool:
 
 
 def validate_message(message: Any) -> str:
-    if not isinstance(message, str) or not message.strip():
-        raise InvalidArgument(
-            "message is empty. Pass a short description of the change, e.g. 'add middle_name to persons'."
-        )
-    if any(ch in message for ch in "/\\\n\r\0"):
-        raise InvalidArgument(
-            "message contains a path separator or a newline; Alembic puts it in the file "
-            "name. Use plain words, e.g. 'add middle_name to persons'."
-        )
-    if len(message) > MAX_MESSAGE:
-        raise InvalidArgument(f"message is {len(message)} characters long; keep it under {MAX_MESSAGE}.")
-    return message.strip()
+    return validate_client_message(message, "add middle_name to persons")
 
 
 def validate_rev_id(rev_id: Any) -> str | None:
@@ -134,6 +125,8 @@ async def generate_migration(
     message = validate_message(message)
     rev_id = validate_rev_id(rev_id)
     against = _validate_against(against)
+    if not dry_run:
+        refuse_if_read_only(project, "write migrations", "Call generate_migration with dry_run=true to see the file.")
     base = {"dry_run": bool(dry_run), "autogenerate": bool(autogenerate), "against": against}
     async with project_lock(project.state_dir):
         (project.state_dir / ".gitignore").write_text("*\n")
@@ -147,7 +140,7 @@ async def generate_migration(
         }
         if project.database_url is not None and backend_of(project.database_url) == "postgresql":
             # the worker renders the new revision offline too: the review's squawk layer needs it
-            args["render_url"] = project.database_url.render_as_string(hide_password=False)
+            args["render_url"] = dialect_only_url(project.database_url)
         compared_with = None
         # One worker does it all: the history checks (heads, rev_id), upgrade of the scratch database,
         # autogenerate and the blind-spot facts. The full history diagnosis runs only when it is broken.
@@ -178,10 +171,17 @@ async def generate_migration(
                     )
                 if backend_of(project.database_url) == "sqlite" and not sqlite_file_exists(project):
                     return GenerateMigrationResult(**base, **_target_refusal(project, None, None))
-                worker_url = project.database_url.render_as_string(hide_password=False)
-                compared_with = f"target database {project.masked_database_url} (at head)"
+                worker_url = read_only_url(project.database_url)
+                args["read_only"] = True
+                compared_with = f"target database {project.masked_database_url} (at head, read-only session)"
             await progress(1, 4, "writing the revision")
-            raw = await run_worker(project, "generate", {**args, "upgrade_first": False}, database_url=worker_url)
+            raw = await run_worker(
+                project,
+                "generate",
+                {**args, "upgrade_first": False},
+                database_url=worker_url,
+                target_read_only=worker_url is not None,
+            )
         refusal = await _history_refusal(project, raw, base, rev_id)
         if refusal is not None:
             return refusal
@@ -195,6 +195,12 @@ async def _history_refusal(
     project: Project, raw: dict[str, Any], base: dict[str, Any], rev_id: str | None
 ) -> GenerateMigrationResult | None:
     stage = raw.get("stage")
+    if stage == "not_plain":
+        raise InvalidArgument(
+            "Refused: the rendered revision is not a plain migration module (docstring, imports, "
+            f"assignments, functions): {raw['error'].get('message')}. Nothing was written. Check the message "
+            "and the project's script.py.mako template."
+        )
     if stage == "rev_id_exists":
         raise InvalidArgument(
             f"rev_id {rev_id!r} already exists ({project.relative(raw['path'])}). Pick a new id or omit rev_id."

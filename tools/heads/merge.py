@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from alembic_mcp.tools.core.access import refuse_if_read_only
+from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.locking import project_lock
@@ -16,9 +18,7 @@ from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.heads.check import analyse_branches
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import parse_source
-from alembic_mcp.tools.worker.runner import run_worker
-
-MAX_MESSAGE = 200
+from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
 
 class Rehearsal(BaseModel):
@@ -46,13 +46,7 @@ class MergeHeadsResult(VerdictResult):
 
 
 def validate_message(message: str) -> str:
-    if not isinstance(message, str) or not message.strip():
-        raise InvalidArgument("message is empty. Pass a short description such as 'merge heads'.")
-    if any(ch in message for ch in "/\\\n\r\0"):
-        raise InvalidArgument("message contains a path separator or newline; use plain words ('merge heads').")
-    if len(message) > MAX_MESSAGE:
-        raise InvalidArgument(f"message is {len(message)} characters long; keep it under {MAX_MESSAGE}.")
-    return message.strip()
+    return validate_client_message(message, "merge heads")
 
 
 def _select_heads(history: History, heads: list[str] | None) -> list[str]:
@@ -103,6 +97,8 @@ async def merge_heads(
     progress: Progress = no_progress,
 ) -> MergeHeadsResult:
     message = validate_message(message)
+    if not dry_run:
+        refuse_if_read_only(project, "write merge revisions", "Call merge_heads with dry_run=true to see the merge.")
     project.state_dir.mkdir(parents=True, exist_ok=True)
     (project.state_dir / ".gitignore").write_text("*\n")
     async with project_lock(project.state_dir):
@@ -163,6 +159,19 @@ async def merge_heads(
         return result
 
 
+async def _run_merge(project: Project, args: dict, database_url: str | None) -> dict:
+    try:
+        return await run_worker(project, "merge", args, database_url=database_url)
+    except WorkerError as exc:
+        if exc.info.get("type") != "NotPlainModule":
+            raise
+        raise InvalidArgument(
+            "Refused: the rendered merge revision is not a plain migration module (docstring, imports, "
+            f"assignments, functions): {exc.info.get('message')}. Nothing was written. Check the message "
+            "and the project's script.py.mako template."
+        ) from None
+
+
 async def _merge_and_rehearse(
     project: Project, chosen: list[str], message: str, dry_run: bool, progress: Progress
 ) -> MergeHeadsResult:
@@ -170,11 +179,11 @@ async def _merge_and_rehearse(
     findings: list[Finding] = []
     rehearsal = Rehearsal(ran=False, detail="No target database configured, so no scratch server to rehearse on.")
     if project.database_url is None:
-        raw = await run_worker(project, "merge", args)
+        raw = await _run_merge(project, args, None)
     else:
         async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
             args["scratch_url"] = scratch.url_string
-            raw = await run_worker(project, "merge", args, database_url=scratch.url_string)
+            raw = await _run_merge(project, args, scratch.url_string)
             await progress(3, 4, "rehearsed upgrade heads on a scratch database")
             outcome = raw.get("rehearsal") or {}
             current = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.isolation import dialect_only_url
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.worker.runner import run_worker
 
@@ -196,8 +197,6 @@ async def load_history(project: Project, check_env: bool = True) -> tuple[Histor
         project,
         "history",
         {"check_env": check_env},
-        database_url=project.database_url.render_as_string(hide_password=False)
-        if project.database_url is not None
-        else None,
+        database_url=dialect_only_url(project.database_url) if project.database_url is not None else None,
     )
     return build_history(project, raw), raw.get("env_error")

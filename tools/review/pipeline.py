@@ -16,12 +16,14 @@ from typing import NamedTuple
 
 import anyio
 
+from alembic_mcp.tools.core.approvals import apply_approvals, read_approvals
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError
+from alembic_mcp.tools.core.isolation import dialect_only_url
 from alembic_mcp.tools.core.policy import is_production, matches_any
 from alembic_mcp.tools.core.progress import Progress
 from alembic_mcp.tools.core.urls import backend_of
-from alembic_mcp.tools.core.verdict import Escalation, Finding, decide
+from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, decide
 from alembic_mcp.tools.history.graph import History
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.review.context import Facts, apply, gather
@@ -75,6 +77,7 @@ class Review:
     squawked: dict[str, list] = field(default_factory=dict)
     pg_version: str | None = None
     model_tables: dict[str, list[str]] = field(default_factory=dict)
+    approvals: list[Approval] = field(default_factory=list)  # the project's approvals log, read once per call
 
     @property
     def backend(self) -> str | None:
@@ -93,6 +96,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
     _apply_facts(review)
     _lift_statements_the_sql_covered(review)
     await review.progress(3, 4, "merging the layers and applying the escalation policy")
+    review.approvals = read_approvals(review.project.root)
     revisions = [_revision(review, target) for target in review.targets]
     result = _result(review, selection, revisions)
     await review.progress(4, 4, "done")
@@ -197,7 +201,7 @@ async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | N
             "paths": _paths_of(review.history, review.targets, needed, review.disk_paths),
             "extra_paths": sorted(str(p) for p in review.disk_paths.values()),
         },
-        database_url=url.render_as_string(hide_password=False) if url else None,
+        database_url=dialect_only_url(url) if url else None,
     )
 
 
@@ -269,6 +273,8 @@ def _revision(review: Review, target: Target) -> ReviewedRevision:
         layers.append("database")
     escalations += _policy(review, rev, file_review)
     escalations = _dedupe(escalations)
+    escalations, approved, voided = apply_approvals(review.project.root, rev, Path(file), escalations, review.approvals)
+    findings += voided
     render = review.rendered.get(rev, {})
     return ReviewedRevision(
         revision=rev,
@@ -278,6 +284,7 @@ def _revision(review: Review, target: Target) -> ReviewedRevision:
         verdict=decide(findings, escalations),
         findings=findings,
         escalations=escalations,
+        approvals=approved,
         suppressions=file_review.suppressions,
         layers=layers,
         coverage=_coverage(review, rev),
@@ -363,6 +370,7 @@ def _result(review: Review, selection: str, revisions: list[ReviewedRevision]) -
             )
         )
     result = ReviewMigrationResult(
+        approvals=[a for r in revisions for a in r.approvals],
         selection=selection,
         revisions=revisions,
         suppressions=[s for r in revisions for s in r.suppressions],

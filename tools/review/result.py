@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictKind, VerdictResult
+from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult
 from alembic_mcp.tools.review.suppressions import Suppression
 
 
@@ -28,6 +28,7 @@ class ReviewedRevision(BaseModel):
     verdict: VerdictKind = Field(description="This revision's own verdict.")
     findings: list[Finding] = Field(default_factory=list)
     escalations: list[Escalation] = Field(default_factory=list)
+    approvals: list[Approval] = Field(default_factory=list, description="Escalations a human approved for this file.")
     suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     coverage: list[StatementCoverage] = Field(
@@ -68,13 +69,19 @@ def summary(result: ReviewMigrationResult) -> str:
     if errors:
         return text + f": fix {', '.join(errors)}, then review again."
     warnings = sum(f.severity == "warning" for f in result.findings)
+    approved = sorted({a.rule for a in result.approvals})
+    if approved:
+        text += f" with {', '.join(approved)} approved by a human"
     return text + (f": safe to proceed ({warnings} warning(s))." if warnings else ": safe to proceed.")
 
 
 def next_steps(result: ReviewMigrationResult) -> list[str]:
     steps: list[str] = []
     if result.escalations:
-        steps.append("Stop: show the escalations (rule, reason, evidence) to a human and wait for their decision.")
+        steps.append(
+            "Stop: show the escalations (rule, reason, evidence) to a human. Only they can approve one: "
+            "`alembic-mcp approve REVISION --rule RULE --reason ...` in their own terminal."
+        )
     for f in result.findings:
         if f.severity == "error" and f.fix:
             where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""

@@ -50,6 +50,8 @@ def _prepare(request: dict[str, Any]) -> None:
     for entry in reversed(request.get("sys_path") or []):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    for name in request.get("unset_env") or []:
+        os.environ.pop(name, None)
     os.environ.update(request.get("env") or {})
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,11 +16,24 @@ import weakref
 _prestarted: subprocess.Popen | None = None
 _keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
 _spawned: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()  # every worker this process started
+_DATABASE_URL = re.compile(r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb)(\+\w+)?://", re.I)
+
+
+def starting_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The server's environment without what could lead user code to the target database: the
+    ``ALEMBIC_MCP_*`` settings, ``DATABASE_URL`` and any value that is a database URL. (The request
+    later sets the project's URL variables to the worker's own URL; ``/proc/<pid>/environ`` keeps
+    what the process started with, so the scrubbing happens here, before it starts.)"""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith("ALEMBIC_MCP_") and name != "DATABASE_URL" and not _DATABASE_URL.match(value)
+    }
 
 
 def spawn(python: str, cwd: str | None) -> subprocess.Popen:
     """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile)."""
-    env = dict(os.environ)
+    env = starting_environment(dict(os.environ))
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
         [python, "-m", "alembic_mcp.tools.worker.main"],

@@ -19,6 +19,7 @@ import anyio
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.core.errors import WorkerFailed
+from alembic_mcp.tools.core.isolation import is_target, worker_environment
 from alembic_mcp.tools.core.urls import redact
 from alembic_mcp.tools.worker.pool import worker_slot
 from alembic_mcp.tools.worker.prestart import kill_group, spawn, take_prestarted
@@ -42,11 +43,16 @@ async def run_worker(
     database_url: str | None = None,
     timeout_s: float | None = None,
     env: dict[str, str] | None = None,
+    target_read_only: bool = False,
 ) -> dict[str, Any]:
     """Run ``op`` in a fresh interpreter in the project directory and return its JSON result.
 
-    At most ``max_workers`` run at once; a call beyond that waits for a slot.
+    At most ``max_workers`` run at once; a call beyond that waits for a slot. ``database_url`` is what
+    user code may connect to: a scratch database or a dialect-only URL. The target's own URL is refused
+    unless ``target_read_only`` says the caller made it read-only.
     """
+    if is_target(database_url, project.database_url) and not target_read_only:
+        raise WorkerFailed(f"Refusing to hand the target database's URL to user code in the worker for {op!r}.")
     # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
     await anyio.to_thread.run_sync(ensure_contained, project)
     async with worker_slot(project.settings.max_workers):
@@ -62,6 +68,7 @@ async def _run_worker_now(
     env: dict[str, str] | None,
 ) -> dict[str, Any]:
     timeout = timeout_s or project.settings.worker_timeout_s
+    set_env, unset_env = _child_env(project, database_url, env)
     python = project.settings.worker_python or sys.executable
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
         out_path = Path(tmp) / "result.json"
@@ -73,7 +80,8 @@ async def _run_worker_now(
             "result_path": str(out_path),
             "cwd": str(project.root),
             "sys_path": [str(project.root)],
-            "env": _child_env(project, database_url, env),
+            "env": set_env,
+            "unset_env": unset_env,
         }
         process = take_prestarted(python) or spawn(python, str(project.root))
         payload = json.dumps(request).encode()
@@ -113,11 +121,11 @@ async def _run_worker_now(
     return result["result"]
 
 
-def _child_env(project: Project, database_url: str | None, extra: dict[str, str] | None) -> dict[str, str]:
-    """Environment variables the worker sets before running the op (the URL variables env.py reads)."""
-    env: dict[str, str] = {}
-    if database_url:
-        for name in project.settings.url_env_vars:
-            env[name] = database_url
-    env.update(extra or {})
-    return env
+def _child_env(
+    project: Project, database_url: str | None, extra: dict[str, str] | None
+) -> tuple[dict[str, str], list[str]]:
+    """Variables the worker sets (the URL variables env.py reads, pointed at ``database_url``) and the
+    ones it removes (anything that leads to the target)."""
+    to_set, to_remove = worker_environment(project.database_url, database_url, list(project.settings.url_env_vars))
+    to_set.update(extra or {})
+    return to_set, [name for name in to_remove if name not in to_set]

@@ -18,6 +18,7 @@ from alembic.config import Config
 
 from alembic_mcp.tools.core.config import make_alembic_config
 from alembic_mcp.tools.core.urls import is_async_driver
+from alembic_mcp.tools.worker.ops.plain_module import check_plain_module
 
 
 def config_from_spec(spec: dict[str, Any], database_url: str | None = None) -> Config:
@@ -29,7 +30,37 @@ def config_from_spec(spec: dict[str, Any], database_url: str | None = None) -> C
         cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
         for name in spec.get("url_env_vars") or ["DATABASE_URL"]:
             os.environ[name] = database_url
+    else:  # never the URL alembic.ini names: that is the target's
+        cfg.remove_main_option("sqlalchemy.url")
     return cfg
+
+
+READ_ONLY_SESSION = {
+    "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+    "mysql": "SET SESSION TRANSACTION READ ONLY",
+    "mariadb": "SET SESSION TRANSACTION READ ONLY",
+    "sqlite": "PRAGMA query_only = ON",
+}
+
+
+def make_sessions_read_only(database_url: str) -> None:
+    """Every connection any engine in this process opens from now on is read-only (the URL asks the
+    driver too, where it can; asyncpg cannot, so this covers it)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import Pool
+
+    statement = READ_ONLY_SESSION.get(make_url(database_url).get_backend_name())
+    if statement is None:
+        raise RuntimeError(f"no read-only session for {make_url(database_url).get_backend_name()!r}")
+
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()  # a SET inside a transaction that is rolled back would be undone
+
+    event.listen(Pool, "connect", on_connect)
 
 
 @contextmanager
@@ -58,7 +89,9 @@ def connected_config(spec: dict[str, Any], database_url: str) -> Iterator[Config
 def atomic_templates() -> Iterator[None]:
     """Make Alembic write revision files atomically: temp file, fsync, rename.
 
-    A crash or kill mid-write leaves either no file or a ``.tmp`` name Alembic never loads.
+    A crash or kill mid-write leaves either no file or a ``.tmp`` name Alembic never loads. A rendered
+    file that is not a plain migration module (client text turned into code) is never renamed into
+    place, so Alembic never imports it.
     """
     from alembic.script.base import ScriptDirectory
 
@@ -69,6 +102,7 @@ def atomic_templates() -> Iterator[None]:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         try:
             original(self, src, tmp, **kw)
+            check_plain_module(tmp.read_text(encoding="utf-8"), dest.name)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, dest)

@@ -37,6 +37,7 @@ from alembic_mcp.tools.worker.ops.alembic_env import (
     config_from_spec,
     connected_config,
     copy_to_sandbox,
+    make_sessions_read_only,
     unsandbox,
 )
 from alembic_mcp.tools.worker.ops.blind_spot_facts import (
@@ -45,6 +46,7 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     enum_changes,
     server_default_changes,
 )
+from alembic_mcp.tools.worker.ops.plain_module import NotPlainModule
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "empty": False,
         "refused": None,
     }
+    if args.get("read_only") and url:
+        make_sessions_read_only(url)
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
         use_connection = bool(url) and not is_async_driver(url or "")
         with connected_config(spec, url or "") if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
@@ -81,6 +85,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                         autogenerate=bool(args.get("autogenerate")),
                         rev_id=args.get("rev_id"),
                     )
+            except NotPlainModule as exc:
+                return {"stage": "not_plain", "error": describe_exception(exc)}
             except util.CommandError as exc:
                 if "not up to date" in str(exc):
                     return {"stage": "target_not_at_head", "heads": heads}

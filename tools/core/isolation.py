@@ -1,0 +1,100 @@
+"""What user code may see of the target database: never its URL.
+
+The worker imports env.py, models and migrations: code the server does not control. It gets the
+scratch database's URL for rehearsals, a dialect-only URL such as ``postgresql://`` for offline work,
+and the target's URL only for ``generate_migration(against="target")``, made read-only. Its
+environment loses every variable that could lead to the target: the ``ALEMBIC_MCP_*`` settings, the
+configured URL variables (set to the worker's own URL instead) and any value that carries the
+target's password or names its database in a URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from alembic_mcp.tools.core.urls import backend_of, parse_url
+
+SETTINGS_PREFIX = "ALEMBIC_MCP_"
+ALWAYS_REMOVED = ("DATABASE_URL",)
+PG_READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
+MYSQL_READ_ONLY_INIT = "SET SESSION TRANSACTION READ ONLY"
+LIBPQ_DRIVERS = {"psycopg2", "psycopg", "psycopg_async", "psycopg2cffi"}
+MYSQL_INIT_DRIVERS = {"pymysql", "mysqldb", "aiomysql", "asyncmy"}
+
+
+def dialect_only_url(url: str | URL) -> str:
+    """The backend and driver alone (``postgresql+asyncpg://``): enough to render SQL, nothing to connect to."""
+    return URL.create(drivername=parse_url(url).drivername).render_as_string(hide_password=False)
+
+
+def read_only_url(url: str | URL) -> str:
+    """The target's URL with the driver told to open read-only sessions, where the driver allows it.
+
+    PostgreSQL (libpq drivers): ``options=-c default_transaction_read_only=on``; MariaDB/MySQL:
+    ``init_command=SET SESSION TRANSACTION READ ONLY``; SQLite: ``mode=ro`` through a file URI. The
+    worker also sets every pooled connection read-only (``read_only_backend``), which covers asyncpg.
+    """
+    parsed = parse_url(url)
+    backend, driver = backend_of(parsed), parsed.get_driver_name()
+    if backend == "postgresql" and driver in LIBPQ_DRIVERS:
+        parsed = parsed.update_query_dict({"options": PG_READ_ONLY_OPTIONS})
+    elif backend == "mysql" and driver in MYSQL_INIT_DRIVERS:
+        parsed = parsed.update_query_dict({"init_command": MYSQL_READ_ONLY_INIT})
+    elif backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        database = parsed.database
+        if not database.startswith("file:"):
+            database = f"file:{database}"
+        parsed = parsed.set(database=database).update_query_dict({"mode": "ro", "uri": "true"})
+    return parsed.render_as_string(hide_password=False)
+
+
+def _carries_target(value: str, target: URL) -> bool:
+    """Whether an environment value would lead user code to the target database."""
+    if target.password and str(target.password) in value:
+        return True
+    if "://" not in value:
+        return bool(target.database) and value == target.database
+    try:
+        found = make_url(value.strip())
+    except (ArgumentError, ValueError):
+        return False
+    same_host = (found.host or "") == (target.host or "") or backend_of(target) == "sqlite"
+    return bool(target.database) and found.database == target.database and same_host
+
+
+def worker_environment(
+    target: URL | None,
+    worker_url: str | None,
+    url_env_vars: list[str],
+    environ: Mapping[str, str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The variables to set in the worker (the URL variables env.py reads) and the ones to remove."""
+    environ = os.environ if environ is None else environ
+    to_set = {name: worker_url for name in url_env_vars} if worker_url else {}
+    to_remove = {name for name in url_env_vars if not worker_url}
+    to_remove.update(name for name in ALWAYS_REMOVED if name not in to_set)
+    to_remove.update(name for name in environ if name.startswith(SETTINGS_PREFIX))
+    if target is not None:
+        to_remove.update(
+            name for name, value in environ.items() if name not in to_set and _carries_target(value, target)
+        )
+    return to_set, sorted(to_remove)
+
+
+def is_target(url: str | URL | None, target: URL | None) -> bool:
+    """Whether ``url`` points at the target database (same backend, host, port and database)."""
+    if url is None or target is None:
+        return False
+    parsed = parse_url(url)
+    if not parsed.database:
+        return False
+    return (
+        backend_of(parsed) == backend_of(target)
+        and (parsed.host or "") == (target.host or "")
+        and (parsed.port or 0) == (target.port or 0)
+        and parsed.database.removeprefix("file:") == (target.database or "").removeprefix("file:")
+    )
