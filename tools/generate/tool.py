@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import anyio
 from pydantic import Field
+from sqlalchemy.engine import URL
 
 from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
@@ -122,66 +123,26 @@ async def generate_migration(
     against: Against = "scratch",
     progress: Progress = no_progress,
 ) -> GenerateMigrationResult:
+    """Autogenerate (or write an empty) revision in one worker, then judge and review what it wrote."""
     message = validate_message(message)
     rev_id = validate_rev_id(rev_id)
     against = _validate_against(against)
     if not dry_run:
         refuse_if_read_only(project, "write migrations", "Call generate_migration with dry_run=true to see the file.")
     base = {"dry_run": bool(dry_run), "autogenerate": bool(autogenerate), "against": against}
+    args = _worker_args(project, message, bool(autogenerate), rev_id, bool(dry_run))
     async with project_lock(project.state_dir):
         (project.state_dir / ".gitignore").write_text("*\n")
         await progress(0, 4, "preparing the database to compare with")
-        args = {
-            "message": message,
-            "autogenerate": bool(autogenerate),
-            "rev_id": rev_id,
-            "dry_run": bool(dry_run),
-            "version_table": project.settings.version_table,
-        }
-        if project.database_url is not None and backend_of(project.database_url) == "postgresql":
-            # the worker renders the new revision offline too: the review's squawk layer needs it
-            args["render_url"] = dialect_only_url(project.database_url)
-        compared_with = None
-        # One worker does it all: the history checks (heads, rev_id), upgrade of the scratch database,
-        # autogenerate and the blind-spot facts. The full history diagnosis runs only when it is broken.
         if autogenerate and against == "scratch":
-            server = project.database_url or project.settings.scratch_url
-            if server is None:
-                raise ProjectError(
-                    "No database configured to compare the models with: generate_migration "
-                    "creates a scratch database on the target's server. Set database_url "
-                    "(or scratch_url) in [tool.alembic-mcp], $DATABASE_URL or --database-url."
-                )
-            async with scratch_database(server, project.settings.scratch_url) as scratch:
-                await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-                raw = await run_worker(
-                    project, "generate", {**args, "upgrade_first": True}, database_url=scratch.url_string
-                )
-                compared_with = (
-                    f"scratch database {scratch.masked_url} upgraded to "
-                    f"{', '.join(raw.get('heads') or []) or 'base'} (dropped afterwards)"
-                )
+            raw, compared_with = await _generate_against_scratch(project, args, progress)
+        elif autogenerate:
+            if backend_of(_target_url(project)) == "sqlite" and not sqlite_file_exists(project):
+                return GenerateMigrationResult(**base, **_target_refusal(project, None, None))
+            raw, compared_with = await _generate_against_target(project, args, progress)
         else:
-            worker_url = None
-            if autogenerate:  # against the target, which must be at head
-                if project.database_url is None:
-                    raise InvalidArgument(
-                        "against='target' needs a target database and none is configured; use "
-                        "against='scratch' or pass --database-url / set database_url."
-                    )
-                if backend_of(project.database_url) == "sqlite" and not sqlite_file_exists(project):
-                    return GenerateMigrationResult(**base, **_target_refusal(project, None, None))
-                worker_url = read_only_url(project.database_url)
-                args["read_only"] = True
-                compared_with = f"target database {project.masked_database_url} (at head, read-only session)"
             await progress(1, 4, "writing the revision")
-            raw = await run_worker(
-                project,
-                "generate",
-                {**args, "upgrade_first": False},
-                database_url=worker_url,
-                target_read_only=worker_url is not None,
-            )
+            raw, compared_with = await run_worker(project, "generate", {**args, "upgrade_first": False}), None
         refusal = await _history_refusal(project, raw, base, rev_id)
         if refusal is not None:
             return refusal
@@ -189,6 +150,64 @@ async def generate_migration(
         result = await _build_result(project, raw, base, compared_with, list(raw.get("heads") or []))
         await progress(4, 4, "done")
         return result
+
+
+def _worker_args(project: Project, message: str, autogenerate: bool, rev_id: str | None, dry_run: bool) -> dict:
+    args: dict[str, Any] = {
+        "message": message,
+        "autogenerate": autogenerate,
+        "rev_id": rev_id,
+        "dry_run": dry_run,
+        "version_table": project.settings.version_table,
+    }
+    if project.database_url is not None and backend_of(project.database_url) == "postgresql":
+        # the worker renders the new revision offline too: the review's squawk layer needs it
+        args["render_url"] = dialect_only_url(project.database_url)
+    return args
+
+
+async def _generate_against_scratch(
+    project: Project, args: dict[str, Any], progress: Progress
+) -> tuple[dict[str, Any], str]:
+    """One worker does it all: the history checks (heads, rev_id), upgrading a scratch database to the
+    heads, autogenerate and the blind-spot facts."""
+    server = project.database_url or project.settings.scratch_url
+    if server is None:
+        raise ProjectError(
+            "No database configured to compare the models with: generate_migration "
+            "creates a scratch database on the target's server. Set database_url "
+            "(or scratch_url) in [tool.alembic-mcp], $DATABASE_URL or --database-url."
+        )
+    async with scratch_database(server, project.settings.scratch_url) as scratch:
+        await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
+        raw = await run_worker(project, "generate", {**args, "upgrade_first": True}, database_url=scratch.url_string)
+    heads = ", ".join(raw.get("heads") or []) or "base"
+    return raw, f"scratch database {scratch.masked_url} upgraded to {heads} (dropped afterwards)"
+
+
+def _target_url(project: Project) -> URL:
+    if project.database_url is None:
+        raise InvalidArgument(
+            "against='target' needs a target database and none is configured; use "
+            "against='scratch' or pass --database-url / set database_url."
+        )
+    return project.database_url
+
+
+async def _generate_against_target(
+    project: Project, args: dict[str, Any], progress: Progress
+) -> tuple[dict[str, Any], str]:
+    """The one operation whose purpose needs the target: a read-only session, the target at head."""
+    worker_url = read_only_url(_target_url(project))
+    await progress(1, 4, "writing the revision")
+    raw = await run_worker(
+        project,
+        "generate",
+        {**args, "upgrade_first": False, "read_only": True},
+        database_url=worker_url,
+        target_read_only=True,
+    )
+    return raw, f"target database {project.masked_database_url} (at head, read-only session)"
 
 
 async def _history_refusal(
@@ -301,43 +320,14 @@ async def _target_behind(project: Project, heads: list[str]) -> str | None:
 async def _build_result(
     project: Project, raw: dict[str, Any], base: dict[str, Any], compared_with: str | None, heads: list[str]
 ) -> GenerateMigrationResult:
-    operations = [
-        DetectedOperation(
-            op=o["op"],
-            table=o.get("table"),
-            column=o.get("column"),
-            detail={k: v for k, v in o.items() if k not in ("op", "table", "column") and v is not None},
-        )
-        for o in raw.get("operations", [])
-    ]
-    findings: list[Finding] = []
-    escalations: list[Escalation] = []
-    common = dict(base, compared_with=compared_with, operations=operations)
+    """The worker's report as a verdict: a refusal when nothing usable was generated, else the reviewed file."""
+    common = dict(base, compared_with=compared_with, operations=_operations(raw))
     if raw.get("stage") == "upgrade" and _in_versions(project, raw["error"].get("file")):
-        err = raw["error"]
-        return GenerateMigrationResult(
-            **common,
-            findings=[
-                Finding(
-                    rule="scratch-upgrade-failed",
-                    severity="error",
-                    message=f"`upgrade heads` failed on an empty scratch database: {err.get('type')}: "
-                    f"{err.get('message')}",
-                    file=project.relative(err["file"]) if err.get("file") else None,
-                    line=err.get("line"),
-                    why="The existing migrations do not build the schema from scratch, so there is nothing "
-                    "reliable to compare the models with.",
-                    fix="Fix the failing migration (test_roundtrip shows where), or use against='target' "
-                    "with a target database at head.",
-                )
-            ],
-            summary="The existing migrations fail on a fresh database; nothing written.",
-            next_steps=["Fix the failing migration, then call generate_migration again."],
-        )
+        return _scratch_upgrade_failed(project, raw["error"], common)
     model_tables, skipped = await anyio.to_thread.run_sync(
         scan_models_and_skips, project.root, [project.script_location, *project.version_locations]
     )
-    findings.extend(problem.finding(project, severity="warning") for problem in skipped)
+    findings = [problem.finding(project, severity="warning") for problem in skipped]
     if raw.get("target_metadata_none"):
         return GenerateMigrationResult(
             **common,
@@ -346,123 +336,185 @@ async def _build_result(
             next_steps=["Set target_metadata in env.py, then call again."],
         )
     if raw.get("error"):
-        err = raw["error"]
-        where = project.relative(err["file"]) if err.get("file") else None
-        return GenerateMigrationResult(
-            **common,
-            findings=[
-                Finding(
-                    rule="autogenerate-failed",
-                    severity="error",
-                    message=f"Autogenerate failed: {err.get('type')}: {err.get('message')}",
-                    file=where,
-                    line=err.get("line"),
-                    why="env.py or a model module raised while Alembic loaded it (often the edit just made).",
-                    fix=f"Fix the error{' at ' + where + ':' + str(err.get('line')) if where else ''}, then "
-                    f"call again.",
-                )
-            ],
-            summary="Autogenerate failed before writing anything; see the finding.",
-            next_steps=["Fix the error, then call generate_migration again."],
-        )
+        return _autogenerate_failed(project, raw["error"], common)
     facts = dict(raw.get("facts", {}), errors=raw.get("fact_errors") or [])
     missing = unimported_tables(model_tables, facts.get("metadata_tables"))
     if raw.get("refused") == "drop-all-tables":
-        findings.append(
-            Finding(
-                rule="drops-every-table",
-                severity="error",
-                message=f"The migration would drop every table "
-                f"({', '.join(facts.get('database_tables', []))}); "
-                "refused, nothing written.",
-                why="This is what autogenerate does when the models are not imported by env.py (or "
-                "target_metadata is the wrong MetaData): it sees an empty model and drops everything.",
-                fix=import_fix(project, missing, model_tables),
-            )
-        )
-        findings.extend(missing_findings(project, missing, severity="error"))
-        return GenerateMigrationResult(
-            **common,
-            findings=findings,
-            summary="Refused: the migration would drop every table (models not imported by env.py?); nothing written.",
-            next_steps=["Import every model module in env.py, then call again."],
-        )
+        return _drops_every_table(project, facts, missing, model_tables, findings, common)
     if raw.get("empty") or (base["autogenerate"] and not raw.get("revision")):
-        findings.extend(missing_findings(project, missing, severity="error"))
-        if not missing:
-            behind = await _target_behind(project, heads)
-            where = (
-                f" The target database is at {behind}, behind the heads ({', '.join(heads)}): if the change "
-                "is in a revision it has not applied yet, it reaches the target when that runs "
-                "(test_roundtrip first)."
-                if behind
-                else ""
-            )
-            findings.append(
-                Finding(
-                    rule="nothing-detected",
-                    severity="warning",
-                    message=f"Autogenerate found no difference between the models and the {compared_with}." + where,
-                    why="Either the change is already in a migration (the database built from the current "
-                    "heads already has it), or the model edit was not saved in a module env.py imports.",
-                    fix="Check the model file is saved; if the change is in an earlier revision nothing is "
-                    "needed. For changes autogenerate cannot see (enum values, CHECK, server defaults, "
-                    "views, functions, triggers) call generate_migration with autogenerate=false and "
-                    "write them.",
-                )
-            )
-        findings.extend(blind_spot_findings(facts, operations, project))
-        return GenerateMigrationResult(
-            **common,
-            findings=findings,
-            summary="Nothing detected; no file written. "
-            + (
-                f"Tables {', '.join(t.qualified for t in missing)} are defined in model modules env.py does not import."
-                if missing
-                else "The models match the schema of the current heads."
-            ),
-            next_steps=[f.fix for f in findings if f.severity != "info" and f.fix],
+        return await _nothing_detected(project, facts, missing, heads, findings, common)
+    return await _reviewed_revision(project, raw, facts, missing, findings, common)
+
+
+def _operations(raw: dict[str, Any]) -> list[DetectedOperation]:
+    return [
+        DetectedOperation(
+            op=o["op"],
+            table=o.get("table"),
+            column=o.get("column"),
+            detail={k: v for k, v in o.items() if k not in ("op", "table", "column") and v is not None},
         )
+        for o in raw.get("operations", [])
+    ]
+
+
+def _scratch_upgrade_failed(project: Project, err: dict[str, Any], common: dict[str, Any]) -> GenerateMigrationResult:
+    return GenerateMigrationResult(
+        **common,
+        findings=[
+            Finding(
+                rule="scratch-upgrade-failed",
+                severity="error",
+                message=f"`upgrade heads` failed on an empty scratch database: {err.get('type')}: {err.get('message')}",
+                file=project.relative(err["file"]) if err.get("file") else None,
+                line=err.get("line"),
+                why="The existing migrations do not build the schema from scratch, so there is nothing "
+                "reliable to compare the models with.",
+                fix="Fix the failing migration (test_roundtrip shows where), or use against='target' "
+                "with a target database at head.",
+            )
+        ],
+        summary="The existing migrations fail on a fresh database; nothing written.",
+        next_steps=["Fix the failing migration, then call generate_migration again."],
+    )
+
+
+def _autogenerate_failed(project: Project, err: dict[str, Any], common: dict[str, Any]) -> GenerateMigrationResult:
+    where = project.relative(err["file"]) if err.get("file") else None
+    return GenerateMigrationResult(
+        **common,
+        findings=[
+            Finding(
+                rule="autogenerate-failed",
+                severity="error",
+                message=f"Autogenerate failed: {err.get('type')}: {err.get('message')}",
+                file=where,
+                line=err.get("line"),
+                why="env.py or a model module raised while Alembic loaded it (often the edit just made).",
+                fix=f"Fix the error{' at ' + where + ':' + str(err.get('line')) if where else ''}, then call again.",
+            )
+        ],
+        summary="Autogenerate failed before writing anything; see the finding.",
+        next_steps=["Fix the error, then call generate_migration again."],
+    )
+
+
+def _drops_every_table(
+    project: Project,
+    facts: dict[str, Any],
+    missing: list,
+    model_tables: Any,
+    findings: list[Finding],
+    common: dict[str, Any],
+) -> GenerateMigrationResult:
+    findings.append(
+        Finding(
+            rule="drops-every-table",
+            severity="error",
+            message=f"The migration would drop every table ({', '.join(facts.get('database_tables', []))}); "
+            "refused, nothing written.",
+            why="This is what autogenerate does when the models are not imported by env.py (or "
+            "target_metadata is the wrong MetaData): it sees an empty model and drops everything.",
+            fix=import_fix(project, missing, model_tables),
+        )
+    )
+    findings.extend(missing_findings(project, missing, severity="error"))
+    return GenerateMigrationResult(
+        **common,
+        findings=findings,
+        summary="Refused: the migration would drop every table (models not imported by env.py?); nothing written.",
+        next_steps=["Import every model module in env.py, then call again."],
+    )
+
+
+async def _nothing_detected(
+    project: Project,
+    facts: dict[str, Any],
+    missing: list,
+    heads: list[str],
+    findings: list[Finding],
+    common: dict[str, Any],
+) -> GenerateMigrationResult:
+    findings.extend(missing_findings(project, missing, severity="error"))
+    if not missing:
+        findings.append(await _nothing_detected_finding(project, heads, common["compared_with"]))
+    findings.extend(blind_spot_findings(facts, common["operations"], project))
+    reason = (
+        f"Tables {', '.join(t.qualified for t in missing)} are defined in model modules env.py does not import."
+        if missing
+        else "The models match the schema of the current heads."
+    )
+    return GenerateMigrationResult(
+        **common,
+        findings=findings,
+        summary="Nothing detected; no file written. " + reason,
+        next_steps=[f.fix for f in findings if f.severity != "info" and f.fix],
+    )
+
+
+async def _nothing_detected_finding(project: Project, heads: list[str], compared_with: str | None) -> Finding:
+    behind = await _target_behind(project, heads)
+    where = (
+        f" The target database is at {behind}, behind the heads ({', '.join(heads)}): if the change "
+        "is in a revision it has not applied yet, it reaches the target when that runs "
+        "(test_roundtrip first)."
+        if behind
+        else ""
+    )
+    return Finding(
+        rule="nothing-detected",
+        severity="warning",
+        message=f"Autogenerate found no difference between the models and the {compared_with}." + where,
+        why="Either the change is already in a migration (the database built from the current "
+        "heads already has it), or the model edit was not saved in a module env.py imports.",
+        fix="Check the model file is saved; if the change is in an earlier revision nothing is "
+        "needed. For changes autogenerate cannot see (enum values, CHECK, server defaults, "
+        "views, functions, triggers) call generate_migration with autogenerate=false and "
+        "write them.",
+    )
+
+
+async def _reviewed_revision(
+    project: Project,
+    raw: dict[str, Any],
+    facts: dict[str, Any],
+    missing: list,
+    findings: list[Finding],
+    common: dict[str, Any],
+) -> GenerateMigrationResult:
+    """The new file with the blind spots, probable renames and its full review (run beside the git query)."""
     path = Path(raw["path"])
     content = raw.get("content", "")
-    upgrade_src, downgrade_src = _function_sources(content)
+    rel = project.relative(path)
+    dry_run = common["dry_run"]
     if missing:
         findings.extend(missing_findings(project, missing, severity="warning"))
-    findings.extend(blind_spot_findings(facts, operations, project))
-    findings.extend(rename_findings(operations, facts.get("dialect"), project.relative(path)))
-    written = not base["dry_run"]
+    findings.extend(blind_spot_findings(facts, common["operations"], project))
+    findings.extend(rename_findings(common["operations"], facts.get("dialect"), rel))
     files: list[str] = []
-
-    async def commit_files() -> None:
-        if written:
-            files.extend(await files_to_commit(project, path))
-
     review: list[ReviewMigrationResult | Finding] = []
 
+    async def commit_files() -> None:
+        if not dry_run:
+            files.extend(await files_to_commit(project, path))
+
     async def run_review() -> None:
-        review.append(await _review(project, path, content, base["dry_run"], raw.get("render")))
+        review.append(await _review(project, path, content, dry_run, raw.get("render")))
 
     async with anyio.create_task_group() as group:
         group.start_soon(commit_files)
         group.start_soon(run_review)
-    reviewed = review[0]
-    if isinstance(reviewed, Finding):  # the review itself could not run
-        findings.append(reviewed)
-        review_verdict, layers = decide([reviewed], []), []
-    else:
-        findings.extend(_not_yet_reported(reviewed.findings, findings))
-        escalations.extend(reviewed.escalations)
-        review_verdict, layers = reviewed.verdict, [lay for r in reviewed.revisions for lay in r.layers]
-    rel = project.relative(path)
+    escalations, review_verdict, layers = _embed_review(review[0], findings)
+    upgrade_src, downgrade_src = _function_sources(content)
     result = GenerateMigrationResult(
         **common,
         revision=raw.get("revision"),
         down_revision=raw.get("down_revision", []),
         file=rel,
-        written=written,
+        written=not dry_run,
         upgrade_source=upgrade_src,
         downgrade_source=downgrade_src,
-        content=content if base["dry_run"] else None,
+        content=content if dry_run else None,
         review_verdict=review_verdict,
         review_layers=layers,
         files_to_commit=files,
@@ -472,6 +524,17 @@ async def _build_result(
     )
     result.summary, result.next_steps = _summary(result, rel)
     return result
+
+
+def _embed_review(
+    reviewed: ReviewMigrationResult | Finding, findings: list[Finding]
+) -> tuple[list[Escalation], VerdictKind, list[str]]:
+    """Add the review's new findings to ``findings``; its escalations, verdict and layers."""
+    if isinstance(reviewed, Finding):  # the review itself could not run
+        findings.append(reviewed)
+        return [], decide([reviewed], []), []
+    findings.extend(_not_yet_reported(reviewed.findings, findings))
+    return list(reviewed.escalations), reviewed.verdict, [lay for r in reviewed.revisions for lay in r.layers]
 
 
 async def _review(
