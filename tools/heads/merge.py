@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -96,6 +97,7 @@ async def merge_heads(
     acknowledge_conflicts: bool = False,
     progress: Progress = no_progress,
 ) -> MergeHeadsResult:
+    """Join the heads with Alembic's own merge, after the conflict check, and rehearse upgrade heads."""
     message = validate_message(message)
     if not dry_run:
         refuse_if_read_only(project, "write merge revisions", "Call merge_heads with dry_run=true to see the merge.")
@@ -104,50 +106,18 @@ async def merge_heads(
     async with project_lock(project.state_dir):
         await progress(0, 4, "loading the revision history")
         history, _ = await load_history(project, check_env=False)
-        broken = [f for f in history.findings if f.severity == "error"]
-        if broken or not history.usable:
-            return MergeHeadsResult(
-                findings=broken,
-                summary="The history is broken; fix it before merging (nothing written).",
-                next_steps=[f"{f.rule}: {f.fix}" for f in broken],
-                dry_run=dry_run,
-            )
-        if len(history.heads) < 2:
-            if heads:
-                _select_heads(history, heads)
-            return MergeHeadsResult(
-                summary=f"Nothing to merge: the history has a single head ({', '.join(history.heads) or 'none'}).",
-                heads_after=list(history.heads),
-                dry_run=dry_run,
-                next_steps=["Go on with generate_migration or review_migration."],
-            )
+        refusal = _nothing_to_merge(history, heads, dry_run)
+        if refusal is not None:
+            return refusal
         chosen = _select_heads(history, heads)
-        sub = History(nodes=history.nodes, findings=[], heads=chosen, bases=history.bases)
-        _, conflicts = analyse_branches(sub)
+        _, conflicts = analyse_branches(History(nodes=history.nodes, findings=[], heads=chosen, bases=history.bases))
         tables = sorted({t for _, _, ts in conflicts for t in ts})
         if conflicts and not acknowledge_conflicts:
-            return MergeHeadsResult(
-                merged_heads=chosen,
-                dry_run=dry_run,
-                escalations=[
-                    Escalation(
-                        rule="conflicting-heads",
-                        reason=f"Heads {a} and {b} both change {', '.join(ts)}.",
-                        evidence={"heads": [a, b], "tables": ts},
-                    )
-                    for a, b, ts in conflicts
-                ],
-                summary=f"Heads change the same table(s) {', '.join(tables)}: a human must decide; nothing written.",
-                next_steps=[
-                    "Show the heads and tables to a human.",
-                    "If they confirm the changes are independent, call merge_heads again with "
-                    "acknowledge_conflicts=true; otherwise rebase one branch onto the other.",
-                ],
-            )
+            return _conflicting_heads(chosen, conflicts, tables, dry_run)
         await progress(1, 4, "writing the merge revision" if not dry_run else "rendering the merge (dry run)")
         result = await _merge_and_rehearse(project, chosen, message, dry_run, progress)
-        result.conflicts_acknowledged = tables if conflicts else []
         if conflicts:
+            result.conflicts_acknowledged = tables
             result.findings.append(
                 Finding(
                     rule="conflicts-acknowledged",
@@ -157,6 +127,51 @@ async def merge_heads(
                 )
             )
         return result
+
+
+def _nothing_to_merge(history: History, heads: list[str] | None, dry_run: bool) -> MergeHeadsResult | None:
+    """A broken history, or a single head: nothing is written."""
+    broken = [f for f in history.findings if f.severity == "error"]
+    if broken or not history.usable:
+        return MergeHeadsResult(
+            findings=broken,
+            summary="The history is broken; fix it before merging (nothing written).",
+            next_steps=[f"{f.rule}: {f.fix}" for f in broken],
+            dry_run=dry_run,
+        )
+    if len(history.heads) < 2:
+        if heads:
+            _select_heads(history, heads)  # still refuses heads that do not exist
+        return MergeHeadsResult(
+            summary=f"Nothing to merge: the history has a single head ({', '.join(history.heads) or 'none'}).",
+            heads_after=list(history.heads),
+            dry_run=dry_run,
+            next_steps=["Go on with generate_migration or review_migration."],
+        )
+    return None
+
+
+def _conflicting_heads(
+    chosen: list[str], conflicts: list[tuple[str, str, list[str]]], tables: list[str], dry_run: bool
+) -> MergeHeadsResult:
+    return MergeHeadsResult(
+        merged_heads=chosen,
+        dry_run=dry_run,
+        escalations=[
+            Escalation(
+                rule="conflicting-heads",
+                reason=f"Heads {a} and {b} both change {', '.join(ts)}.",
+                evidence={"heads": [a, b], "tables": ts},
+            )
+            for a, b, ts in conflicts
+        ],
+        summary=f"Heads change the same table(s) {', '.join(tables)}: a human must decide; nothing written.",
+        next_steps=[
+            "Show the heads and tables to a human.",
+            "If they confirm the changes are independent, call merge_heads again with "
+            "acknowledge_conflicts=true; otherwise rebase one branch onto the other.",
+        ],
+    )
 
 
 async def _run_merge(project: Project, args: dict, database_url: str | None) -> dict:
@@ -176,38 +191,73 @@ async def _merge_and_rehearse(
     project: Project, chosen: list[str], message: str, dry_run: bool, progress: Progress
 ) -> MergeHeadsResult:
     args = {"heads": chosen, "message": message, "dry_run": dry_run}
-    findings: list[Finding] = []
-    rehearsal = Rehearsal(ran=False, detail="No target database configured, so no scratch server to rehearse on.")
-    if project.database_url is None:
-        raw = await _run_merge(project, args, None)
-    else:
-        async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
-            args["scratch_url"] = scratch.url_string
-            raw = await _run_merge(project, args, scratch.url_string)
-            await progress(3, 4, "rehearsed upgrade heads on a scratch database")
-            outcome = raw.get("rehearsal") or {}
-            current = []
-            if outcome.get("ok"):
-                current = (
-                    await current_revisions(
-                        scratch.url, project.settings.version_table, project.settings.version_table_schema
-                    )
-                    or []
-                )
-            rehearsal = Rehearsal(
-                ran=True,
-                ok=bool(outcome.get("ok")),
-                scratch_database=scratch.masked_url,
-                current_after=current,
-                error=(
-                    f"{outcome['error'].get('type')}: {outcome['error'].get('message')}"
-                    if outcome.get("error")
-                    else None
-                ),
-            )
-        rehearsal.dropped = scratch.dropped
+    raw, rehearsal = await _merge_in_worker(project, args, progress)
     path = Path(raw["path"])
     written = not dry_run
+    escalations: list[Escalation] = []
+    if rehearsal.ran and not rehearsal.ok:
+        escalations.append(
+            Escalation(
+                rule="migration-failure-unclear",
+                reason="upgrade heads through the merge failed on a scratch database: the branches do not "
+                "apply together.",
+                evidence={"error": rehearsal.error or ""},
+            )
+        )
+        if written:
+            path.unlink(missing_ok=True)
+            written = False
+            rehearsal.detail = "The merge file was removed again so no failing merge gets committed."
+    await progress(4, 4, "done")
+    rel = project.relative(path)
+    summary, steps = _merge_summary(chosen, rel, dry_run, rehearsal, bool(escalations))
+    return MergeHeadsResult(
+        merged_heads=chosen,
+        revision=raw["revision"],
+        file=rel,
+        content=raw["content"],
+        written=written,
+        dry_run=dry_run,
+        heads_after=raw["heads_after"],
+        rehearsal=rehearsal,
+        findings=_merge_file_findings(project, path, raw),
+        escalations=escalations,
+        summary=summary,
+        next_steps=steps,
+    )
+
+
+async def _merge_in_worker(
+    project: Project, args: dict[str, Any], progress: Progress
+) -> tuple[dict[str, Any], Rehearsal]:
+    """The merge written (or rendered) by the worker, rehearsed there on a scratch database when one exists."""
+    if project.database_url is None:
+        no_server = "No target database configured, so no scratch server to rehearse on."
+        return await _run_merge(project, args, None), Rehearsal(ran=False, detail=no_server)
+    async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
+        args["scratch_url"] = scratch.url_string
+        raw = await _run_merge(project, args, scratch.url_string)
+        await progress(3, 4, "rehearsed upgrade heads on a scratch database")
+        outcome = raw.get("rehearsal") or {}
+        current: list[str] = []
+        if outcome.get("ok"):
+            settings = project.settings
+            current = await current_revisions(scratch.url, settings.version_table, settings.version_table_schema) or []
+        error = outcome.get("error")
+        rehearsal = Rehearsal(
+            ran=True,
+            ok=bool(outcome.get("ok")),
+            scratch_database=scratch.masked_url,
+            current_after=current,
+            error=f"{error.get('type')}: {error.get('message')}" if error else None,
+        )
+    rehearsal.dropped = scratch.dropped
+    return raw, rehearsal
+
+
+def _merge_file_findings(project: Project, path: Path, raw: dict[str, Any]) -> list[Finding]:
+    """A merge file must only join heads, and leave exactly one."""
+    findings: list[Finding] = []
     ops = _merge_file_ops(raw["content"])
     if ops:
         findings.append(
@@ -231,44 +281,24 @@ async def _merge_and_rehearse(
                 fix="Call merge_heads again without naming heads to merge all of them.",
             )
         )
-    escalations: list[Escalation] = []
-    if rehearsal.ran and not rehearsal.ok:
-        escalations.append(
-            Escalation(
-                rule="migration-failure-unclear",
-                reason="upgrade heads through the merge failed on a scratch database: the branches do not "
-                "apply together.",
-                evidence={"error": rehearsal.error or ""},
-            )
+    return findings
+
+
+def _merge_summary(
+    chosen: list[str], rel: str, dry_run: bool, rehearsal: Rehearsal, failed: bool
+) -> tuple[str, list[str]]:
+    if failed:
+        return (
+            f"Merging {', '.join(chosen)} fails on a scratch database; a human must look at it.",
+            ["Show the rehearsal error to a human; the two branches must be reconciled by hand."],
         )
-        if written:
-            path.unlink(missing_ok=True)
-            written = False
-            rehearsal.detail = "The merge file was removed again so no failing merge gets committed."
-    await progress(4, 4, "done")
-    rel = project.relative(path)
-    if escalations:
-        summary = f"Merging {', '.join(chosen)} fails on a scratch database; a human must look at it."
-        steps = ["Show the rehearsal error to a human; the two branches must be reconciled by hand."]
-    elif dry_run:
-        summary = f"Dry run: would write {rel} merging {', '.join(chosen)}; nothing written."
-        steps = ["Call merge_heads without dry_run to write it."]
-    else:
-        summary = f"Wrote {rel} merging {', '.join(chosen)}; one head remains" + (
-            " and upgrade heads passed on a scratch database." if rehearsal.ok else "."
+    if dry_run:
+        return (
+            f"Dry run: would write {rel} merging {', '.join(chosen)}; nothing written.",
+            ["Call merge_heads without dry_run to write it."],
         )
-        steps = ["Call check_heads to confirm one head.", f"Commit {rel}."]
-    return MergeHeadsResult(
-        merged_heads=chosen,
-        revision=raw["revision"],
-        file=rel,
-        content=raw["content"],
-        written=written,
-        dry_run=dry_run,
-        heads_after=raw["heads_after"],
-        rehearsal=rehearsal,
-        findings=findings,
-        escalations=escalations,
-        summary=summary,
-        next_steps=steps,
+    rehearsed = " and upgrade heads passed on a scratch database." if rehearsal.ok else "."
+    return (
+        f"Wrote {rel} merging {', '.join(chosen)}; one head remains" + rehearsed,
+        ["Call check_heads to confirm one head.", f"Commit {rel}."],
     )
