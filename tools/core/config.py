@@ -10,7 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import URL
@@ -18,9 +18,6 @@ from sqlalchemy.engine import URL
 from alembic_mcp.tools.core.alembic_ini import read_alembic_options
 from alembic_mcp.tools.core.errors import InvalidArgument, ProjectError
 from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
-
-if TYPE_CHECKING:
-    from alembic.config import Config
 
 ENV_PREFIX = "ALEMBIC_MCP_"
 
@@ -91,42 +88,11 @@ class Project:
     def state_dir(self) -> Path:
         return self.root / ".alembic-mcp"
 
-    def alembic_config(self) -> Config:
-        """A fresh Alembic ``Config`` for this project (stdout silenced)."""
-        return make_alembic_config(self.alembic_ini, self.toml_file, self.settings.alembic_section, self.root)
-
     def relative(self, path: str | Path) -> str:
         try:
             return str(Path(path).resolve().relative_to(self.root))
         except ValueError:
             return str(path)
-
-    def worker_spec(self) -> dict[str, Any]:
-        """What a worker needs to rebuild the Alembic config: plain JSON."""
-        return {
-            "project_dir": str(self.root),
-            "alembic_ini": str(self.alembic_ini) if self.alembic_ini else None,
-            "toml_file": str(self.toml_file) if self.toml_file else None,
-            "ini_section": self.settings.alembic_section,
-            "url_env_vars": list(self.settings.url_env_vars),
-        }
-
-
-def make_alembic_config(ini: Path | None, toml_file: Path | None, section: str, root: Path) -> Config:
-    """A real Alembic ``Config`` (imports Alembic: use it in the worker, not on the server's hot path)."""
-    import io
-
-    from alembic.config import Config
-
-    cfg = Config(
-        file_=str(ini) if ini else None,
-        toml_file=str(toml_file) if toml_file else None,
-        ini_section=section,
-        stdout=io.StringIO(),
-    )
-    if ini is None:
-        cfg.config_args["here"] = str(root)
-    return cfg
 
 
 def _read_pyproject(root: Path) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -36,7 +35,8 @@ from alembic_mcp.tools.review.rules.catalogue import Definitions
 from alembic_mcp.tools.review.rules.catalogue import review_source as lint_file
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import Suppression
-from alembic_mcp.tools.worker.runner import WorkerFailed, run_worker
+from alembic_mcp.tools.worker.prestart import prestart
+from alembic_mcp.tools.worker.runner import WorkerFailed, run_worker, worker_python
 
 
 class ReviewedRevision(BaseModel):
@@ -548,10 +548,10 @@ def _env_sets_lock_timeout(project: Project) -> bool:
 def _prestart_worker(project: Project) -> None:
     """Start the render worker's interpreter early where the worker module offers it (tools/prestart.py)."""
     try:
-        from alembic_mcp.tools.worker.prestart import prestart  # type: ignore[import-not-found]
-    except ImportError:  # a worker without pre-starting: it starts when the render begins
+        python = worker_python(project).path
+    except AlembicMcpError:  # a bad worker_python setting: the render reports it
         return
-    prestart(project.settings.worker_python or sys.executable)
+    prestart(python)
 
 
 def _judge_rename(hit, model_tables: dict[str, list[str]]) -> None:

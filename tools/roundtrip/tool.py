@@ -10,7 +10,6 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.diagnosis import explain
 from alembic_mcp.tools.worker.prestart import prestart
-from alembic_mcp.tools.worker.runner import WorkerError, run_worker
+from alembic_mcp.tools.worker.runner import WorkerError, run_worker, worker_python
 
 MAX_SEED_ROWS = 10_000
 MAX_TIMEOUT_S = 3600
@@ -339,7 +338,7 @@ async def test_roundtrip(
     refusal = _production_refusal(project, data_from)
     if refusal is not None:
         return refusal
-    prestart(project.settings.worker_python or sys.executable)  # warms up while we plan and copy
+    prestart(worker_python(project).path)  # warms up while we plan and copy
     await progress(0, None, "loading the revision history")
     fast = history_from_files(project)
     history = fast[0] if fast is not None else (await load_history(project, check_env=False))[0]

@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+BOOTSTRAP = str(Path(__file__).resolve().with_name("bootstrap.py"))  # loads the worker code by path
 _prestarted: subprocess.Popen | None = None
 _keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
 
@@ -19,7 +21,7 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return subprocess.Popen(
-        [python, "-m", "alembic_mcp.tools.worker.main"],
+        [python, BOOTSTRAP],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -16,24 +16,39 @@ from typing import Any
 
 from alembic.config import Config
 
-from alembic_mcp.tools.core.config import make_alembic_config
-from alembic_mcp.tools.core.urls import is_async_driver
+from alembic_mcp.tools.worker.protocol import ProjectSpec
+
+ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "aiomysql", "asyncmy", "psycopg_async"})
 
 
-def config_from_spec(spec: dict[str, Any], database_url: str | None = None) -> Config:
-    ini = Path(spec["alembic_ini"]) if spec.get("alembic_ini") else None
-    toml_file = Path(spec["toml_file"]) if spec.get("toml_file") else None
-    cfg = make_alembic_config(ini, toml_file, spec.get("ini_section") or "alembic", Path(spec["project_dir"]))
-    cfg.stdout = io.StringIO()
+def is_async_driver(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_driver_name() in ASYNC_DRIVERS
+
+
+def make_alembic_config(spec: ProjectSpec) -> Config:
+    """A real Alembic ``Config`` for the project (``toml_file`` only on Alembic versions that read it)."""
+    kwargs: dict[str, Any] = {"file_": spec.alembic_ini, "ini_section": spec.ini_section, "stdout": io.StringIO()}
+    if spec.toml_file:
+        kwargs["toml_file"] = spec.toml_file
+    cfg = Config(**kwargs)
+    if spec.alembic_ini is None:
+        cfg.config_args["here"] = spec.project_dir
+    return cfg
+
+
+def config_from_spec(spec: ProjectSpec, database_url: str | None = None) -> Config:
+    cfg = make_alembic_config(spec)
     if database_url:
         cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-        for name in spec.get("url_env_vars") or ["DATABASE_URL"]:
+        for name in spec.url_env_vars or ["DATABASE_URL"]:
             os.environ[name] = database_url
     return cfg
 
 
 @contextmanager
-def connected_config(spec: dict[str, Any], database_url: str) -> Iterator[Config]:
+def connected_config(spec: ProjectSpec, database_url: str) -> Iterator[Config]:
     """A Config with the URL set and, for sync drivers, an open connection in ``attributes``.
 
     The connection's transaction is committed when the block succeeds.

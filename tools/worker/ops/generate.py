@@ -5,7 +5,7 @@ Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandb
 versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
 comparing), ``version_table``, ``render_url`` (also render the new revision offline with that URL,
 for the review's SQL layer).
-``request["database_url"]`` is the database autogenerate compares with.
+``request.database_url`` is the database autogenerate compares with.
 
 First the revision files are checked (unreadable history, several heads, rev_id taken: reported as
 a ``stage`` without writing). env.py's ``context.configure`` is wrapped to learn what it passed
@@ -29,14 +29,12 @@ from alembic.operations import ops as alembic_ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
-from alembic_mcp.tools.core.urls import is_async_driver
-from alembic_mcp.tools.history.migration_ast import as_revision_list
-from alembic_mcp.tools.worker.main import describe_exception
 from alembic_mcp.tools.worker.ops.alembic_env import (
     atomic_templates,
     config_from_spec,
     connected_config,
     copy_to_sandbox,
+    is_async_driver,
     unsandbox,
 )
 from alembic_mcp.tools.worker.ops.blind_spot_facts import (
@@ -45,10 +43,12 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     enum_changes,
     server_default_changes,
 )
+from alembic_mcp.tools.worker.protocol import ProjectSpec, WorkerRequest, describe_exception
+from alembic_mcp.tools.worker.revision_ids import as_revision_list
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    spec, args, url = request["project"], request["args"], request.get("database_url")
+def run(request: WorkerRequest) -> dict[str, Any]:
+    spec, args, url = request.project, request.args, request.database_url
     state: dict[str, Any] = {
         "configured": [],
         "operations": [],
@@ -107,7 +107,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             return result
 
 
-def _render_offline(spec: dict[str, Any], url: str, cfg, scripts, before: ScriptDirectory) -> dict[str, Any]:
+def _render_offline(spec: ProjectSpec, url: str, cfg, scripts, before: ScriptDirectory) -> dict[str, Any]:
     """The new revision's offline SQL (``upgrade <down>:<rev> --sql``) for review_migration's squawk
     layer, rendered here so the review needs no second interpreter. A fresh Config pointed at the target
     URL (as review_migration renders it) and at the same folders (the sandbox on a dry run), with no

@@ -11,7 +11,6 @@ from typing import Any
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from alembic_mcp.tools.worker.main import describe_exception
 from alembic_mcp.tools.worker.ops.alembic_env import (
     atomic_templates,
     config_from_spec,
@@ -19,10 +18,11 @@ from alembic_mcp.tools.worker.ops.alembic_env import (
     copy_to_sandbox,
     unsandbox,
 )
+from alembic_mcp.tools.worker.protocol import ProjectSpec, WorkerRequest, describe_exception
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    spec, args = request["project"], request["args"]
+def run(request: WorkerRequest) -> dict[str, Any]:
+    spec, args = request.project, request.args
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-dry-") as sandbox:
         cfg = config_from_spec(spec)
         mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
@@ -44,7 +44,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def _rehearse(cfg, spec: dict[str, Any], scratch_url: str) -> dict[str, Any]:
+def _rehearse(cfg, spec: ProjectSpec, scratch_url: str) -> dict[str, Any]:
     try:
         with connected_config(spec, scratch_url) as run_cfg:
             for key in ("script_location", "version_locations", "path_separator"):

@@ -27,13 +27,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.core.urls import is_async_driver
-from alembic_mcp.tools.worker.main import describe_exception
-from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec, is_async_driver
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
+from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
 
 _TABLE_ATTRS = ("table_name", "source_table", "referent_table", "new_table_name")
 _OP_FIELDS = {
@@ -517,8 +516,8 @@ def _scratch_session(connection: Any) -> None:
         connection.rollback()
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    spec, args, url = request["project"], request["args"], request["database_url"]
+def run(request: WorkerRequest) -> dict[str, Any]:
+    spec, args, url = request.project, request.args, request.database_url
     state = _State(args, url)
     cfg = config_from_spec(spec, url)
     script = ScriptDirectory.from_config(cfg)

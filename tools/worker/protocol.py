@@ -1,0 +1,148 @@
+"""The typed messages between the server and a worker process, shared by both sides.
+
+The server writes a ``WorkerRequest`` as JSON on the worker's stdin; the worker writes a
+``WorkerReply`` as JSON to ``request.result_path``. Only the standard library is used here: this
+module is loaded by path into the project's own interpreter, which has nothing of ours installed.
+``OPS`` is the registry of operations a request may name; nothing else is ever imported by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Operation name -> module under ``alembic_mcp.tools.worker.ops`` defining ``run(request) -> dict``.
+OPS: dict[str, str] = {
+    "history": "history",
+    "render_sql": "render_sql",
+    "generate": "generate",
+    "merge": "merge",
+    "roundtrip": "roundtrip",
+}
+
+# What the worker side supports in the project's interpreter (checked before any op runs).
+MIN_PYTHON = (3, 9)
+SUPPORTED_SQLALCHEMY = ((1, 4), (3, 0))  # >= 1.4, < 3.0
+SUPPORTED_ALEMBIC = ((1, 9), (2, 0))  # >= 1.9, < 2.0
+UNSUPPORTED_ENVIRONMENT = "UnsupportedEnvironment"  # ``ErrorInfo.type`` when the interpreter cannot run ops
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """What a worker needs to rebuild the project's Alembic ``Config``."""
+
+    project_dir: str
+    alembic_ini: str | None = None
+    toml_file: str | None = None
+    ini_section: str = "alembic"
+    url_env_vars: list[str] = field(default_factory=lambda: ["DATABASE_URL"])
+
+
+@dataclass
+class WorkerRequest:
+    """One operation to run in a fresh interpreter."""
+
+    op: str
+    project: ProjectSpec
+    result_path: str
+    args: dict[str, Any] = field(default_factory=dict)
+    database_url: str | None = None
+    cwd: str | None = None
+    sys_path: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> WorkerRequest:
+        data = json.loads(raw)
+        data["project"] = ProjectSpec(**data["project"])
+        return cls(**data)
+
+
+@dataclass
+class ErrorInfo:
+    """An exception raised in the worker: its type, message and the innermost line in the project."""
+
+    type: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    traceback: str = ""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        return cls(**describe_exception(exc))
+
+
+@dataclass
+class RuntimeInfo:
+    """The interpreter an op ran in and the Alembic and SQLAlchemy versions it found there."""
+
+    python: str
+    python_version: str
+    alembic_version: str | None
+    sqlalchemy_version: str | None
+
+
+@dataclass
+class WorkerReply:
+    """What the worker writes to ``result_path``: the op's result or the error that stopped it."""
+
+    ok: bool
+    runtime: RuntimeInfo
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, raw: str) -> WorkerReply:
+        data = json.loads(raw)
+        error = data.get("error")
+        return cls(
+            ok=bool(data["ok"]),
+            runtime=RuntimeInfo(**data["runtime"]),
+            result=data.get("result"),
+            error=ErrorInfo(**error) if error else None,
+        )
+
+
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    """Type, message, and the innermost file/line inside the user's project (the working directory), if any."""
+    info: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+    if isinstance(exc, SyntaxError) and exc.filename:
+        info["file"], info["line"] = exc.filename, exc.lineno
+    else:
+        project_dir = os.getcwd()
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.startswith(project_dir):
+                info["file"], info["line"] = frame.filename, frame.lineno
+                break
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    info["traceback"] = "".join(lines)[-6000:]
+    return info
+
+
+def version_tuple(version: str) -> tuple[int, int]:
+    """``"1.4.54"`` -> ``(1, 4)``; pre-release suffixes are ignored."""
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) if not piece.isdigit() else piece
+        parts.append(int(digits or 0))
+    while len(parts) < 2:
+        parts.append(0)
+    return parts[0], parts[1]
+
+
+def supported_range_text() -> str:
+    (sa_low, sa_high), (al_low, al_high) = SUPPORTED_SQLALCHEMY, SUPPORTED_ALEMBIC
+    return (
+        f"Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, SQLAlchemy >= {sa_low[0]}.{sa_low[1]} and < {sa_high[0]}.0, "
+        f"Alembic >= {al_low[0]}.{al_low[1]} and < {al_high[0]}.0"
+    )
