@@ -57,16 +57,23 @@ def connected_config(spec: ProjectSpec, database_url: str) -> Iterator[Config]:
     if is_async_driver(database_url):
         yield cfg
         return
-    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    engine = create_engine(database_url, poolclass=NullPool)
+    from alembic_mcp.tools.worker.ops.sa_compat import new_engine
+
+    engine = new_engine(database_url, poolclass=NullPool)
     try:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             yield cfg
     finally:
         engine.dispose()
+
+
+def alembic_option(cfg: Config, name: str) -> str | None:
+    """An ``[alembic]`` option, from pyproject's [tool.alembic] too on Alembic versions that read it (1.16+)."""
+    reader = getattr(cfg, "get_alembic_option", None) or cfg.get_main_option
+    return reader(name)
 
 
 @contextmanager
@@ -113,7 +120,7 @@ def copy_to_sandbox(cfg: Config, sandbox: Path) -> dict[str, Path]:
     shutil.copytree(real_script, copy_script, ignore=shutil.ignore_patterns("__pycache__"))
     mapping = {copy_script: real_script}
     cfg.set_main_option("script_location", str(copy_script))
-    if cfg.get_alembic_option("version_locations"):
+    if alembic_option(cfg, "version_locations"):
         copies = []
         for index, location in enumerate(script_dir._version_locations):
             location = Path(location).resolve()

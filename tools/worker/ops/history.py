@@ -28,18 +28,18 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     revisions: list[dict[str, Any]] = []
     load_errors: list[dict[str, Any]] = []
     seen_paths = set()
-    for location in script_dir._version_locations:
-        if not location.exists():
+    for location in script_dir._version_locations:  # str on Alembic < 1.16, Path after
+        if not Path(location).exists():
             continue
         for path in Script._list_py_dir(script_dir, location):
-            real = path.resolve()
+            real = (Path(location) / path).resolve()  # a bare file name on Alembic < 1.10
             if real in seen_paths:
                 continue
             seen_paths.add(real)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    script = Script._from_path(script_dir, real)
+                    script = Script._from_path(script_dir, str(real))
             except BaseException as exc:
                 load_errors.append(_load_error(exc, real))
                 # Its place in the graph still counts: read from the source text, it is no phantom gap.

@@ -20,16 +20,21 @@ import json
 import time
 from typing import Any
 
-from alembic.operations.base import AbstractOperations
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.pool import NullPool
+
+try:  # the base class of Operations and BatchOperations (Alembic >= 1.11)
+    from alembic.operations.base import AbstractOperations
+except ImportError:  # Alembic 1.9/1.10: Operations is the base
+    from alembic.operations.base import Operations as AbstractOperations  # type: ignore[assignment]
 
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec, is_async_driver
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
+from alembic_mcp.tools.worker.ops.sa_compat import new_engine
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
@@ -454,7 +459,7 @@ def _with_connection(url: str, fn):
                 await engine.dispose()
 
         return asyncio.run(go())
-    engine = create_engine(url, poolclass=NullPool)
+    engine = new_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             return fn(conn)
@@ -524,7 +529,7 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     engine = None
     connection = None
     if not is_async_driver(url):
-        engine = create_engine(url, poolclass=NullPool)
+        engine = new_engine(url, poolclass=NullPool)
         connection = engine.connect()
         _scratch_session(connection)
         cfg.attributes["connection"] = connection
