@@ -7,6 +7,7 @@ Nothing here imports the user's code: the Alembic ``Config`` is read as a file, 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from alembic_mcp.tools.core.errors import InvalidArgument, ProjectError
 from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
 
 ENV_PREFIX = "ALEMBIC_MCP_"
+BOOTSTRAP_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 class Settings(BaseModel):
@@ -46,8 +48,22 @@ class Settings(BaseModel):
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
     worker_python: str | None = None
+    bootstrap: str | None = Field(
+        default=None,
+        description="Starting schema for scratch databases, run before the base revision: `module:function` "
+        "(called with a SQLAlchemy connection, the project importable) or a .sql file relative to the project.",
+    )
     worker_timeout_s: float = Field(default=300.0, gt=0)
     exact_count_limit: int = Field(default=1_000_000, ge=0)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap_form(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower().endswith(".sql") or BOOTSTRAP_CALLABLE.match(value.strip()):
+            return value.strip() if value else value
+        raise ValueError(
+            f"{value!r} is neither `module:function` (e.g. myapp.db:create_base_schema) nor a .sql file path"
+        )
 
     @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", mode="before")
     @classmethod

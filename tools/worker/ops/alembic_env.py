@@ -16,15 +16,10 @@ from typing import Any
 
 from alembic.config import Config
 
+from alembic_mcp.tools.worker.ops.sa_compat import is_async_driver, new_engine
 from alembic_mcp.tools.worker.protocol import ProjectSpec
 
-ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "aiomysql", "asyncmy", "psycopg_async"})
-
-
-def is_async_driver(url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).get_driver_name() in ASYNC_DRIVERS
+__all__ = ["is_async_driver"]  # re-exported for the ops
 
 
 def make_alembic_config(spec: ProjectSpec) -> Config:
@@ -58,8 +53,6 @@ def connected_config(spec: ProjectSpec, database_url: str) -> Iterator[Config]:
         yield cfg
         return
     from sqlalchemy.pool import NullPool
-
-    from alembic_mcp.tools.worker.ops.sa_compat import new_engine
 
     engine = new_engine(database_url, poolclass=NullPool)
     try:

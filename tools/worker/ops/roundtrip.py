@@ -15,7 +15,6 @@ Args: ``revisions`` (ids, upgrade order), ``prepare`` ("upgrade"|"downgrade"|"no
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -34,9 +33,10 @@ except ImportError:  # Alembic 1.9/1.10: Operations is the base
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec, is_async_driver
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
-from alembic_mcp.tools.worker.ops.sa_compat import new_engine
+from alembic_mcp.tools.worker.ops.sa_compat import new_engine, with_sync_connection
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
 from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
 
 _TABLE_ATTRS = ("table_name", "source_table", "referent_table", "new_table_name")
@@ -445,28 +445,6 @@ def _render_diff(entry: tuple) -> dict[str, Any]:
     return {"kind": kind, "table": table, "column": column, "message": message}
 
 
-def _with_connection(url: str, fn):
-    """Run ``fn(sync_connection)`` on a new connection (async drivers through ``run_sync``)."""
-    if is_async_driver(url):
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        async def go():
-            engine = create_async_engine(url, poolclass=NullPool)
-            try:
-                async with engine.connect() as conn:
-                    return await conn.run_sync(fn)
-            finally:
-                await engine.dispose()
-
-        return asyncio.run(go())
-    engine = new_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return fn(conn)
-    finally:
-        engine.dispose()
-
-
 def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
     info = describe_exception(exc)
     info.pop("traceback", None)
@@ -499,7 +477,7 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
         return facts, applied
 
     try:
-        failure["facts"], failure["applied"] = _with_connection(state.url, look)
+        failure["facts"], failure["applied"] = with_sync_connection(state.url, look)
     except Exception as probe_exc:
         failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
     return failure
@@ -521,11 +499,25 @@ def _scratch_session(connection: Any) -> None:
         connection.rollback()
 
 
+def _bootstrap(state: _State, url: str, setting: str, project_dir: str) -> bool:
+    """Run the ``bootstrap`` setting on the fresh scratch database; False (and the error recorded) on failure."""
+    try:
+        state.result["bootstrap"] = apply_starting_schema(url, setting, project_dir)
+    except BaseException as exc:  # user code
+        info = describe_exception(exc)
+        info.pop("traceback", None)
+        state.result["bootstrap_error"] = info
+        return False
+    return True
+
+
 def run(request: WorkerRequest) -> dict[str, Any]:
     spec, args, url = request.project, request.args, request.database_url
     state = _State(args, url)
     cfg = config_from_spec(spec, url)
     script = ScriptDirectory.from_config(cfg)
+    if args.get("bootstrap") and not _bootstrap(state, url, args["bootstrap"], spec.project_dir):
+        return state.result
     engine = None
     connection = None
     if not is_async_driver(url):
