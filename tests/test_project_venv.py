@@ -155,21 +155,22 @@ def _add_model_column(project: Path) -> None:
     )
 
 
-def test_interpreter_without_alembic_is_a_clear_tool_error(tmp_path, example_project):
+def test_interpreter_without_alembic_is_a_clear_tool_error(tmp_path, example_project, sqlite_url):
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
     (example_project / ".venv").symlink_to(venv)
 
-    async def go():
-        async with Client(build_server(str(example_project))) as client:
-            return await client.call_tool("check_heads", {})
+    async def go(tool: str, args: dict):
+        async with Client(build_server(str(example_project), {"database_url": sqlite_url})) as client:
+            return await client.call_tool(tool, args)
 
-    result = anyio.run(go)
-    assert result.is_error
-    message = result.content[0].text
-    assert str(venv / "bin" / "python") in message or ".venv/bin/python" in message
-    assert "no SQLAlchemy installed" in message and "no Alembic installed" in message
-    assert "worker_python" in message and "pip install" in message
+    for tool, args in (("check_heads", {}), ("test_roundtrip", {}), ("generate_migration", {"message": "x"})):
+        result = anyio.run(go, tool, args)
+        assert result.is_error, tool
+        message = result.content[0].text
+        assert ".venv/bin/python" in message, message
+        assert "no SQLAlchemy installed" in message and "no Alembic installed" in message
+        assert "worker_python" in message and "pip install" in message
 
 
 def test_bad_worker_python_setting_names_the_fix(example_project):
@@ -282,3 +283,24 @@ def test_bootstrap_keeps_worker_modules_off_the_top_level():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False", "generate"]
+
+
+@pytest.mark.parametrize(
+    ("alembic", "sqlalchemy", "named"),
+    [("1.8.1", "1.4.54", "Alembic 1.8.1"), ("1.13.0", "1.3.24", "SQLAlchemy 1.3.24"), (None, "2.0.1", "no Alembic")],
+)
+def test_versions_outside_the_supported_range_are_named(alembic, sqlalchemy, named):
+    from alembic_mcp.tools.worker.main import UnsupportedEnvironment, check_runtime
+    from alembic_mcp.tools.worker.protocol import RuntimeInfo
+
+    runtime = RuntimeInfo(
+        python="/p/bin/python", python_version="3.11.7", alembic_version=alembic, sqlalchemy_version=sqlalchemy
+    )
+    with pytest.raises(UnsupportedEnvironment) as info:
+        check_runtime(runtime)
+    assert (
+        named in str(info.value)
+        and "/p/bin/python" in str(info.value)
+        and "Supported: Python >= 3.9" in str(info.value)
+    )
+    check_runtime(RuntimeInfo("/p/bin/python", "3.11.7", "1.9.4", "1.4.54"))  # the oldest supported pair passes

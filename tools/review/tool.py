@@ -546,7 +546,7 @@ def _env_sets_lock_timeout(project: Project) -> bool:
 
 
 def _prestart_worker(project: Project) -> None:
-    """Start the render worker's interpreter early where the worker module offers it (tools/prestart.py)."""
+    """Start the render worker's interpreter (the project's) early, while the files are parsed."""
     try:
         python = worker_python(project).path
     except AlembicMcpError:  # a bad worker_python setting: the render reports it

@@ -31,7 +31,7 @@ from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.diagnosis import explain
 from alembic_mcp.tools.worker.prestart import prestart
-from alembic_mcp.tools.worker.runner import WorkerError, run_worker, worker_python
+from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, WorkerError, run_worker, worker_python
 
 MAX_SEED_ROWS = 10_000
 MAX_TIMEOUT_S = 3600
@@ -391,6 +391,7 @@ async def test_roundtrip(
     scratch_report = ScratchReport(backend=backend_of(scratch_base))
     raw: dict[str, Any] | None = None
     worker_problem: str | None = None
+    unsupported: UnsupportedWorkerEnvironment | None = None
     timed_out = False
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
     async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
@@ -422,6 +423,8 @@ async def test_roundtrip(
                     )
                 except WorkerError as exc:
                     worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+                except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
+                    unsupported = exc
                 except WorkerFailed as exc:
                     timed_out = exc.timed_out
                     worker_problem = str(exc)
@@ -429,6 +432,8 @@ async def test_roundtrip(
                     tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress)
     scratch_report.dropped = scratch.dropped
+    if unsupported is not None:
+        raise unsupported
     result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
     result.scratch_database = scratch_report
     result.total_s = round(time.perf_counter() - started, 3)
