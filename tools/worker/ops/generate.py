@@ -254,7 +254,7 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
         columns = [c for c in (reverse.columns if reverse is not None else []) if hasattr(c, "type")]
         info["columns"] = [c.name for c in columns]
         info["column_types"] = {c.name: _type_text(c.type, dialect) for c in columns}
-    elif isinstance(op, alembic_ops.CreateIndexOp | alembic_ops.DropIndexOp):
+    elif isinstance(op, (alembic_ops.CreateIndexOp, alembic_ops.DropIndexOp)):
         info["name"] = str(op.index_name) if op.index_name else None
         if isinstance(op, alembic_ops.CreateIndexOp):
             info["columns"] = [str(c) for c in op.columns]
@@ -267,7 +267,7 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
 def _metadatas(metadata) -> list:
     if metadata is None:
         return []
-    return list(metadata) if isinstance(metadata, list | tuple) else [metadata]
+    return list(metadata) if isinstance(metadata, (list, tuple)) else [metadata]
 
 
 def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ def _record_metadata(env: EnvironmentContext) -> None:
     if METADATA:
         return
     target = env.context_opts.get("target_metadata") if hasattr(env, "context_opts") else None
-    items = target if isinstance(target, list | tuple) else [target] if target is not None else []
+    items = target if isinstance(target, (list, tuple)) else [target] if target is not None else []
     conventions = set()
     for metadata in items:
         conventions |= {k for k in getattr(metadata, "naming_convention", {}) if isinstance(k, str)}

@@ -66,7 +66,7 @@ def _describe_op(operation: Any) -> dict[str, Any]:
     for attr, key in _OP_FIELDS.items():
         value = getattr(operation, attr, None)
         if value is not None and key not in out:
-            out[key] = list(value) if isinstance(value, list | tuple) else value
+            out[key] = list(value) if isinstance(value, (list, tuple)) else value
     if type(operation).__name__ == "AddColumnOp":
         out["column"] = operation.column.name
         out["nullable"] = operation.column.nullable
