@@ -103,3 +103,20 @@ def test_review_summary_states_coverage(example_project):
     result = anyio.run(lambda: review_migration(project, revision="base:head"))
     assert result.summary.startswith("Reviewed 2 of 2 selected revision(s)")
     assert "rendered SQL checked for" in result.summary and "database facts for" in result.summary
+
+
+def test_generate_runs_the_bootstrap_on_its_scratch_database(empty_project, sqlite_url):
+    from alembic_mcp.tools.generate.tool import generate_migration
+
+    _legacy_history(empty_project)
+    project = load_project(empty_project, {"database_url": sqlite_url}, environ={})
+    without = anyio.run(lambda: generate_migration(project, message="models"))  # fails before writing
+    failed = [f for f in without.findings if f.rule == "scratch-upgrade-failed"]
+    assert failed and "bootstrap" in failed[0].fix
+    (empty_project / "base.sql").write_text("CREATE TABLE legacy (id INTEGER PRIMARY KEY);\n")
+    _set_bootstrap(empty_project, "base.sql")
+    project = load_project(empty_project, {"database_url": sqlite_url}, environ={})
+    result = anyio.run(lambda: generate_migration(project, message="models", dry_run=True))
+    rules = {f.rule for f in result.findings}
+    assert not rules & {"scratch-upgrade-failed", "bootstrap-failed"}, result.summary
+    assert result.operations, "autogenerate compared the models with the bootstrapped, upgraded scratch database"

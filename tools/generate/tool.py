@@ -161,9 +161,8 @@ async def generate_migration(
                 )
             async with scratch_database(server, project.settings.scratch_url) as scratch:
                 await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-                raw = await run_worker(
-                    project, "generate", {**args, "upgrade_first": True}, database_url=scratch.url_string
-                )
+                scratch_args = {**args, "upgrade_first": True, "bootstrap": project.settings.bootstrap}
+                raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
                 compared_with = (
                     f"scratch database {scratch.masked_url} upgraded to "
                     f"{', '.join(raw.get('heads') or []) or 'base'} (dropped afterwards)"
@@ -306,6 +305,25 @@ async def _build_result(
     findings: list[Finding] = []
     escalations: list[Escalation] = []
     common = dict(base, compared_with=compared_with, operations=operations)
+    if raw.get("stage") == "bootstrap":
+        err = raw["error"]
+        return GenerateMigrationResult(
+            **common,
+            findings=[
+                Finding(
+                    rule="bootstrap-failed",
+                    severity="error",
+                    message=f"The bootstrap {project.settings.bootstrap!r} raised {err.get('type')}: "
+                    f"{err.get('message')}",
+                    file=project.relative(err["file"]) if err.get("file") else None,
+                    line=err.get("line"),
+                    why="The scratch database could not be given its starting schema; nothing was compared.",
+                    fix="Fix the bootstrap setting's function or SQL file, then call generate_migration again.",
+                )
+            ],
+            summary="The bootstrap failed on the scratch database; nothing written.",
+            next_steps=["Fix the bootstrap, then call generate_migration again."],
+        )
     if raw.get("stage") == "upgrade" and _in_versions(project, raw["error"].get("file")):
         err = raw["error"]
         return GenerateMigrationResult(
@@ -320,8 +338,9 @@ async def _build_result(
                     line=err.get("line"),
                     why="The existing migrations do not build the schema from scratch, so there is nothing "
                     "reliable to compare the models with.",
-                    fix="Fix the failing migration (test_roundtrip shows where), or use against='target' "
-                    "with a target database at head.",
+                    fix="Fix the failing migration (test_roundtrip shows where); if the history starts from an "
+                    "existing schema, set the bootstrap setting (module:function or a .sql file); or use "
+                    "against='target' with a target database at head.",
                 )
             ],
             summary="The existing migrations fail on a fresh database; nothing written.",

@@ -2,7 +2,8 @@
 the project's template and post-write hooks) and report what autogenerate saw and what it cannot see.
 
 Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandbox copy of the
-versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
+versions folder), ``upgrade_first`` (the database is a scratch database: run ``bootstrap``, the
+starting-schema setting, if given, and ``upgrade heads`` it before
 comparing), ``version_table``, ``render_url`` (also render the new revision offline with that URL,
 for the review's SQL layer).
 ``request.database_url`` is the database autogenerate compares with.
@@ -43,6 +44,7 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     enum_changes,
     server_default_changes,
 )
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
 from alembic_mcp.tools.worker.protocol import ProjectSpec, WorkerRequest, describe_exception
 from alembic_mcp.tools.worker.revision_ids import as_revision_list
 
@@ -57,6 +59,11 @@ def run(request: WorkerRequest) -> dict[str, Any]:
         "empty": False,
         "refused": None,
     }
+    if args.get("upgrade_first") and url and args.get("bootstrap"):
+        try:  # the scratch database's starting schema, before the base revision (the bootstrap setting)
+            apply_starting_schema(url, args["bootstrap"], spec.project_dir)
+        except BaseException as exc:
+            return {"stage": "bootstrap", "heads": [], "error": describe_exception(exc)}
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
         use_connection = bool(url) and not is_async_driver(url)
         with connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
