@@ -120,3 +120,17 @@ def test_generate_runs_the_bootstrap_on_its_scratch_database(empty_project, sqli
     rules = {f.rule for f in result.findings}
     assert not rules & {"scratch-upgrade-failed", "bootstrap-failed"}, result.summary
     assert result.operations, "autogenerate compared the models with the bootstrapped, upgraded scratch database"
+
+
+def test_merge_rehearsal_runs_the_bootstrap(empty_project, sqlite_url):
+    from alembic_mcp.tools.heads.merge import merge_heads
+
+    _legacy_history(empty_project)
+    for rev, table in (("bb0000000001", "persons"), ("bb0000000002", "rotations")):
+        write_revision(empty_project, rev, "aa0000000001", f"op.create_table({table!r}, sa.Column('id', sa.Integer))")
+    (empty_project / "base.sql").write_text("CREATE TABLE legacy (id INTEGER PRIMARY KEY);\n")
+    _set_bootstrap(empty_project, "base.sql")
+    project = load_project(empty_project, {"database_url": sqlite_url}, environ={})
+    result = anyio.run(lambda: merge_heads(project, message="join", dry_run=True))
+    assert result.verdict == "proceed", result.summary
+    assert result.rehearsal.ran and result.rehearsal.ok, result.rehearsal.error

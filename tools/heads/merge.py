@@ -174,6 +174,7 @@ async def _merge_and_rehearse(
     else:
         async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
             args["scratch_url"] = scratch.url_string
+            args["bootstrap"] = project.settings.bootstrap
             raw = await run_worker(project, "merge", args, database_url=scratch.url_string)
             await progress(3, 4, "rehearsed upgrade heads on a scratch database")
             outcome = raw.get("rehearsal") or {}

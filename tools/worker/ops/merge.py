@@ -1,5 +1,6 @@
 """Worker op ``merge``: write a merge revision with ``alembic.command.merge``, then rehearse
-``upgrade heads`` through it on a scratch database when one is given.
+``upgrade heads`` through it on a scratch database when one is given (after the ``bootstrap``
+setting's starting schema, if any).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from alembic_mcp.tools.worker.ops.alembic_env import (
     copy_to_sandbox,
     unsandbox,
 )
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
 from alembic_mcp.tools.worker.protocol import ProjectSpec, WorkerRequest, describe_exception
 
 
@@ -34,7 +36,7 @@ def run(request: WorkerRequest) -> dict[str, Any]:
         heads_after = sorted(ScriptDirectory.from_config(cfg).get_heads())
         rehearsal = None
         if args.get("scratch_url"):
-            rehearsal = _rehearse(cfg, spec, args["scratch_url"])
+            rehearsal = _rehearse(cfg, spec, args["scratch_url"], args.get("bootstrap"))
         return {
             "revision": script.revision,
             "path": unsandbox(script.path, mapping),
@@ -44,8 +46,10 @@ def run(request: WorkerRequest) -> dict[str, Any]:
         }
 
 
-def _rehearse(cfg, spec: ProjectSpec, scratch_url: str) -> dict[str, Any]:
+def _rehearse(cfg, spec: ProjectSpec, scratch_url: str, bootstrap: str | None) -> dict[str, Any]:
     try:
+        if bootstrap:  # the starting schema the history expects (the bootstrap setting)
+            apply_starting_schema(scratch_url, bootstrap, spec.project_dir)
         with connected_config(spec, scratch_url) as run_cfg:
             for key in ("script_location", "version_locations", "path_separator"):
                 value = cfg.get_main_option(key)
