@@ -304,3 +304,18 @@ def test_versions_outside_the_supported_range_are_named(alembic, sqlalchemy, nam
         and "Supported: Python >= 3.9" in str(info.value)
     )
     check_runtime(RuntimeInfo("/p/bin/python", "3.11.7", "1.9.4", "1.4.54"))  # the oldest supported pair passes
+
+
+def test_a_venv_made_elsewhere_is_skipped(tmp_path):
+    """A mounted project's .venv whose base interpreter is not on this machine is not used."""
+    from alembic_mcp.tools.worker.interpreter import SERVER_INTERPRETER, find_worker_python
+
+    project = tmp_path / "proj"
+    python = project / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    (project / ".venv" / "pyvenv.cfg").write_text("home = /nonexistent/python/bin\nversion = 3.12.1\n")
+    assert find_worker_python(project, None, {}).source == SERVER_INTERPRETER
+    (project / ".venv" / "pyvenv.cfg").write_text(f"home = {tmp_path}\n")
+    assert find_worker_python(project, None, {}).path == str(python)

@@ -40,11 +40,26 @@ class WorkerPythonNotFound(ValueError):
 
 
 def venv_python(venv_dir: Path) -> Path | None:
-    """The interpreter of the virtual environment at ``venv_dir``, if it is one."""
+    """The interpreter of the virtual environment at ``venv_dir``, if it is one that works here."""
+    if not _base_interpreter_present(venv_dir):
+        return None
     for candidate in (venv_dir / "bin" / "python", venv_dir / "Scripts" / "python.exe"):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def _base_interpreter_present(venv_dir: Path) -> bool:
+    """False for a venv made on another machine (a project mounted into a container): its ``home`` is missing."""
+    try:
+        lines = (venv_dir / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return True  # not a venv made by `venv`/uv/virtualenv: let the interpreter check decide
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            return Path(value.strip()).is_dir()
+    return True
 
 
 def find_worker_python(
