@@ -110,9 +110,10 @@ def test_generate_runs_the_bootstrap_on_its_scratch_database(empty_project, sqli
 
     _legacy_history(empty_project)
     project = load_project(empty_project, {"database_url": sqlite_url}, environ={})
-    without = anyio.run(lambda: generate_migration(project, message="models"))  # fails before writing
+    without = anyio.run(lambda: generate_migration(project, message="models", dry_run=True))
     failed = [f for f in without.findings if f.rule == "scratch-upgrade-failed"]
     assert failed and "bootstrap" in failed[0].fix
+    assert failed[0].file == "migrations/versions/aa0000000001_legacy.py"  # not the dry run's sandbox copy
     (empty_project / "base.sql").write_text("CREATE TABLE legacy (id INTEGER PRIMARY KEY);\n")
     _set_bootstrap(empty_project, "base.sql")
     project = load_project(empty_project, {"database_url": sqlite_url}, environ={})

@@ -113,15 +113,16 @@ class WorkerReply:
         )
 
 
-def describe_exception(exc: BaseException) -> dict[str, Any]:
-    """Type, message, and the innermost file/line inside the user's project (the working directory), if any."""
+def describe_exception(exc: BaseException, extra_roots: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Type, message, and the innermost file/line inside the user's project (the working directory, or
+    one of ``extra_roots``: e.g. a sandbox copy of its migrations), if any."""
     info: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
     if isinstance(exc, SyntaxError) and exc.filename:
         info["file"], info["line"] = exc.filename, exc.lineno
     else:
-        project_dir = os.getcwd()
+        roots = (os.getcwd(), *extra_roots)
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            if frame.filename.startswith(project_dir):
+            if frame.filename.startswith(roots):
                 info["file"], info["line"] = frame.filename, frame.lineno
                 break
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)

@@ -79,7 +79,10 @@ def run(request: WorkerRequest) -> dict[str, Any]:
                 try:
                     command.upgrade(cfg, "heads")
                 except BaseException as exc:
-                    return {"stage": "upgrade", "heads": heads, "error": describe_exception(exc)}
+                    error = describe_exception(exc, extra_roots=(sandbox,))
+                    if error.get("file"):
+                        error["file"] = unsandbox(error["file"], mapping)
+                    return {"stage": "upgrade", "heads": heads, "error": error}
             try:
                 with atomic_templates(), _wrapped_configure(state, args):
                     scripts = command.revision(
