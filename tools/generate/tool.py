@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +39,7 @@ from alembic_mcp.tools.generate.git_files import files_to_commit
 from alembic_mcp.tools.generate.model_scan import scan_models
 from alembic_mcp.tools.history.graph import load_history
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
+from alembic_mcp.tools.worker.protocol import GenerateArgs
 from alembic_mcp.tools.worker.runner import run_worker
 
 MAX_MESSAGE = 200
@@ -138,16 +140,16 @@ async def generate_migration(
     async with project_lock(project.state_dir):
         (project.state_dir / ".gitignore").write_text("*\n")
         await progress(0, 4, "preparing the database to compare with")
-        args = {
-            "message": message,
-            "autogenerate": bool(autogenerate),
-            "rev_id": rev_id,
-            "dry_run": bool(dry_run),
-            "version_table": project.settings.version_table,
-        }
+        args = GenerateArgs(
+            message=message,
+            autogenerate=bool(autogenerate),
+            rev_id=rev_id,
+            dry_run=bool(dry_run),
+            version_table=project.settings.version_table,
+        )
         if project.database_url is not None and backend_of(project.database_url) == "postgresql":
             # the worker renders the new revision offline too: the review's squawk layer needs it
-            args["render_url"] = project.database_url.render_as_string(hide_password=False)
+            args.render_url = project.database_url.render_as_string(hide_password=False)
         compared_with = None
         # One worker does it all: the history checks (heads, rev_id), upgrade of the scratch database,
         # autogenerate and the blind-spot facts. The full history diagnosis runs only when it is broken.
@@ -161,7 +163,7 @@ async def generate_migration(
                 )
             async with scratch_database(server, project.settings.scratch_url) as scratch:
                 await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-                scratch_args = {**args, "upgrade_first": True, "bootstrap": project.settings.bootstrap}
+                scratch_args = replace(args, upgrade_first=True, bootstrap=project.settings.bootstrap)
                 raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
                 compared_with = (
                     f"scratch database {scratch.masked_url} upgraded to "
@@ -180,7 +182,7 @@ async def generate_migration(
                 worker_url = project.database_url.render_as_string(hide_password=False)
                 compared_with = f"target database {project.masked_database_url} (at head)"
             await progress(1, 4, "writing the revision")
-            raw = await run_worker(project, "generate", {**args, "upgrade_first": False}, database_url=worker_url)
+            raw = await run_worker(project, "generate", args, database_url=worker_url)
         refusal = await _history_refusal(project, raw, base, rev_id)
         if refusal is not None:
             return refusal

@@ -16,6 +16,7 @@ from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.heads.check import analyse_branches
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.worker.protocol import MergeArgs
 from alembic_mcp.tools.worker.runner import run_worker
 
 MAX_MESSAGE = 200
@@ -166,15 +167,14 @@ async def merge_heads(
 async def _merge_and_rehearse(
     project: Project, chosen: list[str], message: str, dry_run: bool, progress: Progress
 ) -> MergeHeadsResult:
-    args = {"heads": chosen, "message": message, "dry_run": dry_run}
+    args = MergeArgs(heads=chosen, message=message, dry_run=dry_run)
     findings: list[Finding] = []
     rehearsal = Rehearsal(ran=False, detail="No target database configured, so no scratch server to rehearse on.")
     if project.database_url is None:
         raw = await run_worker(project, "merge", args)
     else:
         async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
-            args["scratch_url"] = scratch.url_string
-            args["bootstrap"] = project.settings.bootstrap
+            args.scratch_url, args.bootstrap = scratch.url_string, project.settings.bootstrap
             raw = await run_worker(project, "merge", args, database_url=scratch.url_string)
             await progress(3, 4, "rehearsed upgrade heads on a scratch database")
             outcome = raw.get("rehearsal") or {}

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.verdict import Finding
-from alembic_mcp.tools.worker.protocol import RuntimeInfo
+from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo
 from alembic_mcp.tools.worker.runner import run_worker_reply
 
 
@@ -212,7 +212,7 @@ async def load_history(project: Project, check_env: bool = True) -> tuple[Histor
     reply = await run_worker_reply(
         project,
         "history",
-        {"check_env": check_env},
+        HistoryArgs(check_env=check_env),
         database_url=project.database_url.render_as_string(hide_password=False)
         if project.database_url is not None
         else None,

@@ -36,6 +36,7 @@ from alembic_mcp.tools.review.rules.catalogue import review_source as lint_file
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import Suppression
 from alembic_mcp.tools.worker.prestart import prestart
+from alembic_mcp.tools.worker.protocol import RenderSqlArgs
 from alembic_mcp.tools.worker.runner import WorkerFailed, run_worker, worker_python
 
 
@@ -399,12 +400,12 @@ async def _review(
                 raw = await run_worker(
                     project,
                     "render_sql",
-                    {
-                        "revisions": render_revs,
-                        "chain": chain,
-                        "paths": paths,
-                        "extra_paths": sorted(str(p) for p in disk_paths.values()),
-                    },
+                    RenderSqlArgs(
+                        revisions=[list(pair) for pair in render_revs],
+                        chain=chain,
+                        paths=paths,
+                        extra_paths=sorted(str(p) for p in disk_paths.values()),
+                    ),
                     database_url=url.render_as_string(hide_password=False) if url else None,
                 )
             rendered = raw["rendered"]

@@ -31,6 +31,7 @@ from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.diagnosis import explain
 from alembic_mcp.tools.worker.prestart import prestart
+from alembic_mcp.tools.worker.protocol import RoundtripArgs
 from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, WorkerError, run_worker, worker_python
 
 MAX_SEED_ROWS = 10_000
@@ -402,18 +403,18 @@ async def test_roundtrip(
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
-            args = {
-                "revisions": under_test,
-                "from_revision": start,
-                "prepare": prepare,
-                "seed_rows": seed_rows if seeding else 0,
-                "trace_locks": trace_locks,
-                "check_drift": check_drift,
-                "progress_path": str(progress_path),
-                "total_steps": total,
-                "version_table": project.settings.version_table,
-                "bootstrap": project.settings.bootstrap if data_from == "seed" else None,
-            }
+            args = RoundtripArgs(
+                revisions=under_test,
+                from_revision=start,
+                prepare=prepare,
+                seed_rows=seed_rows if seeding else 0,
+                trace_locks=trace_locks,
+                check_drift=check_drift,
+                progress_path=str(progress_path),
+                total_steps=total,
+                version_table=project.settings.version_table,
+                bootstrap=project.settings.bootstrap if data_from == "seed" else None,
+            )
             remaining = max(1.0, deadline - time.perf_counter())
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_relay_progress, progress_path, progress, last_progress)

@@ -8,6 +8,7 @@ SQLAlchemy present, in the supported range), runs the registered op's ``run(requ
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -102,11 +103,10 @@ def check_runtime(runtime: RuntimeInfo) -> None:
 
 
 def run_op(request: WorkerRequest) -> dict[str, Any]:
-    """Run the registered op named by the request."""
-    module_name = OPS.get(request.op)
-    if module_name is None:
+    """Run the registered op named by the request (``protocol.OPS``; the module has its name)."""
+    if request.op not in OPS:
         raise ValueError(f"unknown worker op {request.op!r}; known: {', '.join(sorted(OPS))}")
-    module = importlib.import_module(f"alembic_mcp.tools.worker.ops.{module_name}")
+    module = importlib.import_module(f"alembic_mcp.tools.worker.ops.{request.op}")
     return module.run(request)
 
 
@@ -115,7 +115,12 @@ def main() -> int:
     raw = sys.stdin.read()
     if not raw.strip():  # the parent went away before sending a request
         return 0
-    request = WorkerRequest.from_json(raw)
+    data = json.loads(raw)
+    try:
+        request = WorkerRequest.from_dict(data)
+    except (TypeError, ValueError) as exc:  # an unknown op or argument: a bug on the server side
+        _write(data["result_path"], WorkerReply(ok=False, runtime=runtime_info(), error=ErrorInfo.from_exception(exc)))
+        return 0
     _prepare(request)
     runtime = runtime_info()
     try:

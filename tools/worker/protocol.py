@@ -1,9 +1,10 @@
 """The typed messages between the server and a worker process, shared by both sides.
 
 The server writes a ``WorkerRequest`` as JSON on the worker's stdin; the worker writes a
-``WorkerReply`` as JSON to ``request.result_path``. Only the standard library is used here: this
-module is loaded by path into the project's own interpreter, which has nothing of ours installed.
-``OPS`` is the registry of operations a request may name; nothing else is ever imported by name.
+``WorkerReply`` as JSON to ``request.result_path``. Each op's arguments are a dataclass too. Only
+the standard library is used here: this module is loaded by path into the project's own
+interpreter, which has nothing of ours installed. ``OPS`` is the registry of operations a request
+may name (op name = module under ``alembic_mcp.tools.worker.ops``); nothing else is imported by name.
 """
 
 from __future__ import annotations
@@ -11,23 +12,98 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-
-# Operation name -> module under ``alembic_mcp.tools.worker.ops`` defining ``run(request) -> dict``.
-OPS: dict[str, str] = {
-    "history": "history",
-    "render_sql": "render_sql",
-    "generate": "generate",
-    "merge": "merge",
-    "roundtrip": "roundtrip",
-}
 
 # What the worker side supports in the project's interpreter (checked before any op runs).
 MIN_PYTHON = (3, 9)
 SUPPORTED_SQLALCHEMY = ((1, 4), (3, 0))  # >= 1.4, < 3.0
 SUPPORTED_ALEMBIC = ((1, 9), (2, 0))  # >= 1.9, < 2.0
 UNSUPPORTED_ENVIRONMENT = "UnsupportedEnvironment"  # ``ErrorInfo.type`` when the interpreter cannot run ops
+
+
+# ------------------------------------------------------------------ each op's arguments
+
+
+@dataclass
+class HistoryArgs:
+    """Load every revision file; ``check_env``: also run env.py offline to prove it imports."""
+
+    check_env: bool = True
+
+
+@dataclass
+class RenderSqlArgs:
+    """Render revisions offline (``alembic upgrade --sql``)."""
+
+    revisions: list[list[str | None]]  # [revision, its down_revision or None], upgrade order
+    chain: bool = False  # a linear selection: one offline run, cut per revision
+    paths: list[str] | None = None  # load only these files (a stretch of the history)
+    extra_paths: list[str] = field(default_factory=list)  # files not in the versions folder yet
+
+
+@dataclass
+class GenerateArgs:
+    """Write a revision with ``command.revision`` (autogenerate against ``request.database_url``)."""
+
+    message: str
+    autogenerate: bool = True
+    rev_id: str | None = None
+    dry_run: bool = False
+    version_table: str = "alembic_version"
+    render_url: str | None = None  # also render the new revision offline with this URL
+    upgrade_first: bool = False  # the database is a scratch database: bootstrap and upgrade it first
+    bootstrap: str | None = None  # the bootstrap setting: module:function or a .sql file
+
+
+@dataclass
+class MergeArgs:
+    """Write a merge revision; rehearse ``upgrade heads`` on ``scratch_url`` when given."""
+
+    heads: list[str]
+    message: str
+    rev_id: str | None = None
+    dry_run: bool = False
+    scratch_url: str | None = None
+    bootstrap: str | None = None
+
+
+@dataclass
+class RoundtripArgs:
+    """Upgrade, downgrade, upgrade each revision on the scratch database ``request.database_url``."""
+
+    revisions: list[str]
+    from_revision: list[str] = field(default_factory=list)
+    prepare: str = "none"  # upgrade | downgrade | none: how to bring the scratch database to from_revision
+    seed_rows: int = 0
+    trace_locks: bool = False
+    check_drift: bool = False
+    progress_path: str | None = None
+    total_steps: int = 1
+    version_table: str = "alembic_version"
+    bootstrap: str | None = None
+
+
+OPS: dict[str, type] = {
+    "history": HistoryArgs,
+    "render_sql": RenderSqlArgs,
+    "generate": GenerateArgs,
+    "merge": MergeArgs,
+    "roundtrip": RoundtripArgs,
+}
+
+
+def op_args(op: str, args: Any) -> Any:
+    """``args`` as the op's argument dataclass; ValueError for an unknown op or argument."""
+    cls = OPS.get(op)
+    if cls is None:
+        raise ValueError(f"unknown worker op {op!r}; known: {', '.join(sorted(OPS))}")
+    if isinstance(args, cls):
+        return args
+    unknown = sorted(set(args or {}) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)} for worker op {op!r}")
+    return cls(**(args or {}))
 
 
 @dataclass(frozen=True)
@@ -48,7 +124,7 @@ class WorkerRequest:
     op: str
     project: ProjectSpec
     result_path: str
-    args: dict[str, Any] = field(default_factory=dict)
+    args: Any = None  # the op's argument dataclass (see OPS); a dict is converted on reading
     database_url: str | None = None
     cwd: str | None = None
     sys_path: list[str] = field(default_factory=list)
@@ -58,9 +134,11 @@ class WorkerRequest:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, raw: str) -> WorkerRequest:
-        data = json.loads(raw)
+    def from_dict(cls, data: dict[str, Any]) -> WorkerRequest:
+        """The typed request; ValueError or TypeError for an unknown op or bad arguments."""
+        data = dict(data)
         data["project"] = ProjectSpec(**data["project"])
+        data["args"] = op_args(data["op"], data.get("args"))
         return cls(**data)
 
 

@@ -45,7 +45,7 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     server_default_changes,
 )
 from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
-from alembic_mcp.tools.worker.protocol import ProjectSpec, WorkerRequest, describe_exception
+from alembic_mcp.tools.worker.protocol import GenerateArgs, ProjectSpec, WorkerRequest, describe_exception
 from alembic_mcp.tools.worker.revision_ids import as_revision_list
 
 
@@ -59,23 +59,23 @@ def run(request: WorkerRequest) -> dict[str, Any]:
         "empty": False,
         "refused": None,
     }
-    if args.get("upgrade_first") and url and args.get("bootstrap"):
+    if args.upgrade_first and url and args.bootstrap:
         try:  # the scratch database's starting schema, before the base revision (the bootstrap setting)
-            apply_starting_schema(url, args["bootstrap"], spec.project_dir)
+            apply_starting_schema(url, args.bootstrap, spec.project_dir)
         except BaseException as exc:
             return {"stage": "bootstrap", "heads": [], "error": describe_exception(exc)}
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
         use_connection = bool(url) and not is_async_driver(url)
         with connected_config(spec, url) if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
-            mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
-            refusal = _check_history(cfg, args.get("rev_id"))
+            mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.dry_run else {}
+            refusal = _check_history(cfg, args.rev_id)
             if refusal is not None:
                 if refusal.get("path"):
                     refusal["path"] = unsandbox(refusal["path"], mapping)
                 return refusal
             before = ScriptDirectory.from_config(cfg)
             heads = state["heads"] = sorted(before.get_heads())  # before the new revision: what is compared
-            if args.get("upgrade_first") and url:
+            if args.upgrade_first and url:
                 try:
                     command.upgrade(cfg, "heads")
                 except BaseException as exc:
@@ -87,9 +87,9 @@ def run(request: WorkerRequest) -> dict[str, Any]:
                 with atomic_templates(), _wrapped_configure(state, args):
                     scripts = command.revision(
                         cfg,
-                        message=args["message"],
-                        autogenerate=bool(args.get("autogenerate")),
-                        rev_id=args.get("rev_id"),
+                        message=args.message,
+                        autogenerate=bool(args.autogenerate),
+                        rev_id=args.rev_id,
                     )
             except util.CommandError as exc:
                 if "not up to date" in str(exc):
@@ -109,9 +109,9 @@ def run(request: WorkerRequest) -> dict[str, Any]:
                     path=unsandbox(scripts.path, mapping),
                     content=Path(scripts.path).read_text(encoding="utf-8"),
                 )
-                if args.get("render_url"):
+                if args.render_url:
                     try:
-                        result["render"] = _render_offline(spec, args["render_url"], cfg, scripts, before)
+                        result["render"] = _render_offline(spec, args.render_url, cfg, scripts, before)
                     except Exception:  # the file is written: the review renders it in its own worker
                         pass
             return result
@@ -167,7 +167,7 @@ def _metadata_missing(state: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[None]:
+def _wrapped_configure(state: dict[str, Any], args: GenerateArgs) -> Iterator[None]:
     original = EnvironmentContext.configure
 
     def configure(self, *positional, **kw):
@@ -177,7 +177,7 @@ def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[
 
         def hook(context, revision, directives):
             # Analyse what autogenerate produced before the project's own hook may rewrite or drop it.
-            if args.get("autogenerate"):
+            if args.autogenerate:
                 _analyse(context, directives, metadata, kw, state, args)
             if user_hook is not None:
                 user_hook(context, revision, directives)
@@ -280,7 +280,7 @@ def _metadatas(metadata) -> list:
     return list(metadata) if isinstance(metadata, (list, tuple)) else [metadata]
 
 
-def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]) -> None:
+def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: GenerateArgs) -> None:
     if not directives:
         return
     dialect = context.dialect
@@ -303,7 +303,7 @@ def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[st
     )
     facts["render_as_batch"] = bool(opts.get("render_as_batch"))
     connection = context.connection
-    version_table = opts.get("version_table") or args.get("version_table") or "alembic_version"
+    version_table = opts.get("version_table") or args.version_table or "alembic_version"
     db_tables: list[str] = []
     if connection is not None:
         from sqlalchemy import inspect

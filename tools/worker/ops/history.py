@@ -63,7 +63,7 @@ def run(request: WorkerRequest) -> dict[str, Any]:
                 }
             )
     env_error = None
-    if request.args.get("check_env", True):
+    if request.args.check_env:
         env_error = _check_env(cfg, script_dir)
     return {"revisions": revisions, "load_errors": load_errors, "env_error": env_error}
 

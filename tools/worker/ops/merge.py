@@ -27,16 +27,16 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     spec, args = request.project, request.args
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-dry-") as sandbox:
         cfg = config_from_spec(spec)
-        mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
+        mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.dry_run else {}
         with atomic_templates():
-            script = command.merge(cfg, args["heads"], message=args["message"], rev_id=args.get("rev_id"))
+            script = command.merge(cfg, args.heads, message=args.message, rev_id=args.rev_id)
         if script is None:
             raise RuntimeError("alembic merge wrote no revision")
         text = Path(script.path).read_text(encoding="utf-8")
         heads_after = sorted(ScriptDirectory.from_config(cfg).get_heads())
         rehearsal = None
-        if args.get("scratch_url"):
-            rehearsal = _rehearse(cfg, spec, args["scratch_url"], args.get("bootstrap"))
+        if args.scratch_url:
+            rehearsal = _rehearse(cfg, spec, args.scratch_url, args.bootstrap)
         return {
             "revision": script.revision,
             "path": unsandbox(script.path, mapping),

@@ -133,8 +133,8 @@ def _add(script: ScriptDirectory, extra: list[str]) -> None:
 def run(request: WorkerRequest) -> dict[str, Any]:
     cfg = config_from_spec(request.project, request.database_url or "postgresql://")
     script = ScriptDirectory.from_config(cfg)
-    paths = request.args.get("paths")
-    extra = request.args.get("extra_paths") or []  # already among ``paths`` when those are given
+    paths = request.args.paths
+    extra = request.args.extra_paths or []  # already among ``paths`` when those are given
     if paths:
         restrict(script, paths)
         try:
@@ -145,8 +145,8 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     elif extra:
         _add(script, extra)
     script.revision_map.heads  # noqa: B018 - load the files now: a broken one fails the whole op
-    revisions = request.args["revisions"]
-    chain = request.args.get("chain")
+    revisions = request.args.revisions
+    chain = request.args.chain
     out: dict[str, Any] = {}
     if chain and revisions:
         # A linear selection: one offline run, cut per revision (env.py runs once, not per revision).

@@ -37,7 +37,7 @@ from alembic_mcp.tools.worker.ops.sa_compat import new_engine, with_sync_connect
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
-from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
+from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
 
 _TABLE_ATTRS = ("table_name", "source_table", "referent_table", "new_table_name")
 _OP_FIELDS = {
@@ -94,12 +94,12 @@ def _op_tables(operation: Any) -> set[str] | None:
 
 
 class _State:
-    def __init__(self, args: dict[str, Any], url: str):
+    def __init__(self, args: RoundtripArgs, url: str):
         self.args = args
         self.url = url
-        self.progress_path = args.get("progress_path")
+        self.progress_path = args.progress_path
         self.done = 0
-        self.total = int(args.get("total_steps") or 1)
+        self.total = int(args.total_steps or 1)
         self.phase: str | None = None
         self.revision: str | None = None
         self.in_step = False
@@ -113,7 +113,7 @@ class _State:
         self.trace = False
         self.external = False
         self.target_metadata: Any = None
-        self.version_table = args.get("version_table") or "alembic_version"
+        self.version_table = args.version_table or "alembic_version"
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,
@@ -252,12 +252,12 @@ def _migrations(script: ScriptDirectory, state: _State):
             state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
         event.listen(conn.engine, "before_cursor_execute", state.on_statement)
         is_pg = conn.dialect.name == "postgresql"
-        state.trace = bool(args.get("trace_locks")) and is_pg and not state.external
+        state.trace = bool(args.trace_locks) and is_pg and not state.external
         state.result["lock_trace"] = (
             "on"
             if state.trace
             else "off"
-            if not args.get("trace_locks")
+            if not args.trace_locks
             else "not PostgreSQL"
             if not is_pg
             else "unavailable: env.py runs one transaction"
@@ -265,11 +265,11 @@ def _migrations(script: ScriptDirectory, state: _State):
         revmap = script.revision_map
         # 1. prepare: bring the scratch database to from_revision
         started = time.perf_counter()
-        dest = tuple(args.get("from_revision") or ()) or "base"
+        dest = tuple(args.from_revision or ()) or "base"
         dest_arg = dest[0] if isinstance(dest, tuple) and len(dest) == 1 else dest
-        if args.get("prepare") == "upgrade" and dest != "base":
+        if args.prepare == "upgrade" and dest != "base":
             steps = script._upgrade_revs(dest_arg, heads)
-        elif args.get("prepare") == "downgrade":
+        elif args.prepare == "downgrade":
             steps = script._downgrade_revs(dest_arg, heads)
         else:
             steps = []
@@ -280,9 +280,9 @@ def _migrations(script: ScriptDirectory, state: _State):
         state.result["prepare"] = {"steps": len(steps), "seconds": round(time.perf_counter() - started, 4)}
         state.progress(f"scratch database at {', '.join(dest) if dest != 'base' else 'base'}")
         # 2. seed
-        if args.get("seed_rows"):
+        if args.seed_rows:
             t0 = time.perf_counter()
-            seeded = seed_database(conn, int(args["seed_rows"]), state.version_table, state.external)
+            seeded = seed_database(conn, int(args.seed_rows), state.version_table, state.external)
             seeded["seconds"] = round(time.perf_counter() - t0, 4)
             state.result["seed"] = seeded
             state.progress(f"seeded {len(seeded['tables'])} table(s)")
@@ -293,7 +293,7 @@ def _migrations(script: ScriptDirectory, state: _State):
         data = table_data(conn, snap)
         _commit(conn, state)
         # 3. up / down / up per revision
-        for rev in args["revisions"]:
+        for rev in args.revisions:
             script_rev = script.get_revision(rev)
             record: dict[str, Any] = {"revision": rev, "status": "running"}
             state.result["steps"].append(record)
@@ -360,11 +360,9 @@ def _migrations(script: ScriptDirectory, state: _State):
             for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
                 state.result["differences"].append({"revision": rev, "phase": "re-upgrade", **diff})
             new_tables = set(snap_re["tables"]) - set(snap["tables"])
-            if args.get("seed_rows") and new_tables:
+            if args.seed_rows and new_tables:
                 # tables this revision created get rows too, so later revisions meet data
-                seeded = seed_database(
-                    conn, int(args["seed_rows"]), state.version_table, state.external, only=new_tables
-                )
+                seeded = seed_database(conn, int(args.seed_rows), state.version_table, state.external, only=new_tables)
                 if state.result["seed"] is not None:
                     state.result["seed"]["tables"].update(seeded["tables"])
                     state.result["seed"]["skipped"].update(seeded["skipped"])
@@ -377,7 +375,7 @@ def _migrations(script: ScriptDirectory, state: _State):
             snap, data = snap_re, data_re
         state.phase = state.revision = None
         # 4. drift at head
-        if args.get("check_drift"):
+        if args.check_drift:
             try:
                 state.result["drift"] = _drift(ctx, state.target_metadata)
             except Exception as exc:
@@ -516,7 +514,7 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     state = _State(args, url)
     cfg = config_from_spec(spec, url)
     script = ScriptDirectory.from_config(cfg)
-    if args.get("bootstrap") and not _bootstrap(state, url, args["bootstrap"], spec.project_dir):
+    if args.bootstrap and not _bootstrap(state, url, args.bootstrap, spec.project_dir):
         return state.result
     engine = None
     connection = None
@@ -546,7 +544,7 @@ def run(request: WorkerRequest) -> dict[str, Any]:
             fn=_migrations(script, state),
             as_sql=False,
             starting_rev=None,
-            destination_rev=args["revisions"][-1] if args.get("revisions") else None,
+            destination_rev=args.revisions[-1] if args.revisions else None,
             tag=None,
         )
         with env:
