@@ -91,7 +91,7 @@ def check_runtime(runtime: RuntimeInfo) -> None:
     ):
         if found is None:
             problems.append(f"no {name} installed")
-        elif not low <= version_tuple(found) < high:
+        elif version_tuple(found) < low or (high is not None and version_tuple(found) >= high):
             problems.append(f"{name} {found}")
     if problems:
         raise UnsupportedEnvironment(

@@ -17,8 +17,8 @@ from typing import Any
 
 # What the worker side supports in the project's interpreter (checked before any op runs).
 MIN_PYTHON = (3, 9)
-SUPPORTED_SQLALCHEMY = ((1, 4), (3, 0))  # >= 1.4, < 3.0
-SUPPORTED_ALEMBIC = ((1, 9), (2, 0))  # >= 1.9, < 2.0
+SUPPORTED_SQLALCHEMY: tuple[tuple[int, int], tuple[int, int] | None] = ((1, 4), (3, 0))  # >= 1.4, < 3.0
+SUPPORTED_ALEMBIC: tuple[tuple[int, int], tuple[int, int] | None] = ((1, 9), None)  # >= 1.9
 UNSUPPORTED_ENVIRONMENT = "UnsupportedEnvironment"  # ``ErrorInfo.type`` when the interpreter cannot run ops
 
 
@@ -220,8 +220,13 @@ def version_tuple(version: str) -> tuple[int, int]:
 
 
 def supported_range_text() -> str:
-    (sa_low, sa_high), (al_low, al_high) = SUPPORTED_SQLALCHEMY, SUPPORTED_ALEMBIC
-    return (
-        f"Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, SQLAlchemy >= {sa_low[0]}.{sa_low[1]} and < {sa_high[0]}.0, "
-        f"Alembic >= {al_low[0]}.{al_low[1]} and < {al_high[0]}.0"
+    def describe(name: str, low: tuple[int, int], high: tuple[int, int] | None) -> str:
+        return f"{name} >= {low[0]}.{low[1]}" + (f" and < {high[0]}.{high[1]}" if high else "")
+
+    return ", ".join(
+        (
+            f"Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}",
+            describe("SQLAlchemy", *SUPPORTED_SQLALCHEMY),
+            describe("Alembic", *SUPPORTED_ALEMBIC),
+        )
     )
