@@ -54,23 +54,27 @@ def main() -> None:
             os.environ["DATABASE_URL"] = url
             from alembic_mcp.tools.core.config import load_project
             from alembic_mcp.tools.worker.ops import roundtrip
+            from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest
+            from alembic_mcp.tools.worker.runner import project_spec
 
             project = load_project(root, {"database_url": url})
-            request = {
-                "project": project.worker_spec(),
-                "database_url": url,
-                "args": {
-                    "revisions": [f"r{k:04d}" for k in range(args.revisions)],
-                    "from_revision": [],
-                    "prepare": "none",
-                    "seed_rows": 20,
-                    "trace_locks": True,
-                    "check_drift": True,
-                    "progress_path": None,
-                    "total_steps": 1,
-                    "version_table": "alembic_version",
-                },
-            }
+            request = WorkerRequest(
+                op="roundtrip",
+                project=project_spec(project),
+                result_path=str(Path(tmp) / "result.json"),
+                database_url=url,
+                args=RoundtripArgs(
+                    revisions=[f"r{k:04d}" for k in range(args.revisions)],
+                    from_revision=[],
+                    prepare="none",
+                    seed_rows=20,
+                    trace_locks=True,
+                    check_drift=True,
+                    progress_path=None,
+                    total_steps=1,
+                    version_table="alembic_version",
+                ),
+            )
             server_cpu: dict[int, float | None] = {}
             scratch_name = make_url(url).database
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -13,6 +14,7 @@ from alembic_mcp.server.context import ServerState
 from alembic_mcp.server.descriptions import INSTRUCTIONS
 from alembic_mcp.tools.core.access import ALWAYS_WRITE
 from alembic_mcp.tools.core.errors import AlembicMcpError, ProjectError
+from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.prestart import keep_warm
 
 # Each module exposes register(server, state); one module per tool family.
@@ -33,7 +35,10 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
     make_arguments_strict(server)
     _expose_only_allowed(server, state)
     if warm_worker:
-        keep_warm()
+        try:  # the [tool.alembic-mcp] worker_python is read per call; a mismatch only costs the warm start
+            keep_warm(find_worker_python(project_dir, os.environ.get("ALEMBIC_MCP_WORKER_PYTHON")).path)
+        except (WorkerPythonNotFound, OSError):
+            pass
     return server
 
 

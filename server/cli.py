@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -230,9 +231,13 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_command(args: argparse.Namespace) -> int:
     # Start the worker first: its interpreter and Alembic import overlap with our own imports below.
+    from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
     from alembic_mcp.tools.worker.prestart import prestart
 
-    prestart()
+    try:  # the [tool.alembic-mcp] worker_python is read later; a mismatch only costs this warm start
+        prestart(find_worker_python(args.project, os.environ.get("ALEMBIC_MCP_WORKER_PYTHON")).path)
+    except (WorkerPythonNotFound, OSError, TypeError):
+        pass
     import anyio
 
     from alembic_mcp.server.render import render_result

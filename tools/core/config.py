@@ -7,10 +7,11 @@ Nothing here imports the user's code: the Alembic ``Config`` is read as a file, 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import URL
@@ -19,10 +20,8 @@ from alembic_mcp.tools.core.alembic_ini import read_alembic_options
 from alembic_mcp.tools.core.errors import InvalidArgument, ProjectError
 from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
 
-if TYPE_CHECKING:
-    from alembic.config import Config
-
 ENV_PREFIX = "ALEMBIC_MCP_"
+BOOTSTRAP_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 class Settings(BaseModel):
@@ -50,6 +49,11 @@ class Settings(BaseModel):
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
     worker_python: str | None = None
+    bootstrap: str | None = Field(
+        default=None,
+        description="Starting schema for scratch databases, run before the base revision: `module:function` "
+        "(called with a SQLAlchemy connection, the project importable) or a .sql file relative to the project.",
+    )
     worker_timeout_s: float = Field(default=300.0, gt=0)
     max_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
@@ -58,6 +62,15 @@ class Settings(BaseModel):
         description="Worker interpreters running at once (one warm spare comes on top); default: the cores.",
     )
     exact_count_limit: int = Field(default=1_000_000, ge=0)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap_form(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower().endswith(".sql") or BOOTSTRAP_CALLABLE.match(value.strip()):
+            return value.strip() if value else value
+        raise ValueError(
+            f"{value!r} is neither `module:function` (e.g. myapp.db:create_base_schema) nor a .sql file path"
+        )
 
     @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", "tools", mode="before")
     @classmethod
@@ -98,42 +111,11 @@ class Project:
     def state_dir(self) -> Path:
         return self.root / ".alembic-mcp"
 
-    def alembic_config(self) -> Config:
-        """A fresh Alembic ``Config`` for this project (stdout silenced)."""
-        return make_alembic_config(self.alembic_ini, self.toml_file, self.settings.alembic_section, self.root)
-
     def relative(self, path: str | Path) -> str:
         try:
             return str(Path(path).resolve().relative_to(self.root))
         except ValueError:
             return str(path)
-
-    def worker_spec(self) -> dict[str, Any]:
-        """What a worker needs to rebuild the Alembic config: plain JSON."""
-        return {
-            "project_dir": str(self.root),
-            "alembic_ini": str(self.alembic_ini) if self.alembic_ini else None,
-            "toml_file": str(self.toml_file) if self.toml_file else None,
-            "ini_section": self.settings.alembic_section,
-            "url_env_vars": list(self.settings.url_env_vars),
-        }
-
-
-def make_alembic_config(ini: Path | None, toml_file: Path | None, section: str, root: Path) -> Config:
-    """A real Alembic ``Config`` (imports Alembic: use it in the worker, not on the server's hot path)."""
-    import io
-
-    from alembic.config import Config
-
-    cfg = Config(
-        file_=str(ini) if ini else None,
-        toml_file=str(toml_file) if toml_file else None,
-        ini_section=section,
-        stdout=io.StringIO(),
-    )
-    if ini is None:
-        cfg.config_args["here"] = str(root)
-    return cfg
 
 
 def _read_pyproject(root: Path) -> dict[str, Any]:

@@ -117,11 +117,6 @@ def backend_of(url: str | URL) -> str:
     return name
 
 
-def is_async_driver(url: str | URL) -> bool:
-    driver = parse_url(url).get_driver_name()
-    return driver in {"asyncpg", "aiosqlite", "aiomysql", "asyncmy", "psycopg_async"}
-
-
 def absolutize_sqlite(url: str | URL, base_dir: Path) -> URL:
     """Resolve a relative SQLite file path against ``base_dir`` (the project directory)."""
     parsed = parse_url(url)

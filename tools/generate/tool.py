@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ from alembic_mcp.tools.generate.git_files import files_to_commit
 from alembic_mcp.tools.generate.model_scan import scan_models_and_skips
 from alembic_mcp.tools.history.graph import load_history
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
+from alembic_mcp.tools.worker.protocol import GenerateArgs
 from alembic_mcp.tools.worker.runner import run_worker
 
 REV_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -142,7 +144,7 @@ async def generate_migration(
             raw, compared_with = await _generate_against_target(project, args, progress)
         else:
             await progress(1, 4, "writing the revision")
-            raw, compared_with = await run_worker(project, "generate", {**args, "upgrade_first": False}), None
+            raw, compared_with = await run_worker(project, "generate", args), None
         refusal = await _history_refusal(project, raw, base, rev_id)
         if refusal is not None:
             return refusal
@@ -152,22 +154,22 @@ async def generate_migration(
         return result
 
 
-def _worker_args(project: Project, message: str, autogenerate: bool, rev_id: str | None, dry_run: bool) -> dict:
-    args: dict[str, Any] = {
-        "message": message,
-        "autogenerate": autogenerate,
-        "rev_id": rev_id,
-        "dry_run": dry_run,
-        "version_table": project.settings.version_table,
-    }
+def _worker_args(project: Project, message: str, autogenerate: bool, rev_id: str | None, dry_run: bool) -> GenerateArgs:
+    args = GenerateArgs(
+        message=message,
+        autogenerate=autogenerate,
+        rev_id=rev_id,
+        dry_run=dry_run,
+        version_table=project.settings.version_table,
+    )
     if project.database_url is not None and backend_of(project.database_url) == "postgresql":
         # the worker renders the new revision offline too: the review's squawk layer needs it
-        args["render_url"] = dialect_only_url(project.database_url)
+        args.render_url = dialect_only_url(project.database_url)
     return args
 
 
 async def _generate_against_scratch(
-    project: Project, args: dict[str, Any], progress: Progress
+    project: Project, args: GenerateArgs, progress: Progress
 ) -> tuple[dict[str, Any], str]:
     """One worker does it all: the history checks (heads, rev_id), upgrading a scratch database to the
     heads, autogenerate and the blind-spot facts."""
@@ -180,7 +182,8 @@ async def _generate_against_scratch(
         )
     async with scratch_database(server, project.settings.scratch_url) as scratch:
         await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-        raw = await run_worker(project, "generate", {**args, "upgrade_first": True}, database_url=scratch.url_string)
+        scratch_args = replace(args, upgrade_first=True, bootstrap=project.settings.bootstrap)
+        raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
     heads = ", ".join(raw.get("heads") or []) or "base"
     return raw, f"scratch database {scratch.masked_url} upgraded to {heads} (dropped afterwards)"
 
@@ -195,7 +198,7 @@ def _target_url(project: Project) -> URL:
 
 
 async def _generate_against_target(
-    project: Project, args: dict[str, Any], progress: Progress
+    project: Project, args: GenerateArgs, progress: Progress
 ) -> tuple[dict[str, Any], str]:
     """The one operation whose purpose needs the target: a read-only session, the target at head."""
     worker_url = read_only_url(_target_url(project))
@@ -203,7 +206,7 @@ async def _generate_against_target(
     raw = await run_worker(
         project,
         "generate",
-        {**args, "upgrade_first": False, "read_only": True},
+        replace(args, read_only=True),
         database_url=worker_url,
         target_read_only=True,
     )
@@ -322,6 +325,8 @@ async def _build_result(
 ) -> GenerateMigrationResult:
     """The worker's report as a verdict: a refusal when nothing usable was generated, else the reviewed file."""
     common = dict(base, compared_with=compared_with, operations=_operations(raw))
+    if raw.get("stage") == "bootstrap":
+        return _bootstrap_failed(project, raw["error"], common)
     if raw.get("stage") == "upgrade" and _in_versions(project, raw["error"].get("file")):
         return _scratch_upgrade_failed(project, raw["error"], common)
     model_tables, skipped = await anyio.to_thread.run_sync(
@@ -370,12 +375,32 @@ def _scratch_upgrade_failed(project: Project, err: dict[str, Any], common: dict[
                 line=err.get("line"),
                 why="The existing migrations do not build the schema from scratch, so there is nothing "
                 "reliable to compare the models with.",
-                fix="Fix the failing migration (test_roundtrip shows where), or use against='target' "
-                "with a target database at head.",
+                fix="Fix the failing migration (test_roundtrip shows where); if the history starts from an "
+                "existing schema, set the bootstrap setting (module:function or a .sql file); or use "
+                "against='target' with a target database at head.",
             )
         ],
         summary="The existing migrations fail on a fresh database; nothing written.",
         next_steps=["Fix the failing migration, then call generate_migration again."],
+    )
+
+
+def _bootstrap_failed(project: Project, err: dict[str, Any], common: dict[str, Any]) -> GenerateMigrationResult:
+    return GenerateMigrationResult(
+        **common,
+        findings=[
+            Finding(
+                rule="bootstrap-failed",
+                severity="error",
+                message=f"The bootstrap {project.settings.bootstrap!r} raised {err.get('type')}: {err.get('message')}",
+                file=project.relative(err["file"]) if err.get("file") else None,
+                line=err.get("line"),
+                why="The scratch database could not be given its starting schema; nothing was compared.",
+                fix="Fix the bootstrap setting's function or SQL file, then call generate_migration again.",
+            )
+        ],
+        summary="The bootstrap failed on the scratch database; nothing written.",
+        next_steps=["Fix the bootstrap, then call generate_migration again."],
     )
 
 

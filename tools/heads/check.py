@@ -16,6 +16,7 @@ from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
 from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import parse_file
+from alembic_mcp.tools.worker.runner import worker_python
 
 
 class RevisionRef(BaseModel):
@@ -42,6 +43,17 @@ class DatabaseState(BaseModel):
     detail: str = ""
 
 
+class WorkerInterpreter(BaseModel):
+    python: str = Field(description="The interpreter that imported env.py and the revision files.")
+    chosen_by: str = Field(
+        description="How it was found: worker_python setting, $UV_PROJECT_ENVIRONMENT, a virtualenv "
+        "(.venv/venv in the project or a parent), $VIRTUAL_ENV, a poetry environment, or the server's own."
+    )
+    python_version: str = ""
+    alembic_version: str | None = Field(default=None, description="Alembic found in that interpreter.")
+    sqlalchemy_version: str | None = Field(default=None, description="SQLAlchemy found in that interpreter.")
+
+
 class CheckHeadsResult(VerdictResult):
     revision_count: int
     heads: list[RevisionRef]
@@ -50,6 +62,7 @@ class CheckHeadsResult(VerdictResult):
     merge_points: list[RevisionRef]
     branches: list[Branch] = Field(default_factory=list, description="One per head when there are several.")
     database: DatabaseState
+    worker: WorkerInterpreter | None = Field(default=None, description="Where the project's code was imported.")
 
 
 def _ref(project: Project, history: History, rev: str) -> RevisionRef:
@@ -195,6 +208,36 @@ def _database_findings(state: DatabaseState) -> list[Finding]:
     return []
 
 
+async def _load_with_database(project: Project, read_database) -> tuple[History, dict | None]:
+    """Load the history in the worker while ``read_database`` runs; a worker failure is raised as itself."""
+    failure: AlembicMcpError | None = None
+    async with anyio.create_task_group() as tg:  # the database answers while the worker loads files
+        tg.start_soon(read_database)
+        try:
+            loaded = await load_history(project)
+        except UnsafeProjectFiles as exc:  # never imported: reported, and nothing else is loaded
+            loaded = History(nodes={}, findings=list(exc.findings), heads=[], bases=[]), None
+        except AlembicMcpError as exc:  # raised from inside the group it would arrive as an ExceptionGroup
+            failure = exc
+            tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return loaded
+
+
+def _worker_interpreter(project: Project, history: History) -> WorkerInterpreter | None:
+    runtime = history.runtime
+    if runtime is None:
+        return None
+    return WorkerInterpreter(
+        python=runtime.python,
+        chosen_by=worker_python(project).source,
+        python_version=runtime.python_version,
+        alembic_version=runtime.alembic_version,
+        sqlalchemy_version=runtime.sqlalchemy_version,
+    )
+
+
 async def check_heads(project: Project, progress: Progress = no_progress) -> CheckHeadsResult:
     await progress(0, 3, "loading the revision files in a worker")
     current: dict[str, list[str] | AlembicMcpError | None] = {}
@@ -202,12 +245,7 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
     async def read_database() -> None:
         current["value"] = await _read_current(project)
 
-    async with anyio.create_task_group() as tg:  # the database answers while the worker loads files
-        tg.start_soon(read_database)
-        try:
-            history, env_error = await load_history(project)
-        except UnsafeProjectFiles as exc:  # never imported: reported, and nothing else is loaded
-            history, env_error = History(nodes={}, findings=list(exc.findings), heads=[], bases=[]), None
+    history, env_error = await _load_with_database(project, read_database)
     findings = list(history.findings)
     escalations: list[Escalation] = []
     next_steps: list[str] = []
@@ -235,7 +273,9 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
 
     branches: list[Branch] = []
     await progress(2, 3, "comparing branches")
-    if history.usable and len(history.heads) > 1:
+    if history.usable and len(history.heads) > 1 and history.unplaced_files:
+        findings.append(_uncertain_heads(history))
+    elif history.usable and len(history.heads) > 1:
         branches, conflicts = analyse_branches(history)
         for a, b, tables in conflicts:
             escalations.append(
@@ -279,6 +319,7 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
         merge_points=refs(sorted(history.merge_points())),
         branches=branches,
         database=state,
+        worker=_worker_interpreter(project, history),
         findings=findings,
         escalations=escalations,
         summary="",
@@ -286,6 +327,18 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
     )
     result.summary = _summary(result)
     return result
+
+
+def _uncertain_heads(history: History) -> Finding:
+    """Several heads while some files could not be placed: the heads may be an artefact of the failures."""
+    return Finding(
+        rule="multiple-heads",
+        severity="warning",
+        message=f"{len(history.heads)} heads among the revisions that could be read ({', '.join(history.heads)}); "
+        f"{len(history.unplaced_files)} file(s) failed to import and may join them.",
+        why="A file whose revision cannot be read leaves a gap; its children look like separate heads.",
+        fix="Fix the import errors first (revision-import-error), then call check_heads again.",
+    )
 
 
 def _summary(result: CheckHeadsResult) -> str:
@@ -301,6 +354,9 @@ def _summary(result: CheckHeadsResult) -> str:
     errors = [f.rule for f in result.findings if f.severity == "error"]
     head_word = "head" if len(result.heads) == 1 else "heads"
     text = f"{result.revision_count} revisions, {len(result.heads)} {head_word} ({heads}); {db}."
+    failed = sum(1 for f in result.findings if f.rule == "revision-import-error")
+    if failed:
+        text += f" {failed} revision file(s) failed to import (their ids were read from the source where possible)."
     if result.escalations:
         text += " Conflicting heads: a human must decide before merging."
     elif errors:

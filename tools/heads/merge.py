@@ -19,6 +19,7 @@ from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.heads.check import analyse_branches
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.worker.protocol import MergeArgs
 from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
 
@@ -174,7 +175,7 @@ def _conflicting_heads(
     )
 
 
-async def _run_merge(project: Project, args: dict, database_url: str | None) -> dict:
+async def _run_merge(project: Project, args: MergeArgs, database_url: str | None) -> dict:
     try:
         return await run_worker(project, "merge", args, database_url=database_url)
     except WorkerError as exc:
@@ -190,7 +191,7 @@ async def _run_merge(project: Project, args: dict, database_url: str | None) -> 
 async def _merge_and_rehearse(
     project: Project, chosen: list[str], message: str, dry_run: bool, progress: Progress
 ) -> MergeHeadsResult:
-    args = {"heads": chosen, "message": message, "dry_run": dry_run}
+    args = MergeArgs(heads=chosen, message=message, dry_run=dry_run)
     raw, rehearsal = await _merge_in_worker(project, args, progress)
     path = Path(raw["path"])
     written = not dry_run
@@ -227,15 +228,13 @@ async def _merge_and_rehearse(
     )
 
 
-async def _merge_in_worker(
-    project: Project, args: dict[str, Any], progress: Progress
-) -> tuple[dict[str, Any], Rehearsal]:
+async def _merge_in_worker(project: Project, args: MergeArgs, progress: Progress) -> tuple[dict[str, Any], Rehearsal]:
     """The merge written (or rendered) by the worker, rehearsed there on a scratch database when one exists."""
     if project.database_url is None:
         no_server = "No target database configured, so no scratch server to rehearse on."
         return await _run_merge(project, args, None), Rehearsal(ran=False, detail=no_server)
     async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
-        args["scratch_url"] = scratch.url_string
+        args.scratch_url, args.bootstrap = scratch.url_string, project.settings.bootstrap
         raw = await _run_merge(project, args, scratch.url_string)
         await progress(3, 4, "rehearsed upgrade heads on a scratch database")
         outcome = raw.get("rehearsal") or {}

@@ -7,28 +7,15 @@ and the caller falls back to ``history.load_history`` in the worker.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.history.graph import History, build_history
-from alembic_mcp.tools.history.migration_ast import MigrationSource, as_revision_list, parse_file
+from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_file
+from alembic_mcp.tools.worker.revision_ids import assigned_literal, revision_record
 
-SENTINEL = object()
-
-
-def assigned_literal(tree: ast.Module, name: str):
-    """Literal value assigned to ``name`` at module level; SENTINEL when it is not a literal."""
-    for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                try:
-                    return ast.literal_eval(node.value)
-                except (ValueError, SyntaxError, TypeError):
-                    return SENTINEL
-    return None
+__all__ = ["assigned_literal", "history_from_files"]
 
 
 def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSource]] | None:
@@ -53,21 +40,9 @@ def history_from_files(project: Project) -> tuple[History, dict[str, MigrationSo
                 migration = parse_file(real)
             except (SyntaxError, OSError, UnicodeDecodeError):
                 return None
-            values = {
-                n: assigned_literal(migration.tree, n)
-                for n in ("revision", "down_revision", "branch_labels", "depends_on")
-            }
-            if not isinstance(values["revision"], str) or any(v is SENTINEL for v in values.values()):
+            record = revision_record(migration.tree, real)
+            if record is None:
                 return None
-            parsed[values["revision"]] = migration
-            raw["revisions"].append(
-                {
-                    "revision": values["revision"],
-                    "down_revisions": as_revision_list(values["down_revision"]),
-                    "branch_labels": as_revision_list(values["branch_labels"]),
-                    "depends_on": as_revision_list(values["depends_on"]),
-                    "doc": ast.get_docstring(migration.tree) or "",
-                    "path": str(real),
-                }
-            )
+            parsed[record["revision"]] = migration
+            raw["revisions"].append(record)
     return build_history(project, raw), parsed

@@ -11,7 +11,8 @@ from typing import Any
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.isolation import dialect_only_url
 from alembic_mcp.tools.core.verdict import Finding
-from alembic_mcp.tools.worker.runner import run_worker
+from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo
+from alembic_mcp.tools.worker.runner import run_worker_reply
 
 
 @dataclass
@@ -23,6 +24,7 @@ class RevisionNode:
     doc: str
     path: str
     children: list[str] = field(default_factory=list)
+    import_failed: bool = False  # read from the source text: the module itself failed to import
 
 
 @dataclass
@@ -34,6 +36,8 @@ class History:
     heads: list[str]
     bases: list[str]
     cycle: list[str] = field(default_factory=list)
+    unplaced_files: list[str] = field(default_factory=list)  # failed to import and their ids are unreadable
+    runtime: RuntimeInfo | None = None  # the interpreter the worker loaded the files in
 
     @property
     def usable(self) -> bool:
@@ -136,28 +140,18 @@ def build_history(project: Project, raw: dict[str, Any]) -> History:
             list(rec["depends_on"]),
             rec.get("doc", ""),
             rec["path"],
+            import_failed=bool(rec.get("import_failed")),
         )
+    placed = {rec["path"] for rec in raw.get("revisions", [])}
+    unplaced = [project.relative(e["path"]) for e in raw.get("load_errors", []) if e.get("path") not in placed]
     for node in nodes.values():
-        missing = [d for d in node.down_revisions if d not in nodes]
-        for parent in missing:
-            findings.append(
-                Finding(
-                    rule="missing-parent",
-                    severity="error",
-                    message=f"Revision {node.revision} has down_revision {parent!r}, but no migration file "
-                    "declares that revision.",
-                    file=project.relative(node.path),
-                    why="The chain is broken: Alembic cannot place this revision, so upgrade and downgrade fail.",
-                    fix=f"Restore the file for {parent} (git log --all -- '*{parent}*'), or point "
-                    f"down_revision at the revision this one really follows.",
-                )
-            )
+        findings.extend(_missing_parent(project, node, d, unplaced) for d in node.down_revisions if d not in nodes)
         node.down_revisions = [d for d in node.down_revisions if d in nodes]
     for node in nodes.values():
         for parent in node.down_revisions:
             nodes[parent].children.append(node.revision)
 
-    history = History(nodes=nodes, findings=findings, heads=[], bases=[])
+    history = History(nodes=nodes, findings=findings, heads=[], bases=[], unplaced_files=unplaced)
     history.cycle = _revisions_in_cycles(nodes)
     if history.cycle:
         findings.append(
@@ -177,6 +171,29 @@ def build_history(project: Project, raw: dict[str, Any]) -> History:
     return history
 
 
+def _missing_parent(project: Project, node: RevisionNode, parent: str, unplaced: list[str]) -> Finding:
+    """A down_revision no file declares; when files failed to import unread, one of them may declare it."""
+    if unplaced:
+        return Finding(
+            rule="missing-parent",
+            severity="warning",
+            message=f"Revision {node.revision} has down_revision {parent!r}; no readable migration file declares "
+            f"it, but {', '.join(unplaced)} failed to import and may.",
+            file=project.relative(node.path),
+            why="Until those files import, their revisions cannot be placed: the gap may not be real.",
+            fix="Fix the import errors first (revision-import-error), then call check_heads again.",
+        )
+    return Finding(
+        rule="missing-parent",
+        severity="error",
+        message=f"Revision {node.revision} has down_revision {parent!r}, but no migration file declares that revision.",
+        file=project.relative(node.path),
+        why="The chain is broken: Alembic cannot place this revision, so upgrade and downgrade fail.",
+        fix=f"Restore the file for {parent} (git log --all -- '*{parent}*'), or point "
+        f"down_revision at the revision this one really follows.",
+    )
+
+
 def _revisions_in_cycles(nodes: dict[str, RevisionNode]) -> list[str]:
     """Revisions that cannot be ordered parents-first (Kahn's algorithm): the cycle and what hangs off it."""
     pending = {rev: len(set(node.down_revisions)) for rev, node in nodes.items()}
@@ -193,10 +210,13 @@ def _revisions_in_cycles(nodes: dict[str, RevisionNode]) -> list[str]:
 
 async def load_history(project: Project, check_env: bool = True) -> tuple[History, dict[str, Any] | None]:
     """Run the worker's history op; return the graph and env.py's error (if any)."""
-    raw = await run_worker(
+    reply = await run_worker_reply(
         project,
         "history",
-        {"check_env": check_env},
+        HistoryArgs(check_env=check_env),
         database_url=dialect_only_url(project.database_url) if project.database_url is not None else None,
     )
-    return build_history(project, raw), raw.get("env_error")
+    raw = reply.result or {}
+    history = build_history(project, raw)
+    history.runtime = reply.runtime
+    return history, raw.get("env_error")

@@ -91,15 +91,6 @@ class MigrationSource:
         return {op.table for op in self.ops_in(function) if op.table}
 
 
-def as_revision_list(value) -> list[str]:
-    """``down_revision`` / ``branch_labels`` / ``depends_on`` as a list: None, a string or a sequence."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
-
-
 def literal_value(node: ast.expr | None):
     if node is None:
         return None

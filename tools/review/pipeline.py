@@ -39,6 +39,7 @@ from alembic_mcp.tools.review.rules import Definitions, FileReview, Hit
 from alembic_mcp.tools.review.rules import review_source as lint_file
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import escalation_evidence
+from alembic_mcp.tools.worker.protocol import RenderSqlArgs
 from alembic_mcp.tools.worker.runner import WorkerFailed, run_worker
 
 # squawk findings about data loss that layer 1 did not see (SQL from a helper, say): the escalation they need.
@@ -195,12 +196,12 @@ async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | N
     return await run_worker(
         review.project,
         "render_sql",
-        {
-            "revisions": render_revs,
-            "chain": chain,
-            "paths": _paths_of(review.history, review.targets, needed, review.disk_paths),
-            "extra_paths": sorted(str(p) for p in review.disk_paths.values()),
-        },
+        RenderSqlArgs(
+            revisions=[list(pair) for pair in render_revs],
+            chain=chain,
+            paths=_paths_of(review.history, review.targets, needed, review.disk_paths),
+            extra_paths=sorted(str(p) for p in review.disk_paths.values()),
+        ),
         database_url=dialect_only_url(url) if url else None,
     )
 

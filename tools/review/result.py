@@ -62,7 +62,12 @@ def summary(result: ReviewMigrationResult) -> str:
             "revision=... to review an applied one."
         )
     errors = sorted({f.rule for f in result.findings if f.severity == "error"})
-    text = f"Reviewed {n} revision(s) ({result.selection})"
+    rendered = sum("sql" in r.layers for r in result.revisions)
+    checked = sum("database" in r.layers for r in result.revisions)
+    text = (
+        f"Reviewed {n} of {n} selected revision(s) ({result.selection}); rendered SQL checked for {rendered} of {n}, "
+        f"database facts for {checked} of {n}"
+    )
     if result.escalations:
         rules = sorted({e.rule for e in result.escalations})
         return text + f": a human must decide ({', '.join(rules)})."

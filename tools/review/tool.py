@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import tempfile
 from pathlib import Path
 
@@ -35,6 +34,8 @@ from alembic_mcp.tools.review.result import (
     ReviewMigrationResult,
     StatementCoverage,
 )
+from alembic_mcp.tools.worker.prestart import prestart
+from alembic_mcp.tools.worker.runner import worker_python
 
 __all__ = [
     "DatabaseContext",
@@ -323,12 +324,12 @@ async def _review(
 
 
 def _prestart_worker(project: Project) -> None:
-    """Start the render worker's interpreter early where the worker module offers it (tools/prestart.py)."""
+    """Start the render worker's interpreter (the project's) early, while the files are parsed."""
     try:
-        from alembic_mcp.tools.worker.prestart import prestart
-    except ImportError:  # a worker without pre-starting: it starts when the render begins
+        python = worker_python(project).path
+    except AlembicMcpError:  # a bad worker_python setting: the render reports it
         return
-    prestart(project.settings.worker_python or sys.executable)
+    prestart(python)
 
 
 async def _pending(project: Project, history: History, db: DatabaseContext) -> tuple[list[str], str]:

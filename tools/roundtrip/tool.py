@@ -10,7 +10,6 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +31,8 @@ from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.diagnosis import explain
 from alembic_mcp.tools.worker.prestart import prestart
-from alembic_mcp.tools.worker.runner import WorkerError, run_worker
+from alembic_mcp.tools.worker.protocol import RoundtripArgs
+from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, WorkerError, run_worker, worker_python
 
 MAX_SEED_ROWS = 10_000
 MAX_TIMEOUT_S = 3600
@@ -167,6 +167,8 @@ class TestRoundtripResult(VerdictResult):
     revisions: list[str] = Field(default_factory=list, description="Revisions tested, in upgrade order.")
     from_revision: list[str] = Field(default_factory=list, description="Where the scratch database started.")
     steps: list[StepResult] = Field(default_factory=list)
+    steps_planned: int = Field(default=0, description="Revisions the rehearsal was to upgrade, downgrade, upgrade.")
+    steps_run: int = Field(default=0, description="Of those, the ones whose three steps all ran (status ok).")
     differences: list[Difference] = Field(default_factory=list)
     data_loss: list[DataLoss] = Field(default_factory=list)
     locks: list[LockTaken] = Field(default_factory=list)
@@ -339,7 +341,7 @@ async def test_roundtrip(
     refusal = _production_refusal(project, data_from)
     if refusal is not None:
         return refusal
-    prestart(project.settings.worker_python or sys.executable)  # warms up while we plan and copy
+    prestart(worker_python(project).path)  # warms up while we plan and copy
     await progress(0, None, "loading the revision history")
     fast = await anyio.to_thread.run_sync(history_from_files, project)
     history = fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
@@ -390,6 +392,7 @@ async def test_roundtrip(
     scratch_report = ScratchReport(backend=backend_of(scratch_base))
     raw: dict[str, Any] | None = None
     worker_problem: str | None = None
+    unsupported: UnsupportedWorkerEnvironment | None = None
     timed_out = False
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
     async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
@@ -400,17 +403,18 @@ async def test_roundtrip(
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
-            args = {
-                "revisions": under_test,
-                "from_revision": start,
-                "prepare": prepare,
-                "seed_rows": seed_rows if seeding else 0,
-                "trace_locks": trace_locks,
-                "check_drift": check_drift,
-                "progress_path": str(progress_path),
-                "total_steps": total,
-                "version_table": project.settings.version_table,
-            }
+            args = RoundtripArgs(
+                revisions=under_test,
+                from_revision=start,
+                prepare=prepare,
+                seed_rows=seed_rows if seeding else 0,
+                trace_locks=trace_locks,
+                check_drift=check_drift,
+                progress_path=str(progress_path),
+                total_steps=total,
+                version_table=project.settings.version_table,
+                bootstrap=project.settings.bootstrap if data_from == "seed" else None,
+            )
             remaining = max(1.0, deadline - time.perf_counter())
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_relay_progress, progress_path, progress, last_progress)
@@ -420,6 +424,8 @@ async def test_roundtrip(
                     )
                 except WorkerError as exc:
                     worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+                except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
+                    unsupported = exc
                 except WorkerFailed as exc:
                     timed_out = exc.timed_out
                     worker_problem = str(exc)
@@ -427,6 +433,8 @@ async def test_roundtrip(
                     tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress)
     scratch_report.dropped = scratch.dropped
+    if unsupported is not None:
+        raise unsupported
     result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
     result.scratch_database = scratch_report
     result.total_s = round(time.perf_counter() - started, 3)
@@ -719,6 +727,10 @@ def _build(
                 fix="Fix env.py at the given line.",
             )
         )
+    if raw.get("bootstrap_error"):
+        findings.append(_bootstrap_failed(project, raw["bootstrap_error"]))
+    elif not raw.get("failure") and not raw.get("env_error"):
+        findings.extend(_steps_not_run(steps))
     if raw.get("failure"):
         failure = _failure(
             project,
@@ -728,10 +740,13 @@ def _build(
             escalations,
             file_of,
         )
+        findings.extend(_needs_bootstrap(project, history, failure))
     result = TestRoundtripResult(
         revisions=under_test,
         from_revision=start,
         steps=steps,
+        steps_planned=len(steps),
+        steps_run=sum(1 for step in steps if step.status == "ok"),
         differences=differences,
         data_loss=data_loss,
         locks=locks,
@@ -837,16 +852,77 @@ def _failure(
     return report
 
 
+def _bootstrap_failed(project: Project, err: dict[str, Any]) -> Finding:
+    return Finding(
+        rule="bootstrap-failed",
+        severity="error",
+        message=f"The bootstrap {project.settings.bootstrap!r} raised {err.get('type')}: {err.get('message')}; "
+        "no revision ran.",
+        file=project.relative(err["file"]) if err.get("file") else None,
+        line=err.get("line"),
+        why="The scratch database could not be given its starting schema, so the history was not rehearsed.",
+        fix="Fix the bootstrap (a `module:function` taking a SQLAlchemy connection, or a .sql file), "
+        "then call test_roundtrip again.",
+    )
+
+
+def _needs_bootstrap(project: Project, history: History, failure: FailureReport) -> list[Finding]:
+    """A base revision failing on a missing object: the history expects a schema that predates it."""
+    node = history.nodes.get(failure.revision or "")
+    if failure.mode != "object-does-not-exist" or node is None or node.down_revisions:
+        return []
+    configured = project.settings.bootstrap
+    return [
+        Finding(
+            rule="needs-bootstrap",
+            severity="error",
+            file=failure.file,
+            line=failure.line,
+            message=f"The base revision {failure.revision} failed on an object no revision creates: the history "
+            "appears to start from an existing schema (e.g. the project runs create_all and stamps before "
+            "its first migration)."
+            + (f" The configured bootstrap {configured!r} did not create it." if configured else ""),
+            why="On an empty database the first revision cannot run; real deployments had the schema already.",
+            fix="Give scratch databases that starting schema: in pyproject.toml [tool.alembic-mcp] set "
+            'bootstrap = "myapp.db:create_base_schema" (a function receiving a SQLAlchemy connection, e.g. '
+            'calling Base.metadata.create_all for the pre-migration tables) or bootstrap = "schema/base.sql" '
+            "(or ALEMBIC_MCP_BOOTSTRAP), then call test_roundtrip again.",
+        )
+    ]
+
+
+def _steps_not_run(steps: list[StepResult]) -> list[Finding]:
+    """Planned revisions the rehearsal never reached although nothing failed: env.py did not run them."""
+    missing = [step.revision for step in steps if step.status != "ok"]
+    if not missing:
+        return []
+    return [
+        Finding(
+            rule="steps-not-run",
+            severity="error",
+            message=f"{len(missing)} of {len(steps)} planned revision(s) did not run: "
+            f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}. Nothing was rehearsed for them.",
+            why="env.py returned without running the migrations asked for, so nothing can be said about them.",
+            fix="Make env.py call context.run_migrations() on the connection in config.attributes['connection'] "
+            "(or the URL in sqlalchemy.url / $DATABASE_URL), then call test_roundtrip again.",
+        )
+    ]
+
+
 def _summary(result: TestRoundtripResult, how: str) -> str:
-    n = len(result.revisions)
+    n, ok = result.steps_planned, result.steps_run
     frm = ", ".join(result.from_revision) or "base"
     if result.failure is not None:
         f = result.failure
         return (
-            f"Rehearsal from {frm} ({how}) failed at {f.revision} during {f.phase}: {f.mode}. "
+            f"Rehearsal from {frm} ({how}) failed at {f.revision} during {f.phase}: {f.mode}; "
+            f"{ok} of {n} planned revision(s) ran before it. "
             "The scratch database was dropped; the target was not touched."
         )
-    ok = sum(1 for s in result.steps if s.status == "ok")
+    if n == 0 or ok == 0:
+        return (
+            f"Rehearsal from {frm} ({how}): 0 of {n} planned revision(s) ran on the scratch database; nothing tested."
+        )
     problems = []
     if result.differences:
         problems.append(f"{len(result.differences)} schema difference(s)")
@@ -854,8 +930,14 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         problems.append("data not restored by a downgrade")
     if result.drift:
         problems.append(f"{len(result.drift)} model drift item(s)")
-    text = f"Upgrade, downgrade and upgrade of {ok}/{n} revision(s) from {frm} ({how}) ran on a scratch database"
-    text += f"; found {', '.join(problems)}." if problems else "; schema and data survived every step."
+    text = f"Upgrade, downgrade and upgrade of {ok} of {n} planned revision(s) from {frm} ({how}) ran on a scratch "
+    text += "database"
+    if problems:
+        text += f"; found {', '.join(problems)}."
+    elif ok < n:
+        text += f"; schema and data survived the {ok} that ran; {n - ok} did not run."
+    else:
+        text += "; schema and data survived every step."
     if result.rewrites:
         text += f" {len(result.rewrites)} table rewrite(s)."
     return text

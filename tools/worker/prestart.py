@@ -12,7 +12,9 @@ import signal
 import subprocess
 import sys
 import weakref
+from pathlib import Path
 
+BOOTSTRAP = str(Path(__file__).resolve().with_name("bootstrap.py"))  # loads the worker code by path
 _prestarted: subprocess.Popen | None = None
 _keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
 _spawned: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()  # every worker this process started
@@ -36,7 +38,7 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
     env = starting_environment(dict(os.environ))
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
-        [python, "-m", "alembic_mcp.tools.worker.main"],
+        [python, BOOTSTRAP],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

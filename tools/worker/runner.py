@@ -1,16 +1,16 @@
 """The worker runner: runs one operation that imports user code in a fresh interpreter.
 
-The request is JSON on stdin; the result is JSON written to a file named in the request (user code
-may print to stdout). stderr is kept for diagnostics. On timeout the whole process group is killed.
-Operations live in ``tools/ops/<name>.py`` as ``run(request) -> dict``.
+The interpreter is the project's own (``interpreter.py``); the worker code is loaded into it by path
+(``bootstrap.py``). The ``WorkerRequest`` goes as JSON on stdin; the ``WorkerReply`` comes back in a
+file named in the request (user code may print to stdout). stderr is kept for diagnostics. On
+timeout the whole process group is killed. Operations are registered in ``protocol.OPS``.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,20 @@ import anyio
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import ensure_contained
-from alembic_mcp.tools.core.errors import WorkerFailed
+from alembic_mcp.tools.core.errors import ProjectError, WorkerFailed
 from alembic_mcp.tools.core.isolation import is_target, worker_environment
 from alembic_mcp.tools.core.urls import redact
+from alembic_mcp.tools.worker.interpreter import WorkerPython, WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.pool import worker_slot
 from alembic_mcp.tools.worker.prestart import kill_group, spawn, take_prestarted
+from alembic_mcp.tools.worker.protocol import (
+    UNSUPPORTED_ENVIRONMENT,
+    OpArgs,
+    ProjectSpec,
+    RuntimeInfo,
+    WorkerReply,
+    WorkerRequest,
+)
 
 STDERR_TAIL = 4000
 
@@ -30,22 +39,58 @@ STDERR_TAIL = 4000
 class WorkerError(WorkerFailed):
     """The operation itself raised inside the worker; ``info`` holds its type, message, file and line."""
 
-    def __init__(self, message: str, info: dict[str, Any], stderr: str = ""):
+    def __init__(self, message: str, info: dict[str, Any], stderr: str = "", runtime: RuntimeInfo | None = None):
         super().__init__(message, stderr=stderr)
         self.info = info
+        self.runtime = runtime
+
+
+class UnsupportedWorkerEnvironment(WorkerFailed):
+    """The worker's interpreter lacks Alembic/SQLAlchemy or has versions outside the supported range."""
+
+
+def worker_python(project: Project) -> WorkerPython:
+    """The interpreter this project's worker runs in; a bad ``worker_python`` setting is a ProjectError."""
+    try:
+        return find_worker_python(project.root, project.settings.worker_python)
+    except WorkerPythonNotFound as exc:
+        raise ProjectError(str(exc)) from None
 
 
 async def run_worker(
     project: Project,
     op: str,
-    args: dict[str, Any] | None = None,
+    args: OpArgs | dict[str, Any] | None = None,
     *,
     database_url: str | None = None,
     timeout_s: float | None = None,
     env: dict[str, str] | None = None,
     target_read_only: bool = False,
 ) -> dict[str, Any]:
-    """Run ``op`` in a fresh interpreter in the project directory and return its JSON result.
+    """Run ``op`` in a fresh interpreter in the project directory and return its JSON result."""
+    reply = await run_worker_reply(
+        project,
+        op,
+        args,
+        database_url=database_url,
+        timeout_s=timeout_s,
+        env=env,
+        target_read_only=target_read_only,
+    )
+    return reply.result or {}
+
+
+async def run_worker_reply(
+    project: Project,
+    op: str,
+    args: OpArgs | dict[str, Any] | None = None,
+    *,
+    database_url: str | None = None,
+    timeout_s: float | None = None,
+    env: dict[str, str] | None = None,
+    target_read_only: bool = False,
+) -> WorkerReply:
+    """Like ``run_worker``, but the whole reply: the result and the interpreter it ran in.
 
     At most ``max_workers`` run at once; a call beyond that waits for a slot. ``database_url`` is what
     user code may connect to: a scratch database or a dialect-only URL. The target's own URL is refused
@@ -56,49 +101,36 @@ async def run_worker(
     # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
     await anyio.to_thread.run_sync(ensure_contained, project)
     async with worker_slot(project.settings.max_workers):
-        return await _run_worker_now(project, op, args, database_url, timeout_s, env)
+        return await _run_now(project, op, args, database_url, timeout_s, env)
 
 
-async def _run_worker_now(
+async def _run_now(
     project: Project,
     op: str,
-    args: dict[str, Any] | None,
+    args: OpArgs | dict[str, Any] | None,
     database_url: str | None,
     timeout_s: float | None,
     env: dict[str, str] | None,
-) -> dict[str, Any]:
+) -> WorkerReply:
     timeout = timeout_s or project.settings.worker_timeout_s
     set_env, unset_env = _child_env(project, database_url, env)
-    python = project.settings.worker_python or sys.executable
+    python = worker_python(project).path
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
         out_path = Path(tmp) / "result.json"
-        request = {
-            "op": op,
-            "project": project.worker_spec(),
-            "database_url": database_url,
-            "args": args or {},
-            "result_path": str(out_path),
-            "cwd": str(project.root),
-            "sys_path": [str(project.root)],
-            "env": set_env,
-            "unset_env": unset_env,
-        }
+        request = WorkerRequest(
+            op=op,
+            project=project_spec(project),
+            result_path=str(out_path),
+            args=args or {},
+            database_url=database_url,
+            cwd=str(project.root),
+            sys_path=[str(project.root)],
+            env=set_env,
+            unset_env=unset_env,
+        )
         process = take_prestarted(python) or spawn(python, str(project.root))
-        payload = json.dumps(request).encode()
-        timed_out = False
-        try:
-            _, stderr_bytes = await anyio.to_thread.run_sync(
-                lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True
-            )
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_group(process.pid)
-            _, stderr_bytes = process.communicate()
-        except BaseException:
-            kill_group(process.pid)
-            process.wait()  # reaped before the slot is given back: the bound counts live interpreters
-            raise
-        stderr = redact((stderr_bytes or b"").decode(errors="replace"), database_url, project.database_url)
+        stderr, timed_out = await _exchange(process, request.to_json().encode(), timeout)
+        stderr = redact(stderr, database_url, project.database_url)
         if timed_out:
             raise WorkerFailed(
                 f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
@@ -108,17 +140,52 @@ async def _run_worker_now(
             )
         if not out_path.exists():
             raise WorkerFailed(
-                f"The worker for {op!r} exited with code {process.returncode} without a result. "
+                f"The worker for {op!r} ({python}) exited with code {process.returncode} without a result. "
                 f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
                 stderr=stderr[-STDERR_TAIL:],
             )
-        result = json.loads(out_path.read_text())
-    if not result.get("ok"):
-        info = result.get("error", {})
-        message = redact(str(info.get("message", "unknown error")), database_url, project.database_url)
-        info["message"] = message
-        raise WorkerError(message, info, stderr=stderr[-STDERR_TAIL:])
-    return result["result"]
+        reply = WorkerReply.from_json(out_path.read_text())
+    if not reply.ok:
+        _raise_error(project, reply, database_url, stderr)
+    return reply
+
+
+async def _exchange(process: subprocess.Popen, payload: bytes, timeout: float) -> tuple[str, bool]:
+    """Send the request, wait for the worker to exit; (its stderr, whether it timed out and was killed)."""
+    try:
+        _, stderr_bytes = await anyio.to_thread.run_sync(
+            lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True
+        )
+    except subprocess.TimeoutExpired:
+        kill_group(process.pid)
+        _, stderr_bytes = process.communicate()
+        return (stderr_bytes or b"").decode(errors="replace"), True
+    except BaseException:
+        kill_group(process.pid)
+        process.wait()  # reaped before the slot is given back: the bound counts live interpreters
+        raise
+    return (stderr_bytes or b"").decode(errors="replace"), False
+
+
+def _raise_error(project: Project, reply: WorkerReply, database_url: str | None, stderr: str) -> None:
+    error = reply.error
+    info = asdict(error) if error is not None else {"type": "Exception", "message": "unknown error"}
+    message = redact(str(info.get("message") or "unknown error"), database_url, project.database_url)
+    info["message"] = message
+    if info["type"] == UNSUPPORTED_ENVIRONMENT:
+        raise UnsupportedWorkerEnvironment(message, stderr=stderr[-STDERR_TAIL:])
+    raise WorkerError(message, info, stderr=stderr[-STDERR_TAIL:], runtime=reply.runtime)
+
+
+def project_spec(project: Project) -> ProjectSpec:
+    """What a worker needs to rebuild the project's Alembic config."""
+    return ProjectSpec(
+        project_dir=str(project.root),
+        alembic_ini=str(project.alembic_ini) if project.alembic_ini else None,
+        toml_file=str(project.toml_file) if project.toml_file else None,
+        ini_section=project.settings.alembic_section,
+        url_env_vars=list(project.settings.url_env_vars),
+    )
 
 
 def _child_env(

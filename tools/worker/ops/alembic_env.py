@@ -16,19 +16,29 @@ from typing import Any
 
 from alembic.config import Config
 
-from alembic_mcp.tools.core.config import make_alembic_config
-from alembic_mcp.tools.core.urls import is_async_driver
 from alembic_mcp.tools.worker.ops.plain_module import check_plain_module
+from alembic_mcp.tools.worker.ops.sa_compat import is_async_driver, new_engine
+from alembic_mcp.tools.worker.protocol import ProjectSpec
+
+__all__ = ["is_async_driver"]  # re-exported for the ops
 
 
-def config_from_spec(spec: dict[str, Any], database_url: str | None = None) -> Config:
-    ini = Path(spec["alembic_ini"]) if spec.get("alembic_ini") else None
-    toml_file = Path(spec["toml_file"]) if spec.get("toml_file") else None
-    cfg = make_alembic_config(ini, toml_file, spec.get("ini_section") or "alembic", Path(spec["project_dir"]))
-    cfg.stdout = io.StringIO()
+def make_alembic_config(spec: ProjectSpec) -> Config:
+    """A real Alembic ``Config`` for the project (``toml_file`` only on Alembic versions that read it)."""
+    kwargs: dict[str, Any] = {"file_": spec.alembic_ini, "ini_section": spec.ini_section, "stdout": io.StringIO()}
+    if spec.toml_file:
+        kwargs["toml_file"] = spec.toml_file
+    cfg = Config(**kwargs)
+    if spec.alembic_ini is None:
+        cfg.config_args["here"] = spec.project_dir
+    return cfg
+
+
+def config_from_spec(spec: ProjectSpec, database_url: str | None = None) -> Config:
+    cfg = make_alembic_config(spec)
     if database_url:
         cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-        for name in spec.get("url_env_vars") or ["DATABASE_URL"]:
+        for name in spec.url_env_vars or ["DATABASE_URL"]:
             os.environ[name] = database_url
     else:  # never the URL alembic.ini names: that is the target's
         cfg.remove_main_option("sqlalchemy.url")
@@ -64,7 +74,7 @@ def make_sessions_read_only(database_url: str) -> None:
 
 
 @contextmanager
-def connected_config(spec: dict[str, Any], database_url: str) -> Iterator[Config]:
+def connected_config(spec: ProjectSpec, database_url: str) -> Iterator[Config]:
     """A Config with the URL set and, for sync drivers, an open connection in ``attributes``.
 
     The connection's transaction is committed when the block succeeds.
@@ -73,16 +83,21 @@ def connected_config(spec: dict[str, Any], database_url: str) -> Iterator[Config
     if is_async_driver(database_url):
         yield cfg
         return
-    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    engine = create_engine(database_url, poolclass=NullPool)
+    engine = new_engine(database_url, poolclass=NullPool)
     try:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             yield cfg
     finally:
         engine.dispose()
+
+
+def alembic_option(cfg: Config, name: str) -> str | None:
+    """An ``[alembic]`` option, from pyproject's [tool.alembic] too on Alembic versions that read it (1.16+)."""
+    reader = getattr(cfg, "get_alembic_option", None) or cfg.get_main_option
+    return reader(name)
 
 
 @contextmanager
@@ -132,7 +147,7 @@ def copy_to_sandbox(cfg: Config, sandbox: Path) -> dict[Path, Path]:
     shutil.copytree(real_script, copy_script, ignore=shutil.ignore_patterns("__pycache__"))
     mapping = {copy_script: real_script}
     cfg.set_main_option("script_location", str(copy_script))
-    if cfg.get_alembic_option("version_locations"):
+    if alembic_option(cfg, "version_locations"):
         copies = []
         for index, location in enumerate(script_dir._version_locations):
             location = Path(location).resolve()

@@ -24,7 +24,7 @@ _NULL = b"\x00N"
 def _encode(value: Any) -> bytes:
     if value is None:
         return _NULL
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return b"b" + bytes(value).hex().encode()
     if isinstance(value, bool):
         value = int(value)

@@ -231,7 +231,8 @@ def _probe_fk(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict
     }
     if not (child and parent and local and remote and len(local) == len(remote)):
         return facts
-    join = " AND ".join(f"p.{_q(conn, r)} = c.{_q(conn, lc)}" for lc, r in zip(local, remote, strict=True))
+    # lengths checked above; zip(strict=) needs Python 3.10 and this runs in the project's interpreter
+    join = " AND ".join(f"p.{_q(conn, r)} = c.{_q(conn, lc)}" for lc, r in zip(local, remote))  # noqa: B905
     not_null = " AND ".join(f"c.{_q(conn, lc)} IS NOT NULL" for lc in local)
     where = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(conn, parent)} p WHERE {join})"
     facts["orphan_rows"] = int(

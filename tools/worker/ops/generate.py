@@ -2,10 +2,11 @@
 the project's template and post-write hooks) and report what autogenerate saw and what it cannot see.
 
 Args: ``message``, ``autogenerate``, ``rev_id``, ``dry_run`` (write into a sandbox copy of the
-versions folder), ``upgrade_first`` (the database is a scratch database: ``upgrade heads`` it before
+versions folder), ``upgrade_first`` (the database is a scratch database: run ``bootstrap``, the
+starting-schema setting, if given, and ``upgrade heads`` it before
 comparing), ``version_table``, ``render_url`` (also render the new revision offline with that URL,
 for the review's SQL layer).
-``request["database_url"]`` is the database autogenerate compares with.
+``request.database_url`` is the database autogenerate compares with.
 
 First the revision files are checked (unreadable history, several heads, rev_id taken: reported as
 a ``stage`` without writing). env.py's ``context.configure`` is wrapped to learn what it passed
@@ -29,14 +30,12 @@ from alembic.operations import ops as alembic_ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
-from alembic_mcp.tools.core.urls import is_async_driver
-from alembic_mcp.tools.history.migration_ast import as_revision_list
-from alembic_mcp.tools.worker.main import describe_exception
 from alembic_mcp.tools.worker.ops.alembic_env import (
     atomic_templates,
     config_from_spec,
     connected_config,
     copy_to_sandbox,
+    is_async_driver,
     make_sessions_read_only,
     unsandbox,
 )
@@ -47,10 +46,13 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     server_default_changes,
 )
 from alembic_mcp.tools.worker.ops.plain_module import NotPlainModule
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
+from alembic_mcp.tools.worker.protocol import GenerateArgs, ProjectSpec, WorkerRequest, describe_exception
+from alembic_mcp.tools.worker.revision_ids import as_revision_list
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    spec, args, url = request["project"], request["args"], request.get("database_url")
+def run(request: WorkerRequest) -> dict[str, Any]:
+    spec, args, url = request.project, request.args, request.database_url
     state: dict[str, Any] = {
         "configured": [],
         "operations": [],
@@ -59,31 +61,39 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "empty": False,
         "refused": None,
     }
-    if args.get("read_only") and url:
+    if args.read_only and url:
         make_sessions_read_only(url)
+    if args.upgrade_first and url and args.bootstrap:
+        try:  # the scratch database's starting schema, before the base revision (the bootstrap setting)
+            apply_starting_schema(url, args.bootstrap, spec.project_dir)
+        except BaseException as exc:
+            return {"stage": "bootstrap", "heads": [], "error": describe_exception(exc)}
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-gen-") as sandbox:
         use_connection = bool(url) and not is_async_driver(url or "")
         with connected_config(spec, url or "") if use_connection else nullcontext(config_from_spec(spec, url)) as cfg:
-            mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
-            refusal = _check_history(cfg, args.get("rev_id"))
+            mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.dry_run else {}
+            refusal = _check_history(cfg, args.rev_id)
             if refusal is not None:
                 if refusal.get("path"):
                     refusal["path"] = unsandbox(refusal["path"], mapping)
                 return refusal
             before = ScriptDirectory.from_config(cfg)
             heads = state["heads"] = sorted(before.get_heads())  # before the new revision: what is compared
-            if args.get("upgrade_first") and url:
+            if args.upgrade_first and url:
                 try:
                     command.upgrade(cfg, "heads")
                 except BaseException as exc:
-                    return {"stage": "upgrade", "heads": heads, "error": describe_exception(exc)}
+                    error = describe_exception(exc, extra_roots=(sandbox,))
+                    if error.get("file"):
+                        error["file"] = unsandbox(error["file"], mapping)
+                    return {"stage": "upgrade", "heads": heads, "error": error}
             try:
                 with atomic_templates(), _wrapped_configure(state, args):
                     scripts = command.revision(
                         cfg,
-                        message=args["message"],
-                        autogenerate=bool(args.get("autogenerate")),
-                        rev_id=args.get("rev_id"),
+                        message=args.message,
+                        autogenerate=bool(args.autogenerate),
+                        rev_id=args.rev_id,
                     )
             except NotPlainModule as exc:
                 return {"stage": "not_plain", "error": describe_exception(exc)}
@@ -105,15 +115,15 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                     path=unsandbox(scripts.path, mapping),
                     content=Path(scripts.path).read_text(encoding="utf-8"),
                 )
-                if args.get("render_url"):
+                if args.render_url:
                     try:
-                        result["render"] = _render_offline(spec, args["render_url"], cfg, scripts, before)
+                        result["render"] = _render_offline(spec, args.render_url, cfg, scripts, before)
                     except Exception:  # the file is written: the review renders it in its own worker
                         pass
             return result
 
 
-def _render_offline(spec: dict[str, Any], url: str, cfg, scripts, before: ScriptDirectory) -> dict[str, Any]:
+def _render_offline(spec: ProjectSpec, url: str, cfg, scripts, before: ScriptDirectory) -> dict[str, Any]:
     """The new revision's offline SQL (``upgrade <down>:<rev> --sql``) for review_migration's squawk
     layer, rendered here so the review needs no second interpreter. A fresh Config pointed at the target
     URL (as review_migration renders it) and at the same folders (the sandbox on a dry run), with no
@@ -163,7 +173,7 @@ def _metadata_missing(state: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[None]:
+def _wrapped_configure(state: dict[str, Any], args: GenerateArgs) -> Iterator[None]:
     original = EnvironmentContext.configure
 
     def configure(self, *positional, **kw):
@@ -173,7 +183,7 @@ def _wrapped_configure(state: dict[str, Any], args: dict[str, Any]) -> Iterator[
 
         def hook(context, revision, directives):
             # Analyse what autogenerate produced before the project's own hook may rewrite or drop it.
-            if args.get("autogenerate"):
+            if args.autogenerate:
                 _analyse(context, directives, metadata, kw, state, args)
             if user_hook is not None:
                 user_hook(context, revision, directives)
@@ -260,7 +270,7 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
         columns = [c for c in (reverse.columns if reverse is not None else []) if hasattr(c, "type")]
         info["columns"] = [c.name for c in columns]
         info["column_types"] = {c.name: _type_text(c.type, dialect) for c in columns}
-    elif isinstance(op, alembic_ops.CreateIndexOp | alembic_ops.DropIndexOp):
+    elif isinstance(op, (alembic_ops.CreateIndexOp, alembic_ops.DropIndexOp)):
         info["name"] = str(op.index_name) if op.index_name else None
         if isinstance(op, alembic_ops.CreateIndexOp):
             info["columns"] = [str(c) for c in op.columns]
@@ -273,10 +283,10 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
 def _metadatas(metadata) -> list:
     if metadata is None:
         return []
-    return list(metadata) if isinstance(metadata, list | tuple) else [metadata]
+    return list(metadata) if isinstance(metadata, (list, tuple)) else [metadata]
 
 
-def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: dict[str, Any]) -> None:
+def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[str, Any], args: GenerateArgs) -> None:
     if not directives:
         return
     dialect = context.dialect
@@ -299,7 +309,7 @@ def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[st
     )
     facts["render_as_batch"] = bool(opts.get("render_as_batch"))
     connection = context.connection
-    version_table = opts.get("version_table") or args.get("version_table") or "alembic_version"
+    version_table = opts.get("version_table") or args.version_table or "alembic_version"
     db_tables: list[str] = []
     if connection is not None:
         from sqlalchemy import inspect

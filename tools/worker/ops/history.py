@@ -1,49 +1,51 @@
 """Worker op ``history``: load every revision file one by one, recording the ones that fail.
 
 Alembic's own loader stops at the first broken file; here each file is loaded on its own so a
-syntax error in one migration is a finding, not a crash. Optionally runs env.py offline with a
-no-op migration function to prove it imports (it connects to nothing).
+syntax error in one migration is a finding, not a crash. A file that fails to import keeps its place
+in the graph when its ids can be read from its source text (``import_failed`` marks it). Optionally
+runs env.py offline with a no-op migration function to prove it imports (it connects to nothing).
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 
-from alembic_mcp.tools.history.migration_ast import as_revision_list
-from alembic_mcp.tools.worker.main import describe_exception
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
+from alembic_mcp.tools.worker.revision_ids import as_revision_list, read_revision_record
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
+def run(request: WorkerRequest) -> dict[str, Any]:
     # env.py runs offline here and connects to nothing; it still needs some URL to configure with.
-    cfg = config_from_spec(request["project"], request.get("database_url") or "sqlite://")
+    cfg = config_from_spec(request.project, request.database_url or "sqlite://")
     script_dir = ScriptDirectory.from_config(cfg)
     revisions: list[dict[str, Any]] = []
     load_errors: list[dict[str, Any]] = []
     seen_paths = set()
-    for location in script_dir._version_locations:
-        if not location.exists():
+    for location in script_dir._version_locations:  # str on Alembic < 1.16, Path after
+        if not Path(location).exists():
             continue
         for path in Script._list_py_dir(script_dir, location):
-            real = path.resolve()
+            real = (Path(location) / path).resolve()  # a bare file name on Alembic < 1.10
             if real in seen_paths:
                 continue
             seen_paths.add(real)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    script = Script._from_path(script_dir, real)
+                    script = Script._from_path(script_dir, str(real))
             except BaseException as exc:
-                info = describe_exception(exc)
-                info.setdefault("file", str(real))
-                info["path"] = str(real)
-                info.pop("traceback", None)
-                load_errors.append(info)
+                load_errors.append(_load_error(exc, real))
+                # Its place in the graph still counts: read from the source text, it is no phantom gap.
+                record = read_revision_record(real)
+                if record is not None:
+                    revisions.append({**record, "import_failed": True})
                 continue
             if script is None:
                 continue
@@ -61,9 +63,17 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     env_error = None
-    if request["args"].get("check_env", True):
+    if request.args.check_env:
         env_error = _check_env(cfg, script_dir)
     return {"revisions": revisions, "load_errors": load_errors, "env_error": env_error}
+
+
+def _load_error(exc: BaseException, path: Path) -> dict[str, Any]:
+    info = describe_exception(exc)
+    info.setdefault("file", str(path))
+    info["path"] = str(path)
+    info.pop("traceback", None)
+    return info
 
 
 def _check_env(cfg, script_dir: ScriptDirectory) -> dict[str, Any] | None:

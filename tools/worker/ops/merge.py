@@ -1,5 +1,6 @@
 """Worker op ``merge``: write a merge revision with ``alembic.command.merge``, then rehearse
-``upgrade heads`` through it on a scratch database when one is given.
+``upgrade heads`` through it on a scratch database when one is given (after the ``bootstrap``
+setting's starting schema, if any).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from alembic_mcp.tools.worker.main import describe_exception
 from alembic_mcp.tools.worker.ops.alembic_env import (
     atomic_templates,
     config_from_spec,
@@ -19,22 +19,24 @@ from alembic_mcp.tools.worker.ops.alembic_env import (
     copy_to_sandbox,
     unsandbox,
 )
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
+from alembic_mcp.tools.worker.protocol import ProjectSpec, WorkerRequest, describe_exception
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    spec, args = request["project"], request["args"]
+def run(request: WorkerRequest) -> dict[str, Any]:
+    spec, args = request.project, request.args
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-dry-") as sandbox:
         cfg = config_from_spec(spec)
-        mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.get("dry_run") else {}
+        mapping = copy_to_sandbox(cfg, Path(sandbox)) if args.dry_run else {}
         with atomic_templates():
-            script = command.merge(cfg, args["heads"], message=args["message"], rev_id=args.get("rev_id"))
+            script = command.merge(cfg, args.heads, message=args.message, rev_id=args.rev_id)
         if script is None:
             raise RuntimeError("alembic merge wrote no revision")
         text = Path(script.path).read_text(encoding="utf-8")
         heads_after = sorted(ScriptDirectory.from_config(cfg).get_heads())
         rehearsal = None
-        if args.get("scratch_url"):
-            rehearsal = _rehearse(cfg, spec, args["scratch_url"])
+        if args.scratch_url:
+            rehearsal = _rehearse(cfg, spec, args.scratch_url, args.bootstrap)
         return {
             "revision": script.revision,
             "path": unsandbox(script.path, mapping),
@@ -44,8 +46,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def _rehearse(cfg, spec: dict[str, Any], scratch_url: str) -> dict[str, Any]:
+def _rehearse(cfg, spec: ProjectSpec, scratch_url: str, bootstrap: str | None) -> dict[str, Any]:
     try:
+        if bootstrap:  # the starting schema the history expects (the bootstrap setting)
+            apply_starting_schema(scratch_url, bootstrap, spec.project_dir)
         with connected_config(spec, scratch_url) as run_cfg:
             for key in ("script_location", "version_locations", "path_separator"):
                 value = cfg.get_main_option(key)

@@ -15,8 +15,8 @@ from typing import Any
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
-from alembic_mcp.tools.worker.main import describe_exception
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
 
 RUNNING = re.compile(r"^-- Running upgrade (.*?) -> (\S+)\s*$", re.M)
 
@@ -31,7 +31,7 @@ def _record_metadata(env: EnvironmentContext) -> None:
     if METADATA:
         return
     target = env.context_opts.get("target_metadata") if hasattr(env, "context_opts") else None
-    items = target if isinstance(target, list | tuple) else [target] if target is not None else []
+    items = target if isinstance(target, (list, tuple)) else [target] if target is not None else []
     conventions = set()
     for metadata in items:
         conventions |= {k for k in getattr(metadata, "naming_convention", {}) if isinstance(k, str)}
@@ -130,11 +130,11 @@ def _add(script: ScriptDirectory, extra: list[str]) -> None:
     _loader(script, load)
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    cfg = config_from_spec(request["project"], request.get("database_url") or "postgresql://")
+def run(request: WorkerRequest) -> dict[str, Any]:
+    cfg = config_from_spec(request.project, request.database_url or "postgresql://")
     script = ScriptDirectory.from_config(cfg)
-    paths = request["args"].get("paths")
-    extra = request["args"].get("extra_paths") or []  # already among ``paths`` when those are given
+    paths = request.args.paths
+    extra = request.args.extra_paths or []  # already among ``paths`` when those are given
     if paths:
         restrict(script, paths)
         try:
@@ -145,8 +145,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     elif extra:
         _add(script, extra)
     script.revision_map.heads  # noqa: B018 - load the files now: a broken one fails the whole op
-    revisions = request["args"]["revisions"]
-    chain = request["args"].get("chain")
+    revisions = request.args.revisions
+    chain = request.args.chain
     out: dict[str, Any] = {}
     if chain and revisions:
         # A linear selection: one offline run, cut per revision (env.py runs once, not per revision).

@@ -15,25 +15,29 @@ Args: ``revisions`` (ids, upgrade order), ``prepare`` ("upgrade"|"downgrade"|"no
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
 
-from alembic.operations.base import AbstractOperations
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.pool import NullPool
 
-from alembic_mcp.tools.core.urls import is_async_driver
-from alembic_mcp.tools.worker.main import describe_exception
-from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+try:  # the base class of Operations and BatchOperations (Alembic >= 1.11)
+    from alembic.operations.base import AbstractOperations
+except ImportError:  # Alembic 1.9/1.10: Operations is the base
+    from alembic.operations.base import Operations as AbstractOperations  # type: ignore[assignment,unused-ignore]  # only on old Alembic
+
+from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec, is_async_driver
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
+from alembic_mcp.tools.worker.ops.sa_compat import new_engine, with_sync_connection
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
+from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
 
 _TABLE_ATTRS = ("table_name", "source_table", "referent_table", "new_table_name")
 _OP_FIELDS = {
@@ -62,7 +66,7 @@ def _describe_op(operation: Any) -> dict[str, Any]:
     for attr, key in _OP_FIELDS.items():
         value = getattr(operation, attr, None)
         if value is not None and key not in out:
-            out[key] = list(value) if isinstance(value, list | tuple) else value
+            out[key] = list(value) if isinstance(value, (list, tuple)) else value
     if type(operation).__name__ == "AddColumnOp":
         out["column"] = operation.column.name
         out["nullable"] = operation.column.nullable
@@ -90,12 +94,12 @@ def _op_tables(operation: Any) -> set[str] | None:
 
 
 class _State:
-    def __init__(self, args: dict[str, Any], url: str):
+    def __init__(self, args: RoundtripArgs, url: str):
         self.args = args
         self.url = url
-        self.progress_path = args.get("progress_path")
+        self.progress_path = args.progress_path
         self.done = 0
-        self.total = int(args.get("total_steps") or 1)
+        self.total = int(args.total_steps or 1)
         self.phase: str | None = None
         self.revision: str | None = None
         self.in_step = False
@@ -109,7 +113,7 @@ class _State:
         self.trace = False
         self.external = False
         self.target_metadata: Any = None
-        self.version_table = args.get("version_table") or "alembic_version"
+        self.version_table = args.version_table or "alembic_version"
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,
@@ -248,12 +252,12 @@ def _migrations(script: ScriptDirectory, state: _State):
             state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
         event.listen(conn.engine, "before_cursor_execute", state.on_statement)
         is_pg = conn.dialect.name == "postgresql"
-        state.trace = bool(args.get("trace_locks")) and is_pg and not state.external
+        state.trace = bool(args.trace_locks) and is_pg and not state.external
         state.result["lock_trace"] = (
             "on"
             if state.trace
             else "off"
-            if not args.get("trace_locks")
+            if not args.trace_locks
             else "not PostgreSQL"
             if not is_pg
             else "unavailable: env.py runs one transaction"
@@ -261,11 +265,11 @@ def _migrations(script: ScriptDirectory, state: _State):
         revmap = script.revision_map
         # 1. prepare: bring the scratch database to from_revision
         started = time.perf_counter()
-        dest = tuple(args.get("from_revision") or ()) or "base"
+        dest = tuple(args.from_revision or ()) or "base"
         dest_arg = dest[0] if isinstance(dest, tuple) and len(dest) == 1 else dest
-        if args.get("prepare") == "upgrade" and dest != "base":
+        if args.prepare == "upgrade" and dest != "base":
             steps = script._upgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
-        elif args.get("prepare") == "downgrade":
+        elif args.prepare == "downgrade":
             steps = script._downgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
         else:
             steps = []
@@ -276,9 +280,9 @@ def _migrations(script: ScriptDirectory, state: _State):
         state.result["prepare"] = {"steps": len(steps), "seconds": round(time.perf_counter() - started, 4)}
         state.progress(f"scratch database at {', '.join(dest) if dest != 'base' else 'base'}")
         # 2. seed
-        if args.get("seed_rows"):
+        if args.seed_rows:
             t0 = time.perf_counter()
-            seeded = seed_database(conn, int(args["seed_rows"]), state.version_table, state.external)
+            seeded = seed_database(conn, int(args.seed_rows), state.version_table, state.external)
             seeded["seconds"] = round(time.perf_counter() - t0, 4)
             state.result["seed"] = seeded
             state.progress(f"seeded {len(seeded['tables'])} table(s)")
@@ -289,7 +293,7 @@ def _migrations(script: ScriptDirectory, state: _State):
         data = table_data(conn, snap)
         _commit(conn, state)
         # 3. up / down / up per revision
-        for rev in args["revisions"]:
+        for rev in args.revisions:
             script_rev = script.get_revision(rev)
             record: dict[str, Any] = {"revision": rev, "status": "running"}
             state.result["steps"].append(record)
@@ -356,11 +360,9 @@ def _migrations(script: ScriptDirectory, state: _State):
             for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
                 state.result["differences"].append({"revision": rev, "phase": "re-upgrade", **diff})
             new_tables = set(snap_re["tables"]) - set(snap["tables"])
-            if args.get("seed_rows") and new_tables:
+            if args.seed_rows and new_tables:
                 # tables this revision created get rows too, so later revisions meet data
-                seeded = seed_database(
-                    conn, int(args["seed_rows"]), state.version_table, state.external, only=new_tables
-                )
+                seeded = seed_database(conn, int(args.seed_rows), state.version_table, state.external, only=new_tables)
                 if state.result["seed"] is not None:
                     state.result["seed"]["tables"].update(seeded["tables"])
                     state.result["seed"]["skipped"].update(seeded["skipped"])
@@ -373,7 +375,7 @@ def _migrations(script: ScriptDirectory, state: _State):
             snap, data = snap_re, data_re
         state.phase = state.revision = None
         # 4. drift at head
-        if args.get("check_drift"):
+        if args.check_drift:
             try:
                 state.result["drift"] = _drift(ctx, state.target_metadata)
             except Exception as exc:
@@ -441,28 +443,6 @@ def _render_diff(entry: tuple) -> dict[str, Any]:
     return {"kind": kind, "table": table, "column": column, "message": message}
 
 
-def _with_connection(url: str, fn):
-    """Run ``fn(sync_connection)`` on a new connection (async drivers through ``run_sync``)."""
-    if is_async_driver(url):
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        async def go():
-            engine = create_async_engine(url, poolclass=NullPool)
-            try:
-                async with engine.connect() as conn:
-                    return await conn.run_sync(fn)
-            finally:
-                await engine.dispose()
-
-        return asyncio.run(go())
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return fn(conn)
-    finally:
-        engine.dispose()
-
-
 def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
     info = describe_exception(exc)
     info.pop("traceback", None)
@@ -495,7 +475,7 @@ def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
         return facts, applied
 
     try:
-        failure["facts"], failure["applied"] = _with_connection(state.url, look)
+        failure["facts"], failure["applied"] = with_sync_connection(state.url, look)
     except Exception as probe_exc:
         failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
     return failure
@@ -517,15 +497,32 @@ def _scratch_session(connection: Any) -> None:
         connection.rollback()
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    spec, args, url = request["project"], request["args"], request["database_url"]
+def _bootstrap(state: _State, url: str, setting: str, project_dir: str) -> bool:
+    """Run the ``bootstrap`` setting on the fresh scratch database; False (and the error recorded) on failure."""
+    try:
+        state.result["bootstrap"] = apply_starting_schema(url, setting, project_dir)
+    except BaseException as exc:  # user code
+        info = describe_exception(exc)
+        info.pop("traceback", None)
+        state.result["bootstrap_error"] = info
+        return False
+    return True
+
+
+def run(request: WorkerRequest) -> dict[str, Any]:
+    spec, args = request.project, request.args
+    url = request.database_url
+    if url is None:  # the runner always gives a roundtrip its scratch database
+        raise ValueError("the roundtrip op needs the scratch database's URL")
     state = _State(args, url)
     cfg = config_from_spec(spec, url)
     script = ScriptDirectory.from_config(cfg)
+    if args.bootstrap and not _bootstrap(state, url, args.bootstrap, spec.project_dir):
+        return state.result
     engine = None
     connection = None
     if not is_async_driver(url):
-        engine = create_engine(url, poolclass=NullPool)
+        engine = new_engine(url, poolclass=NullPool)
         connection = engine.connect()
         _scratch_session(connection)
         cfg.attributes["connection"] = connection
@@ -550,7 +547,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             fn=_migrations(script, state),
             as_sql=False,
             starting_rev=None,
-            destination_rev=args["revisions"][-1] if args.get("revisions") else None,
+            destination_rev=args.revisions[-1] if args.revisions else None,
             tag=None,
         )
         with env:

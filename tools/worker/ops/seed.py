@@ -19,7 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, inspect, select, types
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Connection
+
+from alembic_mcp.tools.worker.ops.sa_compat import get_multi
 
 _EPOCH_DATE = dt.date(2024, 1, 1)
 _EPOCH_TS = dt.datetime(2024, 1, 1, 8, 0, 0)
@@ -56,6 +59,10 @@ def _string_value(name: str, i: int, length: int | None) -> str:
     return value
 
 
+# SQLAlchemy 2 has a generic Uuid (PostgreSQL's UUID derives from it); 1.4 has only PostgreSQL's.
+_UUID_TYPES = tuple(t for t in (getattr(types, "Uuid", None), PG_UUID) if t is not None)
+
+
 def _value(table: Table, column, i: int, offsets: dict[str, int]) -> Any:
     t = column.type
     if isinstance(t, Enum) and t.enums:
@@ -81,7 +88,7 @@ def _value(table: Table, column, i: int, offsets: dict[str, int]) -> Any:
         return []
     if isinstance(t, LargeBinary):
         return f"seed-{i}".encode()
-    if isinstance(t, types.Uuid):
+    if isinstance(t, _UUID_TYPES):
         value: uuid.UUID = uuid.uuid5(uuid.NAMESPACE_OID, f"{table.name}.{column.name}.{i}")
         return value if t.as_uuid else str(value)
     if isinstance(t, types.String):
@@ -185,7 +192,7 @@ def seed_database(
             ordered = metadata.sorted_tables
     else:
         # the tables asked for and the tables they reference directly, reflected in one batch
-        fks = inspect(conn).get_multi_foreign_keys(filter_names=names)
+        fks = get_multi(inspect(conn), "foreign_keys", names)
         parents = {table: {fk["referred_table"] for fk in found} for (_, table), found in fks.items()}
         targets = [t for t in names if t in only]
         wanted = set(targets) | {p for t in targets for p in parents.get(t, ()) if p in names}

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from alembic_mcp.tools.worker.ops.sa_compat import get_multi
+
 Snapshot = dict[str, Any]
 _SPACE = re.compile(r"\s+")
 
@@ -145,9 +147,9 @@ def _assemble(columns: dict[str, Any], constraints: dict[str, Any], indexes: dic
     }
 
 
-def _multi(fn, names: list[str]) -> dict[tuple, Any]:
+def _multi(insp: Any, part: str, names: list[str]) -> dict[tuple, Any]:
     try:
-        return fn(filter_names=names)
+        return get_multi(insp, part, names)
     except NotImplementedError:
         return {}
 
@@ -266,14 +268,14 @@ def _reflect(
                 wanted[part].append(n)
     multi: dict[str, dict[tuple, Any]] = {}
     if wanted["columns"]:
-        multi["columns"] = _multi(insp.get_multi_columns, wanted["columns"])
+        multi["columns"] = _multi(insp, "columns", wanted["columns"])
     if wanted["constraints"]:
-        multi["pk"] = _multi(insp.get_multi_pk_constraint, wanted["constraints"])
-        multi["fks"] = _multi(insp.get_multi_foreign_keys, wanted["constraints"])
-        multi["uniques"] = _multi(insp.get_multi_unique_constraints, wanted["constraints"])
-        multi["checks"] = _multi(insp.get_multi_check_constraints, wanted["constraints"])
+        multi["pk"] = _multi(insp, "pk_constraint", wanted["constraints"])
+        multi["fks"] = _multi(insp, "foreign_keys", wanted["constraints"])
+        multi["uniques"] = _multi(insp, "unique_constraints", wanted["constraints"])
+        multi["checks"] = _multi(insp, "check_constraints", wanted["constraints"])
     if wanted["indexes"]:
-        multi["indexes"] = _multi(insp.get_multi_indexes, wanted["indexes"])
+        multi["indexes"] = _multi(insp, "indexes", wanted["indexes"])
     out: dict[str, dict[str, Any]] = {}
     for n in refresh:
         key, part_keys = (None, n), keys[n]
