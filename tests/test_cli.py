@@ -77,7 +77,33 @@ def test_usage_errors_exit_3_with_one_line(example_project):
         assert "Traceback" not in out.stderr
 
 
+# A fault inside a tool, injected: an ExceptionGroup as a task group raises it, around the real cause.
+CRASHING_CLI = """
+import sys
+import alembic_mcp.tools.heads.check as check
+
+async def broken(project, progress=None):
+    raise ExceptionGroup("unhandled errors in a TaskGroup", [RuntimeError("boom: the worker went away")])
+
+check.check_heads = broken
+from alembic_mcp.server.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_a_crash_exits_3_with_one_line_and_no_traceback(example_project):
+    out = subprocess.run(
+        [sys.executable, "-c", CRASHING_CLI, "check-heads", "--project", str(example_project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 3, (out.returncode, out.stdout, out.stderr)
+    assert out.stderr.startswith("alembic-mcp: could not run: RuntimeError: boom: the worker went away"), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_missing_worker_interpreter_is_one_clear_line(example_project):
     env = {**os.environ, "ALEMBIC_MCP_WORKER_PYTHON": str(example_project / "no-such-python")}
     out = subprocess.run(
         [sys.executable, "-m", "alembic_mcp.server", "check-heads", "--project", str(example_project)],
@@ -87,7 +113,7 @@ def test_a_crash_exits_3_with_one_line_and_no_traceback(example_project):
         timeout=120,
     )
     assert out.returncode == 3, (out.returncode, out.stdout, out.stderr)
-    assert out.stderr.startswith("alembic-mcp: could not run: ") and "no-such-python" in out.stderr
+    assert "no-such-python" in out.stderr and "worker_python" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
