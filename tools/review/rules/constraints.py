@@ -326,6 +326,13 @@ def create_table(state, op: OpCall) -> None:
             _table_constraint(state, op, arg)
 
 
+# A constraint created with its table gets a name the database derives from the table and columns
+# (PostgreSQL: <table>_<column>_fkey / _key, MySQL: <table>_ibfk_<n>): predictable, so advice only.
+CREATED_WITH_TABLE = (
+    " The database derives its name from the table and columns ({example}), so a later migration can name it."
+)
+
+
 def _inline_column(state, op: OpCall, spec, arg: ast.expr) -> None:
     table = op.table
     for target, fk in spec.foreign_keys:
@@ -334,13 +341,16 @@ def _inline_column(state, op: OpCall, spec, arg: ast.expr) -> None:
                 f"sa.ForeignKey({q(target)}, name=op.f('fk_{table}_{spec.name}_...'))  "
                 "# or MetaData(naming_convention=...)"
             )
-            unnamed(state, op, f"Inline ForeignKey on {table}.{spec.name} has no name.", code, "warning", fk.lineno)
+            message = f"Inline ForeignKey on {table}.{spec.name} has no name."
+            message += CREATED_WITH_TABLE.format(example=f"PostgreSQL: {table}_{spec.name}_fkey")
+            unnamed(state, op, message, code, "info", fk.lineno)
         if target:
             _fk_index(state, op, [spec.name] if spec.name else [], target.rpartition(".")[0])
     if spec.unique:
         code = f"sa.UniqueConstraint({q(spec.name)}, name=op.f('uq_{table}_{spec.name}'))"
         message = f"unique=True on {table}.{spec.name} creates an unnamed constraint."
-        unnamed(state, op, message, code, "warning", arg.lineno)
+        message += CREATED_WITH_TABLE.format(example=f"PostgreSQL: {table}_{spec.name}_key")
+        unnamed(state, op, message, code, "info", arg.lineno)
 
 
 def _table_constraint(state, op: OpCall, arg: ast.Call) -> None:
@@ -350,7 +360,12 @@ def _table_constraint(state, op: OpCall, arg: ast.Call) -> None:
             f"sa.{kind}(..., name=op.f('{INLINE_PREFIX[kind or '']}_{table}_...'))  "
             "# autogenerate writes these when MetaData has a naming_convention"
         )
-        unnamed(state, op, f"{kind} in create_table({table!r}) has no name.", code, line=arg.lineno)
+        # CHECK names derive from an expression PostgreSQL abbreviates: keep those a warning.
+        severity = "warning" if kind == "CheckConstraint" else "info"
+        example = {"ForeignKeyConstraint": "_fkey", "UniqueConstraint": "_key"}.get(kind or "", "_check")
+        message = f"{kind} in create_table({table!r}) has no name."
+        message += CREATED_WITH_TABLE.format(example=f"PostgreSQL: {table}_<columns>{example}")
+        unnamed(state, op, message, code, severity, line=arg.lineno)
     if kind == "ForeignKeyConstraint":
         local = list_of_str(arg.args[0] if arg.args else None)
         remote = list_of_str(arg.args[1] if len(arg.args) > 1 else None)

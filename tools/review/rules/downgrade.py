@@ -23,6 +23,8 @@ CONSTRAINT_OPS = {
     "create_primary_key": "primary",
     "create_exclude_constraint": "exclude",
 }
+# op.<name> calls that change nothing themselves (context, connection, naming helpers).
+READS_ONLY = {"batch_alter_table", "get_bind", "get_context", "f", "inline_literal"}
 DOC_IRREVERSIBLE = re.compile(r"irreversib|not reversible|one[- ]way|cannot be (undone|reversed)|no downgrade", re.I)
 DOC_DATA_LOSS = re.compile(
     r"data (is |will be )?los[st]|loses data|lose[sd]? (the )?data|data loss|export .* first|backup", re.I
@@ -312,9 +314,13 @@ def _raise_message(node: ast.Raise) -> str:
 @on_file
 def downgrade_checks(state) -> None:
     """Whether downgrade() undoes upgrade(): raises, is empty, misses inverses or loses filled data."""
-    up_changes = [op for op in state.up if op.name != "batch_alter_table"]
+    up_changes = [op for op in state.up if op.name not in READS_ONLY]
     if not up_changes and not has_statements(state.migration.functions.get("upgrade")):
         return
+    if not up_changes and state.migration.ops_in("upgrade"):
+        return  # every operation is in another dialect's branch
+    if up_changes and all(_data_only(state, op) for op in up_changes) and not _raises_in_downgrade(state):
+        return  # a backfill or setval(): nothing in the schema for downgrade() to undo
     down_func = state.migration.functions.get("downgrade")
     raises = [n for n in ast.walk(down_func) if isinstance(n, ast.Raise)] if down_func else []
     if raises:
@@ -326,9 +332,30 @@ def downgrade_checks(state) -> None:
         _loses_data(state, down_func)
 
 
+# Statements that change rows or sequences, never the schema: a downgrade that passes leaves no drift.
+DATA_ONLY_KINDS = {"select", "update", "set_lock_timeout"}
+
+
+def _data_only(state, op: OpCall) -> bool:
+    """``op.execute`` of literal data statements (UPDATE backfills, ``SELECT setval(...)``) or an update()."""
+    if op.name != "execute":
+        return False
+    arg = state.exec_arg(op)
+    if arg.kind == "construct":
+        return arg.construct == "update"
+    return arg.kind == "literal" and bool(arg.statements) and all(s.kind in DATA_ONLY_KINDS for s in arg.statements)
+
+
+def _raises_in_downgrade(state) -> bool:
+    down_func = state.migration.functions.get("downgrade")
+    return down_func is not None and any(isinstance(n, ast.Raise) for n in ast.walk(down_func))
+
+
 def _irreversible(state, node: ast.Raise) -> None:
+    """A raising downgrade is an irreversible revision by design: a human accepts it (never a comment)."""
     message = _raise_message(node)
     documented = bool(message) and bool(DOC_IRREVERSIBLE.search(state.migration.source))
+    evidence = {"line": node.lineno, "message": message or None, "documented": documented}
     state.emit(
         IRREVERSIBLE_DOWNGRADE,
         None,
@@ -338,9 +365,12 @@ def _irreversible(state, node: ast.Raise) -> None:
         _fix_irreversible(),
         severity="warning" if documented else "error",
         line=node.lineno,
-        escalation=None
-        if documented
-        else ("downgrade() raises and the file does not document why.", {"line": node.lineno}),
+        escalation=(
+            "downgrade() raises: the revision cannot be rolled back"
+            + (f' ("{message[:200]}").' if message else " and the file does not say why.")
+            + " Only a human can accept an irreversible revision.",
+            evidence,
+        ),
     )
     state.hits[-1].span = (node.lineno, node.end_lineno or node.lineno)
 
@@ -463,6 +493,13 @@ CASES = cases(
         triggers=False,
     ),
     Case(
+        "empty-downgrade",
+        "op.execute(\"SELECT setval('persons_id_seq', (SELECT max(id) FROM persons))\")\n"
+        "op.execute(\"UPDATE persons SET role = 'resident' WHERE role IS NULL\")",
+        "pass",
+        triggers=False,
+    ),
+    Case(
         "downgrade-not-inverse",
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
         'op.create_index("ix_persons_nick", "persons", ["nick"])',
@@ -495,6 +532,8 @@ CASES = cases(
         'op.drop_column("persons", "pgy_level")',
         'raise NotImplementedError("irreversible: pgy_level values are gone")',
         severity="warning",
+        escalation="unclear-rollback",
+        message_contains=("pgy_level values are gone",),
     ),
     Case(
         "downgrade-loses-data",

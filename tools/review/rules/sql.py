@@ -261,7 +261,7 @@ def _calls(state, functions: tuple[str, ...]):
     for name in functions:
         func = state.migration.functions.get(name)
         if func is not None:
-            yield from (n for n in ast.walk(func) if isinstance(n, ast.Call))
+            yield from (n for n in ast.walk(func) if isinstance(n, ast.Call) and state.runs(n.lineno))
 
 
 def _is_op_call(state, node: ast.Call) -> bool:

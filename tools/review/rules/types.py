@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import ast
 
-from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import callee, kw, name_value, q, src
+from alembic_mcp.tools.history.migration_ast import OpCall
+from alembic_mcp.tools.review.rules.astutil import callee, name_value, q, src
+from alembic_mcp.tools.review.rules.casts import no_rewrite
 from alembic_mcp.tools.review.rules.facts import ColumnTypeFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
-
-STRINGS = {"String", "VARCHAR", "Unicode", "NVARCHAR"}
-TEXTS = {"Text", "TEXT", "UnicodeText"}
-NUMERICS = {"Numeric", "NUMERIC", "DECIMAL"}
 
 
 def _fix_type_change(table: str | None, col: str | None, new: str) -> str:
@@ -53,35 +50,9 @@ ENUM_CHANGE = rule(
 )
 
 
-def _length(node: ast.expr) -> int | None:
-    if isinstance(node, ast.Call):
-        value = literal_value(node.args[0]) if node.args else literal_value(kw(node, "length"))
-        return value if isinstance(value, int) else None
-    return None
-
-
-def _precision(node: ast.expr) -> tuple[object, object]:
-    if not isinstance(node, ast.Call):
-        return None, None
-    p = literal_value(node.args[0]) if node.args else literal_value(kw(node, "precision"))
-    s = literal_value(node.args[1]) if len(node.args) > 1 else literal_value(kw(node, "scale"))
-    return p, s
-
-
-def known_safe_cast(old: ast.expr | None, new: ast.expr | None) -> bool:
-    """varchar(n) -> varchar(m >= n) / text, numeric(p, s) -> numeric(q >= p, s): no rewrite."""
-    if old is None or new is None:
-        return False
-    old_name, new_name = callee(old), callee(new)
-    if old_name in STRINGS and new_name in TEXTS:
-        return True
-    if old_name in STRINGS and new_name in STRINGS:
-        old_len, new_len = _length(old), _length(new)
-        return new_len is None or (old_len is not None and new_len >= old_len)
-    if old_name in NUMERICS and new_name in NUMERICS:
-        (old_p, old_s), (new_p, new_s) = _precision(old), _precision(new)
-        return isinstance(old_p, int) and isinstance(new_p, int) and new_p >= old_p and old_s == new_s
-    return False
+def known_safe_cast(old: ast.expr | None, new: ast.expr | None, backend: str | None = None) -> bool:
+    """The database changes the type in its catalogue only (tools/review/rules/casts.py's table)."""
+    return no_rewrite(old, new, backend)
 
 
 @on_op("alter_column")
@@ -102,7 +73,7 @@ def type_change(state, op: OpCall) -> None:
             _fix_enum(),
             column=col,
         )
-    if known_safe_cast(old, new):
+    if known_safe_cast(old, new, state.backend):
         state.clear(CHANGE_COLUMN_TYPE.id, table)
         return
     old_src = src(old) if old is not None else None

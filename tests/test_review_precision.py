@@ -1,0 +1,90 @@
+"""Review precision (issue 14 item 4, issue 18): each false alarm seen on real histories, as a regression."""
+
+from __future__ import annotations
+
+from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.review.rules import lint_migration
+from alembic_mcp.tools.review.rules.registry import case_source as migration
+from alembic_mcp.tools.review.squawk import merge, object_of
+
+LOCK = "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+
+
+def hits(source: str, backend: str | None = "postgresql") -> list:
+    return lint_migration(parse_source(source), "m.py", backend).hits
+
+
+def pushing(source: str, backend: str | None = "postgresql") -> set[str]:
+    """Rules that push the verdict: error findings or escalations."""
+    return {h.finding.rule for h in hits(source, backend) if h.finding.severity == "error" or h.escalation}
+
+
+def test_unnamed_constraints_created_with_their_table_are_advice_only():
+    source = migration(
+        'op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("person_id", sa.Integer(), sa.ForeignKey("persons.id"), index=True), '
+        'sa.Column("code", sa.String(10), unique=True), '
+        'sa.ForeignKeyConstraint(["person_id"], ["persons.id"]), sa.UniqueConstraint("code"))',
+        'op.drop_table("notes")',
+    )
+    found = [h.finding for h in hits(source) if h.finding.rule == "unnamed-constraint"]
+    assert len(found) == 4 and {f.severity for f in found} == {"info"}
+    assert all("derives its name" in f.message for f in found)
+    assert pushing(source) == set()
+
+
+def test_text_to_string_without_length_is_not_a_rewrite():
+    up = LOCK + 'op.alter_column("persons", "name", type_=sa.String(), existing_type=sa.TEXT())'
+    down = 'op.alter_column("persons", "name", type_=sa.TEXT(), existing_type=sa.String())'
+    assert "change-column-type" not in {h.finding.rule for h in hits(migration(up, down))}
+    narrowed = LOCK + 'op.alter_column("persons", "name", type_=sa.String(40), existing_type=sa.TEXT())'
+    assert "change-column-type" in {h.finding.rule for h in hits(migration(narrowed, down))}
+
+
+def test_mysql_varchar_growth_across_the_length_prefix_is_a_rewrite():
+    up = 'op.alter_column("persons", "name", type_=sa.String(300), existing_type=sa.String(200))'
+    down = 'op.alter_column("persons", "name", type_=sa.String(200), existing_type=sa.String(300))'
+    assert "change-column-type" in {h.finding.rule for h in hits(migration(up, down), "mysql")}
+    assert "change-column-type" not in {h.finding.rule for h in hits(migration(up, down), "postgresql")}
+
+
+def test_setval_and_backfill_with_pass_downgrade_is_not_an_unclear_rollback():
+    up = (
+        "op.execute(\"SELECT setval('persons_id_seq', (SELECT max(id) FROM persons))\")\n"
+        "op.execute(\"UPDATE persons SET role = 'resident' WHERE id IN (SELECT id FROM persons LIMIT 100)\")"
+    )
+    assert not {h.escalation.rule for h in hits(migration(up, "pass")) if h.escalation}
+    schema = up + '\nop.add_column("persons", sa.Column("nick", sa.String(20)))'
+    assert "empty-downgrade" in {h.finding.rule for h in hits(migration(schema, "pass"))}
+
+
+def test_squawk_findings_name_the_type_not_as_or_add():
+    assert object_of("CREATE TYPE registration AS ENUM ('a', 'b');") == (None, "registration")
+    assert object_of("ALTER TYPE permission ADD VALUE 'c';") == (None, "permission")
+    assert object_of("ALTER TABLE persons ADD COLUMN x int;") == ("persons", None)
+    assert object_of("UPDATE reservation SET a = 1;") == ("reservation", None)
+    violations = [
+        {"rule_name": "require-enum-value-ordering", "message": "order", "statement": "ALTER TYPE perm ADD VALUE 'c';"},
+        {"rule_name": "require-lock-timeout", "message": "lock", "statement": "BEGIN;"},
+    ]
+    added = merge(violations, [], set(), "m.py", {})
+    assert [(f.rule, f.table) for f in added] == [("squawk:require-enum-value-ordering", None)]
+    assert "type perm" in added[0].message
+
+
+def test_dialect_guarded_branches_are_reviewed_for_the_target_only():
+    source = migration(
+        'if op.get_context().dialect.name == "mysql":\n'
+        "    op.execute(build_mysql_statement())\n"
+        "else:\n"
+        "    " + LOCK + '    op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        'op.drop_column("persons", "nick")',
+    )
+    assert pushing(source, "postgresql") == set()
+    assert "raw-sql-uninspectable" in pushing(source, "mysql")
+    dialect_var = migration(
+        'dialect = op.get_bind().dialect.name\nif dialect != "postgresql":\n    op.execute(build_other())',
+        "pass",
+    )
+    assert pushing(dialect_var, "postgresql") == set()
+    assert "raw-sql-uninspectable" in pushing(dialect_var, "sqlite")
