@@ -88,3 +88,46 @@ def test_dialect_guarded_branches_are_reviewed_for_the_target_only():
     )
     assert pushing(dialect_var, "postgresql") == set()
     assert "raw-sql-uninspectable" in pushing(dialect_var, "sqlite")
+
+
+# ------------------------------------------------------------------ the skill's own patterns (issue 18 item 2)
+
+SKILL_PATTERNS = {
+    "three-phase NOT NULL": (
+        LOCK + 'op.add_column("users", sa.Column("email_verified", sa.Boolean(), nullable=True))\n'
+        'op.execute("UPDATE users SET email_verified = false WHERE id IN '
+        '(SELECT id FROM users WHERE email_verified IS NULL LIMIT 10000)")\n'
+        'op.alter_column("users", "email_verified", existing_type=sa.Boolean(), nullable=False)',
+        'op.drop_column("users", "email_verified")',
+    ),
+    "CHECK-based SET NOT NULL": (
+        LOCK + 'op.create_check_constraint("ck_users_email_not_null", "users", "email IS NOT NULL", '
+        "postgresql_not_valid=True)\n"
+        'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_email_not_null")\n'
+        'op.alter_column("users", "email", existing_type=sa.String(200), nullable=False)\n'
+        'op.drop_constraint("ck_users_email_not_null", "users", type_="check")',
+        'op.alter_column("users", "email", existing_type=sa.String(200), nullable=True)',
+    ),
+    "CONCURRENTLY in an autocommit block": (
+        LOCK + "with op.get_context().autocommit_block():\n"
+        '    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True, if_not_exists=True)',
+        "with op.get_context().autocommit_block():\n"
+        '    op.drop_index("ix_users_email", table_name="users", postgresql_concurrently=True, if_exists=True)',
+    ),
+    "NOT VALID then VALIDATE": (
+        LOCK + 'op.create_foreign_key("fk_assignments_rotation_id_rotations", "assignments", "rotations", '
+        '["rotation_id"], ["id"], ondelete="RESTRICT", postgresql_not_valid=True)\n'
+        'op.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_assignments_rotation_id_rotations")',
+        'op.drop_constraint("fk_assignments_rotation_id_rotations", "assignments", type_="foreignkey")',
+    ),
+}
+
+
+def test_the_skills_own_patterns_draw_no_findings():
+    for name, (up, down) in SKILL_PATTERNS.items():
+        found = [
+            (h.finding.rule, h.finding.severity)
+            for h in hits(migration(up, down))
+            if h.finding.rule != "fk-missing-index"  # the example has no index on rotation_id
+        ]
+        assert found == [], (name, found)

@@ -315,6 +315,57 @@ def _similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
+def _type_changes(drop: DetectedOperation, add: DetectedOperation) -> bool:
+    """The added column is not the dropped one renamed: another type, or it now references a table."""
+    old, new = drop.detail.get("type"), add.detail.get("type")
+    return (old is not None and new is not None and old != new) or bool(add.detail.get("foreign_keys"))
+
+
+def _column_rename_finding(
+    table: str, drop: DetectedOperation, add: DetectedOperation, dialect: str | None, file: str | None
+) -> Finding:
+    message = (
+        f"{table}.{drop.column} is dropped and {table}.{add.column} added "
+        f"({drop.detail.get('type') or '?'} -> {add.detail.get('type') or '?'})"
+    )
+    if _type_changes(drop, add):
+        refs = ", ".join(add.detail.get("foreign_keys") or [])
+        return Finding(
+            rule="probable-rename",
+            severity="warning",
+            file=file,
+            table=table,
+            column=drop.column,
+            message=message + (f", referencing {refs}" if refs else "") + ": the values of the old column "
+            "cannot simply be renamed into the new one. Two options; a human picks one.",
+            why="As written the migration deletes every value of the old column and adds an empty one; a plain "
+            "rename would instead put the old values (of another type) into the new column.",
+            fix=f"Option 1, keep the data (a lookup backfill): add {add.column} nullable, fill it from the old "
+            f"values (UPDATE {table} SET {add.column} = <parent>.id FROM <parent> WHERE <parent>.<key> = "
+            f"{table}.{drop.column}), check the rows left NULL, then set NOT NULL and drop {drop.column} "
+            "(ideally in a later release). Option 2, the old values are not needed: keep the drop and add, "
+            "and confirm the loss of the old column with a human.",
+        )
+    up = (
+        f"with op.batch_alter_table({table!r}) as batch_op:\n    batch_op.alter_column("
+        f"{drop.column!r}, new_column_name={add.column!r})"
+        if dialect == "sqlite"
+        else f"op.alter_column({table!r}, {drop.column!r}, new_column_name={add.column!r})"
+    )
+    return Finding(
+        rule="probable-rename",
+        severity="error",
+        file=file,
+        table=table,
+        column=drop.column,
+        message=message + ": probably a rename, which autogenerate cannot detect.",
+        why="As written the migration deletes every value of the old column and adds an empty one.",
+        fix=f"If it is a rename, replace the drop_column/add_column pair in upgrade() with:\n{up}\n"
+        f"and in downgrade() the reverse (new_column_name={drop.column!r}). If the drop is intended, keep it "
+        "and confirm with a human.",
+    )
+
+
 def rename_findings(operations: list[DetectedOperation], dialect: str | None, file: str | None) -> list[Finding]:
     findings: list[Finding] = []
     by_table: dict[str, tuple[list[DetectedOperation], list[DetectedOperation]]] = {}
@@ -338,30 +389,7 @@ def rename_findings(operations: list[DetectedOperation], dialect: str | None, fi
                 continue
             used.add(best)
             add = adds[best]
-            batch = dialect == "sqlite"
-            up = (
-                f"with op.batch_alter_table({table!r}) as batch_op:\n    batch_op.alter_column("
-                f"{drop.column!r}, new_column_name={add.column!r})"
-                if batch
-                else f"op.alter_column({table!r}, {drop.column!r}, new_column_name={add.column!r})"
-            )
-            findings.append(
-                Finding(
-                    rule="probable-rename",
-                    severity="error",
-                    file=file,
-                    table=table,
-                    column=drop.column,
-                    message=f"{table}.{drop.column} is dropped and {table}.{add.column} added "
-                    f"({drop.detail.get('type') or '?'} -> {add.detail.get('type') or '?'}): probably a "
-                    "rename, which autogenerate cannot detect.",
-                    why="As written the migration deletes every value of the old column and adds an empty one.",
-                    fix=f"If it is a rename, replace the drop_column/add_column pair in upgrade() "
-                    f"with:\n{up}\n"
-                    f"and in downgrade() the reverse (new_column_name={drop.column!r}). If the drop is "
-                    "intended, keep it and confirm with a human.",
-                )
-            )
+            findings.append(_column_rename_finding(table, drop, add, dialect, file))
     dropped = [o for o in operations if o.op == "drop_table"]
     created = [o for o in operations if o.op == "create_table"]
     for drop in dropped:

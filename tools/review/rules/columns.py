@@ -30,8 +30,12 @@ def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool
         f'op.execute(sa.text("UPDATE {table} SET {col} = :value WHERE {col} IS NULL")'
         ".bindparams(value=...))  # the value existing rows should get\n"
         f"{enforce}\n"
-        f"# or, when one constant fits every row: sa.Column({q(col)}, {type_src}, nullable=False, "
-        "server_default=<constant>)"
+        "# the backfill has options, a human picks the value:\n"
+        f"#  - a constant for every row: the UPDATE above, or sa.Column({q(col)}, {type_src}, nullable=False, "
+        "server_default=<constant>)\n"
+        f"#  - a lookup from a parent table: UPDATE {table} SET {col} = p.<value> FROM <parent> p "
+        f"WHERE p.<key> = {table}.<key>; rows left NULL (no match) make the NOT NULL step fail, "
+        f"so list them first: SELECT id FROM {table} WHERE {col} IS NULL"
     )
 
 
@@ -62,7 +66,11 @@ def _fix_volatile(table: str | None, col: str | None, type_src: str, default: st
 
 
 def _fix_json(col: str | None) -> str:
-    return f"sa.Column({q(col)}, postgresql.JSONB(), ...)  # from sqlalchemy.dialects import postgresql"
+    return (
+        f"sa.Column({q(col)}, postgresql.JSONB(), ...)  # from sqlalchemy.dialects import postgresql\n"
+        f"# and in the model, so the next autogenerate does not turn it back: {col} = "
+        "mapped_column(sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'))"
+    )
 
 
 def _fix_rename_column(col: str | None, new: str | None) -> str:

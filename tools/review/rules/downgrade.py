@@ -390,8 +390,34 @@ def _empty(state, down_func: ast.FunctionDef | None, up_changes: list[OpCall]) -
     )
 
 
+TRANSIENT_PAIRS = {  # a create and the drop that undoes it: (name argument, the other operation's names)
+    **{create: ((0, "constraint_name"), ("drop_constraint",)) for create in CONSTRAINT_OPS},
+    "drop_constraint": ((0, "constraint_name"), tuple(CONSTRAINT_OPS)),
+    "create_index": ((0, "index_name"), ("drop_index",)),
+    "drop_index": ((0, "index_name"), ("create_index",)),
+}
+
+
+def _transient(state, op: OpCall) -> bool:
+    """An object upgrade() both creates and drops (the CHECK of the CHECK-based SET NOT NULL): nothing
+    is left for downgrade() to undo, and dropping it there would fail."""
+    if op.name not in TRANSIENT_PAIRS:
+        return False
+    position, partners = TRANSIENT_PAIRS[op.name]
+    name = name_value(op.arg(*position))
+    creating = not op.name.startswith("drop")
+    return name is not None and any(
+        other.name in partners
+        and (other.line > op.line if creating else other.line < op.line)
+        and name_value(other.arg(*position)) == name
+        for other in state.up
+    )
+
+
 def _not_inverse(state, up_changes: list[OpCall]) -> None:
     for op in up_changes:
+        if _transient(state, op):
+            continue
         undone = UNDONE_BY.get(op.name)
         missing = inverse(state, op)
         if missing is None or undone is None or undone(state, op):

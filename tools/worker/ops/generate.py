@@ -210,6 +210,22 @@ def _flatten(container, table: str | None = None, schema: str | None = None):
             yield op, table, schema
 
 
+def _default_sql(default, dialect) -> str | None:
+    """A server default as the SQL the database gets (``false``, ``now()``, ``'draft'``), None without one."""
+    if default is None:
+        return None
+    arg = getattr(default, "arg", default)
+    if isinstance(arg, str):
+        return "'" + arg.replace("'", "''") + "'"
+    text = getattr(arg, "text", None)
+    if isinstance(text, str):
+        return text
+    try:
+        return str(arg.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except Exception:  # an expression this dialect cannot compile offline: its Python text says enough
+        return str(arg)
+
+
 def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str, Any]:
     info: dict[str, Any] = {
         "op": _snake(op),
@@ -222,9 +238,10 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
         info.update(
             column=column.name,
             nullable=bool(column.nullable),
-            server_default=column.server_default is not None,
+            server_default=_default_sql(column.server_default, dialect),
             type=_type_text(column.type, dialect),
             primary_key=bool(column.primary_key),
+            foreign_keys=sorted(str(fk.target_fullname) for fk in column.foreign_keys),
         )
     elif isinstance(op, alembic_ops.DropColumnOp):
         info["column"] = op.column_name
@@ -240,7 +257,7 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
             changes["type"] = _type_text(op.modify_type, dialect)
             changes["existing_type"] = _type_text(op.existing_type, dialect)
         if op.modify_server_default is not False:
-            changes["server_default"] = str(getattr(op.modify_server_default, "arg", op.modify_server_default))
+            changes["server_default"] = _default_sql(op.modify_server_default, dialect)
         if op.modify_name is not None:
             changes["new_name"] = op.modify_name
         info["changes"] = changes
