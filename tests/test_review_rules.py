@@ -281,12 +281,13 @@ def test_a_comment_documents_a_downgrade_loss_but_never_clears_the_escalation():
     )
     hit = rules_of(migration(up, 'op.drop_column("persons", "display")'))["downgrade-loses-data"][0]
     assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
-    for comment in ("# data loss: display values are derived from name", "# data loss: none intended"):
+    for comment, matches in (("# data loss: persons.display", True), ("# data loss: none intended", False)):
         documented = migration(up, f'{comment}\nop.drop_column("persons", "display")')
         hit = rules_of(documented)["downgrade-loses-data"][0]
-        assert hit.finding.severity == "warning" and "documents the loss" in hit.finding.message
+        assert ("documents the loss" in hit.finding.message) == matches
         assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
         assert hit.escalation.evidence["documented"] == comment
+        assert hit.escalation.evidence["documented_matches"] == matches
 
 
 def test_suppression_silences_the_finding_but_keeps_its_escalation():

@@ -6,11 +6,13 @@ metadata without a naming convention, SQLite without batch mode. Built from the 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.naming import naming_convention_finding
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.generate.model_scan import ModelTable
 
@@ -110,7 +112,7 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
         *_server_default_findings(facts, env),
         *_object_findings(facts),
         *_general_blind_spots(),
-        *_naming_findings(facts),
+        *_naming_findings(facts, project.relative),
         *_sqlite_batch_findings(facts, operations, env),
     ]
 
@@ -242,25 +244,13 @@ def _object_findings(facts: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def _naming_findings(facts: dict[str, Any]) -> list[Finding]:
-    """No naming convention: constraints get names the database chooses."""
-    findings: list[Finding] = []
-    if facts.get("naming_convention") is False:
-        findings.append(
-            Finding(
-                rule="unnamed-constraint",
-                severity="warning",
-                message="target_metadata has no naming_convention: constraints without an explicit name get "
-                "a "
-                "name chosen by the database.",
-                why="Unnamed constraints cannot be dropped or altered portably by a later migration "
-                "(drop_constraint(None, ...) fails), and SQLite batch mode cannot recreate them.",
-                fix="MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': "
-                "'uq_%(table_name)s_%(column_0_name)s', 'ck': 'ck_%(table_name)s_%(constraint_name)s', 'fk': "
-                "'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'pk': 'pk_%(table_name)s'})",
-            )
-        )
-    return findings
+def _naming_findings(facts: dict[str, Any], relative: Callable[[str], str] | None = None) -> list[Finding]:
+    """No naming convention: constraints get names the database chooses (one wording: tools/core/naming.py)."""
+    if facts.get("naming_convention") is not False:
+        return []
+    home = facts.get("metadata_home")
+    missing = facts.get("naming_missing") or ["uq", "fk", "ck", "pk"]
+    return [naming_convention_finding(missing, relative(home) if home and relative else home, None)]
 
 
 def _sqlite_batch_findings(facts: dict[str, Any], operations: list[DetectedOperation], env: str) -> list[Finding]:

@@ -9,6 +9,7 @@ findings; the escalations of silenced findings stay, with the findings as eviden
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import anyio
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError
+from alembic_mcp.tools.core.naming import naming_convention_finding
 from alembic_mcp.tools.core.policy import is_production, matches_any
 from alembic_mcp.tools.core.progress import Progress
 from alembic_mcp.tools.core.urls import backend_of
@@ -179,9 +181,14 @@ async def _render(review: Review) -> None:
     metadata = raw.get("metadata") or {}
     if metadata.get("found"):
         review.model_tables.update(metadata.get("tables") or {})
-    if metadata.get("found") and metadata.get("missing"):
+    if metadata.get("found") and metadata.get("missing") and _creates_constraints(review):
         env_file = review.project.relative(review.project.script_location / "env.py")
-        review.general.append(_naming_finding(metadata["missing"], env_file))
+        home = metadata.get("home")
+        review.general.append(
+            naming_convention_finding(
+                metadata["missing"], review.project.relative(Path(home)) if home else None, env_file
+            )
+        )
 
 
 async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | None]]) -> dict:
@@ -421,18 +428,16 @@ def _paths_of(
     return sorted(known[rev] for rev in needed)
 
 
-def _naming_finding(missing: list[str], env_file: str) -> Finding:
-    return Finding(
-        rule="unnamed-constraint",
-        severity="warning",
-        message="env.py's target_metadata has no naming_convention for "
-        f"{', '.join(missing)}: autogenerate writes those constraints without names.",
-        file=env_file,
-        why="Unnamed constraints get database-generated names that differ between backends, so later "
-        "migrations cannot drop or alter them reliably (drop_constraint(None, ...)).",
-        fix="metadata = MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': "
-        "'uq_%(table_name)s_%(column_0_name)s', 'ck': 'ck_%(table_name)s_%(constraint_name)s', 'fk': "
-        "'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'pk': 'pk_%(table_name)s'})",
+CONSTRAINT_OPS = {"create_table", "create_foreign_key", "create_unique_constraint", "create_check_constraint"}
+
+
+def _creates_constraints(review: Review) -> bool:
+    """Advice about constraint names concerns only revisions that create constraints."""
+    return any(
+        op.name in CONSTRAINT_OPS
+        or (op.name == "add_column" and re.search(r"ForeignKey|unique=True", ast.unparse(op.node)))
+        for target in review.targets
+        for op in review.parsed[target.revision].ops_in("upgrade")
     )
 
 

@@ -26,9 +26,6 @@ CONSTRAINT_OPS = {
 # op.<name> calls that change nothing themselves (context, connection, naming helpers).
 READS_ONLY = {"batch_alter_table", "get_bind", "get_context", "f", "inline_literal"}
 DOC_IRREVERSIBLE = re.compile(r"irreversib|not reversible|one[- ]way|cannot be (undone|reversed)|no downgrade", re.I)
-DOC_DATA_LOSS = re.compile(
-    r"data (is |will be )?los[st]|loses data|lose[sd]? (the )?data|data loss|export .* first|backup", re.I
-)
 
 
 def _fix_inverses(inverses: list[str]) -> str:
@@ -46,8 +43,9 @@ def _fix_irreversible() -> str:
 
 def _fix_loses_data(target: str) -> str:
     return (
-        f"# in downgrade(), before the drop:\n# data loss: export {target} first "
-        "(backup_db tables=[...]) - rollback cannot restore it"
+        f"# in downgrade(), before the drop (name what is lost; a human accepts it):\n"
+        f"# data loss: {target.split(' ', 1)[1]} - export it first (backup_db tables=[...]); rollback cannot "
+        "restore it"
     )
 
 
@@ -461,23 +459,37 @@ def _loss_target(state, op: OpCall, tables: set[str], columns: set[tuple[str, st
     return None
 
 
+DATA_LOSS_NOTE = re.compile(r"#\s*data loss:\s*(.+)", re.I)
+
+
+def _named_losses(down_src: str) -> tuple[set[str], str | None]:
+    """What ``# data loss: persons.nickname, table tags`` comments name (``table.column`` or ``table``),
+    and the first such comment line."""
+    named: set[str] = set()
+    first = None
+    for m in DATA_LOSS_NOTE.finditer(down_src):
+        first = first or m.group(0).strip()
+        named |= {word.lower() for word in re.findall(r"[A-Za-z_][\w.]*", m.group(1))}
+    return named, first
+
+
 def _loses_data(state, down_func: ast.FunctionDef) -> None:
-    """A comment documenting the loss is noted, but only a human can accept it: the escalation stays."""
+    """A loss is documented when a ``# data loss:`` comment names what the review computes is lost;
+    only a human can accept it: the escalation stays either way."""
     tables, columns = _filled(state)
     down_src = ast.get_source_segment(state.migration.source, down_func) or ""
-    documented = DOC_DATA_LOSS.search(down_src)
+    named, note = _named_losses(down_src)
     for op in state.down:
         target = _loss_target(state, op, tables, columns)
         if target is None:
             continue
-        evidence = {"line": op.line, "dropped": target}
-        if documented:
-            evidence["documented"] = _line_of(down_src, documented.start())
+        what = target.split(" ", 1)[1]
+        documented = what.lower() in named
+        evidence = {"line": op.line, "dropped": target, "documented": note, "documented_matches": documented}
         state.emit(
             DOWNGRADE_LOSES_DATA,
             op,
-            f"downgrade() drops {target}, which upgrade() filled with data"
-            + ("; the file documents the loss." if documented else "; the loss is not documented."),
+            f"downgrade() drops {target}, which upgrade() filled with data" + _loss_note(documented, note, what),
             _fix_loses_data(target),
             escalation=(
                 f"downgrade() drops {target} which upgrade() filled"
@@ -489,6 +501,14 @@ def _loses_data(state, down_func: ast.FunctionDef) -> None:
                 evidence,
             ),
         )
+
+
+def _loss_note(documented: bool, note: str | None, what: str) -> str:
+    if documented:
+        return "; the file documents the loss."
+    if note:
+        return f"; the file's comment ({note[:80]}) does not name it: write `# data loss: {what}`."
+    return "; the loss is not documented."
 
 
 def _line_of(text: str, position: int) -> str:
@@ -573,9 +593,16 @@ CASES = cases(
     Case(
         "downgrade-loses-data",
         COPIED,
-        '# data loss: none intended\nop.drop_column("persons", "display")',
+        '# data loss: persons.display\nop.drop_column("persons", "display")',
         severity="warning",
         escalation="unclear-rollback",
         message_contains=("documents the loss",),
+    ),
+    Case(
+        "downgrade-loses-data",
+        COPIED,
+        '# data loss: none intended\nop.drop_column("persons", "display")',
+        escalation="unclear-rollback",
+        message_contains=("does not name it", "# data loss: persons.display"),
     ),
 )

@@ -45,6 +45,7 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     enum_changes,
     server_default_changes,
 )
+from alembic_mcp.tools.worker.ops.metadata_home import metadata_home
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -308,6 +309,10 @@ def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[st
     facts["naming_convention"] = (
         all(dict(md.naming_convention) != dict(DEFAULT_NAMING_CONVENTION) for md in metadatas) if metadatas else None
     )
+    facts["naming_missing"] = [
+        kind for kind in ("uq", "fk", "ck", "pk") if not any(kind in md.naming_convention for md in metadatas)
+    ]
+    facts["metadata_home"] = metadata_home(metadatas[0]) if metadatas else None
     facts["render_as_batch"] = bool(opts.get("render_as_batch"))
     connection = context.connection
     version_table = opts.get("version_table") or args.get("version_table") or "alembic_version"
