@@ -285,11 +285,17 @@ def _revision(review: Review, target: Target) -> ReviewedRevision:
         verdict=decide(findings, escalations),
         findings=findings,
         escalations=escalations,
+        counts=_counts(findings, escalations),
         suppressions=file_review.suppressions,
         layers=layers,
         coverage=_coverage(review, rev),
         sql=render.get("sql") if review.include_sql else None,
     )
+
+
+def _counts(findings: list[Finding], escalations: list[Escalation]) -> dict[str, int]:
+    counts = {severity: sum(f.severity == severity for f in findings) for severity in ("error", "warning", "info")}
+    return {**counts, "escalations": len(escalations)}
 
 
 def _still_escalated(silenced: list[Hit]) -> list[Escalation]:

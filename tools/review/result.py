@@ -26,8 +26,15 @@ class ReviewedRevision(BaseModel):
     file: str = Field(description="Migration file, relative to the project.")
     down_revisions: list[str] = Field(default_factory=list)
     verdict: VerdictKind = Field(description="This revision's own verdict.")
-    findings: list[Finding] = Field(default_factory=list)
-    escalations: list[Escalation] = Field(default_factory=list)
+    # Each finding and escalation is reported once, in the result's top-level lists (their ``file`` is this
+    # revision's); these per-revision lists serve the Python callers and are left out of the tool's output.
+    findings: list[Finding] = Field(default_factory=list, exclude=True)
+    escalations: list[Escalation] = Field(default_factory=list, exclude=True)
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="This revision's findings by severity and its escalations (the items are in the result's "
+        "top-level findings and escalations, with this revision's file).",
+    )
     suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     coverage: list[StatementCoverage] = Field(
