@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
 from alembic_mcp.tools.review.rules.astutil import callee, column_spec, name_value
-from alembic_mcp.tools.review.sql import analyse_execute_arg
+from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
 # Operations that change no table, column or index the model tracks.
 NEUTRAL_OPS = {
@@ -277,8 +278,22 @@ def _drop_index(model: SchemaModel, op: OpCall) -> None:
         model._lose(table_name)
 
 
+_PARSED: OrderedDict[int, tuple[ast.AST, ExecuteArg]] = OrderedDict()  # replays of a long history parse once
+
+
+def _analysed(op: OpCall, backend: str | None) -> ExecuteArg:
+    cached = _PARSED.get(id(op.node))
+    if cached is not None and cached[0] is op.node:
+        return cached[1]
+    arg = analyse_execute_arg(op.arg(0, "sqltext"), backend)
+    _PARSED[id(op.node)] = (op.node, arg)
+    while len(_PARSED) > 4096:
+        _PARSED.popitem(last=False)
+    return arg
+
+
 def _execute(model: SchemaModel, op: OpCall) -> None:
-    arg = analyse_execute_arg(op.arg(0, "sqltext"), model.backend)
+    arg = _analysed(op, model.backend)
     if arg.kind == "construct":
         return
     if arg.kind != "literal":
