@@ -111,6 +111,13 @@ def named_call(op: OpCall, name: str) -> str:
 NAME_KEYWORDS = ("constraint_name", "index_name")
 
 
+def _with_keyword(op: OpCall, name: str, value: ast.expr) -> str:
+    """The operation's own call, every argument kept, with one keyword set."""
+    call = copy.deepcopy(op.node)
+    _set_keyword(call, name, value)
+    return ast.unparse(call)
+
+
 def _set_keyword(call: ast.Call, name: str, value: ast.expr) -> None:
     call.keywords = [k for k in call.keywords if k.arg != name] + [ast.keyword(name, value)]
 
@@ -349,13 +356,14 @@ def create_check_constraint(state, op: OpCall) -> None:
     if op.table_created_here or truthy(op.kwargs.get("postgresql_not_valid")):
         state.clear(FK_NOT_VALID_MISSING.id, table)
         return
-    name, condition = name_value(op.arg(0, "constraint_name")), src(op.arg(2, "condition"))
+    name = name_value(op.arg(0, "constraint_name"))
     state.emit(
         FK_NOT_VALID_MISSING,
         op,
         f"CHECK constraint {name} on existing table {table} is validated while it is added.",
-        f"op.create_check_constraint({q(name)}, {q(table)}, {condition}, postgresql_not_valid=True)\n"
-        f'# in a later migration: op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")',
+        _with_keyword(op, "postgresql_not_valid", ast.Constant(True)) + "\n"
+        f'# in a later migration: op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")'
+        "  # the name as created: a naming convention with %(constraint_name)s prefixes it unless op.f() is used",
         why="Adding it scans the whole table under ACCESS EXCLUSIVE and fails if any row violates it.",
         fact=RowsFact(table),
     )
@@ -457,14 +465,39 @@ def _table_constraint(state, op: OpCall, arg: ast.Call) -> None:
 def unnamed_drop_in_downgrade(state) -> None:
     for op in state.down:
         if op.name == "drop_constraint" and is_none(op.arg(0, "constraint_name")):
+            name = _proposed_name(state, op)
+            fix = (
+                named_call(op, name) + "  # the name the fix of upgrade()'s create gives it"
+                if name
+                else "Look the real name up (\\d table in psql, or Inspector.get_foreign_keys) and pass it to both "
+                "create_* in upgrade() and drop_constraint in downgrade()."
+            )
             unnamed(
                 state,
                 op,
                 f"downgrade() calls drop_constraint(None, {op.table!r}): it fails at runtime, the constraint has "
                 "no name in the migration.",
-                "Look the real name up (\\d table in psql, or Inspector.get_foreign_keys) and pass it to both "
-                "create_* in upgrade() and drop_constraint in downgrade().",
+                fix,
             )
+
+
+def _proposed_name(state, drop: OpCall) -> str | None:
+    """The name unnamed-constraint's fix gives the one unnamed create_* of this kind on the table in upgrade()."""
+    kind = literal_value(drop.kwargs.get("type_"))
+    creates = {"foreignkey": "create_foreign_key", "unique": "create_unique_constraint"}
+    matches = [
+        op
+        for op in state.up
+        if op.table == drop.table and op.name == creates.get(str(kind)) and is_none(op.arg(0, "constraint_name"))
+    ]
+    if len(matches) != 1:
+        return None
+    create = matches[0]
+    if create.name == "create_foreign_key":
+        return convention_fk_name(
+            create.table, list_of_str(create.arg(3, "local_cols")), name_value(create.arg(2, "referent_table"))
+        )
+    return f"uq_{create.table}_{'_'.join(list_of_str(create.arg(2, 'columns')))}"
 
 
 PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
@@ -534,6 +567,24 @@ CASES = cases(
         'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"], postgresql_not_valid=True)',
         'op.drop_constraint("fk_a_p", "assignments", type_="foreignkey")',
         triggers=False,
+    ),
+    Case(
+        "fk-not-valid-missing",
+        'op.create_foreign_key(None, "assignments", "rotations", ["rotation_id"], ["id"], ondelete="RESTRICT")',
+        'op.drop_constraint(None, "assignments", type_="foreignkey")',
+        severity="error",
+        fix_contains=(
+            "ondelete='RESTRICT'",
+            "op.f('fk_assignments_rotation_id_rotations')",
+            "VALIDATE CONSTRAINT fk_assignments_rotation_id_rotations",
+            "postgresql_not_valid=True",
+        ),
+    ),
+    Case(
+        "unnamed-constraint",
+        'op.create_unique_constraint(None, "rotations", ["name"])',
+        'op.drop_constraint(None, "rotations", type_="unique")',
+        fix_contains=("op.f('uq_rotations_name')",),
     ),
     Case(
         "unnamed-constraint",

@@ -191,8 +191,7 @@ def _add_constraint(state, op: OpCall, s: SqlStatement, created: set) -> None:
             constraints.FK_NOT_VALID_MISSING,
             op,
             f"Raw ALTER TABLE {s.table} ADD CONSTRAINT ({s.constraint}) without NOT VALID.",
-            f"op.execute({(s.text.rstrip(';') + ' NOT VALID')!r})\n"
-            f"# later: ALTER TABLE {s.table} VALIDATE CONSTRAINT <name>",
+            _fix_raw_not_valid(s),
             why="The constraint is validated while added: a full scan under a write-blocking lock; fails on "
             "violating rows.",
             table=s.table,
@@ -200,6 +199,14 @@ def _add_constraint(state, op: OpCall, s: SqlStatement, created: set) -> None:
         )
     elif s.constraint == "unique" and "using index" not in s.text.lower():
         constraints.unique_hit(state, op, s.table, [], "ALTER TABLE ... ADD CONSTRAINT ... UNIQUE")
+
+
+def _fix_raw_not_valid(s: SqlStatement) -> str:
+    fix = f"op.execute({(s.text.rstrip(';') + ' NOT VALID')!r})"
+    name = re.search(r"(?i)add\s+constraint\s+\"?(\w+)", s.text)
+    if name is None:
+        return fix + f"\n# then: ALTER TABLE {s.table} VALIDATE CONSTRAINT <its name>"
+    return fix + f"\nop.execute({f'ALTER TABLE {s.table} VALIDATE CONSTRAINT {name.group(1)}'!r})"
 
 
 def _enum(state, op: OpCall, s: SqlStatement, created: set) -> None:

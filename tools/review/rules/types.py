@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from alembic_mcp.tools.history.migration_ast import OpCall
-from alembic_mcp.tools.review.rules.astutil import callee, name_value, q, src
+from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
+from alembic_mcp.tools.review.rules.astutil import callee, kw, name_value, q, src
 from alembic_mcp.tools.review.rules.casts import no_rewrite
 from alembic_mcp.tools.review.rules.facts import ColumnTypeFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
@@ -16,6 +16,30 @@ def _fix_type_change(table: str | None, col: str | None, new: str) -> str:
         f"Expand/contract: op.add_column({q(table)}, sa.Column('{col}_new', {new}, nullable=True)); "
         f"dual-write in the application; backfill in batches; switch reads; drop {col} later."
     )
+
+
+def _enum_values(node: ast.expr | None) -> tuple[str | None, list[str]]:
+    """(name, values) of ``sa.Enum("a", "b", name="x")``."""
+    if not isinstance(node, ast.Call):
+        return None, []
+    values = [v for v in (literal_value(a) for a in node.args) if isinstance(v, str)]
+    return name_value(kw(node, "name")), values
+
+
+def _fix_alter_enum(new: ast.expr, old: ast.expr | None) -> str:
+    """Values added: ALTER TYPE ... ADD VALUE in an autocommit block, in place of the alter_column.
+    Values removed or renamed: no literal fix, the options are described."""
+    name, new_values = _enum_values(new)
+    old_name, old_values = _enum_values(old)
+    added = [v for v in new_values if v not in old_values]
+    if name and name == old_name and added and set(old_values) <= set(new_values):
+        statements = "\n".join(
+            f"    op.execute({f'ALTER TYPE {name} ADD VALUE IF NOT EXISTS {value!r}'!r})" for value in added
+        )
+        return "# replaces the alter_column: the column keeps its type, the type gains the values\n" + (
+            "with op.get_context().autocommit_block():\n" + statements
+        )
+    return _fix_enum()
 
 
 def _fix_enum(statement: str | None = None, rename: bool = False) -> str:
@@ -70,7 +94,7 @@ def type_change(state, op: OpCall) -> None:
             op,
             f"{table}.{col} changes an Enum type; autogenerate and alter_column do not add or rename "
             "PostgreSQL enum values.",
-            _fix_enum(),
+            _fix_alter_enum(new, old),
             column=col,
         )
     if known_safe_cast(old, new, state.backend):
