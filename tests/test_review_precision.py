@@ -131,3 +131,19 @@ def test_the_skills_own_patterns_draw_no_findings():
             if h.finding.rule != "fk-missing-index"  # the example has no index on rotation_id
         ]
         assert found == [], (name, found)
+
+
+# ------------------------------------------------------------------ noise (issue 18 item 5)
+
+
+def test_lock_blocks_reads_does_not_advise_a_lock_timeout_already_set(example_project):
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.tool import _lock_fix, lock_timeout_set
+
+    project = load_project(example_project, {})
+    revision = example_project / "migrations" / "versions" / "c9c9_lock.py"
+    revision.write_text("def upgrade():\n    op.execute(\"SET LOCAL lock_timeout = '5s'\")\n")
+    assert lock_timeout_set(project, revision)
+    assert "already set" in _lock_fix(True) and "SET LOCAL" not in _lock_fix(True)
+    revision.write_text("def upgrade():\n    # lock_timeout: not set here\n    pass\n")
+    assert lock_timeout_set(project, revision) == ("lock_timeout" in (project.script_location / "env.py").read_text())

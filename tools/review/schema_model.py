@@ -20,7 +20,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
+from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, as_revision_list, literal_value
 from alembic_mcp.tools.review.rules.astutil import callee, column_spec, name_value
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
@@ -324,8 +324,7 @@ def _raw_statement(model: SchemaModel, statement) -> None:
 
 
 def _downs(migration: MigrationSource) -> list[str]:
-    downs = migration.down_revision
-    return [downs] if isinstance(downs, str) else [str(d) for d in downs or []]
+    return as_revision_list(migration.down_revision)
 
 
 def truthy_kw(op: OpCall, name: str) -> bool:
