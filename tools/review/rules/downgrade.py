@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, name_value, q, src
+from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CONSTRAINT_OPS = {
@@ -237,10 +237,18 @@ def _undone_add_column(state, op: OpCall) -> bool:
     )
 
 
+def _dropped_columns(state, table: str | None) -> set[str]:
+    """Columns of ``table`` downgrade() drops: PostgreSQL drops the indexes and constraints using them too."""
+    return {
+        name_value(d.arg(1, "column_name")) or "" for d in state.down if d.name == "drop_column" and d.table == table
+    }
+
+
 def _undone_create_index(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "index_name"))
     return (
         op.table in _dropped_tables(state)
+        or bool(set(list_of_str(op.arg(2, "columns"))) & _dropped_columns(state, op.table))
         or name is None
         or _down(state, "drop_index", args={(0, "index_name"): name})
         or _raw(state, "drop index")
@@ -249,8 +257,11 @@ def _undone_create_index(state, op: OpCall) -> bool:
 
 def _undone_constraint(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "constraint_name"))
+    position = {"create_foreign_key": (3, "local_cols"), "create_unique_constraint": (2, "columns")}.get(op.name)
+    columns = set(list_of_str(op.arg(*position))) if position else set()
     return (
         op.table in _dropped_tables(state)
+        or bool(columns & _dropped_columns(state, op.table))
         or name is None
         or _down(state, "drop_constraint", args={(0, "constraint_name"): name})
         or _raw(state, "drop constraint")
@@ -341,7 +352,36 @@ def _data_only(state, op: OpCall) -> bool:
     arg = state.exec_arg(op)
     if arg.kind == "construct":
         return arg.construct == "update"
-    return arg.kind == "literal" and bool(arg.statements) and all(s.kind in DATA_ONLY_KINDS for s in arg.statements)
+    if arg.kind == "interpolated":  # reported by raw-sql-interpolated; its written start says what it is
+        return bool(DATA_STATEMENT_START.match(_leading_text(op.arg(0, "sqltext"))))
+    return arg.kind == "literal" and bool(arg.statements) and all(_no_inverse(s) for s in arg.statements)
+
+
+def _no_inverse(statement) -> bool:
+    """Data statements, and ALTER TYPE ... ADD VALUE IF NOT EXISTS (re-runnable; PostgreSQL cannot drop
+    an enum value, so a downgrade that leaves it is the norm)."""
+    if statement.kind == "alter_type_add_value":
+        return "if not exists" in statement.text.lower()
+    return statement.kind in DATA_ONLY_KINDS
+
+
+DATA_STATEMENT_START = re.compile(r"^\s*(update|select)\b", re.I)
+
+
+def _leading_text(node: ast.expr | None) -> str:
+    """The literal text a built SQL string starts with: f"UPDATE ... {x}", "UPDATE ..." + x, "...".format()."""
+    while node is not None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            node = node.values[0] if node.values else None
+        elif isinstance(node, ast.BinOp):
+            node = node.left
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value if node.func.attr == "format" else (node.args[0] if node.args else None)
+        else:
+            return ""
+    return ""
 
 
 def _raises_in_downgrade(state) -> bool:
@@ -431,17 +471,21 @@ def _not_inverse(state, up_changes: list[OpCall]) -> None:
         state.hits[-1].span = (op.line, op.node.end_lineno or op.line)
 
 
+COPIES = re.compile(r"\bselect\b", re.I)  # INSERT ... SELECT copies rows; INSERT ... VALUES writes constants
+
+
 def _filled(state) -> tuple[set[str], set[tuple[str, str]]]:
     """Tables upgrade() filled with rows, and columns it filled by copying other data into them."""
     tables: set[str] = set()
     columns: set[tuple[str, str]] = set()
     for op in state.up:
-        if op.name == "bulk_insert" and op.table:
+        # constant rows (a seeded lookup table) come back with the next upgrade: not a loss
+        if op.name == "bulk_insert" and op.table and literal_value(op.arg(1, "rows")) is None:
             tables.add(op.table)
         if op.name != "execute":
             continue
         arg = state.exec_arg(op)
-        tables |= {s.table for s in arg.statements if s.kind == "insert" and s.table}
+        tables |= {s.table for s in arg.statements if s.kind == "insert" and s.table and COPIES.search(s.text)}
         columns |= {(s.table, c) for s in arg.statements if s.kind == "update" and s.table for c in s.copied_columns}
         if arg.kind == "construct" and arg.construct == "insert" and (op.table or arg.construct_table):
             tables.add(op.table or arg.construct_table)
@@ -548,10 +592,17 @@ CASES = cases(
     Case(
         "downgrade-not-inverse",
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
-        'op.create_index("ix_persons_nick", "persons", ["nick"])',
+        'op.create_index("ix_persons_name", "persons", ["name"])',
         'op.drop_column("persons", "nick")\nop.execute("SELECT 1")',
         severity="error",
-        fix_contains=("op.drop_index('ix_persons_nick', table_name='persons')",),
+        fix_contains=("op.drop_index('ix_persons_name', table_name='persons')",),
+    ),
+    Case(  # dropping the column drops the index on it: nothing is left behind
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
+        'op.create_index("ix_persons_nick", "persons", ["nick"])',
+        'op.drop_column("persons", "nick")',
+        triggers=False,
     ),
     Case(
         "downgrade-not-inverse",
@@ -583,10 +634,16 @@ CASES = cases(
     ),
     Case(
         "downgrade-loses-data",
-        f't = op.create_table("tags", {PERSON_COLS})\nop.bulk_insert(t, [{{"id": 1}}])',
+        f'op.create_table("tags", {PERSON_COLS})\nop.execute("INSERT INTO tags (id) SELECT id FROM persons")',
         'op.drop_table("tags")',
         severity="warning",
         escalation="unclear-rollback",
+    ),
+    Case(  # constant seed rows come back with the next upgrade
+        "downgrade-loses-data",
+        f't = op.create_table("tags", {PERSON_COLS})\nop.bulk_insert(t, [{{"id": 1}}])',
+        'op.drop_table("tags")',
+        triggers=False,
     ),
     Case("downgrade-loses-data", f'op.create_table("tags", {PERSON_COLS})', 'op.drop_table("tags")', triggers=False),
     Case("downgrade-loses-data", COPIED, 'op.drop_column("persons", "display")', escalation="unclear-rollback"),

@@ -250,7 +250,30 @@ def _drop_column(state, op: OpCall, s: SqlStatement, created: set) -> None:
     )
 
 
+RAW_ADD_COLUMN = re.compile(
+    r"(?is)\badd\s+(?:column\s+)?(?:if\s+not\s+exists\s+)?\"?(\w+)\"?\s+(.*?)\s+default\s+(.+)$"
+)
+
+
+def _alter_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    """ALTER TABLE ... ADD COLUMN ... DEFAULT <volatile>: the same rewrite as add_column's."""
+    m = RAW_ADD_COLUMN.search(s.text.rstrip(";"))
+    if s.table in created or m is None or not columns.VOLATILE.search(m.group(3)):
+        return
+    column, type_sql = m.group(1), re.sub(r"(?i)\bnot\s+null\b", "", m.group(2)).strip()
+    default = re.sub(r"(?i)\s+not\s+null\s*$", "", m.group(3)).strip()
+    state.emit(
+        columns.VOLATILE_DEFAULT,
+        op,
+        f"Column {s.table}.{column} is added with the volatile default {default} (raw SQL).",
+        columns._fix_volatile(s.table, column, f"sa.text({type_sql!r})", default, "not null" in s.text.lower()),
+        table=s.table,
+        column=column,
+    )
+
+
 STATEMENT_RULES: dict[str, Callable] = {
+    "alter_table": _alter_table,
     "update": _data_change,
     "delete": _data_change,
     "create_index": _create_index,
