@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -13,6 +14,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 def load_bench():
     spec = importlib.util.spec_from_file_location("bench_precision", BENCH / "bench_precision.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_precision"] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
