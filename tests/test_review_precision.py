@@ -147,3 +147,55 @@ def test_lock_blocks_reads_does_not_advise_a_lock_timeout_already_set(example_pr
     assert "already set" in _lock_fix(True) and "SET LOCAL" not in _lock_fix(True)
     revision.write_text("def upgrade():\n    # lock_timeout: not set here\n    pass\n")
     assert lock_timeout_set(project, revision) == ("lock_timeout" in (project.script_location / "env.py").read_text())
+
+
+def test_operation_detail_server_default_is_the_sql_text():
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from alembic_mcp.tools.worker.ops.generate import _default_sql
+
+    dialect = postgresql.dialect()
+    assert _default_sql(sa.Column("x", sa.Boolean(), server_default=sa.false()).server_default, dialect) == "false"
+    assert _default_sql(sa.Column("x", sa.String(), server_default="draft").server_default, dialect) == "'draft'"
+    assert _default_sql(sa.Column("x", sa.DateTime(), server_default=sa.text("now()")).server_default, dialect) == (
+        "now()"
+    )
+    assert _default_sql(None, dialect) is None
+
+
+def test_probable_rename_with_a_type_change_gives_two_options_and_is_not_an_error():
+    """Issue 18: rotation_name text -> rotation_id FK int is not a rename to apply literally."""
+    from alembic_mcp.tools.generate.autogen_findings import DetectedOperation, rename_findings
+
+    for old, old_type, new_type in (("rotation_name", "VARCHAR", "VARCHAR"), ("rotation", "TEXT", "INTEGER")):
+        ops = [
+            DetectedOperation(op="drop_column", table="assignments", column=old, detail={"type": old_type}),
+            DetectedOperation(
+                op="add_column",
+                table="assignments",
+                column="rotation_id",
+                detail={"type": new_type, "foreign_keys": ["rotations.id"]},
+            ),
+        ]
+        [finding] = rename_findings(ops, "postgresql", "m.py")
+        assert finding.severity == "warning" and "Two options" in finding.message
+        assert "new_column_name" not in finding.fix and "UPDATE assignments SET rotation_id" in finding.fix
+    same_type = [
+        DetectedOperation(op="drop_column", table="persons", column="pgy_level", detail={"type": "INTEGER"}),
+        DetectedOperation(op="add_column", table="persons", column="training_year", detail={"type": "INTEGER"}),
+    ]
+    [rename] = rename_findings(same_type, "postgresql", "m.py")
+    assert rename.severity == "error" and "new_column_name='training_year'" in rename.fix
+
+
+def test_add_column_required_offers_a_lookup_backfill():
+    source = migration('op.add_column("persons", sa.Column("team_id", sa.Integer(), nullable=False))', "")
+    [hit] = [h for h in hits(source) if h.finding.rule == "add-column-required"]
+    assert "FROM <parent>" in hit.finding.fix and "IS NULL" in hit.finding.fix
+
+
+def test_json_column_fix_mentions_the_model():
+    source = migration('op.add_column("persons", sa.Column("prefs", sa.JSON(), nullable=True))', "")
+    [hit] = [h for h in hits(source) if h.finding.rule == "json-column"]
+    assert "model" in hit.finding.fix and "JSONB" in hit.finding.fix
