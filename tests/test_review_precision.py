@@ -199,3 +199,62 @@ def test_json_column_fix_mentions_the_model():
     source = migration('op.add_column("persons", sa.Column("prefs", sa.JSON(), nullable=True))', "")
     [hit] = [h for h in hits(source) if h.finding.rule == "json-column"]
     assert "model" in hit.finding.fix and "JSONB" in hit.finding.fix
+
+
+# ------------------------------------------------------------------ the skill's patterns through every layer
+
+
+def test_the_skills_patterns_pass_the_whole_review_on_postgresql(example_project, pg_url):
+    """AST rules, squawk over the rendered SQL (autocommit blocks render COMMIT/BEGIN) and the database's
+    facts: the skill's own safe patterns, as pending revisions, draw no finding at all."""
+    import anyio
+    from conftest import write_revision
+    from test_review_migration import HEAD, upgrade_head
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.review.tool import review_migration
+
+    upgrade_head(example_project, pg_url)
+    bodies = {
+        "three-phase NOT NULL": SKILL_PATTERNS["three-phase NOT NULL"],
+        "CHECK-based SET NOT NULL": (
+            LOCK + 'op.create_check_constraint(op.f("ck_persons_pgy_level_not_null"), "persons", '
+            '"pgy_level IS NOT NULL", postgresql_not_valid=True)\n'
+            'op.execute("ALTER TABLE persons VALIDATE CONSTRAINT ck_persons_pgy_level_not_null")\n'
+            'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=False)\n'
+            'op.drop_constraint(op.f("ck_persons_pgy_level_not_null"), "persons", type_="check")',
+            'op.alter_column("persons", "pgy_level", existing_type=sa.Integer(), nullable=True)',
+        ),
+        "CONCURRENTLY in an autocommit block": (
+            LOCK + "with op.get_context().autocommit_block():\n"
+            '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True, '
+            "if_not_exists=True)",
+            "with op.get_context().autocommit_block():\n"
+            '    op.drop_index("ix_persons_name", table_name="persons", postgresql_concurrently=True, if_exists=True)',
+        ),
+        "NOT VALID then VALIDATE": (
+            LOCK + 'op.add_column("persons", sa.Column("mentor_id", sa.Integer(), nullable=True))\n'
+            'op.create_foreign_key("fk_persons_mentor_id_persons", "persons", "persons", ["mentor_id"], ["id"], '
+            'ondelete="SET NULL", postgresql_not_valid=True)\n'
+            'op.execute("ALTER TABLE persons VALIDATE CONSTRAINT fk_persons_mentor_id_persons")\n'
+            "with op.get_context().autocommit_block():\n"
+            '    op.create_index("ix_persons_mentor_id", "persons", ["mentor_id"], postgresql_concurrently=True, '
+            "if_not_exists=True)",
+            "with op.get_context().autocommit_block():\n"
+            '    op.drop_index("ix_persons_mentor_id", table_name="persons", postgresql_concurrently=True, '
+            "if_exists=True)\n"
+            'op.drop_constraint("fk_persons_mentor_id_persons", "persons", type_="foreignkey")\n'
+            'op.drop_column("persons", "mentor_id")',
+        ),
+    }
+    down = HEAD
+    for index, (name, (up, dn)) in enumerate(bodies.items(), start=3):
+        revision = f"d{index}d{index}d{index}d{index}000{index}"
+        write_revision(example_project, revision, down, upgrade=up, downgrade=dn, message=name)
+        down = revision
+    project = load_project(example_project, {"database_url": pg_url})
+    result = anyio.run(lambda: review_migration(project, include_sql=True))
+    assert len(result.revisions) == 4 and all("sql" in r.layers for r in result.revisions)
+    noisy = [(f.rule, f.file, f.message[:120]) for f in result.findings]
+    assert noisy == [] and result.escalations == [], noisy
+    assert result.verdict == "proceed"

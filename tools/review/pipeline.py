@@ -37,6 +37,7 @@ from alembic_mcp.tools.review.result import (
 )
 from alembic_mcp.tools.review.rules import Definitions, FileReview, Hit
 from alembic_mcp.tools.review.rules import review_source as lint_file
+from alembic_mcp.tools.review.rules.astutil import name_value
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import escalation_evidence
 from alembic_mcp.tools.worker.runner import WorkerFailed, run_worker
@@ -315,7 +316,16 @@ def _squawk_findings(review: Review, target: Target, findings: list[Finding], fi
     # suppressed layer-1 findings count as reported: squawk must not bring them back
     reported = findings + [h.finding for h in file_review.silenced]
     rel = review.project.relative(target.file)
-    return merge(review.squawked[target.revision], reported, file_review.lint.cleared, rel, op_lines)
+    transient = _transient_constraints(review.parsed[target.revision])
+    return merge(review.squawked[target.revision], reported, file_review.lint.cleared, rel, op_lines, transient)
+
+
+def _transient_constraints(migration: MigrationSource) -> frozenset[str]:
+    """Constraint names upgrade() both creates and drops."""
+    up = migration.ops_in("upgrade")
+    names = {name_value(op.arg(0, "constraint_name")) for op in up if op.name.startswith("create_")}
+    dropped = {name_value(op.arg(0, "constraint_name")) for op in up if op.name == "drop_constraint"}
+    return frozenset(n for n in names & dropped if n)
 
 
 def _squawk_escalations(added: list[Finding]) -> list[Escalation]:

@@ -125,8 +125,12 @@ def merge(
     cleared: set[tuple[str, str | None]],
     file: str | None,
     op_lines: dict[str, int],
+    transient: frozenset[str] = frozenset(),
 ) -> list[Finding]:
-    """New findings from squawk that layer 1 did not already report or clear for this revision."""
+    """New findings from squawk that layer 1 did not already report or clear for this revision.
+
+    ``transient``: constraints the revision creates and drops again (the CHECK of the CHECK-based SET
+    NOT NULL): dropping them removes no guarantee anyone relied on."""
     have = {f.rule for f in layer1}
     cleared_rules = {rule for rule, table in cleared if table is None}
     added: list[Finding] = []
@@ -138,6 +142,8 @@ def merge(
         if "alembic_version" in statement or statement.lower().startswith("create table"):
             continue  # the version table, and tables the migration creates (empty: no lock worth a finding)
         if RENDERING_ARTIFACT.match(statement):
+            continue
+        if name == "ban-drop-constraint" and any(re.search(rf"\b{re.escape(c)}\b", statement) for c in transient):
             continue
         rule = SQUAWK_TO_RULE.get(name)
         if rule is not None and (rule in have or (rule, table) in cleared or rule in cleared_rules):
