@@ -16,6 +16,7 @@ model is what was wrong.
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -83,17 +84,20 @@ class SchemaModel:
     def replay(cls, earlier: list[MigrationSource], first: MigrationSource, backend: str | None = None) -> SchemaModel:
         """The schema after ``earlier`` (upgrade order) ran; ``first`` is the revision reviewed (whose
         down_revision says where the history starts when ``earlier`` is empty)."""
-        start = earlier[0] if earlier else first
-        model = cls(complete=not start.down_revision, backend=backend)
-        seen: set[str] = set()
-        for migration in earlier:
+        model, seen, done = _resume(earlier, backend)
+        if model is None:
+            start = earlier[0] if earlier else first
+            model = cls(complete=not start.down_revision, backend=backend)
+        for migration in earlier[done:]:
             if any(d not in seen for d in _downs(migration)):
                 model._lose(None)  # a revision below it was not read
             model.apply_function(migration, "upgrade")
             seen.add(str(migration.revision))
+        _remember(earlier, backend, model, seen)
         if earlier and any(d not in seen for d in _downs(first)):
+            model = copy.deepcopy(model)
             model._lose(None)
-        return model
+        return copy.deepcopy(model)
 
     def apply_function(self, migration: MigrationSource, function: str) -> None:
         self.function = function
@@ -321,6 +325,29 @@ def _raw_statement(model: SchemaModel, statement) -> None:
         return
     else:
         model._lose(statement.table if table is not None else None)
+
+
+# The last replays, so reviewing a whole history replays each revision once, not once per later revision.
+_REPLAYS: OrderedDict[tuple[int, ...], tuple[tuple[MigrationSource, ...], str | None, SchemaModel, set[str]]] = (
+    OrderedDict()
+)
+
+
+def _resume(earlier: list[MigrationSource], backend: str | None) -> tuple[SchemaModel | None, set[str], int]:
+    """The longest remembered replay of a prefix of ``earlier`` (a copy), with its revisions, or nothing."""
+    best: tuple[SchemaModel | None, set[str], int] = (None, set(), 0)
+    for migrations, replay_backend, model, seen in _REPLAYS.values():
+        n = len(migrations)
+        prefix = n <= len(earlier) and all(a is b for a, b in zip(migrations, earlier, strict=False))
+        if prefix and replay_backend == backend and n > best[2]:
+            best = (copy.deepcopy(model), set(seen), n)
+    return best
+
+
+def _remember(earlier: list[MigrationSource], backend: str | None, model: SchemaModel, seen: set[str]) -> None:
+    _REPLAYS[tuple(id(m) for m in earlier)] = (tuple(earlier), backend, copy.deepcopy(model), set(seen))
+    while len(_REPLAYS) > 4:
+        _REPLAYS.popitem(last=False)
 
 
 def _downs(migration: MigrationSource) -> list[str]:
