@@ -16,7 +16,6 @@ model is what was wrong.
 from __future__ import annotations
 
 import ast
-import copy
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -78,6 +77,14 @@ class SchemaModel:
     checking: bool = False  # replaying the reviewed revision (report) rather than earlier ones (trust)
     function: str = "upgrade"
 
+    def clone(self) -> SchemaModel:
+        """An independent copy (cheaper than deepcopy: only the tables' sets are copied)."""
+        tables = {
+            name: TableModel(set(t.columns), set(t.indexes), t.known, t.implicit_indexes)
+            for name, t in self.tables.items()
+        }
+        return SchemaModel(tables, self.complete, self.backend, list(self.problems), self.checking, self.function)
+
     # ------------------------------------------------------------------ building
 
     @classmethod
@@ -94,10 +101,10 @@ class SchemaModel:
             model.apply_function(migration, "upgrade")
             seen.add(str(migration.revision))
         _remember(earlier, backend, model, seen)
+        model = model.clone()
         if earlier and any(d not in seen for d in _downs(first)):
-            model = copy.deepcopy(model)
             model._lose(None)
-        return copy.deepcopy(model)
+        return model
 
     def apply_function(self, migration: MigrationSource, function: str) -> None:
         self.function = function
@@ -340,12 +347,14 @@ def _resume(earlier: list[MigrationSource], backend: str | None) -> tuple[Schema
         n = len(migrations)
         prefix = n <= len(earlier) and all(a is b for a, b in zip(migrations, earlier, strict=False))
         if prefix and replay_backend == backend and n > best[2]:
-            best = (copy.deepcopy(model), set(seen), n)
+            best = (model, set(seen), n)
+    if best[0] is not None:
+        return best[0].clone(), best[1], best[2]
     return best
 
 
 def _remember(earlier: list[MigrationSource], backend: str | None, model: SchemaModel, seen: set[str]) -> None:
-    _REPLAYS[tuple(id(m) for m in earlier)] = (tuple(earlier), backend, copy.deepcopy(model), set(seen))
+    _REPLAYS[tuple(id(m) for m in earlier)] = (tuple(earlier), backend, model, set(seen))
     while len(_REPLAYS) > 4:
         _REPLAYS.popitem(last=False)
 
@@ -371,7 +380,23 @@ HANDLERS = {
 }
 
 
+_UNREADABLE: OrderedDict[tuple[int, str], tuple[MigrationSource, bool]] = OrderedDict()
+
+
 def _unreadable(migration: MigrationSource, function: str) -> bool:
+    """``_calls_own_code``, once per parsed migration and function (a history is replayed many times)."""
+    key = (id(migration), function)
+    cached = _UNREADABLE.get(key)
+    if cached is not None and cached[0] is migration:
+        return cached[1]
+    result = _calls_own_code(migration, function)
+    _UNREADABLE[key] = (migration, result)
+    while len(_UNREADABLE) > 8192:
+        _UNREADABLE.popitem(last=False)
+    return result
+
+
+def _calls_own_code(migration: MigrationSource, function: str) -> bool:
     """The function calls code of its own (module-level helpers, imports outside sqlalchemy/alembic)."""
     func = migration.functions.get(function)
     if func is None:
