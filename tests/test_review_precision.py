@@ -88,6 +88,9 @@ def test_dialect_guarded_branches_are_reviewed_for_the_target_only():
     )
     assert pushing(dialect_var, "postgresql") == set()
     assert "raw-sql-uninspectable" in pushing(dialect_var, "sqlite")
+    prefix = migration('if op.get_bind().dialect.name.startswith("mysql"):\n    op.execute(build_mysql())', "pass")
+    assert pushing(prefix, "postgresql") == set()
+    assert "raw-sql-uninspectable" in pushing(prefix, "mysql")
 
 
 # ------------------------------------------------------------------ the skill's own patterns (issue 18 item 2)

@@ -112,6 +112,9 @@ def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         inner = dialect_guard(test.operand)
         return (inner[0], not inner[1]) if inner else None
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
+        names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value) else None
+        return (names, False) if names else None  # dialect.name.startswith("mysql")
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and _is_dialect_expr(test.left)):
         return None
     names = _dialect_names(test.comparators[0])

@@ -35,7 +35,8 @@ class ReviewedRevision(BaseModel):
         description="This revision's findings by severity and its escalations (the items are in the result's "
         "top-level findings and escalations, with this revision's file).",
     )
-    suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
+    # honoured suppression comments are listed once, in the result's top-level suppressions
+    suppressions: list[Suppression] = Field(default_factory=list, exclude=True)
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     coverage: list[StatementCoverage] = Field(
         default_factory=list,
