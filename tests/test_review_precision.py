@@ -261,3 +261,44 @@ def test_the_skills_patterns_pass_the_whole_review_on_postgresql(example_project
     noisy = [(f.rule, f.file, f.message[:120]) for f in result.findings]
     assert noisy == [] and result.escalations == [], noisy
     assert result.verdict == "proceed"
+
+
+def test_issue14_false_alarms_stay_away_through_every_layer(example_project, pg_url):
+    """varchar -> text, setval() with a pass downgrade, an enum created and extended: reviewed with squawk
+    over the rendered SQL on PostgreSQL, no finding above information and no escalation, and none about
+    tables named AS or ADD."""
+    import anyio
+    from conftest import write_revision
+    from test_review_migration import HEAD, upgrade_head
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.review.tool import review_migration
+
+    upgrade_head(example_project, pg_url)
+    revisions = [
+        (
+            LOCK + 'op.alter_column("persons", "name", type_=sa.Text(), existing_type=sa.String(120))',
+            'op.alter_column("persons", "name", type_=sa.String(120), existing_type=sa.Text())',
+        ),
+        ("op.execute(\"SELECT setval('persons_id_seq', (SELECT coalesce(max(id), 1) FROM persons))\")", "pass"),
+        (
+            "op.execute(\"CREATE TYPE leave_status AS ENUM ('pending', 'approved')\")\n"
+            'op.create_table("leaves", sa.Column("id", sa.Integer(), primary_key=True), '
+            'sa.Column("status", postgresql.ENUM(name="leave_status", create_type=False), nullable=False))\n'
+            "with op.get_context().autocommit_block():\n"
+            "    op.execute(\"ALTER TYPE leave_status ADD VALUE IF NOT EXISTS 'denied'\")",
+            'op.drop_table("leaves")\nop.execute("DROP TYPE leave_status")',
+        ),
+    ]
+    down = HEAD
+    for index, (up, dn) in enumerate(revisions, start=3):
+        revision = f"e{index}e{index}e{index}e{index}000{index}"
+        header = "from sqlalchemy.dialects import postgresql\n"
+        write_revision(example_project, revision, down, upgrade=up, downgrade=dn, extra_header=header)
+        down = revision
+    project = load_project(example_project, {"database_url": pg_url})
+    result = anyio.run(lambda: review_migration(project, include_sql=True))
+    assert all("sql" in r.layers for r in result.revisions)
+    assert not [f for f in result.findings if (f.table or "").upper() in ("AS", "ADD")]
+    loud = [(f.rule, f.file, f.message[:120]) for f in result.findings if f.severity != "info"]
+    assert loud == [] and result.escalations == [], (loud, result.escalations)

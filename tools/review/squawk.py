@@ -55,6 +55,9 @@ TABLE_IN_SQL = re.compile(
 )
 # CREATE TYPE x AS ENUM / ALTER TYPE x ADD VALUE: the object is the type, not a table.
 TYPE_IN_SQL = re.compile(r"^\s*(?:create|alter|drop)\s+type\s+(?:if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I)
+# Statements creating a new object: they lock no existing table (CREATE TABLE's FK takes a brief lock on
+# the referenced table, which layer 1 judges).
+NEW_OBJECT = re.compile(r"^\s*create\s+(table|type|sequence|schema|domain|function|or\s+replace\s+function)\b", re.I)
 # Lines the offline renderer writes around each transaction and autocommit block: never a finding.
 RENDERING_ARTIFACT = re.compile(r"^\s*(begin|commit|start\s+transaction)\s*;?\s*$", re.I)
 
@@ -139,8 +142,8 @@ def merge(
         name = item.get("rule_name", "")
         statement = item.get("statement", "")
         table, type_name = object_of(statement)
-        if "alembic_version" in statement or statement.lower().startswith("create table"):
-            continue  # the version table, and tables the migration creates (empty: no lock worth a finding)
+        if "alembic_version" in statement or NEW_OBJECT.match(statement):
+            continue  # the version table, and objects the migration creates (no lock on existing data)
         if RENDERING_ARTIFACT.match(statement):
             continue
         if name == "ban-drop-constraint" and any(re.search(rf"\b{re.escape(c)}\b", statement) for c in transient):
