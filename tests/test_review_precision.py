@@ -302,3 +302,30 @@ def test_issue14_false_alarms_stay_away_through_every_layer(example_project, pg_
     assert not [f for f in result.findings if (f.table or "").upper() in ("AS", "ADD")]
     loud = [(f.rule, f.file, f.message[:120]) for f in result.findings if f.severity != "info"]
     assert loud == [] and result.escalations == [], (loud, result.escalations)
+
+
+def test_create_none_named_by_the_models_naming_convention_is_information(example_project, sqlite_url):
+    """indico-style migrations: op.create_foreign_key(None, ...) with a naming convention in the models."""
+    import anyio
+    from conftest import write_revision
+    from test_review_migration import HEAD
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.review.tool import review_migration
+
+    write_revision(
+        example_project,
+        "f9f9f9f90003",
+        HEAD,
+        upgrade='op.add_column("persons", sa.Column("mentor_id", sa.Integer(), nullable=True))\n'
+        'op.create_index(None, "persons", ["mentor_id"])\n'
+        'op.create_foreign_key(None, "persons", "persons", ["mentor_id"], ["id"])',
+        downgrade='op.drop_constraint(op.f("fk_persons_mentor_id_persons"), "persons", type_="foreignkey")\n'
+        'op.drop_index(op.f("ix_persons_mentor_id"), table_name="persons")\n'
+        'op.drop_column("persons", "mentor_id")',
+    )
+    project = load_project(example_project, {"database_url": sqlite_url})
+    result = anyio.run(lambda: review_migration(project, revision="f9f9", include_sql=True))
+    unnamed = [f for f in result.findings if f.rule == "unnamed-constraint"]
+    assert len(unnamed) == 2 and {f.severity for f in unnamed} == {"info"}
+    assert any("naming_convention for 'fk'" in f.message for f in unnamed)

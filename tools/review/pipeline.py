@@ -78,6 +78,7 @@ class Review:
     squawked: dict[str, list] = field(default_factory=dict)
     pg_version: str | None = None
     model_tables: dict[str, list[str]] = field(default_factory=dict)
+    conventions: set[str] = field(default_factory=set)  # constraint kinds the models' naming_convention names
 
     @property
     def backend(self) -> str | None:
@@ -93,6 +94,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
         group.start_soon(_lint_then_facts, review)
     await _squawk(review)
     _judge_renames(review)
+    _apply_naming_convention(review)
     _apply_facts(review)
     _lift_statements_the_sql_covered(review)
     await review.progress(3, 4, "merging the layers and applying the escalation policy")
@@ -182,6 +184,9 @@ async def _render(review: Review) -> None:
     metadata = raw.get("metadata") or {}
     if metadata.get("found"):
         review.model_tables.update(metadata.get("tables") or {})
+    if metadata.get("found"):
+        # a CHECK's convention usually needs %(constraint_name)s, so an unnamed CHECK stays unnamed
+        review.conventions = {"fk", "uq"} - set(metadata.get("missing") or [])
     if metadata.get("found") and metadata.get("missing") and _creates_constraints(review):
         env_file = review.project.relative(review.project.script_location / "env.py")
         home = metadata.get("home")
@@ -244,6 +249,19 @@ def _lift_statements_the_sql_covered(review: Review) -> None:
 
         file_review.hits = [h for h in file_review.hits if not unread_upgrade(h)]
         file_review.silenced = [h for h in file_review.silenced if not unread_upgrade(h)]
+
+
+def _apply_naming_convention(review: Review) -> None:
+    """create_*(None, ...) is named by the models' naming convention (alembic applies target_metadata's):
+    information, not an error, when the convention covers that kind of constraint."""
+    for file_review in review.files.values():
+        for hit in file_review.hits + file_review.silenced:
+            kind = hit.data.get("convention_kind")
+            if kind and kind in review.conventions and hit.finding.severity == "error":
+                hit.finding.severity = "info"
+                hit.finding.message += (
+                    f" The models' MetaData has a naming_convention for {kind!r}: alembic names it from that."
+                )
 
 
 def _judge_renames(review: Review) -> None:

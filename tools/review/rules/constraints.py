@@ -193,8 +193,26 @@ FK_MISSING_INDEX = rule(
 )
 
 
-def unnamed(state, op: OpCall, message: str, code: str, severity: str = "error", line: int | None = None) -> None:
-    state.emit(UNNAMED_CONSTRAINT, op, message, _fix_unnamed(code), severity=severity, line=line)
+def unnamed(
+    state,
+    op: OpCall,
+    message: str,
+    code: str,
+    severity: str = "error",
+    line: int | None = None,
+    convention_kind: str | None = None,
+) -> None:
+    """``convention_kind`` (fk, uq, ck): a naming convention of that kind in the models' MetaData names
+    the constraint (alembic applies target_metadata's convention), which the review checks later."""
+    state.emit(
+        UNNAMED_CONSTRAINT,
+        op,
+        message,
+        _fix_unnamed(code),
+        severity=severity,
+        line=line,
+        convention_kind=convention_kind,
+    )
 
 
 def unique_hit(state, op: OpCall, table: str | None, columns: list[str], what: str) -> None:
@@ -300,7 +318,11 @@ def create_index(state, op: OpCall) -> None:
     columns = list_of_str(op.arg(2, "columns"))
     if is_none(op.arg(0, "index_name")):
         code = f"op.create_index(op.f('ix_{table}_{'_'.join(columns)}'), {q(table)}, {columns!r})"
-        unnamed(state, op, f"create_index on {table} has no name (None).", code)
+        message = (
+            f"create_index on {table} has no name (None): it gets the naming convention's name "
+            f"(SQLAlchemy's default: ix_{table}_{'_'.join(columns[:1]) or '<column>'})."
+        )
+        unnamed(state, op, message, code, "info")
     if op.table_created_here:
         state.clear(ADD_UNIQUE_CONSTRAINT.id, table)
         return
@@ -325,7 +347,7 @@ def create_foreign_key(state, op: OpCall) -> None:
     local = list_of_str(op.arg(3, "local_cols"))
     if is_none(op.arg(0, "constraint_name")):
         code = named_call(op, convention_fk_name(table, local, name_value(op.arg(2, "referent_table"))))
-        unnamed(state, op, f"create_foreign_key on {table} has no name (None).", code)
+        unnamed(state, op, f"create_foreign_key on {table} has no name (None).", code, convention_kind="fk")
     remote = list_of_str(op.arg(4, "remote_cols"))
     new_columns = bool(local) and all((table, c) in state.new_nullable_columns for c in local)
     not_valid = truthy(op.kwargs.get("postgresql_not_valid"))
@@ -339,7 +361,7 @@ def create_unique_constraint(state, op: OpCall) -> None:
     table, columns = op.table, list_of_str(op.arg(2, "columns"))
     if is_none(op.arg(0, "constraint_name")):
         code = named_call(op, f"uq_{table}_{'_'.join(columns)}")
-        unnamed(state, op, f"create_unique_constraint on {table} has no name (None).", code)
+        unnamed(state, op, f"create_unique_constraint on {table} has no name (None).", code, convention_kind="uq")
     if op.table_created_here:
         state.clear(ADD_UNIQUE_CONSTRAINT.id, table)
         return
@@ -352,7 +374,7 @@ def create_check_constraint(state, op: OpCall) -> None:
     if is_none(op.arg(0, "constraint_name")):
         words = re.findall(r"[A-Za-z_]\w*", src(op.arg(2, "condition")).strip("\"'"))
         code = named_call(op, f"ck_{table}_{words[0] if words else 'check'}")
-        unnamed(state, op, f"create_check_constraint on {table} has no name (None).", code)
+        unnamed(state, op, f"create_check_constraint on {table} has no name (None).", code, convention_kind="ck")
     if op.table_created_here or truthy(op.kwargs.get("postgresql_not_valid")):
         state.clear(FK_NOT_VALID_MISSING.id, table)
         return
