@@ -319,6 +319,10 @@ async def test_mcp_review_and_bad_input(example_project, sqlite_url, mode):
         data = r.structured_content
         assert data["verdict"] == "escalate" and data["revisions"][0]["revision"] == "c3c3c3c30003"
         assert any(e["rule"] == "drop-column-with-data" for e in data["escalations"])
+        # each finding once: in the top-level list, counted (not repeated) per revision
+        revision = data["revisions"][0]
+        assert not {"findings", "escalations", "suppressions"} & set(revision)
+        assert revision["counts"]["escalations"] == len(data["escalations"]) >= 1
 
         bad = [
             ({"revision": "nope"}, "cannot be resolved"),
@@ -455,14 +459,25 @@ def test_pg_revision_that_reads_rows_is_offline_unsafe_not_a_failure(example_pro
 
 
 def test_metadata_without_naming_convention_reported(example_project, sqlite_url):
+    """Once, where the models' MetaData lives, and only for a revision that creates constraints."""
     drop_pgy(example_project)
     models = example_project / "residency" / "models.py"
     models.write_text(models.read_text().replace("MetaData(naming_convention=NAMING_CONVENTION)", "MetaData()"))
-    result = review(example_project, sqlite_url, revision="c3c3", include_sql=True)
-    finding = rules(result)["unnamed-constraint"]
-    assert finding.file == "migrations/env.py" and "uq, fk, ck, pk" in finding.message
-    models.write_text(models.read_text().replace("MetaData()", "MetaData(naming_convention=NAMING_CONVENTION)"))
     assert "unnamed-constraint" not in rules(review(example_project, sqlite_url, revision="c3c3", include_sql=True))
+    write_revision(
+        example_project,
+        "d4d4d4d40004",
+        "c3c3c3c30003",
+        upgrade='op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("person_id", sa.Integer(), sa.ForeignKey("persons.id", name="fk_tags_person_id")))',
+        downgrade='op.drop_table("tags")',
+    )
+    result = review(example_project, sqlite_url, revision="d4d4", include_sql=True)
+    [finding] = [f for f in result.findings if f.rule == "unnamed-constraint" and f.table is None]
+    assert finding.file == "residency/models.py" and "uq, fk, ck, pk" in finding.message
+    assert "residency/models.py" in finding.fix
+    models.write_text(models.read_text().replace("MetaData()", "MetaData(naming_convention=NAMING_CONVENTION)"))
+    assert "unnamed-constraint" not in rules(review(example_project, sqlite_url, revision="d4d4", include_sql=True))
 
 
 def test_suppressed_rule_not_brought_back_by_squawk(example_project):

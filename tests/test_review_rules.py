@@ -173,13 +173,13 @@ def test_example_project_migrations_are_clean():
         assert rules_of(path.read_text()) == {}, path.name
 
 
-def test_documented_irreversible_downgrade_is_a_warning_without_escalation():
-    source = migration(
-        'op.drop_column("persons", "pgy_level")',
-        'raise NotImplementedError("irreversible: pgy_level values are gone")',
-    )
-    hit = rules_of(source)["irreversible-downgrade"][0]
-    assert hit.finding.severity == "warning" and hit.escalation is None
+def test_a_deliberate_raise_in_downgrade_escalates_with_its_own_message():
+    """Issue 14: an irreversible revision by design; the message is evidence, never a clearance."""
+    for message in ("irreversible: pgy_level values are gone", "cannot downgrade past this revision"):
+        source = migration('op.drop_column("persons", "pgy_level")', f"raise NotImplementedError({message!r})")
+        hit = rules_of(source)["irreversible-downgrade"][0]
+        assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
+        assert hit.escalation.evidence["message"] == message and message in hit.escalation.reason
 
 
 def test_parse_error_sql_is_uninspectable():
@@ -281,12 +281,13 @@ def test_a_comment_documents_a_downgrade_loss_but_never_clears_the_escalation():
     )
     hit = rules_of(migration(up, 'op.drop_column("persons", "display")'))["downgrade-loses-data"][0]
     assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
-    for comment in ("# data loss: display values are derived from name", "# data loss: none intended"):
+    for comment, matches in (("# data loss: persons.display", True), ("# data loss: none intended", False)):
         documented = migration(up, f'{comment}\nop.drop_column("persons", "display")')
         hit = rules_of(documented)["downgrade-loses-data"][0]
-        assert hit.finding.severity == "warning" and "documents the loss" in hit.finding.message
+        assert ("documents the loss" in hit.finding.message) == matches
         assert hit.escalation is not None and hit.escalation.rule == "unclear-rollback"
         assert hit.escalation.evidence["documented"] == comment
+        assert hit.escalation.evidence["documented_matches"] == matches
 
 
 def test_suppression_silences_the_finding_but_keeps_its_escalation():

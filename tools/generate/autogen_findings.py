@@ -6,11 +6,13 @@ metadata without a naming convention, SQLite without batch mode. Built from the 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.naming import naming_convention_finding
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.generate.model_scan import ModelTable
 
@@ -110,7 +112,7 @@ def blind_spot_findings(facts: dict[str, Any], operations: list[DetectedOperatio
         *_server_default_findings(facts, env),
         *_object_findings(facts),
         *_general_blind_spots(),
-        *_naming_findings(facts),
+        *_naming_findings(facts, project.relative),
         *_sqlite_batch_findings(facts, operations, env),
     ]
 
@@ -242,25 +244,13 @@ def _object_findings(facts: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def _naming_findings(facts: dict[str, Any]) -> list[Finding]:
-    """No naming convention: constraints get names the database chooses."""
-    findings: list[Finding] = []
-    if facts.get("naming_convention") is False:
-        findings.append(
-            Finding(
-                rule="unnamed-constraint",
-                severity="warning",
-                message="target_metadata has no naming_convention: constraints without an explicit name get "
-                "a "
-                "name chosen by the database.",
-                why="Unnamed constraints cannot be dropped or altered portably by a later migration "
-                "(drop_constraint(None, ...) fails), and SQLite batch mode cannot recreate them.",
-                fix="MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': "
-                "'uq_%(table_name)s_%(column_0_name)s', 'ck': 'ck_%(table_name)s_%(constraint_name)s', 'fk': "
-                "'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'pk': 'pk_%(table_name)s'})",
-            )
-        )
-    return findings
+def _naming_findings(facts: dict[str, Any], relative: Callable[[str], str] | None = None) -> list[Finding]:
+    """No naming convention: constraints get names the database chooses (one wording: tools/core/naming.py)."""
+    if facts.get("naming_convention") is not False:
+        return []
+    home = facts.get("metadata_home")
+    missing = facts.get("naming_missing") or ["uq", "fk", "ck", "pk"]
+    return [naming_convention_finding(missing, relative(home) if home and relative else home, None)]
 
 
 def _sqlite_batch_findings(facts: dict[str, Any], operations: list[DetectedOperation], env: str) -> list[Finding]:
@@ -315,6 +305,57 @@ def _similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
+def _type_changes(drop: DetectedOperation, add: DetectedOperation) -> bool:
+    """The added column is not the dropped one renamed: another type, or it now references a table."""
+    old, new = drop.detail.get("type"), add.detail.get("type")
+    return (old is not None and new is not None and old != new) or bool(add.detail.get("foreign_keys"))
+
+
+def _column_rename_finding(
+    table: str, drop: DetectedOperation, add: DetectedOperation, dialect: str | None, file: str | None
+) -> Finding:
+    message = (
+        f"{table}.{drop.column} is dropped and {table}.{add.column} added "
+        f"({drop.detail.get('type') or '?'} -> {add.detail.get('type') or '?'})"
+    )
+    if _type_changes(drop, add):
+        refs = ", ".join(add.detail.get("foreign_keys") or [])
+        return Finding(
+            rule="probable-rename",
+            severity="warning",
+            file=file,
+            table=table,
+            column=drop.column,
+            message=message + (f", referencing {refs}" if refs else "") + ": the values of the old column "
+            "cannot simply be renamed into the new one. Two options; a human picks one.",
+            why="As written the migration deletes every value of the old column and adds an empty one; a plain "
+            "rename would instead put the old values (of another type) into the new column.",
+            fix=f"Option 1, keep the data (a lookup backfill): add {add.column} nullable, fill it from the old "
+            f"values (UPDATE {table} SET {add.column} = <parent>.id FROM <parent> WHERE <parent>.<key> = "
+            f"{table}.{drop.column}), check the rows left NULL, then set NOT NULL and drop {drop.column} "
+            "(ideally in a later release). Option 2, the old values are not needed: keep the drop and add, "
+            "and confirm the loss of the old column with a human.",
+        )
+    up = (
+        f"with op.batch_alter_table({table!r}) as batch_op:\n    batch_op.alter_column("
+        f"{drop.column!r}, new_column_name={add.column!r})"
+        if dialect == "sqlite"
+        else f"op.alter_column({table!r}, {drop.column!r}, new_column_name={add.column!r})"
+    )
+    return Finding(
+        rule="probable-rename",
+        severity="error",
+        file=file,
+        table=table,
+        column=drop.column,
+        message=message + ": probably a rename, which autogenerate cannot detect.",
+        why="As written the migration deletes every value of the old column and adds an empty one.",
+        fix=f"If it is a rename, replace the drop_column/add_column pair in upgrade() with:\n{up}\n"
+        f"and in downgrade() the reverse (new_column_name={drop.column!r}). If the drop is intended, keep it "
+        "and confirm with a human.",
+    )
+
+
 def rename_findings(operations: list[DetectedOperation], dialect: str | None, file: str | None) -> list[Finding]:
     findings: list[Finding] = []
     by_table: dict[str, tuple[list[DetectedOperation], list[DetectedOperation]]] = {}
@@ -338,30 +379,7 @@ def rename_findings(operations: list[DetectedOperation], dialect: str | None, fi
                 continue
             used.add(best)
             add = adds[best]
-            batch = dialect == "sqlite"
-            up = (
-                f"with op.batch_alter_table({table!r}) as batch_op:\n    batch_op.alter_column("
-                f"{drop.column!r}, new_column_name={add.column!r})"
-                if batch
-                else f"op.alter_column({table!r}, {drop.column!r}, new_column_name={add.column!r})"
-            )
-            findings.append(
-                Finding(
-                    rule="probable-rename",
-                    severity="error",
-                    file=file,
-                    table=table,
-                    column=drop.column,
-                    message=f"{table}.{drop.column} is dropped and {table}.{add.column} added "
-                    f"({drop.detail.get('type') or '?'} -> {add.detail.get('type') or '?'}): probably a "
-                    "rename, which autogenerate cannot detect.",
-                    why="As written the migration deletes every value of the old column and adds an empty one.",
-                    fix=f"If it is a rename, replace the drop_column/add_column pair in upgrade() "
-                    f"with:\n{up}\n"
-                    f"and in downgrade() the reverse (new_column_name={drop.column!r}). If the drop is "
-                    "intended, keep it and confirm with a human.",
-                )
-            )
+            findings.append(_column_rename_finding(table, drop, add, dialect, file))
     dropped = [o for o in operations if o.op == "drop_table"]
     created = [o for o in operations if o.op == "create_table"]
     for drop in dropped:

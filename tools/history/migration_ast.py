@@ -74,6 +74,72 @@ class OpCall:
         return literal_value(self.arg(position, keyword))
 
 
+DIALECT_ALIASES = {"mariadb": "mysql", "postgres": "postgresql"}
+
+
+@dataclass(frozen=True)
+class DialectBranch:
+    """Lines of an ``if <dialect> == "x":`` body (or its else) and the dialects that run them."""
+
+    start: int
+    end: int
+    dialects: frozenset[str]
+    negated: bool = False  # the lines run on every dialect but these
+
+    def runs_on(self, dialect: str) -> bool:
+        return (DIALECT_ALIASES.get(dialect, dialect) in self.dialects) != self.negated
+
+
+def _dialect_names(node: ast.expr) -> frozenset[str] | None:
+    """The string constants a dialect is compared with (``"mysql"``, ``("mysql", "mariadb")``)."""
+    values = literal_value(node)
+    names = [values] if isinstance(values, str) else list(values) if isinstance(values, list | tuple | set) else []
+    if not names or not all(isinstance(n, str) for n in names):
+        return None
+    return frozenset(DIALECT_ALIASES.get(n.lower(), n.lower()) for n in names)
+
+
+def _is_dialect_expr(node: ast.expr) -> bool:
+    """``<anything>.dialect.name``, ``dialect`` / ``dialect_name`` variables, ``bind.engine.name``."""
+    if isinstance(node, ast.Attribute):
+        inner = node.value
+        return node.attr == "name" and isinstance(inner, ast.Attribute) and inner.attr in ("dialect", "engine")
+    return isinstance(node, ast.Name) and node.id.lower() in ("dialect", "dialect_name", "backend", "db_dialect")
+
+
+def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
+    """(dialects, negated) of an if-test comparing the dialect's name, or None."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = dialect_guard(test.operand)
+        return (inner[0], not inner[1]) if inner else None
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
+        names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value) else None
+        return (names, False) if names else None  # dialect.name.startswith("mysql")
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and _is_dialect_expr(test.left)):
+        return None
+    names = _dialect_names(test.comparators[0])
+    if names is None or not isinstance(test.ops[0], ast.Eq | ast.NotEq | ast.In | ast.NotIn):
+        return None
+    return names, isinstance(test.ops[0], ast.NotEq | ast.NotIn)
+
+
+def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
+    """Every dialect-guarded block of a function, with its else block (the other dialects)."""
+    out: list[DialectBranch] = []
+    for node in ast.walk(func) if func is not None else []:
+        if not isinstance(node, ast.If) or (guard := dialect_guard(node.test)) is None:
+            continue
+        names, negated = guard
+        out.append(DialectBranch(node.body[0].lineno, _end(node.body), names, negated))
+        if node.orelse:
+            out.append(DialectBranch(node.orelse[0].lineno, _end(node.orelse), names, not negated))
+    return out
+
+
+def _end(body: list[ast.stmt]) -> int:
+    return max(getattr(stmt, "end_lineno", stmt.lineno) or stmt.lineno for stmt in body)
+
+
 @dataclass
 class MigrationSource:
     path: Path
@@ -83,9 +149,16 @@ class MigrationSource:
     down_revision: object
     functions: dict[str, ast.FunctionDef]
     ops: list[OpCall] = field(default_factory=list)
+    branches: list[DialectBranch] = field(default_factory=list)  # dialect-guarded blocks
 
     def ops_in(self, function: str) -> list[OpCall]:
         return [op for op in self.ops if op.function == function]
+
+    def runs_on(self, line: int, dialect: str | None) -> bool:
+        """Whether the code at ``line`` runs on ``dialect`` (None: unknown, every branch counts)."""
+        if dialect is None:
+            return True
+        return all(b.runs_on(dialect) for b in self.branches if b.start <= line <= b.end)
 
     def tables_changed(self, function: str = "upgrade") -> set[str]:
         return {op.table for op in self.ops_in(function) if op.table}
@@ -258,6 +331,7 @@ def parse_source(source: str, path: Path | str = "<migration>") -> MigrationSour
         for stmt in func.body:
             visitor.visit(stmt)
         migration.ops.extend(visitor.ops)
+        migration.branches.extend(dialect_branches(func))
     return migration
 
 

@@ -9,6 +9,7 @@ findings; the escalations of silenced findings stay, with the findings as eviden
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from alembic_mcp.tools.core.approvals import apply_approvals, read_approvals
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError
 from alembic_mcp.tools.core.isolation import dialect_only_url
+from alembic_mcp.tools.core.naming import naming_convention_finding
 from alembic_mcp.tools.core.policy import is_production, matches_any
 from alembic_mcp.tools.core.progress import Progress
 from alembic_mcp.tools.core.urls import backend_of
@@ -37,6 +39,7 @@ from alembic_mcp.tools.review.result import (
 )
 from alembic_mcp.tools.review.rules import Definitions, FileReview, Hit
 from alembic_mcp.tools.review.rules import review_source as lint_file
+from alembic_mcp.tools.review.rules.astutil import name_value
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import escalation_evidence
 from alembic_mcp.tools.worker.protocol import RenderSqlArgs
@@ -79,6 +82,7 @@ class Review:
     pg_version: str | None = None
     model_tables: dict[str, list[str]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)  # the project's approvals log, read once per call
+    conventions: set[str] = field(default_factory=set)  # constraint kinds the models' naming_convention names
 
     @property
     def backend(self) -> str | None:
@@ -94,6 +98,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
         group.start_soon(_lint_then_facts, review)
     await _squawk(review)
     _judge_renames(review)
+    _apply_naming_convention(review)
     _apply_facts(review)
     _lift_statements_the_sql_covered(review)
     await review.progress(3, 4, "merging the layers and applying the escalation policy")
@@ -184,9 +189,17 @@ async def _render(review: Review) -> None:
     metadata = raw.get("metadata") or {}
     if metadata.get("found"):
         review.model_tables.update(metadata.get("tables") or {})
-    if metadata.get("found") and metadata.get("missing"):
+    if metadata.get("found"):
+        # a CHECK's convention usually needs %(constraint_name)s, so an unnamed CHECK stays unnamed
+        review.conventions = {"fk", "uq"} - set(metadata.get("missing") or [])
+    if metadata.get("found") and metadata.get("missing") and _creates_constraints(review):
         env_file = review.project.relative(review.project.script_location / "env.py")
-        review.general.append(_naming_finding(metadata["missing"], env_file))
+        home = metadata.get("home")
+        review.general.append(
+            naming_convention_finding(
+                metadata["missing"], review.project.relative(Path(home)) if home else None, env_file
+            )
+        )
 
 
 async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | None]]) -> dict:
@@ -243,6 +256,19 @@ def _lift_statements_the_sql_covered(review: Review) -> None:
         file_review.silenced = [h for h in file_review.silenced if not unread_upgrade(h)]
 
 
+def _apply_naming_convention(review: Review) -> None:
+    """create_*(None, ...) is named by the models' naming convention (alembic applies target_metadata's):
+    information, not an error, when the convention covers that kind of constraint."""
+    for file_review in review.files.values():
+        for hit in file_review.hits + file_review.silenced:
+            kind = hit.data.get("convention_kind")
+            if kind and kind in review.conventions and hit.finding.severity == "error":
+                hit.finding.severity = "info"
+                hit.finding.message += (
+                    f" The models' MetaData has a naming_convention for {kind!r}: alembic names it from that."
+                )
+
+
 def _judge_renames(review: Review) -> None:
     if not review.model_tables:
         return
@@ -286,11 +312,17 @@ def _revision(review: Review, target: Target) -> ReviewedRevision:
         findings=findings,
         escalations=escalations,
         approvals=approved,
+        counts=_counts(findings, escalations),
         suppressions=file_review.suppressions,
         layers=layers,
         coverage=_coverage(review, rev),
         sql=render.get("sql") if review.include_sql else None,
     )
+
+
+def _counts(findings: list[Finding], escalations: list[Escalation]) -> dict[str, int]:
+    counts = {severity: sum(f.severity == severity for f in findings) for severity in ("error", "warning", "info")}
+    return {**counts, "escalations": len(escalations)}
 
 
 def _still_escalated(silenced: list[Hit]) -> list[Escalation]:
@@ -310,7 +342,16 @@ def _squawk_findings(review: Review, target: Target, findings: list[Finding], fi
     # suppressed layer-1 findings count as reported: squawk must not bring them back
     reported = findings + [h.finding for h in file_review.silenced]
     rel = review.project.relative(target.file)
-    return merge(review.squawked[target.revision], reported, file_review.lint.cleared, rel, op_lines)
+    transient = _transient_constraints(review.parsed[target.revision])
+    return merge(review.squawked[target.revision], reported, file_review.lint.cleared, rel, op_lines, transient)
+
+
+def _transient_constraints(migration: MigrationSource) -> frozenset[str]:
+    """Constraint names upgrade() both creates and drops."""
+    up = migration.ops_in("upgrade")
+    names = {name_value(op.arg(0, "constraint_name")) for op in up if op.name.startswith("create_")}
+    dropped = {name_value(op.arg(0, "constraint_name")) for op in up if op.name == "drop_constraint"}
+    return frozenset(n for n in names & dropped if n)
 
 
 def _squawk_escalations(added: list[Finding]) -> list[Escalation]:
@@ -430,18 +471,16 @@ def _paths_of(
     return sorted(known[rev] for rev in needed)
 
 
-def _naming_finding(missing: list[str], env_file: str) -> Finding:
-    return Finding(
-        rule="unnamed-constraint",
-        severity="warning",
-        message="env.py's target_metadata has no naming_convention for "
-        f"{', '.join(missing)}: autogenerate writes those constraints without names.",
-        file=env_file,
-        why="Unnamed constraints get database-generated names that differ between backends, so later "
-        "migrations cannot drop or alter them reliably (drop_constraint(None, ...)).",
-        fix="metadata = MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': "
-        "'uq_%(table_name)s_%(column_0_name)s', 'ck': 'ck_%(table_name)s_%(constraint_name)s', 'fk': "
-        "'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s', 'pk': 'pk_%(table_name)s'})",
+CONSTRAINT_OPS = {"create_table", "create_foreign_key", "create_unique_constraint", "create_check_constraint"}
+
+
+def _creates_constraints(review: Review) -> bool:
+    """Advice about constraint names concerns only revisions that create constraints."""
+    return any(
+        op.name in CONSTRAINT_OPS
+        or (op.name == "add_column" and re.search(r"ForeignKey|unique=True", ast.unparse(op.node)))
+        for target in review.targets
+        for op in review.parsed[target.revision].ops_in("upgrade")
     )
 
 

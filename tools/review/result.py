@@ -26,10 +26,19 @@ class ReviewedRevision(BaseModel):
     file: str = Field(description="Migration file, relative to the project.")
     down_revisions: list[str] = Field(default_factory=list)
     verdict: VerdictKind = Field(description="This revision's own verdict.")
-    findings: list[Finding] = Field(default_factory=list)
-    escalations: list[Escalation] = Field(default_factory=list)
-    approvals: list[Approval] = Field(default_factory=list, description="Escalations a human approved for this file.")
-    suppressions: list[Suppression] = Field(default_factory=list, description="Suppression comments honoured.")
+    # Each finding and escalation is reported once, in the result's top-level lists (their ``file`` is this
+    # revision's); these per-revision lists serve the Python callers and are left out of the tool's output.
+    findings: list[Finding] = Field(default_factory=list, exclude=True)
+    escalations: list[Escalation] = Field(default_factory=list, exclude=True)
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="This revision's findings by severity and its escalations (the items are in the result's "
+        "top-level findings and escalations, with this revision's file).",
+    )
+    # approvals are listed once too, in the result's top-level approvals
+    approvals: list[Approval] = Field(default_factory=list, exclude=True)
+    # honoured suppression comments are listed once, in the result's top-level suppressions
+    suppressions: list[Suppression] = Field(default_factory=list, exclude=True)
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     coverage: list[StatementCoverage] = Field(
         default_factory=list,

@@ -50,7 +50,16 @@ EXCLUDED = [
     "prefer-timestamptz",
     "transaction-nesting",
 ]
-TABLE_IN_SQL = re.compile(r"(?:table|on|into|update|from)\s+(?:only\s+|if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I)
+TABLE_IN_SQL = re.compile(
+    r"\b(?:table|on|into|update|from)\s+(?:only\s+|if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I
+)
+# CREATE TYPE x AS ENUM / ALTER TYPE x ADD VALUE: the object is the type, not a table.
+TYPE_IN_SQL = re.compile(r"^\s*(?:create|alter|drop)\s+type\s+(?:if\s+(?:not\s+)?exists\s+)?\"?([\w.]+)\"?", re.I)
+# Statements creating a new object: they lock no existing table (CREATE TABLE's FK takes a brief lock on
+# the referenced table, which layer 1 judges).
+NEW_OBJECT = re.compile(r"^\s*create\s+(table|type|sequence|schema|domain|function|or\s+replace\s+function)\b", re.I)
+# Lines the offline renderer writes around each transaction and autocommit block: never a finding.
+RENDERING_ARTIFACT = re.compile(r"^\s*(begin|commit|start\s+transaction)\s*;?\s*$", re.I)
 
 
 def squawk_binary() -> str | None:
@@ -105,14 +114,26 @@ async def run_squawk(sql_by_revision: dict[str, str], pg_version: str | None = N
     return out
 
 
+def object_of(statement: str) -> tuple[str | None, str | None]:
+    """(table, type) a rendered statement is about; a CREATE/ALTER TYPE names a type and no table."""
+    if m := TYPE_IN_SQL.match(statement):
+        return None, m.group(1).split(".")[-1]
+    tables = [m.group(1).split(".")[-1] for m in TABLE_IN_SQL.finditer(statement)]
+    return next((t for t in tables if t.lower() not in ("only", "if")), None), None
+
+
 def merge(
     violations: list[dict[str, Any]],
     layer1: list[Finding],
     cleared: set[tuple[str, str | None]],
     file: str | None,
     op_lines: dict[str, int],
+    transient: frozenset[str] = frozenset(),
 ) -> list[Finding]:
-    """New findings from squawk that layer 1 did not already report or clear for this revision."""
+    """New findings from squawk that layer 1 did not already report or clear for this revision.
+
+    ``transient``: constraints the revision creates and drops again (the CHECK of the CHECK-based SET
+    NOT NULL): dropping them removes no guarantee anyone relied on."""
     have = {f.rule for f in layer1}
     cleared_rules = {rule for rule, table in cleared if table is None}
     added: list[Finding] = []
@@ -120,15 +141,18 @@ def merge(
     for item in violations:
         name = item.get("rule_name", "")
         statement = item.get("statement", "")
-        tables = [m.group(1).split(".")[-1] for m in TABLE_IN_SQL.finditer(statement)]
-        table = next((t for t in tables if t.lower() not in ("only", "if")), None)
-        if "alembic_version" in statement or statement.lower().startswith("create table"):
-            continue  # the version table, and tables the migration creates (empty: no lock worth a finding)
+        table, type_name = object_of(statement)
+        if "alembic_version" in statement or NEW_OBJECT.match(statement):
+            continue  # the version table, and objects the migration creates (no lock on existing data)
+        if RENDERING_ARTIFACT.match(statement):
+            continue
+        if name == "ban-drop-constraint" and any(re.search(rf"\b{re.escape(c)}\b", statement) for c in transient):
+            continue
         rule = SQUAWK_TO_RULE.get(name)
         if rule is not None and (rule in have or (rule, table) in cleared or rule in cleared_rules):
             continue
         our = rule or f"squawk:{name}"
-        key = (our, table or statement)
+        key = (our, table or type_name or statement)
         if key in seen or (rule == "missing-lock-timeout" and any(k[0] == rule for k in seen)):
             continue
         seen.add(key)
@@ -136,7 +160,9 @@ def merge(
             Finding(
                 rule=our,
                 severity="warning" if rule else "info",
-                message=f"squawk {name}: {item.get('message', '')} Statement: {statement[:200]}",
+                message=f"squawk {name}: {item.get('message', '')}"
+                + (f" (type {type_name})" if type_name else "")
+                + f" Statement: {statement[:200]}",
                 file=file,
                 line=op_lines.get(table or ""),
                 table=table,

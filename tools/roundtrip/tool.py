@@ -10,6 +10,7 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -313,6 +314,29 @@ def _missing_sqlite_file(url: Any) -> bool:
         and url.database != ":memory:"
         and not (Path(url.database).exists())
     )
+
+
+LOCK_TIMEOUT_SET = re.compile(r"^[^#\n]*lock_timeout", re.M)
+
+
+def lock_timeout_set(project: Project, revision_path: str | Path) -> bool:
+    """The revision or env.py sets lock_timeout (read as text, not imported)."""
+    for path in (Path(revision_path), project.script_location / "env.py"):
+        try:
+            if LOCK_TIMEOUT_SET.search(path.read_text(encoding="utf-8")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _lock_fix(already_set: bool) -> str:
+    if already_set:
+        return (
+            "lock_timeout is already set, so waiting for this lock fails fast instead of queueing reads behind it; "
+            "keep the step small (no rewrite or scan under this lock)."
+        )
+    return "Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\")) and keep the step small."
 
 
 async def test_roundtrip(
@@ -688,9 +712,9 @@ def _build(
                     "reads and writes wait "
                     "until it commits.",
                     why="Brief for catalog-only changes; long if the step also rewrites or scans the table.",
-                    fix="Set lock_timeout in the migration "
-                    "(op.execute(\"SET LOCAL lock_timeout = '5s'\")) and "
-                    "keep the step small.",
+                    fix=_lock_fix(lock_timeout_set(project, history.nodes[lk.revision].path))
+                    if lk.revision in history.nodes
+                    else _lock_fix(False),
                 )
             )
     for item in drift:

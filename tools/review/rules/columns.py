@@ -30,8 +30,12 @@ def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool
         f'op.execute(sa.text("UPDATE {table} SET {col} = :value WHERE {col} IS NULL")'
         ".bindparams(value=...))  # the value existing rows should get\n"
         f"{enforce}\n"
-        f"# or, when one constant fits every row: sa.Column({q(col)}, {type_src}, nullable=False, "
-        "server_default=<constant>)"
+        "# the backfill has options, a human picks the value:\n"
+        f"#  - a constant for every row: the UPDATE above, or sa.Column({q(col)}, {type_src}, nullable=False, "
+        "server_default=<constant>)\n"
+        f"#  - a lookup from a parent table: UPDATE {table} SET {col} = p.<value> FROM <parent> p "
+        f"WHERE p.<key> = {table}.<key>; rows left NULL (no match) make the NOT NULL step fail, "
+        f"so list them first: SELECT id FROM {table} WHERE {col} IS NULL"
     )
 
 
@@ -43,26 +47,42 @@ def _fix_set_not_null(table: str | None, col: str | None, pg: bool) -> str:
         )
     check = f"ck_{table}_{col}_not_null"
     return (
-        f"# migration 1:\nop.create_check_constraint({q(check)}, {q(table)}, "
+        "# op.f(): the name is final (a naming convention's ck_%(table_name)s_%(constraint_name)s would rename it)\n"
+        f"# migration 1:\nop.create_check_constraint(op.f({q(check)}), {q(table)}, "
         f'"{col} IS NOT NULL", postgresql_not_valid=True)\n'
         f"# migration 2 (separate transaction):\n"
         f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {check}")\n'
         f"op.alter_column({q(table)}, {q(col)}, nullable=False)  # PostgreSQL 12+ skips the scan\n"
-        f'op.drop_constraint({q(check)}, {q(table)}, type_="check")'
+        f'op.drop_constraint(op.f({q(check)}), {q(table)}, type_="check")'
     )
 
 
-def _fix_volatile(table: str | None, col: str | None, type_src: str, default: str) -> str:
-    return (
+def _fix_volatile(table: str | None, col: str | None, type_src: str, default: str, not_null: bool = False) -> str:
+    """Add the column without the default, set the default for new rows, backfill existing rows in
+    batches outside the DDL transaction, then (when the column was NOT NULL) enforce it."""
+    fix = (
         f"op.add_column({q(table)}, sa.Column({q(col)}, {type_src}, nullable=True))\n"
         f"op.alter_column({q(table)}, {q(col)}, server_default=sa.text({default!r}))\n"
-        f"# then backfill existing rows in batches, outside the DDL transaction:\n"
-        f"# UPDATE {table} SET {col} = {default} WHERE id IN (SELECT id FROM {table} WHERE {col} IS NULL LIMIT 10000)"
+        "# existing rows, in batches outside the DDL transaction (assumes an id key):\n"
+        "with op.get_context().autocommit_block():\n"
+        "    bind = op.get_bind()\n"
+        "    while bind.execute(sa.text(\n"
+        f'        "UPDATE {table} SET {col} = {default} WHERE id IN '
+        f'(SELECT id FROM {table} WHERE {col} IS NULL LIMIT 10000)"\n'
+        "    )).rowcount:\n"
+        "        pass"
     )
+    if not_null:
+        fix += f"\nop.alter_column({q(table)}, {q(col)}, existing_type={type_src}, nullable=False)"
+    return fix
 
 
 def _fix_json(col: str | None) -> str:
-    return f"sa.Column({q(col)}, postgresql.JSONB(), ...)  # from sqlalchemy.dialects import postgresql"
+    return (
+        f"sa.Column({q(col)}, postgresql.JSONB(), ...)  # from sqlalchemy.dialects import postgresql\n"
+        f"# and in the model, so the next autogenerate does not turn it back: {col} = "
+        "mapped_column(sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'))"
+    )
 
 
 def _fix_rename_column(col: str | None, new: str | None) -> str:
@@ -171,7 +191,7 @@ def _volatile_default(state, op: OpCall, spec) -> None:
             VOLATILE_DEFAULT,
             op,
             f"Column {table}.{col} is added with the volatile default {default}.",
-            _fix_volatile(table, col, type_label(spec.type_node), default),
+            _fix_volatile(table, col, type_label(spec.type_node), default, spec.nullable is False),
             column=col,
         )
     elif spec.server_default is not None:

@@ -4,6 +4,8 @@ primary key changes, unnamed constraints and foreign keys without an index."""
 from __future__ import annotations
 
 import ast
+import copy
+import re
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
 from alembic_mcp.tools.review.rules.astutil import (
@@ -30,11 +32,94 @@ INLINE_PREFIX = {"ForeignKeyConstraint": "fk", "UniqueConstraint": "uq", "CheckC
 
 
 def _fix_not_valid(name: str | None, table: str | None, ref_table: str | None, local: list, remote: list) -> str:
+    """The generic fix (docs): every argument of the original call kept, NOT VALID added, then VALIDATE."""
     return (
         f"op.create_foreign_key({q(name)}, {q(table)}, {q(ref_table)}, {local!r}, {remote!r}, "
-        "postgresql_not_valid=True)\n"
-        f'# in a later migration: op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")'
+        "<the original keyword arguments: ondelete=..., onupdate=...>, postgresql_not_valid=True)\n"
+        f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")  # same or a later migration'
     )
+
+
+def convention_fk_name(table: str | None, local: list[str], ref_table: str | None) -> str:
+    """The name the project's naming convention gives (fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s)."""
+    return f"fk_{table}_{local[0] if local else 'col'}_{ref_table}"
+
+
+def _validate_line(table: str | None, name: str) -> str:
+    return (
+        f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")  '
+        "# a separate migration saves the lock time when env.py runs each revision in its own transaction"
+    )
+
+
+def fix_create_fk_not_valid(op: OpCall, local: list[str], ref_table: str | None) -> str:
+    """The original create_foreign_key call with every argument kept, a name when it had none, and
+    postgresql_not_valid=True; then VALIDATE CONSTRAINT by that name."""
+    call = copy.deepcopy(op.node)
+    name = name_value(op.arg(0, "constraint_name"))
+    if name is None:
+        name = convention_fk_name(op.table, local, ref_table)
+        named = ast.Call(ast.Attribute(ast.Name("op"), "f"), [ast.Constant(name)], [])
+        if call.args:
+            call.args[0] = named
+        else:
+            call.keywords = [k for k in call.keywords if k.arg != "constraint_name"]
+            call.keywords.insert(0, ast.keyword("constraint_name", named))
+    _set_keyword(call, "postgresql_not_valid", ast.Constant(True))
+    return ast.unparse(call) + "\n" + _validate_line(op.table, name)
+
+
+def fix_inline_fk_not_valid(op: OpCall, column: ast.Call, fk: ast.Call, target: str) -> str:
+    """add_column(sa.Column(..., sa.ForeignKey(...))) split in two: the column without its ForeignKey,
+    then the key as a NOT VALID create_foreign_key keeping the ForeignKey's arguments (ondelete, ...)."""
+    bare = copy.deepcopy(column)
+    bare.args = [a for a in bare.args if not (isinstance(a, ast.Call) and callee(a) == "ForeignKey")]
+    add = copy.deepcopy(op.node)
+    if add.args and len(add.args) > 1:
+        add.args[1] = bare
+    else:
+        add.keywords = [ast.keyword(k.arg, bare) if k.arg == "column" else k for k in add.keywords]
+    col = literal_value(column.args[0]) if column.args else None
+    ref_table, _, ref_col = target.rpartition(".")
+    name = name_value(kw(fk, "name")) or convention_fk_name(op.table, [str(col)], ref_table)
+    options = [k for k in fk.keywords if k.arg not in ("name", "column")]
+    create = ast.Call(
+        ast.Attribute(ast.Name("op"), "create_foreign_key"),
+        [
+            ast.Constant(name),
+            ast.Constant(op.table),
+            ast.Constant(ref_table),
+            ast.List([ast.Constant(col)]),
+            ast.List([ast.Constant(ref_col)]),
+        ],
+        [*options, ast.keyword("postgresql_not_valid", ast.Constant(True))],
+    )
+    return ast.unparse(add) + "\n" + ast.unparse(create) + "\n" + _validate_line(op.table, name)
+
+
+def named_call(op: OpCall, name: str) -> str:
+    """The operation's own call with ``op.f(name)`` in place of its ``None`` name, every other argument kept."""
+    call = copy.deepcopy(op.node)
+    named = ast.Call(ast.Attribute(ast.Name("op"), "f"), [ast.Constant(name)], [])
+    if call.args:
+        call.args[0] = named
+    else:
+        call.keywords = [ast.keyword(k.arg, named) if k.arg in NAME_KEYWORDS else k for k in call.keywords]
+    return ast.unparse(call)
+
+
+NAME_KEYWORDS = ("constraint_name", "index_name")
+
+
+def _with_keyword(op: OpCall, name: str, value: ast.expr) -> str:
+    """The operation's own call, every argument kept, with one keyword set."""
+    call = copy.deepcopy(op.node)
+    _set_keyword(call, name, value)
+    return ast.unparse(call)
+
+
+def _set_keyword(call: ast.Call, name: str, value: ast.expr) -> None:
+    call.keywords = [k for k in call.keywords if k.arg != name] + [ast.keyword(name, value)]
 
 
 def _fix_unique(table: str | None, columns: list[str]) -> str:
@@ -108,8 +193,26 @@ FK_MISSING_INDEX = rule(
 )
 
 
-def unnamed(state, op: OpCall, message: str, code: str, severity: str = "error", line: int | None = None) -> None:
-    state.emit(UNNAMED_CONSTRAINT, op, message, _fix_unnamed(code), severity=severity, line=line)
+def unnamed(
+    state,
+    op: OpCall,
+    message: str,
+    code: str,
+    severity: str = "error",
+    line: int | None = None,
+    convention_kind: str | None = None,
+) -> None:
+    """``convention_kind`` (fk, uq, ck): a naming convention of that kind in the models' MetaData names
+    the constraint (alembic applies target_metadata's convention), which the review checks later."""
+    state.emit(
+        UNNAMED_CONSTRAINT,
+        op,
+        message,
+        _fix_unnamed(code),
+        severity=severity,
+        line=line,
+        convention_kind=convention_kind,
+    )
 
 
 def unique_hit(state, op: OpCall, table: str | None, columns: list[str], what: str) -> None:
@@ -124,21 +227,22 @@ def unique_hit(state, op: OpCall, table: str | None, columns: list[str], what: s
     )
 
 
-def fk_hit(state, op: OpCall, local: list[str], ref_table: str | None, remote: list[str], **how: bool) -> None:
-    """A foreign key added to ``op.table``; ``how``: new_columns (empty, new columns), not_valid."""
+def fk_hit(
+    state, op: OpCall, local: list[str], ref_table: str | None, remote: list[str], fix: str, **how: bool
+) -> None:
+    """A foreign key added to ``op.table``; ``fix``: the safe call; ``how``: new_columns, not_valid."""
     table = op.table
     _fk_index(state, op, local, ref_table)
     if op.table_created_here or how.get("not_valid"):
         state.clear(FK_NOT_VALID_MISSING.id, table)
         return
-    name = name_value(op.arg(0, "constraint_name")) if op.name == "create_foreign_key" else None
     new_columns = how.get("new_columns", False)
     state.emit(
         FK_NOT_VALID_MISSING,
         op,
         f"Foreign key {table}({', '.join(local)}) -> {ref_table}({', '.join(remote)}) is validated while it is "
         "added" + (" (the column is new and empty, so the scan finds nothing)." if new_columns else "."),
-        _fix_not_valid(name, table, ref_table, local, remote),
+        fix,
         severity="warning" if new_columns else "error",
         why=f"Adding it scans {table} under a SHARE ROW EXCLUSIVE lock on both {table} and {ref_table} "
         "(writes blocked), and fails on orphan rows.",
@@ -201,10 +305,11 @@ def inline_constraints(state, op: OpCall) -> None:
     col = [spec.name] if spec.name else []
     if spec.unique and not op.table_created_here:
         unique_hit(state, op, op.table, col, "unique=True on the new column")
-    for target, _ in spec.foreign_keys:
+    for target, fk in spec.foreign_keys:
         if target:
             ref_table, _, ref_col = target.rpartition(".")
-            fk_hit(state, op, col, ref_table, [ref_col], new_columns=True)
+            fix = fix_inline_fk_not_valid(op, spec.node, fk, target) if isinstance(spec.node, ast.Call) else ""
+            fk_hit(state, op, col, ref_table, [ref_col], fix, new_columns=True)
 
 
 @on_op("create_index")
@@ -213,7 +318,11 @@ def create_index(state, op: OpCall) -> None:
     columns = list_of_str(op.arg(2, "columns"))
     if is_none(op.arg(0, "index_name")):
         code = f"op.create_index(op.f('ix_{table}_{'_'.join(columns)}'), {q(table)}, {columns!r})"
-        unnamed(state, op, f"create_index on {table} has no name (None).", code)
+        message = (
+            f"create_index on {table} has no name (None): it gets the naming convention's name "
+            f"(SQLAlchemy's default: ix_{table}_{'_'.join(columns[:1]) or '<column>'})."
+        )
+        unnamed(state, op, message, code, "info")
     if op.table_created_here:
         state.clear(ADD_UNIQUE_CONSTRAINT.id, table)
         return
@@ -235,24 +344,24 @@ def create_index(state, op: OpCall) -> None:
 @on_op("create_foreign_key")
 def create_foreign_key(state, op: OpCall) -> None:
     table = op.table
-    if is_none(op.arg(0, "constraint_name")):
-        code = f"op.create_foreign_key(op.f('fk_{table}_...'), {q(table)}, ...)  # and MetaData(naming_convention=...)"
-        unnamed(state, op, f"create_foreign_key on {table} has no name (None).", code)
     local = list_of_str(op.arg(3, "local_cols"))
+    if is_none(op.arg(0, "constraint_name")):
+        code = named_call(op, convention_fk_name(table, local, name_value(op.arg(2, "referent_table"))))
+        unnamed(state, op, f"create_foreign_key on {table} has no name (None).", code, convention_kind="fk")
     remote = list_of_str(op.arg(4, "remote_cols"))
     new_columns = bool(local) and all((table, c) in state.new_nullable_columns for c in local)
     not_valid = truthy(op.kwargs.get("postgresql_not_valid"))
-    fk_hit(
-        state, op, local, name_value(op.arg(2, "referent_table")), remote, new_columns=new_columns, not_valid=not_valid
-    )
+    ref_table = name_value(op.arg(2, "referent_table"))
+    fix = fix_create_fk_not_valid(op, local, ref_table)
+    fk_hit(state, op, local, ref_table, remote, fix, new_columns=new_columns, not_valid=not_valid)
 
 
 @on_op("create_unique_constraint")
 def create_unique_constraint(state, op: OpCall) -> None:
     table, columns = op.table, list_of_str(op.arg(2, "columns"))
     if is_none(op.arg(0, "constraint_name")):
-        code = f"op.create_unique_constraint(op.f('uq_{table}_{'_'.join(columns)}'), {q(table)}, {columns!r})"
-        unnamed(state, op, f"create_unique_constraint on {table} has no name (None).", code)
+        code = named_call(op, f"uq_{table}_{'_'.join(columns)}")
+        unnamed(state, op, f"create_unique_constraint on {table} has no name (None).", code, convention_kind="uq")
     if op.table_created_here:
         state.clear(ADD_UNIQUE_CONSTRAINT.id, table)
         return
@@ -263,18 +372,20 @@ def create_unique_constraint(state, op: OpCall) -> None:
 def create_check_constraint(state, op: OpCall) -> None:
     table = op.table
     if is_none(op.arg(0, "constraint_name")):
-        code = f"op.create_check_constraint(op.f('ck_{table}_...'), {q(table)}, ...)"
-        unnamed(state, op, f"create_check_constraint on {table} has no name (None).", code)
+        words = re.findall(r"[A-Za-z_]\w*", src(op.arg(2, "condition")).strip("\"'"))
+        code = named_call(op, f"ck_{table}_{words[0] if words else 'check'}")
+        unnamed(state, op, f"create_check_constraint on {table} has no name (None).", code, convention_kind="ck")
     if op.table_created_here or truthy(op.kwargs.get("postgresql_not_valid")):
         state.clear(FK_NOT_VALID_MISSING.id, table)
         return
-    name, condition = name_value(op.arg(0, "constraint_name")), src(op.arg(2, "condition"))
+    name = name_value(op.arg(0, "constraint_name"))
     state.emit(
         FK_NOT_VALID_MISSING,
         op,
         f"CHECK constraint {name} on existing table {table} is validated while it is added.",
-        f"op.create_check_constraint({q(name)}, {q(table)}, {condition}, postgresql_not_valid=True)\n"
-        f'# in a later migration: op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")',
+        _with_keyword(op, "postgresql_not_valid", ast.Constant(True)) + "\n"
+        f'# in a later migration: op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")'
+        "  # the name as created: a naming convention with %(constraint_name)s prefixes it unless op.f() is used",
         why="Adding it scans the whole table under ACCESS EXCLUSIVE and fails if any row violates it.",
         fact=RowsFact(table),
     )
@@ -326,6 +437,13 @@ def create_table(state, op: OpCall) -> None:
             _table_constraint(state, op, arg)
 
 
+# A constraint created with its table gets a name the database derives from the table and columns
+# (PostgreSQL: <table>_<column>_fkey / _key, MySQL: <table>_ibfk_<n>): predictable, so advice only.
+CREATED_WITH_TABLE = (
+    " The database derives its name from the table and columns ({example}), so a later migration can name it."
+)
+
+
 def _inline_column(state, op: OpCall, spec, arg: ast.expr) -> None:
     table = op.table
     for target, fk in spec.foreign_keys:
@@ -334,13 +452,16 @@ def _inline_column(state, op: OpCall, spec, arg: ast.expr) -> None:
                 f"sa.ForeignKey({q(target)}, name=op.f('fk_{table}_{spec.name}_...'))  "
                 "# or MetaData(naming_convention=...)"
             )
-            unnamed(state, op, f"Inline ForeignKey on {table}.{spec.name} has no name.", code, "warning", fk.lineno)
+            message = f"Inline ForeignKey on {table}.{spec.name} has no name."
+            message += CREATED_WITH_TABLE.format(example=f"PostgreSQL: {table}_{spec.name}_fkey")
+            unnamed(state, op, message, code, "info", fk.lineno)
         if target:
             _fk_index(state, op, [spec.name] if spec.name else [], target.rpartition(".")[0])
     if spec.unique:
         code = f"sa.UniqueConstraint({q(spec.name)}, name=op.f('uq_{table}_{spec.name}'))"
         message = f"unique=True on {table}.{spec.name} creates an unnamed constraint."
-        unnamed(state, op, message, code, "warning", arg.lineno)
+        message += CREATED_WITH_TABLE.format(example=f"PostgreSQL: {table}_{spec.name}_key")
+        unnamed(state, op, message, code, "info", arg.lineno)
 
 
 def _table_constraint(state, op: OpCall, arg: ast.Call) -> None:
@@ -350,7 +471,12 @@ def _table_constraint(state, op: OpCall, arg: ast.Call) -> None:
             f"sa.{kind}(..., name=op.f('{INLINE_PREFIX[kind or '']}_{table}_...'))  "
             "# autogenerate writes these when MetaData has a naming_convention"
         )
-        unnamed(state, op, f"{kind} in create_table({table!r}) has no name.", code, line=arg.lineno)
+        # CHECK names derive from an expression PostgreSQL abbreviates: keep those a warning.
+        severity = "warning" if kind == "CheckConstraint" else "info"
+        example = {"ForeignKeyConstraint": "_fkey", "UniqueConstraint": "_key"}.get(kind or "", "_check")
+        message = f"{kind} in create_table({table!r}) has no name."
+        message += CREATED_WITH_TABLE.format(example=f"PostgreSQL: {table}_<columns>{example}")
+        unnamed(state, op, message, code, severity, line=arg.lineno)
     if kind == "ForeignKeyConstraint":
         local = list_of_str(arg.args[0] if arg.args else None)
         remote = list_of_str(arg.args[1] if len(arg.args) > 1 else None)
@@ -361,14 +487,39 @@ def _table_constraint(state, op: OpCall, arg: ast.Call) -> None:
 def unnamed_drop_in_downgrade(state) -> None:
     for op in state.down:
         if op.name == "drop_constraint" and is_none(op.arg(0, "constraint_name")):
+            name = _proposed_name(state, op)
+            fix = (
+                named_call(op, name) + "  # the name the fix of upgrade()'s create gives it"
+                if name
+                else "Look the real name up (\\d table in psql, or Inspector.get_foreign_keys) and pass it to both "
+                "create_* in upgrade() and drop_constraint in downgrade()."
+            )
             unnamed(
                 state,
                 op,
                 f"downgrade() calls drop_constraint(None, {op.table!r}): it fails at runtime, the constraint has "
                 "no name in the migration.",
-                "Look the real name up (\\d table in psql, or Inspector.get_foreign_keys) and pass it to both "
-                "create_* in upgrade() and drop_constraint in downgrade().",
+                fix,
             )
+
+
+def _proposed_name(state, drop: OpCall) -> str | None:
+    """The name unnamed-constraint's fix gives the one unnamed create_* of this kind on the table in upgrade()."""
+    kind = literal_value(drop.kwargs.get("type_"))
+    creates = {"foreignkey": "create_foreign_key", "unique": "create_unique_constraint"}
+    matches = [
+        op
+        for op in state.up
+        if op.table == drop.table and op.name == creates.get(str(kind)) and is_none(op.arg(0, "constraint_name"))
+    ]
+    if len(matches) != 1:
+        return None
+    create = matches[0]
+    if create.name == "create_foreign_key":
+        return convention_fk_name(
+            create.table, list_of_str(create.arg(3, "local_cols")), name_value(create.arg(2, "referent_table"))
+        )
+    return f"uq_{create.table}_{'_'.join(list_of_str(create.arg(2, 'columns')))}"
 
 
 PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
@@ -438,6 +589,24 @@ CASES = cases(
         'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"], postgresql_not_valid=True)',
         'op.drop_constraint("fk_a_p", "assignments", type_="foreignkey")',
         triggers=False,
+    ),
+    Case(
+        "fk-not-valid-missing",
+        'op.create_foreign_key(None, "assignments", "rotations", ["rotation_id"], ["id"], ondelete="RESTRICT")',
+        'op.drop_constraint(None, "assignments", type_="foreignkey")',
+        severity="error",
+        fix_contains=(
+            "ondelete='RESTRICT'",
+            "op.f('fk_assignments_rotation_id_rotations')",
+            "VALIDATE CONSTRAINT fk_assignments_rotation_id_rotations",
+            "postgresql_not_valid=True",
+        ),
+    ),
+    Case(
+        "unnamed-constraint",
+        'op.create_unique_constraint(None, "rotations", ["name"])',
+        'op.drop_constraint(None, "rotations", type_="unique")',
+        fix_contains=("op.f('uq_rotations_name')",),
     ),
     Case(
         "unnamed-constraint",

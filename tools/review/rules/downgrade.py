@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, name_value, q, src
+from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CONSTRAINT_OPS = {
@@ -23,10 +23,9 @@ CONSTRAINT_OPS = {
     "create_primary_key": "primary",
     "create_exclude_constraint": "exclude",
 }
+# op.<name> calls that change nothing themselves (context, connection, naming helpers).
+READS_ONLY = {"batch_alter_table", "get_bind", "get_context", "f", "inline_literal"}
 DOC_IRREVERSIBLE = re.compile(r"irreversib|not reversible|one[- ]way|cannot be (undone|reversed)|no downgrade", re.I)
-DOC_DATA_LOSS = re.compile(
-    r"data (is |will be )?los[st]|loses data|lose[sd]? (the )?data|data loss|export .* first|backup", re.I
-)
 
 
 def _fix_inverses(inverses: list[str]) -> str:
@@ -44,8 +43,9 @@ def _fix_irreversible() -> str:
 
 def _fix_loses_data(target: str) -> str:
     return (
-        f"# in downgrade(), before the drop:\n# data loss: export {target} first "
-        "(backup_db tables=[...]) - rollback cannot restore it"
+        f"# in downgrade(), before the drop (name what is lost; a human accepts it):\n"
+        f"# data loss: {target.split(' ', 1)[1]} - export it first (backup_db tables=[...]); rollback cannot "
+        "restore it"
     )
 
 
@@ -237,10 +237,18 @@ def _undone_add_column(state, op: OpCall) -> bool:
     )
 
 
+def _dropped_columns(state, table: str | None) -> set[str]:
+    """Columns of ``table`` downgrade() drops: PostgreSQL drops the indexes and constraints using them too."""
+    return {
+        name_value(d.arg(1, "column_name")) or "" for d in state.down if d.name == "drop_column" and d.table == table
+    }
+
+
 def _undone_create_index(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "index_name"))
     return (
         op.table in _dropped_tables(state)
+        or bool(set(list_of_str(op.arg(2, "columns"))) & _dropped_columns(state, op.table))
         or name is None
         or _down(state, "drop_index", args={(0, "index_name"): name})
         or _raw(state, "drop index")
@@ -249,8 +257,11 @@ def _undone_create_index(state, op: OpCall) -> bool:
 
 def _undone_constraint(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "constraint_name"))
+    position = {"create_foreign_key": (3, "local_cols"), "create_unique_constraint": (2, "columns")}.get(op.name)
+    columns = set(list_of_str(op.arg(*position))) if position else set()
     return (
         op.table in _dropped_tables(state)
+        or bool(columns & _dropped_columns(state, op.table))
         or name is None
         or _down(state, "drop_constraint", args={(0, "constraint_name"): name})
         or _raw(state, "drop constraint")
@@ -312,9 +323,13 @@ def _raise_message(node: ast.Raise) -> str:
 @on_file
 def downgrade_checks(state) -> None:
     """Whether downgrade() undoes upgrade(): raises, is empty, misses inverses or loses filled data."""
-    up_changes = [op for op in state.up if op.name != "batch_alter_table"]
+    up_changes = [op for op in state.up if op.name not in READS_ONLY]
     if not up_changes and not has_statements(state.migration.functions.get("upgrade")):
         return
+    if not up_changes and state.migration.ops_in("upgrade"):
+        return  # every operation is in another dialect's branch
+    if up_changes and all(_data_only(state, op) for op in up_changes) and not _raises_in_downgrade(state):
+        return  # a backfill or setval(): nothing in the schema for downgrade() to undo
     down_func = state.migration.functions.get("downgrade")
     raises = [n for n in ast.walk(down_func) if isinstance(n, ast.Raise)] if down_func else []
     if raises:
@@ -326,9 +341,59 @@ def downgrade_checks(state) -> None:
         _loses_data(state, down_func)
 
 
+# Statements that change rows or sequences, never the schema: a downgrade that passes leaves no drift.
+DATA_ONLY_KINDS = {"select", "update", "set_lock_timeout"}
+
+
+def _data_only(state, op: OpCall) -> bool:
+    """``op.execute`` of literal data statements (UPDATE backfills, ``SELECT setval(...)``) or an update()."""
+    if op.name != "execute":
+        return False
+    arg = state.exec_arg(op)
+    if arg.kind == "construct":
+        return arg.construct == "update"
+    if arg.kind == "interpolated":  # reported by raw-sql-interpolated; its written start says what it is
+        return bool(DATA_STATEMENT_START.match(_leading_text(op.arg(0, "sqltext"))))
+    return arg.kind == "literal" and bool(arg.statements) and all(_no_inverse(s) for s in arg.statements)
+
+
+def _no_inverse(statement) -> bool:
+    """Data statements, and ALTER TYPE ... ADD VALUE IF NOT EXISTS (re-runnable; PostgreSQL cannot drop
+    an enum value, so a downgrade that leaves it is the norm)."""
+    if statement.kind == "alter_type_add_value":
+        return "if not exists" in statement.text.lower()
+    return statement.kind in DATA_ONLY_KINDS
+
+
+DATA_STATEMENT_START = re.compile(r"^\s*(update|select)\b", re.I)
+
+
+def _leading_text(node: ast.expr | None) -> str:
+    """The literal text a built SQL string starts with: f"UPDATE ... {x}", "UPDATE ..." + x, "...".format()."""
+    while node is not None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            node = node.values[0] if node.values else None
+        elif isinstance(node, ast.BinOp):
+            node = node.left
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value if node.func.attr == "format" else (node.args[0] if node.args else None)
+        else:
+            return ""
+    return ""
+
+
+def _raises_in_downgrade(state) -> bool:
+    down_func = state.migration.functions.get("downgrade")
+    return down_func is not None and any(isinstance(n, ast.Raise) for n in ast.walk(down_func))
+
+
 def _irreversible(state, node: ast.Raise) -> None:
+    """A raising downgrade is an irreversible revision by design: a human accepts it (never a comment)."""
     message = _raise_message(node)
     documented = bool(message) and bool(DOC_IRREVERSIBLE.search(state.migration.source))
+    evidence = {"line": node.lineno, "message": message or None, "documented": documented}
     state.emit(
         IRREVERSIBLE_DOWNGRADE,
         None,
@@ -338,9 +403,12 @@ def _irreversible(state, node: ast.Raise) -> None:
         _fix_irreversible(),
         severity="warning" if documented else "error",
         line=node.lineno,
-        escalation=None
-        if documented
-        else ("downgrade() raises and the file does not document why.", {"line": node.lineno}),
+        escalation=(
+            "downgrade() raises: the revision cannot be rolled back"
+            + (f' ("{message[:200]}").' if message else " and the file does not say why.")
+            + " Only a human can accept an irreversible revision.",
+            evidence,
+        ),
     )
     state.hits[-1].span = (node.lineno, node.end_lineno or node.lineno)
 
@@ -360,8 +428,34 @@ def _empty(state, down_func: ast.FunctionDef | None, up_changes: list[OpCall]) -
     )
 
 
+TRANSIENT_PAIRS = {  # a create and the drop that undoes it: (name argument, the other operation's names)
+    **{create: ((0, "constraint_name"), ("drop_constraint",)) for create in CONSTRAINT_OPS},
+    "drop_constraint": ((0, "constraint_name"), tuple(CONSTRAINT_OPS)),
+    "create_index": ((0, "index_name"), ("drop_index",)),
+    "drop_index": ((0, "index_name"), ("create_index",)),
+}
+
+
+def _transient(state, op: OpCall) -> bool:
+    """An object upgrade() both creates and drops (the CHECK of the CHECK-based SET NOT NULL): nothing
+    is left for downgrade() to undo, and dropping it there would fail."""
+    if op.name not in TRANSIENT_PAIRS:
+        return False
+    position, partners = TRANSIENT_PAIRS[op.name]
+    name = name_value(op.arg(*position))
+    creating = not op.name.startswith("drop")
+    return name is not None and any(
+        other.name in partners
+        and (other.line > op.line if creating else other.line < op.line)
+        and name_value(other.arg(*position)) == name
+        for other in state.up
+    )
+
+
 def _not_inverse(state, up_changes: list[OpCall]) -> None:
     for op in up_changes:
+        if _transient(state, op):
+            continue
         undone = UNDONE_BY.get(op.name)
         missing = inverse(state, op)
         if missing is None or undone is None or undone(state, op):
@@ -377,17 +471,21 @@ def _not_inverse(state, up_changes: list[OpCall]) -> None:
         state.hits[-1].span = (op.line, op.node.end_lineno or op.line)
 
 
+COPIES = re.compile(r"\bselect\b", re.I)  # INSERT ... SELECT copies rows; INSERT ... VALUES writes constants
+
+
 def _filled(state) -> tuple[set[str], set[tuple[str, str]]]:
     """Tables upgrade() filled with rows, and columns it filled by copying other data into them."""
     tables: set[str] = set()
     columns: set[tuple[str, str]] = set()
     for op in state.up:
-        if op.name == "bulk_insert" and op.table:
+        # constant rows (a seeded lookup table) come back with the next upgrade: not a loss
+        if op.name == "bulk_insert" and op.table and literal_value(op.arg(1, "rows")) is None:
             tables.add(op.table)
         if op.name != "execute":
             continue
         arg = state.exec_arg(op)
-        tables |= {s.table for s in arg.statements if s.kind == "insert" and s.table}
+        tables |= {s.table for s in arg.statements if s.kind == "insert" and s.table and COPIES.search(s.text)}
         columns |= {(s.table, c) for s in arg.statements if s.kind == "update" and s.table for c in s.copied_columns}
         if arg.kind == "construct" and arg.construct == "insert" and (op.table or arg.construct_table):
             tables.add(op.table or arg.construct_table)
@@ -405,23 +503,37 @@ def _loss_target(state, op: OpCall, tables: set[str], columns: set[tuple[str, st
     return None
 
 
+DATA_LOSS_NOTE = re.compile(r"#\s*data loss:\s*(.+)", re.I)
+
+
+def _named_losses(down_src: str) -> tuple[set[str], str | None]:
+    """What ``# data loss: persons.nickname, table tags`` comments name (``table.column`` or ``table``),
+    and the first such comment line."""
+    named: set[str] = set()
+    first = None
+    for m in DATA_LOSS_NOTE.finditer(down_src):
+        first = first or m.group(0).strip()
+        named |= {word.lower() for word in re.findall(r"[A-Za-z_][\w.]*", m.group(1))}
+    return named, first
+
+
 def _loses_data(state, down_func: ast.FunctionDef) -> None:
-    """A comment documenting the loss is noted, but only a human can accept it: the escalation stays."""
+    """A loss is documented when a ``# data loss:`` comment names what the review computes is lost;
+    only a human can accept it: the escalation stays either way."""
     tables, columns = _filled(state)
     down_src = ast.get_source_segment(state.migration.source, down_func) or ""
-    documented = DOC_DATA_LOSS.search(down_src)
+    named, note = _named_losses(down_src)
     for op in state.down:
         target = _loss_target(state, op, tables, columns)
         if target is None:
             continue
-        evidence = {"line": op.line, "dropped": target}
-        if documented:
-            evidence["documented"] = _line_of(down_src, documented.start())
+        what = target.split(" ", 1)[1]
+        documented = what.lower() in named
+        evidence = {"line": op.line, "dropped": target, "documented": note, "documented_matches": documented}
         state.emit(
             DOWNGRADE_LOSES_DATA,
             op,
-            f"downgrade() drops {target}, which upgrade() filled with data"
-            + ("; the file documents the loss." if documented else "; the loss is not documented."),
+            f"downgrade() drops {target}, which upgrade() filled with data" + _loss_note(documented, note, what),
             _fix_loses_data(target),
             escalation=(
                 f"downgrade() drops {target} which upgrade() filled"
@@ -433,6 +545,14 @@ def _loses_data(state, down_func: ast.FunctionDef) -> None:
                 evidence,
             ),
         )
+
+
+def _loss_note(documented: bool, note: str | None, what: str) -> str:
+    if documented:
+        return "; the file documents the loss."
+    if note:
+        return f"; the file's comment ({note[:80]}) does not name it: write `# data loss: {what}`."
+    return "; the loss is not documented."
 
 
 def _line_of(text: str, position: int) -> str:
@@ -463,12 +583,26 @@ CASES = cases(
         triggers=False,
     ),
     Case(
+        "empty-downgrade",
+        "op.execute(\"SELECT setval('persons_id_seq', (SELECT max(id) FROM persons))\")\n"
+        "op.execute(\"UPDATE persons SET role = 'resident' WHERE role IS NULL\")",
+        "pass",
+        triggers=False,
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
+        'op.create_index("ix_persons_name", "persons", ["name"])',
+        'op.drop_column("persons", "nick")\nop.execute("SELECT 1")',
+        severity="error",
+        fix_contains=("op.drop_index('ix_persons_name', table_name='persons')",),
+    ),
+    Case(  # dropping the column drops the index on it: nothing is left behind
         "downgrade-not-inverse",
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))\n'
         'op.create_index("ix_persons_nick", "persons", ["nick"])',
-        'op.drop_column("persons", "nick")\nop.execute("SELECT 1")',
-        severity="error",
-        fix_contains=("op.drop_index('ix_persons_nick', table_name='persons')",),
+        'op.drop_column("persons", "nick")',
+        triggers=False,
     ),
     Case(
         "downgrade-not-inverse",
@@ -495,22 +629,37 @@ CASES = cases(
         'op.drop_column("persons", "pgy_level")',
         'raise NotImplementedError("irreversible: pgy_level values are gone")',
         severity="warning",
+        escalation="unclear-rollback",
+        message_contains=("pgy_level values are gone",),
     ),
     Case(
         "downgrade-loses-data",
-        f't = op.create_table("tags", {PERSON_COLS})\nop.bulk_insert(t, [{{"id": 1}}])',
+        f'op.create_table("tags", {PERSON_COLS})\nop.execute("INSERT INTO tags (id) SELECT id FROM persons")',
         'op.drop_table("tags")',
         severity="warning",
         escalation="unclear-rollback",
+    ),
+    Case(  # constant seed rows come back with the next upgrade
+        "downgrade-loses-data",
+        f't = op.create_table("tags", {PERSON_COLS})\nop.bulk_insert(t, [{{"id": 1}}])',
+        'op.drop_table("tags")',
+        triggers=False,
     ),
     Case("downgrade-loses-data", f'op.create_table("tags", {PERSON_COLS})', 'op.drop_table("tags")', triggers=False),
     Case("downgrade-loses-data", COPIED, 'op.drop_column("persons", "display")', escalation="unclear-rollback"),
     Case(
         "downgrade-loses-data",
         COPIED,
-        '# data loss: none intended\nop.drop_column("persons", "display")',
+        '# data loss: persons.display\nop.drop_column("persons", "display")',
         severity="warning",
         escalation="unclear-rollback",
         message_contains=("documents the loss",),
+    ),
+    Case(
+        "downgrade-loses-data",
+        COPIED,
+        '# data loss: none intended\nop.drop_column("persons", "display")',
+        escalation="unclear-rollback",
+        message_contains=("does not name it", "# data loss: persons.display"),
     ),
 )

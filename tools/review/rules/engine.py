@@ -48,8 +48,13 @@ class LintState:
 
     def __post_init__(self) -> None:
         self.lock_timeout_seen = self.env_sets_lock_timeout
-        self.up = self.migration.ops_in("upgrade")
-        self.down = self.migration.ops_in("downgrade")
+        # a branch guarded for another dialect (``if dialect == "mysql":``) is not reviewed for this target
+        self.up = [op for op in self.migration.ops_in("upgrade") if self.runs(op.line)]
+        self.down = [op for op in self.migration.ops_in("downgrade") if self.runs(op.line)]
+
+    def runs(self, line: int) -> bool:
+        """The code at ``line`` runs on the target's dialect (not inside another dialect's branch)."""
+        return self.migration.runs_on(line, self.backend)
 
     @property
     def pg(self) -> bool:
@@ -166,7 +171,7 @@ def lint_migration(
             handler(state, op)
     for check in registry.FILE_CHECKS:
         check(state)
-    changes = any(op.name != "batch_alter_table" for op in state.up)
+    changes = any(op.name not in ("batch_alter_table", "get_bind", "get_context", "f") for op in state.up)
     return Lint(state.hits, state.cleared, _tables_touched(state), changes, state.statements)
 
 

@@ -30,6 +30,7 @@ FAMILIES = (
     "environment",
     "dynamic",
     "downgrade",
+    "schema",
 )
 
 

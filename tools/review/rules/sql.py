@@ -191,8 +191,7 @@ def _add_constraint(state, op: OpCall, s: SqlStatement, created: set) -> None:
             constraints.FK_NOT_VALID_MISSING,
             op,
             f"Raw ALTER TABLE {s.table} ADD CONSTRAINT ({s.constraint}) without NOT VALID.",
-            f"op.execute({(s.text.rstrip(';') + ' NOT VALID')!r})\n"
-            f"# later: ALTER TABLE {s.table} VALIDATE CONSTRAINT <name>",
+            _fix_raw_not_valid(s),
             why="The constraint is validated while added: a full scan under a write-blocking lock; fails on "
             "violating rows.",
             table=s.table,
@@ -200,6 +199,14 @@ def _add_constraint(state, op: OpCall, s: SqlStatement, created: set) -> None:
         )
     elif s.constraint == "unique" and "using index" not in s.text.lower():
         constraints.unique_hit(state, op, s.table, [], "ALTER TABLE ... ADD CONSTRAINT ... UNIQUE")
+
+
+def _fix_raw_not_valid(s: SqlStatement) -> str:
+    fix = f"op.execute({(s.text.rstrip(';') + ' NOT VALID')!r})"
+    name = re.search(r"(?i)add\s+constraint\s+\"?(\w+)", s.text)
+    if name is None:
+        return fix + f"\n# then: ALTER TABLE {s.table} VALIDATE CONSTRAINT <its name>"
+    return fix + f"\nop.execute({f'ALTER TABLE {s.table} VALIDATE CONSTRAINT {name.group(1)}'!r})"
 
 
 def _enum(state, op: OpCall, s: SqlStatement, created: set) -> None:
@@ -243,7 +250,30 @@ def _drop_column(state, op: OpCall, s: SqlStatement, created: set) -> None:
     )
 
 
+RAW_ADD_COLUMN = re.compile(
+    r"(?is)\badd\s+(?:column\s+)?(?:if\s+not\s+exists\s+)?\"?(\w+)\"?\s+(.*?)\s+default\s+(.+)$"
+)
+
+
+def _alter_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    """ALTER TABLE ... ADD COLUMN ... DEFAULT <volatile>: the same rewrite as add_column's."""
+    m = RAW_ADD_COLUMN.search(s.text.rstrip(";"))
+    if s.table in created or m is None or not columns.VOLATILE.search(m.group(3)):
+        return
+    column, type_sql = m.group(1), re.sub(r"(?i)\bnot\s+null\b", "", m.group(2)).strip()
+    default = re.sub(r"(?i)\s+not\s+null\s*$", "", m.group(3)).strip()
+    state.emit(
+        columns.VOLATILE_DEFAULT,
+        op,
+        f"Column {s.table}.{column} is added with the volatile default {default} (raw SQL).",
+        columns._fix_volatile(s.table, column, f"sa.text({type_sql!r})", default, "not null" in s.text.lower()),
+        table=s.table,
+        column=column,
+    )
+
+
 STATEMENT_RULES: dict[str, Callable] = {
+    "alter_table": _alter_table,
     "update": _data_change,
     "delete": _data_change,
     "create_index": _create_index,
@@ -261,7 +291,7 @@ def _calls(state, functions: tuple[str, ...]):
     for name in functions:
         func = state.migration.functions.get(name)
         if func is not None:
-            yield from (n for n in ast.walk(func) if isinstance(n, ast.Call))
+            yield from (n for n in ast.walk(func) if isinstance(n, ast.Call) and state.runs(n.lineno))
 
 
 def _is_op_call(state, node: ast.Call) -> bool:

@@ -6,12 +6,9 @@ import ast
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
 from alembic_mcp.tools.review.rules.astutil import callee, kw, name_value, q, src
+from alembic_mcp.tools.review.rules.casts import no_rewrite
 from alembic_mcp.tools.review.rules.facts import ColumnTypeFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
-
-STRINGS = {"String", "VARCHAR", "Unicode", "NVARCHAR"}
-TEXTS = {"Text", "TEXT", "UnicodeText"}
-NUMERICS = {"Numeric", "NUMERIC", "DECIMAL"}
 
 
 def _fix_type_change(table: str | None, col: str | None, new: str) -> str:
@@ -19,6 +16,30 @@ def _fix_type_change(table: str | None, col: str | None, new: str) -> str:
         f"Expand/contract: op.add_column({q(table)}, sa.Column('{col}_new', {new}, nullable=True)); "
         f"dual-write in the application; backfill in batches; switch reads; drop {col} later."
     )
+
+
+def _enum_values(node: ast.expr | None) -> tuple[str | None, list[str]]:
+    """(name, values) of ``sa.Enum("a", "b", name="x")``."""
+    if not isinstance(node, ast.Call):
+        return None, []
+    values = [v for v in (literal_value(a) for a in node.args) if isinstance(v, str)]
+    return name_value(kw(node, "name")), values
+
+
+def _fix_alter_enum(new: ast.expr, old: ast.expr | None) -> str:
+    """Values added: ALTER TYPE ... ADD VALUE in an autocommit block, in place of the alter_column.
+    Values removed or renamed: no literal fix, the options are described."""
+    name, new_values = _enum_values(new)
+    old_name, old_values = _enum_values(old)
+    added = [v for v in new_values if v not in old_values]
+    if name and name == old_name and added and set(old_values) <= set(new_values):
+        statements = "\n".join(
+            f"    op.execute({f'ALTER TYPE {name} ADD VALUE IF NOT EXISTS {value!r}'!r})" for value in added
+        )
+        return "# replaces the alter_column: the column keeps its type, the type gains the values\n" + (
+            "with op.get_context().autocommit_block():\n" + statements
+        )
+    return _fix_enum()
 
 
 def _fix_enum(statement: str | None = None, rename: bool = False) -> str:
@@ -53,35 +74,9 @@ ENUM_CHANGE = rule(
 )
 
 
-def _length(node: ast.expr) -> int | None:
-    if isinstance(node, ast.Call):
-        value = literal_value(node.args[0]) if node.args else literal_value(kw(node, "length"))
-        return value if isinstance(value, int) else None
-    return None
-
-
-def _precision(node: ast.expr) -> tuple[object, object]:
-    if not isinstance(node, ast.Call):
-        return None, None
-    p = literal_value(node.args[0]) if node.args else literal_value(kw(node, "precision"))
-    s = literal_value(node.args[1]) if len(node.args) > 1 else literal_value(kw(node, "scale"))
-    return p, s
-
-
-def known_safe_cast(old: ast.expr | None, new: ast.expr | None) -> bool:
-    """varchar(n) -> varchar(m >= n) / text, numeric(p, s) -> numeric(q >= p, s): no rewrite."""
-    if old is None or new is None:
-        return False
-    old_name, new_name = callee(old), callee(new)
-    if old_name in STRINGS and new_name in TEXTS:
-        return True
-    if old_name in STRINGS and new_name in STRINGS:
-        old_len, new_len = _length(old), _length(new)
-        return new_len is None or (old_len is not None and new_len >= old_len)
-    if old_name in NUMERICS and new_name in NUMERICS:
-        (old_p, old_s), (new_p, new_s) = _precision(old), _precision(new)
-        return isinstance(old_p, int) and isinstance(new_p, int) and new_p >= old_p and old_s == new_s
-    return False
+def known_safe_cast(old: ast.expr | None, new: ast.expr | None, backend: str | None = None) -> bool:
+    """The database changes the type in its catalogue only (tools/review/rules/casts.py's table)."""
+    return no_rewrite(old, new, backend)
 
 
 @on_op("alter_column")
@@ -99,10 +94,10 @@ def type_change(state, op: OpCall) -> None:
             op,
             f"{table}.{col} changes an Enum type; autogenerate and alter_column do not add or rename "
             "PostgreSQL enum values.",
-            _fix_enum(),
+            _fix_alter_enum(new, old),
             column=col,
         )
-    if known_safe_cast(old, new):
+    if known_safe_cast(old, new, state.backend):
         state.clear(CHANGE_COLUMN_TYPE.id, table)
         return
     old_src = src(old) if old is not None else None

@@ -45,6 +45,7 @@ from alembic_mcp.tools.worker.ops.blind_spot_facts import (
     enum_changes,
     server_default_changes,
 )
+from alembic_mcp.tools.worker.ops.metadata_home import metadata_home
 from alembic_mcp.tools.worker.ops.plain_module import NotPlainModule
 from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
 from alembic_mcp.tools.worker.protocol import GenerateArgs, ProjectSpec, WorkerRequest, describe_exception
@@ -226,6 +227,22 @@ def _flatten(container, table: str | None = None, schema: str | None = None):
             yield op, table, schema
 
 
+def _default_sql(default, dialect) -> str | None:
+    """A server default as the SQL the database gets (``false``, ``now()``, ``'draft'``), None without one."""
+    if default is None:
+        return None
+    arg = getattr(default, "arg", default)
+    if isinstance(arg, str):
+        return "'" + arg.replace("'", "''") + "'"
+    text = getattr(arg, "text", None)
+    if isinstance(text, str):
+        return text
+    try:
+        return str(arg.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except Exception:  # an expression this dialect cannot compile offline: its Python text says enough
+        return str(arg)
+
+
 def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str, Any]:
     info: dict[str, Any] = {
         "op": _snake(op),
@@ -238,9 +255,10 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
         info.update(
             column=column.name,
             nullable=bool(column.nullable),
-            server_default=column.server_default is not None,
+            server_default=_default_sql(column.server_default, dialect),
             type=_type_text(column.type, dialect),
             primary_key=bool(column.primary_key),
+            foreign_keys=sorted(str(fk.target_fullname) for fk in column.foreign_keys),
         )
     elif isinstance(op, alembic_ops.DropColumnOp):
         info["column"] = op.column_name
@@ -256,7 +274,7 @@ def describe_op(op, table: str | None, schema: str | None, dialect) -> dict[str,
             changes["type"] = _type_text(op.modify_type, dialect)
             changes["existing_type"] = _type_text(op.existing_type, dialect)
         if op.modify_server_default is not False:
-            changes["server_default"] = str(getattr(op.modify_server_default, "arg", op.modify_server_default))
+            changes["server_default"] = _default_sql(op.modify_server_default, dialect)
         if op.modify_name is not None:
             changes["new_name"] = op.modify_name
         info["changes"] = changes
@@ -307,6 +325,10 @@ def _analyse(context, directives, metadata, opts: dict[str, Any], state: dict[st
     facts["naming_convention"] = (
         all(dict(md.naming_convention) != dict(DEFAULT_NAMING_CONVENTION) for md in metadatas) if metadatas else None
     )
+    facts["naming_missing"] = [
+        kind for kind in ("uq", "fk", "ck", "pk") if not any(kind in md.naming_convention for md in metadatas)
+    ]
+    facts["metadata_home"] = metadata_home(metadatas[0]) if metadatas else None
     facts["render_as_batch"] = bool(opts.get("render_as_batch"))
     connection = context.connection
     version_table = opts.get("version_table") or args.version_table or "alembic_version"

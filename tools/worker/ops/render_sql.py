@@ -16,6 +16,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec
+from alembic_mcp.tools.worker.ops.metadata_home import metadata_home
 from alembic_mcp.tools.worker.protocol import WorkerRequest, describe_exception
 
 RUNNING = re.compile(r"^-- Running upgrade (.*?) -> (\S+)\s*$", re.M)
@@ -40,7 +41,12 @@ def _record_metadata(env: EnvironmentContext) -> None:
         for table in getattr(metadata, "tables", {}).values():
             tables[table.name] = [column.name for column in table.columns]
     METADATA.update(
-        {"found": bool(items), "missing": [k for k in NAMED_KINDS if k not in conventions], "tables": tables}
+        {
+            "found": bool(items),
+            "missing": [k for k in NAMED_KINDS if k not in conventions],
+            "tables": tables,
+            "home": metadata_home(items[0]) if items else None,
+        }
     )
 
 

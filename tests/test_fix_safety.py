@@ -1,0 +1,289 @@
+"""Every rule's fix is safe to apply literally (issue 18 item 1).
+
+For each triggering case of a rule whose fix is code, the fix is applied the way the rule says (replacing
+the statement, adding to downgrade(), ...) and the result must parse, keep every argument of the original
+operation (names, ondelete, types, server defaults), and review clean of that rule. A representative
+subset is rehearsed on PostgreSQL with test_roundtrip. Rules whose fix is advice (options a human picks,
+or prose) must not hand the agent code to paste: their fix does not parse as Python, or the finding
+escalates to a human.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import anyio
+import pytest
+
+from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.review.rules import lint_migration
+from alembic_mcp.tools.review.rules.registry import Case, Hit, all_cases, all_rules, case_source
+
+# How each rule's fix is applied: replace the flagged statement, add it to downgrade() or to upgrade(),
+# put it first in upgrade(), or replace downgrade() whole.
+FIX_MODES = {
+    "empty-downgrade": "replace-downgrade",
+    "downgrade-not-inverse": "add-to-downgrade",
+    "add-column-required": "replace",
+    "set-not-null": "replace",
+    "volatile-default": "replace",
+    "enum-change": "replace",
+    "create-index-non-concurrent": "replace",
+    "concurrent-in-transaction": "replace",
+    "drop-index-non-concurrent": "replace",
+    "fk-not-valid-missing": "replace",
+    "add-unique-constraint": "replace",
+    "unnamed-constraint": "replace",
+    "fk-missing-index": "add-to-upgrade",
+    "missing-lock-timeout": "prepend-to-upgrade",
+}
+# Arguments a rule's fix changes on purpose (the point of the fix), per rule.
+CHANGED = {
+    "add-column-required": {"nullable=False"},  # added nullable, then set NOT NULL after the backfill
+    "volatile-default": {"nullable=False"},  # likewise
+    "enum-change": {"type_=", "existing_type="},  # the type gains the values instead
+}
+# Placeholders a fix leaves for the value a human or agent chooses (the finding says so).
+PLACEHOLDERS = {"value=...": "value='x'"}
+REHEARSED = {
+    "fk-not-valid-missing",
+    "add-column-required",
+    "set-not-null",
+    "create-index-non-concurrent",
+    "add-unique-constraint",
+    "unnamed-constraint",
+    "missing-lock-timeout",
+}
+
+
+def _hits(source: str, rule: str, backend: str) -> list[Hit]:
+    return [h for h in lint_migration(parse_source(source), "m.py", backend).hits if h.finding.rule == rule]
+
+
+def _fixable_cases() -> list[Case]:
+    return [c for c in all_cases() if c.triggers and c.rule in FIX_MODES]
+
+
+def _case_id(case: Case) -> str:
+    return f"{case.rule}-{all_cases().index(case)}"
+
+
+def _function_range(source: str, name: str) -> tuple[int, int]:
+    func = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return func.lineno, func.end_lineno or func.lineno
+
+
+def _insert(lines: list[str], at: int, code: str, indent: str) -> None:
+    lines[at:at] = [indent + line if line.strip() else line for line in code.splitlines()]
+
+
+def apply_fix(source: str, hit: Hit, mode: str) -> str:
+    """The source with the hit's fix applied as its rule says."""
+    fix = hit.finding.fix or ""
+    for placeholder, value in PLACEHOLDERS.items():
+        fix = fix.replace(placeholder, value)
+    lines = source.splitlines()
+    if mode == "replace":
+        start, end = hit.span
+        indent = re.match(r"\s*", lines[start - 1]).group(0)
+        del lines[start - 1 : end]
+        _insert(lines, start - 1, fix, indent)
+    elif mode == "replace-downgrade":
+        start, end = _function_range(source, "downgrade")
+        del lines[start - 1 : end]
+        _insert(lines, start - 1, fix, "")
+    elif mode in ("add-to-downgrade", "add-to-upgrade"):
+        start, _ = _function_range(source, "downgrade" if mode == "add-to-downgrade" else "upgrade")
+        code = "\n".join(line for line in fix.splitlines() if not line.startswith("# add to"))
+        _insert(lines, start, code, "    ")
+    elif mode == "prepend-to-upgrade":
+        start, _ = _function_range(source, "upgrade")
+        _insert(lines, start, fix, "    ")
+    return "\n".join(lines) + "\n"
+
+
+def is_code(fix: str | None) -> bool:
+    try:
+        ast.parse(fix or "")
+    except SyntaxError:
+        return False
+    return True
+
+
+def apply_all(case: Case) -> tuple[str, list[Hit]]:
+    """Apply every code fix of the case's rule (advice in prose is not applied), the last one first so
+    earlier spans stay valid; returns the fixed source and the hits whose fix was applied."""
+    source = case_source(case.upgrade, case.downgrade, case.header)
+    applied = [h for h in _hits(source, case.rule, case.backend) if is_code(h.finding.fix)]
+    fixed = source
+    for hit in sorted(applied, key=lambda h: h.span[0], reverse=True):
+        fixed = apply_fix(fixed, hit, FIX_MODES[case.rule])
+    return fixed, applied
+
+
+def _arguments(call: ast.Call, changed: set[str]) -> set[str]:
+    """Every literal argument and keyword of an operation, its nested calls (sa.Column, sa.ForeignKey)
+    too; SQL text by its words (a fix may add NOT VALID or CONCURRENTLY to it)."""
+    out: set[str] = set()
+    for node in ast.walk(call):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " " in node.value:
+            out |= {word for word in re.findall(r"[\w.]+", node.value)}
+        elif isinstance(node, ast.Constant) and node.value is not None and node.value is not True:
+            out.add(repr(node.value))
+        if isinstance(node, ast.keyword) and node.arg:
+            item = f"{node.arg}={ast.unparse(node.value)}"
+            if not any(item.startswith(prefix) for prefix in changed):
+                out.add(item)
+    return out
+
+
+def _original_calls(source: str, hits: list[Hit]) -> list[ast.Call]:
+    tree = ast.parse(source)
+    lines = {h.span[0] for h in hits}
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and n.lineno in lines and isinstance(n.func, ast.Attribute) and n.func.attr != "f"
+    ]
+
+
+@pytest.mark.parametrize("case", _fixable_cases(), ids=_case_id)
+def test_fix_applied_literally_parses_keeps_arguments_and_reviews_clean(case: Case):
+    source = case_source(case.upgrade, case.downgrade, case.header)
+    fixed, applied = apply_all(case)
+    advice = [h for h in _hits(source, case.rule, case.backend) if h not in applied]
+    assert applied or advice, f"{case.rule} did not trigger"
+    assert all(not is_code(h.finding.fix) for h in advice)  # what is not applied is prose, not code to paste
+    normalized = ast.unparse(ast.parse(fixed))  # parses
+    if FIX_MODES[case.rule] == "replace":
+        for call in _original_calls(source, applied):
+            missing = {a for a in _arguments(call, CHANGED.get(case.rule, set())) if a not in normalized}
+            assert not missing, f"{case.rule}'s fix drops {missing}:\n{fixed}"
+    # clean of the rule: only advice the fix did not address, or information, may remain
+    again = [
+        h.finding.message
+        for h in _hits(fixed, case.rule, case.backend)
+        if h.finding.severity != "info" and h.finding.message not in {a.finding.message for a in advice}
+    ]
+    assert not again, f"{case.rule} still triggers after its fix:\n{fixed}\n{again}"
+
+
+def test_rules_without_a_literal_fix_do_not_hand_out_code_as_an_error():
+    """An error whose fix is not applied literally is advice (prose) or escalates to a human."""
+    for rule in all_rules():
+        if rule.id in FIX_MODES or rule.severity != "error":
+            continue
+        case = next(c for c in all_cases() if c.rule == rule.id and c.triggers)
+        source = case_source(case.upgrade, case.downgrade, case.header)
+        for hit in _hits(source, rule.id, case.backend):
+            try:
+                ast.parse(hit.finding.fix or "")
+                code = True
+            except SyntaxError:
+                code = False
+            assert not code or hit.escalation is not None, (rule.id, hit.finding.fix)
+
+
+def test_fk_fix_keeps_ondelete_and_names_the_constraint_it_validates():
+    case = next(c for c in all_cases() if c.rule == "fk-not-valid-missing" and "RESTRICT" in c.upgrade)
+    fixed, _ = apply_all(case)
+    assert "ondelete='RESTRICT'" in fixed and "VALIDATE CONSTRAINT fk_assignments_rotation_id_rotations" in fixed
+    assert "VALIDATE CONSTRAINT None" not in fixed
+
+
+# ------------------------------------------------------------------ rehearsed on PostgreSQL (slow)
+
+# Triggering migrations fitted to the example project's schema (persons, rotations, assignments): each
+# rule's fixes applied literally, then upgrade/downgrade rehearsed by test_roundtrip on seeded data.
+REHEARSALS = {
+    "fk-not-valid-missing": Case(
+        "fk-not-valid-missing",
+        'op.create_foreign_key(None, "persons", "persons", ["mentor_id"], ["id"], ondelete="SET NULL")',
+        'op.drop_constraint(op.f("fk_persons_mentor_id_persons"), "persons", type_="foreignkey")',
+    ),
+    "add-column-required": Case(
+        "add-column-required",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',
+        'op.drop_column("persons", "nick")',
+    ),
+    "set-not-null": Case(
+        "set-not-null",
+        'op.alter_column("persons", "name", existing_type=sa.String(120), nullable=False)',
+        'op.alter_column("persons", "name", existing_type=sa.String(120), nullable=True)',
+    ),
+    "volatile-default": Case(
+        "volatile-default",
+        'op.add_column("persons", sa.Column("token", sa.String(36), nullable=False, '
+        'server_default=sa.text("gen_random_uuid()::text")))',
+        'op.drop_column("persons", "token")',
+    ),
+    "create-index-non-concurrent": Case(
+        "create-index-non-concurrent",
+        'op.create_index("ix_persons_name", "persons", ["name"])',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+    ),
+    "add-unique-constraint": Case(
+        "add-unique-constraint",
+        'op.create_unique_constraint("uq_persons_name", "persons", ["name"])',
+        'op.drop_constraint("uq_persons_name", "persons", type_="unique")',
+    ),
+    "unnamed-constraint": Case(
+        "unnamed-constraint",
+        'op.create_unique_constraint(None, "persons", ["name"])',
+        'op.drop_constraint(None, "persons", type_="unique")',
+    ),
+    "missing-lock-timeout": Case(
+        "missing-lock-timeout",
+        'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        'op.drop_column("persons", "nick")',
+    ),
+}
+
+
+def _revision_file(source: str, revision: str, down: str) -> str:
+    source = source.replace(
+        'revision = "r2"\ndown_revision = "r1"', f"revision = {revision!r}\ndown_revision = {down!r}"
+    )
+    return source.replace(
+        "import sqlalchemy as sa", "import sqlalchemy as sa\nfrom sqlalchemy.dialects import postgresql", 1
+    )
+
+
+# an earlier revision a rehearsal case builds on: (upgrade, downgrade)
+SETUP = {
+    "fk-not-valid-missing": (
+        'op.add_column("persons", sa.Column("mentor_id", sa.Integer(), nullable=True))',
+        'op.drop_column("persons", "mentor_id")',
+    ),
+    "set-not-null": (
+        'op.alter_column("persons", "name", existing_type=sa.String(120), nullable=True)',
+        'op.alter_column("persons", "name", existing_type=sa.String(120), nullable=False)',
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", sorted(REHEARSALS))
+def test_fixed_migration_rehearses_on_postgresql(rule: str, example_project, pg_url):
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
+
+    case = REHEARSALS[rule]
+    fixed, applied = apply_all(case)
+    assert applied, f"{rule} did not trigger on its rehearsal case"
+    assert not _hits(fixed, rule, case.backend) or all(
+        h.finding.severity == "info" for h in _hits(fixed, rule, "postgresql")
+    )
+    versions = example_project / "migrations" / "versions"
+    down = "b2e1d1ce0002"
+    if rule in SETUP:
+        setup = case_source(*SETUP[rule])
+        (versions / "f0f0f0f00003_setup.py").write_text(_revision_file(setup, "f0f0f0f00003", down))
+        down = "f0f0f0f00003"
+    (versions / "f1f1f1f10004_fixed.py").write_text(_revision_file(fixed, "f1f1f1f10004", down))
+    project = load_project(example_project, {"database_url": pg_url})
+    result = anyio.run(lambda: run_roundtrip(project, from_revision=down))
+    # the models do not follow these test migrations: drift from them is expected, failures are not
+    failures = [(f.rule, f.message) for f in result.findings if f.severity == "error" and f.rule != "model-drift"]
+    assert not failures, (rule, fixed, failures)
