@@ -138,3 +138,22 @@ def test_tools_call(served, listed, name):
     assert structured["escalate_to_human"] == (structured["verdict"] == "escalate")
     assert structured["summary"]
     assert json.loads(result["content"][0]["text"]) == structured
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_prompts_and_resources_listed(served, era):
+    code, payload, stderr = inspector(served, "--protocol-era", era, "--method", "prompts/list")
+    assert code == 0, f"exit {code}: {stderr[-3000:]}"
+    assert {p["name"] for p in payload["result"]["prompts"]} == {
+        "db-migrate",
+        "review-pending",
+        "recover-failed-migration",
+    }
+    code, payload, stderr = inspector(served, "--protocol-era", era, "--method", "resources/list")
+    assert code == 0, f"exit {code}: {stderr[-3000:]}"
+    assert {r["uri"] for r in payload["result"]["resources"]} == {
+        "alembic://history",
+        "alembic://backups",
+        "alembic://skill",
+        "alembic://approvals",
+    }
