@@ -43,6 +43,10 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
     return decorator
 
 
+class UsageError(Exception):
+    """Arguments that parse but do not go together (exit 3, like argparse's own usage errors)."""
+
+
 class Parser(argparse.ArgumentParser):
     """argparse whose usage errors exit 3 ("could not run"), never 2, the code for "escalate"."""
 
@@ -182,15 +186,32 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
     parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        help="Migration files to review, one review each, relative to the current directory (how pre-commit "
+        "passes the changed files); the exit code is the worst verdict's.",
+    )
 
 
 @command("review-migration", "Review migrations for dangerous operations (read-only).", _review_args)
 async def _review_migration(project: Project, args: argparse.Namespace):
+    from pathlib import Path
+
     from alembic_mcp.tools.review.tool import review_migration
 
-    return await review_migration(
-        project, revision=args.revision, path=args.path, include_sql=args.include_sql, progress=args.progress
-    )
+    if not args.files:
+        return await review_migration(
+            project, revision=args.revision, path=args.path, include_sql=args.include_sql, progress=args.progress
+        )
+    if args.revision or args.path:
+        raise UsageError("give migration files, or --revision/--path, not both")
+    return [
+        await review_migration(
+            project, path=str(Path(file).resolve()), include_sql=args.include_sql, progress=args.progress
+        )
+        for file in args.files
+    ]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -282,16 +303,17 @@ def run_command(args: argparse.Namespace) -> int:
     args.progress = terminal_progress()
     try:
         project = load_project(args.project, overrides_from(args))
-        result = anyio.run(runner, project, args)
-    except AlembicMcpError as exc:
+        outcome = anyio.run(runner, project, args)
+    except (AlembicMcpError, UsageError) as exc:
         message = redact(str(exc), project.database_url if project else args.database_url)
         if fmt == "json":
             print(json.dumps({"error": message}))
         else:
             print(f"error: {message}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
-    sys.stdout.write(format_result(fmt, args.command, result, project))
-    return EXIT_CODES[result.verdict]
+    results = outcome if isinstance(outcome, list) else [outcome]
+    sys.stdout.write(format_results(fmt, args.command, results, project, several=isinstance(outcome, list)))
+    return max((EXIT_CODES[result.verdict] for result in results), default=0)
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -300,13 +322,15 @@ def output_format(args: argparse.Namespace) -> str:
     return chosen or ("json" if args.json else "text")
 
 
-def format_result(fmt: str, command: str, result: Any, project: Project) -> str:
+def format_results(fmt: str, command: str, results: list[Any], project: Project, several: bool) -> str:
+    """The results in ``fmt``: one document even for several results (a JSON list, SARIF runs, JUnit suites)."""
     if fmt == "json":
-        return result.model_dump_json(indent=2) + "\n"
+        dumped = [result.model_dump(mode="json") for result in results]
+        return json.dumps(dumped if several else dumped[0], indent=2) + "\n"
     if fmt == "text":
         from alembic_mcp.server.render import render_result
 
-        return render_result(command, result)
+        return "\n".join(render_result(command, result) for result in results)
     import os
     from pathlib import Path
 
@@ -315,7 +339,7 @@ def format_result(fmt: str, command: str, result: Any, project: Project) -> str:
     config = project.alembic_ini or project.toml_file
     anchor = os.path.relpath(config, project.root) if config is not None else "alembic.ini"
     locator = Locator(project_root=Path(project.root), cwd=Path.cwd(), anchor=anchor)
-    return render_format(fmt, command, result, locator)
+    return render_format(fmt, command, results, locator)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ Alembic configuration file, line 1: GitHub refuses SARIF results without a locat
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -83,7 +84,12 @@ def _escalation_place(escalation: dict[str, Any], findings: list[dict], locator:
     return locator.anchor, None
 
 
-def to_sarif(tool: str, data: dict[str, Any], locator: Locator) -> dict[str, Any]:
+def to_sarif(tool: str, results: list[dict[str, Any]], locator: Locator) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: one run per result (several when several files were reviewed one by one)."""
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [_sarif_run(tool, data, locator) for data in results]}
+
+
+def _sarif_run(tool: str, data: dict[str, Any], locator: Locator) -> dict[str, Any]:
     items = _items(data, locator)
     rule_ids = sorted({item.rule for item in items})
     rules = [{"id": rule, "shortDescription": {"text": _first_message(items, rule)}} for rule in rule_ids]
@@ -99,13 +105,12 @@ def to_sarif(tool: str, data: dict[str, Any], locator: Locator) -> dict[str, Any
         for item in items
     ]
     driver = {"name": "alembic-mcp", "version": __version__, "informationUri": INFORMATION_URI, "rules": rules}
-    run = {
+    return {
         "tool": {"driver": driver},
         "automationDetails": {"id": f"alembic-mcp/{tool}/"},
         "results": results,
         "properties": {"verdict": data["verdict"], "summary": data["summary"]},
     }
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
 def _first_message(items: list[Item], rule: str) -> str:
@@ -118,8 +123,19 @@ def _sarif_location(item: Item, locator: Locator) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def to_junit(tool: str, data: dict[str, Any], locator: Locator) -> str:
-    """One testcase per finding and escalation; a failure for each error finding and each escalation."""
+def to_junit(tool: str, results: list[dict[str, Any]], locator: Locator) -> str:
+    """A testsuite per result; in it a testcase per finding and escalation, failing for each error finding
+    and each escalation."""
+    suites = [_junit_suite(tool, data, locator) for data in results]
+    total = sum(int(suite.get("tests", "0")) for suite in suites)
+    failed = sum(int(suite.get("failures", "0")) for suite in suites)
+    root = ET.Element("testsuites", name="alembic-mcp", tests=str(total), failures=str(failed))
+    root.extend(suites)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_suite(tool: str, data: dict[str, Any], locator: Locator) -> ET.Element:
     items = _items(data, locator)
     failures = [item for item in items if item.level == "error"]
     suite = ET.Element(
@@ -143,10 +159,7 @@ def to_junit(tool: str, data: dict[str, Any], locator: Locator) -> str:
             ET.SubElement(case, "system-out").text = f"{item.level}: {item.message}"
     if not items:
         ET.SubElement(suite, "testcase", classname=f"alembic-mcp.{tool}", name=data["summary"][:200])
-    root = ET.Element("testsuites", name="alembic-mcp", tests=suite.get("tests"), failures=suite.get("failures"))
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return suite
 
 
 def _escape_data(text: str) -> str:
@@ -157,8 +170,12 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def to_github(tool: str, data: dict[str, Any], locator: Locator) -> str:
-    """GitHub Actions workflow commands: one annotation per finding and escalation, then the summary."""
+def to_github(tool: str, results: list[dict[str, Any]], locator: Locator) -> str:
+    """GitHub Actions workflow commands: one annotation per finding and escalation, then each summary."""
+    return "".join(_github_lines(tool, data, locator) for data in results)
+
+
+def _github_lines(tool: str, data: dict[str, Any], locator: Locator) -> str:
     lines = []
     for item in _items(data, locator):
         props = [f"file={_escape_property(locator.uri(item.file))}"]
@@ -173,11 +190,9 @@ def to_github(tool: str, data: dict[str, Any], locator: Locator) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_format(fmt: str, tool: str, result: BaseModel, locator: Locator) -> str:
-    """``result`` in one of FORMATS, as text to print."""
-    import json
-
-    data = result.model_dump(mode="json")
+def render_format(fmt: str, tool: str, results: list[BaseModel], locator: Locator) -> str:
+    """``results`` (one per call; several for several files) in one of FORMATS, as one document to print."""
+    data = [result.model_dump(mode="json") for result in results]
     if fmt == "sarif":
         return json.dumps(to_sarif(tool, data, locator), indent=2) + "\n"
     if fmt == "junit":
