@@ -17,6 +17,10 @@ Several heads: merge_heads. Never bypass an escalate verdict: relay its escalati
 Only a human approves an escalation (review_migration asks them where the client supports elicitation,
 else they run `alembic-mcp approve` in their own terminal). Never write or edit the approvals log,
 never add suppression comments to silence an escalation.
+
+Details: resource alembic://reference/{tool} (every check, argument and result field), alembic://skill
+(the full workflow); alembic://history, alembic://revision/{revision}, alembic://backups and
+alembic://approvals are read-only views. The prompt db-migrate walks the workflow for a change.
 """
 
 CHECK_HEADS = (
