@@ -41,9 +41,9 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
         module.register(server, state)
     make_arguments_strict(server)
     publish_lean_schemas(server)
-    resources.register(server, state)
-    prompts.register(server)
     _expose_only_allowed(server, state)
+    resources.register(server, state)  # after the allowlist: the reference covers the exposed tools
+    prompts.register(server)
     if warm_worker:
         keep_warm()
     return server

@@ -152,8 +152,8 @@ def approvals_view(project: Project) -> dict[str, Any]:
 
 
 def reference_text(tool: str, full_schemas: dict[str, dict[str, Any]]) -> str:
-    if tool not in DETAILS:
-        raise ResourceError(f"unknown tool {tool[:100]!r}; known: {', '.join(sorted(DETAILS))}.")
+    if tool not in DETAILS or tool not in full_schemas:
+        raise ResourceError(f"unknown tool {tool[:100]!r}; this server has: {', '.join(sorted(full_schemas))}.")
     schema = json.dumps(full_schemas.get(tool, {}), indent=2)
     return f"# {tool}\n\n{DETAILS[tool]}\n## Result schema\n\n```json\n{schema}\n```\n"
 

@@ -157,13 +157,15 @@ def test_resources_stay_on_a_read_only_server_and_respect_the_allowlist(example_
     async def read(client):
         listed = sorted(str(r.uri) for r in (await client.list_resources()).resources)
         revision = json.loads((await client.read_resource(f"alembic://revision/{FIRST}")).contents[0].text)
-        return listed, revision
+        hidden = await refused(client.read_resource("alembic://reference/backup_db"))
+        return listed, revision, hidden
 
-    listed, revision = session(
+    listed, revision, hidden = session(
         example_project, "auto", read, database_url=sqlite_url, read_only=True, tools=["check_heads"]
     )
     assert "alembic://history" in listed
     assert revision["review"] is None and "allowlist" in revision["note"]
+    assert "this server has: check_heads" in hidden
 
 
 @pytest.mark.parametrize(
