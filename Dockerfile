@@ -9,7 +9,15 @@
 #
 # Client tools for backup_db: pg_dump/pg_restore from the PostgreSQL project's apt repository (one
 # major version, PG_MAJOR, dumps every older server too) and mariadb-dump from Debian.
+#
+# Built and run elsewhere: the development machine has no container engine. tests/test_dockerfile.py
+# lints this file with hadolint and checks its structure; tests/test_docker_image.py builds and runs
+# the image where a Docker daemon exists (AMCP_TEST_DOCKER=1).
 FROM python:3.12-slim-bookworm
+
+# Every RUN stops at the first failing command, with the command traced (-x), and a pipeline fails when
+# any of its commands fails.
+SHELL ["/bin/bash", "-o", "pipefail", "-eux", "-c"]
 
 ARG PG_MAJOR=18
 
@@ -20,9 +28,17 @@ LABEL org.opencontainers.image.title="alembic-mcp" \
 # Security updates come from the Debian and PGDG repositories at build time; pinned apt versions
 # disappear from the mirrors and break the build, so the versions are deliberately not pinned.
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN apt-get update --error-on=any \
     && apt-get install -y --no-install-recommends ca-certificates postgresql-common \
-    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && rm -rf /var/lib/apt/lists/*
+# The PGDG setup script ignores a failed `apt-get update` (and apt-get update exits 0 when a repository
+# cannot be fetched), so the update is repeated with --error-on=any and the client package must be known:
+# a repository that cannot be reached fails here, saying so, not one step later.
+# hadolint ignore=DL3008
+RUN /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get update --error-on=any \
+    && { apt-cache show "postgresql-client-${PG_MAJOR}" > /dev/null \
+         || { echo "postgresql-client-${PG_MAJOR} is not in the PGDG repository: check PG_MAJOR" >&2; exit 1; }; } \
     && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" mariadb-client git \
     && rm -rf /var/lib/apt/lists/* \
     && git config --system --add safe.directory /project
@@ -47,8 +63,9 @@ COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/alembic-mcp-entrypoint
 
 RUN useradd --create-home --uid 10001 --user-group alembic-mcp
 USER 10001:10001
+# No VOLUME: a declared volume shadows a bind mount of /project under some engines (buildah); mount the
+# project with -v "$PWD:/project".
 WORKDIR /project
-VOLUME ["/project"]
 EXPOSE 8000
 
 ENTRYPOINT ["alembic-mcp-entrypoint"]

@@ -8,10 +8,19 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from alembic_mcp import __version__
-from alembic_mcp.server import backup_tools, generate_tools, heads_tools, review_tools, roundtrip_tools
+from alembic_mcp.server import (
+    backup_tools,
+    generate_tools,
+    heads_tools,
+    prompts,
+    resources,
+    review_tools,
+    roundtrip_tools,
+)
 from alembic_mcp.server.arguments import make_arguments_strict
 from alembic_mcp.server.context import ServerState
 from alembic_mcp.server.descriptions import INSTRUCTIONS
+from alembic_mcp.server.schemas import publish_lean_schemas
 from alembic_mcp.tools.core.access import ALWAYS_WRITE
 from alembic_mcp.tools.core.errors import AlembicMcpError, ProjectError
 from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
@@ -33,7 +42,10 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
     for module in TOOL_MODULES:
         module.register(server, state)
     make_arguments_strict(server)
+    publish_lean_schemas(server)
     _expose_only_allowed(server, state)
+    resources.register(server, state)  # after the allowlist: the reference covers the exposed tools
+    prompts.register(server)
     if warm_worker:
         try:  # the [tool.alembic-mcp] worker_python is read per call; a mismatch only costs the warm start
             keep_warm(find_worker_python(project_dir, os.environ.get("ALEMBIC_MCP_WORKER_PYTHON")).path)

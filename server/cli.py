@@ -26,6 +26,10 @@ EXIT_CODES_HELP = (
     "3 could not run (usage error, unreadable project, unexpected error)"
 )
 
+# Subcommands with CI output formats (--format sarif|junit|github); every subcommand has --json.
+CI_FORMAT_COMMANDS = {"review-migration", "test-roundtrip", "check-heads"}
+FORMATS = ("sarif", "junit", "github")
+
 ToolRunner = Callable[["Project", argparse.Namespace], Awaitable[Any]]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], ToolRunner]] = {}
 
@@ -38,6 +42,10 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
         return fn
 
     return decorator
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not go together (exit 3, like argparse's own usage errors)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,7 +65,12 @@ def _bool(value: str) -> bool:
 
 def _backup_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", default=None, help="Short name, e.g. before-drop-legacy-users.")
-    parser.add_argument("--verify", choices=["list", "restore"], default="list")
+    parser.add_argument(
+        "--verify",
+        choices=["list", "restore"],
+        default="list",
+        help="list (default): check the archive is complete; restore: also restore it into a scratch database.",
+    )
     parser.add_argument("--tables", nargs="+", default=None, help="Back up only these tables.")
 
 
@@ -65,27 +78,27 @@ def _backup_args(parser: argparse.ArgumentParser) -> None:
 async def _backup_db(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.backup.tool import backup_db
 
-    return await backup_db(project, label=args.label, verify=args.verify, tables=args.tables)
+    return await backup_db(project, label=args.label, verify=args.verify, tables=args.tables, progress=args.progress)
 
 
 @command("list-backups", "List the complete backups, newest first (read-only).")
 async def _list_backups(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.backup.listing import list_backups
 
-    return await list_backups(project)
+    return await list_backups(project, args.progress)
 
 
 @command("check-heads", "Heads, branches and the database's revision (read-only).")
 async def _check_heads(project: Project, args: argparse.Namespace):
     from alembic_mcp.tools.heads.check import check_heads
 
-    return await check_heads(project)
+    return await check_heads(project, args.progress)
 
 
 def _merge_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", nargs="*", default=None, help="Heads to merge (default: all).")
-    parser.add_argument("--message", "-m", default="merge heads")
-    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--message", "-m", default="merge heads", help="Message of the merge revision.")
+    parser.add_argument("--dry-run", action="store_true", help="Write nothing; show the merge file.")
     parser.add_argument(
         "--acknowledge-conflicts", action="store_true", help="A human confirmed the conflicting heads may be merged."
     )
@@ -101,15 +114,21 @@ async def _merge_heads(project: Project, args: argparse.Namespace):
         message=args.message,
         dry_run=args.dry_run,
         acknowledge_conflicts=args.acknowledge_conflicts,
+        progress=args.progress,
     )
 
 
 def _generate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--message", "-m", required=True, help="Description of the change.")
     parser.add_argument("--autogenerate", type=_bool, default=True, help="true (default) or false.")
-    parser.add_argument("--rev-id", default=None)
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--against", choices=["scratch", "target"], default="scratch")
+    parser.add_argument("--rev-id", default=None, help="Revision id to use (default: Alembic picks one).")
+    parser.add_argument("--dry-run", action="store_true", help="Write nothing; show the file and its review.")
+    parser.add_argument(
+        "--against",
+        choices=["scratch", "target"],
+        default="scratch",
+        help="Compare the models with a scratch database at head (default) or the target (must be at head).",
+    )
 
 
 @command("generate-migration", "Autogenerate a migration, review it, list the files to commit.", _generate_args)
@@ -123,15 +142,23 @@ async def _generate_migration(project: Project, args: argparse.Namespace):
         rev_id=args.rev_id,
         dry_run=args.dry_run,
         against=args.against,
+        progress=args.progress,
     )
 
 
 def _roundtrip_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", default="heads", help="Last revision to test (default: heads).")
     parser.add_argument("--from-revision", default=None, help="Start revision (default: the target's).")
-    parser.add_argument("--seed-rows", type=int, default=20)
-    parser.add_argument("--data-from", choices=["seed", "target"], default="seed")
-    parser.add_argument("--trace-locks", type=_bool, default=True)
+    parser.add_argument("--seed-rows", type=int, default=20, help="Generated rows per table (default 20).")
+    parser.add_argument(
+        "--data-from",
+        choices=["seed", "target"],
+        default="seed",
+        help="seed (default): generated rows; target: a read-only copy of the target's data.",
+    )
+    parser.add_argument(
+        "--trace-locks", type=_bool, default=True, help="PostgreSQL: report locks and rewrites (default true)."
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="Seconds (default 300).")
 
 
@@ -147,6 +174,7 @@ async def _test_roundtrip(project: Project, args: argparse.Namespace):
         data_from=args.data_from,
         trace_locks=args.trace_locks,
         timeout_s=args.timeout,
+        progress=args.progress,
     )
 
 
@@ -159,13 +187,32 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
     parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        help="Migration files to review, one review each, relative to the current directory (how pre-commit "
+        "passes the changed files); the exit code is the worst verdict's.",
+    )
 
 
 @command("review-migration", "Review migrations for dangerous operations (read-only).", _review_args)
 async def _review_migration(project: Project, args: argparse.Namespace):
+    from pathlib import Path
+
     from alembic_mcp.tools.review.tool import review_migration
 
-    return await review_migration(project, revision=args.revision, path=args.path, include_sql=args.include_sql)
+    if not args.files:
+        return await review_migration(
+            project, revision=args.revision, path=args.path, include_sql=args.include_sql, progress=args.progress
+        )
+    if args.revision or args.path:
+        raise UsageError("give migration files, or --revision/--path, not both")
+    return [
+        await review_migration(
+            project, path=str(Path(file).resolve()), include_sql=args.include_sql, progress=args.progress
+        )
+        for file in args.files
+    ]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -185,9 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="Run the MCP server.")
     _add_common(serve)
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="stdio (default) or streamable HTTP."
+    )
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1).")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000).")
     serve.add_argument(
         "--auth-token-env",
         default=None,
@@ -215,7 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP)
         _add_common(p)
-        p.add_argument("--json", action="store_true", help="Print the verdict as JSON.")
+        p.add_argument("--json", action="store_true", help="Print the verdict as JSON (same as --format json).")
+        if name in CI_FORMAT_COMMANDS:
+            p.add_argument(
+                "--format",
+                choices=["text", "json", *FORMATS],
+                default=None,
+                help="text (default), json, sarif (code scanning), junit (test reports) or github (workflow "
+                "annotations); printed on stdout, the exit code is the verdict's.",
+            )
         add_arguments(p)
     return parser
 
@@ -240,28 +297,54 @@ def run_command(args: argparse.Namespace) -> int:
         pass
     import anyio
 
-    from alembic_mcp.server.render import render_result
+    from alembic_mcp.server.terminal import terminal_progress
     from alembic_mcp.tools.core.config import load_project
     from alembic_mcp.tools.core.errors import AlembicMcpError
     from alembic_mcp.tools.core.urls import redact
 
     _, _, runner = COMMANDS[args.command]
+    fmt = output_format(args)
     project = None
+    args.progress = terminal_progress()
     try:
         project = load_project(args.project, overrides_from(args))
-        result = anyio.run(runner, project, args)
-    except AlembicMcpError as exc:
+        outcome = anyio.run(runner, project, args)
+    except (AlembicMcpError, UsageError) as exc:
         message = redact(str(exc), project.database_url if project else args.database_url)
-        if getattr(args, "json", False):
+        if fmt == "json":
             print(json.dumps({"error": message}))
         else:
             print(f"error: {message}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        print(render_result(args.command, result), end="")
-    return EXIT_CODES[result.verdict]
+    results = outcome if isinstance(outcome, list) else [outcome]
+    sys.stdout.write(format_results(fmt, args.command, results, project, several=isinstance(outcome, list)))
+    return max((EXIT_CODES[result.verdict] for result in results), default=0)
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """--format wins; --json means json; else text."""
+    chosen = getattr(args, "format", None)
+    return chosen or ("json" if args.json else "text")
+
+
+def format_results(fmt: str, command: str, results: list[Any], project: Project, several: bool) -> str:
+    """The results in ``fmt``: one document even for several results (a JSON list, SARIF runs, JUnit suites)."""
+    if fmt == "json":
+        dumped = [result.model_dump(mode="json") for result in results]
+        return json.dumps(dumped if several else dumped[0], indent=2) + "\n"
+    if fmt == "text":
+        from alembic_mcp.server.render import render_result
+
+        return "\n".join(render_result(command, result) for result in results)
+    import os
+    from pathlib import Path
+
+    from alembic_mcp.server.formats import Locator, render_format
+
+    config = project.alembic_ini or project.toml_file
+    anchor = os.path.relpath(config, project.root) if config is not None else "alembic.ini"
+    locator = Locator(project_root=Path(project.root), cwd=Path.cwd(), anchor=anchor)
+    return render_format(fmt, command, results, locator)
 
 
 def serve(args: argparse.Namespace) -> int:

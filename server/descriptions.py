@@ -17,38 +17,25 @@ Several heads: merge_heads. Never bypass an escalate verdict: relay its escalati
 Only a human approves an escalation (review_migration asks them where the client supports elicitation,
 else they run `alembic-mcp approve` in their own terminal). Never write or edit the approvals log,
 never add suppression comments to silence an escalation.
+
+Details: resource alembic://reference/{tool} (every check, argument and result field), alembic://skill
+(the full workflow); alembic://history, alembic://revision/{revision}, alembic://backups and
+alembic://approvals are read-only views. The prompt db-migrate walks the workflow for a change.
 """
 
-CHECK_HEADS = """\
-Inspect the Alembic migration history of the project and where the target database stands in it.
-
-Returns heads, bases, branch points and merge points (revision id, message, file); diagnoses broken
-histories as findings (migration files that fail to import with error and line, a down_revision
-pointing at a missing file, cycles, duplicate revision ids, an env.py that raises); compares the
-database's current revision with the heads (at_head, behind with the pending revisions, ahead/unknown,
-empty, unreachable). With several heads it lists which tables each branch changes: two heads changing
-the same table escalate (conflicting-heads), otherwise the verdict is fix with merge_heads as next step.
-
-Call it first, before generating or merging, and after pulling other people's migrations.
-Read-only: writes no file and never changes the database.
-"""
-
-MERGE_HEADS = """\
-Join several Alembic heads with a merge revision written by Alembic's own merge command.
-
-By default merges all heads (3 or more too). Before writing it checks whether the heads change the
-same tables: if so the verdict is escalate and nothing is written, unless acknowledge_conflicts is
-true (a human said the branches are independent); a client that supports elicitation is asked
-directly. After writing, it checks that exactly one head remains and that the merge file holds no
-operations, then rehearses `upgrade heads` through the merge on a scratch database (never the
-user's database) and reports the result. dry_run=true writes nothing and returns the file it would
-write. Only writes inside the project's versions directory.
-"""
-
-ARG_HEADS = "Revision ids (or unique prefixes) of the heads to merge; omit to merge every head."
-ARG_MESSAGE = "Message of the merge revision, e.g. 'merge heads'. No path separators."
-ARG_DRY_RUN = "true: write nothing, return the merge file that would be written."
-ARG_ACK = (
-    "true only after a human confirmed that conflicting heads (same tables changed) may be merged; "
-    "the result records the acknowledgement."
+CHECK_HEADS = (
+    "Heads, branches and broken files of the Alembic history, and where the target database stands "
+    "(at_head, behind, ahead, empty, unreachable). Call it first and after pulling others' migrations; "
+    "several heads: call merge_heads. Read-only."
 )
+
+MERGE_HEADS = (
+    "Write a merge revision joining the heads and rehearse the upgrade through it on a scratch database. "
+    "Call it when check_heads reports several heads. Heads changing the same tables escalate (nothing "
+    "written) unless a human confirmed. Writes only in the versions directory."
+)
+
+ARG_HEADS = "Heads to merge (ids or prefixes); omit for every head."
+ARG_MESSAGE = "Message of the merge revision, e.g. 'merge heads'. No path separators."
+ARG_DRY_RUN = "true: write nothing, return the merge file."
+ARG_ACK = "true only after a human confirmed that heads changing the same tables may be merged."

@@ -22,7 +22,6 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Check migration heads",
         description=d.CHECK_HEADS,
         annotations=ToolAnnotations(
-            title="Check migration heads",
             readOnlyHint=True,
             destructiveHint=False,
             idempotentHint=True,
@@ -79,7 +78,6 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Merge migration heads",
         description=d.MERGE_HEADS,
         annotations=ToolAnnotations(
-            title="Merge migration heads",
             readOnlyHint=False,
             destructiveHint=False,
             idempotentHint=False,

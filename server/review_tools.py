@@ -14,52 +14,20 @@ from alembic_mcp.server.elicit import EscalationApproval, approval_reason, clien
 from alembic_mcp.tools.review.approve import approval_question, file_digests, record_elicited
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
-REVIEW_MIGRATION = """\
-Review Alembic migrations before anything runs them: every dangerous operation, why it is dangerous
-for this database and its data, the exact safe rewrite as code, and whether a human must decide.
-
-Checks (rule ids in findings; docs/rules.md has each with an example and its fix): NOT NULL columns
-without default on tables with rows (add-column-required, fix = add nullable, backfill, set NOT NULL),
-set-not-null, volatile-default, json-column, rename-column, drop-column (with non-null counts),
-change-column-type, enum-change, create-index-non-concurrent, concurrent-in-transaction,
-drop-index-non-concurrent, fk-not-valid-missing (with orphan counts and sample ids),
-add-unique-constraint (with duplicate counts), primary-key-change, unnamed-constraint, fk-missing-index,
-drop-table (with row counts), rename-table, unbatched-backfill, raw-sql-interpolated,
-raw-sql-uninspectable, missing-lock-timeout, offline-unsafe, empty-downgrade, downgrade-not-inverse,
-irreversible-downgrade, downgrade-loses-data; and code that would slip past the review: dynamic-op-call
-(getattr on op, aliases), dynamic-code (exec/eval, importlib, subprocess), own-connection
-(create_engine, connect(), os.environ), unread-statement (helpers the review cannot read, unless the
-rendered SQL covered them; each revision's coverage says which layers read which statement). Raw SQL
-gets the same rules as operations. Tables created in the same migration are not flagged.
-On PostgreSQL targets the revision is also rendered offline and linted with squawk. With a reachable
-database, row counts and NULL/orphan/duplicate checks turn "may hold data" into facts.
-
-Verdict: escalate when a human must decide (drop-table-with-data, drop-column-with-data,
-primary-key-change, large-data-migration, production-database, protected-table, audit-trail,
-unclear-rollback, breaking-api-change, uninspectable-sql, own-connection), fix when a finding has
-severity error (apply its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id]
-reason: ...` in the migration silences that rule's finding there; it never clears an escalation (the
-escalation lists the suppressed finding). Only a human clears an escalation: when the client supports
-elicitation the human is asked directly; otherwise they run `alembic-mcp approve REVISION --rule RULE
---reason ...` in a terminal. Approved escalations come back under approvals (who, when, reason) and no
-longer count; editing the file voids them.
-
-Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
-yet applied to the target database (the heads when it cannot be reached). Read-only: never runs a
-migration or changes the database; the only file it writes is the approvals log, when a human approves.
-"""
+REVIEW_MIGRATION = (
+    "Review migrations before anything runs them: dangerous operations, why, the safe rewrite, and what a"
+    " human must decide. Call it after writing or editing a migration; default: revisions not yet "
+    "applied. fix: apply the fixes, call again; escalate: relay to a human, never silence it. Read-only."
+)
 
 ARG_REVISION = (
-    "Which revisions to review, in Alembic syntax: a revision id, a unique prefix, 'head', 'heads', "
-    "a branch label, or a range 'lower:upper' such as 'base:head' (both ends included). Omit it (and "
-    "path) to review every revision not yet applied to the target database."
+    "Revisions in Alembic syntax: an id or unique prefix, 'head', 'heads', a branch label, or a range "
+    "like 'base:head'. Omit (with path) for every revision not yet applied."
 )
 ARG_PATH = (
-    "A single migration file to review, relative to the project (or absolute), inside the versions "
-    "directory, e.g. 'migrations/versions/3f2a_add_email.py'. Files elsewhere are refused. Do not "
-    "combine with revision."
+    "One migration file inside the versions directory, e.g. 'migrations/versions/3f2a_add_email.py'. Not with revision."
 )
-ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline (alembic upgrade --sql)."
+ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -88,7 +56,6 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Review migrations",
         description=REVIEW_MIGRATION,
         annotations=ToolAnnotations(
-            title="Review migrations",
             readOnlyHint=True,
             destructiveHint=False,
             idempotentHint=True,

@@ -12,40 +12,18 @@ from alembic_mcp.server.arguments import MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.tools.roundtrip.tool import MAX_SEED_ROWS, MAX_TIMEOUT_S, TestRoundtripResult, test_roundtrip
 
-DESCRIPTION = """\
-Rehearse the migrations on a scratch database: for each revision in the range, upgrade one step,
-downgrade it, upgrade it again, and prove that schema and data survive.
-
-The scratch database is created for the call (on the target's server, or scratch_url) and always
-dropped, also on failure or timeout; the user's database is only read (its revision, and its data when
-data_from='target'). The scratch database is brought to from_revision (default: the target's revision)
-and filled with seed_rows generated rows per table (types, NOT NULL, unique and foreign keys respected),
-or with a copy of the target's data. After every step it compares a full schema snapshot (tables,
-columns, keys, indexes, constraints, PostgreSQL enums/sequences/views) and per-column checksums with the
-state before, and reports readable differences ("index ix_persons_email missing after downgrade") and
-data a downgrade loses, per table and column. On PostgreSQL (trace_locks) it reports the locks each
-upgrade takes (mode and what it blocks) and the tables it rewrites. At head it compares the models with
-the database (drift). A failing step is diagnosed: NOT NULL on existing rows, foreign-key orphans (count
-and sample ids), duplicates for a unique constraint, type mismatch, object already exists / missing,
-half-applied DDL on MariaDB; anything else escalates.
-
-On a production target it escalates before running when data_from='target' (a dump of production)
-or when no scratch_url keeps the scratch database off the production server.
-
-Call it after generate_migration / review_migration and before anything runs on a real database.
-Verdict: proceed (safe both ways), fix (findings say how), escalate (a rollback that cannot restore
-the schema, or an unexplained failure: ask a human).
-"""
-
-ARG_REVISION = "Last revision to test: an id, unique prefix, branch label, or 'heads' (default: all heads)."
-ARG_FROM = (
-    "Revision the scratch database starts at (exclusive); 'base' for the whole history; default: the "
-    "target database's revision, or the parent of the tested revision if the target is already there."
+DESCRIPTION = (
+    "Rehearse upgrade, downgrade, upgrade of each revision on a throwaway scratch database holding rows, "
+    "proving schema and data survive; reports locks, model drift and diagnosed failures. Call it after "
+    "review_migration, before a real database is migrated. Never migrates the user's database."
 )
-ARG_SEED = f"Generated rows per table (0 to {MAX_SEED_ROWS}) when data_from='seed'."
-ARG_DATA = "'seed': generated rows; 'target': a read-only copy of the target database's data."
-ARG_TRACE = "PostgreSQL: report the locks each upgrade takes and the tables it rewrites."
-ARG_TIMEOUT = f"Stop after this many seconds (1 to {MAX_TIMEOUT_S}); the scratch database is dropped anyway."
+
+ARG_REVISION = "Last revision to test: an id, prefix, branch label or 'heads'."
+ARG_FROM = "Start revision (exclusive); 'base' for the whole history; default: the target database's revision."
+ARG_SEED = "Generated rows per table when data_from='seed'."
+ARG_DATA = "'seed': generated rows; 'target': a read-only copy of the target's data."
+ARG_TRACE = "PostgreSQL: report each upgrade's locks and table rewrites."
+ARG_TIMEOUT = "Stop after this many seconds; the scratch database is dropped anyway."
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -54,7 +32,6 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Rehearse upgrade/downgrade/upgrade",
         description=DESCRIPTION,
         annotations=ToolAnnotations(
-            title="Rehearse upgrade/downgrade/upgrade",
             readOnlyHint=True,
             destructiveHint=False,
             idempotentHint=True,

@@ -113,3 +113,33 @@ def test_entrypoint_dispatch(tmp_path, args, expected):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == expected
+
+
+def test_every_run_stops_at_its_failing_command():
+    """One SHELL before the first RUN: bash with -e (stop), -u, -x (trace) and pipefail."""
+    instructions = _instructions()
+    names = [name for name, _ in instructions]
+    shells = [json.loads(args) for name, args in instructions if name == "SHELL"]
+    assert shells and names.index("SHELL") < names.index("RUN")
+    shell = shells[-1]
+    assert shell[0] == "/bin/bash" and shell[-1] == "-c"
+    assert "pipefail" in shell and any(flag.startswith("-") and set("eux") <= set(flag) for flag in shell)
+
+
+def test_a_failed_pgdg_update_fails_its_own_step():
+    """The PGDG script ignores its apt-get update's failure: the same RUN updates again with
+    --error-on=any and checks the client package exists, before installing it."""
+    runs = [args for name, args in _instructions() if name == "RUN"]
+    (pgdg,) = [run for run in runs if "apt.postgresql.org.sh" in run]
+    script, update, check, install = (
+        pgdg.index("apt.postgresql.org.sh"),
+        pgdg.index("apt-get update --error-on=any"),
+        pgdg.index('apt-cache show "postgresql-client-${PG_MAJOR}"'),
+        pgdg.index('apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}"'),
+    )
+    assert script < update < check < install
+    assert all("--error-on=any" in run for run in runs if "apt-get update" in run)
+
+
+def test_no_volume_shadows_the_mounted_project():
+    assert "VOLUME" not in {name for name, _ in _instructions()}

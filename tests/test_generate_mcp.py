@@ -95,6 +95,8 @@ def test_tool_is_listed_with_annotations(example_project, mode):
                 "against",
             }
             assert tool.input_schema["required"] == ["message"]
-            assert "files_to_commit" in tool.output_schema["properties"]
+            assert "verdict" in tool.output_schema["properties"]  # tools/list types the verdict fields only
+            reference = await client.read_resource("alembic://reference/generate_migration")
+            assert '"files_to_commit"' in reference.contents[0].text  # the full result schema
 
     anyio.run(main)

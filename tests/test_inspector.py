@@ -138,3 +138,47 @@ def test_tools_call(served, listed, name):
     assert structured["escalate_to_human"] == (structured["verdict"] == "escalate")
     assert structured["summary"]
     assert json.loads(result["content"][0]["text"]) == structured
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_prompts_and_resources_listed(served, era):
+    code, payload, stderr = inspector(served, "--protocol-era", era, "--method", "prompts/list")
+    assert code == 0, f"exit {code}: {stderr[-3000:]}"
+    assert {p["name"] for p in payload["result"]["prompts"]} == {
+        "db-migrate",
+        "review-pending",
+        "recover-failed-migration",
+    }
+    code, payload, stderr = inspector(served, "--protocol-era", era, "--method", "resources/list")
+    assert code == 0, f"exit {code}: {stderr[-3000:]}"
+    assert {r["uri"] for r in payload["result"]["resources"]} == {
+        "alembic://history",
+        "alembic://backups",
+        "alembic://skill",
+        "alembic://approvals",
+    }
+
+
+def test_resource_read_and_prompt_get(served):
+    code, payload, stderr = inspector(
+        served, "--protocol-era", "auto", "--method", "resources/read", "--uri", "alembic://history"
+    )
+    assert code == 0, f"exit {code}: {stderr[-3000:]}"
+    history = json.loads(payload["result"]["contents"][0]["text"])
+    assert [r["revision"] for r in history["revisions"]][-1] == FIRST
+    assert history["database"]["status"] == "behind"
+    # --prompt-args takes every following word, so `--` separates the server command
+    code, payload, stderr = inspector(
+        ["--", *served],
+        "--protocol-era",
+        "auto",
+        "--method",
+        "prompts/get",
+        "--prompt-name",
+        "db-migrate",
+        "--prompt-args",
+        "change=add middle_name to persons",
+    )
+    assert code == 0, f"exit {code}: {stderr[-3000:]}"
+    text = payload["result"]["messages"][0]["content"]["text"]
+    assert "add middle_name to persons" in text and "test_roundtrip()" in text

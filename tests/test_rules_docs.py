@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from alembic_mcp.server.review_tools import REVIEW_MIGRATION
+from alembic_mcp.server.reference import REVIEW_MIGRATION  # the long-form reference
 from alembic_mcp.tools.core.policy import ESCALATION_RULES
 from alembic_mcp.tools.review.rules import docs, rule_ids
 

@@ -20,6 +20,7 @@ import pytest
 
 import alembic_mcp.tools as tools_package
 from alembic_mcp.server.app import build_server
+from alembic_mcp.server.schemas import full_output_schemas
 from alembic_mcp.tools.core.config import Settings
 from alembic_mcp.tools.core.policy import ESCALATION_RULES
 
@@ -76,11 +77,13 @@ def registered(tmp_path_factory) -> dict[str, dict]:
 
     project = tmp_path_factory.mktemp("skill") / "residency"
     shutil.copytree(REPO / "examples" / "residency", project, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
-    listed = anyio.run(build_server(str(project)).list_tools)
+    server = build_server(str(project))
+    listed = anyio.run(server.list_tools)
+    full = full_output_schemas(server)  # tools/list publishes only the verdict fields of each result
     return {
         t.name: {
             "args": set(t.input_schema.get("properties", {})),
-            "words": _schema_words(t.input_schema) | _schema_words(t.output_schema or {}),
+            "words": _schema_words(t.input_schema) | _schema_words(full.get(t.name, {})),
         }
         for t in listed
     }
