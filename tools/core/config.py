@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import URL
 
-from alembic_mcp.tools.core.alembic_ini import read_alembic_options
+from alembic_mcp.tools.core.alembic_ini import AlembicOptions, read_alembic_options
 from alembic_mcp.tools.core.errors import InvalidArgument, ProjectError
 from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
 
@@ -165,6 +165,27 @@ def load_project(
 ) -> Project:
     """Load the project at ``project_dir``; ``overrides`` are CLI flags (highest precedence)."""
     environ = dict(os.environ if environ is None else environ)
+    root = _project_root(project_dir)
+    tool_table = _tool_table(root)
+    settings = _layered_settings(root, tool_table, environ, overrides)
+    ini, toml_file = _alembic_config_files(root, settings, tool_table)
+    options = _alembic_options(root, settings, ini, tool_table if toml_file else None)
+    script_path, versions = _script_paths(root, str(options.script_location), options.version_locations)
+    url_value, source = _pick_database_url(settings, environ, options.sqlalchemy_url)
+    return Project(
+        root=root,
+        settings=settings,
+        alembic_ini=ini,
+        toml_file=toml_file,
+        script_location=script_path,
+        version_locations=versions,
+        database_url=absolutize_sqlite(parse_url(url_value), root) if url_value else None,
+        database_url_source=source,
+        recursive_version_locations=options.recursive_version_locations,
+    )
+
+
+def _project_root(project_dir: str | Path) -> Path:
     if project_dir is None or str(project_dir).strip() == "":
         raise InvalidArgument("No project directory given. Pass --project DIR (the folder holding alembic.ini).")
     root = Path(project_dir).expanduser()
@@ -172,21 +193,31 @@ def load_project(
         raise ProjectError(f"Project directory {root} does not exist. Pass the folder that holds alembic.ini.")
     if not root.is_dir():
         raise ProjectError(f"Project path {root} is a file, not a directory. Pass the folder holding alembic.ini.")
-    root = root.resolve()
+    return root.resolve()
 
+
+def _tool_table(root: Path) -> dict[str, Any]:
     pyproject = _read_pyproject(root)
-    tool_table = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+    return pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+
+
+def _layered_settings(
+    root: Path, tool_table: dict[str, Any], environ: dict[str, str], overrides: dict[str, Any] | None
+) -> Settings:
+    """pyproject's [tool.alembic-mcp], then ALEMBIC_MCP_* variables, then flags; each layer validated."""
     raw: dict[str, Any] = dict(tool_table.get("alembic-mcp", {}) or {})
     _validate_settings(raw, f"{root / 'pyproject.toml'} [tool.alembic-mcp]")
     raw.update(_env_overrides(environ))
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            raw[key] = value
-    settings = _validate_settings(raw, "configuration (pyproject, ALEMBIC_MCP_* and flags)")
+    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return _validate_settings(raw, "configuration (pyproject, ALEMBIC_MCP_* and flags)")
 
+
+def _alembic_config_files(
+    root: Path, settings: Settings, tool_table: dict[str, Any]
+) -> tuple[Path | None, Path | None]:
+    """alembic.ini (or the configured file) and pyproject.toml when it has a [tool.alembic] table."""
     ini_candidate = root / (settings.alembic_config or "alembic.ini")
-    has_toml_alembic = "alembic" in tool_table
-    toml_file = root / "pyproject.toml" if has_toml_alembic else None
+    toml_file = root / "pyproject.toml" if "alembic" in tool_table else None
     if not ini_candidate.is_file() and settings.alembic_config:
         raise ProjectError(f"alembic_config points at {ini_candidate}, which does not exist.")
     ini = ini_candidate if ini_candidate.is_file() else None
@@ -195,44 +226,34 @@ def load_project(
             f"No Alembic configuration in {root}: expected alembic.ini or a [tool.alembic] table in "
             "pyproject.toml. Run `alembic init migrations` there, or pass the right --project."
         )
+    return ini, toml_file
 
+
+def _alembic_options(
+    root: Path, settings: Settings, ini: Path | None, tool_table: dict[str, Any] | None
+) -> AlembicOptions:
     try:
         options = read_alembic_options(
-            ini, tool_table.get("alembic") if has_toml_alembic else None, settings.alembic_section, root
+            ini, tool_table.get("alembic") if tool_table else None, settings.alembic_section, root
         )
-        script_location, version_locations = options.script_location, options.version_locations
-        alembic_url = options.sqlalchemy_url
-        recursive = options.recursive_version_locations
     except Exception as exc:  # configparser errors from a hand-edited file
         raise ProjectError(f"Could not read the Alembic configuration of {root}: {exc}") from None
-    if not script_location:
+    if not options.script_location:
         raise ProjectError(
             f"The Alembic configuration of {root} has no script_location. Add "
             "`script_location = %(here)s/migrations` (alembic.ini) or [tool.alembic] script_location."
         )
+    return options
+
+
+def _script_paths(root: Path, script_location: str, version_locations: list[str] | None) -> tuple[Path, list[Path]]:
     script_path = Path(script_location)
     if not script_path.is_absolute():
         script_path = (root / script_path).resolve()
     if not script_path.is_dir():
         raise ProjectError(f"script_location {script_path} does not exist; run `alembic init` or fix the path.")
     versions = [Path(v) if Path(v).is_absolute() else (root / v).resolve() for v in (version_locations or [])]
-    if not versions:
-        versions = [script_path / "versions"]
-
-    url_value, source = _pick_database_url(settings, environ, alembic_url)
-    database_url = absolutize_sqlite(parse_url(url_value), root) if url_value else None
-
-    return Project(
-        root=root,
-        settings=settings,
-        alembic_ini=ini,
-        toml_file=toml_file,
-        script_location=script_path,
-        version_locations=versions,
-        database_url=database_url,
-        database_url_source=source,
-        recursive_version_locations=recursive,
-    )
+    return script_path, versions or [script_path / "versions"]
 
 
 def _pick_database_url(settings: Settings, environ: dict[str, str], alembic_url: str | None) -> tuple[str | None, str]:
