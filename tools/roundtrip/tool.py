@@ -29,13 +29,21 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
-from alembic_mcp.tools.roundtrip.diagnosis import explain
+from alembic_mcp.tools.roundtrip.failures import (
+    FailureReport,
+    SeedLimitation,
+    StopReport,
+    failure_report,
+    seed_limitation_finding,
+    stopped_finding,
+)
 from alembic_mcp.tools.worker.prestart import prestart
 from alembic_mcp.tools.worker.protocol import RoundtripArgs
 from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, WorkerError, run_worker, worker_python
 
 MAX_SEED_ROWS = 10_000
 MAX_TIMEOUT_S = 3600
+BUDGET_SHARE = 0.8  # of the time left: the worker starts no new revision after it, then reports
 DataFrom = Literal["seed", "target"]
 
 LOCK_SQL_NAMES = {
@@ -132,24 +140,6 @@ class DriftItem(BaseModel):
     message: str
 
 
-class FailureReport(BaseModel):
-    revision: str | None
-    phase: str | None = Field(description="prepare, upgrade, downgrade or re-upgrade.")
-    mode: str = Field(
-        description="not-null-violation, foreign-key-violation, unique-violation, type-mismatch, "
-        "object-already-exists, object-does-not-exist, object-still-referenced or unknown."
-    )
-    error: str
-    file: str | None = None
-    line: int | None = None
-    applied: list[str] = Field(
-        default_factory=list,
-        description="Schema changes the failed step left behind (non-transactional DDL).",
-    )
-    facts: dict[str, Any] = Field(default_factory=dict)
-    recovery: list[str] = Field(default_factory=list)
-
-
 class ScratchReport(BaseModel):
     url: str | None = Field(default=None, description="Scratch database URL, password masked.")
     backend: str | None = None
@@ -182,7 +172,18 @@ class TestRoundtripResult(VerdictResult):
         "transaction (a failure then rolls back everything, and locks cannot be traced per step).",
     )
     seed: SeedReport | None = None
-    failure: FailureReport | None = None
+    failure: FailureReport | None = Field(default=None, description="The first of ``failures``.")
+    failures: list[FailureReport] = Field(
+        default_factory=list, description="Every failed step: the rehearsal goes on past each one where it can."
+    )
+    seed_limitations: list[SeedLimitation] = Field(
+        default_factory=list,
+        description="Steps that failed on seed rows only (they passed when re-run without them): not defects.",
+    )
+    stopped: StopReport | None = Field(default=None, description="Where and why the rehearsal stopped early.")
+    rebuilds: list[str] = Field(
+        default_factory=list, description="Times the scratch schema was rebuilt from base to go on, and why."
+    )
     scratch_database: ScratchReport = Field(default_factory=ScratchReport)
     total_s: float = 0.0
 
@@ -416,6 +417,7 @@ async def test_roundtrip(
                 bootstrap=project.settings.bootstrap if data_from == "seed" else None,
             )
             remaining = max(1.0, deadline - time.perf_counter())
+            args.budget_s = round(remaining * BUDGET_SHARE, 1)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_relay_progress, progress_path, progress, last_progress)
                 try:
@@ -713,7 +715,6 @@ def _build(
                 message=f"Models were not compared: {drift_raw.get('reason')}.",
             )
         )
-    failure = None
     if raw.get("env_error"):
         err = raw["env_error"]
         findings.append(
@@ -727,20 +728,24 @@ def _build(
                 fix="Fix env.py at the given line.",
             )
         )
+    raw_failures = raw.get("failures") or ([raw["failure"]] if raw.get("failure") else [])
+    stopped = StopReport(**raw["stopped"]) if raw.get("stopped") else None
     if raw.get("bootstrap_error"):
         findings.append(_bootstrap_failed(project, raw["bootstrap_error"]))
-    elif not raw.get("failure") and not raw.get("env_error"):
+    elif not raw_failures and not raw.get("env_error") and stopped is None:
         findings.extend(_steps_not_run(steps))
-    if raw.get("failure"):
-        failure = _failure(
-            project,
-            raw["failure"],
-            backend_of(project.database_url or project.settings.scratch_url or "sqlite://"),
-            findings,
-            escalations,
-            file_of,
-        )
-        findings.extend(_needs_bootstrap(project, history, failure))
+    backend = backend_of(project.database_url or project.settings.scratch_url or "sqlite://")
+    failures = []
+    for raw_failure in raw_failures:
+        failures.append(failure_report(project, raw_failure, backend, findings, escalations, file_of))
+        findings.extend(_needs_bootstrap(project, history, failures[-1]))
+    seed_limitations = [
+        SeedLimitation(**{k: d.get(k) for k in SeedLimitation.model_fields}) for d in raw.get("seed_limitations", [])
+    ]
+    findings.extend(seed_limitation_finding(project, limit) for limit in seed_limitations)
+    stop_finding = stopped and stopped_finding(stopped, [s.revision for s in steps if s.status == "not-run"])
+    if stop_finding:
+        findings.append(stop_finding)
     result = TestRoundtripResult(
         revisions=under_test,
         from_revision=start,
@@ -756,7 +761,11 @@ def _build(
         lock_trace=raw.get("lock_trace", "off"),
         transaction_mode=raw.get("transaction_mode", "per-step"),
         seed=seed,
-        failure=failure,
+        failure=failures[0] if failures else None,
+        failures=failures,
+        seed_limitations=seed_limitations,
+        stopped=stopped,
+        rebuilds=[f"to {', '.join(r['to']) or 'base'}: {r['why']}" for r in raw.get("rebuilds", [])],
         findings=findings,
         escalations=escalations,
         summary="",
@@ -764,92 +773,6 @@ def _build(
     result.summary = _summary(result, how)
     result.next_steps = _next_steps(result)
     return result
-
-
-def _failure(
-    project: Project,
-    raw: dict[str, Any],
-    backend: str,
-    findings: list[Finding],
-    escalations: list[Escalation],
-    file_of: dict[str, str],
-) -> FailureReport:
-    rev, phase, mode = raw.get("revision"), raw.get("phase"), raw.get("mode", "unknown")
-    words = explain(mode, raw.get("facts") or {}, phase or "", rev or "", backend)
-    applied = raw.get("applied") or []
-    recovery: list[str] = []
-    if applied:
-        recovery.append(
-            f"The failed step left {len(applied)} change(s) behind (DDL on {backend} is not "
-            f"transactional): {'; '.join(applied[:10])}. On a real database, revert these by hand; "
-            "alembic_version still names the previous revision."
-        )
-        recovery.append(
-            "Split the revision so each one holds a single DDL statement, so a failure leaves a "
-            "state some revision describes."
-        )
-    else:
-        recovery.append(
-            "Nothing of the failed step remained (it was rolled back); alembic_version names the previous revision."
-        )
-    recovery.append(words["fix"])
-    recovery.append("Call test_roundtrip again after the fix.")
-    report = FailureReport(
-        revision=rev,
-        phase=phase,
-        mode=mode,
-        error=raw.get("error", ""),
-        file=project.relative(raw["file"]) if raw.get("file") else file_of.get(rev or ""),
-        line=raw.get("line"),
-        applied=applied,
-        facts=raw.get("facts") or {},
-        recovery=recovery,
-    )
-    where = f"{rev} ({phase})" if rev else (phase or "a step")
-    if applied:
-        findings.append(
-            Finding(
-                rule="migration-failed-midway",
-                severity="error",
-                file=report.file,
-                line=report.line,
-                message=f"{where} failed halfway and left {len(applied)} change(s) applied: {'; '.join(applied[:6])}.",
-                why="Non-transactional DDL: the database is now in a state no revision describes.",
-                fix=recovery[0],
-            )
-        )
-    if mode == "unknown" or (phase == "prepare" and mode == "unknown"):
-        escalations.append(
-            Escalation(
-                rule="migration-failure-unclear",
-                reason=f"{where} failed and the cause matches no known failure mode.",
-                evidence={"revision": rev, "phase": phase, "error": report.error[:1000]},
-            )
-        )
-    else:
-        findings.append(
-            Finding(
-                rule=mode,
-                severity="error",
-                file=report.file,
-                line=report.line,
-                table=(report.facts or {}).get("table"),
-                column=(report.facts or {}).get("column"),
-                message=f"{where} failed: {words['title']}.",
-                why=words["why"],
-                fix=words["fix"],
-            )
-        )
-    what_failed = "downgrade() raises" if phase == "downgrade" else "upgrading again after the downgrade fails"
-    if phase in ("downgrade", "re-upgrade"):
-        escalations.append(
-            Escalation(
-                rule="unclear-rollback",
-                reason=f"{rev}: {what_failed} ({mode}).",
-                evidence={"revision": rev, "error": report.error[:1000]},
-            )
-        )
-    return report
 
 
 def _bootstrap_failed(project: Project, err: dict[str, Any]) -> Finding:
@@ -912,11 +835,13 @@ def _steps_not_run(steps: list[StepResult]) -> list[Finding]:
 def _summary(result: TestRoundtripResult, how: str) -> str:
     n, ok = result.steps_planned, result.steps_run
     frm = ", ".join(result.from_revision) or "base"
-    if result.failure is not None:
-        f = result.failure
+    stop = f" Stopped at {result.stopped.revision}: {result.stopped.reason}." if result.stopped else ""
+    if result.failures:
+        listed = "; ".join(f"{f.revision} ({f.phase}): {f.mode}" for f in result.failures[:8])
+        more = f" (+{len(result.failures) - 8} more)" if len(result.failures) > 8 else ""
         return (
-            f"Rehearsal from {frm} ({how}) failed at {f.revision} during {f.phase}: {f.mode}; "
-            f"{ok} of {n} planned revision(s) ran before it. "
+            f"Rehearsal from {frm} ({how}) found {len(result.failures)} failed step(s): {listed}{more}; "
+            f"{ok} of {n} planned revision(s) passed upgrade, downgrade and upgrade.{stop} "
             "The scratch database was dropped; the target was not touched."
         )
     if n == 0 or ok == 0:
@@ -940,7 +865,9 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         text += "; schema and data survived every step."
     if result.rewrites:
         text += f" {len(result.rewrites)} table rewrite(s)."
-    return text
+    if result.seed_limitations:
+        text += f" {len(result.seed_limitations)} step(s) failed on seed rows only (seed-limitation)."
+    return text + stop
 
 
 def _next_steps(result: TestRoundtripResult) -> list[str]:

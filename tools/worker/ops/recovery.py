@@ -1,40 +1,17 @@
 """Inside the worker: put the scratch database into a known state after a failed step, so that a
 rehearsal goes on past it.
 
-``empty_tables`` deletes every row (a step re-run without seed rows); ``wipe`` drops everything so the
-next env.py run rebuilds the schema from base (non-transactional DDL, a failed re-upgrade, or env.py
-running all steps in one transaction). ``value_independent`` names the failures that any existing row
-causes, whatever its values: re-running those without rows proves nothing.
+``wipe`` drops everything so the next env.py run rebuilds the schema from base (a step re-run
+without seed rows, non-transactional DDL, a failed re-upgrade, or env.py running all steps in one
+transaction). ``seed_may_cause`` says which failures are worth re-running without seed rows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-
-
-def _tables(conn: Connection, version_table: str) -> list[str]:
-    return [n for n in conn.dialect.get_table_names(conn) if n != version_table]
-
-
-def empty_tables(conn: Connection, version_table: str) -> None:
-    """Delete every row of every table but the version table, and commit."""
-    names = _tables(conn, version_table)
-    prep = conn.dialect.identifier_preparer
-    if names and conn.dialect.name == "postgresql":
-        conn.execute(text(f"TRUNCATE {', '.join(prep.quote(n) for n in names)} CASCADE"))
-    elif names:
-        metadata = MetaData()
-        metadata.reflect(conn, only=names, resolve_fks=False)
-        if conn.dialect.name in ("mysql", "mariadb"):
-            conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
-        for table in reversed(metadata.sorted_tables):  # children before their parents
-            conn.execute(table.delete())
-        if conn.dialect.name in ("mysql", "mariadb"):
-            conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
-    conn.commit()
 
 
 def wipe(conn: Connection) -> None:
@@ -66,10 +43,18 @@ def _wipe_sqlite(conn: Connection) -> None:
         conn.execute(text(f"DROP {kind.upper()} IF EXISTS {prep.quote(name)}"))
 
 
-def value_independent(failure: dict[str, Any]) -> bool:
-    """A failure that any existing row causes, whatever its values: a NOT NULL column added without a
-    default. Seed rows only show it; they do not cause it."""
-    if failure.get("mode") != "not-null-violation":
+# failures that depend on the rows' values; the others (an object missing or already there, a name,
+# a deliberate raise) come from the schema alone
+_DATA_MODES = frozenset(
+    {"not-null-violation", "foreign-key-violation", "unique-violation", "check-violation", "type-mismatch", "unknown"}
+)
+
+
+def seed_may_cause(failure: dict[str, Any]) -> bool:
+    """Whether seed rows may have caused ``failure``: a failure on row values, except one any existing row
+    causes whatever its values (a NOT NULL column added without a default): seed rows only show that one."""
+    if failure.get("mode") not in _DATA_MODES:
         return False
     op = failure.get("operation") or {}
-    return op.get("op") == "AddColumnOp" and op.get("nullable") is False and not op.get("server_default")
+    add_required = op.get("op") == "AddColumnOp" and op.get("nullable") is False and not op.get("server_default")
+    return not (failure.get("mode") == "not-null-violation" and add_required)

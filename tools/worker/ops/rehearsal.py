@@ -1,8 +1,8 @@
 """Inside the worker: the steps of one env.py run of a rehearsal, as the migration function Alembic
 pulls ``RevisionStep`` objects from.
 
-A run prepares the scratch database (``RunPlan.prepare`` to ``RunPlan.to``), fills it (seed rows, or
-empties it for a re-run without them), takes the baseline, then upgrades, downgrades and upgrades
+A run prepares the scratch database (``RunPlan.prepare`` to ``RunPlan.to``), seeds it (unless a step is
+re-run without seed rows), takes the baseline, then upgrades, downgrades and upgrades
 again each revision from ``state.pos``/``state.resume`` on, checking schema and data between steps.
 Everything a later run needs (position, baselines, results) lives on the ``state``: a failed step ends
 the run, and ``roundtrip.run`` starts another one where the rehearsal can go on.
@@ -19,7 +19,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
-from alembic_mcp.tools.worker.ops.recovery import empty_tables
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 
@@ -31,7 +30,6 @@ class RunPlan:
     prepare: str = "none"  # upgrade | downgrade | none: how to reach ``to``
     to: list[str] = field(default_factory=list)  # revisions the database must be at; [] = base
     seed: bool = False  # seed every table after preparing
-    empty: bool = False  # delete every row after preparing (a step re-run without seed rows)
 
 
 def commit(conn: Any, state: Any) -> None:
@@ -123,9 +121,6 @@ def _fill(state: Any, conn: Any, plan: RunPlan) -> None:
             state.result["seed"] = seeded
             state.progress(f"seeded {len(seeded['tables'])} table(s)")
         state.seeded = True
-    if plan.empty:
-        empty_tables(conn, state.version_table)
-        state.seeded = False
 
 
 def _baseline(state: Any, conn: Any) -> None:
@@ -212,6 +207,17 @@ def _downgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, 
     t0 = time.perf_counter()
     snap_down = take_snapshot(conn, state.version_table, previous=snap_up, tables=touched, cache=state.snap_cache)
     data_down = table_data(conn, snap_down, tables=touched, previous=data_up)
+    if state.retry is None or state.retry["revision"] != rev:  # a replay before a re-upgrade re-run: seen already
+        _compare_down(state, rev, snap, data, snap_up, data_up, snap_down, data_down)
+    record["check_s"] = record.get("check_s", 0.0) + time.perf_counter() - t0
+    state.down, state.resume = (snap_down, data_down), "re-upgrade"
+    state.progress(f"{rev}: downgrade ok")
+
+
+def _compare_down(
+    state: Any, rev: str, snap: Any, data: Any, snap_up: Any, data_up: Any, snap_down: Any, data_down: Any
+) -> None:
+    """What the downgrade did not restore (schema and data), and the data it dropped."""
     for diff in diff_snapshots(snap, snap_down, "after downgrade"):
         state.result["differences"].append({"revision": rev, "phase": "downgrade", **diff})
     for loss in data_lost(data, data_down, "after the downgrade"):
@@ -223,9 +229,6 @@ def _downgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, 
         )
         if loss["table"] in new_tables or new_column:
             state.result["data_loss"].append({"revision": rev, "kind": "dropped-by-downgrade", **loss})
-    record["check_s"] = record.get("check_s", 0.0) + time.perf_counter() - t0
-    state.down, state.resume = (snap_down, data_down), "re-upgrade"
-    state.progress(f"{rev}: downgrade ok")
 
 
 def _reupgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, record: dict[str, Any]):

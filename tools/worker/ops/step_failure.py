@@ -20,7 +20,7 @@ from typing import Any
 
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
 from alembic_mcp.tools.worker.ops.failure_site import migration_frame, raised_by_migration, refine_mode
-from alembic_mcp.tools.worker.ops.recovery import empty_tables, value_independent, wipe
+from alembic_mcp.tools.worker.ops.recovery import seed_may_cause, wipe
 from alembic_mcp.tools.worker.ops.rehearsal import RunPlan
 from alembic_mcp.tools.worker.ops.sa_compat import with_sync_connection
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
@@ -141,11 +141,13 @@ def next_plan(state: Any, failure: dict[str, Any], script: Any) -> RunPlan | Non
         state.stopped = {"revision": failure["revision"], "reason": "preparing the scratch database failed"}
         return None
     retried, state.retry = state.retry, None
-    if retried is None and state.seeded and not value_independent(failure):
+    if retried is None and state.seeded and seed_may_cause(failure):
         state.retry = _seed_limitation(failure)
         return _back_before(state, failure, script)
-    if retried is not None:
+    if retried is not None:  # reported as the history's own rows meet it; the seeded run's evidence kept
         failure["reproduced_without_seed_rows"] = True
+        if retried.get("facts"):
+            failure["facts"]["with_seed_rows"] = retried["facts"]
     _record(state, failure)
     return _go_on(state, failure)
 
@@ -169,13 +171,11 @@ def _rolled_back(state: Any, failure: dict[str, Any]) -> bool:
 
 
 def _back_before(state: Any, failure: dict[str, Any], script: Any) -> RunPlan:
-    """The state before the failed step, without any row: the step is run again from there."""
-    state.resume = failure["phase"]
-    if _rolled_back(state, failure):
-        _on_connection(state, lambda conn: empty_tables(conn, state.version_table))
-        state.seeded = False
-        return RunPlan()
+    """The state before the failed step as the history alone makes it (rebuilt from base, no seed row,
+    rows the migrations insert kept): the step is run again from there. A re-upgrade is preceded by
+    the upgrade and downgrade it follows."""
     rev = failure["revision"]
+    state.resume = "downgrade" if failure["phase"] == "downgrade" else "upgrade"
     before = [rev] if failure["phase"] == "downgrade" else _parents(script, rev)
     return _rebuild(state, before, seed=False, why=f"re-running {rev} ({failure['phase']}) without seed rows")
 
