@@ -315,9 +315,8 @@ def test_unique_over_duplicates(empty_project, sqlite_url):
         "INSERT INTO persons (id, name, email, level) VALUES (900, 'a', 'a@example.org', 1), "
         "(901, 'b', 'b@example.org', 1)"
     )
-    write_revision(
-        project, "r2", "r1", f'op.execute("{insert}")\nop.execute("UPDATE persons SET level = 1")', "pass", message="data"
-    )
+    upgrade = f'op.execute("{insert}")\nop.execute("UPDATE persons SET level = 1")'
+    write_revision(project, "r2", "r1", upgrade, "pass", message="data")
     write_revision(
         project,
         "r3",
