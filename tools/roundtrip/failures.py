@@ -49,6 +49,7 @@ class SeedLimitation(BaseModel):
     phase: str
     mode: str
     error: str
+    operation: dict[str, Any] | None = None
     file: str | None = None
     line: int | None = None
 

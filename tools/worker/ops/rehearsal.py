@@ -20,6 +20,7 @@ from sqlalchemy import event
 
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
 from alembic_mcp.tools.worker.ops.seed import seed_database
+from alembic_mcp.tools.worker.ops.seed_hints import cast_hints
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 
 
@@ -115,7 +116,11 @@ def _prepare(script: ScriptDirectory, state: Any, heads: Any, plan: RunPlan):
 def _fill(state: Any, conn: Any, plan: RunPlan) -> None:
     if plan.seed and state.args.seed_rows:
         t0 = time.perf_counter()
-        seeded = seed_database(conn, int(state.args.seed_rows), state.version_table, state.external)
+        if state.seed_hints is None:
+            state.seed_hints = cast_hints(conn, state.script, state.args.revisions)
+        seeded = seed_database(
+            conn, int(state.args.seed_rows), state.version_table, state.external, hints=state.seed_hints
+        )
         seeded["seconds"] = round(time.perf_counter() - t0, 4)
         if state.result["seed"] is None:
             state.result["seed"] = seeded
@@ -263,7 +268,9 @@ def _seed_for_later(state: Any, conn: Any, snap: Any, snap_re: Any, data_re: Any
     only = None if state.reseed else new_tables
     if only is not None and not only:
         return data_re
-    seeded = seed_database(conn, int(state.args.seed_rows), state.version_table, state.external, only=only)
+    seeded = seed_database(
+        conn, int(state.args.seed_rows), state.version_table, state.external, only=only, hints=state.seed_hints
+    )
     if state.result["seed"] is not None:
         state.result["seed"]["tables"].update(seeded["tables"])
         state.result["seed"]["skipped"].update(seeded["skipped"])

@@ -141,6 +141,8 @@ class _State:
         self.versions_dirs: tuple[str, ...] = ()
         self.connection: Any = None  # ours, handed to env.py (None with an async driver)
         self.project_dir = "."
+        self.script: Any = None
+        self.seed_hints: dict[tuple[str, str], list[str]] | None = None  # read once, at the first seeding
         # the operation that raised, and the evidence gathered right at the failing statement
         self.failed_op: dict[str, Any] | None = None
         self.statement_facts: dict[str, Any] | None = None
@@ -436,6 +438,7 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     cfg = config_from_spec(spec, url)
     script = ScriptDirectory.from_config(cfg)
     state.versions_dirs = versions_dirs(script)
+    state.script = script
     if args.bootstrap and not _bootstrap(state, url, args.bootstrap, spec.project_dir):
         return state.result
     engine = None

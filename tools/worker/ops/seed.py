@@ -3,9 +3,11 @@ NOT NULL, unique and foreign-key constraints (parents are filled before their ch
 
 Tables are reflected with SQLAlchemy; values come from the column type (integers count up past the
 existing maximum, strings carry the row number so unique columns stay unique and fit the length,
-enums cycle through their labels, foreign keys point at existing parent rows). Autoincrement keys,
-identity and computed columns are left to the database. A table that still refuses the rows (a
-check constraint the generator cannot guess) is skipped with the database's reason.
+enums cycle through their labels, foreign keys point at existing parent rows). A column a CHECK
+constraint restricts to literals, or that a later revision converts to an enum type (``seed_hints``),
+cycles through those values. Autoincrement keys, identity and computed columns are left to the
+database. A table that still refuses the rows (a check constraint the generator cannot guess) is
+skipped with the database's reason.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Connection
 
 from alembic_mcp.tools.worker.ops.sa_compat import get_multi
+from alembic_mcp.tools.worker.ops.seed_hints import Hints, check_values
 
 _EPOCH_DATE = dt.date(2024, 1, 1)
 _EPOCH_TS = dt.datetime(2024, 1, 1, 8, 0, 0)
@@ -113,8 +116,20 @@ def _unique_column_sets(table: Table) -> list[set[str]]:
     return [s for s in sets if s]
 
 
-def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tuple[int, str | None]:
+def _allowed_values(table: Table, hints: Hints | None) -> dict[str, list[str]]:
+    """Column -> the only values it may hold: its CHECK literals, or the enum a later cast expects."""
+    allowed = check_values(table)
+    for (table_name, column), labels in (hints or {}).items():
+        if table_name == table.name and column in table.columns:
+            allowed[column] = labels
+    return allowed
+
+
+def seed_table(
+    conn: Connection, table: Table, count: int, external: bool, hints: Hints | None = None
+) -> tuple[int, str | None]:
     """Insert ``count`` rows into ``table``; returns (rows inserted, reason when skipped)."""
+    allowed = _allowed_values(table, hints)
     unique_sets = _unique_column_sets(table)
     unique_cols = set().union(*unique_sets) if unique_sets else set()
     offsets: dict[str, int] = {}
@@ -157,6 +172,9 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
                 values = fk_values[column.name]
                 row[column.name] = values[(i - 1) % len(values)]
                 continue
+            if column.name in allowed:
+                row[column.name] = allowed[column.name][(i - 1) % len(allowed[column.name])]
+                continue
             value = _value(table, column, i, offsets)
             if value is None and not column.nullable and column.server_default is None:
                 return 0, f"no generator for column {column.name} of type {column.type!r}"
@@ -179,6 +197,7 @@ def seed_database(
     version_table: str = "alembic_version",
     external: bool = False,
     only: set[str] | None = None,
+    hints: Hints | None = None,
 ) -> dict[str, Any]:
     """Seed every table (or those in ``only``), parents first.
 
@@ -206,7 +225,7 @@ def seed_database(
         if count <= 0:
             break
         try:
-            rows, reason = seed_table(conn, table, count, external)
+            rows, reason = seed_table(conn, table, count, external, hints)
         except Exception as exc:  # e.g. a foreign key into another schema
             rows, reason = 0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         if reason:
