@@ -29,6 +29,7 @@ _CREATE_TYPE = re.compile(r"CREATE\s+TYPE\s+\"?(\w+)\"?\s+AS\s+ENUM\s*\(([^)]*)\
 _ENUM_CALL = re.compile(r"\bENUM\(([^()]*)\)", re.IGNORECASE)
 _NAME_KW = re.compile(r"name\s*=\s*['\"](\w+)['\"]")
 
+_LIST_CHECK = re.compile(r"\bIN\s*\(|=\s*ANY\s*\(", re.IGNORECASE)  # PostgreSQL shows IN as = ANY (ARRAY[...])
 Hints = dict[tuple[str, str], list[str]]
 
 
@@ -84,7 +85,7 @@ def cast_hints(conn: Any, script: Any, revisions: list[str]) -> Hints:
 
 
 def check_values(table: Any) -> dict[str, list[str]]:
-    """Column -> the literals a CHECK constraint of ``table`` restricts it to (single-column checks)."""
+    """Column -> the literals a CHECK constraint of ``table`` restricts it to (a single column ``IN`` a list)."""
     allowed: dict[str, list[str]] = {}
     for constraint in table.constraints:
         if constraint.__class__.__name__ != "CheckConstraint":
@@ -93,6 +94,6 @@ def check_values(table: Any) -> dict[str, list[str]]:
         bare = _QUOTED.sub("''", sql)  # column names, not words inside the literals
         columns = [c.name for c in table.columns if re.search(rf"\b{re.escape(c.name)}\b", bare)]
         literals = _literals(sql)
-        if len(columns) == 1 and literals:
+        if len(columns) == 1 and literals and _LIST_CHECK.search(bare):
             allowed.setdefault(columns[0], literals)
     return allowed
