@@ -243,3 +243,90 @@ def test_backfill_then_not_null_lists_the_rows_left_null(empty_project, pg_url):
     assert "3 row(s) of players are still NULL in team_id" in finding.message and "4, 7, 9" in finding.message
     assert "existing row(s)" not in finding.message
     assert_clean(result, pg_url)
+
+
+# ------------------------------------------------------------------ rehearse like the deploy
+
+
+def _history_with_autocommit_and_validate(project) -> None:
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
+        with op.get_context().autocommit_block():
+            op.create_index("ix_persons_level", "persons", ["level"], postgresql_concurrently=True)
+        """,
+        """
+        with op.get_context().autocommit_block():
+            op.drop_index("ix_persons_level", table_name="persons", postgresql_concurrently=True)
+        """,
+        message="level index",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.execute("ALTER TABLE persons ADD CONSTRAINT ck_persons_level CHECK (level >= 0) NOT VALID")',
+        'op.drop_constraint(op.f("ck_persons_level"), "persons", type_="check")',
+        message="level check",
+    )
+    write_revision(
+        project,
+        "r4",
+        "r3",
+        'op.execute("ALTER TABLE persons VALIDATE CONSTRAINT ck_persons_level")',
+        "pass",
+        message="validate",
+    )
+
+
+LEVEL_INDEX = '    __table_args__ = (__import__("sqlalchemy").Index("ix_persons_level", "level"),)\n'
+
+
+def test_deploy_in_one_transaction_is_compared_with_the_rehearsal(empty_project, pg_url):
+    project = make_project(empty_project, LEVEL_INDEX)
+    _history_with_autocommit_and_validate(project)
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert result.failures == [], result.model_dump_json(indent=1)
+    assert result.deploy.env_py == "single" and result.deploy.rehearsal == "per-step"
+    assert "one transaction" in result.deploy.differences[0]
+    by_rule = {f.rule: f for f in result.findings}
+    assert by_rule["deploy-autocommit-commits-early"].file == "migrations/versions/r2_level_index.py"
+    validate = by_rule["deploy-validate-same-transaction"]
+    assert validate.file == "migrations/versions/r4_validate.py" and "ck_persons_level" in validate.message
+    assert "in r3, in the same deploy transaction" in validate.message
+    assert result.verdict == "proceed"  # warnings: the rehearsal itself passed
+    assert_clean(result, pg_url)
+
+
+def test_deploy_per_migration_draws_no_transaction_findings(empty_project, tmp_path):
+    from alembic_mcp.tools.roundtrip.deploy_mode import deploy_findings, deploy_mode
+
+    env_py = empty_project / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace("connection=connection,", "connection=connection, transaction_per_migration=True,")
+    )
+    make_project(empty_project)
+    _history_with_autocommit_and_validate(empty_project)
+    mode = deploy_mode(env_py, "per-step", 3)
+    assert (mode.env_py, mode.differences) == ("per-migration", [])
+    sources = {
+        rev: (str(path), path.read_text())
+        for rev, path in (
+            (p.name[:2], p) for p in sorted((empty_project / "migrations" / "versions").glob("r[234]_*.py"))
+        )
+    }
+    assert deploy_findings(mode, sources) == []
+    # VALIDATE in the revision that adds the constraint NOT VALID: no lock time saved, whatever env.py says
+    same = {
+        "r5": (
+            "r5.py",
+            'op.execute("ALTER TABLE t ADD CONSTRAINT ck_x CHECK (x > 0) NOT VALID")\n'
+            'op.execute("ALTER TABLE t VALIDATE CONSTRAINT ck_x")',
+        )
+    }
+    assert [f.rule for f in deploy_findings(mode, same)] == ["deploy-validate-same-transaction"]
+    expression = tmp_path / "env.py"
+    expression.write_text("context.configure(connection=c, transaction_per_migration=PER_MIGRATION)\n")
+    assert deploy_mode(expression, "per-step", 2).env_py == "unknown"

@@ -29,6 +29,7 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
+from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings, deploy_mode
 from alembic_mcp.tools.roundtrip.failures import (
     FailureReport,
     SeedLimitation,
@@ -181,6 +182,9 @@ class TestRoundtripResult(VerdictResult):
         description="Steps that failed on seed rows only (they passed when re-run without them): not defects.",
     )
     stopped: StopReport | None = Field(default=None, description="Where and why the rehearsal stopped early.")
+    deploy: DeployMode | None = Field(
+        default=None, description="How env.py runs the migrations in a deploy, and what differs in the rehearsal."
+    )
     rebuilds: list[str] = Field(
         default_factory=list, description="Times the scratch schema was rebuilt from base to go on, and why."
     )
@@ -770,9 +774,24 @@ def _build(
         escalations=escalations,
         summary="",
     )
+    _compare_with_deploy(project, history, result)
     result.summary = _summary(result, how)
     result.next_steps = _next_steps(result)
     return result
+
+
+def _compare_with_deploy(project: Project, history: History, result: TestRoundtripResult) -> None:
+    """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it."""
+    rehearsal = "per-step" if result.transaction_mode == "per-step" else "single"
+    result.deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(result.revisions))
+    sources: dict[str, tuple[str, str]] = {}
+    for rev in result.revisions:
+        path = Path(history.nodes[rev].path)
+        try:
+            sources[rev] = (project.relative(path), path.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+    result.findings.extend(deploy_findings(result.deploy, sources))  # warnings: the verdict stands
 
 
 def _bootstrap_failed(project: Project, err: dict[str, Any]) -> Finding:
@@ -867,6 +886,8 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         text += f" {len(result.rewrites)} table rewrite(s)."
     if result.seed_limitations:
         text += f" {len(result.seed_limitations)} step(s) failed on seed rows only (seed-limitation)."
+    if result.deploy is not None and result.deploy.differences:
+        text += " The deploy differs from the rehearsal: see deploy.differences."
     return text + stop
 
 
