@@ -330,3 +330,59 @@ def test_deploy_per_migration_draws_no_transaction_findings(empty_project, tmp_p
     expression = tmp_path / "env.py"
     expression.write_text("context.configure(connection=c, transaction_per_migration=PER_MIGRATION)\n")
     assert deploy_mode(expression, "per-step", 2).env_py == "unknown"
+
+
+# ------------------------------------------------------------------ non-transactional DDL, time budget
+
+
+def test_mariadb_rebuilds_after_a_downgrade_failing_halfway(empty_project, mariadb_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
+        """
+        op.drop_column("persons", "nickname")
+        op.drop_index("ix_persons_nick", table_name="persons")
+        """,
+        message="half down",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.add_column("persons", sa.Column("motto", sa.String(80), nullable=True))',
+        'op.drop_column("persons", "motto")',
+        message="motto",
+    )
+    result = roundtrip(project, mariadb_url, from_revision="r1", seed_rows=4)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("r2", "downgrade", "drop-of-missing-object")
+    ], result.model_dump_json(indent=1)
+    failure = result.failures[0]
+    assert any("persons.nickname" in item for item in failure.applied)  # DDL on MariaDB is not transactional
+    assert failure.line == 20 and failure.file == "migrations/versions/r2_half_down.py"
+    assert result.rebuilds == ["to r2: r2 failed in downgrade"]  # rebuilt from base, then on to r3
+    assert [s.status for s in result.steps] == ["failed in downgrade", "ok"]
+    assert result.seed.tables["persons"] == 4
+    assert_clean(result, mariadb_url)
+
+
+def test_time_budget_stops_and_says_where(empty_project, tmp_path):
+    import anyio
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.failures import StopReport, stopped_finding
+    from alembic_mcp.tools.worker.protocol import RoundtripArgs
+    from alembic_mcp.tools.worker.runner import run_worker
+
+    project = make_project(empty_project)
+    url = f"sqlite:///{tmp_path / 'scratch.db'}"
+    loaded = load_project(project, {"database_url": f"sqlite:///{tmp_path / 'target.db'}"})
+    args = RoundtripArgs(revisions=["r1"], prepare="none", budget_s=1e-9)
+    raw = anyio.run(lambda: run_worker(loaded, "roundtrip", args, database_url=url, timeout_s=120))
+    assert raw["stopped"] == {"revision": "r1", "reason": "the time budget (timeout_s) ran out"}
+    assert raw["steps"] == [] and raw["failures"] == []
+    finding = stopped_finding(StopReport(**raw["stopped"]), ["r1"])
+    assert finding.rule == "rehearsal-incomplete" and "from_revision" in finding.fix
