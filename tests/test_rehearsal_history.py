@@ -386,3 +386,31 @@ def test_time_budget_stops_and_says_where(empty_project, tmp_path):
     assert raw["steps"] == [] and raw["failures"] == []
     finding = stopped_finding(StopReport(**raw["stopped"]), ["r1"])
     assert finding.rule == "rehearsal-incomplete" and "from_revision" in finding.fix
+
+
+def test_check_constraint_over_rows_the_history_wrote(empty_project, pg_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """op.execute("INSERT INTO persons (id, name, email, level) VALUES (500, 'x', 'x@example.org', -5)")""",
+        'op.execute("DELETE FROM persons WHERE id = 500")',
+        message="odd row",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.create_check_constraint("level_positive", "persons", "level >= 0")',
+        'op.drop_constraint("level_positive", "persons", type_="check")',
+        message="level check",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=4)
+    failure = next(f for f in result.failures if f.revision == "r3")
+    assert failure.mode == "check-violation" and failure.operation["op"] == "CreateCheckConstraintOp"
+    assert failure.reproduced_without_seed_rows  # the row is the history's own, not a seed row
+    assert failure.facts["violating_rows"] == 1 and failure.facts["violating_keys"] == [["500"]]
+    finding = next(f for f in result.findings if f.rule == "check-violation")
+    assert "500" in finding.message
+    assert_clean(result, pg_url)
