@@ -860,7 +860,7 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         more = f" (+{len(result.failures) - 8} more)" if len(result.failures) > 8 else ""
         return (
             f"Rehearsal from {frm} ({how}) found {len(result.failures)} failed step(s): {listed}{more}; "
-            f"{ok} of {n} planned revision(s) passed upgrade, downgrade and upgrade.{stop} "
+            f"{ok} of {n} planned revision(s) ran through upgrade, downgrade and upgrade.{stop} "
             "The scratch database was dropped; the target was not touched."
         )
     if n == 0 or ok == 0:

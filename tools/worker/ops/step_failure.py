@@ -183,7 +183,9 @@ def _back_before(state: Any, failure: dict[str, Any], script: Any) -> RunPlan:
 def _go_on(state: Any, failure: dict[str, Any]) -> RunPlan | None:
     rev, phase = failure["revision"], failure["phase"]
     if phase == "upgrade":
-        state.stopped = {"revision": rev, "reason": f"the upgrade of {rev} failed; the revisions after it build on it"}
+        if state.pos + 1 < len(state.args.revisions):
+            reason = f"the upgrade of {rev} failed; the revisions after it build on it"
+            state.stopped = {"revision": rev, "reason": reason}
         return None
     state.pos += 1
     state.resume = "upgrade"
