@@ -31,6 +31,8 @@ class RunPlan:
     prepare: str = "none"  # upgrade | downgrade | none: how to reach ``to``
     to: list[str] = field(default_factory=list)  # revisions the database must be at; [] = base
     seed: bool = False  # seed every table after preparing
+    # ... or only these tables (created by a step whose re-upgrade did not run)
+    seed_tables: list[str] = field(default_factory=list)
 
 
 def commit(conn: Any, state: Any) -> None:
@@ -126,6 +128,8 @@ def _fill(state: Any, conn: Any, plan: RunPlan) -> None:
             state.result["seed"] = seeded
             state.progress(f"seeded {len(seeded['tables'])} table(s)")
         state.seeded = True
+    elif plan.seed_tables and state.args.seed_rows:
+        _seed_more(state, conn, set(plan.seed_tables))
 
 
 def _baseline(state: Any, conn: Any) -> None:
@@ -268,13 +272,18 @@ def _seed_for_later(state: Any, conn: Any, snap: Any, snap_re: Any, data_re: Any
     only = None if state.reseed else new_tables
     if only is not None and not only:
         return data_re
+    _seed_more(state, conn, only)
+    state.reseed, state.seeded = False, True
+    data_re = table_data(conn, snap_re, tables=only, previous=data_re)
+    commit(conn, state)
+    return data_re
+
+
+def _seed_more(state: Any, conn: Any, only: set[str] | None) -> None:
+    """Seed ``only`` these tables (None: all) and add them to the seed report."""
     seeded = seed_database(
         conn, int(state.args.seed_rows), state.version_table, state.external, only=only, hints=state.seed_hints
     )
     if state.result["seed"] is not None:
         state.result["seed"]["tables"].update(seeded["tables"])
         state.result["seed"]["skipped"].update(seeded["skipped"])
-    state.reseed, state.seeded = False, True
-    data_re = table_data(conn, snap_re, tables=only, previous=data_re)
-    commit(conn, state)
-    return data_re

@@ -195,7 +195,10 @@ def _go_on(state: Any, failure: dict[str, Any]) -> RunPlan | None:
         state.stopped = {"revision": state.args.revisions[state.pos], "reason": "the time budget (timeout_s) ran out"}
         return None
     if phase == "downgrade" and _rolled_back(state, failure):
-        return RunPlan()  # the downgrade was rolled back: the database is at rev, rows and all
+        # the downgrade was rolled back: the database is at rev, rows and all; the tables rev created get
+        # the rows its re-upgrade would have given them
+        created = set(state.up[0]["tables"]) - set(state.base[0]["tables"]) if state.seeded else set()
+        return RunPlan(seed_tables=sorted(created))
     seed = bool(state.args.seed_rows)
     return _rebuild(state, [rev], seed=seed, why=f"{rev} failed in {phase}")
 
