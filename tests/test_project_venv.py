@@ -175,6 +175,11 @@ def test_rehearsal_goes_on_past_failures_in_the_projects_own_venv(project_venv, 
         ("e0000001", "downgrade", "drop-of-missing-object"),
         ("e0000003", "downgrade", "deliberate-raise"),
     ], roundtrip["summary"]
+    # the migration's own line, not SQLAlchemy's inside the project's .venv
+    assert (roundtrip["failures"][0]["file"], roundtrip["failures"][0]["line"]) == (
+        "migrations/versions/e0000001_rev.py",
+        21,
+    )
     assert roundtrip["failures"][1]["file"].endswith("e0000003_rev.py") and roundtrip["failures"][1]["line"]
     limits = roundtrip["seed_limitations"]
     assert [(s["revision"], s["phase"], s["mode"]) for s in limits] == [
