@@ -195,6 +195,7 @@ def test_seed_nulls_under_a_later_primary_key_are_a_seed_limitation(empty_projec
     assert result.failures == [], result.model_dump_json(indent=1)
     assert [(s.revision, s.phase, s.mode) for s in result.seed_limitations] == [("r4", "upgrade", "not-null-violation")]
     assert result.seed_limitations[0].operation["op"] == "CreatePrimaryKeyOp"
+    assert result.seed_limitations[0].file == "migrations/versions/r4_slug_key.py"
     finding = next(f for f in result.findings if f.rule == "seed-limitation")
     assert finding.severity == "info" and "seed" in finding.message
     assert result.verdict == "proceed", [f.message for f in result.findings if f.severity == "error"]

@@ -165,15 +165,15 @@ def _judge(
         )
 
 
-def seed_limitation_finding(project: Project, limit: SeedLimitation) -> Finding:
+def seed_limitation_finding(limit: SeedLimitation) -> Finding:
     return Finding(
         rule="seed-limitation",
         severity="info",
-        file=project.relative(limit.file) if limit.file else None,
+        file=limit.file,
         line=limit.line,
         message=f"{limit.revision} ({limit.phase}) failed on the generated seed rows ({limit.mode}: "
-        f"{limit.error.splitlines()[0][:200]}) and passed when run again on the history's own rows only: "
-        "the seed data, not the migration, caused it.",
+        f"{limit.error.splitlines()[0][:200]}) and passed when run again on a scratch schema rebuilt from base "
+        "without seed rows (the history's own rows only): the seed data, not the migration, caused it.",
         why="Seed rows cannot know every rule the application keeps (values a later cast expects, columns "
         "the application fills before a later constraint): this proves nothing either way about real data.",
         fix="Rehearse on real rows (data_from='target') to know whether real data passes this step.",

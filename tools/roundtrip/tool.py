@@ -744,9 +744,10 @@ def _build(
         failures.append(failure_report(project, raw_failure, backend, findings, escalations, file_of))
         findings.extend(_needs_bootstrap(project, history, failures[-1]))
     seed_limitations = [
-        SeedLimitation(**{k: d.get(k) for k in SeedLimitation.model_fields}) for d in raw.get("seed_limitations", [])
+        SeedLimitation(**{**{k: d.get(k) for k in SeedLimitation.model_fields}, "file": file_of.get(d["revision"])})
+        for d in raw.get("seed_limitations", [])
     ]
-    findings.extend(seed_limitation_finding(project, limit) for limit in seed_limitations)
+    findings.extend(seed_limitation_finding(limit) for limit in seed_limitations)
     stop_finding = stopped and stopped_finding(stopped, [s.revision for s in steps if s.status == "not-run"])
     if stop_finding:
         findings.append(stop_finding)
