@@ -13,17 +13,16 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
-from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError, WorkerFailed
 from alembic_mcp.tools.core.policy import is_production
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of, parse_url
-from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
+from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database
@@ -38,6 +37,22 @@ from alembic_mcp.tools.roundtrip.failures import (
     seed_limitation_finding,
     stopped_finding,
 )
+from alembic_mcp.tools.roundtrip.models import (
+    DataFrom,
+    ScratchReport,
+    StepResult,
+    TestRoundtripResult,
+)
+from alembic_mcp.tools.roundtrip.report import (
+    data_loss_findings,
+    drift_findings,
+    env_error_findings,
+    lock_findings,
+    parsed,
+    schema_findings,
+    seed_report,
+    steps_of,
+)
 from alembic_mcp.tools.worker.prestart import prestart
 from alembic_mcp.tools.worker.protocol import RoundtripArgs
 from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, WorkerError, run_worker, worker_python
@@ -45,152 +60,6 @@ from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, Worker
 MAX_SEED_ROWS = 10_000
 MAX_TIMEOUT_S = 3600
 BUDGET_SHARE = 0.8  # of the time left: the worker starts no new revision after it, then reports
-DataFrom = Literal["seed", "target"]
-
-LOCK_SQL_NAMES = {
-    "AccessShareLock": "ACCESS SHARE",
-    "RowShareLock": "ROW SHARE",
-    "RowExclusiveLock": "ROW EXCLUSIVE",
-    "ShareUpdateExclusiveLock": "SHARE UPDATE EXCLUSIVE",
-    "ShareLock": "SHARE",
-    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE",
-    "ExclusiveLock": "EXCLUSIVE",
-    "AccessExclusiveLock": "ACCESS EXCLUSIVE",
-}
-LOCK_BLOCKS = {
-    "AccessShareLock": "only ACCESS EXCLUSIVE (ALTER TABLE, DROP, TRUNCATE); reads and writes continue",
-    "RowShareLock": "EXCLUSIVE and ACCESS EXCLUSIVE; reads and writes continue",
-    "RowExclusiveLock": "SHARE and stronger (CREATE INDEX, ALTER TABLE); reads and writes continue",
-    "ShareUpdateExclusiveLock": "VACUUM, ANALYZE, CREATE INDEX CONCURRENTLY and schema changes; "
-    "reads and writes continue",
-    "ShareLock": "INSERT, UPDATE and DELETE until the step commits; reads continue",
-    "ShareRowExclusiveLock": "INSERT, UPDATE, DELETE and other SHARE locks; reads continue",
-    "ExclusiveLock": "everything but plain SELECT until the step commits",
-    "AccessExclusiveLock": "everything, SELECT included, until the step commits",
-}
-_REPORTED_LOCKS = (
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-)
-
-
-class StepResult(BaseModel):
-    revision: str
-    message: str = ""
-    file: str | None = None
-    status: str = Field(description="ok, failed in <phase>, or not-run.")
-    upgrade_s: float | None = None
-    downgrade_s: float | None = None
-    reupgrade_s: float | None = None
-    check_s: float | None = Field(default=None, description="Time spent on snapshots and data checks.")
-    schema_changes: list[str] = Field(default_factory=list, description="What the upgrade changed.")
-
-
-class Difference(BaseModel):
-    revision: str
-    phase: Literal["downgrade", "re-upgrade"] = Field(
-        description="downgrade: compared with the schema before the upgrade; "
-        "re-upgrade: compared with the first upgrade."
-    )
-    kind: str
-    object: str
-    table: str | None = None
-    column: str | None = None
-    change: Literal["missing", "unexpected", "changed"]
-    message: str
-
-
-class DataLoss(BaseModel):
-    revision: str
-    kind: Literal["not-restored", "dropped-by-downgrade"] = Field(
-        description="not-restored: data present before the upgrade is gone or changed after the downgrade; "
-        "dropped-by-downgrade: data in a table/column the upgrade created is dropped by the downgrade."
-    )
-    table: str
-    column: str | None = None
-    rows_before: int
-    rows_after: int
-    message: str
-
-
-class LockTaken(BaseModel):
-    revision: str
-    relation: str
-    kind: Literal["table", "index"]
-    table: str
-    mode: str = Field(description="PostgreSQL lock mode as pg_locks names it, e.g. ShareLock.")
-    sql_mode: str = Field(description="The mode as LOCK TABLE names it, e.g. SHARE.")
-    blocks: str = Field(description="What other sessions cannot do while the step holds it.")
-
-
-class Rewrite(BaseModel):
-    revision: str
-    relation: str
-    kind: Literal["table", "index"]
-    table: str
-
-
-class DriftItem(BaseModel):
-    kind: str
-    table: str | None = None
-    column: str | None = None
-    message: str
-
-
-class ScratchReport(BaseModel):
-    url: str | None = Field(default=None, description="Scratch database URL, password masked.")
-    backend: str | None = None
-    dropped: bool = False
-
-
-class SeedReport(BaseModel):
-    data_from: DataFrom
-    rows_per_table: int
-    tables: dict[str, int] = Field(default_factory=dict, description="Rows inserted per table.")
-    skipped: dict[str, str] = Field(default_factory=dict, description="Tables left empty, with the reason.")
-
-
-class TestRoundtripResult(VerdictResult):
-    revisions: list[str] = Field(default_factory=list, description="Revisions tested, in upgrade order.")
-    from_revision: list[str] = Field(default_factory=list, description="Where the scratch database started.")
-    steps: list[StepResult] = Field(default_factory=list)
-    steps_planned: int = Field(default=0, description="Revisions the rehearsal was to upgrade, downgrade, upgrade.")
-    steps_run: int = Field(default=0, description="Of those, the ones whose three steps all ran (status ok).")
-    differences: list[Difference] = Field(default_factory=list)
-    data_loss: list[DataLoss] = Field(default_factory=list)
-    locks: list[LockTaken] = Field(default_factory=list)
-    rewrites: list[Rewrite] = Field(default_factory=list)
-    drift: list[DriftItem] = Field(default_factory=list)
-    drift_checked: bool = False
-    lock_trace: str = Field(default="off", description="on, off, not PostgreSQL, or why it was unavailable.")
-    transaction_mode: str = Field(
-        default="per-step",
-        description="per-step: each step committed on its own; single: env.py wraps all steps in one "
-        "transaction (a failure then rolls back everything, and locks cannot be traced per step).",
-    )
-    seed: SeedReport | None = None
-    failure: FailureReport | None = Field(default=None, description="The first of ``failures``.")
-    failures: list[FailureReport] = Field(
-        default_factory=list, description="Every failed step: the rehearsal goes on past each one where it can."
-    )
-    seed_limitations: list[SeedLimitation] = Field(
-        default_factory=list,
-        description="Steps that failed on seed rows only (they passed when re-run without them): not defects.",
-    )
-    stopped: StopReport | None = Field(default=None, description="Where and why the rehearsal stopped early.")
-    deploy: DeployMode | None = Field(
-        default=None, description="How env.py runs the migrations in a deploy, and what differs in the rehearsal."
-    )
-    rebuilds: list[str] = Field(
-        default_factory=list, description="Times the scratch schema was rebuilt from base to go on, and why."
-    )
-    scratch_database: ScratchReport = Field(default_factory=ScratchReport)
-    total_s: float = 0.0
-
 
 __test__ = False  # not a pytest test class, despite the name
 
@@ -513,244 +382,21 @@ def _build(
     data_from: DataFrom,
     findings: list[Finding],
 ) -> TestRoundtripResult:
+    """The result from the worker's raw report: its parts, then the findings each part warrants."""
     escalations: list[Escalation] = []
     raw = raw or {}
-    steps_by_rev = {s["revision"]: s for s in raw.get("steps", [])}
-    steps = []
-    for rev in under_test:
-        node = history.nodes[rev]
-        rec = steps_by_rev.get(rev, {})
-        steps.append(
-            StepResult(
-                revision=rev,
-                message=(node.doc or "").strip().splitlines()[0] if (node.doc or "").strip() else "",
-                file=project.relative(node.path),
-                status=rec.get("status", "not-run"),
-                upgrade_s=rec.get("upgrade_s"),
-                downgrade_s=rec.get("downgrade_s"),
-                reupgrade_s=rec.get("reupgrade_s"),
-                check_s=rec.get("check_s"),
-                schema_changes=rec.get("schema_changes", []),
-            )
-        )
-    differences = [Difference(**{k: d.get(k) for k in Difference.model_fields}) for d in raw.get("differences", [])]
-    data_loss = [DataLoss(**{k: d.get(k) for k in DataLoss.model_fields}) for d in raw.get("data_loss", [])]
-    locks = [
-        LockTaken(
-            revision=lk["revision"],
-            relation=lk["relation"],
-            kind=lk["kind"],
-            table=lk["table"],
-            mode=lk["mode"],
-            sql_mode=LOCK_SQL_NAMES.get(lk["mode"], lk["mode"]),
-            blocks=LOCK_BLOCKS.get(lk["mode"], "unknown"),
-        )
-        for lk in raw.get("locks", [])
-        if lk["mode"] in _REPORTED_LOCKS
-    ]
-    rewrites = [Rewrite(**rw) for rw in raw.get("rewrites", [])]
+    steps = steps_of(project, history, raw, under_test)
+    differences, data_loss, locks, rewrites, drift = parsed(raw)
     drift_raw = raw.get("drift") or {}
-    drift = [DriftItem(**item) for item in drift_raw.get("items", [])]
-    seed = None
-    if raw.get("seed") is not None or data_from == "target":
-        seeded = raw.get("seed") or {}
-        seed = SeedReport(
-            data_from=data_from,
-            rows_per_table=seed_rows if data_from == "seed" else 0,
-            tables=seeded.get("tables", {}),
-            skipped=seeded.get("skipped", {}),
-        )
-        for table, reason in seed.skipped.items():
-            findings.append(
-                Finding(
-                    rule="seed-skipped",
-                    severity="info",
-                    table=table,
-                    message=f"Table {table} was not seeded: {reason}.",
-                    why="Its data paths were rehearsed without rows.",
-                    fix="Call again with data_from='target' to rehearse on real rows.",
-                )
-            )
+    seed = seed_report(raw, seed_rows, data_from, findings)
     file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
-
-    # downgrade does not restore the schema; re-upgrade differs
-    for rev in under_test:
-        down = [d for d in differences if d.revision == rev and d.phase == "downgrade"]
-        rec = steps_by_rev.get(rev, {})
-        if down:
-            empty = rec.get("downgrade_ops") == 0 and not rec.get("downgrade_sql")
-            reason = (
-                "downgrade() is empty: it undoes nothing of what upgrade() did"
-                if empty
-                else "downgrade() does not restore the schema that was there before upgrade()"
-            )
-            escalations.append(
-                Escalation(
-                    rule="unclear-rollback",
-                    reason=f"{rev}: {reason}.",
-                    evidence={"revision": rev, "differences": [d.message for d in down]},
-                )
-            )
-            findings.append(
-                Finding(
-                    rule="empty-downgrade" if empty else "downgrade-incomplete",
-                    severity="error",
-                    file=file_of[rev],
-                    message=f"{rev}: {reason}: {'; '.join(d.message for d in down[:8])}"
-                    + (f" (+{len(down) - 8} more)" if len(down) > 8 else ""),
-                    why="A rollback in production would leave a schema no revision describes.",
-                    fix="Write downgrade() as the exact reverse of upgrade(): drop what it created, "
-                    "re-create "
-                    "what it dropped, with the same names, in reverse order.",
-                )
-            )
-        reup = [d for d in differences if d.revision == rev and d.phase == "re-upgrade"]
-        if reup:
-            findings.append(
-                Finding(
-                    rule="reupgrade-differs",
-                    severity="error",
-                    file=file_of[rev],
-                    message=f"{rev}: upgrading again after the downgrade gives a different schema: "
-                    f"{'; '.join(d.message for d in reup[:8])}",
-                    why="The downgrade leaves state behind that changes what the next upgrade produces.",
-                    fix="Make downgrade() remove everything upgrade() creates.",
-                )
-            )
-    for rev in under_test:
-        lost = [d for d in data_loss if d.revision == rev]
-        if not lost:
-            continue
-        not_restored = [d for d in lost if d.kind == "not-restored"]
-        dropped = [d for d in lost if d.kind == "dropped-by-downgrade"]
-        if not_restored:
-            findings.append(
-                Finding(
-                    rule="downgrade-loses-data",
-                    severity="error",
-                    file=file_of[rev],
-                    table=not_restored[0].table,
-                    column=not_restored[0].column,
-                    message=f"{rev}: data present before the upgrade is not back after the downgrade: "
-                    f"{'; '.join(d.message for d in not_restored[:6])}.",
-                    why="Rolling this revision back in production destroys these values for good.",
-                    fix="Keep what upgrade() removes (copy the column/table aside in upgrade() and "
-                    "restore it in "
-                    "downgrade()), or have a human accept that this revision is one-way.",
-                )
-            )
-        if dropped:
-            findings.append(
-                Finding(
-                    rule="downgrade-loses-data",
-                    severity="warning",
-                    file=file_of[rev],
-                    table=dropped[0].table,
-                    column=dropped[0].column,
-                    message=f"{rev}: the downgrade drops data written after the upgrade: "
-                    f"{'; '.join(d.message for d in dropped[:6])}.",
-                    why="Values stored in what this revision adds are lost if it is rolled back after going live.",
-                    fix="Before a rollback in production, back up these columns/tables (backup_db).",
-                )
-            )
-    for rw in rewrites:
-        if rw.kind == "table":
-            findings.append(
-                Finding(
-                    rule="table-rewrite",
-                    severity="warning",
-                    file=file_of.get(rw.revision),
-                    table=rw.table,
-                    message=f"{rw.revision}: the upgrade rewrites table {rw.table} (its relfilenode changed).",
-                    why="A rewrite copies every row while holding ACCESS EXCLUSIVE: reads and writes wait, "
-                    "for a time that grows with the table.",
-                    fix="Avoid the rewrite: add a new column, backfill in batches, then swap; "
-                    "or change types "
-                    "in a binary-compatible way (varchar length up, int -> bigint via a new column).",
-                )
-            )
-    for lk in locks:
-        if lk.mode == "ShareLock" and lk.kind == "table":
-            findings.append(
-                Finding(
-                    rule="lock-blocks-writes",
-                    severity="warning",
-                    file=file_of.get(lk.revision),
-                    table=lk.table,
-                    message=f"{lk.revision}: the upgrade holds a SHARE lock on {lk.table} (an index build): "
-                    "writes wait until it commits.",
-                    why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the whole build.",
-                    fix="with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)",
-                )
-            )
-        elif lk.mode == "AccessExclusiveLock" and lk.kind == "table":
-            findings.append(
-                Finding(
-                    rule="lock-blocks-reads",
-                    severity="info",
-                    file=file_of.get(lk.revision),
-                    table=lk.table,
-                    message=f"{lk.revision}: the upgrade takes ACCESS EXCLUSIVE on {lk.table}: "
-                    "reads and writes wait "
-                    "until it commits.",
-                    why="Brief for catalog-only changes; long if the step also rewrites or scans the table.",
-                    fix="Set lock_timeout in the migration "
-                    "(op.execute(\"SET LOCAL lock_timeout = '5s'\")) and "
-                    "keep the step small.",
-                )
-            )
-    for item in drift:
-        findings.append(
-            Finding(
-                rule="model-drift",
-                severity="warning" if item.kind.startswith("modify_default") else "error",
-                table=item.table,
-                column=item.column,
-                message=f"After the last revision, {item.message}.",
-                why="The migrations do not produce what the models declare; the next autogenerate will pick it up.",
-                fix="Call generate_migration to write the missing revision (or fix the model).",
-            )
-        )
-    if drift_raw and not drift_raw.get("checked", True):
-        findings.append(
-            Finding(
-                rule="drift-not-checked",
-                severity="info",
-                message=f"Models were not compared: {drift_raw.get('reason')}.",
-            )
-        )
-    if raw.get("env_error"):
-        err = raw["env_error"]
-        findings.append(
-            Finding(
-                rule="env-py-error",
-                severity="error",
-                message=f"env.py raised {err.get('type')}: {err.get('message')}",
-                file=project.relative(err["file"]) if err.get("file") else None,
-                line=err.get("line"),
-                why="No migration can run until env.py works.",
-                fix="Fix env.py at the given line.",
-            )
-        )
-    raw_failures = raw.get("failures") or ([raw["failure"]] if raw.get("failure") else [])
-    stopped = StopReport(**raw["stopped"]) if raw.get("stopped") else None
-    if raw.get("bootstrap_error"):
-        findings.append(_bootstrap_failed(project, raw["bootstrap_error"]))
-    elif not raw_failures and not raw.get("env_error") and stopped is None:
-        findings.extend(_steps_not_run(steps))
-    backend = backend_of(project.database_url or project.settings.scratch_url or "sqlite://")
-    failures = []
-    for raw_failure in raw_failures:
-        failures.append(failure_report(project, raw_failure, backend, findings, escalations, file_of))
-        findings.extend(_needs_bootstrap(project, history, failures[-1]))
-    seed_limitations = [
-        SeedLimitation(**{**{k: d.get(k) for k in SeedLimitation.model_fields}, "file": file_of.get(d["revision"])})
-        for d in raw.get("seed_limitations", [])
-    ]
-    findings.extend(seed_limitation_finding(limit) for limit in seed_limitations)
-    stop_finding = stopped and stopped_finding(stopped, [s.revision for s in steps if s.status == "not-run"])
-    if stop_finding:
-        findings.append(stop_finding)
+    schema_findings(under_test, differences, raw, file_of, findings, escalations)
+    data_loss_findings(under_test, data_loss, file_of, findings)
+    lock_findings(rewrites, locks, file_of, findings)
+    drift_findings(drift, drift_raw, findings)
+    env_error_findings(project, raw, findings)
+    failures, seed_limitations, stopped = _failure_parts(project, history, raw, steps, file_of, findings, escalations)
+    deploy = _compare_with_deploy(project, history, raw, under_test, findings)
     result = TestRoundtripResult(
         revisions=under_test,
         from_revision=start,
@@ -770,29 +416,64 @@ def _build(
         failures=failures,
         seed_limitations=seed_limitations,
         stopped=stopped,
+        deploy=deploy,
         rebuilds=[f"to {', '.join(r['to']) or 'base'}: {r['why']}" for r in raw.get("rebuilds", [])],
         findings=findings,
         escalations=escalations,
         summary="",
     )
-    _compare_with_deploy(project, history, result)
     result.summary = _summary(result, how)
     result.next_steps = _next_steps(result)
     return result
 
 
-def _compare_with_deploy(project: Project, history: History, result: TestRoundtripResult) -> None:
+def _failure_parts(
+    project: Project,
+    history: History,
+    raw: dict[str, Any],
+    steps: list[StepResult],
+    file_of: dict[str, str],
+    findings: list[Finding],
+    escalations: list[Escalation],
+) -> tuple[list[FailureReport], list[SeedLimitation], StopReport | None]:
+    """Every failed step, the seed limitations, and where the rehearsal stopped, with their findings."""
+    raw_failures = raw.get("failures") or ([raw["failure"]] if raw.get("failure") else [])
+    stopped = StopReport(**raw["stopped"]) if raw.get("stopped") else None
+    if raw.get("bootstrap_error"):
+        findings.append(_bootstrap_failed(project, raw["bootstrap_error"]))
+    elif not raw_failures and not raw.get("env_error") and stopped is None:
+        findings.extend(_steps_not_run(steps))
+    backend = backend_of(project.database_url or project.settings.scratch_url or "sqlite://")
+    failures = []
+    for raw_failure in raw_failures:
+        failures.append(failure_report(project, raw_failure, backend, findings, escalations, file_of))
+        findings.extend(_needs_bootstrap(project, history, failures[-1]))
+    seed_limitations = [
+        SeedLimitation(**{**{k: d.get(k) for k in SeedLimitation.model_fields}, "file": file_of.get(d["revision"])})
+        for d in raw.get("seed_limitations", [])
+    ]
+    findings.extend(seed_limitation_finding(limit) for limit in seed_limitations)
+    stop_finding = stopped and stopped_finding(stopped, [s.revision for s in steps if s.status == "not-run"])
+    if stop_finding:
+        findings.append(stop_finding)
+    return failures, seed_limitations, stopped
+
+
+def _compare_with_deploy(
+    project: Project, history: History, raw: dict[str, Any], under_test: list[str], findings: list[Finding]
+) -> DeployMode:
     """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it."""
-    rehearsal = "per-step" if result.transaction_mode == "per-step" else "single"
-    result.deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(result.revisions))
+    rehearsal = "per-step" if raw.get("transaction_mode", "per-step") == "per-step" else "single"
+    deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(under_test))
     sources: dict[str, tuple[str, str]] = {}
-    for rev in result.revisions:
+    for rev in under_test:
         path = Path(history.nodes[rev].path)
         try:
             sources[rev] = (project.relative(path), path.read_text(encoding="utf-8"))
         except OSError:
             continue
-    result.findings.extend(deploy_findings(result.deploy, sources))  # warnings: the verdict stands
+    findings.extend(deploy_findings(deploy, sources))
+    return deploy
 
 
 def _bootstrap_failed(project: Project, err: dict[str, Any]) -> Finding:
