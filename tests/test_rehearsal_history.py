@@ -415,3 +415,37 @@ def test_check_constraint_over_rows_the_history_wrote(empty_project, pg_url):
     finding = next(f for f in result.findings if f.rule == "check-violation")
     assert "500" in finding.message
     assert_clean(result, pg_url)
+
+
+def test_async_env_goes_on_past_failures(tmp_path, pg_async_url):
+    """env.py of `alembic init -t async` opens its own asyncpg connection on every run: rebuilds and probes
+    go through a connection of their own."""
+    import anyio
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip as rehearse
+
+    project = tmp_path / "asyncproj"
+    project.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    tags = 'op.create_table("tags", sa.Column("label", sa.String(40), nullable=False))'
+    write_revision(project, "a1", None, tags, 'op.drop_table("tags")', message="tags")
+    slug = 'op.add_column("tags", sa.Column("slug", sa.String(40), nullable=True))'
+    write_revision(project, "a2", "a1", slug, 'op.drop_index("ix_tags_slug", table_name="tags")', message="slug")
+    key = 'op.create_primary_key("pk_tags", "tags", ["slug"])'
+    unkey = 'op.drop_constraint("pk_tags", "tags", type_="primary")\nop.alter_column("tags", "slug", nullable=True)'
+    write_revision(project, "a3", "a2", key, unkey, message="key")
+    loaded = load_project(project, {"database_url": pg_async_url})
+    result = anyio.run(lambda: rehearse(loaded, from_revision="base", seed_rows=3))
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("a2", "downgrade", "drop-of-missing-object")
+    ], result.model_dump_json(indent=1)
+    assert [(s.revision, s.mode) for s in result.seed_limitations] == [("a3", "not-null-violation")]
+    assert [s.status for s in result.steps] == ["ok", "failed in downgrade", "ok"]
+    assert result.rebuilds == ["to a2: re-running a3 (upgrade) without seed rows"]
+    assert result.scratch_database.dropped
