@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,39 @@ async def test_roundtrip(
 ) -> TestRoundtripResult:
     validate_arguments(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s)
     started = time.perf_counter()
-    deadline = started + timeout_s
+    target, scratch_base = _databases(project, data_from)
+    refusal = _production_refusal(project, data_from)
+    if refusal is not None:
+        return refusal
+    prestart(worker_python(project).path)  # warms up while we plan and copy
+    await progress(0, None, "loading the revision history")
+    history = await _history(project)
+    broken = [f for f in history.findings if f.severity == "error"]
+    if broken or not history.usable:
+        return TestRoundtripResult(
+            findings=broken,
+            summary="The history is broken; fix it before a rehearsal.",
+            next_steps=[f"{f.rule}: {f.fix}" for f in broken],
+        )
+    findings: list[Finding] = []
+    current = await _target_revision(project, target, data_from, findings)
+    under_test, start, how = plan_range(history, revision, from_revision, current)
+    args = _worker_args(project, history, under_test, start, _prepare_mode(history, current, start, data_from))
+    args.seed_rows = seed_rows if data_from == "seed" else 0
+    args.trace_locks = trace_locks
+    args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
+    run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+    result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)
+    result.scratch_database = run.scratch
+    result.total_s = round(time.perf_counter() - started, 3)
+    if run.problem is not None:
+        _worker_failed(result, run.problem, run.timed_out, timeout_s, run.last_message)
+    await progress(args.total_steps, args.total_steps, result.summary)
+    return result
+
+
+def _databases(project: Project, data_from: DataFrom) -> tuple[Any, Any]:
+    """(target URL or None, the URL whose server holds the scratch database)."""
     target = project.database_url
     scratch_base = target or (parse_url(project.settings.scratch_url) if project.settings.scratch_url else None)
     if scratch_base is None:
@@ -212,111 +245,119 @@ async def test_roundtrip(
         )
     if data_from == "target" and target is None:
         raise InvalidArgument("data_from='target' needs a target database; configure database_url or use 'seed'.")
-    refusal = _production_refusal(project, data_from)
-    if refusal is not None:
-        return refusal
-    prestart(worker_python(project).path)  # warms up while we plan and copy
-    await progress(0, None, "loading the revision history")
+    return target, scratch_base
+
+
+async def _history(project: Project) -> History:
     fast = await anyio.to_thread.run_sync(history_from_files, project)
-    history = fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
-    broken = [f for f in history.findings if f.severity == "error"]
-    if broken or not history.usable:
-        return TestRoundtripResult(
-            findings=broken,
-            summary="The history is broken; fix it before a rehearsal.",
-            next_steps=[f"{f.rule}: {f.fix}" for f in broken],
-        )
-    findings: list[Finding] = []
-    current: list[str] | None = None
-    if target is not None and not _missing_sqlite_file(target):
-        try:
-            current = await current_revisions(
-                target, project.settings.version_table, project.settings.version_table_schema
-            )
-        except AlembicMcpError as exc:
-            if data_from == "target":
-                raise
-            findings.append(
-                Finding(
-                    rule="database-unreachable",
-                    severity="info",
-                    message="The target database could not be read; the range starts at base.",
-                    why=str(exc),
-                )
-            )
-    under_test, start, how = plan_range(history, revision, from_revision, current)
-    prepare = "upgrade"
-    if data_from == "target":
-        have = _ancestors(history, current or [])
-        want = _ancestors(history, start)
-        if have == want:
-            prepare = "none"
-        elif want < have:
-            prepare = "downgrade"
-        elif not have <= want:
-            raise InvalidArgument(
-                "from_revision is on a different branch than the target database's revision "
-                f"({', '.join(current or []) or 'base'}); with data_from='target' it must be "
-                "an ancestor or descendant of it."
-            )
-    end_state = set(under_test) | _ancestors(history, start)
-    check_drift = all(h in end_state for h in history.heads)
-    seeding = data_from == "seed" and seed_rows > 0
-    total = 1 + int(seeding) + 3 * len(under_test) + int(check_drift)
-    scratch_report = ScratchReport(backend=backend_of(scratch_base))
-    raw: dict[str, Any] | None = None
-    worker_problem: str | None = None
-    unsupported: UnsupportedWorkerEnvironment | None = None
-    timed_out = False
-    last_progress: dict[str, Any] = {"message": "", "offset": 0}
-    async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
-        scratch_report.url = scratch.masked_url
+    return fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
+
+
+async def _target_revision(
+    project: Project, target: Any, data_from: DataFrom, findings: list[Finding]
+) -> list[str] | None:
+    """The target database's revision(s); None when there is no target or it cannot be read."""
+    if target is None or _missing_sqlite_file(target):
+        return None
+    try:
+        return await current_revisions(target, project.settings.version_table, project.settings.version_table_schema)
+    except AlembicMcpError as exc:
         if data_from == "target":
-            await progress(0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)")
-            await copy_database(target, scratch.url)  # type: ignore[arg-type]
+            raise
+        findings.append(
+            Finding(
+                rule="database-unreachable",
+                severity="info",
+                message="The target database could not be read; the range starts at base.",
+                why=str(exc),
+            )
+        )
+        return None
+
+
+def _prepare_mode(history: History, current: list[str] | None, start: list[str], data_from: DataFrom) -> str:
+    """How the scratch database reaches ``start``: upgrade from base, or (a copy of the target) none/downgrade."""
+    if data_from != "target":
+        return "upgrade"
+    have = _ancestors(history, current or [])
+    want = _ancestors(history, start)
+    if have == want:
+        return "none"
+    if want < have:
+        return "downgrade"
+    if not have <= want:
+        raise InvalidArgument(
+            "from_revision is on a different branch than the target database's revision "
+            f"({', '.join(current or []) or 'base'}); with data_from='target' it must be "
+            "an ancestor or descendant of it."
+        )
+    return "upgrade"
+
+
+def _worker_args(
+    project: Project, history: History, under_test: list[str], start: list[str], prepare: str
+) -> RoundtripArgs:
+    end_state = set(under_test) | _ancestors(history, start)
+    return RoundtripArgs(
+        revisions=under_test,
+        from_revision=start,
+        prepare=prepare,
+        check_drift=all(h in end_state for h in history.heads),
+        version_table=project.settings.version_table,
+    )
+
+
+@dataclass
+class _ScratchRun:
+    """What a worker run on a scratch database gave back."""
+
+    scratch: ScratchReport
+    raw: dict[str, Any] | None = None
+    problem: str | None = None
+    timed_out: bool = False
+    last_message: str = ""
+
+
+async def _run_in_scratch(
+    project: Project, scratch_base: Any, data_from: DataFrom, args: RoundtripArgs, deadline: float, progress: Progress
+) -> _ScratchRun:
+    """Create the scratch database, fill it (a copy of the target), run the worker op, drop it."""
+    args.total_steps = 1 + int(bool(args.seed_rows)) + 3 * len(args.revisions) + int(args.check_drift)
+    run = _ScratchRun(scratch=ScratchReport(backend=backend_of(scratch_base)))
+    last_progress: dict[str, Any] = {"message": "", "offset": 0}
+    unsupported: UnsupportedWorkerEnvironment | None = None
+    async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
+        run.scratch.url = scratch.masked_url
+        if data_from == "target":
+            copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
+            await progress(0, args.total_steps, copying)
+            await copy_database(project.database_url, scratch.url)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
-            args = RoundtripArgs(
-                revisions=under_test,
-                from_revision=start,
-                prepare=prepare,
-                seed_rows=seed_rows if seeding else 0,
-                trace_locks=trace_locks,
-                check_drift=check_drift,
-                progress_path=str(progress_path),
-                total_steps=total,
-                version_table=project.settings.version_table,
-                bootstrap=project.settings.bootstrap if data_from == "seed" else None,
-            )
+            args.progress_path = str(progress_path)
             remaining = max(1.0, deadline - time.perf_counter())
             args.budget_s = round(remaining * BUDGET_SHARE, 1)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_relay_progress, progress_path, progress, last_progress)
                 try:
-                    raw = await run_worker(
+                    run.raw = await run_worker(
                         project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
                     )
                 except WorkerError as exc:
-                    worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+                    run.problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
                 except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
                     unsupported = exc
                 except WorkerFailed as exc:
-                    timed_out = exc.timed_out
-                    worker_problem = str(exc)
+                    run.timed_out, run.problem = exc.timed_out, str(exc)
                 finally:
                     tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress)
-    scratch_report.dropped = scratch.dropped
+    run.scratch.dropped = scratch.dropped
     if unsupported is not None:
         raise unsupported
-    result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
-    result.scratch_database = scratch_report
-    result.total_s = round(time.perf_counter() - started, 3)
-    if worker_problem is not None:
-        _worker_failed(result, worker_problem, timed_out, timeout_s, last_progress["message"])
-    await progress(total, total, result.summary)
-    return result
+    run.last_message = last_progress["message"]
+    return run
 
 
 async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:
