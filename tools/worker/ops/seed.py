@@ -125,6 +125,37 @@ def _allowed_values(table: Table, hints: Hints | None) -> dict[str, list[str]]:
     return allowed
 
 
+def _foreign_key_values(
+    conn: Connection, table: Table, count: int, unique_sets: list[set[str]]
+) -> tuple[dict[str, list[Any]], int, str | None]:
+    """Column -> the parent values its rows cycle through; the row count (a unique FK caps it at the
+    parents' count); the reason the table cannot be seeded, if any."""
+    fk_values: dict[str, list[Any]] = {}
+    for fk in table.foreign_key_constraints:
+        local = [c.name for c in fk.columns]
+        remote = [e.column for e in fk.elements]
+        parent = fk.referred_table
+        nullable = all(c.nullable for c in fk.columns)
+        if parent is table:
+            if nullable:
+                for name in local:
+                    fk_values[name] = [None]
+                continue
+            return {}, count, f"NOT NULL self-referencing foreign key {fk.name or local}"
+        parent_rows = conn.execute(select(*remote).where(*[r.isnot(None) for r in remote]).limit(max(count, 1))).all()
+        if not parent_rows:
+            if nullable:
+                for name in local:
+                    fk_values[name] = [None]
+                continue
+            return {}, count, f"its parent table {parent.name} has no rows to reference"
+        if any(set(local) <= s for s in unique_sets):
+            count = min(count, len(parent_rows))
+        for pos, name in enumerate(local):
+            fk_values[name] = [row[pos] for row in parent_rows]
+    return fk_values, count, None
+
+
 def seed_table(
     conn: Connection, table: Table, count: int, external: bool, hints: Hints | None = None
 ) -> tuple[int, str | None]:
@@ -137,29 +168,9 @@ def seed_table(
         if column.name in unique_cols and isinstance(column.type, types.Integer):
             current = conn.execute(select(func.max(column))).scalar()
             offsets[column.name] = int(current or 0)  # rows count from 1: max + 1 onwards
-    fk_values: dict[str, list[Any]] = {}
-    for fk in table.foreign_key_constraints:
-        local = [c.name for c in fk.columns]
-        remote = [e.column for e in fk.elements]
-        parent = fk.referred_table
-        nullable = all(c.nullable for c in fk.columns)
-        if parent is table:
-            if nullable:
-                for name in local:
-                    fk_values[name] = [None]
-                continue
-            return 0, f"NOT NULL self-referencing foreign key {fk.name or local}"
-        parent_rows = conn.execute(select(*remote).where(*[r.isnot(None) for r in remote]).limit(max(count, 1))).all()
-        if not parent_rows:
-            if nullable:
-                for name in local:
-                    fk_values[name] = [None]
-                continue
-            return 0, f"its parent table {parent.name} has no rows to reference"
-        if any(set(local) <= s for s in unique_sets):
-            count = min(count, len(parent_rows))
-        for pos, name in enumerate(local):
-            fk_values[name] = [row[pos] for row in parent_rows]
+    fk_values, count, reason = _foreign_key_values(conn, table, count, unique_sets)
+    if reason:
+        return 0, reason
     rows = []
     for i in range(1, count + 1):
         row: dict[str, Any] = {}
