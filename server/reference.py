@@ -102,9 +102,15 @@ columns, keys, indexes, constraints, PostgreSQL enums/sequences/views) and per-c
 state before, and reports readable differences ("index ix_persons_email missing after downgrade") and
 data a downgrade loses, per table and column. On PostgreSQL (trace_locks) it reports the locks each
 upgrade takes (mode and what it blocks) and the tables it rewrites. At head it compares the models with
-the database (drift). A failing step is diagnosed: NOT NULL on existing rows, foreign-key orphans (count
-and sample ids), duplicates for a unique constraint, type mismatch, object already exists / missing,
-half-applied DDL on MariaDB; anything else escalates.
+the database (drift). A failing step is diagnosed at the statement that raised (operation, migration
+file:line): NOT NULL, foreign-key, unique and CHECK violations with the violating rows by key as that
+statement met them, type mismatch, object already exists / missing / dropped but never created /
+defined twice, an unnamed constraint, a deliberate raise (a one-way revision), half-applied DDL on
+MariaDB; anything else escalates. The rehearsal goes on past a failed step (rolled back on
+PostgreSQL, else rebuilt from base) and lists every failure in `failures`; `stopped` says where it
+stopped (a failed upgrade, or the time budget). A step that fails on seed rows is re-run without them:
+if it then passes it is a `seed-limitation` (info), not a defect. `deploy` compares how env.py runs
+the migrations (one transaction, or one per revision) with the rehearsal.
 
 On a production target it escalates before running when data_from='target' (a dump of production)
 or when no scratch_url keeps the scratch database off the production server.

@@ -132,6 +132,64 @@ def test_six_tools_run_in_the_projects_own_venv(project_venv, pg_url, tmp_path):
     assert backup["verdict"] == "proceed", backup["summary"]
 
 
+def _history_with_failures(project: Path) -> None:
+    """After the example's head: a broken downgrade, a backfill only seed rows break, a one-way downgrade."""
+    write_revision(
+        project,
+        "e0000001",
+        "b2e1d1ce0002",
+        """
+        op.create_table("teams", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(40)))
+        op.create_table("players", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("team_name", sa.String(40)))
+        """,
+        'op.drop_index("ix_players_nope", table_name="players")',
+    )
+    write_revision(
+        project,
+        "e0000002",
+        "e0000001",
+        """
+        op.add_column("players", sa.Column("team_id", sa.Integer(), nullable=True))
+        op.execute("UPDATE players SET team_id = t.id FROM teams t WHERE t.name = players.team_name")
+        op.alter_column("players", "team_id", nullable=False)
+        """,
+        'op.drop_column("players", "team_id")',
+    )
+    write_revision(project, "e0000003", "e0000002", "pass", 'raise RuntimeError("cannot downgrade past e0000003")')
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_rehearsal_goes_on_past_failures_in_the_projects_own_venv(project_venv, pg_url, tmp_path):
+    """Statement probes (savepoints), re-runs without seed rows, rebuilds: on SQLAlchemy 1.4 / Alembic 1.9 too."""
+    _, venv = project_venv
+    project = _project(tmp_path, venv)
+    _history_with_failures(project)
+    url = pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
+    roundtrip = _call(
+        build_server(str(project), {"database_url": url}), "test_roundtrip", {"from_revision": "b2e1d1ce0002"}
+    )
+    found = [(f["revision"], f["direction"], f["mode"]) for f in roundtrip["failures"]]
+    assert found == [
+        ("e0000001", "downgrade", "drop-of-missing-object"),
+        ("e0000003", "downgrade", "deliberate-raise"),
+    ], roundtrip["summary"]
+    # the migration's own line, not SQLAlchemy's inside the project's .venv
+    assert (roundtrip["failures"][0]["file"], roundtrip["failures"][0]["line"]) == (
+        "migrations/versions/e0000001_rev.py",
+        21,
+    )
+    assert roundtrip["failures"][1]["file"].endswith("e0000003_rev.py") and roundtrip["failures"][1]["line"]
+    limits = roundtrip["seed_limitations"]
+    assert [(s["revision"], s["phase"], s["mode"]) for s in limits] == [
+        ("e0000002", "upgrade", "not-null-violation")
+    ], roundtrip
+    assert limits[0]["operation"]["op"] == "AlterColumnOp"
+    assert [s["status"] for s in roundtrip["steps"]] == ["failed in downgrade", "ok", "failed in downgrade"]
+    assert any("cannot downgrade past e0000003" in e["reason"] for e in roundtrip["escalations"])
+
+
 def _run_alembic_upgrade(project: Path, venv: Path, url: str) -> None:
     """The target at head, by the project's own Alembic (so generate compares against a real schema)."""
     env = {**os.environ, "DATABASE_URL": url}

@@ -209,8 +209,10 @@ def test_downgrade_that_raises(empty_project, sqlite_url):
     assert result.failure.phase == "downgrade" and result.failure.revision == "r2"
     assert "cannot be undone" in result.failure.error
     assert result.failure.file.endswith("r2_nickname.py") and result.failure.line
-    rules = {e.rule for e in result.escalations}
-    assert {"unclear-rollback", "migration-failure-unclear"} <= rules
+    # a deliberate raise is a one-way revision by design: unclear-rollback with the migration's own words
+    assert result.failure.mode == "deliberate-raise"
+    assert [e.rule for e in result.escalations] == ["unclear-rollback"]
+    assert "cannot be undone" in result.escalations[0].reason
     assert result.steps[0].status == "failed in downgrade"
     assert_clean(result, sqlite_url)
 
@@ -308,7 +310,13 @@ def test_foreign_key_over_orphans(empty_project, pg_url):
 
 def test_unique_over_duplicates(empty_project, sqlite_url):
     project = make_project(empty_project)
-    write_revision(project, "r2", "r1", 'op.execute("UPDATE persons SET level = 1")', "pass", message="data")
+    # the migration writes the duplicates itself: without seed rows they are still there
+    insert = (
+        "INSERT INTO persons (id, name, email, level) VALUES (900, 'a', 'a@example.org', 1), "
+        "(901, 'b', 'b@example.org', 1)"
+    )
+    upgrade = f'op.execute("{insert}")\nop.execute("UPDATE persons SET level = 1")'
+    write_revision(project, "r2", "r1", upgrade, "pass", message="data")
     write_revision(
         project,
         "r3",
@@ -318,9 +326,14 @@ def test_unique_over_duplicates(empty_project, sqlite_url):
         message="unique level",
     )
     result = roundtrip(project, sqlite_url, from_revision="r1", seed_rows=4)
-    assert result.failure.mode == "unique-violation"
-    assert result.failure.facts["duplicate_groups"] == 1
-    assert result.failure.facts["sample_duplicates"] == [{"value": ["1"], "rows": 4}]
+    # r2's re-upgrade inserts the same ids again (its downgrade keeps them): the rehearsal goes on to r3
+    assert [(f.revision, f.phase) for f in result.failures] == [("r2", "re-upgrade"), ("r3", "upgrade")]
+    failure = result.failures[1]
+    assert failure.mode == "unique-violation" and failure.operation["op"] == "CreateIndexOp"
+    assert failure.reproduced_without_seed_rows and not result.seed_limitations
+    assert failure.facts["duplicate_groups"] == 1
+    assert failure.facts["sample_duplicates"] == [{"value": ["1"], "rows": 2}]
+    assert failure.facts["violating_keys"] == [["900"], ["901"]]
 
 
 def test_revision_failing_halfway_on_mariadb(empty_project, mariadb_url):
@@ -613,8 +626,10 @@ def test_pg_type_mismatch(empty_project, pg_url):
     )
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
     assert result.failure is not None and result.failure.mode == "type-mismatch"
-    assert result.failure.facts["non_null_rows"] == 3
-    assert result.failure.facts["sample_values"]
+    # PostgreSQL refuses the cast even on an empty table: reproduced without seed rows, seeded evidence kept
+    assert result.failure.reproduced_without_seed_rows
+    assert result.failure.facts["with_seed_rows"]["non_null_rows"] == 3
+    assert result.failure.facts["with_seed_rows"]["sample_values"]
     finding = next(f for f in result.findings if f.rule == "type-mismatch")
     assert "postgresql_using" in finding.fix
 

@@ -198,3 +198,21 @@ def test_sqlite_signature_cache_matches_full_reflection(sqlite_url):
         assert any(len(key) == 2 for key in cache)
         conn.rollback()
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_seed_respects_check_constraint_lists(request, backend):
+    engine = _engine(request, backend)
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status VARCHAR(10) NOT NULL, "
+                "CONSTRAINT ck_tickets_status CHECK (status IN ('new', 'open', 'done')))"
+            )
+        )
+        conn.commit()
+        seeded = seed_database(conn, 5)
+        assert seeded == {"tables": {"tickets": 5}, "skipped": {}}
+        values = [r[0] for r in conn.execute(text("SELECT status FROM tickets ORDER BY id"))]
+        assert values == ["new", "open", "done", "new", "open"]
+    engine.dispose()

@@ -20,6 +20,7 @@ class _Failure:
     phase: str
     revision: str
     backend: str
+    error: str = ""
 
     @property
     def table(self) -> str:
@@ -30,21 +31,47 @@ class _Failure:
         return self.facts.get("column") or "the column"
 
 
-def explain(mode: str, facts: dict[str, Any], phase: str, revision: str, backend: str) -> dict[str, str]:
+def explain(
+    mode: str, facts: dict[str, Any], phase: str, revision: str, backend: str, error: str = ""
+) -> dict[str, str]:
     """``{"title", "why", "fix"}`` for a finding about this failure."""
     words = _WORDS.get(mode, _unknown)
-    return words(_Failure(mode, facts, phase, revision, backend))
+    return words(_Failure(mode, facts, phase, revision, backend, error))
+
+
+def _violators(facts: dict[str, Any]) -> str:
+    """``"; violating rows (id): 3, 7"`` from the facts read at the failing statement, or ''."""
+    keys = facts.get("violating_keys") or []
+    if not keys:
+        return ""
+    count = facts.get("violating_rows", len(keys))
+    shown = ", ".join("/".join(k) for k in keys)
+    more = f" and {count - len(keys)} more" if count > len(keys) else ""
+    return f"; the {count} violating row(s) by {'/'.join(facts.get('key_columns') or ['key'])}: {shown}{more}"
 
 
 def _not_null(failure: _Failure) -> dict[str, str]:
     facts, table, column = failure.facts, failure.table, failure.column
     rows = facts.get("rows")
-    nulls = facts.get("null_rows")
-    seen = (f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows") + (
-        f", {nulls} of them NULL in {column}" if nulls is not None else ""
-    )
+    nulls = facts.get("violating_rows", facts.get("null_rows"))
+    if facts.get("operation") == "AlterColumnOp" and nulls is not None:
+        seen = f"{nulls} row(s) of {table} are still NULL in {column} when it is made NOT NULL"
+    else:
+        seen = (f"{table} has {rows} existing row(s)" if rows is not None else f"{table} has existing rows") + (
+            f", {nulls} of them NULL in {column}" if nulls is not None else ""
+        )
+    if facts.get("operation") == "AlterColumnOp":
+        return {
+            "title": f"NOT NULL violation: {seen}{_violators(facts)}",
+            "why": "The backfill before it left these rows without a value (e.g. an UPDATE ... FROM found no match).",
+            "fix": (
+                f"Before op.alter_column('{table}', '{column}', nullable=False), give these rows a value in the "
+                f"migration (a fallback UPDATE {table} SET {column} = ... WHERE {column} IS NULL, or fix the "
+                "data they should match), or decide with a human what they should hold."
+            ),
+        }
     return {
-        "title": f"NOT NULL violation on existing rows: {seen}",
+        "title": f"NOT NULL violation on existing rows: {seen}{_violators(facts)}",
         "why": "A NOT NULL column without a value for the existing rows cannot be added or enforced.",
         "fix": (
             f"Split it: (1) op.add_column('{table}', sa.Column('{column}', ..., nullable=True)); "
@@ -67,7 +94,7 @@ def _foreign_key(failure: _Failure) -> dict[str, str]:
         else f"rows of {table} point at missing {parent} rows"
     )
     return {
-        "title": f"Foreign-key violation: {seen}",
+        "title": f"Foreign-key violation: {seen}{_violators(facts)}",
         "why": "The constraint cannot be created while orphan rows exist.",
         "fix": (
             f"Before creating the constraint, fix the orphans in the migration: delete them "
@@ -86,6 +113,7 @@ def _unique(failure: _Failure) -> dict[str, str]:
         "title": (
             f"Duplicate values for a unique constraint on {table}({cols})"
             + (f": {groups} duplicated value(s), e.g. {sample}" if groups is not None else "")
+            + _violators(facts)
         ),
         "why": "A unique constraint or index cannot be built while duplicates exist.",
         "fix": (
@@ -146,6 +174,63 @@ def _still_referenced(failure: _Failure) -> dict[str, str]:
     }
 
 
+def _check(failure: _Failure) -> dict[str, str]:
+    facts, table = failure.facts, failure.table
+    condition = facts.get("condition") or "its condition"
+    return {
+        "title": f"CHECK constraint violated by existing rows of {table} ({condition}){_violators(facts)}",
+        "why": "A CHECK constraint cannot be created (or a row written) while rows break its condition.",
+        "fix": (
+            "Fix the rows in the migration before the constraint, or create it NOT VALID "
+            "(postgresql_not_valid=True) and VALIDATE it once the data is clean; a human decides what the rows hold."
+        ),
+    }
+
+
+def _deliberate(failure: _Failure) -> dict[str, str]:
+    message = failure.error.splitlines()[0][:300] if failure.error else "an exception"
+    return {
+        "title": f"the migration raises on purpose: {message}",
+        "why": "The revision refuses to run in this direction by design.",
+        "fix": "If it is meant to be one-way, a human accepts it; otherwise write the step it refuses.",
+    }
+
+
+def _unnamed(failure: _Failure) -> dict[str, str]:
+    return {
+        "title": "a constraint without a name cannot be dropped (drop_constraint(None, ...))",
+        "why": "DROP CONSTRAINT needs the constraint's name; None is what autogenerate writes for "
+        "constraints created without one.",
+        "fix": (
+            "Give the constraint its real name in drop_constraint (look it up in the database, e.g. PostgreSQL "
+            "names it <table>_<column>_fkey / _key), and name constraints at creation (a naming convention "
+            "on the MetaData)."
+        ),
+    }
+
+
+def _defined_twice(failure: _Failure) -> dict[str, str]:
+    what = failure.facts.get("object") or "an object"
+    return {
+        "title": f"the migration defines {what} twice (e.g. create_table with the same column twice)",
+        "why": "A table, column or index can be declared once per statement.",
+        "fix": "Remove the repeated definition so each column appears once (compare with the upgrade it undoes).",
+    }
+
+
+def _drop_missing(failure: _Failure) -> dict[str, str]:
+    what = failure.facts.get("object") or "an object"
+    return {
+        "title": f"{what} is dropped but does not exist at that point of the history",
+        "why": "No earlier step created it under that name (a wrong name, or a drop of what another "
+        "revision already dropped).",
+        "fix": (
+            "Drop the object under the name it was created with (op.f() names or the naming convention), "
+            "or remove the drop if nothing creates it."
+        ),
+    }
+
+
 def _unknown(failure: _Failure) -> dict[str, str]:
     return {
         "title": "The step failed for a reason that matches no known failure mode",
@@ -162,4 +247,9 @@ _WORDS: dict[str, Callable[[_Failure], dict[str, str]]] = {
     "object-already-exists": _object_state,
     "object-does-not-exist": _object_state,
     "object-still-referenced": _still_referenced,
+    "check-violation": _check,
+    "deliberate-raise": _deliberate,
+    "unnamed-constraint": _unnamed,
+    "defined-twice": _defined_twice,
+    "drop-of-missing-object": _drop_missing,
 }

@@ -10,183 +10,57 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
-from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError, WorkerFailed
 from alembic_mcp.tools.core.policy import is_production
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of, parse_url
-from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
+from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
-from alembic_mcp.tools.roundtrip.diagnosis import explain
+from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings, deploy_mode
+from alembic_mcp.tools.roundtrip.failures import (
+    FailureReport,
+    SeedLimitation,
+    StopReport,
+    failure_report,
+    seed_limitation_finding,
+    stopped_finding,
+)
+from alembic_mcp.tools.roundtrip.models import (
+    DataFrom,
+    ScratchReport,
+    StepResult,
+    TestRoundtripResult,
+)
+from alembic_mcp.tools.roundtrip.report import (
+    data_loss_findings,
+    drift_findings,
+    env_error_findings,
+    lock_findings,
+    parsed,
+    schema_findings,
+    seed_report,
+    steps_of,
+)
 from alembic_mcp.tools.worker.prestart import prestart
 from alembic_mcp.tools.worker.protocol import RoundtripArgs
 from alembic_mcp.tools.worker.runner import UnsupportedWorkerEnvironment, WorkerError, run_worker, worker_python
 
 MAX_SEED_ROWS = 10_000
 MAX_TIMEOUT_S = 3600
-DataFrom = Literal["seed", "target"]
-
-LOCK_SQL_NAMES = {
-    "AccessShareLock": "ACCESS SHARE",
-    "RowShareLock": "ROW SHARE",
-    "RowExclusiveLock": "ROW EXCLUSIVE",
-    "ShareUpdateExclusiveLock": "SHARE UPDATE EXCLUSIVE",
-    "ShareLock": "SHARE",
-    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE",
-    "ExclusiveLock": "EXCLUSIVE",
-    "AccessExclusiveLock": "ACCESS EXCLUSIVE",
-}
-LOCK_BLOCKS = {
-    "AccessShareLock": "only ACCESS EXCLUSIVE (ALTER TABLE, DROP, TRUNCATE); reads and writes continue",
-    "RowShareLock": "EXCLUSIVE and ACCESS EXCLUSIVE; reads and writes continue",
-    "RowExclusiveLock": "SHARE and stronger (CREATE INDEX, ALTER TABLE); reads and writes continue",
-    "ShareUpdateExclusiveLock": "VACUUM, ANALYZE, CREATE INDEX CONCURRENTLY and schema changes; "
-    "reads and writes continue",
-    "ShareLock": "INSERT, UPDATE and DELETE until the step commits; reads continue",
-    "ShareRowExclusiveLock": "INSERT, UPDATE, DELETE and other SHARE locks; reads continue",
-    "ExclusiveLock": "everything but plain SELECT until the step commits",
-    "AccessExclusiveLock": "everything, SELECT included, until the step commits",
-}
-_REPORTED_LOCKS = (
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-)
-
-
-class StepResult(BaseModel):
-    revision: str
-    message: str = ""
-    file: str | None = None
-    status: str = Field(description="ok, failed in <phase>, or not-run.")
-    upgrade_s: float | None = None
-    downgrade_s: float | None = None
-    reupgrade_s: float | None = None
-    check_s: float | None = Field(default=None, description="Time spent on snapshots and data checks.")
-    schema_changes: list[str] = Field(default_factory=list, description="What the upgrade changed.")
-
-
-class Difference(BaseModel):
-    revision: str
-    phase: Literal["downgrade", "re-upgrade"] = Field(
-        description="downgrade: compared with the schema before the upgrade; "
-        "re-upgrade: compared with the first upgrade."
-    )
-    kind: str
-    object: str
-    table: str | None = None
-    column: str | None = None
-    change: Literal["missing", "unexpected", "changed"]
-    message: str
-
-
-class DataLoss(BaseModel):
-    revision: str
-    kind: Literal["not-restored", "dropped-by-downgrade"] = Field(
-        description="not-restored: data present before the upgrade is gone or changed after the downgrade; "
-        "dropped-by-downgrade: data in a table/column the upgrade created is dropped by the downgrade."
-    )
-    table: str
-    column: str | None = None
-    rows_before: int
-    rows_after: int
-    message: str
-
-
-class LockTaken(BaseModel):
-    revision: str
-    relation: str
-    kind: Literal["table", "index"]
-    table: str
-    mode: str = Field(description="PostgreSQL lock mode as pg_locks names it, e.g. ShareLock.")
-    sql_mode: str = Field(description="The mode as LOCK TABLE names it, e.g. SHARE.")
-    blocks: str = Field(description="What other sessions cannot do while the step holds it.")
-
-
-class Rewrite(BaseModel):
-    revision: str
-    relation: str
-    kind: Literal["table", "index"]
-    table: str
-
-
-class DriftItem(BaseModel):
-    kind: str
-    table: str | None = None
-    column: str | None = None
-    message: str
-
-
-class FailureReport(BaseModel):
-    revision: str | None
-    phase: str | None = Field(description="prepare, upgrade, downgrade or re-upgrade.")
-    mode: str = Field(
-        description="not-null-violation, foreign-key-violation, unique-violation, type-mismatch, "
-        "object-already-exists, object-does-not-exist, object-still-referenced or unknown."
-    )
-    error: str
-    file: str | None = None
-    line: int | None = None
-    applied: list[str] = Field(
-        default_factory=list,
-        description="Schema changes the failed step left behind (non-transactional DDL).",
-    )
-    facts: dict[str, Any] = Field(default_factory=dict)
-    recovery: list[str] = Field(default_factory=list)
-
-
-class ScratchReport(BaseModel):
-    url: str | None = Field(default=None, description="Scratch database URL, password masked.")
-    backend: str | None = None
-    dropped: bool = False
-
-
-class SeedReport(BaseModel):
-    data_from: DataFrom
-    rows_per_table: int
-    tables: dict[str, int] = Field(default_factory=dict, description="Rows inserted per table.")
-    skipped: dict[str, str] = Field(default_factory=dict, description="Tables left empty, with the reason.")
-
-
-class TestRoundtripResult(VerdictResult):
-    revisions: list[str] = Field(default_factory=list, description="Revisions tested, in upgrade order.")
-    from_revision: list[str] = Field(default_factory=list, description="Where the scratch database started.")
-    steps: list[StepResult] = Field(default_factory=list)
-    steps_planned: int = Field(default=0, description="Revisions the rehearsal was to upgrade, downgrade, upgrade.")
-    steps_run: int = Field(default=0, description="Of those, the ones whose three steps all ran (status ok).")
-    differences: list[Difference] = Field(default_factory=list)
-    data_loss: list[DataLoss] = Field(default_factory=list)
-    locks: list[LockTaken] = Field(default_factory=list)
-    rewrites: list[Rewrite] = Field(default_factory=list)
-    drift: list[DriftItem] = Field(default_factory=list)
-    drift_checked: bool = False
-    lock_trace: str = Field(default="off", description="on, off, not PostgreSQL, or why it was unavailable.")
-    transaction_mode: str = Field(
-        default="per-step",
-        description="per-step: each step committed on its own; single: env.py wraps all steps in one "
-        "transaction (a failure then rolls back everything, and locks cannot be traced per step).",
-    )
-    seed: SeedReport | None = None
-    failure: FailureReport | None = None
-    scratch_database: ScratchReport = Field(default_factory=ScratchReport)
-    total_s: float = 0.0
-
+BUDGET_SHARE = 0.8  # of the time left: the worker starts no new revision after it, then reports
 
 __test__ = False  # not a pytest test class, despite the name
 
@@ -316,29 +190,6 @@ def _missing_sqlite_file(url: Any) -> bool:
     )
 
 
-LOCK_TIMEOUT_SET = re.compile(r"^[^#\n]*lock_timeout", re.M)
-
-
-def lock_timeout_set(project: Project, revision_path: str | Path) -> bool:
-    """The revision or env.py sets lock_timeout (read as text, not imported)."""
-    for path in (Path(revision_path), project.script_location / "env.py"):
-        try:
-            if LOCK_TIMEOUT_SET.search(path.read_text(encoding="utf-8")):
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def _lock_fix(already_set: bool) -> str:
-    if already_set:
-        return (
-            "lock_timeout is already set, so waiting for this lock fails fast instead of queueing reads behind it; "
-            "keep the step small (no rewrite or scan under this lock)."
-        )
-    return "Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\")) and keep the step small."
-
-
 async def test_roundtrip(
     project: Project,
     revision: str = "heads",
@@ -351,7 +202,39 @@ async def test_roundtrip(
 ) -> TestRoundtripResult:
     validate_arguments(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s)
     started = time.perf_counter()
-    deadline = started + timeout_s
+    target, scratch_base = _databases(project, data_from)
+    refusal = _production_refusal(project, data_from)
+    if refusal is not None:
+        return refusal
+    prestart(worker_python(project).path)  # warms up while we plan and copy
+    await progress(0, None, "loading the revision history")
+    history = await _history(project)
+    broken = [f for f in history.findings if f.severity == "error"]
+    if broken or not history.usable:
+        return TestRoundtripResult(
+            findings=broken,
+            summary="The history is broken; fix it before a rehearsal.",
+            next_steps=[f"{f.rule}: {f.fix}" for f in broken],
+        )
+    findings: list[Finding] = []
+    current = await _target_revision(project, target, data_from, findings)
+    under_test, start, how = plan_range(history, revision, from_revision, current)
+    args = _worker_args(project, history, under_test, start, _prepare_mode(history, current, start, data_from))
+    args.seed_rows = seed_rows if data_from == "seed" else 0
+    args.trace_locks = trace_locks
+    args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
+    run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+    result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)
+    result.scratch_database = run.scratch
+    result.total_s = round(time.perf_counter() - started, 3)
+    if run.problem is not None:
+        _worker_failed(result, run.problem, run.timed_out, timeout_s, run.last_message)
+    await progress(args.total_steps, args.total_steps, result.summary)
+    return result
+
+
+def _databases(project: Project, data_from: DataFrom) -> tuple[Any, Any]:
+    """(target URL or None, the URL whose server holds the scratch database)."""
     target = project.database_url
     scratch_base = target or (parse_url(project.settings.scratch_url) if project.settings.scratch_url else None)
     if scratch_base is None:
@@ -362,110 +245,119 @@ async def test_roundtrip(
         )
     if data_from == "target" and target is None:
         raise InvalidArgument("data_from='target' needs a target database; configure database_url or use 'seed'.")
-    refusal = _production_refusal(project, data_from)
-    if refusal is not None:
-        return refusal
-    prestart(worker_python(project).path)  # warms up while we plan and copy
-    await progress(0, None, "loading the revision history")
+    return target, scratch_base
+
+
+async def _history(project: Project) -> History:
     fast = await anyio.to_thread.run_sync(history_from_files, project)
-    history = fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
-    broken = [f for f in history.findings if f.severity == "error"]
-    if broken or not history.usable:
-        return TestRoundtripResult(
-            findings=broken,
-            summary="The history is broken; fix it before a rehearsal.",
-            next_steps=[f"{f.rule}: {f.fix}" for f in broken],
-        )
-    findings: list[Finding] = []
-    current: list[str] | None = None
-    if target is not None and not _missing_sqlite_file(target):
-        try:
-            current = await current_revisions(
-                target, project.settings.version_table, project.settings.version_table_schema
-            )
-        except AlembicMcpError as exc:
-            if data_from == "target":
-                raise
-            findings.append(
-                Finding(
-                    rule="database-unreachable",
-                    severity="info",
-                    message="The target database could not be read; the range starts at base.",
-                    why=str(exc),
-                )
-            )
-    under_test, start, how = plan_range(history, revision, from_revision, current)
-    prepare = "upgrade"
-    if data_from == "target":
-        have = _ancestors(history, current or [])
-        want = _ancestors(history, start)
-        if have == want:
-            prepare = "none"
-        elif want < have:
-            prepare = "downgrade"
-        elif not have <= want:
-            raise InvalidArgument(
-                "from_revision is on a different branch than the target database's revision "
-                f"({', '.join(current or []) or 'base'}); with data_from='target' it must be "
-                "an ancestor or descendant of it."
-            )
-    end_state = set(under_test) | _ancestors(history, start)
-    check_drift = all(h in end_state for h in history.heads)
-    seeding = data_from == "seed" and seed_rows > 0
-    total = 1 + int(seeding) + 3 * len(under_test) + int(check_drift)
-    scratch_report = ScratchReport(backend=backend_of(scratch_base))
-    raw: dict[str, Any] | None = None
-    worker_problem: str | None = None
-    unsupported: UnsupportedWorkerEnvironment | None = None
-    timed_out = False
-    last_progress: dict[str, Any] = {"message": "", "offset": 0}
-    async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
-        scratch_report.url = scratch.masked_url
+    return fast[0] if fast is not None else (await load_history(project, check_env=False))[0]
+
+
+async def _target_revision(
+    project: Project, target: Any, data_from: DataFrom, findings: list[Finding]
+) -> list[str] | None:
+    """The target database's revision(s); None when there is no target or it cannot be read."""
+    if target is None or _missing_sqlite_file(target):
+        return None
+    try:
+        return await current_revisions(target, project.settings.version_table, project.settings.version_table_schema)
+    except AlembicMcpError as exc:
         if data_from == "target":
-            await progress(0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)")
-            await copy_database(target, scratch.url)  # type: ignore[arg-type]
+            raise
+        findings.append(
+            Finding(
+                rule="database-unreachable",
+                severity="info",
+                message="The target database could not be read; the range starts at base.",
+                why=str(exc),
+            )
+        )
+        return None
+
+
+def _prepare_mode(history: History, current: list[str] | None, start: list[str], data_from: DataFrom) -> str:
+    """How the scratch database reaches ``start``: upgrade from base, or (a copy of the target) none/downgrade."""
+    if data_from != "target":
+        return "upgrade"
+    have = _ancestors(history, current or [])
+    want = _ancestors(history, start)
+    if have == want:
+        return "none"
+    if want < have:
+        return "downgrade"
+    if not have <= want:
+        raise InvalidArgument(
+            "from_revision is on a different branch than the target database's revision "
+            f"({', '.join(current or []) or 'base'}); with data_from='target' it must be "
+            "an ancestor or descendant of it."
+        )
+    return "upgrade"
+
+
+def _worker_args(
+    project: Project, history: History, under_test: list[str], start: list[str], prepare: str
+) -> RoundtripArgs:
+    end_state = set(under_test) | _ancestors(history, start)
+    return RoundtripArgs(
+        revisions=under_test,
+        from_revision=start,
+        prepare=prepare,
+        check_drift=all(h in end_state for h in history.heads),
+        version_table=project.settings.version_table,
+    )
+
+
+@dataclass
+class _ScratchRun:
+    """What a worker run on a scratch database gave back."""
+
+    scratch: ScratchReport
+    raw: dict[str, Any] | None = None
+    problem: str | None = None
+    timed_out: bool = False
+    last_message: str = ""
+
+
+async def _run_in_scratch(
+    project: Project, scratch_base: Any, data_from: DataFrom, args: RoundtripArgs, deadline: float, progress: Progress
+) -> _ScratchRun:
+    """Create the scratch database, fill it (a copy of the target), run the worker op, drop it."""
+    args.total_steps = 1 + int(bool(args.seed_rows)) + 3 * len(args.revisions) + int(args.check_drift)
+    run = _ScratchRun(scratch=ScratchReport(backend=backend_of(scratch_base)))
+    last_progress: dict[str, Any] = {"message": "", "offset": 0}
+    unsupported: UnsupportedWorkerEnvironment | None = None
+    async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
+        run.scratch.url = scratch.masked_url
+        if data_from == "target":
+            copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
+            await progress(0, args.total_steps, copying)
+            await copy_database(project.database_url, scratch.url)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
-            args = RoundtripArgs(
-                revisions=under_test,
-                from_revision=start,
-                prepare=prepare,
-                seed_rows=seed_rows if seeding else 0,
-                trace_locks=trace_locks,
-                check_drift=check_drift,
-                progress_path=str(progress_path),
-                total_steps=total,
-                version_table=project.settings.version_table,
-                bootstrap=project.settings.bootstrap if data_from == "seed" else None,
-            )
+            args.progress_path = str(progress_path)
             remaining = max(1.0, deadline - time.perf_counter())
+            args.budget_s = round(remaining * BUDGET_SHARE, 1)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_relay_progress, progress_path, progress, last_progress)
                 try:
-                    raw = await run_worker(
+                    run.raw = await run_worker(
                         project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
                     )
                 except WorkerError as exc:
-                    worker_problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+                    run.problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
                 except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
                     unsupported = exc
                 except WorkerFailed as exc:
-                    timed_out = exc.timed_out
-                    worker_problem = str(exc)
+                    run.timed_out, run.problem = exc.timed_out, str(exc)
                 finally:
                     tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress)
-    scratch_report.dropped = scratch.dropped
+    run.scratch.dropped = scratch.dropped
     if unsupported is not None:
         raise unsupported
-    result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
-    result.scratch_database = scratch_report
-    result.total_s = round(time.perf_counter() - started, 3)
-    if worker_problem is not None:
-        _worker_failed(result, worker_problem, timed_out, timeout_s, last_progress["message"])
-    await progress(total, total, result.summary)
-    return result
+    run.last_message = last_progress["message"]
+    return run
 
 
 async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:
@@ -531,240 +423,21 @@ def _build(
     data_from: DataFrom,
     findings: list[Finding],
 ) -> TestRoundtripResult:
+    """The result from the worker's raw report: its parts, then the findings each part warrants."""
     escalations: list[Escalation] = []
     raw = raw or {}
-    steps_by_rev = {s["revision"]: s for s in raw.get("steps", [])}
-    steps = []
-    for rev in under_test:
-        node = history.nodes[rev]
-        rec = steps_by_rev.get(rev, {})
-        steps.append(
-            StepResult(
-                revision=rev,
-                message=(node.doc or "").strip().splitlines()[0] if (node.doc or "").strip() else "",
-                file=project.relative(node.path),
-                status=rec.get("status", "not-run"),
-                upgrade_s=rec.get("upgrade_s"),
-                downgrade_s=rec.get("downgrade_s"),
-                reupgrade_s=rec.get("reupgrade_s"),
-                check_s=rec.get("check_s"),
-                schema_changes=rec.get("schema_changes", []),
-            )
-        )
-    differences = [Difference(**{k: d.get(k) for k in Difference.model_fields}) for d in raw.get("differences", [])]
-    data_loss = [DataLoss(**{k: d.get(k) for k in DataLoss.model_fields}) for d in raw.get("data_loss", [])]
-    locks = [
-        LockTaken(
-            revision=lk["revision"],
-            relation=lk["relation"],
-            kind=lk["kind"],
-            table=lk["table"],
-            mode=lk["mode"],
-            sql_mode=LOCK_SQL_NAMES.get(lk["mode"], lk["mode"]),
-            blocks=LOCK_BLOCKS.get(lk["mode"], "unknown"),
-        )
-        for lk in raw.get("locks", [])
-        if lk["mode"] in _REPORTED_LOCKS
-    ]
-    rewrites = [Rewrite(**rw) for rw in raw.get("rewrites", [])]
+    steps = steps_of(project, history, raw, under_test)
+    differences, data_loss, locks, rewrites, drift = parsed(raw)
     drift_raw = raw.get("drift") or {}
-    drift = [DriftItem(**item) for item in drift_raw.get("items", [])]
-    seed = None
-    if raw.get("seed") is not None or data_from == "target":
-        seeded = raw.get("seed") or {}
-        seed = SeedReport(
-            data_from=data_from,
-            rows_per_table=seed_rows if data_from == "seed" else 0,
-            tables=seeded.get("tables", {}),
-            skipped=seeded.get("skipped", {}),
-        )
-        for table, reason in seed.skipped.items():
-            findings.append(
-                Finding(
-                    rule="seed-skipped",
-                    severity="info",
-                    table=table,
-                    message=f"Table {table} was not seeded: {reason}.",
-                    why="Its data paths were rehearsed without rows.",
-                    fix="Call again with data_from='target' to rehearse on real rows.",
-                )
-            )
+    seed = seed_report(raw, seed_rows, data_from, findings)
     file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
-
-    # downgrade does not restore the schema; re-upgrade differs
-    for rev in under_test:
-        down = [d for d in differences if d.revision == rev and d.phase == "downgrade"]
-        rec = steps_by_rev.get(rev, {})
-        if down:
-            empty = rec.get("downgrade_ops") == 0 and not rec.get("downgrade_sql")
-            reason = (
-                "downgrade() is empty: it undoes nothing of what upgrade() did"
-                if empty
-                else "downgrade() does not restore the schema that was there before upgrade()"
-            )
-            escalations.append(
-                Escalation(
-                    rule="unclear-rollback",
-                    reason=f"{rev}: {reason}.",
-                    evidence={"revision": rev, "differences": [d.message for d in down]},
-                )
-            )
-            findings.append(
-                Finding(
-                    rule="empty-downgrade" if empty else "downgrade-incomplete",
-                    severity="error",
-                    file=file_of[rev],
-                    message=f"{rev}: {reason}: {'; '.join(d.message for d in down[:8])}"
-                    + (f" (+{len(down) - 8} more)" if len(down) > 8 else ""),
-                    why="A rollback in production would leave a schema no revision describes.",
-                    fix="Write downgrade() as the exact reverse of upgrade(): drop what it created, "
-                    "re-create "
-                    "what it dropped, with the same names, in reverse order.",
-                )
-            )
-        reup = [d for d in differences if d.revision == rev and d.phase == "re-upgrade"]
-        if reup:
-            findings.append(
-                Finding(
-                    rule="reupgrade-differs",
-                    severity="error",
-                    file=file_of[rev],
-                    message=f"{rev}: upgrading again after the downgrade gives a different schema: "
-                    f"{'; '.join(d.message for d in reup[:8])}",
-                    why="The downgrade leaves state behind that changes what the next upgrade produces.",
-                    fix="Make downgrade() remove everything upgrade() creates.",
-                )
-            )
-    for rev in under_test:
-        lost = [d for d in data_loss if d.revision == rev]
-        if not lost:
-            continue
-        not_restored = [d for d in lost if d.kind == "not-restored"]
-        dropped = [d for d in lost if d.kind == "dropped-by-downgrade"]
-        if not_restored:
-            findings.append(
-                Finding(
-                    rule="downgrade-loses-data",
-                    severity="error",
-                    file=file_of[rev],
-                    table=not_restored[0].table,
-                    column=not_restored[0].column,
-                    message=f"{rev}: data present before the upgrade is not back after the downgrade: "
-                    f"{'; '.join(d.message for d in not_restored[:6])}.",
-                    why="Rolling this revision back in production destroys these values for good.",
-                    fix="Keep what upgrade() removes (copy the column/table aside in upgrade() and "
-                    "restore it in "
-                    "downgrade()), or have a human accept that this revision is one-way.",
-                )
-            )
-        if dropped:
-            findings.append(
-                Finding(
-                    rule="downgrade-loses-data",
-                    severity="warning",
-                    file=file_of[rev],
-                    table=dropped[0].table,
-                    column=dropped[0].column,
-                    message=f"{rev}: the downgrade drops data written after the upgrade: "
-                    f"{'; '.join(d.message for d in dropped[:6])}.",
-                    why="Values stored in what this revision adds are lost if it is rolled back after going live.",
-                    fix="Before a rollback in production, back up these columns/tables (backup_db).",
-                )
-            )
-    for rw in rewrites:
-        if rw.kind == "table":
-            findings.append(
-                Finding(
-                    rule="table-rewrite",
-                    severity="warning",
-                    file=file_of.get(rw.revision),
-                    table=rw.table,
-                    message=f"{rw.revision}: the upgrade rewrites table {rw.table} (its relfilenode changed).",
-                    why="A rewrite copies every row while holding ACCESS EXCLUSIVE: reads and writes wait, "
-                    "for a time that grows with the table.",
-                    fix="Avoid the rewrite: add a new column, backfill in batches, then swap; "
-                    "or change types "
-                    "in a binary-compatible way (varchar length up, int -> bigint via a new column).",
-                )
-            )
-    for lk in locks:
-        if lk.mode == "ShareLock" and lk.kind == "table":
-            findings.append(
-                Finding(
-                    rule="lock-blocks-writes",
-                    severity="warning",
-                    file=file_of.get(lk.revision),
-                    table=lk.table,
-                    message=f"{lk.revision}: the upgrade holds a SHARE lock on {lk.table} (an index build): "
-                    "writes wait until it commits.",
-                    why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the whole build.",
-                    fix="with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)",
-                )
-            )
-        elif lk.mode == "AccessExclusiveLock" and lk.kind == "table":
-            findings.append(
-                Finding(
-                    rule="lock-blocks-reads",
-                    severity="info",
-                    file=file_of.get(lk.revision),
-                    table=lk.table,
-                    message=f"{lk.revision}: the upgrade takes ACCESS EXCLUSIVE on {lk.table}: "
-                    "reads and writes wait "
-                    "until it commits.",
-                    why="Brief for catalog-only changes; long if the step also rewrites or scans the table.",
-                    fix=_lock_fix(lock_timeout_set(project, history.nodes[lk.revision].path))
-                    if lk.revision in history.nodes
-                    else _lock_fix(False),
-                )
-            )
-    for item in drift:
-        findings.append(
-            Finding(
-                rule="model-drift",
-                severity="warning" if item.kind.startswith("modify_default") else "error",
-                table=item.table,
-                column=item.column,
-                message=f"After the last revision, {item.message}.",
-                why="The migrations do not produce what the models declare; the next autogenerate will pick it up.",
-                fix="Call generate_migration to write the missing revision (or fix the model).",
-            )
-        )
-    if drift_raw and not drift_raw.get("checked", True):
-        findings.append(
-            Finding(
-                rule="drift-not-checked",
-                severity="info",
-                message=f"Models were not compared: {drift_raw.get('reason')}.",
-            )
-        )
-    failure = None
-    if raw.get("env_error"):
-        err = raw["env_error"]
-        findings.append(
-            Finding(
-                rule="env-py-error",
-                severity="error",
-                message=f"env.py raised {err.get('type')}: {err.get('message')}",
-                file=project.relative(err["file"]) if err.get("file") else None,
-                line=err.get("line"),
-                why="No migration can run until env.py works.",
-                fix="Fix env.py at the given line.",
-            )
-        )
-    if raw.get("bootstrap_error"):
-        findings.append(_bootstrap_failed(project, raw["bootstrap_error"]))
-    elif not raw.get("failure") and not raw.get("env_error"):
-        findings.extend(_steps_not_run(steps))
-    if raw.get("failure"):
-        failure = _failure(
-            project,
-            raw["failure"],
-            backend_of(project.database_url or project.settings.scratch_url or "sqlite://"),
-            findings,
-            escalations,
-            file_of,
-        )
-        findings.extend(_needs_bootstrap(project, history, failure))
+    schema_findings(under_test, differences, raw, file_of, findings, escalations)
+    data_loss_findings(under_test, data_loss, file_of, findings)
+    lock_findings(project, rewrites, locks, file_of, findings)
+    drift_findings(drift, drift_raw, findings)
+    env_error_findings(project, raw, findings)
+    failures, seed_limitations, stopped = _failure_parts(project, history, raw, steps, file_of, findings, escalations)
+    deploy = _compare_with_deploy(project, history, raw, under_test, findings)
     result = TestRoundtripResult(
         revisions=under_test,
         from_revision=start,
@@ -780,7 +453,12 @@ def _build(
         lock_trace=raw.get("lock_trace", "off"),
         transaction_mode=raw.get("transaction_mode", "per-step"),
         seed=seed,
-        failure=failure,
+        failure=failures[0] if failures else None,
+        failures=failures,
+        seed_limitations=seed_limitations,
+        stopped=stopped,
+        deploy=deploy,
+        rebuilds=[f"to {', '.join(r['to']) or 'base'}: {r['why']}" for r in raw.get("rebuilds", [])],
         findings=findings,
         escalations=escalations,
         summary="",
@@ -790,90 +468,53 @@ def _build(
     return result
 
 
-def _failure(
+def _failure_parts(
     project: Project,
+    history: History,
     raw: dict[str, Any],
-    backend: str,
+    steps: list[StepResult],
+    file_of: dict[str, str],
     findings: list[Finding],
     escalations: list[Escalation],
-    file_of: dict[str, str],
-) -> FailureReport:
-    rev, phase, mode = raw.get("revision"), raw.get("phase"), raw.get("mode", "unknown")
-    words = explain(mode, raw.get("facts") or {}, phase or "", rev or "", backend)
-    applied = raw.get("applied") or []
-    recovery: list[str] = []
-    if applied:
-        recovery.append(
-            f"The failed step left {len(applied)} change(s) behind (DDL on {backend} is not "
-            f"transactional): {'; '.join(applied[:10])}. On a real database, revert these by hand; "
-            "alembic_version still names the previous revision."
-        )
-        recovery.append(
-            "Split the revision so each one holds a single DDL statement, so a failure leaves a "
-            "state some revision describes."
-        )
-    else:
-        recovery.append(
-            "Nothing of the failed step remained (it was rolled back); alembic_version names the previous revision."
-        )
-    recovery.append(words["fix"])
-    recovery.append("Call test_roundtrip again after the fix.")
-    report = FailureReport(
-        revision=rev,
-        phase=phase,
-        mode=mode,
-        error=raw.get("error", ""),
-        file=project.relative(raw["file"]) if raw.get("file") else file_of.get(rev or ""),
-        line=raw.get("line"),
-        applied=applied,
-        facts=raw.get("facts") or {},
-        recovery=recovery,
-    )
-    where = f"{rev} ({phase})" if rev else (phase or "a step")
-    if applied:
-        findings.append(
-            Finding(
-                rule="migration-failed-midway",
-                severity="error",
-                file=report.file,
-                line=report.line,
-                message=f"{where} failed halfway and left {len(applied)} change(s) applied: {'; '.join(applied[:6])}.",
-                why="Non-transactional DDL: the database is now in a state no revision describes.",
-                fix=recovery[0],
-            )
-        )
-    if mode == "unknown" or (phase == "prepare" and mode == "unknown"):
-        escalations.append(
-            Escalation(
-                rule="migration-failure-unclear",
-                reason=f"{where} failed and the cause matches no known failure mode.",
-                evidence={"revision": rev, "phase": phase, "error": report.error[:1000]},
-            )
-        )
-    else:
-        findings.append(
-            Finding(
-                rule=mode,
-                severity="error",
-                file=report.file,
-                line=report.line,
-                table=(report.facts or {}).get("table"),
-                column=(report.facts or {}).get("column"),
-                message=f"{where} failed: {words['title']}.",
-                why=words["why"],
-                fix=words["fix"],
-            )
-        )
-    what_failed = "downgrade() raises" if phase == "downgrade" else "upgrading again after the downgrade fails"
-    if phase in ("downgrade", "re-upgrade"):
-        escalations.append(
-            Escalation(
-                rule="unclear-rollback",
-                reason=f"{rev}: {what_failed} ({mode}).",
-                evidence={"revision": rev, "error": report.error[:1000]},
-            )
-        )
-    return report
+) -> tuple[list[FailureReport], list[SeedLimitation], StopReport | None]:
+    """Every failed step, the seed limitations, and where the rehearsal stopped, with their findings."""
+    raw_failures = raw.get("failures") or ([raw["failure"]] if raw.get("failure") else [])
+    stopped = StopReport(**raw["stopped"]) if raw.get("stopped") else None
+    if raw.get("bootstrap_error"):
+        findings.append(_bootstrap_failed(project, raw["bootstrap_error"]))
+    elif not raw_failures and not raw.get("env_error") and stopped is None:
+        findings.extend(_steps_not_run(steps))
+    backend = backend_of(project.database_url or project.settings.scratch_url or "sqlite://")
+    failures = []
+    for raw_failure in raw_failures:
+        failures.append(failure_report(project, raw_failure, backend, findings, escalations, file_of))
+        findings.extend(_needs_bootstrap(project, history, failures[-1]))
+    seed_limitations = [
+        SeedLimitation(**{**{k: d.get(k) for k in SeedLimitation.model_fields}, "file": file_of.get(d["revision"])})
+        for d in raw.get("seed_limitations", [])
+    ]
+    findings.extend(seed_limitation_finding(limit) for limit in seed_limitations)
+    stop_finding = stopped and stopped_finding(stopped, [s.revision for s in steps if s.status == "not-run"])
+    if stop_finding:
+        findings.append(stop_finding)
+    return failures, seed_limitations, stopped
+
+
+def _compare_with_deploy(
+    project: Project, history: History, raw: dict[str, Any], under_test: list[str], findings: list[Finding]
+) -> DeployMode:
+    """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it."""
+    rehearsal = "per-step" if raw.get("transaction_mode", "per-step") == "per-step" else "single"
+    deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(under_test))
+    sources: dict[str, tuple[str, str]] = {}
+    for rev in under_test:
+        path = Path(history.nodes[rev].path)
+        try:
+            sources[rev] = (project.relative(path), path.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+    findings.extend(deploy_findings(deploy, sources))
+    return deploy
 
 
 def _bootstrap_failed(project: Project, err: dict[str, Any]) -> Finding:
@@ -936,11 +577,13 @@ def _steps_not_run(steps: list[StepResult]) -> list[Finding]:
 def _summary(result: TestRoundtripResult, how: str) -> str:
     n, ok = result.steps_planned, result.steps_run
     frm = ", ".join(result.from_revision) or "base"
-    if result.failure is not None:
-        f = result.failure
+    stop = f" Stopped at {result.stopped.revision}: {result.stopped.reason}." if result.stopped else ""
+    if result.failures:
+        listed = "; ".join(f"{f.revision} ({f.phase}): {f.mode}" for f in result.failures[:8])
+        more = f" (+{len(result.failures) - 8} more)" if len(result.failures) > 8 else ""
         return (
-            f"Rehearsal from {frm} ({how}) failed at {f.revision} during {f.phase}: {f.mode}; "
-            f"{ok} of {n} planned revision(s) ran before it. "
+            f"Rehearsal from {frm} ({how}) found {len(result.failures)} failed step(s): {listed}{more}; "
+            f"{ok} of {n} planned revision(s) ran through upgrade, downgrade and upgrade.{stop} "
             "The scratch database was dropped; the target was not touched."
         )
     if n == 0 or ok == 0:
@@ -964,7 +607,11 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         text += "; schema and data survived every step."
     if result.rewrites:
         text += f" {len(result.rewrites)} table rewrite(s)."
-    return text
+    if result.seed_limitations:
+        text += f" {len(result.seed_limitations)} step(s) failed on seed rows only (seed-limitation)."
+    if result.deploy is not None and result.deploy.differences:
+        text += " The deploy differs from the rehearsal: see deploy.differences."
+    return text + stop
 
 
 def _next_steps(result: TestRoundtripResult) -> list[str]:

@@ -83,6 +83,7 @@ class RoundtripArgs:
     total_steps: int = 1
     version_table: str = "alembic_version"
     bootstrap: str | None = None
+    budget_s: float = 0.0  # start no new revision after this many seconds (0: no limit)
 
 
 # typing.Union, not |: this module also runs in the project's interpreter, which may be older than ours.

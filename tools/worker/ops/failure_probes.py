@@ -1,9 +1,10 @@
 """Inside the worker: which failure mode a failed migration step hit, and the evidence for it.
 
 ``classify`` names the mode from the driver's error code or message (PostgreSQL SQLSTATE, MariaDB
-errno, SQLite text) and the operation that was running; ``probe`` gathers evidence on the database
-(rows with NULLs, orphan rows with sample keys, duplicate values). The words of the finding are
-the server's (``tools/roundtrip/diagnosis.py``).
+errno, SQLite text); ``probe`` gathers evidence on the database as the failed statement met it (the
+violating rows: how many, and up to 10 by primary key, for NOT NULL, foreign-key, unique and CHECK
+failures; duplicate values; sample values that do not convert). The words of the finding are the
+server's (``tools/roundtrip/diagnosis.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ MODES = (
     "object-already-exists",
     "object-does-not-exist",
     "object-still-referenced",
+    "check-violation",
     "unknown",
 )
+MAX_KEYS = 10
 
 # (mode, PostgreSQL SQLSTATEs, MariaDB errnos, message patterns (any backend))
 _RULES: list[tuple[str, set[str], set[int], list[str]]] = [
@@ -54,6 +57,12 @@ _RULES: list[tuple[str, set[str], set[int], list[str]]] = [
         {"23505"},
         {1062, 1169, 1586},
         [r"could not create unique index", r"is duplicated", r"UNIQUE constraint failed", r"Duplicate entry"],
+    ),
+    (
+        "check-violation",
+        {"23514"},
+        {4025, 3819},
+        [r"violates check constraint", r"CHECK constraint failed", r"Check constraint .* is violated"],
     ),
     (
         "type-mismatch",
@@ -176,7 +185,15 @@ def probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) 
             return _probe_unique(conn, message, ops)
         if mode == "type-mismatch":
             return _probe_type(conn, message, ops)
-        if mode in ("object-already-exists", "object-does-not-exist", "object-still-referenced"):
+        if mode == "check-violation":
+            return _probe_check(conn, message, ops)
+        if mode in (
+            "object-already-exists",
+            "object-does-not-exist",
+            "object-still-referenced",
+            "defined-twice",
+            "drop-of-missing-object",
+        ):
             names = _quoted_names(message)
             op = ops[-1] if ops else {}
             return {"object": names[0] if names else None, "table": op.get("table")}
@@ -185,8 +202,30 @@ def probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) 
     return {}
 
 
-def _probe_not_null(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-    op = _last_op(ops, "AddColumnOp", "AlterColumnOp") or {}
+def _row_key(conn: Connection, table: str) -> list[str]:
+    """Columns that name a row of ``table``: its primary key, else the database's row id."""
+    key = _pk_columns(conn, table)
+    if key:
+        return key
+    return {"postgresql": ["ctid"], "sqlite": ["rowid"]}.get(conn.dialect.name, [])
+
+
+def violating_rows(conn: Connection, table: str, where: str, alias: str = "") -> dict[str, Any]:
+    """How many rows of ``table`` match ``where`` (SQL over the table, optionally ``alias``-ed) and the
+    keys of the first ``MAX_KEYS`` of them."""
+    source = f"{_q(conn, table)} {alias}".strip()
+    prefix = f"{alias}." if alias else ""
+    count = int(conn.execute(text(f"SELECT count(*) FROM {source} WHERE {where}")).scalar_one())
+    key = _row_key(conn, table)
+    facts: dict[str, Any] = {"violating_rows": count, "key_columns": key, "violating_keys": []}
+    if key and count:
+        cols = ", ".join(prefix + (k if k in ("ctid", "rowid") else _q(conn, k)) for k in key)
+        rows = conn.execute(text(f"SELECT {cols} FROM {source} WHERE {where} ORDER BY {cols} LIMIT {MAX_KEYS}"))
+        facts["violating_keys"] = [[str(v) for v in row] for row in rows]
+    return facts
+
+
+def _not_null_target(message: str, op: dict[str, Any]) -> tuple[Any, Any]:
     table, column = op.get("table"), op.get("column")
     match = re.search(r'column "([^"]+)" of relation "([^"]+)"', message) or re.search(
         r"NOT NULL constraint failed: (\w+)\.(\w+)", message
@@ -195,16 +234,25 @@ def _probe_not_null(conn: Connection, message: str, ops: list[dict[str, Any]]) -
         column, table = (
             (match.group(1), match.group(2)) if "relation" in match.re.pattern else (match.group(2), match.group(1))
         )
+    return table, column
+
+
+def _probe_not_null(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    op = _last_op(ops, "AddColumnOp", "AlterColumnOp", "CreatePrimaryKeyOp") or {}
+    table, column = _not_null_target(message, op)
     facts: dict[str, Any] = {"table": table, "column": column, "operation": op.get("op")}
-    if table and _table_exists(conn, table):
-        facts["rows"] = int(conn.execute(text(f"SELECT count(*) FROM {_q(conn, table)}")).scalar_one())
-        cols = {c["name"] for c in inspect(conn).get_columns(table)}
-        if column and column in cols:
-            facts["null_rows"] = int(
-                conn.execute(
-                    text(f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NULL")
-                ).scalar_one()
-            )
+    if not (table and _table_exists(conn, table)):
+        return facts
+    facts["rows"] = int(conn.execute(text(f"SELECT count(*) FROM {_q(conn, table)}")).scalar_one())
+    existing = {c["name"] for c in inspect(conn).get_columns(table)}
+    checked = [c for c in (op.get("columns") or [column]) if isinstance(c, str) and c in existing]
+    if column and column in existing:
+        facts["null_rows"] = int(
+            conn.execute(text(f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NULL")).scalar_one()
+        )
+    # a new NOT NULL column without a default: every existing row violates it
+    where = " OR ".join(f"{_q(conn, c)} IS NULL" for c in checked) if checked else "1 = 1"
+    facts.update(violating_rows(conn, table, where))
     return facts
 
 
@@ -235,15 +283,14 @@ def _probe_fk(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict
     join = " AND ".join(f"p.{_q(conn, r)} = c.{_q(conn, lc)}" for lc, r in zip(local, remote))  # noqa: B905
     not_null = " AND ".join(f"c.{_q(conn, lc)} IS NOT NULL" for lc in local)
     where = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(conn, parent)} p WHERE {join})"
-    facts["orphan_rows"] = int(
-        conn.execute(text(f"SELECT count(*) FROM {_q(conn, child)} c WHERE {where}")).scalar_one()
-    )
+    facts.update(violating_rows(conn, child, where, alias="c"))
+    facts["orphan_rows"] = facts["violating_rows"]
     key = _pk_columns(conn, child) or local
     rows = conn.execute(
         text(
             f"SELECT {', '.join('c.' + _q(conn, k) for k in key)}, "
             f"{', '.join('c.' + _q(conn, lc) for lc in local)} FROM {_q(conn, child)} c "
-            f"WHERE {where} ORDER BY 1 LIMIT 5"
+            f"WHERE {where} ORDER BY 1 LIMIT {MAX_KEYS}"
         )
     ).all()
     facts["sample_key_columns"] = key
@@ -280,6 +327,18 @@ def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> 
         ).scalar_one()
     )
     facts["sample_duplicates"] = [{"value": [str(v) for v in row[:-1]], "rows": int(row[-1])} for row in groups]
+    on = " AND ".join(f"d.{_q(conn, c)} = a.{_q(conn, c)}" for c in columns)
+    duplicated = f"SELECT {cols} FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} HAVING count(*) > 1"
+    facts.update(violating_rows(conn, table, f"EXISTS (SELECT 1 FROM ({duplicated}) d WHERE {on})", alias="a"))
+    return facts
+
+
+def _probe_check(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    op = _last_op(ops, "CreateCheckConstraintOp") or {}
+    table, condition = op.get("table"), op.get("condition")
+    facts: dict[str, Any] = {"table": table, "constraint": op.get("name"), "condition": condition}
+    if table and condition and _table_exists(conn, table):
+        facts.update(violating_rows(conn, table, f"NOT ({condition})"))
     return facts
 
 

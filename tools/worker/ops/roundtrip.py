@@ -1,16 +1,20 @@
 """Worker op ``roundtrip``: upgrade, downgrade, upgrade every revision on a scratch database and
 check schema and data after each step.
 
-One env.py run drives everything: a custom migration function hands Alembic one ``RevisionStep`` at
-a time (prepare to ``from_revision``, then up / down / up per revision) and checks the database
-between steps on env.py's own connection. ``transaction_per_migration`` is forced so each step
-commits on its own (a failure keeps the steps before it, and PostgreSQL locks are per step). Every
-``op.*`` call is recorded through ``Operations.invoke``: the tables it names are the only ones
-re-reflected and re-read after the step (any raw SQL means: all tables), and the last one tells
-the diagnosis what was running when a step failed.
+An env.py run drives the steps: a custom migration function (``rehearsal.py``) hands Alembic one
+``RevisionStep`` at a time (prepare to ``from_revision``, then up / down / up per revision) and
+checks the database between steps on env.py's own connection. ``transaction_per_migration`` is
+forced so each step commits on its own (a failure keeps the steps before it, and PostgreSQL locks
+are per step). A failed step ends that run; ``step_failure.py`` diagnoses it and says how the next
+run starts (re-run without seed rows, go on with the next revision, rebuild from base), so one call
+rehearses the whole range and reports every failure, within ``budget_s``. Every ``op.*`` call is
+recorded through ``Operations.invoke``: the tables it names are the only ones re-reflected and
+re-read after the step (any raw SQL means: all tables), and the one that raised is the failed
+operation.
 
 Args: ``revisions`` (ids, upgrade order), ``prepare`` ("upgrade"|"downgrade"|"none"),
-``from_revision`` (ids or []), ``seed_rows``, ``trace_locks``, ``check_drift``, ``progress_path``.
+``from_revision`` (ids or []), ``seed_rows``, ``trace_locks``, ``check_drift``, ``progress_path``,
+``budget_s`` (0: no limit).
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ import time
 from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 try:  # the base class of Operations and BatchOperations (Alembic >= 1.11)
@@ -31,12 +34,17 @@ except ImportError:  # Alembic 1.9/1.10: Operations is the base
     from alembic.operations.base import Operations as AbstractOperations  # type: ignore[assignment,unused-ignore]  # only on old Alembic
 
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec, is_async_driver
-from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
-from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
-from alembic_mcp.tools.worker.ops.sa_compat import new_engine, with_sync_connection
-from alembic_mcp.tools.worker.ops.seed import seed_database
-from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
+from alembic_mcp.tools.worker.ops.failure_site import versions_dirs
+from alembic_mcp.tools.worker.ops.rehearsal import RunPlan, migrations
+from alembic_mcp.tools.worker.ops.sa_compat import new_engine
 from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
+from alembic_mcp.tools.worker.ops.step_failure import (
+    diagnose,
+    next_plan,
+    open_savepoint,
+    operation_failed,
+    release_savepoint,
+)
 from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
 
 _TABLE_ATTRS = ("table_name", "source_table", "referent_table", "new_table_name")
@@ -70,7 +78,10 @@ def _describe_op(operation: Any) -> dict[str, Any]:
     if type(operation).__name__ == "AddColumnOp":
         out["column"] = operation.column.name
         out["nullable"] = operation.column.nullable
-    if type(operation).__name__ in ("CreateIndexOp", "CreateUniqueConstraintOp"):
+        out["server_default"] = operation.column.server_default is not None
+    if type(operation).__name__ == "CreateCheckConstraintOp" and isinstance(operation.condition, str):
+        out["condition"] = operation.condition
+    if type(operation).__name__ in ("CreateIndexOp", "CreateUniqueConstraintOp", "CreatePrimaryKeyOp"):
         out["columns"] = [
             c if isinstance(c, str) else getattr(c, "name", None) or str(c)
             for c in (getattr(operation, "columns", None) or [])
@@ -114,6 +125,27 @@ class _State:
         self.external = False
         self.target_metadata: Any = None
         self.version_table = args.version_table or "alembic_version"
+        # where the rehearsal stands, across env.py runs
+        self.pos = 0
+        self.resume = "upgrade"  # the phase of revisions[pos] to run next
+        self.base: Any = None  # (snapshot, data) before the upgrade of revisions[pos]
+        self.up: Any = None  # ... after it
+        self.down: Any = None  # ... after its downgrade
+        self.relations: dict[int, dict[str, Any]] | None = None
+        self.records: dict[str, dict[str, Any]] = {}
+        self.seeded = False  # the tables hold seed rows
+        self.retry: dict[str, Any] | None = None  # a failure being re-run without seed rows
+        self.reseed = False  # rows were deleted for a re-run: seed every table after this revision
+        self.stopped: dict[str, Any] | None = None
+        self.deadline = time.monotonic() + args.budget_s if args.budget_s else None
+        self.versions_dirs: tuple[str, ...] = ()
+        self.connection: Any = None  # ours, handed to env.py (None with an async driver)
+        self.project_dir = "."
+        self.script: Any = None
+        self.seed_hints: dict[tuple[str, str], list[str]] | None = None  # read once, at the first seeding
+        # the operation that raised, and the evidence gathered right at the failing statement
+        self.failed_op: dict[str, Any] | None = None
+        self.statement_facts: dict[str, Any] | None = None
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,
@@ -124,13 +156,37 @@ class _State:
             "rewrites": [],
             "drift": None,
             "failure": None,
+            "failures": [],
+            "seed_limitations": [],
+            "rebuilds": [],
+            "stopped": None,
             "transaction_mode": "per-step",
             "lock_trace": "off",
             "env_error": None,
         }
 
+    def record(self, revision: str) -> dict[str, Any]:
+        """The step record of ``revision`` (created on first use)."""
+        if revision not in self.records:
+            self.records[revision] = {"revision": revision, "status": "running"}
+            self.result["steps"].append(self.records[revision])
+        return self.records[revision]
+
+    def check_drift(self, ctx: Any, conn: Any) -> None:
+        try:
+            self.result["drift"] = _drift(ctx, self.target_metadata)
+        except Exception as exc:
+            self.result["drift"] = {
+                "checked": False,
+                "items": [],
+                "reason": f"compare_metadata raised {type(exc).__name__}: {exc}",
+            }
+        if not self.external and conn.in_transaction():
+            conn.commit()
+        self.progress("compared models with the database")
+
     def progress(self, message: str, advance: int = 1) -> None:
-        self.done += advance
+        self.done = min(self.done + advance, self.total)
         if self.progress_path:
             with open(self.progress_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"done": self.done, "total": self.total, "message": message}) + "\n")
@@ -220,176 +276,6 @@ def _patched_configure(original: Any, state: _State):
     return configure
 
 
-def _commit(conn: Any, state: _State) -> None:
-    if not state.external and conn.in_transaction():
-        conn.commit()
-
-
-def _wrap(step: RevisionStep, state: _State, phase: str) -> RevisionStep:
-    real = step.migration_fn
-
-    def migration_fn(**kw: Any) -> Any:
-        state.in_step = True
-        try:
-            return real(**kw)
-        finally:
-            state.in_step = False
-
-    step.migration_fn = migration_fn
-    state.phase, state.revision = phase, step.revision.revision
-    state.ops, state.touched, state.checking = [], set(), False
-    return step
-
-
-def _migrations(script: ScriptDirectory, state: _State):
-    args = state.args
-
-    def fn(heads: Any, ctx: Any):
-        conn = ctx.connection
-        state.external = bool(ctx._in_external_transaction)
-        state.version_table = ctx._version.name
-        if state.external:
-            state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
-        event.listen(conn.engine, "before_cursor_execute", state.on_statement)
-        is_pg = conn.dialect.name == "postgresql"
-        state.trace = bool(args.trace_locks) and is_pg and not state.external
-        state.result["lock_trace"] = (
-            "on"
-            if state.trace
-            else "off"
-            if not args.trace_locks
-            else "not PostgreSQL"
-            if not is_pg
-            else "unavailable: env.py runs one transaction"
-        )
-        revmap = script.revision_map
-        # 1. prepare: bring the scratch database to from_revision
-        started = time.perf_counter()
-        dest = tuple(args.from_revision or ()) or "base"
-        dest_arg = dest[0] if isinstance(dest, tuple) and len(dest) == 1 else dest
-        if args.prepare == "upgrade" and dest != "base":
-            steps = script._upgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
-        elif args.prepare == "downgrade":
-            steps = script._downgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
-        else:
-            steps = []
-        for step in steps:
-            yield _wrap(step, state, "prepare")
-            state.checking = True
-        state.phase = state.revision = None
-        state.result["prepare"] = {"steps": len(steps), "seconds": round(time.perf_counter() - started, 4)}
-        state.progress(f"scratch database at {', '.join(dest) if dest != 'base' else 'base'}")
-        # 2. seed
-        if args.seed_rows:
-            t0 = time.perf_counter()
-            seeded = seed_database(conn, int(args.seed_rows), state.version_table, state.external)
-            seeded["seconds"] = round(time.perf_counter() - t0, 4)
-            state.result["seed"] = seeded
-            state.progress(f"seeded {len(seeded['tables'])} table(s)")
-        # with lock tracing, the relations (oid, file node) before each upgrade come with the snapshot
-        # taken just before it, in the same catalog query
-        relations: dict[int, dict[str, Any]] | None = {} if state.trace else None
-        snap = take_snapshot(conn, state.version_table, cache=state.snap_cache, relations=relations)
-        data = table_data(conn, snap)
-        _commit(conn, state)
-        # 3. up / down / up per revision
-        for rev in args.revisions:
-            script_rev = script.get_revision(rev)
-            record: dict[str, Any] = {"revision": rev, "status": "running"}
-            state.result["steps"].append(record)
-            if relations is not None:
-                state.rel_before = relations
-            state.pre_snapshot = snap
-            t0 = time.perf_counter()
-            yield _wrap(RevisionStep(revmap, script_rev, True), state, "upgrade")
-            state.checking = True
-            record["upgrade_s"] = round(time.perf_counter() - t0, 4)
-            record["upgrade_ops"] = len(state.ops)
-            touched_up = state.touched
-            t0 = time.perf_counter()
-            snap_up = take_snapshot(conn, state.version_table, previous=snap, tables=touched_up, cache=state.snap_cache)
-            data_up = table_data(conn, snap_up, tables=touched_up, previous=data)
-            check = time.perf_counter() - t0
-            record["schema_changes"] = [d["message"] for d in diff_snapshots(snap, snap_up, "after upgrade")]
-            state.progress(f"{rev}: upgrade ok")
-
-            state.pre_snapshot = snap_up
-            t0 = time.perf_counter()
-            yield _wrap(RevisionStep(revmap, script_rev, False), state, "downgrade")
-            state.checking = True
-            record["downgrade_s"] = round(time.perf_counter() - t0, 4)
-            record["downgrade_ops"] = len(state.ops)
-            record["downgrade_sql"] = state.touched is None
-            touched_down = state.touched
-            t0 = time.perf_counter()
-            snap_down = take_snapshot(
-                conn, state.version_table, previous=snap_up, tables=touched_down, cache=state.snap_cache
-            )
-            data_down = table_data(conn, snap_down, tables=touched_down, previous=data_up)
-            for diff in diff_snapshots(snap, snap_down, "after downgrade"):
-                state.result["differences"].append({"revision": rev, "phase": "downgrade", **diff})
-            for loss in data_lost(data, data_down, "after the downgrade"):
-                state.result["data_loss"].append({"revision": rev, "kind": "not-restored", **loss})
-            new_tables = set(snap_up["tables"]) - set(snap["tables"])
-            for loss in data_lost(data_up, data_down, "after the downgrade"):
-                new_column = loss["column"] is not None and loss["column"] not in (
-                    snap["tables"].get(loss["table"], {}).get("columns", {})
-                )
-                if loss["table"] in new_tables or new_column:
-                    state.result["data_loss"].append({"revision": rev, "kind": "dropped-by-downgrade", **loss})
-            check += time.perf_counter() - t0
-            state.progress(f"{rev}: downgrade ok")
-
-            state.pre_snapshot = snap_down
-            t0 = time.perf_counter()
-            yield _wrap(RevisionStep(revmap, script_rev, True), state, "re-upgrade")
-            state.checking = True
-            record["reupgrade_s"] = round(time.perf_counter() - t0, 4)
-            touched_re = state.touched
-            t0 = time.perf_counter()
-            relations = {} if state.trace else None
-            snap_re = take_snapshot(
-                conn,
-                state.version_table,
-                previous=snap_down,
-                tables=touched_re,
-                cache=state.snap_cache,
-                relations=relations,
-            )
-            data_re = table_data(conn, snap_re, tables=touched_re, previous=data_down)
-            for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
-                state.result["differences"].append({"revision": rev, "phase": "re-upgrade", **diff})
-            new_tables = set(snap_re["tables"]) - set(snap["tables"])
-            if args.seed_rows and new_tables:
-                # tables this revision created get rows too, so later revisions meet data
-                seeded = seed_database(conn, int(args.seed_rows), state.version_table, state.external, only=new_tables)
-                if state.result["seed"] is not None:
-                    state.result["seed"]["tables"].update(seeded["tables"])
-                    state.result["seed"]["skipped"].update(seeded["skipped"])
-                data_re = table_data(conn, snap_re, tables=new_tables, previous=data_re)
-                _commit(conn, state)
-            check += time.perf_counter() - t0
-            record["check_s"] = round(check, 4)
-            record["status"] = "ok"
-            state.progress(f"{rev}: re-upgrade ok")
-            snap, data = snap_re, data_re
-        state.phase = state.revision = None
-        # 4. drift at head
-        if args.check_drift:
-            try:
-                state.result["drift"] = _drift(ctx, state.target_metadata)
-            except Exception as exc:
-                state.result["drift"] = {
-                    "checked": False,
-                    "items": [],
-                    "reason": f"compare_metadata raised {type(exc).__name__}: {exc}",
-                }
-            _commit(conn, state)
-            state.progress("compared models with the database")
-
-    return fn
-
-
 def _drift(ctx: Any, metadata: Any) -> dict[str, Any]:
     if metadata is None:
         return {
@@ -443,44 +329,6 @@ def _render_diff(entry: tuple) -> dict[str, Any]:
     return {"kind": kind, "table": table, "column": column, "message": message}
 
 
-def _diagnose(state: _State, exc: BaseException) -> dict[str, Any]:
-    info = describe_exception(exc)
-    info.pop("traceback", None)
-    message = info["message"]
-    sqlstate, errno = error_codes(exc)
-    mode = classify(exc, message, sqlstate, errno)
-    failure: dict[str, Any] = {
-        "revision": state.revision,
-        "phase": state.phase,
-        "mode": mode,
-        "error_type": info["type"],
-        "error": message[:2000],
-        "file": info.get("file"),
-        "line": info.get("line"),
-        "sqlstate": sqlstate,
-        "errno": errno,
-        "operations": state.ops[-5:],
-        "applied": [],
-        "facts": {},
-    }
-    pre = state.pre_snapshot
-
-    def look(conn):
-        facts = probe(conn, mode, message, state.ops)
-        applied: list[str] = []
-        if pre is not None:
-            after = take_snapshot(conn, state.version_table, cache=state.snap_cache)
-            applied = [d["message"] for d in diff_snapshots(pre, after, "after the failed step")]
-        conn.rollback()
-        return facts, applied
-
-    try:
-        failure["facts"], failure["applied"] = with_sync_connection(state.url, look)
-    except Exception as probe_exc:
-        failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
-    return failure
-
-
 _NO_DURABILITY = {
     # A scratch database is dropped at the end: commits need not wait for the disk.
     "sqlite": ["PRAGMA synchronous = OFF", "PRAGMA journal_mode = MEMORY"],
@@ -509,71 +357,107 @@ def _bootstrap(state: _State, url: str, setting: str, project_dir: str) -> bool:
     return True
 
 
+def _patch_invoke(state: _State) -> Any:
+    """Record every operation; on PostgreSQL run the ones that can meet bad rows under a savepoint, so
+    a failure is probed at its statement. Returns the original ``invoke``."""
+    original_invoke = AbstractOperations.invoke
+
+    def invoke(self, operation):
+        state.record_op(operation)
+        state.op_depth += 1
+        conn = None
+        try:
+            conn = open_savepoint(state, self, operation)
+            result = original_invoke(self, operation)
+        except BaseException as exc:
+            operation_failed(state, _describe_op(operation), exc, conn)
+            raise
+        finally:
+            state.op_depth -= 1
+        release_savepoint(conn)
+        return result
+
+    AbstractOperations.invoke = invoke  # type: ignore[method-assign]
+    return original_invoke
+
+
+def _run_env(cfg: Any, script: ScriptDirectory, state: _State, plan: RunPlan) -> BaseException | None:
+    """One env.py run from where the rehearsal stands; the exception of a failed step, else None."""
+    try:
+        env = EnvironmentContext(
+            cfg,
+            script,
+            fn=migrations(script, state, plan),
+            as_sql=False,
+            starting_rev=None,
+            destination_rev=state.args.revisions[-1] if state.args.revisions else None,
+            tag=None,
+        )
+        with env:
+            script.run_env()
+    except BaseException as exc:
+        if state.connection is not None:
+            try:
+                state.connection.rollback()
+            except Exception:
+                pass
+        if state.checking:
+            raise  # our own checks failed, not the migration: surface it as a worker error
+        return exc
+    return None
+
+
+def _rehearse_all(cfg: Any, script: ScriptDirectory, state: _State) -> None:
+    """env.py runs until the rehearsal is through, stopped, or cannot go on."""
+    args = state.args
+    plan: RunPlan | None = RunPlan(prepare=args.prepare, to=list(args.from_revision or ()), seed=bool(args.seed_rows))
+    while plan is not None:
+        exc = _run_env(cfg, script, state, plan)
+        if exc is None:
+            break
+        if state.phase is None:
+            info = describe_exception(exc)
+            info.pop("traceback", None)
+            state.result["env_error"] = info
+            break
+        plan = next_plan(state, diagnose(state, exc), script)
+        state.phase = state.revision = None
+    state.result["stopped"] = state.stopped
+    for record in state.result["steps"]:
+        if record.get("status") == "running":
+            record["status"] = "not-run"
+
+
 def run(request: WorkerRequest) -> dict[str, Any]:
     spec, args = request.project, request.args
     url = request.database_url
     if url is None:  # the runner always gives a roundtrip its scratch database
         raise ValueError("the roundtrip op needs the scratch database's URL")
     state = _State(args, url)
+    state.project_dir = spec.project_dir
     cfg = config_from_spec(spec, url)
     script = ScriptDirectory.from_config(cfg)
+    state.versions_dirs = versions_dirs(script)
+    state.script = script
     if args.bootstrap and not _bootstrap(state, url, args.bootstrap, spec.project_dir):
         return state.result
     engine = None
-    connection = None
     if not is_async_driver(url):
         engine = new_engine(url, poolclass=NullPool)
-        connection = engine.connect()
-        _scratch_session(connection)
-        cfg.attributes["connection"] = connection
-    original_invoke = AbstractOperations.invoke
-
-    def invoke(self, operation):
-        state.record_op(operation)
-        state.op_depth += 1
-        try:
-            return original_invoke(self, operation)
-        finally:
-            state.op_depth -= 1
-
+        state.connection = engine.connect()
+        _scratch_session(state.connection)
+        cfg.attributes["connection"] = state.connection
+    original_invoke = _patch_invoke(state)
     original_configure = EnvironmentContext.configure
-    AbstractOperations.invoke = invoke  # type: ignore[method-assign]
     EnvironmentContext.configure = _patched_configure(original_configure, state)  # type: ignore[method-assign]
     started = time.perf_counter()
     try:
-        env = EnvironmentContext(
-            cfg,
-            script,
-            fn=_migrations(script, state),
-            as_sql=False,
-            starting_rev=None,
-            destination_rev=args.revisions[-1] if args.revisions else None,
-            tag=None,
-        )
-        with env:
-            script.run_env()
-    except BaseException as exc:
-        if connection is not None:
-            try:
-                connection.rollback()
-            except Exception:
-                pass
-        if state.checking:
-            raise  # our own checks failed, not the migration: surface it as a worker error
-        if state.phase is None:
-            info = describe_exception(exc)
-            info.pop("traceback", None)
-            state.result["env_error"] = info
-        else:
-            state.result["failure"] = _diagnose(state, exc)
-            for record in state.result["steps"]:
-                if record.get("status") == "running":
-                    record["status"] = f"failed in {state.phase}"
+        _rehearse_all(cfg, script, state)
     finally:
         AbstractOperations.invoke = original_invoke  # type: ignore[method-assign]
         EnvironmentContext.configure = original_configure  # type: ignore[method-assign]
-        if connection is not None:
-            connection.close()
+        if state.connection is not None:
+            state.connection.close()
         if engine is not None:
             engine.dispose()
     state.result["total_s"] = round(time.perf_counter() - started, 4)

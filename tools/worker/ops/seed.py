@@ -3,9 +3,11 @@ NOT NULL, unique and foreign-key constraints (parents are filled before their ch
 
 Tables are reflected with SQLAlchemy; values come from the column type (integers count up past the
 existing maximum, strings carry the row number so unique columns stay unique and fit the length,
-enums cycle through their labels, foreign keys point at existing parent rows). Autoincrement keys,
-identity and computed columns are left to the database. A table that still refuses the rows (a
-check constraint the generator cannot guess) is skipped with the database's reason.
+enums cycle through their labels, foreign keys point at existing parent rows). A column a CHECK
+constraint restricts to literals, or that a later revision converts to an enum type (``seed_hints``),
+cycles through those values. Autoincrement keys, identity and computed columns are left to the
+database. A table that still refuses the rows (a check constraint the generator cannot guess) is
+skipped with the database's reason.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Connection
 
 from alembic_mcp.tools.worker.ops.sa_compat import get_multi
+from alembic_mcp.tools.worker.ops.seed_hints import Hints, check_values
 
 _EPOCH_DATE = dt.date(2024, 1, 1)
 _EPOCH_TS = dt.datetime(2024, 1, 1, 8, 0, 0)
@@ -113,15 +116,20 @@ def _unique_column_sets(table: Table) -> list[set[str]]:
     return [s for s in sets if s]
 
 
-def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tuple[int, str | None]:
-    """Insert ``count`` rows into ``table``; returns (rows inserted, reason when skipped)."""
-    unique_sets = _unique_column_sets(table)
-    unique_cols = set().union(*unique_sets) if unique_sets else set()
-    offsets: dict[str, int] = {}
-    for column in table.columns:
-        if column.name in unique_cols and isinstance(column.type, types.Integer):
-            current = conn.execute(select(func.max(column))).scalar()
-            offsets[column.name] = int(current or 0)  # rows count from 1: max + 1 onwards
+def _allowed_values(table: Table, hints: Hints | None) -> dict[str, list[str]]:
+    """Column -> the only values it may hold: its CHECK literals, or the enum a later cast expects."""
+    allowed = check_values(table)
+    for (table_name, column), labels in (hints or {}).items():
+        if table_name == table.name and column in table.columns:
+            allowed[column] = labels
+    return allowed
+
+
+def _foreign_key_values(
+    conn: Connection, table: Table, count: int, unique_sets: list[set[str]]
+) -> tuple[dict[str, list[Any]], int, str | None]:
+    """Column -> the parent values its rows cycle through; the row count (a unique FK caps it at the
+    parents' count); the reason the table cannot be seeded, if any."""
     fk_values: dict[str, list[Any]] = {}
     for fk in table.foreign_key_constraints:
         local = [c.name for c in fk.columns]
@@ -133,18 +141,36 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
                 for name in local:
                     fk_values[name] = [None]
                 continue
-            return 0, f"NOT NULL self-referencing foreign key {fk.name or local}"
+            return {}, count, f"NOT NULL self-referencing foreign key {fk.name or local}"
         parent_rows = conn.execute(select(*remote).where(*[r.isnot(None) for r in remote]).limit(max(count, 1))).all()
         if not parent_rows:
             if nullable:
                 for name in local:
                     fk_values[name] = [None]
                 continue
-            return 0, f"its parent table {parent.name} has no rows to reference"
+            return {}, count, f"its parent table {parent.name} has no rows to reference"
         if any(set(local) <= s for s in unique_sets):
             count = min(count, len(parent_rows))
         for pos, name in enumerate(local):
             fk_values[name] = [row[pos] for row in parent_rows]
+    return fk_values, count, None
+
+
+def seed_table(
+    conn: Connection, table: Table, count: int, external: bool, hints: Hints | None = None
+) -> tuple[int, str | None]:
+    """Insert ``count`` rows into ``table``; returns (rows inserted, reason when skipped)."""
+    allowed = _allowed_values(table, hints)
+    unique_sets = _unique_column_sets(table)
+    unique_cols = set().union(*unique_sets) if unique_sets else set()
+    offsets: dict[str, int] = {}
+    for column in table.columns:
+        if column.name in unique_cols and isinstance(column.type, types.Integer):
+            current = conn.execute(select(func.max(column))).scalar()
+            offsets[column.name] = int(current or 0)  # rows count from 1: max + 1 onwards
+    fk_values, count, reason = _foreign_key_values(conn, table, count, unique_sets)
+    if reason:
+        return 0, reason
     rows = []
     for i in range(1, count + 1):
         row: dict[str, Any] = {}
@@ -156,6 +182,9 @@ def seed_table(conn: Connection, table: Table, count: int, external: bool) -> tu
             if column.name in fk_values:
                 values = fk_values[column.name]
                 row[column.name] = values[(i - 1) % len(values)]
+                continue
+            if column.name in allowed:
+                row[column.name] = allowed[column.name][(i - 1) % len(allowed[column.name])]
                 continue
             value = _value(table, column, i, offsets)
             if value is None and not column.nullable and column.server_default is None:
@@ -179,6 +208,7 @@ def seed_database(
     version_table: str = "alembic_version",
     external: bool = False,
     only: set[str] | None = None,
+    hints: Hints | None = None,
 ) -> dict[str, Any]:
     """Seed every table (or those in ``only``), parents first.
 
@@ -206,7 +236,7 @@ def seed_database(
         if count <= 0:
             break
         try:
-            rows, reason = seed_table(conn, table, count, external)
+            rows, reason = seed_table(conn, table, count, external, hints)
         except Exception as exc:  # e.g. a foreign key into another schema
             rows, reason = 0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         if reason:

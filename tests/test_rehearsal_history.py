@@ -1,0 +1,451 @@
+"""test_roundtrip over whole histories on real PostgreSQL: every failure in one call, seeds that do not
+cause failures of their own, and diagnoses at the failing statement (issue 14)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import write_revision
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from test_roundtrip import MODELS, assert_clean, make_project, roundtrip
+
+
+def _upgrade_target(project, url: str, revision: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", revision],
+        cwd=project,
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+
+
+def _history_with_broken_downgrades(project) -> None:
+    """r2, r4 and r5 have broken downgrades, each a different kind; r3 and r6 are fine."""
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_index("ix_persons_level", "persons", ["level"])',
+        'op.drop_index("ix_persons_lvl", table_name="persons")',  # a name no revision created
+        message="level index",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("body", sa.Text()))',
+        'op.drop_table("notes")',
+        message="notes",
+    )
+    write_revision(
+        project,
+        "r4",
+        "r3",
+        'op.create_unique_constraint(None, "notes", ["body"])',
+        'op.drop_constraint(None, "notes", type_="unique")',
+        message="unique body",
+    )
+    write_revision(
+        project,
+        "r5",
+        "r4",
+        'op.drop_table("notes")',
+        """
+        op.create_table(
+            "notes",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("body", sa.Text()),
+            sa.Column("body", sa.Text()),
+        )
+        """,
+        message="drop notes",
+    )
+    write_revision(
+        project,
+        "r6",
+        "r5",
+        'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
+        'op.drop_column("persons", "nickname")',
+        message="nickname",
+    )
+
+
+def test_every_broken_downgrade_in_one_call(empty_project, pg_url):
+    project = make_project(empty_project)
+    # no naming convention: a constraint created with name None gets the database's name, and
+    # drop_constraint(None, ...) cannot name it
+    models = MODELS.format(extra="").replace("MetaData(naming_convention=NAMING_CONVENTION)", "MetaData()")
+    (project / "residency" / "models.py").write_text(models)
+    _history_with_broken_downgrades(project)
+    result = roundtrip(project, pg_url, from_revision="r1")
+    found = [(f.revision, f.direction, f.mode) for f in result.failures]
+    assert found == [
+        ("r2", "downgrade", "drop-of-missing-object"),
+        ("r4", "downgrade", "unnamed-constraint"),
+        ("r5", "downgrade", "defined-twice"),
+    ], result.model_dump_json(indent=1)
+    assert [s.status for s in result.steps] == [
+        "failed in downgrade",
+        "ok",
+        "failed in downgrade",
+        "failed in downgrade",
+        "ok",
+    ]
+    assert (result.steps_planned, result.steps_run) == (5, 2)
+    assert result.stopped is None and result.rebuilds == []  # each failed downgrade was rolled back
+    for failure in result.failures:
+        assert failure.file.startswith(f"migrations/versions/{failure.revision}_")
+        assert failure.line and failure.operation and failure.recovery
+    assert result.failures[0].operation["op"] == "DropIndexOp"
+    assert result.failures[1].operation["op"] == "DropConstraintOp"
+    assert result.failures[2].operation["op"] == "CreateTableOp"
+    assert "migration-failure-unclear" not in {e.rule for e in result.escalations}
+    assert {f.rule for f in result.findings} >= {"drop-of-missing-object", "unnamed-constraint", "defined-twice"}
+    assert "3 failed step(s)" in result.summary
+    assert_clean(result, pg_url)
+
+
+ENUM_CONVERSION_UP = """
+package_type = sa.Enum("wheel", "sdist", "egg", name="packagetype")
+package_type.create(op.get_bind())
+op.alter_column(
+    "packages",
+    "kind",
+    type_=package_type,
+    existing_type=sa.String(30),
+    postgresql_using="kind::packagetype",
+)
+"""
+ENUM_CONVERSION_DOWN = """
+op.alter_column("packages", "kind", type_=sa.String(30), postgresql_using="kind::text")
+sa.Enum(name="packagetype").drop(op.get_bind())
+"""
+
+
+PACKAGE_MODEL = """
+
+from sqlalchemy import Enum
+
+
+class Package(Base):
+    __tablename__ = "packages"
+    id = Column(Integer, primary_key=True)
+    kind = Column(Enum("wheel", "sdist", "egg", name="packagetype"), nullable=False)
+"""
+
+
+def test_enum_conversion_rehearsed_with_default_seeding_passes(empty_project, pg_url):
+    project = make_project(empty_project, PACKAGE_MODEL)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_table("packages", sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("kind", sa.String(30), nullable=False))',
+        'op.drop_table("packages")',
+        message="packages",
+    )
+    write_revision(project, "r3", "r2", ENUM_CONVERSION_UP, ENUM_CONVERSION_DOWN, message="kind enum")
+    result = roundtrip(project, pg_url, from_revision="r1")
+    assert result.failures == [] and result.seed_limitations == [], result.model_dump_json(indent=1)
+    assert result.seed.tables["packages"] == 20  # seeded with the labels the later cast expects
+    assert result.verdict == "proceed", [f.message for f in result.findings]
+    assert_clean(result, pg_url)
+
+
+TAG_MODEL = """
+
+class Tag(Base):
+    __tablename__ = "tags"
+    label = Column(String(40), nullable=False)
+    slug = Column(String(40), primary_key=True)
+"""
+
+
+def test_seed_nulls_under_a_later_primary_key_are_a_seed_limitation(empty_project, pg_url):
+    project = make_project(empty_project, TAG_MODEL)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_table("tags", sa.Column("label", sa.String(40), nullable=False))',
+        'op.drop_table("tags")',
+        message="tags",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.add_column("tags", sa.Column("slug", sa.String(40), nullable=True))',  # the application fills it
+        'op.drop_column("tags", "slug")',
+        message="slug",
+    )
+    write_revision(
+        project,
+        "r4",
+        "r3",
+        'op.create_primary_key("pk_tags", "tags", ["slug"])',
+        'op.drop_constraint("pk_tags", "tags", type_="primary")\nop.alter_column("tags", "slug", nullable=True)',
+        message="slug key",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=5)
+    assert result.failures == [], result.model_dump_json(indent=1)
+    assert [(s.revision, s.phase, s.mode) for s in result.seed_limitations] == [("r4", "upgrade", "not-null-violation")]
+    assert result.seed_limitations[0].operation["op"] == "CreatePrimaryKeyOp"
+    assert result.seed_limitations[0].file == "migrations/versions/r4_slug_key.py"
+    finding = next(f for f in result.findings if f.rule == "seed-limitation")
+    assert finding.severity == "info" and "seed" in finding.message
+    assert result.verdict == "proceed", [f.message for f in result.findings if f.severity == "error"]
+    assert [s.status for s in result.steps] == ["ok", "ok", "ok"]
+    assert_clean(result, pg_url)
+
+
+BACKFILL_UP = """
+op.add_column("players", sa.Column("team_id", sa.Integer(), nullable=True))
+op.execute("UPDATE players SET team_id = t.id FROM teams t WHERE t.name = players.team_name")
+op.alter_column("players", "team_id", nullable=False)
+"""
+
+
+def test_backfill_then_not_null_lists_the_rows_left_null(empty_project, pg_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
+        op.create_table("teams", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(40)))
+        op.create_table("players", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("team_name", sa.String(40)))
+        """,
+        'op.drop_table("players")\nop.drop_table("teams")',
+        message="teams",
+    )
+    write_revision(project, "r3", "r2", BACKFILL_UP, 'op.drop_column("players", "team_id")', message="team id")
+    _upgrade_target(project, pg_url, "r2")
+    engine = create_engine(pg_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO teams (id, name) VALUES (1, 'red'), (2, 'blue')"))
+        names = {i: "red" if i % 2 else "blue" for i in range(1, 13)} | {4: "green", 7: "Red ", 9: None}
+        for i, name in names.items():
+            conn.execute(text("INSERT INTO players (id, team_name) VALUES (:i, :n)"), {"i": i, "n": name})
+    engine.dispose()
+    result = roundtrip(project, pg_url, data_from="target")
+    failure = result.failure
+    assert failure is not None and failure.revision == "r3" and failure.mode == "not-null-violation"
+    assert failure.operation["op"] == "AlterColumnOp"  # the statement that raised, not the add_column
+    assert failure.file == "migrations/versions/r3_team_id.py" and failure.line == 17
+    assert failure.facts["violating_rows"] == 3
+    assert failure.facts["key_columns"] == ["id"] and failure.facts["violating_keys"] == [["4"], ["7"], ["9"]]
+    finding = next(f for f in result.findings if f.rule == "not-null-violation")
+    assert "3 row(s) of players are still NULL in team_id" in finding.message and "4, 7, 9" in finding.message
+    assert "existing row(s)" not in finding.message
+    assert_clean(result, pg_url)
+
+
+# ------------------------------------------------------------------ rehearse like the deploy
+
+
+def _history_with_autocommit_and_validate(project) -> None:
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
+        with op.get_context().autocommit_block():
+            op.create_index("ix_persons_level", "persons", ["level"], postgresql_concurrently=True)
+        """,
+        """
+        with op.get_context().autocommit_block():
+            op.drop_index("ix_persons_level", table_name="persons", postgresql_concurrently=True)
+        """,
+        message="level index",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.execute("ALTER TABLE persons ADD CONSTRAINT ck_persons_level CHECK (level >= 0) NOT VALID")',
+        'op.drop_constraint(op.f("ck_persons_level"), "persons", type_="check")',
+        message="level check",
+    )
+    write_revision(
+        project,
+        "r4",
+        "r3",
+        'op.execute("ALTER TABLE persons VALIDATE CONSTRAINT ck_persons_level")',
+        "pass",
+        message="validate",
+    )
+
+
+LEVEL_INDEX = '    __table_args__ = (__import__("sqlalchemy").Index("ix_persons_level", "level"),)\n'
+
+
+def test_deploy_in_one_transaction_is_compared_with_the_rehearsal(empty_project, pg_url):
+    project = make_project(empty_project, LEVEL_INDEX)
+    _history_with_autocommit_and_validate(project)
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert result.failures == [], result.model_dump_json(indent=1)
+    assert result.deploy.env_py == "single" and result.deploy.rehearsal == "per-step"
+    assert "one transaction" in result.deploy.differences[0]
+    by_rule = {f.rule: f for f in result.findings}
+    assert by_rule["deploy-autocommit-commits-early"].file == "migrations/versions/r2_level_index.py"
+    validate = by_rule["deploy-validate-same-transaction"]
+    assert validate.file == "migrations/versions/r4_validate.py" and "ck_persons_level" in validate.message
+    assert "in r3, in the same deploy transaction" in validate.message
+    assert result.verdict == "proceed"  # warnings: the rehearsal itself passed
+    assert_clean(result, pg_url)
+
+
+def test_deploy_per_migration_draws_no_transaction_findings(empty_project, tmp_path):
+    from alembic_mcp.tools.roundtrip.deploy_mode import deploy_findings, deploy_mode
+
+    env_py = empty_project / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace("connection=connection,", "connection=connection, transaction_per_migration=True,")
+    )
+    make_project(empty_project)
+    _history_with_autocommit_and_validate(empty_project)
+    mode = deploy_mode(env_py, "per-step", 3)
+    assert (mode.env_py, mode.differences) == ("per-migration", [])
+    sources = {
+        rev: (str(path), path.read_text())
+        for rev, path in (
+            (p.name[:2], p) for p in sorted((empty_project / "migrations" / "versions").glob("r[234]_*.py"))
+        )
+    }
+    assert deploy_findings(mode, sources) == []
+    # VALIDATE in the revision that adds the constraint NOT VALID: no lock time saved, whatever env.py says
+    same = {
+        "r5": (
+            "r5.py",
+            'op.execute("ALTER TABLE t ADD CONSTRAINT ck_x CHECK (x > 0) NOT VALID")\n'
+            'op.execute("ALTER TABLE t VALIDATE CONSTRAINT ck_x")',
+        )
+    }
+    assert [f.rule for f in deploy_findings(mode, same)] == ["deploy-validate-same-transaction"]
+    expression = tmp_path / "env.py"
+    expression.write_text("context.configure(connection=c, transaction_per_migration=PER_MIGRATION)\n")
+    assert deploy_mode(expression, "per-step", 2).env_py == "unknown"
+
+
+# ------------------------------------------------------------------ non-transactional DDL, time budget
+
+
+def test_mariadb_rebuilds_after_a_downgrade_failing_halfway(empty_project, mariadb_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))',
+        """
+        op.drop_column("persons", "nickname")
+        op.drop_index("ix_persons_nick", table_name="persons")
+        """,
+        message="half down",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.add_column("persons", sa.Column("motto", sa.String(80), nullable=True))',
+        'op.drop_column("persons", "motto")',
+        message="motto",
+    )
+    result = roundtrip(project, mariadb_url, from_revision="r1", seed_rows=4)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("r2", "downgrade", "drop-of-missing-object")
+    ], result.model_dump_json(indent=1)
+    failure = result.failures[0]
+    assert any("persons.nickname" in item for item in failure.applied)  # DDL on MariaDB is not transactional
+    assert failure.line == 20 and failure.file == "migrations/versions/r2_half_down.py"
+    assert result.rebuilds == ["to r2: r2 failed in downgrade"]  # rebuilt from base, then on to r3
+    assert [s.status for s in result.steps] == ["failed in downgrade", "ok"]
+    assert result.seed.tables["persons"] == 4
+    assert_clean(result, mariadb_url)
+
+
+def test_time_budget_stops_and_says_where(empty_project, tmp_path):
+    import anyio
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.failures import StopReport, stopped_finding
+    from alembic_mcp.tools.worker.protocol import RoundtripArgs
+    from alembic_mcp.tools.worker.runner import run_worker
+
+    project = make_project(empty_project)
+    url = f"sqlite:///{tmp_path / 'scratch.db'}"
+    loaded = load_project(project, {"database_url": f"sqlite:///{tmp_path / 'target.db'}"})
+    args = RoundtripArgs(revisions=["r1"], prepare="none", budget_s=1e-9)
+    raw = anyio.run(lambda: run_worker(loaded, "roundtrip", args, database_url=url, timeout_s=120))
+    assert raw["stopped"] == {"revision": "r1", "reason": "the time budget (timeout_s) ran out"}
+    assert raw["steps"] == [] and raw["failures"] == []
+    finding = stopped_finding(StopReport(**raw["stopped"]), ["r1"])
+    assert finding.rule == "rehearsal-incomplete" and "from_revision" in finding.fix
+
+
+def test_check_constraint_over_rows_the_history_wrote(empty_project, pg_url):
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """op.execute("INSERT INTO persons (id, name, email, level) VALUES (500, 'x', 'x@example.org', -5)")""",
+        'op.execute("DELETE FROM persons WHERE id = 500")',
+        message="odd row",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.create_check_constraint("level_positive", "persons", "level >= 0")',
+        'op.drop_constraint("level_positive", "persons", type_="check")',
+        message="level check",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=4)
+    failure = next(f for f in result.failures if f.revision == "r3")
+    assert failure.mode == "check-violation" and failure.operation["op"] == "CreateCheckConstraintOp"
+    assert failure.reproduced_without_seed_rows  # the row is the history's own, not a seed row
+    assert failure.facts["violating_rows"] == 1 and failure.facts["violating_keys"] == [["500"]]
+    finding = next(f for f in result.findings if f.rule == "check-violation")
+    assert "500" in finding.message
+    assert_clean(result, pg_url)
+
+
+def test_async_env_goes_on_past_failures(tmp_path, pg_async_url):
+    """env.py of `alembic init -t async` opens its own asyncpg connection on every run: rebuilds and probes
+    go through a connection of their own."""
+    import anyio
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip as rehearse
+
+    project = tmp_path / "asyncproj"
+    project.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "async", "migrations"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    tags = 'op.create_table("tags", sa.Column("label", sa.String(40), nullable=False))'
+    write_revision(project, "a1", None, tags, 'op.drop_table("tags")', message="tags")
+    slug = 'op.add_column("tags", sa.Column("slug", sa.String(40), nullable=True))'
+    write_revision(project, "a2", "a1", slug, 'op.drop_index("ix_tags_slug", table_name="tags")', message="slug")
+    key = 'op.create_primary_key("pk_tags", "tags", ["slug"])'
+    unkey = 'op.drop_constraint("pk_tags", "tags", type_="primary")\nop.alter_column("tags", "slug", nullable=True)'
+    write_revision(project, "a3", "a2", key, unkey, message="key")
+    loaded = load_project(project, {"database_url": pg_async_url})
+    result = anyio.run(lambda: rehearse(loaded, from_revision="base", seed_rows=3))
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("a2", "downgrade", "drop-of-missing-object")
+    ], result.model_dump_json(indent=1)
+    assert [(s.revision, s.mode) for s in result.seed_limitations] == [("a3", "not-null-violation")]
+    assert [s.status for s in result.steps] == ["ok", "failed in downgrade", "ok"]
+    assert result.rebuilds == ["to a2: re-running a3 (upgrade) without seed rows"]
+    assert result.scratch_database.dropped

@@ -1,0 +1,195 @@
+"""test_roundtrip's reports of failed steps: one ``FailureReport`` per failure the worker saw, with the
+findings and escalations it warrants; seed limitations (a step that failed on seed rows only); and
+where a rehearsal stopped early.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.verdict import Escalation, Finding
+from alembic_mcp.tools.roundtrip.diagnosis import explain
+
+
+class FailureReport(BaseModel):
+    revision: str | None
+    phase: str | None = Field(description="prepare, upgrade, downgrade or re-upgrade.")
+    direction: str | None = Field(default=None, description="upgrade, downgrade or re-upgrade (= phase).")
+    mode: str = Field(
+        description="not-null-violation, foreign-key-violation, unique-violation, check-violation, "
+        "type-mismatch, object-already-exists, object-does-not-exist, object-still-referenced, "
+        "drop-of-missing-object, defined-twice, unnamed-constraint, deliberate-raise or unknown."
+    )
+    error: str
+    operation: dict[str, Any] | None = Field(
+        default=None, description="The operation that raised (op name, table, columns ...), if an op.* call did."
+    )
+    file: str | None = Field(default=None, description="The migration file, at the innermost frame inside it.")
+    line: int | None = None
+    reproduced_without_seed_rows: bool = Field(
+        default=False, description="It failed on seed rows and again on the history's own rows alone."
+    )
+    applied: list[str] = Field(
+        default_factory=list,
+        description="Schema changes the failed step left behind (non-transactional DDL).",
+    )
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Evidence; for NOT NULL, unique, foreign-key and CHECK failures violating_rows, key_columns "
+        "and violating_keys (up to 10) as the failing statement met them.",
+    )
+    recovery: list[str] = Field(default_factory=list)
+
+
+class SeedLimitation(BaseModel):
+    revision: str
+    phase: str
+    mode: str
+    error: str
+    operation: dict[str, Any] | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+class StopReport(BaseModel):
+    revision: str | None = Field(default=None, description="The first revision not (fully) rehearsed.")
+    reason: str
+
+
+def _recovery(applied: list[str], backend: str, fix: str) -> list[str]:
+    if applied:
+        steps = [
+            f"The failed step left {len(applied)} change(s) behind (DDL on {backend} is not "
+            f"transactional): {'; '.join(applied[:10])}. On a real database, revert these by hand; "
+            "alembic_version still names the previous revision.",
+            "Split the revision so each one holds a single DDL statement, so a failure leaves a "
+            "state some revision describes.",
+        ]
+    else:
+        steps = [
+            "Nothing of the failed step remained (it was rolled back); alembic_version names the previous revision."
+        ]
+    return [*steps, fix, "Call test_roundtrip again after the fix."]
+
+
+def failure_report(
+    project: Project,
+    raw: dict[str, Any],
+    backend: str,
+    findings: list[Finding],
+    escalations: list[Escalation],
+    file_of: dict[str, str],
+) -> FailureReport:
+    """The report of one failed step; appends its findings and escalations."""
+    rev, phase, mode = raw.get("revision"), raw.get("phase"), raw.get("mode", "unknown")
+    facts = raw.get("facts") or {}
+    words = explain(mode, facts, phase or "", rev or "", backend, raw.get("error", ""))
+    applied = raw.get("applied") or []
+    report = FailureReport(
+        revision=rev,
+        phase=phase,
+        direction=phase if phase != "prepare" else None,
+        mode=mode,
+        error=raw.get("error", ""),
+        operation=raw.get("operation"),
+        file=project.relative(raw["file"]) if raw.get("file") else file_of.get(rev or ""),
+        line=raw.get("line"),
+        reproduced_without_seed_rows=bool(raw.get("reproduced_without_seed_rows")),
+        applied=applied,
+        facts=facts,
+        recovery=_recovery(applied, backend, words["fix"]),
+    )
+    where = f"{rev} ({phase})" if rev else (phase or "a step")
+    if applied:
+        findings.append(
+            Finding(
+                rule="migration-failed-midway",
+                severity="error",
+                file=report.file,
+                line=report.line,
+                message=f"{where} failed halfway and left {len(applied)} change(s) applied: {'; '.join(applied[:6])}.",
+                why="Non-transactional DDL: the database is now in a state no revision describes.",
+                fix=report.recovery[0],
+            )
+        )
+    _judge(report, where, words, findings, escalations)
+    return report
+
+
+def _judge(
+    report: FailureReport, where: str, words: dict[str, str], findings: list[Finding], escalations: list[Escalation]
+) -> None:
+    rev, phase, mode = report.revision, report.phase, report.mode
+    if mode == "unknown":
+        escalations.append(
+            Escalation(
+                rule="migration-failure-unclear",
+                reason=f"{where} failed and the cause matches no known failure mode.",
+                evidence={"revision": rev, "phase": phase, "error": report.error[:1000]},
+            )
+        )
+    elif mode == "deliberate-raise" and phase == "downgrade":
+        escalations.append(
+            Escalation(
+                rule="unclear-rollback",
+                reason=f"{rev}: downgrade() refuses on purpose (a one-way revision by design): {report.error[:300]}",
+                evidence={"revision": rev, "file": report.file, "line": report.line, "error": report.error[:1000]},
+            )
+        )
+        return
+    else:
+        findings.append(
+            Finding(
+                rule=mode,
+                severity="error",
+                file=report.file,
+                line=report.line,
+                table=report.facts.get("table"),
+                column=report.facts.get("column"),
+                message=f"{where} failed: {words['title']}.",
+                why=words["why"],
+                fix=words["fix"],
+            )
+        )
+    if phase in ("downgrade", "re-upgrade"):
+        what = "downgrade() raises" if phase == "downgrade" else "upgrading again after the downgrade fails"
+        escalations.append(
+            Escalation(
+                rule="unclear-rollback",
+                reason=f"{rev}: {what} ({mode}).",
+                evidence={"revision": rev, "error": report.error[:1000]},
+            )
+        )
+
+
+def seed_limitation_finding(limit: SeedLimitation) -> Finding:
+    return Finding(
+        rule="seed-limitation",
+        severity="info",
+        file=limit.file,
+        line=limit.line,
+        message=f"{limit.revision} ({limit.phase}) failed on the generated seed rows ({limit.mode}: "
+        f"{limit.error.splitlines()[0][:200]}) and passed when run again on a scratch schema rebuilt from base "
+        "without seed rows (the history's own rows only): the seed data, not the migration, caused it.",
+        why="Seed rows cannot know every rule the application keeps (values a later cast expects, columns "
+        "the application fills before a later constraint): this proves nothing either way about real data.",
+        fix="Rehearse on real rows (data_from='target') to know whether real data passes this step.",
+    )
+
+
+def stopped_finding(stopped: StopReport, not_run: list[str]) -> Finding | None:
+    """A warning when the time budget cut the rehearsal short (a failed upgrade is its own finding)."""
+    if "time budget" not in stopped.reason:
+        return None
+    return Finding(
+        rule="rehearsal-incomplete",
+        severity="warning",
+        message=f"The rehearsal stopped at {stopped.revision}: {stopped.reason}; {len(not_run)} revision(s) "
+        f"were not rehearsed: {', '.join(not_run[:10])}{' ...' if len(not_run) > 10 else ''}.",
+        why="Nothing can be said about revisions that did not run.",
+        fix=f"Call test_roundtrip again with from_revision set to the parent of {stopped.revision}, "
+        "or with a larger timeout_s.",
+    )

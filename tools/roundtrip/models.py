@@ -1,0 +1,130 @@
+"""test_roundtrip's result: the typed parts of a rehearsal report."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from alembic_mcp.tools.core.verdict import VerdictResult
+from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode
+from alembic_mcp.tools.roundtrip.failures import FailureReport, SeedLimitation, StopReport
+
+DataFrom = Literal["seed", "target"]
+
+
+class StepResult(BaseModel):
+    revision: str
+    message: str = ""
+    file: str | None = None
+    status: str = Field(description="ok, failed in <phase>, or not-run.")
+    upgrade_s: float | None = None
+    downgrade_s: float | None = None
+    reupgrade_s: float | None = None
+    check_s: float | None = Field(default=None, description="Time spent on snapshots and data checks.")
+    schema_changes: list[str] = Field(default_factory=list, description="What the upgrade changed.")
+
+
+class Difference(BaseModel):
+    revision: str
+    phase: Literal["downgrade", "re-upgrade"] = Field(
+        description="downgrade: compared with the schema before the upgrade; "
+        "re-upgrade: compared with the first upgrade."
+    )
+    kind: str
+    object: str
+    table: str | None = None
+    column: str | None = None
+    change: Literal["missing", "unexpected", "changed"]
+    message: str
+
+
+class DataLoss(BaseModel):
+    revision: str
+    kind: Literal["not-restored", "dropped-by-downgrade"] = Field(
+        description="not-restored: data present before the upgrade is gone or changed after the downgrade; "
+        "dropped-by-downgrade: data in a table/column the upgrade created is dropped by the downgrade."
+    )
+    table: str
+    column: str | None = None
+    rows_before: int
+    rows_after: int
+    message: str
+
+
+class LockTaken(BaseModel):
+    revision: str
+    relation: str
+    kind: Literal["table", "index"]
+    table: str
+    mode: str = Field(description="PostgreSQL lock mode as pg_locks names it, e.g. ShareLock.")
+    sql_mode: str = Field(description="The mode as LOCK TABLE names it, e.g. SHARE.")
+    blocks: str = Field(description="What other sessions cannot do while the step holds it.")
+
+
+class Rewrite(BaseModel):
+    revision: str
+    relation: str
+    kind: Literal["table", "index"]
+    table: str
+
+
+class DriftItem(BaseModel):
+    kind: str
+    table: str | None = None
+    column: str | None = None
+    message: str
+
+
+class ScratchReport(BaseModel):
+    url: str | None = Field(default=None, description="Scratch database URL, password masked.")
+    backend: str | None = None
+    dropped: bool = False
+
+
+class SeedReport(BaseModel):
+    data_from: DataFrom
+    rows_per_table: int
+    tables: dict[str, int] = Field(default_factory=dict, description="Rows inserted per table.")
+    skipped: dict[str, str] = Field(default_factory=dict, description="Tables left empty, with the reason.")
+
+
+class TestRoundtripResult(VerdictResult):
+    revisions: list[str] = Field(default_factory=list, description="Revisions tested, in upgrade order.")
+    from_revision: list[str] = Field(default_factory=list, description="Where the scratch database started.")
+    steps: list[StepResult] = Field(default_factory=list)
+    steps_planned: int = Field(default=0, description="Revisions the rehearsal was to upgrade, downgrade, upgrade.")
+    steps_run: int = Field(default=0, description="Of those, the ones whose three steps all ran (status ok).")
+    differences: list[Difference] = Field(default_factory=list)
+    data_loss: list[DataLoss] = Field(default_factory=list)
+    locks: list[LockTaken] = Field(default_factory=list)
+    rewrites: list[Rewrite] = Field(default_factory=list)
+    drift: list[DriftItem] = Field(default_factory=list)
+    drift_checked: bool = False
+    lock_trace: str = Field(default="off", description="on, off, not PostgreSQL, or why it was unavailable.")
+    transaction_mode: str = Field(
+        default="per-step",
+        description="per-step: each step committed on its own; single: env.py wraps all steps in one "
+        "transaction (a failure then rolls back everything, and locks cannot be traced per step).",
+    )
+    seed: SeedReport | None = None
+    failure: FailureReport | None = Field(default=None, description="The first of ``failures``.")
+    failures: list[FailureReport] = Field(
+        default_factory=list, description="Every failed step: the rehearsal goes on past each one where it can."
+    )
+    seed_limitations: list[SeedLimitation] = Field(
+        default_factory=list,
+        description="Steps that failed on seed rows only (they passed when re-run without them): not defects.",
+    )
+    stopped: StopReport | None = Field(default=None, description="Where and why the rehearsal stopped early.")
+    deploy: DeployMode | None = Field(
+        default=None, description="How env.py runs the migrations in a deploy, and what differs in the rehearsal."
+    )
+    rebuilds: list[str] = Field(
+        default_factory=list, description="Times the scratch schema was rebuilt from base to go on, and why."
+    )
+    scratch_database: ScratchReport = Field(default_factory=ScratchReport)
+    total_s: float = 0.0
+
+
+__test__ = False  # not a pytest test class, despite the name

@@ -1,0 +1,60 @@
+"""Inside the worker: put the scratch database into a known state after a failed step, so that a
+rehearsal goes on past it.
+
+``wipe`` drops everything so the next env.py run rebuilds the schema from base (a step re-run
+without seed rows, non-transactional DDL, a failed re-upgrade, or env.py running all steps in one
+transaction). ``seed_may_cause`` says which failures are worth re-running without seed rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+
+def wipe(conn: Connection) -> None:
+    """Drop every object of the scratch database's schema (the version table too), and commit."""
+    dialect = conn.dialect.name
+    prep = conn.dialect.identifier_preparer
+    if dialect == "postgresql":
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        conn.execute(text(f"DROP SCHEMA {prep.quote(schema)} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {prep.quote(schema)}"))
+    elif dialect in ("mysql", "mariadb"):
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        for view in conn.dialect.get_view_names(conn):
+            conn.execute(text(f"DROP VIEW IF EXISTS {prep.quote(view)}"))
+        for table in conn.dialect.get_table_names(conn):
+            conn.execute(text(f"DROP TABLE IF EXISTS {prep.quote(table)}"))
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+    else:
+        _wipe_sqlite(conn)
+    conn.commit()
+
+
+def _wipe_sqlite(conn: Connection) -> None:
+    prep = conn.dialect.identifier_preparer
+    rows = conn.execute(
+        text("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND type IN ('view', 'table')")
+    ).all()
+    for kind, name in sorted(rows, key=lambda r: r[0] != "view"):  # views first
+        conn.execute(text(f"DROP {kind.upper()} IF EXISTS {prep.quote(name)}"))
+
+
+# failures that depend on the rows' values; the others (an object missing or already there, a name,
+# a deliberate raise) come from the schema alone
+_DATA_MODES = frozenset(
+    {"not-null-violation", "foreign-key-violation", "unique-violation", "check-violation", "type-mismatch", "unknown"}
+)
+
+
+def seed_may_cause(failure: dict[str, Any]) -> bool:
+    """Whether seed rows may have caused ``failure``: a failure on row values, except one any existing row
+    causes whatever its values (a NOT NULL column added without a default): seed rows only show that one."""
+    if failure.get("mode") not in _DATA_MODES:
+        return False
+    op = failure.get("operation") or {}
+    add_required = op.get("op") == "AddColumnOp" and op.get("nullable") is False and not op.get("server_default")
+    return not (failure.get("mode") == "not-null-violation" and add_required)

@@ -1,0 +1,289 @@
+"""Inside the worker: the steps of one env.py run of a rehearsal, as the migration function Alembic
+pulls ``RevisionStep`` objects from.
+
+A run prepares the scratch database (``RunPlan.prepare`` to ``RunPlan.to``), seeds it (unless a step is
+re-run without seed rows), takes the baseline, then upgrades, downgrades and upgrades
+again each revision from ``state.pos``/``state.resume`` on, checking schema and data between steps.
+Everything a later run needs (position, baselines, results) lives on the ``state``: a failed step ends
+the run, and ``roundtrip.run`` starts another one where the rehearsal can go on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic.runtime.migration import RevisionStep
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+
+from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
+from alembic_mcp.tools.worker.ops.seed import seed_database
+from alembic_mcp.tools.worker.ops.seed_hints import cast_hints
+from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
+
+
+@dataclass
+class RunPlan:
+    """How one env.py run starts."""
+
+    prepare: str = "none"  # upgrade | downgrade | none: how to reach ``to``
+    to: list[str] = field(default_factory=list)  # revisions the database must be at; [] = base
+    seed: bool = False  # seed every table after preparing
+    # ... or only these tables (created by a step whose re-upgrade did not run)
+    seed_tables: list[str] = field(default_factory=list)
+
+
+def commit(conn: Any, state: Any) -> None:
+    if not state.external and conn.in_transaction():
+        conn.commit()
+
+
+def wrap(step: RevisionStep, state: Any, phase: str) -> RevisionStep:
+    real = step.migration_fn
+
+    def migration_fn(**kw: Any) -> Any:
+        state.in_step = True
+        try:
+            return real(**kw)
+        finally:
+            state.in_step = False
+
+    step.migration_fn = migration_fn
+    state.phase, state.revision = phase, step.revision.revision
+    state.ops, state.touched, state.checking = [], set(), False
+    state.failed_op, state.statement_facts = None, None
+    return step
+
+
+def migrations(script: ScriptDirectory, state: Any, plan: RunPlan):
+    """The migration function of one env.py run."""
+
+    def fn(heads: Any, ctx: Any):
+        conn = ctx.connection
+        _attach(state, ctx, conn)
+        yield from _prepare(script, state, heads, plan)
+        _fill(state, conn, plan)
+        _baseline(state, conn)
+        yield from _rehearse(script, state, conn)
+        if state.pos >= len(state.args.revisions) and state.args.check_drift:
+            state.check_drift(ctx, conn)
+
+    return fn
+
+
+def _attach(state: Any, ctx: Any, conn: Any) -> None:
+    args = state.args
+    state.external = bool(ctx._in_external_transaction)
+    state.version_table = ctx._version.name
+    if state.external:
+        state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
+    if not event.contains(conn.engine, "before_cursor_execute", state.on_statement):
+        event.listen(conn.engine, "before_cursor_execute", state.on_statement)
+    is_pg = conn.dialect.name == "postgresql"
+    state.trace = bool(args.trace_locks) and is_pg and not state.external
+    state.result["lock_trace"] = (
+        "on"
+        if state.trace
+        else "off"
+        if not args.trace_locks
+        else "not PostgreSQL"
+        if not is_pg
+        else "unavailable: env.py runs one transaction"
+    )
+
+
+def _prepare(script: ScriptDirectory, state: Any, heads: Any, plan: RunPlan):
+    started = time.perf_counter()
+    dest = tuple(plan.to) or "base"
+    dest_arg = dest[0] if isinstance(dest, tuple) and len(dest) == 1 else dest
+    if plan.prepare == "upgrade" and dest != "base":
+        steps = script._upgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
+    elif plan.prepare == "downgrade":
+        steps = script._downgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
+    else:
+        steps = []
+    for step in steps:
+        yield wrap(step, state, "prepare")
+        state.checking = True
+    state.phase = state.revision = None
+    prepared = state.result["prepare"]
+    prepared["steps"] += len(steps)
+    prepared["seconds"] = round(prepared["seconds"] + time.perf_counter() - started, 4)
+    if plan.prepare != "none":
+        state.progress(f"scratch database at {', '.join(dest) if dest != 'base' else 'base'}")
+
+
+def _fill(state: Any, conn: Any, plan: RunPlan) -> None:
+    if plan.seed and state.args.seed_rows:
+        t0 = time.perf_counter()
+        if state.seed_hints is None:
+            state.seed_hints = cast_hints(conn, state.script, state.args.revisions)
+        seeded = seed_database(
+            conn, int(state.args.seed_rows), state.version_table, state.external, hints=state.seed_hints
+        )
+        seeded["seconds"] = round(time.perf_counter() - t0, 4)
+        if state.result["seed"] is None:
+            state.result["seed"] = seeded
+            state.progress(f"seeded {len(seeded['tables'])} table(s)")
+        state.seeded = True
+    elif plan.seed_tables and state.args.seed_rows:
+        _seed_more(state, conn, set(plan.seed_tables))
+
+
+def _baseline(state: Any, conn: Any) -> None:
+    """The reading the next step compares with, for the phase the run resumes at."""
+    relations: dict[int, dict[str, Any]] | None = {} if state.trace else None
+    snap = take_snapshot(conn, state.version_table, cache=state.snap_cache, relations=relations)
+    data = table_data(conn, snap)
+    commit(conn, state)
+    if state.resume == "upgrade":
+        state.base, state.relations = (snap, data), relations
+    elif state.resume == "downgrade":
+        state.up, state.base = (snap, data), (state.base[0], data)
+    else:
+        state.down, state.up, state.base = (snap, data), (state.up[0], data), (state.base[0], data)
+
+
+def _out_of_time(state: Any) -> bool:
+    return state.deadline is not None and time.monotonic() > state.deadline
+
+
+def _rehearse(script: ScriptDirectory, state: Any, conn: Any):
+    revisions = state.args.revisions
+    while state.pos < len(revisions):
+        rev = revisions[state.pos]
+        if state.resume == "upgrade" and _out_of_time(state):
+            state.stopped = {"revision": rev, "reason": "the time budget (timeout_s) ran out"}
+            return
+        record = state.record(rev)
+        script_rev = script.get_revision(rev)
+        if state.resume == "upgrade":
+            yield from _upgrade(script, state, conn, script_rev, record)
+        if state.resume == "downgrade":
+            yield from _downgrade(script, state, conn, script_rev, record)
+        yield from _reupgrade(script, state, conn, script_rev, record)
+        if record["status"] == "running":
+            record["status"] = "ok"
+        state.pos += 1
+        state.resume = "upgrade"
+    state.phase = state.revision = None
+
+
+def _step_done(state: Any, record: dict[str, Any], phase: str, started: float) -> None:
+    """After a step ran: its time, and a re-run without seed rows that passed."""
+    key = {"upgrade": "upgrade_s", "downgrade": "downgrade_s", "re-upgrade": "reupgrade_s"}[phase]
+    record[key] = round(time.perf_counter() - started, 4)
+    retry = state.retry
+    if retry is not None and retry["revision"] == record["revision"] and retry["phase"] == phase:
+        state.result["seed_limitations"].append(retry)
+        state.retry = None
+        state.reseed = True
+
+
+def _upgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, record: dict[str, Any]):
+    snap, data = state.base
+    if state.relations is not None:
+        state.rel_before = state.relations
+    state.pre_snapshot = snap
+    t0 = time.perf_counter()
+    yield wrap(RevisionStep(script.revision_map, script_rev, True), state, "upgrade")
+    state.checking = True
+    _step_done(state, record, "upgrade", t0)
+    record["upgrade_ops"] = len(state.ops)
+    touched = state.touched
+    t0 = time.perf_counter()
+    snap_up = take_snapshot(conn, state.version_table, previous=snap, tables=touched, cache=state.snap_cache)
+    data_up = table_data(conn, snap_up, tables=touched, previous=data)
+    record["check_s"] = record.get("check_s", 0.0) + time.perf_counter() - t0
+    record["schema_changes"] = [d["message"] for d in diff_snapshots(snap, snap_up, "after upgrade")]
+    state.up, state.resume = (snap_up, data_up), "downgrade"
+    state.progress(f"{script_rev.revision}: upgrade ok")
+
+
+def _downgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, record: dict[str, Any]):
+    rev = script_rev.revision
+    (snap, data), (snap_up, data_up) = state.base, state.up
+    state.pre_snapshot = snap_up
+    t0 = time.perf_counter()
+    yield wrap(RevisionStep(script.revision_map, script_rev, False), state, "downgrade")
+    state.checking = True
+    _step_done(state, record, "downgrade", t0)
+    record["downgrade_ops"] = len(state.ops)
+    record["downgrade_sql"] = state.touched is None
+    touched = state.touched
+    t0 = time.perf_counter()
+    snap_down = take_snapshot(conn, state.version_table, previous=snap_up, tables=touched, cache=state.snap_cache)
+    data_down = table_data(conn, snap_down, tables=touched, previous=data_up)
+    if state.retry is None or state.retry["revision"] != rev:  # a replay before a re-upgrade re-run: seen already
+        _compare_down(state, rev, snap, data, snap_up, data_up, snap_down, data_down)
+    record["check_s"] = record.get("check_s", 0.0) + time.perf_counter() - t0
+    state.down, state.resume = (snap_down, data_down), "re-upgrade"
+    state.progress(f"{rev}: downgrade ok")
+
+
+def _compare_down(
+    state: Any, rev: str, snap: Any, data: Any, snap_up: Any, data_up: Any, snap_down: Any, data_down: Any
+) -> None:
+    """What the downgrade did not restore (schema and data), and the data it dropped."""
+    for diff in diff_snapshots(snap, snap_down, "after downgrade"):
+        state.result["differences"].append({"revision": rev, "phase": "downgrade", **diff})
+    for loss in data_lost(data, data_down, "after the downgrade"):
+        state.result["data_loss"].append({"revision": rev, "kind": "not-restored", **loss})
+    new_tables = set(snap_up["tables"]) - set(snap["tables"])
+    for loss in data_lost(data_up, data_down, "after the downgrade"):
+        new_column = loss["column"] is not None and loss["column"] not in (
+            snap["tables"].get(loss["table"], {}).get("columns", {})
+        )
+        if loss["table"] in new_tables or new_column:
+            state.result["data_loss"].append({"revision": rev, "kind": "dropped-by-downgrade", **loss})
+
+
+def _reupgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, record: dict[str, Any]):
+    rev = script_rev.revision
+    (snap, _), (snap_up, _), (snap_down, data_down) = state.base, state.up, state.down
+    state.pre_snapshot = snap_down
+    t0 = time.perf_counter()
+    yield wrap(RevisionStep(script.revision_map, script_rev, True), state, "re-upgrade")
+    state.checking = True
+    _step_done(state, record, "re-upgrade", t0)
+    touched = state.touched
+    t0 = time.perf_counter()
+    relations: dict[int, dict[str, Any]] | None = {} if state.trace else None
+    snap_re = take_snapshot(
+        conn, state.version_table, previous=snap_down, tables=touched, cache=state.snap_cache, relations=relations
+    )
+    data_re = table_data(conn, snap_re, tables=touched, previous=data_down)
+    for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
+        state.result["differences"].append({"revision": rev, "phase": "re-upgrade", **diff})
+    data_re = _seed_for_later(state, conn, snap, snap_re, data_re)
+    record["check_s"] = round(record.get("check_s", 0.0) + time.perf_counter() - t0, 4)
+    state.base, state.relations = (snap_re, data_re), relations
+    state.progress(f"{rev}: re-upgrade ok")
+
+
+def _seed_for_later(state: Any, conn: Any, snap: Any, snap_re: Any, data_re: Any) -> Any:
+    """Rows for what later revisions meet: the tables this revision created, or every table after a
+    step was re-run without seed rows."""
+    if not state.args.seed_rows:
+        return data_re
+    new_tables = set(snap_re["tables"]) - set(snap["tables"])
+    only = None if state.reseed else new_tables
+    if only is not None and not only:
+        return data_re
+    _seed_more(state, conn, only)
+    state.reseed, state.seeded = False, True
+    data_re = table_data(conn, snap_re, tables=only, previous=data_re)
+    commit(conn, state)
+    return data_re
+
+
+def _seed_more(state: Any, conn: Any, only: set[str] | None) -> None:
+    """Seed ``only`` these tables (None: all) and add them to the seed report."""
+    seeded = seed_database(
+        conn, int(state.args.seed_rows), state.version_table, state.external, only=only, hints=state.seed_hints
+    )
+    if state.result["seed"] is not None:
+        state.result["seed"]["tables"].update(seeded["tables"])
+        state.result["seed"]["skipped"].update(seeded["skipped"])

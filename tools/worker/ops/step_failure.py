@@ -1,0 +1,228 @@
+"""Inside the worker: a failed rehearsal step, from the failing statement to where the rehearsal goes on.
+
+- At the statement: on PostgreSQL each schema operation that can meet bad rows runs under a savepoint;
+  when it raises, the savepoint is rolled back and the violating rows are read right there, as the
+  statement met them (after the step's earlier statements, e.g. a backfill), before Alembic rolls the
+  step back.
+- ``diagnose``: mode (the database's error code, refined by what the migration did), the operation
+  that raised, the innermost frame in the migration files, the facts, and what the step left behind.
+- ``next_plan``: how the next env.py run starts. A failure on seed rows is first re-run without them
+  (the scratch database emptied, or rebuilt without rows); if it passes, it is a seed limitation.
+  After a real failure the rehearsal continues with the next revision: at once when the failed step
+  was rolled back and left the database at that revision, else after rebuilding the schema from
+  base. A failed upgrade ends it: later revisions build on it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
+from alembic_mcp.tools.worker.ops.failure_site import migration_frame, raised_by_migration, refine_mode
+from alembic_mcp.tools.worker.ops.recovery import seed_may_cause, wipe
+from alembic_mcp.tools.worker.ops.rehearsal import RunPlan
+from alembic_mcp.tools.worker.ops.sa_compat import with_sync_connection
+from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
+from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
+from alembic_mcp.tools.worker.protocol import describe_exception
+
+SAVEPOINT = "alembic_mcp_statement"
+# operations that can fail on existing rows: their failures get the violating rows
+_PROBED_OPS = frozenset(
+    {
+        "AddColumnOp",
+        "AlterColumnOp",
+        "CreateForeignKeyOp",
+        "CreateUniqueConstraintOp",
+        "CreateIndexOp",
+        "CreatePrimaryKeyOp",
+        "CreateCheckConstraintOp",
+    }
+)
+
+
+# ------------------------------------------------------------------ at the failing statement
+
+
+def open_savepoint(state: Any, operations: Any, operation: Any) -> Any:
+    """A savepoint before ``operation`` on PostgreSQL inside a step's transaction; the connection, or None."""
+    if not state.in_step or state.op_depth != 1 or type(operation).__name__ not in _PROBED_OPS:
+        return None
+    ctx = operations.migration_context
+    conn = getattr(ctx, "connection", None)
+    if conn is None or ctx.as_sql or conn.dialect.name != "postgresql" or not conn.in_transaction():
+        return None
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return None  # inside an autocommit block there is no transaction to set a savepoint in
+    conn.exec_driver_sql(f"SAVEPOINT {SAVEPOINT}")
+    return conn
+
+
+def release_savepoint(conn: Any) -> None:
+    if conn is not None:
+        conn.exec_driver_sql(f"RELEASE SAVEPOINT {SAVEPOINT}")
+
+
+def operation_failed(state: Any, described: dict[str, Any], exc: BaseException, conn: Any) -> None:
+    """Remember the innermost operation that raised; read the violating rows at its statement."""
+    if state.failed_op is not None or not state.in_step:
+        return
+    state.failed_op = described
+    if conn is None:
+        return
+    try:
+        conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
+        message = str(exc)
+        facts = probe(conn, classify(exc, message), message, [described])
+    except Exception:  # the evidence is best effort; the step is rolled back anyway
+        return
+    if facts and "probe_error" not in facts:
+        state.statement_facts = {**facts, "as_of": "the failing statement (rows as it met them)"}
+
+
+# ------------------------------------------------------------------ diagnosis
+
+
+def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
+    info = describe_exception(exc)
+    info.pop("traceback", None)
+    message = info["message"]
+    sqlstate, errno = error_codes(exc)
+    deliberate = raised_by_migration(exc, state.versions_dirs)
+    mode = refine_mode(classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate)
+    site = migration_frame(exc, state.versions_dirs)
+    failure: dict[str, Any] = {
+        "revision": state.revision,
+        "phase": state.phase,
+        "mode": mode,
+        "error_type": info["type"],
+        "error": message[:2000],
+        "file": site[0] if site else info.get("file"),
+        "line": site[1] if site else info.get("line"),
+        "sqlstate": sqlstate,
+        "errno": errno,
+        "operation": state.failed_op,
+        "operations": state.ops[-5:],
+        "applied": [],
+        "facts": dict(state.statement_facts or {}),
+        "seeded": state.seeded,
+    }
+    _look_after(state, failure, message)
+    return failure
+
+
+def _look_after(state: Any, failure: dict[str, Any], message: str) -> None:
+    """What the failed step left behind, and the facts if the statement could not be probed."""
+    pre = state.pre_snapshot
+    ops = [state.failed_op] if state.failed_op else state.ops
+
+    def look(conn: Any) -> None:
+        if not failure["facts"]:
+            failure["facts"] = probe(conn, failure["mode"], message, ops)
+        if pre is not None:
+            after = take_snapshot(conn, state.version_table, cache=state.snap_cache)
+            failure["applied"] = [d["message"] for d in diff_snapshots(pre, after, "after the failed step")]
+        conn.rollback()
+
+    try:
+        with_sync_connection(state.url, look)
+    except Exception as probe_exc:
+        failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
+
+
+# ------------------------------------------------------------------ where the rehearsal goes on
+
+
+def next_plan(state: Any, failure: dict[str, Any], script: Any) -> RunPlan | None:
+    """How the next env.py run starts after ``failure``; None when the rehearsal stops here."""
+    if failure["phase"] == "prepare":
+        _record(state, failure)
+        state.stopped = {"revision": failure["revision"], "reason": "preparing the scratch database failed"}
+        return None
+    retried, state.retry = state.retry, None
+    if retried is None and state.seeded and seed_may_cause(failure):
+        state.retry = _seed_limitation(failure)
+        return _back_before(state, failure, script)
+    if retried is not None:  # reported as the history's own rows meet it; the seeded run's evidence kept
+        failure["reproduced_without_seed_rows"] = True
+        if retried.get("facts"):
+            failure["facts"]["with_seed_rows"] = retried["facts"]
+    _record(state, failure)
+    return _go_on(state, failure)
+
+
+def _seed_limitation(failure: dict[str, Any]) -> dict[str, Any]:
+    keep = ("revision", "phase", "mode", "error", "file", "line", "operation", "facts")
+    return {k: failure.get(k) for k in keep}
+
+
+def _record(state: Any, failure: dict[str, Any]) -> None:
+    state.result["failures"].append(failure)
+    if state.result["failure"] is None:
+        state.result["failure"] = failure
+    if failure["revision"] in state.records:
+        state.records[failure["revision"]]["status"] = f"failed in {failure['phase']}"
+
+
+def _rolled_back(state: Any, failure: dict[str, Any]) -> bool:
+    """The failed step left nothing behind: the database is where the step started."""
+    return not failure["applied"] and not state.external
+
+
+def _back_before(state: Any, failure: dict[str, Any], script: Any) -> RunPlan:
+    """The state before the failed step as the history alone makes it (rebuilt from base, no seed row,
+    rows the migrations insert kept): the step is run again from there. A re-upgrade is preceded by
+    the upgrade and downgrade it follows."""
+    rev = failure["revision"]
+    state.resume = "downgrade" if failure["phase"] == "downgrade" else "upgrade"
+    before = [rev] if failure["phase"] == "downgrade" else _parents(script, rev)
+    return _rebuild(state, before, seed=False, why=f"re-running {rev} ({failure['phase']}) without seed rows")
+
+
+def _go_on(state: Any, failure: dict[str, Any]) -> RunPlan | None:
+    rev, phase = failure["revision"], failure["phase"]
+    if phase == "upgrade":
+        if state.pos + 1 < len(state.args.revisions):
+            reason = f"the upgrade of {rev} failed; the revisions after it build on it"
+            state.stopped = {"revision": rev, "reason": reason}
+        return None
+    state.pos += 1
+    state.resume = "upgrade"
+    if state.pos >= len(state.args.revisions):
+        return None
+    if state.deadline is not None and time.monotonic() > state.deadline:
+        state.stopped = {"revision": state.args.revisions[state.pos], "reason": "the time budget (timeout_s) ran out"}
+        return None
+    if phase == "downgrade" and _rolled_back(state, failure):
+        # the downgrade was rolled back: the database is at rev, rows and all; the tables rev created get
+        # the rows its re-upgrade would have given them
+        created = set(state.up[0]["tables"]) - set(state.base[0]["tables"]) if state.seeded else set()
+        return RunPlan(seed_tables=sorted(created))
+    seed = bool(state.args.seed_rows)
+    return _rebuild(state, [rev], seed=seed, why=f"{rev} failed in {phase}")
+
+
+def _rebuild(state: Any, to: list[str], seed: bool, why: str) -> RunPlan:
+    """Drop everything; the next run upgrades from base (after the bootstrap) to ``to``."""
+    _on_connection(state, wipe)
+    if state.args.bootstrap:
+        apply_starting_schema(state.url, state.args.bootstrap, state.project_dir)
+    state.seeded = False
+    state.result["rebuilds"].append({"to": to, "seeded": seed, "why": why})
+    return RunPlan(prepare="upgrade", to=to, seed=seed)
+
+
+def _parents(script: Any, rev: str) -> list[str]:
+    down = script.get_revision(rev).down_revision
+    if down is None:
+        return []
+    return list(down) if isinstance(down, (tuple, list)) else [down]
+
+
+def _on_connection(state: Any, fn: Any) -> None:
+    if state.connection is not None:
+        state.connection.rollback()
+        fn(state.connection)
+    else:
+        with_sync_connection(state.url, fn)
