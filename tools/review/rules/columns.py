@@ -158,6 +158,50 @@ DROP_COLUMN = rule(
 )
 
 
+def _fix_destructive(table: str | None, column: str | None) -> str:
+    target = f"{table}.{column}" if column else (table or "the table")
+    return (
+        f"Restrict the change to the rows meant (a WHERE clause), or keep the old values of {target} (copy them "
+        "to a backup table first) and have a human approve the loss."
+    )
+
+
+DESTRUCTIVE_DATA_CHANGE = rule(
+    "destructive-data-change",
+    "error",
+    "UPDATE/DELETE without WHERE on an existing table, or a type change whose USING discards the values",
+    "Every existing row is deleted or overwritten: the old values are gone for good and downgrade() cannot "
+    "bring them back.",
+    _fix_destructive,
+    escalations=("destructive-data-change",),
+)
+
+
+def destroys_data(state, op: OpCall, table: str | None, column: str | None, how: str) -> None:
+    """The values of ``table.column`` (every row of ``table`` when column is None) are lost; the database
+    fact clears it when the column holds no values (the table no rows)."""
+    target = f"{table}.{column}" if column else str(table)
+    state.emit(
+        DESTRUCTIVE_DATA_CHANGE,
+        op,
+        f"{how}: the existing values of {target} are lost.",
+        _fix_destructive(table, column),
+        table=table,
+        column=column,
+        fact=NonNullFact(table, column) if column else RowsFact(table),
+        escalation=(
+            f"{how}; the database was not checked, so {target} is assumed to hold data.",
+            {"table": table, "column": column, "how": how},
+        ),
+        loses=how,
+    )
+
+
+def discards_values(using: str | None, column: str | None) -> bool:
+    """A ``USING`` expression that does not read the column: every old value is replaced."""
+    return bool(using and column) and re.search(rf'(?i)(?<![\w"]){re.escape(column or "")}(?!\w)', using or "") is None
+
+
 @on_op("add_column")
 def add_column(state, op: OpCall) -> None:
     spec = column_spec(op.arg(1, "column"))
@@ -223,6 +267,9 @@ def alter_column(state, op: OpCall) -> None:
         if "new_column_name" in kwargs:
             state.clear(RENAME_COLUMN.id, table)
         return
+    using = literal_value(kwargs.get("postgresql_using"))
+    if isinstance(using, str) and discards_values(using, col):
+        destroys_data(state, op, table, col, f"alter_column changes the type of {table}.{col} USING {using}")
     if literal_value(kwargs.get("nullable")) is False:
         if table in state.validated_tables:
             state.clear(SET_NOT_NULL.id, table)
@@ -277,6 +324,18 @@ def drop_column(state, op: OpCall) -> None:
 PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
 
 CASES = cases(
+    Case(
+        "destructive-data-change",
+        'op.alter_column("persons", "pgy_level", type_=sa.Integer(), postgresql_using="NULL")',
+        severity="error",
+        escalation="destructive-data-change",
+        column="pgy_level",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.alter_column("persons", "pgy_level", type_=sa.Integer(), postgresql_using="pgy_level::integer")',
+        triggers=False,
+    ),
     Case(
         "add-column-required",
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',

@@ -106,6 +106,8 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
         func = state.migration.functions.get(op.function)
         if arg.construct in ("update", "delete") and not op.in_autocommit and not in_loop(func, op.line):
             backfill(state, op, arg.construct.upper(), op.table or arg.construct_table, src(op.node.args[0]))
+        if arg.construct == "delete" and not arg.construct_where and not _created_here(state, op, arg.construct_table):
+            columns.destroys_data(state, op, arg.construct_table, None, "delete() without .where() empties the table")
         return
     created = {o.table for o in state.up if o.name == "create_table" and o.line < op.line}
     for statement in arg.statements:
@@ -135,10 +137,41 @@ def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None
     )
 
 
+def _created_here(state, op: OpCall, table: str | None) -> bool:
+    return any(o.name == "create_table" and o.table == table and o.line < op.line for o in state.up)
+
+
 def _data_change(state, op: OpCall, s: SqlStatement, created: set) -> None:
     func = state.migration.functions.get(op.function)
     if s.table not in created and not s.batched and not op.in_autocommit and not in_loop(func, op.line):
         backfill(state, op, s.kind.upper(), s.table, s.text)
+    if s.where or s.table in created:
+        return
+    if s.kind == "delete":
+        columns.destroys_data(state, op, s.table, None, f"DELETE without WHERE empties {s.table}")
+        return
+    overwritten = [c for c in s.set_columns if (s.table, c) not in state.added_columns]
+    if overwritten:
+        how = f"UPDATE without WHERE overwrites {s.table}.{overwritten[0]} in every row"
+        columns.destroys_data(state, op, s.table, overwritten[0], how)
+
+
+def _hidden(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    _uninspectable(state, op, s.detail)
+
+
+def _drop_cascade(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    """DROP SCHEMA / DROP OWNED / DROP ... CASCADE: drops tables and columns nobody named."""
+    state.emit(
+        tables.DROP_TABLE,
+        op,
+        f"`{s.detail}` drops every object that depends on it (tables, columns, views), unnamed.",
+        "Drop the objects one by one (op.drop_table / op.drop_column), without CASCADE, so each is reviewed.",
+        escalation=(
+            f"`{s.detail}` drops objects the migration does not name; they are assumed to hold data.",
+            {"statement": s.detail, "rows": None},
+        ),
+    )
 
 
 def _create_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
@@ -255,8 +288,16 @@ RAW_ADD_COLUMN = re.compile(
 )
 
 
+RAW_TYPE_USING = re.compile(r'(?is)\balter\s+(?:column\s+)?"?(\w+)"?\s+(?:set\s+data\s+)?type\s+.*?\busing\s+(.+)$')
+
+
 def _alter_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
-    """ALTER TABLE ... ADD COLUMN ... DEFAULT <volatile>: the same rewrite as add_column's."""
+    """ALTER TABLE ... ADD COLUMN ... DEFAULT <volatile>: the same rewrite as add_column's; ALTER COLUMN ...
+    TYPE ... USING <not the column>: the values are replaced."""
+    using = RAW_TYPE_USING.search(s.text.rstrip(";"))
+    if using and s.table not in created and columns.discards_values(using.group(2), using.group(1)):
+        how = f"ALTER COLUMN {using.group(1)} TYPE ... USING {using.group(2).strip()[:60]}"
+        columns.destroys_data(state, op, s.table, using.group(1), how)
     m = RAW_ADD_COLUMN.search(s.text.rstrip(";"))
     if s.table in created or m is None or not columns.VOLATILE.search(m.group(3)):
         return
@@ -284,6 +325,8 @@ STATEMENT_RULES: dict[str, Callable] = {
     "drop_table": _drop_table,
     "truncate": _drop_table,
     "drop_column": _drop_column,
+    "dynamic": _hidden,
+    "drop_cascade": _drop_cascade,
 }
 
 
