@@ -454,4 +454,123 @@ CASES = cases(
         column="pgy_level",
     ),
     Case("drop-table", 'op.execute("DR" + "OP TABLE rotations")', escalation="drop-table-with-data"),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"DO $$ BEGIN EXECUTE 'DROP TABLE rotations'; END $$\")",
+        escalation="uninspectable-sql",
+        message_contains=("DO",),
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"DO $$ BEGIN EXECUTE reverse('snoitator elbat pord'); END $$\")",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"CREATE FUNCTION zz() RETURNS void LANGUAGE sql AS 'DROP TABLE rotations'\")\n"
+        'op.execute("SELECT zz()")',
+        escalation="uninspectable-sql",
+        line=9,
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("CREATE PROCEDURE zp() LANGUAGE plpgsql AS $$ BEGIN DROP TABLE rotations; END $$")\n'
+        'op.execute("CALL zp()")',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("PREPARE p AS DELETE FROM rotations")\nop.execute("EXECUTE p")',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"COPY (SELECT 1) TO PROGRAM 'touch /tmp/x'\")",
+        escalation="uninspectable-sql",
+        message_contains=("PROGRAM",),
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("CREATE RULE r AS ON UPDATE TO persons DO INSTEAD NOTHING")',
+        escalation="uninspectable-sql",
+    ),
+    Case("raw-sql-uninspectable", 'op.execute("COPY persons TO STDOUT")', triggers=False),
+    Case(
+        "drop-table",
+        'op.execute("CREATE SCHEMA IF NOT EXISTS trash")\n'
+        'op.execute("ALTER TABLE rotations SET SCHEMA trash")\n'
+        'op.execute("DROP SCHEMA trash CASCADE")',
+        escalation="drop-table-with-data",
+        line=11,
+    ),
+    Case(
+        "drop-table",
+        'op.execute("DROP SCHEMA public CASCADE")',
+        'op.execute("CREATE SCHEMA public")',
+        escalation="drop-table-with-data",
+    ),
+    Case("drop-table", 'op.execute("DROP VIEW persons_v CASCADE")', escalation="drop-table-with-data"),
+    Case("drop-table", 'op.execute("DROP OWNED BY someone")', escalation="drop-table-with-data"),
+    Case("drop-table", 'op.execute("DROP SCHEMA IF EXISTS empty_one")', triggers=False),
+    Case(
+        "destructive-data-change",
+        'op.execute("UPDATE persons SET pgy_level = NULL")',
+        'op.execute("SELECT 1")',
+        severity="error",
+        escalation="destructive-data-change",
+        table="persons",
+        column="pgy_level",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("DELETE FROM rotations")',
+        escalation="destructive-data-change",
+        table="rotations",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute(sa.delete(sa.table("rotations")))',
+        escalation="destructive-data-change",
+        table="rotations",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("ALTER TABLE persons ALTER COLUMN pgy_level TYPE int USING NULL")',
+        escalation="destructive-data-change",
+        column="pgy_level",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("UPDATE persons SET pgy_level = NULL WHERE pgy_level < 0")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("DELETE FROM rotations WHERE id IN (SELECT id FROM rotations WHERE name IS NULL LIMIT 1000)")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.add_column("persons", sa.Column("display", sa.String(120), nullable=True))\n'
+        'op.execute("UPDATE persons SET display = name")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("n", sa.Text()))\n'
+        'op.execute("UPDATE tags SET n = NULL")\nop.execute("DELETE FROM tags")',
+        'op.drop_table("tags")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("ALTER TABLE persons ALTER COLUMN pgy_level TYPE bigint USING pgy_level::bigint")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'rotations = sa.table("rotations", sa.column("id"))\n'
+        "op.execute(sa.delete(rotations).where(rotations.c.id > 100))",
+        triggers=False,
+    ),
 )
