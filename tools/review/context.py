@@ -265,6 +265,8 @@ def _rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
     drops_table = escalation is not None and escalation.rule in ("drop-table-with-data", "destructive-data-change")
     if rows == 0:
         hit.finding.severity = "warning" if hit.finding.severity == "error" else hit.finding.severity
+        if hit.data.get("loses"):  # no row to delete
+            hit.finding.severity = "info"
         hit.escalation = None if drops_table else escalation
         _note(hit, f"{table} is empty in the target database.")
     elif rows is None:
@@ -298,6 +300,8 @@ def _non_null(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
     count = answer.values[0][0][0]
     if count == 0:
         hit.escalation = None
+        if hit.data.get("loses"):  # nothing to overwrite: only the statement's shape is left to mention
+            hit.finding.severity = "info"
         _note(hit, f"It holds no values in the target database ({answer.rows or 0:,} rows, all NULL).")
         return True
     _note(hit, f"It holds {count:,} non-null values in the target database.")
