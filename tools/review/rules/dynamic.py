@@ -384,7 +384,7 @@ def statements(state) -> list[Statement]:
     module_names = _module_values(state.migration.tree) | scan.ops | {"context"}
     # Code in other modules may branch on offline mode unseen: then no render covers the file's unread calls.
     offline_file = _mentions_offline_mode(state.migration.tree) or _calls_other_modules(scan, state.migration.tree)
-    out = []
+    out: list[Statement] = []
     for fname in ("upgrade", "downgrade"):
         func = state.migration.functions.get(fname)
         if func is None:
