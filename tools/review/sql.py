@@ -320,8 +320,11 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
     return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
 
 
+_LEADING_COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)\s*|/\*.*?\*/\s*)*", re.S)
+
+
 def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
-    stripped = text.strip()
+    stripped = _LEADING_COMMENTS.sub("", text).strip()  # `/* x */ DROP TABLE t` is a DROP TABLE
     return _textual(stripped) or _alter_table(stripped) or _parsed(stripped, parsed)
 
 

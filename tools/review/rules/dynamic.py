@@ -291,6 +291,8 @@ def _module_code(scan: _Scan, known: set[str], body: list[ast.stmt]) -> list[tup
             args = stmt.args
             evaluated = [*stmt.decorator_list, *args.defaults, *(d for d in args.kw_defaults if d is not None)]
             out.extend(_import_time_code(scan, known, evaluated))
+            if stmt.name in ("upgrade", "downgrade") and stmt.decorator_list:
+                out.append((stmt.lineno, f"a decorator replaces {stmt.name}() with code the review does not read"))
         elif isinstance(stmt, ast.Assign | ast.AnnAssign):
             out.extend(_import_time_code(scan, known, [stmt]))
         else:

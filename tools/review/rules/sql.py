@@ -573,4 +573,5 @@ CASES = cases(
         "op.execute(sa.delete(rotations).where(rotations.c.id > 100))",
         triggers=False,
     ),
+    Case("drop-table", 'op.execute("/* tidy */ DROP TABLE rotations")', escalation="drop-table-with-data"),
 )
