@@ -106,8 +106,8 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
         func = state.migration.functions.get(op.function)
         if arg.construct in ("update", "delete") and not op.in_autocommit and not in_loop(func, op.line):
             backfill(state, op, arg.construct.upper(), op.table or arg.construct_table, src(op.node.args[0]))
-        if arg.construct == "delete" and not arg.construct_where and not _created_here(state, op, arg.construct_table):
-            columns.destroys_data(state, op, arg.construct_table, None, "delete() without .where() empties the table")
+        if arg.construct in ("update", "delete") and not arg.construct_where:
+            _unrestricted_construct(state, op, arg.construct, _table_name(state, arg.construct_table))
         return
     created = {o.table for o in state.up if o.name == "create_table" and o.line < op.line}
     for statement in arg.statements:
@@ -139,6 +139,45 @@ def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None
 
 def _created_here(state, op: OpCall, table: str | None) -> bool:
     return any(o.name == "create_table" and o.table == table and o.line < op.line for o in state.up)
+
+
+def _table_name(state, variable: str | None) -> str | None:
+    """The table a construct's variable names (``persons = sa.table("persons", ...)``), else the variable."""
+    for node in ast.walk(state.migration.tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and node.value.args):
+            continue
+        named = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        first = node.value.args[0]
+        if variable in named and callee(node.value) in ("table", "Table") and isinstance(first, ast.Constant):
+            return str(first.value)
+    return variable
+
+
+def _values_columns(node: ast.expr) -> list[str] | None:
+    """The columns ``.values(col=...)`` / ``.values({"col": ...})`` sets; None when they cannot be read."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and callee(sub) == "values":
+            names: list[str | None] = [k.arg for k in sub.keywords]
+            for arg in sub.args:
+                if not isinstance(arg, ast.Dict):
+                    return None
+                names += [str(k.value) if isinstance(k, ast.Constant) else None for k in arg.keys]
+            return None if None in names or not names else [str(n) for n in names]
+    return None
+
+
+def _unrestricted_construct(state, op: OpCall, verb: str, table: str | None) -> None:
+    """``sa.delete(t)`` / ``t.update().values(...)`` without ``.where()``: every row."""
+    if _created_here(state, op, table):
+        return
+    if verb == "delete":
+        columns.destroys_data(state, op, table, None, f"delete() without .where() empties {table}")
+        return
+    names: list[str | None] = [*(_values_columns(op.node.args[0]) or [])] or [None]
+    overwritten = [c for c in names if c is None or (table, c) not in state.added_columns]
+    if overwritten:
+        how = f"update() without .where() overwrites {table}{'.' + overwritten[0] if overwritten[0] else ''}"
+        columns.destroys_data(state, op, table, overwritten[0], how + " in every row")
 
 
 def _data_change(state, op: OpCall, s: SqlStatement, created: set) -> None:
@@ -574,4 +613,18 @@ CASES = cases(
         triggers=False,
     ),
     Case("drop-table", 'op.execute("/* tidy */ DROP TABLE rotations")', escalation="drop-table-with-data"),
+    Case(
+        "destructive-data-change",
+        'persons = sa.table("persons", sa.column("role"))\nop.execute(persons.update().values(role="resident"))',
+        escalation="destructive-data-change",
+        table="persons",
+        column="role",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.add_column("persons", sa.Column("nick", sa.Text(), nullable=True))\n'
+        'persons = sa.table("persons", sa.column("nick"))\nop.execute(persons.update().values(nick="x"))',
+        'op.drop_column("persons", "nick")',
+        triggers=False,
+    ),
 )
