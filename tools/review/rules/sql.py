@@ -300,7 +300,9 @@ def _enum(state, op: OpCall, s: SqlStatement, created: set) -> None:
 
 
 def _drop_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
-    if s.table not in created:
+    if re.search(r"(?i)\bcascade\b", s.text):  # also drops what depends on the table: escalates even if empty
+        _drop_cascade(state, op, SqlStatement(s.text, "drop_cascade", detail=" ".join(s.text.split())[:80]), created)
+    elif s.table not in created:
         tables.drop_table_hit(state, op, s.table, "truncated" if s.kind == "truncate" else "dropped")
 
 
@@ -627,4 +629,5 @@ CASES = cases(
         'op.drop_column("persons", "nick")',
         triggers=False,
     ),
+    Case("drop-table", 'op.execute("DROP TABLE rotations CASCADE")', escalation="drop-table-with-data"),
 )
