@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import column_spec, default_text, name_value, q, type_label
+from alembic_mcp.tools.review.rules.astutil import callee, column_spec, default_text, kw, name_value, q, src, type_label
 from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
-from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 VOLATILE = re.compile(
     r"\b(random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|timeofday|"
@@ -177,7 +178,9 @@ DESTRUCTIVE_DATA_CHANGE = rule(
 )
 
 
-def destroys_data(state, op: OpCall, table: str | None, column: str | None, how: str) -> None:
+def destroys_data(
+    state, op: OpCall | None, table: str | None, column: str | None, how: str, line: int | None = None
+) -> None:
     """The values of ``table.column`` (every row of ``table`` when column is None) are lost; the database
     fact clears it when the column holds no values (the table no rows)."""
     target = f"{table}.{column}" if column else str(table)
@@ -188,6 +191,7 @@ def destroys_data(state, op: OpCall, table: str | None, column: str | None, how:
         _fix_destructive(table, column),
         table=table,
         column=column,
+        line=line,
         fact=NonNullFact(table, column) if column else RowsFact(table),
         escalation=(
             f"{how}; the database was not checked, so {target} is assumed to hold data.",
@@ -195,6 +199,30 @@ def destroys_data(state, op: OpCall, table: str | None, column: str | None, how:
         ),
         loses=how,
     )
+
+
+@on_file
+def partial_batch_recreate(state) -> None:
+    """``batch_alter_table(..., recreate="always", include_columns=[...])``: the copy keeps only those columns."""
+    func = state.migration.functions.get("upgrade")
+    for node in ast.walk(func) if func is not None else ():
+        if not (isinstance(node, ast.Call) and callee(node) == "batch_alter_table" and state.runs(node.lineno)):
+            continue
+        listed = _included_columns(node)
+        if listed is not None:
+            table = name_value(node.args[0] if node.args else kw(node, "table_name"))
+            how = f"batch_alter_table recreates {table} copying only include_columns={src(listed)[:60]}"
+            destroys_data(state, None, table, None, how, line=node.lineno)
+
+
+def _included_columns(batch: ast.Call) -> ast.expr | None:
+    """``include_columns=...`` given directly or inside ``reflect_kwargs={...}``."""
+    reflect = kw(batch, "reflect_kwargs")
+    if isinstance(reflect, ast.Dict):
+        for key, value in zip(reflect.keys, reflect.values, strict=True):
+            if key is not None and literal_value(key) == "include_columns":
+                return value
+    return kw(batch, "include_columns")
 
 
 def discards_values(using: str | None, column: str | None) -> bool:
@@ -324,6 +352,20 @@ def drop_column(state, op: OpCall) -> None:
 PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
 
 CASES = cases(
+    Case(
+        "destructive-data-change",
+        'with op.batch_alter_table("persons", recreate="always", reflect_kwargs={"include_columns": ["id", "name"]})'
+        " as b:\n    pass",
+        escalation="destructive-data-change",
+        table="persons",
+        backend="sqlite",
+    ),
+    Case(
+        "destructive-data-change",
+        'with op.batch_alter_table("persons", recreate="always") as b:\n    b.alter_column("name", nullable=False)',
+        triggers=False,
+        backend="sqlite",
+    ),
     Case(
         "destructive-data-change",
         'op.alter_column("persons", "pgy_level", type_=sa.Integer(), postgresql_using="NULL")',
