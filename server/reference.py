@@ -69,15 +69,16 @@ raw-sql-uninspectable, missing-lock-timeout, offline-unsafe, empty-downgrade, do
 irreversible-downgrade, downgrade-loses-data; and code that would slip past the review: dynamic-op-call
 (getattr on op, aliases), dynamic-code (exec/eval, importlib, subprocess), own-connection
 (create_engine, connect(), os.environ), unread-statement (helpers the review cannot read, unless the
-rendered SQL covered them; each revision's coverage says which layers read which statement). Raw SQL
+rendered SQL covered them and no code branches on offline mode; each revision's coverage says which layers
+read which statement), module-level-code (code outside upgrade/downgrade). Raw SQL
 gets the same rules as operations. Tables created in the same migration are not flagged.
 On PostgreSQL targets the revision is also rendered offline and linted with squawk. With a reachable
 database, row counts and NULL/orphan/duplicate checks turn "may hold data" into facts.
 
 Verdict: escalate when a human must decide (drop-table-with-data, drop-column-with-data,
 primary-key-change, large-data-migration, production-database, protected-table, audit-trail,
-unclear-rollback, breaking-api-change, uninspectable-sql, own-connection), fix when a finding has
-severity error (apply its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id]
+unclear-rollback, breaking-api-change, uninspectable-sql, own-connection, destructive-data-change), fix
+when a finding has severity error (apply its fix, call again), proceed otherwise. A line `# alembic-mcp: ignore[rule-id]
 reason: ...` in the migration silences that rule's finding there; it never clears an escalation (the
 escalation lists the suppressed finding). Only a human clears an escalation: when the client supports
 elicitation the human is asked directly; otherwise they run `alembic-mcp approve REVISION --rule RULE

@@ -125,3 +125,140 @@ def test_migration_hunting_for_the_url_escalates(example_project, sqlite_url):
     result = review(example_project, sqlite_url)
     assert "own-connection" in {e.rule for e in result.escalations}
     assert result.verdict == "escalate"
+
+
+# ------------------------------------------------------- hostile review C2: data loss reviewed as proceed
+
+NOTES = (
+    "CREATE TABLE legacy_notes (id serial primary key, body text)",
+    "INSERT INTO legacy_notes (body) SELECT 'note ' || g FROM generate_series(1, 500) g",
+)
+RESTORE_NOTES = "op.execute('CREATE TABLE IF NOT EXISTS legacy_notes (id serial primary key, body text)')"
+HELPER = (
+    '"""A project helper that acts only online: the offline render shows nothing."""\n'
+    "from alembic import op\n\n\n"
+    "def run():\n"
+    "    if not op.get_context().as_sql:\n"
+    '        op.execute("DROP TABLE legacy_notes")\n'
+)
+# attack name -> (extra header, upgrade, downgrade, an escalation the review must raise); each of these
+# destroyed the data of a real database in the hostile review while review_migration said proceed.
+C2_ATTACKS = {
+    "do-block": (
+        "",
+        "op.execute(\"DO $$ BEGIN EXECUTE 'DROP TABLE legacy_notes'; END $$\")",
+        RESTORE_NOTES,
+        "uninspectable-sql",
+    ),
+    "set-schema-then-drop-schema": (
+        "",
+        'op.execute("CREATE SCHEMA IF NOT EXISTS trash")\n'
+        'op.execute("ALTER TABLE legacy_notes SET SCHEMA trash")\n'
+        'op.execute("DROP SCHEMA trash CASCADE")',
+        RESTORE_NOTES,
+        "drop-table-with-data",
+    ),
+    "module-level-try": (
+        'try:\n    op.drop_table("legacy_notes")\nexcept Exception:\n    pass\n',
+        "pass",
+        RESTORE_NOTES,
+        "uninspectable-sql",
+    ),
+    "online-only-helper": ("import mighelp\n", "mighelp.run()", RESTORE_NOTES, "uninspectable-sql"),
+    "update-set-null": (
+        "",
+        'op.execute("UPDATE persons SET pgy_level = NULL")',
+        'op.execute("SELECT 1")',
+        "destructive-data-change",
+    ),
+    "delete-all": ("", 'op.execute("DELETE FROM legacy_notes")', 'op.execute("SELECT 1")', "destructive-data-change"),
+    "sa-delete": ("", 'op.execute(sa.delete(sa.table("legacy_notes")))', RESTORE_NOTES, "destructive-data-change"),
+    "aliased-create-engine": (
+        "from sqlalchemy import create_engine as mk\n",
+        'e = mk(op.get_bind().engine.url.set(database="hostile_target"))\n'
+        'with e.begin() as c:\n    c.execute(sa.text("UPDATE persons SET pgy_level = NULL"))',
+        RESTORE_NOTES,
+        "own-connection",
+    ),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("attack", sorted(C2_ATTACKS))
+def test_hostile_data_loss_escalates_on_postgresql(example_project, pg_url, attack):
+    header, up, down, expected = C2_ATTACKS[attack]
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, FILLED, *NOTES)
+    (example_project / "mighelp.py").write_text(HELPER)
+    write_revision(
+        example_project, "c3c3c3c30003", HEAD, upgrade=up, downgrade=down, message=attack, extra_header=header
+    )
+    result = review(example_project, pg_url)
+    assert result.verdict == "escalate" and result.escalate_to_human
+    assert expected in {e.rule for e in result.escalations}, [e.rule for e in result.escalations]
+
+
+@pytest.mark.postgres
+def test_online_only_helper_is_not_covered_by_the_offline_render(example_project, pg_url):
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, *NOTES)
+    (example_project / "mighelp.py").write_text(HELPER)
+    write_revision(
+        example_project, "c3c3c3c30003", HEAD, upgrade="mighelp.run()", message="h", extra_header="import mighelp\n"
+    )
+    result = review(example_project, pg_url)
+    assert "unread-statement" in rules(result)
+    [revision] = result.revisions
+    [call] = [c for c in revision.coverage if c.function == "upgrade"]
+    assert call.layers == []  # neither the AST nor the (offline) render read what it does online
+
+
+@pytest.mark.postgres
+def test_wiping_a_filled_column_names_the_values_lost(example_project, pg_url):
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, FILLED)
+    write_revision(
+        example_project, "c3c3c3c30003", HEAD, upgrade='op.execute("UPDATE persons SET pgy_level = NULL")', message="w"
+    )
+    result = review(example_project, pg_url)
+    escalation = next(e for e in result.escalations if e.rule == "destructive-data-change")
+    assert escalation.evidence["non_null_values"] == 5000 and "5,000" in escalation.reason
+
+
+@pytest.mark.postgres
+def test_data_changes_that_keep_the_data_do_not_escalate(example_project, pg_url):
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, *NOTES)  # persons is empty: wiping its pgy_level loses nothing
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.execute("UPDATE persons SET pgy_level = NULL")\n'
+        "op.execute(\"UPDATE legacy_notes SET body = 'x' WHERE id IN "
+        '(SELECT id FROM legacy_notes WHERE body IS NULL LIMIT 100)")',
+        downgrade='op.execute("SELECT 1")',
+        message="keep",
+    )
+    result = review(example_project, pg_url)
+    assert "destructive-data-change" not in {e.rule for e in result.escalations}
+    wipe = rules(result).get("destructive-data-change")
+    assert wipe is None or wipe.severity == "info"  # persons.pgy_level holds no values
+    assert result.verdict == "proceed"
+
+
+@pytest.mark.postgres
+def test_a_message_on_the_raise_in_downgrade_still_escalates(example_project, pg_url):
+    """Hostile review H4: the agent writes the message, so the message must not clear unclear-rollback."""
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, FILLED)
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.add_column("persons", sa.Column("nick", sa.Text()))',
+        downgrade='raise NotImplementedError("irreversible: approved")',
+        message="h4",
+    )
+    result = review(example_project, pg_url)
+    assert result.verdict == "escalate"
+    assert "unclear-rollback" in {e.rule for e in result.escalations}

@@ -21,6 +21,7 @@ ESCALATION_RULES: dict[str, str] = {
     "breaking-api-change": "a rename, drop or type change of something the application's models still use",
     "uninspectable-sql": "a migration runs SQL the reviewer cannot read (built at run time or unparsable)",
     "own-connection": "a migration opens its own database connection or reads a database URL (os.environ, config)",
+    "destructive-data-change": "an UPDATE/DELETE without WHERE or a USING that discards values wipes existing data",
 }
 
 EscalationRule = Literal[
@@ -37,6 +38,7 @@ EscalationRule = Literal[
     "breaking-api-change",
     "uninspectable-sql",
     "own-connection",
+    "destructive-data-change",
 ]
 
 WARN_MIGRATION_ROWS = 10_000

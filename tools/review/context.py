@@ -262,9 +262,11 @@ def _apply_one(facts: Facts, hit: Hit, large_rows: int) -> bool:
 
 def _rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
     table, rows, escalation = answer.fact.table, answer.rows, hit.escalation
-    drops_table = escalation is not None and escalation.rule == "drop-table-with-data"
+    drops_table = escalation is not None and escalation.rule in ("drop-table-with-data", "destructive-data-change")
     if rows == 0:
         hit.finding.severity = "warning" if hit.finding.severity == "error" else hit.finding.severity
+        if hit.data.get("loses"):  # no row to delete
+            hit.finding.severity = "info"
         hit.escalation = None if drops_table else escalation
         _note(hit, f"{table} is empty in the target database.")
     elif rows is None:
@@ -272,7 +274,8 @@ def _rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
     else:
         _note(hit, f"{table} has {_count_text(facts, table, rows)} in the target database.")
         if drops_table and escalation is not None:
-            escalation.reason = f"Table {table} is dropped and holds {rows:,} rows."
+            what = f"{hit.data['loses']}; it" if hit.data.get("loses") else f"Table {table} is dropped and"
+            escalation.reason = f"{what} holds {rows:,} rows."
             escalation.evidence["rows"] = rows
         if hit.finding.rule == "add-column-required" and rows > large_rows:
             hit.escalation = Escalation(
@@ -286,22 +289,25 @@ def _rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
 
 def _non_null(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
     table, column = answer.fact.table, hit.finding.column
+    what = hit.data.get("loses") or f"{table}.{column} is dropped"
     if answer.values is None:
         _note(hit, "(The column is not in the target database, so it could not be checked: assumed to hold data.)")
         if hit.escalation:
             hit.escalation.reason = (
-                f"{table}.{column} is dropped; it could not be checked in the target database, so it is assumed "
-                "to hold data."
+                f"{what}; it could not be checked in the target database, so it is assumed to hold data."
             )
         return True
     count = answer.values[0][0][0]
     if count == 0:
         hit.escalation = None
+        if hit.data.get("loses"):  # nothing to overwrite: only the statement's shape is left to mention
+            hit.finding.severity = "info"
         _note(hit, f"It holds no values in the target database ({answer.rows or 0:,} rows, all NULL).")
         return True
     _note(hit, f"It holds {count:,} non-null values in the target database.")
     if hit.escalation:
-        hit.escalation.reason = f"{table}.{column} is dropped and holds {count:,} non-null values."
+        joined = "; it holds" if hit.data.get("loses") else " and holds"
+        hit.escalation.reason = f"{what}{joined} {count:,} non-null values."
         hit.escalation.evidence["non_null_values"] = count
     return True
 

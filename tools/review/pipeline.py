@@ -250,7 +250,12 @@ def _lift_statements_the_sql_covered(review: Review) -> None:
 
         def unread_upgrade(hit: Hit) -> bool:
             statement = hit.data.get("statement")
-            return hit.finding.rule == "unread-statement" and statement is not None and statement.function == "upgrade"
+            return (
+                hit.finding.rule == "unread-statement"
+                and statement is not None
+                and statement.function == "upgrade"
+                and statement.render_shows_it
+            )
 
         file_review.hits = [h for h in file_review.hits if not unread_upgrade(h)]
         file_review.silenced = [h for h in file_review.silenced if not unread_upgrade(h)]
@@ -392,7 +397,8 @@ def _coverage(review: Review, rev: str) -> list[StatementCoverage]:
     sql = _sql_covered(review, rev)
     out = []
     for s in review.files[rev].lint.statements:
-        layers = (["ast"] if s.read else []) + (["sql"] if sql and s.function == "upgrade" else [])
+        rendered = sql and s.function == "upgrade" and s.render_shows_it
+        layers = (["ast"] if s.read else []) + (["sql"] if rendered else [])
         out.append(
             StatementCoverage(function=s.function, line=s.line, end_line=s.end_line, statement=s.code, layers=layers)
         )

@@ -42,6 +42,9 @@ class SqlStatement:
     constraint: str | None = None  # foreign_key / check / unique / primary_key
     column: str | None = None  # ALTER TABLE ... DROP COLUMN
     copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
+    set_columns: list[str] = field(default_factory=list)  # UPDATE ... SET <these columns>
+    where: bool = True  # UPDATE/DELETE restricted by a WHERE clause (False: every row)
+    detail: str = ""  # dynamic / drop_cascade: what the statement is
 
 
 @dataclass
@@ -54,6 +57,7 @@ class ExecuteArg:
     parse_error: str | None = None
     construct: str | None = None  # update / insert / delete for SQLAlchemy constructs
     construct_table: str | None = None
+    construct_where: bool = False  # the construct is restricted by .where()/.filter()/whereclause
     detail: str = ""
 
 
@@ -138,16 +142,34 @@ def _construct(node: ast.expr) -> tuple[str, str | None] | None:
             and isinstance(receiver, ast.Name)
             and receiver.id in ("sa", "sqlalchemy")
         ):
-            target = current.args[0] if current.args else None
-            return attr, target.id if isinstance(target, ast.Name) else None
+            return attr, _construct_target(current.args[0] if current.args else None)
         if attr in CONSTRUCT_METHODS or attr in ("returning", "execution_options", "inline", "filter"):
             current = receiver
             continue
         break
     if isinstance(current, ast.Call) and isinstance(current.func, ast.Name) and current.func.id in CONSTRUCT_FUNCS:
-        target = current.args[0] if current.args else None
-        return current.func.id, target.id if isinstance(target, ast.Name) else None
+        return current.func.id, _construct_target(current.args[0] if current.args else None)
     return None
+
+
+def _construct_target(target: ast.expr | None) -> str | None:
+    """The table of ``sa.delete(persons)`` / ``sa.delete(sa.table("persons"))``: a variable or a literal name."""
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Call) and _func_name(target.func) in ("table", "Table") and target.args:
+        first = target.args[0]
+        return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+    return None
+
+
+def _construct_where(node: ast.expr) -> bool:
+    """The construct chain restricts its rows: ``.where(...)``, ``.filter(...)`` or a ``whereclause=`` argument."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr in ("where", "filter", "filter_by"):
+            return True
+        if isinstance(sub, ast.Call) and any(k.arg == "whereclause" for k in sub.keywords):
+            return True
+    return False
 
 
 def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> ExecuteArg:
@@ -173,6 +195,7 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
             kind="construct",
             construct=construct[0],
             construct_table=construct[1],
+            construct_where=_construct_where(node),
             detail=f"SQLAlchemy {construct[0]}() construct",
         )
     return ExecuteArg(kind="uninspectable", detail=f"argument is `{ast.unparse(node)[:80]}`, not SQL text")
@@ -192,6 +215,13 @@ _DROP_COLUMN = re.compile(
     re.I,
 )
 _ALTER_TABLE = re.compile(r"^\s*alter\s+table\s+(if\s+exists\s+)?(only\s+)?([\w.\"]+)\s+(.*)$", re.I | re.S)
+_DYNAMIC = re.compile(
+    r"^\s*(?:(do)\b|create\s+(?:or\s+replace\s+)?(function|procedure|rule)\b"
+    r"|(call|prepare|execute)\b)",
+    re.I,
+)
+_COPY_PROGRAM = re.compile(r"^\s*copy\b.*\bprogram\b", re.I | re.S)
+_DROP_CASCADE = re.compile(r"^\s*drop\s+(?:(schema|owned)\b|\w.*\bcascade\s*;?\s*$)", re.I | re.S)
 _BATCH_HINT = re.compile(r"\blimit\b|\bbetween\b|\bctid\b|\bid\s*(<|<=|>|>=)\s*\d|:\w+|%\(\w+\)s", re.I)
 
 
@@ -221,6 +251,20 @@ def _textual(stripped: str) -> SqlStatement | None:
     if m := _DROP_TABLE.match(stripped) or _TRUNCATE.match(stripped):
         kind = "truncate" if stripped.lower().startswith("truncate") else "drop_table"
         return SqlStatement(stripped, kind, table=_unquote(m.groups()[-1]).split(".")[-1])
+    return _hidden_or_cascading(stripped)
+
+
+def _hidden_or_cascading(stripped: str) -> SqlStatement | None:
+    """Statements whose effect the text does not show: code the database runs (DO, functions, rules,
+    PREPARE/EXECUTE, CALL, COPY ... PROGRAM) and drops that cascade to objects nobody named."""
+    if m := _DYNAMIC.match(stripped):
+        what = next(g for g in m.groups() if g)
+        return SqlStatement(stripped, "dynamic", detail=f"{' '.join(what.upper().split())} (code run by the database)")
+    if _COPY_PROGRAM.match(stripped):
+        return SqlStatement(stripped, "dynamic", detail="COPY ... PROGRAM (a shell command on the database host)")
+    if m := _DROP_CASCADE.match(stripped):
+        cascades = "cascade" in stripped.lower() or (m.group(1) or "").lower() == "owned"
+        return SqlStatement(stripped, "drop_cascade", detail=" ".join(stripped.split())[:80]) if cascades else None
     return None
 
 
@@ -257,16 +301,30 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
             and eq.expression is not None
             and eq.expression.find(exp.Column) is not None
         ]
-        return SqlStatement(stripped, "update", table=_table_of(parsed), batched=batched, copied_columns=copied)
+        set_columns = [eq.this.name for eq in parsed.expressions if isinstance(eq, exp.EQ) and eq.this is not None]
+        where = parsed.args.get("where") is not None
+        return SqlStatement(
+            stripped,
+            "update",
+            table=_table_of(parsed),
+            batched=batched,
+            copied_columns=copied,
+            set_columns=set_columns,
+            where=where,
+        )
     if isinstance(parsed, exp.Delete):
-        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=batched)
+        where = parsed.args.get("where") is not None
+        return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=batched, where=where)
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
     return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
 
 
+_LEADING_COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)\s*|/\*.*?\*/\s*)*", re.S)
+
+
 def _statement(text: str, parsed: exp.Expression | None) -> SqlStatement:
-    stripped = text.strip()
+    stripped = _LEADING_COMMENTS.sub("", text).strip()  # `/* x */ DROP TABLE t` is a DROP TABLE
     return _textual(stripped) or _alter_table(stripped) or _parsed(stripped, parsed)
 
 
@@ -294,23 +352,29 @@ def analyse_sql(sql: str, backend: str | None = None) -> ExecuteArg:
     return ExecuteArg(kind="literal", sql=sql, statements=statements)
 
 
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_]\w*)?\$")
+
+
 def _split_statements(sql: str) -> list[str]:
-    """Split on semicolons outside quotes (good enough to keep the original text of each statement)."""
+    """Split on semicolons outside quotes and $$ bodies (good enough to keep each statement's original text)."""
     parts: list[str] = []
-    current: list[str] = []
-    quote: str | None = None
-    for char in sql:
-        if quote:
-            current.append(char)
-            if char == quote:
-                quote = None
-            continue
+    start = index = 0
+    while index < len(sql):
+        char = sql[index]
         if char in ("'", '"'):
-            quote = char
-        if char == ";":
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
+            index = _after(sql, char, index + 1)
+        elif char == "$" and (tag := _DOLLAR_TAG.match(sql, index)):
+            index = _after(sql, tag.group(0), tag.end())
+        elif char == ";":
+            parts.append(sql[start:index])
+            start = index = index + 1
+        else:
+            index += 1
+    parts.append(sql[start:])
     return [p for p in parts if p.strip()]
+
+
+def _after(sql: str, closing: str, index: int) -> int:
+    """The position after ``closing`` (the end of the text when it never closes)."""
+    end = sql.find(closing, index)
+    return len(sql) if end < 0 else end + len(closing)

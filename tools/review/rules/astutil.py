@@ -42,7 +42,7 @@ def truthy(node: ast.expr | None) -> bool:
     return literal_value(node) is True
 
 
-def src(node: ast.expr | None) -> str:
+def src(node: ast.AST | None) -> str:
     return ast.unparse(node) if node is not None else ""
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import column_spec, default_text, name_value, q, type_label
+from alembic_mcp.tools.review.rules.astutil import callee, column_spec, default_text, kw, name_value, q, src, type_label
 from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
-from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
+from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 VOLATILE = re.compile(
     r"\b(random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|timeofday|"
@@ -158,6 +159,77 @@ DROP_COLUMN = rule(
 )
 
 
+def _fix_destructive(table: str | None, column: str | None) -> str:
+    target = f"{table}.{column}" if column else (table or "the table")
+    return (
+        f"Restrict the change to the rows meant (a WHERE clause), or keep the old values of {target} (copy them "
+        "to a backup table first) and have a human approve the loss."
+    )
+
+
+DESTRUCTIVE_DATA_CHANGE = rule(
+    "destructive-data-change",
+    "error",
+    "UPDATE/DELETE without WHERE on an existing table, or a type change whose USING discards the values",
+    "Every existing row is deleted or overwritten: the old values are gone for good and downgrade() cannot "
+    "bring them back.",
+    _fix_destructive,
+    escalations=("destructive-data-change",),
+)
+
+
+def destroys_data(
+    state, op: OpCall | None, table: str | None, column: str | None, how: str, line: int | None = None
+) -> None:
+    """The values of ``table.column`` (every row of ``table`` when column is None) are lost; the database
+    fact clears it when the column holds no values (the table no rows)."""
+    target = f"{table}.{column}" if column else str(table)
+    state.emit(
+        DESTRUCTIVE_DATA_CHANGE,
+        op,
+        f"{how}: the existing values of {target} are lost.",
+        _fix_destructive(table, column),
+        table=table,
+        column=column,
+        line=line,
+        fact=NonNullFact(table, column) if column else RowsFact(table),
+        escalation=(
+            f"{how}; the database was not checked, so {target} is assumed to hold data.",
+            {"table": table, "column": column, "how": how},
+        ),
+        loses=how,
+    )
+
+
+@on_file
+def partial_batch_recreate(state) -> None:
+    """``batch_alter_table(..., recreate="always", include_columns=[...])``: the copy keeps only those columns."""
+    func = state.migration.functions.get("upgrade")
+    for node in ast.walk(func) if func is not None else ():
+        if not (isinstance(node, ast.Call) and callee(node) == "batch_alter_table" and state.runs(node.lineno)):
+            continue
+        listed = _included_columns(node)
+        if listed is not None:
+            table = name_value(node.args[0] if node.args else kw(node, "table_name"))
+            how = f"batch_alter_table recreates {table} copying only include_columns={src(listed)[:60]}"
+            destroys_data(state, None, table, None, how, line=node.lineno)
+
+
+def _included_columns(batch: ast.Call) -> ast.expr | None:
+    """``include_columns=...`` given directly or inside ``reflect_kwargs={...}``."""
+    reflect = kw(batch, "reflect_kwargs")
+    if isinstance(reflect, ast.Dict):
+        for key, value in zip(reflect.keys, reflect.values, strict=True):
+            if key is not None and literal_value(key) == "include_columns":
+                return value
+    return kw(batch, "include_columns")
+
+
+def discards_values(using: str | None, column: str | None) -> bool:
+    """A ``USING`` expression that does not read the column: every old value is replaced."""
+    return bool(using and column) and re.search(rf'(?i)(?<![\w"]){re.escape(column or "")}(?!\w)', using or "") is None
+
+
 @on_op("add_column")
 def add_column(state, op: OpCall) -> None:
     spec = column_spec(op.arg(1, "column"))
@@ -223,6 +295,9 @@ def alter_column(state, op: OpCall) -> None:
         if "new_column_name" in kwargs:
             state.clear(RENAME_COLUMN.id, table)
         return
+    using = literal_value(kwargs.get("postgresql_using"))
+    if isinstance(using, str) and discards_values(using, col):
+        destroys_data(state, op, table, col, f"alter_column changes the type of {table}.{col} USING {using}")
     if literal_value(kwargs.get("nullable")) is False:
         if table in state.validated_tables:
             state.clear(SET_NOT_NULL.id, table)
@@ -277,6 +352,32 @@ def drop_column(state, op: OpCall) -> None:
 PERSON_COLS = 'sa.Column("id", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("id", name="pk_tmp")'
 
 CASES = cases(
+    Case(
+        "destructive-data-change",
+        'with op.batch_alter_table("persons", recreate="always", reflect_kwargs={"include_columns": ["id", "name"]})'
+        " as b:\n    pass",
+        escalation="destructive-data-change",
+        table="persons",
+        backend="sqlite",
+    ),
+    Case(
+        "destructive-data-change",
+        'with op.batch_alter_table("persons", recreate="always") as b:\n    b.alter_column("name", nullable=False)',
+        triggers=False,
+        backend="sqlite",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.alter_column("persons", "pgy_level", type_=sa.Integer(), postgresql_using="NULL")',
+        severity="error",
+        escalation="destructive-data-change",
+        column="pgy_level",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.alter_column("persons", "pgy_level", type_=sa.Integer(), postgresql_using="pgy_level::integer")',
+        triggers=False,
+    ),
     Case(
         "add-column-required",
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))',

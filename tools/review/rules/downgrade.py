@@ -632,6 +632,18 @@ CASES = cases(
         escalation="unclear-rollback",
         message_contains=("pgy_level values are gone",),
     ),
+    Case(  # hostile review H4: the agent writes the message, so a message never clears the escalation
+        "irreversible-downgrade",
+        'op.execute("UPDATE persons SET pgy_level = NULL")',
+        'raise NotImplementedError("irreversible: data loss approved by DBA, backup taken")',
+        escalation="unclear-rollback",
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'raise NotImplementedError("irreversible: approved")',
+        escalation="unclear-rollback",
+    ),
     Case(
         "downgrade-loses-data",
         f'op.create_table("tags", {PERSON_COLS})\nop.execute("INSERT INTO tags (id) SELECT id FROM persons")',

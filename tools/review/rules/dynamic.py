@@ -22,6 +22,8 @@ OS_PROCESS = ("system", "popen", "exec", "spawn", "fork", "posix_spawn", "startf
 DRIVER_MODULES = {"psycopg", "psycopg2", "asyncpg", "pymysql", "MySQLdb", "mysql", "sqlite3", "aiosqlite", "pyodbc"}
 ENGINE_CALLS = {"create_engine", "create_async_engine", "engine_from_config", "create_mock_engine", "connect"}
 URL_OPTIONS = {"get_main_option", "get_section_option", "get_section"}
+URL_ATTRIBUTES = {"url", "engine"}  # what a bind hands out to build another connection
+OFFLINE_MODE = {"as_sql", "is_offline_mode"}
 SAFE_MODULES = ("sqlalchemy", "sqlmodel", "typing", "datetime", "decimal", "uuid", "enum", "json", "re")
 SAFE_ALEMBIC = ("alembic.op", "alembic.context")
 SAFE_BUILTINS = {
@@ -86,6 +88,15 @@ UNREAD_STATEMENT = rule(
     _fix_unread,
     escalations=("uninspectable-sql",),
 )
+MODULE_LEVEL_CODE = rule(
+    "module-level-code",
+    "error",
+    "code at module level (outside upgrade/downgrade) that calls op, runs unread code or branches",
+    "Alembic imports the migration inside run_migrations, where op is live: module-level code runs on the "
+    "target as surely as upgrade(), whenever any command loads the history, and no rule reads it there.",
+    lambda *_: "Keep the module to imports, definitions and plain assignments; move operations into upgrade().",
+    escalations=("uninspectable-sql",),
+)
 
 
 @dataclass
@@ -98,6 +109,9 @@ class Statement:
     code: str
     read: bool
     unread_call: str | None = None
+    # The offline render shows what this statement runs online: False when it calls another module or
+    # branches on offline/online mode (as_sql, is_offline_mode()), whose code may render one thing and run another.
+    render_shows_it: bool = True
 
 
 def _imports(tree: ast.Module) -> dict[str, str]:
@@ -207,6 +221,20 @@ def _code_use(scan: _Scan, node: ast.AST) -> str | None:
     return None
 
 
+def _module_path(scan: _Scan, node: ast.Attribute) -> bool:
+    """``sa.engine.url``: a path into an imported module (not a bind's attribute)."""
+    dotted = _dotted(node)
+    return bool(dotted) and dotted.split(".")[0] in scan.imports
+
+
+def _resolved(scan: _Scan, node: ast.Call) -> str | None:
+    """The called name, through import aliases (``from sqlalchemy import create_engine as mk``: mk -> create_engine)."""
+    name = callee(node)
+    if isinstance(node.func, ast.Name) and node.func.id in scan.imports:
+        return scan.imports[node.func.id].rsplit(".", 1)[-1]
+    return name
+
+
 def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
     if isinstance(node, ast.Import | ast.ImportFrom):
         modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
@@ -215,10 +243,14 @@ def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
             return f"imports the database driver {modules[0]}"
         if node.__class__ is ast.ImportFrom and (node.module or "") == "os" and {"environ", "getenv"} & set(names):
             return "imports os.environ / os.getenv"
+        if engine := next((n for n in names if n in ENGINE_CALLS), None):
+            return f"imports {engine}"
         return None
+    if isinstance(node, ast.Attribute) and node.attr in URL_ATTRIBUTES and not _module_path(scan, node):
+        return f"reads `{src(node)[:80]}`, from which another connection can be built"
     if isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ", "os.getenv", "os.environb"):
         return f"reads {_dotted(node)}"
-    if isinstance(node, ast.Call) and callee(node) in ENGINE_CALLS:
+    if isinstance(node, ast.Call) and _resolved(scan, node) in ENGINE_CALLS:
         return f"calls {src(node.func)}()"
     if isinstance(node, ast.Call) and callee(node) in URL_OPTIONS:
         return f"reads configuration ({src(node)[:80]})"
@@ -244,6 +276,72 @@ def dynamic_code_and_connections(state) -> None:
                     {"line": line, "what": found},
                 ),
             )
+
+
+def _module_code(scan: _Scan, known: set[str], body: list[ast.stmt]) -> list[tuple[int, str]]:
+    """(line, what) for each statement of a module (or class) body that does more than define names."""
+    out: list[tuple[int, str]] = []
+    for stmt in body:
+        if isinstance(stmt, ast.Import | ast.ImportFrom) or _is_docstring(stmt) or _type_checking_imports(stmt):
+            continue
+        if isinstance(stmt, ast.ClassDef):
+            out.extend(_import_time_code(scan, known, [*stmt.bases, *stmt.keywords, *stmt.decorator_list]))
+            out.extend(_module_code(scan, known, stmt.body))
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = stmt.args
+            evaluated = [*stmt.decorator_list, *args.defaults, *(d for d in args.kw_defaults if d is not None)]
+            out.extend(_import_time_code(scan, known, evaluated))
+            if stmt.name in ("upgrade", "downgrade") and stmt.decorator_list:
+                out.append((stmt.lineno, f"a decorator replaces {stmt.name}() with code the review does not read"))
+        elif isinstance(stmt, ast.Assign | ast.AnnAssign):
+            out.extend(_import_time_code(scan, known, [stmt]))
+        else:
+            out.append((stmt.lineno, f"`{src(stmt).splitlines()[0][:60]}` runs when the module is imported"))
+    return out
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _type_checking_imports(stmt: ast.stmt) -> bool:
+    """``if TYPE_CHECKING:`` holding only imports."""
+    return (
+        isinstance(stmt, ast.If)
+        and src(stmt.test).endswith("TYPE_CHECKING")
+        and all(isinstance(s, ast.Import | ast.ImportFrom) for s in stmt.body + stmt.orelse)
+    )
+
+
+def _import_time_code(scan: _Scan, known: set[str], nodes: list) -> list[tuple[int, str]]:
+    """Code evaluated when the module is imported that uses op/context or calls code the review does not read."""
+    out = []
+    for node in nodes:
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & (scan.ops | scan.batch | {"context"})
+        unknown = _unknown_call(scan, known, node) if isinstance(node, ast.stmt) else _unknown_expr(scan, known, node)
+        if used or unknown:
+            what = f"uses {sorted(used)[0]}" if used else f"calls {unknown}()"
+            out.append((getattr(node, "lineno", 1), f"module-level code {what} when the module is imported"))
+    return out
+
+
+def _unknown_expr(scan: _Scan, known: set[str], node: ast.AST) -> str | None:
+    return _unknown_call(scan, known, ast.Expr(value=node)) if isinstance(node, ast.expr) else None
+
+
+@on_file
+def module_level_code(state) -> None:
+    scan = _Scan(state)
+    known = _module_values(state.migration.tree) | set(scan.imports)
+    for line, what in sorted(set(_module_code(scan, known, state.migration.tree.body))):
+        state.emit(
+            MODULE_LEVEL_CODE,
+            None,
+            f"Line {line}: {what}; the review reads only upgrade() and downgrade().",
+            MODULE_LEVEL_CODE.fix(),
+            line=line,
+            escalation=(f"Line {line}: {what}; a human must read it.", {"line": line, "what": what}),
+        )
 
 
 def _locals(func: ast.FunctionDef) -> set[str]:
@@ -286,19 +384,67 @@ def statements(state) -> list[Statement]:
     """Every top-level statement of upgrade() and downgrade(), and whether layer 1 reads it whole."""
     scan = _Scan(state)
     module_names = _module_values(state.migration.tree) | scan.ops | {"context"}
-    out = []
+    # Code in other modules may branch on offline mode unseen: then no render covers the file's unread calls.
+    offline_file = _mentions_offline_mode(state.migration.tree) or _calls_other_modules(scan, state.migration.tree)
+    out: list[Statement] = []
     for fname in ("upgrade", "downgrade"):
         func = state.migration.functions.get(fname)
         if func is None:
             continue
         known = module_names | _locals(func) | scan.batch
-        for stmt in func.body:
-            unknown = _unknown_call(scan, known, stmt)
-            code = (
-                src(stmt).splitlines()[0][:120] if not isinstance(stmt, ast.With) else src(stmt.items[0].context_expr)
-            )
-            out.append(Statement(fname, stmt.lineno, stmt.end_lineno or stmt.lineno, code, unknown is None, unknown))
+        out.extend(_statement(scan, known, fname, stmt, offline_file) for stmt in func.body)
     return out
+
+
+def _statement(scan: _Scan, known: set[str], fname: str, stmt: ast.stmt, offline_file: bool) -> Statement:
+    unknown = _unknown_call(scan, known, stmt)
+    code = src(stmt).splitlines()[0][:120] if not isinstance(stmt, ast.With) else src(stmt.items[0].context_expr)
+    statement = Statement(fname, stmt.lineno, stmt.end_lineno or stmt.lineno, code, unknown is None, unknown)
+    if _mentions_offline_mode(stmt):
+        statement.render_shows_it = False
+        if statement.read and _calls_beyond_op(scan, stmt):
+            statement.read, statement.unread_call = False, "code guarded by an offline/online-mode test"
+    elif unknown is not None:
+        statement.render_shows_it = not offline_file
+    return statement
+
+
+def _calls_other_modules(scan: _Scan, tree: ast.Module) -> bool:
+    """A call into an imported module the review does not read (not sqlalchemy, alembic's op/context, ...)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
+            continue
+        root = _root(node.func)
+        module = scan.imports.get(root.id) if isinstance(root, ast.Name) else None
+        if module is not None and module.split(".")[0] not in SAFE_MODULES and module not in SAFE_ALEMBIC:
+            return True
+    return False
+
+
+def _mentions_offline_mode(node: ast.AST) -> bool:
+    """``as_sql`` / ``is_offline_mode`` anywhere in the code: it can render one thing and run another."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr in OFFLINE_MODE:
+            return True
+        if isinstance(sub, ast.Name) and sub.id in OFFLINE_MODE:
+            return True
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value in OFFLINE_MODE:
+            return True
+    return False
+
+
+def _calls_beyond_op(scan: _Scan, stmt: ast.stmt) -> bool:
+    """A call other than ``op.<operation>(...)`` and the offline test itself."""
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
+            continue
+        root = _root(node.func)
+        if isinstance(root, ast.Name) and root.id in scan.ops | scan.batch:
+            continue
+        if callee(node) in OFFLINE_MODE:
+            continue
+        return True
+    return False
 
 
 @on_file
@@ -384,5 +530,54 @@ CASES = cases(
         'op.drop_column("persons", "uid")',
         header="import residency.types\n",
         triggers=False,
+    ),
+    Case(
+        "own-connection",
+        'e = mk(op.get_bind().engine.url.set(database="production"))\n'
+        'with e.begin() as c:\n    c.execute(sa.text("UPDATE persons SET pgy_level = NULL"))',
+        header="from sqlalchemy import create_engine as mk\n",
+        escalation="own-connection",
+    ),
+    Case(
+        "own-connection",
+        'e = op.get_bind().engine\nu = e.url.set(database="production")',
+        escalation="own-connection",
+        line=9,
+    ),
+    Case("own-connection", "import psycopg as pg\npg.connect(dbname='production')", escalation="own-connection"),
+    Case("own-connection", 'from sqlite3 import connect as c\nc("/tmp/x.db")', escalation="own-connection"),
+    Case("own-connection", 'url = sa.engine.url.make_url("sqlite://")', triggers=False),
+    Case(
+        "module-level-code",
+        "pass",
+        header='try:\n    op.drop_table("rotations")\nexcept Exception:\n    pass\n',
+        escalation="uninspectable-sql",
+        line=1,
+    ),
+    Case(
+        "module-level-code",
+        "pass",
+        header='DROPPED = op.drop_table("rotations")\n',
+        escalation="uninspectable-sql",
+    ),
+    Case("module-level-code", "pass", header="import os\nos.remove('/tmp/x')\n", escalation="uninspectable-sql"),
+    Case(
+        "module-level-code",
+        'op.execute(persons.update().where(persons.c.role.is_(None)).values(role="r"))',
+        header='from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nROLE = "r"\n'
+        'persons = sa.table("persons", sa.column("role"))\nkinds = sa.Enum("a", "b", name="kind")\n',
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "if not op.get_context().as_sql:\n    helpers.drop_legacy()",
+        header="import helpers\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "unread-statement",
+        "if not context.is_offline_mode():\n    print(len(sa.inspect(op.get_bind()).get_table_names()))",
+        header="from alembic import context\n",
+        escalation="uninspectable-sql",
     ),
 )

@@ -106,6 +106,8 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
         func = state.migration.functions.get(op.function)
         if arg.construct in ("update", "delete") and not op.in_autocommit and not in_loop(func, op.line):
             backfill(state, op, arg.construct.upper(), op.table or arg.construct_table, src(op.node.args[0]))
+        if arg.construct in ("update", "delete") and not arg.construct_where:
+            _unrestricted_construct(state, op, arg.construct, _table_name(state, arg.construct_table))
         return
     created = {o.table for o in state.up if o.name == "create_table" and o.line < op.line}
     for statement in arg.statements:
@@ -135,10 +137,80 @@ def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None
     )
 
 
+def _created_here(state, op: OpCall, table: str | None) -> bool:
+    return any(o.name == "create_table" and o.table == table and o.line < op.line for o in state.up)
+
+
+def _table_name(state, variable: str | None) -> str | None:
+    """The table a construct's variable names (``persons = sa.table("persons", ...)``), else the variable."""
+    for node in ast.walk(state.migration.tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and node.value.args):
+            continue
+        named = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        first = node.value.args[0]
+        if variable in named and callee(node.value) in ("table", "Table") and isinstance(first, ast.Constant):
+            return str(first.value)
+    return variable
+
+
+def _values_columns(node: ast.expr) -> list[str] | None:
+    """The columns ``.values(col=...)`` / ``.values({"col": ...})`` sets; None when they cannot be read."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and callee(sub) == "values":
+            names: list[str | None] = [k.arg for k in sub.keywords]
+            for arg in sub.args:
+                if not isinstance(arg, ast.Dict):
+                    return None
+                names += [str(k.value) if isinstance(k, ast.Constant) else None for k in arg.keys]
+            return None if None in names or not names else [str(n) for n in names]
+    return None
+
+
+def _unrestricted_construct(state, op: OpCall, verb: str, table: str | None) -> None:
+    """``sa.delete(t)`` / ``t.update().values(...)`` without ``.where()``: every row."""
+    if _created_here(state, op, table):
+        return
+    if verb == "delete":
+        columns.destroys_data(state, op, table, None, f"delete() without .where() empties {table}")
+        return
+    names: list[str | None] = [*(_values_columns(op.node.args[0]) or [])] or [None]
+    overwritten = [c for c in names if c is None or (table, c) not in state.added_columns]
+    if overwritten:
+        how = f"update() without .where() overwrites {table}{'.' + overwritten[0] if overwritten[0] else ''}"
+        columns.destroys_data(state, op, table, overwritten[0], how + " in every row")
+
+
 def _data_change(state, op: OpCall, s: SqlStatement, created: set) -> None:
     func = state.migration.functions.get(op.function)
     if s.table not in created and not s.batched and not op.in_autocommit and not in_loop(func, op.line):
         backfill(state, op, s.kind.upper(), s.table, s.text)
+    if s.where or s.table in created:
+        return
+    if s.kind == "delete":
+        columns.destroys_data(state, op, s.table, None, f"DELETE without WHERE empties {s.table}")
+        return
+    overwritten = [c for c in s.set_columns if (s.table, c) not in state.added_columns]
+    if overwritten:
+        how = f"UPDATE without WHERE overwrites {s.table}.{overwritten[0]} in every row"
+        columns.destroys_data(state, op, s.table, overwritten[0], how)
+
+
+def _hidden(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    _uninspectable(state, op, s.detail)
+
+
+def _drop_cascade(state, op: OpCall, s: SqlStatement, created: set) -> None:
+    """DROP SCHEMA / DROP OWNED / DROP ... CASCADE: drops tables and columns nobody named."""
+    state.emit(
+        tables.DROP_TABLE,
+        op,
+        f"`{s.detail}` drops every object that depends on it (tables, columns, views), unnamed.",
+        "Drop the objects one by one (op.drop_table / op.drop_column), without CASCADE, so each is reviewed.",
+        escalation=(
+            f"`{s.detail}` drops objects the migration does not name; they are assumed to hold data.",
+            {"statement": s.detail, "rows": None},
+        ),
+    )
 
 
 def _create_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
@@ -228,7 +300,9 @@ def _enum(state, op: OpCall, s: SqlStatement, created: set) -> None:
 
 
 def _drop_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
-    if s.table not in created:
+    if re.search(r"(?i)\bcascade\b", s.text):  # also drops what depends on the table: escalates even if empty
+        _drop_cascade(state, op, SqlStatement(s.text, "drop_cascade", detail=" ".join(s.text.split())[:80]), created)
+    elif s.table not in created:
         tables.drop_table_hit(state, op, s.table, "truncated" if s.kind == "truncate" else "dropped")
 
 
@@ -255,8 +329,16 @@ RAW_ADD_COLUMN = re.compile(
 )
 
 
+RAW_TYPE_USING = re.compile(r'(?is)\balter\s+(?:column\s+)?"?(\w+)"?\s+(?:set\s+data\s+)?type\s+.*?\busing\s+(.+)$')
+
+
 def _alter_table(state, op: OpCall, s: SqlStatement, created: set) -> None:
-    """ALTER TABLE ... ADD COLUMN ... DEFAULT <volatile>: the same rewrite as add_column's."""
+    """ALTER TABLE ... ADD COLUMN ... DEFAULT <volatile>: the same rewrite as add_column's; ALTER COLUMN ...
+    TYPE ... USING <not the column>: the values are replaced."""
+    using = RAW_TYPE_USING.search(s.text.rstrip(";"))
+    if using and s.table not in created and columns.discards_values(using.group(2), using.group(1)):
+        how = f"ALTER COLUMN {using.group(1)} TYPE ... USING {using.group(2).strip()[:60]}"
+        columns.destroys_data(state, op, s.table, using.group(1), how)
     m = RAW_ADD_COLUMN.search(s.text.rstrip(";"))
     if s.table in created or m is None or not columns.VOLATILE.search(m.group(3)):
         return
@@ -284,6 +366,8 @@ STATEMENT_RULES: dict[str, Callable] = {
     "drop_table": _drop_table,
     "truncate": _drop_table,
     "drop_column": _drop_column,
+    "dynamic": _hidden,
+    "drop_cascade": _drop_cascade,
 }
 
 
@@ -411,4 +495,139 @@ CASES = cases(
         column="pgy_level",
     ),
     Case("drop-table", 'op.execute("DR" + "OP TABLE rotations")', escalation="drop-table-with-data"),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"DO $$ BEGIN EXECUTE 'DROP TABLE rotations'; END $$\")",
+        escalation="uninspectable-sql",
+        message_contains=("DO",),
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"DO $$ BEGIN EXECUTE reverse('snoitator elbat pord'); END $$\")",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"CREATE FUNCTION zz() RETURNS void LANGUAGE sql AS 'DROP TABLE rotations'\")\n"
+        'op.execute("SELECT zz()")',
+        escalation="uninspectable-sql",
+        line=9,
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("CREATE PROCEDURE zp() LANGUAGE plpgsql AS $$ BEGIN DROP TABLE rotations; END $$")\n'
+        'op.execute("CALL zp()")',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("PREPARE p AS DELETE FROM rotations")\nop.execute("EXECUTE p")',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        "op.execute(\"COPY (SELECT 1) TO PROGRAM 'touch /tmp/x'\")",
+        escalation="uninspectable-sql",
+        message_contains=("PROGRAM",),
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("CREATE RULE r AS ON UPDATE TO persons DO INSTEAD NOTHING")',
+        escalation="uninspectable-sql",
+    ),
+    Case("raw-sql-uninspectable", 'op.execute("COPY persons TO STDOUT")', triggers=False),
+    Case(
+        "drop-table",
+        'op.execute("CREATE SCHEMA IF NOT EXISTS trash")\n'
+        'op.execute("ALTER TABLE rotations SET SCHEMA trash")\n'
+        'op.execute("DROP SCHEMA trash CASCADE")',
+        escalation="drop-table-with-data",
+        line=11,
+    ),
+    Case(
+        "drop-table",
+        'op.execute("DROP SCHEMA public CASCADE")',
+        'op.execute("CREATE SCHEMA public")',
+        escalation="drop-table-with-data",
+    ),
+    Case("drop-table", 'op.execute("DROP VIEW persons_v CASCADE")', escalation="drop-table-with-data"),
+    Case("drop-table", 'op.execute("DROP OWNED BY someone")', escalation="drop-table-with-data"),
+    Case("drop-table", 'op.execute("DROP SCHEMA IF EXISTS empty_one")', triggers=False),
+    Case(
+        "destructive-data-change",
+        'op.execute("UPDATE persons SET pgy_level = NULL")',
+        'op.execute("SELECT 1")',
+        severity="error",
+        escalation="destructive-data-change",
+        table="persons",
+        column="pgy_level",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("DELETE FROM rotations")',
+        escalation="destructive-data-change",
+        table="rotations",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute(sa.delete(sa.table("rotations")))',
+        escalation="destructive-data-change",
+        table="rotations",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("ALTER TABLE persons ALTER COLUMN pgy_level TYPE int USING NULL")',
+        escalation="destructive-data-change",
+        column="pgy_level",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("UPDATE persons SET pgy_level = NULL WHERE pgy_level < 0")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("DELETE FROM rotations WHERE id IN (SELECT id FROM rotations WHERE name IS NULL LIMIT 1000)")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.add_column("persons", sa.Column("display", sa.String(120), nullable=True))\n'
+        'op.execute("UPDATE persons SET display = name")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("n", sa.Text()))\n'
+        'op.execute("UPDATE tags SET n = NULL")\nop.execute("DELETE FROM tags")',
+        'op.drop_table("tags")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'op.execute("ALTER TABLE persons ALTER COLUMN pgy_level TYPE bigint USING pgy_level::bigint")',
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'rotations = sa.table("rotations", sa.column("id"))\n'
+        "op.execute(sa.delete(rotations).where(rotations.c.id > 100))",
+        triggers=False,
+    ),
+    Case("drop-table", 'op.execute("/* tidy */ DROP TABLE rotations")', escalation="drop-table-with-data"),
+    Case(
+        "destructive-data-change",
+        'persons = sa.table("persons", sa.column("role"))\nop.execute(persons.update().values(role="resident"))',
+        escalation="destructive-data-change",
+        table="persons",
+        column="role",
+    ),
+    Case(
+        "destructive-data-change",
+        'op.add_column("persons", sa.Column("nick", sa.Text(), nullable=True))\n'
+        'persons = sa.table("persons", sa.column("nick"))\nop.execute(persons.update().values(nick="x"))',
+        'op.drop_column("persons", "nick")',
+        triggers=False,
+    ),
+    Case("drop-table", 'op.execute("DROP TABLE rotations CASCADE")', escalation="drop-table-with-data"),
 )
