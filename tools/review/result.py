@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult
 from alembic_mcp.tools.review.suppressions import Suppression
 
@@ -42,8 +43,8 @@ class ReviewedRevision(BaseModel):
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     coverage: list[StatementCoverage] = Field(
         default_factory=list,
-        description="Each statement of upgrade() and downgrade() with the layers that read it; a statement no "
-        "layer read escalates (uninspectable-sql).",
+        description="Statements of upgrade()/downgrade() with the layers that read them (detail=summary: only "
+        "those the AST rules could not read); one no layer read escalates (uninspectable-sql).",
     )
     sql: str | None = Field(default=None, description="Offline-rendered SQL (include_sql=true).")
 
@@ -63,7 +64,37 @@ class ReviewMigrationResult(VerdictResult):
     database: DatabaseContext
 
 
+Detail = Literal["summary", "full"]
+
+
+def validate_detail(detail: object) -> Detail:
+    if detail not in ("summary", "full"):
+        raise InvalidArgument(
+            f"detail must be 'summary' (default: findings, escalations and statements needing attention) or "
+            f"'full' (also every statement's coverage), not {str(detail)[:40]!r}."
+        )
+    return detail  # type: ignore[return-value]  # checked just above
+
+
+def with_detail(result: ReviewMigrationResult, detail: Detail) -> ReviewMigrationResult:
+    """detail='summary' keeps a multi-revision result small: a revision's coverage lists only the statements
+    the AST rules could not read whole (what a reader must look at); 'full' keeps every statement."""
+    if detail == "summary":
+        for revision in result.revisions:
+            revision.coverage = [c for c in revision.coverage if "ast" not in c.layers]
+    return result
+
+
+def _sentence(text: str) -> str:
+    """One sentence ending in exactly one full stop, whatever the parts ended with."""
+    return text.rstrip().rstrip(".") + "."
+
+
 def summary(result: ReviewMigrationResult) -> str:
+    return _sentence(_summary_text(result))
+
+
+def _summary_text(result: ReviewMigrationResult) -> str:
     n = len(result.revisions)
     if n == 0:
         return (
