@@ -30,6 +30,7 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.graph import History
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.review.context import Facts, apply, gather
+from alembic_mcp.tools.review.resolved import mark_resolved
 from alembic_mcp.tools.review.result import (
     DatabaseContext,
     ReviewedRevision,
@@ -101,6 +102,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
     _judge_renames(review)
     _apply_naming_convention(review)
     _apply_facts(review)
+    mark_resolved(review)
     _lift_statements_the_sql_covered(review)
     await review.progress(3, 4, "merging the layers and applying the escalation policy")
     review.approvals = read_approvals(review.project.root)

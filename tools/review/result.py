@@ -76,12 +76,27 @@ def validate_detail(detail: object) -> Detail:
     return detail  # type: ignore[return-value]  # checked just above
 
 
+LONG_ADVICE_CHARS = 300  # a warning's fix longer than this is given once per rule in a summary
+
+
 def with_detail(result: ReviewMigrationResult, detail: Detail) -> ReviewMigrationResult:
     """detail='summary' keeps a multi-revision result small: a revision's coverage lists only the statements
-    the AST rules could not read whole (what a reader must look at); 'full' keeps every statement."""
-    if detail == "summary":
-        for revision in result.revisions:
-            revision.coverage = [c for c in revision.coverage if "ast" not in c.layers]
+    the AST rules could not read whole (what a reader must look at), a rule's ``why`` is given at its first
+    finding only, and a warning's long fix too (later ones point at it); an error always keeps its own fix.
+    'full' keeps everything."""
+    if detail == "full":
+        return result
+    for revision in result.revisions:
+        revision.coverage = [c for c in revision.coverage if "ast" not in c.layers]
+    first: dict[str, Finding] = {}
+    for finding in result.findings:
+        earlier = first.setdefault(finding.rule, finding)
+        if earlier is finding:
+            continue
+        finding.why = None
+        if finding.severity != "error" and finding.fix and len(finding.fix) > LONG_ADVICE_CHARS:
+            where = f"{earlier.file}:{earlier.line}" if earlier.file and earlier.line else earlier.file or "above"
+            finding.fix = f"As the {finding.rule} fix at {where}, for this table and column (detail='full' shows it)."
     return result
 
 
