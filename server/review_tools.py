@@ -31,7 +31,7 @@ ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
 ARG_CHANGED_SINCE = (
     "A git ref, e.g. 'origin/main': review the revisions changed since it and check the commit rules. Alone."
 )
-ARG_DETAIL = "summary (default) or full (every statement's coverage)."
+ARG_DETAIL = "summary (default; each rule explained once) or full (every why, fix and statement)."
 
 
 def register(server: MCPServer, state: ServerState) -> None:

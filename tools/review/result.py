@@ -73,7 +73,7 @@ def validate_detail(detail: object) -> Detail:
             f"detail must be 'summary' (default: findings, escalations and statements needing attention) or "
             f"'full' (also every statement's coverage), not {str(detail)[:40]!r}."
         )
-    return detail  # type: ignore[return-value]  # checked just above
+    return detail
 
 
 LONG_ADVICE_CHARS = 300  # a warning's fix longer than this is given once per rule in a summary
