@@ -183,3 +183,20 @@ async def test_mcp_changed_since_and_detail_arguments(repo, sqlite_url):
             assert r.is_error, args
             assert fragment in r.content[0].text, (args, r.content[0].text)
             assert "Traceback" not in r.content[0].text
+
+
+def test_project_in_a_subfolder_and_a_renamed_migration(example_project, sqlite_url):
+    outer = example_project.parent  # the repository holds the project in residency/
+    git(outer, "init", "-q", "-b", "main")
+    git(outer, "add", "residency")
+    git(outer, "commit", "-q", "-m", "initial")
+    versions = example_project / "migrations" / "versions"
+    git(outer, "mv", str(versions / "b2e1d1ce0002_audit_log_and_acgme_compliance.py"), str(versions / "b2_moved.py"))
+    git(outer, "commit", "-q", "-m", "rename a migration file")
+    result = review(example_project, sqlite_url, changed_since="main~1")
+    assert [r.revision for r in result.revisions] == [HEAD]
+    assert result.revisions[0].file == "migrations/versions/b2_moved.py"
+    assert "migration-deleted" not in rules(result)  # moved, not deleted: the revision is still there
+    (versions / "b2_moved.py").unlink()
+    deleted = review(example_project, sqlite_url, changed_since="main")
+    assert deleted.revisions == [] and rules(deleted)["migration-deleted"].severity == "warning"

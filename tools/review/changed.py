@@ -83,15 +83,15 @@ async def _check_ref(root: Path, ref: str) -> None:
 
 
 def _name_status(output: str) -> list[tuple[str, str]]:
-    """``--name-status -z`` output as (status letter, path); renames and copies give the new path."""
+    """``--name-status -z`` output as (status letter, path); a rename or copy is its new path, changed
+    (a moved migration keeps its revision: nothing was deleted)."""
     parts = output.split("\0")
     entries: list[tuple[str, str]] = []
     index = 0
     while index < len(parts) - 1:
         status = parts[index]
         if status[:1] in ("R", "C"):
-            entries.append(("D" if status[0] == "R" else "A", parts[index + 1]))
-            entries.append(("A", parts[index + 2]))
+            entries.append(("M", parts[index + 2]))
             index += 3
         elif status:
             entries.append((status[:1], parts[index + 1]))
