@@ -200,3 +200,22 @@ def test_project_in_a_subfolder_and_a_renamed_migration(example_project, sqlite_
     (versions / "b2_moved.py").unlink()
     deleted = review(example_project, sqlite_url, changed_since="main")
     assert deleted.revisions == [] and rules(deleted)["migration-deleted"].severity == "warning"
+
+
+def test_git_runs_without_the_target_url_and_without_the_repositorys_fsmonitor(repo, sqlite_url, monkeypatch):
+    from alembic_mcp.tools.review.changed import git_environment
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ALEMBIC_MCP_DATABASE_URL", sqlite_url)
+    env = git_environment(load_project(repo, {"database_url": sqlite_url}))
+    assert "DATABASE_URL" not in env and "ALEMBIC_MCP_DATABASE_URL" not in env and env.get("PATH")
+    marker = repo.parent / "fsmonitor-ran"
+    hook = repo.parent / "fsmonitor.sh"
+    hook.write_text(f"#!/bin/sh\nenv > {marker}\nexit 1\n")
+    hook.chmod(0o755)
+    git(repo, "config", "core.fsmonitor", str(hook))
+    git(repo, "diff", "--name-status", "HEAD")  # plain git runs the repository's hook ...
+    assert marker.exists()
+    marker.unlink()
+    review(repo, sqlite_url, changed_since="main")  # ... the review's git does not
+    assert not marker.exists()

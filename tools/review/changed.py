@@ -10,6 +10,7 @@ changed while no model file did is a warning (fine for a data migration, a slip 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import anyio
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
+from alembic_mcp.tools.core.isolation import worker_environment
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.generate.drift import Drift, defines_tables, model_drift
 
@@ -54,17 +56,25 @@ def validate_ref(ref: object) -> str:
     return ref
 
 
-async def _git(root: Path, *args: str) -> tuple[int, str]:
+def git_environment(project: Project) -> dict[str, str]:
+    """The server's environment without what leads to the target (a repository's config may run user
+    code, e.g. an fsmonitor hook): the same variables the worker loses (core/isolation.py)."""
+    _, to_remove = worker_environment(project.database_url, None, list(project.settings.url_env_vars))
+    return {name: value for name, value in os.environ.items() if name not in to_remove}
+
+
+async def _git(root: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
+    command = ["git", "-c", "core.fsmonitor=false", "-C", str(root), *args]
     try:
-        done = await anyio.run_process(["git", "-C", str(root), *args], check=False)
+        done = await anyio.run_process(command, check=False, env=env)
     except OSError as exc:
         raise ProjectError(f"git cannot be run ({exc}); changed_since needs git on the PATH.") from None
     output = done.stdout.decode(errors="replace") if done.returncode == 0 else done.stderr.decode(errors="replace")
     return done.returncode, output
 
 
-async def _repository_root(project: Project) -> Path:
-    code, out = await _git(project.root, "rev-parse", "--show-toplevel")
+async def _repository_root(project: Project, env: dict[str, str]) -> Path:
+    code, out = await _git(project.root, env, "rev-parse", "--show-toplevel")
     if code != 0:
         raise ProjectError(
             f"changed_since needs a git repository, and {project.root} is not in one. Review with revision=... "
@@ -73,8 +83,8 @@ async def _repository_root(project: Project) -> Path:
     return Path(out.strip()).resolve()
 
 
-async def _check_ref(root: Path, ref: str) -> None:
-    code, _ = await _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+async def _check_ref(root: Path, env: dict[str, str], ref: str) -> None:
+    code, _ = await _git(root, env, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if code != 0:
         raise InvalidArgument(
             f"changed_since {ref!r} is not a commit in this repository. Check the name (`git branch -a`), "
@@ -101,19 +111,19 @@ def _name_status(output: str) -> list[tuple[str, str]]:
     return entries
 
 
-async def _changed_paths(root: Path, ref: str) -> dict[str, str]:
+async def _changed_paths(root: Path, env: dict[str, str], ref: str) -> dict[str, str]:
     """Repository-relative path -> last status (A, M, D) since ``ref``, working tree included."""
     changes: dict[str, str] = {}
     for args in (
         ("diff", "--name-status", "-z", "--no-ext-diff", f"{ref}...HEAD", "--"),
         ("diff", "--name-status", "-z", "--no-ext-diff", "HEAD", "--"),
     ):
-        code, out = await _git(root, *args)
+        code, out = await _git(root, env, *args)
         if code != 0:
             raise ProjectError(f"git diff failed: {out.strip()[:300]}")
         for status, path in _name_status(out):
             changes[path] = "A" if status == "M" and changes.get(path) == "A" else status
-    code, out = await _git(root, "ls-files", "--others", "--exclude-standard", "-z")
+    code, out = await _git(root, env, "ls-files", "--others", "--exclude-standard", "-z")
     if code == 0:
         changes.update({path: "A" for path in out.split("\0") if path})
     return changes
@@ -121,12 +131,13 @@ async def _changed_paths(root: Path, ref: str) -> dict[str, str]:
 
 async def changed_files(project: Project, ref: str) -> ChangedFiles:
     """The migrations and model files of the project changed since ``ref``."""
-    root = await _repository_root(project)
-    await _check_ref(root, ref)
+    env = git_environment(project)
+    root = await _repository_root(project, env)
+    await _check_ref(root, env, ref)
     versions = [Path(v).resolve() for v in project.version_locations]
     skip = [project.script_location.resolve(), *versions]
     changed = ChangedFiles(ref)
-    for name, status in sorted((await _changed_paths(root, ref)).items()):
+    for name, status in sorted((await _changed_paths(root, env, ref)).items()):
         path = (root / name).resolve()
         if path.suffix != ".py" or not path.is_relative_to(project.root):
             continue
@@ -135,16 +146,16 @@ async def changed_files(project: Project, ref: str) -> ChangedFiles:
                 changed.deleted_migrations.append(project.relative(path))
             elif path.is_file():
                 changed.migrations.append(path)
-        elif not any(path.is_relative_to(s) for s in skip) and await _is_model_file(root, ref, name, path, status):
+        elif not any(path.is_relative_to(s) for s in skip) and await _is_model_file(root, env, ref, name, path, status):
             changed.models.append(path)
     return changed
 
 
-async def _is_model_file(root: Path, ref: str, name: str, path: Path, status: str) -> bool:
+async def _is_model_file(root: Path, env: dict[str, str], ref: str, name: str, path: Path, status: str) -> bool:
     """A file declaring tables now, or (deleted) at ``ref``."""
     if status != "D":
         return path.is_file() and await anyio.to_thread.run_sync(defines_tables, path)
-    code, out = await _git(root, "show", f"{ref}:{name}")
+    code, out = await _git(root, env, "show", f"{ref}:{name}")
     return code == 0 and ("__tablename__" in out or "Table(" in out)
 
 
