@@ -75,6 +75,7 @@ def test_model_change_without_migration_is_an_error(repo, request, backend):
     assert finding.severity == "error" and result.verdict == "fix"
     assert "add_column persons.nickname" in finding.message and finding.file == "residency/models.py"
     assert result.revisions == [] and "changed since main" in result.selection
+    assert "fix model-change-without-migration" in result.summary and "up to date" not in result.summary
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -105,6 +106,7 @@ def test_an_unchanged_branch_reviews_nothing(repo, sqlite_url):
     (repo / "README.txt").write_text("docs only\n")
     result = review(repo, sqlite_url, changed_since="main")
     assert result.revisions == [] and result.findings == [] and result.verdict == "proceed"
+    assert result.summary == "No migration changed (revisions changed since main (0)); 0 warning(s)."
 
 
 def test_deleted_model_module_still_counts_as_a_model_change(repo, sqlite_url):

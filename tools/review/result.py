@@ -112,10 +112,7 @@ def summary(result: ReviewMigrationResult) -> str:
 def _summary_text(result: ReviewMigrationResult) -> str:
     n = len(result.revisions)
     if n == 0:
-        return (
-            f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
-            "revision=... to review an applied one."
-        )
+        return _nothing_selected(result)
     errors = sorted({f.rule for f in result.findings if f.severity == "error"})
     rendered = sum("sql" in r.layers for r in result.revisions)
     checked = sum("database" in r.layers for r in result.revisions)
@@ -133,6 +130,19 @@ def _summary_text(result: ReviewMigrationResult) -> str:
     if approved:
         text += f" with {', '.join(approved)} approved by a human"
     return text + (f": safe to proceed ({warnings} warning(s))." if warnings else ": safe to proceed.")
+
+
+def _nothing_selected(result: ReviewMigrationResult) -> str:
+    errors = sorted({f.rule for f in result.findings if f.severity == "error"})
+    if errors:
+        return f"No revision to review ({result.selection}), but fix {', '.join(errors)}, then review again."
+    if "changed since" in result.selection:
+        warnings = sum(f.severity == "warning" for f in result.findings)
+        return f"No migration changed ({result.selection}); {warnings} warning(s)."
+    return (
+        f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
+        "revision=... to review an applied one."
+    )
 
 
 def next_steps(result: ReviewMigrationResult) -> list[str]:
