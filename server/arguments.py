@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 # Length limits published in every tool's input schema; pydantic refuses longer values before any work.
 MAX_REVISION_CHARS = 300  # an id, prefix, label or a range "lower:upper"
 MAX_PATH_CHARS = 4096
+MAX_GIT_REF_CHARS = 200  # a branch, tag, remote branch or commit id (review_migration's changed_since)
 MAX_MESSAGE_CHARS = 500
 MAX_NAME_CHARS = 128  # a backup label or a table name
 MAX_LIST_ITEMS = 1000

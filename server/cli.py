@@ -188,6 +188,18 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
     parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
     parser.add_argument(
+        "--changed-since",
+        metavar="REF",
+        default=None,
+        help="Review the revisions changed since this git ref (e.g. origin/main) and check the commit rules.",
+    )
+    parser.add_argument(
+        "--detail",
+        choices=("summary", "full"),
+        default="summary",
+        help="summary (default): statements needing attention only; full: every statement's coverage.",
+    )
+    parser.add_argument(
         "files",
         nargs="*",
         help="Migration files to review, one review each, relative to the current directory (how pre-commit "
@@ -203,13 +215,23 @@ async def _review_migration(project: Project, args: argparse.Namespace):
 
     if not args.files:
         return await review_migration(
-            project, revision=args.revision, path=args.path, include_sql=args.include_sql, progress=args.progress
+            project,
+            revision=args.revision,
+            path=args.path,
+            include_sql=args.include_sql,
+            progress=args.progress,
+            changed_since=args.changed_since,
+            detail=args.detail,
         )
-    if args.revision or args.path:
-        raise UsageError("give migration files, or --revision/--path, not both")
+    if args.revision or args.path or args.changed_since:
+        raise UsageError("give migration files, or --revision/--path/--changed-since, not both")
     return [
         await review_migration(
-            project, path=str(Path(file).resolve()), include_sql=args.include_sql, progress=args.progress
+            project,
+            path=str(Path(file).resolve()),
+            include_sql=args.include_sql,
+            progress=args.progress,
+            detail=args.detail,
         )
         for file in args.files
     ]

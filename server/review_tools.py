@@ -1,6 +1,6 @@
 """MCP registration of review_migration."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, MCPServer
@@ -8,7 +8,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from alembic_mcp.server.arguments import MAX_PATH_CHARS, MAX_REVISION_CHARS
+from alembic_mcp.server.arguments import MAX_GIT_REF_CHARS, MAX_PATH_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.server.elicit import EscalationApproval, approval_reason, client_can_elicit, client_name
 from alembic_mcp.tools.review.approve import approval_question, file_digests, record_elicited
@@ -28,6 +28,10 @@ ARG_PATH = (
     "One migration file inside the versions directory, e.g. 'migrations/versions/3f2a_add_email.py'. Not with revision."
 )
 ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
+ARG_CHANGED_SINCE = (
+    "A git ref, e.g. 'origin/main': review the revisions changed since it and check the commit rules. Alone."
+)
+ARG_DETAIL = "summary (default; each rule explained once) or full (every why, fix and statement)."
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -35,20 +39,27 @@ def register(server: MCPServer, state: ServerState) -> None:
     asked: dict[tuple, tuple[ReviewMigrationResult, dict[str, str]]] = {}
 
     async def ask_for_approval(
-        ctx: Context, revision: str | None = None, path: str | None = None, include_sql: bool = False
+        ctx: Context,
+        revision: str | None = None,
+        path: str | None = None,
+        include_sql: bool = False,
+        changed_since: str | None = None,
+        detail: Literal["summary", "full"] = "summary",
     ) -> Elicit[EscalationApproval] | None:
         """Ask the human to approve the escalations (when the client can elicit; the agent cannot answer)."""
         if not client_can_elicit(ctx):
             return None
 
         async def first_review(project):
-            result = await review_migration(project, revision=revision, path=path, include_sql=include_sql)
+            result = await review_migration(
+                project, revision=revision, path=path, include_sql=include_sql, changed_since=changed_since
+            )
             return result, file_digests(project, result)
 
         result, digests = await run_tool(state, first_review)
         if not result.escalations:
             return None
-        asked[(revision, path, include_sql)] = (result, digests)
+        asked[(revision, path, include_sql, changed_since)] = (result, digests)
         return Elicit(approval_question(result), EscalationApproval)
 
     @server.tool(
@@ -69,9 +80,13 @@ def register(server: MCPServer, state: ServerState) -> None:
         ] = None,
         path: Annotated[str | None, Field(description=ARG_PATH, min_length=1, max_length=MAX_PATH_CHARS)] = None,
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
+        changed_since: Annotated[
+            str | None, Field(description=ARG_CHANGED_SINCE, min_length=1, max_length=MAX_GIT_REF_CHARS)
+        ] = None,
+        detail: Annotated[Literal["summary", "full"], Field(description=ARG_DETAIL)] = "summary",
         human: Annotated[ElicitationResult[EscalationApproval], Resolve(ask_for_approval)] = None,  # type: ignore[assignment]  # mcp fills it
     ) -> ReviewMigrationResult:
-        pending = asked.pop((revision, path, include_sql), None)
+        pending = asked.pop((revision, path, include_sql, changed_since), None)
         reason = approval_reason(human)
 
         async def review(project):
@@ -79,7 +94,13 @@ def register(server: MCPServer, state: ServerState) -> None:
                 who = f"human via MCP elicitation ({client_name(ctx)})"
                 record_elicited(project, *pending, reason, who)
             return await review_migration(
-                project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)
+                project,
+                revision=revision,
+                path=path,
+                include_sql=include_sql,
+                progress=progress_of(ctx),
+                changed_since=changed_since,
+                detail=detail,
             )
 
         return await run_tool(state, review)

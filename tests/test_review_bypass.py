@@ -66,7 +66,7 @@ def test_a_comment_does_not_clear_the_rollback_escalation(example_project, pg_ur
 def test_obfuscated_drop_escalates_whether_or_not_the_render_reaches_it(example_project, pg_url, first):
     upgrade_head(example_project, pg_url)
     write_revision(example_project, "c3c3c3c30003", HEAD, upgrade=first + HIDDEN_DROP, message="sneaky")
-    result = review(example_project, pg_url)
+    result = review(example_project, pg_url, detail="full")  # every statement's coverage, read or not
     assert result.verdict == "escalate"
     assert "uninspectable-sql" in {e.rule for e in result.escalations}
     assert "dynamic-op-call" in rules(result)

@@ -23,13 +23,12 @@ from sqlalchemy.engine import URL
 from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
-from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
+from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
 from alembic_mcp.tools.core.isolation import dialect_only_url, read_only_url
 from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
-from alembic_mcp.tools.db.scratch import scratch_database
 from alembic_mcp.tools.generate.autogen_findings import (
     DetectedOperation,
     blind_spot_findings,
@@ -39,6 +38,7 @@ from alembic_mcp.tools.generate.autogen_findings import (
     rename_findings,
     unimported_tables,
 )
+from alembic_mcp.tools.generate.drift import autogenerate_on_scratch
 from alembic_mcp.tools.generate.git_files import files_to_commit
 from alembic_mcp.tools.generate.model_scan import scan_models_and_skips
 from alembic_mcp.tools.history.graph import load_history
@@ -137,7 +137,7 @@ async def generate_migration(
         (project.state_dir / ".gitignore").write_text("*\n")
         await progress(0, 4, "preparing the database to compare with")
         if autogenerate and against == "scratch":
-            raw, compared_with = await _generate_against_scratch(project, args, progress)
+            raw, compared_with = await autogenerate_on_scratch(project, args, progress)
         elif autogenerate:
             if backend_of(_target_url(project)) == "sqlite" and not sqlite_file_exists(project):
                 return GenerateMigrationResult(**base, **_target_refusal(project, None, None))
@@ -166,26 +166,6 @@ def _worker_args(project: Project, message: str, autogenerate: bool, rev_id: str
         # the worker renders the new revision offline too: the review's squawk layer needs it
         args.render_url = dialect_only_url(project.database_url)
     return args
-
-
-async def _generate_against_scratch(
-    project: Project, args: GenerateArgs, progress: Progress
-) -> tuple[dict[str, Any], str]:
-    """One worker does it all: the history checks (heads, rev_id), upgrading a scratch database to the
-    heads, autogenerate and the blind-spot facts."""
-    server = project.database_url or project.settings.scratch_url
-    if server is None:
-        raise ProjectError(
-            "No database configured to compare the models with: generate_migration "
-            "creates a scratch database on the target's server. Set database_url "
-            "(or scratch_url) in [tool.alembic-mcp], $DATABASE_URL or --database-url."
-        )
-    async with scratch_database(server, project.settings.scratch_url) as scratch:
-        await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-        scratch_args = replace(args, upgrade_first=True, bootstrap=project.settings.bootstrap)
-        raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
-    heads = ", ".join(raw.get("heads") or []) or "base"
-    return raw, f"scratch database {scratch.masked_url} upgraded to {heads} (dropped afterwards)"
 
 
 def _target_url(project: Project) -> URL:

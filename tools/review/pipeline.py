@@ -26,9 +26,11 @@ from alembic_mcp.tools.core.policy import is_production, matches_any
 from alembic_mcp.tools.core.progress import Progress
 from alembic_mcp.tools.core.urls import backend_of
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, decide
+from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.graph import History
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.review.context import Facts, apply, gather
+from alembic_mcp.tools.review.resolved import mark_resolved
 from alembic_mcp.tools.review.result import (
     DatabaseContext,
     ReviewedRevision,
@@ -100,6 +102,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
     _judge_renames(review)
     _apply_naming_convention(review)
     _apply_facts(review)
+    mark_resolved(review)
     _lift_statements_the_sql_covered(review)
     await review.progress(3, 4, "merging the layers and applying the escalation policy")
     review.approvals = read_approvals(review.project.root)
@@ -141,9 +144,23 @@ async def _lint_then_facts(review: Review) -> None:
     review.pg_version = base.server_version
     review.db.status = "checked"
     review.db.detail = "Row counts and column facts read from the target database."
+    await _read_current(review)
     for rev in review.files:
         created = review.created_before[rev]
         review.facts[rev] = Facts(True, rows=base.rows, tables=base.tables, values=base.values, created_earlier=created)
+
+
+async def _read_current(review: Review) -> None:
+    """database.current is the target's revision whatever selected the revisions (a revision, a path)."""
+    url = review.project.database_url
+    if review.db.current or url is None:
+        return
+    settings = review.project.settings
+    try:
+        current = await current_revisions(url, settings.version_table, settings.version_table_schema)
+        review.db.current = list(current or [])
+    except AlembicMcpError:  # the facts were read a moment ago; a version table we cannot read stays unknown
+        return
 
 
 def _apply_facts(review: Review) -> None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult
 from alembic_mcp.tools.review.suppressions import Suppression
 
@@ -42,8 +43,8 @@ class ReviewedRevision(BaseModel):
     layers: list[str] = Field(default_factory=list, description="Review layers that ran: ast, sql, database.")
     coverage: list[StatementCoverage] = Field(
         default_factory=list,
-        description="Each statement of upgrade() and downgrade() with the layers that read it; a statement no "
-        "layer read escalates (uninspectable-sql).",
+        description="Statements of upgrade()/downgrade() with the layers that read them (detail=summary: only "
+        "those the AST rules could not read); one no layer read escalates (uninspectable-sql).",
     )
     sql: str | None = Field(default=None, description="Offline-rendered SQL (include_sql=true).")
 
@@ -63,13 +64,55 @@ class ReviewMigrationResult(VerdictResult):
     database: DatabaseContext
 
 
+Detail = Literal["summary", "full"]
+
+
+def validate_detail(detail: object) -> Detail:
+    if detail not in ("summary", "full"):
+        raise InvalidArgument(
+            f"detail must be 'summary' (default: findings, escalations and statements needing attention) or "
+            f"'full' (also every statement's coverage), not {str(detail)[:40]!r}."
+        )
+    return detail
+
+
+LONG_ADVICE_CHARS = 300  # a warning's fix longer than this is given once per rule in a summary
+
+
+def with_detail(result: ReviewMigrationResult, detail: Detail) -> ReviewMigrationResult:
+    """detail='summary' keeps a multi-revision result small: a revision's coverage lists only the statements
+    the AST rules could not read whole (what a reader must look at), a rule's ``why`` is given at its first
+    finding only, and a warning's long fix too (later ones point at it); an error always keeps its own fix.
+    'full' keeps everything."""
+    if detail == "full":
+        return result
+    for revision in result.revisions:
+        revision.coverage = [c for c in revision.coverage if "ast" not in c.layers]
+    first: dict[str, Finding] = {}
+    for finding in result.findings:
+        earlier = first.setdefault(finding.rule, finding)
+        if earlier is finding:
+            continue
+        finding.why = None
+        if finding.severity != "error" and finding.fix and len(finding.fix) > LONG_ADVICE_CHARS:
+            where = f"{earlier.file}:{earlier.line}" if earlier.file and earlier.line else earlier.file or "above"
+            finding.fix = f"As the {finding.rule} fix at {where}, for this table and column (detail='full' shows it)."
+    return result
+
+
+def _sentence(text: str) -> str:
+    """One sentence ending in exactly one full stop, whatever the parts ended with."""
+    return text.rstrip().rstrip(".") + "."
+
+
 def summary(result: ReviewMigrationResult) -> str:
+    return _sentence(_summary_text(result))
+
+
+def _summary_text(result: ReviewMigrationResult) -> str:
     n = len(result.revisions)
     if n == 0:
-        return (
-            f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
-            "revision=... to review an applied one."
-        )
+        return _nothing_selected(result)
     errors = sorted({f.rule for f in result.findings if f.severity == "error"})
     rendered = sum("sql" in r.layers for r in result.revisions)
     checked = sum("database" in r.layers for r in result.revisions)
@@ -87,6 +130,19 @@ def summary(result: ReviewMigrationResult) -> str:
     if approved:
         text += f" with {', '.join(approved)} approved by a human"
     return text + (f": safe to proceed ({warnings} warning(s))." if warnings else ": safe to proceed.")
+
+
+def _nothing_selected(result: ReviewMigrationResult) -> str:
+    errors = sorted({f.rule for f in result.findings if f.severity == "error"})
+    if errors:
+        return f"No revision to review ({result.selection}), but fix {', '.join(errors)}, then review again."
+    if "changed since" in result.selection:
+        warnings = sum(f.severity == "warning" for f in result.findings)
+        return f"No migration changed ({result.selection}); {warnings} warning(s)."
+    return (
+        f"Nothing to review: {result.selection} selects no revision (the database is up to date); pass "
+        "revision=... to review an applied one."
+    )
 
 
 def next_steps(result: ReviewMigrationResult) -> list[str]:

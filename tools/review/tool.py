@@ -27,12 +27,16 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.files import assigned_literal, history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_file, parse_source
+from alembic_mcp.tools.review.changed import changed_files, commit_rule_findings, validate_ref
 from alembic_mcp.tools.review.pipeline import Review, Target, review_layers
 from alembic_mcp.tools.review.result import (
     DatabaseContext,
+    Detail,
     ReviewedRevision,
     ReviewMigrationResult,
     StatementCoverage,
+    validate_detail,
+    with_detail,
 )
 from alembic_mcp.tools.worker.prestart import prestart
 from alembic_mcp.tools.worker.runner import worker_python
@@ -162,9 +166,30 @@ async def review_migration(
     progress: Progress = no_progress,
     *,
     prerendered: dict | None = None,
+    changed_since: str | None = None,
+    detail: Detail = "summary",
 ) -> ReviewMigrationResult:
     """The MCP tool. ``prerendered`` (internal, not an MCP argument): the selected revisions' offline SQL
-    already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter."""
+    already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter.
+    ``changed_since``: review what changed since a git ref instead (changed.py). ``detail``: "summary"
+    trims per-statement coverage to what needs attention (result.py), "full" keeps everything."""
+    detail = validate_detail(detail)
+    if changed_since is not None:
+        if revision is not None or path is not None:
+            raise InvalidArgument("Pass changed_since alone: it selects the revisions itself (not with revision/path).")
+        return with_detail(await _review_changed_since(project, changed_since, include_sql, progress), detail)
+    return with_detail(await _review_selected(project, revision, path, include_sql, progress, prerendered), detail)
+
+
+async def _review_selected(
+    project: Project,
+    revision: str | None,
+    path: str | None,
+    include_sql: bool,
+    progress: Progress,
+    prerendered: dict | None,
+) -> ReviewMigrationResult:
+    """The revisions chosen by ``revision``, ``path`` or (neither) those not applied to the target yet."""
     if revision is not None and path is not None:
         raise InvalidArgument("Pass either revision or path, not both.")
     if revision is not None and (not isinstance(revision, str) or not revision.strip()):
@@ -204,6 +229,33 @@ async def review_migration(
                 parsed[rev] = _parse(project, file)
     return await _review(
         project, targets, history, parsed, selection, db, findings_general, include_sql, progress, prerendered
+    )
+
+
+async def _review_changed_since(
+    project: Project, ref: str, include_sql: bool, progress: Progress
+) -> ReviewMigrationResult:
+    """The revisions whose files changed since the git ref ``ref``, plus the skill's commit rules."""
+    ref = validate_ref(ref)
+    await progress(0, 4, f"listing the files changed since {ref}")
+    changed = await changed_files(project, ref)
+    db = _database_context(project, include_sql, None)
+    history, parsed = await _history(project)
+    findings_general = [f for f in history.findings if f.severity == "error"]
+    changed_paths = {path.resolve() for path in changed.migrations}
+    ids = [rev for rev, node in history.nodes.items() if Path(node.path).resolve() in changed_paths]
+    targets = [
+        Target(rev, Path(node.path), list(node.down_revisions), _first_line(node.doc))
+        for rev in history.ordered(set(ids))
+        for node in [history.nodes[rev]]
+    ]
+    for rev, file, _, _ in targets:
+        if rev not in parsed:
+            parsed[rev] = _parse(project, file)
+    findings_general.extend(await commit_rule_findings(project, changed))
+    selection = f"revisions changed since {ref} ({len(targets)})"
+    return await _review(
+        project, targets, history, parsed, selection, db, findings_general, include_sql, progress, prerendered=None
     )
 
 

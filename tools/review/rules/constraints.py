@@ -255,7 +255,7 @@ def _fk_index(state, op: OpCall, local: list[str], ref_table: str | None) -> Non
     table = op.table
     if not local or state.backend == "mysql":
         return
-    if _indexed_here(state.up, table, local):
+    if indexed_here(state.up, table, local):
         state.clear(FK_MISSING_INDEX.id, table)
         return
     state.emit(
@@ -283,7 +283,7 @@ def _table_arg_indexes(arg: ast.expr, columns: list[str]) -> bool:
     return False
 
 
-def _indexed_here(up: list[OpCall], table: str | None, columns: list[str]) -> bool:
+def indexed_here(up: list[OpCall], table: str | None, columns: list[str]) -> bool:
     """An index starting with ``columns`` is created on ``table`` in this upgrade()."""
     for op in (o for o in up if o.table == table):
         if op.name == "create_index" and list_of_str(op.arg(2, "columns"))[: len(columns)] == columns:
