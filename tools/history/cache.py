@@ -1,0 +1,88 @@
+"""Parsed migration files kept in the serving process, keyed by path and checked by content.
+
+A file is parsed once; the next call reuses the parse when the file's stat signature (mtime, ctime,
+size, inode) is unchanged, or, when it changed (or was recently written, so an edit could share its
+timestamp), when its SHA-256 is unchanged. Anything else parses it again: a changed file invalidates
+exactly its own entry. Parses are shared, never copied: callers must not modify them (nothing does).
+In-process only, bounded (least recently used first out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_source
+from alembic_mcp.tools.worker.inputs import RACY_NS, signature
+from alembic_mcp.tools.worker.revision_ids import revision_record
+
+MAX_FILES = 20_000
+
+stats: Counter[str] = Counter()  # "parses" (files parsed), "reused"
+
+
+@dataclass
+class _Parsed:
+    signature: list[int] | None
+    digest: bytes
+    trusted: bool  # the signature alone vouches for the content (not written within RACY_NS of reading)
+    migration: MigrationSource
+    record: dict[str, Any] | None  # revision_record(...) of the file; None: its ids are not literals
+
+
+_files: OrderedDict[str, _Parsed] = OrderedDict()
+_lock = Lock()  # files are read in worker threads
+
+
+def clear() -> None:
+    """Forget every parse."""
+    with _lock:
+        _files.clear()
+
+
+def parsed(path: str | Path) -> MigrationSource:
+    """The parsed file at ``path``; raises like ``parse_file`` (OSError, UnicodeDecodeError, SyntaxError)."""
+    return _entry(Path(path)).migration
+
+
+def parsed_with_record(path: str | Path) -> tuple[MigrationSource, dict[str, Any] | None]:
+    """The parsed file and its graph record (``revision_record``: None when its ids are not literals)."""
+    entry = _entry(Path(path))
+    return entry.migration, entry.record
+
+
+def _entry(path: Path) -> _Parsed:
+    key = str(path)
+    sig = signature(key)  # before reading: an edit after this point shows as a changed signature next time
+    with _lock:
+        known = _files.get(key)
+    if known is not None and known.trusted and sig is not None and known.signature == sig:
+        return _reuse(key, known)
+    data = path.read_bytes()
+    trusted = sig is not None and time.time_ns() - max(sig[0], sig[1]) >= RACY_NS
+    digest = hashlib.sha256(data).digest()
+    if known is not None and known.digest == digest:
+        known.signature, known.trusted = sig, trusted
+        return _reuse(key, known)
+    text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads it
+    migration = parse_source(text, path)
+    stats["parses"] += 1
+    entry = _Parsed(sig, digest, trusted, migration, revision_record(migration.tree, path))
+    with _lock:
+        _files[key] = entry
+        while len(_files) > MAX_FILES:
+            _files.popitem(last=False)
+    return entry
+
+
+def _reuse(key: str, entry: _Parsed) -> _Parsed:
+    stats["reused"] += 1
+    with _lock:
+        if key in _files:
+            _files.move_to_end(key)
+    return entry
