@@ -1,16 +1,18 @@
 """Inside the worker: every file an op read and every folder it listed, with their stat signatures.
 
-The server keeps a worker's result only as long as these inputs are unchanged (``reply_cache.py``).
-An audit hook (``sys.addaudithook``) sees each ``open`` (the import system opens every module's source
+The server keeps a worker's result only as long as these inputs are unchanged (``reply_cache.py``). An
+audit hook (``sys.addaudithook``) sees each ``open`` (the import system opens every module's source
 through it, so env.py, the models and any file they read are seen) and each ``os.listdir`` /
-``os.scandir`` (the import system lists each folder on ``sys.path``: a module added there changes the
-folder's signature). Modules imported before recording began (Alembic and SQLAlchemy, imported while a
-pre-started worker waits) count too. A file is stat'ed when it is opened, before it is read, so a later
-edit always shows. Standard library only: this module runs in the project's interpreter.
+``os.scandir`` (the import system lists each folder on ``sys.path``: a folder is recorded by the names
+in it, so a module added there shows, while the ``__pycache__`` the run itself creates does not).
+Modules imported before recording began (Alembic and SQLAlchemy, imported while a pre-started worker
+waits) count too. A file is stat'ed when it is opened, before it is read, so a later edit always shows.
+Standard library only: this module runs in the project's interpreter.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -22,6 +24,7 @@ _LISTING_EVENTS = ("os.listdir", "os.scandir")
 
 _recording: dict[str, Any] | None = None
 _hook_installed = False
+_inside = False  # the hook's own listings raise audit events too
 
 
 def signature(path: str) -> list[int] | None:
@@ -32,6 +35,15 @@ def signature(path: str) -> list[int] | None:
     except (OSError, ValueError):
         return None
     return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+
+
+def listing(path: str) -> str | None:
+    """A digest of the names in folder ``path`` (``__pycache__`` left out); None when it cannot be listed."""
+    try:
+        names = sorted(name for name in os.listdir(path) if name != "__pycache__")
+    except (OSError, ValueError):
+        return None
+    return hashlib.sha1("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _note(kind: str, path: Any) -> None:
@@ -48,6 +60,9 @@ def _note(kind: str, path: Any) -> None:
     if len(table) >= MAX_INPUTS:
         recording["overflow"] = True
         return
+    if kind == "dirs":
+        table[path] = listing(path)  # raises os.listdir's own audit event: _hook ignores it (re-entered)
+        return
     sig = signature(path)
     table[path] = sig
     if sig is not None and time.time_ns() - max(sig[0], sig[1]) < RACY_NS:
@@ -55,12 +70,19 @@ def _note(kind: str, path: Any) -> None:
 
 
 def _hook(event: str, args: tuple) -> None:
-    if _recording is None:
+    global _inside
+    if _recording is None or _inside or not args:
         return
-    if event == "open" and args:
-        _note("files", args[0])
-    elif event in _LISTING_EVENTS:
-        _note("dirs", args[0] if args and args[0] is not None else ".")
+    if event != "open" and event not in _LISTING_EVENTS:
+        return
+    _inside = True
+    try:
+        if event == "open":
+            _note("files", args[0])
+        else:
+            _note("dirs", args[0] if args[0] is not None else ".")
+    finally:
+        _inside = False
 
 
 def start() -> None:

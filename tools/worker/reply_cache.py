@@ -2,14 +2,15 @@
 
 The worker reports every file it opened and folder it listed, each with its stat signature
 (``inputs.py``): the revision files, env.py, the models and whatever they import or read, alembic.ini,
-Alembic and SQLAlchemy themselves, and the folders the import system searched (a module added to
-one changes its signature). A reply is kept only when the caller says its result is worth keeping
-(e.g. a clean import check), no input had changed within two seconds of being read (a later edit could
-share its timestamp), and the list did not overflow. It is reused when the key matches (op, arguments,
-database URL, interpreter, the worker's whole environment) and every recorded signature is unchanged
-(mtime, ctime, size and inode: ctime moves on every write and cannot be set back). Anything else runs
-the worker again. What it cannot see: stat-only checks (``os.path.exists``) with no open or listing,
-the clock, and the network; ops that depend on those must not use this cache.
+Alembic and SQLAlchemy themselves, and the names in each folder the import system searched (a module
+added to one shows). A reply is kept only when the caller says its result is worth keeping (e.g. a clean
+import check), no input had changed within two seconds of being read (a later edit could share its
+timestamp), and the list did not overflow. It is reused when the key matches (op, arguments, database
+URL, interpreter, the worker's whole environment) and every recorded signature is unchanged (mtime,
+ctime, size and inode: ctime moves on every write and cannot be set back). Anything else runs the worker
+again (a folder is compared by the names in it). What it cannot see: stat-only checks
+(``os.path.exists``) with no open or listing, the clock, and the network; ops that depend on those must
+not use this cache.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import anyio
 
 from alembic_mcp.tools.core.config import Project
-from alembic_mcp.tools.worker.inputs import signature
+from alembic_mcp.tools.worker.inputs import listing, signature
 from alembic_mcp.tools.worker.protocol import OpArgs, WorkerReply
 from alembic_mcp.tools.worker.runner import check_request, run_worker_reply, worker_environment_key, worker_python
 
@@ -36,7 +37,8 @@ stats: Counter[str] = Counter()  # "hits", "runs" (worker started), "kept"
 @dataclass
 class _Entry:
     reply_json: str  # kept as JSON: every reuse hands out a fresh copy, cheaply
-    inputs: dict[str, list[int] | None]  # files and folders by path: their signature when read
+    files: dict[str, list[int] | None]  # by path: the signature when read
+    dirs: dict[str, str | None]  # by path: the digest of the names listed
 
 
 _entries: OrderedDict[tuple, _Entry] = OrderedDict()
@@ -59,18 +61,20 @@ def _key(project: Project, op: str, args: OpArgs | dict[str, Any] | None, databa
     )
 
 
-def _unchanged(inputs: dict[str, list[int] | None]) -> bool:
-    return all(signature(path) == recorded for path, recorded in inputs.items())
+def _unchanged(entry: _Entry) -> bool:
+    return all(signature(path) == recorded for path, recorded in entry.files.items()) and all(
+        listing(path) == recorded for path, recorded in entry.dirs.items()
+    )
 
 
-def _inputs_to_keep(reply: WorkerReply, python: str) -> dict[str, list[int] | None] | None:
-    """The reply's inputs (plus the interpreter itself), or None when they cannot vouch for the result."""
+def _entry_to_keep(reply: WorkerReply, python: str) -> _Entry | None:
+    """The reply with its inputs (plus the interpreter itself), or None when they cannot vouch for it."""
     seen = reply.inputs
     if not seen or seen.get("overflow") or seen.get("racy"):
         return None
-    kept = {**seen.get("files", {}), **seen.get("dirs", {})}
-    kept[os.path.realpath(python)] = signature(os.path.realpath(python))
-    return kept
+    files = dict(seen.get("files", {}))
+    files[os.path.realpath(python)] = signature(os.path.realpath(python))
+    return _Entry(replace(reply, inputs=None).to_json(), files, dict(seen.get("dirs", {})))
 
 
 async def cached_worker_reply(
@@ -90,16 +94,16 @@ async def cached_worker_reply(
     entry = _entries.get(key)
     if entry is not None:
         await check_request(project, op, database_url)  # the same refusals as a real run
-        if await anyio.to_thread.run_sync(_unchanged, entry.inputs):
+        if await anyio.to_thread.run_sync(_unchanged, entry):
             _entries.move_to_end(key)
             stats["hits"] += 1
             return WorkerReply.from_json(entry.reply_json)
         del _entries[key]
     stats["runs"] += 1
     reply = await run_worker_reply(project, op, args, database_url=database_url, track_inputs=True)
-    inputs = _inputs_to_keep(reply, worker_python(project).path) if keep(reply) else None
-    if inputs is not None:
-        _entries[key] = _Entry(replace(reply, inputs=None).to_json(), inputs)
+    kept = _entry_to_keep(reply, worker_python(project).path) if keep(reply) else None
+    if kept is not None:
+        _entries[key] = kept
         stats["kept"] += 1
         while len(_entries) > MAX_ENTRIES:
             _entries.popitem(last=False)
