@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from history_gen import make_project
-from scale import peak_rss_mb, per_revision_ms
+from scale import peak_rss_mb, per_revision_ms, start_worker_peak
 
 SCALE = [100, 300, 1000]
 
@@ -38,6 +38,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 def mcp_child(project: str) -> None:
     """In a fresh process: a server as `serve` builds it, check_heads called twice; times and peak RSS."""
+    start_worker_peak()
     import anyio
     from mcp import Client
 

@@ -34,7 +34,7 @@ from alembic_mcp.tools.review.squawk import EXCLUDED, squawk_binary
 from alembic_mcp.tools.review.tool import review_migration
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import peak_rss_mb, per_revision_ms
+from scale import peak_rss_mb, per_revision_ms, start_worker_peak
 
 SCALE = [100, 300, 1000]
 
@@ -84,6 +84,7 @@ def generate(project: Path, count: int) -> None:
 
 def child(kind: str, project: str, url: str) -> None:
     """In a fresh process: the whole review (``full``) or one revision over MCP twice (``mcp``)."""
+    start_worker_peak()
     if kind == "full":
         loaded = load_project(Path(project), {"database_url": url})
         start = time.perf_counter()

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import peak_rss_mb, per_revision_ms
+from scale import peak_rss_mb, per_revision_ms, start_worker_peak
 
 SCALE = [50, 200, 500]
 PG_SERVER = os.environ.get("ALEMBIC_MCP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -281,6 +281,7 @@ def bench(backend: str, count: int) -> None:
 
 def ours_child(project: str, url: str) -> None:
     """In a fresh process: test_roundtrip once; its time, the step split and the peak RSS."""
+    start_worker_peak()
     seconds, result = ours(Path(project), url)
     steps = result.steps
     print(
