@@ -182,3 +182,17 @@ def test_inputs_record_files_opened_and_folders_listed(tmp_path):
     assert str(source) in recorded["racy"]  # written a moment ago
     assert not recorded["overflow"]
     assert inputs.stop()["overflow"]  # not recording: nothing vouches for anything
+
+
+def test_the_parse_cache_is_bounded(empty_project, monkeypatch):
+    paths = [write_revision(empty_project, f"r{i}", f"r{i - 1}" if i else None) for i in range(4)]
+    monkeypatch.setattr(cache, "MAX_FILES", 2)
+    for path in paths:
+        cache.parsed(path)
+    assert list(cache._files) == [str(paths[2]), str(paths[3])]  # the least recently used went first
+    monkeypatch.setattr(cache, "MAX_SOURCE_BYTES", len(paths[0].read_text()) + 1)
+    cache.parsed(paths[0])
+    assert list(cache._files) == [str(paths[0])]
+    parses = cache.stats["parses"]
+    cache.parsed(paths[0])
+    assert cache.stats["parses"] == parses

@@ -4,7 +4,7 @@ A file is parsed once; the next call reuses the parse when the file's stat signa
 size, inode) is unchanged, or, when it changed (or was recently written, so an edit could share its
 timestamp), when its SHA-256 is unchanged. Anything else parses it again: a changed file invalidates
 exactly its own entry. Parses are shared, never copied: callers must not modify them (nothing does).
-In-process only, bounded (least recently used first out).
+In-process only, bounded by count and by source size (least recently used first out).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_sourc
 from alembic_mcp.tools.worker.inputs import RACY_NS, signature
 from alembic_mcp.tools.worker.revision_ids import revision_record
 
-MAX_FILES = 20_000
+MAX_FILES = 5_000
+MAX_SOURCE_BYTES = 4_000_000  # of source kept parsed; a parse takes about 50 times its source in memory
 
 stats: Counter[str] = Counter()  # "parses" (files parsed), "reused"
 
@@ -36,13 +37,16 @@ class _Parsed:
 
 
 _files: OrderedDict[str, _Parsed] = OrderedDict()
+_kept_bytes = 0  # source bytes of the kept parses
 _lock = Lock()  # files are read in worker threads
 
 
 def clear() -> None:
     """Forget every parse."""
+    global _kept_bytes
     with _lock:
         _files.clear()
+        _kept_bytes = 0
 
 
 def parsed(path: str | Path) -> MigrationSource:
@@ -73,11 +77,21 @@ def _entry(path: Path) -> _Parsed:
     migration = parse_source(text, path)
     stats["parses"] += 1
     entry = _Parsed(sig, digest, trusted, migration, revision_record(migration.tree, path))
-    with _lock:
-        _files[key] = entry
-        while len(_files) > MAX_FILES:
-            _files.popitem(last=False)
+    _keep(key, entry)
     return entry
+
+
+def _keep(key: str, entry: _Parsed) -> None:
+    """Store ``entry``; the least recently used go while over the count or source-size bound."""
+    global _kept_bytes
+    with _lock:
+        old = _files.pop(key, None)
+        _kept_bytes -= len(old.migration.source) if old is not None else 0
+        _files[key] = entry
+        _kept_bytes += len(entry.migration.source)
+        while len(_files) > 1 and (len(_files) > MAX_FILES or _kept_bytes > MAX_SOURCE_BYTES):
+            _, dropped = _files.popitem(last=False)
+            _kept_bytes -= len(dropped.migration.source)
 
 
 def _reuse(key: str, entry: _Parsed) -> _Parsed:
