@@ -27,10 +27,10 @@ pytestmark = pytest.mark.subprocess
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    reply_cache.clear()
+    reply_cache.enable()  # as a serving process has it
     cache.clear()
     yield
-    reply_cache.clear()
+    reply_cache.enable(False)
     cache.clear()
 
 
@@ -196,3 +196,20 @@ def test_the_parse_cache_is_bounded(empty_project, monkeypatch):
     parses = cache.stats["parses"]
     cache.parsed(paths[0])
     assert cache.stats["parses"] == parses
+
+
+def test_a_one_shot_process_keeps_no_reply(example_project, worker_starts):
+    """Without a server (the CLI), nothing is tracked or kept: every call imports the files again."""
+    reply_cache.enable(False)
+    _age()
+    _check(example_project)
+    _check(example_project)
+    assert worker_starts == ["history", "history"]
+
+
+def test_a_server_keeps_replies(example_project):
+    from alembic_mcp.server.app import build_server
+
+    reply_cache.enable(False)
+    build_server(str(example_project))
+    assert reply_cache._enabled

@@ -32,6 +32,15 @@ from alembic_mcp.tools.worker.runner import check_request, run_worker_reply, wor
 MAX_ENTRIES = 16  # replies kept; the least recently used goes first
 
 stats: Counter[str] = Counter()  # "hits", "runs" (worker started), "kept"
+_enabled = False  # a serving process turns it on; a one-shot CLI call would only pay for the tracking
+
+
+def enable(on: bool = True) -> None:
+    """Keep and reuse replies in this process (the MCP server does; the one-shot CLI does not)."""
+    global _enabled
+    _enabled = on
+    if not on:
+        clear()
 
 
 @dataclass
@@ -90,6 +99,8 @@ async def cached_worker_reply(
     ``keep(reply)`` says whether a fresh reply may be kept (a result with errors usually not: their cause
     may lie where no signature reaches, like a package not yet installed). A reused reply is a fresh copy.
     """
+    if not _enabled:
+        return await run_worker_reply(project, op, args, database_url=database_url)
     key = _key(project, op, args, database_url)
     entry = _entries.get(key)
     if entry is not None:
