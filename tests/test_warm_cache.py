@@ -213,3 +213,11 @@ def test_a_server_keeps_replies(example_project):
     reply_cache.enable(False)
     build_server(str(example_project))
     assert reply_cache._enabled
+
+
+def test_another_setting_for_the_worker_is_another_entry(example_project, worker_starts):
+    _age()
+    anyio.run(check_heads, load_project(example_project, {}))
+    anyio.run(check_heads, load_project(example_project, {"url_env_vars": ["OTHER_DATABASE_URL"]}))
+    anyio.run(check_heads, load_project(example_project, {}))
+    assert worker_starts == ["history", "history"]

@@ -5,12 +5,12 @@ The worker reports every file it opened and folder it listed, each with its stat
 Alembic and SQLAlchemy themselves, and the names in each folder the import system searched (a module
 added to one shows). A reply is kept only when the caller says its result is worth keeping (e.g. a clean
 import check), no input had changed within two seconds of being read (a later edit could share its
-timestamp), and the list did not overflow. It is reused when the key matches (op, arguments, database
-URL, interpreter, the worker's whole environment) and every recorded signature is unchanged (mtime,
-ctime, size and inode: ctime moves on every write and cannot be set back). Anything else runs the worker
-again (a folder is compared by the names in it). What it cannot see: stat-only checks
-(``os.path.exists``) with no open or listing, the clock, and the network; ops that depend on those must
-not use this cache.
+timestamp), and the list did not overflow. It is reused when the key matches (the settings the worker
+gets, op, arguments, database URL, interpreter, the worker's whole environment) and every recorded
+signature is unchanged (mtime, ctime, size and inode: ctime moves on every write and cannot be set
+back). Anything else runs the worker again (a folder is compared by the names in it). What it cannot
+see: stat-only checks (``os.path.exists``) with no open or listing, the clock, and the network; ops that
+depend on those must not use this cache.
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ import anyio
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.worker.inputs import listing, signature
 from alembic_mcp.tools.worker.protocol import OpArgs, WorkerReply
-from alembic_mcp.tools.worker.runner import check_request, run_worker_reply, worker_environment_key, worker_python
+from alembic_mcp.tools.worker.runner import (
+    check_request,
+    project_spec,
+    run_worker_reply,
+    worker_environment_key,
+    worker_python,
+)
 
 MAX_ENTRIES = 16  # replies kept; the least recently used goes first
 
@@ -62,6 +68,7 @@ def _key(project: Project, op: str, args: OpArgs | dict[str, Any] | None, databa
     plain = asdict(args) if is_dataclass(args) and not isinstance(args, type) else args
     return (
         str(project.root),
+        json.dumps(asdict(project_spec(project)), sort_keys=True),  # alembic.ini, section, URL variables
         op,
         json.dumps(plain, sort_keys=True, default=str),
         database_url,
@@ -106,10 +113,11 @@ async def cached_worker_reply(
     if entry is not None:
         await check_request(project, op, database_url)  # the same refusals as a real run
         if await anyio.to_thread.run_sync(_unchanged, entry):
-            _entries.move_to_end(key)
+            if key in _entries:  # a concurrent call may have replaced or dropped it meanwhile
+                _entries.move_to_end(key)
             stats["hits"] += 1
             return WorkerReply.from_json(entry.reply_json)
-        del _entries[key]
+        _entries.pop(key, None)
     stats["runs"] += 1
     reply = await run_worker_reply(project, op, args, database_url=database_url, track_inputs=True)
     kept = _entry_to_keep(reply, worker_python(project).path) if keep(reply) else None
