@@ -10,6 +10,7 @@ In-process only, bounded by count and by source size (least recently used first 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -51,22 +52,21 @@ def clear() -> None:
 
 def parsed(path: str | Path) -> MigrationSource:
     """The parsed file at ``path``; raises like ``parse_file`` (OSError, UnicodeDecodeError, SyntaxError)."""
-    return _entry(Path(path)).migration
+    return _entry(os.fspath(path)).migration
 
 
 def parsed_with_record(path: str | Path) -> tuple[MigrationSource, dict[str, Any] | None]:
     """The parsed file and its graph record (``revision_record``: None when its ids are not literals)."""
-    entry = _entry(Path(path))
+    entry = _entry(os.fspath(path))
     return entry.migration, entry.record
 
 
-def _entry(path: Path) -> _Parsed:
-    key = str(path)
+def _entry(key: str) -> _Parsed:
     sig = signature(key)  # before reading: an edit after this point shows as a changed signature next time
-    with _lock:
-        known = _files.get(key)
+    known = _files.get(key)
     if known is not None and known.trusted and sig is not None and known.signature == sig:
         return _reuse(key, known)
+    path = Path(key)
     data = path.read_bytes()
     trusted = sig is not None and time.time_ns() - max(sig[0], sig[1]) >= RACY_NS
     digest = hashlib.sha256(data).digest()
@@ -78,6 +78,15 @@ def _entry(path: Path) -> _Parsed:
     stats["parses"] += 1
     entry = _Parsed(sig, digest, trusted, migration, revision_record(migration.tree, path))
     _keep(key, entry)
+    return entry
+
+
+def _reuse(key: str, entry: _Parsed) -> _Parsed:
+    stats["reused"] += 1
+    try:
+        _files.move_to_end(key)  # one atomic step; the lock guards the size bookkeeping in _keep
+    except KeyError:  # dropped by another thread meanwhile: still a valid parse of this content
+        pass
     return entry
 
 
