@@ -6,15 +6,22 @@
 test_roundtrip does upgrade/downgrade/upgrade of every revision one step at a time, with 20 seeded rows
 per table, a schema snapshot and data checksums after every step, and the model comparison at head.
 
-Usage: python bench/bench_roundtrip.py [--backend sqlite|postgres|both] [--revisions 200]
+With ``--scale`` it runs at 50, 200 and 500 revisions, the median of ``--runs`` runs, against the
+in-process floor only (the CLI floor and pytest-alembic at the default size), prints time per revision
+and the peak RSS of the server side and of the worker (test_roundtrip runs in a fresh process that
+reports ``getrusage`` for itself and its children).
+
+Usage: python bench/bench_roundtrip.py [--backend sqlite|postgres|both] [--revisions 200 | --scale] [--runs 3]
 PostgreSQL: ALEMBIC_MCP_TEST_PG (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +34,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+sys.path.insert(0, str(Path(__file__).parent))
+from scale import peak_rss_mb, per_revision_ms, start_worker_peak
+
+SCALE = [50, 200, 500]
 PG_SERVER = os.environ.get("ALEMBIC_MCP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 ENV_PY = """
@@ -268,13 +279,88 @@ def bench(backend: str, count: int) -> None:
     print(f"  ratio test_roundtrip / pytest-alembic     {t_ours / t_pa:6.2f}x")
 
 
+def ours_child(project: str, url: str) -> None:
+    """In a fresh process: test_roundtrip once; its time, the step split and the peak RSS."""
+    start_worker_peak()
+    seconds, result = ours(Path(project), url)
+    steps = result.steps
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "ok": sum(s.status == "ok" for s in steps),
+                "steps": len(steps),
+                "verdict": result.verdict,
+                "migrate": sum((s.upgrade_s or 0) + (s.downgrade_s or 0) + (s.reupgrade_s or 0) for s in steps),
+                "check": sum(s.check_s or 0 for s in steps),
+                **peak_rss_mb(),
+            }
+        )
+    )
+
+
+def ours_in_child(project: Path, url: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(project), url], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"test_roundtrip child failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scale_point(backend: str, count: int, runs: int) -> dict:
+    """Median of ``runs`` of test_roundtrip and of the in-process floor, each on a fresh database."""
+    with tempfile.TemporaryDirectory(prefix="amcp-bench-") as tmp:
+        root = Path(tmp) / "proj"
+        root.mkdir()
+        generate(root, count)
+        dbs = Database(backend, Path(tmp))
+        floor, mine = [], []
+        try:
+            for _ in range(runs):
+                floor.append(floor_inprocess(root, dbs.new()))
+                mine.append(ours_in_child(root, dbs.new()))
+        finally:
+            dbs.drop_all()
+    med = statistics.median
+    row = {
+        "revisions": count,
+        "floor": med(floor),
+        "ours": med(m["seconds"] for m in mine),
+        "server_mb": med(m["server_mb"] for m in mine),
+        "worker_mb": med(m["worker_mb"] for m in mine),
+    }
+    last = mine[-1]
+    print(f"\n== {backend}: {count} revisions, median of {runs} runs ==")
+    print(f"test_roundtrip verdict={last['verdict']} revisions_ok={last['ok']}/{last['steps']}")
+    print(f"  inside the worker: migration steps {last['migrate']:.2f} s, checks {last['check']:.2f} s")
+    print(f"  floor: alembic.command in-process  {row['floor']:8.2f} s  {per_revision_ms(row['floor'], count)}")
+    print(f"  test_roundtrip (whole tool call)   {row['ours']:8.2f} s  {per_revision_ms(row['ours'], count)}")
+    print(f"  ratio test_roundtrip / in-process floor {row['ours'] / row['floor']:6.2f}x")
+    print(f"  peak RSS: server side {row['server_mb']:.0f} MB, worker {row['worker_mb']:.0f} MB")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--revisions", type=int, default=200)
+    parser.add_argument("--scale", action="store_true", help="run at 50, 200 and 500 revisions")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return ours_child(*args.child)
     for backend in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
-        bench(backend, args.revisions)
+        if not args.scale:
+            bench(backend, args.revisions)
+            continue
+        rows = [scale_point(backend, n, args.runs) for n in SCALE]
+        print(f"\nscale curve ({backend}, ms per revision): revisions, in-process floor, test_roundtrip, ratio")
+        for r in rows:
+            n = r["revisions"]
+            ratio = r["ours"] / r["floor"]
+            print(f"  {n:>5}  {1000 * r['floor'] / n:8.2f}  {1000 * r['ours'] / n:8.2f}  {ratio:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from alembic_mcp.server.descriptions import INSTRUCTIONS
 from alembic_mcp.server.schemas import publish_lean_schemas
 from alembic_mcp.tools.core.access import ALWAYS_WRITE
 from alembic_mcp.tools.core.errors import AlembicMcpError, ProjectError
+from alembic_mcp.tools.worker import reply_cache
 from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.prestart import keep_warm
 
@@ -33,6 +34,7 @@ TOOL_MODULES = [heads_tools, generate_tools, review_tools, roundtrip_tools, back
 def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm_worker: bool = False) -> MCPServer:
     """The server for one project. ``warm_worker`` keeps an idle worker interpreter ready (``serve``)."""
     state = ServerState(project_dir=str(project_dir), overrides=dict(overrides or {}))
+    reply_cache.enable()  # a serving process answers many calls over a mostly unchanged project
     server = MCPServer(
         name="alembic-mcp",
         title="alembic-mcp: safe Alembic migrations",

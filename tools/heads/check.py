@@ -14,8 +14,8 @@ from alembic_mcp.tools.core.errors import AlembicMcpError
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
 from alembic_mcp.tools.db.dbinfo import current_revisions
+from alembic_mcp.tools.history.cache import parsed
 from alembic_mcp.tools.history.graph import History, load_history
-from alembic_mcp.tools.history.migration_ast import parse_file
 from alembic_mcp.tools.worker.runner import worker_python
 
 
@@ -81,7 +81,7 @@ def _tables_of(history: History, revisions: list[str], cache: dict[str, set[str]
     for rev in revisions:
         if rev not in cache:
             try:
-                cache[rev] = parse_file(history.nodes[rev].path).tables_changed("upgrade")
+                cache[rev] = parsed(history.nodes[rev].path).tables_changed("upgrade")
             except (OSError, SyntaxError, UnicodeDecodeError):
                 cache[rev] = set()
         tables |= cache[rev]

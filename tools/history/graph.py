@@ -11,8 +11,8 @@ from typing import Any
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.isolation import dialect_only_url
 from alembic_mcp.tools.core.verdict import Finding
-from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo
-from alembic_mcp.tools.worker.runner import run_worker_reply
+from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo, WorkerReply
+from alembic_mcp.tools.worker.reply_cache import cached_worker_reply
 
 
 @dataclass
@@ -209,14 +209,24 @@ def _revisions_in_cycles(nodes: dict[str, RevisionNode]) -> list[str]:
 
 
 async def load_history(project: Project, check_env: bool = True) -> tuple[History, dict[str, Any] | None]:
-    """Run the worker's history op; return the graph and env.py's error (if any)."""
-    reply = await run_worker_reply(
+    """Run the worker's history op; return the graph and env.py's error (if any).
+
+    A clean import check (every file and env.py loaded) is reused while nothing the worker read has
+    changed (``reply_cache``); one with errors always runs again.
+    """
+    reply = await cached_worker_reply(
         project,
         "history",
         HistoryArgs(check_env=check_env),
         database_url=dialect_only_url(project.database_url) if project.database_url is not None else None,
+        keep=_clean_import_check,
     )
     raw = reply.result or {}
     history = build_history(project, raw)
     history.runtime = reply.runtime
     return history, raw.get("env_error")
+
+
+def _clean_import_check(reply: WorkerReply) -> bool:
+    result = reply.result or {}
+    return reply.ok and not result.get("load_errors") and not result.get("env_error")

@@ -44,8 +44,9 @@ from alembic_mcp.tools.review.rules import review_source as lint_file
 from alembic_mcp.tools.review.rules.astutil import name_value
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import escalation_evidence
-from alembic_mcp.tools.worker.protocol import RenderSqlArgs
-from alembic_mcp.tools.worker.runner import WorkerFailed, run_worker
+from alembic_mcp.tools.worker.protocol import RenderSqlArgs, WorkerReply
+from alembic_mcp.tools.worker.reply_cache import cached_worker_reply
+from alembic_mcp.tools.worker.runner import WorkerFailed
 
 # squawk findings about data loss that layer 1 did not see (SQL from a helper, say): the escalation they need.
 SQUAWK_ESCALATIONS = {
@@ -223,7 +224,8 @@ async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | N
     chain = all(render_revs[i][1] == render_revs[i - 1][0] for i in range(1, len(render_revs)))
     needed = {rev for rev, _ in render_revs} | {down for _, down in render_revs if down}
     url = review.project.database_url
-    return await run_worker(
+    # Reused while nothing the render read changed (reply_cache): the revision files, env.py, the models.
+    reply = await cached_worker_reply(
         review.project,
         "render_sql",
         RenderSqlArgs(
@@ -233,7 +235,14 @@ async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | N
             extra_paths=sorted(str(p) for p in review.disk_paths.values()),
         ),
         database_url=dialect_only_url(url) if url else None,
+        keep=_clean_render,
     )
+    return reply.result or {}
+
+
+def _clean_render(reply: WorkerReply) -> bool:
+    rendered = (reply.result or {}).get("rendered") or {}
+    return reply.ok and not any(r.get("error") for r in rendered.values())
 
 
 async def _squawk(review: Review) -> None:

@@ -8,17 +8,20 @@ dropped; the rest are added with the statement they are about.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import sys
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from alembic_mcp.tools.core.verdict import Finding
+from alembic_mcp.tools.worker.inputs import signature
 
 SQUAWK_TO_RULE = {
     "adding-required-field": "add-column-required",
@@ -71,10 +74,34 @@ async def run_squawk(sql_by_revision: dict[str, str], pg_version: str | None = N
     """squawk JSON violations per revision (empty lists when squawk finds nothing).
 
     ``pg_version`` (the target's server version, e.g. "16.4") lets squawk judge version-dependent rules.
+    squawk lints each file on its own, so a revision's violations are kept (in-process, bounded) by its
+    SQL's hash, the version and the squawk binary's signature; only the others are linted again.
     """
     binary = squawk_binary()
     if binary is None:
         raise FileNotFoundError("squawk is not installed (pip install squawk-cli)")
+    keys = {rev: _lint_key(binary, sql, pg_version) for rev, sql in sql_by_revision.items()}
+    out = {rev: json.loads(_linted[key]) for rev, key in keys.items() if key in _linted}
+    missing = {rev: sql for rev, sql in sql_by_revision.items() if rev not in out}
+    fresh = await _run_squawk(binary, missing, pg_version)
+    for rev, violations in fresh.items():
+        _linted[keys[rev]] = json.dumps(violations)
+        while len(_linted) > MAX_LINTED:
+            _linted.popitem(last=False)
+    return {rev: out.get(rev, fresh.get(rev, [])) for rev in sql_by_revision}
+
+
+MAX_LINTED = 5000
+_linted: OrderedDict[tuple, str] = OrderedDict()  # violations (JSON) by _lint_key
+
+
+def _lint_key(binary: str, sql: str, pg_version: str | None) -> tuple:
+    return binary, tuple(signature(binary) or ()), pg_version, hashlib.sha256(sql.encode()).hexdigest()
+
+
+async def _run_squawk(
+    binary: str, sql_by_revision: dict[str, str], pg_version: str | None
+) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {rev: [] for rev in sql_by_revision}
     if not sql_by_revision:
         return out

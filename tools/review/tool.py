@@ -24,9 +24,10 @@ from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.db.dbinfo import current_revisions
+from alembic_mcp.tools.history.cache import parsed as cached_parse
 from alembic_mcp.tools.history.files import assigned_literal, history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
-from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_file, parse_source
+from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_source
 from alembic_mcp.tools.review.changed import changed_files, commit_rule_findings, validate_ref
 from alembic_mcp.tools.review.pipeline import Review, Target, review_layers
 from alembic_mcp.tools.review.result import (
@@ -84,7 +85,7 @@ def _check_path(project: Project, path: str) -> Path:
 def _parse(project: Project, path: Path) -> MigrationSource:
     rel = project.relative(path)
     try:
-        migration = parse_file(path)
+        migration = cached_parse(path)
     except SyntaxError as exc:
         raise InvalidArgument(
             f"{rel} has a syntax error at line {exc.lineno}: {exc.msg}. Fix it, then review again."

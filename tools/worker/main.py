@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alembic_mcp.tools.worker import inputs
 from alembic_mcp.tools.worker.protocol import (
     MIN_PYTHON,
     OPS,
@@ -123,11 +124,15 @@ def main() -> int:
     except (TypeError, ValueError) as exc:  # an unknown op or argument: a bug on the server side
         _write(data["result_path"], WorkerReply(ok=False, runtime=runtime_info(), error=ErrorInfo.from_exception(exc)))
         return 0
+    if request.track_inputs:
+        inputs.start()
     _prepare(request)
     runtime = runtime_info()
     try:
         check_runtime(runtime)
         reply = WorkerReply(ok=True, runtime=runtime, result=run_op(request))
+        if request.track_inputs:
+            reply.inputs = inputs.stop()
     except UnsupportedEnvironment as exc:
         error = ErrorInfo(type=UNSUPPORTED_ENVIRONMENT, message=str(exc))
         reply = WorkerReply(ok=False, runtime=runtime, error=error)

@@ -135,6 +135,7 @@ class WorkerRequest:
     sys_path: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     unset_env: list[str] = field(default_factory=list)  # variables that lead to the target: removed first
+    track_inputs: bool = False  # report the files read and folders listed (inputs.py), for reply_cache
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -181,6 +182,7 @@ class WorkerReply:
     runtime: RuntimeInfo
     result: dict[str, Any] | None = None
     error: ErrorInfo | None = None
+    inputs: dict[str, Any] | None = None  # with track_inputs: what the op read (inputs.stop())
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -194,6 +196,7 @@ class WorkerReply:
             runtime=RuntimeInfo(**data["runtime"]),
             result=data.get("result"),
             error=ErrorInfo(**error) if error else None,
+            inputs=data.get("inputs"),
         )
 
 

@@ -8,6 +8,7 @@ timeout the whole process group is killed. Operations are registered in ``protoc
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from dataclasses import asdict
@@ -23,7 +24,7 @@ from alembic_mcp.tools.core.isolation import is_target, worker_environment
 from alembic_mcp.tools.core.urls import redact
 from alembic_mcp.tools.worker.interpreter import WorkerPython, WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.pool import worker_slot
-from alembic_mcp.tools.worker.prestart import kill_group, spawn, take_prestarted
+from alembic_mcp.tools.worker.prestart import kill_group, spawn, starting_environment, take_prestarted
 from alembic_mcp.tools.worker.protocol import (
     UNSUPPORTED_ENVIRONMENT,
     OpArgs,
@@ -89,19 +90,26 @@ async def run_worker_reply(
     timeout_s: float | None = None,
     env: dict[str, str] | None = None,
     target_read_only: bool = False,
+    track_inputs: bool = False,
 ) -> WorkerReply:
     """Like ``run_worker``, but the whole reply: the result and the interpreter it ran in.
 
     At most ``max_workers`` run at once; a call beyond that waits for a slot. ``database_url`` is what
     user code may connect to: a scratch database or a dialect-only URL. The target's own URL is refused
-    unless ``target_read_only`` says the caller made it read-only.
+    unless ``target_read_only`` says the caller made it read-only. ``track_inputs``: the reply lists the
+    files the op read (``inputs.py``), for ``reply_cache``.
     """
+    await check_request(project, op, database_url, target_read_only)
+    async with worker_slot(project.settings.max_workers):
+        return await _run_now(project, op, args, database_url, timeout_s, env, track_inputs)
+
+
+async def check_request(project: Project, op: str, database_url: str | None, target_read_only: bool = False) -> None:
+    """Refuse the target's URL for user code, and files no worker may import (raises UnsafeProjectFiles)."""
     if is_target(database_url, project.database_url) and not target_read_only:
         raise WorkerFailed(f"Refusing to hand the target database's URL to user code in the worker for {op!r}.")
     # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
     await anyio.to_thread.run_sync(ensure_contained, project)
-    async with worker_slot(project.settings.max_workers):
-        return await _run_now(project, op, args, database_url, timeout_s, env)
 
 
 async def _run_now(
@@ -111,6 +119,7 @@ async def _run_now(
     database_url: str | None,
     timeout_s: float | None,
     env: dict[str, str] | None,
+    track_inputs: bool = False,
 ) -> WorkerReply:
     timeout = timeout_s or project.settings.worker_timeout_s
     set_env, unset_env = _child_env(project, database_url, env)
@@ -127,6 +136,7 @@ async def _run_now(
             sys_path=[str(project.root)],
             env=set_env,
             unset_env=unset_env,
+            track_inputs=track_inputs,
         )
         process = take_prestarted(python) or spawn(python, str(project.root))
         stderr, timed_out = await _exchange(process, request.to_json().encode(), timeout)
@@ -186,6 +196,13 @@ def project_spec(project: Project) -> ProjectSpec:
         ini_section=project.settings.alembic_section,
         url_env_vars=list(project.settings.url_env_vars),
     )
+
+
+def worker_environment_key(project: Project, database_url: str | None) -> tuple:
+    """Everything of the environment a worker for ``database_url`` starts with (for reply_cache's keys)."""
+    set_env, unset_env = _child_env(project, database_url, None)
+    started = starting_environment(dict(os.environ))
+    return tuple(sorted(started.items())), tuple(sorted(set_env.items())), tuple(sorted(unset_env))
 
 
 def _child_env(
