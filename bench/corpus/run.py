@@ -1,0 +1,273 @@
+"""Run alembic-mcp over the real-world corpus that fetch.py built, and report per history.
+
+For each history: its revision count; `alembic-mcp check-heads` against plain `alembic heads` (run in the
+project venv) in the same run; `review-migration --revision base:heads` over the whole history (verdicts
+per revision, findings by rule and severity); a whole-history `test-roundtrip` (base to heads) on
+PostgreSQL, with a fresh empty target database that this script creates and drops. Every call is bounded.
+
+    python bench/corpus/run.py [--cache DIR] [--only NAME ...] [--pg postgresql://postgres@127.0.0.1:5432]
+                               [--roundtrip-timeout S] [--report bench/corpus/report.json]
+
+Prints one table per history, then a summary table, and writes the full JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+from fetch import DEFAULT_CACHE, load_manifest
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
+CALL_MARGIN_S = 120
+HEADS_REPEATS = 2  # on top of the tool's own timeout: startup, worker spawn, scratch cleanup
+
+
+def alembic_mcp() -> str:
+    """The CLI of the alembic-mcp installed next to this interpreter (the server's venv)."""
+    beside = Path(sys.executable).with_name("alembic-mcp")
+    return str(beside) if beside.exists() else shutil.which("alembic-mcp") or "alembic-mcp"
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> dict:
+    """Run ``command``; its exit code, wall seconds, stdout and the tail of stderr (or a timeout)."""
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"rc": None, "seconds": round(time.monotonic() - started, 2), "timeout": True, "stdout": ""}
+    return {
+        "rc": done.returncode,
+        "seconds": round(time.monotonic() - started, 2),
+        "stdout": done.stdout,
+        "stderr_tail": done.stderr[-2000:],
+    }
+
+
+def tool_json(result: dict) -> dict | None:
+    try:
+        return json.loads(result["stdout"]) if result.get("stdout") else None
+    except json.JSONDecodeError:
+        return None
+
+
+def not_answered(report: dict | None, result: dict) -> str:
+    """Why a tool gave no verdict: its own error message, its stderr, or the timeout."""
+    if report and report.get("error"):
+        return str(report["error"])
+    return "timeout" if result.get("timeout") else str(result.get("stderr_tail", ""))[-600:]
+
+
+class TargetDatabase:
+    """A fresh, empty PostgreSQL database for one history, dropped on exit."""
+
+    def __init__(self, server: str, name: str) -> None:
+        self.server = server.rstrip("/")
+        self.name = f"corpus_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        self.url = f"{self.server}/{self.name}"
+
+    def _admin(self, statement: str) -> None:
+        with psycopg.connect(f"{self.server}/postgres", autocommit=True) as connection:
+            connection.execute(statement)
+
+    def __enter__(self) -> TargetDatabase:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def project_env(entry: dict, project: Path) -> dict[str, str]:
+    """The environment of every call: the app's own variables, nothing pointing at a user's database."""
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "DATABASE_URL")}
+    env.update(entry.get("worker_env", {}))
+    if entry.get("worker_env_home"):
+        home = project / ".app-home"
+        home.mkdir(exist_ok=True)
+        env[entry["worker_env_home"]] = str(home)
+    return env
+
+
+def best_of(repeats: int, command: list[str], cwd: Path, env: dict[str, str]) -> dict:
+    """The fastest of ``repeats`` runs (the machine is shared: the minimum is the least noisy figure)."""
+    return min((timed(command, cwd, env, 300) for _ in range(repeats)), key=lambda result: result["seconds"])
+
+
+def heads_timing(project: Path, env: dict, target: str) -> dict:
+    """check-heads (with the target database) against plain `alembic heads`, same project, same run."""
+    python = project / ".venv/bin/python"
+    plain_command = [str(python) if python.exists() else sys.executable, "-m", "alembic", "heads"]
+    ours_command = [alembic_mcp(), "check-heads", "--project", ".", "--database-url", target, "--json"]
+    plain = best_of(HEADS_REPEATS, plain_command, project, env)
+    ours = best_of(HEADS_REPEATS, ours_command, project, env)
+    report = tool_json(ours) or {}
+    return {
+        "alembic_heads_s": plain["seconds"],
+        "alembic_heads_out": plain.get("stdout", "").strip().splitlines(),
+        "alembic_heads_rc": plain["rc"],
+        "check_heads_s": ours["seconds"],
+        "check_heads_rc": ours["rc"],
+        "ratio": round(ours["seconds"] / plain["seconds"], 2) if plain["seconds"] else None,
+        "verdict": report.get("verdict"),
+        "revision_count": report.get("revision_count"),
+        "heads": [head["revision"] for head in report.get("heads", [])],
+        "findings": [(f["rule"], f["severity"], f["message"][:300]) for f in report.get("findings", [])],
+        "worker": report.get("worker"),
+        "summary": report.get("summary"),
+        "stderr_tail": None if report else ours.get("stderr_tail"),
+    }
+
+
+def review_whole_history(project: Path, env: dict, target: str, timeout_s: float) -> dict:
+    command = [alembic_mcp(), "review-migration", "--project", ".", "--revision", "base:heads"]
+    result = timed([*command, "--database-url", target, "--json"], project, env, timeout_s)
+    report = tool_json(result)
+    if report is None or "verdict" not in report:
+        return {"seconds": result["seconds"], "rc": result["rc"], "error": not_answered(report, result)}
+    findings = [finding for revision in report.get("revisions", []) for finding in revision["findings"]]
+    escalations = [
+        {**escalation, "revision": revision["revision"], "file": revision["file"]}
+        for revision in report.get("revisions", [])
+        for escalation in revision["escalations"]
+    ]
+    return {
+        "seconds": result["seconds"],
+        "rc": result["rc"],
+        "verdict": report["verdict"],
+        "summary": report["summary"],
+        "revisions_reviewed": len(report.get("revisions", [])),
+        "verdicts": dict(Counter(revision["verdict"] for revision in report.get("revisions", []))),
+        "by_severity": dict(Counter(finding["severity"] for finding in findings)),
+        "by_rule": dict(Counter(f"{finding['rule']}/{finding['severity']}" for finding in findings).most_common()),
+        "escalations_by_rule": dict(Counter(escalation["rule"] for escalation in escalations).most_common()),
+        "findings": findings,
+        "escalations": escalations,
+    }
+
+
+def roundtrip_whole_history(project: Path, env: dict, target: str, timeout_s: float) -> dict:
+    command = [alembic_mcp(), "test-roundtrip", "--project", ".", "--database-url", target]
+    command += ["--from-revision", "base", "--revision", "heads", "--timeout", str(int(timeout_s)), "--json"]
+    result = timed(command, project, env, timeout_s + CALL_MARGIN_S)
+    report = tool_json(result)
+    if report is None or "verdict" not in report:
+        return {"seconds": result["seconds"], "rc": result["rc"], "error": not_answered(report, result)}
+    steps = report.get("steps", [])
+    return {
+        "seconds": result["seconds"],
+        "rc": result["rc"],
+        "verdict": report["verdict"],
+        "summary": report["summary"],
+        "coverage": {"steps_run": report.get("steps_run"), "steps_planned": report.get("steps_planned")},
+        "steps_reported": len(steps),
+        "failures": failures_of(report),
+        "findings": [brief(finding) for finding in report.get("findings", [])],
+        "escalations": report.get("escalations", []),
+    }
+
+
+def brief(finding: dict) -> tuple:
+    return (finding["rule"], finding["severity"], finding.get("file"), finding.get("line"), finding["message"][:400])
+
+
+def failures_of(report: dict) -> list[dict]:
+    """The failed steps: revision, direction, mode, where and the error's first line."""
+    failures = list(report.get("failures") or ([report["failure"]] if report.get("failure") else []))
+    failures += [step for step in report.get("steps", []) if step.get("status") == "failed" and step not in failures]
+    keep = ("revision", "direction", "mode", "operation", "file", "line", "error", "message", "step")
+    return [{key: failure.get(key) for key in keep if failure.get(key) is not None} for failure in failures]
+
+
+def run_history(entry: dict, cache: Path, server: str, timeouts: dict) -> dict | None:
+    project = cache / "projects" / entry["name"]
+    record_file = project / "corpus.json"
+    if not record_file.exists():
+        print(f"{entry['name']}: not fetched (run fetch.py first)", file=sys.stderr)
+        return None
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    env = project_env(entry, project)
+    with TargetDatabase(server, entry["name"]) as target:
+        heads = heads_timing(project, env, target.url)
+        review = review_whole_history(project, env, target.url, timeouts["review"])
+        roundtrip = roundtrip_whole_history(project, env, target.url, timeouts["roundtrip"])
+    return {**record, "check_heads": heads, "review": review, "roundtrip": roundtrip}
+
+
+def print_history(result: dict) -> None:
+    heads, review, roundtrip = result["check_heads"], result["review"], result["roundtrip"]
+    print(f"\n== {result['name']} ({result['dist']}=={result['version']}, env={result['env']})")
+    print(f"  revisions        {heads['revision_count']} (files {result['revision_files']}), heads {heads['heads']}")
+    print(f"  check-heads      {heads['check_heads_s']} s vs alembic heads {heads['alembic_heads_s']} s "
+          f"(x{heads['ratio']}), verdict {heads['verdict']}, findings {[f[0] for f in heads['findings']]}")  # fmt: skip
+    if "error" in review:
+        print(f"  review           did not answer in {review['seconds']} s: {str(review['error'])[-300:]}")
+    else:
+        print(f"  review           {review['seconds']} s, verdict {review['verdict']}, per rev {review['verdicts']}")
+        print(f"                   by severity {review['by_severity']}; escalations {review['escalations_by_rule']}")
+        for rule, count in list(review["by_rule"].items())[:12]:
+            print(f"                   {count:>5}  {rule}")
+    if "error" in roundtrip:
+        print(f"  roundtrip        did not answer in {roundtrip['seconds']} s: {str(roundtrip['error'])[-300:]}")
+    else:
+        print(f"  roundtrip        {roundtrip['seconds']} s, verdict {roundtrip['verdict']}, "
+              f"coverage {roundtrip['coverage']}")  # fmt: skip
+        print(f"                   {roundtrip['summary'][:300]}")
+        for failure in roundtrip["failures"]:
+            print(f"                   FAIL {json.dumps(failure)[:300]}")
+
+
+def summary_table(results: list[dict]) -> str:
+    header = "| history | revs | check-heads s / alembic heads s | review verdicts (per revision) | errors/warnings/info | escalations | roundtrip | steps run/planned | failures |"  # noqa: E501
+    lines = [header, "|" + "---|" * 9]
+    for result in results:
+        heads, review, roundtrip = result["check_heads"], result["review"], result["roundtrip"]
+        severity = review.get("by_severity", {})
+        counts = f"{severity.get('error', 0)}/{severity.get('warning', 0)}/{severity.get('info', 0)}"
+        coverage = roundtrip.get("coverage") or {}
+        steps = f"{coverage.get('steps_run', '?')}/{coverage.get('steps_planned', '?')}"
+        lines.append(
+            f"| {result['name']} ({result['env']}) | {heads['revision_count']} | {heads['check_heads_s']} / "
+            f"{heads['alembic_heads_s']} (x{heads['ratio']}) | {review.get('verdicts', review.get('error', '')[:40])} "
+            f"| {counts} | {len(review.get('escalations', []))} | {roundtrip.get('verdict', 'no answer')} | {steps} "
+            f"| {len(roundtrip.get('failures', []))} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--pg", default=DEFAULT_SERVER, help="PostgreSQL server for the target databases")
+    parser.add_argument("--review-timeout", type=float, default=300.0)
+    parser.add_argument("--roundtrip-timeout", type=float, default=240.0)
+    parser.add_argument("--report", type=Path, default=HERE / "report.json")
+    args = parser.parse_args(argv)
+    timeouts = {"review": args.review_timeout, "roundtrip": args.roundtrip_timeout}
+    results = []
+    for entry in load_manifest():
+        if args.only and entry["name"] not in args.only:
+            continue
+        result = run_history(entry, args.cache.expanduser(), args.pg, timeouts)
+        if result is not None:
+            print_history(result)
+            results.append(result)
+    print("\n" + summary_table(results))
+    args.report.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nreport: {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
