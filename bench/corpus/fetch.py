@@ -30,7 +30,9 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.toml"
 DEFAULT_CACHE = Path(os.environ.get("ALEMBIC_MCP_CORPUS_CACHE", "~/.cache/alembic-mcp-corpus")).expanduser()
 VENV_SIZE_CAP = int(1.5 * 1024**3)
-DRIVERS = ("psycopg2-binary", "psycopg[binary]")  # SQLAlchemy 2.1 defaults postgresql:// to psycopg 3
+# SQLAlchemy 2.1 defaults postgresql:// to psycopg 3, older ones to psycopg2. Installed with --no-deps after the
+# application so they never move its pins (indico pins typing-extensions below what psycopg 3 asks for).
+DRIVERS = ("psycopg2-binary", "psycopg", "psycopg-binary")
 
 ALEMBIC_INI = """\
 # Written by bench/corpus/fetch.py for the {name} history ({dist}=={version}).
@@ -128,7 +130,7 @@ url = context.config.get_main_option("sqlalchemy.url")
 if url:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
 with app.app_context():
-    runpy.run_path(str(Path(__file__).with_name("env_upstream.py")), run_name="env_upstream")
+{setup}    runpy.run_path(str(Path(__file__).with_name("env_upstream.py")), run_name="env_upstream")
 '''
 
 
@@ -173,9 +175,11 @@ def make_venv(entry: dict, project: Path, timeout_s: float) -> dict:
         return {"ok": True, "reused": True, "size_bytes": _size(venv)}
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
-    command = [str(python), "-m", "pip", "install", "-q", *entry["install"], *DRIVERS]
+    pip = [str(python), "-m", "pip", "install", "-q"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run([*pip, *entry["install"]], capture_output=True, text=True, timeout=timeout_s)
+        if done.returncode == 0:
+            done = subprocess.run([*pip, "--no-deps", *DRIVERS], capture_output=True, text=True, timeout=timeout_s)
         error = None if done.returncode == 0 else _last_error(done.stderr)
     except subprocess.TimeoutExpired:
         error = f"pip install took more than {timeout_s:.0f} s"
@@ -210,7 +214,9 @@ def write_env(entry: dict, project: Path, env_mode: str) -> None:
     upstream = project / "migrations" / "env_upstream.py"
     if env_mode == "adapter":
         shutil.copyfile(env_py, upstream)
-        env_py.write_text(FLASK_ADAPTER_ENV.format(dist=entry["dist"], app=entry["adapter_app"]), encoding="utf-8")
+        setup = "".join(f"    {line}\n" for line in entry.get("adapter_setup", "").strip().splitlines())
+        adapter = FLASK_ADAPTER_ENV.format(dist=entry["dist"], app=entry["adapter_app"], setup=setup)
+        env_py.write_text(adapter, encoding="utf-8")
     elif env_mode == "minimal":
         shutil.copyfile(env_py, upstream)
         env_py.write_text(MINIMAL_ENV, encoding="utf-8")
@@ -241,6 +247,12 @@ def write_config(entry: dict, project: Path, env_mode: str) -> None:
     if entry.get("url_env_vars") and env_mode != "minimal":
         names = ", ".join(f'"{name}"' for name in entry["url_env_vars"])
         settings.append(f"url_env_vars = [{names}]")
+    if entry.get("app_config"):
+        home = project / ".app-home"
+        for folder in ("cache", "tmp", "log", "archive"):
+            (home / folder).mkdir(parents=True, exist_ok=True)
+        text = entry["app_config"].lstrip().format(home=home)
+        (project / entry["app_config_file"]).write_text(text, encoding="utf-8")
     pyproject = project / "pyproject.toml"
     pyproject.unlink(missing_ok=True)
     if settings:

@@ -30,7 +30,17 @@ from fetch import DEFAULT_CACHE, load_manifest
 HERE = Path(__file__).resolve().parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 CALL_MARGIN_S = 120
-HEADS_REPEATS = 2  # on top of the tool's own timeout: startup, worker spawn, scratch cleanup
+HEADS_REPEATS = 2
+MAX_ROUNDTRIP_CALLS = 12
+CALL_KEYS = (
+    "from",
+    "seconds",
+    "verdict",
+    "steps_run",
+    "steps_planned",
+    "summary",
+    "error",
+)  # on top of the tool's own timeout: startup, worker spawn, scratch cleanup
 
 
 def alembic_mcp() -> str:
@@ -92,6 +102,8 @@ def project_env(entry: dict, project: Path) -> dict[str, str]:
     """The environment of every call: the app's own variables, nothing pointing at a user's database."""
     env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "DATABASE_URL")}
     env.update(entry.get("worker_env", {}))
+    if entry.get("app_config_env"):
+        env[entry["app_config_env"]] = str(project / entry["app_config_file"])
     if entry.get("worker_env_home"):
         home = project / ".app-home"
         home.mkdir(exist_ok=True)
@@ -156,25 +168,72 @@ def review_whole_history(project: Path, env: dict, target: str, timeout_s: float
     }
 
 
-def roundtrip_whole_history(project: Path, env: dict, target: str, timeout_s: float) -> dict:
+def roundtrip_call(project: Path, env: dict, target: str, start: str, timeout_s: float) -> dict:
+    """One test-roundtrip call from ``start`` to heads, reduced to what the report keeps."""
     command = [alembic_mcp(), "test-roundtrip", "--project", ".", "--database-url", target]
-    command += ["--from-revision", "base", "--revision", "heads", "--timeout", str(int(timeout_s)), "--json"]
+    command += ["--from-revision", start, "--revision", "heads", "--timeout", str(int(timeout_s)), "--json"]
     result = timed(command, project, env, timeout_s + CALL_MARGIN_S)
     report = tool_json(result)
     if report is None or "verdict" not in report:
-        return {"seconds": result["seconds"], "rc": result["rc"], "error": not_answered(report, result)}
-    steps = report.get("steps", [])
+        return {"from": start, "seconds": result["seconds"], "rc": result["rc"], "error": not_answered(report, result)}
     return {
+        "from": start,
         "seconds": result["seconds"],
         "rc": result["rc"],
         "verdict": report["verdict"],
         "summary": report["summary"],
-        "coverage": {"steps_run": report.get("steps_run"), "steps_planned": report.get("steps_planned")},
-        "steps_reported": len(steps),
+        "steps_run": report.get("steps_run"),
+        "steps_planned": report.get("steps_planned"),
+        "revisions": report.get("revisions", []),
         "failures": failures_of(report),
         "findings": [brief(finding) for finding in report.get("findings", [])],
         "escalations": report.get("escalations", []),
     }
+
+
+def roundtrip_whole_history(project: Path, env: dict, target: str, budget_s: float) -> dict:
+    """The whole history: the first call from base; after a failure at revision R, a new call from R (the
+    way a user carries on), while the failures move forward and the budget lasts. The first call alone is
+    what one test_roundtrip call gives."""
+    calls = [roundtrip_call(project, env, target, "base", budget_s)]
+    while (resume := resume_point(calls)) is not None and sum(call["seconds"] for call in calls) < budget_s:
+        remaining = max(60.0, budget_s - sum(call["seconds"] for call in calls))
+        calls.append(roundtrip_call(project, env, target, resume, remaining))
+    first = calls[0]
+    if "error" in first:
+        return {**first, "calls": calls}
+    planned = first["steps_planned"] or 0
+    failures = [failure for call in calls for failure in call.get("failures", [])]
+    return {
+        "seconds": round(sum(call["seconds"] for call in calls), 2),
+        "verdict": first["verdict"],
+        "summary": first["summary"],
+        "coverage": {"steps_run": first["steps_run"], "steps_planned": planned},
+        "coverage_all_calls": {
+            "steps_run": sum(call.get("steps_run") or 0 for call in calls),
+            "steps_planned": planned,
+        },
+        "failures": failures,
+        "findings": first["findings"],
+        "escalations": first["escalations"],
+        "calls": [{key: call.get(key) for key in CALL_KEYS} for call in calls],
+    }
+
+
+def resume_point(calls: list[dict]) -> str | None:
+    """The revision to start the next call from: the last call's failed revision, if it lies past where that
+    call started (a failure while reaching the start, or at it, would repeat)."""
+    last = calls[-1]
+    failed = [failure["revision"] for failure in last.get("failures", []) if failure.get("revision")]
+    if "error" in last or not failed or len(calls) >= MAX_ROUNDTRIP_CALLS:
+        return None
+    order = calls[0].get("revisions") or []
+    position = {revision: index for index, revision in enumerate(order)}
+    furthest = max(failed, key=lambda revision: position.get(revision, -1))
+    started = position.get(last["from"], -1)
+    if position.get(furthest, -1) <= started or furthest == order[-1]:
+        return None
+    return furthest
 
 
 def brief(finding: dict) -> tuple:
@@ -185,8 +244,9 @@ def failures_of(report: dict) -> list[dict]:
     """The failed steps: revision, direction, mode, where and the error's first line."""
     failures = list(report.get("failures") or ([report["failure"]] if report.get("failure") else []))
     failures += [step for step in report.get("steps", []) if step.get("status") == "failed" and step not in failures]
-    keep = ("revision", "direction", "mode", "operation", "file", "line", "error", "message", "step")
-    return [{key: failure.get(key) for key in keep if failure.get(key) is not None} for failure in failures]
+    keep = ("revision", "phase", "direction", "mode", "operation", "file", "line", "error", "facts")
+    kept = [{key: failure.get(key) for key in keep if failure.get(key) is not None} for failure in failures]
+    return [{**failure, "error": str(failure.get("error", ""))[:600]} for failure in kept]
 
 
 def run_history(entry: dict, cache: Path, server: str, timeouts: dict) -> dict | None:
@@ -223,19 +283,20 @@ def print_history(result: dict) -> None:
         print(f"  roundtrip        {roundtrip['seconds']} s, verdict {roundtrip['verdict']}, "
               f"coverage {roundtrip['coverage']}")  # fmt: skip
         print(f"                   {roundtrip['summary'][:300]}")
+        print(f"                   all {len(roundtrip['calls'])} call(s): {roundtrip['coverage_all_calls']}")
         for failure in roundtrip["failures"]:
             print(f"                   FAIL {json.dumps(failure)[:300]}")
 
 
 def summary_table(results: list[dict]) -> str:
-    header = "| history | revs | check-heads s / alembic heads s | review verdicts (per revision) | errors/warnings/info | escalations | roundtrip | steps run/planned | failures |"  # noqa: E501
+    header = "| history | revs | check-heads s / alembic heads s | review verdicts (per revision) | errors/warnings/info | escalations | roundtrip (1st call) | steps run/planned (all calls) | failures (all calls) |"  # noqa: E501
     lines = [header, "|" + "---|" * 9]
     for result in results:
         heads, review, roundtrip = result["check_heads"], result["review"], result["roundtrip"]
         severity = review.get("by_severity", {})
         counts = f"{severity.get('error', 0)}/{severity.get('warning', 0)}/{severity.get('info', 0)}"
-        coverage = roundtrip.get("coverage") or {}
-        steps = f"{coverage.get('steps_run', '?')}/{coverage.get('steps_planned', '?')}"
+        first, every = roundtrip.get("coverage") or {}, roundtrip.get("coverage_all_calls") or {}
+        steps = f"{first.get('steps_run', '?')}/{first.get('steps_planned', '?')} ({every.get('steps_run', '?')})"
         lines.append(
             f"| {result['name']} ({result['env']}) | {heads['revision_count']} | {heads['check_heads_s']} / "
             f"{heads['alembic_heads_s']} (x{heads['ratio']}) | {review.get('verdicts', review.get('error', '')[:40])} "
@@ -251,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--pg", default=DEFAULT_SERVER, help="PostgreSQL server for the target databases")
     parser.add_argument("--review-timeout", type=float, default=300.0)
-    parser.add_argument("--roundtrip-timeout", type=float, default=240.0)
+    parser.add_argument("--roundtrip-timeout", type=float, default=200.0, help="budget per history, all calls")
     parser.add_argument("--report", type=Path, default=HERE / "report.json")
     args = parser.parse_args(argv)
     timeouts = {"review": args.review_timeout, "roundtrip": args.roundtrip_timeout}
