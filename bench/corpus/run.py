@@ -31,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 CALL_MARGIN_S = 120
 HEADS_REPEATS = 2
-MAX_ROUNDTRIP_CALLS = 12
+MAX_ROUNDTRIP_CALLS = 24
+UNPASSABLE_PHASES = ("upgrade", "prepare")
 CALL_KEYS = (
     "from",
     "seconds",
@@ -222,9 +223,14 @@ def roundtrip_whole_history(project: Path, env: dict, target: str, budget_s: flo
 
 def resume_point(calls: list[dict]) -> str | None:
     """The revision to start the next call from: the last call's failed revision, if it lies past where that
-    call started (a failure while reaching the start, or at it, would repeat)."""
+    call started and its upgrade worked (a failed first upgrade, or a failure while reaching the start, would
+    repeat: nothing after it can be reached)."""
     last = calls[-1]
-    failed = [failure["revision"] for failure in last.get("failures", []) if failure.get("revision")]
+    failed = [
+        failure["revision"]
+        for failure in last.get("failures", [])
+        if failure.get("revision") and failure.get("phase") not in UNPASSABLE_PHASES
+    ]
     if "error" in last or not failed or len(calls) >= MAX_ROUNDTRIP_CALLS:
         return None
     order = calls[0].get("revisions") or []
@@ -312,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--pg", default=DEFAULT_SERVER, help="PostgreSQL server for the target databases")
     parser.add_argument("--review-timeout", type=float, default=300.0)
-    parser.add_argument("--roundtrip-timeout", type=float, default=200.0, help="budget per history, all calls")
+    parser.add_argument("--roundtrip-timeout", type=float, default=300.0, help="budget per history, all calls")
     parser.add_argument("--report", type=Path, default=HERE / "report.json")
     args = parser.parse_args(argv)
     timeouts = {"review": args.review_timeout, "roundtrip": args.roundtrip_timeout}
