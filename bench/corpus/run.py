@@ -6,9 +6,10 @@ per revision, findings by rule and severity); a whole-history `test-roundtrip` (
 PostgreSQL, with a fresh empty target database that this script creates and drops. Every call is bounded.
 
     python bench/corpus/run.py [--cache DIR] [--only NAME ...] [--pg postgresql://postgres@127.0.0.1:5432]
-                               [--roundtrip-timeout S] [--report bench/corpus/report.json]
+                               [--roundtrip-timeout S] [--report FILE] [--summary FILE]
 
-Prints one table per history, then a summary table, and writes the full JSON report.
+Prints one table per history, then a summary table; writes the full JSON report (default <cache>/report.json)
+and a compact one without the per-finding lists (bench/corpus/results.json, committed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 CALL_MARGIN_S = 120
 HEADS_REPEATS = 2
 MAX_ROUNDTRIP_CALLS = 24
-UNPASSABLE_PHASES = ("upgrade", "prepare")
+UNPASSABLE_PHASES = ("prepare",)  # the start itself could not be reached: a new call would repeat it
+RECORD_KEYS = ("name", "dist", "version", "env", "revision_files", "notes")
 CALL_KEYS = (
     "from",
     "seconds",
@@ -204,7 +206,7 @@ def roundtrip_whole_history(project: Path, env: dict, target: str, budget_s: flo
     if "error" in first:
         return {**first, "calls": calls}
     planned = first["steps_planned"] or 0
-    failures = [failure for call in calls for failure in call.get("failures", [])]
+    failures = [failure for call in calls for failure in call.get("failures", []) if failure.get("phase") != "prepare"]
     return {
         "seconds": round(sum(call["seconds"] for call in calls), 2),
         "verdict": first["verdict"],
@@ -223,8 +225,8 @@ def roundtrip_whole_history(project: Path, env: dict, target: str, budget_s: flo
 
 def resume_point(calls: list[dict]) -> str | None:
     """The revision to start the next call from: the last call's failed revision, if it lies past where that
-    call started and its upgrade worked (a failed first upgrade, or a failure while reaching the start, would
-    repeat: nothing after it can be reached)."""
+    call started. A failed upgrade is tried too (reaching it again runs without seed rows, so a seed-caused
+    failure is passed); a failure while reaching the start ends the carrying on."""
     last = calls[-1]
     failed = [
         failure["revision"]
@@ -294,6 +296,14 @@ def print_history(result: dict) -> None:
             print(f"                   FAIL {json.dumps(failure)[:300]}")
 
 
+def compact(result: dict) -> dict:
+    """One history without the per-finding lists: counts, verdicts, timings, roundtrip calls and failures."""
+    review = {key: value for key, value in result["review"].items() if key not in ("findings", "escalations")}
+    roundtrip = {key: value for key, value in result["roundtrip"].items() if key not in ("findings", "escalations")}
+    heads = {key: value for key, value in result["check_heads"].items() if key != "stderr_tail"}
+    return {**{key: result[key] for key in RECORD_KEYS}, "check_heads": heads, "review": review, "roundtrip": roundtrip}
+
+
 def summary_table(results: list[dict]) -> str:
     header = "| history | revs | check-heads s / alembic heads s | review verdicts (per revision) | errors/warnings/info | escalations | roundtrip (1st call) | steps run/planned (all calls) | failures (all calls) |"  # noqa: E501
     lines = [header, "|" + "---|" * 9]
@@ -319,8 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", default=DEFAULT_SERVER, help="PostgreSQL server for the target databases")
     parser.add_argument("--review-timeout", type=float, default=300.0)
     parser.add_argument("--roundtrip-timeout", type=float, default=300.0, help="budget per history, all calls")
-    parser.add_argument("--report", type=Path, default=HERE / "report.json")
+    parser.add_argument("--report", type=Path, help="full JSON report (default: <cache>/report.json)")
+    parser.add_argument("--summary", type=Path, default=HERE / "results.json", help="compact results (committed)")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows while it runs, also into a file
     timeouts = {"review": args.review_timeout, "roundtrip": args.roundtrip_timeout}
     results = []
     for entry in load_manifest():
@@ -331,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
             print_history(result)
             results.append(result)
     print("\n" + summary_table(results))
-    args.report.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"\nreport: {args.report}")
+    report = args.report or args.cache.expanduser() / "report.json"
+    report.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    args.summary.write_text(json.dumps([compact(result) for result in results], indent=1) + "\n", encoding="utf-8")
+    print(f"\nreport: {report}\nsummary: {args.summary}")
     return 0
 
 
