@@ -102,15 +102,17 @@ class TargetDatabase:
 
 
 def project_env(entry: dict, project: Path) -> dict[str, str]:
-    """The environment of every call: the app's own variables, nothing pointing at a user's database."""
+    """The environment of every call: the app's own variables, its home folders inside the project (nothing
+    written to the user's home), nothing pointing at a user's database."""
     env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "DATABASE_URL")}
     env.update(entry.get("worker_env", {}))
+    home = project / ".app-home"
+    env["XDG_CONFIG_HOME"] = str(home / "config")  # mlflow and zenml write their config there, not in ~/.config
     if entry.get("app_config_env"):
         env[entry["app_config_env"]] = str(project / entry["app_config_file"])
-    if entry.get("worker_env_home"):
-        home = project / ".app-home"
+    for name in entry.get("worker_env_home", []):
         home.mkdir(exist_ok=True)
-        env[entry["worker_env_home"]] = str(home)
+        env[name] = str(home)
     return env
 
 
