@@ -188,6 +188,10 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", default=None, help="One migration file inside the versions directory.")
     parser.add_argument("--include-sql", action="store_true", help="Include the offline-rendered SQL.")
     parser.add_argument(
+        "--fix", action="store_true", help="Apply the mechanical fixes, review again and rehearse (undone on failure)."
+    )
+    parser.add_argument("--diff", action="store_true", help="With --fix: only show the fixes' diffs, write nothing.")
+    parser.add_argument(
         "files",
         nargs="*",
         help="Migration files to review, one review each, relative to the current directory (how pre-commit "
@@ -195,12 +199,31 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@command("review-migration", "Review migrations for dangerous operations (read-only).", _review_args)
+@command(
+    "review-migration", "Review migrations for dangerous operations; --fix applies the mechanical fixes.", _review_args
+)
 async def _review_migration(project: Project, args: argparse.Namespace):
     from pathlib import Path
 
     from alembic_mcp.tools.review.tool import review_migration
 
+    if args.diff and not args.fix:
+        raise UsageError("--diff shows what --fix would change: give --fix too")
+    if args.fix:
+        from alembic_mcp.server.rehearsal import rehearse_changed
+
+        if args.files:
+            raise UsageError("--fix works on --revision or --path, not on a list of files")
+        return await review_migration(
+            project,
+            revision=args.revision,
+            path=args.path,
+            include_sql=args.include_sql,
+            progress=args.progress,
+            apply_fixes=True,
+            diff_only=args.diff,
+            rehearse=rehearse_changed,
+        )
     if not args.files:
         return await review_migration(
             project, revision=args.revision, path=args.path, include_sql=args.include_sql, progress=args.progress

@@ -11,13 +11,16 @@ from pydantic import Field
 from alembic_mcp.server.arguments import MAX_PATH_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.server.elicit import EscalationApproval, approval_reason, client_can_elicit, client_name
+from alembic_mcp.server.rehearsal import rehearse_changed
+from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.review.approve import approval_question, file_digests, record_elicited
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
 REVIEW_MIGRATION = (
     "Review migrations before anything runs them: dangerous operations, why, the safe rewrite, and what a"
     " human must decide. Call it after writing or editing a migration; default: revisions not yet "
-    "applied. fix: apply the fixes, call again; escalate: relay to a human, never silence it. Read-only."
+    "applied. fix: apply the fixes (apply_fixes=true does the mechanical ones), call again; escalate: relay to a "
+    "human, never silence it."
 )
 
 ARG_REVISION = (
@@ -28,6 +31,8 @@ ARG_PATH = (
     "One migration file inside the versions directory, e.g. 'migrations/versions/3f2a_add_email.py'. Not with revision."
 )
 ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
+ARG_APPLY_FIXES = "true: rewrite the files with the mechanical fixes, review again and rehearse; undone on failure."
+ARG_DIFF_ONLY = "true: with apply_fixes, only show the fixes' diffs; nothing is written."
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -56,9 +61,9 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Review migrations",
         description=REVIEW_MIGRATION,
         annotations=ToolAnnotations(
-            readOnlyHint=True,
+            readOnlyHint=False,  # apply_fixes=true rewrites migration files
             destructiveHint=False,
-            idempotentHint=True,
+            idempotentHint=False,
             openWorldHint=False,
         ),
     )
@@ -69,6 +74,8 @@ def register(server: MCPServer, state: ServerState) -> None:
         ] = None,
         path: Annotated[str | None, Field(description=ARG_PATH, min_length=1, max_length=MAX_PATH_CHARS)] = None,
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
+        apply_fixes: Annotated[bool, Field(description=ARG_APPLY_FIXES)] = False,
+        diff_only: Annotated[bool, Field(description=ARG_DIFF_ONLY)] = False,
         human: Annotated[ElicitationResult[EscalationApproval], Resolve(ask_for_approval)] = None,  # type: ignore[assignment]  # mcp fills it
     ) -> ReviewMigrationResult:
         pending = asked.pop((revision, path, include_sql), None)
@@ -78,8 +85,17 @@ def register(server: MCPServer, state: ServerState) -> None:
             if pending is not None and reason is not None:
                 who = f"human via MCP elicitation ({client_name(ctx)})"
                 record_elicited(project, *pending, reason, who)
+            if diff_only and not apply_fixes:
+                raise InvalidArgument("diff_only shows the fixes apply_fixes would make: pass apply_fixes=true too.")
             return await review_migration(
-                project, revision=revision, path=path, include_sql=include_sql, progress=progress_of(ctx)
+                project,
+                revision=revision,
+                path=path,
+                include_sql=include_sql,
+                progress=progress_of(ctx),
+                apply_fixes=apply_fixes,
+                diff_only=diff_only,
+                rehearse=rehearse_changed,
             )
 
         return await run_tool(state, review)

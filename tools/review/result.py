@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult
+from alembic_mcp.tools.review.autofix.result import AutofixReport
 from alembic_mcp.tools.review.suppressions import Suppression
 
 
@@ -61,6 +62,7 @@ class ReviewMigrationResult(VerdictResult):
     revisions: list[ReviewedRevision] = Field(default_factory=list, description="Reviewed, in upgrade order.")
     suppressions: list[Suppression] = Field(default_factory=list)
     database: DatabaseContext
+    autofix: AutofixReport | None = Field(default=None, description="apply_fixes=true: the fixes applied, and checks.")
 
 
 def summary(result: ReviewMigrationResult) -> str:

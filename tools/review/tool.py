@@ -12,6 +12,7 @@ yet (generate_migration's dry run) with the same layers, as if it were at the pa
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tempfile
 from pathlib import Path
@@ -27,6 +28,8 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.files import assigned_literal, history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_file, parse_source
+from alembic_mcp.tools.review.autofix.apply import Rehearse, fix_and_review
+from alembic_mcp.tools.review.autofix.apply import no_rehearsal as _no_rehearsal
 from alembic_mcp.tools.review.pipeline import Review, Target, review_layers
 from alembic_mcp.tools.review.result import (
     DatabaseContext,
@@ -162,9 +165,19 @@ async def review_migration(
     progress: Progress = no_progress,
     *,
     prerendered: dict | None = None,
+    apply_fixes: bool = False,
+    diff_only: bool = False,
+    rehearse: Rehearse | None = None,
 ) -> ReviewMigrationResult:
     """The MCP tool. ``prerendered`` (internal, not an MCP argument): the selected revisions' offline SQL
-    already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter."""
+    already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter.
+    ``apply_fixes``: apply the mechanical fixes (autofix/apply.py), verified by ``rehearse``; ``diff_only``
+    shows them without writing."""
+    if apply_fixes or diff_only:
+        if rehearse is None and not diff_only:
+            raise InvalidArgument("apply_fixes needs a rehearsal function (the roundtrip tool's).")
+        again = functools.partial(review_migration, project, revision, path, include_sql, progress)
+        return await fix_and_review(project, again, rehearse or _no_rehearsal, diff_only)
     if revision is not None and path is not None:
         raise InvalidArgument("Pass either revision or path, not both.")
     if revision is not None and (not isinstance(revision, str) or not revision.strip()):

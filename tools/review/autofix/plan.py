@@ -99,7 +99,7 @@ def fix_source(source: str, ctx: FixContext, lint: Callable[[str, FixContext], l
 
 
 def _apply_one(result: FileFix, hit: Hit, ctx: FixContext) -> None:
-    edit = _edit_for(hit, result.after, ctx)
+    edit = "it escalates: a human decides" if hit.escalation is not None else _edit_for(hit, result.after, ctx)
     if isinstance(edit, str):
         result.advice.append((hit.finding.rule, hit.finding.line, edit))
         return

@@ -1,0 +1,160 @@
+"""``review_migration(apply_fixes=true)``: review, fix the selected revisions' files with the mechanical
+fixes, then review again and rehearse the changed revisions; any failed check puts every file back.
+
+Files are written atomically (a temporary file beside the migration, fsync, rename) and only inside the
+versions directories; every rewritten file must parse and be a plain module. An applied fix may not
+make an escalation disappear: the second review must keep every escalation of the first.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+
+from alembic_mcp.tools.core.access import refuse_if_read_only
+from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.errors import InvalidArgument
+from alembic_mcp.tools.core.verdict import Finding, decide
+from alembic_mcp.tools.review.autofix.model_defaults import model_defaults
+from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE, FileFix, FixContext, fix_source
+from alembic_mcp.tools.review.autofix.result import AppliedFix, AutofixReport, NotApplied
+from alembic_mcp.tools.review.pipeline import env_sets_lock_timeout
+from alembic_mcp.tools.review.result import ReviewedRevision, ReviewMigrationResult
+from alembic_mcp.tools.worker.ops.plain_module import NotPlainModule, check_plain_module
+
+# Rehearse the revisions from ``from_revision`` (exclusive) to ``revision``: None when they rehearse
+# cleanly, else what failed. Supplied by the caller (the roundtrip tool is a peer family).
+Rehearse = Callable[[Project, str, str | None], Awaitable[str | None]]
+Review = Callable[[], Awaitable[ReviewMigrationResult]]
+
+
+def _versions_file(project: Project, relative: str) -> Path:
+    path = (project.root / relative).resolve()
+    if not any(path.is_relative_to(Path(v).resolve()) for v in project.version_locations):
+        raise InvalidArgument(f"{relative} is outside the versions directories; autofix writes only there.")
+    return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text``: a temporary file in the same folder, fsync, rename, fsync the folder."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _fix_revision(project: Project, first: ReviewMigrationResult, revision: ReviewedRevision, models) -> FileFix:
+    wanted = frozenset(
+        f.rule for f in first.findings if f.file == revision.file and f.severity != "info" and f.rule in AUTO_FIXABLE
+    )
+    path = _versions_file(project, revision.file)
+    source = path.read_text(encoding="utf-8")
+    ctx = FixContext(revision.file, first.database.backend, wanted, models, env_sets_lock_timeout(project))
+    fixed = fix_source(source, ctx)
+    if fixed.after != source:
+        try:
+            check_plain_module(fixed.after, revision.file)
+        except NotPlainModule as exc:
+            fixed.advice.append(("autofix", None, f"the fixed file would not be a plain module: {exc}"))
+            fixed.after, fixed.applied = source, []
+    return fixed
+
+
+def _report(first: ReviewMigrationResult, fixes: dict[str, FileFix]) -> AutofixReport:
+    report = AutofixReport(written=False)
+    for file, fix in fixes.items():
+        report.applied += [
+            AppliedFix(rule=e.rule, file=file, line=e.line, message=m, diff=d) for e, m, d in fix.applied
+        ]
+        report.not_applied += [NotApplied(rule=r, file=file, line=n, reason=why) for r, n, why in fix.advice]
+    fixed_rules = {(a.file, a.rule) for a in report.applied} | {(n.file, n.rule) for n in report.not_applied}
+    for finding in first.findings:
+        if finding.severity == "error" and finding.file and (finding.file, finding.rule) not in fixed_rules:
+            report.not_applied.append(
+                NotApplied(rule=finding.rule, file=finding.file, line=finding.line, reason=_why_not(finding))
+            )
+    return report
+
+
+def _why_not(finding: Finding) -> str:
+    from alembic_mcp.tools.review.autofix.plan import HUMAN_CHOICE
+
+    return HUMAN_CHOICE.get(finding.rule, "no mechanical fix: follow the finding's fix text")
+
+
+def _lost_escalations(first: ReviewMigrationResult, second: ReviewMigrationResult) -> list[str]:
+    before, after = Counter(e.rule for e in first.escalations), Counter(e.rule for e in second.escalations)
+    return sorted(rule for rule, count in before.items() if after[rule] < count)
+
+
+async def apply_fixes(
+    project: Project, first: ReviewMigrationResult, review_again: Review, rehearse: Rehearse, diff_only: bool = False
+) -> ReviewMigrationResult:
+    """Fix the files ``first`` reviewed, check the result, and report; see the module docstring."""
+    if not diff_only:
+        refuse_if_read_only(project, "rewrite migration files", "Pass diff_only (CLI --diff) to see the fixes.")
+    models = await anyio.to_thread.run_sync(model_defaults, project)
+    fixes = {r.file: _fix_revision(project, first, r, models) for r in first.revisions}
+    report = _report(first, fixes)
+    changed = {file: fix for file, fix in fixes.items() if fix.after != fix.before}
+    if diff_only or not changed:
+        report.rehearsal = "not run: nothing was written" if changed else "not run: no mechanical fix applies"
+        return first.model_copy(update={"autofix": report})
+    for file, fix in changed.items():
+        write_atomically(_versions_file(project, file), fix.after)
+    report.written, report.files_to_commit = True, sorted(changed)
+    failure = await _verify(project, first, review_again, rehearse, list(changed))
+    if isinstance(failure, ReviewMigrationResult):
+        report.rehearsal = "the changed revisions rehearsed cleanly"
+        return failure.model_copy(update={"autofix": report})
+    for file, fix in changed.items():
+        write_atomically(_versions_file(project, file), fix.before)
+    report.written, report.restored, report.files_to_commit, report.rehearsal = False, True, [], failure
+    finding = Finding(rule="autofix-failed", severity="error", message=f"The fixes were undone: {failure}")
+    findings = [*first.findings, finding]
+    verdict = decide(findings, first.escalations)
+    return first.model_copy(update={"autofix": report, "findings": findings, "verdict": verdict})
+
+
+async def fix_and_review(
+    project: Project, review: Review, rehearse: Rehearse, diff_only: bool = False
+) -> ReviewMigrationResult:
+    """The review, then its mechanical fixes applied and verified (review_migration(apply_fixes=true))."""
+    if not diff_only:
+        refuse_if_read_only(project, "rewrite migration files", "Pass diff_only (CLI --diff) to see the fixes.")
+    return await apply_fixes(project, await review(), review, rehearse, diff_only)
+
+
+async def _verify(
+    project: Project, first: ReviewMigrationResult, review_again: Review, rehearse: Rehearse, changed: list[str]
+) -> ReviewMigrationResult | str:
+    """The second review when every check passes, else what failed."""
+    second = await review_again()
+    lost = _lost_escalations(first, second)
+    if lost:
+        return f"the fixes would hide escalation(s) {', '.join(lost)}; a human must decide them."
+    revisions = [r for r in first.revisions if r.file in changed]
+    lower = revisions[0].down_revisions[0] if revisions[0].down_revisions else None
+    failure = await rehearse(project, revisions[-1].revision, lower)
+    return second if failure is None else f"the rehearsal failed: {failure}"
+
+
+async def no_rehearsal(project: Project, revision: str, from_revision: str | None) -> str | None:
+    """For diff_only: nothing is written, so nothing is rehearsed."""
+    return "no rehearsal function was given"
