@@ -39,7 +39,7 @@ def _nullable_column(column: ast.Call, model: ModelDefault) -> ast.Call:
     return column
 
 
-def backfill_steps(hit: Hit, source: str, model: ModelDefault | None) -> list[str] | str:
+def backfill_steps(hit: Hit, source: str, model: ModelDefault | None, backend: str | None = None) -> list[str] | str:
     """The three steps' code (add nullable, backfill, set NOT NULL), or why they cannot be written."""
     if model is None or (not model.literal and model.server_default is None):
         return "the models give no constant default for the column: the backfill value is a human's choice"
@@ -60,9 +60,9 @@ def backfill_steps(hit: Hit, source: str, model: ModelDefault | None) -> list[st
     if model.literal:
         update = f"UPDATE {table} SET {name} = :value WHERE {name} IS NULL"
         steps.append(f"op.execute(sa.text({update!r}).bindparams(value={model.value!r}))")
-    if batch is not None:
-        head = ast.unparse(batch.items[0].context_expr)
-        steps[0] = f"with {head} as batch_op:\n    {steps[0]}"
+    if batch is not None or backend == "sqlite":  # SQLite changes NOT NULL only in batch mode
+        head = ast.unparse(batch.items[0].context_expr) if batch is not None else f"op.batch_alter_table({table!r})"
+        steps[0] = f"with {head} as batch_op:\n    {steps[0]}" if batch is not None else steps[0]
         steps.append(
             f"with {head} as batch_op:\n    batch_op.alter_column({name!r}, existing_type={type_src}, nullable=False)"
         )
@@ -71,9 +71,9 @@ def backfill_steps(hit: Hit, source: str, model: ModelDefault | None) -> list[st
     return steps
 
 
-def backfill_edit(hit: Hit, source: str, model: ModelDefault | None) -> Edit | str:
+def backfill_edit(hit: Hit, source: str, model: ModelDefault | None, backend: str | None = None) -> Edit | str:
     """The three steps in the statement's place (the whole batch block when it is in one)."""
-    steps = backfill_steps(hit, source, model)
+    steps = backfill_steps(hit, source, model, backend)
     if isinstance(steps, str):
         return steps
     stmt, batch = _statement_at(ast.parse(source), hit.span[0])

@@ -67,7 +67,7 @@ def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str:
     rule = hit.finding.rule
     if rule == "add-column-required":
         key = (hit.finding.table or "", hit.finding.column or "")
-        return backfill_edit(hit, source, ctx.models.get(key))
+        return backfill_edit(hit, source, ctx.models.get(key), ctx.backend)
     if rule in WHERE:
         return literal_edit(hit)
     return HUMAN_CHOICE.get(rule, "its fix needs a human's choice")
