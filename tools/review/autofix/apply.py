@@ -21,7 +21,7 @@ from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.verdict import Finding, decide
 from alembic_mcp.tools.review.autofix.model_defaults import model_defaults
-from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE, FileFix, FixContext, fix_source
+from alembic_mcp.tools.review.autofix.plan import ANSWERED_ESCALATION, AUTO_FIXABLE, FileFix, FixContext, fix_source
 from alembic_mcp.tools.review.autofix.result import AppliedFix, AutofixReport, NotApplied
 from alembic_mcp.tools.review.pipeline import env_sets_lock_timeout
 from alembic_mcp.tools.review.result import ReviewedRevision, ReviewMigrationResult
@@ -98,8 +98,10 @@ def _why_not(finding: Finding) -> str:
     return HUMAN_CHOICE.get(finding.rule, "no mechanical fix: follow the finding's fix text")
 
 
-def _lost_escalations(first: ReviewMigrationResult, second: ReviewMigrationResult) -> list[str]:
+def _lost_escalations(first: ReviewMigrationResult, second: ReviewMigrationResult, report: AutofixReport) -> list[str]:
+    """Escalation rules the second review has fewer of, beyond those an applied fix answers itself."""
     before, after = Counter(e.rule for e in first.escalations), Counter(e.rule for e in second.escalations)
+    before.subtract(ANSWERED_ESCALATION[a.rule] for a in report.applied if a.rule in ANSWERED_ESCALATION)
     return sorted(rule for rule, count in before.items() if after[rule] < count)
 
 
@@ -119,7 +121,7 @@ async def apply_fixes(
     for file, fix in changed.items():
         write_atomically(_versions_file(project, file), fix.after)
     report.written, report.files_to_commit = True, sorted(changed)
-    failure = await _verify(project, first, review_again, rehearse, list(changed))
+    failure = await _verify(project, first, review_again, rehearse, report)
     if isinstance(failure, ReviewMigrationResult):
         report.rehearsal = "the changed revisions rehearsed cleanly"
         return failure.model_copy(update={"autofix": report})
@@ -142,11 +144,12 @@ async def fix_and_review(
 
 
 async def _verify(
-    project: Project, first: ReviewMigrationResult, review_again: Review, rehearse: Rehearse, changed: list[str]
+    project: Project, first: ReviewMigrationResult, review_again: Review, rehearse: Rehearse, report: AutofixReport
 ) -> ReviewMigrationResult | str:
     """The second review when every check passes, else what failed."""
+    changed = report.files_to_commit
     second = await review_again()
-    lost = _lost_escalations(first, second)
+    lost = _lost_escalations(first, second, report)
     if lost:
         return f"the fixes would hide escalation(s) {', '.join(lost)}; a human must decide them."
     revisions = [r for r in first.revisions if r.file in changed]

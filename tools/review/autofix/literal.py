@@ -20,7 +20,7 @@ WHERE: dict[str, Where] = {
     "downgrade-not-inverse": "add-to-downgrade",
 }
 # A step the rule's fix leaves in a comment for a later migration: run as its own statement after the first.
-_LATER_STEP = re.compile(r"^# in a later migration: (?P<code>op\.execute\(.*\))\s+#", re.M)
+_LATER_STEP = re.compile(r"^# in a later migration: (?P<code>op\.execute\(.*\))(?=\s+#)", re.M)
 _PLACEHOLDER = re.compile(r"<[a-z_ ]+>|\.\.\.|\bNone\b(?=, )")
 
 

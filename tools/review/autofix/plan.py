@@ -41,6 +41,9 @@ HUMAN_CHOICE = {
     "enum-change": "values removed from an enum need a mapping a human picks",
     "volatile-default": "the batched backfill assumes an id key; check it against the table first",
 }
+# Escalations a fix answers itself: an empty downgrade() escalates because nothing says how to roll back;
+# the exact inverse of simple operations is that answer (and the rehearsal runs it on the target's rows).
+ANSWERED_ESCALATION = {"empty-downgrade": "unclear-rollback"}
 MAX_EDITS = 50
 
 
@@ -99,7 +102,8 @@ def fix_source(source: str, ctx: FixContext, lint: Callable[[str, FixContext], l
 
 
 def _apply_one(result: FileFix, hit: Hit, ctx: FixContext) -> None:
-    edit = "it escalates: a human decides" if hit.escalation is not None else _edit_for(hit, result.after, ctx)
+    escalated = hit.escalation is not None and ANSWERED_ESCALATION.get(hit.finding.rule) != hit.escalation.rule
+    edit = "it escalates: a human decides" if escalated else _edit_for(hit, result.after, ctx)
     if isinstance(edit, str):
         result.advice.append((hit.finding.rule, hit.finding.line, edit))
         return
