@@ -81,40 +81,49 @@ CASES = {
         "active = Column(Boolean, default=False, nullable=False)",
         'op.add_column("persons", sa.Column("active", sa.Boolean(), nullable=False))',
         'op.drop_column("persons", "active")',
-        None,
-        None,
+        LOCK
+        + "\nop.add_column('persons', sa.Column('active', sa.Boolean(), nullable=True))"
+        + "\nop.execute(sa.text('UPDATE persons SET active = :value WHERE active IS NULL').bindparams(value=False))"
+        + "\nop.alter_column('persons', 'active', existing_type=sa.Boolean(), nullable=False)",
+        'op.drop_column("persons", "active")',
         {"add-column-required", "missing-lock-timeout"},
     ),
     "backfill-keeps-server-default": (
         'active = Column(Boolean, default=True, nullable=False, server_default="true")',
         'op.add_column("persons", sa.Column("active", sa.Boolean(), nullable=False))',
         'op.drop_column("persons", "active")',
-        None,
-        None,
+        LOCK
+        + "\nop.add_column('persons', sa.Column('active', sa.Boolean(), nullable=True, server_default='true'))"
+        + "\nop.execute(sa.text('UPDATE persons SET active = :value WHERE active IS NULL').bindparams(value=True))"
+        + "\nop.alter_column('persons', 'active', existing_type=sa.Boolean(), nullable=False)",
+        'op.drop_column("persons", "active")',
         {"add-column-required", "missing-lock-timeout"},
     ),
     "lock-timeout": (
         None,
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
         'op.drop_column("persons", "nick")',
-        None,
-        None,
+        LOCK + '\nop.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        'op.drop_column("persons", "nick")',
         {"missing-lock-timeout"},
     ),
     "index-concurrently": (
         None,
         'op.create_index("ix_persons_name", "persons", ["name"])',
         'op.drop_index("ix_persons_name", table_name="persons")',
-        None,
-        None,
+        "with op.get_context().autocommit_block():\n"
+        "    op.create_index('ix_persons_name', 'persons', ['name'], postgresql_concurrently=True, if_not_exists=True)",
+        'op.drop_index("ix_persons_name", table_name="persons")',
         {"create-index-non-concurrent"},
     ),
     "drop-index-concurrently": (
         None,
         'op.drop_index("ix_assignments_person_id", table_name="assignments")',
         'op.create_index("ix_assignments_person_id", "assignments", ["person_id"])',
-        None,
-        None,
+        "with op.get_context().autocommit_block():\n"
+        "    op.drop_index('ix_assignments_person_id', table_name='assignments', postgresql_concurrently=True, "
+        "if_exists=True)",
+        'op.create_index("ix_assignments_person_id", "assignments", ["person_id"])',
         {"drop-index-non-concurrent"},
     ),
     "fk-not-valid": (
@@ -122,24 +131,29 @@ CASES = {
         'op.create_foreign_key("fk_assignments_person", "assignments", "persons", ["person_id"], ["id"], '
         'ondelete="RESTRICT")',
         'op.drop_constraint("fk_assignments_person", "assignments", type_="foreignkey")',
-        None,
-        None,
+        LOCK + "\nop.create_foreign_key('fk_assignments_person', 'assignments', 'persons', ['person_id'], ['id'], "
+        "ondelete='RESTRICT', postgresql_not_valid=True)"
+        '\nop.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_assignments_person")',
+        'op.drop_constraint("fk_assignments_person", "assignments", type_="foreignkey")',
         {"fk-not-valid-missing", "missing-lock-timeout"},
     ),
     "unnamed-check-not-valid": (
         None,
         'op.create_check_constraint(None, "acgme_compliance", "duty_hours >= 0")',
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
-        None,
-        None,
+        LOCK
+        + "\nop.create_check_constraint(op.f('ck_acgme_compliance_duty_hours'), 'acgme_compliance', 'duty_hours >= 0', "
+        "postgresql_not_valid=True)"
+        '\nop.execute("ALTER TABLE acgme_compliance VALIDATE CONSTRAINT ck_acgme_compliance_duty_hours")',
+        'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         {"unnamed-constraint", "fk-not-valid-missing", "missing-lock-timeout"},
     ),
     "empty-downgrade": (
         None,
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
         "pass",
-        None,
-        None,
+        LOCK + '\nop.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
+        "op.drop_column('persons', 'nick')",
         {"empty-downgrade", "missing-lock-timeout"},
     ),
 }
@@ -160,10 +174,155 @@ def _run_case(name: str, project: Path, url: str):
 def test_fix_on_postgresql_gives_the_expected_file(name, example_project, pg_url):
     result, path = _run_case(name, example_project, pg_url)
     *_, fixed_up, fixed_down, cleared = CASES[name]
-    print(name, result.autofix.model_dump_json(indent=1) if result.autofix else None)
-    print(path.read_text())
     assert result.autofix is not None and result.autofix.written, result.autofix
     assert {a.rule for a in result.autofix.applied} == cleared
     assert not {f.rule for f in result.findings} & cleared
     assert _body(path, "upgrade") == fixed_up
     assert _body(path, "downgrade") == fixed_down
+
+
+def test_boolean_with_model_default_goes_from_fix_to_proceed_in_one_call(example_project, pg_url):
+    """The issue's done-when: generate, one apply_fixes call, then a rehearsal on the target's rows."""
+    from alembic_mcp.tools.generate.tool import generate_migration
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip
+
+    _upgrade_target(example_project, pg_url)
+    _fill_persons(pg_url)
+    _add_model_column(example_project, "active = Column(Boolean, default=False, nullable=False)")
+    project = load_project(example_project, {"database_url": pg_url})
+    generated = anyio.run(lambda: generate_migration(project, "add active", rev_id="c3c3c3c30003"))
+    assert generated.verdict == "fix" and "add-column-required" in {f.rule for f in generated.findings}
+
+    fixed = _fix(example_project, pg_url)
+    assert fixed.verdict == "proceed", fixed.model_dump_json(indent=1)
+    path = next((example_project / "migrations" / "versions").glob("c3c3c3c30003_*.py"))
+    assert fixed.autofix is not None and fixed.autofix.files_to_commit == [str(path.relative_to(example_project))]
+    assert (
+        _body(path, "upgrade")
+        == CASES["backfill-model-default"][3].replace(
+            LOCK, '"""Upgrade schema."""\n# ### commands auto generated by Alembic - please adjust! ###\n' + LOCK
+        )
+        + "\n# ### end Alembic commands ###"
+    )
+    assert all(a.diff.startswith("--- a/") for a in fixed.autofix.applied)
+
+    rehearsal = anyio.run(lambda: test_roundtrip(project, from_revision=HEAD, data_from="target"))
+    assert rehearsal.verdict == "proceed", rehearsal.model_dump_json(indent=1)
+    assert rehearsal.seed is not None and rehearsal.seed.data_from == "target"
+    # nothing of the target's rows is lost; only the new column goes with the downgrade, as it should
+    assert [(loss.kind, loss.column) for loss in rehearsal.data_loss] == [("dropped-by-downgrade", "active")]
+
+
+SQLITE_BACKFILL = (
+    "op.add_column('persons', sa.Column('active', sa.Boolean(), nullable=True))\n"
+    "op.execute(sa.text('UPDATE persons SET active = :value WHERE active IS NULL').bindparams(value=False))\n"
+    "with op.batch_alter_table('persons') as batch_op:\n"
+    "    batch_op.alter_column('active', existing_type=sa.Boolean(), nullable=False)"
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_backfill_on_sqlite_and_mariadb(request, backend, example_project):
+    url = request.getfixturevalue(f"{backend}_url")
+    result, path = _run_case("backfill-model-default", example_project, url)
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    assert "add-column-required" not in {f.rule for f in result.findings}
+    expected = (
+        SQLITE_BACKFILL
+        if backend == "sqlite"
+        else CASES["backfill-model-default"][3].removeprefix(LOCK + "\n")  # lock_timeout is PostgreSQL's rule
+    )
+    assert _body(path, "upgrade") == expected
+
+
+def test_empty_downgrade_on_sqlite(example_project, sqlite_url):
+    result, path = _run_case("empty-downgrade", example_project, sqlite_url)
+    assert result.autofix is not None and [a.rule for a in result.autofix.applied] == ["empty-downgrade"]
+    assert _body(path, "downgrade") == "op.drop_column('persons', 'nick')"
+    assert result.verdict == "proceed", result.model_dump_json(indent=1)
+
+
+def test_an_escalation_stays_and_its_finding_is_not_fixed(example_project, sqlite_url):
+    """A fix never makes an escalation disappear: the drop of a filled column still needs a human."""
+    _upgrade_target(example_project, sqlite_url)
+    _fill_persons(sqlite_url)
+    write_revision(example_project, "c3c3c3c30003", HEAD, 'op.drop_column("persons", "name")', "pass")
+    result = _fix(example_project, sqlite_url)
+    assert result.verdict == "escalate" and {e.rule for e in result.escalations} >= {"drop-column-with-data"}
+    assert result.autofix is not None and not result.autofix.applied and not result.autofix.written
+    # the inverse of dropping a filled column is not a simple operation: the finding stays advice
+    assert [(n.rule, n.reason) for n in result.autofix.not_applied] == [
+        ("empty-downgrade", "its fix is advice in prose, not code")
+    ]
+
+
+def test_fixes_that_would_hide_an_escalation_are_undone(example_project, sqlite_url):
+    """The second review lost an escalation (here: a reviewer that forgets them): every file goes back."""
+    from alembic_mcp.tools.review.autofix.apply import apply_fixes
+
+    _upgrade_target(example_project, sqlite_url)
+    _fill_persons(sqlite_url)
+    _add_model_column(example_project, "active = Column(Boolean, default=False, nullable=False)")
+    path = write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        CASES["backfill-model-default"][1] + '\nop.drop_column("persons", "email")',
+        'op.drop_column("persons", "active")',
+    )
+    before = path.read_text()
+    project = load_project(example_project, {"database_url": sqlite_url})
+    first = anyio.run(lambda: review_migration(project))
+    assert first.escalations
+
+    async def forgetful_review():
+        return (await review_migration(project)).model_copy(update={"escalations": [], "verdict": "proceed"})
+
+    result = anyio.run(lambda: apply_fixes(project, first, forgetful_review, rehearse_changed))
+    assert result.autofix is not None and result.autofix.restored and "escalation" in result.autofix.rehearsal
+    assert path.read_text() == before and result.verdict == "escalate"
+
+
+def test_failed_rehearsal_restores_every_file(example_project, pg_url):
+    """A downgrade that fails in the rehearsal: the lock_timeout fix is written, rehearsed, and undone."""
+    _upgrade_target(example_project, pg_url)
+    _fill(pg_url)
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["lock-timeout"][1], 'op.execute("SELECT 1/0")')
+    before = path.read_text()
+    result = _fix(example_project, pg_url)
+    assert result.autofix is not None and result.autofix.restored, result.model_dump_json(indent=1)
+    assert "rehearsal failed" in result.autofix.rehearsal and result.autofix.files_to_commit == []
+    assert path.read_text() == before
+    assert "autofix-failed" in {f.rule for f in result.findings}
+
+
+def test_diff_only_writes_nothing_and_read_only_refuses(example_project, sqlite_url):
+    from alembic_mcp.tools.core.access import ReadOnlyRefusal
+
+    _upgrade_target(example_project, sqlite_url)
+    _fill_persons(sqlite_url)
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["empty-downgrade"][1], "pass")
+    before = path.read_text()
+    project = load_project(example_project, {"database_url": sqlite_url})
+    shown = anyio.run(lambda: review_migration(project, apply_fixes=True, diff_only=True))
+    assert shown.autofix is not None and not shown.autofix.written and path.read_text() == before
+    assert "+    op.drop_column('persons', 'nick')" in shown.autofix.applied[0].diff
+    read_only = load_project(example_project, {"database_url": sqlite_url, "read_only": True})
+    with pytest.raises(ReadOnlyRefusal, match="read-only"):
+        anyio.run(lambda: review_migration(read_only, apply_fixes=True, rehearse=rehearse_changed))
+    assert path.read_text() == before
+
+
+def test_fix_source_keeps_advice_for_a_human_choice():
+    """No model default: the backfill value is a human's choice, the finding stays advice and says why."""
+    from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE, FixContext, fix_source
+    from alembic_mcp.tools.review.rules.registry import case_source
+
+    source = case_source('op.add_column("persons", sa.Column("nick", sa.String(20), nullable=False))', "pass")
+    fixed = fix_source(source, FixContext("m.py", "postgresql", frozenset(AUTO_FIXABLE), {}))
+    assert (
+        "add-column-required",
+        9,
+        "the models give no constant default for the column: the backfill value is a human's choice",
+    ) in fixed.advice
+    assert "nullable=False))" in fixed.after  # the column itself is left as it was
