@@ -129,10 +129,14 @@ def _generate_args(parser: argparse.ArgumentParser) -> None:
         default="scratch",
         help="Compare the models with a scratch database at head (default) or the target (must be at head).",
     )
+    parser.add_argument(
+        "--fix", action="store_true", help="Apply the review's mechanical fixes to the new file and rehearse it."
+    )
 
 
 @command("generate-migration", "Autogenerate a migration, review it, list the files to commit.", _generate_args)
 async def _generate_migration(project: Project, args: argparse.Namespace):
+    from alembic_mcp.server.rehearsal import rehearse_changed
     from alembic_mcp.tools.generate.tool import generate_migration
 
     return await generate_migration(
@@ -143,6 +147,8 @@ async def _generate_migration(project: Project, args: argparse.Namespace):
         dry_run=args.dry_run,
         against=args.against,
         progress=args.progress,
+        apply_fixes=args.fix,
+        rehearse=rehearse_changed,
     )
 
 

@@ -326,3 +326,31 @@ def test_fix_source_keeps_advice_for_a_human_choice():
         "the models give no constant default for the column: the backfill value is a human's choice",
     ) in fixed.advice
     assert "nullable=False))" in fixed.after  # the column itself is left as it was
+
+
+def test_generate_migration_applies_the_fixes_in_the_same_call(example_project, pg_url):
+    from alembic_mcp.tools.generate.tool import generate_migration
+
+    _upgrade_target(example_project, pg_url)
+    _fill_persons(pg_url)
+    _add_model_column(example_project, "active = Column(Boolean, default=False, nullable=False)")
+    project = load_project(example_project, {"database_url": pg_url})
+    result = anyio.run(
+        lambda: generate_migration(
+            project, "add active", rev_id="c3c3c3c30003", apply_fixes=True, rehearse=rehearse_changed
+        )
+    )
+    assert result.verdict == "proceed" and result.review_verdict == "proceed", result.model_dump_json(indent=1)
+    assert result.autofix is not None and {a.rule for a in result.autofix.applied} == {
+        "add-column-required",
+        "missing-lock-timeout",
+    }
+    assert "bindparams(value=False)" in (result.upgrade_source or "")
+    assert result.file in result.files_to_commit
+
+
+def test_cli_diff_needs_fix(example_project, capsys):
+    from alembic_mcp.server.cli import main
+
+    code = main(["review-migration", "--project", str(example_project), "--diff"])
+    assert code != 0 and "--diff shows what --fix would change" in capsys.readouterr().err

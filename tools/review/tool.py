@@ -30,6 +30,7 @@ from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_file, parse_source
 from alembic_mcp.tools.review.autofix.apply import Rehearse, fix_and_review
 from alembic_mcp.tools.review.autofix.apply import no_rehearsal as _no_rehearsal
+from alembic_mcp.tools.review.autofix.result import AutofixReport
 from alembic_mcp.tools.review.pipeline import Review, Target, review_layers
 from alembic_mcp.tools.review.result import (
     DatabaseContext,
@@ -41,7 +42,9 @@ from alembic_mcp.tools.worker.prestart import prestart
 from alembic_mcp.tools.worker.runner import worker_python
 
 __all__ = [
+    "AutofixReport",
     "DatabaseContext",
+    "Rehearse",
     "ReviewMigrationResult",
     "ReviewedRevision",
     "StatementCoverage",
