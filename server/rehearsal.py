@@ -3,6 +3,8 @@ on a copy of the target's rows when a target is configured (seeded rows otherwis
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
@@ -25,7 +27,7 @@ FAILED = frozenset(
 
 async def rehearse_changed(project: Project, revision: str, from_revision: str | None) -> str | None:
     """None when upgrade, downgrade and upgrade again ran cleanly; else what failed."""
-    data_from = "target" if project.database_url is not None else "seed"
+    data_from: Literal["seed", "target"] = "target" if project.database_url is not None else "seed"
     result = await test_roundtrip(
         project, revision=revision, from_revision=from_revision or "base", data_from=data_from
     )

@@ -100,7 +100,8 @@ def _why_not(finding: Finding) -> str:
 
 def _lost_escalations(first: ReviewMigrationResult, second: ReviewMigrationResult, report: AutofixReport) -> list[str]:
     """Escalation rules the second review has fewer of, beyond those an applied fix answers itself."""
-    before, after = Counter(e.rule for e in first.escalations), Counter(e.rule for e in second.escalations)
+    before: Counter[str] = Counter(e.rule for e in first.escalations)
+    after: Counter[str] = Counter(e.rule for e in second.escalations)
     before.subtract(ANSWERED_ESCALATION[a.rule] for a in report.applied if a.rule in ANSWERED_ESCALATION)
     return sorted(rule for rule, count in before.items() if after[rule] < count)
 
