@@ -198,6 +198,9 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--diff", action="store_true", help="With --fix: only show the fixes' diffs, write nothing.")
     parser.add_argument(
+        "--split", action="store_true", help="With --fix: add, backfill and NOT NULL as three revisions."
+    )
+    parser.add_argument(
         "files",
         nargs="*",
         help="Migration files to review, one review each, relative to the current directory (how pre-commit "
@@ -213,8 +216,8 @@ async def _review_migration(project: Project, args: argparse.Namespace):
 
     from alembic_mcp.tools.review.tool import review_migration
 
-    if args.diff and not args.fix:
-        raise UsageError("--diff shows what --fix would change: give --fix too")
+    if (args.diff or args.split) and not args.fix:
+        raise UsageError("--diff and --split shape what --fix changes: give --fix too")
     if args.fix:
         from alembic_mcp.server.rehearsal import rehearse_changed
 
@@ -229,6 +232,7 @@ async def _review_migration(project: Project, args: argparse.Namespace):
             apply_fixes=True,
             diff_only=args.diff,
             rehearse=rehearse_changed,
+            split=args.split,
         )
     if not args.files:
         return await review_migration(

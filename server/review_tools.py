@@ -32,6 +32,7 @@ ARG_PATH = (
 )
 ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
 ARG_APPLY_FIXES = "true: rewrite the files with the mechanical fixes, review again and rehearse; undone on failure."
+ARG_SPLIT = "true: with apply_fixes, a required column's add, backfill and NOT NULL become three revisions."
 ARG_DIFF_ONLY = "true: with apply_fixes, only show the fixes' diffs; nothing is written."
 
 
@@ -76,6 +77,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         include_sql: Annotated[bool, Field(description=ARG_INCLUDE_SQL)] = False,
         apply_fixes: Annotated[bool, Field(description=ARG_APPLY_FIXES)] = False,
         diff_only: Annotated[bool, Field(description=ARG_DIFF_ONLY)] = False,
+        split: Annotated[bool, Field(description=ARG_SPLIT)] = False,
         human: Annotated[ElicitationResult[EscalationApproval], Resolve(ask_for_approval)] = None,  # type: ignore[assignment]  # mcp fills it
     ) -> ReviewMigrationResult:
         pending = asked.pop((revision, path, include_sql), None)
@@ -85,8 +87,10 @@ def register(server: MCPServer, state: ServerState) -> None:
             if pending is not None and reason is not None:
                 who = f"human via MCP elicitation ({client_name(ctx)})"
                 record_elicited(project, *pending, reason, who)
-            if diff_only and not apply_fixes:
-                raise InvalidArgument("diff_only shows the fixes apply_fixes would make: pass apply_fixes=true too.")
+            if (diff_only or split) and not apply_fixes:
+                raise InvalidArgument(
+                    "diff_only and split shape the fixes apply_fixes makes: pass apply_fixes=true too."
+                )
             return await review_migration(
                 project,
                 revision=revision,
@@ -96,6 +100,7 @@ def register(server: MCPServer, state: ServerState) -> None:
                 apply_fixes=apply_fixes,
                 diff_only=diff_only,
                 rehearse=rehearse_changed,
+                split=split,
             )
 
         return await run_tool(state, review)

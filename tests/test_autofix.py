@@ -353,4 +353,40 @@ def test_cli_diff_needs_fix(example_project, capsys):
     from alembic_mcp.server.cli import main
 
     code = main(["review-migration", "--project", str(example_project), "--diff"])
-    assert code != 0 and "--diff shows what --fix would change" in capsys.readouterr().err
+    assert code != 0 and "--diff and --split shape what --fix changes" in capsys.readouterr().err
+
+
+def test_split_writes_three_revisions(example_project, pg_url):
+    """split=true: the nullable add stays in the file, the backfill and the NOT NULL step are new revisions."""
+    _upgrade_target(example_project, pg_url)
+    _fill_persons(pg_url)
+    _add_model_column(example_project, "active = Column(Boolean, default=False, nullable=False)")
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["backfill-model-default"][1], "pass")
+    path.write_text(path.read_text().replace("    pass\n", '    op.drop_column("persons", "active")\n'))
+    result = _fix(example_project, pg_url, split=True)
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    versions = example_project / "migrations" / "versions"
+    backfill = next(versions.glob("*_backfill_persons_active.py"))
+    enforce = next(versions.glob("*_persons_active_not_null.py"))
+    assert sorted(result.autofix.files_to_commit) == sorted(
+        str(p.relative_to(example_project)) for p in (path, backfill, enforce)
+    )
+    assert (
+        _body(path, "upgrade") == LOCK + "\nop.add_column('persons', sa.Column('active', sa.Boolean(), nullable=True))"
+    )
+    assert _body(backfill, "upgrade") == (
+        "op.execute(sa.text('UPDATE persons SET active = :value WHERE active IS NULL').bindparams(value=False))"
+    )
+    assert _body(backfill, "downgrade") == "pass"
+    assert _body(enforce, "upgrade") == (
+        LOCK + "\nop.create_check_constraint(op.f('ck_persons_active_not_null'), 'persons', 'active IS NOT NULL', "
+        "postgresql_not_valid=True)"
+        '\nop.execute("ALTER TABLE persons VALIDATE CONSTRAINT ck_persons_active_not_null")'
+        "\nop.alter_column('persons', 'active', existing_type=sa.Boolean(), nullable=False)"
+        "\nop.drop_constraint(op.f('ck_persons_active_not_null'), 'persons', type_='check')"
+    )
+    assert _body(enforce, "downgrade") == (
+        "op.alter_column('persons', 'active', existing_type=sa.Boolean(), nullable=True)"
+    )
+    assert "down_revision = 'c3c3c3c30003'" in backfill.read_text()
+    assert result.verdict == "proceed", [(f.rule, f.severity, f.file) for f in result.findings]

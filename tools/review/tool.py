@@ -171,16 +171,17 @@ async def review_migration(
     apply_fixes: bool = False,
     diff_only: bool = False,
     rehearse: Rehearse | None = None,
+    split: bool = False,
 ) -> ReviewMigrationResult:
     """The MCP tool. ``prerendered`` (internal, not an MCP argument): the selected revisions' offline SQL
     already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter.
     ``apply_fixes``: apply the mechanical fixes (autofix/apply.py), verified by ``rehearse``; ``diff_only``
-    shows them without writing."""
+    shows them without writing; ``split``: the three-phase fix as three revisions."""
     if apply_fixes or diff_only:
         if rehearse is None and not diff_only:
             raise InvalidArgument("apply_fixes needs a rehearsal function (the roundtrip tool's).")
         again = functools.partial(review_migration, project, revision, path, include_sql, progress)
-        return await fix_and_review(project, again, rehearse or _no_rehearsal, diff_only)
+        return await fix_and_review(project, again, rehearse or _no_rehearsal, diff_only, split)
     if revision is not None and path is not None:
         raise InvalidArgument("Pass either revision or path, not both.")
     if revision is not None and (not isinstance(revision, str) or not revision.strip()):

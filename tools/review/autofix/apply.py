@@ -20,6 +20,7 @@ from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.verdict import Finding, decide
+from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.review.autofix.model_defaults import model_defaults
 from alembic_mcp.tools.review.autofix.plan import ANSWERED_ESCALATION, AUTO_FIXABLE, FileFix, FixContext, fix_source
 from alembic_mcp.tools.review.autofix.result import AppliedFix, AutofixReport, NotApplied
@@ -59,13 +60,21 @@ def write_atomically(path: Path, text: str) -> None:
         os.close(folder)
 
 
-def _fix_revision(project: Project, first: ReviewMigrationResult, revision: ReviewedRevision, models) -> FileFix:
+def _heads(project: Project) -> set[str]:
+    fast = history_from_files(project)
+    return set(fast[0].heads) if fast is not None else set()
+
+
+def _fix_revision(
+    project: Project, first: ReviewMigrationResult, revision: ReviewedRevision, models, split: bool
+) -> FileFix:
     wanted = frozenset(
         f.rule for f in first.findings if f.file == revision.file and f.severity != "info" and f.rule in AUTO_FIXABLE
     )
     path = _versions_file(project, revision.file)
     source = path.read_text(encoding="utf-8")
-    ctx = FixContext(revision.file, first.database.backend, wanted, models, env_sets_lock_timeout(project))
+    split = split and revision.revision in _heads(project)
+    ctx = FixContext(revision.file, first.database.backend, wanted, models, env_sets_lock_timeout(project), split)
     fixed = fix_source(source, ctx)
     if fixed.after != source:
         try:
@@ -106,28 +115,67 @@ def _lost_escalations(first: ReviewMigrationResult, second: ReviewMigrationResul
     return sorted(rule for rule, count in before.items() if after[rule] < count)
 
 
+class Written:
+    """The files one apply_fixes call wrote: the originals to put back, the new revisions to remove."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.originals: dict[Path, str] = {}
+        self.created: list[Path] = []
+        self.last_new: str | None = None  # the last new revision (split=true)
+
+    def rewrite(self, file: str, fix: FileFix, revision: str) -> None:
+        path = _versions_file(self.project, file)
+        self.originals[path] = fix.before
+        write_atomically(path, fix.after)
+        down = revision
+        for new in fix.new_revisions:
+            created = path.parent / new.file_name()
+            write_atomically(created, new.source(down))
+            self.created.append(created)
+            down = self.last_new = new.revision
+
+    def files(self) -> list[str]:
+        return sorted(self.project.relative(p) for p in [*self.originals, *self.created])
+
+    def restore(self) -> None:
+        for path, text in self.originals.items():
+            write_atomically(path, text)
+        for path in self.created:
+            path.unlink(missing_ok=True)
+
+
 async def apply_fixes(
-    project: Project, first: ReviewMigrationResult, review_again: Review, rehearse: Rehearse, diff_only: bool = False
+    project: Project,
+    first: ReviewMigrationResult,
+    review_again: Review,
+    rehearse: Rehearse,
+    diff_only: bool = False,
+    split: bool = False,
 ) -> ReviewMigrationResult:
     """Fix the files ``first`` reviewed, check the result, and report; see the module docstring."""
     if not diff_only:
         refuse_if_read_only(project, "rewrite migration files", "Pass diff_only (CLI --diff) to see the fixes.")
     models = await anyio.to_thread.run_sync(model_defaults, project)
-    fixes = {r.file: _fix_revision(project, first, r, models) for r in first.revisions}
-    report = _report(first, fixes)
-    changed = {file: fix for file, fix in fixes.items() if fix.after != fix.before}
+    fixes = {r.revision: (r.file, _fix_revision(project, first, r, models, split)) for r in first.revisions}
+    report = _report(first, dict(fixes.values()))
+    changed = {rev: (file, fix) for rev, (file, fix) in fixes.items() if fix.after != fix.before}
     if diff_only or not changed:
         report.rehearsal = "not run: nothing was written" if changed else "not run: no mechanical fix applies"
         return first.model_copy(update={"autofix": report})
-    for file, fix in changed.items():
-        write_atomically(_versions_file(project, file), fix.after)
-    report.written, report.files_to_commit = True, sorted(changed)
-    failure = await _verify(project, first, review_again, rehearse, report)
-    if isinstance(failure, ReviewMigrationResult):
+    written = Written(project)
+    for rev, (file, fix) in changed.items():
+        written.rewrite(file, fix, rev)
+    report.written, report.files_to_commit = True, written.files()
+    outcome = await _verify(project, first, review_again, rehearse, report, written.last_new)
+    if isinstance(outcome, ReviewMigrationResult):
         report.rehearsal = "the changed revisions rehearsed cleanly"
-        return failure.model_copy(update={"autofix": report})
-    for file, fix in changed.items():
-        write_atomically(_versions_file(project, file), fix.before)
+        return outcome.model_copy(update={"autofix": report})
+    written.restore()
+    return _undone(first, report, outcome)
+
+
+def _undone(first: ReviewMigrationResult, report: AutofixReport, failure: str) -> ReviewMigrationResult:
     report.written, report.restored, report.files_to_commit, report.rehearsal = False, True, [], failure
     finding = Finding(rule="autofix-failed", severity="error", message=f"The fixes were undone: {failure}")
     findings = [*first.findings, finding]
@@ -136,16 +184,21 @@ async def apply_fixes(
 
 
 async def fix_and_review(
-    project: Project, review: Review, rehearse: Rehearse, diff_only: bool = False
+    project: Project, review: Review, rehearse: Rehearse, diff_only: bool = False, split: bool = False
 ) -> ReviewMigrationResult:
     """The review, then its mechanical fixes applied and verified (review_migration(apply_fixes=true))."""
     if not diff_only:
         refuse_if_read_only(project, "rewrite migration files", "Pass diff_only (CLI --diff) to see the fixes.")
-    return await apply_fixes(project, await review(), review, rehearse, diff_only)
+    return await apply_fixes(project, await review(), review, rehearse, diff_only, split)
 
 
 async def _verify(
-    project: Project, first: ReviewMigrationResult, review_again: Review, rehearse: Rehearse, report: AutofixReport
+    project: Project,
+    first: ReviewMigrationResult,
+    review_again: Review,
+    rehearse: Rehearse,
+    report: AutofixReport,
+    last: str | None,
 ) -> ReviewMigrationResult | str:
     """The second review when every check passes, else what failed."""
     changed = report.files_to_commit
@@ -155,7 +208,7 @@ async def _verify(
         return f"the fixes would hide escalation(s) {', '.join(lost)}; a human must decide them."
     revisions = [r for r in first.revisions if r.file in changed]
     lower = revisions[0].down_revisions[0] if revisions[0].down_revisions else None
-    failure = await rehearse(project, revisions[-1].revision, lower)
+    failure = await rehearse(project, last or revisions[-1].revision, lower)
     return second if failure is None else f"the rehearsal failed: {failure}"
 
 

@@ -10,6 +10,7 @@ import copy
 
 from alembic_mcp.tools.review.autofix.edits import Edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
+from alembic_mcp.tools.review.autofix.split import NewRevision, split_steps
 from alembic_mcp.tools.review.rules.astutil import callee, kw
 from alembic_mcp.tools.review.rules.registry import Hit
 
@@ -71,13 +72,23 @@ def backfill_steps(hit: Hit, source: str, model: ModelDefault | None, backend: s
     return steps
 
 
-def backfill_edit(hit: Hit, source: str, model: ModelDefault | None, backend: str | None = None) -> Edit | str:
-    """The three steps in the statement's place (the whole batch block when it is in one)."""
+def backfill_edit(
+    hit: Hit, source: str, model: ModelDefault | None, backend: str | None = None, split: bool = False
+) -> Edit | str | tuple[Edit, list[NewRevision]]:
+    """The three steps in the statement's place (the whole batch block when it is in one); with ``split``
+    only the nullable add, and the backfill and NOT NULL steps as new revisions."""
     steps = backfill_steps(hit, source, model, backend)
     if isinstance(steps, str):
         return steps
     stmt, batch = _statement_at(ast.parse(source), hit.span[0])
     node = batch if batch is not None else stmt
+    span = (node.lineno, node.end_lineno or node.lineno)
+    if split and model is not None:
+        enforce = steps[-1]
+        relax = "nullable=True".join(enforce.rsplit("nullable=False", 1))
+        backfill = steps[1] if len(steps) == 3 else None
+        edit = Edit(hit.finding.rule, hit.span[0], "replace", steps[0], span)
+        return edit, split_steps(model.table, model.column, backfill, enforce, relax, backend)
     return Edit(
         hit.finding.rule, hit.span[0], "replace", "\n".join(steps), (node.lineno, node.end_lineno or node.lineno)
     )

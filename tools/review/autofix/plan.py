@@ -15,6 +15,7 @@ from alembic_mcp.tools.review.autofix.backfill import backfill_edit
 from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, unified_diff
 from alembic_mcp.tools.review.autofix.literal import WHERE, literal_edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
+from alembic_mcp.tools.review.autofix.split import NewRevision
 from alembic_mcp.tools.review.rules import lint_migration
 from alembic_mcp.tools.review.rules.registry import Hit
 
@@ -55,6 +56,7 @@ class FileFix:
     after: str
     applied: list[tuple[Edit, str, str]] = field(default_factory=list)  # (edit, the finding's message, diff)
     advice: list[tuple[str, int | None, str]] = field(default_factory=list)  # (rule, line, why not applied)
+    new_revisions: list[NewRevision] = field(default_factory=list)  # split=true: to chain after this file
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,14 @@ class FixContext:
     wanted: frozenset[str]  # the rules the review reported for this file (after the database's facts)
     models: dict[tuple[str, str], ModelDefault]
     env_sets_lock_timeout: bool = False
+    split: bool = False  # the three-phase fix as three revisions (the file is a head)
 
 
-def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str:
+def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit, list[NewRevision]]:
     rule = hit.finding.rule
     if rule == "add-column-required":
         key = (hit.finding.table or "", hit.finding.column or "")
-        return backfill_edit(hit, source, ctx.models.get(key), ctx.backend)
+        return backfill_edit(hit, source, ctx.models.get(key), ctx.backend, ctx.split)
     if rule in WHERE:
         return literal_edit(hit)
     return HUMAN_CHOICE.get(rule, "its fix needs a human's choice")
@@ -107,6 +110,9 @@ def _apply_one(result: FileFix, hit: Hit, ctx: FixContext) -> None:
     if isinstance(edit, str):
         result.advice.append((hit.finding.rule, hit.finding.line, edit))
         return
+    if isinstance(edit, tuple):
+        edit, new_revisions = edit
+        result.new_revisions.extend(new_revisions)
     try:
         fixed = apply_edit(result.after, edit)
         parse_source(fixed)
