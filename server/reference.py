@@ -106,7 +106,10 @@ be plain modules; then the file is reviewed again and the changed revisions are 
 test_roundtrip (on a copy of the target's rows when one is configured). A failed rehearsal puts every
 file back and adds an error finding saying why. autofix lists each applied fix with its unified diff,
 files_to_commit, the rehearsal's outcome and whether the files were restored. diff_only=true (CLI
---diff) shows the diffs and writes nothing. Refused when the server is read-only.
+--diff) shows the diffs and writes nothing. split=true (CLI --split) writes the required column's
+three phases as three revisions when the file is a head: the file keeps the nullable add, a new revision
+backfills, a third sets NOT NULL (on PostgreSQL through a CHECK added NOT VALID and validated first).
+Refused when the server is read-only.
 """
 
 TEST_ROUNDTRIP = """\
