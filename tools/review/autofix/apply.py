@@ -43,8 +43,10 @@ def _versions_file(project: Project, relative: str) -> Path:
 
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` by ``text``: a temporary file in the same folder, fsync, rename, fsync the folder."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644  # mkstemp's 0600 would hide it from others
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
