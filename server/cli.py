@@ -129,10 +129,14 @@ def _generate_args(parser: argparse.ArgumentParser) -> None:
         default="scratch",
         help="Compare the models with a scratch database at head (default) or the target (must be at head).",
     )
+    parser.add_argument(
+        "--fix", action="store_true", help="Apply the review's mechanical fixes to the new file and rehearse it."
+    )
 
 
 @command("generate-migration", "Autogenerate a migration, review it, list the files to commit.", _generate_args)
 async def _generate_migration(project: Project, args: argparse.Namespace):
+    from alembic_mcp.server.rehearsal import rehearse_changed
     from alembic_mcp.tools.generate.tool import generate_migration
 
     return await generate_migration(
@@ -143,6 +147,8 @@ async def _generate_migration(project: Project, args: argparse.Namespace):
         dry_run=args.dry_run,
         against=args.against,
         progress=args.progress,
+        apply_fixes=args.fix,
+        rehearse=rehearse_changed,
     )
 
 
@@ -200,6 +206,13 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
         help="summary (default): statements needing attention only; full: every statement's coverage.",
     )
     parser.add_argument(
+        "--fix", action="store_true", help="Apply the mechanical fixes, review again and rehearse (undone on failure)."
+    )
+    parser.add_argument("--diff", action="store_true", help="With --fix: only show the fixes' diffs, write nothing.")
+    parser.add_argument(
+        "--split", action="store_true", help="With --fix: add, backfill and NOT NULL as three revisions."
+    )
+    parser.add_argument(
         "files",
         nargs="*",
         help="Migration files to review, one review each, relative to the current directory (how pre-commit "
@@ -207,12 +220,34 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@command("review-migration", "Review migrations for dangerous operations (read-only).", _review_args)
+@command(
+    "review-migration", "Review migrations for dangerous operations; --fix applies the mechanical fixes.", _review_args
+)
 async def _review_migration(project: Project, args: argparse.Namespace):
     from pathlib import Path
 
     from alembic_mcp.tools.review.tool import review_migration
 
+    if (args.diff or args.split) and not args.fix:
+        raise UsageError("--diff and --split shape what --fix changes: give --fix too")
+    if args.fix:
+        from alembic_mcp.server.rehearsal import rehearse_changed
+
+        if args.files:
+            raise UsageError("--fix works on --revision or --path, not on a list of files")
+        return await review_migration(
+            project,
+            revision=args.revision,
+            path=args.path,
+            include_sql=args.include_sql,
+            progress=args.progress,
+            changed_since=args.changed_since,
+            detail=args.detail,
+            apply_fixes=True,
+            diff_only=args.diff,
+            rehearse=rehearse_changed,
+            split=args.split,
+        )
     if not args.files:
         return await review_migration(
             project,

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from alembic_mcp.server.arguments import MAX_MESSAGE_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.server.rehearsal import rehearse_changed
 from alembic_mcp.tools.generate.tool import GenerateMigrationResult, generate_migration
 
 GENERATE_MIGRATION = (
@@ -22,6 +23,7 @@ ARG_MESSAGE = "What changed, e.g. 'add middle_name to persons'; becomes the file
 ARG_AUTOGENERATE = "false: write an empty revision to fill in by hand."
 ARG_REV_ID = "Revision id to use (letters, digits, underscores); omit to let Alembic pick one."
 ARG_DRY_RUN = "true: write nothing; return the file and its review."
+ARG_APPLY_FIXES = "true: apply the review's mechanical fixes to the new file and rehearse it; undone on failure."
 ARG_AGAINST = (
     "'scratch': compare with a scratch database at head; 'target': with the configured database (must be at head)."
 )
@@ -48,6 +50,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         ] = None,
         dry_run: Annotated[bool, Field(description=ARG_DRY_RUN)] = False,
         against: Annotated[Literal["scratch", "target"], Field(description=ARG_AGAINST)] = "scratch",
+        apply_fixes: Annotated[bool, Field(description=ARG_APPLY_FIXES)] = False,
     ) -> GenerateMigrationResult:
         return await run_tool(
             state,
@@ -59,5 +62,7 @@ def register(server: MCPServer, state: ServerState) -> None:
                 dry_run=dry_run,
                 against=against,
                 progress=progress_of(ctx),
+                apply_fixes=apply_fixes,
+                rehearse=rehearse_changed,
             ),
         )

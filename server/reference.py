@@ -51,6 +51,8 @@ drop every table (refused), enum value / CHECK / server_default changes, views, 
 (not detected: how to write them), metadata without naming_convention, SQLite without
 render_as_batch. Refuses with several heads (call merge_heads first). autogenerate=false writes an
 empty revision on the current head. dry_run=true writes nothing and returns the file it would write.
+apply_fixes=true applies review_migration's mechanical fixes to the new file in the same call (see
+review_migration: apply_fixes) and reports them under autofix; not with dry_run.
 Never changes any database other than its own scratch database; writes only in the versions folder.
 """
 
@@ -86,8 +88,29 @@ elicitation the human is asked directly; otherwise they run `alembic-mcp approve
 longer count; editing the file voids them.
 
 Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
-yet applied to the target database (the heads when it cannot be reached). Read-only: never runs a
-migration or changes the database; the only file it writes is the approvals log, when a human approves.
+yet applied to the target database (the heads when it cannot be reached). Never runs a migration or
+changes the database; without apply_fixes the only file it writes is the approvals log, when a human
+approves.
+
+apply_fixes=true (CLI: --fix) rewrites the selected revisions' files with the fixes
+that have one right answer: add-column-required when the models give the column a constant default
+(add nullable with the model's server default, backfill with the model's default, set NOT NULL),
+missing-lock-timeout (SET LOCAL lock_timeout first in upgrade()), create-index-non-concurrent and
+drop-index-non-concurrent (CONCURRENTLY with IF [NOT] EXISTS in an autocommit block),
+fk-not-valid-missing (NOT VALID, then VALIDATE CONSTRAINT as its own statement; the original's
+arguments kept), unnamed-constraint (the name the naming convention gives, with op.f()),
+empty-downgrade and downgrade-not-inverse (the exact inverse of simple operations). A fix whose value is
+a human's choice (no model default, rename or drop, a cast) is not applied: autofix.not_applied says
+why. A fix is never applied to a finding that escalates, and the fixes are undone when the second review
+loses an escalation. Files are written atomically and only in the versions directories, must parse and
+be plain modules; then the file is reviewed again and the changed revisions are rehearsed with
+test_roundtrip (on a copy of the target's rows when one is configured). A failed rehearsal puts every
+file back and adds an error finding saying why. autofix lists each applied fix with its unified diff,
+files_to_commit, the rehearsal's outcome and whether the files were restored. diff_only=true (CLI
+--diff) shows the diffs and writes nothing. split=true (CLI --split) writes the required column's
+three phases as three revisions when the file is a head: the file keeps the nullable add, a new revision
+backfills, a third sets NOT NULL (on PostgreSQL through a CHECK added NOT VALID and validated first).
+Refused when the server is read-only.
 """
 
 TEST_ROUNDTRIP = """\

@@ -11,13 +11,16 @@ from pydantic import Field
 from alembic_mcp.server.arguments import MAX_GIT_REF_CHARS, MAX_PATH_CHARS, MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
 from alembic_mcp.server.elicit import EscalationApproval, approval_reason, client_can_elicit, client_name
+from alembic_mcp.server.rehearsal import rehearse_changed
+from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.review.approve import approval_question, file_digests, record_elicited
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration
 
 REVIEW_MIGRATION = (
     "Review migrations before anything runs them: dangerous operations, why, the safe rewrite, and what a"
     " human must decide. Call it after writing or editing a migration; default: revisions not yet "
-    "applied. fix: apply the fixes, call again; escalate: relay to a human, never silence it. Read-only."
+    "applied. fix: apply the fixes (apply_fixes=true does the mechanical ones), call again; escalate: relay to a "
+    "human, never silence it."
 )
 
 ARG_REVISION = (
@@ -28,10 +31,11 @@ ARG_PATH = (
     "One migration file inside the versions directory, e.g. 'migrations/versions/3f2a_add_email.py'. Not with revision."
 )
 ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
-ARG_CHANGED_SINCE = (
-    "A git ref, e.g. 'origin/main': review the revisions changed since it and check the commit rules. Alone."
-)
-ARG_DETAIL = "summary (default; each rule explained once) or full (every why, fix and statement)."
+ARG_CHANGED_SINCE = "Git ref, e.g. 'origin/main': review what changed since it, with the commit rules. Alone."
+ARG_DETAIL = "summary (each rule explained once) or full."
+ARG_APPLY_FIXES = "true: apply the mechanical fixes, review again, rehearse; undone on failure."
+ARG_SPLIT = "With apply_fixes: add, backfill, NOT NULL as three revisions."
+ARG_DIFF_ONLY = "With apply_fixes: only show the diffs, write nothing."
 
 
 def register(server: MCPServer, state: ServerState) -> None:
@@ -67,9 +71,9 @@ def register(server: MCPServer, state: ServerState) -> None:
         title="Review migrations",
         description=REVIEW_MIGRATION,
         annotations=ToolAnnotations(
-            readOnlyHint=True,
+            readOnlyHint=False,  # apply_fixes=true rewrites migration files
             destructiveHint=False,
-            idempotentHint=True,
+            idempotentHint=False,
             openWorldHint=False,
         ),
     )
@@ -84,6 +88,9 @@ def register(server: MCPServer, state: ServerState) -> None:
             str | None, Field(description=ARG_CHANGED_SINCE, min_length=1, max_length=MAX_GIT_REF_CHARS)
         ] = None,
         detail: Annotated[Literal["summary", "full"], Field(description=ARG_DETAIL)] = "summary",
+        apply_fixes: Annotated[bool, Field(description=ARG_APPLY_FIXES)] = False,
+        diff_only: Annotated[bool, Field(description=ARG_DIFF_ONLY)] = False,
+        split: Annotated[bool, Field(description=ARG_SPLIT)] = False,
         human: Annotated[ElicitationResult[EscalationApproval], Resolve(ask_for_approval)] = None,  # type: ignore[assignment]  # mcp fills it
     ) -> ReviewMigrationResult:
         pending = asked.pop((revision, path, include_sql, changed_since), None)
@@ -93,6 +100,10 @@ def register(server: MCPServer, state: ServerState) -> None:
             if pending is not None and reason is not None:
                 who = f"human via MCP elicitation ({client_name(ctx)})"
                 record_elicited(project, *pending, reason, who)
+            if (diff_only or split) and not apply_fixes:
+                raise InvalidArgument(
+                    "diff_only and split shape the fixes apply_fixes makes: pass apply_fixes=true too."
+                )
             return await review_migration(
                 project,
                 revision=revision,
@@ -101,6 +112,10 @@ def register(server: MCPServer, state: ServerState) -> None:
                 progress=progress_of(ctx),
                 changed_since=changed_since,
                 detail=detail,
+                apply_fixes=apply_fixes,
+                diff_only=diff_only,
+                rehearse=rehearse_changed,
+                split=split,
             )
 
         return await run_tool(state, review)

@@ -93,6 +93,7 @@ def test_tool_is_listed_with_annotations(example_project, mode):
                 "rev_id",
                 "dry_run",
                 "against",
+                "apply_fixes",
             }
             assert tool.input_schema["required"] == ["message"]
             assert "verdict" in tool.output_schema["properties"]  # tools/list types the verdict fields only

@@ -309,8 +309,8 @@ async def test_mcp_review_and_bad_input(example_project, sqlite_url, mode):
     async with Client(build_server(str(example_project), {"database_url": sqlite_url}), mode=mode) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         tool = tools["review_migration"]
-        assert tool.annotations.read_only_hint and not tool.annotations.destructive_hint
-        assert tool.annotations.idempotent_hint and not tool.annotations.open_world_hint
+        assert not tool.annotations.read_only_hint and not tool.annotations.destructive_hint  # apply_fixes writes
+        assert not tool.annotations.idempotent_hint and not tool.annotations.open_world_hint
         props = tool.input_schema["properties"]
         assert all(props[name].get("description") for name in ("revision", "path", "include_sql"))
 

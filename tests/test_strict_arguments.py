@@ -15,7 +15,18 @@ MODES = ["auto", "legacy"]
 MEGABYTE = "a" * 1_000_000
 
 REFUSED = [
-    ("review_migration", {"revison": "head"}, ["'revison'", "include_sql, path, revision"]),
+    (
+        "review_migration",
+        {"revison": "head"},
+        ["'revison'", "apply_fixes, changed_since, detail, diff_only, include_sql, path, revision, split"],
+    ),
+    ("review_migration", {"apply_fixes": "yes"}, ["apply_fixes", "valid boolean"]),
+    ("review_migration", {"diff_only": 1}, ["diff_only", "valid boolean"]),
+    ("review_migration", {"diff_only": True}, ["diff_only", "apply_fixes=true"]),
+    ("review_migration", {"split": "true"}, ["split", "valid boolean"]),
+    ("review_migration", {"split": True}, ["split", "apply_fixes=true"]),
+    ("generate_migration", {"message": "x", "apply_fixes": "true"}, ["apply_fixes", "valid boolean"]),
+    ("generate_migration", {"message": "x", "apply_fixes": True, "dry_run": True}, ["apply_fixes", "dry_run"]),
     ("check_heads", {"verbose": True}, ["'verbose'", "none"]),
     ("merge_heads", {"dry_run": "yes"}, ["dry_run", "valid boolean"]),
     ("merge_heads", {"heads": '["c0000001", "c0000002"]'}, ["heads", "valid list"]),

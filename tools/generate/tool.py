@@ -42,7 +42,13 @@ from alembic_mcp.tools.generate.drift import autogenerate_on_scratch
 from alembic_mcp.tools.generate.git_files import files_to_commit
 from alembic_mcp.tools.generate.model_scan import scan_models_and_skips
 from alembic_mcp.tools.history.graph import load_history
-from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
+from alembic_mcp.tools.review.tool import (
+    AutofixReport,
+    Rehearse,
+    ReviewMigrationResult,
+    review_migration,
+    review_source,
+)
 from alembic_mcp.tools.worker.protocol import GenerateArgs
 from alembic_mcp.tools.worker.runner import run_worker
 
@@ -75,6 +81,7 @@ class GenerateMigrationResult(VerdictResult):
     files_to_commit: list[str] = Field(
         default_factory=list, description="The migration plus the model files changed per git."
     )
+    autofix: AutofixReport | None = Field(default=None, description="apply_fixes=true: the fixes applied.")
 
 
 def sqlite_file_exists(project: Project) -> bool:
@@ -124,9 +131,16 @@ async def generate_migration(
     dry_run: bool = False,
     against: Against = "scratch",
     progress: Progress = no_progress,
+    apply_fixes: bool = False,
+    rehearse: Rehearse | None = None,
 ) -> GenerateMigrationResult:
-    """Autogenerate (or write an empty) revision in one worker, then judge and review what it wrote."""
+    """Autogenerate (or write an empty) revision in one worker, then judge and review what it wrote.
+    ``apply_fixes``: apply the review's mechanical fixes to the new file, verified by ``rehearse``."""
     message = validate_message(message)
+    if apply_fixes and (dry_run or rehearse is None):
+        raise InvalidArgument(
+            "apply_fixes rewrites the new file and rehearses it: call without dry_run (a dry run writes nothing)."
+        )
     rev_id = validate_rev_id(rev_id)
     against = _validate_against(against)
     if not dry_run:
@@ -149,7 +163,9 @@ async def generate_migration(
         if refusal is not None:
             return refusal
         await progress(3, 4, "reviewing the new migration")
-        result = await _build_result(project, raw, base, compared_with, list(raw.get("heads") or []))
+        result = await _build_result(
+            project, raw, base, compared_with, list(raw.get("heads") or []), rehearse if apply_fixes else None
+        )
         await progress(4, 4, "done")
         return result
 
@@ -301,7 +317,12 @@ async def _target_behind(project: Project, heads: list[str]) -> str | None:
 
 
 async def _build_result(
-    project: Project, raw: dict[str, Any], base: dict[str, Any], compared_with: str | None, heads: list[str]
+    project: Project,
+    raw: dict[str, Any],
+    base: dict[str, Any],
+    compared_with: str | None,
+    heads: list[str],
+    fixes: Rehearse | None = None,
 ) -> GenerateMigrationResult:
     """The worker's report as a verdict: a refusal when nothing usable was generated, else the reviewed file."""
     common = dict(base, compared_with=compared_with, operations=_operations(raw))
@@ -328,7 +349,7 @@ async def _build_result(
         return _drops_every_table(project, facts, missing, model_tables, findings, common)
     if raw.get("empty") or (base["autogenerate"] and not raw.get("revision")):
         return await _nothing_detected(project, facts, missing, heads, findings, common)
-    return await _reviewed_revision(project, raw, facts, missing, findings, common)
+    return await _reviewed_revision(project, raw, facts, missing, findings, common, fixes)
 
 
 def _operations(raw: dict[str, Any]) -> list[DetectedOperation]:
@@ -486,8 +507,10 @@ async def _reviewed_revision(
     missing: list,
     findings: list[Finding],
     common: dict[str, Any],
+    fixes: Rehearse | None = None,
 ) -> GenerateMigrationResult:
-    """The new file with the blind spots, probable renames and its full review (run beside the git query)."""
+    """The new file with the blind spots, probable renames and its full review (run beside the git query);
+    with ``fixes`` (apply_fixes), the review applies its mechanical fixes to the file and rehearses it."""
     path = Path(raw["path"])
     content = raw.get("content", "")
     rel = project.relative(path)
@@ -504,12 +527,18 @@ async def _reviewed_revision(
             files.extend(await files_to_commit(project, path))
 
     async def run_review() -> None:
+        if fixes is not None:
+            review.append(await review_migration(project, path=str(path), apply_fixes=True, rehearse=fixes))
+            return
         review.append(await _review(project, path, content, dry_run, raw.get("render")))
 
     async with anyio.create_task_group() as group:
         group.start_soon(commit_files)
         group.start_soon(run_review)
     escalations, review_verdict, layers = _embed_review(review[0], findings)
+    autofix = review[0].autofix if isinstance(review[0], ReviewMigrationResult) else None
+    if autofix is not None and autofix.written:
+        content = path.read_text(encoding="utf-8")
     upgrade_src, downgrade_src = _function_sources(content)
     result = GenerateMigrationResult(
         **common,
@@ -525,6 +554,7 @@ async def _reviewed_revision(
         files_to_commit=files,
         findings=findings,
         escalations=escalations,
+        autofix=autofix,
         summary="",
     )
     result.summary, result.next_steps = _summary(result, rel)

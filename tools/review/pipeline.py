@@ -118,7 +118,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
 
 def _lint(review: Review) -> None:
     created: set[str] = set()
-    env_lock_timeout = _env_sets_lock_timeout(review.project)
+    env_lock_timeout = env_sets_lock_timeout(review.project)
     for rev, file, downs, _ in review.targets:
         definitions = Definitions(lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs))
         migration = review.parsed[rev]
@@ -462,7 +462,7 @@ def _result(review: Review, selection: str, revisions: list[ReviewedRevision]) -
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _env_sets_lock_timeout(project: Project) -> bool:
+def env_sets_lock_timeout(project: Project) -> bool:
     """env.py sets lock_timeout for every migration (a common, good practice): read, not imported."""
     try:
         text = (project.script_location / "env.py").read_text(encoding="utf-8")

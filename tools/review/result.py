@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult
+from alembic_mcp.tools.review.autofix.result import AutofixReport
 from alembic_mcp.tools.review.suppressions import Suppression
 
 
@@ -62,6 +63,7 @@ class ReviewMigrationResult(VerdictResult):
     revisions: list[ReviewedRevision] = Field(default_factory=list, description="Reviewed, in upgrade order.")
     suppressions: list[Suppression] = Field(default_factory=list)
     database: DatabaseContext
+    autofix: AutofixReport | None = Field(default=None, description="apply_fixes=true: the fixes applied, and checks.")
 
 
 Detail = Literal["summary", "full"]
@@ -156,6 +158,18 @@ def next_steps(result: ReviewMigrationResult) -> list[str]:
         if f.severity == "error" and f.fix:
             where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""
             steps.append(f"[{f.rule}] {where}: apply the fix, then call review_migration again.")
+    if not result.escalations and any(f.severity == "error" and f.rule in _auto_fixable() for f in result.findings):
+        steps.insert(
+            0,
+            "Some fixes are mechanical: review_migration(apply_fixes=true) applies them, reviews again and "
+            "rehearses (diff_only=true to preview).",
+        )
     if not steps:
         steps.append("Call test_roundtrip to rehearse upgrade/downgrade on a scratch database.")
     return steps[:20]
+
+
+def _auto_fixable() -> tuple[str, ...]:
+    from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE  # the rules import this module's neighbours
+
+    return AUTO_FIXABLE

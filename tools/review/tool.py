@@ -12,6 +12,7 @@ yet (generate_migration's dry run) with the same layers, as if it were at the pa
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tempfile
 from pathlib import Path
@@ -28,6 +29,9 @@ from alembic_mcp.tools.history.cache import parsed as cached_parse
 from alembic_mcp.tools.history.files import assigned_literal, history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_source
+from alembic_mcp.tools.review.autofix.apply import Rehearse, fix_and_review
+from alembic_mcp.tools.review.autofix.apply import no_rehearsal as _no_rehearsal
+from alembic_mcp.tools.review.autofix.result import AutofixReport
 from alembic_mcp.tools.review.changed import changed_files, commit_rule_findings, validate_ref
 from alembic_mcp.tools.review.pipeline import Review, Target, review_layers
 from alembic_mcp.tools.review.result import (
@@ -43,7 +47,9 @@ from alembic_mcp.tools.worker.prestart import prestart
 from alembic_mcp.tools.worker.runner import worker_python
 
 __all__ = [
+    "AutofixReport",
     "DatabaseContext",
+    "Rehearse",
     "ReviewMigrationResult",
     "ReviewedRevision",
     "StatementCoverage",
@@ -169,12 +175,25 @@ async def review_migration(
     prerendered: dict | None = None,
     changed_since: str | None = None,
     detail: Detail = "summary",
+    apply_fixes: bool = False,
+    diff_only: bool = False,
+    rehearse: Rehearse | None = None,
+    split: bool = False,
 ) -> ReviewMigrationResult:
     """The MCP tool. ``prerendered`` (internal, not an MCP argument): the selected revisions' offline SQL
     already rendered by the caller's own worker (generate_migration), so layer 2 starts no interpreter.
     ``changed_since``: review what changed since a git ref instead (changed.py). ``detail``: "summary"
-    trims per-statement coverage to what needs attention (result.py), "full" keeps everything."""
+    trims per-statement coverage to what needs attention (result.py), "full" keeps everything.
+    ``apply_fixes``: apply the mechanical fixes (autofix/apply.py), verified by ``rehearse``; ``diff_only``
+    shows them without writing; ``split``: the three-phase fix as three revisions."""
     detail = validate_detail(detail)
+    if apply_fixes or diff_only:
+        if rehearse is None and not diff_only:
+            raise InvalidArgument("apply_fixes needs a rehearsal function (the roundtrip tool's).")
+        again = functools.partial(
+            review_migration, project, revision, path, include_sql, progress, changed_since=changed_since, detail=detail
+        )
+        return await fix_and_review(project, again, rehearse or _no_rehearsal, diff_only, split)
     if changed_since is not None:
         if revision is not None or path is not None:
             raise InvalidArgument("Pass changed_since alone: it selects the revisions itself (not with revision/path).")

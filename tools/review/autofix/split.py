@@ -1,0 +1,67 @@
+"""``split=true``: the three-phase change as three revisions. The fixed file keeps the nullable add; a new
+revision backfills, a third sets NOT NULL, chained after it (only for a head: nothing else builds on it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NewRevision:
+    """A revision file autofix writes beside the fixed one."""
+
+    revision: str
+    slug: str
+    message: str
+    upgrade: str
+    downgrade: str
+
+    def file_name(self) -> str:
+        return f"{self.revision}_{self.slug}.py"
+
+    def source(self, down_revision: str) -> str:
+        up = "\n".join("    " + line for line in self.upgrade.splitlines())
+        down = "\n".join("    " + line for line in self.downgrade.splitlines())
+        return (
+            f'"""{self.message}\n\nRevision ID: {self.revision}\nRevises: {down_revision}\n"""\n'
+            "import sqlalchemy as sa\nfrom alembic import op\n\n"
+            f"revision = {self.revision!r}\ndown_revision = {down_revision!r}\nbranch_labels = None\n"
+            f"depends_on = None\n\n\ndef upgrade() -> None:\n{up}\n\n\ndef downgrade() -> None:\n{down}\n"
+        )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def checked_not_null(table: str, column: str, enforce: str) -> str:
+    """PostgreSQL's NOT NULL on a filled column without a long ACCESS EXCLUSIVE scan: a CHECK added NOT VALID,
+    validated (SHARE UPDATE EXCLUSIVE), then SET NOT NULL (PostgreSQL 12+ trusts the CHECK), CHECK dropped."""
+    check = f"ck_{table}_{column}_not_null"
+    return (
+        "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+        f"op.create_check_constraint(op.f({check!r}), {table!r}, {column + ' IS NOT NULL'!r}, "
+        "postgresql_not_valid=True)\n"
+        f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {check}")\n'
+        f"{enforce}\n"
+        f"op.drop_constraint(op.f({check!r}), {table!r}, type_='check')"
+    )
+
+
+def split_steps(
+    table: str, column: str, backfill: str | None, enforce: str, relax: str, backend: str | None
+) -> list[NewRevision]:
+    """The revisions after the nullable add: the backfill (when there is one) and the NOT NULL step."""
+    if backend in (None, "postgresql"):
+        enforce = checked_not_null(table, column, enforce)
+    revisions = []
+    if backfill is not None:
+        revisions.append(
+            NewRevision(new_id(), f"backfill_{table}_{column}", f"backfill {table}.{column}", backfill, "pass")
+        )
+    revisions.append(
+        NewRevision(new_id(), f"{table}_{column}_not_null", f"set {table}.{column} NOT NULL", enforce, relax)
+    )
+    return revisions
