@@ -29,7 +29,7 @@ from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
-from alembic_mcp.tools.db.scratch import scratch_database
+from alembic_mcp.tools.db.scratch import ScratchDatabase, scratch_database, scratch_notes
 from alembic_mcp.tools.generate.autogen_findings import (
     DetectedOperation,
     blind_spot_findings,
@@ -44,7 +44,7 @@ from alembic_mcp.tools.generate.model_scan import scan_models_and_skips
 from alembic_mcp.tools.history.graph import load_history
 from alembic_mcp.tools.review.tool import ReviewMigrationResult, review_migration, review_source
 from alembic_mcp.tools.worker.protocol import GenerateArgs
-from alembic_mcp.tools.worker.runner import run_worker
+from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
 REV_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 RESERVED_IDS = {"head", "heads", "base", "current"}
@@ -150,6 +150,7 @@ async def generate_migration(
             return refusal
         await progress(3, 4, "reviewing the new migration")
         result = await _build_result(project, raw, base, compared_with, list(raw.get("heads") or []))
+        result.findings.extend(raw.get("scratch_notes") or [])
         await progress(4, 4, "done")
         return result
 
@@ -180,12 +181,26 @@ async def _generate_against_scratch(
             "creates a scratch database on the target's server. Set database_url "
             "(or scratch_url) in [tool.alembic-mcp], $DATABASE_URL or --database-url."
         )
-    async with scratch_database(server, project.settings.scratch_url) as scratch:
+    settings = project.settings
+    async with scratch_database(server, settings.scratch_url, settings.scratch_credentials) as scratch:
         await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-        scratch_args = replace(args, upgrade_first=True, bootstrap=project.settings.bootstrap)
-        raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
+        scratch_args = replace(args, upgrade_first=True, bootstrap=settings.bootstrap)
+        try:
+            raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
+        except WorkerError as exc:
+            _raise_privilege_limit(scratch, exc)
+            raise
+    raw["scratch_notes"] = scratch_notes(scratch)
     heads = ", ".join(raw.get("heads") or []) or "base"
     return raw, f"scratch database {scratch.masked_url} upgraded to {heads} (dropped afterwards)"
+
+
+def _raise_privilege_limit(scratch: ScratchDatabase, exc: WorkerError) -> None:
+    """Upgrading the scratch failed on a privilege its role lacks: say it is the rehearsal's limit."""
+    notes = scratch_notes(scratch, str(exc.info.get("message") or ""))
+    limit = next((n for n in notes if n.rule == "scratch-role-lacks-privilege"), None)
+    if limit is not None:
+        raise ProjectError(f"{limit.message} {limit.why} Fix: {limit.fix}") from None
 
 
 def _target_url(project: Project) -> URL:

@@ -27,7 +27,7 @@ from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import scratch_database
+from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.diagnosis import explain
@@ -419,11 +419,12 @@ async def test_roundtrip(
     unsupported: UnsupportedWorkerEnvironment | None = None
     timed_out = False
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
-    async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
+    settings = project.settings
+    async with scratch_database(scratch_base, settings.scratch_url, settings.scratch_credentials) as scratch:
         scratch_report.url = scratch.masked_url
         if data_from == "target":
             await progress(0, total, f"copying the target's data into {scratch.masked_url} (read-only on the target)")
-            await copy_database(target, scratch.url)  # type: ignore[arg-type]
+            await copy_database(target, scratch.url, scratch.role)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
@@ -460,6 +461,7 @@ async def test_roundtrip(
     if unsupported is not None:
         raise unsupported
     result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
+    result.findings.extend(scratch_notes(scratch, json.dumps([raw, worker_problem], default=str)))
     result.scratch_database = scratch_report
     result.total_s = round(time.perf_counter() - started, 3)
     if worker_problem is not None:
