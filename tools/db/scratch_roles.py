@@ -27,7 +27,7 @@ SHARED = "target"
 CREDENTIAL_MODES = (OWN_ROLE, SHARED)
 ROLE_PREFIX = "amcp_r"
 ROLE_PATTERN = re.compile(rf"^{ROLE_PREFIX}_(\d+)_([0-9a-f]+)$")
-SCRATCH_NAME = re.compile(r"^amcp_scratch_(\d+)_([0-9a-f]+)_owned$")  # what scratch.new_name() makes
+SCRATCH_NAME = re.compile(r"^amcp_scratch_(\d+)_([0-9a-f]+)(?:_owned)?$")  # what scratch.new_name() makes
 # Errors a migration meets when it needs more than a database owner has (superuser, another owner).
 PRIVILEGE_ERRORS = re.compile(
     r"permission denied|must be superuser|must be owner|must be a member|access denied|command denied",
@@ -39,7 +39,7 @@ def role_for(database: str) -> str:
     """amcp_scratch_<ts>_<hex>_owned -> amcp_r_<ts>_<hex> (short enough for MySQL's 32 characters)."""
     match = SCRATCH_NAME.match(database)
     if match is None:
-        raise ValueError(f"{database!r} is not an owned scratch database name")
+        raise ValueError(f"{database!r} is not a scratch database name")
     return f"{ROLE_PREFIX}_{match.group(1)}_{match.group(2)}"
 
 
