@@ -27,7 +27,7 @@ from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, Proj
 from alembic_mcp.tools.core.isolation import dialect_only_url, read_only_url
 from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
-from alembic_mcp.tools.core.urls import backend_of
+from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
 from alembic_mcp.tools.db.scratch import ScratchDatabase, scratch_database, scratch_notes
 from alembic_mcp.tools.generate.autogen_findings import (
@@ -129,6 +129,8 @@ async def generate_migration(
     message = validate_message(message)
     rev_id = validate_rev_id(rev_id)
     against = _validate_against(against)
+    if autogenerate and against == "target":
+        _read_only_target(project)
     if not dry_run:
         refuse_if_read_only(project, "write migrations", "Call generate_migration with dry_run=true to see the file.")
     base = {"dry_run": bool(dry_run), "autogenerate": bool(autogenerate), "against": against}
@@ -212,11 +214,26 @@ def _target_url(project: Project) -> URL:
     return project.database_url
 
 
+def _read_only_target(project: Project) -> URL:
+    """against='target' runs user code connected to the target: only a role that cannot write makes that safe."""
+    _target_url(project)
+    configured = project.settings.target_read_only_url
+    if not configured:
+        raise InvalidArgument(
+            "against='target' runs the project's code (env.py, models) connected to the target, and a "
+            "read-only session is only a default that code can undo. Set target_read_only_url in "
+            "[tool.alembic-mcp] (or ALEMBIC_MCP_TARGET_READ_ONLY_URL) to the target reached through a role "
+            "that can only read (README: 'A read-only role for against=target'), or use against='scratch' "
+            "(the default)."
+        )
+    return parse_url(configured)
+
+
 async def _generate_against_target(
     project: Project, args: GenerateArgs, progress: Progress
 ) -> tuple[dict[str, Any], str]:
-    """The one operation whose purpose needs the target: a read-only session, the target at head."""
-    worker_url = read_only_url(_target_url(project))
+    """The one operation whose purpose needs the target: its read-only role, the target at head."""
+    worker_url = read_only_url(_read_only_target(project))
     await progress(1, 4, "writing the revision")
     raw = await run_worker(
         project,
@@ -225,7 +242,7 @@ async def _generate_against_target(
         database_url=worker_url,
         target_read_only=True,
     )
-    return raw, f"target database {project.masked_database_url} (at head, read-only session)"
+    return raw, f"target database {project.masked_database_url} (at head, read-only role and session)"
 
 
 async def _history_refusal(
