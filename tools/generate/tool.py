@@ -100,6 +100,11 @@ def validate_rev_id(rev_id: Any) -> str | None:
         )
     if rev_id.lower() in RESERVED_IDS:
         raise InvalidArgument(f"rev_id {rev_id!r} is a reserved Alembic word; pick another id or omit it.")
+    if rev_id.startswith("__") or not rev_id.strip("_"):
+        raise InvalidArgument(
+            f"rev_id {rev_id!r} is reserved: Alembic skips files named __init__*, and ids that start with "
+            "'__' or are only underscores make file names Python treats as its own. Pick another id or omit it."
+        )
     return rev_id
 
 
@@ -540,6 +545,11 @@ async def _reviewed_revision(
     common: dict[str, Any],
 ) -> GenerateMigrationResult:
     """The new file with the blind spots, probable renames and its full review (run beside the git query)."""
+    if not raw.get("path"):  # Alembic wrote a file it then did not load as a revision
+        raise ProjectError(
+            "Alembic did not load the revision it generated, so nothing can be reviewed; check the rev_id "
+            "and the file_template in alembic.ini, or omit rev_id."
+        )
     path = Path(raw["path"])
     content = raw.get("content", "")
     rel = project.relative(path)
