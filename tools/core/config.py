@@ -205,6 +205,11 @@ def _project_root(project_dir: str | Path) -> Path:
     return root.resolve()
 
 
+def read_tool_table(root: Path) -> dict[str, Any]:
+    """pyproject.toml's [tool] table ({} without the file); ProjectError when the file does not parse."""
+    return _tool_table(root)
+
+
 def _tool_table(root: Path) -> dict[str, Any]:
     pyproject = _read_pyproject(root)
     return pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
