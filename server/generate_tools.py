@@ -23,7 +23,8 @@ ARG_AUTOGENERATE = "false: write an empty revision to fill in by hand."
 ARG_REV_ID = "Revision id to use (letters, digits, underscores); omit to let Alembic pick one."
 ARG_DRY_RUN = "true: write nothing; return the file and its review."
 ARG_AGAINST = (
-    "'scratch': compare with a scratch database at head; 'target': with the configured database (must be at head)."
+    "'scratch': compare with a scratch database at head; 'target': with the target (at head), only through "
+    "the target_read_only_url setting (a read-only role)."
 )
 
 
