@@ -180,3 +180,33 @@ def test_a_user_who_cannot_create_roles_falls_back_with_a_warning(example_projec
         shared = [f for f in trip.findings if f.rule == "scratch-shares-credentials"]
         assert shared and shared[0].severity == "warning", trip.findings
         assert "scratch_url" in (shared[0].fix or "")
+
+
+def test_a_migration_needing_superuser_is_reported_as_a_rehearsal_limit(empty_project, pg_url):
+    """Hostile-review C1 follow-up: the scratch role is no superuser; say so instead of blaming the migration."""
+    up = "op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+    up += 'op.execute("SET session_replication_role = replica")'
+    write_revision(empty_project, "r1", None, up, "op.drop_table('t')")
+    own = anyio.run(lambda: roundtrip(load_project(empty_project, {"database_url": pg_url}), revision="r1"))
+    limit = [f for f in own.findings if f.rule == "scratch-role-lacks-privilege"]
+    assert limit and "scratch_credentials" in (limit[0].fix or ""), own.findings
+    shared_project = load_project(empty_project, {"database_url": pg_url, "scratch_credentials": "target"})
+    shared = anyio.run(lambda: roundtrip(shared_project, revision="r1"))
+    rules = {f.rule for f in shared.findings}
+    assert "scratch-shares-credentials" in rules and "scratch-role-lacks-privilege" not in rules
+    assert shared.steps[0].status != own.steps[0].status
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"scratch_credentials": "nobody"}, "scratch_credentials"),
+        ({"scratch_credentials": ""}, "scratch_credentials"),
+        ({"target_read_only_url": 5}, "target_read_only_url"),
+    ],
+)
+def test_bad_credential_settings_are_named(example_project, overrides, expected):
+    from alembic_mcp.tools.core.errors import ProjectError
+
+    with pytest.raises(ProjectError, match=expected):
+        load_project(example_project, overrides)
