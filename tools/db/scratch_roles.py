@@ -51,25 +51,28 @@ def database_of(role: str) -> str | None:
 async def create_role(owner: Any, backend: str, database: str) -> tuple[str, str] | str:
     """Create the scratch's role and hand it the database: ``(role, password)``, or why it was refused."""
     role, password = role_for(database), secrets.token_hex(24)
-    statements = _pg_create(role, password, database) if backend == "postgresql" else _mysql_create(role, password)
-    grants = [] if backend == "postgresql" else _mysql_grants(role, database)
-    try:
-        for sql in statements:
+    if backend == "postgresql":
+        statements = _pg_create(role, password, database)
+    else:
+        statements = _mysql_create(role, password) + _mysql_grants(role, database)
+    for done, sql in enumerate(statements):
+        try:
             await owner.execute(sql)
-    except Exception as exc:
-        if _refused(exc):
-            return _one_line(exc)
-        raise
-    try:
-        for sql in grants:
-            await owner.execute(sql)
-    except Exception as exc:  # a user without GRANT OPTION: remove the half-made user, fall back
-        for sql in mysql_drop_sql(role):
-            await owner.execute(sql)
-        if _refused(exc):
-            return _one_line(exc)
-        raise
+        except Exception as exc:
+            if done:  # half made (e.g. no GRANT OPTION): remove it; a sweep gets what this cannot
+                await _drop_quietly(owner, backend, role)
+            if _refused(exc):
+                return _one_line(exc)
+            raise
     return role, password
+
+
+async def _drop_quietly(owner: Any, backend: str, role: str) -> None:
+    for sql in [pg_drop_sql(role)] if backend == "postgresql" else mysql_drop_sql(role):
+        try:
+            await owner.execute(sql)
+        except Exception:
+            pass
 
 
 def _pg_create(role: str, password: str, database: str) -> list[str]:
