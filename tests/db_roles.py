@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 
-def _run(url: str, *statements: str) -> None:
+def run_sql(url: str, *statements: str) -> None:
     engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -31,7 +31,7 @@ def read_only_role(url: str) -> Iterator[str]:
     role, password = f"amcp_test_ro_{secrets.token_hex(4)}", secrets.token_hex(12)
     db = parsed.database
     if parsed.get_backend_name() == "postgresql":
-        _run(
+        run_sql(
             url,
             f"CREATE ROLE {role} LOGIN PASSWORD '{password}'",
             f'GRANT CONNECT ON DATABASE "{db}" TO {role}',
@@ -40,7 +40,7 @@ def read_only_role(url: str) -> Iterator[str]:
         )
         drop = (f"DROP OWNED BY {role}", f"DROP ROLE IF EXISTS {role}")
     else:
-        _run(
+        run_sql(
             url,
             *(f"CREATE USER '{role}'@'{h}' IDENTIFIED BY '{password}'" for h in ("%", "localhost")),
             *(f"GRANT SELECT ON `{db}`.* TO '{role}'@'{h}'" for h in ("%", "localhost")),
@@ -49,4 +49,4 @@ def read_only_role(url: str) -> Iterator[str]:
     try:
         yield parsed.set(username=role, password=password).render_as_string(hide_password=False)
     finally:
-        _run(url, *drop)
+        run_sql(url, *drop)

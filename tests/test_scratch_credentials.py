@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 from conftest import write_revision
-from db_roles import _run
+from db_roles import run_sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -85,7 +85,7 @@ def owned_target(server_url: str, may_create_roles: bool = True) -> Iterator[str
     """A database owned by a fresh login role with a password; yields the URL through that role."""
     backend = make_url(server_url).get_backend_name()
     name, password = f"amcp_test_own_{secrets.token_hex(4)}", secrets.token_hex(12)
-    _run(server_url, *_owner_role(server_url, name, password, backend, may_create_roles))
+    run_sql(server_url, *_owner_role(server_url, name, password, backend, may_create_roles))
     try:
         yield (
             make_url(server_url)
@@ -93,7 +93,7 @@ def owned_target(server_url: str, may_create_roles: bool = True) -> Iterator[str
             .render_as_string(hide_password=False)
         )
     finally:
-        _run(server_url, *_drop_owner(backend, name))
+        run_sql(server_url, *_drop_owner(backend, name))
 
 
 @pytest.fixture
