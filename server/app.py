@@ -21,8 +21,8 @@ from alembic_mcp.server.arguments import make_arguments_strict
 from alembic_mcp.server.context import ServerState
 from alembic_mcp.server.descriptions import INSTRUCTIONS
 from alembic_mcp.server.schemas import publish_lean_schemas
-from alembic_mcp.tools.core.access import ALWAYS_WRITE
-from alembic_mcp.tools.core.errors import AlembicMcpError, ProjectError
+from alembic_mcp.tools.core.access import ALWAYS_WRITE, StartAccess, access_at_start
+from alembic_mcp.tools.core.errors import ProjectError
 from alembic_mcp.tools.worker import reply_cache
 from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.prestart import keep_warm
@@ -35,6 +35,9 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
     """The server for one project. ``warm_worker`` keeps an idle worker interpreter ready (``serve``)."""
     state = ServerState(project_dir=str(project_dir), overrides=dict(overrides or {}))
     reply_cache.enable()  # a serving process answers many calls over a mostly unchanged project
+    access = access_at_start(project_dir, state.overrides)
+    if access.read_only:  # pinned for the server's life: flags win over pyproject and the environment
+        state.overrides["read_only"] = True
     server = MCPServer(
         name="alembic-mcp",
         title="alembic-mcp: safe Alembic migrations",
@@ -45,7 +48,7 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
         module.register(server, state)
     make_arguments_strict(server)
     publish_lean_schemas(server)
-    _expose_only_allowed(server, state)
+    _expose_only_allowed(server, access)
     resources.register(server, state)  # after the allowlist: the reference covers the exposed tools
     prompts.register(server)
     if warm_worker:
@@ -56,25 +59,21 @@ def build_server(project_dir: str, overrides: dict[str, Any] | None = None, warm
     return server
 
 
-def _expose_only_allowed(server: MCPServer, state: ServerState) -> None:
+def _expose_only_allowed(server: MCPServer, access: StartAccess) -> None:
     """Drop the tools the ``tools`` allowlist leaves out and, when read-only, the ones that only write.
 
-    The settings are read once here for the listing; every call re-reads them and a write on a
-    read-only project is refused there too (a project that does not load yet is listed in full).
+    Both come from the server's start (``access_at_start``); a write on a read-only project is also
+    refused in every call, and read_only stays pinned on through the overrides.
     """
-    try:
-        settings = state.project().settings
-    except AlembicMcpError:
-        return
     registered = [tool.name for tool in server._tool_manager.list_tools()]
-    if settings.tools is not None:
-        unknown = sorted(set(settings.tools) - set(registered))
+    if access.tools is not None:
+        unknown = sorted(set(access.tools) - set(registered))
         if unknown:
             raise ProjectError(
                 f"The tools setting names unknown tool(s): {', '.join(unknown)}. Known tools: {', '.join(registered)}."
             )
-    hidden = {name for name in registered if settings.tools is not None and name not in settings.tools}
-    if settings.read_only:
+    hidden = {name for name in registered if access.tools is not None and name not in access.tools}
+    if access.read_only:
         hidden |= ALWAYS_WRITE
     for name in sorted(hidden & set(registered)):
         server.remove_tool(name)

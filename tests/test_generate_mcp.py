@@ -44,6 +44,7 @@ BAD = [
     ({"message": "add/column"}, "path separator"),
     ({"message": "..\\evil"}, "path separator"),
     ({"message": "x", "rev_id": HEAD}, "already exists"),
+    ({"message": "x", "rev_id": "__init__"}, "reserved"),
     ({"message": "x", "rev_id": "bad-id!"}, "not a valid revision id"),
     ({"message": "x", "rev_id": "../../etc"}, "not a valid revision id"),
     ({"message": "x", "against": "production"}, "against"),

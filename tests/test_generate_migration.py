@@ -84,8 +84,9 @@ def add_person_column(project: Path, line: str) -> None:
     edit_models(project, PGY_LINE, PGY_LINE + f"    {line}\n")
 
 
-def generate(project: Path, url: str | None, **kwargs):
-    loaded = load_project(project, {"database_url": url} if url else None)
+def generate(project: Path, url: str | None, read_only_url: str | None = None, **kwargs):
+    overrides = {"database_url": url, "target_read_only_url": read_only_url} if url else None
+    loaded = load_project(project, overrides)
     return anyio.run(lambda: generate_migration(loaded, **kwargs))
 
 
@@ -334,7 +335,7 @@ def test_nothing_detected_writes_no_file(example_project, sqlite_url):
 def test_against_target_refuses_when_not_at_head(example_project, sqlite_url):
     alembic(example_project, sqlite_url, "upgrade", "a1f0c0de0001")
     add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
-    result = generate(example_project, sqlite_url, message="add middle_name", against="target")
+    result = generate(example_project, sqlite_url, sqlite_url, message="add middle_name", against="target")
     assert result.verdict == "fix" and not result.written
     assert "a1f0c0de0001" in rules(result)["target-not-at-head"].message
 
@@ -342,7 +343,7 @@ def test_against_target_refuses_when_not_at_head(example_project, sqlite_url):
 def test_against_target_at_head(example_project, sqlite_url):
     upgrade_target(example_project, sqlite_url)
     add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
-    result = generate(example_project, sqlite_url, message="add middle_name", against="target")
+    result = generate(example_project, sqlite_url, sqlite_url, message="add middle_name", against="target")
     assert result.written and result.compared_with.startswith("target database")
     assert [(o.op, o.column) for o in result.operations] == [("add_column", "middle_name")]
 
@@ -480,6 +481,9 @@ def test_postgres_blind_spots_enum_check_server_default(example_project, pg_url)
         ({"message": "a\\b"}, "path separator"),
         ({"message": "x", "rev_id": "bad-id"}, "not a valid revision id"),
         ({"message": "x", "rev_id": "head"}, "reserved"),
+        ({"message": "x", "rev_id": "__init__"}, "reserved"),
+        ({"message": "x", "rev_id": "__pycache__"}, "reserved"),
+        ({"message": "x", "rev_id": "___"}, "reserved"),
         ({"message": "x", "rev_id": HEAD}, "already exists"),
         ({"message": "x", "against": "prod"}, "against must be"),
     ],

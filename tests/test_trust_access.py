@@ -84,6 +84,51 @@ def test_read_only_bad_value_is_a_clear_error(example_project, monkeypatch, caps
     assert "read_only" in capsys.readouterr().err
 
 
+def set_access(project, lines: str) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.alembic-mcp]\n", f"[tool.alembic-mcp]\n{lines}\n"))
+
+
+def test_read_only_from_pyproject_stays_on_when_the_file_is_edited(example_project, sqlite_url):
+    """Hostile review M1: the agent rewrote read_only = false and the same server wrote a migration."""
+    set_access(example_project, "read_only = true")
+    before = versions(example_project)
+
+    async def main_():
+        async with Client(build_server(str(example_project), {"database_url": sqlite_url})) as client:
+            first = await client.call_tool("generate_migration", {"message": "ro test", "autogenerate": False})
+            pyproject = example_project / "pyproject.toml"
+            pyproject.write_text(pyproject.read_text().replace("read_only = true", "read_only = false"))
+            second = await client.call_tool("generate_migration", {"message": "ro test", "autogenerate": False})
+            names = {tool.name for tool in (await client.list_tools()).tools}
+        return first, second, names
+
+    first, second, names = anyio.run(main_)
+    assert first.is_error and second.is_error and "read-only" in second.content[0].text
+    assert "backup_db" not in names
+    assert versions(example_project) == before
+
+
+def test_allowlist_from_pyproject_holds_when_another_setting_is_broken_at_start(example_project, sqlite_url):
+    set_access(example_project, 'tools = ["check_heads"]\nprotected_tabels = ["x"]')
+
+    async def main_():
+        async with Client(build_server(str(example_project), {"database_url": sqlite_url})) as client:
+            names = [tool.name for tool in (await client.list_tools()).tools]
+            answer = await client.call_tool("check_heads", {})
+        return names, answer
+
+    names, answer = anyio.run(main_)
+    assert names == ["check_heads"]
+    assert answer.is_error and "protected_tabels" in answer.content[0].text
+
+
+def test_a_pyproject_that_does_not_parse_at_start_stops_the_server(example_project, sqlite_url):
+    set_access(example_project, 'tools = ["check_heads"]\nread_only = = true')
+    with pytest.raises(ProjectError, match="not valid TOML"):
+        build_server(str(example_project), {"database_url": sqlite_url})
+
+
 # --- tools allowlist -------------------------------------------------------------------------------
 
 

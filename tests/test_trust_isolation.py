@@ -4,7 +4,7 @@ A migration that hunts for the target (environment values, /proc/self/environ, A
 writes to any database it can reach that turns out to be the target is run through every tool that
 imports user code, with the target given three ways. It must find nothing of the target and the
 target's fingerprint (catalog + row counts) must not change. ``generate_migration(against="target")``
-is the one tool that connects to the target, and its session is read-only.
+is the one tool that connects to the target: only through target_read_only_url (a read-only role).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 from conftest import write_revision
+from db_roles import read_only_role
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -93,6 +94,9 @@ except Exception:
 _hunt("upgrade", urls)
 op.add_column("persons", sa.Column("hunted", sa.String(10), nullable=True))
 """
+
+
+REFUSED_WRITE = "ReadOnlySqlTransaction"  # the session default answers first; the role would refuse next
 
 
 def fingerprint(url: str) -> str:
@@ -188,15 +192,15 @@ def test_generate_against_target_gets_a_read_only_session(example_project, pg_ur
     with engine.begin() as conn:  # stamped by hand: alembic here would import the hunter in this process
         conn.execute(text("UPDATE alembic_version SET version_num = 'c0000009'"))
     engine.dispose()
-    result = anyio.run(
-        lambda: generate_migration(
-            load_project(example_project, {"database_url": pg_url}), message="vs target", against="target"
+    with read_only_role(pg_url) as reader:
+        overrides = {"database_url": pg_url, "target_read_only_url": reader}
+        result = anyio.run(
+            lambda: generate_migration(load_project(example_project, overrides), message="vs target", against="target")
         )
-    )
     assert result.verdict in ("proceed", "fix", "escalate") and result.compared_with, result
     seen = reports(report)
     assert seen and all(entry["wrote"] == [] for entry in seen), seen
-    assert any("ReadOnlySqlTransaction" in refusal for entry in seen for refusal in entry["refused"]), seen
+    assert any(REFUSED_WRITE in refusal for entry in seen for refusal in entry["refused"]), seen
     assert fingerprint(pg_url) == before
 
 
@@ -257,13 +261,15 @@ def test_generate_against_target_still_compares_on_every_backend(example_project
     upgrade_target(example_project, sync, people=3)
     before = generic_fingerprint(sync)
     add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
-    result = anyio.run(
-        lambda: generate_migration(
-            load_project(example_project, {"database_url": url}), message="add middle name", against="target"
+    with read_only_role(sync) as reader:
+        overrides = {"database_url": url, "target_read_only_url": reader}
+        result = anyio.run(
+            lambda: generate_migration(
+                load_project(example_project, overrides), message="add middle name", against="target"
+            )
         )
-    )
     assert [(o.op, o.column) for o in result.operations] == [("add_column", "middle_name")], result.findings
-    assert "read-only session" in (result.compared_with or "")
+    assert "read-only role and session" in (result.compared_with or "")
     assert generic_fingerprint(sync) == before
 
 
@@ -300,11 +306,13 @@ def test_generate_against_target_on_asyncpg_is_read_only(tmp_path, pg_async_url)
         conn.execute(text("UPDATE alembic_version SET version_num = 'a0000002'"))
     engine.dispose()
     before = fingerprint(sync)
-    result = anyio.run(lambda: generate_migration(load_project(project), message="add extra", against="target"))
+    with read_only_role(sync) as reader:
+        loaded = load_project(project, {"target_read_only_url": reader.replace("+psycopg", "+asyncpg")})
+        result = anyio.run(lambda: generate_migration(loaded, message="add extra", against="target"))
     assert [(o.op, o.column) for o in result.operations] == [("add_column", "extra")], result.findings
     seen = reports(report)
     assert seen and all(entry["wrote"] == [] for entry in seen), seen
-    assert any("ReadOnlySqlTransaction" in refusal for entry in seen for refusal in entry["refused"]), seen
+    assert any(REFUSED_WRITE in refusal for entry in seen for refusal in entry["refused"]), seen
     assert fingerprint(sync) == before
 
 

@@ -33,6 +33,15 @@ class Settings(BaseModel):
     scratch_url: str | None = Field(
         default=None, description="Server on which scratch databases are created; default: the target's."
     )
+    scratch_credentials: Literal["role", "target"] = Field(
+        default="role",
+        description="role: user code gets a login owning only its scratch database; target: the server's own "
+        "credentials (user code can then reach the target's server: only for a server you can lose).",
+    )
+    target_read_only_url: str | None = Field(
+        default=None,
+        description="generate_migration(against='target'): a URL of the target whose role can only read.",
+    )
     alembic_config: str | None = Field(default=None, description="Path to alembic.ini, relative to the project.")
     alembic_section: str = "alembic"
     backup_dir: str = ".alembic-mcp/backups"
@@ -194,6 +203,11 @@ def _project_root(project_dir: str | Path) -> Path:
     if not root.is_dir():
         raise ProjectError(f"Project path {root} is a file, not a directory. Pass the folder holding alembic.ini.")
     return root.resolve()
+
+
+def read_tool_table(root: Path) -> dict[str, Any]:
+    """pyproject.toml's [tool] table ({} without the file); ProjectError when the file does not parse."""
+    return _tool_table(root)
 
 
 def _tool_table(root: Path) -> dict[str, Any]:

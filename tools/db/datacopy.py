@@ -53,8 +53,12 @@ async def _run(
         raise DatabaseUnavailable(f"{what} failed (exit {result.returncode}): {err.strip()}")
 
 
-async def copy_database(source: URL, dest: URL) -> None:
-    """Copy schema and data of ``source`` into the (empty) database ``dest``."""
+async def copy_database(source: URL, dest: URL, owner_role: str | None = None) -> None:
+    """Copy schema and data of ``source`` into the (empty) database ``dest``.
+
+    ``owner_role``: PostgreSQL restores as that role (``--role``), so the scratch's own role owns the copy.
+    MariaDB/MySQL need nothing: the scratch user's grants cover the whole database.
+    """
     backend = backend_of(source)
     if backend == "sqlite":
         await anyio.to_thread.run_sync(_copy_sqlite, source, dest)
@@ -62,7 +66,7 @@ async def copy_database(source: URL, dest: URL) -> None:
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-copy-") as tmp:
         dump = Path(tmp) / "dump"
         if backend == "postgresql":
-            await _copy_pg(source, dest, dump)
+            await _copy_pg(source, dest, dump, owner_role)
         elif backend == "mysql":
             await _copy_mysql(source, dest, dump)
         else:
@@ -101,7 +105,7 @@ def _pg_args(url: URL) -> tuple[list[str], dict[str, str]]:
     ], env
 
 
-async def _copy_pg(source: URL, dest: URL, dump: Path) -> None:
+async def _copy_pg(source: URL, dest: URL, dump: Path, owner_role: str | None) -> None:
     src_args, src_env = _pg_args(source)
     await _run(
         [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "-f", str(dump), *src_args],
@@ -111,7 +115,15 @@ async def _copy_pg(source: URL, dest: URL, dump: Path) -> None:
     )
     dst_args, dst_env = _pg_args(dest)
     await _run(
-        [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", *dst_args, str(dump)],
+        [
+            _tool("pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            *([f"--role={owner_role}"] if owner_role else []),
+            *dst_args,
+            str(dump),
+        ],
         dst_env,
         "pg_restore into the scratch database",
         dest,

@@ -5,6 +5,12 @@ server (default: the target's server). SQLite: a file in a fresh temporary folde
 lock tied to its owner's life (``scratch_owner``) until it is dropped: any later sweep, by any server,
 drops every scratch whose lock is free, so a server killed mid-rehearsal leaves nothing behind for long.
 Names without the ``_owned`` suffix (older versions) are dropped only once older than ``stale_after_s``.
+
+Credentials: user code (the worker) never gets the credentials the server was given. Each server-side
+scratch gets its own login role (PostgreSQL) or user (MariaDB/MySQL), with a random password, that owns
+or is granted only that database (``scratch_roles``); the server keeps the admin connection (``url``)
+for creating, copying, checking and dropping. When the server's user may not create roles, the scratch
+falls back to the server's credentials and says so (``shares_credentials``, a warning finding).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from sqlalchemy.engine import URL
 
 from alembic_mcp.tools.core.errors import DatabaseUnavailable
 from alembic_mcp.tools.core.urls import backend_of, mask_url, parse_url
+from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.db import scratch_owner as owners
+from alembic_mcp.tools.db import scratch_roles as roles
 from alembic_mcp.tools.db.dbinfo import with_pg, with_sync
 
 PREFIX = "amcp_scratch"
@@ -42,19 +50,37 @@ _live_here: set[str] = set()  # scratch databases this process created and has n
 
 @dataclass
 class ScratchDatabase:
+    """``url`` is the server's own (admin) connection; ``worker_url`` the scratch role's, for user code."""
+
     url: URL
     name: str
     backend: str
     dropped: bool = False
     owner: Any = field(default=None, repr=False)
+    role: str | None = None
+    worker_url: URL | None = field(default=None, repr=False)
+    shares_credentials: bool = False
+    credentials_note: str = ""
 
     @property
     def url_string(self) -> str:
-        return self.url.render_as_string(hide_password=False)
+        """The URL handed to user code: the scratch role's when there is one."""
+        return (self.worker_url or self.url).render_as_string(hide_password=False)
 
     @property
     def masked_url(self) -> str:
-        return mask_url(self.url)
+        return mask_url(self.worker_url or self.url)
+
+
+def scratch_notes(scratch: ScratchDatabase, failure_text: str = "") -> list[Finding]:
+    """Findings about the rehearsal environment: shared credentials, or a failure only its role explains."""
+    notes: list[Finding] = []
+    if scratch.shares_credentials:
+        notes.append(roles.shared_credentials_finding(scratch.credentials_note))
+    limit = roles.privilege_limit_finding(failure_text) if scratch.role and failure_text else None
+    if limit is not None:
+        notes.append(limit)
+    return notes
 
 
 def new_name() -> str:
@@ -71,8 +97,14 @@ def _server_url(target: URL, scratch_server: URL | None, maintenance_db: str) ->
     return base.set(database=maintenance_db)
 
 
-async def create_scratch(target_url: URL | str, scratch_server_url: URL | str | None = None) -> ScratchDatabase:
-    """Create a scratch database whose owner lock this process holds until ``drop_scratch``."""
+async def create_scratch(
+    target_url: URL | str, scratch_server_url: URL | str | None = None, credentials: str = roles.OWN_ROLE
+) -> ScratchDatabase:
+    """Create a scratch database whose owner lock this process holds until ``drop_scratch``.
+
+    ``credentials``: ``"role"`` gives user code a role of its own (falling back, flagged, when the server's
+    user cannot create one); ``"target"`` hands it the server's credentials (the old behaviour).
+    """
     target = parse_url(target_url)
     server = parse_url(scratch_server_url) if scratch_server_url else None
     backend = backend_of(target)
@@ -81,6 +113,7 @@ async def create_scratch(target_url: URL | str, scratch_server_url: URL | str | 
         scratch = _create_sqlite(target, name)
     elif backend in ("postgresql", "mysql"):
         scratch = await _create_on_server(target, server, backend, name)
+        await _give_own_credentials(scratch, credentials)
     else:
         raise DatabaseUnavailable(f"Scratch databases are not supported for the {backend!r} backend.")
     _live_here.add(name)
@@ -121,6 +154,27 @@ async def _create_on_server(target: URL, server: URL | None, backend: str, name:
     return ScratchDatabase(url=base.set(database=name), name=name, backend=backend, owner=owner)
 
 
+async def _give_own_credentials(scratch: ScratchDatabase, credentials: str) -> None:
+    """Create the scratch's role and hand the database over to it; on refusal, keep (and flag) the admin's."""
+    if credentials != roles.OWN_ROLE:
+        scratch.shares_credentials = True
+        scratch.credentials_note = "scratch_credentials = 'target' is set"
+        return
+    try:
+        granted = await roles.create_role(scratch.owner, scratch.backend, scratch.name)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await drop_scratch(scratch)
+        raise
+    if isinstance(granted, str):
+        scratch.shares_credentials = True
+        scratch.credentials_note = f"the server's user may not create roles ({granted})"
+        return
+    role, password = granted
+    scratch.role = role
+    scratch.worker_url = scratch.url.set(username=role, password=password)
+
+
 def _cannot_create(base: URL, backend: str, exc: Exception) -> DatabaseUnavailable:
     how = (
         "The user needs CREATEDB, or set scratch_url to a server where it has it."
@@ -141,8 +195,13 @@ async def drop_scratch(scratch: ScratchDatabase) -> None:
             shutil.rmtree(Path(str(scratch.url.database)).parent, ignore_errors=True)
         elif scratch.backend == "postgresql":
             await _owner_or_fresh_pg(scratch, f'DROP DATABASE IF EXISTS "{scratch.name}" WITH (FORCE)')
+            if scratch.role:
+                await _owner_or_fresh_pg(scratch, roles.pg_drop_sql(scratch.role))
         elif scratch.backend == "mysql":
             await _owner_or_fresh_mysql(scratch, f"DROP DATABASE IF EXISTS `{scratch.name}`")
+            if scratch.role:
+                for sql in roles.mysql_drop_sql(scratch.role):
+                    await _owner_or_fresh_mysql(scratch, sql)
     finally:
         if scratch.owner is not None:
             owner, scratch.owner = scratch.owner, None
@@ -170,7 +229,7 @@ async def _owner_or_fresh_mysql(scratch: ScratchDatabase, sql: str) -> None:
 
 @asynccontextmanager
 async def scratch_database(
-    target_url: URL | str, scratch_server_url: URL | str | None = None
+    target_url: URL | str, scratch_server_url: URL | str | None = None, credentials: str = roles.OWN_ROLE
 ) -> AsyncIterator[ScratchDatabase]:
     """Create a scratch database; drop it on exit, also on error, cancellation or timeout.
 
@@ -180,7 +239,7 @@ async def scratch_database(
         await sweep_stale(target_url, scratch_server_url)
     except Exception:  # sweeping is housekeeping: never fail the caller's rehearsal for it
         pass
-    scratch = await create_scratch(target_url, scratch_server_url)
+    scratch = await create_scratch(target_url, scratch_server_url, credentials)
     try:
         yield scratch
     finally:
@@ -246,6 +305,7 @@ async def _sweep_pg(conn: Any, now: float, stale_after_s: float) -> list[str]:
         else:
             continue
         dropped.append(name)
+    await roles.sweep_pg_roles(conn)
     return dropped
 
 
@@ -264,6 +324,7 @@ def _sweep_mysql(conn: Any, now: float, stale_after_s: float) -> list[str]:
         else:
             continue
         dropped.append(name)
+    roles.sweep_mysql_users(conn)
     return dropped
 
 

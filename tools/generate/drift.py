@@ -13,10 +13,10 @@ from typing import Any
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import ProjectError
 from alembic_mcp.tools.core.progress import Progress, no_progress
-from alembic_mcp.tools.db.scratch import scratch_database
+from alembic_mcp.tools.db.scratch import ScratchDatabase, scratch_database, scratch_notes
 from alembic_mcp.tools.generate.model_scan import defines_tables
 from alembic_mcp.tools.worker.protocol import GenerateArgs
-from alembic_mcp.tools.worker.runner import run_worker
+from alembic_mcp.tools.worker.runner import WorkerError, run_worker
 
 __all__ = ["Drift", "autogenerate_on_scratch", "defines_tables", "model_drift"]
 
@@ -42,12 +42,26 @@ async def autogenerate_on_scratch(
             "creates a scratch database on the target's server. Set database_url "
             "(or scratch_url) in [tool.alembic-mcp], $DATABASE_URL or --database-url."
         )
-    async with scratch_database(server, project.settings.scratch_url) as scratch:
+    settings = project.settings
+    async with scratch_database(server, settings.scratch_url, settings.scratch_credentials) as scratch:
         await progress(1, 4, "autogenerating against a scratch database upgraded to the heads")
-        scratch_args = replace(args, upgrade_first=True, bootstrap=project.settings.bootstrap)
-        raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
+        scratch_args = replace(args, upgrade_first=True, bootstrap=settings.bootstrap)
+        try:
+            raw = await run_worker(project, "generate", scratch_args, database_url=scratch.url_string)
+        except WorkerError as exc:
+            _raise_privilege_limit(scratch, exc)
+            raise
+    raw["scratch_notes"] = scratch_notes(scratch)
     heads = ", ".join(raw.get("heads") or []) or "base"
     return raw, f"scratch database {scratch.masked_url} upgraded to {heads} (dropped afterwards)"
+
+
+def _raise_privilege_limit(scratch: ScratchDatabase, exc: WorkerError) -> None:
+    """Upgrading the scratch failed on a privilege its role lacks: say it is the rehearsal's limit."""
+    notes = scratch_notes(scratch, str(exc.info.get("message") or ""))
+    limit = next((n for n in notes if n.rule == "scratch-role-lacks-privilege"), None)
+    if limit is not None:
+        raise ProjectError(f"{limit.message} {limit.why} Fix: {limit.fix}") from None
 
 
 async def model_drift(project: Project) -> Drift:

@@ -23,11 +23,11 @@ from sqlalchemy.engine import URL
 from alembic_mcp.tools.core.access import refuse_if_read_only
 from alembic_mcp.tools.core.client_text import validate_message as validate_client_message
 from alembic_mcp.tools.core.config import Project
-from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
+from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, ProjectError
 from alembic_mcp.tools.core.isolation import dialect_only_url, read_only_url
 from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
-from alembic_mcp.tools.core.urls import backend_of
+from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictKind, VerdictResult, decide
 from alembic_mcp.tools.generate.autogen_findings import (
     DetectedOperation,
@@ -107,6 +107,11 @@ def validate_rev_id(rev_id: Any) -> str | None:
         )
     if rev_id.lower() in RESERVED_IDS:
         raise InvalidArgument(f"rev_id {rev_id!r} is a reserved Alembic word; pick another id or omit it.")
+    if rev_id.startswith("__") or not rev_id.strip("_"):
+        raise InvalidArgument(
+            f"rev_id {rev_id!r} is reserved: Alembic skips files named __init__*, and ids that start with "
+            "'__' or are only underscores make file names Python treats as its own. Pick another id or omit it."
+        )
     return rev_id
 
 
@@ -143,6 +148,8 @@ async def generate_migration(
         )
     rev_id = validate_rev_id(rev_id)
     against = _validate_against(against)
+    if autogenerate and against == "target":
+        _read_only_target(project)
     if not dry_run:
         refuse_if_read_only(project, "write migrations", "Call generate_migration with dry_run=true to see the file.")
     base = {"dry_run": bool(dry_run), "autogenerate": bool(autogenerate), "against": against}
@@ -166,6 +173,7 @@ async def generate_migration(
         result = await _build_result(
             project, raw, base, compared_with, list(raw.get("heads") or []), rehearse if apply_fixes else None
         )
+        result.findings.extend(raw.get("scratch_notes") or [])
         await progress(4, 4, "done")
         return result
 
@@ -193,11 +201,26 @@ def _target_url(project: Project) -> URL:
     return project.database_url
 
 
+def _read_only_target(project: Project) -> URL:
+    """against='target' runs user code connected to the target: only a role that cannot write makes that safe."""
+    _target_url(project)
+    configured = project.settings.target_read_only_url
+    if not configured:
+        raise InvalidArgument(
+            "against='target' runs the project's code (env.py, models) connected to the target, and a "
+            "read-only session is only a default that code can undo. Set target_read_only_url in "
+            "[tool.alembic-mcp] (or ALEMBIC_MCP_TARGET_READ_ONLY_URL) to the target reached through a role "
+            "that can only read (README: 'A read-only role for against=target'), or use against='scratch' "
+            "(the default)."
+        )
+    return parse_url(configured)
+
+
 async def _generate_against_target(
     project: Project, args: GenerateArgs, progress: Progress
 ) -> tuple[dict[str, Any], str]:
-    """The one operation whose purpose needs the target: a read-only session, the target at head."""
-    worker_url = read_only_url(_target_url(project))
+    """The one operation whose purpose needs the target: its read-only role, the target at head."""
+    worker_url = read_only_url(_read_only_target(project))
     await progress(1, 4, "writing the revision")
     raw = await run_worker(
         project,
@@ -206,7 +229,7 @@ async def _generate_against_target(
         database_url=worker_url,
         target_read_only=True,
     )
-    return raw, f"target database {project.masked_database_url} (at head, read-only session)"
+    return raw, f"target database {project.masked_database_url} (at head, read-only role and session)"
 
 
 async def _history_refusal(
@@ -511,6 +534,11 @@ async def _reviewed_revision(
 ) -> GenerateMigrationResult:
     """The new file with the blind spots, probable renames and its full review (run beside the git query);
     with ``fixes`` (apply_fixes), the review applies its mechanical fixes to the file and rehearses it."""
+    if not raw.get("path"):  # Alembic wrote a file it then did not load as a revision
+        raise ProjectError(
+            "Alembic did not load the revision it generated, so nothing can be reviewed; check the rev_id "
+            "and the file_template in alembic.ini, or omit rev_id."
+        )
     path = Path(raw["path"])
     content = raw.get("content", "")
     rel = project.relative(path)

@@ -15,7 +15,7 @@ from alembic_mcp.tools.core.locking import project_lock
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import scratch_database
+from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
 from alembic_mcp.tools.heads.check import analyse_branches
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.history.migration_ast import parse_source
@@ -31,6 +31,7 @@ class Rehearsal(BaseModel):
     current_after: list[str] = Field(default_factory=list)
     error: str | None = None
     detail: str = ""
+    notes: list[Finding] = Field(default_factory=list, exclude=True)  # about the rehearsal's environment
 
 
 class MergeHeadsResult(VerdictResult):
@@ -221,7 +222,7 @@ async def _merge_and_rehearse(
         dry_run=dry_run,
         heads_after=raw["heads_after"],
         rehearsal=rehearsal,
-        findings=_merge_file_findings(project, path, raw),
+        findings=_merge_file_findings(project, path, raw) + rehearsal.notes,
         escalations=escalations,
         summary=summary,
         next_steps=steps,
@@ -233,14 +234,14 @@ async def _merge_in_worker(project: Project, args: MergeArgs, progress: Progress
     if project.database_url is None:
         no_server = "No target database configured, so no scratch server to rehearse on."
         return await _run_merge(project, args, None), Rehearsal(ran=False, detail=no_server)
-    async with scratch_database(project.database_url, project.settings.scratch_url) as scratch:
+    settings = project.settings
+    async with scratch_database(project.database_url, settings.scratch_url, settings.scratch_credentials) as scratch:
         args.scratch_url, args.bootstrap = scratch.url_string, project.settings.bootstrap
         raw = await _run_merge(project, args, scratch.url_string)
         await progress(3, 4, "rehearsed upgrade heads on a scratch database")
         outcome = raw.get("rehearsal") or {}
         current: list[str] = []
         if outcome.get("ok"):
-            settings = project.settings
             current = await current_revisions(scratch.url, settings.version_table, settings.version_table_schema) or []
         error = outcome.get("error")
         rehearsal = Rehearsal(
@@ -249,6 +250,7 @@ async def _merge_in_worker(project: Project, args: MergeArgs, progress: Progress
             scratch_database=scratch.masked_url,
             current_after=current,
             error=f"{error.get('type')}: {error.get('message')}" if error else None,
+            notes=scratch_notes(scratch, str(error.get("message")) if error else ""),
         )
     rehearsal.dropped = scratch.dropped
     return raw, rehearsal

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import scratch_database
+from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings, deploy_mode
@@ -225,6 +225,7 @@ async def test_roundtrip(
     args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
     run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
     result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)
+    result.findings.extend(run.notes)
     result.scratch_database = run.scratch
     result.total_s = round(time.perf_counter() - started, 3)
     if run.problem is not None:
@@ -316,6 +317,7 @@ class _ScratchRun:
     problem: str | None = None
     timed_out: bool = False
     last_message: str = ""
+    notes: list[Finding] = field(default_factory=list)  # about the scratch database itself (its credentials)
 
 
 async def _run_in_scratch(
@@ -326,12 +328,13 @@ async def _run_in_scratch(
     run = _ScratchRun(scratch=ScratchReport(backend=backend_of(scratch_base)))
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
     unsupported: UnsupportedWorkerEnvironment | None = None
-    async with scratch_database(scratch_base, project.settings.scratch_url) as scratch:
+    settings = project.settings
+    async with scratch_database(scratch_base, settings.scratch_url, settings.scratch_credentials) as scratch:
         run.scratch.url = scratch.masked_url
         if data_from == "target":
             copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
             await progress(0, args.total_steps, copying)
-            await copy_database(project.database_url, scratch.url)  # type: ignore[arg-type]
+            await copy_database(project.database_url, scratch.url, scratch.role)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
             progress_path = Path(tmp) / "progress.jsonl"
             progress_path.touch()
@@ -354,6 +357,7 @@ async def _run_in_scratch(
                     tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress)
     run.scratch.dropped = scratch.dropped
+    run.notes = scratch_notes(scratch, json.dumps([run.raw, run.problem], default=str))
     if unsupported is not None:
         raise unsupported
     run.last_message = last_progress["message"]

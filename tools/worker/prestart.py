@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import weakref
 from pathlib import Path
 
@@ -37,8 +38,10 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
     """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile)."""
     env = starting_environment(dict(os.environ))
     env["PYTHONUNBUFFERED"] = "1"
+    # The worker dies with this process; PR_SET_PDEATHSIG follows the spawning thread, so only the main one.
+    in_main_thread = threading.current_thread() is threading.main_thread()
     process = subprocess.Popen(
-        [python, BOOTSTRAP],
+        [python, BOOTSTRAP, "--parent", str(os.getpid()), *(["--pdeathsig"] if in_main_thread else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
