@@ -239,6 +239,7 @@ def _worker_interpreter(project: Project, history: History) -> WorkerInterpreter
 
 
 async def check_heads(project: Project, progress: Progress = no_progress) -> CheckHeadsResult:
+    """The revision graph (imported in a worker while the target's revision is read) and the heads."""
     await progress(0, 3, "loading the revision files in a worker")
     current: dict[str, list[str] | AlembicMcpError | None] = {}
 
@@ -246,69 +247,12 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
         current["value"] = await _read_current(project)
 
     history, env_error = await _load_with_database(project, read_database)
-    findings = list(history.findings)
-    escalations: list[Escalation] = []
-    next_steps: list[str] = []
-    if env_error:
-        findings.append(
-            Finding(
-                rule="env-py-error",
-                severity="error",
-                message=f"env.py raised {env_error.get('type')}: {env_error.get('message')}",
-                file=project.relative(env_error["file"]) if env_error.get("file") else None,
-                line=env_error.get("line"),
-                why="Every Alembic command runs env.py: nothing can be generated, upgraded or rehearsed.",
-                fix="Fix env.py at the given line (often a model import or a missing environment variable).",
-            )
-        )
+    findings = list(history.findings) + _env_findings(project, env_error)
     await progress(1, 3, "reading the target database's revision")
-    state = (
-        database_state(project, history, current["value"])
-        if history.usable
-        else DatabaseState(
-            status="unreachable", url=project.masked_database_url, detail="Not checked: the history has a cycle."
-        )
-    )
+    state = _state(project, history, current["value"])
     findings.extend(_database_findings(state))
-
-    branches: list[Branch] = []
     await progress(2, 3, "comparing branches")
-    if history.usable and len(history.heads) > 1 and history.unplaced_files:
-        findings.append(_uncertain_heads(history))
-    elif history.usable and len(history.heads) > 1:
-        branches, conflicts = analyse_branches(history)
-        for a, b, tables in conflicts:
-            escalations.append(
-                Escalation(
-                    rule="conflicting-heads",
-                    reason=f"Heads {a} and {b} both change {', '.join(tables)}; a merge orders them silently.",
-                    evidence={"heads": [a, b], "tables": tables},
-                )
-            )
-        findings.append(
-            Finding(
-                rule="multiple-heads",
-                severity="error",
-                message=f"{len(history.heads)} heads: {', '.join(history.heads)}.",
-                why="`alembic upgrade head` refuses to run with several heads.",
-                fix="Call merge_heads (or `alembic merge -m 'merge heads' heads`).",
-            )
-        )
-        next_steps.append(
-            "Show the conflicting tables to a human; only they can say the branches are "
-            "independent (then merge_heads with acknowledge_conflicts=true)."
-            if conflicts
-            else "Call merge_heads to join the heads, then check_heads again."
-        )
-    for f in findings:
-        if f.severity == "error" and f.rule != "multiple-heads":
-            next_steps.append(f"{f.rule}: {f.fix}")
-    if not next_steps:
-        if state.status in ("behind", "empty"):
-            next_steps.append("Call review_migration on the pending revisions, then test_roundtrip.")
-        else:
-            next_steps.append("History is healthy: make the model change, then call generate_migration.")
-
+    branches, escalations, head_steps = _heads(history, findings)
     await progress(3, 3, "done")
     refs = lambda revs: [_ref(project, history, r) for r in revs]  # noqa: E731
     result = CheckHeadsResult(
@@ -323,10 +267,78 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
         findings=findings,
         escalations=escalations,
         summary="",
-        next_steps=next_steps,
+        next_steps=_next_steps(head_steps, findings, state),
     )
     result.summary = _summary(result)
     return result
+
+
+def _env_findings(project: Project, env_error: dict | None) -> list[Finding]:
+    if not env_error:
+        return []
+    return [
+        Finding(
+            rule="env-py-error",
+            severity="error",
+            message=f"env.py raised {env_error.get('type')}: {env_error.get('message')}",
+            file=project.relative(env_error["file"]) if env_error.get("file") else None,
+            line=env_error.get("line"),
+            why="Every Alembic command runs env.py: nothing can be generated, upgraded or rehearsed.",
+            fix="Fix env.py at the given line (often a model import or a missing environment variable).",
+        )
+    ]
+
+
+def _state(project: Project, history: History, current: list[str] | AlembicMcpError | None) -> DatabaseState:
+    if history.usable:
+        return database_state(project, history, current)
+    masked = project.masked_database_url
+    return DatabaseState(status="unreachable", url=masked, detail="Not checked: the history has a cycle.")
+
+
+def _heads(history: History, findings: list[Finding]) -> tuple[list[Branch], list[Escalation], list[str]]:
+    """Several heads: the branches, an escalation per pair changing the same tables, and what to do."""
+    if not history.usable or len(history.heads) <= 1:
+        return [], [], []
+    if history.unplaced_files:
+        findings.append(_uncertain_heads(history))
+        return [], [], []
+    branches, conflicts = analyse_branches(history)
+    escalations = [
+        Escalation(
+            rule="conflicting-heads",
+            reason=f"Heads {a} and {b} both change {', '.join(tables)}; a merge orders them silently.",
+            evidence={"heads": [a, b], "tables": tables},
+        )
+        for a, b, tables in conflicts
+    ]
+    findings.append(
+        Finding(
+            rule="multiple-heads",
+            severity="error",
+            message=f"{len(history.heads)} heads: {', '.join(history.heads)}.",
+            why="`alembic upgrade head` refuses to run with several heads.",
+            fix="Call merge_heads (or `alembic merge -m 'merge heads' heads`).",
+        )
+    )
+    step = (
+        "Show the conflicting tables to a human; only they can say the branches are "
+        "independent (then merge_heads with acknowledge_conflicts=true)."
+        if conflicts
+        else "Call merge_heads to join the heads, then check_heads again."
+    )
+    return branches, escalations, [step]
+
+
+def _next_steps(head_steps: list[str], findings: list[Finding], state: DatabaseState) -> list[str]:
+    steps = head_steps + [
+        f"{f.rule}: {f.fix}" for f in findings if f.severity == "error" and f.rule != "multiple-heads"
+    ]
+    if steps:
+        return steps
+    if state.status in ("behind", "empty"):
+        return ["Call review_migration on the pending revisions, then test_roundtrip."]
+    return ["History is healthy: make the model change, then call generate_migration."]
 
 
 def _uncertain_heads(history: History) -> Finding:
