@@ -64,6 +64,13 @@ class Settings(BaseModel):
         "(called with a SQLAlchemy connection, the project importable) or a .sql file relative to the project.",
     )
     worker_timeout_s: float = Field(default=300.0, gt=0)
+    app_check_command: str | None = Field(
+        default=None,
+        description="test_roundtrip runs it at head on the scratch database (e.g. `pytest -x tests/api`): "
+        "split like a shell line, run without a shell in the project directory, DATABASE_URL and url_env_vars "
+        "set to the scratch database.",
+    )
+    app_check_timeout_s: float = Field(default=300.0, gt=0)
     max_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
