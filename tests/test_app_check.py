@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from alembic_mcp.tools.core.config import load_project
+from alembic_mcp.tools.core.errors import ProjectError
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
 
 APP_TEST = """
@@ -101,3 +102,10 @@ def test_without_the_setting_no_app_check_runs(example_project, sqlite_url):
     result = anyio.run(lambda: run_roundtrip(load_project(example_project, {"database_url": sqlite_url})))
     assert result.app_check is None
     assert not any(f.rule.startswith("app-check") for f in result.findings)
+
+
+@pytest.mark.parametrize("bad", ["pytest 'unbalanced", "   "])
+def test_a_bad_app_check_command_is_refused_by_name(example_project, bad):
+    with pytest.raises(ProjectError) as caught:
+        load_project(example_project, {"app_check_command": bad})
+    assert "app_check_command" in str(caught.value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,19 @@ class Settings(BaseModel):
         raise ValueError(
             f"{value!r} is neither `module:function` (e.g. myapp.db:create_base_schema) nor a .sql file path"
         )
+
+    @field_validator("app_check_command")
+    @classmethod
+    def _app_check_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} cannot be split like a shell line ({exc}); balance its quotes") from None
+        if not argv:
+            raise ValueError("it is empty; give a command such as `pytest -x tests/api`, or leave it unset")
+        return value.strip()
 
     @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", "tools", mode="before")
     @classmethod
