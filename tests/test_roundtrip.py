@@ -141,6 +141,9 @@ def test_example_project_on_mariadb_diagnoses_index_needed_by_fk(example_project
     result = roundtrip(example_project, mariadb_url, seed_rows=3)
     assert result.failure is not None
     assert result.failure.phase == "downgrade" and result.failure.mode == "object-still-referenced"
+    index = result.failure.facts.get("object")
+    assert index and index.startswith("ix_") and " " not in index, result.failure.facts  # the name, kept
+    assert any(index in f.message for f in result.findings), [f.message for f in result.findings]
     assert any(e.rule == "unclear-rollback" for e in result.escalations)
     assert not any(e.rule == "migration-failure-unclear" for e in result.escalations)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,13 @@ class Settings(BaseModel):
         "(called with a SQLAlchemy connection, the project importable) or a .sql file relative to the project.",
     )
     worker_timeout_s: float = Field(default=300.0, gt=0)
+    app_check_command: str | None = Field(
+        default=None,
+        description="test_roundtrip runs it at head on the scratch database (e.g. `pytest -x tests/api`): "
+        "split like a shell line, run without a shell in the project directory, DATABASE_URL and url_env_vars "
+        "set to the scratch database.",
+    )
+    app_check_timeout_s: float = Field(default=300.0, gt=0)
     max_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
@@ -80,6 +88,19 @@ class Settings(BaseModel):
         raise ValueError(
             f"{value!r} is neither `module:function` (e.g. myapp.db:create_base_schema) nor a .sql file path"
         )
+
+    @field_validator("app_check_command")
+    @classmethod
+    def _app_check_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} cannot be split like a shell line ({exc}); balance its quotes") from None
+        if not argv:
+            raise ValueError("it is empty; give a command such as `pytest -x tests/api`, or leave it unset")
+        return value.strip()
 
     @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", "tools", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.verdict import VerdictResult
+from alembic_mcp.tools.roundtrip.app_check import AppCheckReport
 from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode
 from alembic_mcp.tools.roundtrip.failures import FailureReport, SeedLimitation, StopReport
 
@@ -124,6 +125,9 @@ class TestRoundtripResult(VerdictResult):
         default_factory=list, description="Times the scratch schema was rebuilt from base to go on, and why."
     )
     scratch_database: ScratchReport = Field(default_factory=ScratchReport)
+    app_check: AppCheckReport | None = Field(
+        default=None, description="app_check_command run at head on the scratch database (None: not run)."
+    )
     total_s: float = 0.0
 
 

@@ -29,6 +29,12 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
+from alembic_mcp.tools.roundtrip.app_check import (
+    AppCheckReport,
+    app_check_finding,
+    reached_head_cleanly,
+    run_app_check,
+)
 from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings, deploy_mode
 from alembic_mcp.tools.roundtrip.failures import (
     FailureReport,
@@ -224,7 +230,12 @@ async def test_roundtrip(
     args.trace_locks = trace_locks
     args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
     run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+    if run.app_check is not None:  # before _build: the verdict and next steps count its finding
+        findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
     result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)
+    result.app_check = run.app_check
+    if run.app_check is not None:
+        result.summary += f" The application check {'passed' if run.app_check.passed else 'FAILED'}."
     result.findings.extend(run.notes)
     result.scratch_database = run.scratch
     result.total_s = round(time.perf_counter() - started, 3)
@@ -318,6 +329,7 @@ class _ScratchRun:
     timed_out: bool = False
     last_message: str = ""
     notes: list[Finding] = field(default_factory=list)  # about the scratch database itself (its credentials)
+    app_check: AppCheckReport | None = None
 
 
 async def _run_in_scratch(
@@ -356,6 +368,9 @@ async def _run_in_scratch(
                 finally:
                     tg.cancel_scope.cancel()
             await _relay_once(progress_path, progress, last_progress)
+        if reached_head_cleanly(run.raw, run.problem, args.check_drift) and project.settings.app_check_command:
+            await progress(args.total_steps, args.total_steps, "running the application check on the scratch database")
+            run.app_check = await run_app_check(project, scratch.url_string)
     run.scratch.dropped = scratch.dropped
     run.notes = scratch_notes(scratch, json.dumps([run.raw, run.problem], default=str))
     if unsupported is not None:

@@ -170,8 +170,13 @@ def _last_op(ops: list[dict[str, Any]], *names: str) -> dict[str, Any] | None:
     return ops[-1] if ops and not names else None
 
 
-def _quoted_names(message: str) -> list[str]:
-    return re.findall(r"[\"'`]([^\"'`]+)[\"'`]", message)
+_QUOTED_NAME = re.compile(r"([\"'`])([^\"'`\s]+)\1")  # one identifier in matching quotes, no spaces
+
+
+def quoted_names(message: str) -> list[str]:
+    """Object names the database quoted in ``message``: the driver's own quoting around the whole text
+    (pymysql's ``(1553, "Cannot drop index 'ix_a': ...")``) is not a name."""
+    return [name for _, name in _QUOTED_NAME.findall(message)]
 
 
 def probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,9 +199,9 @@ def probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) 
             "defined-twice",
             "drop-of-missing-object",
         ):
-            names = _quoted_names(message)
+            names = quoted_names(message)
             op = ops[-1] if ops else {}
-            return {"object": names[0] if names else None, "table": op.get("table")}
+            return {"object": names[0] if names else op.get("name"), "table": op.get("table")}
     except Exception as exc:  # evidence is best effort; the diagnosis stands without it
         return {"probe_error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
     return {}

@@ -34,6 +34,7 @@ except ImportError:  # Alembic 1.9/1.10: Operations is the base
     from alembic.operations.base import Operations as AbstractOperations  # type: ignore[assignment,unused-ignore]  # only on old Alembic
 
 from alembic_mcp.tools.worker.ops.alembic_env import config_from_spec, is_async_driver
+from alembic_mcp.tools.worker.ops.drift_values import same_default, value_text
 from alembic_mcp.tools.worker.ops.failure_site import versions_dirs
 from alembic_mcp.tools.worker.ops.rehearsal import RunPlan, migrations
 from alembic_mcp.tools.worker.ops.sa_compat import new_engine
@@ -286,13 +287,16 @@ def _drift(ctx: Any, metadata: Any) -> dict[str, Any]:
     from alembic.autogenerate import compare_metadata
 
     items = []
+    dialect = ctx.dialect
     for diff in compare_metadata(ctx, metadata):
         for entry in diff if isinstance(diff, list) else [diff]:
-            items.append(_render_diff(entry))
+            if entry[0] == "modify_default" and same_default(entry[5], entry[6], dialect):
+                continue  # the same default spelled differently (MariaDB's current_timestamp() for now())
+            items.append(_render_diff(entry, dialect))
     return {"checked": True, "items": items}
 
 
-def _render_diff(entry: tuple) -> dict[str, Any]:
+def _render_diff(entry: tuple, dialect: Any) -> dict[str, Any]:
     kind = entry[0]
     table = column = None
     if kind in ("add_table", "remove_table"):
@@ -323,7 +327,8 @@ def _render_diff(entry: tuple) -> dict[str, Any]:
     elif kind.startswith("modify_"):
         table, column = entry[2], entry[3]
         attr = kind[len("modify_") :]
-        message = f"column {table}.{column} {attr}: database {entry[5]!s}, models {entry[6]!s}"
+        database, models = value_text(entry[5], dialect), value_text(entry[6], dialect)
+        message = f"column {table}.{column} {attr}: database {database}, models {models}"
     else:
         message = " ".join(str(e) for e in entry)
     return {"kind": kind, "table": table, "column": column, "message": message}
