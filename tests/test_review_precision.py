@@ -141,7 +141,7 @@ def test_the_skills_own_patterns_draw_no_findings():
 
 def test_lock_blocks_reads_does_not_advise_a_lock_timeout_already_set(example_project):
     from alembic_mcp.tools.core.config import load_project
-    from alembic_mcp.tools.roundtrip.tool import _lock_fix, lock_timeout_set
+    from alembic_mcp.tools.roundtrip.report import _lock_fix, lock_timeout_set
 
     project = load_project(example_project, {})
     revision = example_project / "migrations" / "versions" / "c9c9_lock.py"

@@ -147,16 +147,17 @@ def heads_timing(project: Path, env: dict, target: str) -> dict:
 
 
 def review_whole_history(project: Path, env: dict, target: str, timeout_s: float) -> dict:
-    command = [alembic_mcp(), "review-migration", "--project", ".", "--revision", "base:heads"]
+    command = [alembic_mcp(), "review-migration", "--project", ".", "--revision", "base:heads", "--detail", "full"]
     result = timed([*command, "--database-url", target, "--json"], project, env, timeout_s)
     report = tool_json(result)
     if report is None or "verdict" not in report:
         return {"seconds": result["seconds"], "rc": result["rc"], "error": not_answered(report, result)}
-    findings = [finding for revision in report.get("revisions", []) for finding in revision["findings"]]
+    # Each finding and escalation is reported once, at the top level; its file names the revision.
+    revision_of = {revision["file"]: revision["revision"] for revision in report.get("revisions", [])}
+    findings = [{**finding, "revision": revision_of.get(finding.get("file"))} for finding in report.get("findings", [])]
     escalations = [
-        {**escalation, "revision": revision["revision"], "file": revision["file"]}
-        for revision in report.get("revisions", [])
-        for escalation in revision["escalations"]
+        {**escalation, "revision": (escalation.get("evidence") or {}).get("revision")}
+        for escalation in report.get("escalations", [])
     ]
     return {
         "seconds": result["seconds"],
