@@ -109,3 +109,12 @@ def test_a_bad_app_check_command_is_refused_by_name(example_project, bad):
     with pytest.raises(ProjectError) as caught:
         load_project(example_project, {"app_check_command": bad})
     assert "app_check_command" in str(caught.value)
+
+
+def test_the_example_projects_own_suite_runs_on_the_scratch_database(example_project, sqlite_url):
+    """The example ships its own app tests (examples/residency/app_tests): they pass at head."""
+    command = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider app_tests"
+    result = rehearse(example_project, sqlite_url, command)
+    assert result.app_check is not None and result.app_check.passed, result.app_check
+    assert "passed" in result.app_check.output_tail
+    assert not Path(make_url(sqlite_url).database).exists(), "the target is never migrated by a rehearsal"
