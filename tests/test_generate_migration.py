@@ -571,3 +571,31 @@ def test_table_rename_is_flagged_as_probable_rename(example_project, sqlite_url)
     finding = rules(result)["probable-rename"]
     assert finding.table == "rotations"
     assert "op.rename_table('rotations', 'rotation_types')" in finding.fix
+
+
+@pytest.mark.postgres
+def test_history_with_an_autocommit_block_upgrades_on_the_scratch_database(example_project, pg_url):
+    """An earlier revision building an index CONCURRENTLY in an autocommit block (the skill's own pattern):
+    the scratch upgrade gives env.py a connection outside any transaction, as Alembic's runner does, so
+    the block can commit. It used to fail with a bare AssertionError inside Alembic."""
+    upgrade_target(example_project, pg_url)
+    write_revision(
+        example_project,
+        "c3cccccc0003",
+        HEAD,
+        upgrade="""
+        with op.get_context().autocommit_block():
+            op.create_index("ix_persons_email_c", "persons", ["email"], postgresql_concurrently=True)
+        """,
+        downgrade="""
+        with op.get_context().autocommit_block():
+            op.drop_index("ix_persons_email_c", table_name="persons", postgresql_concurrently=True)
+        """,
+        message="concurrent index",
+    )
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
+
+    result = generate(example_project, pg_url, message="add middle_name", dry_run=True)
+
+    assert not any(f.rule in ("scratch-upgrade-failed", "autogenerate-failed") for f in result.findings), result.summary
+    assert any(op.op == "add_column" for op in result.operations), result.operations

@@ -77,7 +77,9 @@ def make_sessions_read_only(database_url: str) -> None:
 def connected_config(spec: ProjectSpec, database_url: str) -> Iterator[Config]:
     """A Config with the URL set and, for sync drivers, an open connection in ``attributes``.
 
-    The connection's transaction is committed when the block succeeds.
+    The connection starts outside any transaction, as Alembic's own runner gives it, so env.py's
+    ``begin_transaction()`` owns the transaction and ``autocommit_block()`` can commit it; whatever is
+    still open is committed when the block succeeds (rolled back on error).
     """
     cfg = config_from_spec(spec, database_url)
     if is_async_driver(database_url):
@@ -87,9 +89,11 @@ def connected_config(spec: ProjectSpec, database_url: str) -> Iterator[Config]:
 
     engine = new_engine(database_url, poolclass=NullPool)
     try:
-        with engine.begin() as connection:
+        with engine.connect() as connection:
             cfg.attributes["connection"] = connection
             yield cfg
+            if connection.in_transaction():
+                connection.commit()
     finally:
         engine.dispose()
 
