@@ -44,10 +44,10 @@ def test_app_reads_the_migrated_schema():
 
 def write_app_tests(project: Path, target_url: str, table: str) -> str:
     """A one-test suite in the project's copy; returns the app_check_command that runs it."""
-    tests = project / "app_tests"
+    tests = project / "written_app_tests"
     tests.mkdir()
     (tests / "test_app.py").write_text(APP_TEST.format(target=make_url(target_url).database, table=table))
-    return f"{shlex.quote(sys.executable)} -m pytest -q -x -s -p no:cacheprovider app_tests"
+    return f"{shlex.quote(sys.executable)} -m pytest -q -x -s -p no:cacheprovider written_app_tests"
 
 
 def rehearse(project_dir: Path, url: str, command: str, **settings):
