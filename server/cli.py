@@ -230,11 +230,11 @@ async def _review_migration(project: Project, args: argparse.Namespace):
 
     if (args.diff or args.split) and not args.fix:
         raise UsageError("--diff and --split shape what --fix changes: give --fix too")
-    if args.fix:
+    if args.fix and args.files:
+        raise UsageError("--fix works on --revision or --path, not on a list of files")
+    if not args.files:
         from alembic_mcp.server.rehearsal import rehearse_changed
 
-        if args.files:
-            raise UsageError("--fix works on --revision or --path, not on a list of files")
         return await review_migration(
             project,
             revision=args.revision,
@@ -243,20 +243,10 @@ async def _review_migration(project: Project, args: argparse.Namespace):
             progress=args.progress,
             changed_since=args.changed_since,
             detail=args.detail,
-            apply_fixes=True,
+            apply_fixes=args.fix,
             diff_only=args.diff,
-            rehearse=rehearse_changed,
+            rehearse=rehearse_changed if args.fix else None,
             split=args.split,
-        )
-    if not args.files:
-        return await review_migration(
-            project,
-            revision=args.revision,
-            path=args.path,
-            include_sql=args.include_sql,
-            progress=args.progress,
-            changed_since=args.changed_since,
-            detail=args.detail,
         )
     if args.revision or args.path or args.changed_since:
         raise UsageError("give migration files, or --revision/--path/--changed-since, not both")
