@@ -133,7 +133,7 @@ def test_six_tools_run_in_the_projects_own_venv(project_venv, pg_url, tmp_path):
 
 
 def _history_with_failures(project: Path) -> None:
-    """After the example's head: a broken downgrade, a backfill only seed rows break, a one-way downgrade."""
+    """After the example's head: a broken downgrade, a JSON conversion only seed text breaks, a one-way downgrade."""
     write_revision(
         project,
         "e0000001",
@@ -149,12 +149,9 @@ def _history_with_failures(project: Path) -> None:
         project,
         "e0000002",
         "e0000001",
-        """
-        op.add_column("players", sa.Column("team_id", sa.Integer(), nullable=True))
-        op.execute("UPDATE players SET team_id = t.id FROM teams t WHERE t.name = players.team_name")
-        op.alter_column("players", "team_id", nullable=False)
-        """,
-        'op.drop_column("players", "team_id")',
+        'op.alter_column("players", "team_name", type_=JSONB(), postgresql_using="team_name::jsonb")',
+        'op.alter_column("players", "team_name", type_=sa.String(40), postgresql_using="team_name::text")',
+        extra_header="from sqlalchemy.dialects.postgresql import JSONB",
     )
     write_revision(project, "e0000003", "e0000002", "pass", 'raise RuntimeError("cannot downgrade past e0000003")')
 
@@ -183,7 +180,7 @@ def test_rehearsal_goes_on_past_failures_in_the_projects_own_venv(project_venv, 
     assert roundtrip["failures"][1]["file"].endswith("e0000003_rev.py") and roundtrip["failures"][1]["line"]
     limits = roundtrip["seed_limitations"]
     assert [(s["revision"], s["phase"], s["mode"]) for s in limits] == [
-        ("e0000002", "upgrade", "not-null-violation")
+        ("e0000002", "upgrade", "type-mismatch")
     ], roundtrip
     assert limits[0]["operation"]["op"] == "AlterColumnOp"
     assert [s["status"] for s in roundtrip["steps"]] == ["failed in downgrade", "ok", "failed in downgrade"]

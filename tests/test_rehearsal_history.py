@@ -165,7 +165,8 @@ class Tag(Base):
 """
 
 
-def test_seed_nulls_under_a_later_primary_key_are_a_seed_limitation(empty_project, pg_url):
+def test_seed_nulls_under_a_later_primary_key_are_the_migrations_failure(empty_project, pg_url):
+    """NULLs in a nullable column are values real rows can hold: not a seed limitation (issue 18)."""
     project = make_project(empty_project, TAG_MODEL)
     write_revision(
         project,
@@ -179,7 +180,7 @@ def test_seed_nulls_under_a_later_primary_key_are_a_seed_limitation(empty_projec
         project,
         "r3",
         "r2",
-        'op.add_column("tags", sa.Column("slug", sa.String(40), nullable=True))',  # the application fills it
+        'op.add_column("tags", sa.Column("slug", sa.String(40), nullable=True))',
         'op.drop_column("tags", "slug")',
         message="slug",
     )
@@ -192,14 +193,58 @@ def test_seed_nulls_under_a_later_primary_key_are_a_seed_limitation(empty_projec
         message="slug key",
     )
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=5)
+    assert result.seed_limitations == [], result.model_dump_json(indent=1)
+    assert [(f.revision, f.phase, f.mode) for f in result.failures] == [("r4", "upgrade", "not-null-violation")]
+    failure = result.failures[0]
+    assert failure.on_seed_rows and not failure.reproduced_without_seed_rows  # the history's own rows pass
+    assert failure.operation["op"] == "CreatePrimaryKeyOp" and failure.file == "migrations/versions/r4_slug_key.py"
+    finding = next(f for f in result.findings if f.rule == "not-null-violation")
+    assert finding.severity == "error" and "real rows like them fail the same way" in finding.message
+    assert result.verdict == "fix" and result.rebuilds == ["to r3: re-running r4 (upgrade) without seed rows"]
+    assert [s.status for s in result.steps] == ["ok", "ok", "failed in upgrade"]
+    assert_clean(result, pg_url)
+
+
+PAYLOAD_MODEL = """
+
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id = Column(Integer, primary_key=True)
+    payload = Column(JSONB, nullable=True)
+"""
+
+
+def test_seed_text_a_json_conversion_cannot_parse_is_a_seed_limitation(empty_project, pg_url):
+    """Real rows of a column converted to JSON hold JSON; generated text does not: a seed limitation."""
+    project = make_project(empty_project, PAYLOAD_MODEL)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_table("events", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("payload", sa.Text()))',
+        'op.drop_table("events")',
+        message="events",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.alter_column("events", "payload", type_=postgresql.JSONB(), existing_type=sa.Text(), '
+        'postgresql_using="payload::jsonb")',
+        'op.alter_column("events", "payload", type_=sa.Text(), existing_type=postgresql.JSONB())',
+        message="payload json",
+        extra_header="from sqlalchemy.dialects import postgresql",
+    )
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
     assert result.failures == [], result.model_dump_json(indent=1)
-    assert [(s.revision, s.phase, s.mode) for s in result.seed_limitations] == [("r4", "upgrade", "not-null-violation")]
-    assert result.seed_limitations[0].operation["op"] == "CreatePrimaryKeyOp"
-    assert result.seed_limitations[0].file == "migrations/versions/r4_slug_key.py"
+    assert [(s.revision, s.phase, s.mode) for s in result.seed_limitations] == [("r3", "upgrade", "type-mismatch")]
     finding = next(f for f in result.findings if f.rule == "seed-limitation")
-    assert finding.severity == "info" and "seed" in finding.message
+    assert finding.severity == "info" and "JSON" in finding.why
     assert result.verdict == "proceed", [f.message for f in result.findings if f.severity == "error"]
-    assert [s.status for s in result.steps] == ["ok", "ok", "ok"]
+    assert [s.status for s in result.steps] == ["ok", "ok"]
     assert_clean(result, pg_url)
 
 
@@ -437,15 +482,16 @@ def test_async_env_goes_on_past_failures(tmp_path, pg_async_url):
     write_revision(project, "a1", None, tags, 'op.drop_table("tags")', message="tags")
     slug = 'op.add_column("tags", sa.Column("slug", sa.String(40), nullable=True))'
     write_revision(project, "a2", "a1", slug, 'op.drop_index("ix_tags_slug", table_name="tags")', message="slug")
-    key = 'op.create_primary_key("pk_tags", "tags", ["slug"])'
-    unkey = 'op.drop_constraint("pk_tags", "tags", type_="primary")\nop.alter_column("tags", "slug", nullable=True)'
-    write_revision(project, "a3", "a2", key, unkey, message="key")
+    to_json = 'op.alter_column("tags", "label", type_=JSONB(), postgresql_using="label::jsonb")'
+    to_text = 'op.alter_column("tags", "label", type_=sa.String(40), postgresql_using="label::text")'
+    header = "from sqlalchemy.dialects.postgresql import JSONB"
+    write_revision(project, "a3", "a2", to_json, to_text, message="json", extra_header=header)
     loaded = load_project(project, {"database_url": pg_async_url})
     result = anyio.run(lambda: rehearse(loaded, from_revision="base", seed_rows=3))
     assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
         ("a2", "downgrade", "drop-of-missing-object")
     ], result.model_dump_json(indent=1)
-    assert [(s.revision, s.mode) for s in result.seed_limitations] == [("a3", "not-null-violation")]
+    assert [(s.revision, s.mode) for s in result.seed_limitations] == [("a3", "type-mismatch")]
     assert [s.status for s in result.steps] == ["ok", "failed in downgrade", "ok"]
     assert result.rebuilds == ["to a2: re-running a3 (upgrade) without seed rows"]
     assert result.scratch_database.dropped

@@ -32,6 +32,11 @@ class FailureReport(BaseModel):
     reproduced_without_seed_rows: bool = Field(
         default=False, description="It failed on seed rows and again on the history's own rows alone."
     )
+    on_seed_rows: bool = Field(
+        default=False,
+        description="It failed on generated seed rows and passed without them; the values are ones the schema "
+        "allows, so real rows can hold them (data_from='target' tells whether they do).",
+    )
     applied: list[str] = Field(
         default_factory=list,
         description="Schema changes the failed step left behind (non-transactional DDL).",
@@ -98,6 +103,7 @@ def failure_report(
         file=project.relative(raw["file"]) if raw.get("file") else file_of.get(rev or ""),
         line=raw.get("line"),
         reproduced_without_seed_rows=bool(raw.get("reproduced_without_seed_rows")),
+        on_seed_rows=bool(raw.get("passed_without_seed_rows")),
         applied=applied,
         facts=facts,
         recovery=_recovery(applied, backend, words["fix"]),
@@ -149,7 +155,7 @@ def _judge(
                 line=report.line,
                 table=report.facts.get("table"),
                 column=report.facts.get("column"),
-                message=f"{where} failed: {words['title']}.",
+                message=f"{where} failed: {words['title']}." + (_SEEDED if report.on_seed_rows else ""),
                 why=words["why"],
                 fix=words["fix"],
             )
@@ -165,6 +171,12 @@ def _judge(
         )
 
 
+_SEEDED = (
+    " The rows were generated seed rows (it passed without them), but their values are ones the schema allows: "
+    "real rows like them fail the same way (rehearse with data_from='target' to list the real ones)."
+)
+
+
 def seed_limitation_finding(limit: SeedLimitation) -> Finding:
     return Finding(
         rule="seed-limitation",
@@ -174,8 +186,8 @@ def seed_limitation_finding(limit: SeedLimitation) -> Finding:
         message=f"{limit.revision} ({limit.phase}) failed on the generated seed rows ({limit.mode}: "
         f"{limit.error.splitlines()[0][:200]}) and passed when run again on a scratch schema rebuilt from base "
         "without seed rows (the history's own rows only): the seed data, not the migration, caused it.",
-        why="Seed rows cannot know every rule the application keeps (values a later cast expects, columns "
-        "the application fills before a later constraint): this proves nothing either way about real data.",
+        why="Generated text does not have the form a conversion expects of the column's real content (JSON, "
+        "digits, dates): this proves nothing either way about real data.",
         fix="Rehearse on real rows (data_from='target') to know whether real data passes this step.",
     )
 

@@ -85,9 +85,19 @@ class ScratchReport(BaseModel):
 
 class SeedReport(BaseModel):
     data_from: DataFrom
-    rows_per_table: int
-    tables: dict[str, int] = Field(default_factory=dict, description="Rows inserted per table.")
-    skipped: dict[str, str] = Field(default_factory=dict, description="Tables left empty, with the reason.")
+    rows_per_table: int | None = Field(
+        default=None, description="data_from='seed': the rows asked per table (seed_rows); null for a copy."
+    )
+    tables: dict[str, int] = Field(default_factory=dict, description="Generated seed rows inserted per table.")
+    skipped: dict[str, str] = Field(default_factory=dict, description="Tables left unseeded, with the reason.")
+    rows_copied: dict[str, int] = Field(
+        default_factory=dict, description="data_from='target': rows per table in the copy of the target."
+    )
+    rows_at_start: int = Field(
+        default=0,
+        description="Rows in all tables when the rehearsal began (seeded, copied or the history's own); "
+        "0: no data was checked.",
+    )
 
 
 class TestRoundtripResult(VerdictResult):

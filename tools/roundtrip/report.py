@@ -102,13 +102,16 @@ def parsed(raw: dict[str, Any]) -> Parts:
 def seed_report(raw: dict[str, Any], seed_rows: int, data_from: DataFrom, findings: list[Finding]) -> SeedReport | None:
     """What was seeded (or copied); a finding per table left empty."""
     seed = None
-    if raw.get("seed") is not None or data_from == "target":
+    if raw.get("seed") is not None or data_from == "target" or raw.get("rows_at_start") is not None:
         seeded = raw.get("seed") or {}
+        at_start = raw.get("rows_at_start") or {}
         seed = SeedReport(
             data_from=data_from,
-            rows_per_table=seed_rows if data_from == "seed" else 0,
+            rows_per_table=seed_rows if data_from == "seed" else None,
             tables=seeded.get("tables", {}),
             skipped=seeded.get("skipped", {}),
+            rows_copied={t: n for t, n in at_start.items() if n} if data_from == "target" else {},
+            rows_at_start=sum(at_start.values()),
         )
         for table, reason in seed.skipped.items():
             findings.append(

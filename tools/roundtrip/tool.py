@@ -609,21 +609,21 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         return (
             f"Rehearsal from {frm} ({how}): 0 of {n} planned revision(s) ran on the scratch database; nothing tested."
         )
-    problems = []
-    if result.differences:
-        problems.append(f"{len(result.differences)} schema difference(s)")
-    if any(d.kind == "not-restored" for d in result.data_loss):
-        problems.append("data not restored by a downgrade")
-    if result.drift:
-        problems.append(f"{len(result.drift)} model drift item(s)")
+    problems = _problems(result)
     text = f"Upgrade, downgrade and upgrade of {ok} of {n} planned revision(s) from {frm} ({how}) ran on a scratch "
     text += "database"
+    survived = "schema and data survived" if _data_checked(result) else "the schema survived"
     if problems:
         text += f"; found {', '.join(problems)}."
     elif ok < n:
-        text += f"; schema and data survived the {ok} that ran; {n - ok} did not run."
+        text += f"; {survived} the {ok} that ran; {n - ok} did not run."
     else:
-        text += "; schema and data survived every step."
+        text += f"; {survived} every step."
+    if not _data_checked(result):
+        text += (
+            " No data was checked: no row was seeded or copied (seed_rows=0 or an empty target), "
+            "only rows the migrations write themselves."
+        )
     if result.rewrites:
         text += f" {len(result.rewrites)} table rewrite(s)."
     if result.seed_limitations:
@@ -631,6 +631,28 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
     if result.deploy is not None and result.deploy.differences:
         text += " The deploy differs from the rehearsal: see deploy.differences."
     return text + stop
+
+
+def _problems(result: TestRoundtripResult) -> list[str]:
+    """What the steps that ran did not survive, counted from the report's own parts."""
+    problems = []
+    if result.differences:
+        problems.append(f"{len(result.differences)} schema difference(s)")
+    not_restored = [d for d in result.data_loss if d.kind == "not-restored"]
+    dropped = [d for d in result.data_loss if d.kind == "dropped-by-downgrade"]
+    if not_restored:
+        problems.append(f"{len(not_restored)} column(s)/table(s) whose data a downgrade does not restore")
+    if dropped:
+        problems.append(f"{len(dropped)} column(s)/table(s) of data written after the upgrade that the downgrade drops")
+    if result.drift:
+        problems.append(f"{len(result.drift)} model drift item(s)")
+    return problems
+
+
+def _data_checked(result: TestRoundtripResult) -> bool:
+    """Rows were there to compare: seeded, copied from the target, or written by the history."""
+    seed = result.seed
+    return seed is None or seed.rows_at_start > 0 or sum(seed.tables.values()) > 0 or bool(result.data_loss)
 
 
 def _next_steps(result: TestRoundtripResult) -> list[str]:

@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
+from alembic_mcp.tools.worker.ops.recovery import seed_only
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.seed_hints import cast_hints
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
@@ -54,6 +55,7 @@ def wrap(step: RevisionStep, state: Any, phase: str) -> RevisionStep:
     state.phase, state.revision = phase, step.revision.revision
     state.ops, state.touched, state.checking = [], set(), False
     state.failed_op, state.statement_facts = None, None
+    state.step_locks = {}
     return step
 
 
@@ -81,6 +83,8 @@ def _attach(state: Any, ctx: Any, conn: Any) -> None:
         state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
     if not event.contains(conn.engine, "before_cursor_execute", state.on_statement):
         event.listen(conn.engine, "before_cursor_execute", state.on_statement)
+    if not event.contains(conn.engine, "commit", state.on_commit):
+        event.listen(conn.engine, "commit", state.on_commit)
     is_pg = conn.dialect.name == "postgresql"
     state.trace = bool(args.trace_locks) and is_pg and not state.external
     state.result["lock_trace"] = (
@@ -138,6 +142,8 @@ def _baseline(state: Any, conn: Any) -> None:
     snap = take_snapshot(conn, state.version_table, cache=state.snap_cache, relations=relations)
     data = table_data(conn, snap)
     commit(conn, state)
+    if state.result.get("rows_at_start") is None:  # the first run: rows copied, seeded or the history's own
+        state.result["rows_at_start"] = {t: d["rows"] for t, d in data.items() if t != state.version_table}
     if state.resume == "upgrade":
         state.base, state.relations = (snap, data), relations
     elif state.resume == "downgrade":
@@ -177,9 +183,25 @@ def _step_done(state: Any, record: dict[str, Any], phase: str, started: float) -
     record[key] = round(time.perf_counter() - started, 4)
     retry = state.retry
     if retry is not None and retry["revision"] == record["revision"] and retry["phase"] == phase:
-        state.result["seed_limitations"].append(retry)
+        if seed_only(retry):
+            state.result["seed_limitations"].append({k: retry.get(k) for k in _LIMITATION_KEYS})
+        else:  # real rows can hold such values: the migration's failure, though the history's rows pass
+            retry["passed_without_seed_rows"] = True
+            record_failure(state, retry)
         state.retry = None
         state.reseed = True
+
+
+_LIMITATION_KEYS = ("revision", "phase", "mode", "error", "file", "line", "operation", "facts")
+
+
+def record_failure(state: Any, failure: dict[str, Any]) -> None:
+    """A failed step in the report, and its revision's status."""
+    state.result["failures"].append(failure)
+    if state.result["failure"] is None:
+        state.result["failure"] = failure
+    if failure["revision"] in state.records:
+        state.records[failure["revision"]]["status"] = f"failed in {failure['phase']}"
 
 
 def _upgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, record: dict[str, Any]):

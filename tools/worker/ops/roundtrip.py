@@ -68,6 +68,7 @@ _AFTER_QUERY = text(
     "UNION ALL SELECT relation, NULL, mode FROM pg_locks "
     "WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
 )
+_LOCKS_SQL = "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
 
 
 def _describe_op(operation: Any) -> dict[str, Any]:
@@ -122,6 +123,7 @@ class _State:
         self.pre_snapshot: dict[str, Any] | None = None
         self.snap_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.rel_before: dict[int, dict[str, Any]] = {}
+        self.step_locks: dict[int, str] = {}  # relation oid -> the strongest lock the upgrade step took
         self.trace = False
         self.external = False
         self.target_metadata: Any = None
@@ -150,6 +152,7 @@ class _State:
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,
+            "rows_at_start": None,
             "steps": [],
             "differences": [],
             "data_loss": [],
@@ -207,19 +210,39 @@ class _State:
         if self.in_step and self.op_depth == 0:
             self.touched = None  # raw SQL through op.get_bind(): any table may have changed
 
+    def on_commit(self, conn: Any) -> None:
+        """A commit inside an upgrade step (an autocommit block commits the step's transaction early): the
+        locks the step held until then, read before they are released."""
+        if not (self.trace and self.in_step and self.phase == "upgrade"):
+            return
+        cursor = conn.connection.cursor()  # the DBAPI cursor: no events, no autobegin
+        try:
+            cursor.execute(_LOCKS_SQL)
+            self._hold_locks(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _hold_locks(self, rows: Any) -> None:
+        """Keep the strongest mode per relation that existed before the step."""
+        for oid, mode in rows:
+            if oid in self.rel_before and mode in _LOCK_ORDER:
+                current = self.step_locks.get(oid)
+                if current is None or _LOCK_ORDER.index(mode) > _LOCK_ORDER.index(current):
+                    self.step_locks[oid] = mode
+
     def on_version_apply(self, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
         if not (self.trace and self.phase == "upgrade"):
             return
         conn = ctx.connection
         after: dict[int, dict[str, Any]] = {}
-        locks: dict[int, str] = {}
+        held = []
         for oid, relfilenode, mode in conn.execute(_AFTER_QUERY):  # one round trip: files and locks
             if mode is None:
                 after[oid] = {"relfilenode": relfilenode}
-            elif oid in self.rel_before and mode in _LOCK_ORDER:
-                current = locks.get(oid)
-                if current is None or _LOCK_ORDER.index(mode) > _LOCK_ORDER.index(current):
-                    locks[oid] = mode
+            else:
+                held.append((oid, mode))
+        self._hold_locks(held)
+        locks, self.step_locks = self.step_locks, {}
         for oid, mode in locks.items():
             rel = self.rel_before[oid]
             if self.version_table in (rel["relname"], rel.get("tablename")):

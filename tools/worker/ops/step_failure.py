@@ -7,7 +7,8 @@
 - ``diagnose``: mode (the database's error code, refined by what the migration did), the operation
   that raised, the innermost frame in the migration files, the facts, and what the step left behind.
 - ``next_plan``: how the next env.py run starts. A failure on seed rows is first re-run without them
-  (the scratch database emptied, or rebuilt without rows); if it passes, it is a seed limitation.
+  (rebuilt without rows); if it passes, it is a seed limitation when only generated values can cause it
+  (``recovery.seed_only``), else the migration's failure on values real rows can hold.
   After a real failure the rehearsal continues with the next revision: at once when the failed step
   was rolled back and left the database at that revision, else after rebuilding the schema from
   base. A failed upgrade ends it: later revisions build on it.
@@ -21,7 +22,7 @@ from typing import Any
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
 from alembic_mcp.tools.worker.ops.failure_site import migration_frame, raised_by_migration, refine_mode
 from alembic_mcp.tools.worker.ops.recovery import seed_may_cause, wipe
-from alembic_mcp.tools.worker.ops.rehearsal import RunPlan
+from alembic_mcp.tools.worker.ops.rehearsal import RunPlan, record_failure
 from alembic_mcp.tools.worker.ops.sa_compat import with_sync_connection
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
@@ -137,32 +138,19 @@ def _look_after(state: Any, failure: dict[str, Any], message: str) -> None:
 def next_plan(state: Any, failure: dict[str, Any], script: Any) -> RunPlan | None:
     """How the next env.py run starts after ``failure``; None when the rehearsal stops here."""
     if failure["phase"] == "prepare":
-        _record(state, failure)
+        record_failure(state, failure)
         state.stopped = {"revision": failure["revision"], "reason": "preparing the scratch database failed"}
         return None
     retried, state.retry = state.retry, None
     if retried is None and state.seeded and seed_may_cause(failure):
-        state.retry = _seed_limitation(failure)
+        state.retry = failure  # judged when the re-run passes (rehearsal.step_done) or fails (below)
         return _back_before(state, failure, script)
     if retried is not None:  # reported as the history's own rows meet it; the seeded run's evidence kept
         failure["reproduced_without_seed_rows"] = True
         if retried.get("facts"):
             failure["facts"]["with_seed_rows"] = retried["facts"]
-    _record(state, failure)
+    record_failure(state, failure)
     return _go_on(state, failure)
-
-
-def _seed_limitation(failure: dict[str, Any]) -> dict[str, Any]:
-    keep = ("revision", "phase", "mode", "error", "file", "line", "operation", "facts")
-    return {k: failure.get(k) for k in keep}
-
-
-def _record(state: Any, failure: dict[str, Any]) -> None:
-    state.result["failures"].append(failure)
-    if state.result["failure"] is None:
-        state.result["failure"] = failure
-    if failure["revision"] in state.records:
-        state.records[failure["revision"]]["status"] = f"failed in {failure['phase']}"
 
 
 def _rolled_back(state: Any, failure: dict[str, Any]) -> bool:
