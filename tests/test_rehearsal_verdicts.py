@@ -1,0 +1,136 @@
+"""test_roundtrip's verdicts agree with the facts (issue 18, the foreign-key example): locks held before an
+autocommit block, summaries counted from data_loss, rows asked/copied/present, a backfill that leaves rows
+NULL reported as the migration's failure on seed rows and on the target's rows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import write_revision
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from test_roundtrip import assert_clean, make_project, roundtrip
+
+TABLES_UP = """
+op.create_table("rotations", sa.Column("id", sa.Integer(), primary_key=True),
+                sa.Column("name", sa.String(40), nullable=False))
+op.create_table("assignments", sa.Column("id", sa.Integer(), primary_key=True),
+                sa.Column("rotation_name", sa.String(40)))
+"""
+TABLES_DOWN = 'op.drop_table("assignments")\nop.drop_table("rotations")'
+ROTATION_ID_UP = """
+op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))
+op.execute("UPDATE assignments SET rotation_id = r.id FROM rotations r WHERE r.name = assignments.rotation_name")
+op.alter_column("assignments", "rotation_id", nullable=False)
+op.create_foreign_key("fk_assignments_rotation_id_rotations", "assignments", "rotations",
+                      ["rotation_id"], ["id"], ondelete="RESTRICT")
+"""
+ROTATION_ID_DOWN = """
+op.drop_constraint("fk_assignments_rotation_id_rotations", "assignments", type_="foreignkey")
+op.drop_column("assignments", "rotation_id")
+"""
+
+
+def _fk_history(project, upgrade: str = ROTATION_ID_UP, downgrade: str = ROTATION_ID_DOWN) -> None:
+    write_revision(project, "r2", "r1", TABLES_UP, TABLES_DOWN, message="tables")
+    write_revision(project, "r3", "r2", upgrade, downgrade, message="rotation id")
+
+
+def _target_at_r2_with_assignments(project, url: str) -> None:
+    """10 assignments, 3 of them (3, 5, 8) naming no rotation."""
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "r2"],
+        cwd=project,
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO rotations (id, name) VALUES (1, 'day'), (2, 'night')"))
+        for i in range(1, 11):
+            name = "gone" if i in (3, 5, 8) else ("day", "night")[i % 2]
+            conn.execute(text("INSERT INTO assignments (id, rotation_name) VALUES (:i, :n)"), {"i": i, "n": name})
+    engine.dispose()
+
+
+def test_backfill_leaving_seed_rows_null_is_the_migrations_failure(empty_project, pg_url):
+    """Seed names match no rotation: real names can do that too, so no seed-limitation and no proceed."""
+    project = make_project(empty_project)
+    _fk_history(project)
+    result = roundtrip(project, pg_url, from_revision="r2", seed_rows=5)
+    assert result.seed_limitations == [], result.model_dump_json(indent=1)
+    assert [(f.revision, f.phase, f.mode) for f in result.failures] == [("r3", "upgrade", "not-null-violation")]
+    assert result.failures[0].on_seed_rows and result.verdict == "fix"
+    finding = next(f for f in result.findings if f.rule == "not-null-violation")
+    assert "5 row(s) of assignments are still NULL in rotation_id" in finding.message
+    assert "data_from='target'" in finding.message
+    assert "survived" not in result.summary
+    assert_clean(result, pg_url)
+
+
+def test_target_rows_naming_no_rotation_are_listed_by_id(empty_project, pg_url):
+    project = make_project(empty_project)
+    _fk_history(project)
+    _target_at_r2_with_assignments(project, pg_url)
+    result = roundtrip(project, pg_url, data_from="target")
+    failure = result.failure
+    assert failure is not None and failure.mode == "not-null-violation" and not failure.on_seed_rows
+    assert failure.facts["violating_keys"] == [["3"], ["5"], ["8"]]
+    assert result.seed.data_from == "target" and result.seed.rows_per_table is None
+    assert result.seed.rows_copied == {"assignments": 10, "rotations": 2} and result.seed.rows_at_start == 12
+    assert result.verdict == "fix"
+    assert_clean(result, pg_url)
+
+
+AUTOCOMMIT_UP = """
+op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))
+op.create_foreign_key("fk_assignments_rotation_id_rotations", "assignments", "rotations",
+                      ["rotation_id"], ["id"], ondelete="RESTRICT")
+with op.get_context().autocommit_block():
+    op.create_index("ix_assignments_rotation_id", "assignments", ["rotation_id"], postgresql_concurrently=True)
+"""
+AUTOCOMMIT_DOWN = """
+op.drop_index("ix_assignments_rotation_id", table_name="assignments")
+op.drop_constraint("fk_assignments_rotation_id_rotations", "assignments", type_="foreignkey")
+op.drop_column("assignments", "rotation_id")
+"""
+
+
+def test_locks_held_before_an_autocommit_block_are_reported(empty_project, pg_url):
+    """The autocommit block commits the step's transaction: the ALTER TABLE locks are read before that."""
+    project = make_project(empty_project)
+    _fk_history(project, AUTOCOMMIT_UP, AUTOCOMMIT_DOWN)
+    result = roundtrip(project, pg_url, from_revision="r2", seed_rows=3)
+    assert result.failures == [] and result.lock_trace == "on", result.model_dump_json(indent=1)
+    held = {(lk.table, lk.kind, lk.mode) for lk in result.locks if lk.revision == "r3"}
+    assert ("assignments", "table", "AccessExclusiveLock") in held
+    assert ("rotations", "table", "ShareRowExclusiveLock") in held
+    assert any(f.rule == "lock-blocks-reads" and f.table == "assignments" for f in result.findings)
+    assert_clean(result, pg_url)
+
+
+FILLED_UP = """
+op.add_column("assignments", sa.Column("shift", sa.String(20), nullable=True))
+op.execute("UPDATE assignments SET shift = 'early'")
+"""
+
+
+def test_summary_counts_data_the_downgrade_drops(empty_project, pg_url):
+    project = make_project(empty_project)
+    _fk_history(project, FILLED_UP, 'op.drop_column("assignments", "shift")')
+    result = roundtrip(project, pg_url, from_revision="r2", seed_rows=4)
+    assert [d.kind for d in result.data_loss] == ["dropped-by-downgrade"], result.model_dump_json(indent=1)
+    assert "survived" not in result.summary
+    assert "1 column(s)/table(s) of data written after the upgrade that the downgrade drops" in result.summary
+    assert result.seed.rows_per_table == 4 and result.seed.tables["assignments"] == 4
+
+
+def test_summary_without_rows_says_no_data_was_checked(empty_project, sqlite_url):
+    project = make_project(empty_project)
+    _fk_history(project, FILLED_UP.replace("op.execute", "pass  #"), 'op.drop_column("assignments", "shift")')
+    result = roundtrip(project, sqlite_url, from_revision="r2", seed_rows=0)
+    assert result.failures == [] and result.data_loss == [], result.model_dump_json(indent=1)
+    assert result.seed.rows_at_start == 0
+    assert "schema and data survived" not in result.summary and "No data was checked" in result.summary
