@@ -8,6 +8,7 @@ subcommands start fast.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -170,6 +171,7 @@ def _roundtrip_args(parser: argparse.ArgumentParser) -> None:
 
 @command("test-roundtrip", "Upgrade/downgrade/upgrade each revision on a scratch database.", _roundtrip_args)
 async def _test_roundtrip(project: Project, args: argparse.Namespace):
+    from alembic_mcp.server.rehearsal import review_escalations
     from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
     return await test_roundtrip(
@@ -181,6 +183,7 @@ async def _test_roundtrip(project: Project, args: argparse.Namespace):
         trace_locks=args.trace_locks,
         timeout_s=args.timeout,
         progress=args.progress,
+        review=functools.partial(review_escalations, project),
     )
 
 

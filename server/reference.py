@@ -133,7 +133,10 @@ defined twice, an unnamed constraint, a deliberate raise (a one-way revision), h
 MariaDB; anything else escalates. The rehearsal goes on past a failed step (rolled back on
 PostgreSQL, else rebuilt from base) and lists every failure in `failures`; `stopped` says where it
 stopped (a failed upgrade, or the time budget). A step that fails on seed rows is re-run without them:
-if it then passes it is a `seed-limitation` (info), not a defect. `deploy` compares how env.py runs
+if it then passes it is a `seed-limitation` (info) only when generated values no real row holds caused it
+(text a conversion to JSON or a number cannot parse); NULLs, orphans, duplicates and the like are values
+real rows can hold, so the failure stays the migration's (`on_seed_rows`). The review's escalations of
+the same revisions stand in the rehearsal's verdict: a clean rehearsal does not clear them. `deploy` compares how env.py runs
 the migrations (one transaction, or one per revision) with the rehearsal.
 
 On a production target it escalates before running when data_from='target' (a dump of production)

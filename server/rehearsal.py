@@ -1,11 +1,18 @@
-"""The rehearsal autofix runs after rewriting migrations: test_roundtrip over just the changed revisions,
-on a copy of the target's rows when a target is configured (seeded rows otherwise)."""
+"""Where the server composes the review and the rehearsal: the rehearsal autofix runs after rewriting
+migrations (test_roundtrip over just the changed revisions, on a copy of the target's rows when a target
+is configured, seeded rows otherwise); and the review's escalations a rehearsal carries forward."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+import anyio
+
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.core.errors import AlembicMcpError
+from alembic_mcp.tools.core.verdict import Escalation
+from alembic_mcp.tools.history.files import history_from_files
+from alembic_mcp.tools.review.tool import review_migration
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
 # Rehearsal findings that mean a changed revision does not run; others (drift from the models, locks)
@@ -40,3 +47,35 @@ async def rehearse_changed(project: Project, revision: str, from_revision: str |
     if result.steps_run < result.steps_planned and not failed:
         failed.append(f"{result.steps_run} of {result.steps_planned} steps ran")
     return "; ".join(failed)[:2000] or None
+
+
+async def review_escalations(project: Project, revisions: list[str]) -> list[Escalation]:
+    """What review_migration escalates (and no human approved) in ``revisions``: one review call per chain
+    from the lowest of them to each top one, or one per revision when they do not form such chains."""
+    wanted = set(revisions)
+    escalations: list[Escalation] = []
+    for selection in await _selections(project, revisions):
+        try:
+            reviewed = await review_migration(project, revision=selection)
+        except AlembicMcpError:
+            continue  # the review's own call reports it; the rehearsal stands on its facts
+        for revision in reviewed.revisions:
+            if revision.revision in wanted:
+                escalations.extend(e for e in revision.escalations if e not in escalations)
+    return escalations
+
+
+async def _selections(project: Project, revisions: list[str]) -> list[str]:
+    try:
+        fast = await anyio.to_thread.run_sync(history_from_files, project)
+    except AlembicMcpError:
+        fast = None
+    history = fast[0] if fast is not None else None
+    if history is None or any(r not in history.nodes for r in revisions):
+        return list(revisions)
+    wanted = set(revisions)
+    lowest = [r for r in revisions if not wanted & set(history.nodes[r].down_revisions)]
+    tops = [r for r in revisions if not any(r in history.nodes[o].down_revisions for o in wanted)]
+    if len(lowest) != 1 or not all(lowest[0] in history.ancestors(t) for t in tops):
+        return list(revisions)
+    return [f"{lowest[0]}:{top}" if top != lowest[0] else top for top in tops]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from alembic_mcp.server.arguments import MAX_REVISION_CHARS
 from alembic_mcp.server.context import ServerState, progress_of, run_tool
+from alembic_mcp.server.rehearsal import review_escalations
 from alembic_mcp.tools.roundtrip.tool import MAX_SEED_ROWS, MAX_TIMEOUT_S, TestRoundtripResult, test_roundtrip
 
 DESCRIPTION = (
@@ -62,5 +64,6 @@ def register(server: MCPServer, state: ServerState) -> None:
                 trace_locks=trace_locks,
                 timeout_s=timeout_s,
                 progress=progress_of(ctx),
+                review=functools.partial(review_escalations, project),
             ),
         )

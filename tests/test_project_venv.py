@@ -179,9 +179,9 @@ def test_rehearsal_goes_on_past_failures_in_the_projects_own_venv(project_venv, 
     )
     assert roundtrip["failures"][1]["file"].endswith("e0000003_rev.py") and roundtrip["failures"][1]["line"]
     limits = roundtrip["seed_limitations"]
-    assert [(s["revision"], s["phase"], s["mode"]) for s in limits] == [
-        ("e0000002", "upgrade", "type-mismatch")
-    ], roundtrip
+    assert [(s["revision"], s["phase"], s["mode"]) for s in limits] == [("e0000002", "upgrade", "type-mismatch")], (
+        roundtrip
+    )
     assert limits[0]["operation"]["op"] == "AlterColumnOp"
     assert [s["status"] for s in roundtrip["steps"]] == ["failed in downgrade", "ok", "failed in downgrade"]
     assert any("cannot downgrade past e0000003" in e["reason"] for e in roundtrip["escalations"])

@@ -134,3 +134,37 @@ def test_summary_without_rows_says_no_data_was_checked(empty_project, sqlite_url
     assert result.failures == [] and result.data_loss == [], result.model_dump_json(indent=1)
     assert result.seed.rows_at_start == 0
     assert "schema and data survived" not in result.summary and "No data was checked" in result.summary
+
+
+def test_rehearsal_carries_the_reviews_escalations_forward(empty_project, pg_url):
+    """A clean rehearsal of a revision the review escalates does not say proceed: only a human clears it."""
+    import anyio
+
+    from alembic_mcp.server.rehearsal import review_escalations
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip as rehearse
+
+    project_dir = make_project(empty_project)
+    _fk_history(project_dir)
+    write_revision(
+        project_dir,
+        "r4",
+        "r3",
+        'op.drop_column("assignments", "rotation_name")',
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(40)))',
+        message="drop name",
+    )
+    _target_at_r2_with_assignments(project_dir, pg_url)
+    project = load_project(project_dir, {"database_url": pg_url})
+
+    async def call():
+        return await rehearse(
+            project, revision="r4", from_revision="r3", review=lambda revs: review_escalations(project, revs)
+        )
+
+    result = anyio.run(call)
+    assert result.failures == [], result.model_dump_json(indent=1)
+    assert result.verdict == "escalate" and result.escalate_to_human
+    assert "drop-column-with-data" in {e.rule for e in result.escalations}
+    assert "review_migration escalates these revisions" in result.summary
+    assert not any("Commit" in step for step in result.next_steps)

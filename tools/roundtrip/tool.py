@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,10 @@ MAX_TIMEOUT_S = 3600
 BUDGET_SHARE = 0.8  # of the time left: the worker starts no new revision after it, then reports
 
 __test__ = False  # not a pytest test class, despite the name
+
+# The review's escalations of the revisions under test (passed in by the server, which composes the tools):
+# a rehearsal that ran cleanly does not clear what only a human may decide.
+ReviewEscalations = Callable[[list[str]], Awaitable[list[Escalation]]]
 
 
 # ------------------------------------------------------------------ arguments
@@ -205,6 +210,7 @@ async def test_roundtrip(
     trace_locks: bool = True,
     timeout_s: float = 300,
     progress: Progress = no_progress,
+    review: ReviewEscalations | None = None,
 ) -> TestRoundtripResult:
     validate_arguments(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s)
     started = time.perf_counter()
@@ -241,6 +247,8 @@ async def test_roundtrip(
     result.total_s = round(time.perf_counter() - started, 3)
     if run.problem is not None:
         _worker_failed(result, run.problem, run.timed_out, timeout_s, run.last_message)
+    elif review is not None:
+        _carry_review(result, await review(under_test))
     await progress(args.total_steps, args.total_steps, result.summary)
     return result
 
@@ -405,6 +413,21 @@ async def _relay_progress(path: Path, progress: Progress, last: dict[str, Any]) 
 
 
 # ------------------------------------------------------------------ verdict
+
+
+def _carry_review(result: TestRoundtripResult, escalated: list[Escalation]) -> None:
+    """The review's escalations of the same revisions stand: only a human clears them, not a rehearsal."""
+    known = {(e.rule, e.reason) for e in result.escalations}
+    carried = [e for e in escalated if (e.rule, e.reason) not in known]
+    if not carried:
+        return
+    result.escalations.extend(carried)
+    result.verdict, result.escalate_to_human = "escalate", True
+    rules = ", ".join(sorted({e.rule for e in carried}))
+    result.summary += (
+        f" review_migration escalates these revisions ({rules}): the rehearsal does not clear that; a human decides."
+    )
+    result.next_steps = _next_steps(result)
 
 
 def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, timeout_s: float, last: str) -> None:
