@@ -136,8 +136,8 @@ stopped (a failed upgrade, or the time budget). A step that fails on seed rows i
 if it then passes it is a `seed-limitation` (info) only when generated values no real row holds caused it
 (text a conversion to JSON or a number cannot parse); NULLs, orphans, duplicates and the like are values
 real rows can hold, so the failure stays the migration's (`on_seed_rows`). The review's escalations of
-the same revisions stand in the rehearsal's verdict: a clean rehearsal does not clear them. `deploy` compares how env.py runs
-the migrations (one transaction, or one per revision) with the rehearsal.
+the same revisions stand in the rehearsal's verdict: a clean rehearsal does not clear them. `deploy`
+compares how env.py runs the migrations (one transaction, or one per revision) with the rehearsal.
 
 On a production target it escalates before running when data_from='target' (a dump of production)
 or when no scratch_url keeps the scratch database off the production server.

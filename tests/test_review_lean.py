@@ -4,6 +4,7 @@ resolved there (resolved_by) instead of repeated as a problem."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,12 +52,17 @@ def test_ten_revision_review_stays_under_8_kb_by_default(example_project, sqlite
     full = review(example_project, sqlite_url, detail="full")
     summary_size, full_size = len(summary.model_dump_json()), len(full.model_dump_json())
     print(f"10-revision review JSON: summary {summary_size} bytes, full {full_size} bytes")
-    assert len(summary.revisions) == 10 and len(summary.findings) == len(full.findings) == 10
+    assert len(summary.revisions) == 10 and len(full.findings) == 10
     assert summary_size < SUMMARY_LIMIT < full_size
-    # a rule's why once; every warning keeps a fix; full keeps every statement's coverage
-    assert sum(f.why is not None for f in summary.findings) == 1
-    assert all(f.fix for f in summary.findings)
+    # the first warning whole, the nine later ones of the rule as one finding naming each place
+    first, later = summary.findings
+    assert first.rule == later.rule == "fk-missing-index" and first.why and first.file and first.line
+    assert later.message.startswith("9 more like the first:") and "d000d000_step_0.py:15" in later.fix
+    assert all(f"persons.c{i} (d{i:03d}d{i:03d}:15)" in later.message for i in range(1, 10))
+    assert all(f.fix for f in summary.findings) and later.why is None
     assert all(r.coverage for r in full.revisions) and not any(r.coverage for r in summary.revisions)
+    # the revisions' own lists keep every finding whole (Python callers, apply_fixes)
+    assert [len(r.findings) for r in summary.revisions] == [1] * 10
 
 
 def test_summary_points_long_repeated_warning_fixes_at_the_first(example_project, sqlite_url):
@@ -68,9 +74,46 @@ def test_summary_points_long_repeated_warning_fixes_at_the_first(example_project
         f"heavy 10-revision review JSON: summary {len(summary.model_dump_json())}, full {len(full.model_dump_json())}"
     )
     required = [f for f in summary.findings if f.rule == "add-column-required"]
-    assert len(required) == 10 and "UPDATE assignments SET n0" in (required[0].fix or "")
-    assert all("detail='full'" in (f.fix or "") for f in required[1:] if f.severity != "error")
+    assert len(required) == 2 and "UPDATE assignments SET n0" in (required[0].fix or "")
+    assert "detail='full'" in (required[1].fix or "") and "assignments.n9 (d009d009:16)" in required[1].message
     assert len(summary.model_dump_json()) < len(full.model_dump_json()) / 2
+
+
+def _mcp_review(project, url: str, **arguments) -> dict:
+    from mcp import Client
+
+    from alembic_mcp.server.app import build_server
+
+    async def call():
+        async with Client(build_server(str(project), {"database_url": url})) as client:
+            result = await client.call_tool("review_migration", arguments)
+            assert not result.is_error, result.content[0].text
+            return result.structured_content
+
+    return anyio.run(call)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_heavy_ten_revision_review_over_mcp_stays_under_8_kb(example_project, request, backend):
+    """Four rules firing in each of ten revisions on PostgreSQL (two on SQLite): the structured result an
+    agent receives stays under 8 kB by default, and detail='full' still lists every finding whole."""
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
+    upgrade_head(example_project, url)
+    ten_pending_revisions(example_project, heavy=True)
+    summary = _mcp_review(example_project, url)
+    full = _mcp_review(example_project, url, detail="full")
+    size = len(json.dumps(summary, separators=(",", ":")))
+    print(f"heavy 10-revision review over MCP ({backend}): summary {size} bytes, full {len(json.dumps(full))}")
+    assert size < SUMMARY_LIMIT
+    rules = {f["rule"] for f in full["findings"]}
+    assert {f["rule"] for f in summary["findings"]} == rules and len(full["findings"]) == 10 * len(rules)
+    for rule in rules:  # each rule: its first finding whole, then one finding naming the nine other places
+        first, later = [f for f in summary["findings"] if f["rule"] == rule]
+        assert first["fix"] and first["file"] and first["line"] and later["fix"]
+        assert later["message"].startswith("9 more like the first:") and first["file"] in later["fix"]
+        assert all(f"(d{i:03d}d{i:03d}:" in later["message"] for i in range(1, 10))
+    assert all("why" not in f for f in summary["findings"][len(rules) :])  # nothing sent empty
+    assert [r["counts"] for r in summary["revisions"]] == [{"warning": len(rules)}] * 10
 
 
 def test_bad_detail_is_refused(example_project, sqlite_url):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding, VerdictKind, VerdictResult
@@ -64,6 +64,28 @@ class ReviewMigrationResult(VerdictResult):
     suppressions: list[Suppression] = Field(default_factory=list)
     database: DatabaseContext
     autofix: AutofixReport | None = Field(default=None, description="apply_fixes=true: the fixes applied, and checks.")
+    _lean: bool = PrivateAttr(default=False)  # detail='summary': findings and revisions without empty fields
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self._lean and isinstance(data, dict):
+            data["findings"] = [_without_empty(item) for item in data.get("findings") or []]
+            data["revisions"] = [_without_empty(_nonzero_counts(item)) for item in data.get("revisions") or []]
+        return data
+
+
+def _nonzero_counts(revision: Any) -> Any:
+    if isinstance(revision, dict) and isinstance(revision.get("counts"), dict):
+        revision["counts"] = {key: count for key, count in revision["counts"].items() if count}
+    return revision
+
+
+def _without_empty(item: Any) -> Any:
+    """A finding or revision as a summary sends it: fields that hold nothing (null, [], {}) left out."""
+    if not isinstance(item, dict):
+        return item
+    return {key: value for key, value in item.items() if value is not None and value != [] and value != {}}
 
 
 Detail = Literal["summary", "full"]
@@ -82,24 +104,74 @@ LONG_ADVICE_CHARS = 300  # a warning's fix longer than this is given once per ru
 
 
 def with_detail(result: ReviewMigrationResult, detail: Detail) -> ReviewMigrationResult:
-    """detail='summary' keeps a multi-revision result small: a revision's coverage lists only the statements
-    the AST rules could not read whole (what a reader must look at), a rule's ``why`` is given at its first
-    finding only, and a warning's long fix too (later ones point at it); an error always keeps its own fix.
-    'full' keeps everything."""
+    """detail='summary' keeps a multi-revision result small, and loses nothing an agent acts on:
+
+    - a revision's coverage lists only the statements the AST rules could not read whole, and its counts
+      (as sent) only what it has;
+    - a rule's ``why`` is given at its first finding only, and a warning's long fix too (later ones point
+      at it); an error always keeps its own fix;
+    - across several revisions, the later warnings of a rule are one finding listing where they are
+      (table, column, revision and line), after the first one, which keeps its fix;
+    - fields holding nothing are left out of the output.
+    'full' keeps everything, one finding per place."""
     if detail == "full":
         return result
     for revision in result.revisions:
         revision.coverage = [c for c in revision.coverage if "ast" not in c.layers]
+    revision_of = {r.file: r.revision for r in result.revisions}
+    result.findings = _lean_findings(result.findings, revision_of, several=len(result.revisions) > 1)
+    result._lean = True
+    return result
+
+
+def _lean_findings(findings: list[Finding], revision_of: dict[str, str], several: bool) -> list[Finding]:
+    """The summary's findings: new objects where they differ (the revisions' own lists keep the originals)."""
     first: dict[str, Finding] = {}
-    for finding in result.findings:
+    later: dict[str, list[Finding]] = {}
+    out: list[Finding | str] = []  # a rule id marks where its grouped later warnings go
+    for finding in findings:
         earlier = first.setdefault(finding.rule, finding)
         if earlier is finding:
+            out.append(finding)
             continue
-        finding.why = None
-        if finding.severity != "error" and finding.fix and len(finding.fix) > LONG_ADVICE_CHARS:
-            where = f"{earlier.file}:{earlier.line}" if earlier.file and earlier.line else earlier.file or "above"
-            finding.fix = f"As the {finding.rule} fix at {where}, for this table and column (detail='full' shows it)."
-    return result
+        if several and finding.severity == "warning" and earlier.severity == "warning":
+            if finding.rule not in later:
+                out.append(finding.rule)
+            later.setdefault(finding.rule, []).append(finding)
+            continue
+        out.append(_repeated(finding, earlier))
+    return [item if isinstance(item, Finding) else _grouped(first[item], later[item], revision_of) for item in out]
+
+
+def _repeated(finding: Finding, earlier: Finding) -> Finding:
+    """A later finding of a rule: no ``why``; a warning's long fix points at the first one's."""
+    fix = finding.fix
+    if finding.severity != "error" and fix and len(fix) > LONG_ADVICE_CHARS:
+        fix = f"As the {finding.rule} fix at {_where(earlier)}, for this table and column (detail='full' shows it)."
+    return finding.model_copy(update={"why": None, "fix": fix})
+
+
+def _grouped(first: Finding, repeats: list[Finding], revision_of: dict[str, str]) -> Finding:
+    """The later warnings of one rule as one finding: where each is, and the first one's fix for them all."""
+    if len(repeats) == 1:
+        return _repeated(repeats[0], first)
+    places = "; ".join(_place(f, revision_of) for f in repeats)
+    return Finding(
+        rule=first.rule,
+        severity="warning",
+        message=f"{len(repeats)} more like the first: {places}.",
+        fix=f"The fix at {_where(first)}, for each place listed (detail='full' gives each finding whole).",
+    )
+
+
+def _place(finding: Finding, revision_of: dict[str, str]) -> str:
+    what = ".".join(part for part in (finding.table, finding.column) if part) or finding.message[:80]
+    where = revision_of.get(finding.file or "", finding.file or "?")
+    return f"{what} ({where}:{finding.line})" if finding.line else f"{what} ({where})"
+
+
+def _where(finding: Finding) -> str:
+    return f"{finding.file}:{finding.line}" if finding.file and finding.line else finding.file or "above"
 
 
 def _sentence(text: str) -> str:
