@@ -254,10 +254,24 @@ def test_dry_run_writes_nothing(example_project, sqlite_url):
 
     after = {p: p.read_bytes() for p in (example_project / "migrations").rglob("*") if p.is_file()}
     assert after == before
-    assert result.dry_run and not result.written and result.files_to_commit == []
+    assert result.dry_run and not result.written and result.files_to_commit == [result.file]
     assert result.file.startswith("migrations/versions/") and result.file.endswith("_add_middle_name.py")
     assert "add_column" in result.content and "middle_name" in result.upgrade_source
     assert result.verdict == "proceed"
+    assert f"rev_id={result.revision!r}" in result.next_steps[-1]
+
+
+def test_dry_run_and_real_run_agree_when_the_id_is_passed_back(example_project, sqlite_url):
+    upgrade_target(example_project, sqlite_url)
+    add_person_column(example_project, "middle_name = Column(String(80), nullable=True)")
+    dry = generate(example_project, sqlite_url, message="add middle_name", dry_run=True)
+    real = generate(example_project, sqlite_url, message="add middle_name", rev_id=dry.revision)
+    assert real.written and (real.revision, real.file) == (dry.revision, dry.file)
+    assert real.files_to_commit == dry.files_to_commit == [real.file]
+    def without_date(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("Create Date:")]
+
+    assert without_date((example_project / real.file).read_text()) == without_date(dry.content)
 
 
 @pytest.mark.postgres

@@ -43,6 +43,7 @@ def test_merge_two_heads_sqlite_rehearsed(example_project, sqlite_url):
     result = merge(example_project, overrides={"database_url": sqlite_url})
     assert result.verdict == "proceed", result
     assert result.written and result.heads_after == [result.revision]
+    assert result.files_to_commit == [result.file]
     assert sorted(result.merged_heads) == ["c0000001", "c0000002"]
     assert (example_project / result.file).is_file()
     assert "c0000001" in result.content and "c0000002" in result.content
@@ -93,6 +94,7 @@ def test_dry_run_writes_nothing(example_project):
     assert versions(example_project) == before
     assert result.file.startswith("migrations/versions/") and "join the branches" in result.content
     assert result.heads_after == [result.revision]
+    assert result.files_to_commit == [result.file]  # what the real run writes
 
 
 def test_merge_named_heads_and_bad_heads(example_project):

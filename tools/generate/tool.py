@@ -79,7 +79,9 @@ class GenerateMigrationResult(VerdictResult):
         "database (row counts and column facts from the target).",
     )
     files_to_commit: list[str] = Field(
-        default_factory=list, description="The migration plus the model files changed per git."
+        default_factory=list,
+        description="The migration plus the model files changed per git (a dry run: the same list the real run "
+        "gives when called with rev_id=revision).",
     )
     autofix: AutofixReport | None = Field(default=None, description="apply_fixes=true: the fixes applied.")
 
@@ -550,9 +552,8 @@ async def _reviewed_revision(
     files: list[str] = []
     review: list[ReviewMigrationResult | Finding] = []
 
-    async def commit_files() -> None:
-        if not dry_run:
-            files.extend(await files_to_commit(project, path))
+    async def commit_files() -> None:  # a dry run lists what the real run (same rev_id) would
+        files.extend(await files_to_commit(project, path))
 
     async def run_review() -> None:
         if fixes is not None:
@@ -661,7 +662,10 @@ def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]
     else:
         text += "; ready to commit after the rehearsal" if result.written else "; looks safe"
     if result.dry_run:
-        steps.append("Call generate_migration again without dry_run to write it.")
+        steps.append(
+            f"Call generate_migration again without dry_run and with rev_id={result.revision!r} to write this "
+            "revision (the same id and file)."
+        )
     elif not result.autogenerate:
         steps.append(f"Write the upgrade() and downgrade() bodies in {rel}, then call review_migration.")
     elif result.verdict == "fix":

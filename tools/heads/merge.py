@@ -46,6 +46,10 @@ class MergeHeadsResult(VerdictResult):
         default_factory=list, description="Tables changed by several heads that a human accepted merging."
     )
     rehearsal: Rehearsal = Field(default_factory=lambda: Rehearsal(ran=False))
+    files_to_commit: list[str] = Field(
+        default_factory=list,
+        description="The merge file to commit (a dry run: the file a real run writes); empty when nothing is written.",
+    )
 
 
 def validate_message(message: str) -> str:
@@ -222,6 +226,7 @@ async def _merge_and_rehearse(
         dry_run=dry_run,
         heads_after=raw["heads_after"],
         rehearsal=rehearsal,
+        files_to_commit=[rel] if written or (dry_run and not escalations) else [],
         findings=_merge_file_findings(project, path, raw) + rehearsal.notes,
         escalations=escalations,
         summary=summary,

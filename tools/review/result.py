@@ -66,8 +66,8 @@ class ReviewMigrationResult(VerdictResult):
     autofix: AutofixReport | None = Field(default=None, description="apply_fixes=true: the fixes applied, and checks.")
     _lean: bool = PrivateAttr(default=False)  # detail='summary': findings and revisions without empty fields
 
-    @model_serializer(mode="wrap")
-    def _serialize(self, handler: SerializerFunctionWrapHandler) -> Any:
+    @model_serializer(mode="wrap")  # no return annotation: the JSON schema stays the fields' own
+    def _serialize(self, handler: SerializerFunctionWrapHandler):
         data = handler(self)
         if self._lean and isinstance(data, dict):
             data["findings"] = [_without_empty(item) for item in data.get("findings") or []]
