@@ -87,6 +87,12 @@ elicitation the human is asked directly; otherwise they run `alembic-mcp approve
 --reason ...` in a terminal. Approved escalations come back under approvals (who, when, reason) and no
 longer count; editing the file voids them.
 
+Several revisions in one call are judged together: a finding another of them resolves (fk-missing-index:
+a later index or drop; json-column: a later jsonb conversion or drop; set-not-null: a CHECK IS NOT NULL
+added and validated earlier) comes back as info, `resolved_by <rev>:`, without a fix. detail='summary'
+(default) gives a rule's why and long fix once, and across revisions a rule's later warnings as one
+finding naming each place (table.column (revision:line)); detail='full' gives every finding whole.
+
 Call it after writing or generating a migration, before test_roundtrip. Default: every revision not
 yet applied to the target database (the heads when it cannot be reached). Never runs a migration or
 changes the database; without apply_fixes the only file it writes is the approvals log, when a human
