@@ -168,3 +168,28 @@ def test_rehearsal_carries_the_reviews_escalations_forward(empty_project, pg_url
     assert "drop-column-with-data" in {e.rule for e in result.escalations}
     assert "review_migration escalates these revisions" in result.summary
     assert not any("Commit" in step for step in result.next_steps)
+
+
+def test_mariadb_json_conversion_of_seed_text_is_a_seed_limitation(empty_project, mariadb_url):
+    """MariaDB converts to JSON with a json_valid() CHECK: seed text fails it as a check violation."""
+    project = make_project(empty_project)
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_table("events", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("payload", sa.Text()))',
+        'op.drop_table("events")',
+        message="events",
+    )
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        'op.alter_column("events", "payload", type_=sa.JSON(), existing_type=sa.Text())',
+        'op.alter_column("events", "payload", type_=sa.Text(), existing_type=sa.JSON())',
+        message="payload json",
+    )
+    result = roundtrip(project, mariadb_url, from_revision="r1", seed_rows=3)
+    assert result.failures == [], result.model_dump_json(indent=1)
+    assert [(s.revision, s.mode) for s in result.seed_limitations] == [("r3", "check-violation")]
+    assert_clean(result, mariadb_url)
