@@ -268,6 +268,7 @@ def test_dry_run_and_real_run_agree_when_the_id_is_passed_back(example_project, 
     real = generate(example_project, sqlite_url, message="add middle_name", rev_id=dry.revision)
     assert real.written and (real.revision, real.file) == (dry.revision, dry.file)
     assert real.files_to_commit == dry.files_to_commit == [real.file]
+
     def without_date(text: str) -> list[str]:
         return [line for line in text.splitlines() if not line.startswith("Create Date:")]
 

@@ -235,7 +235,15 @@ async def test_roundtrip(
     args.seed_rows = seed_rows if data_from == "seed" else 0
     args.trace_locks = trace_locks
     args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
-    run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+    reviewed: list[Escalation] = []
+
+    async def review_alongside() -> None:  # the review's own worker runs while the rehearsal does
+        if review is not None:
+            reviewed.extend(await review(under_test))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(review_alongside)
+        run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
     if run.app_check is not None:  # before _build: the verdict and next steps count its finding
         findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
     result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)
@@ -247,8 +255,8 @@ async def test_roundtrip(
     result.total_s = round(time.perf_counter() - started, 3)
     if run.problem is not None:
         _worker_failed(result, run.problem, run.timed_out, timeout_s, run.last_message)
-    elif review is not None:
-        _carry_review(result, await review(under_test))
+    else:
+        _carry_review(result, reviewed)
     await progress(args.total_steps, args.total_steps, result.summary)
     return result
 
