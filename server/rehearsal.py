@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from alembic_mcp.tools.core.config import Project
+from alembic_mcp.tools.review.autofix.apply import Rehearsal
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
 # Rehearsal findings that mean a changed revision does not run; others (drift from the models, locks)
@@ -25,8 +26,8 @@ FAILED = frozenset(
 )
 
 
-async def rehearse_changed(project: Project, revision: str, from_revision: str | None) -> str | None:
-    """None when upgrade, downgrade and upgrade again ran cleanly; else what failed."""
+async def rehearse_changed(project: Project, revision: str, from_revision: str | None) -> Rehearsal:
+    """Clean when upgrade, downgrade and upgrade again ran; else what failed, with the failed steps."""
     data_from: Literal["seed", "target"] = "target" if project.database_url is not None else "seed"
     result = await test_roundtrip(
         project, revision=revision, from_revision=from_revision or "base", data_from=data_from
@@ -39,4 +40,8 @@ async def rehearse_changed(project: Project, revision: str, from_revision: str |
         failed.append(result.summary)
     if result.steps_run < result.steps_planned and not failed:
         failed.append(f"{result.steps_run} of {result.steps_planned} steps ran")
-    return "; ".join(failed)[:2000] or None
+    if not failed:
+        return Rehearsal()
+    # the failed steps, to compare with another rehearsal; with no step to name, the failures themselves
+    steps = frozenset(f"{f.revision} {f.direction or f.phase} {f.mode}" for f in result.failures)
+    return Rehearsal("; ".join(failed)[:2000], steps or frozenset(failed))

@@ -279,21 +279,91 @@ def test_fixes_that_would_hide_an_escalation_are_undone(example_project, sqlite_
         return (await review_migration(project)).model_copy(update={"escalations": [], "verdict": "proceed"})
 
     result = anyio.run(lambda: apply_fixes(project, first, forgetful_review, rehearse_changed))
-    assert result.autofix is not None and result.autofix.restored and "escalation" in result.autofix.rehearsal
+    assert result.autofix is not None and result.autofix.restored and not result.autofix.applied
+    assert result.autofix.undone and all(
+        "hide escalation(s) drop-column-with-data" in u.reason for u in result.autofix.undone
+    )
     assert path.read_text() == before and result.verdict == "escalate"
 
 
-def test_failed_rehearsal_restores_every_file(example_project, pg_url):
-    """A downgrade that fails in the rehearsal: the lock_timeout fix is written, rehearsed, and undone."""
+def test_a_failure_the_fixes_did_not_cause_keeps_them(example_project, pg_url):
+    """A downgrade that fails with and without the fixes (issue 18: one unfixable finding undid every fix):
+    the lock_timeout fix stays, reviewed, and the report says the rehearsal could not prove it."""
     _upgrade_target(example_project, pg_url)
     _fill(pg_url)
     path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["lock-timeout"][1], 'op.execute("SELECT 1/0")')
-    before = path.read_text()
     result = _fix(example_project, pg_url)
-    assert result.autofix is not None and result.autofix.restored, result.model_dump_json(indent=1)
-    assert "rehearsal failed" in result.autofix.rehearsal and result.autofix.files_to_commit == []
+    report = result.autofix
+    assert report is not None and report.written and not report.restored, result.model_dump_json(indent=1)
+    assert {(a.rule, a.checked) for a in report.applied} == {
+        ("missing-lock-timeout", "reviewed; see rehearsal"),
+        ("downgrade-not-inverse", "reviewed; see rehearsal"),
+    }
+    assert report.rehearsal.startswith("the rehearsal fails the same way without the fixes (")
+    assert "not proven by this rehearsal" in report.rehearsal and report.undone == []
+    assert report.files_to_commit == [str(path.relative_to(example_project))]
+    assert _body(path, "upgrade") == CASES["lock-timeout"][3]
+    assert _body(path, "downgrade") == "op.drop_column('persons', 'nick')\nop.execute(\"SELECT 1/0\")"
+    assert "autofix-failed" not in {f.rule for f in result.findings}
+
+
+def _refusing(marker: str):
+    """The real rehearsal, failing besides whenever a migration file holds ``marker`` (a fix the data breaks)."""
+    from alembic_mcp.tools.review.autofix.apply import Rehearsal
+
+    async def rehearse(project, revision, from_revision):
+        found = await rehearse_changed(project, revision, from_revision)
+        versions = project.root / "migrations" / "versions"
+        if any(marker in f.read_text() for f in versions.glob("*.py")):
+            return Rehearsal(f"refused: {marker}", found.steps | {f"{revision} upgrade refused"})
+        return found
+
+    return rehearse
+
+
+def test_only_the_fix_that_fails_its_rehearsal_is_undone(example_project, pg_url):
+    from alembic_mcp.tools.review.autofix.apply import apply_fixes
+
+    _upgrade_target(example_project, pg_url)
+    _fill(pg_url)
+    path = write_revision(
+        example_project, "c3c3c3c30003", HEAD, CASES["index-concurrently"][1], CASES["index-concurrently"][2]
+    )
+    project = load_project(example_project, {"database_url": pg_url})
+    first = anyio.run(lambda: review_migration(project))
+    again = lambda: review_migration(project)  # noqa: E731
+    result = anyio.run(lambda: apply_fixes(project, first, again, _refusing("postgresql_concurrently")))
+    report = result.autofix
+    assert report is not None and report.written and not report.restored, result.model_dump_json(indent=1)
+    assert [a.rule for a in report.applied] == ["missing-lock-timeout"]
+    assert [(u.rule, u.line) for u in report.undone] == [("create-index-non-concurrent", 15)]
+    assert report.undone[0].reason.startswith("the rehearsal failed with it: refused: postgresql_concurrently")
+    assert _body(path, "upgrade") == LOCK + "\n" + CASES["index-concurrently"][1]
+    assert report.rehearsal == "the kept fixes rehearsed cleanly"
+    undone = [f for f in result.findings if f.rule == "autofix-failed"]
+    assert len(undone) == 1 and undone[0].message.startswith("1 fix(es) undone, the others kept: create-index")
+    assert "create-index-non-concurrent" in {f.rule for f in result.findings} and result.verdict == "fix"
+
+
+def test_an_interrupted_check_puts_every_file_back(example_project, sqlite_url):
+    """Whatever stops the checks (here the rehearsal raises, as a cancelled call does) leaves the files as
+    they were: no unchecked fix stays."""
+    from alembic_mcp.tools.review.autofix.apply import apply_fixes
+
+    _upgrade_target(example_project, sqlite_url)
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["empty-downgrade"][1], "pass")
+    before = path.read_text()
+    project = load_project(example_project, {"database_url": sqlite_url})
+    first = anyio.run(lambda: review_migration(project))
+
+    async def interrupted(project, revision, from_revision):
+        assert path.read_text() != before  # the fix is written while it is checked
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        anyio.run(lambda: apply_fixes(project, first, lambda: review_migration(project), interrupted))
     assert path.read_text() == before
-    assert "autofix-failed" in {f.rule for f in result.findings}
+    assert not list(path.parent.glob(".*.tmp"))
 
 
 def test_diff_only_writes_nothing_and_read_only_refuses(example_project, sqlite_url):

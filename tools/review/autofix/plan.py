@@ -47,6 +47,10 @@ HUMAN_CHOICE = {
 ANSWERED_ESCALATION = {"empty-downgrade": "unclear-rollback"}
 MAX_EDITS = 50
 
+# A fix's identity across runs of fix_source: the rule and the finding's message (the lint runs without
+# database facts, so the message depends only on the source).
+FixKey = tuple[str, str]
+
 
 @dataclass
 class FileFix:
@@ -67,6 +71,8 @@ class FixContext:
     models: dict[tuple[str, str], ModelDefault]
     env_sets_lock_timeout: bool = False
     split: bool = False  # the three-phase fix as three revisions (the file is a head)
+    only: frozenset[FixKey] | None = None  # apply only these fixes (None: every one); the others stay as they are
+    skip: frozenset[FixKey] = frozenset()  # never apply these (fixes undone after their checks failed)
 
 
 def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit, list[NewRevision]]:
@@ -99,8 +105,10 @@ def fix_source(source: str, ctx: FixContext, lint: Callable[[str, FixContext], l
         if not hits:
             break
         hit = min(hits, key=lambda h: (order[h.finding.rule], h.span[0]))
-        tried.add((hit.finding.rule, hit.finding.message))
-        _apply_one(result, hit, ctx)
+        key = (hit.finding.rule, hit.finding.message)
+        tried.add(key)
+        if (ctx.only is None or key in ctx.only) and key not in ctx.skip:
+            _apply_one(result, hit, ctx)
     return result
 
 
