@@ -17,6 +17,7 @@ from alembic_mcp.tools.review.autofix.literal import WHERE, literal_edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
 from alembic_mcp.tools.review.autofix.split import NewRevision
 from alembic_mcp.tools.review.rules import lint_migration
+from alembic_mcp.tools.review.rules.columns import FK_BACKFILL
 from alembic_mcp.tools.review.rules.registry import Hit
 
 # The finding ids an edit can fix, in the order they are applied (names before what uses the names; the
@@ -46,6 +47,10 @@ HUMAN_CHOICE = {
 # the exact inverse of simple operations is that answer (and the rehearsal runs it on the target's rows).
 ANSWERED_ESCALATION = {"empty-downgrade": "unclear-rollback"}
 MAX_EDITS = 50
+FK_LOOKUP = (
+    "a foreign key column: its backfill is the lookup of the parent row in the finding's fix, never a constant; "
+    "apply it by hand, then rehearse with data_from='target': the rows it leaves unmatched are a human's decision"
+)
 
 # A fix's identity across runs of fix_source: the rule and the finding's message (the lint runs without
 # database facts, so the message depends only on the source).
@@ -77,6 +82,8 @@ class FixContext:
 
 def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit, list[NewRevision]]:
     rule = hit.finding.rule
+    if rule == "add-column-required" and (hit.finding.fix or "").startswith(FK_BACKFILL):
+        return FK_LOOKUP
     if rule == "add-column-required":
         key = (hit.finding.table or "", hit.finding.column or "")
         return backfill_edit(hit, source, ctx.models.get(key), ctx.backend, ctx.split)
