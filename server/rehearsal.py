@@ -40,8 +40,9 @@ async def rehearse_changed(project: Project, revision: str, from_revision: str |
         failed.append(result.summary)
     if result.steps_run < result.steps_planned and not failed:
         failed.append(f"{result.steps_run} of {result.steps_planned} steps ran")
+    deploy = result.deploy.env_py if result.deploy is not None else None
     if not failed:
-        return Rehearsal()
+        return Rehearsal(deploy=deploy)
     # the failed steps, to compare with another rehearsal; with no step to name, the failures themselves
     steps = frozenset(f"{f.revision} {f.direction or f.phase} {f.mode}" for f in result.failures)
-    return Rehearsal("; ".join(failed)[:2000], steps or frozenset(failed))
+    return Rehearsal("; ".join(failed)[:2000], steps or frozenset(failed), deploy)

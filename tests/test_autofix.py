@@ -132,8 +132,7 @@ CASES = {
         'ondelete="RESTRICT")',
         'op.drop_constraint("fk_assignments_person", "assignments", type_="foreignkey")',
         LOCK + "\nop.create_foreign_key('fk_assignments_person', 'assignments', 'persons', ['person_id'], ['id'], "
-        "ondelete='RESTRICT', postgresql_not_valid=True)"
-        '\nop.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_assignments_person")',
+        "ondelete='RESTRICT', postgresql_not_valid=True)",
         'op.drop_constraint("fk_assignments_person", "assignments", type_="foreignkey")',
         {"fk-not-valid-missing", "missing-lock-timeout"},
     ),
@@ -143,8 +142,7 @@ CASES = {
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         LOCK
         + "\nop.create_check_constraint(op.f('ck_acgme_compliance_duty_hours'), 'acgme_compliance', 'duty_hours >= 0', "
-        "postgresql_not_valid=True)"
-        '\nop.execute("ALTER TABLE acgme_compliance VALIDATE CONSTRAINT ck_acgme_compliance_duty_hours")',
+        "postgresql_not_valid=True)",
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         {"unnamed-constraint", "fk-not-valid-missing", "missing-lock-timeout"},
     ),
@@ -179,6 +177,39 @@ def test_fix_on_postgresql_gives_the_expected_file(name, example_project, pg_url
     assert not {f.rule for f in result.findings} & cleared
     assert _body(path, "upgrade") == fixed_up
     assert _body(path, "downgrade") == fixed_down
+    validates = list(path.parent.glob("*_validate_*.py"))
+    if "fk-not-valid-missing" in cleared:  # the VALIDATE in a new revision after the fixed one, never beside it
+        (validate,) = validates
+        assert "VALIDATE CONSTRAINT" in _body(validate, "upgrade") and "VALIDATE" not in path.read_text()
+        assert f"down_revision = {path.name[:12]!r}" in validate.read_text()
+        assert str(validate.relative_to(example_project)) in result.autofix.files_to_commit
+    else:
+        assert validates == []
+
+
+@pytest.mark.parametrize("per_migration", [False, True])
+def test_the_validate_note_follows_how_env_py_deploys(per_migration, example_project, pg_url):
+    """NOT VALID then VALIDATE saves lock time only when the VALIDATE commits on its own (issue 18)."""
+    if per_migration:
+        env = example_project / "migrations" / "env.py"
+        env.write_text(
+            env.read_text().replace("connection=connection,", "connection=connection, transaction_per_migration=True,")
+        )
+    result, path = _run_case("fk-not-valid", example_project, pg_url)
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    (validate,) = path.parent.glob("*_validate_*.py")
+    notes = {a.rule: a.note for a in result.autofix.applied}
+    if per_migration:
+        assert notes["fk-not-valid-missing"] == (
+            f"VALIDATE is in new revision {validate.name[:12]}: env.py commits each revision on its own, so it "
+            "scans without blocking writes."
+        )
+    else:
+        assert notes["fk-not-valid-missing"].startswith(
+            f"VALIDATE is in new revision {validate.name[:12]}, but env.py runs all pending revisions in one "
+            "transaction: it saves lock time only when deployed on its own (alembic upgrade c3c3c3c30003 first"
+        )
+    assert result.verdict == "proceed", [(f.rule, f.message) for f in result.findings]
 
 
 def test_boolean_with_model_default_goes_from_fix_to_proceed_in_one_call(example_project, pg_url):

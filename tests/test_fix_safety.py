@@ -380,3 +380,24 @@ def test_probable_rename_to_a_foreign_key_names_the_parent_and_does_not_split():
     fix = finding.fix or ""
     assert finding.severity == "warning" and not LATER.search(fix) and "drop-column-with-data" in fix
     assert "UPDATE assignments SET rotation_nme = p.id FROM rotations p WHERE p.<column matching rotation_name>" in fix
+
+
+# ------------------------------------------------------------------ VALIDATE after NOT VALID (issue 18)
+
+
+@pytest.mark.parametrize("case", [c for c in _fixable_cases() if c.rule == "fk-not-valid-missing"], ids=_case_id)
+def test_validate_is_never_code_beside_the_not_valid(case):
+    """In one revision (one transaction) VALIDATE saves no lock time: the fix leaves it to a new revision."""
+    for hit in _hits(case_source(case.upgrade, case.downgrade, case.header), case.rule, case.backend):
+        fix = hit.finding.fix or ""
+        assert "VALIDATE" not in strip_comments(fix) and "autocommit_block" not in fix
+        assert "in a new revision after this one" in fix
+
+
+def test_a_validate_revision_draws_no_findings():
+    source = case_source(
+        "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+        'op.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_assignments_rotation_id_rotations")',
+        "pass",
+    )
+    assert [h.finding.rule for h in lint_migration(parse_source(source), "m.py", "postgresql").hits] == []

@@ -53,6 +53,7 @@ class Rehearsal:
 
     failure: str | None = None
     steps: frozenset[str] = frozenset()
+    deploy: str | None = None  # how env.py deploys: per-migration, single, unknown (None: not read)
 
 
 # Rehearse the revisions from ``from_revision`` (exclusive) to ``revision``. Supplied by the caller (the
@@ -189,16 +190,17 @@ class Fixer:
         wanted = frozenset(f.rule for f in reported if f.rule in AUTO_FIXABLE)
         source = _versions_file(self.project, revision.file).read_text(encoding="utf-8")
         source = self.written.originals.get(_versions_file(self.project, revision.file), source)
-        split = self.split and revision.revision in _heads(self.project)
+        head = revision.revision in _heads(self.project)
         ctx = FixContext(
             revision.file,
             first.database.backend,
             wanted,
             self.models,
             env_sets_lock_timeout(self.project),
-            split,
-            only,
-            skip,
+            split=self.split and head,
+            head=head,
+            only=only,
+            skip=skip,
         )
         fixed = fix_source(source, ctx)
         if fixed.after != source:
@@ -250,10 +252,49 @@ def _report(first: ReviewMigrationResult, plan: Plan) -> AutofixReport:
     return report
 
 
-def _applied(file: str, fix: FileFix, checked: str) -> list[AppliedFix]:
+def _applied(
+    file: str, fix: FileFix, checked: str, revision: str | None = None, deploy: str | None = None
+) -> list[AppliedFix]:
+    note = _deploy_notes(fix, revision, deploy)
     return [
-        AppliedFix(rule=e.rule, file=file, line=e.line, message=m, diff=d, checked=checked) for e, m, d in fix.applied
+        AppliedFix(rule=e.rule, file=file, line=e.line, message=m, diff=d, checked=checked, note=note.get(e.rule))
+        for e, m, d in fix.applied
     ]
+
+
+AUTOCOMMIT_NOTE = (
+    "env.py runs all pending revisions in one transaction: the autocommit block commits it there, so the revisions "
+    "before it stay applied if a later one fails; deploy this revision on its own, or set "
+    "transaction_per_migration=True in env.py's context.configure."
+)
+
+
+def _deploy_notes(fix: FileFix, revision: str | None, deploy: str | None) -> dict[str, str]:
+    """What a fix's effect depends on, given how env.py deploys, keyed by the rule it fixes."""
+    notes = dict.fromkeys(("create-index-non-concurrent", "drop-index-non-concurrent"), AUTOCOMMIT_NOTE)
+    notes = notes if deploy == "single" else {}
+    validate = _validate_note(fix, revision, deploy)
+    return {**notes, "fk-not-valid-missing": validate} if validate else notes
+
+
+def _validate_note(fix: FileFix, revision: str | None, deploy: str | None) -> str | None:
+    """What a VALIDATE moved to its own revision saves, given how env.py deploys."""
+    ids = ", ".join(n.revision for n in fix.new_revisions if n.slug.startswith("validate_"))
+    if not ids:
+        return None
+    if deploy == "per-migration":
+        text = f"VALIDATE is in new revision {ids}: env.py commits each revision on its own, so it scans without "
+        text += "blocking writes."
+    elif deploy == "single":
+        text = (
+            f"VALIDATE is in new revision {ids}, but env.py runs all pending revisions in one transaction: it "
+            f"saves lock time only when deployed on its own (alembic upgrade {revision} first, then head) or "
+            "with transaction_per_migration=True in env.py's context.configure."
+        )
+    else:
+        text = f"VALIDATE is in new revision {ids}: it saves lock time only when that revision commits on its own "
+        text += "(transaction_per_migration=True in env.py, or its own alembic upgrade)."
+    return text
 
 
 def _lost_escalations(first: ReviewMigrationResult, second: ReviewMigrationResult, applied: Iterable[str]) -> list[str]:
@@ -356,7 +397,10 @@ def _result(
         report.applied, report.restored = [], True
         return _with_finding(first, report, f"Every fix was undone: {'; '.join(u.reason for u in report.undone)}")
     checked = "reviewed and rehearsed cleanly" if kept.rehearsal.failure is None else "reviewed; see rehearsal"
-    report.applied = [a for file, fix in kept.plan.values() for a in _applied(file, fix, checked)]
+    deploy = kept.rehearsal.deploy
+    report.applied = [
+        a for revision, (file, fix) in kept.plan.items() for a in _applied(file, fix, checked, revision, deploy)
+    ]
     report.written, report.files_to_commit = True, fixer.written.changed_files()
     result = kept.review.model_copy(update={"autofix": report})
     if report.undone:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from alembic_mcp.tools.history.migration_ast import parse_source
 from alembic_mcp.tools.review.autofix.backfill import backfill_edit
 from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, unified_diff
-from alembic_mcp.tools.review.autofix.literal import WHERE, literal_edit
+from alembic_mcp.tools.review.autofix.literal import WHERE, later_step, literal_edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
-from alembic_mcp.tools.review.autofix.split import NewRevision
+from alembic_mcp.tools.review.autofix.split import NewRevision, validate_revision
 from alembic_mcp.tools.review.rules import lint_migration
 from alembic_mcp.tools.review.rules.columns import FK_BACKFILL
 from alembic_mcp.tools.review.rules.registry import Hit
@@ -47,6 +47,10 @@ HUMAN_CHOICE = {
 # the exact inverse of simple operations is that answer (and the rehearsal runs it on the target's rows).
 ANSWERED_ESCALATION = {"empty-downgrade": "unclear-rollback"}
 MAX_EDITS = 50
+NOT_A_HEAD = (
+    "its VALIDATE belongs in a new revision after this one, and revisions already follow this one: apply the "
+    "finding's fix by hand, with the VALIDATE in a revision after the head"
+)
 FK_LOOKUP = (
     "a foreign key column: its backfill is the lookup of the parent row in the finding's fix, never a constant; "
     "apply it by hand, then rehearse with data_from='target': the rows it leaves unmatched are a human's decision"
@@ -76,6 +80,7 @@ class FixContext:
     models: dict[tuple[str, str], ModelDefault]
     env_sets_lock_timeout: bool = False
     split: bool = False  # the three-phase fix as three revisions (the file is a head)
+    head: bool = False  # the file is a head: a step for a new revision after it can be written
     only: frozenset[FixKey] | None = None  # apply only these fixes (None: every one); the others stay as they are
     skip: frozenset[FixKey] = frozenset()  # never apply these (fixes undone after their checks failed)
 
@@ -88,7 +93,12 @@ def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit
         key = (hit.finding.table or "", hit.finding.column or "")
         return backfill_edit(hit, source, ctx.models.get(key), ctx.backend, ctx.split)
     if rule in WHERE:
-        return literal_edit(hit)
+        edit, later = literal_edit(hit), later_step(hit)
+        if isinstance(edit, str) or later is None:
+            return edit
+        if not ctx.head:
+            return NOT_A_HEAD
+        return edit, [validate_revision(later)]
     return HUMAN_CHOICE.get(rule, "its fix needs a human's choice")
 
 

@@ -13,6 +13,7 @@ class AppliedFix(BaseModel):
     message: str = Field(description="The finding the edit fixed.")
     diff: str = Field(description="Unified diff of this edit.")
     checked: str = Field(default="", description="How the kept fix was checked (see rehearsal).")
+    note: str | None = Field(default=None, description="What the fix depends on (how env.py deploys a VALIDATE).")
 
 
 class UndoneFix(BaseModel):
