@@ -652,7 +652,12 @@ def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]
     text = f"{action} ({what}, revision {result.revision}, after {', '.join(result.down_revision) or 'base'})"
     steps: list[str] = []
     if result.verdict == "escalate":
-        text += "; a human must decide: " + "; ".join(e.reason for e in result.escalations)
+        text += "; a human must decide: " + "; ".join(e.reason.rstrip(".") for e in result.escalations)
+        if any(f.severity == "error" for f in result.findings):
+            steps.append(
+                "Apply the error findings' fixes first (review_migration(apply_fixes=true) does the mechanical "
+                "ones): any edit of the file voids an approval."
+            )
         steps.append("Show the escalations to a human and wait for their decision before going on.")
     elif result.verdict == "fix":
         rules = sorted({f.rule for f in result.findings if f.severity == "error"})

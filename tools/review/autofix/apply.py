@@ -42,7 +42,7 @@ from alembic_mcp.tools.review.autofix.plan import (
 )
 from alembic_mcp.tools.review.autofix.result import AppliedFix, AutofixReport, NotApplied, UndoneFix
 from alembic_mcp.tools.review.pipeline import env_sets_lock_timeout
-from alembic_mcp.tools.review.result import ReviewedRevision, ReviewMigrationResult
+from alembic_mcp.tools.review.result import MECHANICAL_HINT, ReviewedRevision, ReviewMigrationResult
 from alembic_mcp.tools.worker.ops.plain_module import NotPlainModule, check_plain_module
 
 
@@ -402,7 +402,9 @@ def _result(
         a for revision, (file, fix) in kept.plan.items() for a in _applied(file, fix, checked, revision, deploy)
     ]
     report.written, report.files_to_commit = True, fixer.written.changed_files()
-    result = kept.review.model_copy(update={"autofix": report})
+    # the mechanical fixes were just applied: what remains is in not_applied, with why
+    steps = [step for step in kept.review.next_steps if step != MECHANICAL_HINT]
+    result = kept.review.model_copy(update={"autofix": report, "next_steps": steps})
     if report.undone:
         undone_text = "; ".join(f"{u.rule} (line {u.line}): {u.reason}" for u in report.undone)
         return _with_finding(result, report, f"{len(report.undone)} fix(es) undone, the others kept: {undone_text}")
