@@ -401,3 +401,13 @@ def test_a_validate_revision_draws_no_findings():
         "pass",
     )
     assert [h.finding.rule for h in lint_migration(parse_source(source), "m.py", "postgresql").hits] == []
+
+
+def test_the_rehearsals_not_null_advice_never_offers_a_constant_for_a_key():
+    """The rows a lookup left NULL (issue 18): the advice asks a human, no `SET rotation_id = ...` to paste."""
+    from alembic_mcp.tools.roundtrip.diagnosis import explain
+
+    facts = {"table": "assignments", "column": "rotation_id", "operation": "AlterColumnOp", "violating_rows": 3}
+    words = explain("not-null-violation", facts, "upgrade", "r2", "postgresql")
+    assert "SET rotation_id = ..." not in words["fix"] and "SET rotation_id = <that value>" in words["fix"]
+    assert words["fix"].startswith("Decide with a human") and "never one constant" in words["fix"]
