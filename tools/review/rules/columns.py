@@ -71,18 +71,24 @@ class Lookup:
     key: str
     old: str | None = None
     match: str | None = None
+    new: str | None = None  # the foreign key column itself
 
 
-def lookup_update(table: str, col: str, look: Lookup, backend: str | None) -> str:
-    """The UPDATE that fills ``table.col`` from the parent row whose ``match`` equals the old column."""
+def lookup_update(table: str, col: str, look: Lookup, backend: str | None, reverse: bool = False) -> str:
+    """The UPDATE that fills ``table.col`` from the parent row whose ``match`` equals the old column; with
+    ``reverse``, the old column (``col``) back from the parent row the key points at."""
     alias = look.parent[0] if look.parent[0] != table[0] else "p"
-    if backend in ("mysql", "mariadb"):
-        return (
-            f"UPDATE {table} JOIN {look.parent} {alias} ON {alias}.{look.match} = {table}.{look.old} "
-            f"SET {table}.{col} = {alias}.{look.key}"
+    value, on = (
+        (look.match, f"{alias}.{look.key} = {table}.{look.new}")
+        if reverse
+        else (
+            look.key,
+            f"{alias}.{look.match} = {table}.{look.old}",
         )
-    where = f"{alias}.{look.match} = {table}.{look.old}"
-    return f"UPDATE {table} SET {col} = {alias}.{look.key} FROM {look.parent} {alias} WHERE {where}"
+    )
+    if backend in ("mysql", "mariadb"):
+        return f"UPDATE {table} JOIN {look.parent} {alias} ON {on} SET {table}.{col} = {alias}.{value}"
+    return f"UPDATE {table} SET {col} = {alias}.{value} FROM {look.parent} {alias} WHERE {on}"
 
 
 def _nullable_add(op: OpCall, column: ast.Call) -> str:
@@ -141,8 +147,8 @@ def _lookup(state, op: OpCall, spec) -> Lookup | None:
     for other in state.up:
         old = name_value(other.arg(1, "column_name")) if other.name == "drop_column" else None
         if other.table == op.table and other.line > op.line and old and old.startswith(stem + "_"):
-            return Lookup(parent, key, old, old[len(stem) + 1 :])
-    return Lookup(parent, key)
+            return Lookup(parent, key, old, old[len(stem) + 1 :], spec.name)
+    return Lookup(parent, key, new=spec.name)
 
 
 def _fix_set_not_null(table: str | None, col: str | None, pg: bool) -> str:
@@ -370,6 +376,54 @@ def add_column(state, op: OpCall) -> None:
         state.clear(ADD_COLUMN_REQUIRED.id, table)
 
 
+def _replaced_by_key(state, table: str | None, col: str | None) -> Lookup | None:
+    """How upgrade() replaced ``table.col`` by a foreign key column filled by a lookup, if it did."""
+    for up in state.up:
+        spec = column_spec(up.arg(1, "column")) if up.name == "add_column" and up.table == table else None
+        look = _lookup(state, up, spec) if spec is not None else None
+        if look is not None and look.old == col and look.match is not None:
+            return look
+    return None
+
+
+def _fix_restore_replaced(op: OpCall, spec, type_src: str, look: Lookup, backend: str | None) -> str:
+    table, col = str(op.table), str(spec.name)
+    add, enforce = _required_steps(table, col, type_src, op.batch_table is not None)
+    add = add if op.batch_table is not None else _nullable_add(op, spec.node)
+    update = lookup_update(table, col, look, backend, reverse=True)
+    return (
+        f"{FK_BACKFILL}upgrade() replaced {col} by {look.new} (references {look.parent}.{look.key}): restore "
+        f"{col} by a lookup of {look.parent}.{look.match}, before {look.new} is dropped\n"
+        f"{add}\nop.execute({update!r})\n{enforce}"
+    )
+
+
+@on_file
+def downgrade_required_column(state) -> None:
+    """downgrade() adding a NOT NULL column without a server default back to a table with rows fails as an
+    upgrade would: the column dropped by upgrade() comes back nullable, refilled, then NOT NULL."""
+    created = {o.table for o in state.up if o.name == "create_table"}
+    for op in state.down:
+        spec = column_spec(op.arg(1, "column")) if op.name == "add_column" and op.table not in created else None
+        if spec is None or spec.nullable is not False or spec.server_default is not None or spec.primary_key:
+            continue
+        type_src, look = type_label(spec.type_node), _replaced_by_key(state, op.table, spec.name)
+        fix = (
+            _fix_required(op.table, spec.name, type_src, op.batch_table is not None)
+            if look is None
+            else _fix_restore_replaced(op, spec, type_src, look, state.backend)
+        )
+        message = f"downgrade() adds NOT NULL column {op.table}.{spec.name} back to existing table {op.table} "
+        state.emit(
+            ADD_COLUMN_REQUIRED,
+            op,
+            message + "without a server_default.",
+            fix,
+            column=spec.name,
+            fact=RowsFact(op.table),
+        )
+
+
 def _volatile_default(state, op: OpCall, spec) -> None:
     table, col = op.table, spec.name
     default = default_text(spec.server_default)
@@ -540,6 +594,27 @@ CASES = cases(
         'op.drop_column("assignments", "rotation_id")',
         column="rotation_id",
         fix_contains=("references rotations.id: which rotations row", "a human's decision", "never one constant"),
+    ),
+    Case(
+        "add-column-required",
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))\n'
+        'op.create_foreign_key("fk_a_r", "assignments", "rotations", ["rotation_id"], ["id"])\n'
+        'op.drop_column("assignments", "rotation_name")',
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=False))\n'
+        'op.drop_constraint("fk_a_r", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "rotation_id")',
+        column="rotation_name",
+        message_contains=("downgrade() adds NOT NULL column assignments.rotation_name back",),
+        fix_contains=(
+            "op.execute('UPDATE assignments SET rotation_name = r.name FROM rotations r "
+            "WHERE r.id = assignments.rotation_id')",
+        ),
+    ),
+    Case(
+        "add-column-required",
+        'op.drop_column("assignments", "rotation_name")',
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=True))',
+        triggers=False,
     ),
     Case(
         "set-not-null",
