@@ -411,3 +411,25 @@ def test_the_rehearsals_not_null_advice_never_offers_a_constant_for_a_key():
     words = explain("not-null-violation", facts, "upgrade", "r2", "postgresql")
     assert "SET rotation_id = ..." not in words["fix"] and "SET rotation_id = <that value>" in words["fix"]
     assert words["fix"].startswith("Decide with a human") and "never one constant" in words["fix"]
+
+
+@pytest.mark.parametrize("env_py", ["single", "per-migration"])
+def test_the_rehearsals_validate_advice_follows_the_deploy(env_py):
+    """A NOT VALID named through op.f() is matched to its VALIDATE; the advice never offers an autocommit
+    block (it would commit a one-transaction deploy early)."""
+    from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings
+
+    create = (
+        "op.create_foreign_key(op.f('fk_a_r'), 'assignments', 'rotations', ['rotation_id'], ['id'], "
+        "postgresql_not_valid=True)"
+    )
+    validate = 'op.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_a_r")'
+    mode = DeployMode(env_py=env_py, rehearsal="per-step")
+    separate = deploy_findings(mode, {"r1": ("r1.py", create), "r2": ("r2.py", validate)})
+    together = deploy_findings(mode, {"r1": ("r1.py", create + "\n" + validate)})
+    assert [f.rule for f in together] == ["deploy-validate-same-transaction"]
+    assert [f.rule for f in separate] == (["deploy-validate-same-transaction"] if env_py == "single" else [])
+    for finding in separate + together:
+        assert "autocommit" not in (finding.fix or "")
+    if env_py == "single":
+        assert "alembic upgrade r1 first" in (separate[0].fix or "")

@@ -166,11 +166,15 @@ def next_steps(result: ReviewMigrationResult) -> list[str]:
     for f in errors:
         where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""
         steps.append(f"[{f.rule}] {where}: apply the fix, then call review_migration again.")
-    if any(f.rule in _auto_fixable() for f in errors):
+    if any(f.rule in _auto_fixable() and not (f.fix or "").startswith(_FK_BACKFILL) for f in errors):
         steps.insert(0, MECHANICAL_HINT)
     if not steps:
         steps.append("Call test_roundtrip to rehearse upgrade/downgrade on a scratch database.")
     return steps[:20]
+
+
+# autofix leaves a foreign key's lookup backfill to the agent (rules/columns.py FK_BACKFILL)
+_FK_BACKFILL = "# foreign key: "
 
 
 def _auto_fixable() -> tuple[str, ...]:
