@@ -433,3 +433,22 @@ def test_the_rehearsals_validate_advice_follows_the_deploy(env_py):
         assert "autocommit" not in (finding.fix or "")
     if env_py == "single":
         assert "alembic upgrade r1 first" in (separate[0].fix or "")
+
+
+def test_autofix_restores_a_replaced_column_in_downgrade_by_the_reverse_lookup():
+    from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE, FK_LOOKUP, FixContext, fix_source
+
+    upgrade = FK_REPLACES_NAME
+    downgrade = (
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=False))\n'
+        'op.drop_constraint("fk_a_r", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "rotation_id")'
+    )
+    fixed = fix_source(case_source(upgrade, downgrade), FixContext("m.py", "postgresql", frozenset(AUTO_FIXABLE), {}))
+    assert [(e.rule, e.where) for e, _, _ in fixed.applied if e.rule == "add-column-required"] == [
+        ("add-column-required", "replace")
+    ]
+    assert ("add-column-required", 9, FK_LOOKUP) in fixed.advice  # the upgrade's lookup stays the agent's
+    down = fixed.after[fixed.after.index("def downgrade") :]
+    assert down.index("nullable=True") < down.index("UPDATE assignments SET rotation_name = r.name FROM rotations r")
+    assert down.index("WHERE r.id = assignments.rotation_id") < down.index('drop_column("assignments", "rotation_id")')

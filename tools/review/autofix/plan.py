@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import parse_source
 from alembic_mcp.tools.review.autofix.backfill import backfill_edit
-from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, unified_diff
+from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, strip_comments, unified_diff
 from alembic_mcp.tools.review.autofix.literal import WHERE, later_step, literal_edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
 from alembic_mcp.tools.review.autofix.split import NewRevision, validate_revision
@@ -88,6 +88,8 @@ class FixContext:
 def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit, list[NewRevision]]:
     rule = hit.finding.rule
     if rule == "add-column-required" and (hit.finding.fix or "").startswith(FK_BACKFILL):
+        if hit.finding.message.startswith("downgrade()"):  # the reverse lookup: every key names its parent row
+            return Edit(rule, hit.span[0], "replace", strip_comments(hit.finding.fix or ""), hit.span)
         return FK_LOOKUP
     if rule == "add-column-required":
         key = (hit.finding.table or "", hit.finding.column or "")
