@@ -491,3 +491,23 @@ def test_split_writes_three_revisions(example_project, pg_url):
     )
     assert "down_revision = 'c3c3c3c30003'" in backfill.read_text()
     assert result.verdict == "proceed", [(f.rule, f.severity, f.file) for f in result.findings]
+
+
+def test_generate_with_fixes_lists_the_validate_revision_it_adds(example_project, pg_url):
+    """A VALIDATE autofix moves to a new revision is a file to commit with the migration (issue 18)."""
+    from alembic_mcp.tools.generate.tool import generate_migration
+
+    _upgrade_target(example_project, pg_url)
+    _fill_persons(pg_url)
+    _add_model_column(example_project, 'mentor_id = Column(Integer, ForeignKey("persons.id"), nullable=True)')
+    project = load_project(example_project, {"database_url": pg_url})
+    result = anyio.run(
+        lambda: generate_migration(
+            project, "mentor", rev_id="c3c3c3c30003", apply_fixes=True, rehearse=rehearse_changed
+        )
+    )
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    (validate,) = (example_project / "migrations" / "versions").glob("*_validate_*.py")
+    assert str(validate.relative_to(example_project)) in result.files_to_commit
+    assert set(result.autofix.files_to_commit) <= set(result.files_to_commit)
+    assert not any("apply_fixes=true" in step for step in result.next_steps)

@@ -567,6 +567,7 @@ async def _reviewed_revision(
     autofix = review[0].autofix if isinstance(review[0], ReviewMigrationResult) else None
     if autofix is not None and autofix.written:
         content = path.read_text(encoding="utf-8")
+        files = sorted({*files, *autofix.files_to_commit})  # a revision autofix added (a VALIDATE) too
     upgrade_src, downgrade_src = _function_sources(content)
     result = GenerateMigrationResult(
         **common,
@@ -655,8 +656,14 @@ def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]
         text += "; a human must decide: " + "; ".join(e.reason.rstrip(".") for e in result.escalations)
         if any(f.severity == "error" for f in result.findings):
             steps.append(
-                "Apply the error findings' fixes first (review_migration(apply_fixes=true) does the mechanical "
-                "ones): any edit of the file voids an approval."
+                (
+                    "The mechanical fixes are applied (autofix): apply the other error findings' fixes by hand "
+                    "(autofix.not_applied says why each needs you) first"
+                    if result.autofix is not None and result.autofix.written
+                    else "Apply the error findings' fixes first (review_migration(apply_fixes=true) does the "
+                    "mechanical ones)"
+                )
+                + ": any edit of the file voids an approval."
             )
         steps.append("Show the escalations to a human and wait for their decision before going on.")
     elif result.verdict == "fix":
