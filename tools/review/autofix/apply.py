@@ -184,12 +184,15 @@ class Fixer:
             plan[reviewed.revision] = (reviewed.file, self._fix_revision(reviewed, keys, skip_here))
         return plan
 
-    def _fix_revision(self, revision: ReviewedRevision, only: frozenset[FixKey] | None, skip=frozenset()) -> FileFix:
+    def _fix_revision(
+        self, revision: ReviewedRevision, only: frozenset[FixKey] | None, skip: frozenset[FixKey]
+    ) -> FileFix:
         first = self.first
         reported = [f for f in first.findings if f.file == revision.file and f.severity != "info"]
         wanted = frozenset(f.rule for f in reported if f.rule in AUTO_FIXABLE)
-        source = _versions_file(self.project, revision.file).read_text(encoding="utf-8")
-        source = self.written.originals.get(_versions_file(self.project, revision.file), source)
+        path = _versions_file(self.project, revision.file)
+        originals = self.written.originals  # a trial may have rewritten the file: plans start from the original
+        source = originals[path] if path in originals else path.read_text(encoding="utf-8")
         head = revision.revision in _heads(self.project)
         ctx = FixContext(
             revision.file,
