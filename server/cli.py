@@ -209,7 +209,9 @@ def _review_args(parser: argparse.ArgumentParser) -> None:
         help="summary (default): statements needing attention only; full: every statement's coverage.",
     )
     parser.add_argument(
-        "--fix", action="store_true", help="Apply the mechanical fixes, review again and rehearse (undone on failure)."
+        "--fix",
+        action="store_true",
+        help="Apply the mechanical fixes, review again and rehearse (each failing fix undone).",
     )
     parser.add_argument("--diff", action="store_true", help="With --fix: only show the fixes' diffs, write nothing.")
     parser.add_argument(

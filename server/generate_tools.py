@@ -23,7 +23,7 @@ ARG_MESSAGE = "What changed, e.g. 'add middle_name to persons'; becomes the file
 ARG_AUTOGENERATE = "false: write an empty revision to fill in by hand."
 ARG_REV_ID = "Revision id to use (letters, digits, underscores); omit to let Alembic pick one."
 ARG_DRY_RUN = "true: write nothing; return the file and its review."
-ARG_APPLY_FIXES = "true: apply the review's mechanical fixes, then rehearse; undone on failure."
+ARG_APPLY_FIXES = "true: apply the review's mechanical fixes, then rehearse; failing ones undone."
 ARG_AGAINST = "'scratch': a scratch database at head; 'target': the target at head, via target_read_only_url only."
 
 

@@ -103,19 +103,23 @@ that have one right answer: add-column-required when the models give the column 
 (add nullable with the model's server default, backfill with the model's default, set NOT NULL),
 missing-lock-timeout (SET LOCAL lock_timeout first in upgrade()), create-index-non-concurrent and
 drop-index-non-concurrent (CONCURRENTLY with IF [NOT] EXISTS in an autocommit block),
-fk-not-valid-missing (NOT VALID, then VALIDATE CONSTRAINT as its own statement; the original's
-arguments kept), unnamed-constraint (the name the naming convention gives, with op.f()),
-empty-downgrade and downgrade-not-inverse (the exact inverse of simple operations). A fix whose value is
-a human's choice (no model default, rename or drop, a cast) is not applied: autofix.not_applied says
-why. A fix is never applied to a finding that escalates, and the fixes are undone when the second review
-loses an escalation. Files are written atomically and only in the versions directories, must parse and
-be plain modules; then the file is reviewed again and the changed revisions are rehearsed with
-test_roundtrip (on a copy of the target's rows when one is configured). A failed rehearsal puts every
-file back and adds an error finding saying why. autofix lists each applied fix with its unified diff,
-files_to_commit, the rehearsal's outcome and whether the files were restored. diff_only=true (CLI
---diff) shows the diffs and writes nothing. split=true (CLI --split) writes the required column's
-three phases as three revisions when the file is a head: the file keeps the nullable add, a new revision
-backfills, a third sets NOT NULL (on PostgreSQL through a CHECK added NOT VALID and validated first).
+fk-not-valid-missing (NOT VALID with the original's arguments kept; VALIDATE CONSTRAINT in a new
+revision after a head, with a note on what it saves under env.py's deploy mode), add-column-required in
+downgrade() for a column upgrade() replaced by a foreign key (restored by the reverse lookup),
+unnamed-constraint (the name the naming convention gives, with op.f()), empty-downgrade and
+downgrade-not-inverse (the exact inverse of simple operations). A fix whose value is a human's choice
+(no model default, rename or drop, a cast) is not applied: autofix.not_applied says why. A fix is never
+applied to a finding that escalates. Files are written atomically and only in the versions directories,
+must parse and be plain modules; then the file is reviewed again and the changed revisions are rehearsed
+with test_roundtrip (on a copy of the target's rows when one is configured). Each fix stands alone: one
+that makes the second review lose an escalation or the rehearsal fail is put back (autofix.undone, with
+why, and an error finding says so), the others stay. When the rehearsal fails the same way without
+the fixes, they stay, unproven (autofix.rehearsal says so). An interrupted call puts every file back.
+autofix lists each kept fix with its unified diff and how it was checked, files_to_commit, the
+rehearsal's outcome and whether every file was restored. diff_only=true (CLI --diff) shows the diffs and
+writes nothing. split=true (CLI --split) writes the required column's three phases as three revisions
+when the file is a head: the file keeps the nullable add, a new revision backfills, a third sets NOT NULL
+(on PostgreSQL through a CHECK added NOT VALID and validated first).
 Refused when the server is read-only.
 """
 

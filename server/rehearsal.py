@@ -12,6 +12,7 @@ from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError
 from alembic_mcp.tools.core.verdict import Escalation
 from alembic_mcp.tools.history.files import history_from_files
+from alembic_mcp.tools.review.autofix.apply import Rehearsal
 from alembic_mcp.tools.review.tool import review_migration
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip
 
@@ -32,8 +33,8 @@ FAILED = frozenset(
 )
 
 
-async def rehearse_changed(project: Project, revision: str, from_revision: str | None) -> str | None:
-    """None when upgrade, downgrade and upgrade again ran cleanly; else what failed."""
+async def rehearse_changed(project: Project, revision: str, from_revision: str | None) -> Rehearsal:
+    """Clean when upgrade, downgrade and upgrade again ran; else what failed, with the failed steps."""
     data_from: Literal["seed", "target"] = "target" if project.database_url is not None else "seed"
     result = await test_roundtrip(
         project, revision=revision, from_revision=from_revision or "base", data_from=data_from
@@ -46,7 +47,12 @@ async def rehearse_changed(project: Project, revision: str, from_revision: str |
         failed.append(result.summary)
     if result.steps_run < result.steps_planned and not failed:
         failed.append(f"{result.steps_run} of {result.steps_planned} steps ran")
-    return "; ".join(failed)[:2000] or None
+    deploy = result.deploy.env_py if result.deploy is not None else None
+    if not failed:
+        return Rehearsal(deploy=deploy)
+    # the failed steps, to compare with another rehearsal; with no step to name, the failures themselves
+    steps = frozenset(f"{f.revision} {f.direction or f.phase} {f.mode}" for f in result.failures)
+    return Rehearsal("; ".join(failed)[:2000], steps or frozenset(failed), deploy)
 
 
 async def review_escalations(project: Project, revisions: list[str]) -> list[Escalation]:

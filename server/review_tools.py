@@ -33,7 +33,7 @@ ARG_PATH = (
 ARG_INCLUDE_SQL = "true: also return each revision's SQL rendered offline."
 ARG_CHANGED_SINCE = "Git ref, e.g. 'origin/main': review what changed since it, with the commit rules. Alone."
 ARG_DETAIL = "summary (each rule explained once) or full."
-ARG_APPLY_FIXES = "true: apply the mechanical fixes, review again, rehearse; undone on failure."
+ARG_APPLY_FIXES = "true: apply the mechanical fixes, review again, rehearse; failing ones undone."
 ARG_SPLIT = "With apply_fixes: add, backfill, NOT NULL as three revisions."
 ARG_DIFF_ONLY = "With apply_fixes: only show the diffs, write nothing."
 

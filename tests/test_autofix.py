@@ -132,8 +132,7 @@ CASES = {
         'ondelete="RESTRICT")',
         'op.drop_constraint("fk_assignments_person", "assignments", type_="foreignkey")',
         LOCK + "\nop.create_foreign_key('fk_assignments_person', 'assignments', 'persons', ['person_id'], ['id'], "
-        "ondelete='RESTRICT', postgresql_not_valid=True)"
-        '\nop.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_assignments_person")',
+        "ondelete='RESTRICT', postgresql_not_valid=True)",
         'op.drop_constraint("fk_assignments_person", "assignments", type_="foreignkey")',
         {"fk-not-valid-missing", "missing-lock-timeout"},
     ),
@@ -143,8 +142,7 @@ CASES = {
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         LOCK
         + "\nop.create_check_constraint(op.f('ck_acgme_compliance_duty_hours'), 'acgme_compliance', 'duty_hours >= 0', "
-        "postgresql_not_valid=True)"
-        '\nop.execute("ALTER TABLE acgme_compliance VALIDATE CONSTRAINT ck_acgme_compliance_duty_hours")',
+        "postgresql_not_valid=True)",
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         {"unnamed-constraint", "fk-not-valid-missing", "missing-lock-timeout"},
     ),
@@ -179,6 +177,39 @@ def test_fix_on_postgresql_gives_the_expected_file(name, example_project, pg_url
     assert not {f.rule for f in result.findings} & cleared
     assert _body(path, "upgrade") == fixed_up
     assert _body(path, "downgrade") == fixed_down
+    validates = list(path.parent.glob("*_validate_*.py"))
+    if "fk-not-valid-missing" in cleared:  # the VALIDATE in a new revision after the fixed one, never beside it
+        (validate,) = validates
+        assert "VALIDATE CONSTRAINT" in _body(validate, "upgrade") and "VALIDATE" not in path.read_text()
+        assert f"down_revision = {path.name[:12]!r}" in validate.read_text()
+        assert str(validate.relative_to(example_project)) in result.autofix.files_to_commit
+    else:
+        assert validates == []
+
+
+@pytest.mark.parametrize("per_migration", [False, True])
+def test_the_validate_note_follows_how_env_py_deploys(per_migration, example_project, pg_url):
+    """NOT VALID then VALIDATE saves lock time only when the VALIDATE commits on its own (issue 18)."""
+    if per_migration:
+        env = example_project / "migrations" / "env.py"
+        env.write_text(
+            env.read_text().replace("connection=connection,", "connection=connection, transaction_per_migration=True,")
+        )
+    result, path = _run_case("fk-not-valid", example_project, pg_url)
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    (validate,) = path.parent.glob("*_validate_*.py")
+    notes = {a.rule: a.note for a in result.autofix.applied}
+    if per_migration:
+        assert notes["fk-not-valid-missing"] == (
+            f"VALIDATE is in new revision {validate.name[:12]}: env.py commits each revision on its own, so it "
+            "scans without blocking writes."
+        )
+    else:
+        assert notes["fk-not-valid-missing"].startswith(
+            f"VALIDATE is in new revision {validate.name[:12]}, but env.py runs all pending revisions in one "
+            "transaction: it saves lock time only when deployed on its own (alembic upgrade c3c3c3c30003 first"
+        )
+    assert result.verdict == "proceed", [(f.rule, f.message) for f in result.findings]
 
 
 def test_boolean_with_model_default_goes_from_fix_to_proceed_in_one_call(example_project, pg_url):
@@ -279,21 +310,91 @@ def test_fixes_that_would_hide_an_escalation_are_undone(example_project, sqlite_
         return (await review_migration(project)).model_copy(update={"escalations": [], "verdict": "proceed"})
 
     result = anyio.run(lambda: apply_fixes(project, first, forgetful_review, rehearse_changed))
-    assert result.autofix is not None and result.autofix.restored and "escalation" in result.autofix.rehearsal
+    assert result.autofix is not None and result.autofix.restored and not result.autofix.applied
+    assert result.autofix.undone and all(
+        "hide escalation(s) drop-column-with-data" in u.reason for u in result.autofix.undone
+    )
     assert path.read_text() == before and result.verdict == "escalate"
 
 
-def test_failed_rehearsal_restores_every_file(example_project, pg_url):
-    """A downgrade that fails in the rehearsal: the lock_timeout fix is written, rehearsed, and undone."""
+def test_a_failure_the_fixes_did_not_cause_keeps_them(example_project, pg_url):
+    """A downgrade that fails with and without the fixes (issue 18: one unfixable finding undid every fix):
+    the lock_timeout fix stays, reviewed, and the report says the rehearsal could not prove it."""
     _upgrade_target(example_project, pg_url)
     _fill(pg_url)
     path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["lock-timeout"][1], 'op.execute("SELECT 1/0")')
-    before = path.read_text()
     result = _fix(example_project, pg_url)
-    assert result.autofix is not None and result.autofix.restored, result.model_dump_json(indent=1)
-    assert "rehearsal failed" in result.autofix.rehearsal and result.autofix.files_to_commit == []
+    report = result.autofix
+    assert report is not None and report.written and not report.restored, result.model_dump_json(indent=1)
+    assert {(a.rule, a.checked) for a in report.applied} == {
+        ("missing-lock-timeout", "reviewed; see rehearsal"),
+        ("downgrade-not-inverse", "reviewed; see rehearsal"),
+    }
+    assert report.rehearsal.startswith("the rehearsal fails the same way without the fixes (")
+    assert "not proven by this rehearsal" in report.rehearsal and report.undone == []
+    assert report.files_to_commit == [str(path.relative_to(example_project))]
+    assert _body(path, "upgrade") == CASES["lock-timeout"][3]
+    assert _body(path, "downgrade") == "op.drop_column('persons', 'nick')\nop.execute(\"SELECT 1/0\")"
+    assert "autofix-failed" not in {f.rule for f in result.findings}
+
+
+def _refusing(marker: str):
+    """The real rehearsal, failing besides whenever a migration file holds ``marker`` (a fix the data breaks)."""
+    from alembic_mcp.tools.review.autofix.apply import Rehearsal
+
+    async def rehearse(project, revision, from_revision):
+        found = await rehearse_changed(project, revision, from_revision)
+        versions = project.root / "migrations" / "versions"
+        if any(marker in f.read_text() for f in versions.glob("*.py")):
+            return Rehearsal(f"refused: {marker}", found.steps | {f"{revision} upgrade refused"})
+        return found
+
+    return rehearse
+
+
+def test_only_the_fix_that_fails_its_rehearsal_is_undone(example_project, pg_url):
+    from alembic_mcp.tools.review.autofix.apply import apply_fixes
+
+    _upgrade_target(example_project, pg_url)
+    _fill(pg_url)
+    path = write_revision(
+        example_project, "c3c3c3c30003", HEAD, CASES["index-concurrently"][1], CASES["index-concurrently"][2]
+    )
+    project = load_project(example_project, {"database_url": pg_url})
+    first = anyio.run(lambda: review_migration(project))
+    again = lambda: review_migration(project)  # noqa: E731
+    result = anyio.run(lambda: apply_fixes(project, first, again, _refusing("postgresql_concurrently")))
+    report = result.autofix
+    assert report is not None and report.written and not report.restored, result.model_dump_json(indent=1)
+    assert [a.rule for a in report.applied] == ["missing-lock-timeout"]
+    assert [(u.rule, u.line) for u in report.undone] == [("create-index-non-concurrent", 15)]
+    assert report.undone[0].reason.startswith("the rehearsal failed with it: refused: postgresql_concurrently")
+    assert _body(path, "upgrade") == LOCK + "\n" + CASES["index-concurrently"][1]
+    assert report.rehearsal == "the kept fixes rehearsed cleanly"
+    undone = [f for f in result.findings if f.rule == "autofix-failed"]
+    assert len(undone) == 1 and undone[0].message.startswith("1 fix(es) undone, the others kept: create-index")
+    assert "create-index-non-concurrent" in {f.rule for f in result.findings} and result.verdict == "fix"
+
+
+def test_an_interrupted_check_puts_every_file_back(example_project, sqlite_url):
+    """Whatever stops the checks (here the rehearsal raises, as a cancelled call does) leaves the files as
+    they were: no unchecked fix stays."""
+    from alembic_mcp.tools.review.autofix.apply import apply_fixes
+
+    _upgrade_target(example_project, sqlite_url)
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, CASES["empty-downgrade"][1], "pass")
+    before = path.read_text()
+    project = load_project(example_project, {"database_url": sqlite_url})
+    first = anyio.run(lambda: review_migration(project))
+
+    async def interrupted(project, revision, from_revision):
+        assert path.read_text() != before  # the fix is written while it is checked
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        anyio.run(lambda: apply_fixes(project, first, lambda: review_migration(project), interrupted))
     assert path.read_text() == before
-    assert "autofix-failed" in {f.rule for f in result.findings}
+    assert not list(path.parent.glob(".*.tmp"))
 
 
 def test_diff_only_writes_nothing_and_read_only_refuses(example_project, sqlite_url):
@@ -390,3 +491,23 @@ def test_split_writes_three_revisions(example_project, pg_url):
     )
     assert "down_revision = 'c3c3c3c30003'" in backfill.read_text()
     assert result.verdict == "proceed", [(f.rule, f.severity, f.file) for f in result.findings]
+
+
+def test_generate_with_fixes_lists_the_validate_revision_it_adds(example_project, pg_url):
+    """A VALIDATE autofix moves to a new revision is a file to commit with the migration (issue 18)."""
+    from alembic_mcp.tools.generate.tool import generate_migration
+
+    _upgrade_target(example_project, pg_url)
+    _fill_persons(pg_url)
+    _add_model_column(example_project, 'mentor_id = Column(Integer, ForeignKey("persons.id"), nullable=True)')
+    project = load_project(example_project, {"database_url": pg_url})
+    result = anyio.run(
+        lambda: generate_migration(
+            project, "mentor", rev_id="c3c3c3c30003", apply_fixes=True, rehearse=rehearse_changed
+        )
+    )
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    (validate,) = (example_project / "migrations" / "versions").glob("*_validate_*.py")
+    assert str(validate.relative_to(example_project)) in result.files_to_commit
+    assert set(result.autofix.files_to_commit) <= set(result.files_to_commit)
+    assert not any("apply_fixes=true" in step for step in result.next_steps)

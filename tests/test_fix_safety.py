@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.review.autofix.edits import strip_comments
 from alembic_mcp.tools.review.rules import lint_migration
 from alembic_mcp.tools.review.rules.registry import Case, Hit, all_cases, all_rules, case_source
 
@@ -287,3 +288,167 @@ def test_fixed_migration_rehearses_on_postgresql(rule: str, example_project, pg_
     # the models do not follow these test migrations: drift from them is expected, failures are not
     failures = [(f.rule, f.message) for f in result.findings if f.severity == "error" and f.rule != "model-drift"]
     assert not failures, (rule, fixed, failures)
+
+
+# ------------------------------------------------------------------ a foreign key column's backfill (issue 18)
+
+FK_REPLACES_NAME = (
+    'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=False))\n'
+    'op.create_foreign_key("fk_a_r", "assignments", "rotations", ["rotation_id"], ["id"], ondelete="RESTRICT")\n'
+    'op.drop_column("assignments", "rotation_name")'
+)
+
+
+@pytest.mark.parametrize(
+    ("backend", "update"),
+    [
+        (
+            "postgresql",
+            "UPDATE assignments SET rotation_id = r.id FROM rotations r WHERE r.name = assignments.rotation_name",
+        ),
+        (
+            "sqlite",
+            "UPDATE assignments SET rotation_id = r.id FROM rotations r WHERE r.name = assignments.rotation_name",
+        ),
+        (
+            "mariadb",
+            "UPDATE assignments JOIN rotations r ON r.name = assignments.rotation_name "
+            "SET assignments.rotation_id = r.id",
+        ),
+    ],
+)
+def test_a_foreign_key_column_replacing_a_name_is_backfilled_by_a_lookup(backend, update):
+    """The migration shows which column the new key replaces: the fix is the lookup, never a constant."""
+    source = case_source(FK_REPLACES_NAME, "pass")
+    (hit,) = _hits(source, "add-column-required", backend)
+    fix = hit.finding.fix or ""
+    assert f"op.execute({update!r})" in fix
+    assert ":value" not in fix and "<constant>" not in fix
+
+
+def test_a_foreign_key_column_without_its_old_column_asks_a_human():
+    """Nothing in the migration says which parent row a row references: no constant, a human decides."""
+    source = case_source(FK_REPLACES_NAME.replace('\nop.drop_column("assignments", "rotation_name")', ""), "pass")
+    (hit,) = _hits(source, "add-column-required", "postgresql")
+    fix = hit.finding.fix or ""
+    assert ":value" not in fix and "<constant>" not in fix and "a human's decision" in fix
+    # the code it leaves to paste adds nullable and sets NOT NULL; the lookup itself is a comment to complete
+    assert "UPDATE" not in strip_comments(fix)
+
+
+def test_autofix_leaves_a_foreign_key_backfill_to_the_agent():
+    from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE, FK_LOOKUP, FixContext, fix_source
+
+    source = case_source(FK_REPLACES_NAME, "pass")
+    fixed = fix_source(source, FixContext("m.py", "postgresql", frozenset(AUTO_FIXABLE), {}))
+    assert ("add-column-required", 9, FK_LOOKUP) in fixed.advice
+    assert 'sa.Column("rotation_id", sa.Integer(), nullable=False)' in fixed.after
+
+
+# ------------------------------------------------------------------ drops of filled data are a human's (issue 18)
+
+LATER = re.compile(r"later (release|migration|revision)", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    ("rule", "upgrade", "escalation"),
+    [
+        ("drop-column", 'op.drop_column("persons", "pgy_level")', "drop-column-with-data"),
+        ("drop-table", 'op.drop_table("persons")', "drop-table-with-data"),
+    ],
+)
+def test_drop_advice_escalates_and_never_splits(rule, upgrade, escalation):
+    """The skill: a drop of filled data goes to a human; moving it to a later revision is a way around."""
+    (hit,) = _hits(case_source(upgrade, "pass"), rule, "postgresql")
+    fix = hit.finding.fix or ""
+    assert not LATER.search(fix) and escalation in fix and "backup_db(" in fix
+    assert "never move it to another revision" in fix
+
+
+def test_probable_rename_to_a_foreign_key_names_the_parent_and_does_not_split():
+    from alembic_mcp.tools.generate.autogen_findings import DetectedOperation, rename_findings
+
+    drop = DetectedOperation(op="drop_column", table="assignments", column="rotation_name", detail={"type": "VARCHAR"})
+    add = DetectedOperation(
+        op="add_column",
+        table="assignments",
+        column="rotation_id",
+        detail={"type": "INTEGER", "foreign_keys": ["rotations.id"]},
+    )
+    # rotation_id is too unlike rotation_name to be taken for a rename: a closer name shows the finding
+    (finding,) = rename_findings([drop, add.model_copy(update={"column": "rotation_nme"})], "postgresql", "m.py")
+    fix = finding.fix or ""
+    assert finding.severity == "warning" and not LATER.search(fix) and "drop-column-with-data" in fix
+    assert "UPDATE assignments SET rotation_nme = p.id FROM rotations p WHERE p.<column matching rotation_name>" in fix
+
+
+# ------------------------------------------------------------------ VALIDATE after NOT VALID (issue 18)
+
+
+@pytest.mark.parametrize("case", [c for c in _fixable_cases() if c.rule == "fk-not-valid-missing"], ids=_case_id)
+def test_validate_is_never_code_beside_the_not_valid(case):
+    """In one revision (one transaction) VALIDATE saves no lock time: the fix leaves it to a new revision."""
+    for hit in _hits(case_source(case.upgrade, case.downgrade, case.header), case.rule, case.backend):
+        fix = hit.finding.fix or ""
+        assert "VALIDATE" not in strip_comments(fix) and "autocommit_block" not in fix
+        assert "in a new revision after this one" in fix
+
+
+def test_a_validate_revision_draws_no_findings():
+    source = case_source(
+        "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+        'op.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_assignments_rotation_id_rotations")',
+        "pass",
+    )
+    assert [h.finding.rule for h in lint_migration(parse_source(source), "m.py", "postgresql").hits] == []
+
+
+def test_the_rehearsals_not_null_advice_never_offers_a_constant_for_a_key():
+    """The rows a lookup left NULL (issue 18): the advice asks a human, no `SET rotation_id = ...` to paste."""
+    from alembic_mcp.tools.roundtrip.diagnosis import explain
+
+    facts = {"table": "assignments", "column": "rotation_id", "operation": "AlterColumnOp", "violating_rows": 3}
+    words = explain("not-null-violation", facts, "upgrade", "r2", "postgresql")
+    assert "SET rotation_id = ..." not in words["fix"] and "SET rotation_id = <that value>" in words["fix"]
+    assert words["fix"].startswith("Decide with a human") and "never one constant" in words["fix"]
+
+
+@pytest.mark.parametrize("env_py", ["single", "per-migration"])
+def test_the_rehearsals_validate_advice_follows_the_deploy(env_py):
+    """A NOT VALID named through op.f() is matched to its VALIDATE; the advice never offers an autocommit
+    block (it would commit a one-transaction deploy early)."""
+    from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings
+
+    create = (
+        "op.create_foreign_key(op.f('fk_a_r'), 'assignments', 'rotations', ['rotation_id'], ['id'], "
+        "postgresql_not_valid=True)"
+    )
+    validate = 'op.execute("ALTER TABLE assignments VALIDATE CONSTRAINT fk_a_r")'
+    mode = DeployMode(env_py=env_py, rehearsal="per-step")
+    separate = deploy_findings(mode, {"r1": ("r1.py", create), "r2": ("r2.py", validate)})
+    together = deploy_findings(mode, {"r1": ("r1.py", create + "\n" + validate)})
+    assert [f.rule for f in together] == ["deploy-validate-same-transaction"]
+    assert [f.rule for f in separate] == (["deploy-validate-same-transaction"] if env_py == "single" else [])
+    for finding in separate + together:
+        assert "autocommit" not in (finding.fix or "")
+    if env_py == "single":
+        assert "alembic upgrade r1 first" in (separate[0].fix or "")
+
+
+def test_autofix_restores_a_replaced_column_in_downgrade_by_the_reverse_lookup():
+    from alembic_mcp.tools.review.autofix.plan import AUTO_FIXABLE, FK_LOOKUP, FixContext, fix_source
+
+    upgrade = FK_REPLACES_NAME
+    downgrade = (
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=False))\n'
+        'op.drop_constraint("fk_a_r", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "rotation_id")'
+    )
+    fixed = fix_source(case_source(upgrade, downgrade), FixContext("m.py", "postgresql", frozenset(AUTO_FIXABLE), {}))
+    assert [(e.rule, e.where) for e, _, _ in fixed.applied if e.rule == "add-column-required"] == [
+        ("add-column-required", "replace")
+    ]
+    assert ("add-column-required", 9, FK_LOOKUP) in fixed.advice  # the upgrade's lookup stays the agent's
+    down = fixed.after[fixed.after.index("def downgrade") :]
+    assert down.index("nullable=True") < down.index("UPDATE assignments SET rotation_name = r.name FROM rotations r")
+    assert down.index("WHERE r.id = assignments.rotation_id") < down.index('drop_column("assignments", "rotation_id")')

@@ -195,7 +195,7 @@ def test_probable_rename_with_a_type_change_gives_two_options_and_is_not_an_erro
 def test_add_column_required_offers_a_lookup_backfill():
     source = migration('op.add_column("persons", sa.Column("team_id", sa.Integer(), nullable=False))', "")
     [hit] = [h for h in hits(source) if h.finding.rule == "add-column-required"]
-    assert "FROM <parent>" in hit.finding.fix and "IS NULL" in hit.finding.fix
+    assert "FROM <parent table>" in hit.finding.fix and "IS NULL" in hit.finding.fix
 
 
 def test_json_column_fix_mentions_the_model():

@@ -157,3 +157,54 @@ def test_expected_from_other_branches_is_not_stale(registered):
         "now registered or emitted by the code; delete from EXPECTED_FROM_OTHER_BRANCHES: "
         f"tools {stale_tools}, rule_ids {stale_rules}"
     )
+
+
+# ------------------------------------------------------------------ commands and flags (issue 18)
+
+COMMAND = re.compile(r"^alembic-mcp\s+([a-z][a-z-]*)(.*)$", re.S)
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
+
+
+def _subcommands() -> dict[str, set[str]]:
+    """Each CLI subcommand with its option strings."""
+    import argparse
+
+    from alembic_mcp.server.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        name: {option for action in child._actions for option in action.option_strings}
+        for name, child in sub.choices.items()
+    }
+
+
+def test_cli_commands_and_flags_exist():
+    """`alembic-mcp <command> --flag ...` names a real subcommand and its real flags; a flag named alone
+    (`--fix`) is a flag of some subcommand."""
+    subcommands = _subcommands()
+    every_flag = set().union(*subcommands.values())
+    commands = [m for m in (COMMAND.match(s) for s in _spans()) if m]
+    assert commands, "skill.md should show CLI commands"
+    for match in commands:
+        name, rest = match.group(1), match.group(2)
+        assert name in subcommands, f"`{match.group(0)}`: alembic-mcp has no command {name}"
+        unknown = set(FLAG.findall(rest)) - subcommands[name]
+        assert not unknown, f"`{match.group(0)}`: {name} has no {sorted(unknown)}"
+    alone = {s for s in _spans() if FLAG.fullmatch(s)}
+    assert not alone - every_flag, f"skill.md names CLI flags no command has: {sorted(alone - every_flag)}"
+
+
+def test_the_fix_flag_and_argument_are_named_together():
+    """apply_fixes is the MCP argument, --fix the CLI flag: skill.md names both where it explains them."""
+    text = SKILL.read_text()
+    assert "apply_fixes=true" in text and "`alembic-mcp review-migration --fix`" in text and "`--diff`" in text
+    assert "review-migration" in _subcommands() and "--fix" in _subcommands()["review-migration"]
+
+
+def test_app_check_commands_run_pytest_as_a_module():
+    """`pytest` alone does not put the project folder on sys.path (the app's tests cannot import it):
+    the examples in skill.md and the example project say `python -m pytest`."""
+    text = SKILL.read_text() + (REPO / "examples" / "residency" / "app_tests" / "test_models_query.py").read_text()
+    assert re.findall(r"(?<!-m )\bpytest -", text) == []
+    assert "python -m pytest" in SKILL.read_text()

@@ -67,7 +67,7 @@ class Settings(BaseModel):
     worker_timeout_s: float = Field(default=300.0, gt=0)
     app_check_command: str | None = Field(
         default=None,
-        description="test_roundtrip runs it at head on the scratch database (e.g. `pytest -x tests/api`): "
+        description="test_roundtrip runs it at head on the scratch database (e.g. `python -m pytest -x tests/api`): "
         "split like a shell line, run without a shell in the project directory, DATABASE_URL and url_env_vars "
         "set to the scratch database.",
     )
@@ -99,7 +99,7 @@ class Settings(BaseModel):
         except ValueError as exc:
             raise ValueError(f"{value!r} cannot be split like a shell line ({exc}); balance its quotes") from None
         if not argv:
-            raise ValueError("it is empty; give a command such as `pytest -x tests/api`, or leave it unset")
+            raise ValueError("it is empty; give a command such as `python -m pytest -x tests/api`, or leave it unset")
         return value.strip()
 
     @field_validator("protected_tables", "audit_tables", "production_hosts", "url_env_vars", "tools", mode="before")

@@ -311,6 +311,12 @@ def _type_changes(drop: DetectedOperation, add: DetectedOperation) -> bool:
     return (old is not None and new is not None and old != new) or bool(add.detail.get("foreign_keys"))
 
 
+def _lookup_sql(table: str, new: str | None, old: str | None, refs: str) -> str:
+    """The lookup UPDATE, naming the parent when the new column references one (rotations.id)."""
+    parent, _, key = refs.split(", ")[0].rpartition(".") if "." in refs else ("<parent table>", "", "id")
+    return f"UPDATE {table} SET {new} = p.{key} FROM {parent} p WHERE p.<column matching {old}> = {table}.{old}"
+
+
 def _column_rename_finding(
     table: str, drop: DetectedOperation, add: DetectedOperation, dialect: str | None, file: str | None
 ) -> Finding:
@@ -331,9 +337,9 @@ def _column_rename_finding(
             why="As written the migration deletes every value of the old column and adds an empty one; a plain "
             "rename would instead put the old values (of another type) into the new column.",
             fix=f"Option 1, keep the data (a lookup backfill): add {add.column} nullable, fill it from the old "
-            f"values (UPDATE {table} SET {add.column} = <parent>.id FROM <parent> WHERE <parent>.<key> = "
-            f"{table}.{drop.column}), check the rows left NULL, then set NOT NULL and drop {drop.column} "
-            "(ideally in a later release). Option 2, the old values are not needed: keep the drop and add, "
+            f"values ({_lookup_sql(table, add.column, drop.column, refs)}), check the rows left NULL, then set "
+            f"NOT NULL; dropping {drop.column} is then a human's decision (drop-column-with-data), with a backup. "
+            "Option 2, the old values are not needed: keep the drop and add, "
             "and confirm the loss of the old column with a human.",
         )
     up = (

@@ -568,6 +568,7 @@ async def _reviewed_revision(
     autofix = review[0].autofix if isinstance(review[0], ReviewMigrationResult) else None
     if autofix is not None and autofix.written:
         content = path.read_text(encoding="utf-8")
+        files = sorted({*files, *autofix.files_to_commit})  # a revision autofix added (a VALIDATE) too
     upgrade_src, downgrade_src = _function_sources(content)
     result = GenerateMigrationResult(
         **common,
@@ -653,7 +654,18 @@ def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]
     text = f"{action} ({what}, revision {result.revision}, after {', '.join(result.down_revision) or 'base'})"
     steps: list[str] = []
     if result.verdict == "escalate":
-        text += "; a human must decide: " + "; ".join(e.reason for e in result.escalations)
+        text += "; a human must decide: " + "; ".join(e.reason.rstrip(".") for e in result.escalations)
+        if any(f.severity == "error" for f in result.findings):
+            steps.append(
+                (
+                    "The mechanical fixes are applied (autofix): apply the other error findings' fixes by hand "
+                    "(autofix.not_applied says why each needs you) first"
+                    if result.autofix is not None and result.autofix.written
+                    else "Apply the error findings' fixes first (review_migration(apply_fixes=true) does the "
+                    "mechanical ones)"
+                )
+                + ": any edit of the file voids an approval."
+            )
         steps.append("Show the escalations to a human and wait for their decision before going on.")
     elif result.verdict == "fix":
         rules = sorted({f.rule for f in result.findings if f.severity == "error"})

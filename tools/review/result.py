@@ -219,26 +219,34 @@ def _nothing_selected(result: ReviewMigrationResult) -> str:
     )
 
 
+MECHANICAL_HINT = (
+    "Some fixes are mechanical: review_migration(apply_fixes=true) applies them, reviews again and rehearses "
+    "(diff_only=true to preview)."
+)
+
+
 def next_steps(result: ReviewMigrationResult) -> list[str]:
     steps: list[str] = []
+    errors = [f for f in result.findings if f.severity == "error" and f.fix]
     if result.escalations:
         steps.append(
-            "Stop: show the escalations (rule, reason, evidence) to a human. Only they can approve one: "
-            "`alembic-mcp approve REVISION --rule RULE --reason ...` in their own terminal."
+            "Stop: show the escalations (rule, reason, evidence) to a human"
+            + (" once the error findings are fixed (any edit of a file voids an approval)" if errors else "")
+            + ". Only they can approve one: `alembic-mcp approve REVISION --rule RULE --reason ...` in their own "
+            "terminal."
         )
-    for f in result.findings:
-        if f.severity == "error" and f.fix:
-            where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""
-            steps.append(f"[{f.rule}] {where}: apply the fix, then call review_migration again.")
-    if not result.escalations and any(f.severity == "error" and f.rule in _auto_fixable() for f in result.findings):
-        steps.insert(
-            0,
-            "Some fixes are mechanical: review_migration(apply_fixes=true) applies them, reviews again and "
-            "rehearses (diff_only=true to preview).",
-        )
+    for f in errors:
+        where = f"{f.file}:{f.line}" if f.file and f.line else f.file or ""
+        steps.append(f"[{f.rule}] {where}: apply the fix, then call review_migration again.")
+    if any(f.rule in _auto_fixable() and not (f.fix or "").startswith(_FK_BACKFILL) for f in errors):
+        steps.insert(0, MECHANICAL_HINT)
     if not steps:
         steps.append("Call test_roundtrip to rehearse upgrade/downgrade on a scratch database.")
     return steps[:20]
+
+
+# autofix leaves a foreign key's lookup backfill to the agent (rules/columns.py FK_BACKFILL)
+_FK_BACKFILL = "# foreign key: "
 
 
 def _auto_fixable() -> tuple[str, ...]:

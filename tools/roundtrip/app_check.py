@@ -1,4 +1,4 @@
-"""The application check (the skill's step 5): the project's own command, such as ``pytest -x tests/api``,
+"""The application check (the skill's step 5): the project's own command, such as ``python -m pytest -x tests/api``,
 run at head on the scratch database after a clean rehearsal.
 
 The command comes from the ``app_check_command`` setting, split with shlex into an argument list and run

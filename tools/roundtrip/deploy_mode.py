@@ -24,7 +24,8 @@ DeployTransactions = Literal["per-migration", "single", "unknown"]
 _NOT_VALID = (
     re.compile(r"ADD\s+CONSTRAINT\s+\"?(\w+)\"?[^;\"']*?NOT\s+VALID", re.IGNORECASE),
     re.compile(
-        r"create_(?:foreign_key|check_constraint)\(\s*['\"](\w+)['\"][\s\S]{0,600}?postgresql_not_valid\s*=\s*True"
+        r"create_(?:foreign_key|check_constraint)\(\s*(?:op\.f\(\s*)?['\"](\w+)['\"][\s\S]{0,600}?"
+        r"postgresql_not_valid\s*=\s*True"
     ),
 )
 _VALIDATE = re.compile(r"VALIDATE\s+CONSTRAINT\s+\"?(\w+)\"?", re.IGNORECASE)
@@ -125,6 +126,17 @@ def _validate_finding(rev: str, file: str, name: str, origin: str, env_mode: str
         f"({where}; env.py: {env_mode}): the lock taken by ADD CONSTRAINT is held through the validating scan, "
         "so NOT VALID saves no lock time.",
         why="NOT VALID then VALIDATE only shortens locking when the VALIDATE runs in a later transaction.",
-        fix="Validate in a later revision deployed on its own (with transaction_per_migration=True), or inside "
-        "op.get_context().autocommit_block().",
+        fix=_validate_fix(rev, origin, env_mode),
+    )
+
+
+def _validate_fix(rev: str, origin: str, env_mode: str) -> str:
+    """Where the VALIDATE saves lock time; never an autocommit block, which would commit a one-transaction
+    deploy early."""
+    if origin == rev and env_mode == "per-migration":
+        return "Move the VALIDATE to a new revision after this one: env.py commits each revision on its own."
+    return (
+        f"Move the VALIDATE to a revision after {origin} and deploy it in its own transaction: "
+        f"alembic upgrade {origin} first, then the rest, or transaction_per_migration=True in env.py's "
+        "context.configure."
     )

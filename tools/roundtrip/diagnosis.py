@@ -65,9 +65,11 @@ def _not_null(failure: _Failure) -> dict[str, str]:
             "title": f"NOT NULL violation: {seen}{_violators(facts)}",
             "why": "The backfill before it left these rows without a value (e.g. an UPDATE ... FROM found no match).",
             "fix": (
-                f"Before op.alter_column('{table}', '{column}', nullable=False), give these rows a value in the "
-                f"migration (a fallback UPDATE {table} SET {column} = ... WHERE {column} IS NULL, or fix the "
-                "data they should match), or decide with a human what they should hold."
+                f"Decide with a human what these rows should hold, then give it to them in the migration before "
+                f"op.alter_column('{table}', '{column}', nullable=False): fix the data they should match, or, "
+                f"only when one value is right for every one of them, UPDATE {table} SET {column} = <that value> "
+                f"WHERE {column} IS NULL. A key to another table is never one constant for all: it would point "
+                "every row at the same parent."
             ),
         }
     return {
@@ -75,7 +77,8 @@ def _not_null(failure: _Failure) -> dict[str, str]:
         "why": "A NOT NULL column without a value for the existing rows cannot be added or enforced.",
         "fix": (
             f"Split it: (1) op.add_column('{table}', sa.Column('{column}', ..., nullable=True)); "
-            f'(2) backfill: op.execute("UPDATE {table} SET {column} = <value> WHERE {column} IS NULL"); '
+            f'(2) backfill: op.execute("UPDATE {table} SET {column} = <value> WHERE {column} IS NULL") (a key '
+            "to another table: a lookup of the parent row, UPDATE ... FROM parent WHERE ..., never a constant); "
             f"(3) op.alter_column('{table}', '{column}', nullable=False). Or give it a server_default."
         ),
     }

@@ -1,6 +1,7 @@
 """The residency app's own small test suite: every model can be queried on the database in DATABASE_URL.
 
-alembic-mcp's ``app_check_command`` runs it (``pytest -q app_tests``) on the rehearsal's scratch
+alembic-mcp's ``app_check_command`` runs it (``python -m pytest -q app_tests``; bare ``pytest`` would not
+put the project folder on the import path) on the rehearsal's scratch
 database at head, so it checks that the migrations produce the schema the models expect.
 """
 

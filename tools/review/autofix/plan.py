@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import parse_source
 from alembic_mcp.tools.review.autofix.backfill import backfill_edit
-from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, unified_diff
-from alembic_mcp.tools.review.autofix.literal import WHERE, literal_edit
+from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, strip_comments, unified_diff
+from alembic_mcp.tools.review.autofix.literal import WHERE, later_step, literal_edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
-from alembic_mcp.tools.review.autofix.split import NewRevision
+from alembic_mcp.tools.review.autofix.split import NewRevision, validate_revision
 from alembic_mcp.tools.review.rules import lint_migration
+from alembic_mcp.tools.review.rules.columns import FK_BACKFILL
 from alembic_mcp.tools.review.rules.registry import Hit
 
 # The finding ids an edit can fix, in the order they are applied (names before what uses the names; the
@@ -46,6 +47,18 @@ HUMAN_CHOICE = {
 # the exact inverse of simple operations is that answer (and the rehearsal runs it on the target's rows).
 ANSWERED_ESCALATION = {"empty-downgrade": "unclear-rollback"}
 MAX_EDITS = 50
+NOT_A_HEAD = (
+    "its VALIDATE belongs in a new revision after this one, and revisions already follow this one: apply the "
+    "finding's fix by hand, with the VALIDATE in a revision after the head"
+)
+FK_LOOKUP = (
+    "a foreign key column: its backfill is the lookup of the parent row in the finding's fix, never a constant; "
+    "apply it by hand, then rehearse with data_from='target': the rows it leaves unmatched are a human's decision"
+)
+
+# A fix's identity across runs of fix_source: the rule and the finding's message (the lint runs without
+# database facts, so the message depends only on the source).
+FixKey = tuple[str, str]
 
 
 @dataclass
@@ -67,15 +80,27 @@ class FixContext:
     models: dict[tuple[str, str], ModelDefault]
     env_sets_lock_timeout: bool = False
     split: bool = False  # the three-phase fix as three revisions (the file is a head)
+    head: bool = False  # the file is a head: a step for a new revision after it can be written
+    only: frozenset[FixKey] | None = None  # apply only these fixes (None: every one); the others stay as they are
+    skip: frozenset[FixKey] = frozenset()  # never apply these (fixes undone after their checks failed)
 
 
 def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit, list[NewRevision]]:
     rule = hit.finding.rule
+    if rule == "add-column-required" and (hit.finding.fix or "").startswith(FK_BACKFILL):
+        if hit.finding.message.startswith("downgrade()"):  # the reverse lookup: every key names its parent row
+            return Edit(rule, hit.span[0], "replace", strip_comments(hit.finding.fix or ""), hit.span)
+        return FK_LOOKUP
     if rule == "add-column-required":
         key = (hit.finding.table or "", hit.finding.column or "")
         return backfill_edit(hit, source, ctx.models.get(key), ctx.backend, ctx.split)
     if rule in WHERE:
-        return literal_edit(hit)
+        edit, later = literal_edit(hit), later_step(hit)
+        if isinstance(edit, str) or later is None:
+            return edit
+        if not ctx.head:
+            return NOT_A_HEAD
+        return edit, [validate_revision(later)]
     return HUMAN_CHOICE.get(rule, "its fix needs a human's choice")
 
 
@@ -99,8 +124,10 @@ def fix_source(source: str, ctx: FixContext, lint: Callable[[str, FixContext], l
         if not hits:
             break
         hit = min(hits, key=lambda h: (order[h.finding.rule], h.span[0]))
-        tried.add((hit.finding.rule, hit.finding.message))
-        _apply_one(result, hit, ctx)
+        key = (hit.finding.rule, hit.finding.message)
+        tried.add(key)
+        if (ctx.only is None or key in ctx.only) and key not in ctx.skip:
+            _apply_one(result, hit, ctx)
     return result
 
 

@@ -4,6 +4,7 @@ revision backfills, a third sets NOT NULL, chained after it (only for a head: no
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -65,3 +66,12 @@ def split_steps(
         NewRevision(new_id(), f"{table}_{column}_not_null", f"set {table}.{column} NOT NULL", enforce, relax)
     )
     return revisions
+
+
+def validate_revision(code: str) -> NewRevision:
+    """The VALIDATE of a constraint created NOT VALID, in its own revision: deployed in its own transaction it
+    scans under SHARE UPDATE EXCLUSIVE (reads and writes go on), which is what NOT VALID was for."""
+    found = re.search(r"VALIDATE CONSTRAINT (\w+)", code)
+    name = found.group(1) if found else "constraint"
+    upgrade = "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n" + code
+    return NewRevision(new_id(), f"validate_{name}"[:60], f"validate {name}", upgrade, "pass")

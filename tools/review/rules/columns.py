@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import ast
+import copy
 import re
+from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import callee, column_spec, default_text, kw, name_value, q, src, type_label
+from alembic_mcp.tools.review.rules.astutil import (
+    callee,
+    column_spec,
+    default_text,
+    kw,
+    list_of_str,
+    name_value,
+    q,
+    src,
+    type_label,
+)
 from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
@@ -17,7 +29,8 @@ VOLATILE = re.compile(
 )
 
 
-def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool) -> str:
+def _required_steps(table: str | None, col: str | None, type_src: str, batch: bool) -> tuple[str, str]:
+    """The nullable add and the NOT NULL step of the three-phase migration."""
     if batch:  # SQLite: the NOT NULL change needs batch mode too
         prefix = f"with op.batch_alter_table({q(table)}) as batch_op:\n    batch_op."
         add = f"{prefix}add_column(sa.Column({q(col)}, {type_src}, nullable=True))"
@@ -25,6 +38,11 @@ def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool
     else:
         add = f"op.add_column({q(table)}, sa.Column({q(col)}, {type_src}, nullable=True))"
         enforce = f"op.alter_column({q(table)}, {q(col)}, existing_type={type_src}, nullable=False)"
+    return add, enforce
+
+
+def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool) -> str:
+    add, enforce = _required_steps(table, col, type_src, batch)
     return (
         "# the three-phase migration: add nullable, backfill, then set NOT NULL\n"
         f"{add}\n"
@@ -34,10 +52,103 @@ def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool
         "# the backfill has options, a human picks the value:\n"
         f"#  - a constant for every row: the UPDATE above, or sa.Column({q(col)}, {type_src}, nullable=False, "
         "server_default=<constant>)\n"
-        f"#  - a lookup from a parent table: UPDATE {table} SET {col} = p.<value> FROM <parent> p "
-        f"WHERE p.<key> = {table}.<key>; rows left NULL (no match) make the NOT NULL step fail, "
-        f"so list them first: SELECT id FROM {table} WHERE {col} IS NULL"
+        f"#  - a lookup from a parent table: UPDATE {table} SET {col} = p.<parent column> FROM <parent table> p "
+        f"WHERE p.<matching column> = {table}.<column naming the parent row>; rows left NULL (no match) make the "
+        f"NOT NULL step fail, so list them first: SELECT id FROM {table} WHERE {col} IS NULL"
     )
+
+
+# How add-column-required's fix starts for a foreign key column (autofix leaves those to the agent and a human).
+FK_BACKFILL = "# foreign key: "
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A new foreign-key column and where its values come from: ``parent.key`` is what it references;
+    ``old`` the column of the same table the migration drops after it, whose values match ``parent.match``."""
+
+    parent: str
+    key: str
+    old: str | None = None
+    match: str | None = None
+    new: str | None = None  # the foreign key column itself
+
+
+def lookup_update(table: str, col: str, look: Lookup, backend: str | None, reverse: bool = False) -> str:
+    """The UPDATE that fills ``table.col`` from the parent row whose ``match`` equals the old column; with
+    ``reverse``, the old column (``col``) back from the parent row the key points at."""
+    alias = look.parent[0] if look.parent[0] != table[0] else "p"
+    value, on = (
+        (look.match, f"{alias}.{look.key} = {table}.{look.new}")
+        if reverse
+        else (
+            look.key,
+            f"{alias}.{look.match} = {table}.{look.old}",
+        )
+    )
+    if backend in ("mysql", "mariadb"):
+        return f"UPDATE {table} JOIN {look.parent} {alias} ON {on} SET {table}.{col} = {alias}.{value}"
+    return f"UPDATE {table} SET {col} = {alias}.{value} FROM {look.parent} {alias} WHERE {on}"
+
+
+def _nullable_add(op: OpCall, column: ast.Call) -> str:
+    """The add_column call as written (every argument kept, an inline ForeignKey too) but nullable."""
+    call, nullable = copy.deepcopy(op.node), copy.deepcopy(column)
+    nullable.keywords = [k for k in nullable.keywords if k.arg != "nullable"] + [
+        ast.keyword("nullable", ast.Constant(True))
+    ]
+    call.args = [nullable if a is column else a for a in op.node.args]
+    call.keywords = [ast.keyword(k.arg, nullable) if k.value is column else k for k in op.node.keywords]
+    return ast.unparse(call)
+
+
+def _fix_required_fk(op: OpCall, spec, type_src: str, look: Lookup, backend: str | None) -> str:
+    """A NOT NULL foreign key column: its backfill is a lookup of the parent row, never one constant."""
+    table, col, batch = str(op.table), str(spec.name), op.batch_table is not None
+    add, enforce = _required_steps(table, col, type_src, batch)
+    add = add if batch else _nullable_add(op, spec.node)
+    if look.old is None or look.match is None:
+        return (
+            f"{FK_BACKFILL}{col} references {look.parent}.{look.key}: which {look.parent} row each existing "
+            f"{table} row references is a human's decision, never one constant for every row. Add it "
+            "nullable, fill it, then set NOT NULL:\n"
+            f"{add}\n"
+            f'# op.execute("UPDATE {table} SET {col} = p.{look.key} FROM {look.parent} p '
+            f'WHERE p.<{look.parent} column> = {table}.<the {table} column naming that row>")\n'
+            f"{enforce}"
+        )
+    update = lookup_update(table, col, look, backend)
+    return (
+        f"{FK_BACKFILL}{col} references {look.parent}.{look.key} and replaces {look.old} (dropped later in "
+        f"this migration): fill it by a lookup of {look.parent}.{look.match}, before the drop\n"
+        f"{add}\n"
+        f"op.execute({update!r})\n"
+        f"{enforce}\n"
+        f"# rows whose {look.old} matches no {look.parent}.{look.match} stay NULL and make the NOT NULL step fail: "
+        f"test_roundtrip(data_from='target') lists them by id; what they should reference is a human's decision"
+    )
+
+
+def _lookup(state, op: OpCall, spec) -> Lookup | None:
+    """The parent a new column references (an inline ForeignKey or a create_foreign_key of this migration)
+    and, when this migration drops a column of the same table named after the parent after adding it
+    (rotation_name for rotations), which parent column its values match."""
+    reference = next((t.rpartition(".") for t, _ in spec.foreign_keys if isinstance(t, str) and "." in t), None)
+    for other in state.up if reference is None else ():
+        if other.name == "create_foreign_key" and other.table == op.table:
+            remote = list_of_str(other.arg(4, "remote_cols"))
+            parent = name_value(other.arg(2, "referent_table"))
+            if list_of_str(other.arg(3, "local_cols")) == [spec.name] and parent and len(remote) == 1:
+                reference = (parent, ".", remote[0])
+    if reference is None:
+        return None
+    parent, _, key = reference
+    stem = parent[:-1] if parent.endswith("s") else parent
+    for other in state.up:
+        old = name_value(other.arg(1, "column_name")) if other.name == "drop_column" else None
+        if other.table == op.table and other.line > op.line and old and old.startswith(stem + "_"):
+            return Lookup(parent, key, old, old[len(stem) + 1 :], spec.name)
+    return Lookup(parent, key, new=spec.name)
 
 
 def _fix_set_not_null(table: str | None, col: str | None, pg: bool) -> str:
@@ -89,14 +200,18 @@ def _fix_json(col: str | None) -> str:
 def _fix_rename_column(col: str | None, new: str | None) -> str:
     return (
         f"Keep the database name and rename only the ORM attribute: {new} = mapped_column({q(col)}, ...); "
-        f"or expand/contract: add {new}, dual-write, backfill, switch reads, drop {col} in a later release."
+        f"or expand/contract: add {new}, dual-write, backfill, switch reads; dropping {col} afterwards is a "
+        "human's decision (drop-column-with-data)."
     )
 
 
 def _fix_drop_column(table: str | None, col: str | None) -> str:
     return (
-        f"Stop using {col} in the code and release that first; drop it in a later migration after a "
-        f"backup. Guard: SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {col} IS NOT NULL);"
+        f"Dropping {table}.{col} while it holds values is a human's decision (drop-column-with-data): tell them "
+        f"how many, back it up first (backup_db(tables=[{table!r}], verify='restore')) and keep the drop only "
+        "on their approval; never move it to another revision to get past the verdict. Remove the column from "
+        f"the models in the same change. It holds no values when this returns true: "
+        f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {col} IS NOT NULL);"
     )
 
 
@@ -243,16 +358,70 @@ def add_column(state, op: OpCall) -> None:
         return
     _volatile_default(state, op, spec)
     if spec.nullable is False and spec.server_default is None and not spec.primary_key:
+        type_src, batch, look = type_label(spec.type_node), op.batch_table is not None, _lookup(state, op, spec)
+        fix = (
+            _fix_required(table, col, type_src, batch)
+            if look is None or table is None or col is None
+            else _fix_required_fk(op, spec, type_src, look, state.backend)
+        )
         state.emit(
             ADD_COLUMN_REQUIRED,
             op,
             f"NOT NULL column {table}.{col} is added to existing table {table} without a server_default.",
-            _fix_required(table, col, type_label(spec.type_node), op.batch_table is not None),
+            fix,
             column=col,
             fact=RowsFact(table),
         )
     else:
         state.clear(ADD_COLUMN_REQUIRED.id, table)
+
+
+def _replaced_by_key(state, table: str | None, col: str | None) -> Lookup | None:
+    """How upgrade() replaced ``table.col`` by a foreign key column filled by a lookup, if it did."""
+    for up in state.up:
+        spec = column_spec(up.arg(1, "column")) if up.name == "add_column" and up.table == table else None
+        look = _lookup(state, up, spec) if spec is not None else None
+        if look is not None and look.old == col and look.match is not None:
+            return look
+    return None
+
+
+def _fix_restore_replaced(op: OpCall, spec, type_src: str, look: Lookup, backend: str | None) -> str:
+    table, col = str(op.table), str(spec.name)
+    add, enforce = _required_steps(table, col, type_src, op.batch_table is not None)
+    add = add if op.batch_table is not None else _nullable_add(op, spec.node)
+    update = lookup_update(table, col, look, backend, reverse=True)
+    return (
+        f"{FK_BACKFILL}upgrade() replaced {col} by {look.new} (references {look.parent}.{look.key}): restore "
+        f"{col} by a lookup of {look.parent}.{look.match}, before {look.new} is dropped\n"
+        f"{add}\nop.execute({update!r})\n{enforce}"
+    )
+
+
+@on_file
+def downgrade_required_column(state) -> None:
+    """downgrade() adding a NOT NULL column without a server default back to a table with rows fails as an
+    upgrade would: the column dropped by upgrade() comes back nullable, refilled, then NOT NULL."""
+    created = {o.table for o in state.up if o.name == "create_table"}
+    for op in state.down:
+        spec = column_spec(op.arg(1, "column")) if op.name == "add_column" and op.table not in created else None
+        if spec is None or spec.nullable is not False or spec.server_default is not None or spec.primary_key:
+            continue
+        type_src, look = type_label(spec.type_node), _replaced_by_key(state, op.table, spec.name)
+        fix = (
+            _fix_required(op.table, spec.name, type_src, op.batch_table is not None)
+            if look is None
+            else _fix_restore_replaced(op, spec, type_src, look, state.backend)
+        )
+        message = f"downgrade() adds NOT NULL column {op.table}.{spec.name} back to existing table {op.table} "
+        state.emit(
+            ADD_COLUMN_REQUIRED,
+            op,
+            message + "without a server_default.",
+            fix,
+            column=spec.name,
+            fact=RowsFact(op.table),
+        )
 
 
 def _volatile_default(state, op: OpCall, spec) -> None:
@@ -401,6 +570,51 @@ CASES = cases(
         'op.drop_column("persons", "nick")',
         backend="sqlite",
         fix_contains=("batch_op.alter_column('nick'",),
+    ),
+    Case(
+        "add-column-required",
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=False))\n'
+        'op.create_foreign_key("fk_a_r", "assignments", "rotations", ["rotation_id"], ["id"], ondelete="RESTRICT")\n'
+        'op.drop_column("assignments", "rotation_name")',
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=True))\n'
+        'op.drop_constraint("fk_a_r", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "rotation_id")',
+        column="rotation_id",
+        fix_contains=(
+            "op.execute('UPDATE assignments SET rotation_id = r.id FROM rotations r "
+            "WHERE r.name = assignments.rotation_name')",
+            "replaces rotation_name",
+            "a human's decision",
+        ),
+    ),
+    Case(
+        "add-column-required",
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), sa.ForeignKey("rotations.id"), '
+        "nullable=False))",
+        'op.drop_column("assignments", "rotation_id")',
+        column="rotation_id",
+        fix_contains=("references rotations.id: which rotations row", "a human's decision", "never one constant"),
+    ),
+    Case(
+        "add-column-required",
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))\n'
+        'op.create_foreign_key("fk_a_r", "assignments", "rotations", ["rotation_id"], ["id"])\n'
+        'op.drop_column("assignments", "rotation_name")',
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=False))\n'
+        'op.drop_constraint("fk_a_r", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "rotation_id")',
+        column="rotation_name",
+        message_contains=("downgrade() adds NOT NULL column assignments.rotation_name back",),
+        fix_contains=(
+            "op.execute('UPDATE assignments SET rotation_name = r.name FROM rotations r "
+            "WHERE r.id = assignments.rotation_id')",
+        ),
+    ),
+    Case(
+        "add-column-required",
+        'op.drop_column("assignments", "rotation_name")',
+        'op.add_column("assignments", sa.Column("rotation_name", sa.String(120), nullable=True))',
+        triggers=False,
     ),
     Case(
         "set-not-null",

@@ -36,7 +36,7 @@ def _fix_not_valid(name: str | None, table: str | None, ref_table: str | None, l
     return (
         f"op.create_foreign_key({q(name)}, {q(table)}, {q(ref_table)}, {local!r}, {remote!r}, "
         "<the original keyword arguments: ondelete=..., onupdate=...>, postgresql_not_valid=True)\n"
-        f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")  # same or a later migration'
+        + validate_later(table, name)
     )
 
 
@@ -45,10 +45,17 @@ def convention_fk_name(table: str | None, local: list[str], ref_table: str | Non
     return f"fk_{table}_{local[0] if local else 'col'}_{ref_table}"
 
 
-def _validate_line(table: str | None, name: str) -> str:
+# The VALIDATE step of NOT VALID, left as a comment: in the same revision (one transaction) it scans under the
+# lock ADD CONSTRAINT took, saving nothing, and an autocommit block would commit a single-transaction deploy
+# early. Autofix moves it to a new revision (``autofix/literal.later_step`` reads this prefix).
+LATER_STEP = "# in a new revision after this one: "
+
+
+def validate_later(table: str | None, name: str | None) -> str:
     return (
-        f'op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")  '
-        "# a separate migration saves the lock time when env.py runs each revision in its own transaction"
+        f'{LATER_STEP}op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")  '
+        "# saves lock time only when that revision commits on its own: transaction_per_migration=True in env.py, "
+        "or deployed by its own alembic upgrade"
     )
 
 
@@ -66,7 +73,7 @@ def fix_create_fk_not_valid(op: OpCall, local: list[str], ref_table: str | None)
             call.keywords = [k for k in call.keywords if k.arg != "constraint_name"]
             call.keywords.insert(0, ast.keyword("constraint_name", named))
     _set_keyword(call, "postgresql_not_valid", ast.Constant(True))
-    return ast.unparse(call) + "\n" + _validate_line(op.table, name)
+    return ast.unparse(call) + "\n" + validate_later(op.table, name)
 
 
 def fix_inline_fk_not_valid(op: OpCall, column: ast.Call, fk: ast.Call, target: str) -> str:
@@ -94,7 +101,7 @@ def fix_inline_fk_not_valid(op: OpCall, column: ast.Call, fk: ast.Call, target: 
         ],
         [*options, ast.keyword("postgresql_not_valid", ast.Constant(True))],
     )
-    return ast.unparse(add) + "\n" + ast.unparse(create) + "\n" + _validate_line(op.table, name)
+    return ast.unparse(add) + "\n" + ast.unparse(create) + "\n" + validate_later(op.table, name)
 
 
 def named_call(op: OpCall, name: str) -> str:
@@ -383,9 +390,7 @@ def create_check_constraint(state, op: OpCall) -> None:
         FK_NOT_VALID_MISSING,
         op,
         f"CHECK constraint {name} on existing table {table} is validated while it is added.",
-        _with_keyword(op, "postgresql_not_valid", ast.Constant(True)) + "\n"
-        f'# in a later migration: op.execute("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")'
-        "  # the name as created: a naming convention with %(constraint_name)s prefixes it unless op.f() is used",
+        _with_keyword(op, "postgresql_not_valid", ast.Constant(True)) + "\n" + validate_later(table, name),
         why="Adding it scans the whole table under ACCESS EXCLUSIVE and fails if any row violates it.",
         fact=RowsFact(table),
     )

@@ -362,9 +362,12 @@ def _no_inverse(statement) -> bool:
     an enum value, so a downgrade that leaves it is the norm)."""
     if statement.kind == "alter_type_add_value":
         return "if not exists" in statement.text.lower()
+    if statement.kind == "alter_table":  # validating a NOT VALID constraint changes no schema
+        return VALIDATE_ONLY.match(statement.text) is not None
     return statement.kind in DATA_ONLY_KINDS
 
 
+VALIDATE_ONLY = re.compile(r'(?is)^\s*alter\s+table\s+[\w."]+\s+validate\s+constraint\s+[\w"]+\s*;?\s*$')
 DATA_STATEMENT_START = re.compile(r"^\s*(update|select)\b", re.I)
 
 

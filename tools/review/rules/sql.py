@@ -277,8 +277,8 @@ def _fix_raw_not_valid(s: SqlStatement) -> str:
     fix = f"op.execute({(s.text.rstrip(';') + ' NOT VALID')!r})"
     name = re.search(r"(?i)add\s+constraint\s+\"?(\w+)", s.text)
     if name is None:
-        return fix + f"\n# then: ALTER TABLE {s.table} VALIDATE CONSTRAINT <its name>"
-    return fix + f"\nop.execute({f'ALTER TABLE {s.table} VALIDATE CONSTRAINT {name.group(1)}'!r})"
+        return fix + f"\n# then, in a new revision after this one: ALTER TABLE {s.table} VALIDATE CONSTRAINT <its name>"
+    return fix + "\n" + constraints.validate_later(s.table, name.group(1))
 
 
 def _enum(state, op: OpCall, s: SqlStatement, created: set) -> None:

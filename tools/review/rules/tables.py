@@ -10,8 +10,10 @@ from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
 
 def _fix_drop_table(table: str | None) -> str:
     return (
-        f"Two-phase removal: stop reading/writing {table} in one release, back it up "
-        f"(backup_db, tables=[{table!r}]), drop it in a later migration."
+        f"Dropping {table} while it holds rows is a human's decision (drop-table-with-data): tell them how many, "
+        f"back it up first (backup_db(tables=[{table!r}], verify='restore')) and keep the drop only on their "
+        "approval; never move it to another revision to get past the verdict. Stop reading and writing the "
+        "table in the code in the same change."
     )
 
 
