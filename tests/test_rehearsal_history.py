@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -449,3 +450,98 @@ def test_async_env_goes_on_past_failures(tmp_path, pg_async_url):
     assert [s.status for s in result.steps] == ["ok", "failed in downgrade", "ok"]
     assert result.rebuilds == ["to a2: re-running a3 (upgrade) without seed rows"]
     assert result.scratch_database.dropped
+
+
+# ------------------------------------------------------------------ rebuilds in a reused interpreter
+
+APP_TABLES = """
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("app_users", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("login", sa.String(40)))
+"""
+APP_NOTES = """
+import sqlalchemy as sa
+
+from residency.app_tables import metadata
+
+sa.Table(
+    "notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.Enum("memo", "todo", name="note_kind")),
+)
+"""
+# as Flask-AppBuilder's create_db in superset: the application creates its metadata's tables when it
+# finds the database empty, before the migrations run
+ENV_APP_CREATES_TABLES = """
+def create_app_tables() -> None:
+    from residency.app_tables import metadata
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        if not inspect(connection).has_table("app_users"):
+            metadata.create_all(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    create_app_tables()
+    run_migrations_online()
+"""
+
+
+def _history_importing_app_models(project) -> None:
+    """a2's file imports the application's model of a table it creates, as superset's revisions import
+    superset.models; a3's downgrade is empty, so its re-upgrade fails and the rehearsal rebuilds."""
+    (project / "residency" / "app_tables.py").write_text(APP_TABLES)
+    (project / "residency" / "app_notes.py").write_text(APP_NOTES)
+    env = project / "migrations" / "env.py"
+    head, _, _ = env.read_text().rpartition("if context.is_offline_mode():")
+    env.write_text(head + ENV_APP_CREATES_TABLES.lstrip("\n"))
+    accounts = """
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("app_user_id", sa.Integer(), sa.ForeignKey("app_users.id")),
+    )
+    """
+    write_revision(project, "a1", None, accounts, 'op.drop_table("accounts")', message="accounts")
+    notes = """
+    op.create_table(
+        "notes",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("kind", sa.Enum("memo", "todo", name="note_kind")),
+    )
+    """
+    unnotes = 'op.drop_table("notes")\nsa.Enum(name="note_kind").drop(op.get_bind())'
+    header = "import residency.app_notes  # noqa: F401"
+    write_revision(project, "a2", "a1", notes, unnotes, message="notes", extra_header=header)
+    tags = 'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))'
+    write_revision(project, "a3", "a2", tags, "pass", message="tags")
+    motto = 'op.add_column("accounts", sa.Column("motto", sa.String(80), nullable=True))'
+    write_revision(project, "a4", "a3", motto, 'op.drop_column("accounts", "motto")', message="motto")
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_rebuild_starts_where_a_fresh_deploy_starts(request, empty_project, backend):
+    """The rebuild's env.py run, in the interpreter that imported a2's models, creates notes (and on
+    PostgreSQL its enum type) with the application's tables: they are dropped before the rebuild, so a2
+    is not reported as failing to create them (superset: 5a7bad26f2a7 "already exists" after a rebuild)."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    _history_importing_app_models(empty_project)
+    result = roundtrip(empty_project, url, from_revision="base", seed_rows=3)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("a3", "re-upgrade", "object-already-exists")
+    ], result.model_dump_json(indent=1)
+    assert [s.status for s in result.steps] == ["ok", "ok", "failed in re-upgrade", "ok"]
+    assert result.stopped is None and len(result.rebuilds) == 1
+    rebuild = result.rebuilds[0]
+    assert rebuild.startswith("to a3: a3 failed in re-upgrade (dropped ")
+    assert "table notes" in rebuild and "app_users" not in rebuild
+    if backend == "postgres":
+        assert "type note_kind" in rebuild
+    assert_clean(result, url)

@@ -477,7 +477,7 @@ def _build(
         seed_limitations=seed_limitations,
         stopped=stopped,
         deploy=deploy,
-        rebuilds=[f"to {', '.join(r['to']) or 'base'}: {r['why']}" for r in raw.get("rebuilds", [])],
+        rebuilds=[_rebuild_text(r) for r in raw.get("rebuilds", [])],
         findings=findings,
         escalations=escalations,
         summary="",
@@ -485,6 +485,19 @@ def _build(
     result.summary = _summary(result, how)
     result.next_steps = _next_steps(result)
     return result
+
+
+def _rebuild_text(rebuild: dict[str, Any]) -> str:
+    """One rebuild: where to and why, and what env.py made on top of the empty database that was dropped."""
+    text = f"to {', '.join(rebuild['to']) or 'base'}: {rebuild['why']}"
+    dropped = rebuild.get("env_objects_dropped")
+    if dropped:
+        names = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
+        text += (
+            f" (dropped {len(dropped)} object(s) env.py created that a fresh run does not: {names}; "
+            "its models grew with the revisions the rehearsal imported)"
+        )
+    return text
 
 
 def _failure_parts(

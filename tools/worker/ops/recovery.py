@@ -4,6 +4,13 @@ rehearsal goes on past it.
 ``wipe`` drops everything so the next env.py run rebuilds the schema from base (a step re-run
 without seed rows, non-transactional DDL, a failed re-upgrade, or env.py running all steps in one
 transaction). ``seed_may_cause`` says which failures are worth re-running without seed rows.
+
+A rebuild runs env.py again in the same interpreter, where the revision files already imported the
+application's models. An env.py that creates tables from its metadata on an empty database (Flask-
+AppBuilder's ``create_db`` in superset) then creates the head schema, not the few tables a fresh
+deploy gets, and the first revision that adds one of them fails. ``schema_objects`` reads what a
+fresh env.py run left before the first step; ``drop_new_objects`` removes what a rebuild's env.py
+run made on top of it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,55 @@ def _wipe_sqlite(conn: Connection) -> None:
     ).all()
     for kind, name in sorted(rows, key=lambda r: r[0] != "view"):  # views first
         conn.execute(text(f"DROP {kind.upper()} IF EXISTS {prep.quote(name)}"))
+
+
+def schema_objects(conn: Connection, version_table: str) -> set[tuple[str, str]]:
+    """(kind, name) of the tables, views, sequences and types in the connection's schema."""
+    dialect = conn.dialect.name
+    rows: list[Any]
+    if dialect == "postgresql":
+        rows = list(conn.execute(text(_PG_OBJECTS)).all())
+    elif dialect in ("mysql", "mariadb"):
+        rows = [("view", name) for name in conn.dialect.get_view_names(conn)]
+        rows += [("table", name) for name in conn.dialect.get_table_names(conn)]
+    else:
+        rows = list(
+            conn.execute(
+                text(
+                    "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND type IN ('view', 'table')"
+                )
+            ).all()
+        )
+    return {(str(kind), str(name)) for kind, name in rows if name != version_table}
+
+
+_PG_OBJECTS = """
+SELECT CASE relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+       ELSE 'table' END, relname
+FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p', 'v', 'm', 'S')
+UNION ALL
+SELECT CASE typtype WHEN 'd' THEN 'domain' ELSE 'type' END, typname
+FROM pg_type WHERE typnamespace = current_schema()::regnamespace AND typtype IN ('e', 'd')
+"""
+# views before the tables they read, tables before the sequences and types their columns use
+_DROP_ORDER = ("view", "materialized view", "table", "sequence", "domain", "type")
+
+
+def drop_new_objects(conn: Connection, fresh: set[tuple[str, str]], version_table: str) -> list[str]:
+    """Drop what is in the schema now but was not after a fresh env.py run (``fresh``); their names."""
+    extra = schema_objects(conn, version_table) - fresh
+    if not extra:
+        return []
+    prep = conn.dialect.identifier_preparer
+    cascade = " CASCADE" if conn.dialect.name == "postgresql" else ""
+    mysql = conn.dialect.name in ("mysql", "mariadb")
+    if mysql:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+    for kind, name in sorted(extra, key=lambda item: (_DROP_ORDER.index(item[0]), item[1])):
+        conn.execute(text(f"DROP {kind.upper()} IF EXISTS {prep.quote(name)}{cascade}"))
+    if mysql:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+    return [f"{kind} {name}" for kind, name in sorted(extra)]
 
 
 # failures that depend on the rows' values; the others (an object missing or already there, a name,

@@ -144,6 +144,8 @@ class _State:
         self.project_dir = "."
         self.script: Any = None
         self.seed_hints: dict[tuple[str, str], list[str]] | None = None  # read once, at the first seeding
+        self.impl: Any = None  # the migration context's DDL impl (its memo of named types created)
+        self.fresh_start: set[tuple[str, str]] | None = None  # what env.py made of the empty scratch database
         # the operation that raised, and the evidence gathered right at the failing statement
         self.failed_op: dict[str, Any] | None = None
         self.statement_facts: dict[str, Any] | None = None

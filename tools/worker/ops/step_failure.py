@@ -210,7 +210,7 @@ def _rebuild(state: Any, to: list[str], seed: bool, why: str) -> RunPlan:
         apply_starting_schema(state.url, state.args.bootstrap, state.project_dir)
     state.seeded = False
     state.result["rebuilds"].append({"to": to, "seeded": seed, "why": why})
-    return RunPlan(prepare="upgrade", to=to, seed=seed)
+    return RunPlan(prepare="upgrade", to=to, seed=seed, rebuilt=True)
 
 
 def _parents(script: Any, rev: str) -> list[str]:
