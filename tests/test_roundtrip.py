@@ -4,6 +4,7 @@ bad arguments over MCP."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import anyio
@@ -579,6 +580,20 @@ def test_cli_subcommand(empty_project, sqlite_url):
 
 
 # ------------------------------------------------------------------ more failure modes and objects
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pg8000") is not None, reason="needs a driver that is not installed")
+def test_missing_driver_is_not_blamed_on_env_py(empty_project, pg_url):
+    """The worker cannot open the URL's driver: the advice is to install it, not to make env.py run the
+    migrations (corpus: dagster without psycopg)."""
+    project = make_project(empty_project)
+    url = pg_url.replace("postgresql+psycopg://", "postgresql+pg8000://")
+    result = roundtrip(project, url, from_revision="base")
+    assert result.verdict == "escalate"
+    assert "No module named 'pg8000'" in result.escalations[0].reason
+    assert "steps-not-run" not in {f.rule for f in result.findings}
+    assert result.next_steps[0].startswith("Install pg8000 in the project's environment")
+    assert_clean(result, pg_url)
 
 
 def test_worker_killed_mid_run_leaves_no_scratch(empty_project, pg_url):

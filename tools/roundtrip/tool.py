@@ -10,6 +10,7 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -424,10 +425,28 @@ def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, t
     result.verdict = "escalate"
     result.escalate_to_human = True
     result.summary = reason + " The scratch database was dropped; the target was not touched."
-    result.next_steps = [
-        "A step that hangs usually waits on a lock or loops over data: look at the revision "
-        "after the last completed step.",
-        "Raise timeout_s if the history is just large, and call test_roundtrip again.",
+    # the steps did not run because the worker stopped, not because env.py skipped them
+    result.findings = [finding for finding in result.findings if finding.rule != "steps-not-run"]
+    result.next_steps = _after_worker_failure(problem, timed_out)
+
+
+def _after_worker_failure(problem: str, timed_out: bool) -> list[str]:
+    if timed_out:
+        return [
+            "A step that hangs usually waits on a lock or loops over data: look at the revision "
+            "after the last completed step.",
+            "Raise timeout_s if the history is just large, and call test_roundtrip again.",
+        ]
+    missing = re.search(r"No module named '([^']+)'", problem)
+    if missing:
+        return [
+            f"Install {missing.group(1).split('.')[0]} in the project's environment (the interpreter that runs its "
+            "migrations): the database URL's driver or a module env.py imports is missing there.",
+            "Call test_roundtrip again.",
+        ]
+    return [
+        "The worker stopped on an error outside the migration steps (before it could report): read the "
+        "detail in the escalation's evidence, fix the environment or env.py, and call test_roundtrip again."
     ]
 
 
