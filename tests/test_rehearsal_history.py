@@ -545,3 +545,67 @@ def test_rebuild_starts_where_a_fresh_deploy_starts(request, empty_project, back
     if backend == "postgres":
         assert "type note_kind" in rebuild
     assert_clean(result, url)
+
+
+# ------------------------------------------------------------------ the migration's own code
+
+
+SWALLOWED_UP = """
+try:
+    op.drop_constraint("uq_persons_nope", "persons", type_="unique")
+except Exception:
+    pass  # "it may not exist": on PostgreSQL the transaction is aborted all the same
+op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_swallowed_database_error(request, empty_project, backend):
+    """superset b4456560d4f3: DDL in try/except. On PostgreSQL the next statement meets an aborted
+    transaction: reported at the caught operation, not as an unknown failure inside SQLAlchemy."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", SWALLOWED_UP, 'op.drop_column("persons", "nickname")', message="swallow")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    if backend == "sqlite":  # the error is caught and nothing is left aborted
+        assert result.failures == [], result.model_dump_json(indent=1)
+        return
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r2", "upgrade", "swallowed-error")]
+    failure = result.failures[0]
+    assert (failure.file, failure.line) == ("migrations/versions/r2_swallow.py", 16)  # the drop_constraint
+    assert failure.operation["op"] == "DropConstraintOp"
+    assert "after the migration caught" in failure.error and "uq_persons_nope" in failure.error
+    assert "migration-failure-unclear" not in {e.rule for e in result.escalations}
+    assert "swallowed-error" in {f.rule for f in result.findings}
+    assert_clean(result, url)
+
+
+JSON_READ_UP = """
+for (name,) in op.get_bind().execute(sa.text("SELECT name FROM persons")).all():
+    json.loads(name)  # the application stores JSON in this text column
+"""
+BROKEN_CODE_UP = """
+settings = None
+settings.update({"level": 1})
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_migration_code_errors(request, empty_project, backend):
+    """superset's json.loads of seeded text is a seed limitation (it passes on the history's own rows);
+    an AttributeError of the migration's code that fails without seed rows too is its own mode, not
+    a deliberate raise and not unknown."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", JSON_READ_UP, "pass", message="json", extra_header="import json")
+    write_revision(project, "r3", "r2", "pass", BROKEN_CODE_UP, message="broken code")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    assert [(s.revision, s.phase, s.mode) for s in result.seed_limitations] == [
+        ("r2", "upgrade", "migration-code-error")
+    ], result.model_dump_json(indent=1)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r3", "downgrade", "migration-code-error")]
+    failure = result.failures[0]
+    assert (failure.file, failure.line) == ("migrations/versions/r3_broken_code.py", 20)
+    assert "'NoneType' object has no attribute 'update'" in failure.error
+    assert "deliberate" not in " ".join(e.reason for e in result.escalations)
+    assert_clean(result, url)

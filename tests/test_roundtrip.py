@@ -629,7 +629,11 @@ def test_pg_enum_left_behind_by_downgrade(empty_project, pg_url):
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
     assert "enum mood present after downgrade but not before" in [d.message for d in result.differences]
     assert any(e.rule == "unclear-rollback" for e in result.escalations)
-    assert result.failure is None  # create_table re-uses the existing type (checkfirst), so no crash
+    # the next `alembic upgrade` (a new process) meets the type the downgrade left: CREATE TYPE fails, as
+    # the re-upgrade does (Alembic's memo of the types it created in this run is cleared per direction)
+    failure = result.failure
+    assert failure is not None and (failure.phase, failure.mode) == ("re-upgrade", "object-already-exists")
+    assert 'type "mood" already exists' in failure.error
 
 
 def test_pg_type_mismatch(empty_project, pg_url):

@@ -196,6 +196,28 @@ def _deliberate(failure: _Failure) -> dict[str, str]:
     }
 
 
+def _code_error(failure: _Failure) -> dict[str, str]:
+    message = failure.error.splitlines()[0][:300] if failure.error else "an exception"
+    return {
+        "title": f"the migration's own code raised: {message}",
+        "why": "Python in the step (a data migration reading rows, a helper it calls) failed; the database "
+        "refused nothing.",
+        "fix": "Read the error at the line given and make the code handle the rows and schema it meets at this "
+        "point of the history (e.g. NULL or malformed values), then call test_roundtrip again.",
+    }
+
+
+def _swallowed(failure: _Failure) -> dict[str, str]:
+    return {
+        "title": "the migration caught a database error and went on, but PostgreSQL had aborted the transaction, "
+        "so the next statement failed",
+        "why": "A try/except around an op.* call does not undo the failed statement: on PostgreSQL every later "
+        "statement of the transaction fails until it is rolled back (the error it caught is in `error`).",
+        "fix": "Do not swallow errors of schema operations: check first (inspect the table for the object) or "
+        "run the uncertain statement inside a savepoint (with op.get_bind().begin_nested(): ...).",
+    }
+
+
 def _unnamed(failure: _Failure) -> dict[str, str]:
     return {
         "title": "a constraint without a name cannot be dropped (drop_constraint(None, ...))",
@@ -249,6 +271,8 @@ _WORDS: dict[str, Callable[[_Failure], dict[str, str]]] = {
     "object-still-referenced": _still_referenced,
     "check-violation": _check,
     "deliberate-raise": _deliberate,
+    "migration-code-error": _code_error,
+    "swallowed-error": _swallowed,
     "unnamed-constraint": _unnamed,
     "defined-twice": _defined_twice,
     "drop-of-missing-object": _drop_missing,

@@ -61,6 +61,7 @@ def wrap(step: RevisionStep, state: Any, phase: str) -> RevisionStep:
     state.phase, state.revision = phase, step.revision.revision
     state.ops, state.touched, state.checking = [], set(), False
     state.failed_op, state.statement_facts = None, None
+    state.failed_op_exc, state.failed_op_site = None, None
     return step
 
 

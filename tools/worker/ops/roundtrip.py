@@ -149,6 +149,8 @@ class _State:
         # the operation that raised, and the evidence gathered right at the failing statement
         self.failed_op: dict[str, Any] | None = None
         self.statement_facts: dict[str, Any] | None = None
+        self.failed_op_exc: BaseException | None = None  # what it raised
+        self.failed_op_site: tuple[str, int] | None = None  # its line in the migration file
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,

@@ -19,7 +19,13 @@ import time
 from typing import Any
 
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
-from alembic_mcp.tools.worker.ops.failure_site import migration_frame, raised_by_migration, refine_mode
+from alembic_mcp.tools.worker.ops.failure_site import (
+    calling_migration_frame,
+    failed_in_migration_code,
+    migration_frame,
+    raised_by_migration,
+    refine_mode,
+)
 from alembic_mcp.tools.worker.ops.recovery import seed_may_cause, wipe
 from alembic_mcp.tools.worker.ops.rehearsal import RunPlan
 from alembic_mcp.tools.worker.ops.sa_compat import with_sync_connection
@@ -69,6 +75,8 @@ def operation_failed(state: Any, described: dict[str, Any], exc: BaseException, 
     if state.failed_op is not None or not state.in_step:
         return
     state.failed_op = described
+    state.failed_op_exc = exc
+    state.failed_op_site = calling_migration_frame(state.versions_dirs)
     if conn is None:
         return
     try:
@@ -90,16 +98,28 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
     message = info["message"]
     sqlstate, errno = error_codes(exc)
     deliberate = raised_by_migration(exc, state.versions_dirs)
-    mode = refine_mode(classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate)
+    code_error = failed_in_migration_code(exc, state.versions_dirs)
+    # an operation raised before and the step went on: the migration caught that error
+    swallowed = state.failed_op_exc is not None and not _chain_holds(exc, state.failed_op_exc)
+    mode = refine_mode(
+        classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate, code_error, swallowed
+    )
+    # the migration's own line; never a frame inside SQLAlchemy, the driver or the project's venv
     site = migration_frame(exc, state.versions_dirs)
+    if mode == "swallowed-error":  # the cause is the operation whose error the migration caught
+        site = state.failed_op_site or site
+    if mode == "swallowed-error":
+        caught = state.failed_op_exc
+        first = str(caught).splitlines()[0][:500] if str(caught) else ""
+        message = f"{message.splitlines()[0]} (after the migration caught {type(caught).__name__}: {first})"
     failure: dict[str, Any] = {
         "revision": state.revision,
         "phase": state.phase,
         "mode": mode,
         "error_type": info["type"],
         "error": message[:2000],
-        "file": site[0] if site else info.get("file"),
-        "line": site[1] if site else info.get("line"),
+        "file": site[0] if site else None,
+        "line": site[1] if site else None,
         "sqlstate": sqlstate,
         "errno": errno,
         "operation": state.failed_op,
@@ -110,6 +130,16 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
     }
     _look_after(state, failure, message)
     return failure
+
+
+def _chain_holds(exc: BaseException | None, wanted: BaseException) -> bool:
+    """``wanted`` is ``exc`` or what it was raised from."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if exc is wanted:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _look_after(state: Any, failure: dict[str, Any], message: str) -> None:
