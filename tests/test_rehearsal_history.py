@@ -609,3 +609,20 @@ def test_migration_code_errors(request, empty_project, backend):
     assert "'NoneType' object has no attribute 'update'" in failure.error
     assert "deliberate" not in " ".join(e.reason for e in result.escalations)
     assert_clean(result, url)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_reupgrade_after_an_empty_downgrade_says_so(request, empty_project, backend):
+    """mlflow: `def downgrade(): pass`; the re-upgrade's failure names the empty downgrade as its cause."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    nickname = 'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))'
+    write_revision(project, "r2", "r1", nickname, "pass", message="one way")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("r2", "re-upgrade", "object-already-exists")
+    ]
+    assert result.failures[0].facts["downgrade_empty"] is True
+    finding = next(f for f in result.findings if f.rule == "object-already-exists")
+    assert "downgrade() is empty" in finding.message and "raise" in finding.fix
+    assert_clean(result, url)

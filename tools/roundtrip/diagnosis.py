@@ -151,6 +151,13 @@ def _object_state(failure: _Failure) -> dict[str, str]:
             else "upgrade() assumes a schema this database does not have"
         )
     )
+    if phase == "re-upgrade" and facts.get("downgrade_empty"):
+        return {
+            "title": f"{what} {verb}: downgrade() is empty, it undid nothing of what upgrade() did",
+            "why": "Upgrading again after that downgrade meets the objects the first upgrade made.",
+            "fix": "Write downgrade() as the inverse of upgrade(); if the revision is one-way on purpose, make "
+            "downgrade() raise with the reason instead of passing (a human accepts a one-way revision).",
+        }
     return {
         "title": f"{what} {verb} ({where})",
         "why": "The migration names an object that is not in the state the step expects.",

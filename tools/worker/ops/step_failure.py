@@ -129,6 +129,9 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
         "seeded": state.seeded,
     }
     _look_after(state, failure, message)
+    record = state.records.get(state.revision or "", {})
+    if state.phase == "re-upgrade" and record.get("downgrade_ops") == 0 and not record.get("downgrade_sql"):
+        failure["facts"]["downgrade_empty"] = True  # it ran no operation and no SQL
     return failure
 
 
