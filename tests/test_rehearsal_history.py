@@ -626,3 +626,26 @@ def test_reupgrade_after_an_empty_downgrade_says_so(request, empty_project, back
     finding = next(f for f in result.findings if f.rule == "object-already-exists")
     assert "downgrade() is empty" in finding.message and "raise" in finding.fix
     assert_clean(result, url)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_type_mismatch_in_raw_sql_names_table_and_column(request, empty_project, backend):
+    """airflow 0017: an UPDATE writing VARCHAR into an integer column through op.execute has no
+    operation to read the table from: the facts come from the error and the statement."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    update = """op.execute("UPDATE persons SET level = CAST('0' AS VARCHAR(10))")"""
+    write_revision(project, "r2", "r1", update, "pass", message="level text")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    if backend == "sqlite":  # SQLite stores the text as it is
+        assert result.failures == [], result.model_dump_json(indent=1)
+        return
+    failure = result.failures[0]
+    assert (failure.revision, failure.direction, failure.mode) == ("r2", "upgrade", "type-mismatch")
+    assert failure.reproduced_without_seed_rows  # PostgreSQL checks the types before it reads a row
+    facts = failure.facts
+    assert (facts["table"], facts["column"], facts["column_type"]) == ("persons", "level", "integer")
+    assert facts["expression_type"] == "character varying"
+    finding = next(f for f in result.findings if f.rule == "type-mismatch")
+    assert "persons.level (column of type integer, given character varying)" in finding.message
+    assert_clean(result, url)

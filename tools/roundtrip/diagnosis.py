@@ -128,6 +128,14 @@ def _type_mismatch(failure: _Failure) -> dict[str, str]:
     facts, table, column, backend = failure.facts, failure.table, failure.column, failure.backend
     sample = ", ".join(facts.get("sample_values", [])[:5])
     using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
+    if facts.get("expression_type"):
+        given = f" (column of type {facts.get('column_type')}, given {facts['expression_type']})"
+        return {
+            "title": f"Type mismatch writing {table}.{column}{given}",
+            "why": "The statement writes a value of another type and the database does not convert it implicitly.",
+            "fix": f"Cast the value to the column's type in the statement (e.g. CAST(:value AS "
+            f"{facts.get('column_type')}) or a bind parameter typed like the column).",
+        }
     return {
         "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
         "why": "The existing values cannot be converted to the new type as they are.",
