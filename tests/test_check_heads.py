@@ -167,6 +167,19 @@ def test_revision_needing_env_pys_setup_imports(example_project):
     assert [h.revision for h in result.heads] == ["c0000001"]
 
 
+def test_env_py_refusing_offline_mode_is_a_warning(example_project):
+    """dagster's env.py needs a connection in offline mode too: a fact about the project, not a fix."""
+    env = example_project / "migrations" / "env.py"
+    refusing = "def run_migrations_offline() -> None:\n    raise Exception('No connection set in alembic config')\n"
+    source = env.read_text()
+    start = source.index("def run_migrations_offline() -> None:")
+    env.write_text(source[:start] + refusing + "\n\n" + source[source.index("def do_run_migrations") :])
+    result = run_check(example_project)
+    assert [f.rule for f in result.findings] == ["env-py-offline-only"]
+    assert result.findings[0].severity == "warning" and "No connection set" in result.findings[0].message
+    assert result.verdict == "proceed"
+
+
 def test_env_py_error_without_a_message_shows_its_cause(example_project):
     env = example_project / "migrations" / "env.py"
     raising = (

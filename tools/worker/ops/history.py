@@ -11,6 +11,7 @@ runs env.py offline with a no-op migration function to prove it imports (it conn
 from __future__ import annotations
 
 import io
+import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -115,5 +116,7 @@ def _check_env(cfg, script_dir: ScriptDirectory, inside: Callable[[], None]) -> 
     except BaseException as exc:
         info = describe_exception(exc)
         info.pop("traceback", None)
+        # raised on env.py's offline path (run_migrations_offline): online commands are not concerned
+        info["offline_path"] = any("offline" in frame.name for frame in traceback.extract_tb(exc.__traceback__))
         return info
     return None
