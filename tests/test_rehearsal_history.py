@@ -649,3 +649,27 @@ def test_type_mismatch_in_raw_sql_names_table_and_column(request, empty_project,
     finding = next(f for f in result.findings if f.rule == "type-mismatch")
     assert "persons.level (column of type integer, given character varying)" in finding.message
     assert_clean(result, url)
+
+
+COUNTED_UP = """
+CALLS.append(1)
+if len(CALLS) == 3:  # upgrade, re-upgrade, then the rebuild's prepare
+    raise RuntimeError("refusing a third run in one process")
+op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))
+"""
+
+
+def test_failure_while_rebuilding_is_not_compared_with_an_unrelated_reading(empty_project, sqlite_url):
+    """A step failing in a rebuild's prepare left nothing measurable: no "failed halfway" from comparing
+    with the reading the previous failed step took."""
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", COUNTED_UP, 'op.drop_column("persons", "nickname")', extra_header="CALLS = []")
+    tags = 'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))'
+    write_revision(project, "r3", "r2", tags, "pass", message="tags")
+    motto = 'op.add_column("persons", sa.Column("motto", sa.String(80), nullable=True))'
+    write_revision(project, "r4", "r3", motto, 'op.drop_column("persons", "motto")', message="motto")
+    result = roundtrip(project, sqlite_url, from_revision="base", seed_rows=0)
+    assert [(f.revision, f.phase) for f in result.failures] == [("r3", "re-upgrade"), ("r2", "prepare")]
+    assert result.failures[1].applied == []
+    assert "migration-failed-midway" not in {f.rule for f in result.findings}
+    assert_clean(result, sqlite_url)

@@ -127,6 +127,7 @@ def _prepare(script: ScriptDirectory, state: Any, heads: Any, plan: RunPlan):
         steps = script._downgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
     else:
         steps = []
+    state.pre_snapshot = None  # no reading before prepare steps: a failure there is not compared with one
     for step in steps:
         yield wrap(step, state, "prepare")
         state.checking = True
