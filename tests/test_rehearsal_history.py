@@ -673,3 +673,25 @@ def test_failure_while_rebuilding_is_not_compared_with_an_unrelated_reading(empt
     assert result.failures[1].applied == []
     assert "migration-failed-midway" not in {f.rule for f in result.findings}
     assert_clean(result, sqlite_url)
+
+
+SWALLOWED_QUERY_DOWN = """
+try:  # superset 07071313dd52: a session query over columns this revision does not have yet
+    op.get_bind().execute(sa.text("SELECT no_such_column FROM persons"))
+except Exception:
+    pass
+op.drop_column("persons", "nickname")
+"""
+
+
+def test_swallowed_error_of_a_raw_statement(empty_project, pg_url):
+    """The caught error came from a statement, not an op.* call: still swallowed-error, naming it."""
+    project = make_project(empty_project)
+    nickname = 'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))'
+    write_revision(project, "r2", "r1", nickname, SWALLOWED_QUERY_DOWN, message="query")
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r2", "downgrade", "swallowed-error")]
+    failure = result.failures[0]
+    assert "after the migration caught UndefinedColumn" in failure.error and "no_such_column" in failure.error
+    assert (failure.file, failure.line) == ("migrations/versions/r2_query.py", 23)  # the statement that met it
+    assert_clean(result, pg_url)

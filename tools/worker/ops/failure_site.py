@@ -71,13 +71,11 @@ def refine_mode(
     failed_op: dict[str, Any] | None,
     deliberate: bool,
     code_error: bool = False,
-    swallowed: bool = False,
 ) -> str:
-    """The failure mode once the migration's side is known. ``swallowed``: an operation of the step
-    raised earlier and the migration went on (try/except around it)."""
+    """The failure mode once the migration's side is known."""
     op_name = (failed_op or {}).get("op", "")
-    if swallowed and mode == "unknown" and _ABORTED.search(message):
-        return "swallowed-error"
+    if mode == "unknown" and _ABORTED.search(message):
+        return "swallowed-error"  # an earlier statement of the step failed and the migration went on
     if isinstance(exc, sa_exc.CompileError) and _UNNAMED.search(message):
         return "unnamed-constraint"
     if _TWICE.search(message) and (op_name in _DEFINING_OPS or isinstance(exc, sa_exc.ArgumentError)):

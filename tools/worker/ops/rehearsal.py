@@ -61,7 +61,7 @@ def wrap(step: RevisionStep, state: Any, phase: str) -> RevisionStep:
     state.phase, state.revision = phase, step.revision.revision
     state.ops, state.touched, state.checking = [], set(), False
     state.failed_op, state.statement_facts = None, None
-    state.failed_op_exc, state.failed_op_site = None, None
+    state.failed_op_exc, state.failed_op_site, state.step_db_error = None, None, None
     return step
 
 
@@ -91,6 +91,8 @@ def _attach(state: Any, ctx: Any, conn: Any) -> None:
         state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
     if not event.contains(conn.engine, "before_cursor_execute", state.on_statement):
         event.listen(conn.engine, "before_cursor_execute", state.on_statement)
+    if not event.contains(conn.engine, "handle_error", state.on_db_error):
+        event.listen(conn.engine, "handle_error", state.on_db_error)
     is_pg = conn.dialect.name == "postgresql"
     state.trace = bool(args.trace_locks) and is_pg and not state.external
     state.result["lock_trace"] = (

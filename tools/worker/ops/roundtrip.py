@@ -151,6 +151,7 @@ class _State:
         self.statement_facts: dict[str, Any] | None = None
         self.failed_op_exc: BaseException | None = None  # what it raised
         self.failed_op_site: tuple[str, int] | None = None  # its line in the migration file
+        self.step_db_error: str | None = None  # the first database error of the step, caught or not
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,
@@ -210,6 +211,12 @@ class _State:
     def on_statement(self, *args: Any, **kw: Any) -> None:
         if self.in_step and self.op_depth == 0:
             self.touched = None  # raw SQL through op.get_bind(): any table may have changed
+
+    def on_db_error(self, context: Any) -> None:
+        if self.in_step and self.step_db_error is None:
+            error = context.original_exception
+            first = str(error).splitlines()[0][:500] if str(error) else ""
+            self.step_db_error = f"{type(error).__name__}: {first}"
 
     def on_version_apply(self, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
         if not (self.trace and self.phase == "upgrade"):

@@ -99,19 +99,11 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
     sqlstate, errno = error_codes(exc)
     deliberate = raised_by_migration(exc, state.versions_dirs)
     code_error = failed_in_migration_code(exc, state.versions_dirs)
-    # an operation raised before and the step went on: the migration caught that error
-    swallowed = state.failed_op_exc is not None and not _chain_holds(exc, state.failed_op_exc)
-    mode = refine_mode(
-        classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate, code_error, swallowed
-    )
+    mode = refine_mode(classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate, code_error)
     # the migration's own line; never a frame inside SQLAlchemy, the driver or the project's venv
     site = migration_frame(exc, state.versions_dirs)
-    if mode == "swallowed-error":  # the cause is the operation whose error the migration caught
-        site = state.failed_op_site or site
     if mode == "swallowed-error":
-        caught = state.failed_op_exc
-        first = str(caught).splitlines()[0][:500] if str(caught) else ""
-        message = f"{message.splitlines()[0]} (after the migration caught {type(caught).__name__}: {first})"
+        site, message = _swallowed(state, exc, message, site)
     failure: dict[str, Any] = {
         "revision": state.revision,
         "phase": state.phase,
@@ -133,6 +125,21 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
     if state.phase == "re-upgrade" and record.get("downgrade_ops") == 0 and not record.get("downgrade_sql"):
         failure["facts"]["downgrade_empty"] = True  # it ran no operation and no SQL
     return failure
+
+
+def _swallowed(
+    state: Any, exc: BaseException, message: str, site: tuple[str, int] | None
+) -> tuple[tuple[str, int] | None, str]:
+    """The site and message of a failure on an aborted transaction: at the operation whose error the
+    migration caught, if an op.* call raised, and naming the error it caught."""
+    caught_op = state.failed_op_exc is not None and not _chain_holds(exc, state.failed_op_exc)
+    if caught_op:
+        caught = state.failed_op_exc
+        first = f"{type(caught).__name__}: {str(caught).splitlines()[0][:500] if str(caught) else ''}"
+        site = state.failed_op_site or site
+    else:
+        first = state.step_db_error or "an error of an earlier statement (not an op.* call)"
+    return site, f"{message.splitlines()[0]} (after the migration caught {first})"
 
 
 def _chain_holds(exc: BaseException | None, wanted: BaseException) -> bool:
