@@ -146,6 +146,52 @@ def test_env_py_that_raises(example_project):
     assert result.verdict == "fix"
 
 
+def test_revision_needing_env_pys_setup_imports(example_project):
+    """superset's revision files import modules that need the app env.py builds: they load inside
+    env.py's run, as `alembic upgrade` loads them, so a working history is not reported broken."""
+    (example_project / "residency" / "appstate.py").write_text(
+        "READY = False\n\n\ndef require() -> None:\n"
+        "    if not READY:\n        raise RuntimeError('App not initialized yet')\n"
+    )
+    env = example_project / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "config = context.config",
+            "import residency.appstate\n\nresidency.appstate.READY = True\nconfig = context.config",
+        )
+    )
+    header = "from residency.appstate import require\n\nrequire()"
+    write_revision(example_project, "c0000001", "b2e1d1ce0002", message="needs app", extra_header=header)
+    result = run_check(example_project)
+    assert result.verdict == "proceed", result.findings
+    assert [h.revision for h in result.heads] == ["c0000001"]
+
+
+def test_env_py_refusing_offline_mode_is_a_warning(example_project):
+    """dagster's env.py needs a connection in offline mode too: a fact about the project, not a fix."""
+    env = example_project / "migrations" / "env.py"
+    refusing = "def run_migrations_offline() -> None:\n    raise Exception('No connection set in alembic config')\n"
+    source = env.read_text()
+    start = source.index("def run_migrations_offline() -> None:")
+    env.write_text(source[:start] + refusing + "\n\n" + source[source.index("def do_run_migrations") :])
+    result = run_check(example_project)
+    assert [f.rule for f in result.findings] == ["env-py-offline-only"]
+    assert result.findings[0].severity == "warning" and "No connection set" in result.findings[0].message
+    assert result.verdict == "proceed"
+
+
+def test_env_py_error_without_a_message_shows_its_cause(example_project):
+    env = example_project / "migrations" / "env.py"
+    raising = (
+        "import sqlalchemy.exc\ntry:\n    raise KeyError('themes')\nexcept KeyError as exc:\n"
+        "    raise sqlalchemy.exc.SQLAlchemyError(()) from exc\nconfig = context.config"
+    )
+    env.write_text(env.read_text().replace("config = context.config", raising))
+    result = run_check(example_project)
+    err = next(f for f in result.findings if f.rule == "env-py-error")
+    assert err.message == "env.py raised SQLAlchemyError: () (raised from KeyError: 'themes')"
+
+
 def _stamp(url, *revisions):
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:

@@ -187,6 +187,22 @@ def test_rehearsal_goes_on_past_failures_in_the_projects_own_venv(project_venv, 
     assert any("cannot downgrade past e0000003" in e["reason"] for e in roundtrip["escalations"])
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_seeds_through_env_pys_own_engine(project_venv, pg_url, tmp_path):
+    """env.py that builds its own engine (superset's does) hands Alembic a 1.4 Connection without
+    commit()/rollback() on SQLAlchemy 1.4: the seed rows still go in."""
+    _, venv = project_venv
+    project = _project(tmp_path, venv)
+    env = project / "migrations" / "env.py"
+    env.write_text(env.read_text().replace('connection = config.attributes.get("connection")', "connection = None"))
+    url = pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
+    roundtrip = _call(build_server(str(project), {"database_url": url}), "test_roundtrip", {"from_revision": "base"})
+    assert roundtrip["verdict"] == "proceed", roundtrip["summary"]
+    assert roundtrip["seed"]["skipped"] == {}, roundtrip["seed"]
+    assert set(roundtrip["seed"]["tables"]) >= {"persons", "rotations", "assignments"}
+
+
 def _run_alembic_upgrade(project: Path, venv: Path, url: str) -> None:
     """The target at head, by the project's own Alembic (so generate compares against a real schema)."""
     env = {**os.environ, "DATABASE_URL": url}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import write_revision
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -495,3 +496,267 @@ def test_async_env_goes_on_past_failures(tmp_path, pg_async_url):
     assert [s.status for s in result.steps] == ["ok", "failed in downgrade", "ok"]
     assert result.rebuilds == ["to a2: re-running a3 (upgrade) without seed rows"]
     assert result.scratch_database.dropped
+
+
+# ------------------------------------------------------------------ rebuilds in a reused interpreter
+
+APP_TABLES = """
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("app_users", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("login", sa.String(40)))
+"""
+APP_NOTES = """
+import sqlalchemy as sa
+
+from residency.app_tables import metadata
+
+sa.Table(
+    "notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.Enum("memo", "todo", name="note_kind")),
+)
+"""
+# as Flask-AppBuilder's create_db in superset: the application creates its metadata's tables when it
+# finds the database empty, before the migrations run
+ENV_APP_CREATES_TABLES = """
+def create_app_tables() -> None:
+    from residency.app_tables import metadata
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        if not inspect(connection).has_table("app_users"):
+            metadata.create_all(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    create_app_tables()
+    run_migrations_online()
+"""
+
+
+def _history_importing_app_models(project) -> None:
+    """a2's file imports the application's model of a table it creates, as superset's revisions import
+    superset.models; a3's downgrade is empty, so its re-upgrade fails and the rehearsal rebuilds."""
+    (project / "residency" / "app_tables.py").write_text(APP_TABLES)
+    (project / "residency" / "app_notes.py").write_text(APP_NOTES)
+    env = project / "migrations" / "env.py"
+    head, _, _ = env.read_text().rpartition("if context.is_offline_mode():")
+    env.write_text(head + ENV_APP_CREATES_TABLES.lstrip("\n"))
+    accounts = """
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("app_user_id", sa.Integer(), sa.ForeignKey("app_users.id")),
+    )
+    """
+    write_revision(project, "a1", None, accounts, 'op.drop_table("accounts")', message="accounts")
+    notes = """
+    op.create_table(
+        "notes",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("kind", sa.Enum("memo", "todo", name="note_kind")),
+    )
+    """
+    unnotes = 'op.drop_table("notes")\nsa.Enum(name="note_kind").drop(op.get_bind())'
+    header = "import residency.app_notes  # noqa: F401"
+    write_revision(project, "a2", "a1", notes, unnotes, message="notes", extra_header=header)
+    tags = 'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))'
+    write_revision(project, "a3", "a2", tags, "pass", message="tags")
+    motto = 'op.add_column("accounts", sa.Column("motto", sa.String(80), nullable=True))'
+    write_revision(project, "a4", "a3", motto, 'op.drop_column("accounts", "motto")', message="motto")
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_rebuild_starts_where_a_fresh_deploy_starts(request, empty_project, backend):
+    """The rebuild's env.py run, in the interpreter that imported a2's models, creates notes (and on
+    PostgreSQL its enum type) with the application's tables: they are dropped before the rebuild, so a2
+    is not reported as failing to create them (superset: 5a7bad26f2a7 "already exists" after a rebuild)."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    _history_importing_app_models(empty_project)
+    result = roundtrip(empty_project, url, from_revision="base", seed_rows=3)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("a3", "re-upgrade", "object-already-exists")
+    ], result.model_dump_json(indent=1)
+    assert [s.status for s in result.steps] == ["ok", "ok", "failed in re-upgrade", "ok"]
+    assert result.stopped is None and len(result.rebuilds) == 1
+    rebuild = result.rebuilds[0]
+    assert rebuild.startswith("to a3: a3 failed in re-upgrade (dropped ")
+    assert "table notes" in rebuild and "app_users" not in rebuild
+    if backend == "postgres":
+        assert "type note_kind" in rebuild
+    assert_clean(result, url)
+
+
+# ------------------------------------------------------------------ the migration's own code
+
+
+SWALLOWED_UP = """
+try:
+    op.drop_constraint("uq_persons_nope", "persons", type_="unique")
+except Exception:
+    pass  # "it may not exist": on PostgreSQL the transaction is aborted all the same
+op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_swallowed_database_error(request, empty_project, backend):
+    """superset b4456560d4f3: DDL in try/except. On PostgreSQL the next statement meets an aborted
+    transaction: reported at the caught operation, not as an unknown failure inside SQLAlchemy."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", SWALLOWED_UP, 'op.drop_column("persons", "nickname")', message="swallow")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    if backend == "sqlite":  # the error is caught and nothing is left aborted
+        assert result.failures == [], result.model_dump_json(indent=1)
+        return
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r2", "upgrade", "swallowed-error")]
+    failure = result.failures[0]
+    assert (failure.file, failure.line) == ("migrations/versions/r2_swallow.py", 16)  # the drop_constraint
+    assert failure.operation["op"] == "DropConstraintOp"
+    assert "after the migration caught" in failure.error and "uq_persons_nope" in failure.error
+    assert "migration-failure-unclear" not in {e.rule for e in result.escalations}
+    assert "swallowed-error" in {f.rule for f in result.findings}
+    assert_clean(result, url)
+
+
+JSON_READ_UP = """
+for (name,) in op.get_bind().execute(sa.text("SELECT name FROM persons")).all():
+    json.loads(name)  # the application stores JSON in this text column
+"""
+BROKEN_CODE_UP = """
+settings = None
+settings.update({"level": 1})
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_migration_code_errors(request, empty_project, backend):
+    """superset's json.loads of seeded text is a seed limitation (it passes on the history's own rows);
+    an AttributeError of the migration's code that fails without seed rows too is its own mode, not
+    a deliberate raise and not unknown."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", JSON_READ_UP, "pass", message="json", extra_header="import json")
+    write_revision(project, "r3", "r2", "pass", BROKEN_CODE_UP, message="broken code")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    assert [(s.revision, s.phase, s.mode) for s in result.seed_limitations] == [
+        ("r2", "upgrade", "migration-code-error")
+    ], result.model_dump_json(indent=1)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r3", "downgrade", "migration-code-error")]
+    failure = result.failures[0]
+    assert (failure.file, failure.line) == ("migrations/versions/r3_broken_code.py", 20)
+    assert "'NoneType' object has no attribute 'update'" in failure.error
+    assert "deliberate" not in " ".join(e.reason for e in result.escalations)
+    assert_clean(result, url)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_reupgrade_after_an_empty_downgrade_says_so(request, empty_project, backend):
+    """mlflow: `def downgrade(): pass`; the re-upgrade's failure names the empty downgrade as its cause."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    nickname = 'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))'
+    write_revision(project, "r2", "r1", nickname, "pass", message="one way")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [
+        ("r2", "re-upgrade", "object-already-exists")
+    ]
+    assert result.failures[0].facts["downgrade_empty"] is True
+    finding = next(f for f in result.findings if f.rule == "object-already-exists")
+    assert "downgrade() is empty" in finding.message and "raise" in finding.fix
+    assert_clean(result, url)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_type_mismatch_in_raw_sql_names_table_and_column(request, empty_project, backend):
+    """airflow 0017: an UPDATE writing VARCHAR into an integer column through op.execute has no
+    operation to read the table from: the facts come from the error and the statement."""
+    url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[backend])
+    project = make_project(empty_project)
+    update = """op.execute("UPDATE persons SET level = CAST('0' AS VARCHAR(10))")"""
+    write_revision(project, "r2", "r1", update, "pass", message="level text")
+    result = roundtrip(project, url, from_revision="r1", seed_rows=3)
+    if backend == "sqlite":  # SQLite stores the text as it is
+        assert result.failures == [], result.model_dump_json(indent=1)
+        return
+    failure = result.failures[0]
+    assert (failure.revision, failure.direction, failure.mode) == ("r2", "upgrade", "type-mismatch")
+    assert failure.reproduced_without_seed_rows  # PostgreSQL checks the types before it reads a row
+    facts = failure.facts
+    assert (facts["table"], facts["column"], facts["column_type"]) == ("persons", "level", "integer")
+    assert facts["expression_type"] == "character varying"
+    finding = next(f for f in result.findings if f.rule == "type-mismatch")
+    assert "persons.level (column of type integer, given character varying)" in finding.message
+    assert_clean(result, url)
+
+
+COUNTED_UP = """
+CALLS.append(1)
+if len(CALLS) == 3:  # upgrade, re-upgrade, then the rebuild's prepare
+    raise RuntimeError("refusing a third run in one process")
+op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))
+"""
+
+
+def test_failure_while_rebuilding_is_not_compared_with_an_unrelated_reading(empty_project, sqlite_url):
+    """A step failing in a rebuild's prepare left nothing measurable: no "failed halfway" from comparing
+    with the reading the previous failed step took."""
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", COUNTED_UP, 'op.drop_column("persons", "nickname")', extra_header="CALLS = []")
+    tags = 'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))'
+    write_revision(project, "r3", "r2", tags, "pass", message="tags")
+    motto = 'op.add_column("persons", sa.Column("motto", sa.String(80), nullable=True))'
+    write_revision(project, "r4", "r3", motto, 'op.drop_column("persons", "motto")', message="motto")
+    result = roundtrip(project, sqlite_url, from_revision="base", seed_rows=0)
+    assert [(f.revision, f.phase) for f in result.failures] == [("r3", "re-upgrade"), ("r2", "prepare")]
+    assert result.failures[1].applied == []
+    assert "migration-failed-midway" not in {f.rule for f in result.findings}
+    assert_clean(result, sqlite_url)
+
+
+SWALLOWED_QUERY_DOWN = """
+try:  # superset 07071313dd52: a session query over columns this revision does not have yet
+    op.get_bind().execute(sa.text("SELECT no_such_column FROM persons"))
+except Exception:
+    pass
+op.drop_column("persons", "nickname")
+"""
+
+
+def test_swallowed_error_of_a_raw_statement(empty_project, pg_url):
+    """The caught error came from a statement, not an op.* call: still swallowed-error, naming it."""
+    project = make_project(empty_project)
+    nickname = 'op.add_column("persons", sa.Column("nickname", sa.String(50), nullable=True))'
+    write_revision(project, "r2", "r1", nickname, SWALLOWED_QUERY_DOWN, message="query")
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r2", "downgrade", "swallowed-error")]
+    failure = result.failures[0]
+    assert "after the migration caught UndefinedColumn" in failure.error and "no_such_column" in failure.error
+    assert (failure.file, failure.line) == ("migrations/versions/r2_query.py", 23)  # the statement that met it
+    assert_clean(result, pg_url)
+
+
+LATENT_CODE_UP = """
+for row in op.get_bind().execute(sa.text("SELECT name FROM persons")).all():
+    row.datasource  # the frozen model of the file lacks it: any database with rows crashes here
+"""
+
+
+def test_code_error_on_seed_rows_is_the_migrations(empty_project, sqlite_url):
+    """superset c3a8f8611885: code that crashes on any row and passes only on an empty table is latent in
+    the migration (real rows crash it the same way), not a seed limitation; only a value the migration
+    cannot parse (json.loads of generated text) is."""
+    project = make_project(empty_project)
+    write_revision(project, "r2", "r1", LATENT_CODE_UP, "pass", message="latent")
+    result = roundtrip(project, sqlite_url, from_revision="r1", seed_rows=3)
+    assert result.seed_limitations == [], result.model_dump_json(indent=1)
+    assert [(f.revision, f.direction, f.mode) for f in result.failures] == [("r2", "upgrade", "migration-code-error")]
+    assert result.failures[0].on_seed_rows
+    assert_clean(result, sqlite_url)

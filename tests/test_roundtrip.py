@@ -4,6 +4,7 @@ bad arguments over MCP."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import anyio
@@ -581,6 +582,20 @@ def test_cli_subcommand(empty_project, sqlite_url):
 # ------------------------------------------------------------------ more failure modes and objects
 
 
+@pytest.mark.skipif(importlib.util.find_spec("pg8000") is not None, reason="needs a driver that is not installed")
+def test_missing_driver_is_not_blamed_on_env_py(empty_project, pg_url):
+    """The worker cannot open the URL's driver: the advice is to install it, not to make env.py run the
+    migrations (corpus: dagster without psycopg)."""
+    project = make_project(empty_project)
+    url = pg_url.replace("postgresql+psycopg://", "postgresql+pg8000://")
+    result = roundtrip(project, url, from_revision="base")
+    assert result.verdict == "escalate"
+    assert "No module named 'pg8000'" in result.escalations[0].reason
+    assert "steps-not-run" not in {f.rule for f in result.findings}
+    assert result.next_steps[0].startswith("Install pg8000 in the project's environment")
+    assert_clean(result, pg_url)
+
+
 def test_worker_killed_mid_run_leaves_no_scratch(empty_project, pg_url):
     project = make_project(empty_project)
     write_revision(
@@ -614,7 +629,11 @@ def test_pg_enum_left_behind_by_downgrade(empty_project, pg_url):
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=3)
     assert "enum mood present after downgrade but not before" in [d.message for d in result.differences]
     assert any(e.rule == "unclear-rollback" for e in result.escalations)
-    assert result.failure is None  # create_table re-uses the existing type (checkfirst), so no crash
+    # the next `alembic upgrade` (a new process) meets the type the downgrade left: CREATE TYPE fails, as
+    # the re-upgrade does (Alembic's memo of the types it created in this run is cleared per direction)
+    failure = result.failure
+    assert failure is not None and (failure.phase, failure.mode) == ("re-upgrade", "object-already-exists")
+    assert 'type "mood" already exists' in failure.error
 
 
 def test_pg_type_mismatch(empty_project, pg_url):

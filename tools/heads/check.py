@@ -276,6 +276,8 @@ async def check_heads(project: Project, progress: Progress = no_progress) -> Che
 def _env_findings(project: Project, env_error: dict | None) -> list[Finding]:
     if not env_error:
         return []
+    if env_error.get("offline_path"):
+        return [_offline_only(project, env_error)]
     return [
         Finding(
             rule="env-py-error",
@@ -287,6 +289,22 @@ def _env_findings(project: Project, env_error: dict | None) -> list[Finding]:
             fix="Fix env.py at the given line (often a model import or a missing environment variable).",
         )
     ]
+
+
+def _offline_only(project: Project, env_error: dict) -> Finding:
+    """env.py works online but refuses offline mode (dagster's needs a connection): a fact, not a defect."""
+    return Finding(
+        rule="env-py-offline-only",
+        severity="warning",
+        message=f"env.py cannot run offline (alembic --sql): its offline path raised {env_error.get('type')}: "
+        f"{env_error.get('message')}",
+        file=project.relative(env_error["file"]) if env_error.get("file") else None,
+        line=env_error.get("line"),
+        why="Upgrades and rehearsals run env.py online and are not concerned; what needs offline mode is the "
+        "SQL a review reads and `alembic upgrade --sql` scripts.",
+        fix="Nothing before migrating. For reviews that read the SQL, let run_migrations_offline call "
+        "context.configure(url=...) without needing a connection.",
+    )
 
 
 def _state(project: Project, history: History, current: list[str] | AlembicMcpError | None) -> DatabaseState:

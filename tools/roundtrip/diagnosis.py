@@ -131,6 +131,14 @@ def _type_mismatch(failure: _Failure) -> dict[str, str]:
     facts, table, column, backend = failure.facts, failure.table, failure.column, failure.backend
     sample = ", ".join(facts.get("sample_values", [])[:5])
     using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
+    if facts.get("expression_type"):
+        given = f" (column of type {facts.get('column_type')}, given {facts['expression_type']})"
+        return {
+            "title": f"Type mismatch writing {table}.{column}{given}",
+            "why": "The statement writes a value of another type and the database does not convert it implicitly.",
+            "fix": f"Cast the value to the column's type in the statement (e.g. CAST(:value AS "
+            f"{facts.get('column_type')}) or a bind parameter typed like the column).",
+        }
     return {
         "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
         "why": "The existing values cannot be converted to the new type as they are.",
@@ -154,6 +162,13 @@ def _object_state(failure: _Failure) -> dict[str, str]:
             else "upgrade() assumes a schema this database does not have"
         )
     )
+    if phase == "re-upgrade" and facts.get("downgrade_empty"):
+        return {
+            "title": f"{what} {verb}: downgrade() is empty, it undid nothing of what upgrade() did",
+            "why": "Upgrading again after that downgrade meets the objects the first upgrade made.",
+            "fix": "Write downgrade() as the inverse of upgrade(); if the revision is one-way on purpose, make "
+            "downgrade() raise with the reason instead of passing (a human accepts a one-way revision).",
+        }
     return {
         "title": f"{what} {verb} ({where})",
         "why": "The migration names an object that is not in the state the step expects.",
@@ -196,6 +211,28 @@ def _deliberate(failure: _Failure) -> dict[str, str]:
         "title": f"the migration raises on purpose: {message}",
         "why": "The revision refuses to run in this direction by design.",
         "fix": "If it is meant to be one-way, a human accepts it; otherwise write the step it refuses.",
+    }
+
+
+def _code_error(failure: _Failure) -> dict[str, str]:
+    message = failure.error.splitlines()[0][:300] if failure.error else "an exception"
+    return {
+        "title": f"the migration's own code raised: {message}",
+        "why": "Python in the step (a data migration reading rows, a helper it calls) failed; the database "
+        "refused nothing.",
+        "fix": "Read the error at the line given and make the code handle the rows and schema it meets at this "
+        "point of the history (e.g. NULL or malformed values), then call test_roundtrip again.",
+    }
+
+
+def _swallowed(failure: _Failure) -> dict[str, str]:
+    return {
+        "title": "the migration caught a database error and went on, but PostgreSQL had aborted the transaction, "
+        "so the next statement failed",
+        "why": "A try/except around an op.* call does not undo the failed statement: on PostgreSQL every later "
+        "statement of the transaction fails until it is rolled back (the error it caught is in `error`).",
+        "fix": "Do not swallow errors of schema operations: check first (inspect the table for the object) or "
+        "run the uncertain statement inside a savepoint (with op.get_bind().begin_nested(): ...).",
     }
 
 
@@ -252,6 +289,8 @@ _WORDS: dict[str, Callable[[_Failure], dict[str, str]]] = {
     "object-still-referenced": _still_referenced,
     "check-violation": _check,
     "deliberate-raise": _deliberate,
+    "migration-code-error": _code_error,
+    "swallowed-error": _swallowed,
     "unnamed-constraint": _unnamed,
     "defined-twice": _defined_twice,
     "drop-of-missing-object": _drop_missing,

@@ -21,7 +21,8 @@ class FailureReport(BaseModel):
     mode: str = Field(
         description="not-null-violation, foreign-key-violation, unique-violation, check-violation, "
         "type-mismatch, object-already-exists, object-does-not-exist, object-still-referenced, "
-        "drop-of-missing-object, defined-twice, unnamed-constraint, deliberate-raise or unknown."
+        "drop-of-missing-object, defined-twice, unnamed-constraint, deliberate-raise, migration-code-error, "
+        "swallowed-error or unknown."
     )
     error: str
     operation: dict[str, Any] | None = Field(

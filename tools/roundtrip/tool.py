@@ -10,6 +10,7 @@ saw into findings, escalations and a verdict.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -455,10 +456,28 @@ def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, t
     result.verdict = "escalate"
     result.escalate_to_human = True
     result.summary = reason + " The scratch database was dropped; the target was not touched."
-    result.next_steps = [
-        "A step that hangs usually waits on a lock or loops over data: look at the revision "
-        "after the last completed step.",
-        "Raise timeout_s if the history is just large, and call test_roundtrip again.",
+    # the steps did not run because the worker stopped, not because env.py skipped them
+    result.findings = [finding for finding in result.findings if finding.rule != "steps-not-run"]
+    result.next_steps = _after_worker_failure(problem, timed_out)
+
+
+def _after_worker_failure(problem: str, timed_out: bool) -> list[str]:
+    if timed_out:
+        return [
+            "A step that hangs usually waits on a lock or loops over data: look at the revision "
+            "after the last completed step.",
+            "Raise timeout_s if the history is just large, and call test_roundtrip again.",
+        ]
+    missing = re.search(r"No module named '([^']+)'", problem)
+    if missing:
+        return [
+            f"Install {missing.group(1).split('.')[0]} in the project's environment (the interpreter that runs its "
+            "migrations): the database URL's driver or a module env.py imports is missing there.",
+            "Call test_roundtrip again.",
+        ]
+    return [
+        "The worker stopped on an error outside the migration steps (before it could report): read the "
+        "detail in the escalation's evidence, fix the environment or env.py, and call test_roundtrip again."
     ]
 
 
@@ -508,7 +527,7 @@ def _build(
         seed_limitations=seed_limitations,
         stopped=stopped,
         deploy=deploy,
-        rebuilds=[f"to {', '.join(r['to']) or 'base'}: {r['why']}" for r in raw.get("rebuilds", [])],
+        rebuilds=[_rebuild_text(r) for r in raw.get("rebuilds", [])],
         findings=findings,
         escalations=escalations,
         summary="",
@@ -516,6 +535,19 @@ def _build(
     result.summary = _summary(result, how)
     result.next_steps = _next_steps(result)
     return result
+
+
+def _rebuild_text(rebuild: dict[str, Any]) -> str:
+    """One rebuild: where to and why, and what env.py made on top of the empty database that was dropped."""
+    text = f"to {', '.join(rebuild['to']) or 'base'}: {rebuild['why']}"
+    dropped = rebuild.get("env_objects_dropped")
+    if dropped:
+        names = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
+        text += (
+            f" (dropped {len(dropped)} object(s) env.py created that a fresh run does not: {names}; "
+            "its models grew with the revisions the rehearsal imported)"
+        )
+    return text
 
 
 def _failure_parts(

@@ -203,7 +203,7 @@ class WorkerReply:
 def describe_exception(exc: BaseException, extra_roots: tuple[str, ...] = ()) -> dict[str, Any]:
     """Type, message, and the innermost file/line inside the user's project (the working directory, or
     one of ``extra_roots``: e.g. a sandbox copy of its migrations), if any."""
-    info: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+    info: dict[str, Any] = {"type": type(exc).__name__, "message": exception_message(exc)}
     if isinstance(exc, SyntaxError) and exc.filename:
         info["file"], info["line"] = exc.filename, exc.lineno
     else:
@@ -215,6 +215,17 @@ def describe_exception(exc: BaseException, extra_roots: tuple[str, ...] = ()) ->
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     info["traceback"] = "".join(lines)[-6000:]
     return info
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``; when it says nothing (``SQLAlchemyError: ()``), the exception it was raised from."""
+    text = str(exc)
+    if any(ch.isalnum() for ch in text):
+        return text
+    cause = exc.__cause__ or exc.__context__
+    if cause is None:
+        return text or type(exc).__name__
+    return f"{text or type(exc).__name__} (raised from {type(cause).__name__}: {exception_message(cause)})"
 
 
 def version_tuple(version: str) -> tuple[int, int]:

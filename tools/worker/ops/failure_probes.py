@@ -347,10 +347,32 @@ def _probe_check(conn: Connection, message: str, ops: list[dict[str, Any]]) -> d
     return facts
 
 
+_SQL_TABLE = re.compile(
+    r"\[SQL:\s*(?:UPDATE|INSERT\s+INTO|ALTER\s+TABLE|DELETE\s+FROM)\s+(?:ONLY\s+)?[\"`]?([\w.]+)", re.IGNORECASE
+)
+_MISMATCHED_COLUMN = re.compile(r'column "([^"]+)" (?:is of type|cannot be cast)')
+_MISMATCHED_TYPES = re.compile(r"is of type (.+?) but expression is of type ([^\n]+)")
+
+
+def _type_facts_from_message(message: str) -> dict[str, Any]:
+    """Table, column and types as PostgreSQL's error and the statement name them (raw SQL has no op)."""
+    facts: dict[str, Any] = {}
+    if found := _SQL_TABLE.search(message):
+        facts["table"] = found.group(1).split(".")[-1]
+    if found := _MISMATCHED_COLUMN.search(message):
+        facts["column"] = found.group(1)
+    if found := _MISMATCHED_TYPES.search(message):
+        facts["column_type"], facts["expression_type"] = found.group(1), found.group(2).strip()
+    return facts
+
+
 def _probe_type(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     op = _last_op(ops, "AlterColumnOp", "AddColumnOp") or {}
     table, column = op.get("table"), op.get("column")
     facts: dict[str, Any] = {"table": table, "column": column, "new_type": op.get("modify_type")}
+    if not (table and column):
+        facts.update({k: v for k, v in _type_facts_from_message(message).items() if not facts.get(k)})
+        table, column = facts["table"], facts["column"]
     if table and column and _table_exists(conn, table):
         cols = {c["name"] for c in inspect(conn).get_columns(table)}
         if column in cols:

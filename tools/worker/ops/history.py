@@ -1,7 +1,9 @@
 """Worker op ``history``: load every revision file one by one, recording the ones that fail.
 
 Alembic's own loader stops at the first broken file; here each file is loaded on its own so a
-syntax error in one migration is a finding, not a crash. A file that fails to import keeps its place
+syntax error in one migration is a finding, not a crash. With ``check_env`` the files are loaded
+inside env.py's offline run (from its migration function), after whatever env.py sets up, and only
+when env.py never gets there, on their own. A file that fails to import keeps its place
 in the graph when its ids can be read from its source text (``import_failed`` marks it). Optionally
 runs env.py offline with a no-op migration function to prove it imports (it connects to nothing).
 """
@@ -9,7 +11,9 @@ runs env.py offline with a no-op migration function to prove it imports (it conn
 from __future__ import annotations
 
 import io
+import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,22 @@ def run(request: WorkerRequest) -> dict[str, Any]:
     # env.py runs offline here and connects to nothing; it still needs some URL to configure with.
     cfg = config_from_spec(request.project, request.database_url or "sqlite://")
     script_dir = ScriptDirectory.from_config(cfg)
+    loaded: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
+    env_error = None
+    if request.args.check_env:
+        # the files are loaded inside env.py's run, as `alembic upgrade` loads them: revision files that
+        # import the application need what env.py sets up first (superset's app context)
+        def load_once() -> None:
+            if not loaded:
+                loaded.append(_load_revisions(script_dir))
+
+        env_error = _check_env(cfg, script_dir, load_once)
+    revisions, load_errors = loaded[0] if loaded else _load_revisions(script_dir)
+    return {"revisions": revisions, "load_errors": load_errors, "env_error": env_error}
+
+
+def _load_revisions(script_dir: ScriptDirectory) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every revision file loaded on its own: the revisions read, and the files that failed."""
     revisions: list[dict[str, Any]] = []
     load_errors: list[dict[str, Any]] = []
     seen_paths = set()
@@ -49,23 +69,22 @@ def run(request: WorkerRequest) -> dict[str, Any]:
                 continue
             if script is None:
                 continue
-            module = script.module
-            revisions.append(
-                {
-                    "revision": str(script.revision),
-                    "down_revisions": as_revision_list(getattr(module, "down_revision", None)),
-                    "branch_labels": as_revision_list(getattr(module, "branch_labels", None)),
-                    "depends_on": as_revision_list(getattr(module, "depends_on", None)),
-                    "doc": script.doc or "",
-                    "path": str(real),
-                    "has_upgrade": callable(getattr(module, "upgrade", None)),
-                    "has_downgrade": callable(getattr(module, "downgrade", None)),
-                }
-            )
-    env_error = None
-    if request.args.check_env:
-        env_error = _check_env(cfg, script_dir)
-    return {"revisions": revisions, "load_errors": load_errors, "env_error": env_error}
+            revisions.append(_revision_record(script, real))
+    return revisions, load_errors
+
+
+def _revision_record(script: Script, real: Path) -> dict[str, Any]:
+    module = script.module
+    return {
+        "revision": str(script.revision),
+        "down_revisions": as_revision_list(getattr(module, "down_revision", None)),
+        "branch_labels": as_revision_list(getattr(module, "branch_labels", None)),
+        "depends_on": as_revision_list(getattr(module, "depends_on", None)),
+        "doc": script.doc or "",
+        "path": str(real),
+        "has_upgrade": callable(getattr(module, "upgrade", None)),
+        "has_downgrade": callable(getattr(module, "downgrade", None)),
+    }
 
 
 def _load_error(exc: BaseException, path: Path) -> dict[str, Any]:
@@ -76,10 +95,11 @@ def _load_error(exc: BaseException, path: Path) -> dict[str, Any]:
     return info
 
 
-def _check_env(cfg, script_dir: ScriptDirectory) -> dict[str, Any] | None:
-    """Run env.py in offline mode with a migration function that does nothing."""
+def _check_env(cfg, script_dir: ScriptDirectory, inside: Callable[[], None]) -> dict[str, Any] | None:
+    """Run env.py in offline mode with a migration function that only calls ``inside`` (once)."""
 
     def nothing(rev, context):
+        inside()
         return []
 
     try:
@@ -96,5 +116,7 @@ def _check_env(cfg, script_dir: ScriptDirectory) -> dict[str, Any] | None:
     except BaseException as exc:
         info = describe_exception(exc)
         info.pop("traceback", None)
+        # raised on env.py's offline path (run_migrations_offline): online commands are not concerned
+        info["offline_path"] = any("offline" in frame.name for frame in traceback.extract_tb(exc.__traceback__))
         return info
     return None

@@ -5,6 +5,13 @@ rehearsal goes on past it.
 without seed rows, non-transactional DDL, a failed re-upgrade, or env.py running all steps in one
 transaction). ``seed_may_cause`` says which failures are worth re-running without seed rows, and
 ``seed_only`` which of those that then pass are seed limitations rather than the migration's failures.
+
+A rebuild runs env.py again in the same interpreter, where the revision files already imported the
+application's models. An env.py that creates tables from its metadata on an empty database (Flask-
+AppBuilder's ``create_db`` in superset) then creates the head schema, not the few tables a fresh
+deploy gets, and the first revision that adds one of them fails. ``schema_objects`` reads what a
+fresh env.py run left before the first step; ``drop_new_objects`` removes what a rebuild's env.py
+run made on top of it.
 """
 
 from __future__ import annotations
@@ -45,10 +52,67 @@ def _wipe_sqlite(conn: Connection) -> None:
         conn.execute(text(f"DROP {kind.upper()} IF EXISTS {prep.quote(name)}"))
 
 
+def schema_objects(conn: Connection, version_table: str) -> set[tuple[str, str]]:
+    """(kind, name) of the tables, views, sequences and types in the connection's schema."""
+    dialect = conn.dialect.name
+    rows: list[Any]
+    if dialect == "postgresql":
+        rows = list(conn.execute(text(_PG_OBJECTS)).all())
+    elif dialect in ("mysql", "mariadb"):
+        rows = [("view", name) for name in conn.dialect.get_view_names(conn)]
+        rows += [("table", name) for name in conn.dialect.get_table_names(conn)]
+    else:
+        rows = list(
+            conn.execute(
+                text(
+                    "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND type IN ('view', 'table')"
+                )
+            ).all()
+        )
+    return {(str(kind), str(name)) for kind, name in rows if name != version_table}
+
+
+_PG_OBJECTS = """
+SELECT CASE relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+       ELSE 'table' END, relname
+FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p', 'v', 'm', 'S')
+UNION ALL
+SELECT CASE typtype WHEN 'd' THEN 'domain' ELSE 'type' END, typname
+FROM pg_type WHERE typnamespace = current_schema()::regnamespace AND typtype IN ('e', 'd')
+"""
+# views before the tables they read, tables before the sequences and types their columns use
+_DROP_ORDER = ("view", "materialized view", "table", "sequence", "domain", "type")
+
+
+def drop_new_objects(conn: Connection, fresh: set[tuple[str, str]], version_table: str) -> list[str]:
+    """Drop what is in the schema now but was not after a fresh env.py run (``fresh``); their names."""
+    extra = schema_objects(conn, version_table) - fresh
+    if not extra:
+        return []
+    prep = conn.dialect.identifier_preparer
+    cascade = " CASCADE" if conn.dialect.name == "postgresql" else ""
+    mysql = conn.dialect.name in ("mysql", "mariadb")
+    if mysql:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+    for kind, name in sorted(extra, key=lambda item: (_DROP_ORDER.index(item[0]), item[1])):
+        conn.execute(text(f"DROP {kind.upper()} IF EXISTS {prep.quote(name)}{cascade}"))
+    if mysql:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+    return [f"{kind} {name}" for kind, name in sorted(extra)]
+
+
 # failures that depend on the rows' values; the others (an object missing or already there, a name,
 # a deliberate raise) come from the schema alone
 _DATA_MODES = frozenset(
-    {"not-null-violation", "foreign-key-violation", "unique-violation", "check-violation", "type-mismatch", "unknown"}
+    {
+        "not-null-violation",
+        "foreign-key-violation",
+        "unique-violation",
+        "check-violation",
+        "type-mismatch",
+        "migration-code-error",  # its Python read a seeded value (json.loads of generated text)
+        "unknown",
+    }
 )
 
 
@@ -68,14 +132,19 @@ _SIZE_SQLSTATES = frozenset({"22001", "22003"})
 _SIZE_ERRNOS = frozenset({1264, 1265, 1406})
 _SIZE_WORDS = re.compile(r"value too long|out of range|Data too long|Data truncated", re.IGNORECASE)
 _JSON_TYPE = re.compile(r"\bJSONB?\b", re.IGNORECASE)
+# The migration's own Python failing to parse a value it read (json.loads of generated text); any other
+# error of its code that passes without seed rows (an attribute its frozen model lacks) is latent in it.
+_PARSE_ERRORS = frozenset({"JSONDecodeError", "DecodeError", "InvalidOperation"})
 
 
 def seed_only(failure: dict[str, Any]) -> bool:
     """A failure that passed without seed rows is a seed limitation only when the values that caused it
-    cannot be in real rows: generated text a type conversion cannot parse. NULLs, orphan references,
-    duplicates, values outside a new CHECK or too long for a new length are values the schema allows, so
-    real rows can hold them: those failures are the migration's."""
+    cannot be in real rows: generated text a type conversion (or the migration's own parser) cannot
+    parse. NULLs, orphan references, duplicates, values outside a new CHECK or too long for a new length
+    are values the schema allows, so real rows can hold them: those failures are the migration's."""
     op = failure.get("operation") or {}
+    if failure.get("mode") == "migration-code-error":
+        return str(failure.get("error_type", "")).rsplit(".", 1)[-1] in _PARSE_ERRORS
     if failure.get("mode") == "check-violation":
         # MariaDB converts to JSON with a json_valid() CHECK: generated text fails it as a check violation
         return bool(_JSON_TYPE.search(str(op.get("modify_type", ""))))

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
-from alembic_mcp.tools.worker.ops.recovery import seed_only
+from alembic_mcp.tools.worker.ops.recovery import drop_new_objects, schema_objects, seed_only
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.seed_hints import cast_hints
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
@@ -34,6 +34,7 @@ class RunPlan:
     seed: bool = False  # seed every table after preparing
     # ... or only these tables (created by a step whose re-upgrade did not run)
     seed_tables: list[str] = field(default_factory=list)
+    rebuilt: bool = False  # the scratch database was wiped for this run: undo what env.py made on top
 
 
 def commit(conn: Any, state: Any) -> None:
@@ -45,6 +46,11 @@ def wrap(step: RevisionStep, state: Any, phase: str) -> RevisionStep:
     real = step.migration_fn
 
     def migration_fn(**kw: Any) -> Any:
+        if phase in ("downgrade", "re-upgrade") and state.impl is not None:
+            # Alembic's impl remembers the PostgreSQL named types it created in this env.py run and
+            # skips creating them again: a re-upgrade after a downgrade that dropped the enum type
+            # would fail with "type does not exist", which no deploy (one direction per run) meets
+            state.impl.memo.clear()
         state.in_step = True
         try:
             return real(**kw)
@@ -56,6 +62,7 @@ def wrap(step: RevisionStep, state: Any, phase: str) -> RevisionStep:
     state.ops, state.touched, state.checking = [], set(), False
     state.failed_op, state.statement_facts = None, None
     state.step_locks = {}
+    state.failed_op_exc, state.failed_op_site, state.step_db_error = None, None, None
     return step
 
 
@@ -65,6 +72,7 @@ def migrations(script: ScriptDirectory, state: Any, plan: RunPlan):
     def fn(heads: Any, ctx: Any):
         conn = ctx.connection
         _attach(state, ctx, conn)
+        _start_like_fresh(state, conn, heads, plan)
         yield from _prepare(script, state, heads, plan)
         _fill(state, conn, plan)
         _baseline(state, conn)
@@ -78,6 +86,7 @@ def migrations(script: ScriptDirectory, state: Any, plan: RunPlan):
 def _attach(state: Any, ctx: Any, conn: Any) -> None:
     args = state.args
     state.external = bool(ctx._in_external_transaction)
+    state.impl = ctx.impl
     state.version_table = ctx._version.name
     if state.external:
         state.result["transaction_mode"] = "single (env.py wraps every step in one transaction)"
@@ -85,6 +94,8 @@ def _attach(state: Any, ctx: Any, conn: Any) -> None:
         event.listen(conn.engine, "before_cursor_execute", state.on_statement)
     if not event.contains(conn.engine, "commit", state.on_commit):
         event.listen(conn.engine, "commit", state.on_commit)
+    if not event.contains(conn.engine, "handle_error", state.on_db_error):
+        event.listen(conn.engine, "handle_error", state.on_db_error)
     is_pg = conn.dialect.name == "postgresql"
     state.trace = bool(args.trace_locks) and is_pg and not state.external
     state.result["lock_trace"] = (
@@ -98,6 +109,19 @@ def _attach(state: Any, ctx: Any, conn: Any) -> None:
     )
 
 
+def _start_like_fresh(state: Any, conn: Any, heads: Any, plan: RunPlan) -> None:
+    """The first run at base records what env.py made of the empty scratch database; a rebuild drops
+    anything more (see ``recovery``), so it starts where a deploy from base in a new process starts."""
+    if plan.rebuilt and state.fresh_start is not None:
+        dropped = drop_new_objects(conn, state.fresh_start, state.version_table)
+        commit(conn, state)
+        if dropped and state.result["rebuilds"]:
+            state.result["rebuilds"][-1]["env_objects_dropped"] = dropped
+    elif state.fresh_start is None and not heads:
+        state.fresh_start = schema_objects(conn, state.version_table)
+        commit(conn, state)
+
+
 def _prepare(script: ScriptDirectory, state: Any, heads: Any, plan: RunPlan):
     started = time.perf_counter()
     dest = tuple(plan.to) or "base"
@@ -108,6 +132,7 @@ def _prepare(script: ScriptDirectory, state: Any, heads: Any, plan: RunPlan):
         steps = script._downgrade_revs(dest_arg, heads)  # type: ignore[arg-type]  # a tuple of revisions works too
     else:
         steps = []
+    state.pre_snapshot = None  # no reading before prepare steps: a failure there is not compared with one
     for step in steps:
         yield wrap(step, state, "prepare")
         state.checking = True

@@ -146,9 +146,14 @@ class _State:
         self.project_dir = "."
         self.script: Any = None
         self.seed_hints: dict[tuple[str, str], list[str]] | None = None  # read once, at the first seeding
+        self.impl: Any = None  # the migration context's DDL impl (its memo of named types created)
+        self.fresh_start: set[tuple[str, str]] | None = None  # what env.py made of the empty scratch database
         # the operation that raised, and the evidence gathered right at the failing statement
         self.failed_op: dict[str, Any] | None = None
         self.statement_facts: dict[str, Any] | None = None
+        self.failed_op_exc: BaseException | None = None  # what it raised
+        self.failed_op_site: tuple[str, int] | None = None  # its line in the migration file
+        self.step_db_error: str | None = None  # the first database error of the step, caught or not
         self.result: dict[str, Any] = {
             "prepare": {"steps": 0, "seconds": 0.0},
             "seed": None,
@@ -229,6 +234,12 @@ class _State:
                 current = self.step_locks.get(oid)
                 if current is None or _LOCK_ORDER.index(mode) > _LOCK_ORDER.index(current):
                     self.step_locks[oid] = mode
+
+    def on_db_error(self, context: Any) -> None:
+        if self.in_step and self.step_db_error is None:
+            error = context.original_exception
+            first = str(error).splitlines()[0][:500] if str(error) else ""
+            self.step_db_error = f"{type(error).__name__}: {first}"
 
     def on_version_apply(self, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
         if not (self.trace and self.phase == "upgrade"):

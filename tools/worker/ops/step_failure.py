@@ -20,7 +20,13 @@ import time
 from typing import Any
 
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
-from alembic_mcp.tools.worker.ops.failure_site import migration_frame, raised_by_migration, refine_mode
+from alembic_mcp.tools.worker.ops.failure_site import (
+    calling_migration_frame,
+    failed_in_migration_code,
+    migration_frame,
+    raised_by_migration,
+    refine_mode,
+)
 from alembic_mcp.tools.worker.ops.recovery import seed_may_cause, wipe
 from alembic_mcp.tools.worker.ops.rehearsal import RunPlan, record_failure
 from alembic_mcp.tools.worker.ops.sa_compat import with_sync_connection
@@ -70,6 +76,8 @@ def operation_failed(state: Any, described: dict[str, Any], exc: BaseException, 
     if state.failed_op is not None or not state.in_step:
         return
     state.failed_op = described
+    state.failed_op_exc = exc
+    state.failed_op_site = calling_migration_frame(state.versions_dirs)
     if conn is None:
         return
     try:
@@ -91,16 +99,20 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
     message = info["message"]
     sqlstate, errno = error_codes(exc)
     deliberate = raised_by_migration(exc, state.versions_dirs)
-    mode = refine_mode(classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate)
+    code_error = failed_in_migration_code(exc, state.versions_dirs)
+    mode = refine_mode(classify(exc, message, sqlstate, errno), exc, message, state.failed_op, deliberate, code_error)
+    # the migration's own line; never a frame inside SQLAlchemy, the driver or the project's venv
     site = migration_frame(exc, state.versions_dirs)
+    if mode == "swallowed-error":
+        site, message = _swallowed(state, exc, message, site)
     failure: dict[str, Any] = {
         "revision": state.revision,
         "phase": state.phase,
         "mode": mode,
         "error_type": info["type"],
         "error": message[:2000],
-        "file": site[0] if site else info.get("file"),
-        "line": site[1] if site else info.get("line"),
+        "file": site[0] if site else None,
+        "line": site[1] if site else None,
         "sqlstate": sqlstate,
         "errno": errno,
         "operation": state.failed_op,
@@ -110,7 +122,35 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
         "seeded": state.seeded,
     }
     _look_after(state, failure, message)
+    record = state.records.get(state.revision or "", {})
+    if state.phase == "re-upgrade" and record.get("downgrade_ops") == 0 and not record.get("downgrade_sql"):
+        failure["facts"]["downgrade_empty"] = True  # it ran no operation and no SQL
     return failure
+
+
+def _swallowed(
+    state: Any, exc: BaseException, message: str, site: tuple[str, int] | None
+) -> tuple[tuple[str, int] | None, str]:
+    """The site and message of a failure on an aborted transaction: at the operation whose error the
+    migration caught, if an op.* call raised, and naming the error it caught."""
+    caught_op = state.failed_op_exc is not None and not _chain_holds(exc, state.failed_op_exc)
+    if caught_op:
+        caught = state.failed_op_exc
+        first = f"{type(caught).__name__}: {str(caught).splitlines()[0][:500] if str(caught) else ''}"
+        site = state.failed_op_site or site
+    else:
+        first = state.step_db_error or "an error of an earlier statement (not an op.* call)"
+    return site, f"{message.splitlines()[0]} (after the migration caught {first})"
+
+
+def _chain_holds(exc: BaseException | None, wanted: BaseException) -> bool:
+    """``wanted`` is ``exc`` or what it was raised from."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if exc is wanted:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _look_after(state: Any, failure: dict[str, Any], message: str) -> None:
@@ -198,7 +238,7 @@ def _rebuild(state: Any, to: list[str], seed: bool, why: str) -> RunPlan:
         apply_starting_schema(state.url, state.args.bootstrap, state.project_dir)
     state.seeded = False
     state.result["rebuilds"].append({"to": to, "seeded": seed, "why": why})
-    return RunPlan(prepare="upgrade", to=to, seed=seed)
+    return RunPlan(prepare="upgrade", to=to, seed=seed, rebuilt=True)
 
 
 def _parents(script: Any, rev: str) -> list[str]:
