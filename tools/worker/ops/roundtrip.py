@@ -374,12 +374,12 @@ def _patch_invoke(state: _State) -> Any:
         try:
             conn = open_savepoint(state, self, operation)
             result = original_invoke(self, operation)
+            release_savepoint(conn)  # still inside the operation: not raw SQL of the migration
         except BaseException as exc:
             operation_failed(state, _describe_op(operation), exc, conn)
             raise
         finally:
             state.op_depth -= 1
-        release_savepoint(conn)
         return result
 
     AbstractOperations.invoke = invoke  # type: ignore[method-assign]
