@@ -24,20 +24,38 @@ def mark_resolved(review: Review) -> None:
     """Mark, in each reviewed revision, the findings a later reviewed revision (a descendant) resolves."""
     order = [target.revision for target in review.targets]
     for index, rev in enumerate(order):
-        later = [other for other in order[index + 1 :] if _descends(review, other, rev)]
+        file_review = review.files.get(rev)
+        hits = [hit for hit in file_review.hits if _resolvable(hit.finding)] if file_review is not None else []
+        if not hits:
+            continue  # most revisions: nothing a later one could resolve, so no walk of the graph either
+        later = _later_descendants(review, rev, order[index + 1 :])
         if not later:
             continue
-        for hit in review.files[rev].hits:
+        for hit in hits:
             resolver = _resolver(review, hit.finding, later)
             if resolver is not None:
                 _mark(hit.finding, resolver)
 
 
-def _descends(review: Review, later: str, rev: str) -> bool:
+def _later_descendants(review: Review, rev: str, candidates: list[str]) -> list[str]:
+    """The ``candidates`` that run after ``rev``: its descendants in the graph (one walk up from it, not
+    one walk down from each candidate), and any candidate not in the graph (reviewed in upgrade order)."""
     history = review.history
-    if history is None or later not in history.nodes:
-        return True  # reviewed in upgrade order: later runs after
-    return rev in history.ancestors(later)
+    if history is None:
+        return candidates
+    above: set[str] = set()
+    stack = list(history.nodes[rev].children) if rev in history.nodes else []
+    while stack:
+        current = stack.pop()
+        if current in above or current not in history.nodes:
+            continue
+        above.add(current)
+        stack.extend(history.nodes[current].children)
+    return [other for other in candidates if other not in history.nodes or other in above]
+
+
+def _resolvable(finding: Finding) -> bool:
+    return finding.rule == "fk-missing-index" and bool(finding.column) and finding.severity != "info"
 
 
 def _upgrade_ops(review: Review, rev: str) -> list[OpCall]:
@@ -47,9 +65,9 @@ def _upgrade_ops(review: Review, rev: str) -> list[OpCall]:
 
 def _resolver(review: Review, finding: Finding, later: list[str]) -> str | None:
     """The first later revision that resolves ``finding``, if any."""
-    if finding.rule != "fk-missing-index" or not finding.column or finding.severity == "info":
+    if not _resolvable(finding):
         return None
-    columns = [name.strip() for name in finding.column.split(",")]
+    columns = [name.strip() for name in (finding.column or "").split(",")]
     return next((rev for rev in later if indexed_here(_upgrade_ops(review, rev), finding.table, columns)), None)
 
 

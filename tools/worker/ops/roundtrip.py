@@ -343,7 +343,7 @@ _NO_DURABILITY = {
 
 def _scratch_session(connection: Any) -> None:
     raw = getattr(connection.connection, "dbapi_connection", None)
-    if hasattr(raw, "prepare_threshold"):
+    if raw is not None and hasattr(raw, "prepare_threshold"):
         # psycopg 3 prepares a query run five times, and drops every prepared statement after each DROP or
         # ALTER (one more round trip): between rehearsal steps that is nothing but cost.
         raw.prepare_threshold = None
