@@ -1,13 +1,13 @@
 """Warm review of one revision, in-process, at two history sizes: does it cost the same?
 
 As a serving process has it (worker replies kept, parsed files and the graph kept), the head of a
-generated history (bench_review.py's generator; the sizes must give the head the same body, e.g. 24 and
+generated history (bench_review.py's generator; the sizes must give the head the same body, e.g. 22 and
 1,002 revisions both end on the same step of its pattern) is reviewed ``--calls`` times
 after two warm-up calls, against a fresh PostgreSQL target. Prints the median wall time per call and the
 CPU time per call of this process (the server side; the render worker is not started on a warm call).
 CPU time is the figure to compare on a busy machine: wall time there mostly measures the other jobs.
 
-Usage: python bench/bench_warm_review.py [--sizes 24 1002] [--calls 10] [--pg postgresql+psycopg://...]
+Usage: python bench/bench_warm_review.py [--sizes 22 1002] [--calls 10] [--pg postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def measure(project_dir: Path, url: str, calls: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[24, 1002])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[22, 1002])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
