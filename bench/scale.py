@@ -1,14 +1,13 @@
 """Shared by the benchmarks: sizes for the scale curve, medians of repeated runs, and peak RSS.
 
 Peak RSS: ``resource.getrusage(RUSAGE_SELF)`` for the process that ran the server side; for the worker,
-``/proc/<pid>/status`` VmHWM of every worker interpreter (``bootstrap.py``) among its descendants, polled
+``/proc/<pid>/status`` VmHWM of every worker interpreter this process started, polled
 every 20 ms (``RUSAGE_CHILDREN`` cannot be used: on Linux a child's peak includes the parent's pages it
 held between fork and exec, so it reports the server's size).
 """
 
 from __future__ import annotations
 
-import os
 import resource
 import statistics
 import threading
@@ -33,7 +32,7 @@ class WorkerPeak:
 
     def _poll(self) -> None:
         while not self._stop.wait(0.02):
-            for pid in _worker_descendants(os.getpid()):
+            for pid in _workers():
                 self.peak_kb = max(self.peak_kb, _vm_hwm_kb(pid))
 
     def stop(self) -> float:
@@ -42,26 +41,14 @@ class WorkerPeak:
         return self.peak_kb / 1024
 
 
-def _worker_descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents[int(stat_file.parent.name)] = int(fields[1])
-    below, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - below
-        below |= frontier
-    return [pid for pid in below if _is_worker(pid)]
-
-
-def _is_worker(pid: int) -> bool:
+def _workers() -> list[int]:
+    """The worker interpreters this process started (the runner keeps them in ``prestart._spawned``):
+    scanning every process in /proc every 20 ms instead cost the measured run a good share of a core."""
     try:
-        return b"bootstrap.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+        from alembic_mcp.tools.worker import prestart
+    except ImportError:
+        return []
+    return [process.pid for process in list(prestart._spawned)]  # an exited one reads as 0
 
 
 def _vm_hwm_kb(pid: int) -> int:

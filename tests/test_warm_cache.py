@@ -15,7 +15,7 @@ import pytest
 
 from alembic_mcp.tools.core.config import load_project
 from alembic_mcp.tools.heads.check import check_heads
-from alembic_mcp.tools.history import cache
+from alembic_mcp.tools.history import cache, files
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.review import squawk
 from alembic_mcp.tools.review.tool import review_migration
@@ -29,9 +29,11 @@ pytestmark = pytest.mark.subprocess
 def fresh_caches():
     reply_cache.enable()  # as a serving process has it
     cache.clear()
+    files.clear()
     yield
     reply_cache.enable(False)
     cache.clear()
+    files.clear()
 
 
 @pytest.fixture
@@ -127,6 +129,36 @@ def test_the_graph_reparses_exactly_the_changed_file(empty_project):
     history_from_files(project)
     assert cache.stats["parses"] == parses + 1
     assert history.heads == ["r4"]
+
+
+def test_the_graph_is_built_again_only_when_a_file_changed(empty_project):
+    """An unchanged history hands out the graph built last time (a copy the caller may change); an edit
+    to one file parses that file alone and builds the graph again."""
+    paths = [write_revision(empty_project, f"r{i}", f"r{i - 1}" if i else None) for i in range(4)]
+    paths.append(write_revision(empty_project, "orphan", "missing"))  # a finding: the parent is not there
+    project = load_project(empty_project, {})
+    first, _ = history_from_files(project)
+    built, reused, parses = files.stats["graph_built"], files.stats["graph_reused"], cache.stats["parses"]
+    first.findings.clear()
+    first.heads.append("not-a-head")
+    second, parsed = history_from_files(project)
+    assert (files.stats["graph_built"], files.stats["graph_reused"]) == (built, reused + 1)
+    assert cache.stats["parses"] == parses
+    assert [f.rule for f in second.findings] == ["missing-parent"] and "not-a-head" not in second.heads
+    parsed.clear()  # the caller's own dict
+    assert set(history_from_files(project)[1]) == {"r0", "r1", "r2", "r3", "orphan"}
+
+    write_revision(empty_project, "r4", "r3")
+    third, _ = history_from_files(project)
+    assert cache.stats["parses"] == parses + 1  # the new file only
+    assert files.stats["graph_built"] == built + 1
+    assert sorted(third.heads) == ["orphan", "r4"]
+
+    paths[4].write_text(paths[4].read_text().replace("down_revision = 'missing'", "down_revision = 'r4'"))
+    fourth, _ = history_from_files(project)
+    assert cache.stats["parses"] == parses + 2  # the edited file only
+    assert files.stats["graph_built"] == built + 2
+    assert fourth.heads == ["orphan"] and fourth.findings == []
 
 
 def test_a_renamed_revision_id_is_seen(empty_project):

@@ -85,8 +85,10 @@ def check_source_file(path: Path, root: Path) -> UnsafeFile | None:
     return None
 
 
-def unsafe_migration_files(project: Project) -> list[UnsafeFile]:
-    """Every env.py, version folder, subfolder or ``*.py`` Alembic would load that is not safe to import."""
+def unsafe_migration_files(project: Project, stats: dict[str, os.stat_result] | None = None) -> list[UnsafeFile]:
+    """Every env.py, version folder, subfolder or ``*.py`` Alembic would load that is not safe to import.
+    ``stats``, when given, is filled with the stat of every plain ``*.py`` file checked, by its path (a
+    caller about to read them can take their signatures from it instead of asking again)."""
     root = project.root.resolve()
     found: list[UnsafeFile] = []
     env_py = project.script_location / "env.py"
@@ -96,50 +98,56 @@ def unsafe_migration_files(project: Project) -> list[UnsafeFile]:
         if not location.resolve().is_relative_to(root):
             found.append(UnsafeFile(location, "outside-project", f"resolves to {location.resolve()}"))
             continue
-        found += _unsafe_in_folder(location, root, project.recursive_version_locations)
+        found += _unsafe_in_folder(location, root, project.recursive_version_locations, stats)
     return found
 
 
-def _unsafe_in_folder(folder: Path, root: Path, recursive: bool) -> list[UnsafeFile]:
+def _unsafe_in_folder(
+    folder: Path, root: Path, recursive: bool, stats: dict[str, os.stat_result] | None = None
+) -> list[UnsafeFile]:
     found: list[UnsafeFile] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return found
     for entry in entries:
-        path = Path(entry.path)
         if entry.name == "__pycache__":
             continue
         if entry.is_dir():  # follows links: Alembic walks a linked folder like a real one
             if not recursive:
                 continue
+            path = Path(entry.path)
             if not path.resolve().is_relative_to(root):
                 found.append(UnsafeFile(path, "outside-project", f"is a link to {path.resolve()}, outside the project"))
             elif not entry.is_symlink():
-                found += _unsafe_in_folder(path, root, recursive)
+                found += _unsafe_in_folder(path, root, recursive, stats)
         elif entry.name.endswith(".py"):
-            found += filter(None, [_check_entry(entry, path, root)])
+            found += filter(None, [_check_entry(entry, root, stats)])
     return found
 
 
-def _check_entry(entry: os.DirEntry, path: Path, root: Path) -> UnsafeFile | None:
+def _check_entry(entry: os.DirEntry, root: Path, stats: dict[str, os.stat_result] | None) -> UnsafeFile | None:
     """``check_source_file`` for a folder entry; a plain file in a folder already inside the project
-    needs no resolving (the common case, and the costly part for a thousand files)."""
+    needs no resolving (the common case, and the costly part for a thousand files: no Path is built
+    for it either)."""
     if entry.is_symlink():
-        return check_source_file(path, root)
+        return check_source_file(Path(entry.path), root)
     try:
         info = entry.stat()
     except OSError as exc:
-        return UnsafeFile(path, "special-file", f"cannot be read ({type(exc).__name__})")
+        return UnsafeFile(Path(entry.path), "special-file", f"cannot be read ({type(exc).__name__})")
     if not stat.S_ISREG(info.st_mode):
-        return UnsafeFile(path, "special-file", "is not a regular file (a FIFO, device or socket)")
+        return UnsafeFile(Path(entry.path), "special-file", "is not a regular file (a FIFO, device or socket)")
     if info.st_size > MAX_SOURCE_BYTES:
-        return UnsafeFile(path, "oversized-file", f"is {info.st_size} bytes")
+        return UnsafeFile(Path(entry.path), "oversized-file", f"is {info.st_size} bytes")
+    if stats is not None:
+        stats[entry.path] = info
     return None
 
 
-def ensure_contained(project: Project) -> None:
-    """Raise UnsafeProjectFiles before anything imports a file that is outside the project or special."""
-    unsafe = unsafe_migration_files(project)
+def ensure_contained(project: Project, stats: dict[str, os.stat_result] | None = None) -> None:
+    """Raise UnsafeProjectFiles before anything imports a file that is outside the project or special
+    (``stats``: see ``unsafe_migration_files``)."""
+    unsafe = unsafe_migration_files(project, stats)
     if unsafe:
         raise UnsafeProjectFiles(project, unsafe)

@@ -19,7 +19,7 @@ from threading import Lock
 from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, parse_source
-from alembic_mcp.tools.worker.inputs import RACY_NS, signature
+from alembic_mcp.tools.worker.inputs import RACY_NS, signature, stat_signature
 from alembic_mcp.tools.worker.revision_ids import revision_record
 
 MAX_FILES = 5_000
@@ -55,14 +55,18 @@ def parsed(path: str | Path) -> MigrationSource:
     return _entry(os.fspath(path)).migration
 
 
-def parsed_with_record(path: str | Path) -> tuple[MigrationSource, dict[str, Any] | None]:
-    """The parsed file and its graph record (``revision_record``: None when its ids are not literals)."""
-    entry = _entry(os.fspath(path))
+def parsed_with_record(
+    path: str | Path, stat_result: os.stat_result | None = None
+) -> tuple[MigrationSource, dict[str, Any] | None]:
+    """The parsed file and its graph record (``revision_record``: None when its ids are not literals).
+    ``stat_result``: the file's stat taken by the caller a moment ago (before any read), saving one."""
+    entry = _entry(os.fspath(path), stat_result)
     return entry.migration, entry.record
 
 
-def _entry(key: str) -> _Parsed:
-    sig = signature(key)  # before reading: an edit after this point shows as a changed signature next time
+def _entry(key: str, stat_result: os.stat_result | None = None) -> _Parsed:
+    # before reading: an edit after this point shows as a changed signature next time
+    sig = signature(key) if stat_result is None else stat_signature(stat_result)
     known = _files.get(key)
     if known is not None and known.trusted and sig is not None and known.signature == sig:
         return _reuse(key, known)

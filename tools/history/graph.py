@@ -38,6 +38,9 @@ class History:
     cycle: list[str] = field(default_factory=list)
     unplaced_files: list[str] = field(default_factory=list)  # failed to import and their ids are unreadable
     runtime: RuntimeInfo | None = None  # the interpreter the worker loaded the files in
+    # by revision: the revisions below it in upgrade order (the nodes never change once built, and copies
+    # of a kept graph share this, so a warm call does not walk a thousand ancestors again)
+    below_memo: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
@@ -60,6 +63,12 @@ class History:
             seen.add(rev)
             stack.extend(self.nodes[rev].down_revisions)
         return seen
+
+    def ordered_below(self, revision: str) -> list[str]:
+        """The revisions below ``revision`` (itself left out), in upgrade order; a list the caller must not change."""
+        if revision not in self.below_memo:
+            self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
+        return self.below_memo[revision]
 
     def ordered(self, revisions: set[str]) -> list[str]:
         """``revisions`` in upgrade order (parents first)."""

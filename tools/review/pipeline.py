@@ -524,9 +524,8 @@ def _earlier(
     if history is None:
         return []
     if rev in history.nodes:
-        below = history.ancestors(rev) - {rev}
-    else:
-        below = set().union(*(history.ancestors(d) for d in downs if d in history.nodes))
+        return [parsed[r] for r in history.ordered_below(rev) if r in parsed]
+    below = set().union(*(history.ancestors(d) for d in downs if d in history.nodes))
     return [parsed[r] for r in history.ordered(below) if r in parsed]
 
 

@@ -48,34 +48,63 @@ class Resolution:
 def mark_resolved(review: Review) -> None:
     """Mark, in each reviewed revision, the findings another reviewed revision resolves."""
     order = [target.revision for target in review.targets]
+    ops_of: dict[str, list[OpCall]] = {}
     for index, rev in enumerate(order):
-        later = [other for other in order[index + 1 :] if _descends(review, other, rev)]
-        earlier = [other for other in order[:index] if _descends(review, rev, other)]
-        for hit in review.files[rev].hits:
-            resolution = RESOLUTIONS.get(hit.finding.rule)
-            if resolution is None or hit.finding.severity == "info":
-                continue
-            resolver = _resolver(review, hit.finding, resolution, later if resolution.later else earlier)
+        file_review = review.files.get(rev)
+        hits = [hit for hit in file_review.hits if _resolvable(hit.finding)] if file_review is not None else []
+        if not hits:
+            continue  # most revisions: nothing another one could resolve, so no walk of the graph either
+        later = _related(review, rev, order[index + 1 :], descendants=True)
+        earlier = _related(review, rev, order[:index], descendants=False)
+        for hit in hits:
+            resolution = RESOLUTIONS[hit.finding.rule]
+            others = later if resolution.later else earlier
+            resolver = _resolver(review, hit.finding, resolution, others, ops_of)
             if resolver is not None:
                 _mark(hit.finding, resolver, resolution.note)
 
 
-def _resolver(review: Review, finding: Finding, resolution: Resolution, others: list[str]) -> str | None:
+def _resolvable(finding: Finding) -> bool:
+    return finding.rule in RESOLUTIONS and finding.severity != "info"
+
+
+def _resolver(
+    review: Review, finding: Finding, resolution: Resolution, others: list[str], ops_of: dict[str, list[OpCall]]
+) -> str | None:
     """The first of ``others`` (in upgrade order) by which their upgrades, taken together, resolve
     ``finding``: a pattern may span them (a CHECK added NOT VALID in one, validated in the next)."""
+    for other in others:
+        if other not in ops_of:
+            ops_of[other] = _upgrade_ops(review, other)
+    everything = [op for other in others for op in ops_of[other]]
+    if not resolution.resolves(finding, everything, review.backend):
+        return None  # the common case, in one pass; a pattern no prefix completes stays open
     ops: list[OpCall] = []
     for other in others:
-        ops += _upgrade_ops(review, other)
+        ops += ops_of[other]
         if resolution.resolves(finding, ops, review.backend):
             return other
     return None
 
 
-def _descends(review: Review, later: str, rev: str) -> bool:
+def _related(review: Review, rev: str, candidates: list[str], descendants: bool) -> list[str]:
+    """The ``candidates`` that run after ``rev`` (its descendants) or before it (its ancestors): one walk
+    of the graph from ``rev``, not one per candidate; a candidate not in the graph counts (reviewed in
+    upgrade order)."""
     history = review.history
-    if history is None or later not in history.nodes:
-        return True  # reviewed in upgrade order: later runs after
-    return rev in history.ancestors(later)
+    if history is None or rev not in history.nodes:
+        return candidates
+    reached: set[str] = set()
+    stack = [rev]
+    while stack:
+        node = history.nodes.get(stack.pop())
+        if node is None:
+            continue
+        for step in node.children if descendants else node.down_revisions:
+            if step not in reached:
+                reached.add(step)
+                stack.append(step)
+    return [other for other in candidates if other not in history.nodes or other in reached]
 
 
 def _upgrade_ops(review: Review, rev: str) -> list[OpCall]:

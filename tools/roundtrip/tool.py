@@ -242,9 +242,16 @@ async def test_roundtrip(
         if review is not None:
             reviewed.extend(await review(under_test))
 
+    failed: Exception | None = None  # raised as itself, not wrapped in the task group's ExceptionGroup
     async with anyio.create_task_group() as group:
         group.start_soon(review_alongside)
-        run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+        try:
+            run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+        except Exception as error:
+            group.cancel_scope.cancel()
+            failed = error
+    if failed is not None:
+        raise failed
     if run.app_check is not None:  # before _build: the verdict and next steps count its finding
         findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
     result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)

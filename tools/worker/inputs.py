@@ -34,6 +34,11 @@ def signature(path: str) -> list[int] | None:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
+    return stat_signature(st)
+
+
+def stat_signature(st: os.stat_result) -> list[int]:
+    """``signature`` of a stat already taken."""
     return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
 
 

@@ -376,6 +376,11 @@ _NO_DURABILITY = {
 
 
 def _scratch_session(connection: Any) -> None:
+    raw = getattr(connection.connection, "dbapi_connection", None)
+    if raw is not None and hasattr(raw, "prepare_threshold"):
+        # psycopg 3 prepares a query run five times, and drops every prepared statement after each DROP or
+        # ALTER (one more round trip): between rehearsal steps that is nothing but cost.
+        raw.prepare_threshold = None
     try:
         for statement in _NO_DURABILITY.get(connection.dialect.name, []):
             connection.execute(text(statement))
@@ -408,12 +413,12 @@ def _patch_invoke(state: _State) -> Any:
         try:
             conn = open_savepoint(state, self, operation)
             result = original_invoke(self, operation)
+            release_savepoint(conn)  # still inside the operation: not raw SQL of the migration
         except BaseException as exc:
             operation_failed(state, _describe_op(operation), exc, conn)
             raise
         finally:
             state.op_depth -= 1
-        release_savepoint(conn)
         return result
 
     AbstractOperations.invoke = invoke  # type: ignore[method-assign]

@@ -1,0 +1,57 @@
+"""Which tables a rehearsal step re-reads: the tables its operations name, not all of them.
+
+The savepoint a probed operation runs under on PostgreSQL is ours, not the migration's raw SQL: it
+must not make the step count as "any table may have changed" (which re-reflects and re-reads every
+table after every step). Raw SQL through the connection still does."""
+
+from __future__ import annotations
+
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from alembic.operations.base import AbstractOperations
+from sqlalchemy import Column, Integer, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+from alembic_mcp.tools.worker.ops.roundtrip import _patch_invoke, _State
+from alembic_mcp.tools.worker.protocol import RoundtripArgs
+
+
+def _step(pg_url, migration):
+    """Run ``migration(op, conn)`` as a rehearsal step; the step's touched tables and the statements sent."""
+    engine = create_engine(pg_url, poolclass=NullPool)
+    state = _State(RoundtripArgs(revisions=["r1"]), pg_url)
+    statements: list[str] = []
+    original = _patch_invoke(state)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE kids (id INTEGER PRIMARY KEY)"))
+            conn.execute(text("CREATE TABLE toys (id INTEGER PRIMARY KEY)"))
+            conn.commit()
+            event.listen(conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+            event.listen(conn, "before_cursor_execute", state.on_statement)
+            op = Operations(MigrationContext.configure(conn))
+            conn.begin()  # a step runs in its own transaction
+            state.in_step = True
+            migration(op, conn)
+            state.in_step = False
+            conn.rollback()
+    finally:
+        AbstractOperations.invoke = original  # type: ignore[method-assign]
+        engine.dispose()
+    return state.touched, statements
+
+
+def test_probed_operation_touches_only_its_table(pg_url):
+    touched, statements = _step(pg_url, lambda op, conn: op.add_column("kids", Column("age", Integer())))
+    assert any(s.startswith("SAVEPOINT") for s in statements)  # the operation ran under the probe savepoint
+    assert any(s.startswith("RELEASE SAVEPOINT") for s in statements)
+    assert touched == {"kids"}
+
+
+def test_raw_sql_in_a_step_touches_every_table(pg_url):
+    def migration(op, conn):
+        op.add_column("kids", Column("age", Integer()))
+        conn.execute(text("INSERT INTO toys (id) VALUES (1)"))
+
+    touched, _ = _step(pg_url, migration)
+    assert touched is None
