@@ -14,6 +14,7 @@ import builtins
 from dataclasses import dataclass
 
 from alembic_mcp.tools.review.rules.astutil import callee, src
+from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}
@@ -157,6 +158,9 @@ class _Scan:
             if isinstance(item.optional_vars, ast.Name) and "batch_alter_table" in src(item.context_expr)
         }
         self.called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        # Calls into helpers are read where their source is on disk: those shown not to write are read.
+        sources = getattr(state, "sources", None) or Sources()
+        self.judge = Judge(sources, Module("", state.migration.path, tree))
         # Values an operation receives (types, defaults, columns): read as the operation's arguments.
         self.op_arguments = {
             id(node)
@@ -373,11 +377,16 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt) -> str | No
         name = root.id
         module = scan.imports.get(name)
         safe_module = module is not None and (module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC)
-        if name in scan.functions or (module is not None and not safe_module):
-            return src(node.func)
-        if module is None and name not in known and name not in SAFE_BUILTINS:
+        unread = name in scan.functions or (module is not None and not safe_module)
+        unread = unread or (module is None and name not in known and name not in SAFE_BUILTINS)
+        if unread and not _shown_not_to_write(scan, node):
             return src(node.func)
     return None
+
+
+def _shown_not_to_write(scan: _Scan, node: ast.Call) -> bool:
+    """The helper's source was read and it only computes or reads (effects.Judge)."""
+    return scan.judge.call(node) in (PURE, READS)
 
 
 def statements(state) -> list[Statement]:
@@ -416,7 +425,9 @@ def _calls_other_modules(scan: _Scan, tree: ast.Module) -> bool:
             continue
         root = _root(node.func)
         module = scan.imports.get(root.id) if isinstance(root, ast.Name) else None
-        if module is not None and module.split(".")[0] not in SAFE_MODULES and module not in SAFE_ALEMBIC:
+        if module is None or module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC:
+            continue
+        if not _shown_not_to_write(scan, node):
             return True
     return False
 

@@ -37,6 +37,7 @@ class LintState:
     backend: str | None
     definitions: Any = None  # downgrade.Definitions: how earlier migrations defined what is dropped
     env_sets_lock_timeout: bool = False  # env.py sets lock_timeout for every migration
+    sources: Any = None  # effects.Sources: where the helpers the migration calls are read from
     hits: list[Hit] = field(default_factory=list)
     cleared: set[tuple[str, str | None]] = field(default_factory=set)
     added_columns: set[tuple[str, str]] = field(default_factory=set)  # (table, column) added by upgrade
@@ -160,10 +161,11 @@ def lint_migration(
     backend: str | None = None,
     definitions: Any = None,
     env_sets_lock_timeout: bool = False,
+    sources: Any = None,
 ) -> Lint:
     """Layer 1: every registered rule over one parsed migration."""
     registry.load()
-    state = LintState(migration, file, backend, definitions, env_sets_lock_timeout)
+    state = LintState(migration, file, backend, definitions, env_sets_lock_timeout, sources)
     _record_added_columns(state)
     for op in state.up:
         _note_statements(state, op)
@@ -196,11 +198,12 @@ def review_source(
     backend: str | None = None,
     definitions: Any = None,
     env_sets_lock_timeout: bool = False,
+    sources: Any = None,
 ) -> FileReview:
     """``lint_migration`` plus the file's ``# alembic-mcp: ignore[...]`` comments."""
     from alembic_mcp.tools.review.suppressions import parse_suppressions, report, silence
 
-    lint = lint_migration(migration, file, backend, definitions, env_sets_lock_timeout)
+    lint = lint_migration(migration, file, backend, definitions, env_sets_lock_timeout, sources)
     sset = parse_suppressions(migration.source, set(registry.rule_ids()), file)
     kept, silenced = silence(lint.hits, sset)
     honoured, unused = report(sset, file)

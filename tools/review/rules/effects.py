@@ -1,0 +1,517 @@
+"""Which calls can change the database: the code a migration calls outside upgrade()/downgrade() is read.
+
+A helper is found where Python would import it from, as far as it is on disk: the migration file itself
+(module-level and nested functions), the project, the project's virtualenv. Its body is judged, with the
+functions it calls in turn (a few levels deep): **pure** (no database at all), **reads** (inspector, SELECT
+through a connection) or **writes**. Anything that may write, or that cannot be read (not on disk, a C
+module, dynamic code, a decorator, too deep), is ``unknown``, which the review treats as a write: only a
+helper shown not to change the database is read as such.
+
+The judgement holds a helper to the same standard as upgrade() itself: a method called on a local value is
+trusted unless its name executes or flushes (execute, commit, flush, ...), while every use of ``op`` beyond
+``get_bind()``/``get_context()``, every ORM session, own connection, getattr with a computed name, exec and
+subprocess makes the helper a writer.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PURE = "pure"
+READS = "reads"
+UNKNOWN = "unknown"  # may write, or could not be read: the review keeps it as unread code
+
+# Modules whose functions do not touch a database (stdlib and common pure libraries); sqlalchemy builds
+# expressions (its engine and connection entry points are named apart, ENGINE_ENTRY).
+PURE_MODULES = {
+    "sqlalchemy",
+    "sqlmodel",
+    "typing",
+    "typing_extensions",
+    "datetime",
+    "decimal",
+    "uuid",
+    "enum",
+    "json",
+    "simplejson",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "logging",
+    "structlog",
+    "math",
+    "string",
+    "textwrap",
+    "copy",
+    "dataclasses",
+    "operator",
+    "hashlib",
+    "hmac",
+    "base64",
+    "binascii",
+    "time",
+    "random",
+    "secrets",
+    "statistics",
+    "warnings",
+    "contextlib",
+    "pprint",
+    "numbers",
+    "fractions",
+    "zoneinfo",
+    "calendar",
+    "ipaddress",
+    "difflib",
+    "unicodedata",
+    "pytz",
+    "dateutil",
+    "abc",
+    "types",
+    "zlib",
+    "gzip",
+    "shlex",
+    "urllib.parse",
+    "html",
+}
+ENGINE_ENTRY = {
+    "create_engine",
+    "create_async_engine",
+    "engine_from_config",
+    "create_mock_engine",
+    "connect",
+    "raw_connection",
+    "Session",
+    "sessionmaker",
+    "scoped_session",
+}
+# Methods that run SQL or flush an ORM session; ``add``/``merge``/``delete`` stage rows for a flush.
+EXECUTING = {
+    "execute",
+    "exec_driver_sql",
+    "executemany",
+    "executescript",
+    "scalar",
+    "scalars",
+    "commit",
+    "flush",
+    "run_callable",
+    "create_all",
+    "drop_all",
+    "bulk_insert_mappings",
+    "bulk_save_objects",
+    "bulk_update_mappings",
+    "begin",
+    "begin_nested",
+    "run_sync",
+}
+SESSION_NAMES = {"session", "Session", "sessionmaker", "scoped_session", "db"}
+STAGING = {"add", "add_all", "merge", "delete", "query"}  # on a session: rows written at the next flush
+OP_READS = {"get_bind", "get_context", "f", "inline_literal", "implementation_for"}
+CODE_NAMES = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "locals", "vars", "setattr", "open"}
+CODE_MODULES = {"os", "sys", "subprocess", "importlib", "ctypes", "pty", "runpy", "multiprocessing", "shutil"}
+SAFE_DECORATORS = {"staticmethod", "classmethod", "property", "cache", "lru_cache", "wraps", "cached_property"}
+PURE_BUILTINS = {n for n in dir(builtins) if not n.startswith("_")} - CODE_NAMES - {"getattr", "input", "print"}
+# SQLAlchemy column operators: ``Model.column.like(...)`` builds an expression
+COLUMN_OPERATORS = {
+    "like",
+    "ilike",
+    "notlike",
+    "not_like",
+    "notilike",
+    "not_ilike",
+    "in_",
+    "notin_",
+    "not_in",
+    "is_",
+    "isnot",
+    "is_not",
+    "contains",
+    "startswith",
+    "endswith",
+    "between",
+    "desc",
+    "asc",
+    "label",
+    "cast",
+    "op",
+    "any",
+    "has",
+    "match",
+    "collate",
+    "distinct",
+    "concat",
+    "nulls_first",
+    "nulls_last",
+    "regexp_match",
+    "icontains",
+    "istartswith",
+    "iendswith",
+}
+SELECT_TEXT = re.compile(
+    r"^\s*(\(\s*)*(select|with\s+\w+\s+as\s*\(\s*select|show|explain|pragma\s+\w+\s*(\(|;|$))", re.I
+)
+# SQL functions (and keywords followed by a parenthesis) a read-only statement may hold
+READ_FUNCTIONS = {
+    *("select", "in", "exists", "any", "all", "not", "and", "or", "on", "as", "from", "where", "values", "over"),
+    *("count", "max", "min", "sum", "avg", "coalesce", "lower", "upper", "length", "cast", "distinct", "nullif"),
+    *("concat", "substring", "trim", "greatest", "least", "abs", "round", "array_agg", "string_agg", "json_agg"),
+    *("current_database", "current_schema", "version", "to_char", "date_trunc", "char_length", "position"),
+}
+MAX_DEPTH = 4
+RANK = {PURE: 0, READS: 1, UNKNOWN: 2}
+
+
+def worst(*verdicts: str) -> str:
+    return max(verdicts, key=RANK.__getitem__, default=PURE)
+
+
+def pure_module(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in PURE_MODULES)
+
+
+@dataclass
+class Module:
+    """A parsed module: its top-level names (functions, classes, assignments, imports)."""
+
+    name: str
+    path: Path | None
+    tree: ast.Module
+    defs: dict[str, ast.AST] = field(default_factory=dict)  # every def/class by name, nested ones too
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> "module.attr" or "module"
+    assigned: dict[str, ast.expr] = field(default_factory=dict)
+
+    closures: dict[int, set[str]] = field(default_factory=dict)  # id(nested def) -> its enclosing locals
+
+    def __post_init__(self) -> None:
+        is_package = self.path is not None and self.path.name == "__init__.py"
+        package = self.name if is_package else self.name.rpartition(".")[0]
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.defs.setdefault(node.name, node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if inner is not node and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                        self.closures.setdefault(id(inner), set()).update(_local_names(node))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        self.imports[alias.asname] = alias.name
+                    else:
+                        self.imports[alias.name.split(".")[0]] = alias.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom):
+                base = _absolute(package, node.module, node.level)
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        self.assigned[target.id] = node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                self.assigned[node.target.id] = node.value
+
+
+def _absolute(package: str, module: str | None, level: int) -> str:
+    if level == 0:
+        return module or ""
+    parts = package.split(".") if package else []
+    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    return ".".join([*base, module] if module else base)
+
+
+@dataclass
+class Sources:
+    """Where helper modules are read from: the project's folders and its virtualenv's site-packages."""
+
+    roots: tuple[Path, ...] = ()
+    modules: dict[str, Module | None] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def module(self, name: str) -> Module | None:
+        if name not in self.modules:
+            self.modules[name] = self._load(name)
+        return self.modules[name]
+
+    def _load(self, name: str) -> Module | None:
+        relative = Path(*name.split("."))
+        for root in self.roots:
+            for path in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+                if path.is_file():
+                    try:
+                        return Module(name, path, ast.parse(path.read_text(encoding="utf-8")))
+                    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                        return None
+        return None
+
+
+def site_packages(python: str | Path) -> list[Path]:
+    """The site-packages folders of the virtualenv that ``python`` belongs to (none for a system Python)."""
+    venv = Path(python).parent.parent
+    if not (venv / "pyvenv.cfg").is_file():
+        return []
+    return sorted(venv.glob("lib/python3*/site-packages")) + sorted(venv.glob("Lib/site-packages"))
+
+
+class Judge:
+    """Judges calls made from one module (the migration, or a helper module reached from it)."""
+
+    def __init__(self, sources: Sources, module: Module, depth: int = 0, seen: frozenset = frozenset()) -> None:
+        self.sources, self.module, self.depth, self.seen = sources, module, depth, seen
+
+    # ------------------------------------------------------------------ a call
+
+    def call(self, node: ast.Call, local: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+        """The effect of one call expression (its arguments are judged by the caller's walk)."""
+        func = node.func
+        chain = _chain(func)
+        if chain is None:  # a call on a call's result or a subscript: judged by its method name
+            return self._method(func.attr, node) if isinstance(func, ast.Attribute) else UNKNOWN
+        root, attrs = chain[0], chain[1:]
+        if root in local and root not in self.module.defs:
+            return self._method(attrs[-1], node) if attrs else UNKNOWN
+        return self.name(root, attrs, node)
+
+    def _method(self, method: str, node: ast.Call) -> str:
+        """A method of a local value: trusted as in upgrade(), unless it runs SQL."""
+        if method in ENGINE_ENTRY:
+            return UNKNOWN
+        if method in EXECUTING:
+            return READS if method in ("execute", "exec_driver_sql", "scalar", "scalars") and _reads(node) else UNKNOWN
+        if method in STAGING and _on_session(node.func):
+            return UNKNOWN
+        return PURE
+
+    def name(self, root: str, attrs: list[str], node: ast.Call) -> str:
+        """``root.a.b(...)`` where ``root`` is a name of this module (def, class, import, assignment, builtin)."""
+        if root in SESSION_NAMES or any(a in ENGINE_ENTRY for a in attrs):
+            return UNKNOWN
+        if root in self.module.imports:
+            return self.imported(self.module.imports[root], attrs, node)
+        if root in self.module.defs:
+            return self.definition(self.module, self.module.defs[root], attrs, node)
+        if root in self.module.assigned:
+            return self.value(self.module.assigned[root], attrs, node)
+        if root in PURE_BUILTINS and not attrs:
+            return PURE
+        return UNKNOWN
+
+    def value(self, value: ast.expr, attrs: list[str], node: ast.Call) -> str:
+        """A method on a module-level value: a logger, a ``sa.table(...)``, a constant."""
+        if not attrs:
+            return UNKNOWN
+        if isinstance(value, ast.Call) and _chain(value.func):
+            made = self.call(value)
+            return PURE if made == PURE and attrs[-1] not in EXECUTING | ENGINE_ENTRY else UNKNOWN
+        if isinstance(value, ast.Constant | ast.JoinedStr | ast.Dict | ast.List | ast.Tuple | ast.Set):
+            return PURE
+        return UNKNOWN
+
+    def imported(self, target: str, attrs: list[str], node: ast.Call) -> str:
+        if target in ("alembic.op", "alembic.context"):
+            return READS if attrs and attrs[0] in OP_READS else UNKNOWN
+        if pure_module(target):
+            return UNKNOWN if any(a in ENGINE_ENTRY for a in [target.rsplit(".", 1)[-1], *attrs]) else PURE
+        if self.depth >= MAX_DEPTH:
+            return UNKNOWN
+        module = self.sources.module(target)
+        if module is not None:  # ``import pkg.mod`` / ``from pkg import mod``: the first attribute is in it
+            return self._in_module(module, attrs, node) if attrs else UNKNOWN
+        owner, _, attr = target.rpartition(".")
+        module = self.sources.module(owner) if owner else None
+        if module is None:
+            return UNKNOWN
+        return self._in_module(module, [attr, *attrs], node)
+
+    def _in_module(self, module: Module, attrs: list[str], node: ast.Call) -> str:
+        inner = Judge(self.sources, module, self.depth + 1, self.seen)
+        return inner.name(attrs[0], attrs[1:], node)
+
+    def definition(self, module: Module, definition: ast.AST, attrs: list[str], node: ast.Call) -> str:
+        if isinstance(definition, ast.ClassDef):
+            return self._class(module, definition, attrs)
+        if attrs or not isinstance(definition, ast.FunctionDef | ast.AsyncFunctionDef):
+            return UNKNOWN  # a function's attribute, or an async def (runs elsewhere)
+        return self.function(module, definition)
+
+    def function(self, module: Module, func: ast.FunctionDef) -> str:
+        key = (str(module.path or module.name), f"{func.name}:{func.lineno}")
+        if key in self.sources.verdicts:
+            return self.sources.verdicts[key]
+        if key in self.seen:
+            return PURE  # recursion: judged by the rest of its body
+        if any(_decorator(d) not in SAFE_DECORATORS for d in func.decorator_list):
+            return UNKNOWN
+        inner = Judge(self.sources, module, self.depth + 1, self.seen | {key})
+        verdict = inner.body(func)
+        self.sources.verdicts[key] = verdict
+        return verdict
+
+    def _class(self, module: Module, cls: ast.ClassDef, attrs: list[str]) -> str:
+        """``Model(...)``, ``Model.method(...)``, ``Model.column.like(...)``."""
+        members = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        if not attrs:
+            hooks = [members[n] for n in ("__init__", "__new__", "__post_init__") if n in members]
+            own = worst(*(self.function(module, f) for f in hooks)) if hooks else PURE
+            return worst(own, self._bases(module, cls))
+        if attrs[0] in members:
+            return self.function(module, members[attrs[0]]) if len(attrs) == 1 else UNKNOWN
+        if len(attrs) == 2 and attrs[1] in COLUMN_OPERATORS:
+            return PURE  # a mapped column's SQL operator
+        return UNKNOWN
+
+    def _bases(self, module: Module, cls: ast.ClassDef) -> str:
+        """Constructors inherited: project classes are read; sqlalchemy's declarative bases build no SQL."""
+        verdicts = []
+        for base in cls.bases:
+            chain = _chain(base)
+            if chain is None:
+                return UNKNOWN
+            root = chain[0]
+            target = module.imports.get(root)
+            if root in ("object", "Enum") or (target and pure_module(target)):
+                continue
+            if root in module.assigned and isinstance(module.assigned[root], ast.Call):
+                verdicts.append(Judge(self.sources, module, self.depth + 1, self.seen).call(module.assigned[root]))
+                continue
+            definition = module.defs.get(root) if len(chain) == 1 else None
+            if isinstance(definition, ast.ClassDef):
+                verdicts.append(self._class(module, definition, []))
+                continue
+            resolved = self._resolve_class(target, chain[1:]) if target else None
+            if resolved is None:
+                return UNKNOWN
+            verdicts.append(
+                Judge(self.sources, resolved[0], self.depth + 1, self.seen)._class(resolved[0], resolved[1], [])
+            )
+        return worst(*verdicts)
+
+    def _resolve_class(self, target: str, attrs: list[str]) -> tuple[Module, ast.ClassDef] | None:
+        owner, _, name = f"{target}.{'.'.join(attrs)}".rstrip(".").rpartition(".")
+        module = self.sources.module(owner) if owner and self.depth < MAX_DEPTH else None
+        definition = module.defs.get(name) if module else None
+        return (module, definition) if module and isinstance(definition, ast.ClassDef) else None
+
+    # ------------------------------------------------------------------ a body
+
+    def body(self, func: ast.AST) -> str:
+        """The worst effect of every call and every ``op``/session use in a function body."""
+        local = _local_names(func) | self.module.closures.get(id(func), set())
+        if self._op_passed_on(func):
+            return UNKNOWN
+        verdict = PURE
+        for node in ast.walk(func):
+            if isinstance(node, ast.Call):
+                if _computed_getattr(node):
+                    return UNKNOWN
+                verdict = worst(verdict, self.call(node, local))
+            elif isinstance(node, ast.Attribute) and node.attr in ("session", "engine", "url"):
+                return UNKNOWN  # a session or another connection, however it is used
+            elif _runs_code(node):
+                return UNKNOWN
+            if verdict == UNKNOWN:
+                return UNKNOWN
+        return verdict
+
+    def _op_passed_on(self, func: ast.AST) -> bool:
+        """``op`` / ``context`` used other than as ``op.get_bind()`` and the like: aliased, passed, mapped."""
+        alembic = {n for n, m in self.module.imports.items() if m in ("alembic.op", "alembic.context")}
+        reads = {
+            id(node.value)
+            for node in ast.walk(func)
+            if isinstance(node, ast.Attribute) and node.attr in OP_READS | {"is_offline_mode"}
+        }
+        return any(
+            isinstance(node, ast.Name) and node.id in alembic and id(node) not in reads for node in ast.walk(func)
+        )
+
+
+def _runs_code(node: ast.AST) -> bool:
+    """exec/eval/open/setattr named, or subprocess/os/importlib imported: code the judgement cannot follow."""
+    if isinstance(node, ast.Name):
+        return node.id in CODE_NAMES and isinstance(node.ctx, ast.Load)
+    return isinstance(node, ast.Import | ast.ImportFrom) and _code_import(node)
+
+
+def _code_import(node: ast.Import | ast.ImportFrom) -> bool:
+    names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+    return any(n.split(".")[0] in CODE_MODULES for n in names)
+
+
+def _decorator(node: ast.expr) -> str:
+    node = node.func if isinstance(node, ast.Call) else node
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _chain(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` -> ["a", "b", "c"]; None when it does not start at a name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else None
+
+
+def _local_names(func: ast.AST) -> set[str]:
+    """Parameters and names assigned in ``func`` (and the functions it encloses)."""
+    names: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _computed_getattr(node: ast.Call) -> bool:
+    if not (isinstance(node.func, ast.Name) and node.func.id == "getattr"):
+        return False
+    name = node.args[1] if len(node.args) > 1 else None
+    return not (isinstance(name, ast.Constant) and isinstance(name.value, str))
+
+
+def _on_session(func: ast.expr) -> bool:
+    """``session.add`` / ``db.session.delete`` / ``Session(...).merge``: staging rows on an ORM session."""
+    receiver = func.value if isinstance(func, ast.Attribute) else None
+    text = ast.unparse(receiver) if receiver is not None else ""
+    return "session" in text.lower() or isinstance(receiver, ast.Call)
+
+
+def _reads(node: ast.Call) -> bool:
+    """``execute`` whose statement is a SELECT: ``sa.select(...)``, ``t.select()``, ``text("SELECT ...")``."""
+    statement = node.args[0] if node.args else None
+    while isinstance(statement, ast.Call):
+        func = statement.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name == "select":
+            return _plain_functions(statement)
+        if name == "text":
+            first = statement.args[0] if statement.args else None
+            return isinstance(first, ast.Constant) and isinstance(first.value, str) and _select_text(first.value)
+        statement = func.value if isinstance(func, ast.Attribute) else None
+    return isinstance(statement, ast.Constant) and isinstance(statement.value, str) and _select_text(statement.value)
+
+
+def _plain_functions(statement: ast.Call) -> bool:
+    """A select construct calls only plain SQL functions (``func.count``; not ``func.my_cleanup``)."""
+    return all(
+        node.attr.lower() in READ_FUNCTIONS
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute | ast.Name)
+        and (_chain(node.value) or [""])[-1] == "func"
+    )
+
+
+def _select_text(sql: str) -> bool:
+    """One statement that only reads: no ``;`` joining a second one, no data-changing CTE, no SELECT INTO, no
+    function but the plain ones (a function may write)."""
+    body = sql.strip().rstrip(";")
+    if ";" in body or re.search(r"(?i)\b(insert|update|delete|into|for\s+update)\b", body):
+        return False
+    called = {name.lower() for name in re.findall(r"(\w+)\s*\(", body)}
+    return bool(SELECT_TEXT.match(body)) and called <= READ_FUNCTIONS
