@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
+from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
@@ -331,10 +331,14 @@ def downgrade_checks(state) -> None:
     if up_changes and all(_data_only(state, op) for op in up_changes) and not _raises_in_downgrade(state):
         return  # a backfill or setval(): nothing in the schema for downgrade() to undo
     down_func = state.migration.functions.get("downgrade")
-    raises = [n for n in ast.walk(down_func) if isinstance(n, ast.Raise)] if down_func else []
-    if raises:
-        _irreversible(state, raises[0])
-    elif down_func is None or not has_statements(down_func):
+    raises = _raises(down_func)
+    always = [node for node, guard in raises if guard is None]
+    if always or (raises and not state.down):  # a guarded raise in a downgrade that undoes nothing
+        _irreversible(state, always[0] if always else raises[0][0])
+        return
+    for node, guard in raises:
+        _guarded_raise(state, node, guard)
+    if down_func is None or not has_statements(down_func):
         _empty(state, down_func, up_changes)
     else:
         _not_inverse(state, up_changes)
@@ -387,6 +391,64 @@ def _leading_text(node: ast.expr | None) -> str:
 def _raises_in_downgrade(state) -> bool:
     down_func = state.migration.functions.get("downgrade")
     return down_func is not None and any(isinstance(n, ast.Raise) for n in ast.walk(down_func))
+
+
+def _raises(func: ast.FunctionDef | None) -> list[tuple[ast.Raise, ast.expr | None]]:
+    """Each ``raise`` of downgrade() with the if-test guarding it (None: it runs whenever the line is reached).
+
+    Raises in an ``except`` handler or a nested function are not the downgrade refusing. A test that reads
+    nothing (a constant, ``op.get_bind()``) guards nothing."""
+    out: list[tuple[ast.Raise, ast.expr | None]] = []
+
+    def visit(body: list[ast.stmt], guard: ast.expr | None) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.Raise):
+                out.append((stmt, guard))
+            elif isinstance(stmt, ast.If):
+                test = None if _guards_nothing(stmt.test) else stmt.test
+                visit(stmt.body, guard or test)
+                visit(stmt.orelse, guard or (test and ast.UnaryOp(op=ast.Not(), operand=test)))
+            elif isinstance(stmt, ast.For | ast.While):
+                visit(stmt.body, guard or (stmt.iter if isinstance(stmt, ast.For) else stmt.test))
+                visit(stmt.orelse, guard)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                visit(stmt.body, guard)
+            elif isinstance(stmt, ast.Try):
+                visit(stmt.body + stmt.orelse + stmt.finalbody, guard)
+
+    visit(func.body if func is not None else [], None)
+    return out
+
+
+def _guards_nothing(test: ast.expr) -> bool:
+    """A test that does not depend on the database's rows or the mode: a constant, ``op.get_bind()``, the
+    dialect's name (the same on every run against the target)."""
+    if isinstance(test, ast.Constant) or dialect_guard(test) is not None:
+        return True
+    names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
+    return names <= {"op"} and not _offline_guard(test)
+
+
+def _offline_guard(test: ast.expr) -> bool:
+    """``if context.is_offline_mode():`` / ``if op.get_context().as_sql:``: true only for ``--sql``."""
+    return isinstance(test, ast.Call | ast.Attribute) and src(test).endswith(("is_offline_mode()", ".as_sql"))
+
+
+def _guarded_raise(state, node: ast.Raise, guard: ast.expr) -> None:
+    """A downgrade that refuses only when a condition holds (offline mode, rows it cannot merge): the
+    rollback works otherwise; said, not escalated. The rest of downgrade() is still judged."""
+    message = _raise_message(node)
+    offline = _offline_guard(guard)
+    state.emit(
+        IRREVERSIBLE_DOWNGRADE,
+        None,
+        f"downgrade() raises only when `{src(guard)[:100]}`"
+        + (f": {message[:200]}" if message else "")
+        + ("; it runs online (`alembic downgrade`), not with --sql." if offline else "; otherwise it runs."),
+        "Check the condition before relying on the rollback; nothing to change if it is intended.",
+        severity="info" if offline else "warning",
+        line=node.lineno,
+    )
 
 
 def _irreversible(state, node: ast.Raise) -> None:
@@ -642,6 +704,47 @@ CASES = cases(
         "irreversible-downgrade",
         'op.add_column("persons", sa.Column("nick", sa.Text()))',
         'raise NotImplementedError("irreversible: approved")',
+        escalation="unclear-rollback",
+    ),
+    # A raise that guards the rollback is not an irreversible downgrade (corpus: indico 933665578547, mlflow
+    # 1b5f0d9ad7c1); one that always fires is, however it is dressed.
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        "if context.is_offline_mode():\n    raise Exception('This downgrade is only possible in online mode')\n"
+        'op.drop_column("persons", "nick")',
+        header="from alembic import context\n",
+        severity="info",
+        escalation=None,
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        "n = op.get_bind().execute(sa.text('SELECT count(*) FROM persons WHERE nick IS NOT NULL')).scalar()\n"
+        "if n:\n    raise RuntimeError('Downgrade aborted: nicks would be lost')\n"
+        'op.drop_column("persons", "nick")',
+        severity="warning",
+        escalation=None,
+        message_contains=("raises only when `n`",),
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'if op.get_bind():\n    raise NotImplementedError(\'no way back\')\nop.drop_column("persons", "nick")',
+        severity="error",
+        escalation="unclear-rollback",
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'if True:\n    raise NotImplementedError(\'no way back\')\nop.drop_column("persons", "nick")',
+        escalation="unclear-rollback",
+    ),
+    Case(  # the guard is the only statement: nothing is undone when it does not fire
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        "if context.is_offline_mode():\n    raise Exception('online only')",
+        header="from alembic import context\n",
         escalation="unclear-rollback",
     ),
     Case(

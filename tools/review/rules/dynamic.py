@@ -452,10 +452,16 @@ def _calls_beyond_op(scan: _Scan, stmt: ast.stmt) -> bool:
         root = _root(node.func)
         if isinstance(root, ast.Name) and root.id in scan.ops | scan.batch:
             continue
-        if callee(node) in OFFLINE_MODE:
-            continue
+        if callee(node) in OFFLINE_MODE or _pure_message(scan, node):
+            continue  # the offline test itself, or a message printed or raised
         return True
     return False
+
+
+def _pure_message(scan: _Scan, node: ast.Call) -> bool:
+    """``raise Exception("online only")`` / ``print(dedent(...))``: pure code that touches no connection."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return not names & (scan.ops | scan.batch | {"context"}) and scan.judge.call(node) == PURE
 
 
 @on_file
@@ -577,6 +583,69 @@ CASES = cases(
         'op.execute(persons.update().where(persons.c.role.is_(None)).values(role="r"))',
         header='from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nROLE = "r"\n'
         'persons = sa.table("persons", sa.column("role"))\nkinds = sa.Enum("a", "b", name="kind")\n',
+        triggers=False,
+    ),
+    # Helpers are read where their source is (corpus: mlflow 1b5f0d9ad7c1, indico a3295d628e3b, superset
+    # b5ea9d343307): those that only compute or read are read; those that may write stay unread.
+    Case(
+        "unread-statement",
+        "inspector = sa.inspect(op.get_bind())\n\n"
+        "def _has(table, column):\n    return column in {c['name'] for c in inspector.get_columns(table)}\n\n"
+        "if not _has('persons', 'nick'):\n    op.add_column('persons', sa.Column('nick', sa.Text()))",
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "labels = defaultdict(list)\nfor row in op.get_bind().execute(sa.text('SELECT id, role FROM persons')):\n"
+        "    labels[row.role].append(row.id)",
+        header="from collections import defaultdict\n",
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "op.execute(sa.update(Person).where(Person.role.like('res%')).values(role='resident'))",
+        header="from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n\n\n"
+        "class Person(Base):\n    __tablename__ = 'persons'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+        "    role = sa.Column(sa.Text)\n\n\n",
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "if _count() > 0:\n    op.add_column('persons', sa.Column('nick', sa.Text()))",
+        header="def _count():\n    bind = op.get_bind()\n"
+        "    return bind.execute(sa.text('SELECT count(*) FROM persons')).scalar()\n\n\n",
+        triggers=False,
+    ),
+    Case(  # a read of a function's result: the function may write
+        "unread-statement",
+        "_cleanup()",
+        header="def _cleanup():\n    op.get_bind().execute(sa.text('SELECT purge_persons()'))\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "unread-statement",
+        "_wipe()",
+        header="def _wipe():\n    bind = op.get_bind()\n    bind.execute(sa.text('DELETE FROM persons'))\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # an ORM session flushes rows no layer reads
+        "unread-statement",
+        "_retag()",
+        header="def _retag():\n    s = sa.orm.Session(bind=op.get_bind())\n    s.add(object())\n    s.commit()\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # op handed to a helper's loop: the operation is not read
+        "unread-statement",
+        "_drop_all(['persons'])",
+        header="def _drop_all(names):\n    for name in names:\n        run = op.drop_table\n        run(name)\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "unread-statement",
+        "if context.is_offline_mode():\n    raise Exception('This upgrade is only possible in online mode')\n"
+        "op.add_column('persons', sa.Column('nick', sa.Text()))",
+        'op.drop_column("persons", "nick")',
+        header="from alembic import context\n",
         triggers=False,
     ),
     Case(

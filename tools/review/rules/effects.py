@@ -115,7 +115,7 @@ OP_READS = {"get_bind", "get_context", "f", "inline_literal", "implementation_fo
 CODE_NAMES = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "locals", "vars", "setattr", "open"}
 CODE_MODULES = {"os", "sys", "subprocess", "importlib", "ctypes", "pty", "runpy", "multiprocessing", "shutil"}
 SAFE_DECORATORS = {"staticmethod", "classmethod", "property", "cache", "lru_cache", "wraps", "cached_property"}
-PURE_BUILTINS = {n for n in dir(builtins) if not n.startswith("_")} - CODE_NAMES - {"getattr", "input", "print"}
+PURE_BUILTINS = {n for n in dir(builtins) if not n.startswith("_")} - CODE_NAMES - {"getattr", "input"}
 # SQLAlchemy column operators: ``Model.column.like(...)`` builds an expression
 COLUMN_OPERATORS = {
     "like",
@@ -280,6 +280,8 @@ class Judge:
         """A method of a local value: trusted as in upgrade(), unless it runs SQL."""
         if method in ENGINE_ENTRY:
             return UNKNOWN
+        if method in ("scalar", "scalars") and not node.args and not node.keywords:
+            return PURE  # reading a result the execute() before it produced
         if method in EXECUTING:
             return READS if method in ("execute", "exec_driver_sql", "scalar", "scalars") and _reads(node) else UNKNOWN
         if method in STAGING and _on_session(node.func):
