@@ -337,7 +337,8 @@ def downgrade_checks(state) -> None:
         _irreversible(state, always[0] if always else raises[0][0])
         return
     for node, guard in raises:
-        _guarded_raise(state, node, guard)
+        if guard is not None:
+            _guarded_raise(state, node, guard)
     if down_func is None or not has_statements(down_func):
         _empty(state, down_func, up_changes)
     else:

@@ -340,7 +340,7 @@ class Judge:
             return UNKNOWN  # a function's attribute, or an async def (runs elsewhere)
         return self.function(module, definition)
 
-    def function(self, module: Module, func: ast.FunctionDef) -> str:
+    def function(self, module: Module, func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
         key = (str(module.path or module.name), f"{func.name}:{func.lineno}")
         if key in self.sources.verdicts:
             return self.sources.verdicts[key]
@@ -377,8 +377,9 @@ class Judge:
             target = module.imports.get(root)
             if root in ("object", "Enum") or (target and pure_module(target)):
                 continue
-            if root in module.assigned and isinstance(module.assigned[root], ast.Call):
-                verdicts.append(Judge(self.sources, module, self.depth + 1, self.seen).call(module.assigned[root]))
+            made = module.assigned.get(root)
+            if isinstance(made, ast.Call):  # Base = declarative_base()
+                verdicts.append(Judge(self.sources, module, self.depth + 1, self.seen).call(made))
                 continue
             definition = module.defs.get(root) if len(chain) == 1 else None
             if isinstance(definition, ast.ClassDef):
