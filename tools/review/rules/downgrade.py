@@ -264,8 +264,34 @@ def _undone_constraint(state, op: OpCall) -> bool:
         or bool(columns & _dropped_columns(state, op.table))
         or name is None
         or _down(state, "drop_constraint", args={(0, "constraint_name"): name})
+        or _dropped_by_convention(state, op.table, name)
         or _raw(state, "drop constraint")
     )
+
+
+def _dropped_by_convention(state, table: str | None, name: str) -> bool:
+    """downgrade() drops ``ck_<table>_<name>`` (or the like) on the same table: the name a naming convention
+    with ``%(table_name)s`` and ``%(constraint_name)s`` gave the constraint (corpus: indico's
+    ``create_check_constraint("valid_title", ...)`` is ``ck_contributions_valid_title``)."""
+    if not table:
+        return False
+    for d in state.down:
+        dropped = name_value(d.arg(0, "constraint_name")) if d.name == "drop_constraint" else None
+        if d.table == table and dropped and dropped != name and dropped.endswith("_" + name) and table in dropped:
+            return True
+    return False
+
+
+def _recreated_unnamed(state, op: OpCall, name: str) -> bool:
+    """downgrade() re-creates an index on the same table with ``create_index(None, ...)`` over columns the
+    dropped index's name spells: the naming convention gives it back the name (``ix_<table>_<column>``)."""
+    for d in state.down:
+        if d.name != "create_index" or d.table != op.table or name_value(d.arg(0, "index_name")) is not None:
+            continue
+        columns = list_of_str(d.arg(2, "columns"))
+        if columns and op.table and op.table in name and all(column in name for column in columns):
+            return True
+    return False
 
 
 def _undone_drop_column(state, op: OpCall) -> bool:
@@ -277,7 +303,12 @@ def _undone_drop_column(state, op: OpCall) -> bool:
 
 def _undone_drop_index(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "index_name"))
-    return name is None or _down(state, "create_index", args={(0, "index_name"): name}) or _raw(state, "create")
+    return (
+        name is None
+        or _down(state, "create_index", args={(0, "index_name"): name})
+        or _recreated_unnamed(state, op, name)
+        or _raw(state, "create")
+    )
 
 
 def _undone_alter_column(state, op: OpCall) -> bool:
@@ -706,6 +737,31 @@ CASES = cases(
         'op.add_column("persons", sa.Column("nick", sa.Text()))',
         'raise NotImplementedError("irreversible: approved")',
         escalation="unclear-rollback",
+    ),
+    # Names a naming convention gives (corpus: indico 79e770865675, 27c45c384d65)
+    Case(
+        "downgrade-not-inverse",
+        'op.create_check_constraint("valid_name", "persons", "name != \'\'")',
+        'op.drop_constraint("ck_persons_valid_name", "persons")',
+        triggers=False,
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.create_check_constraint("valid_name", "persons", "name != \'\'")',
+        'op.drop_constraint("ck_assignments_valid_name", "assignments")',
+        table="persons",
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.drop_index("ix_persons_email", table_name="persons")',
+        'op.create_index(None, "persons", ["email"], unique=True)',
+        triggers=False,
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.drop_index("ix_persons_email", table_name="persons")',
+        'op.create_index(None, "persons", ["name"])',
+        table="persons",
     ),
     # A raise that guards the rollback is not an irreversible downgrade (corpus: indico 933665578547, mlflow
     # 1b5f0d9ad7c1); one that always fires is, however it is dressed.

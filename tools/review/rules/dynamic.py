@@ -158,6 +158,15 @@ class _Scan:
             if isinstance(item.optional_vars, ast.Name) and "batch_alter_table" in src(item.context_expr)
         }
         self.called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        # ``bind.engine.name`` / ``bind.engine.dialect``: which database it is, no way to another connection
+        self.dialect_reads = {
+            id(n.value)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and n.attr in ("name", "dialect")
+            and isinstance(n.value, ast.Attribute)
+            and n.value.attr == "engine"
+        }
         # Calls into helpers are read where their source is on disk: those shown not to write are read.
         sources = getattr(state, "sources", None) or Sources()
         self.judge = Judge(sources, Module("", state.migration.path, tree))
@@ -250,7 +259,12 @@ def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
         if engine := next((n for n in names if n in ENGINE_CALLS), None):
             return f"imports {engine}"
         return None
-    if isinstance(node, ast.Attribute) and node.attr in URL_ATTRIBUTES and not _module_path(scan, node):
+    if (
+        isinstance(node, ast.Attribute)
+        and node.attr in URL_ATTRIBUTES
+        and not _module_path(scan, node)
+        and id(node) not in scan.dialect_reads
+    ):
         return f"reads `{src(node)[:80]}`, from which another connection can be built"
     if isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ", "os.getenv", "os.environb"):
         return f"reads {_dotted(node)}"
@@ -564,6 +578,17 @@ CASES = cases(
     Case("own-connection", "import psycopg as pg\npg.connect(dbname='production')", escalation="own-connection"),
     Case("own-connection", 'from sqlite3 import connect as c\nc("/tmp/x.db")', escalation="own-connection"),
     Case("own-connection", 'url = sa.engine.url.make_url("sqlite://")', triggers=False),
+    Case(  # corpus: mlflow 0a8213491aaa, 1bd49d398cd23
+        "own-connection",
+        'if op.get_bind().engine.name == "mysql":\n    op.execute("SET sql_mode = \'\'")\n'
+        "dialect = op.get_bind().engine.dialect.name",
+        triggers=False,
+    ),
+    Case(  # corpus: airflow 0101: a second connection, outside the migration's transaction
+        "own-connection",
+        "conn = op.get_bind()\nwith conn.engine.begin() as other:\n    other.execute(sa.text('DELETE FROM persons'))",
+        escalation="own-connection",
+    ),
     Case(
         "module-level-code",
         "pass",
