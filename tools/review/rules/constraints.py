@@ -216,14 +216,21 @@ def unnamed(
 
 
 def unique_hit(state, op: OpCall, table: str | None, columns: list[str], what: str) -> None:
+    # columns added (nullable) by this revision are all NULL: no duplicates can exist, the build still locks
+    new_columns = bool(columns) and all((table, c) in state.new_nullable_columns for c in columns)
     state.emit(
         ADD_UNIQUE_CONSTRAINT,
         op,
-        f"{what} adds a unique constraint on existing table {table} ({', '.join(columns)}).",
+        f"{what} adds a unique constraint on existing table {table} ({', '.join(columns)})"
+        + (
+            ": the columns are new in this revision (all NULL), so no duplicates; the build still locks it."
+            if new_columns
+            else "."
+        ),
         _fix_unique(table, columns),
-        severity="error" if state.pg else "warning",
+        severity="error" if state.pg and not new_columns else "warning",
         column=", ".join(columns) or None,
-        fact=DuplicatesFact(table, tuple(columns)),
+        fact=None if new_columns else DuplicatesFact(table, tuple(columns)),
     )
 
 
@@ -554,6 +561,14 @@ CASES = cases(
         'op.drop_constraint("uq_persons_name", "persons", type_="unique")',
         severity="error",
         fix_contains=("unique=True", "USING INDEX"),
+    ),
+    Case(  # corpus: airflow 0047: a column added in the same revision holds only NULLs
+        "add-unique-constraint",
+        'op.add_column("persons", sa.Column("badge", sa.String(20), nullable=True))\n'
+        'op.create_unique_constraint("uq_persons_badge", "persons", ["badge"])',
+        'op.drop_constraint("uq_persons_badge", "persons", type_="unique")\nop.drop_column("persons", "badge")',
+        severity="warning",
+        message_contains=("no duplicates",),
     ),
     Case(
         "add-unique-constraint",
