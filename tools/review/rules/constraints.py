@@ -16,6 +16,7 @@ from alembic_mcp.tools.review.rules.astutil import (
     list_of_str,
     name_value,
     q,
+    shown,
     src,
     truthy,
 )
@@ -247,7 +248,8 @@ def fk_hit(
     state.emit(
         FK_NOT_VALID_MISSING,
         op,
-        f"Foreign key {table}({', '.join(local)}) -> {ref_table}({', '.join(remote)}) is validated while it is "
+        f"Foreign key {_fk_end(op, table, 1, 'source_table')}({', '.join(local)}) -> "
+        f"{_fk_end(op, ref_table, 2, 'referent_table')}({', '.join(remote)}) is validated while it is "
         "added" + (" (the column is new and empty, so the scan finds nothing)." if new_columns else "."),
         fix,
         severity="warning" if new_columns else "error",
@@ -256,6 +258,13 @@ def fk_hit(
         column=", ".join(local) or None,
         fact=OrphansFact(table, tuple(local), ref_table, tuple(remote)),
     )
+
+
+def _fk_end(op: OpCall, table: str | None, position: int, keyword: str) -> str:
+    """A table of a foreign key for a message: its name, or the expression naming it (a loop variable)."""
+    if table is not None:
+        return table
+    return shown(op.arg(position, keyword), "(unknown table)") if op.name == "create_foreign_key" else "(unknown table)"
 
 
 def _fk_index(state, op: OpCall, local: list[str], ref_table: str | None) -> None:
@@ -536,6 +545,11 @@ NOTES = (
 )
 
 CASES = cases(
+    Case(  # corpus: mlflow 5b0e9adcef9c: tables named by a loop variable, never "None(request_id)"
+        "fk-not-valid-missing",
+        'for table in ("assignments",):\n    op.create_foreign_key("fk_x", table, "persons", ["person_id"], ["id"])',
+        message_contains=("Foreign key `table`(person_id) -> persons(id)",),
+    ),
     Case(
         "fk-not-valid-missing",
         'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"])',
