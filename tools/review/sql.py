@@ -254,9 +254,43 @@ def _textual(stripped: str) -> SqlStatement | None:
     return _hidden_or_cascading(stripped)
 
 
+# Builtin functions (and keywords before a parenthesis) a read-only function body may use.
+PURE_SQL_FUNCTIONS = {
+    *("select", "in", "exists", "any", "all", "not", "and", "or", "values", "over", "as", "from", "where"),
+    *("count", "max", "min", "sum", "avg", "coalesce", "nullif", "greatest", "least", "cast", "abs", "round"),
+    *("lower", "upper", "length", "char_length", "octet_length", "substring", "substr", "position", "strpos"),
+    *("trim", "btrim", "ltrim", "rtrim", "lpad", "rpad", "left", "right", "replace", "translate", "initcap"),
+    *("concat", "concat_ws", "format", "split_part", "string_agg", "array_agg", "array_to_string", "unnest"),
+    *("string_to_array", "array_length", "cardinality", "regexp_matches", "regexp_replace", "regexp_match"),
+    *("regexp_split_to_array", "convert_to", "convert_from", "encode", "decode", "md5", "to_char", "to_date"),
+    *("to_timestamp", "date_trunc", "date_part", "extract", "to_tsvector", "to_tsquery", "unaccent"),
+    *("jsonb_build_object", "json_build_object", "jsonb_agg", "json_agg", "jsonb_array_elements", "row"),
+    *("generate_series", "now", "current_date", "return", "case", "when", "then", "else", "end", "begin"),
+}
+_CREATE_FUNCTION = re.compile(r"^\s*create\s+(or\s+replace\s+)?function\b", re.I)
+_QUOTED = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^']|'')*'", re.S)
+
+
+def _read_only_function(stripped: str) -> bool:
+    """CREATE FUNCTION ... IMMUTABLE/STABLE in SQL or PL/pgSQL: PostgreSQL refuses any data-modifying or DDL
+    statement inside a non-volatile function, so defining (and later calling) it changes nothing. The words
+    are looked for outside the quoted body, where the database reads them."""
+    if not _CREATE_FUNCTION.match(stripped):
+        return False
+    options = _QUOTED.sub(" ", stripped).lower()
+    declared = bool(re.search(r"\b(immutable|stable)\b", options))
+    language = bool(re.search(r"\blanguage\s+'?(sql|plpgsql)\b", options))
+    # a volatile function called from the body may still write (checked on PostgreSQL 16): only builtins
+    bodies = " ".join(m.group(0) for m in _QUOTED.finditer(stripped))
+    called = {name.lower() for name in re.findall(r"(\w+)\s*\(", bodies)}
+    return declared and language and called <= PURE_SQL_FUNCTIONS
+
+
 def _hidden_or_cascading(stripped: str) -> SqlStatement | None:
     """Statements whose effect the text does not show: code the database runs (DO, functions, rules,
     PREPARE/EXECUTE, CALL, COPY ... PROGRAM) and drops that cascade to objects nobody named."""
+    if _read_only_function(stripped):
+        return SqlStatement(stripped, "create_function")
     if m := _DYNAMIC.match(stripped):
         what = next(g for g in m.groups() if g)
         return SqlStatement(stripped, "dynamic", detail=f"{' '.join(what.upper().split())} (code run by the database)")

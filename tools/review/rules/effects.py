@@ -518,3 +518,38 @@ def _select_text(sql: str) -> bool:
         return False
     called = {name.lower() for name in re.findall(r"(\w+)\s*\(", body)}
     return bool(SELECT_TEXT.match(body)) and called <= READ_FUNCTIONS
+
+
+def constant_text(sources: Sources, module: Module, name: str, depth: int = 0) -> str | None:
+    """The string a name holds when it is a literal assigned at module level, in this module or in the
+    project module it is imported from (``from app.sql import SQL_FUNCTION``): the SQL that will run."""
+    if _bindings(module.tree, name) != 1:  # rebound somewhere (in upgrade(), a loop): not that literal
+        return None
+    value = module.assigned.get(name)
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    target = module.imports.get(name)
+    if value is not None or target is None or depth >= MAX_DEPTH or pure_module(target):
+        return None
+    owner, _, attr = target.rpartition(".")
+    source = sources.module(owner) if owner else None
+    return constant_text(sources, source, attr, depth + 1) if source is not None else None
+
+
+def _bindings(tree: ast.Module, name: str) -> int:
+    """How many times ``name`` is bound anywhere in the module (assignments, imports, parameters, defs)."""
+    return sum(_binds(node, name) for node in ast.walk(tree))
+
+
+def _binds(node: ast.AST, name: str) -> int:
+    if isinstance(node, ast.Name):
+        return int(node.id == name and not isinstance(node.ctx, ast.Load))
+    if isinstance(node, ast.arg):
+        return int(node.arg == name)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return int(node.name == name)
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return sum((a.asname or a.name.split(".")[0]) == name for a in node.names)
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return 2 * (name in node.names)  # rebound from a function
+    return 0

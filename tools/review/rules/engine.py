@@ -8,6 +8,7 @@ Rules about locks or existing rows stay quiet for tables created earlier in the 
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
+from alembic_mcp.tools.review.rules.effects import Module, Sources, constant_text
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
@@ -64,8 +66,16 @@ class LintState:
     def exec_arg(self, op: OpCall) -> ExecuteArg:
         key = id(op.node)
         if key not in self.execs:
-            self.execs[key] = analyse_execute_arg(op.arg(0, "sqltext"), self.backend)
+            self.execs[key] = analyse_execute_arg(self._constant(op.arg(0, "sqltext")), self.backend)
         return self.execs[key]
+
+    def _constant(self, node):
+        """A name holding literal SQL (here, or in the project module it is imported from) read as that SQL."""
+        if not isinstance(node, ast.Name):
+            return node
+        module = Module("", self.migration.path, self.migration.tree)
+        text = constant_text(self.sources or Sources(), module, node.id)
+        return ast.copy_location(ast.Constant(text), node) if text is not None else node
 
     def clear(self, rule_id: str, table: str | None) -> None:
         self.cleared.add((rule_id, table))

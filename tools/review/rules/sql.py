@@ -513,6 +513,40 @@ CASES = cases(
         escalation="uninspectable-sql",
         line=9,
     ),
+    Case(  # corpus: indico 66ecbb1c0ddd (natsort): PostgreSQL forbids writes in an IMMUTABLE/STABLE function
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION natsort(value text) RETURNS text AS $$ SELECT lower(value) $$ '
+        'LANGUAGE SQL IMMUTABLE STRICT")',
+        triggers=False,
+    ),
+    Case(  # a module-level constant is read as the SQL it holds
+        "raw-sql-uninspectable",
+        "op.execute(NATSORT)",
+        header='NATSORT = "CREATE FUNCTION natsort(v text) RETURNS text '
+        'AS $$ SELECT lower(v) $$ LANGUAGE sql STABLE"\n',
+        triggers=False,
+    ),
+    Case(  # ... unless it is bound again: the value that runs is not that literal
+        "raw-sql-uninspectable",
+        'SQL = "DR" + "OP TABLE " + str(len("x"))\nop.execute(SQL)',
+        header='SQL = "SELECT 1"\n',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # an IMMUTABLE wrapper around a volatile function still writes (PostgreSQL runs the inner one)
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION wrap() RETURNS int AS $$ SELECT purge_rotations() $$ LANGUAGE sql IMMUTABLE")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # the word inside the body is not the function's volatility
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION zz() RETURNS void AS $$ DELETE FROM rotations; -- IMMUTABLE $$ LANGUAGE sql")',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION zz() RETURNS void AS $$ DELETE FROM rotations $$ LANGUAGE c IMMUTABLE")',
+        escalation="uninspectable-sql",
+    ),
     Case(
         "raw-sql-uninspectable",
         'op.execute("CREATE PROCEDURE zp() LANGUAGE plpgsql AS $$ BEGIN DROP TABLE rotations; END $$")\n'
