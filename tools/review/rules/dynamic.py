@@ -313,9 +313,21 @@ def _module_code(scan: _Scan, known: set[str], body: list[ast.stmt]) -> list[tup
                 out.append((stmt.lineno, f"a decorator replaces {stmt.name}() with code the review does not read"))
         elif isinstance(stmt, ast.Assign | ast.AnnAssign):
             out.extend(_import_time_code(scan, known, [stmt]))
+        elif _pure_expression(scan, known, stmt):
+            continue  # ``_logger.setLevel(logging.INFO)``: a call shown to touch no database
         else:
             out.append((stmt.lineno, f"`{src(stmt).splitlines()[0][:60]}` runs when the module is imported"))
     return out
+
+
+def _pure_expression(scan: _Scan, known: set[str], stmt: ast.stmt) -> bool:
+    """A module-level call statement that uses no op/context and that effects.Judge reads as pure."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    if _import_time_code(scan, known, [stmt]):
+        return False
+    calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+    return all(scan.judge.call(n) == PURE for n in calls)
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -419,8 +431,20 @@ def statements(state) -> list[Statement]:
     return out
 
 
+SESSION_FACTORIES = {"Session", "sessionmaker", "scoped_session"}
+
+
+def _opens_session(scan: _Scan, stmt: ast.stmt) -> str | None:
+    """``orm.Session(bind=...)``: the rows an ORM session flushes (add, attribute changes, query().delete())
+    are SQL no review layer reads, wherever the session class comes from."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and id(node) not in scan.op_arguments and callee(node) in SESSION_FACTORIES:
+            return src(node.func)
+    return None
+
+
 def _statement(scan: _Scan, known: set[str], fname: str, stmt: ast.stmt, offline_file: bool) -> Statement:
-    unknown = _unknown_call(scan, known, stmt)
+    unknown = _unknown_call(scan, known, stmt) or _opens_session(scan, stmt)
     code = src(stmt).splitlines()[0][:120] if not isinstance(stmt, ast.With) else src(stmt.items[0].context_expr)
     statement = Statement(fname, stmt.lineno, stmt.end_lineno or stmt.lineno, code, unknown is None, unknown)
     if _mentions_offline_mode(stmt):
@@ -603,12 +627,31 @@ CASES = cases(
         escalation="uninspectable-sql",
     ),
     Case("module-level-code", "pass", header="import os\nos.remove('/tmp/x')\n", escalation="uninspectable-sql"),
+    Case(  # corpus: mlflow 89d4b8295536
+        "module-level-code",
+        "pass",
+        header="import logging\n_logger = logging.getLogger(__name__)\n_logger.setLevel(logging.INFO)\n",
+        triggers=False,
+    ),
+    Case(
+        "module-level-code",
+        "pass",
+        header="import logging\n_logger = logging.getLogger(__name__)\n_logger.execute('DROP TABLE persons')\n",
+        escalation="uninspectable-sql",
+    ),
     Case(
         "module-level-code",
         'op.execute(persons.update().where(persons.c.role.is_(None)).values(role="r"))',
         header='from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nROLE = "r"\n'
         'persons = sa.table("persons", sa.column("role"))\nkinds = sa.Enum("a", "b", name="kind")\n',
         triggers=False,
+    ),
+    Case(  # an ORM session writes what it flushes: no layer reads that SQL (mlflow 90e64c465722)
+        "unread-statement",
+        "session = sa.orm.Session(bind=op.get_bind())\nsession.query(Person).delete()\nsession.commit()",
+        header="from residency.models import Person\n",
+        escalation="uninspectable-sql",
+        line=10,
     ),
     # Helpers are read where their source is (corpus: mlflow 1b5f0d9ad7c1, indico a3295d628e3b, superset
     # b5ea9d343307): those that only compute or read are read; those that may write stay unread.
