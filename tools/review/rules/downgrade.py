@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
+from alembic_mcp.tools.review.rules import dynamic
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
@@ -547,6 +548,9 @@ def _transient(state, op: OpCall) -> bool:
 
 
 def _not_inverse(state, up_changes: list[OpCall]) -> None:
+    # downgrade() calls a helper the review does not read (``with _with_batch(t) as b: b.drop_column(...)``):
+    # it may be what undoes the operation, so the review says it cannot tell instead of calling it missing
+    helper = next((s for s in dynamic.statements(state) if s.function == "downgrade" and not s.read), None)
     for op in up_changes:
         if _transient(state, op):
             continue
@@ -557,8 +561,14 @@ def _not_inverse(state, up_changes: list[OpCall]) -> None:
         state.emit(
             DOWNGRADE_NOT_INVERSE,
             None,
-            f"downgrade() does not undo upgrade's {op.name} at line {op.line}.",
+            f"downgrade() does not undo upgrade's {op.name} at line {op.line}"
+            + (
+                f", unless {helper.unread_call}() (downgrade line {helper.line}), which the review does not read, does."
+                if helper
+                else "."
+            ),
             DOWNGRADE_NOT_INVERSE.fix(missing),
+            severity="warning" if helper else None,
             table=op.table,
             line=op.line,
         )
@@ -737,6 +747,14 @@ CASES = cases(
         'op.add_column("persons", sa.Column("nick", sa.Text()))',
         'raise NotImplementedError("irreversible: approved")',
         escalation="unclear-rollback",
+    ),
+    Case(  # corpus: mlflow 1b5f0d9ad7c1: the batch comes from the file's own helper, which the review does not read
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'with _with_batch("persons") as batch_op:\n    batch_op.drop_column("nick")',
+        header="def _with_batch(table):\n    return op.batch_alter_table(table)\n\n\n",
+        severity="warning",
+        message_contains=("unless _with_batch()",),
     ),
     # Names a naming convention gives (corpus: indico 79e770865675, 27c45c384d65)
     Case(
