@@ -120,6 +120,19 @@ def test_judge_on_select_text():
     assert verdict("bind.engine.begin()") == UNKNOWN
 
 
+def test_judge_follows_a_statement_kept_in_a_variable():
+    """corpus: zenml 6917bce75069 builds its duplicate check as ``query = sa.select(...)``."""
+    source = (
+        "def check():\n    query = sa.select(sa.func.count())\n    return op.get_bind().execute(query).fetchall()\n\n"
+        "def wipe():\n    query = sa.text('DELETE FROM persons')\n    return op.get_bind().execute(query)\n\n"
+        "def rebound(query):\n    query = sa.select(sa.func.count())\n    return op.get_bind().execute(query)\n"
+    )
+    module = Module("", None, parse_source("from alembic import op\nimport sqlalchemy as sa\n" + source).tree)
+    judge = Judge(Sources(), module)
+    verdicts = {name: judge.function(module, module.defs[name]) for name in ("check", "wipe", "rebound")}
+    assert verdicts == {"check": READS, "wipe": UNKNOWN, "rebound": UNKNOWN}
+
+
 def test_site_packages_of_a_virtualenv(tmp_path):
     venv = tmp_path / ".venv"
     (venv / "bin").mkdir(parents=True)

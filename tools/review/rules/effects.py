@@ -262,6 +262,7 @@ class Judge:
 
     def __init__(self, sources: Sources, module: Module, depth: int = 0, seen: frozenset = frozenset()) -> None:
         self.sources, self.module, self.depth, self.seen = sources, module, depth, seen
+        self.values: dict[str, ast.expr] = {}  # names the judged body binds once: ``query = sa.select(...)``
 
     # ------------------------------------------------------------------ a call
 
@@ -283,7 +284,8 @@ class Judge:
         if method in ("scalar", "scalars") and not node.args and not node.keywords:
             return PURE  # reading a result the execute() before it produced
         if method in EXECUTING:
-            return READS if method in ("execute", "exec_driver_sql", "scalar", "scalars") and _reads(node) else UNKNOWN
+            reads = method in ("execute", "exec_driver_sql", "scalar", "scalars") and _reads(node, self.values)
+            return READS if reads else UNKNOWN
         if method in STAGING and _on_session(node.func):
             return UNKNOWN
         return PURE
@@ -404,6 +406,7 @@ class Judge:
     def body(self, func: ast.AST) -> str:
         """The worst effect of every call and every ``op``/session use in a function body."""
         local = _local_names(func) | self.module.closures.get(id(func), set())
+        self.values = _bound_once(func)
         if self._op_passed_on(func):
             return UNKNOWN
         verdict = PURE
@@ -484,9 +487,25 @@ def _on_session(func: ast.expr) -> bool:
     return "session" in text.lower() or isinstance(receiver, ast.Call)
 
 
-def _reads(node: ast.Call) -> bool:
+def _bound_once(func: ast.AST) -> dict[str, ast.expr]:
+    """Names a function assigns exactly once, with the value (a statement kept in a variable)."""
+    values: dict[str, ast.expr] = {}
+    counts: dict[str, int] = {}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            counts[node.id] = counts.get(node.id, 0) + 1
+        elif isinstance(node, ast.arg):
+            counts[node.arg] = counts.get(node.arg, 0) + 1
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = node.value
+    return {name: value for name, value in values.items() if counts.get(name) == 1}
+
+
+def _reads(node: ast.Call, values: dict[str, ast.expr] | None = None) -> bool:
     """``execute`` whose statement is a SELECT: ``sa.select(...)``, ``t.select()``, ``text("SELECT ...")``."""
     statement = node.args[0] if node.args else None
+    if isinstance(statement, ast.Name) and values:
+        statement = values.get(statement.id)
     while isinstance(statement, ast.Call):
         func = statement.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
