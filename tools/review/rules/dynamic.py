@@ -159,6 +159,22 @@ class _Scan:
         }
         self.called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         # ``bind.engine.name`` / ``bind.engine.dialect``: which database it is, no way to another connection
+        # ``for url in urls: url.url``: an attribute of the rows a loop walks (superset a99f2f7c195a), not a bind's
+        loop_targets = {
+            n.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.For | ast.comprehension)
+            for n in ast.walk(node.target)
+            if isinstance(n, ast.Name)
+        }
+        self.row_attributes = {
+            id(n)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and n.attr == "url"
+            and isinstance(n.value, ast.Name)
+            and n.value.id in loop_targets
+        }
         self.dialect_reads = {
             id(n.value)
             for n in ast.walk(tree)
@@ -263,7 +279,7 @@ def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
         isinstance(node, ast.Attribute)
         and node.attr in URL_ATTRIBUTES
         and not _module_path(scan, node)
-        and id(node) not in scan.dialect_reads
+        and id(node) not in scan.dialect_reads | scan.row_attributes
     ):
         return f"reads `{src(node)[:80]}`, from which another connection can be built"
     if isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ", "os.getenv", "os.environb"):
@@ -607,6 +623,16 @@ CASES = cases(
         'if op.get_bind().engine.name == "mysql":\n    op.execute("SET sql_mode = \'\'")\n'
         "dialect = op.get_bind().engine.dialect.name",
         triggers=False,
+    ),
+    Case(  # corpus: superset a99f2f7c195a: a column named url on the rows a loop walks
+        "own-connection",
+        "for row in op.get_bind().execute(sa.text('SELECT id, url FROM links')):\n    print(row.url.split('?'))",
+        triggers=False,
+    ),
+    Case(  # a bind's url in a loop is still a way to another connection
+        "own-connection",
+        "for bind in [op.get_bind()]:\n    print(bind.engine.url)",
+        escalation="own-connection",
     ),
     Case(  # corpus: airflow 0101: a second connection, outside the migration's transaction
         "own-connection",

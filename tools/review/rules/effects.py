@@ -406,7 +406,7 @@ class Judge:
     def body(self, func: ast.AST) -> str:
         """The worst effect of every call and every ``op``/session use in a function body."""
         local = _local_names(func) | self.module.closures.get(id(func), set())
-        self.values = _bound_once(func)
+        self.values = bound_once(func)
         if self._op_passed_on(func):
             return UNKNOWN
         verdict = PURE
@@ -487,7 +487,7 @@ def _on_session(func: ast.expr) -> bool:
     return "session" in text.lower() or isinstance(receiver, ast.Call)
 
 
-def _bound_once(func: ast.AST) -> dict[str, ast.expr]:
+def bound_once(func: ast.AST) -> dict[str, ast.expr]:
     """Names a function assigns exactly once, with the value (a statement kept in a variable)."""
     values: dict[str, ast.expr] = {}
     counts: dict[str, int] = {}
@@ -498,7 +498,7 @@ def _bound_once(func: ast.AST) -> dict[str, ast.expr]:
             counts[node.arg] = counts.get(node.arg, 0) + 1
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             values[node.targets[0].id] = node.value
-    return {name: value for name, value in values.items() if counts.get(name) == 1}
+    return {name: value for name, value in values.items() if counts.get(name) == 1 and bindings(func, name) == 1}
 
 
 def _reads(node: ast.Call, values: dict[str, ast.expr] | None = None) -> bool:
@@ -542,7 +542,7 @@ def _select_text(sql: str) -> bool:
 def constant_text(sources: Sources, module: Module, name: str, depth: int = 0) -> str | None:
     """The string a name holds when it is a literal assigned at module level, in this module or in the
     project module it is imported from (``from app.sql import SQL_FUNCTION``): the SQL that will run."""
-    if _bindings(module.tree, name) != 1:  # rebound somewhere (in upgrade(), a loop): not that literal
+    if bindings(module.tree, name) != 1:  # rebound somewhere (in upgrade(), a loop): not that literal
         return None
     value = module.assigned.get(name)
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -555,7 +555,7 @@ def constant_text(sources: Sources, module: Module, name: str, depth: int = 0) -
     return constant_text(sources, source, attr, depth + 1) if source is not None else None
 
 
-def _bindings(tree: ast.Module, name: str) -> int:
+def bindings(tree: ast.AST, name: str) -> int:
     """How many times ``name`` is bound anywhere in the module (assignments, imports, parameters, defs)."""
     return sum(_binds(node, name) for node in ast.walk(tree))
 

@@ -16,7 +16,7 @@ from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
-from alembic_mcp.tools.review.rules.effects import Module, Sources, constant_text
+from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
@@ -66,13 +66,23 @@ class LintState:
     def exec_arg(self, op: OpCall) -> ExecuteArg:
         key = id(op.node)
         if key not in self.execs:
-            self.execs[key] = analyse_execute_arg(self._constant(op.arg(0, "sqltext")), self.backend)
+            self.execs[key] = analyse_execute_arg(self.statement_of(op), self.backend)
         return self.execs[key]
 
-    def _constant(self, node):
-        """A name holding literal SQL (here, or in the project module it is imported from) read as that SQL."""
+    def statement_of(self, op: OpCall) -> Any:
+        """What op.execute / conn.execute runs: its argument, or what a name holding it was bound to once
+        (``stmt = sa.text("SELECT ...")`` in the same function, or literal SQL in a module constant)."""
+        return self._constant(op.arg(0, "sqltext"), op.function)
+
+    def _constant(self, node, function: str = "upgrade"):
+        """A name bound once in the function to a statement, or to literal SQL at module level (here, or in
+        the project module it is imported from), read as that statement."""
         if not isinstance(node, ast.Name):
             return node
+        func = self.migration.functions.get(function)
+        local = bound_once(func).get(node.id) if func is not None else None
+        if local is not None:
+            return local
         module = Module("", self.migration.path, self.migration.tree)
         text = constant_text(self.sources or Sources(), module, node.id)
         return ast.copy_location(ast.Constant(text), node) if text is not None else node

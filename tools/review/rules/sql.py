@@ -97,9 +97,12 @@ def execute(state, op: OpCall) -> None:
 def _lint_execute(state, op: OpCall, what: str) -> None:
     arg = state.exec_arg(op)
     if arg.kind == "interpolated":
-        return  # reported by interpolated_sql()
+        held = state.statement_of(op)
+        if held is not op.arg(0, "sqltext") and not text_call(held):  # built in a variable: not seen there
+            _uninspectable(state, op, f"SQL built with {arg.detail} in `{src(op.arg(0, 'sqltext'))[:40]}`", what)
+        return  # otherwise reported by interpolated_sql()
     if arg.kind == "uninspectable":
-        if not _reads_only(op.arg(0, "sqltext")):
+        if not _reads_only(state.statement_of(op)):
             _uninspectable(state, op, arg.detail, what)
         return
     if arg.kind == "construct":
@@ -526,10 +529,28 @@ CASES = cases(
         'AS $$ SELECT lower(v) $$ LANGUAGE sql STABLE"\n',
         triggers=False,
     ),
-    Case(  # ... unless it is bound again: the value that runs is not that literal
+    Case(  # ... unless it is bound again: what runs is the value built in upgrade()
         "raw-sql-uninspectable",
         'SQL = "DR" + "OP TABLE " + str(len("x"))\nop.execute(SQL)',
         header='SQL = "SELECT 1"\n',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # corpus: airflow 0060, superset e557699a813e: a SELECT kept in a variable is read
+        "raw-sql-uninspectable",
+        'stmt = sa.text("SELECT id FROM persons WHERE pgy_level IS NULL")\n'
+        "rows = op.get_bind().execute(stmt).fetchall()\n"
+        "query = sa.select(sa.column('id'))\nfor row in op.get_bind().execute(query):\n    print(row)",
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'stmt = sa.text("DELETE FROM persons")\nop.get_bind().execute(stmt)',
+        escalation="destructive-data-change",
+    ),
+    Case(  # bound twice: not the statement that runs
+        "raw-sql-uninspectable",
+        'stmt = sa.text("SELECT 1")\nfor name in NAMES:\n    stmt = build(name)\nop.get_bind().execute(stmt)',
+        header="NAMES = ['a']\n",
         escalation="uninspectable-sql",
     ),
     Case(  # an IMMUTABLE wrapper around a volatile function still writes (PostgreSQL runs the inner one)
