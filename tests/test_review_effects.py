@@ -133,6 +133,20 @@ def test_judge_follows_a_statement_kept_in_a_variable():
     assert verdicts == {"check": READS, "wipe": UNKNOWN, "rebound": UNKNOWN}
 
 
+def test_operations_on_a_proxy_a_helper_receives_are_writes():
+    """corpus: airflow 0018 hands ``batch_op`` to a helper that drops an index; ``get_context().impl`` runs
+    any operation. Method calls on a parameter are trusted, but never alembic's operations."""
+    source = (
+        "def drop(batch, name):\n    batch.drop_index(name)\n\n"
+        "def raw(table):\n    op.get_context().impl.drop_table(table)\n\n"
+        "def names(inspector):\n    return [i['name'] for i in inspector.get_indexes('persons')]\n"
+    )
+    module = Module("", None, parse_source("from alembic import op\n" + source).tree)
+    judge = Judge(Sources(), module)
+    verdicts = {name: judge.function(module, module.defs[name]) for name in ("drop", "raw", "names")}
+    assert verdicts == {"drop": UNKNOWN, "raw": UNKNOWN, "names": PURE}
+
+
 def test_site_packages_of_a_virtualenv(tmp_path):
     venv = tmp_path / ".venv"
     (venv / "bin").mkdir(parents=True)

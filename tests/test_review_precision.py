@@ -91,6 +91,20 @@ def test_dialect_guarded_branches_are_reviewed_for_the_target_only():
     prefix = migration('if op.get_bind().dialect.name.startswith("mysql"):\n    op.execute(build_mysql())', "pass")
     assert pushing(prefix, "postgresql") == set()
     assert "raw-sql-uninspectable" in pushing(prefix, "mysql")
+    # corpus: superset 18532d70ab98, af30ca79208f: the dialect's class, not its name
+    by_class = migration(
+        "if isinstance(op.get_bind().dialect, MySQLDialect):\n    op.execute(build_mysql())\n"
+        "else:\n    op.execute(build_other())",
+        "pass",
+    )
+    lines = {
+        backend: {h.finding.line for h in hits(by_class, backend) if h.finding.rule == "raw-sql-uninspectable"}
+        for backend in ("mysql", "postgresql")
+    }
+    assert lines == {"mysql": {10}, "postgresql": {12}}
+    only_mysql = migration("if isinstance(op.get_bind().dialect, (MySQLDialect,)):\n    op.execute(build())", "pass")
+    assert pushing(only_mysql, "postgresql") == set()
+    assert "raw-sql-uninspectable" in pushing(only_mysql, "mysql")
 
 
 # ------------------------------------------------------------------ the skill's own patterns (issue 18 item 2)

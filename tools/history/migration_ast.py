@@ -107,11 +107,28 @@ def _is_dialect_expr(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id.lower() in ("dialect", "dialect_name", "backend", "db_dialect")
 
 
+DIALECT_CLASSES = (("MySQL", "mysql"), ("MariaDB", "mysql"), ("PG", "postgresql"), ("SQLite", "sqlite"))
+
+
+def _dialect_class(test: ast.expr) -> frozenset[str] | None:
+    """``isinstance(bind.dialect, MySQLDialect)`` (or a tuple of dialect classes): the dialects it names."""
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"):
+        return None
+    if len(test.args) != 2 or not (isinstance(test.args[0], ast.Attribute) and test.args[0].attr == "dialect"):
+        return None
+    classes = test.args[1].elts if isinstance(test.args[1], ast.Tuple) else [test.args[1]]
+    names = [c.id if isinstance(c, ast.Name) else c.attr if isinstance(c, ast.Attribute) else "" for c in classes]
+    found = [next((d for prefix, d in DIALECT_CLASSES if n.startswith(prefix)), None) for n in names]
+    return frozenset(d for d in found if d) if found and all(found) else None
+
+
 def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
     """(dialects, negated) of an if-test comparing the dialect's name, or None."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         inner = dialect_guard(test.operand)
         return (inner[0], not inner[1]) if inner else None
+    if (classes := _dialect_class(test)) is not None:
+        return classes, False
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
         names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value) else None
         return (names, False) if names else None  # dialect.name.startswith("mysql")

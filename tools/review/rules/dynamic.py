@@ -209,6 +209,9 @@ def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
         used = node.id in scan.ops | scan.batch and isinstance(node.ctx, ast.Load)
         if used and id(node) not in direct:
             out.append((node.lineno, f"`{node.id}` is used as a value"))
+    for node in ast.walk(tree):  # op.get_context().impl: alembic's own executor, every operation unseen
+        if isinstance(node, ast.Attribute) and node.attr == "impl" and _dotted(_root(node)) in scan.ops | {"context"}:
+            out.append((node.lineno, f"`{src(node)[:60]}` reaches the migration's executor"))
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and callee(node) in ("getattr", "setattr", "__getattribute__")):
             continue
@@ -549,6 +552,7 @@ CASES = cases(
     Case("dynamic-op-call", BYPASS, escalation="uninspectable-sql", line=10, severity="error"),
     Case("dynamic-op-call", 'run = op.execute\nrun("DROP TABLE persons")', escalation="uninspectable-sql", line=9),
     Case("dynamic-op-call", 'op.execute("DROP TABLE persons")', triggers=False),
+    Case("dynamic-op-call", 'op.get_context().impl.drop_table(sa.table("persons"))', escalation="uninspectable-sql"),
     Case(
         "dynamic-op-call",
         'with op.batch_alter_table("persons") as batch_op:\n    getattr(batch_op, "drop_column")("name")',

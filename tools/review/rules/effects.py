@@ -109,6 +109,13 @@ EXECUTING = {
     "begin_nested",
     "run_sync",
 }
+# Alembic's operations, on an op proxy a helper received (``batch_op``) or on ``get_context().impl``
+OPERATIONS = {
+    *("add_column", "drop_column", "alter_column", "create_table", "drop_table", "rename_table"),
+    *("create_index", "drop_index", "create_foreign_key", "create_unique_constraint", "create_primary_key"),
+    *("create_check_constraint", "create_exclude_constraint", "drop_constraint", "bulk_insert", "_exec"),
+    *("batch_alter_table", "create_table_comment", "drop_table_comment", "invoke", "run_async"),
+}
 SESSION_NAMES = {"session", "Session", "sessionmaker", "scoped_session", "db"}
 STAGING = {"add", "add_all", "merge", "delete", "query"}  # on a session: rows written at the next flush
 OP_READS = {"get_bind", "get_context", "f", "inline_literal", "implementation_for"}
@@ -279,7 +286,7 @@ class Judge:
 
     def _method(self, method: str, node: ast.Call) -> str:
         """A method of a local value: trusted as in upgrade(), unless it runs SQL."""
-        if method in ENGINE_ENTRY:
+        if method in ENGINE_ENTRY or method in OPERATIONS:
             return UNKNOWN
         if method in ("scalar", "scalars") and not node.args and not node.keywords:
             return PURE  # reading a result the execute() before it produced
@@ -415,7 +422,7 @@ class Judge:
                 if _computed_getattr(node):
                     return UNKNOWN
                 verdict = worst(verdict, self.call(node, local))
-            elif isinstance(node, ast.Attribute) and node.attr in ("session", "engine", "url"):
+            elif isinstance(node, ast.Attribute) and node.attr in ("session", "engine", "url", "impl"):
                 return UNKNOWN  # a session or another connection, however it is used
             elif _runs_code(node):
                 return UNKNOWN
