@@ -114,7 +114,7 @@ def _stringy(node: ast.expr) -> bool:
     return False
 
 
-def _text_argument(node: ast.expr) -> ast.expr | None:
+def text_argument(node: ast.expr) -> ast.expr | None:
     """``sa.text(X)`` / ``text(X)`` (optionally ``.bindparams(...)``/``.columns(...)``) -> X."""
     while (
         isinstance(node, ast.Call)
@@ -176,7 +176,7 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
     """Classify the first argument of ``op.execute``."""
     if node is None:
         return ExecuteArg(kind="uninspectable", detail="op.execute() without an argument")
-    inner = _text_argument(node)
+    inner = text_argument(node)
     candidate = inner if inner is not None else node
     how = is_interpolated(candidate)
     folded = folded_literal(candidate) if how else None

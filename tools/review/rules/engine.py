@@ -17,8 +17,9 @@ from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
+from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
-from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
+from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
 @dataclass
@@ -66,8 +67,20 @@ class LintState:
     def exec_arg(self, op: OpCall) -> ExecuteArg:
         key = id(op.node)
         if key not in self.execs:
-            self.execs[key] = analyse_execute_arg(self.statement_of(op), self.backend)
+            statement = self.statement_of(op)
+            arg = analyse_execute_arg(statement, self.backend)
+            if arg.kind == "interpolated" and (texts := self.expanded(statement)) is not None:
+                arg = analyse_sql(";\n".join(texts), self.backend)  # one statement per value of the loop
+            self.execs[key] = arg
         return self.execs[key]
+
+    def expanded(self, statement) -> list[str] | None:
+        """The statements SQL built in a loop over literal values runs (expansion.py), or None."""
+        if statement is None:
+            return None
+        inner = text_argument(statement) or statement
+        func = enclosing_function(self.migration.functions, inner)
+        return expanded_sql(self.migration.tree, func, inner)
 
     def statement_of(self, op: OpCall) -> Any:
         """What op.execute / conn.execute runs: its argument, or what a name holding it was bound to once

@@ -404,7 +404,7 @@ def interpolated_sql(state) -> None:
         if callee(node) != "text" and text_call(node.args[0]):
             continue  # reported on the text() call
         how = is_interpolated(node.args[0])
-        if how and folded_literal(node.args[0]) is None:
+        if how and folded_literal(node.args[0]) is None and state.expanded(node.args[0]) is None:
             _interpolated(state, node, how)
 
 
@@ -533,6 +533,40 @@ CASES = cases(
         "raw-sql-uninspectable",
         'SQL = "DR" + "OP TABLE " + str(len("x"))\nop.execute(SQL)',
         header='SQL = "SELECT 1"\n',
+        escalation="uninspectable-sql",
+    ),
+    # SQL built in a loop over literal values is read value by value (corpus: airflow 0096, indico 2af245be72a6)
+    Case(
+        "raw-sql-interpolated",
+        'for table in ("persons", "assignments"):\n'
+        '    op.execute(sa.text(f"UPDATE {table} SET name = lower(name) "\n'
+        '                       f"WHERE id IN (SELECT id FROM {table} LIMIT 10)"))',
+        triggers=False,
+    ),
+    Case(
+        "raw-sql-interpolated",
+        "for schema, table in TABLES:\n    op.execute('DELETE FROM {0}.{1} WHERE id < 0'.format(schema, table))",
+        header='TABLES = (("public", "persons"),)\n',
+        triggers=False,
+    ),
+    Case(  # what the loop builds is linted: a DELETE without WHERE on each table
+        "destructive-data-change",
+        'for table in ("persons", "assignments"):\n    op.execute(f"DELETE FROM {table}")',
+        escalation="destructive-data-change",
+    ),
+    Case(  # the loop variable is rebound: not the literal values
+        "raw-sql-interpolated",
+        'for table in ("persons",):\n    table = table + "_old"\n    op.execute(f"DROP TABLE {table}")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a value not in the loop (a function's result)
+        "raw-sql-interpolated",
+        'for table in ("persons",):\n    op.execute(f"DELETE FROM {table} WHERE id = {pick()}")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # attribute access in a format field is refused
+        "raw-sql-interpolated",
+        "for t in ('persons',):\n    op.execute('DELETE FROM {0.__class__}'.format(t))",
         escalation="uninspectable-sql",
     ),
     Case(  # corpus: airflow 0060, superset e557699a813e: a SELECT kept in a variable is read
