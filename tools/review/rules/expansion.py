@@ -60,9 +60,10 @@ def _loops_over(tree: ast.Module, func: ast.AST, node: ast.expr, names: list[str
         if items is None or any(bindings(func, name) != 1 for name in targets):
             return None
         rows = [_unpack(targets, item) for item in items]
-        if any(row is None for row in rows):
+        kept = [row for row in rows if row is not None]
+        if len(kept) != len(rows):
             return None
-        loops.append(rows)
+        loops.append(kept)
         covered |= set(targets)
     return loops if set(names) <= covered and loops else None
 
