@@ -2,7 +2,7 @@
 
 ``for table in ("connection", "variable"): op.execute(f"UPDATE {table} SET ...")`` is interpolated, but
 every value is in the file: the review writes out one statement per value and lints those, instead of
-calling the SQL unreadable. Only names bound by the loop alone (never rebound) over a literal (in place, or
+calling the SQL unreadable. Only names bound by the loop alone (never rebound in its body) over a literal (in place, or
 a module-level constant bound once) are filled in; anything else stays interpolated.
 """
 
@@ -57,7 +57,7 @@ def _loops_over(tree: ast.Module, func: ast.AST, node: ast.expr, names: list[str
         if not targets or not set(targets) & set(names):
             continue
         items = _literal_items(tree, loop.iter)
-        if items is None or any(bindings(func, name) != 1 for name in targets):
+        if items is None or any(bindings(loop, name) != 1 for name in targets):  # rebound in its body
             return None
         rows = [_unpack(targets, item) for item in items]
         kept = [row for row in rows if row is not None]
