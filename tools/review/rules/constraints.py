@@ -217,8 +217,9 @@ def unnamed(
 
 
 def unique_hit(state, op: OpCall, table: str | None, columns: list[str], what: str) -> None:
-    # columns added (nullable) by this revision are all NULL: no duplicates can exist, the build still locks
-    new_columns = bool(columns) and all((table, c) in state.new_nullable_columns for c in columns)
+    # a column added (nullable) by this revision is all NULL, and NULLs are distinct: no duplicates can exist
+    # (indico da06d8f50342: unique (app_user_link_id, scopes) right after adding app_user_link_id)
+    new_columns = any((table, c) in state.new_nullable_columns for c in columns)
     state.emit(
         ADD_UNIQUE_CONSTRAINT,
         op,

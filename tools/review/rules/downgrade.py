@@ -258,7 +258,11 @@ def _undone_create_index(state, op: OpCall) -> bool:
 
 def _undone_constraint(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "constraint_name"))
-    position = {"create_foreign_key": (3, "local_cols"), "create_unique_constraint": (2, "columns")}.get(op.name)
+    position = {
+        "create_foreign_key": (3, "local_cols"),
+        "create_unique_constraint": (2, "columns"),
+        "create_primary_key": (2, "columns"),  # airflow 0093: the key goes with the column downgrade drops
+    }.get(op.name)
     columns = set(list_of_str(op.arg(*position))) if position else set()
     return (
         op.table in _dropped_tables(state)
@@ -755,6 +759,13 @@ CASES = cases(
         header="def _with_batch(table):\n    return op.batch_alter_table(table)\n\n\n",
         severity="warning",
         message_contains=("unless _with_batch()",),
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("uid", sa.Integer(), nullable=True))\n'
+        'op.create_primary_key("pk_persons_uid", "persons", ["uid"])',
+        'op.drop_column("persons", "uid")',
+        triggers=False,
     ),
     # Names a naming convention gives (corpus: indico 79e770865675, 27c45c384d65)
     Case(
