@@ -102,6 +102,13 @@ def test_dialect_guarded_branches_are_reviewed_for_the_target_only():
         for backend in ("mysql", "postgresql")
     }
     assert lines == {"mysql": {10}, "postgresql": {12}}
+    described = migration(  # corpus: dagster 004
+        'if "sqlite" in sa.inspect(op.get_bind()).dialect.dialect_description:\n'
+        '    op.execute("PRAGMA foreign_keys = ON;")\n'
+        "else:\n    op.execute(build_other())",
+        "pass",
+    )
+    assert [h.finding.line for h in hits(described, "postgresql") if h.finding.rule == "raw-sql-uninspectable"] == [12]
     only_mysql = migration("if isinstance(op.get_bind().dialect, (MySQLDialect,)):\n    op.execute(build())", "pass")
     assert pushing(only_mysql, "postgresql") == set()
     assert "raw-sql-uninspectable" in pushing(only_mysql, "mysql")

@@ -122,6 +122,19 @@ def _dialect_class(test: ast.expr) -> frozenset[str] | None:
     return frozenset(d for d in found if d) if found and all(found) else None
 
 
+def _dialect_named_in(test: ast.expr) -> tuple[frozenset[str], bool] | None:
+    """``"sqlite" in inspector.dialect.dialect_description`` / ``"mysql" not in bind.dialect.name``."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In | ast.NotIn)):
+        return None
+    described = test.comparators[0]
+    if not (isinstance(described, ast.Attribute) and described.attr in ("name", "dialect_description")):
+        return None
+    if not (isinstance(described.value, ast.Attribute) and described.value.attr == "dialect"):
+        return None
+    names = _dialect_names(test.left)
+    return (names, isinstance(test.ops[0], ast.NotIn)) if names else None
+
+
 def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
     """(dialects, negated) of an if-test comparing the dialect's name, or None."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
@@ -129,6 +142,9 @@ def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
         return (inner[0], not inner[1]) if inner else None
     if (classes := _dialect_class(test)) is not None:
         return classes, False
+    if (named := _dialect_named_in(test)) is not None:
+        return named
+
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
         names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value) else None
         return (names, False) if names else None  # dialect.name.startswith("mysql")

@@ -354,12 +354,21 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def _type_checking_imports(stmt: ast.stmt) -> bool:
-    """``if TYPE_CHECKING:`` holding only imports."""
+    """``if TYPE_CHECKING:`` holding only imports and type aliases (airflow 0101: ``ErrorDict = dict[...]``):
+    the block never runs; an alias holds no call."""
     return (
         isinstance(stmt, ast.If)
         and src(stmt.test).endswith("TYPE_CHECKING")
-        and all(isinstance(s, ast.Import | ast.ImportFrom) for s in stmt.body + stmt.orelse)
+        and not stmt.orelse
+        and all(_import_or_alias(s) for s in stmt.body)
     )
+
+
+def _import_or_alias(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return True
+    value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+    return value is not None and not any(isinstance(n, ast.Call) for n in ast.walk(value))
 
 
 def _import_time_code(scan: _Scan, known: set[str], nodes: list) -> list[tuple[int, str]]:
@@ -657,6 +666,19 @@ CASES = cases(
         escalation="uninspectable-sql",
     ),
     Case("module-level-code", "pass", header="import os\nos.remove('/tmp/x')\n", escalation="uninspectable-sql"),
+    Case(  # corpus: airflow 0101
+        "module-level-code",
+        "pass",
+        header="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from typing import Any\n"
+        "    ErrorDict = dict[str, list[str]]\n",
+        triggers=False,
+    ),
+    Case(
+        "module-level-code",
+        "pass",
+        header="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os.remove('/tmp/x')\n",
+        escalation="uninspectable-sql",
+    ),
     Case(  # corpus: mlflow 89d4b8295536
         "module-level-code",
         "pass",
