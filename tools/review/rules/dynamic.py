@@ -83,9 +83,11 @@ OWN_CONNECTION = rule(
 UNREAD_STATEMENT = rule(
     "unread-statement",
     "error",
-    "a statement calls code the reviewer does not read (a helper function, another module)",
-    "The review reads the migration's own statements; a helper or another module may run anything, and no "
-    "review layer saw it unless the rendered SQL covered it.",
+    "a statement calls code the reviewer cannot show to be read-only (a helper that writes, or not on disk)",
+    "The review reads a helper's source where it is on disk (this file, the project, its virtualenv) and "
+    "passes the calls that only compute or read; one that may write (op, execute, an ORM session, another "
+    "connection) or cannot be read may run anything, and no review layer saw it unless the rendered SQL "
+    "covered it.",
     _fix_unread,
     escalations=("uninspectable-sql",),
 )
