@@ -154,3 +154,34 @@ def test_site_packages_of_a_virtualenv(tmp_path):
     (venv / "lib" / "python3.12" / "site-packages").mkdir(parents=True)
     assert site_packages(venv / "bin" / "python") == [venv / "lib" / "python3.12" / "site-packages"]
     assert site_packages(tmp_path / "python") == []
+
+
+def test_a_column_operator_only_on_a_mapped_column():
+    """``Slice.viz_type.like(...)`` is SQLAlchemy's operator when ``viz_type`` is a Column of the class; the
+    same name on another object may be a method that writes."""
+    source = (
+        "class Writer:\n    def like(self, pattern):\n        op.execute('DROP TABLE persons')\n\n"
+        "class Slice(Base):\n    __tablename__ = 'slices'\n    viz_type = sa.Column(sa.String(250))\n"
+        "    helper = Writer()\n"
+    )
+    module = Module("", None, parse_source("from alembic import op\nimport sqlalchemy as sa\n" + source).tree)
+    judge = Judge(Sources(), module)
+
+    def verdict(code: str) -> str:
+        return judge.call(parse_source(code).tree.body[0].value)  # type: ignore[attr-defined]
+
+    assert verdict("Slice.viz_type.like('%line%')") == PURE
+    assert verdict("Slice.helper.like('%line%')") == UNKNOWN
+
+
+def test_methods_of_module_level_objects():
+    """A logger's methods are logging's; an object of the file's own class may write."""
+    source = (
+        "import logging\nfrom alembic import op\n\n"
+        "class Writer:\n    def info(self, text):\n        op.execute('DROP TABLE persons')\n\n"
+        "log = logging.getLogger(__name__)\nwriter = Writer()\n"
+    )
+    module = Module("", None, parse_source(source).tree)
+    judge = Judge(Sources(), module)
+    assert judge.call(parse_source("log.info('x')").tree.body[0].value) == PURE  # type: ignore[attr-defined]
+    assert judge.call(parse_source("writer.info('x')").tree.body[0].value) == UNKNOWN  # type: ignore[attr-defined]

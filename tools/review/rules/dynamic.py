@@ -152,6 +152,7 @@ class _Scan:
         self.ops = {n for n, m in self.imports.items() if m in ("alembic.op",)} | {"op"}
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
         self.functions -= {"upgrade", "downgrade"}
+        self.module_values = _module_values(tree)
         self.batch = {
             item.optional_vars.id
             for node in ast.walk(tree)
@@ -422,8 +423,9 @@ def _module_values(tree: ast.Module) -> set[str]:
     }
 
 
-def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt) -> str | None:
-    """The first call in ``statement`` whose code the reviewer does not read, or None."""
+def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: frozenset[str] = frozenset()) -> str | None:
+    """The first call in ``statement`` whose code the reviewer does not read, or None. ``local``: the names
+    the enclosing function binds (they shadow module-level values)."""
     for node in ast.walk(statement):
         if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
             continue
@@ -435,6 +437,9 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt) -> str | No
         safe_module = module is not None and (module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC)
         unread = name in scan.functions or (module is not None and not safe_module)
         unread = unread or (module is None and name not in known and name not in SAFE_BUILTINS)
+        # an object made at module level (``writer = Writer()``; ``Base.metadata.create_all``): its methods
+        # are the judge's to read, not trusted like a local value
+        unread = unread or (name in scan.module_values and name not in local)
         if unread and not _shown_not_to_write(scan, node):
             return src(node.func)
     return None
@@ -456,8 +461,9 @@ def statements(state) -> list[Statement]:
         func = state.migration.functions.get(fname)
         if func is None:
             continue
-        known = module_names | _locals(func) | scan.batch
-        out.extend(_statement(scan, known, fname, stmt, offline_file) for stmt in func.body)
+        local = frozenset(_locals(func) | scan.batch)
+        known = module_names | local
+        out.extend(_statement(scan, known, local, fname, stmt, offline_file) for stmt in func.body)
     return out
 
 
@@ -473,8 +479,10 @@ def _opens_session(scan: _Scan, stmt: ast.stmt) -> str | None:
     return None
 
 
-def _statement(scan: _Scan, known: set[str], fname: str, stmt: ast.stmt, offline_file: bool) -> Statement:
-    unknown = _unknown_call(scan, known, stmt) or _opens_session(scan, stmt)
+def _statement(
+    scan: _Scan, known: set[str], local: frozenset[str], fname: str, stmt: ast.stmt, offline_file: bool
+) -> Statement:
+    unknown = _unknown_call(scan, known, stmt, local) or _opens_session(scan, stmt)
     code = src(stmt).splitlines()[0][:120] if not isinstance(stmt, ast.With) else src(stmt.items[0].context_expr)
     statement = Statement(fname, stmt.lineno, stmt.end_lineno or stmt.lineno, code, unknown is None, unknown)
     if _mentions_offline_mode(stmt):
@@ -699,6 +707,19 @@ CASES = cases(
         header='from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nROLE = "r"\n'
         'persons = sa.table("persons", sa.column("role"))\nkinds = sa.Enum("a", "b", name="kind")\n',
         triggers=False,
+    ),
+    Case(  # an object of the file's own class, made at module level: its method is read, and it writes
+        "unread-statement",
+        "writer.info('persons')",
+        header="class Writer:\n    def info(self, table):\n        op.execute('DROP TABLE ' + table)\n\n\n"
+        "writer = Writer()\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # DDL through the models' metadata: no layer reads what create_all creates
+        "unread-statement",
+        "Base.metadata.create_all(op.get_bind())",
+        header="from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n",
+        escalation="uninspectable-sql",
     ),
     Case(  # an ORM session writes what it flushes: no layer reads that SQL (mlflow 90e64c465722)
         "unread-statement",

@@ -315,11 +315,16 @@ class Judge:
         """A method on a module-level value: a logger, a ``sa.table(...)``, a constant."""
         if not attrs:
             return UNKNOWN
-        if isinstance(value, ast.Call) and _chain(value.func):
+        chain = _chain(value.func) if isinstance(value, ast.Call) else None
+        target = self.module.imports.get(chain[0]) if chain else None
+        if isinstance(value, ast.Call) and target is not None and pure_module(target):
+            # made by a pure library (a logger, ``sa.table(...)``): its methods are that library's; an object
+            # of a class of this project may have any method, so it is not judged here
             made = self.call(value)
-            return PURE if made == PURE and attrs[-1] not in EXECUTING | ENGINE_ENTRY else UNKNOWN
-        if isinstance(value, ast.Constant | ast.JoinedStr | ast.Dict | ast.List | ast.Tuple | ast.Set):
-            return PURE
+            return PURE if made == PURE and attrs[-1] not in EXECUTING | ENGINE_ENTRY | OPERATIONS else UNKNOWN
+        containers = ast.Dict | ast.List | ast.Tuple | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp
+        if isinstance(value, ast.Constant | ast.JoinedStr | containers):
+            return PURE  # a builtin container's or a string's own methods
         return UNKNOWN
 
     def imported(self, target: str, attrs: list[str], node: ast.Call) -> str:
@@ -371,7 +376,7 @@ class Judge:
             return worst(own, self._bases(module, cls))
         if attrs[0] in members:
             return self.function(module, members[attrs[0]]) if len(attrs) == 1 else UNKNOWN
-        if len(attrs) == 2 and attrs[1] in COLUMN_OPERATORS:
+        if len(attrs) == 2 and attrs[1] in COLUMN_OPERATORS and _mapped_column(cls, attrs[0]):
             return PURE  # a mapped column's SQL operator
         return UNKNOWN
 
@@ -441,6 +446,24 @@ class Judge:
         return any(
             isinstance(node, ast.Name) and node.id in alembic and id(node) not in reads for node in ast.walk(func)
         )
+
+
+MAPPED = {"Column", "mapped_column", "column_property", "relationship", "synonym", "deferred", "composite"}
+
+
+def _mapped_column(cls: ast.ClassDef, name: str) -> bool:
+    """``name`` is assigned in the class body to a Column (or another mapped attribute): its ``.like()`` is
+    SQLAlchemy's operator, not a method some other object defines."""
+    for stmt in cls.body:
+        targets = (
+            stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        )
+        value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            func = value.func if isinstance(value, ast.Call) else None
+            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            return called in MAPPED
+    return False
 
 
 def _runs_code(node: ast.AST) -> bool:
