@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from alembic_mcp.tools.review.rules import reads
+from alembic_mcp.tools.review.rules.tamper import bindings, tampering
+
+__all__ = ["bindings"]
 
 PURE = "pure"
 READS = "reads"
@@ -121,7 +125,16 @@ STAGING = {"add", "add_all", "merge", "delete", "query"}  # on a session: rows w
 OP_READS = {"get_bind", "get_context", "f", "inline_literal", "implementation_for"}
 CODE_NAMES = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "locals", "vars", "setattr", "open"}
 CODE_MODULES = {"os", "sys", "subprocess", "importlib", "ctypes", "pty", "runpy", "multiprocessing", "shutil"}
-SAFE_DECORATORS = {"staticmethod", "classmethod", "property", "cache", "lru_cache", "wraps", "cached_property"}
+# Decorators that only wrap: builtins (when the module never rebinds the name) and functools' own, resolved by
+# import, never by a bare name a module may define
+BUILTIN_DECORATORS = {"staticmethod", "classmethod", "property"}
+FUNCTOOLS_DECORATORS = {"functools.cache", "functools.lru_cache", "functools.wraps", "functools.cached_property"}
+# Attributes that reach past a statement to the driver, the executor or DDL on a bind: never read as pure
+DRIVER_ATTRIBUTES = {
+    *("connection", "cursor", "callproc", "raw_connection", "driver_connection", "dbapi_connection"),
+    *("loaded_dbapi", "dbapi", "pool", "impl", "session", "engine", "url", "create", "drop", "invoke"),
+    *("exec_driver_sql", "executemany", "executescript", "run_callable", "begin_twophase", "connect"),
+}
 PURE_BUILTINS = {n for n in dir(builtins) if not n.startswith("_")} - CODE_NAMES - {"getattr", "input"}
 # SQLAlchemy column operators: ``Model.column.like(...)`` builds an expression
 COLUMN_OPERATORS = {
@@ -159,16 +172,6 @@ COLUMN_OPERATORS = {
     "istartswith",
     "iendswith",
 }
-SELECT_TEXT = re.compile(
-    r"^\s*(\(\s*)*(select|with\s+\w+\s+as\s*\(\s*select|show|explain|pragma\s+\w+\s*(\(|;|$))", re.I
-)
-# SQL functions (and keywords followed by a parenthesis) a read-only statement may hold
-READ_FUNCTIONS = {
-    *("select", "in", "exists", "any", "all", "not", "and", "or", "on", "as", "from", "where", "values", "over"),
-    *("count", "max", "min", "sum", "avg", "coalesce", "lower", "upper", "length", "cast", "distinct", "nullif"),
-    *("concat", "substring", "trim", "greatest", "least", "abs", "round", "array_agg", "string_agg", "json_agg"),
-    *("current_database", "current_schema", "version", "to_char", "date_trunc", "char_length", "position"),
-}
 MAX_DEPTH = 4
 RANK = {PURE: 0, READS: 1, UNKNOWN: 2}
 
@@ -193,8 +196,10 @@ class Module:
     assigned: dict[str, ast.expr] = field(default_factory=dict)
 
     closures: dict[int, set[str]] = field(default_factory=dict)  # id(nested def) -> its enclosing locals
+    tampered: str | None = None  # tamper.tampering(): nothing in this module is trusted
 
     def __post_init__(self) -> None:
+        self.tampered = tampering(self.tree)
         is_package = self.path is not None and self.path.name == "__init__.py"
         package = self.name if is_package else self.name.rpartition(".")[0]
         for node in ast.walk(self.tree):
@@ -223,6 +228,34 @@ class Module:
                 self.assigned[node.target.id] = node.value
 
 
+def _import_targets(module: Module, stmt: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(stmt, ast.Import):
+        return [a.name for a in stmt.names]
+    is_package = module.path is not None and module.path.name == "__init__.py"
+    package = module.name if is_package else module.name.rpartition(".")[0]
+    base = _absolute(package, stmt.module, stmt.level)
+    return [f"{base}.{a.name}" if base else a.name for a in stmt.names]
+
+
+def _defaults_call(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Default values are evaluated when the def runs, on import."""
+    defaults = [*func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)]
+    return any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d))
+
+
+def _pure_value(module: Module, value: ast.expr) -> bool:
+    """A literal, or calls only into pure libraries (``logging.getLogger(__name__)``, ``sa.table(...)``)."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom):
+            return False
+        if isinstance(node, ast.Call):
+            chain = _chain(node.func)
+            target = module.imports.get(chain[0]) if chain else None
+            if target is None or not pure_module(target) or bindings(module.tree, chain[0]) != 1:  # type: ignore[index]
+                return False
+    return True
+
+
 def _absolute(package: str, module: str | None, level: int) -> str:
     if level == 0:
         return module or ""
@@ -245,15 +278,65 @@ class Sources:
         return self.modules[name]
 
     def _load(self, name: str) -> Module | None:
+        """The module Python would import, when it and every parent package is read and trusted: found in
+        one place only, tampering with nothing, running nothing but imports, defs and literals on import."""
+        self.modules[name] = None  # an import cycle back to this module is not followed
+        owner = name.rpartition(".")[0]
+        if owner and self.module(owner) is None and self._found(owner):
+            return None  # the parent package runs first: not trusted, nothing in it is
         relative = Path(*name.split("."))
         for root in self.roots:
-            for path in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
-                if path.is_file():
-                    try:
-                        return Module(name, path, ast.parse(path.read_text(encoding="utf-8")))
-                    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-                        return None
+            paths = [p for p in (root / relative.with_suffix(".py"), root / relative / "__init__.py") if p.is_file()]
+            if len(paths) > 1:
+                return None  # module and package of one name: which one is imported is not the reader's guess
+            if paths:
+                try:
+                    module = Module(name, paths[0], ast.parse(paths[0].read_text(encoding="utf-8")))
+                except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                    return None
+                return module if module.tampered is None and self._import_time_clean(module) else None
         return None
+
+    def _found(self, name: str) -> bool:
+        relative = Path(*name.split("."))
+        return any(
+            (root / relative.with_suffix(".py")).is_file() or (root / relative / "__init__.py").is_file()
+            for root in self.roots
+        )
+
+    def _import_time_clean(self, module: Module) -> bool:
+        """Importing ``module`` runs nothing but trusted imports, defs and literal or pure-library values."""
+        return all(self._clean_statement(module, stmt) for stmt in module.tree.body)
+
+    def _clean_statement(self, module: Module, stmt: ast.stmt) -> bool:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return True  # a docstring
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            return all(self._trusted_import(module, target) for target in _import_targets(module, stmt))
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            return not stmt.decorator_list and not _defaults_call(stmt)
+        if isinstance(stmt, ast.ClassDef):
+            return (
+                not stmt.decorator_list
+                and not stmt.keywords
+                and all(_chain(b) is not None for b in stmt.bases)
+                and all(self._clean_statement(module, s) for s in stmt.body)
+            )
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+            return _pure_value(module, stmt.value)
+        if isinstance(stmt, ast.AnnAssign | ast.Pass):
+            return True
+        if isinstance(stmt, ast.If) and ast.unparse(stmt.test).endswith("TYPE_CHECKING") and not stmt.orelse:
+            return all(isinstance(s, ast.Import | ast.ImportFrom) for s in stmt.body)
+        return False
+
+    def _trusted_import(self, module: Module, target: str) -> bool:
+        if pure_module(target) or target.split(".")[0] == "alembic" or target == "__future__":
+            return True
+        if self.module(target) is not None:
+            return True
+        owner = target.rpartition(".")[0]  # ``from pkg import name``: the name is in pkg
+        return bool(owner) and self.module(owner) is not None
 
 
 def site_packages(python: str | Path) -> list[Path]:
@@ -275,23 +358,25 @@ class Judge:
 
     def call(self, node: ast.Call, local: set[str] = frozenset()) -> str:  # type: ignore[assignment]
         """The effect of one call expression (its arguments are judged by the caller's walk)."""
+        if self.module.tampered:
+            return UNKNOWN  # a module that rewrites names or objects: nothing in it is what it reads as
         func = node.func
         chain = _chain(func)
         if chain is None:  # a call on a call's result or a subscript: judged by its method name
             return self._method(func.attr, node) if isinstance(func, ast.Attribute) else UNKNOWN
         root, attrs = chain[0], chain[1:]
-        if root in local and root not in self.module.defs:
+        if root in local:  # a local value (a def of the same name is shadowed, or rebound: not resolved)
             return self._method(attrs[-1], node) if attrs else UNKNOWN
         return self.name(root, attrs, node)
 
     def _method(self, method: str, node: ast.Call) -> str:
         """A method of a local value: trusted as in upgrade(), unless it runs SQL."""
-        if method in ENGINE_ENTRY or method in OPERATIONS:
+        if method in ENGINE_ENTRY or method in OPERATIONS or method in DRIVER_ATTRIBUTES or _private(method):
             return UNKNOWN
         if method in ("scalar", "scalars") and not node.args and not node.keywords:
             return PURE  # reading a result the execute() before it produced
         if method in EXECUTING:
-            reads = method in ("execute", "exec_driver_sql", "scalar", "scalars") and _reads(node, self.values)
+            reads = method in ("execute", "scalar", "scalars") and _reads(node, self.values, self._resolve)
             return READS if reads else UNKNOWN
         if method in STAGING and _on_session(node.func):
             return UNKNOWN
@@ -299,8 +384,10 @@ class Judge:
 
     def name(self, root: str, attrs: list[str], node: ast.Call) -> str:
         """``root.a.b(...)`` where ``root`` is a name of this module (def, class, import, assignment, builtin)."""
-        if root in SESSION_NAMES or any(a in ENGINE_ENTRY for a in attrs):
+        if root in SESSION_NAMES or any(a in ENGINE_ENTRY or a in DRIVER_ATTRIBUTES or _private(a) for a in attrs):
             return UNKNOWN
+        if bindings(self.module.tree, root) > 1:
+            return UNKNOWN  # bound more than once in the module: which value the call meets is not known
         if root in self.module.imports:
             return self.imported(self.module.imports[root], attrs, node)
         if root in self.module.defs:
@@ -360,19 +447,33 @@ class Judge:
             return self.sources.verdicts[key]
         if key in self.seen:
             return PURE  # recursion: judged by the rest of its body
-        if any(_decorator(d) not in SAFE_DECORATORS for d in func.decorator_list):
+        if not all(self._safe_decorator(d) for d in func.decorator_list):
             return UNKNOWN
         inner = Judge(self.sources, module, self.depth + 1, self.seen | {key})
         verdict = inner.body(func)
         self.sources.verdicts[key] = verdict
         return verdict
 
+    def _safe_decorator(self, node: ast.expr) -> bool:
+        """A builtin wrapper the module never rebinds, or functools' own, found by what the module imports."""
+        node = node.func if isinstance(node, ast.Call) else node
+        if isinstance(node, ast.Name) and node.id in BUILTIN_DECORATORS:
+            return bindings(self.module.tree, node.id) == 0
+        chain = _chain(node)
+        if chain is None or bindings(self.module.tree, chain[0]) != 1 or chain[0] not in self.module.imports:
+            return False
+        return ".".join([self.module.imports[chain[0]], *chain[1:]]) in FUNCTOOLS_DECORATORS
+
     def _class(self, module: Module, cls: ast.ClassDef, attrs: list[str]) -> str:
-        """``Model(...)``, ``Model.method(...)``, ``Model.column.like(...)``."""
+        """``Model(...)``, ``Model.method(...)``, ``Model.column.like(...)``. A class with a decorator, a
+        metaclass or a dunder method beyond ``__init__`` (``__del__``, ``__enter__``...) runs code
+        at moments no call shows: unknown."""
         members = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        hooks = [n for n in members if n.startswith("__") and n.endswith("__") and n != "__init__"]
+        if cls.decorator_list or cls.keywords or hooks:
+            return UNKNOWN
         if not attrs:
-            hooks = [members[n] for n in ("__init__", "__new__", "__post_init__") if n in members]
-            own = worst(*(self.function(module, f) for f in hooks)) if hooks else PURE
+            own = self.function(module, members["__init__"]) if "__init__" in members else PURE
             return worst(own, self._bases(module, cls))
         if attrs[0] in members:
             return self.function(module, members[attrs[0]]) if len(attrs) == 1 else UNKNOWN
@@ -381,44 +482,35 @@ class Judge:
         return UNKNOWN
 
     def _bases(self, module: Module, cls: ast.ClassDef) -> str:
-        """Constructors inherited: project classes are read; sqlalchemy's declarative bases build no SQL."""
-        verdicts = []
+        """Only ``object``, stdlib ``enum`` and SQLAlchemy's declarative bases (imported from sqlalchemy, or
+        ``Base = declarative_base()`` bound once): any other base may bring hooks no call shows."""
         for base in cls.bases:
             chain = _chain(base)
-            if chain is None:
+            if chain is None or bindings(module.tree, chain[0]) > 1:
                 return UNKNOWN
             root = chain[0]
             target = module.imports.get(root)
-            if root in ("object", "Enum") or (target and pure_module(target)):
+            if root == "object" and bindings(module.tree, root) == 0:
+                continue
+            if target and (target.split(".")[0] in ("sqlalchemy", "sqlmodel") or target in ("enum", "enum.Enum")):
                 continue
             made = module.assigned.get(root)
-            if isinstance(made, ast.Call):  # Base = declarative_base()
-                verdicts.append(Judge(self.sources, module, self.depth + 1, self.seen).call(made))
+            maker = _chain(made.func) if isinstance(made, ast.Call) else None
+            source = module.imports.get(maker[0]) if maker else None
+            if maker and maker[-1] == "declarative_base" and source and source.split(".")[0] == "sqlalchemy":
                 continue
-            definition = module.defs.get(root) if len(chain) == 1 else None
-            if isinstance(definition, ast.ClassDef):
-                verdicts.append(self._class(module, definition, []))
-                continue
-            resolved = self._resolve_class(target, chain[1:]) if target else None
-            if resolved is None:
-                return UNKNOWN
-            verdicts.append(
-                Judge(self.sources, resolved[0], self.depth + 1, self.seen)._class(resolved[0], resolved[1], [])
-            )
-        return worst(*verdicts)
-
-    def _resolve_class(self, target: str, attrs: list[str]) -> tuple[Module, ast.ClassDef] | None:
-        owner, _, name = f"{target}.{'.'.join(attrs)}".rstrip(".").rpartition(".")
-        module = self.sources.module(owner) if owner and self.depth < MAX_DEPTH else None
-        definition = module.defs.get(name) if module else None
-        return (module, definition) if module and isinstance(definition, ast.ClassDef) else None
+            return UNKNOWN
+        return PURE
 
     # ------------------------------------------------------------------ a body
 
     def body(self, func: ast.AST) -> str:
         """The worst effect of every call and every ``op``/session use in a function body."""
+        if self.module.tampered:
+            return UNKNOWN
         local = _local_names(func) | self.module.closures.get(id(func), set())
         self.values = bound_once(func)
+        self.local = local
         if self._op_passed_on(func):
             return UNKNOWN
         verdict = PURE
@@ -427,13 +519,24 @@ class Judge:
                 if _computed_getattr(node):
                     return UNKNOWN
                 verdict = worst(verdict, self.call(node, local))
-            elif isinstance(node, ast.Attribute) and node.attr in ("session", "engine", "url", "impl"):
-                return UNKNOWN  # a session or another connection, however it is used
+            elif isinstance(node, ast.Attribute) and (node.attr in DRIVER_ATTRIBUTES or _private(node.attr)):
+                return UNKNOWN  # a session, another connection, the driver or the executor, however used
             elif _runs_code(node):
                 return UNKNOWN
             if verdict == UNKNOWN:
                 return UNKNOWN
         return verdict
+
+    def _resolve(self, name: str) -> object:
+        """What a name in a select() is: sqlalchemy itself, the value it is bound to once, or None."""
+        if name in self.values:
+            return self.values[name]
+        if name in getattr(self, "local", ()) or bindings(self.module.tree, name) != 1:
+            return None
+        target = self.module.imports.get(name)
+        if target is not None:
+            return reads.TRUSTED if target.split(".")[0] == "sqlalchemy" else None
+        return self.module.assigned.get(name)
 
     def _op_passed_on(self, func: ast.AST) -> bool:
         """``op`` / ``context`` used other than as ``op.get_bind()`` and the like: aliased, passed, mapped."""
@@ -476,11 +579,6 @@ def _runs_code(node: ast.AST) -> bool:
 def _code_import(node: ast.Import | ast.ImportFrom) -> bool:
     names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
     return any(n.split(".")[0] in CODE_MODULES for n in names)
-
-
-def _decorator(node: ast.expr) -> str:
-    node = node.func if isinstance(node, ast.Call) else node
-    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
 
 
 def _chain(node: ast.expr) -> list[str] | None:
@@ -531,48 +629,53 @@ def bound_once(func: ast.AST) -> dict[str, ast.expr]:
     return {name: value for name, value in values.items() if counts.get(name) == 1 and bindings(func, name) == 1}
 
 
-def _reads(node: ast.Call, values: dict[str, ast.expr] | None = None) -> bool:
-    """``execute`` whose statement is a SELECT: ``sa.select(...)``, ``t.select()``, ``text("SELECT ...")``."""
+def _reads(node: ast.Call, values: dict[str, ast.expr] | None = None, resolve=None) -> bool:
+    """``execute`` whose statement is proven a read (reads.py): literal SQL one SELECT of pure functions, or
+    a ``select(...)`` construct of known builders."""
     statement = node.args[0] if node.args else None
     if isinstance(statement, ast.Name) and values:
         statement = values.get(statement.id)
-    while isinstance(statement, ast.Call):
-        func = statement.func
+    return statement_reads(statement, resolve or (lambda name: None))
+
+
+def statement_reads(statement: ast.expr | None, resolve) -> bool:
+    """``sa.text("SELECT ...")`` (optionally ``.bindparams``/``.columns``), a literal string, or a select()."""
+    text = statement
+    while (
+        isinstance(text, ast.Call)
+        and isinstance(text.func, ast.Attribute)
+        and text.func.attr in ("bindparams", "columns")
+        and all(isinstance(a, ast.Constant) for a in text.args)
+        and all(isinstance(k.value, ast.Constant) for k in text.keywords)
+    ):
+        text = text.func.value
+    if isinstance(text, ast.Call) and (_chain(text.func) or [""])[-1] == "text" and len(text.args) == 1:
+        text = text.args[0]
+    if isinstance(text, ast.Constant) and isinstance(text.value, str):
+        return reads.sql_reads(text.value)
+    return statement is not None and _is_select(statement) and reads.select_reads(statement, resolve)
+
+
+def _is_select(statement: ast.expr) -> bool:
+    """The outermost builder chain starts at ``select(...)``."""
+    node: ast.expr | None = statement
+    while isinstance(node, ast.Call):
+        func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name == "select":
-            return _plain_functions(statement)
-        if name == "text":
-            first = statement.args[0] if statement.args else None
-            return isinstance(first, ast.Constant) and isinstance(first.value, str) and _select_text(first.value)
-        statement = func.value if isinstance(func, ast.Attribute) else None
-    return isinstance(statement, ast.Constant) and isinstance(statement.value, str) and _select_text(statement.value)
+        if name == "select" and not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)):
+            return True
+        node = func.value if isinstance(func, ast.Attribute) else None
+    return False
 
 
-def _plain_functions(statement: ast.Call) -> bool:
-    """A select construct calls only plain SQL functions (``func.count``; not ``func.my_cleanup``)."""
-    return all(
-        node.attr.lower() in READ_FUNCTIONS
-        for node in ast.walk(statement)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Attribute | ast.Name)
-        and (_chain(node.value) or [""])[-1] == "func"
-    )
-
-
-def _select_text(sql: str) -> bool:
-    """One statement that only reads: no ``;`` joining a second one, no data-changing CTE, no SELECT INTO, no
-    function but the plain ones (a function may write)."""
-    body = sql.strip().rstrip(";")
-    if ";" in body or re.search(r"(?i)\b(insert|update|delete|into|for\s+update)\b", body):
-        return False
-    called = {name.lower() for name in re.findall(r"(\w+)\s*\(", body)}
-    return bool(SELECT_TEXT.match(body)) and called <= READ_FUNCTIONS
+def _private(name: str) -> bool:
+    return name.startswith("_")
 
 
 def constant_text(sources: Sources, module: Module, name: str, depth: int = 0) -> str | None:
     """The string a name holds when it is a literal assigned at module level, in this module or in the
     project module it is imported from (``from app.sql import SQL_FUNCTION``): the SQL that will run."""
-    if bindings(module.tree, name) != 1:  # rebound somewhere (in upgrade(), a loop): not that literal
+    if module.tampered or bindings(module.tree, name) != 1:  # rebound (in upgrade(), a loop): not that literal
         return None
     value = module.assigned.get(name)
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -583,22 +686,3 @@ def constant_text(sources: Sources, module: Module, name: str, depth: int = 0) -
     owner, _, attr = target.rpartition(".")
     source = sources.module(owner) if owner else None
     return constant_text(sources, source, attr, depth + 1) if source is not None else None
-
-
-def bindings(tree: ast.AST, name: str) -> int:
-    """How many times ``name`` is bound anywhere in the module (assignments, imports, parameters, defs)."""
-    return sum(_binds(node, name) for node in ast.walk(tree))
-
-
-def _binds(node: ast.AST, name: str) -> int:
-    if isinstance(node, ast.Name):
-        return int(node.id == name and not isinstance(node.ctx, ast.Load))
-    if isinstance(node, ast.arg):
-        return int(node.arg == name)
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return int(node.name == name)
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        return sum((a.asname or a.name.split(".")[0]) == name for a in node.names)
-    if isinstance(node, ast.Global | ast.Nonlocal):
-        return 2 * (name in node.names)  # rebound from a function
-    return 0
