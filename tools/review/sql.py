@@ -18,6 +18,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from alembic_mcp.tools.review import reads
+
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 ArgKind = Literal["literal", "interpolated", "construct", "uninspectable"]
@@ -254,36 +256,22 @@ def _textual(stripped: str) -> SqlStatement | None:
     return _hidden_or_cascading(stripped)
 
 
-# Builtin functions (and keywords before a parenthesis) a read-only function body may use.
-PURE_SQL_FUNCTIONS = {
-    *("select", "in", "exists", "any", "all", "not", "and", "or", "values", "over", "as", "from", "where"),
-    *("count", "max", "min", "sum", "avg", "coalesce", "nullif", "greatest", "least", "cast", "abs", "round"),
-    *("lower", "upper", "length", "char_length", "octet_length", "substring", "substr", "position", "strpos"),
-    *("trim", "btrim", "ltrim", "rtrim", "lpad", "rpad", "left", "right", "replace", "translate", "initcap"),
-    *("concat", "concat_ws", "format", "split_part", "string_agg", "array_agg", "array_to_string", "unnest"),
-    *("string_to_array", "array_length", "cardinality", "regexp_matches", "regexp_replace", "regexp_match"),
-    *("regexp_split_to_array", "convert_to", "convert_from", "encode", "decode", "md5", "to_char", "to_date"),
-    *("to_timestamp", "date_trunc", "date_part", "extract", "to_tsvector", "to_tsquery", "unaccent"),
-    *("jsonb_build_object", "json_build_object", "jsonb_agg", "json_agg", "jsonb_array_elements", "row"),
-    *("generate_series", "now", "current_date", "return", "case", "when", "then", "else", "end", "begin"),
-}
-_CREATE_FUNCTION = re.compile(r"^\s*create\s+(or\s+replace\s+)?function\b", re.I)
-_QUOTED = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^']|'')*'", re.S)
+_PLAIN_SQL_FUNCTION = re.compile(
+    r"""(?isx)^\s*create\s+function\s+(?:"?(\w+)"?\.)?"?(\w+)"?\s*\(   # plain CREATE FUNCTION [schema.]name(
+    [^()]*\)\s*returns\s+[\w\s\[\]."]+?                           # (args) RETURNS type
+    \s+as\s+\$(\w*)\$(.*?)\$\3\$                                   # AS $tag$ body $tag$
+    \s+language\s+sql\s+immutable(?:\s+strict)?(?:\s+parallel\s+safe)?\s*;?\s*$""",
+)
 
 
 def _read_only_function(stripped: str) -> bool:
-    """CREATE FUNCTION ... IMMUTABLE/STABLE in SQL or PL/pgSQL: PostgreSQL refuses any data-modifying or DDL
-    statement inside a non-volatile function, so defining (and later calling) it changes nothing. The words
-    are looked for outside the quoted body, where the database reads them."""
-    if not _CREATE_FUNCTION.match(stripped):
+    """A new SQL function that can change nothing, when called or by being defined: plain CREATE FUNCTION (OR
+    REPLACE may swap an authorisation, RLS or trigger function), LANGUAGE sql IMMUTABLE and nothing else (no
+    SECURITY DEFINER), a name no pure builtin has, and a body that is one proven read (reads.py)."""
+    m = _PLAIN_SQL_FUNCTION.match(stripped)
+    if m is None or m.group(2).lower() in reads.READ_FUNCTIONS:
         return False
-    options = _QUOTED.sub(" ", stripped).lower()
-    declared = bool(re.search(r"\b(immutable|stable)\b", options))
-    language = bool(re.search(r"\blanguage\s+'?(sql|plpgsql)\b", options))
-    # a volatile function called from the body may still write (checked on PostgreSQL 16): only builtins
-    bodies = " ".join(m.group(0) for m in _QUOTED.finditer(stripped))
-    called = {name.lower() for name in re.findall(r"(\w+)\s*\(", bodies)}
-    return declared and language and called <= PURE_SQL_FUNCTIONS
+    return reads.sql_reads(m.group(4).strip().rstrip(";"))
 
 
 def _hidden_or_cascading(stripped: str) -> SqlStatement | None:
@@ -351,6 +339,9 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
         return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=batched, where=where)
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
+    if isinstance(parsed, exp.Select) and not reads.sql_reads(stripped) and not reads.resyncs_sequence(stripped):
+        # a function may write (setval, a user's purge()); SELECT ... INTO / FOR UPDATE; a data-changing CTE
+        return SqlStatement(stripped, "dynamic", detail="a SELECT not proven to only read (a function it calls)")
     return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
 
 

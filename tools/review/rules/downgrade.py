@@ -15,6 +15,7 @@ from typing import Any
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
 from alembic_mcp.tools.review.rules import dynamic
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
+from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Module, Sources, local_names
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CONSTRAINT_OPS = {
@@ -367,7 +368,7 @@ def downgrade_checks(state) -> None:
     if up_changes and all(_data_only(state, op) for op in up_changes) and not _raises_in_downgrade(state):
         return  # a backfill or setval(): nothing in the schema for downgrade() to undo
     down_func = state.migration.functions.get("downgrade")
-    raises = _raises(down_func)
+    raises = _raises(down_func, _guard_writes(state, down_func))
     always = [node for node, guard in raises if guard is None]
     if always or (raises and not state.down):  # a guarded raise in a downgrade that undoes nothing
         _irreversible(state, always[0] if always else raises[0][0])
@@ -430,11 +431,12 @@ def _raises_in_downgrade(state) -> bool:
     return down_func is not None and any(isinstance(n, ast.Raise) for n in ast.walk(down_func))
 
 
-def _raises(func: ast.FunctionDef | None) -> list[tuple[ast.Raise, ast.expr | None]]:
+def _raises(func: ast.FunctionDef | None, writes=lambda test: False) -> list[tuple[ast.Raise, ast.expr | None]]:
     """Each ``raise`` of downgrade() with the if-test guarding it (None: it runs whenever the line is reached).
 
     Raises in an ``except`` handler or a nested function are not the downgrade refusing. A test that reads
-    nothing (a constant, ``op.get_bind()``) guards nothing."""
+    nothing (a constant, ``op.get_bind()``) guards nothing; one that may write (``execute("DELETE ...")``) is not
+    a guard but a statement: the raise is judged as if unguarded."""
     out: list[tuple[ast.Raise, ast.expr | None]] = []
 
     def visit(body: list[ast.stmt], guard: ast.expr | None) -> None:
@@ -442,7 +444,7 @@ def _raises(func: ast.FunctionDef | None) -> list[tuple[ast.Raise, ast.expr | No
             if isinstance(stmt, ast.Raise):
                 out.append((stmt, guard))
             elif isinstance(stmt, ast.If):
-                test = None if _guards_nothing(stmt.test) else stmt.test
+                test = None if _guards_nothing(stmt.test) or writes(stmt.test) else stmt.test
                 visit(stmt.body, guard or test)
                 visit(stmt.orelse, guard or (test and ast.UnaryOp(op=ast.Not(), operand=test)))
             elif isinstance(stmt, ast.For | ast.While):
@@ -458,12 +460,23 @@ def _raises(func: ast.FunctionDef | None) -> list[tuple[ast.Raise, ast.expr | No
 
 
 def _guards_nothing(test: ast.expr) -> bool:
-    """A test that does not depend on the database's rows or the mode: a constant, ``op.get_bind()``, the
-    dialect's name (the same on every run against the target)."""
+    """A test that does not depend on the database's rows or the mode: a constant expression (``True``,
+    ``len("x")``), ``op.get_bind()``, the dialect's name (the same on every run against the target)."""
     if isinstance(test, ast.Constant) or dialect_guard(test) is not None:
         return True
     names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
-    return names <= {"op"} and not _offline_guard(test)
+    return names <= {"op"} | PURE_BUILTINS and not _offline_guard(test)
+
+
+def _guard_writes(state, func: ast.FunctionDef | None):
+    """A predicate: the if-test calls something effects.Judge cannot show to only compute or read."""
+    judge = Judge(state.sources or Sources(), Module("", state.migration.path, state.migration.tree))
+    local = local_names(func) if func is not None else set()
+
+    def writes(test: ast.expr) -> bool:
+        return any(isinstance(n, ast.Call) and judge.call(n, local) == UNKNOWN for n in ast.walk(test))
+
+    return writes
 
 
 def _offline_guard(test: ast.expr) -> bool:

@@ -23,7 +23,8 @@ OS_PROCESS = ("system", "popen", "exec", "spawn", "fork", "posix_spawn", "startf
 DRIVER_MODULES = {"psycopg", "psycopg2", "asyncpg", "pymysql", "MySQLdb", "mysql", "sqlite3", "aiosqlite", "pyodbc"}
 ENGINE_CALLS = {"create_engine", "create_async_engine", "engine_from_config", "create_mock_engine", "connect"}
 URL_OPTIONS = {"get_main_option", "get_section_option", "get_section"}
-URL_ATTRIBUTES = {"url", "engine"}  # what a bind hands out to build another connection
+# what a bind hands out to build another connection (the driver module's connect() too)
+URL_ATTRIBUTES = {"url", "engine", "loaded_dbapi", "dbapi", "raw_connection", "driver_connection"}
 OFFLINE_MODE = {"as_sql", "is_offline_mode"}
 SAFE_MODULES = ("sqlalchemy", "sqlmodel", "typing", "datetime", "decimal", "uuid", "enum", "json", "re")
 SAFE_ALEMBIC = ("alembic.op", "alembic.context")
@@ -178,13 +179,13 @@ class _Scan:
             and isinstance(n.value, ast.Name)
             and n.value.id in loop_targets
         }
+        # only the whole chain ``.engine.name`` / ``.engine.dialect.name``: ``.engine.dialect`` alone hands out
+        # the dialect, whose loaded_dbapi connects anywhere
         self.dialect_reads = {
-            id(n.value)
+            id(engine)
             for n in ast.walk(tree)
-            if isinstance(n, ast.Attribute)
-            and n.attr in ("name", "dialect")
-            and isinstance(n.value, ast.Attribute)
-            and n.value.attr == "engine"
+            if isinstance(n, ast.Attribute) and n.attr == "name"
+            for engine in _engine_of_name(n)
         }
         # Calls into helpers are read where their source is on disk: those shown not to write are read.
         sources = getattr(state, "sources", None) or Sources()
@@ -196,6 +197,14 @@ class _Scan:
             for arg in [*op.node.args, *(k.value for k in op.node.keywords)]
             for node in ast.walk(arg)
         }
+
+
+def _engine_of_name(node: ast.Attribute) -> list[ast.Attribute]:
+    """The ``.engine`` node of ``X.engine.name`` or ``X.engine.dialect.name``."""
+    inner = node.value
+    if isinstance(inner, ast.Attribute) and inner.attr == "dialect":
+        inner = inner.value
+    return [inner] if isinstance(inner, ast.Attribute) and inner.attr == "engine" else []
 
 
 def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:

@@ -20,7 +20,7 @@ import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic_mcp.tools.review.rules import reads
+from alembic_mcp.tools.review import reads
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 
 __all__ = ["bindings"]
@@ -122,7 +122,7 @@ OPERATIONS = {
 }
 SESSION_NAMES = {"session", "Session", "sessionmaker", "scoped_session", "db"}
 STAGING = {"add", "add_all", "merge", "delete", "query"}  # on a session: rows written at the next flush
-OP_READS = {"get_bind", "get_context", "f", "inline_literal", "implementation_for"}
+OP_READS = {"get_bind", "get_context", "f", "inline_literal", "implementation_for", "is_offline_mode"}
 CODE_NAMES = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "locals", "vars", "setattr", "open"}
 CODE_MODULES = {"os", "sys", "subprocess", "importlib", "ctypes", "pty", "runpy", "multiprocessing", "shutil"}
 # Decorators that only wrap: builtins (when the module never rebinds the name) and functools' own, resolved by
@@ -208,7 +208,7 @@ class Module:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 for inner in ast.walk(node):
                     if inner is not node and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
-                        self.closures.setdefault(id(inner), set()).update(_local_names(node))
+                        self.closures.setdefault(id(inner), set()).update(local_names(node))
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -508,7 +508,7 @@ class Judge:
         """The worst effect of every call and every ``op``/session use in a function body."""
         if self.module.tampered:
             return UNKNOWN
-        local = _local_names(func) | self.module.closures.get(id(func), set())
+        local = local_names(func) | self.module.closures.get(id(func), set())
         self.values = bound_once(func)
         self.local = local
         if self._op_passed_on(func):
@@ -528,15 +528,7 @@ class Judge:
         return verdict
 
     def _resolve(self, name: str) -> object:
-        """What a name in a select() is: sqlalchemy itself, the value it is bound to once, or None."""
-        if name in self.values:
-            return self.values[name]
-        if name in getattr(self, "local", ()) or bindings(self.module.tree, name) != 1:
-            return None
-        target = self.module.imports.get(name)
-        if target is not None:
-            return reads.TRUSTED if target.split(".")[0] == "sqlalchemy" else None
-        return self.module.assigned.get(name)
+        return resolver(self.module, self.values, getattr(self, "local", set()))(name)
 
     def _op_passed_on(self, func: ast.AST) -> bool:
         """``op`` / ``context`` used other than as ``op.get_bind()`` and the like: aliased, passed, mapped."""
@@ -590,7 +582,7 @@ def _chain(node: ast.expr) -> list[str] | None:
     return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else None
 
 
-def _local_names(func: ast.AST) -> set[str]:
+def local_names(func: ast.AST) -> set[str]:
     """Parameters and names assigned in ``func`` (and the functions it encloses)."""
     names: set[str] = set()
     for node in ast.walk(func):
@@ -627,6 +619,25 @@ def bound_once(func: ast.AST) -> dict[str, ast.expr]:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             values[node.targets[0].id] = node.value
     return {name: value for name, value in values.items() if counts.get(name) == 1 and bindings(func, name) == 1}
+
+
+def resolver(module: Module, values: dict[str, ast.expr], local: set[str]):
+    """What a name in a select() is: sqlalchemy itself (reads.TRUSTED), the value it is bound to once (in the
+    function, or at module level), or None (a parameter, a loop variable, rebound, a tampering module)."""
+
+    def resolve(name: str) -> object:
+        if module.tampered:
+            return None
+        if name in values:
+            return values[name]
+        if name in local or bindings(module.tree, name) != 1:
+            return None
+        target = module.imports.get(name)
+        if target is not None:
+            return reads.TRUSTED if target.split(".")[0] == "sqlalchemy" else None
+        return module.assigned.get(name)
+
+    return resolve
 
 
 def _reads(node: ast.Call, values: dict[str, ast.expr] | None = None, resolve=None) -> bool:

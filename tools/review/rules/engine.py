@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from alembic_mcp.tools.core.verdict import Escalation, Finding
@@ -19,6 +20,7 @@ from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
 from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
+from alembic_mcp.tools.review.rules.tamper import tampering
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
@@ -76,11 +78,16 @@ class LintState:
 
     def expanded(self, statement) -> list[str] | None:
         """The statements SQL built in a loop over literal values runs (expansion.py), or None."""
-        if statement is None:
+        if statement is None or self.tampered:
             return None
         inner = text_argument(statement) or statement
         func = enclosing_function(self.migration.functions, inner)
         return expanded_sql(self.migration.tree, func, inner)
+
+    @cached_property
+    def tampered(self) -> str | None:
+        """tamper.tampering() of the migration file."""
+        return tampering(self.migration.tree)
 
     def statement_of(self, op: OpCall) -> Any:
         """What op.execute / conn.execute runs: its argument, or what a name holding it was bound to once
@@ -90,8 +97,8 @@ class LintState:
     def _constant(self, node, function: str = "upgrade"):
         """A name bound once in the function to a statement, or to literal SQL at module level (here, or in
         the project module it is imported from), read as that statement."""
-        if not isinstance(node, ast.Name):
-            return node
+        if not isinstance(node, ast.Name) or self.tampered:
+            return node  # a file that rewrites names or objects: a name is not the value it was bound to
         func = self.migration.functions.get(function)
         local = bound_once(func).get(node.id) if func is not None else None
         if local is not None:

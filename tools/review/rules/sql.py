@@ -13,6 +13,7 @@ from collections.abc import Callable
 from alembic_mcp.tools.history.migration_ast import OpCall
 from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
 from alembic_mcp.tools.review.rules.astutil import callee, in_loop, src, text_call
+from alembic_mcp.tools.review.rules.effects import Module, bound_once, local_names, resolver, statement_reads
 from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
@@ -102,7 +103,7 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
             _uninspectable(state, op, f"SQL built with {arg.detail} in `{src(op.arg(0, 'sqltext'))[:40]}`", what)
         return  # otherwise reported by interpolated_sql()
     if arg.kind == "uninspectable":
-        if not _reads_only(state.statement_of(op)):
+        if not _reads_only(state, op):
             _uninspectable(state, op, arg.detail, what)
         return
     if arg.kind == "construct":
@@ -119,13 +120,14 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
             handler(state, op, statement, created)
 
 
-def _reads_only(node: ast.expr | None) -> bool:
-    """A ``select(...)`` construct (``sa.select(t)``, ``t.select()``, chained ``.where(...)``): reads only."""
-    while isinstance(node, ast.Call):
-        if callee(node) == "select":
-            return True
-        node = node.func.value if isinstance(node.func, ast.Attribute) else None
-    return False
+def _reads_only(state, op: OpCall) -> bool:
+    """A ``select(...)`` construct proven to only read (effects.statement_reads: known builders, pure
+    functions, no DML CTE, no raw SQL, no row locks)."""
+    func = state.migration.functions.get(op.function)
+    values = bound_once(func) if func is not None and not state.tampered else {}
+    local = local_names(func) if func is not None else set()
+    module = Module("", state.migration.path, state.migration.tree)
+    return statement_reads(state.statement_of(op), resolver(module, values, local))
 
 
 def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None:

@@ -60,7 +60,11 @@ def _reads_as(sql: str, dialect: str) -> bool | None:
         return None
     if len(trees) != 1 or not isinstance(trees[0], exp.Select | exp.Union | exp.Intersect | exp.Except):
         return False
-    for node in trees[0].walk():
+    return _only_reads(trees[0])
+
+
+def _only_reads(tree: exp.Expression) -> bool:
+    for node in tree.walk():
         if isinstance(node, (*WRITES, exp.Into, exp.Lock)):
             return False
         if isinstance(node, exp.Select) and (node.args.get("into") or node.args.get("locks")):
@@ -117,3 +121,28 @@ def _builder(call: ast.Call, parents: dict[int, ast.AST]) -> bool:
         return func.attr.lower() in READ_FUNCTIONS
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     return name in SELECT_BUILDERS
+
+
+def resyncs_sequence(sql: str) -> bool:
+    """``SELECT setval('seq', (SELECT coalesce(max(id), 1) FROM t))``: moves a sequence to the largest id in
+    use, the resync after a bulk import. Only that shape: ``setval('seq', 1)`` would make inserts collide."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+        return False
+    if len(trees) != 1 or not isinstance(trees[0], exp.Select) or len(trees[0].expressions) != 1:
+        return False
+    select = trees[0]
+    call = select.expressions[0]
+    if any(select.args.get(k) for k in ("from", "where", "with", "into", "locks", "joins")):
+        return False
+    if not (isinstance(call, exp.Anonymous) and str(call.name).lower() == "setval" and len(call.expressions) == 2):
+        return False
+    sequence, value = call.expressions
+    return (
+        isinstance(sequence, exp.Literal)
+        and sequence.is_string
+        and value.find(exp.Max) is not None
+        and isinstance(value, exp.Subquery | exp.Select | exp.Coalesce)
+        and _only_reads(value)
+    )
