@@ -87,7 +87,6 @@ TAMPERING = [
     "upgrade.__globals__['SQL'] = 'x'",
     "import sys\nsys.modules[__name__].SQL = 'x'",
     "from residency.more import *",
-    "def f():\n    global SQL\n    SQL = 'x'",
     "sa.text = lambda s: s",
     "del sa.text",
     "setattr(sa, 'text', None)",
@@ -97,6 +96,8 @@ FRESH = [
     "rows = {}\nrows['a'] = 1",
     "def f():\n    found = defaultdict(set)\n    found['a'] |= {1}",
     "class A:\n    def __init__(self, x):\n        self.x = x",
+    "def f(**options):\n    options['encoding'] = None",
+    "def f():\n    d: dict = {}\n    d['a'] = 1",
 ]
 
 

@@ -86,6 +86,7 @@ SELECT_BUILDERS = frozenset(
         *("between", "with_only_columns", "add_columns", "union", "union_all", "lateral", "over", "get"),
         *("Integer", "String", "Text", "Boolean", "DateTime", "Date", "BigInteger", "Numeric", "JSON", "Float"),
         *("nulls_first", "nulls_last", "any_", "all_", "collate", "as_scalar", "fetch", "unique"),
+        *("Table", "MetaData", "Column", "ForeignKey", "Enum", "Interval", "SmallInteger", "LargeBinary", "Uuid"),
     }
 )
 TRUSTED = "trusted"  # a name the resolver knows to be sqlalchemy (or a column of a read)

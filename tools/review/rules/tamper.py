@@ -3,8 +3,9 @@
 Reading a helper as pure, or a name as the literal it was bound to, holds only while nothing rebinds or
 mutates it behind the reader's back. A module is *tampering* when it writes an attribute or a subscript of
 anything but a fresh local container, deletes one, reaches namespaces or code objects (``globals``,
-``setattr``, ``exec``, ``sys.modules``, any ``__dunder__`` attribute), imports ``*`` or declares
-``global``/``nonlocal``. Such a module is judged as main judged everything: unread.
+``setattr``, ``exec``, ``sys.modules``, any ``__dunder__`` attribute) or imports ``*``. Such a module is
+judged as main judged everything: unread. A name a function declares ``global``/``nonlocal`` counts as bound
+twice (``bindings``), so it never resolves: only that name is lost, not the module.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ def tampering(tree: ast.AST) -> str | None:
 
 
 def _construct(node: ast.AST, scopes: dict[int, ast.AST]) -> str | None:
-    if isinstance(node, ast.Global | ast.Nonlocal):
-        return "global/nonlocal rebinding"
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return "a star import"
     if isinstance(node, ast.Import | ast.ImportFrom):
@@ -98,6 +97,9 @@ def _fresh(target: ast.expr, stmt: ast.AST, scopes: dict[int, ast.AST]) -> bool:
         and isinstance(target.value, ast.Name)
     ):
         return bindings(scope, root.id) == 1  # the parameter itself, never rebound
+    kwarg = scope.args.kwarg if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else None
+    if kwarg is not None and kwarg.arg == root.id and bindings(scope, root.id) == 1:
+        return True  # ``**kwargs``: a dict Python makes for each call
     values = [v for v in _assigned(scope, root.id)]
     return bindings(scope, root.id) == 1 and len(values) == 1 and _fresh_value(values[0])
 
@@ -118,6 +120,13 @@ def _assigned(scope: ast.AST, name: str) -> list[ast.expr]:
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
         and node.targets[0].id == name
+    ] + [
+        node.value
+        for node in _own_nodes(scope)
+        if isinstance(node, ast.AnnAssign)
+        and node.value is not None
+        and isinstance(node.target, ast.Name)
+        and node.target.id == name
     ]
 
 
