@@ -528,7 +528,7 @@ CASES = cases(
         "raw-sql-uninspectable",
         "op.execute(NATSORT)",
         header='NATSORT = "CREATE FUNCTION natsort(v text) RETURNS text '
-        'AS $$ SELECT lower(v) $$ LANGUAGE sql STABLE"\n',
+        'AS $$ SELECT lower(v) $$ LANGUAGE sql IMMUTABLE"\n',
         triggers=False,
     ),
     Case(  # ... unless it is bound again: what runs is the value built in upgrade()
