@@ -134,6 +134,7 @@ DRIVER_ATTRIBUTES = {
     *("connection", "cursor", "callproc", "raw_connection", "driver_connection", "dbapi_connection"),
     *("loaded_dbapi", "dbapi", "pool", "impl", "session", "engine", "url", "create", "drop", "invoke"),
     *("exec_driver_sql", "executemany", "executescript", "run_callable", "begin_twophase", "connect"),
+    *("event", "listen", "listens_for", "execution_options"),  # a listener may rewrite every later statement
 }
 PURE_BUILTINS = {n for n in dir(builtins) if not n.startswith("_")} - CODE_NAMES - {"getattr", "input"}
 # SQLAlchemy column operators: ``Model.column.like(...)`` builds an expression
@@ -418,7 +419,8 @@ class Judge:
         if target in ("alembic.op", "alembic.context"):
             return READS if attrs and attrs[0] in OP_READS else UNKNOWN
         if pure_module(target):
-            return UNKNOWN if any(a in ENGINE_ENTRY for a in [target.rsplit(".", 1)[-1], *attrs]) else PURE
+            named = [*target.split(".")[1:], *attrs]
+            return UNKNOWN if any(a in ENGINE_ENTRY or a in DRIVER_ATTRIBUTES for a in named) else PURE
         if self.depth >= MAX_DEPTH:
             return UNKNOWN
         module = self.sources.module(target)
