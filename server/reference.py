@@ -70,8 +70,9 @@ drop-table (with row counts), rename-table, unbatched-backfill, raw-sql-interpol
 raw-sql-uninspectable, missing-lock-timeout, offline-unsafe, empty-downgrade, downgrade-not-inverse,
 irreversible-downgrade, downgrade-loses-data; and code that would slip past the review: dynamic-op-call
 (getattr on op, aliases), dynamic-code (exec/eval, importlib, subprocess), own-connection
-(create_engine, connect(), os.environ), unread-statement (helpers the review cannot read, unless the
-rendered SQL covered them and no code branches on offline mode; each revision's coverage says which layers
+(create_engine, connect(), os.environ), unread-statement (helpers the review cannot show to be read-only: their
+source is read from the file, the project or its virtualenv; unless the rendered SQL covered them
+and no code branches on offline mode; each revision's coverage says which layers
 read which statement), module-level-code (code outside upgrade/downgrade). Raw SQL
 gets the same rules as operations. Tables created in the same migration are not flagged.
 On PostgreSQL targets the revision is also rendered offline and linted with squawk. With a reachable

@@ -166,6 +166,24 @@ def test_pg_unique_constraint_duplicates_and_null_counts(example_project, pg_url
 
 
 @pytest.mark.postgres
+def test_pg_unique_constraint_without_duplicates_is_a_warning(example_project, pg_url):
+    """Corpus (airflow 0047): "No duplicates today" left the finding an error; only a short lock is left."""
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, PEOPLE)
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.create_unique_constraint("uq_persons_email", "persons", ["email"])',
+        downgrade='op.drop_constraint("uq_persons_email", "persons", type_="unique")',
+        message="uniq email",
+    )
+    finding = rules(review(example_project, pg_url))["add-unique-constraint"]
+    assert finding.severity == "warning"
+    assert "No duplicates today" in finding.message and "3 rows" in finding.message
+
+
+@pytest.mark.postgres
 def test_pg_squawk_layer_and_include_sql(example_project, pg_url):
     upgrade_head(example_project, pg_url)
     write_revision(

@@ -91,6 +91,27 @@ def test_dialect_guarded_branches_are_reviewed_for_the_target_only():
     prefix = migration('if op.get_bind().dialect.name.startswith("mysql"):\n    op.execute(build_mysql())', "pass")
     assert pushing(prefix, "postgresql") == set()
     assert "raw-sql-uninspectable" in pushing(prefix, "mysql")
+    # corpus: superset 18532d70ab98, af30ca79208f: the dialect's class, not its name
+    by_class = migration(
+        "if isinstance(op.get_bind().dialect, MySQLDialect):\n    op.execute(build_mysql())\n"
+        "else:\n    op.execute(build_other())",
+        "pass",
+    )
+    lines = {
+        backend: {h.finding.line for h in hits(by_class, backend) if h.finding.rule == "raw-sql-uninspectable"}
+        for backend in ("mysql", "postgresql")
+    }
+    assert lines == {"mysql": {10}, "postgresql": {12}}
+    described = migration(  # corpus: dagster 004
+        'if "sqlite" in sa.inspect(op.get_bind()).dialect.dialect_description:\n'
+        '    op.execute("PRAGMA foreign_keys = ON;")\n'
+        "else:\n    op.execute(build_other())",
+        "pass",
+    )
+    assert [h.finding.line for h in hits(described, "postgresql") if h.finding.rule == "raw-sql-uninspectable"] == [12]
+    only_mysql = migration("if isinstance(op.get_bind().dialect, (MySQLDialect,)):\n    op.execute(build())", "pass")
+    assert pushing(only_mysql, "postgresql") == set()
+    assert "raw-sql-uninspectable" in pushing(only_mysql, "mysql")
 
 
 # ------------------------------------------------------------------ the skill's own patterns (issue 18 item 2)

@@ -6,7 +6,11 @@ per revision, findings by rule and severity); a whole-history `test-roundtrip` (
 PostgreSQL, with a fresh empty target database that this script creates and drops. Every call is bounded.
 
     python bench/corpus/run.py [--cache DIR] [--only NAME ...] [--pg postgresql://postgres@127.0.0.1:5432]
-                               [--roundtrip-timeout S] [--report FILE] [--summary FILE] [--skip-review]
+                               [--roundtrip-timeout S] [--report FILE] [--summary FILE]
+                               [--skip-review | --review-only]
+
+``--review-only`` runs the review alone (no check-heads timing, no rehearsal): the precision measurement;
+``--skip-review`` runs check-heads and the rehearsal only.
 
 Prints one table per history, then a summary table; writes the full JSON report (default <cache>/report.json)
 and a compact one without the per-finding lists (bench/corpus/results.json, committed).
@@ -260,7 +264,7 @@ def failures_of(report: dict) -> list[dict]:
     return [{**failure, "error": str(failure.get("error", ""))[:600]} for failure in kept]
 
 
-def run_history(entry: dict, cache: Path, server: str, timeouts: dict) -> dict | None:
+def run_history(entry: dict, cache: Path, server: str, timeouts: dict, review_only: bool = False) -> dict | None:
     project = cache / "projects" / entry["name"]
     record_file = project / "corpus.json"
     if not record_file.exists():
@@ -269,21 +273,25 @@ def run_history(entry: dict, cache: Path, server: str, timeouts: dict) -> dict |
     record = json.loads(record_file.read_text(encoding="utf-8"))
     env = project_env(entry, project)
     with TargetDatabase(server, entry["name"]) as target:
-        heads = heads_timing(project, env, target.url)
+        heads = None if review_only else heads_timing(project, env, target.url)
         if timeouts["review"] is None:
             review = {"seconds": 0.0, "rc": None, "error": "skipped (--skip-review)"}
         else:
             review = review_whole_history(project, env, target.url, timeouts["review"])
-        roundtrip = roundtrip_whole_history(project, env, target.url, timeouts["roundtrip"])
+        roundtrip = None if review_only else roundtrip_whole_history(project, env, target.url, timeouts["roundtrip"])
     return {**record, "check_heads": heads, "review": review, "roundtrip": roundtrip}
 
 
 def print_history(result: dict) -> None:
     heads, review, roundtrip = result["check_heads"], result["review"], result["roundtrip"]
     print(f"\n== {result['name']} ({result['dist']}=={result['version']}, env={result['env']})")
-    print(f"  revisions        {heads['revision_count']} (files {result['revision_files']}), heads {heads['heads']}")
-    print(f"  check-heads      {heads['check_heads_s']} s vs alembic heads {heads['alembic_heads_s']} s "
-          f"(x{heads['ratio']}), verdict {heads['verdict']}, findings {[f[0] for f in heads['findings']]}")  # fmt: skip
+    if heads is not None:
+        print(
+            f"  revisions        {heads['revision_count']} (files {result['revision_files']}), heads {heads['heads']}"
+        )
+        print(f"  check-heads      {heads['check_heads_s']} s vs alembic heads {heads['alembic_heads_s']} s "
+              f"(x{heads['ratio']}), verdict {heads['verdict']}, "
+              f"findings {[f[0] for f in heads['findings']]}")  # fmt: skip
     if "error" in review:
         print(f"  review           did not answer in {review['seconds']} s: {str(review['error'])[-300:]}")
     else:
@@ -291,6 +299,8 @@ def print_history(result: dict) -> None:
         print(f"                   by severity {review['by_severity']}; escalations {review['escalations_by_rule']}")
         for rule, count in list(review["by_rule"].items())[:12]:
             print(f"                   {count:>5}  {rule}")
+    if roundtrip is None:
+        return
     if "error" in roundtrip:
         print(f"  roundtrip        did not answer in {roundtrip['seconds']} s: {str(roundtrip['error'])[-300:]}")
     else:
@@ -305,9 +315,30 @@ def print_history(result: dict) -> None:
 def compact(result: dict) -> dict:
     """One history without the per-finding lists: counts, verdicts, timings, roundtrip calls and failures."""
     review = {key: value for key, value in result["review"].items() if key not in ("findings", "escalations")}
-    roundtrip = {key: value for key, value in result["roundtrip"].items() if key not in ("findings", "escalations")}
-    heads = {key: value for key, value in result["check_heads"].items() if key != "stderr_tail"}
+    roundtrip = {
+        key: value for key, value in (result["roundtrip"] or {}).items() if key not in ("findings", "escalations")
+    }
+    heads = {key: value for key, value in (result["check_heads"] or {}).items() if key != "stderr_tail"}
     return {**{key: result[key] for key in RECORD_KEYS}, "check_heads": heads, "review": review, "roundtrip": roundtrip}
+
+
+def review_table(results: list[dict]) -> str:
+    """The review alone: verdicts per revision, findings by severity, escalations and errors by rule."""
+    lines = [
+        "| history | revisions reviewed | verdicts (per revision) | errors/warnings/info | escalations | by rule |"
+    ]
+    lines.append("|" + "---|" * 6)
+    for result in results:
+        review = result["review"]
+        severity = review.get("by_severity", {})
+        counts = f"{severity.get('error', 0)}/{severity.get('warning', 0)}/{severity.get('info', 0)}"
+        rules = ", ".join(f"{rule} {count}" for rule, count in review.get("escalations_by_rule", {}).items())
+        lines.append(
+            f"| {result['name']} | {review.get('revisions_reviewed', '?')} | "
+            f"{review.get('verdicts', review.get('error', '')[:40])} | {counts} | "
+            f"{len(review.get('escalations', []))} | {rules} |"
+        )
+    return "\n".join(lines)
 
 
 def summary_table(results: list[dict]) -> str:
@@ -338,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="full JSON report (default: <cache>/report.json)")
     parser.add_argument("--summary", type=Path, default=HERE / "results.json", help="compact results (committed)")
     parser.add_argument("--skip-review", action="store_true", help="check-heads and roundtrip only (rehearsal work)")
+    parser.add_argument("--review-only", action="store_true", help="the review alone: no check-heads, no rehearsal")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows while it runs, also into a file
     timeouts = {"review": None if args.skip_review else args.review_timeout, "roundtrip": args.roundtrip_timeout}
@@ -345,11 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     for entry in load_manifest():
         if args.only and entry["name"] not in args.only:
             continue
-        result = run_history(entry, args.cache.expanduser(), args.pg, timeouts)
+        result = run_history(entry, args.cache.expanduser(), args.pg, timeouts, args.review_only)
         if result is not None:
             print_history(result)
             results.append(result)
-    print("\n" + summary_table(results))
+    print("\n" + (review_table(results) if args.review_only else summary_table(results)))
     report = args.report or args.cache.expanduser() / "report.json"
     report.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     args.summary.write_text(json.dumps([compact(result) for result in results], indent=1) + "\n", encoding="utf-8")

@@ -107,11 +107,44 @@ def _is_dialect_expr(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id.lower() in ("dialect", "dialect_name", "backend", "db_dialect")
 
 
+DIALECT_CLASSES = (("MySQL", "mysql"), ("MariaDB", "mysql"), ("PG", "postgresql"), ("SQLite", "sqlite"))
+
+
+def _dialect_class(test: ast.expr) -> frozenset[str] | None:
+    """``isinstance(bind.dialect, MySQLDialect)`` (or a tuple of dialect classes): the dialects it names."""
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"):
+        return None
+    if len(test.args) != 2 or not (isinstance(test.args[0], ast.Attribute) and test.args[0].attr == "dialect"):
+        return None
+    classes = test.args[1].elts if isinstance(test.args[1], ast.Tuple) else [test.args[1]]
+    names = [c.id if isinstance(c, ast.Name) else c.attr if isinstance(c, ast.Attribute) else "" for c in classes]
+    found = [next((d for prefix, d in DIALECT_CLASSES if n.startswith(prefix)), None) for n in names]
+    return frozenset(d for d in found if d) if found and all(found) else None
+
+
+def _dialect_named_in(test: ast.expr) -> tuple[frozenset[str], bool] | None:
+    """``"sqlite" in inspector.dialect.dialect_description`` / ``"mysql" not in bind.dialect.name``."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In | ast.NotIn)):
+        return None
+    described = test.comparators[0]
+    if not (isinstance(described, ast.Attribute) and described.attr in ("name", "dialect_description")):
+        return None
+    if not (isinstance(described.value, ast.Attribute) and described.value.attr == "dialect"):
+        return None
+    names = _dialect_names(test.left)
+    return (names, isinstance(test.ops[0], ast.NotIn)) if names else None
+
+
 def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
     """(dialects, negated) of an if-test comparing the dialect's name, or None."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         inner = dialect_guard(test.operand)
         return (inner[0], not inner[1]) if inner else None
+    if (classes := _dialect_class(test)) is not None:
+        return classes, False
+    if (named := _dialect_named_in(test)) is not None:
+        return named
+
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
         names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value) else None
         return (names, False) if names else None  # dialect.name.startswith("mysql")

@@ -354,7 +354,15 @@ def _duplicates(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool
     groups, dup_rows = answer.values[0][0]
     sample = [_plain(list(r[:-1]) if len(r) > 2 else r[0]) for r in answer.values[1]]
     if not groups:
-        _note(hit, "No duplicates today.")
+        rows = answer.rows
+        small = rows is not None and rows <= large_rows
+        _note(
+            hit,
+            f"No duplicates today; the build still holds ACCESS EXCLUSIVE while it reads {rows or 0:,} rows"
+            + ("." if small else " (more than large_migration_rows): the table is blocked for the whole build."),
+        )
+        if small and hit.finding.severity == "error":  # only a short lock is left: a warning
+            hit.finding.severity = "warning"
         return not hit.data.get("informational")
     hit.finding.severity = "error"
     _note(

@@ -42,8 +42,10 @@ from alembic_mcp.tools.review.result import (
 from alembic_mcp.tools.review.rules import Definitions, FileReview, Hit
 from alembic_mcp.tools.review.rules import review_source as lint_file
 from alembic_mcp.tools.review.rules.astutil import name_value
+from alembic_mcp.tools.review.rules.effects import Sources, site_packages
 from alembic_mcp.tools.review.squawk import merge, run_squawk
 from alembic_mcp.tools.review.suppressions import escalation_evidence
+from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.protocol import RenderSqlArgs, WorkerReply
 from alembic_mcp.tools.worker.reply_cache import cached_worker_reply
 from alembic_mcp.tools.worker.runner import WorkerFailed
@@ -119,13 +121,25 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
 def _lint(review: Review) -> None:
     created: set[str] = set()
     env_lock_timeout = env_sets_lock_timeout(review.project)
+    sources = helper_sources(review.project)
     for rev, file, downs, _ in review.targets:
         definitions = Definitions(lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs))
         migration = review.parsed[rev]
         relative = review.project.relative(file)
-        review.files[rev] = lint_file(migration, relative, review.backend, definitions, env_lock_timeout)
+        review.files[rev] = lint_file(migration, relative, review.backend, definitions, env_lock_timeout, sources)
         review.created_before[rev] = set(created)
         created |= {op.table for op in migration.ops_in("upgrade") if op.name == "create_table" and op.table}
+
+
+def helper_sources(project: Project) -> Sources:
+    """Where a migration's helpers are read from: the project (and its migrations folder), then the
+    project's virtualenv, as its interpreter would import them. No code is imported."""
+    try:
+        python: str | None = find_worker_python(project.root, project.settings.worker_python).path
+    except WorkerPythonNotFound:
+        python = None  # the render reports a bad setting; the helpers are then read from the project alone
+    roots = [project.root, project.script_location, *(site_packages(python) if python else [])]
+    return Sources(tuple(dict.fromkeys(roots)))
 
 
 async def _lint_then_facts(review: Review) -> None:

@@ -18,6 +18,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from alembic_mcp.tools.review import reads
+
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 ArgKind = Literal["literal", "interpolated", "construct", "uninspectable"]
@@ -114,7 +116,7 @@ def _stringy(node: ast.expr) -> bool:
     return False
 
 
-def _text_argument(node: ast.expr) -> ast.expr | None:
+def text_argument(node: ast.expr) -> ast.expr | None:
     """``sa.text(X)`` / ``text(X)`` (optionally ``.bindparams(...)``/``.columns(...)``) -> X."""
     while (
         isinstance(node, ast.Call)
@@ -176,7 +178,7 @@ def analyse_execute_arg(node: ast.expr | None, backend: str | None = None) -> Ex
     """Classify the first argument of ``op.execute``."""
     if node is None:
         return ExecuteArg(kind="uninspectable", detail="op.execute() without an argument")
-    inner = _text_argument(node)
+    inner = text_argument(node)
     candidate = inner if inner is not None else node
     how = is_interpolated(candidate)
     folded = folded_literal(candidate) if how else None
@@ -254,9 +256,29 @@ def _textual(stripped: str) -> SqlStatement | None:
     return _hidden_or_cascading(stripped)
 
 
+_PLAIN_SQL_FUNCTION = re.compile(
+    r"""(?isx)^\s*create\s+function\s+(?:"?(\w+)"?\.)?"?(\w+)"?\s*\(   # plain CREATE FUNCTION [schema.]name(
+    [^()]*\)\s*returns\s+[\w\s\[\]."]+?                           # (args) RETURNS type
+    \s+as\s+\$(\w*)\$(.*?)\$\3\$                                   # AS $tag$ body $tag$
+    \s+language\s+sql\s+immutable(?:\s+strict)?(?:\s+parallel\s+safe)?\s*;?\s*$""",
+)
+
+
+def _read_only_function(stripped: str) -> bool:
+    """A new SQL function that can change nothing, when called or by being defined: plain CREATE FUNCTION (OR
+    REPLACE may swap an authorisation, RLS or trigger function), LANGUAGE sql IMMUTABLE and nothing else (no
+    SECURITY DEFINER), a name no pure builtin has, and a body that is one proven read (reads.py)."""
+    m = _PLAIN_SQL_FUNCTION.match(stripped)
+    if m is None or m.group(2).lower() in reads.READ_FUNCTIONS:
+        return False
+    return reads.sql_reads(m.group(4).strip().rstrip(";"))
+
+
 def _hidden_or_cascading(stripped: str) -> SqlStatement | None:
     """Statements whose effect the text does not show: code the database runs (DO, functions, rules,
     PREPARE/EXECUTE, CALL, COPY ... PROGRAM) and drops that cascade to objects nobody named."""
+    if _read_only_function(stripped):
+        return SqlStatement(stripped, "create_function")
     if m := _DYNAMIC.match(stripped):
         what = next(g for g in m.groups() if g)
         return SqlStatement(stripped, "dynamic", detail=f"{' '.join(what.upper().split())} (code run by the database)")
@@ -317,6 +339,9 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
         return SqlStatement(stripped, "delete", table=_table_of(parsed), batched=batched, where=where)
     if isinstance(parsed, exp.Insert):
         return SqlStatement(stripped, "insert", table=_table_of(parsed))
+    if isinstance(parsed, exp.Select) and not reads.sql_reads(stripped) and not reads.resyncs_sequence(stripped):
+        # a function may write (setval, a user's purge()); SELECT ... INTO / FOR UPDATE; a data-changing CTE
+        return SqlStatement(stripped, "dynamic", detail="a SELECT not proven to only read (a function it calls)")
     return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
 
 

@@ -117,6 +117,17 @@ def type_label(node: ast.expr | None) -> str:
     return src(node) if node is not None else "<type>"
 
 
+def shown(node: ast.expr | None, unnamed: str = "(unnamed)") -> str:
+    """A name for a message: the literal, the expression that computes it (`table_name`), or ``unnamed``
+    when it is None (a naming convention names it): never the word None."""
+    value = name_value(node)
+    if value is not None:
+        return value
+    if node is None or is_none(node):
+        return unnamed
+    return f"`{src(node)[:60]}`"
+
+
 def q(value: str | None) -> str:
     return repr(value) if value is not None else "None"
 

@@ -16,6 +16,7 @@ from alembic_mcp.tools.review.rules.astutil import (
     list_of_str,
     name_value,
     q,
+    shown,
     src,
     truthy,
 )
@@ -223,14 +224,22 @@ def unnamed(
 
 
 def unique_hit(state, op: OpCall, table: str | None, columns: list[str], what: str) -> None:
+    # a column added (nullable) by this revision is all NULL, and NULLs are distinct: no duplicates can exist
+    # (indico da06d8f50342: unique (app_user_link_id, scopes) right after adding app_user_link_id)
+    new_columns = any((table, c) in state.new_nullable_columns for c in columns)
     state.emit(
         ADD_UNIQUE_CONSTRAINT,
         op,
-        f"{what} adds a unique constraint on existing table {table} ({', '.join(columns)}).",
+        f"{what} adds a unique constraint on existing table {table} ({', '.join(columns)})"
+        + (
+            ": the columns are new in this revision (all NULL), so no duplicates; the build still locks it."
+            if new_columns
+            else "."
+        ),
         _fix_unique(table, columns),
-        severity="error" if state.pg else "warning",
+        severity="error" if state.pg and not new_columns else "warning",
         column=", ".join(columns) or None,
-        fact=DuplicatesFact(table, tuple(columns)),
+        fact=None if new_columns else DuplicatesFact(table, tuple(columns)),
     )
 
 
@@ -247,7 +256,8 @@ def fk_hit(
     state.emit(
         FK_NOT_VALID_MISSING,
         op,
-        f"Foreign key {table}({', '.join(local)}) -> {ref_table}({', '.join(remote)}) is validated while it is "
+        f"Foreign key {_fk_end(op, table, 1, 'source_table')}({', '.join(local)}) -> "
+        f"{_fk_end(op, ref_table, 2, 'referent_table')}({', '.join(remote)}) is validated while it is "
         "added" + (" (the column is new and empty, so the scan finds nothing)." if new_columns else "."),
         fix,
         severity="warning" if new_columns else "error",
@@ -256,6 +266,13 @@ def fk_hit(
         column=", ".join(local) or None,
         fact=OrphansFact(table, tuple(local), ref_table, tuple(remote)),
     )
+
+
+def _fk_end(op: OpCall, table: str | None, position: int, keyword: str) -> str:
+    """A table of a foreign key for a message: its name, or the expression naming it (a loop variable)."""
+    if table is not None:
+        return table
+    return shown(op.arg(position, keyword), "(unknown table)") if op.name == "create_foreign_key" else "(unknown table)"
 
 
 def _fk_index(state, op: OpCall, local: list[str], ref_table: str | None) -> None:
@@ -534,6 +551,11 @@ NOTES = (
 )
 
 CASES = cases(
+    Case(  # corpus: mlflow 5b0e9adcef9c: tables named by a loop variable, never "None(request_id)"
+        "fk-not-valid-missing",
+        'for table in ("assignments",):\n    op.create_foreign_key("fk_x", table, "persons", ["person_id"], ["id"])',
+        message_contains=("Foreign key `table`(person_id) -> persons(id)",),
+    ),
     Case(
         "fk-not-valid-missing",
         'op.create_foreign_key("fk_a_p", "assignments", "persons", ["person_id"], ["id"])',
@@ -559,6 +581,14 @@ CASES = cases(
         'op.drop_constraint("uq_persons_name", "persons", type_="unique")',
         severity="error",
         fix_contains=("unique=True", "USING INDEX"),
+    ),
+    Case(  # corpus: airflow 0047: a column added in the same revision holds only NULLs
+        "add-unique-constraint",
+        'op.add_column("persons", sa.Column("badge", sa.String(20), nullable=True))\n'
+        'op.create_unique_constraint("uq_persons_badge", "persons", ["badge"])',
+        'op.drop_constraint("uq_persons_badge", "persons", type_="unique")\nop.drop_column("persons", "badge")',
+        severity="warning",
+        message_contains=("no duplicates",),
     ),
     Case(
         "add-unique-constraint",

@@ -12,8 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
+from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
+from alembic_mcp.tools.review.rules import dynamic
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
+from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Module, Sources, local_names
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CONSTRAINT_OPS = {
@@ -257,15 +259,45 @@ def _undone_create_index(state, op: OpCall) -> bool:
 
 def _undone_constraint(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "constraint_name"))
-    position = {"create_foreign_key": (3, "local_cols"), "create_unique_constraint": (2, "columns")}.get(op.name)
+    position = {
+        "create_foreign_key": (3, "local_cols"),
+        "create_unique_constraint": (2, "columns"),
+        "create_primary_key": (2, "columns"),  # airflow 0093: the key goes with the column downgrade drops
+    }.get(op.name)
     columns = set(list_of_str(op.arg(*position))) if position else set()
     return (
         op.table in _dropped_tables(state)
         or bool(columns & _dropped_columns(state, op.table))
         or name is None
         or _down(state, "drop_constraint", args={(0, "constraint_name"): name})
+        or _dropped_by_convention(state, op.table, name)
         or _raw(state, "drop constraint")
     )
+
+
+def _dropped_by_convention(state, table: str | None, name: str) -> bool:
+    """downgrade() drops ``ck_<table>_<name>`` (or the like) on the same table: the name a naming convention
+    with ``%(table_name)s`` and ``%(constraint_name)s`` gave the constraint (corpus: indico's
+    ``create_check_constraint("valid_title", ...)`` is ``ck_contributions_valid_title``)."""
+    if not table:
+        return False
+    for d in state.down:
+        dropped = name_value(d.arg(0, "constraint_name")) if d.name == "drop_constraint" else None
+        if d.table == table and dropped and dropped != name and dropped.endswith("_" + name) and table in dropped:
+            return True
+    return False
+
+
+def _recreated_unnamed(state, op: OpCall, name: str) -> bool:
+    """downgrade() re-creates an index on the same table with ``create_index(None, ...)`` over columns the
+    dropped index's name spells: the naming convention gives it back the name (``ix_<table>_<column>``)."""
+    for d in state.down:
+        if d.name != "create_index" or d.table != op.table or name_value(d.arg(0, "index_name")) is not None:
+            continue
+        columns = list_of_str(d.arg(2, "columns"))
+        if columns and op.table and op.table in name and all(column in name for column in columns):
+            return True
+    return False
 
 
 def _undone_drop_column(state, op: OpCall) -> bool:
@@ -277,7 +309,12 @@ def _undone_drop_column(state, op: OpCall) -> bool:
 
 def _undone_drop_index(state, op: OpCall) -> bool:
     name = name_value(op.arg(0, "index_name"))
-    return name is None or _down(state, "create_index", args={(0, "index_name"): name}) or _raw(state, "create")
+    return (
+        name is None
+        or _down(state, "create_index", args={(0, "index_name"): name})
+        or _recreated_unnamed(state, op, name)
+        or _raw(state, "create")
+    )
 
 
 def _undone_alter_column(state, op: OpCall) -> bool:
@@ -331,10 +368,15 @@ def downgrade_checks(state) -> None:
     if up_changes and all(_data_only(state, op) for op in up_changes) and not _raises_in_downgrade(state):
         return  # a backfill or setval(): nothing in the schema for downgrade() to undo
     down_func = state.migration.functions.get("downgrade")
-    raises = [n for n in ast.walk(down_func) if isinstance(n, ast.Raise)] if down_func else []
-    if raises:
-        _irreversible(state, raises[0])
-    elif down_func is None or not has_statements(down_func):
+    raises = _raises(down_func, _guard_writes(state, down_func))
+    always = [node for node, guard in raises if guard is None]
+    if always or (raises and not state.down):  # a guarded raise in a downgrade that undoes nothing
+        _irreversible(state, always[0] if always else raises[0][0])
+        return
+    for node, guard in raises:
+        if guard is not None:
+            _guarded_raise(state, node, guard)
+    if down_func is None or not has_statements(down_func):
         _empty(state, down_func, up_changes)
     else:
         _not_inverse(state, up_changes)
@@ -390,6 +432,76 @@ def _leading_text(node: ast.expr | None) -> str:
 def _raises_in_downgrade(state) -> bool:
     down_func = state.migration.functions.get("downgrade")
     return down_func is not None and any(isinstance(n, ast.Raise) for n in ast.walk(down_func))
+
+
+def _raises(func: ast.FunctionDef | None, writes=lambda test: False) -> list[tuple[ast.Raise, ast.expr | None]]:
+    """Each ``raise`` of downgrade() with the if-test guarding it (None: it runs whenever the line is reached).
+
+    Raises in an ``except`` handler or a nested function are not the downgrade refusing. A test that reads
+    nothing (a constant, ``op.get_bind()``) guards nothing; one that may write (``execute("DELETE ...")``) is not
+    a guard but a statement: the raise is judged as if unguarded."""
+    out: list[tuple[ast.Raise, ast.expr | None]] = []
+
+    def visit(body: list[ast.stmt], guard: ast.expr | None) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.Raise):
+                out.append((stmt, guard))
+            elif isinstance(stmt, ast.If):
+                test = None if _guards_nothing(stmt.test) or writes(stmt.test) else stmt.test
+                visit(stmt.body, guard or test)
+                visit(stmt.orelse, guard or (test and ast.UnaryOp(op=ast.Not(), operand=test)))
+            elif isinstance(stmt, ast.For | ast.While):
+                visit(stmt.body, guard or (stmt.iter if isinstance(stmt, ast.For) else stmt.test))
+                visit(stmt.orelse, guard)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                visit(stmt.body, guard)
+            elif isinstance(stmt, ast.Try):
+                visit(stmt.body + stmt.orelse + stmt.finalbody, guard)
+
+    visit(func.body if func is not None else [], None)
+    return out
+
+
+def _guards_nothing(test: ast.expr) -> bool:
+    """A test that does not depend on the database's rows or the mode: a constant expression (``True``,
+    ``len("x")``), ``op.get_bind()``, the dialect's name (the same on every run against the target)."""
+    if isinstance(test, ast.Constant) or dialect_guard(test) is not None:
+        return True
+    names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
+    return names <= {"op"} | PURE_BUILTINS and not _offline_guard(test)
+
+
+def _guard_writes(state, func: ast.FunctionDef | None):
+    """A predicate: the if-test calls something effects.Judge cannot show to only compute or read."""
+    judge = Judge(state.sources or Sources(), Module("", state.migration.path, state.migration.tree))
+    local = local_names(func) if func is not None else set()
+
+    def writes(test: ast.expr) -> bool:
+        return any(isinstance(n, ast.Call) and judge.call(n, local) == UNKNOWN for n in ast.walk(test))
+
+    return writes
+
+
+def _offline_guard(test: ast.expr) -> bool:
+    """``if context.is_offline_mode():`` / ``if op.get_context().as_sql:``: true only for ``--sql``."""
+    return isinstance(test, ast.Call | ast.Attribute) and src(test).endswith(("is_offline_mode()", ".as_sql"))
+
+
+def _guarded_raise(state, node: ast.Raise, guard: ast.expr) -> None:
+    """A downgrade that refuses only when a condition holds (offline mode, rows it cannot merge): the
+    rollback works otherwise; said, not escalated. The rest of downgrade() is still judged."""
+    message = _raise_message(node)
+    offline = _offline_guard(guard)
+    state.emit(
+        IRREVERSIBLE_DOWNGRADE,
+        None,
+        f"downgrade() raises only when `{src(guard)[:100]}`"
+        + (f": {message[:200]}" if message else "")
+        + ("; it runs online (`alembic downgrade`), not with --sql." if offline else "; otherwise it runs."),
+        "Check the condition before relying on the rollback; nothing to change if it is intended.",
+        severity="info" if offline else "warning",
+        line=node.lineno,
+    )
 
 
 def _irreversible(state, node: ast.Raise) -> None:
@@ -456,6 +568,9 @@ def _transient(state, op: OpCall) -> bool:
 
 
 def _not_inverse(state, up_changes: list[OpCall]) -> None:
+    # downgrade() calls a helper the review does not read (``with _with_batch(t) as b: b.drop_column(...)``):
+    # it may be what undoes the operation, so the review says it cannot tell instead of calling it missing
+    helper = next((s for s in dynamic.statements(state) if s.function == "downgrade" and not s.read), None)
     for op in up_changes:
         if _transient(state, op):
             continue
@@ -466,8 +581,14 @@ def _not_inverse(state, up_changes: list[OpCall]) -> None:
         state.emit(
             DOWNGRADE_NOT_INVERSE,
             None,
-            f"downgrade() does not undo upgrade's {op.name} at line {op.line}.",
+            f"downgrade() does not undo upgrade's {op.name} at line {op.line}"
+            + (
+                f", unless {helper.unread_call}() (downgrade line {helper.line}), which the review does not read, does."
+                if helper
+                else "."
+            ),
             DOWNGRADE_NOT_INVERSE.fix(missing),
+            severity="warning" if helper else None,
             table=op.table,
             line=op.line,
         )
@@ -645,6 +766,87 @@ CASES = cases(
         "irreversible-downgrade",
         'op.add_column("persons", sa.Column("nick", sa.Text()))',
         'raise NotImplementedError("irreversible: approved")',
+        escalation="unclear-rollback",
+    ),
+    Case(  # corpus: mlflow 1b5f0d9ad7c1: the batch comes from the file's own helper, which the review does not read
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'with _with_batch("persons") as batch_op:\n    batch_op.drop_column("nick")',
+        header="def _with_batch(table):\n    return op.batch_alter_table(table)\n\n\n",
+        severity="warning",
+        message_contains=("unless _with_batch()",),
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.add_column("persons", sa.Column("uid", sa.Integer(), nullable=True))\n'
+        'op.create_primary_key("pk_persons_uid", "persons", ["uid"])',
+        'op.drop_column("persons", "uid")',
+        triggers=False,
+    ),
+    # Names a naming convention gives (corpus: indico 79e770865675, 27c45c384d65)
+    Case(
+        "downgrade-not-inverse",
+        'op.create_check_constraint("valid_name", "persons", "name != \'\'")',
+        'op.drop_constraint("ck_persons_valid_name", "persons")',
+        triggers=False,
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.create_check_constraint("valid_name", "persons", "name != \'\'")',
+        'op.drop_constraint("ck_assignments_valid_name", "assignments")',
+        table="persons",
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.drop_index("ix_persons_email", table_name="persons")',
+        'op.create_index(None, "persons", ["email"], unique=True)',
+        triggers=False,
+    ),
+    Case(
+        "downgrade-not-inverse",
+        'op.drop_index("ix_persons_email", table_name="persons")',
+        'op.create_index(None, "persons", ["name"])',
+        table="persons",
+    ),
+    # A raise that guards the rollback is not an irreversible downgrade (corpus: indico 933665578547, mlflow
+    # 1b5f0d9ad7c1); one that always fires is, however it is dressed.
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        "if context.is_offline_mode():\n    raise Exception('This downgrade is only possible in online mode')\n"
+        'op.drop_column("persons", "nick")',
+        header="from alembic import context\n",
+        severity="info",
+        escalation=None,
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        "n = op.get_bind().execute(sa.text('SELECT count(*) FROM persons WHERE nick IS NOT NULL')).scalar()\n"
+        "if n:\n    raise RuntimeError('Downgrade aborted: nicks would be lost')\n"
+        'op.drop_column("persons", "nick")',
+        severity="warning",
+        escalation=None,
+        message_contains=("raises only when `n`",),
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'if op.get_bind():\n    raise NotImplementedError(\'no way back\')\nop.drop_column("persons", "nick")',
+        severity="error",
+        escalation="unclear-rollback",
+    ),
+    Case(
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        'if True:\n    raise NotImplementedError(\'no way back\')\nop.drop_column("persons", "nick")',
+        escalation="unclear-rollback",
+    ),
+    Case(  # the guard is the only statement: nothing is undone when it does not fire
+        "irreversible-downgrade",
+        'op.add_column("persons", sa.Column("nick", sa.Text()))',
+        "if context.is_offline_mode():\n    raise Exception('online only')",
+        header="from alembic import context\n",
         escalation="unclear-rollback",
     ),
     Case(

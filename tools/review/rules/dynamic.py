@@ -14,6 +14,7 @@ import builtins
 from dataclasses import dataclass
 
 from alembic_mcp.tools.review.rules.astutil import callee, src
+from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}
@@ -22,7 +23,8 @@ OS_PROCESS = ("system", "popen", "exec", "spawn", "fork", "posix_spawn", "startf
 DRIVER_MODULES = {"psycopg", "psycopg2", "asyncpg", "pymysql", "MySQLdb", "mysql", "sqlite3", "aiosqlite", "pyodbc"}
 ENGINE_CALLS = {"create_engine", "create_async_engine", "engine_from_config", "create_mock_engine", "connect"}
 URL_OPTIONS = {"get_main_option", "get_section_option", "get_section"}
-URL_ATTRIBUTES = {"url", "engine"}  # what a bind hands out to build another connection
+# what a bind hands out to build another connection (the driver module's connect() too)
+URL_ATTRIBUTES = {"url", "engine", "loaded_dbapi", "dbapi", "raw_connection", "driver_connection"}
 OFFLINE_MODE = {"as_sql", "is_offline_mode"}
 SAFE_MODULES = ("sqlalchemy", "sqlmodel", "typing", "datetime", "decimal", "uuid", "enum", "json", "re")
 SAFE_ALEMBIC = ("alembic.op", "alembic.context")
@@ -82,9 +84,11 @@ OWN_CONNECTION = rule(
 UNREAD_STATEMENT = rule(
     "unread-statement",
     "error",
-    "a statement calls code the reviewer does not read (a helper function, another module)",
-    "The review reads the migration's own statements; a helper or another module may run anything, and no "
-    "review layer saw it unless the rendered SQL covered it.",
+    "a statement calls code the reviewer cannot show to be read-only (a helper that writes, or not on disk)",
+    "The review reads a helper's source where it is on disk (this file, the project, its virtualenv) and "
+    "passes the calls that only compute or read; one that may write (op, execute, an ORM session, another "
+    "connection) or cannot be read may run anything, and no review layer saw it unless the rendered SQL "
+    "covered it.",
     _fix_unread,
     escalations=("uninspectable-sql",),
 )
@@ -149,6 +153,7 @@ class _Scan:
         self.ops = {n for n, m in self.imports.items() if m in ("alembic.op",)} | {"op"}
         self.functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
         self.functions -= {"upgrade", "downgrade"}
+        self.module_values = _module_values(tree)
         self.batch = {
             item.optional_vars.id
             for node in ast.walk(tree)
@@ -157,6 +162,34 @@ class _Scan:
             if isinstance(item.optional_vars, ast.Name) and "batch_alter_table" in src(item.context_expr)
         }
         self.called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        # ``bind.engine.name`` / ``bind.engine.dialect``: which database it is, no way to another connection
+        # ``for url in urls: url.url``: an attribute of the rows a loop walks (superset a99f2f7c195a), not a bind's
+        loop_targets = {
+            n.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.For | ast.comprehension)
+            for n in ast.walk(node.target)
+            if isinstance(n, ast.Name)
+        }
+        self.row_attributes = {
+            id(n)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and n.attr == "url"
+            and isinstance(n.value, ast.Name)
+            and n.value.id in loop_targets
+        }
+        # only the whole chain ``.engine.name`` / ``.engine.dialect.name``: ``.engine.dialect`` alone hands out
+        # the dialect, whose loaded_dbapi connects anywhere
+        self.dialect_reads = {
+            id(engine)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and n.attr == "name"
+            for engine in _engine_of_name(n)
+        }
+        # Calls into helpers are read where their source is on disk: those shown not to write are read.
+        sources = getattr(state, "sources", None) or Sources()
+        self.judge = Judge(sources, Module("", state.migration.path, tree))
         # Values an operation receives (types, defaults, columns): read as the operation's arguments.
         self.op_arguments = {
             id(node)
@@ -164,6 +197,14 @@ class _Scan:
             for arg in [*op.node.args, *(k.value for k in op.node.keywords)]
             for node in ast.walk(arg)
         }
+
+
+def _engine_of_name(node: ast.Attribute) -> list[ast.Attribute]:
+    """The ``.engine`` node of ``X.engine.name`` or ``X.engine.dialect.name``."""
+    inner = node.value
+    if isinstance(inner, ast.Attribute) and inner.attr == "dialect":
+        inner = inner.value
+    return [inner] if isinstance(inner, ast.Attribute) and inner.attr == "engine" else []
 
 
 def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
@@ -180,6 +221,9 @@ def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
         used = node.id in scan.ops | scan.batch and isinstance(node.ctx, ast.Load)
         if used and id(node) not in direct:
             out.append((node.lineno, f"`{node.id}` is used as a value"))
+    for node in ast.walk(tree):  # op.get_context().impl: alembic's own executor, every operation unseen
+        if isinstance(node, ast.Attribute) and node.attr == "impl" and _dotted(_root(node)) in scan.ops | {"context"}:
+            out.append((node.lineno, f"`{src(node)[:60]}` reaches the migration's executor"))
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and callee(node) in ("getattr", "setattr", "__getattribute__")):
             continue
@@ -246,7 +290,12 @@ def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
         if engine := next((n for n in names if n in ENGINE_CALLS), None):
             return f"imports {engine}"
         return None
-    if isinstance(node, ast.Attribute) and node.attr in URL_ATTRIBUTES and not _module_path(scan, node):
+    if (
+        isinstance(node, ast.Attribute)
+        and node.attr in URL_ATTRIBUTES
+        and not _module_path(scan, node)
+        and id(node) not in scan.dialect_reads | scan.row_attributes
+    ):
         return f"reads `{src(node)[:80]}`, from which another connection can be built"
     if isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ", "os.getenv", "os.environb"):
         return f"reads {_dotted(node)}"
@@ -295,9 +344,21 @@ def _module_code(scan: _Scan, known: set[str], body: list[ast.stmt]) -> list[tup
                 out.append((stmt.lineno, f"a decorator replaces {stmt.name}() with code the review does not read"))
         elif isinstance(stmt, ast.Assign | ast.AnnAssign):
             out.extend(_import_time_code(scan, known, [stmt]))
+        elif _pure_expression(scan, known, stmt):
+            continue  # ``_logger.setLevel(logging.INFO)``: a call shown to touch no database
         else:
             out.append((stmt.lineno, f"`{src(stmt).splitlines()[0][:60]}` runs when the module is imported"))
     return out
+
+
+def _pure_expression(scan: _Scan, known: set[str], stmt: ast.stmt) -> bool:
+    """A module-level call statement that uses no op/context and that effects.Judge reads as pure."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    if _import_time_code(scan, known, [stmt]):
+        return False
+    calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+    return all(scan.judge.call(n) == PURE for n in calls)
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -305,12 +366,21 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def _type_checking_imports(stmt: ast.stmt) -> bool:
-    """``if TYPE_CHECKING:`` holding only imports."""
+    """``if TYPE_CHECKING:`` holding only imports and type aliases (airflow 0101: ``ErrorDict = dict[...]``):
+    the block never runs; an alias holds no call."""
     return (
         isinstance(stmt, ast.If)
         and src(stmt.test).endswith("TYPE_CHECKING")
-        and all(isinstance(s, ast.Import | ast.ImportFrom) for s in stmt.body + stmt.orelse)
+        and not stmt.orelse
+        and all(_import_or_alias(s) for s in stmt.body)
     )
+
+
+def _import_or_alias(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return True
+    value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+    return value is not None and not any(isinstance(n, ast.Call) for n in ast.walk(value))
 
 
 def _import_time_code(scan: _Scan, known: set[str], nodes: list) -> list[tuple[int, str]]:
@@ -362,8 +432,9 @@ def _module_values(tree: ast.Module) -> set[str]:
     }
 
 
-def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt) -> str | None:
-    """The first call in ``statement`` whose code the reviewer does not read, or None."""
+def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: frozenset[str] = frozenset()) -> str | None:
+    """The first call in ``statement`` whose code the reviewer does not read, or None. ``local``: the names
+    the enclosing function binds (they shadow module-level values)."""
     for node in ast.walk(statement):
         if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
             continue
@@ -373,11 +444,19 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt) -> str | No
         name = root.id
         module = scan.imports.get(name)
         safe_module = module is not None and (module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC)
-        if name in scan.functions or (module is not None and not safe_module):
-            return src(node.func)
-        if module is None and name not in known and name not in SAFE_BUILTINS:
+        unread = name in scan.functions or (module is not None and not safe_module)
+        unread = unread or (module is None and name not in known and name not in SAFE_BUILTINS)
+        # an object made at module level (``writer = Writer()``; ``Base.metadata.create_all``): its methods
+        # are the judge's to read, not trusted like a local value
+        unread = unread or (name in scan.module_values and name not in local)
+        if unread and not _shown_not_to_write(scan, node):
             return src(node.func)
     return None
+
+
+def _shown_not_to_write(scan: _Scan, node: ast.Call) -> bool:
+    """The helper's source was read and it only computes or reads (effects.Judge)."""
+    return scan.judge.call(node) in (PURE, READS)
 
 
 def statements(state) -> list[Statement]:
@@ -391,13 +470,28 @@ def statements(state) -> list[Statement]:
         func = state.migration.functions.get(fname)
         if func is None:
             continue
-        known = module_names | _locals(func) | scan.batch
-        out.extend(_statement(scan, known, fname, stmt, offline_file) for stmt in func.body)
+        local = frozenset(_locals(func) | scan.batch)
+        known = module_names | local
+        out.extend(_statement(scan, known, local, fname, stmt, offline_file) for stmt in func.body)
     return out
 
 
-def _statement(scan: _Scan, known: set[str], fname: str, stmt: ast.stmt, offline_file: bool) -> Statement:
-    unknown = _unknown_call(scan, known, stmt)
+SESSION_FACTORIES = {"Session", "sessionmaker", "scoped_session"}
+
+
+def _opens_session(scan: _Scan, stmt: ast.stmt) -> str | None:
+    """``orm.Session(bind=...)``: the rows an ORM session flushes (add, attribute changes, query().delete())
+    are SQL no review layer reads, wherever the session class comes from."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and id(node) not in scan.op_arguments and callee(node) in SESSION_FACTORIES:
+            return src(node.func)
+    return None
+
+
+def _statement(
+    scan: _Scan, known: set[str], local: frozenset[str], fname: str, stmt: ast.stmt, offline_file: bool
+) -> Statement:
+    unknown = _unknown_call(scan, known, stmt, local) or _opens_session(scan, stmt)
     code = src(stmt).splitlines()[0][:120] if not isinstance(stmt, ast.With) else src(stmt.items[0].context_expr)
     statement = Statement(fname, stmt.lineno, stmt.end_lineno or stmt.lineno, code, unknown is None, unknown)
     if _mentions_offline_mode(stmt):
@@ -416,7 +510,9 @@ def _calls_other_modules(scan: _Scan, tree: ast.Module) -> bool:
             continue
         root = _root(node.func)
         module = scan.imports.get(root.id) if isinstance(root, ast.Name) else None
-        if module is not None and module.split(".")[0] not in SAFE_MODULES and module not in SAFE_ALEMBIC:
+        if module is None or module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC:
+            continue
+        if not _shown_not_to_write(scan, node):
             return True
     return False
 
@@ -441,10 +537,16 @@ def _calls_beyond_op(scan: _Scan, stmt: ast.stmt) -> bool:
         root = _root(node.func)
         if isinstance(root, ast.Name) and root.id in scan.ops | scan.batch:
             continue
-        if callee(node) in OFFLINE_MODE:
-            continue
+        if callee(node) in OFFLINE_MODE or _pure_message(scan, node):
+            continue  # the offline test itself, or a message printed or raised
         return True
     return False
+
+
+def _pure_message(scan: _Scan, node: ast.Call) -> bool:
+    """``raise Exception("online only")`` / ``print(dedent(...))``: pure code that touches no connection."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return not names & (scan.ops | scan.batch | {"context"}) and scan.judge.call(node) == PURE
 
 
 @on_file
@@ -478,6 +580,7 @@ CASES = cases(
     Case("dynamic-op-call", BYPASS, escalation="uninspectable-sql", line=10, severity="error"),
     Case("dynamic-op-call", 'run = op.execute\nrun("DROP TABLE persons")', escalation="uninspectable-sql", line=9),
     Case("dynamic-op-call", 'op.execute("DROP TABLE persons")', triggers=False),
+    Case("dynamic-op-call", 'op.get_context().impl.drop_table(sa.table("persons"))', escalation="uninspectable-sql"),
     Case(
         "dynamic-op-call",
         'with op.batch_alter_table("persons") as batch_op:\n    getattr(batch_op, "drop_column")("name")',
@@ -547,6 +650,27 @@ CASES = cases(
     Case("own-connection", "import psycopg as pg\npg.connect(dbname='production')", escalation="own-connection"),
     Case("own-connection", 'from sqlite3 import connect as c\nc("/tmp/x.db")', escalation="own-connection"),
     Case("own-connection", 'url = sa.engine.url.make_url("sqlite://")', triggers=False),
+    Case(  # corpus: mlflow 0a8213491aaa, 1bd49d398cd23
+        "own-connection",
+        'if op.get_bind().engine.name == "mysql":\n    op.execute("SET sql_mode = \'\'")\n'
+        "dialect = op.get_bind().engine.dialect.name",
+        triggers=False,
+    ),
+    Case(  # corpus: superset a99f2f7c195a: a column named url on the rows a loop walks
+        "own-connection",
+        "for row in op.get_bind().execute(sa.text('SELECT id, url FROM links')):\n    print(row.url.split('?'))",
+        triggers=False,
+    ),
+    Case(  # a bind's url in a loop is still a way to another connection
+        "own-connection",
+        "for bind in [op.get_bind()]:\n    print(bind.engine.url)",
+        escalation="own-connection",
+    ),
+    Case(  # corpus: airflow 0101: a second connection, outside the migration's transaction
+        "own-connection",
+        "conn = op.get_bind()\nwith conn.engine.begin() as other:\n    other.execute(sa.text('DELETE FROM persons'))",
+        escalation="own-connection",
+    ),
     Case(
         "module-level-code",
         "pass",
@@ -561,11 +685,119 @@ CASES = cases(
         escalation="uninspectable-sql",
     ),
     Case("module-level-code", "pass", header="import os\nos.remove('/tmp/x')\n", escalation="uninspectable-sql"),
+    Case(  # corpus: airflow 0101
+        "module-level-code",
+        "pass",
+        header="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from typing import Any\n"
+        "    ErrorDict = dict[str, list[str]]\n",
+        triggers=False,
+    ),
+    Case(
+        "module-level-code",
+        "pass",
+        header="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os.remove('/tmp/x')\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # corpus: mlflow 89d4b8295536
+        "module-level-code",
+        "pass",
+        header="import logging\n_logger = logging.getLogger(__name__)\n_logger.setLevel(logging.INFO)\n",
+        triggers=False,
+    ),
+    Case(
+        "module-level-code",
+        "pass",
+        header="import logging\n_logger = logging.getLogger(__name__)\n_logger.execute('DROP TABLE persons')\n",
+        escalation="uninspectable-sql",
+    ),
     Case(
         "module-level-code",
         'op.execute(persons.update().where(persons.c.role.is_(None)).values(role="r"))',
         header='from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nROLE = "r"\n'
         'persons = sa.table("persons", sa.column("role"))\nkinds = sa.Enum("a", "b", name="kind")\n',
+        triggers=False,
+    ),
+    Case(  # an object of the file's own class, made at module level: its method is read, and it writes
+        "unread-statement",
+        "writer.info('persons')",
+        header="class Writer:\n    def info(self, table):\n        op.execute('DROP TABLE ' + table)\n\n\n"
+        "writer = Writer()\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # DDL through the models' metadata: no layer reads what create_all creates
+        "unread-statement",
+        "Base.metadata.create_all(op.get_bind())",
+        header="from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # an ORM session writes what it flushes: no layer reads that SQL (mlflow 90e64c465722)
+        "unread-statement",
+        "session = sa.orm.Session(bind=op.get_bind())\nsession.query(Person).delete()\nsession.commit()",
+        header="from residency.models import Person\n",
+        escalation="uninspectable-sql",
+        line=10,
+    ),
+    # Helpers are read where their source is (corpus: mlflow 1b5f0d9ad7c1, indico a3295d628e3b, superset
+    # b5ea9d343307): those that only compute or read are read; those that may write stay unread.
+    Case(
+        "unread-statement",
+        "inspector = sa.inspect(op.get_bind())\n\n"
+        "def _has(table, column):\n    return column in {c['name'] for c in inspector.get_columns(table)}\n\n"
+        "if not _has('persons', 'nick'):\n    op.add_column('persons', sa.Column('nick', sa.Text()))",
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "labels = defaultdict(list)\nfor row in op.get_bind().execute(sa.text('SELECT id, role FROM persons')):\n"
+        "    labels[row.role].append(row.id)",
+        header="from collections import defaultdict\n",
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "op.execute(sa.update(Person).where(Person.role.like('res%')).values(role='resident'))",
+        header="from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n\n\n"
+        "class Person(Base):\n    __tablename__ = 'persons'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+        "    role = sa.Column(sa.Text)\n\n\n",
+        triggers=False,
+    ),
+    Case(
+        "unread-statement",
+        "if _count() > 0:\n    op.add_column('persons', sa.Column('nick', sa.Text()))",
+        header="def _count():\n    bind = op.get_bind()\n"
+        "    return bind.execute(sa.text('SELECT count(*) FROM persons')).scalar()\n\n\n",
+        triggers=False,
+    ),
+    Case(  # a read of a function's result: the function may write
+        "unread-statement",
+        "_cleanup()",
+        header="def _cleanup():\n    op.get_bind().execute(sa.text('SELECT purge_persons()'))\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "unread-statement",
+        "_wipe()",
+        header="def _wipe():\n    bind = op.get_bind()\n    bind.execute(sa.text('DELETE FROM persons'))\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # an ORM session flushes rows no layer reads
+        "unread-statement",
+        "_retag()",
+        header="def _retag():\n    s = sa.orm.Session(bind=op.get_bind())\n    s.add(object())\n    s.commit()\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # op handed to a helper's loop: the operation is not read
+        "unread-statement",
+        "_drop_all(['persons'])",
+        header="def _drop_all(names):\n    for name in names:\n        run = op.drop_table\n        run(name)\n\n\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "unread-statement",
+        "if context.is_offline_mode():\n    raise Exception('This upgrade is only possible in online mode')\n"
+        "op.add_column('persons', sa.Column('nick', sa.Text()))",
+        'op.drop_column("persons", "nick")',
+        header="from alembic import context\n",
         triggers=False,
     ),
     Case(

@@ -8,15 +8,20 @@ Rules about locks or existing rows stay quiet for tables created earlier in the 
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
+from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
+from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
-from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
+from alembic_mcp.tools.review.rules.tamper import tampering
+from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
 @dataclass
@@ -37,6 +42,7 @@ class LintState:
     backend: str | None
     definitions: Any = None  # downgrade.Definitions: how earlier migrations defined what is dropped
     env_sets_lock_timeout: bool = False  # env.py sets lock_timeout for every migration
+    sources: Any = None  # effects.Sources: where the helpers the migration calls are read from
     hits: list[Hit] = field(default_factory=list)
     cleared: set[tuple[str, str | None]] = field(default_factory=set)
     added_columns: set[tuple[str, str]] = field(default_factory=set)  # (table, column) added by upgrade
@@ -63,8 +69,43 @@ class LintState:
     def exec_arg(self, op: OpCall) -> ExecuteArg:
         key = id(op.node)
         if key not in self.execs:
-            self.execs[key] = analyse_execute_arg(op.arg(0, "sqltext"), self.backend)
+            statement = self.statement_of(op)
+            arg = analyse_execute_arg(statement, self.backend)
+            if arg.kind == "interpolated" and (texts := self.expanded(statement)) is not None:
+                arg = analyse_sql(";\n".join(texts), self.backend)  # one statement per value of the loop
+            self.execs[key] = arg
         return self.execs[key]
+
+    def expanded(self, statement) -> list[str] | None:
+        """The statements SQL built in a loop over literal values runs (expansion.py), or None."""
+        if statement is None or self.tampered:
+            return None
+        inner = text_argument(statement) or statement
+        func = enclosing_function(self.migration.functions, inner)
+        return expanded_sql(self.migration.tree, func, inner)
+
+    @cached_property
+    def tampered(self) -> str | None:
+        """tamper.tampering() of the migration file."""
+        return tampering(self.migration.tree)
+
+    def statement_of(self, op: OpCall) -> Any:
+        """What op.execute / conn.execute runs: its argument, or what a name holding it was bound to once
+        (``stmt = sa.text("SELECT ...")`` in the same function, or literal SQL in a module constant)."""
+        return self._constant(op.arg(0, "sqltext"), op.function)
+
+    def _constant(self, node, function: str = "upgrade"):
+        """A name bound once in the function to a statement, or to literal SQL at module level (here, or in
+        the project module it is imported from), read as that statement."""
+        if not isinstance(node, ast.Name) or self.tampered:
+            return node  # a file that rewrites names or objects: a name is not the value it was bound to
+        func = self.migration.functions.get(function)
+        local = bound_once(func).get(node.id) if func is not None else None
+        if local is not None:
+            return local
+        module = Module("", self.migration.path, self.migration.tree)
+        text = constant_text(self.sources or Sources(), module, node.id)
+        return ast.copy_location(ast.Constant(text), node) if text is not None else node
 
     def clear(self, rule_id: str, table: str | None) -> None:
         self.cleared.add((rule_id, table))
@@ -160,10 +201,11 @@ def lint_migration(
     backend: str | None = None,
     definitions: Any = None,
     env_sets_lock_timeout: bool = False,
+    sources: Any = None,
 ) -> Lint:
     """Layer 1: every registered rule over one parsed migration."""
     registry.load()
-    state = LintState(migration, file, backend, definitions, env_sets_lock_timeout)
+    state = LintState(migration, file, backend, definitions, env_sets_lock_timeout, sources)
     _record_added_columns(state)
     for op in state.up:
         _note_statements(state, op)
@@ -196,11 +238,12 @@ def review_source(
     backend: str | None = None,
     definitions: Any = None,
     env_sets_lock_timeout: bool = False,
+    sources: Any = None,
 ) -> FileReview:
     """``lint_migration`` plus the file's ``# alembic-mcp: ignore[...]`` comments."""
     from alembic_mcp.tools.review.suppressions import parse_suppressions, report, silence
 
-    lint = lint_migration(migration, file, backend, definitions, env_sets_lock_timeout)
+    lint = lint_migration(migration, file, backend, definitions, env_sets_lock_timeout, sources)
     sset = parse_suppressions(migration.source, set(registry.rule_ids()), file)
     kept, silenced = silence(lint.hits, sset)
     honoured, unused = report(sset, file)

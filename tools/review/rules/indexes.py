@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic_mcp.tools.history.migration_ast import OpCall
-from alembic_mcp.tools.review.rules.astutil import list_of_str, name_value, q, truthy
+from alembic_mcp.tools.review.rules.astutil import list_of_str, name_value, q, shown, truthy
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_op, rule
 
 
@@ -76,7 +76,8 @@ def create_index(state, op: OpCall) -> None:
     state.emit(
         CREATE_INDEX_NON_CONCURRENT,
         op,
-        f"Index {name} is built on existing table {table} without CONCURRENTLY.",
+        f"Index {shown(op.arg(0, 'index_name'), '(named by the naming convention)')} is built on existing table "
+        f"{shown(op.arg(1, 'table_name'))} without CONCURRENTLY.",
         _fix_create_concurrently(name, table, columns, truthy(op.kwargs.get("unique"))),
     )
 
@@ -90,7 +91,7 @@ def drop_index(state, op: OpCall) -> None:
         state.emit(
             DROP_INDEX_NON_CONCURRENT,
             op,
-            f"Index {name} is dropped without CONCURRENTLY.",
+            f"Index {shown(op.arg(0, 'index_name'))} is dropped without CONCURRENTLY.",
             _fix_drop_concurrently(name, op.table),
         )
     elif not op.in_autocommit:
@@ -104,6 +105,12 @@ def drop_index(state, op: OpCall) -> None:
 
 
 CASES = cases(
+    Case(  # corpus: indico 640584a3987e: the name comes from the naming convention, never "Index None"
+        "create-index-non-concurrent",
+        'op.create_index(None, "persons", ["email"])',
+        'op.drop_index("ix_persons_email", table_name="persons")',
+        message_contains=("Index (named by the naming convention) is built on existing table persons",),
+    ),
     Case(
         "create-index-non-concurrent",
         'op.create_index("ix_persons_name", "persons", ["name"])',

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from alembic_mcp.tools.history.migration_ast import OpCall
 from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
 from alembic_mcp.tools.review.rules.astutil import callee, in_loop, src, text_call
+from alembic_mcp.tools.review.rules.effects import Module, bound_once, local_names, resolver, statement_reads
 from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
@@ -97,9 +98,12 @@ def execute(state, op: OpCall) -> None:
 def _lint_execute(state, op: OpCall, what: str) -> None:
     arg = state.exec_arg(op)
     if arg.kind == "interpolated":
-        return  # reported by interpolated_sql()
+        held = state.statement_of(op)
+        if held is not op.arg(0, "sqltext") and not text_call(held):  # built in a variable: not seen there
+            _uninspectable(state, op, f"SQL built with {arg.detail} in `{src(op.arg(0, 'sqltext'))[:40]}`", what)
+        return  # otherwise reported by interpolated_sql()
     if arg.kind == "uninspectable":
-        if not _reads_only(op.arg(0, "sqltext")):
+        if not _reads_only(state, op):
             _uninspectable(state, op, arg.detail, what)
         return
     if arg.kind == "construct":
@@ -116,13 +120,14 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
             handler(state, op, statement, created)
 
 
-def _reads_only(node: ast.expr | None) -> bool:
-    """A ``select(...)`` construct (``sa.select(t)``, ``t.select()``, chained ``.where(...)``): reads only."""
-    while isinstance(node, ast.Call):
-        if callee(node) == "select":
-            return True
-        node = node.func.value if isinstance(node.func, ast.Attribute) else None
-    return False
+def _reads_only(state, op: OpCall) -> bool:
+    """A ``select(...)`` construct proven to only read (effects.statement_reads: known builders, pure
+    functions, no DML CTE, no raw SQL, no row locks)."""
+    func = state.migration.functions.get(op.function)
+    values = bound_once(func) if func is not None and not state.tampered else {}
+    local = local_names(func) if func is not None else set()
+    module = Module("", state.migration.path, state.migration.tree)
+    return statement_reads(state.statement_of(op), resolver(module, values, local))
 
 
 def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None:
@@ -401,7 +406,7 @@ def interpolated_sql(state) -> None:
         if callee(node) != "text" and text_call(node.args[0]):
             continue  # reported on the text() call
         how = is_interpolated(node.args[0])
-        if how and folded_literal(node.args[0]) is None:
+        if how and folded_literal(node.args[0]) is None and state.expanded(node.args[0]) is None:
             _interpolated(state, node, how)
 
 
@@ -512,6 +517,92 @@ CASES = cases(
         'op.execute("SELECT zz()")',
         escalation="uninspectable-sql",
         line=9,
+    ),
+    Case(  # corpus: indico 66ecbb1c0ddd (natsort): PostgreSQL forbids writes in an IMMUTABLE/STABLE function
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION natsort(value text) RETURNS text AS $$ SELECT lower(value) $$ '
+        'LANGUAGE SQL IMMUTABLE STRICT")',
+        triggers=False,
+    ),
+    Case(  # a module-level constant is read as the SQL it holds
+        "raw-sql-uninspectable",
+        "op.execute(NATSORT)",
+        header='NATSORT = "CREATE FUNCTION natsort(v text) RETURNS text '
+        'AS $$ SELECT lower(v) $$ LANGUAGE sql IMMUTABLE"\n',
+        triggers=False,
+    ),
+    Case(  # ... unless it is bound again: what runs is the value built in upgrade()
+        "raw-sql-uninspectable",
+        'SQL = "DR" + "OP TABLE " + str(len("x"))\nop.execute(SQL)',
+        header='SQL = "SELECT 1"\n',
+        escalation="uninspectable-sql",
+    ),
+    # SQL built in a loop over literal values is read value by value (corpus: airflow 0096, indico 2af245be72a6)
+    Case(
+        "raw-sql-interpolated",
+        'for table in ("persons", "assignments"):\n'
+        '    op.execute(sa.text(f"UPDATE {table} SET name = lower(name) "\n'
+        '                       f"WHERE id IN (SELECT id FROM {table} LIMIT 10)"))',
+        triggers=False,
+    ),
+    Case(
+        "raw-sql-interpolated",
+        "for schema, table in TABLES:\n    op.execute('DELETE FROM {0}.{1} WHERE id < 0'.format(schema, table))",
+        header='TABLES = (("public", "persons"),)\n',
+        triggers=False,
+    ),
+    Case(  # what the loop builds is linted: a DELETE without WHERE on each table
+        "destructive-data-change",
+        'for table in ("persons", "assignments"):\n    op.execute(f"DELETE FROM {table}")',
+        escalation="destructive-data-change",
+    ),
+    Case(  # the loop variable is rebound: not the literal values
+        "raw-sql-interpolated",
+        'for table in ("persons",):\n    table = table + "_old"\n    op.execute(f"DROP TABLE {table}")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a value not in the loop (a function's result)
+        "raw-sql-interpolated",
+        'for table in ("persons",):\n    op.execute(f"DELETE FROM {table} WHERE id = {pick()}")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # attribute access in a format field is refused
+        "raw-sql-interpolated",
+        "for t in ('persons',):\n    op.execute('DELETE FROM {0.__class__}'.format(t))",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # corpus: airflow 0060, superset e557699a813e: a SELECT kept in a variable is read
+        "raw-sql-uninspectable",
+        'stmt = sa.text("SELECT id FROM persons WHERE pgy_level IS NULL")\n'
+        "rows = op.get_bind().execute(stmt).fetchall()\n"
+        "query = sa.select(sa.column('id'))\nfor row in op.get_bind().execute(query):\n    print(row)",
+        triggers=False,
+    ),
+    Case(
+        "destructive-data-change",
+        'stmt = sa.text("DELETE FROM persons")\nop.get_bind().execute(stmt)',
+        escalation="destructive-data-change",
+    ),
+    Case(  # bound twice: not the statement that runs
+        "raw-sql-uninspectable",
+        'stmt = sa.text("SELECT 1")\nfor name in NAMES:\n    stmt = build(name)\nop.get_bind().execute(stmt)',
+        header="NAMES = ['a']\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # an IMMUTABLE wrapper around a volatile function still writes (PostgreSQL runs the inner one)
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION wrap() RETURNS int AS $$ SELECT purge_rotations() $$ LANGUAGE sql IMMUTABLE")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # the word inside the body is not the function's volatility
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION zz() RETURNS void AS $$ DELETE FROM rotations; -- IMMUTABLE $$ LANGUAGE sql")',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'op.execute("CREATE FUNCTION zz() RETURNS void AS $$ DELETE FROM rotations $$ LANGUAGE c IMMUTABLE")',
+        escalation="uninspectable-sql",
     ),
     Case(
         "raw-sql-uninspectable",
