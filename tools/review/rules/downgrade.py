@@ -726,6 +726,7 @@ CASES = cases(
         f"{REVERSE}\n{DROP_ID}",
         triggers=False,
     ),
+    Case("downgrade-loses-data", LOOKUP, f"{REVERSE}\n{DROP_ID}", triggers=False, backend="sqlite"),
     Case(  # the same carry through an alias and a further condition
         "downgrade-loses-data",
         LOOKUP,
