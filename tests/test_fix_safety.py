@@ -85,7 +85,11 @@ def apply_fix(source: str, hit: Hit, mode: str) -> str:
     for placeholder, value in PLACEHOLDERS.items():
         fix = fix.replace(placeholder, value)
     lines = source.splitlines()
-    if mode == "replace":
+    mode = "insert-before" if hit.data.get("where") == "insert-before" else mode  # the hit says where
+    if mode == "insert-before":
+        start = hit.span[0]
+        _insert(lines, start - 1, fix, re.match(r"\s*", lines[start - 1]).group(0))
+    elif mode == "replace":
         start, end = hit.span
         indent = re.match(r"\s*", lines[start - 1]).group(0)
         del lines[start - 1 : end]

@@ -10,7 +10,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Literal
 
-Where = Literal["replace", "prepend-upgrade", "add-to-downgrade", "replace-downgrade"]
+Where = Literal["replace", "insert-before", "prepend-upgrade", "add-to-downgrade", "replace-downgrade"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ def apply_edit(source: str, edit: Edit) -> str:
         start, end = edit.span
         indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
         lines[start - 1 : end] = _indented(edit.code, indent)
+    elif edit.where == "insert-before":
+        start = edit.span[0]
+        indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+        lines[start - 1 : start - 1] = _indented(edit.code, indent)
     elif edit.where == "replace-downgrade":
         func = _function(tree, "downgrade")
         start = func.decorator_list[0].lineno if func.decorator_list else func.lineno
