@@ -7,7 +7,6 @@ statement after the block proves on a real database that the timeout is (or is n
 
 from __future__ import annotations
 
-import anyio
 from conftest import write_revision
 from test_roundtrip import assert_clean, make_project, roundtrip
 
