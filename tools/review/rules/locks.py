@@ -84,7 +84,8 @@ def lock_timeout(state, op: OpCall) -> None:
             f"{ENDED_BY[state.lock_timeout_ended]}: it runs with no lock_timeout.",
             _fix_again(state.lock_timeout_ended),
         )
-        hit.data["where"] = "insert-before"
+        if hit is not None:
+            hit.data["where"] = "insert-before"
         return
     state.emit(
         MISSING_LOCK_TIMEOUT,
