@@ -499,6 +499,7 @@ def test_autofix_builds_the_index_of_a_revision_that_changes_more_in_a_new_revis
     (new,) = fixed.new_revisions
     source = new.source("m0")
     assert "unique=True" in source and source.count("postgresql_concurrently=True") == 2
+    assert source.count("SET lock_timeout = '5s'") == 2 and source.count("RESET lock_timeout") == 2
     rules = {h.finding.rule for h in lint_migration(parse_source(source), "n.py", "postgresql").hits}
     assert not rules & {"create-index-non-concurrent", "concurrent-in-transaction", "drop-index-non-concurrent"}
     not_head = fix_source(case_source(upgrade, downgrade), FixContext("m.py", "postgresql", ctx.wanted, {}))

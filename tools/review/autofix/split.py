@@ -85,5 +85,15 @@ def index_revision(name: str, table: str, columns: list[str], unique: bool) -> N
         "postgresql_concurrently=True, if_not_exists=True)"
     )
     drop = f"op.drop_index({name!r}, table_name={table!r}, postgresql_concurrently=True, if_exists=True)"
-    block = "with op.get_context().autocommit_block():\n    "
-    return NewRevision(new_id(), f"index_{name}"[:60], f"index {name} (concurrently)", block + create, block + drop)
+    return NewRevision(new_id(), f"index_{name}"[:60], f"index {name} (concurrently)", _timed(create), _timed(drop))
+
+
+def _timed(statement: str) -> str:
+    """``statement`` in an autocommit block with a session lock_timeout (a SET LOCAL would not hold there),
+    reset after it so it does not outlast the block."""
+    return (
+        "with op.get_context().autocommit_block():\n"
+        "    op.execute(\"SET lock_timeout = '5s'\")\n"
+        f"    {statement}\n"
+        '    op.execute("RESET lock_timeout")'
+    )
