@@ -10,11 +10,12 @@ import anyio
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.errors import AlembicMcpError
-from alembic_mcp.tools.core.verdict import Escalation
 from alembic_mcp.tools.history.files import history_from_files
+from alembic_mcp.tools.history.migration_ast import parse_file
 from alembic_mcp.tools.review.autofix.apply import Rehearsal
+from alembic_mcp.tools.review.rules.downgrade import downgrade_carries
 from alembic_mcp.tools.review.tool import review_migration
-from alembic_mcp.tools.roundtrip.tool import test_roundtrip
+from alembic_mcp.tools.roundtrip.tool import ReviewFacts, test_roundtrip
 
 # Rehearsal findings that mean a changed revision does not run; others (drift from the models, locks)
 # were the review's business and do not undo the fixes.
@@ -55,20 +56,32 @@ async def rehearse_changed(project: Project, revision: str, from_revision: str |
     return Rehearsal("; ".join(failed)[:2000], steps or frozenset(failed), deploy)
 
 
-async def review_escalations(project: Project, revisions: list[str]) -> list[Escalation]:
-    """What review_migration escalates (and no human approved) in ``revisions``: one review call per chain
+async def review_escalations(project: Project, revisions: list[str]) -> ReviewFacts:
+    """What review_migration says of ``revisions``: the escalations no human approved, the approvals, and
+    the columns a downgrade carries into a kept column before dropping them. One review call per chain
     from the lowest of them to each top one, or one per revision when they do not form such chains."""
     wanted = set(revisions)
-    escalations: list[Escalation] = []
+    facts = ReviewFacts()
     for selection in await _selections(project, revisions):
         try:
             reviewed = await review_migration(project, revision=selection)
         except AlembicMcpError:
             continue  # the review's own call reports it; the rehearsal stands on its facts
         for revision in reviewed.revisions:
-            if revision.revision in wanted:
-                escalations.extend(e for e in revision.escalations if e not in escalations)
-    return escalations
+            if revision.revision not in wanted:
+                continue
+            facts.escalations.extend(e for e in revision.escalations if e not in facts.escalations)
+            facts.approvals.extend(a for a in revision.approvals if a not in facts.approvals)
+            facts.carried |= _carried(project, revision.revision, revision.file, reviewed.database.backend)
+    return facts
+
+
+def _carried(project: Project, revision: str, file: str, backend: str | None) -> set[tuple[str, str, str]]:
+    try:
+        migration = parse_file(project.root / file)
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    return {(revision, table, column) for table, column in downgrade_carries(migration, backend)}
 
 
 async def _selections(project: Project, revisions: list[str]) -> list[str]:

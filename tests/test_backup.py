@@ -409,11 +409,34 @@ async def test_tables_restriction_and_unknown_tables(backend, request, example_p
     # only the child table: its foreign key points outside the backup, the restore check still passes
     child = await backup_db(project, tables=["assignments"], verify="restore")
     assert child.verified and child.tables == {"assignments": EXPECTED["assignments"]}, child.verification
+    if backend == "postgresql":  # what was not restored is named, and not as an error (agent run, issue 18)
+        detail = child.verification.detail
+        assert "error" not in detail.lower() and "Not restored, as expected of a partial backup" in detail
+        assert re.search(r"foreign key \S+ to \w+", detail), detail
     with pytest.raises(InvalidArgument, match=r"Unknown tables 'nope', 'ghost'.*Existing tables:.*residents"):
         await backup_db(project, tables=["residents", "nope", "ghost"])
     with pytest.raises(InvalidArgument, match="empty list"):
         await backup_db(project, tables=[])
     assert len(backup_files(project)) == 4
+
+
+def test_only_foreign_keys_to_tables_outside_a_partial_backup_are_expected_restore_errors():
+    """pg_restore's text for a foreign key to a missing table (PostgreSQL 15/16); anything else fails the check."""
+    from alembic_mcp.tools.backup.verify import outside_backup
+
+    fk = (
+        'pg_restore: error: could not execute query: ERROR:  relation "public.persons" does not exist\n'
+        "Command was: ALTER TABLE ONLY public.assignments\n"
+        "    ADD CONSTRAINT assignments_person_id_fkey FOREIGN KEY (person_id) REFERENCES public.persons(id);\n\n\n"
+    )
+    warning = "pg_restore: warning: errors ignored on restore: 1\n"
+    assert outside_backup(fk + warning, {"assignments"}) == (["foreign key assignments_person_id_fkey to persons"], [])
+    # the referenced table is in the backup: its absence is a real failure
+    assert outside_backup(fk + warning, {"assignments", "persons"})[1]
+    other = 'pg_restore: error: could not execute query: ERROR:  type "citext" does not exist\n'
+    assert outside_backup(fk + other + warning, {"assignments"})[1] == [
+        'could not execute query: ERROR: type "citext" does not exist'
+    ]
 
 
 async def test_sqlite_backup_is_consistent_while_the_app_writes(sqlite_url, example_project):

@@ -85,7 +85,11 @@ def apply_fix(source: str, hit: Hit, mode: str) -> str:
     for placeholder, value in PLACEHOLDERS.items():
         fix = fix.replace(placeholder, value)
     lines = source.splitlines()
-    if mode == "replace":
+    mode = "insert-before" if hit.data.get("where") == "insert-before" else mode  # the hit says where
+    if mode == "insert-before":
+        start = hit.span[0]
+        _insert(lines, start - 1, fix, re.match(r"\s*", lines[start - 1]).group(0))
+    elif mode == "replace":
         start, end = hit.span
         indent = re.match(r"\s*", lines[start - 1]).group(0)
         del lines[start - 1 : end]
@@ -432,7 +436,11 @@ def test_the_rehearsals_validate_advice_follows_the_deploy(env_py):
     for finding in separate + together:
         assert "autocommit" not in (finding.fix or "")
     if env_py == "single":
-        assert "alembic upgrade r1 first" in (separate[0].fix or "")
+        # already in a revision of its own (agent run, issue 18): never "move the VALIDATE" again
+        fix = separate[0].fix or ""
+        assert "already in a revision after r1" in fix and "alembic upgrade r1," in fix and "Move" not in fix
+    else:
+        assert "Move the VALIDATE to a new revision" in (together[0].fix or "")
 
 
 def test_autofix_restores_a_replaced_column_in_downgrade_by_the_reverse_lookup():
@@ -452,3 +460,48 @@ def test_autofix_restores_a_replaced_column_in_downgrade_by_the_reverse_lookup()
     down = fixed.after[fixed.after.index("def downgrade") :]
     assert down.index("nullable=True") < down.index("UPDATE assignments SET rotation_name = r.name FROM rotations r")
     assert down.index("WHERE r.id = assignments.rotation_id") < down.index('drop_column("assignments", "rotation_id")')
+
+
+def test_an_autocommit_block_after_the_revisions_own_work_is_the_rerun_hazard():
+    """Agent run (issue 18): the add committed by the block while alembic_version names the old revision."""
+    from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings
+
+    block = (
+        "with op.get_context().autocommit_block():\n"
+        "    op.create_index('ix', 'assignments', ['rotation_id'], postgresql_concurrently=True)"
+    )
+    lock = "op.execute(\"SET LOCAL lock_timeout = '5s'\")"
+    add = "op.add_column('assignments', sa.Column('rotation_id', sa.Integer()))"
+    mode = DeployMode(env_py="single", rehearsal="per-step")
+    mixed = deploy_findings(mode, {"r0": ("r0.py", "pass"), "r1": ("r1.py", case_source(add + "\n" + block, "pass"))})
+    alone = deploy_findings(mode, {"r0": ("r0.py", add), "r1": ("r1.py", case_source(lock + "\n" + block, "pass"))})
+    assert [(f.rule, f.severity) for f in mixed] == [("deploy-autocommit-commits-early", "warning")]
+    assert "re-run repeats those statements" in mixed[0].message and "revision of its own" in (mixed[0].fix or "")
+    assert [(f.rule, f.severity) for f in alone] == [("deploy-autocommit-commits-early", "info")]
+
+
+def test_autofix_builds_the_index_of_a_revision_that_changes_more_in_a_new_revision():
+    """Issue 18 item 4: no autocommit block beside the add and backfill; the index and its drop move together."""
+    from alembic_mcp.tools.review.autofix.plan import FixContext, fix_source
+
+    upgrade = (
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))\n'
+        'op.create_index("ix_assignments_rotation_id", "assignments", ["rotation_id"], unique=True)'
+    )
+    downgrade = (
+        'op.drop_index("ix_assignments_rotation_id", table_name="assignments")\n'
+        'op.drop_column("assignments", "rotation_id")'
+    )
+    ctx = FixContext("m.py", "postgresql", frozenset({"create-index-non-concurrent"}), {}, head=True)
+    fixed = fix_source(case_source(upgrade, downgrade), ctx)
+    assert "create_index" not in fixed.after and "drop_index" not in fixed.after
+    assert "autocommit_block" not in fixed.after and 'op.drop_column("assignments", "rotation_id")' in fixed.after
+    (new,) = fixed.new_revisions
+    source = new.source("m0")
+    assert "unique=True" in source and source.count("postgresql_concurrently=True") == 2
+    assert source.count("SET lock_timeout = '5s'") == 2 and source.count("RESET lock_timeout") == 2
+    rules = {h.finding.rule for h in lint_migration(parse_source(source), "n.py", "postgresql").hits}
+    assert not rules & {"create-index-non-concurrent", "concurrent-in-transaction", "drop-index-non-concurrent"}
+    not_head = fix_source(case_source(upgrade, downgrade), FixContext("m.py", "postgresql", ctx.wanted, {}))
+    assert not_head.after == case_source(upgrade, downgrade) and not_head.new_revisions == []
+    assert any("revisions already follow" in why for _, _, why in not_head.advice)

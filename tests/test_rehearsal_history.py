@@ -339,9 +339,12 @@ def test_deploy_in_one_transaction_is_compared_with_the_rehearsal(empty_project,
     assert result.deploy.env_py == "single" and result.deploy.rehearsal == "per-step"
     assert "one transaction" in result.deploy.differences[0]
     by_rule = {f.rule: f for f in result.findings}
-    assert by_rule["deploy-autocommit-commits-early"].file == "migrations/versions/r2_level_index.py"
+    early = by_rule["deploy-autocommit-commits-early"]
+    # the block opens its own revision: it commits only complete revisions (issue 18 agent run)
+    assert early.file == "migrations/versions/r2_level_index.py" and early.severity == "info"
     validate = by_rule["deploy-validate-same-transaction"]
     assert validate.file == "migrations/versions/r4_validate.py" and "ck_persons_level" in validate.message
+    assert "already in a revision after r3" in (validate.fix or "")
     assert "in r3, in the same deploy transaction" in validate.message
     assert result.verdict == "proceed"  # warnings: the rehearsal itself passed
     assert_clean(result, pg_url)

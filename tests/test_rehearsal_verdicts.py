@@ -193,3 +193,81 @@ def test_mariadb_json_conversion_of_seed_text_is_a_seed_limitation(empty_project
     assert result.failures == [], result.model_dump_json(indent=1)
     assert [(s.revision, s.mode) for s in result.seed_limitations] == [("r3", "check-violation")]
     assert_clean(result, mariadb_url)
+
+
+REPLACE_UP = ROTATION_ID_UP + 'op.drop_column("assignments", "rotation_name")\n'
+REVERSE_LOOKUP = (
+    'op.execute("UPDATE assignments SET rotation_name = r.name FROM rotations r '
+    'WHERE r.id = assignments.rotation_id")\n'
+)
+REPLACE_DOWN = 'op.add_column("assignments", sa.Column("rotation_name", sa.String(40), nullable=True))\n' + (
+    REVERSE_LOOKUP + ROTATION_ID_DOWN
+)
+
+
+def _matching_target(project_dir, url: str) -> None:
+    """The target at r2 with every assignment naming a rotation."""
+    _target_at_r2_with_assignments(project_dir, url)
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE assignments SET rotation_name = 'day' WHERE rotation_name = 'gone'"))
+    engine.dispose()
+
+
+def test_reverse_lookup_before_the_drop_loses_nothing_in_review_and_rehearsal(empty_project, pg_url):
+    """Issue 18 (agent run): downgrade() rebuilds rotation_name from rotation_id before dropping it, so
+    neither the review nor the rehearsal reports a loss; the drop of the filled rotation_name still
+    escalates, and the rehearsal lists the human's approvals of the rehearsed revision."""
+    import anyio
+
+    from alembic_mcp.server.rehearsal import review_escalations
+    from alembic_mcp.tools.core.approvals import record_approval
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.review.tool import review_migration
+    from alembic_mcp.tools.roundtrip.tool import test_roundtrip as rehearse
+
+    project_dir = make_project(empty_project)
+    _fk_history(project_dir, REPLACE_UP, REPLACE_DOWN)
+    _matching_target(project_dir, pg_url)
+    project = load_project(project_dir, {"database_url": pg_url})
+
+    reviewed = anyio.run(lambda: review_migration(project, revision="r3"))
+    assert "downgrade-loses-data" not in {f.rule for f in reviewed.findings}, reviewed.model_dump_json(indent=1)
+    assert {e.rule for e in reviewed.escalations} == {"drop-column-with-data"}
+
+    drop = reviewed.escalations[0]
+    record_approval(project_dir, "r3", project_dir / reviewed.revisions[0].file, drop, "names moved", "h", "cli")
+
+    async def call(with_review: bool):
+        review = (lambda revs: review_escalations(project, revs)) if with_review else None
+        return await rehearse(project, revision="r3", from_revision="r2", data_from="target", review=review)
+
+    result = anyio.run(call, True)
+    assert result.failures == [], result.model_dump_json(indent=1)
+    assert result.data_loss == [] and "downgrade-loses-data" not in {f.rule for f in result.findings}
+    assert result.escalations == [], result.model_dump_json(indent=1)  # approved (its verdict: the models' drift)
+    assert [(a.revision, a.rule) for a in result.approvals] == [("r3", "drop-column-with-data")]
+    assert_clean(result, pg_url)
+    # the worker itself sees rotation_id's values dropped: only the parsed carry answers for them
+    bare = anyio.run(call, False)
+    assert {(d.kind, d.column) for d in bare.data_loss} == {("dropped-by-downgrade", "rotation_id")}
+    assert_clean(bare, pg_url)
+
+
+def test_a_carry_the_review_cannot_parse_is_still_a_loss(empty_project, pg_url):
+    """Strict: the same reverse lookup built at run time is not read, so the loss stays escalated."""
+    import anyio
+
+    from alembic_mcp.tools.core.config import load_project
+    from alembic_mcp.tools.review.tool import review_migration
+
+    built = REPLACE_DOWN.replace(REVERSE_LOOKUP, 'op.execute(" ".join(["UPDATE assignments", "SET rotation_name = '
+                                 "r.name FROM rotations r WHERE r.id = assignments.rotation_id\"]))\n")  # fmt: skip
+    assert built != REPLACE_DOWN
+    project_dir = make_project(empty_project)
+    _fk_history(project_dir, REPLACE_UP, built)
+    _matching_target(project_dir, pg_url)
+    project = load_project(project_dir, {"database_url": pg_url})
+    reviewed = anyio.run(lambda: review_migration(project, revision="r3"))
+    assert "downgrade-loses-data" in {f.rule for f in reviewed.findings}
+    assert "unclear-rollback" in {e.rule for e in reviewed.escalations}

@@ -166,11 +166,21 @@ def test_lock_blocks_reads_does_not_advise_a_lock_timeout_already_set(example_pr
 
     project = load_project(example_project, {})
     revision = example_project / "migrations" / "versions" / "c9c9_lock.py"
-    revision.write_text("def upgrade():\n    op.execute(\"SET LOCAL lock_timeout = '5s'\")\n")
+    env_sets = "lock_timeout" in (project.script_location / "env.py").read_text()
+    add = '    op.add_column("persons", sa.Column("nick", sa.Text()))\n'
+    set_local = "    op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+    block = '    with op.get_context().autocommit_block():\n        op.create_index("ix", "persons", ["name"])\n'
+    revision.write_text("def upgrade():\n" + set_local + add)
     assert lock_timeout_set(project, revision)
     assert "already set" in _lock_fix(True) and "SET LOCAL" not in _lock_fix(True)
+    # the block's COMMIT ends the SET LOCAL: the add after it waits with no timeout (agent run, issue 18)
+    revision.write_text("def upgrade():\n" + set_local + block + add)
+    assert lock_timeout_set(project, revision) == env_sets
+    assert "again after each autocommit block" in _lock_fix(False)
+    revision.write_text("def upgrade():\n" + set_local + block + set_local + add)
+    assert lock_timeout_set(project, revision)
     revision.write_text("def upgrade():\n    # lock_timeout: not set here\n    pass\n")
-    assert lock_timeout_set(project, revision) == ("lock_timeout" in (project.script_location / "env.py").read_text())
+    assert lock_timeout_set(project, revision) == env_sets
 
 
 def test_operation_detail_server_default_is_the_sql_text():

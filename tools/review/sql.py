@@ -45,6 +45,7 @@ class SqlStatement:
     column: str | None = None  # ALTER TABLE ... DROP COLUMN
     copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
     set_columns: list[str] = field(default_factory=list)  # UPDATE ... SET <these columns>
+    carried: list[str] = field(default_factory=list)  # columns of the updated table whose values SET carries
     where: bool = True  # UPDATE/DELETE restricted by a WHERE clause (False: every row)
     detail: str = ""  # dynamic / drop_cascade: what the statement is
 
@@ -332,6 +333,7 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
             batched=batched,
             copied_columns=copied,
             set_columns=set_columns,
+            carried=_carried_reads(parsed),
             where=where,
         )
     if isinstance(parsed, exp.Delete):
@@ -343,6 +345,31 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
         # a function may write (setval, a user's purge()); SELECT ... INTO / FOR UPDATE; a data-changing CTE
         return SqlStatement(stripped, "dynamic", detail="a SELECT not proven to only read (a function it calls)")
     return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
+
+
+def _carried_reads(update: exp.Update) -> list[str]:
+    """Columns of the updated table whose values the SET carries into the columns it sets: read by a SET
+    value, or (UPDATE ... FROM) compared for equality, in a top-level AND of the WHERE, with a column of a
+    FROM table that a SET value reads (the reverse lookup ``SET name = r.name FROM r WHERE r.id = t.r_id``)."""
+    target = update.this
+    own = {target.name, target.alias_or_name} if isinstance(target, exp.Table) else set()
+    values = [eq.expression for eq in update.expressions if isinstance(eq, exp.EQ) and eq.expression is not None]
+    read = [c for value in values for c in value.find_all(exp.Column)]
+    reads = [c.name for c in read if not c.table or c.table in own]
+    source = update.args.get("from_") or update.args.get("from")
+    where = update.args.get("where")
+    if source is None or where is None:
+        return reads
+    joined = {t.alias_or_name for t in source.find_all(exp.Table)}
+    looked_up = {c.table for c in read if c.table in joined}
+    for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if not isinstance(condition, exp.EQ):
+            continue
+        for mine, other in ((condition.this, condition.expression), (condition.expression, condition.this)):
+            mine_own = isinstance(mine, exp.Column) and (not mine.table or mine.table in own)
+            if mine_own and isinstance(other, exp.Column) and other.table in looked_up:
+                reads.append(mine.name)
+    return reads
 
 
 _LEADING_COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)\s*|/\*.*?\*/\s*)*", re.S)

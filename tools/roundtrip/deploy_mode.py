@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from alembic_mcp.tools.core.verdict import Finding
+from alembic_mcp.tools.history.lock_timeout import literal_scopes
+from alembic_mcp.tools.history.migration_ast import parse_source
 
 DeployTransactions = Literal["per-migration", "single", "unknown"]
 
@@ -90,7 +92,7 @@ def deploy_findings(mode: DeployMode, sources: dict[str, tuple[str, str]]) -> li
     for rev, (file, source) in sources.items():
         has_autocommit = bool(_AUTOCOMMIT.search(source))
         if single and has_autocommit:
-            findings.append(_autocommit_finding(rev, file))
+            findings.append(_autocommit_finding(rev, file, _work_before_block(source)))
         for pattern in _NOT_VALID:
             for name in pattern.findall(source):
                 not_valid_in.setdefault(name, rev)
@@ -102,17 +104,46 @@ def deploy_findings(mode: DeployMode, sources: dict[str, tuple[str, str]]) -> li
     return findings
 
 
-def _autocommit_finding(rev: str, file: str) -> Finding:
+def _work_before_block(source: str) -> bool:
+    """upgrade() changes something before its first autocommit block (setting lock_timeout is no change);
+    True when the file cannot be read that far."""
+    try:
+        ops = parse_source(source).ops_in("upgrade")
+    except (SyntaxError, ValueError):
+        return True
+    for op in ops:
+        if op.in_autocommit:
+            return False
+        if op.name not in ("get_context", "get_bind", "f") and (op.name != "execute" or not literal_scopes(op)):
+            return True
+    return False
+
+
+def _autocommit_finding(rev: str, file: str, work_before: bool) -> Finding:
+    if not work_before:  # the block opens the revision: what it commits is complete revisions
+        return Finding(
+            rule="deploy-autocommit-commits-early",
+            severity="info",
+            file=file,
+            message=f"{rev}: its autocommit block, first in upgrade(), commits the deploy's single transaction "
+            "there: the pending revisions before it are complete and alembic_version names them, so after a later "
+            "failure a re-run continues after them. The rehearsal committed each revision on its own.",
+            why="env.py runs all pending revisions in one transaction; autocommit_block() ends that transaction.",
+            fix="Nothing to change. A deploy with an autocommit block cannot be all or nothing: if that matters, "
+            "deploy the revisions before this one first.",
+        )
     return Finding(
         rule="deploy-autocommit-commits-early",
         severity="warning",
         file=file,
         message=f"{rev}: its autocommit block commits the deploy's single transaction there: every pending "
-        "revision before it (and this one's statements before the block) is committed at that point, and stays "
-        "applied if a later revision fails. The rehearsal committed each revision on its own and cannot show it.",
+        "revision before it and this one's statements before the block are committed while alembic_version still "
+        "names the previous revision, so after a later failure a re-run repeats those statements and fails. The "
+        "rehearsal committed each revision on its own and cannot show it.",
         why="env.py runs all pending revisions in one transaction; autocommit_block() ends that transaction.",
-        fix="Run this revision in its own deploy (alembic upgrade up to the revision before it first), or set "
-        "transaction_per_migration=True in env.py's context.configure so each revision commits on its own.",
+        fix="Move the autocommit block to a revision of its own after this one (review_migration's "
+        "create-index-non-concurrent fix does it), so that nothing of this revision is committed before "
+        "alembic_version names it.",
     )
 
 
@@ -135,6 +166,12 @@ def _validate_fix(rev: str, origin: str, env_mode: str) -> str:
     deploy early."""
     if origin == rev and env_mode == "per-migration":
         return "Move the VALIDATE to a new revision after this one: env.py commits each revision on its own."
+    if origin != rev:  # already a revision of its own: what is left is how it is deployed
+        return (
+            f"The VALIDATE is already in a revision after {origin}; deploy {origin} in its own transaction first: "
+            f"alembic upgrade {origin}, then the rest, or transaction_per_migration=True in env.py's "
+            "context.configure."
+        )
     return (
         f"Move the VALIDATE to a revision after {origin} and deploy it in its own transaction: "
         f"alembic upgrade {origin} first, then the rest, or transaction_per_migration=True in env.py's "

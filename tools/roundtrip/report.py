@@ -9,6 +9,8 @@ from typing import Any
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.graph import History
+from alembic_mcp.tools.history.lock_timeout import coverage, literal_scopes
+from alembic_mcp.tools.history.migration_ast import parse_file
 from alembic_mcp.tools.roundtrip.models import (
     DataFrom,
     DataLoss,
@@ -228,15 +230,21 @@ LOCK_TIMEOUT_SET = re.compile(r"^[^#\n]*lock_timeout", re.M)
 
 
 def lock_timeout_set(project: Project, revision_file: str | None) -> bool:
-    """The revision or env.py sets lock_timeout (read as text, not imported)."""
-    paths = [project.root / revision_file] if revision_file else []
-    for path in [*paths, project.script_location / "env.py"]:
-        try:
-            if LOCK_TIMEOUT_SET.search(path.read_text(encoding="utf-8")):
-                return True
-        except OSError:
-            continue
-    return False
+    """env.py sets lock_timeout (read as text, not imported), or one covers every operation of the
+    revision's upgrade() outside autocommit blocks (a SET LOCAL does not outlive a block's COMMIT)."""
+    try:
+        if LOCK_TIMEOUT_SET.search((project.script_location / "env.py").read_text(encoding="utf-8")):
+            return True
+    except OSError:
+        pass
+    if revision_file is None:
+        return False
+    try:
+        ops = parse_file(project.root / revision_file).ops_in("upgrade")
+    except (OSError, SyntaxError, ValueError):
+        return False
+    locking = [c for c in coverage(ops, literal_scopes) if not c.op.in_autocommit and not literal_scopes(c.op)]
+    return bool(locking) and all(c.covered for c in locking)
 
 
 def _lock_fix(already_set: bool) -> str:
@@ -245,7 +253,10 @@ def _lock_fix(already_set: bool) -> str:
             "lock_timeout is already set, so waiting for this lock fails fast instead of queueing reads behind it; "
             "keep the step small (no rewrite or scan under this lock)."
         )
-    return "Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\")) and keep the step small."
+    return (
+        "Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\") first in upgrade(), and "
+        "again after each autocommit block: its COMMIT ends a SET LOCAL) and keep the step small."
+    )
 
 
 def lock_findings(

@@ -25,7 +25,7 @@ from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument, Proj
 from alembic_mcp.tools.core.policy import is_production
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.urls import backend_of, parse_url
-from alembic_mcp.tools.core.verdict import Escalation, Finding
+from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
@@ -72,9 +72,20 @@ BUDGET_SHARE = 0.8  # of the time left: the worker starts no new revision after 
 
 __test__ = False  # not a pytest test class, despite the name
 
-# The review's escalations of the revisions under test (passed in by the server, which composes the tools):
-# a rehearsal that ran cleanly does not clear what only a human may decide.
-ReviewEscalations = Callable[[list[str]], Awaitable[list[Escalation]]]
+
+@dataclass
+class ReviewFacts:
+    """What review_migration says of the revisions under test (passed in by the server, which composes
+    the tools): its escalations stand (a rehearsal that ran cleanly does not clear what only a human may
+    decide), its approvals are listed, and a column downgrade() carries into a kept column before dropping
+    it is no data loss here either."""
+
+    escalations: list[Escalation] = field(default_factory=list)
+    approvals: list[Approval] = field(default_factory=list)
+    carried: set[tuple[str, str, str]] = field(default_factory=set)  # (revision, table, column)
+
+
+ReviewEscalations = Callable[[list[str]], Awaitable[ReviewFacts]]
 
 
 # ------------------------------------------------------------------ arguments
@@ -236,11 +247,12 @@ async def test_roundtrip(
     args.seed_rows = seed_rows if data_from == "seed" else 0
     args.trace_locks = trace_locks
     args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
-    reviewed: list[Escalation] = []
+    reviewed = ReviewFacts()
 
     async def review_alongside() -> None:  # the review's own worker runs while the rehearsal does
+        nonlocal reviewed
         if review is not None:
-            reviewed.extend(await review(under_test))
+            reviewed = await review(under_test)
 
     failed: Exception | None = None  # raised as itself, not wrapped in the task group's ExceptionGroup
     async with anyio.create_task_group() as group:
@@ -254,7 +266,9 @@ async def test_roundtrip(
         raise failed
     if run.app_check is not None:  # before _build: the verdict and next steps count its finding
         findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
-    result = _build(project, history, run.raw, under_test, start, how, seed_rows, data_from, findings)
+    raw = _without_carried(run.raw, reviewed.carried)
+    result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
+    result.approvals = [a for a in reviewed.approvals if a.revision in under_test]
     result.app_check = run.app_check
     if run.app_check is not None:
         result.summary += f" The application check {'passed' if run.app_check.passed else 'FAILED'}."
@@ -264,7 +278,7 @@ async def test_roundtrip(
     if run.problem is not None:
         _worker_failed(result, run.problem, run.timed_out, timeout_s, run.last_message)
     else:
-        _carry_review(result, reviewed)
+        _carry_review(result, reviewed.escalations)
     await progress(args.total_steps, args.total_steps, result.summary)
     return result
 
@@ -429,6 +443,21 @@ async def _relay_progress(path: Path, progress: Progress, last: dict[str, Any]) 
 
 
 # ------------------------------------------------------------------ verdict
+
+
+def _without_carried(raw: dict[str, Any] | None, carried: set[tuple[str, str, str]]) -> dict[str, Any] | None:
+    """The worker's report without the drops of columns whose values downgrade() first carried into a
+    column it keeps: the review does not count them as lost, nor does the rehearsal (a value the carry
+    failed to restore still shows as not-restored)."""
+    if not raw or not carried:
+        return raw
+    kept = [
+        loss
+        for loss in raw.get("data_loss", [])
+        if loss.get("kind") != "dropped-by-downgrade"
+        or (loss.get("revision"), loss.get("table"), loss.get("column")) not in carried
+    ]
+    return {**raw, "data_loss": kept}
 
 
 def _carry_review(result: TestRoundtripResult, escalated: list[Escalation]) -> None:

@@ -276,6 +276,12 @@ def _deploy_notes(fix: FileFix, revision: str | None, deploy: str | None) -> dic
     """What a fix's effect depends on, given how env.py deploys, keyed by the rule it fixes."""
     notes = dict.fromkeys(("create-index-non-concurrent", "drop-index-non-concurrent"), AUTOCOMMIT_NOTE)
     notes = notes if deploy == "single" else {}
+    moved = ", ".join(n.revision for n in fix.new_revisions if n.slug.startswith("index_"))
+    if moved:  # its autocommit block opens its own revision: it commits only complete revisions
+        notes["create-index-non-concurrent"] = (
+            f"The index is built concurrently in new revision {moved}, after this one: its autocommit block commits "
+            "only revisions alembic_version already names, so a re-run after a later failure continues after them."
+        )
     validate = _validate_note(fix, revision, deploy)
     return {**notes, "fk-not-valid-missing": validate} if validate else notes
 

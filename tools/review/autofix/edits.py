@@ -10,7 +10,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Literal
 
-Where = Literal["replace", "prepend-upgrade", "add-to-downgrade", "replace-downgrade"]
+Where = Literal["replace", "insert-before", "prepend-upgrade", "add-to-downgrade", "replace-downgrade"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Edit:
     where: Where
     code: str
     span: tuple[int, int] = (0, 0)
+    removed: tuple[tuple[int, int], ...] = ()  # other statements' spans the edit takes out (a moved step's inverse)
 
 
 def strip_comments(code: str) -> str:
@@ -53,14 +54,45 @@ def _indented(code: str, indent: str) -> list[str]:
     return [indent + line if line.strip() else "" for line in code.splitlines()]
 
 
+def _remove(source: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """The source without the statements at ``spans`` (bottom up); a body left empty gets ``pass``."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    for start, end in sorted(spans, reverse=True):
+        body = next(
+            (
+                n.body
+                for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef | ast.With) and any(s.lineno == start for s in n.body)
+            ),
+            None,
+        )
+        alone = body is not None and len([s for s in body if not _is_docstring(s)]) == 1
+        indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+        lines[start - 1 : end] = [indent + "pass"] if alone else []
+    return "\n".join(lines) + "\n"
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
 def apply_edit(source: str, edit: Edit) -> str:
     """The source with ``edit`` made; raises ValueError when the place it names is not there."""
+    if edit.removed:  # below the edit's own place (downgrade() follows upgrade()), so its lines stay put
+        if any(start <= edit.span[1] for start, _ in edit.removed):
+            raise ValueError("a statement to remove is not after the edited one")
+        source = _remove(source, edit.removed)
     tree = ast.parse(source)
     lines = source.splitlines()
     if edit.where == "replace":
         start, end = edit.span
         indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
         lines[start - 1 : end] = _indented(edit.code, indent)
+    elif edit.where == "insert-before":
+        start = edit.span[0]
+        indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+        lines[start - 1 : start - 1] = _indented(edit.code, indent)
     elif edit.where == "replace-downgrade":
         func = _function(tree, "downgrade")
         start = func.decorator_list[0].lineno if func.decorator_list else func.lineno

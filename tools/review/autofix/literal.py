@@ -33,7 +33,7 @@ def literal_edit(hit: Hit) -> Edit | str:
         return "its fix is advice in prose, not code"
     if _PLACEHOLDER.search(code):
         return "its fix leaves a value to choose (a placeholder)"
-    return Edit(hit.finding.rule, hit.span[0], WHERE[hit.finding.rule], code, hit.span)
+    return Edit(hit.finding.rule, hit.span[0], hit.data.get("where", WHERE[hit.finding.rule]), code, hit.span)
 
 
 def later_step(hit: Hit) -> str | None:

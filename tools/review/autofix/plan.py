@@ -15,8 +15,9 @@ from alembic_mcp.tools.review.autofix.backfill import backfill_edit
 from alembic_mcp.tools.review.autofix.edits import Edit, apply_edit, strip_comments, unified_diff
 from alembic_mcp.tools.review.autofix.literal import WHERE, later_step, literal_edit
 from alembic_mcp.tools.review.autofix.model_defaults import ModelDefault
-from alembic_mcp.tools.review.autofix.split import NewRevision, validate_revision
+from alembic_mcp.tools.review.autofix.split import NewRevision, index_revision, validate_revision
 from alembic_mcp.tools.review.rules import lint_migration
+from alembic_mcp.tools.review.rules.astutil import name_value
 from alembic_mcp.tools.review.rules.columns import FK_BACKFILL
 from alembic_mcp.tools.review.rules.registry import Hit
 
@@ -50,6 +51,10 @@ MAX_EDITS = 50
 NOT_A_HEAD = (
     "its VALIDATE belongs in a new revision after this one, and revisions already follow this one: apply the "
     "finding's fix by hand, with the VALIDATE in a revision after the head"
+)
+INDEX_NOT_A_HEAD = (
+    "its concurrent build belongs in a new revision after this one, and revisions already follow this one: move "
+    "the index by hand to a revision after the head, with its drop in that revision's downgrade()"
 )
 FK_LOOKUP = (
     "a foreign key column: its backfill is the lookup of the parent row in the finding's fix, never a constant; "
@@ -94,6 +99,8 @@ def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit
     if rule == "add-column-required":
         key = (hit.finding.table or "", hit.finding.column or "")
         return backfill_edit(hit, source, ctx.models.get(key), ctx.backend, ctx.split)
+    if rule == "create-index-non-concurrent" and "later_index" in hit.data:
+        return _index_later(hit, source, ctx)
     if rule in WHERE:
         edit, later = literal_edit(hit), later_step(hit)
         if isinstance(edit, str) or later is None:
@@ -102,6 +109,20 @@ def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit
             return NOT_A_HEAD
         return edit, [validate_revision(later)]
     return HUMAN_CHOICE.get(rule, "its fix needs a human's choice")
+
+
+def _index_later(hit: Hit, source: str, ctx: FixContext) -> str | tuple[Edit, list[NewRevision]]:
+    """The index out of this revision (and its drop out of downgrade()), built concurrently in a new one."""
+    if not ctx.head:
+        return INDEX_NOT_A_HEAD
+    index = hit.data["later_index"]
+    drops = [
+        (op.line, op.node.end_lineno or op.line)
+        for op in parse_source(source).ops_in("downgrade")
+        if op.name == "drop_index" and name_value(op.arg(0, "index_name")) == index["name"]
+    ]
+    edit = Edit(hit.finding.rule, hit.span[0], "replace", "", hit.span, removed=tuple(drops))
+    return edit, [index_revision(index["name"], index["table"], index["columns"], index["unique"])]
 
 
 def _lint(source: str, ctx: FixContext) -> list[Hit]:

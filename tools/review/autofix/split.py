@@ -75,3 +75,25 @@ def validate_revision(code: str) -> NewRevision:
     name = found.group(1) if found else "constraint"
     upgrade = "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n" + code
     return NewRevision(new_id(), f"validate_{name}"[:60], f"validate {name}", upgrade, "pass")
+
+
+def index_revision(name: str, table: str, columns: list[str], unique: bool) -> NewRevision:
+    """A CREATE INDEX CONCURRENTLY in a revision of its own: its autocommit block commits only revisions that
+    are complete (alembic_version names them), so a re-run after a later failure starts after them."""
+    create = (
+        f"op.create_index({name!r}, {table!r}, {columns!r}, {'unique=True, ' if unique else ''}"
+        "postgresql_concurrently=True, if_not_exists=True)"
+    )
+    drop = f"op.drop_index({name!r}, table_name={table!r}, postgresql_concurrently=True, if_exists=True)"
+    return NewRevision(new_id(), f"index_{name}"[:60], f"index {name} (concurrently)", _timed(create), _timed(drop))
+
+
+def _timed(statement: str) -> str:
+    """``statement`` in an autocommit block with a session lock_timeout (a SET LOCAL would not hold there),
+    reset after it so it does not outlast the block."""
+    return (
+        "with op.get_context().autocommit_block():\n"
+        "    op.execute(\"SET lock_timeout = '5s'\")\n"
+        f"    {statement}\n"
+        '    op.execute("RESET lock_timeout")'
+    )

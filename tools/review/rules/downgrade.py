@@ -17,6 +17,7 @@ from alembic_mcp.tools.review.rules import dynamic
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
 from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Module, Sources, local_names
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
+from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
 CONSTRAINT_OPS = {
     "create_foreign_key": "foreignkey",
@@ -44,10 +45,13 @@ def _fix_irreversible() -> str:
 
 
 def _fix_loses_data(target: str) -> str:
+    what = target.split(" ", 1)[1]
     return (
-        f"# in downgrade(), before the drop (name what is lost; a human accepts it):\n"
-        f"# data loss: {target.split(' ', 1)[1]} - export it first (backup_db tables=[...]); rollback cannot "
-        "restore it"
+        f"If downgrade() can keep the values, carry them before the drop into a column it keeps: an "
+        f"op.execute('UPDATE ...') of the same table whose SET reads {what} (directly or through a join on it); "
+        "then nothing is lost and this finding goes. If the loss is real, a human decides: name it in "
+        f"downgrade() (`# data loss: {what}`) before they approve (any edit voids an approval), and offer a "
+        "backup (backup_db) before a rollback. The comment documents the loss; it never clears unclear-rollback."
     )
 
 
@@ -641,15 +645,45 @@ def _named_losses(down_src: str) -> tuple[set[str], str | None]:
     return named, first
 
 
+def carried_columns(down: list[OpCall], exec_arg: Callable[[OpCall], ExecuteArg]) -> set[tuple[str, str]]:
+    """Columns downgrade() drops only after an UPDATE of the same table, parsed from literal SQL, carried
+    their values into a column it keeps (``SET name = r.name FROM r WHERE r.id = t.r_id`` before
+    ``drop_column("t", "r_id")``): nothing is lost. Unparsed SQL, constructs and comments never count."""
+    dropped_tables = {d.table for d in down if d.name == "drop_table"}
+    carried: set[tuple[str, str]] = set()
+    for op in down:
+        table, column = op.table, name_value(op.arg(1, "column_name"))
+        if op.name != "drop_column" or table is None or column is None or table in dropped_tables:
+            continue
+        dropped = {name_value(d.arg(1, "column_name")) for d in down if d.name == "drop_column" and d.table == table}
+        for update in down:
+            if update.name != "execute" or update.line >= op.line or exec_arg(update).kind != "literal":
+                continue
+            if any(
+                s.kind == "update" and s.table == table and column in s.carried and set(s.set_columns) - dropped
+                for s in exec_arg(update).statements
+            ):
+                carried.add((table, column))
+    return carried
+
+
+def downgrade_carries(migration: MigrationSource, backend: str | None) -> set[tuple[str, str]]:
+    """``carried_columns`` of a migration file's downgrade() on ``backend`` (for the rehearsal's report)."""
+    down = [op for op in migration.ops_in("downgrade") if migration.runs_on(op.line, backend)]
+    return carried_columns(down, lambda op: analyse_execute_arg(op.arg(0, "sqltext"), backend))
+
+
 def _loses_data(state, down_func: ast.FunctionDef) -> None:
     """A loss is documented when a ``# data loss:`` comment names what the review computes is lost;
-    only a human can accept it: the escalation stays either way."""
+    only a human can accept it: the escalation stays either way. A column whose values downgrade()
+    first carried into a kept column is not lost."""
     tables, columns = _filled(state)
     down_src = ast.get_source_segment(state.migration.source, down_func) or ""
     named, note = _named_losses(down_src)
+    carried = carried_columns(state.down, state.exec_arg)
     for op in state.down:
         target = _loss_target(state, op, tables, columns)
-        if target is None:
+        if target is None or (op.table, name_value(op.arg(1, "column_name"))) in carried:
             continue
         what = target.split(" ", 1)[1]
         documented = what.lower() in named
@@ -690,6 +724,15 @@ COPIED = (
     'op.add_column("persons", sa.Column("display", sa.String(120), nullable=True))\n'
     'op.execute("UPDATE persons SET display = name WHERE id IN (SELECT id FROM persons LIMIT 100)")'
 )
+
+LOOKUP = (  # the skill's foreign-key example: a key filled by a lookup from the column it replaces
+    'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))\n'
+    'op.execute("UPDATE assignments SET rotation_id = r.id FROM rotations r WHERE r.name = assignments.rotation_name")'
+)
+REVERSE = (
+    'op.execute("UPDATE assignments SET rotation_name = r.name FROM rotations r WHERE r.id = assignments.rotation_id")'
+)
+DROP_ID = 'op.drop_column("assignments", "rotation_id")'
 
 CASES = cases(
     Case(
@@ -878,5 +921,47 @@ CASES = cases(
         '# data loss: none intended\nop.drop_column("persons", "display")',
         escalation="unclear-rollback",
         message_contains=("does not name it", "# data loss: persons.display"),
+    ),
+    Case(  # the reverse lookup rebuilds the kept column from the dropped one first: nothing is lost
+        "downgrade-loses-data",
+        LOOKUP,
+        f"{REVERSE}\n{DROP_ID}",
+        triggers=False,
+    ),
+    Case("downgrade-loses-data", LOOKUP, f"{REVERSE}\n{DROP_ID}", triggers=False, backend="sqlite"),
+    Case(  # the same carry through an alias and a further condition
+        "downgrade-loses-data",
+        LOOKUP,
+        'op.execute("UPDATE assignments AS a SET rotation_name = r.name FROM rotations r '
+        f'WHERE r.id = a.rotation_id AND a.id > 0")\n{DROP_ID}',
+        triggers=False,
+    ),
+    Case("downgrade-loses-data", LOOKUP, f"{DROP_ID}\n{REVERSE}", escalation="unclear-rollback"),  # after the drop
+    Case(  # only in a comment: not read
+        "downgrade-loses-data",
+        LOOKUP,
+        f"# {REVERSE}\n{DROP_ID}",
+        escalation="unclear-rollback",
+    ),
+    Case(  # the join is not a condition every row meets (OR): nothing says the values are carried
+        "downgrade-loses-data",
+        LOOKUP,
+        'op.execute("UPDATE assignments SET rotation_name = r.name FROM rotations r '
+        f'WHERE r.id = assignments.rotation_id OR r.id = 1")\n{DROP_ID}',
+        escalation="unclear-rollback",
+    ),
+    Case(  # the kept column is dropped too
+        "downgrade-loses-data",
+        LOOKUP,
+        f'{REVERSE}\nop.drop_column("assignments", "rotation_name")\n{DROP_ID}',
+        escalation="unclear-rollback",
+    ),
+    Case(  # SQL built at run time is not parsed: no credit
+        "downgrade-loses-data",
+        LOOKUP,
+        'sql = "UPDATE assignments SET rotation_name = r.name FROM rotations r WHERE r.id = "\n'
+        'sql += "assignments.rotation_id"\n'
+        f"op.execute(sql)\n{DROP_ID}",
+        escalation="unclear-rollback",
     ),
 )

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from alembic_mcp.tools.core.verdict import Escalation, Finding
+from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
@@ -49,7 +50,8 @@ class LintState:
     new_nullable_columns: set[tuple[str, str]] = field(default_factory=set)
     validated_tables: set[str] = field(default_factory=set)  # VALIDATE CONSTRAINT ran on them
     execs: dict[int, ExecuteArg] = field(default_factory=dict)  # by id() of the call node
-    lock_timeout_seen: bool = False  # by env.py, or by a statement before the current operation
+    lock_timeout_seen: bool = False  # in effect at the current operation (env.py, or a SET before it)
+    lock_timeout_ended: str | None = None  # what ended the one set before it: "autocommit" (its COMMIT) or "reset"
     statements: list[Any] = field(default_factory=list)  # set by the dynamic family's coverage check
 
     def __post_init__(self) -> None:
@@ -161,13 +163,18 @@ def _record_added_columns(state: LintState) -> None:
                 state.new_nullable_columns.add((op.table, spec.name))
 
 
+def _timeout_scopes(state: LintState, op: OpCall) -> list[Scope]:
+    if op.name != "execute":
+        return []
+    found = (scope_of_sql(s.text) for s in state.exec_arg(op).statements)
+    return [scope for scope in found if scope is not None]
+
+
 def _note_statements(state: LintState, op: OpCall) -> None:
-    """What an op.execute sets for the operations after it: lock_timeout, validated constraints."""
+    """What an op.execute sets for the operations after it: validated constraints."""
     if op.name != "execute":
         return
     for statement in state.exec_arg(op).statements:
-        if statement.kind == "set_lock_timeout":
-            state.lock_timeout_seen = True
         if statement.kind == "alter_table" and "validate constraint" in statement.text.lower() and statement.table:
             state.validated_tables.add(statement.table)
 
@@ -207,8 +214,10 @@ def lint_migration(
     registry.load()
     state = LintState(migration, file, backend, definitions, env_sets_lock_timeout, sources)
     _record_added_columns(state)
-    for op in state.up:
+    covered = coverage(state.up, lambda op: _timeout_scopes(state, op), state.env_sets_lock_timeout)
+    for op, cover in zip(state.up, covered, strict=True):
         _note_statements(state, op)
+        state.lock_timeout_seen, state.lock_timeout_ended = cover.covered, cover.ended
         for handler in registry.OP_HANDLERS.get(op.name, []) + registry.EVERY_OP:
             handler(state, op)
     for check in registry.FILE_CHECKS:

@@ -15,6 +15,37 @@ def _fix_create_concurrently(name: str | None, table: str | None, columns: list[
     )
 
 
+# The fix when the revision does other work: an autocommit block there would COMMIT that work while
+# alembic_version still names the previous revision, so a failure after it leaves a re-run that fails.
+LATER_INDEX = "# in a new revision after this one (autofix writes it; this revision's other changes would commit "
+
+
+def _fix_create_later(name: str | None, table: str | None, columns: list[str], unique: bool = False) -> str:
+    create = _fix_create_concurrently(name, table, columns, unique)
+    return (
+        f"{LATER_INDEX}early in an autocommit block here, with alembic_version still at the previous revision):\n"
+        + "\n".join("# " + line for line in create.splitlines())
+        + f"\n# and its downgrade() drops it: op.drop_index({q(name)}, table_name={q(table)}, "
+        "postgresql_concurrently=True, if_exists=True) in an autocommit block"
+    )
+
+
+NOT_WORK = {"get_context", "get_bind", "f", "inline_literal", "batch_alter_table"}
+
+
+def _other_work(state, index: OpCall) -> bool:
+    """upgrade() does transactional work besides this index (SET lock_timeout is no work)."""
+    for op in state.up:
+        if op is index or op.in_autocommit or op.name in NOT_WORK:
+            continue
+        if op.name == "execute":
+            statements = state.exec_arg(op).statements
+            if statements and all(s.kind == "set_lock_timeout" for s in statements):
+                continue
+        return True
+    return False
+
+
 def _fix_drop_concurrently(name: str | None, table: str | None) -> str:
     return (
         "with op.get_context().autocommit_block():\n"
@@ -73,12 +104,25 @@ def create_index(state, op: OpCall) -> None:
     if op.table_created_here or concurrently:
         state.clear(CREATE_INDEX_NON_CONCURRENT.id, table)
         return
+    unique = truthy(op.kwargs.get("unique"))
+    if name is not None and _other_work(state, op):
+        hit = state.emit(
+            CREATE_INDEX_NON_CONCURRENT,
+            op,
+            f"Index {shown(op.arg(0, 'index_name'))} is built on existing table {shown(op.arg(1, 'table_name'))} "
+            "without CONCURRENTLY; this revision changes more, "
+            "so the concurrent build belongs in a revision of its own after it.",
+            _fix_create_later(name, table, columns, unique),
+        )
+        if hit is not None:  # None: the rule does not run on this dialect
+            hit.data["later_index"] = {"name": name, "table": table, "columns": columns, "unique": unique}
+        return
     state.emit(
         CREATE_INDEX_NON_CONCURRENT,
         op,
         f"Index {shown(op.arg(0, 'index_name'), '(named by the naming convention)')} is built on existing table "
         f"{shown(op.arg(1, 'table_name'))} without CONCURRENTLY.",
-        _fix_create_concurrently(name, table, columns, truthy(op.kwargs.get("unique"))),
+        _fix_create_concurrently(name, table, columns, unique),
     )
 
 
@@ -117,6 +161,16 @@ CASES = cases(
         'op.drop_index("ix_persons_name", table_name="persons")',
         severity="error",
         fix_contains=("postgresql_concurrently=True", "autocommit_block"),
+    ),
+    Case(  # with other work in the revision: the concurrent build goes to a new revision after it
+        "create-index-non-concurrent",
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))\n'
+        'op.create_index("ix_assignments_rotation_id", "assignments", ["rotation_id"])',
+        'op.drop_index("ix_assignments_rotation_id", table_name="assignments")\n'
+        'op.drop_column("assignments", "rotation_id")',
+        severity="error",
+        message_contains=("a revision of its own",),
+        fix_contains=("# in a new revision after this one", "postgresql_concurrently=True"),
     ),
     Case(
         "create-index-non-concurrent",

@@ -23,9 +23,20 @@ STRONG_LOCK_OPS = {
 
 def _fix_lock_timeout() -> str:
     return (
-        "op.execute(\"SET LOCAL lock_timeout = '5s'\")  # first statement of upgrade(); "
-        "inside autocommit_block() use SET lock_timeout ... and RESET lock_timeout"
+        "op.execute(\"SET LOCAL lock_timeout = '5s'\")  # first statement of upgrade(), and again after each "
+        "autocommit_block() (its COMMIT ends a SET LOCAL)"
     )
+
+
+ENDED_BY = {
+    "autocommit": "an autocommit block, whose COMMIT ended the SET LOCAL lock_timeout before it",
+    "reset": "a RESET of the lock_timeout set before it",
+}
+
+
+def _fix_again(ended: str) -> str:
+    why = "the autocommit block's COMMIT ended the earlier SET LOCAL" if ended == "autocommit" else "it was reset"
+    return f"op.execute(\"SET LOCAL lock_timeout = '5s'\")  # right before this statement: {why}"
 
 
 MISSING_LOCK_TIMEOUT = rule(
@@ -65,6 +76,17 @@ def lock_timeout(state, op: OpCall) -> None:
         return
     if any(h.finding.rule == MISSING_LOCK_TIMEOUT.id for h in state.hits):
         return
+    if state.lock_timeout_ended:
+        hit = state.emit(
+            MISSING_LOCK_TIMEOUT,
+            op,
+            f"{op.name} takes a strong lock on existing table {op.table or '?'} after "
+            f"{ENDED_BY[state.lock_timeout_ended]}: it runs with no lock_timeout.",
+            _fix_again(state.lock_timeout_ended),
+        )
+        if hit is not None:
+            hit.data["where"] = "insert-before"
+        return
     state.emit(
         MISSING_LOCK_TIMEOUT,
         op,
@@ -80,6 +102,12 @@ def lock_timeout_from_env(state) -> None:
 
 
 LOCK = "op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
+
+BLOCK = (
+    "with op.get_context().autocommit_block():\n"
+    '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)\n'
+)
+ADD_NICK = 'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))'
 
 CASES = cases(
     Case(
@@ -100,5 +128,30 @@ CASES = cases(
         'op.drop_column("persons", "nick")',
         triggers=False,
         backend="mysql",
+    ),
+    Case(  # the block's COMMIT ends the SET LOCAL: the add after it waits with no timeout
+        "missing-lock-timeout",
+        LOCK + BLOCK + ADD_NICK,
+        'op.drop_column("persons", "nick")',
+        severity="warning",
+        line=12,  # the add_column after the block (case_source puts upgrade()'s body at line 9)
+        message_contains=("after an autocommit block",),
+        fix_contains=("right before this statement",),
+    ),
+    Case("missing-lock-timeout", LOCK + ADD_NICK + "\n" + BLOCK, 'op.drop_column("persons", "nick")', triggers=False),
+    Case(  # set again after the block
+        "missing-lock-timeout", LOCK + BLOCK + LOCK + ADD_NICK, 'op.drop_column("persons", "nick")', triggers=False
+    ),
+    Case(  # a session-level timeout outlives the block
+        "missing-lock-timeout",
+        "op.execute(\"SET lock_timeout = '5s'\")\n" + BLOCK + ADD_NICK,
+        'op.drop_column("persons", "nick")',
+        triggers=False,
+    ),
+    Case(  # RESET ends it
+        "missing-lock-timeout",
+        'op.execute("SET lock_timeout = \'5s\'")\nop.execute("RESET lock_timeout")\n' + ADD_NICK,
+        'op.drop_column("persons", "nick")',
+        severity="warning",
     ),
 )
