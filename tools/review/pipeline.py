@@ -1,8 +1,9 @@
 """The layers of review_migration over the selected revisions, run as named stages.
 
 1. the AST rules (rules/, in a thread), then 3. facts from the target database (context.py), while
-2. the worker renders the revisions offline for squawk (squawk.py, PostgreSQL); then the facts and the
-models' names are applied, statements the rendered SQL covered are lifted, and 4. the escalation
+2. the worker renders the revisions offline for squawk (squawk.py, PostgreSQL), and the rendered statements
+go through the SQL rules (rendered.py); then the facts and the models' names are applied, statements the
+rendered SQL covered are lifted, and 4. the escalation
 policy (production, protected and audit tables) is added per revision. Suppression comments silence
 findings; the escalations of silenced findings stay, with the findings as evidence.
 """

@@ -89,8 +89,8 @@ def judge_rendered(
                 STATEMENT_RULES[statement.kind](state, _pseudo_op(line, rendered), statement, created)
             elif not _classified(statement, backend):
                 judgement.unclassified.append(statement.text)
-            if statement.kind == "other" and statement.text.lower().startswith("create table"):
-                created |= {_created_table(statement.text)}
+            if statement.kind == "other" and (table := _created_table(statement.text)):
+                created.add(table)
     judgement.hits = _new(state.hits, reported, lint.cleared)
     judgement.hits += _unclassified_hits(state, line, judgement.unclassified)
     return judgement
@@ -115,9 +115,10 @@ def _classified(statement: SqlStatement, backend: str | None) -> bool:
 
 def _tree(text: str, backend: str | None) -> exp.Expression | None:
     try:
-        return sqlglot.parse_one(text, read=DIALECTS.get(backend, "postgres"))
+        tree = sqlglot.parse_one(text, read=DIALECTS.get(backend, "postgres"))
     except (ParseError, TokenError, ValueError):
         return None
+    return tree if isinstance(tree, exp.Expression) else None
 
 
 def _plain_read(tree: exp.Expression) -> bool:

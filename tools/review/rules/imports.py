@@ -92,8 +92,8 @@ def _patches(tree: ast.Module) -> list[tuple[int, str]]:
     """Module-level assignments to an attribute or item (``sa.text = ...``): they change another module."""
     out = []
     for stmt in tree.body:
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
         if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
                 patched = [n for n in ast.walk(target) if isinstance(n, ast.Attribute | ast.Subscript)]
                 if patched:
