@@ -265,3 +265,25 @@ def test_rendered_statements_drop_alembics_own_and_mark_autocommit_blocks():
         ("CREATE INDEX CONCURRENTLY ix ON persons (nick)", True),
         ("DELETE FROM persons", False),
     ]
+
+
+def test_a_batch_recreate_is_not_a_drop_table(example_project, sqlite_url):
+    """SQLite's batch block renders copy, DROP TABLE, rename: the block's operations are what layer 1 judged."""
+    upgrade_head(example_project, sqlite_url)
+    execute(sqlite_url, FIFTY["sqlite"])
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='persons = sa.Table("persons", sa.MetaData(), sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("name", sa.String(120)), sa.Column("pgy_level", sa.Integer()))\n'
+        'with op.batch_alter_table("persons", copy_from=persons) as batch_op:\n    batch_op.drop_column("pgy_level")',
+        downgrade='with op.batch_alter_table("persons") as batch_op:\n'
+        '    batch_op.add_column(sa.Column("pgy_level", sa.Integer()))',
+        message="x",
+    )
+    result = review(example_project, sqlite_url, include_sql=True)
+    assert "DROP TABLE persons" in result.revisions[0].sql
+    assert "drop-table" not in rules(result)
+    assert [f.rule for f in result.findings].count("drop-column") == 1
+    assert "drop-table-with-data" not in {e.rule for e in result.escalations}

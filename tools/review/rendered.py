@@ -35,6 +35,8 @@ QUIET_KINDS = (
 )
 NEW_OBJECTS = {"TABLE", "INDEX", "SEQUENCE", "TYPE", "SCHEMA", "VIEW", "DOMAIN"}
 SETTINGS = re.compile(r"^\s*set\s+(local\s+|session\s+)?(lock_timeout|statement_timeout|search_path)\b", re.I)
+# A batch operation that recreates the table renders a copy (_alembic_tmp_<table>), DROP TABLE and this rename.
+RECREATED = re.compile(r'(?is)^\s*alter\s+table\s+"?_alembic_tmp_(\w+)"?\s+rename\s+to\s+"?(\w+)')
 ARTIFACT = re.compile(r"^\s*(begin|commit|start\s+transaction)\s*$", re.I)
 READ_CALLS = {name.lower() for name in PURE_SQL_FUNCTIONS | READ_FUNCTIONS} | {"nullif", "now"}
 
@@ -78,13 +80,18 @@ def judge_rendered(
     created = {op.table for op in state.up if op.name == "create_table" and op.table}
     line = _anchor_line(migration, lint)
     judgement = RenderedJudgement()
-    for rendered in rendered_statements(sql):
+    statements = rendered_statements(sql)
+    recreates = _batch_recreates(state, statements)
+    for rendered in statements:
         if normalised_sql(rendered.text) in lint.read_sql:
             continue  # layer 1 read this very text and judged it
         for statement in _statements(rendered.text, backend):
             if statement is None:
                 judgement.unclassified.append(rendered.text)
                 continue
+            if statement.kind == "drop_table" and recreates.get(statement.table or "", 0) > 0:
+                recreates[statement.table or ""] -= 1
+                continue  # a batch block's copy-and-move: layer 1 judged the block's operations
             if statement.kind in DATA_KINDS:
                 STATEMENT_RULES[statement.kind](state, _pseudo_op(line, rendered), statement, created)
             elif not _classified(statement, backend):
@@ -94,6 +101,17 @@ def judge_rendered(
     judgement.hits = _new(state.hits, reported, lint.cleared)
     judgement.hits += _unclassified_hits(state, line, judgement.unclassified)
     return judgement
+
+
+def _batch_recreates(state: LintState, statements: list[RenderedStatement]) -> dict[str, int]:
+    """How many DROP TABLE of each table are a batch block's move (one per block upgrade() opens on it, when
+    the render renames a copy back to it): a helper's own DROP TABLE stays a drop."""
+    renamed = {m.group(2) for s in statements if (m := RECREATED.match(s.text)) and m.group(1) == m.group(2)}
+    blocks: dict[str, int] = {}
+    for op in state.up:
+        if op.name == "batch_alter_table" and op.table is not None and op.table in renamed:
+            blocks[op.table] = blocks.get(op.table, 0) + 1
+    return blocks
 
 
 def _statements(text: str, backend: str | None) -> list[SqlStatement | None]:
@@ -157,7 +175,7 @@ def _key(hit: Hit) -> tuple:
 
 def _new(hits: list[Hit], reported: list[Hit], cleared: set[tuple[str, str | None]]) -> list[Hit]:
     """The rendered statements' hits that layer 1 did not report or clear, one per table and column."""
-    seen = {_key(h) for h in reported} | {(h.finding.rule,) for h in reported}
+    seen = {k for h in reported for k in ((h.finding.rule,), (h.finding.rule, h.finding.table, h.finding.column))}
     cleared_rules = {rule for rule, table in cleared if table is None}
     out = []
     for hit in hits:
