@@ -23,11 +23,16 @@ from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules.effects import READ_FUNCTIONS
 from alembic_mcp.tools.review.rules.engine import Lint, LintState, normalised_sql, record_added_columns
 from alembic_mcp.tools.review.rules.registry import Hit
-from alembic_mcp.tools.review.rules.sql import RAW_SQL_UNINSPECTABLE, STATEMENT_RULES, _fix_uninspectable
+from alembic_mcp.tools.review.rules.sql import (
+    RAW_SQL_UNINSPECTABLE,
+    STATEMENT_RULES,
+    _fix_uninspectable,
+    _uninspectable,
+)
 from alembic_mcp.tools.review.sql import DIALECTS, PURE_SQL_FUNCTIONS, SqlStatement, _split_statements, analyse_sql
 
 # What the statement does to rows or runs: the lock rules (indexes, constraints, enums) are squawk's.
-DATA_KINDS = ("update", "delete", "truncate", "drop_table", "drop_column", "dynamic", "drop_cascade", "alter_table")
+DATA_KINDS = ("update", "delete", "truncate", "drop_table", "drop_column", "drop_cascade", "alter_table")
 # Kinds the rules classify without a finding of their own (adding rows, objects, reading plainly).
 QUIET_KINDS = (
     *("insert", "set_lock_timeout", "alter_type_add_value", "alter_type_rename_value", "create_index"),
@@ -83,7 +88,7 @@ def judge_rendered(
     statements = rendered_statements(sql)
     recreates = _batch_recreates(state, statements)
     for rendered in statements:
-        if normalised_sql(rendered.text) in lint.read_sql:
+        if _read_by_layer_1(rendered.text, lint.read_sql):
             continue  # layer 1 read this very text and judged it
         for statement in _statements(rendered.text, backend):
             if statement is None:
@@ -92,7 +97,9 @@ def judge_rendered(
             if statement.kind == "drop_table" and recreates.get(statement.table or "", 0) > 0:
                 recreates[statement.table or ""] -= 1
                 continue  # a batch block's copy-and-move: layer 1 judged the block's operations
-            if statement.kind in DATA_KINDS:
+            if statement.kind == "dynamic":
+                _uninspectable(state, _pseudo_op(line, rendered), statement.detail, "the rendered upgrade")
+            elif statement.kind in DATA_KINDS:
                 STATEMENT_RULES[statement.kind](state, _pseudo_op(line, rendered), statement, created)
             elif not _classified(statement, backend):
                 judgement.unclassified.append(statement.text)
@@ -101,6 +108,24 @@ def judge_rendered(
     judgement.hits = _new(state.hits, reported, lint.cleared)
     judgement.hits += _unclassified_hits(state, line, judgement.unclassified)
     return judgement
+
+
+BIND = re.compile(r"(?<![:\w]):\w+|%\(\w+\)s")
+LITERAL = r"(?:'(?:[^']|'')*'|-?[\d.]+|null|true|false)"
+
+
+def _read_by_layer_1(text: str, read_sql: set[str]) -> bool:
+    """The statement is one layer 1 read as text: the same text, or the same with a literal where layer 1
+    saw a bind parameter (the offline render writes its value; layer 1 judged the statement without it)."""
+    rendered = normalised_sql(text)
+    if rendered in read_sql:
+        return True
+    for read in read_sql:
+        if BIND.search(read):
+            pattern = LITERAL.join(re.escape(part) for part in BIND.split(read))
+            if re.fullmatch(pattern, rendered):
+                return True
+    return False
 
 
 def _batch_recreates(state: LintState, statements: list[RenderedStatement]) -> dict[str, int]:
