@@ -115,6 +115,22 @@ CASES = {
         DELETES,
         DELETES,
     ),
+    # the render cannot show it (offline, the bind has no exec_driver_sql and __del__ swallows the error)
+    "p10-del-hook": (
+        "\n\nclass Helper:\n    def __del__(self):\n        op.get_bind().exec_driver_sql('DELETE FROM persons')\n",
+        "Helper()",
+        {},
+        UNREAD,
+        UNREAD,
+    ),
+    "p12-enter-hook": (
+        "\n\nclass Helper:\n    def __enter__(self):\n        op.get_bind().exec_driver_sql('DELETE FROM persons')\n"
+        "\n    def __exit__(self, *exc):\n        return False\n",
+        "with Helper():\n    pass",
+        {},
+        UNREAD,
+        UNREAD,
+    ),
     "p13-import-runs-code": (
         "from residency import tools\n",
         "pass",
@@ -173,7 +189,7 @@ def test_hostile_case_escalates_with_the_right_rule(example_project, request, ba
         assert result.verdict == "proceed", escalated
         return
     assert result.verdict == "escalate" and expected in escalated, (escalated, rules(result))
-    if case.startswith("p1"):
+    if files:  # the project module's import-time code is what escalates
         assert "module-level-code" in rules(result)
     if expected == DELETES:  # judged with the target's row count
         reason = next(e.reason for e in result.escalations if e.rule == DELETES)

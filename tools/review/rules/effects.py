@@ -371,7 +371,7 @@ class Judge:
         """``Model(...)``, ``Model.method(...)``, ``Model.column.like(...)``."""
         members = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         if not attrs:
-            hooks = [members[n] for n in ("__init__", "__new__", "__post_init__") if n in members]
+            hooks = [members[n] for n in CONSTRUCTION_HOOKS if n in members]
             own = worst(*(self.function(module, f) for f in hooks)) if hooks else PURE
             return worst(own, self._bases(module, cls))
         if attrs[0] in members:
@@ -448,6 +448,8 @@ class Judge:
         )
 
 
+# Methods that run because an object is made: built, used in ``with``, collected (``__del__``).
+CONSTRUCTION_HOOKS = ("__init__", "__new__", "__post_init__", "__del__", "__enter__", "__exit__")
 MAPPED = {"Column", "mapped_column", "column_property", "relationship", "synonym", "deferred", "composite"}
 
 
