@@ -73,9 +73,11 @@ irreversible-downgrade, downgrade-loses-data; and code that would slip past the 
 (create_engine, connect(), os.environ), unread-statement (helpers the review cannot show to be read-only: their
 source is read from the file, the project or its virtualenv; unless the rendered SQL covered them
 and no code branches on offline mode; each revision's coverage says which layers
-read which statement), module-level-code (code outside upgrade/downgrade). Raw SQL
-gets the same rules as operations. Tables created in the same migration are not flagged.
-On PostgreSQL targets the revision is also rendered offline and linted with squawk. With a reachable
+read which statement), module-level-code (code outside upgrade/downgrade, or in the body of a project
+module the migration imports). Raw SQL gets the same rules as operations. Tables created in the same
+migration are not flagged. On PostgreSQL targets the revision is also rendered offline and linted with
+squawk, and every rendered statement no operation accounts for goes through the raw-SQL rules (a helper's
+DELETE is data loss; SQL those rules cannot classify is uninspectable-sql). With a reachable
 database, row counts and NULL/orphan/duplicate checks turn "may hold data" into facts.
 
 Verdict: escalate when a human must decide (drop-table-with-data, drop-column-with-data,

@@ -16,6 +16,11 @@ FILLED = (
 HIDDEN_DROP = 'getattr(op, "exe" + "cute")("DR" + "OP TAB" + "LE assignments")'
 FAILS_OFFLINE = 'n = op.get_bind().execute(sa.text("SELECT count(*) FROM persons")).scalar()\n'  # None.scalar()
 RENDERS = "op.get_bind().execute(sa.text(\"SET LOCAL lock_timeout = '5s'\"))\n"
+ASSIGNED = (  # one assignment: the table a hidden DROP TABLE empties holds a row
+    "INSERT INTO persons (id, name, email, role) VALUES (1, 'Ann', 'a@x', 'resident')",
+    "INSERT INTO rotations (id, name) VALUES (1, 'icu')",
+    "INSERT INTO assignments (person_id, rotation_id, starts_on, ends_on) VALUES (1, 1, '2026-01-01', '2026-02-01')",
+)
 
 
 @pytest.mark.postgres
@@ -65,6 +70,7 @@ def test_a_comment_does_not_clear_the_rollback_escalation(example_project, pg_ur
 @pytest.mark.parametrize("first", [FAILS_OFFLINE, RENDERS], ids=["render-fails", "render-succeeds"])
 def test_obfuscated_drop_escalates_whether_or_not_the_render_reaches_it(example_project, pg_url, first):
     upgrade_head(example_project, pg_url)
+    execute(pg_url, *ASSIGNED)
     write_revision(example_project, "c3c3c3c30003", HEAD, upgrade=first + HIDDEN_DROP, message="sneaky")
     result = review(example_project, pg_url, detail="full")  # every statement's coverage, read or not
     assert result.verdict == "escalate"
@@ -76,14 +82,16 @@ def test_obfuscated_drop_escalates_whether_or_not_the_render_reaches_it(example_
     if first == FAILS_OFFLINE:  # the render stopped before it and the AST cannot read it: no layer did
         assert hidden.layers == [] and by_line[min(by_line)].layers == ["ast"]
         assert any(f.rule == "offline-unsafe" for f in revision.findings)
-    else:  # squawk read the rendered DROP TABLE, which layer 1 could not see: data loss escalates too
+    else:  # the rendered DROP TABLE, which layer 1 could not see, is judged with the row count: data loss
         assert hidden.layers == ["sql"]
-        assert "drop-table-with-data" in {e.rule for e in result.escalations}
+        drop = next(e for e in result.escalations if e.rule == "drop-table-with-data")
+        assert drop.evidence["rows"] == 1
 
 
 @pytest.mark.postgres
 def test_helper_drop_is_caught_by_the_rendered_sql_on_postgresql(example_project, pg_url):
     upgrade_head(example_project, pg_url)
+    execute(pg_url, *ASSIGNED)
     path = write_revision(
         example_project,
         "c3c3c3c30003",
@@ -97,7 +105,8 @@ def test_helper_drop_is_caught_by_the_rendered_sql_on_postgresql(example_project
     [revision] = result.revisions
     assert "unread-statement" not in rules(result)  # squawk read the whole rendered upgrade
     assert any(c.layers == ["sql"] for c in revision.coverage)
-    assert "drop-table-with-data" in {e.rule for e in result.escalations}
+    drop = next(e for e in result.escalations if e.rule == "drop-table-with-data")
+    assert drop.evidence["rows"] == 1  # judged with the target's row count, like op.drop_table in upgrade()
 
 
 def test_helper_is_unread_without_the_sql_layer(example_project, sqlite_url):

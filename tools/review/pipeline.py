@@ -1,8 +1,9 @@
 """The layers of review_migration over the selected revisions, run as named stages.
 
 1. the AST rules (rules/, in a thread), then 3. facts from the target database (context.py), while
-2. the worker renders the revisions offline for squawk (squawk.py, PostgreSQL); then the facts and the
-models' names are applied, statements the rendered SQL covered are lifted, and 4. the escalation
+2. the worker renders the revisions offline for squawk (squawk.py, PostgreSQL), and the rendered statements
+go through the SQL rules (rendered.py); then the facts and the models' names are applied, statements the
+rendered SQL covered are lifted, and 4. the escalation
 policy (production, protected and audit tables) is added per revision. Suppression comments silence
 findings; the escalations of silenced findings stay, with the findings as evidence.
 """
@@ -30,6 +31,7 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.graph import History
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.review.context import Facts, apply, gather
+from alembic_mcp.tools.review.rendered import judge_rendered
 from alembic_mcp.tools.review.resolved import mark_resolved
 from alembic_mcp.tools.review.result import (
     DatabaseContext,
@@ -102,6 +104,7 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
         group.start_soon(_render, review)
         group.start_soon(_lint_then_facts, review)
     await _squawk(review)
+    await _judge_rendered(review)
     _judge_renames(review)
     _apply_naming_convention(review)
     _apply_facts(review)
@@ -275,6 +278,45 @@ async def _squawk(review: Review) -> None:
                 fix="pip install squawk-cli",
             )
         )
+
+
+async def _judge_rendered(review: Review) -> None:
+    """The rendered upgrade's statements through the SQL rules (rendered.py), with their facts from the target."""
+    added: list[Hit] = []
+    for target in review.targets:
+        sql = review.rendered.get(target.revision, {}).get("sql")
+        file_review = review.files.get(target.revision)
+        if not sql or file_review is None:
+            continue
+        reported = file_review.hits + file_review.silenced
+        judgement = judge_rendered(
+            review.parsed[target.revision],
+            review.project.relative(target.file),
+            review.backend,
+            file_review.lint,
+            sql,
+            reported,
+        )
+        file_review.hits += judgement.hits
+        created = review.created_before.get(target.revision, set())
+        file_review.lint.existing_tables |= {h.finding.table for h in judgement.hits if h.finding.table} - created
+        added += judgement.hits
+    await _facts_for(review, added)
+
+
+async def _facts_for(review: Review, hits: list[Hit]) -> None:
+    """Ask the target for the facts the rendered statements' hits need, beside those layer 1 asked for."""
+    url = review.project.database_url
+    if url is None or review.db.status != "checked" or not any(h.fact is not None for h in hits):
+        return
+    try:
+        more = await gather(url, hits, set(), review.project.settings.exact_count_limit, set())
+    except AlembicMcpError:  # read a moment ago; the hits then keep "assumed to hold data"
+        return
+    for facts in review.facts.values():
+        facts.rows = {**more.rows, **facts.rows}
+        facts.tables = {**more.tables, **facts.tables}
+        facts.values = {**more.values, **facts.values}
 
 
 def _sql_covered(review: Review, rev: str) -> bool:

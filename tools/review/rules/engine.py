@@ -32,6 +32,12 @@ class Lint:
     existing_tables: set[str]  # existing tables the upgrade touches
     changes: bool  # whether upgrade() changes anything
     statements: list[Any] = field(default_factory=list)  # dynamic.Statement: what layer 1 read of each
+    read_sql: set[str] = field(default_factory=set)  # the SQL statements layer 1 read as text (normalised)
+
+
+def normalised_sql(text: str) -> str:
+    """A statement's text compared across layers: case, spacing and the terminator do not matter."""
+    return " ".join(text.lower().split()).rstrip(";").strip()
 
 
 @dataclass
@@ -152,7 +158,7 @@ class LintState:
         return hit
 
 
-def _record_added_columns(state: LintState) -> None:
+def record_added_columns(state: LintState) -> None:
     for op in state.up:
         if op.name != "add_column":
             continue
@@ -213,7 +219,7 @@ def lint_migration(
     """Layer 1: every registered rule over one parsed migration."""
     registry.load()
     state = LintState(migration, file, backend, definitions, env_sets_lock_timeout, sources)
-    _record_added_columns(state)
+    record_added_columns(state)
     covered = coverage(state.up, lambda op: _timeout_scopes(state, op), state.env_sets_lock_timeout)
     for op, cover in zip(state.up, covered, strict=True):
         _note_statements(state, op)
@@ -223,7 +229,8 @@ def lint_migration(
     for check in registry.FILE_CHECKS:
         check(state)
     changes = any(op.name not in ("batch_alter_table", "get_bind", "get_context", "f") for op in state.up)
-    return Lint(state.hits, state.cleared, _tables_touched(state), changes, state.statements)
+    read_sql = {normalised_sql(s.text) for arg in state.execs.values() for s in arg.statements}
+    return Lint(state.hits, state.cleared, _tables_touched(state), changes, state.statements, read_sql)
 
 
 @dataclass

@@ -29,6 +29,7 @@ FAMILIES = (
     "locks",
     "environment",
     "dynamic",
+    "imports",
     "downgrade",
     "schema",
 )

@@ -7,8 +7,10 @@ cannot render offline (it reads rows, inspects the database) is reported with it
 
 from __future__ import annotations
 
+import gc
 import io
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,11 @@ def _record_metadata(env: EnvironmentContext) -> None:
     )
 
 
+class SwallowedError(RuntimeError):
+    """The migration's code raised where nobody sees it (``__del__``, a weakref callback): what that code
+    does online, the render did not show."""
+
+
 def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -> str:
     buffer = io.StringIO()
     cfg.output_buffer = buffer
@@ -57,19 +64,28 @@ def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -
     def upgrade(rev, context):
         return script._upgrade_revs(destination, rev)
 
-    with EnvironmentContext(
-        cfg,
-        script,
-        fn=upgrade,
-        as_sql=True,
-        starting_rev=start,
-        destination_rev=destination,
-        output_buffer=buffer,
-    ) as env:
-        try:
-            script.run_env()
-        finally:
-            _record_metadata(env)
+    swallowed: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda raised: swallowed.append(f"{raised.exc_type.__name__}: {raised.exc_value}")
+    try:
+        with EnvironmentContext(
+            cfg,
+            script,
+            fn=upgrade,
+            as_sql=True,
+            starting_rev=start,
+            destination_rev=destination,
+            output_buffer=buffer,
+        ) as env:
+            try:
+                script.run_env()
+            finally:
+                _record_metadata(env)
+        gc.collect()  # what the migration left for the collector runs its __del__ now, inside the render
+    finally:
+        sys.unraisablehook = previous
+    if swallowed:
+        raise SwallowedError(f"an exception nobody sees was raised while rendering ({swallowed[0][:200]})")
     return buffer.getvalue()
 
 
