@@ -158,7 +158,7 @@ def _judge(
                 column=report.facts.get("column"),
                 message=f"{where} failed: {words['title']}." + (_SEEDED if report.on_seed_rows else ""),
                 why=words["why"],
-                fix=words["fix"],
+                fix=(_SEEDED_FIX + words["fix"]) if report.on_seed_rows else words["fix"],
             )
         )
     if phase in ("downgrade", "re-upgrade"):
@@ -175,6 +175,13 @@ def _judge(
 _SEEDED = (
     " The rows were generated seed rows (it passed without them), but their values are ones the schema allows: "
     "real rows like them fail the same way (rehearse with data_from='target' to list the real ones)."
+)
+# Generated values cannot tell whether real rows match (a lookup backfill's names match no generated parent):
+# the rehearsal on the target's rows decides, so an agent does not loop on a failure no edit can clear.
+_SEEDED_FIX = (
+    "First rehearse with data_from='target' (a copy of the target's rows): if it passes, this failure came "
+    "from generated values only and does not apply to this database. If it fails, it lists the real rows "
+    "by key; then: "
 )
 
 
