@@ -505,3 +505,22 @@ def test_autofix_builds_the_index_of_a_revision_that_changes_more_in_a_new_revis
     not_head = fix_source(case_source(upgrade, downgrade), FixContext("m.py", "postgresql", ctx.wanted, {}))
     assert not_head.after == case_source(upgrade, downgrade) and not_head.new_revisions == []
     assert any("revisions already follow" in why for _, _, why in not_head.advice)
+
+
+def test_a_drop_after_a_carrying_update_says_where_the_values_went_and_still_escalates():
+    """The agent run: "its data is gone for good" beside a lookup that kept it in rotation_id. The drop still
+    goes to a human (the skill's rule), but the message names the UPDATE and what it cannot keep."""
+    upgrade = (
+        'op.add_column("assignments", sa.Column("rotation_id", sa.Integer(), nullable=True))\n'
+        'op.execute("UPDATE assignments SET rotation_id = r.id FROM rotations r '
+        'WHERE r.name = assignments.rotation_name")\n'
+        'op.drop_column("assignments", "rotation_name")'
+    )
+    (hit,) = _hits(case_source(upgrade, "pass"), "drop-column", "postgresql")
+    assert "The UPDATE at line" in hit.finding.message and "into rotation_id" in hit.finding.message
+    assert hit.escalation is not None  # only a human clears the drop of a filled column
+    constant = upgrade.replace(
+        "rotation_id = r.id FROM rotations r WHERE r.name = assignments.rotation_name", "rotation_id = 1"
+    )
+    (plain,) = _hits(case_source(constant, "pass"), "drop-column", "postgresql")
+    assert "The UPDATE at line" not in plain.finding.message  # a constant carries nothing of the dropped column

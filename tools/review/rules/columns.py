@@ -19,6 +19,7 @@ from alembic_mcp.tools.review.rules.astutil import (
     src,
     type_label,
 )
+from alembic_mcp.tools.review.rules.downgrade import carrying_update
 from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
@@ -504,10 +505,17 @@ def drop_column(state, op: OpCall) -> None:
     if op.table_created_here:
         return
     table, col = op.table, name_value(op.arg(1, "column_name"))
+    carry = carrying_update(state.up, state.exec_arg, op) if op.function == "upgrade" else None
+    carried = (
+        f" The UPDATE at line {carry[0]} first carries its values into {', '.join(carry[1])}: what it matches is"
+        " kept there, rows it matches nothing for lose theirs (rehearse with data_from='target' to see them)."
+        if carry is not None
+        else ""
+    )
     state.emit(
         DROP_COLUMN,
         op,
-        f"Column {table}.{col} is dropped.",
+        f"Column {table}.{col} is dropped.{carried}",
         _fix_drop_column(table, col),
         column=col,
         fact=NonNullFact(table, col),

@@ -655,16 +655,26 @@ def carried_columns(down: list[OpCall], exec_arg: Callable[[OpCall], ExecuteArg]
         table, column = op.table, name_value(op.arg(1, "column_name"))
         if op.name != "drop_column" or table is None or column is None or table in dropped_tables:
             continue
-        dropped = {name_value(d.arg(1, "column_name")) for d in down if d.name == "drop_column" and d.table == table}
-        for update in down:
-            if update.name != "execute" or update.line >= op.line or exec_arg(update).kind != "literal":
-                continue
-            if any(
-                s.kind == "update" and s.table == table and column in s.carried and set(s.set_columns) - dropped
-                for s in exec_arg(update).statements
-            ):
-                carried.add((table, column))
+        if carrying_update(down, exec_arg, op) is not None:
+            carried.add((table, column))
     return carried
+
+
+def carrying_update(
+    ops: list[OpCall], exec_arg: Callable[[OpCall], ExecuteArg], drop: OpCall
+) -> tuple[int, list[str]] | None:
+    """The line of the literal UPDATE before ``drop`` (a drop_column among ``ops``) that carries the dropped
+    column's values into columns the function keeps, and those columns; None when there is none."""
+    table, column = drop.table, name_value(drop.arg(1, "column_name"))
+    dropped = {name_value(d.arg(1, "column_name")) for d in ops if d.name == "drop_column" and d.table == table}
+    for update in ops:
+        if update.name != "execute" or update.line >= drop.line or exec_arg(update).kind != "literal":
+            continue
+        for s in exec_arg(update).statements:
+            kept = [c for c in s.set_columns if c not in dropped]
+            if s.kind == "update" and s.table == table and column in s.carried and kept:
+                return update.line, kept
+    return None
 
 
 def downgrade_carries(migration: MigrationSource, backend: str | None) -> set[tuple[str, str]]:
