@@ -661,6 +661,9 @@ def _summary(result: GenerateMigrationResult, rel: str) -> tuple[str, list[str]]
                     "The mechanical fixes are applied (autofix): apply the other error findings' fixes by hand "
                     "(autofix.not_applied says why each needs you) first"
                     if result.autofix is not None and result.autofix.written
+                    else "Apply the error findings' fixes first (generate_migration(rev_id=..., apply_fixes=true) "
+                    "writes the file with the mechanical ones applied)"
+                    if result.dry_run
                     else "Apply the error findings' fixes first (review_migration(apply_fixes=true) does the "
                     "mechanical ones)"
                 )
