@@ -100,13 +100,13 @@ CASES = {
         UNREAD,
         UNREAD,
     ),
-    # SQLite has no row locks: it renders the SELECT without FOR UPDATE, a plain read
+    # a row lock is not a read: layer 1 refuses it on every backend (SQLite renders it without FOR UPDATE)
     "h12-for-update": (
         helper('op.get_bind().execute(sa.select(sa.column("id")).select_from(sa.table("persons")).with_for_update())'),
         "_h()",
         {},
         UNREAD,
-        None,
+        UNREAD,
     ),
     "h18-helper-rebinds-global": (
         'SQL = "SELECT 1"\n' + helper("d = globals", 'd()["SQL"] = "DELETE FROM persons"'),
