@@ -155,6 +155,16 @@ def _fix_fk_index(table: str | None, local: list[str]) -> str:
     return f"op.create_index(op.f('ix_{table}_{'_'.join(local)}'), {q(table)}, {local!r})"
 
 
+def _fix_fk_index_existing(table: str | None, local: list[str]) -> str:
+    """On a table that already holds rows (PostgreSQL): the index built concurrently, in a revision of its
+    own, as create-index-non-concurrent asks; a plain create_index here would draw that error."""
+    create = _fix_fk_index(table, local)[:-1] + ", postgresql_concurrently=True)"
+    return (
+        "In a new revision after this one (a plain CREATE INDEX blocks writes to the filled table while it "
+        f"builds): with op.get_context().autocommit_block():\n    {create}"
+    )
+
+
 FK_NOT_VALID_MISSING = rule(
     "fk-not-valid-missing",
     "error",
@@ -288,7 +298,9 @@ def _fk_index(state, op: OpCall, local: list[str], ref_table: str | None) -> Non
         f"Foreign key columns {table}({', '.join(local)}) have no index"
         + ("" if op.table_created_here else " created in this migration")
         + ".",
-        _fix_fk_index(table, local),
+        _fix_fk_index(table, local)
+        if op.table_created_here or state.backend != "postgresql"
+        else _fix_fk_index_existing(table, local),
         why=f"Deleting or updating a {ref_table} row scans {table} to find referencing rows; joins on the "
         "key scan too.",
         column=", ".join(local),
@@ -651,6 +663,14 @@ CASES = cases(
         message_contains=("fails at runtime",),
     ),
     Case("fk-missing-index", NOTES, 'op.drop_table("notes")', severity="warning"),
+    Case(
+        "fk-missing-index",
+        'op.create_foreign_key(op.f("fk_assignments_person_id_persons"), "assignments", "persons", '
+        '["person_id"], ["id"], postgresql_not_valid=True)',
+        'op.drop_constraint(op.f("fk_assignments_person_id_persons"), "assignments", type_="foreignkey")',
+        severity="warning",
+        fix_contains=("In a new revision after this one", "postgresql_concurrently=True", "autocommit_block()"),
+    ),
     Case(
         "fk-missing-index",
         NOTES + '\nop.create_index("ix_notes_person_id", "notes", ["person_id"])',
