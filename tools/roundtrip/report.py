@@ -196,34 +196,41 @@ def data_loss_findings(
         dropped = [d for d in lost if d.kind == "dropped-by-downgrade"]
         if not_restored:
             findings.append(
-                Finding(
-                    rule="downgrade-loses-data",
-                    severity="error",
-                    file=file_of[rev],
-                    table=not_restored[0].table,
-                    column=not_restored[0].column,
-                    message=f"{rev}: data present before the upgrade is not back after the downgrade: "
-                    f"{'; '.join(d.message for d in not_restored[:6])}.",
-                    why="Rolling this revision back in production destroys these values for good.",
-                    fix="Keep what upgrade() removes (copy the column/table aside in upgrade() and "
-                    "restore it in "
+                _loss_finding(
+                    "error",
+                    file_of[rev],
+                    not_restored,
+                    f"{rev}: data present before the upgrade is not back after the downgrade",
+                    "Rolling this revision back in production destroys these values for good.",
+                    "Keep what upgrade() removes (copy the column/table aside in upgrade() and restore it in "
                     "downgrade()), or have a human accept that this revision is one-way.",
                 )
             )
         if dropped:
             findings.append(
-                Finding(
-                    rule="downgrade-loses-data",
-                    severity="warning",
-                    file=file_of[rev],
-                    table=dropped[0].table,
-                    column=dropped[0].column,
-                    message=f"{rev}: the downgrade drops data written after the upgrade: "
-                    f"{'; '.join(d.message for d in dropped[:6])}.",
-                    why="Values stored in what this revision adds are lost if it is rolled back after going live.",
-                    fix="Before a rollback in production, back up these columns/tables (backup_db).",
+                _loss_finding(
+                    "warning",
+                    file_of[rev],
+                    dropped,
+                    f"{rev}: the downgrade drops data written after the upgrade",
+                    "Values stored in what this revision adds are lost if it is rolled back after going live.",
+                    "Before a rollback in production, back up these columns/tables (backup_db).",
                 )
             )
+
+
+def _loss_finding(severity: str, file: str | None, lost: list, head: str, why: str, fix: str) -> Finding:
+    """One downgrade-loses-data finding over ``lost`` (its first table and column, six messages at most)."""
+    return Finding(
+        rule="downgrade-loses-data",
+        severity=severity,
+        file=file,
+        table=lost[0].table,
+        column=lost[0].column,
+        message=f"{head}: {'; '.join(d.message for d in lost[:6])}.",
+        why=why,
+        fix=fix,
+    )
 
 
 LOCK_TIMEOUT_SET = re.compile(r"^[^#\n]*lock_timeout", re.M)
