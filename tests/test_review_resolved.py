@@ -4,6 +4,7 @@ finding stands when its revision is reviewed alone."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import write_revision
 from test_review_lean import HEAD, review, upgrade_head
 
@@ -47,7 +48,23 @@ def test_fk_missing_index_resolved_by_a_later_drop_of_the_column(example_project
     _stands(review(example_project, pg_url, revision="f1f1"), "fk-missing-index", "f1f1")
 
 
-def test_json_column_resolved_by_a_later_conversion_to_jsonb(example_project, pg_url):
+TO_JSONB = {
+    "raw-sql": (
+        'op.execute("ALTER TABLE persons ALTER COLUMN prefs TYPE jsonb USING prefs::jsonb")',
+        'op.execute("ALTER TABLE persons ALTER COLUMN prefs TYPE json USING prefs::json")',
+        "",
+    ),
+    "alter-column": (
+        'op.alter_column("persons", "prefs", type_=postgresql.JSONB(), postgresql_using="prefs::jsonb")',
+        'op.alter_column("persons", "prefs", type_=sa.JSON(), postgresql_using="prefs::json")',
+        "from sqlalchemy.dialects import postgresql",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(TO_JSONB))
+def test_json_column_resolved_by_a_later_conversion_to_jsonb(example_project, pg_url, how):
+    upgrade_up, upgrade_down, header = TO_JSONB[how]
     upgrade_head(example_project, pg_url)
     write_revision(
         example_project,
@@ -58,39 +75,13 @@ def test_json_column_resolved_by_a_later_conversion_to_jsonb(example_project, pg
         message="prefs",
     )
     write_revision(
-        example_project,
-        "f2f2",
-        "f1f1",
-        'op.execute("ALTER TABLE persons ALTER COLUMN prefs TYPE jsonb USING prefs::jsonb")',
-        'op.execute("ALTER TABLE persons ALTER COLUMN prefs TYPE json USING prefs::json")',
-        message="prefs jsonb",
+        example_project, "f2f2", "f1f1", upgrade_up, upgrade_down, message="prefs jsonb", extra_header=header
     )
     together = review(example_project, pg_url)
     _resolved(together, "json-column", "f1f1", by="f2f2")
-    assert "converts the column to jsonb" in _finding(together, "json-column", "f1f1").message
-    _stands(review(example_project, pg_url, revision="f1f1"), "json-column", "f1f1")
-
-
-def test_json_column_resolved_by_a_later_alter_column_to_jsonb(example_project, pg_url):
-    upgrade_head(example_project, pg_url)
-    write_revision(
-        example_project,
-        "f1f1",
-        HEAD,
-        'op.add_column("persons", sa.Column("prefs", sa.JSON(), nullable=True))',
-        'op.drop_column("persons", "prefs")',
-        message="prefs",
-    )
-    write_revision(
-        example_project,
-        "f2f2",
-        "f1f1",
-        'op.alter_column("persons", "prefs", type_=postgresql.JSONB(), postgresql_using="prefs::jsonb")',
-        'op.alter_column("persons", "prefs", type_=sa.JSON(), postgresql_using="prefs::json")',
-        message="prefs jsonb",
-        extra_header="from sqlalchemy.dialects import postgresql",
-    )
-    _resolved(review(example_project, pg_url), "json-column", "f1f1", by="f2f2")
+    if how == "raw-sql":
+        assert "converts the column to jsonb" in _finding(together, "json-column", "f1f1").message
+        _stands(review(example_project, pg_url, revision="f1f1"), "json-column", "f1f1")
 
 
 def test_set_not_null_resolved_by_a_check_validated_in_earlier_revisions(example_project, pg_url):
