@@ -511,3 +511,31 @@ def test_generate_with_fixes_lists_the_validate_revision_it_adds(example_project
     assert str(validate.relative_to(example_project)) in result.files_to_commit
     assert set(result.autofix.files_to_commit) <= set(result.files_to_commit)
     assert not any("apply_fixes=true" in step for step in result.next_steps)
+
+
+def test_the_index_revision_comes_before_the_validate_revision(example_project, pg_url):
+    """Under a one-transaction deploy the index revision's autocommit block commits the NOT VALID foreign key
+    before the VALIDATE revision runs, so neither the rehearsal nor the note warns about the tool's own output."""
+    _upgrade_target(example_project, pg_url)
+    _fill(pg_url)
+    upgrade = (
+        'op.add_column("assignments", sa.Column("reviewer_id", sa.Integer(), nullable=True))\n'
+        'op.create_foreign_key("fk_assignments_reviewer", "assignments", "persons", ["reviewer_id"], ["id"])\n'
+        'op.create_index("ix_assignments_reviewer_id", "assignments", ["reviewer_id"])'
+    )
+    downgrade = (
+        'op.drop_index("ix_assignments_reviewer_id", table_name="assignments")\n'
+        'op.drop_constraint("fk_assignments_reviewer", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "reviewer_id")'
+    )
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, upgrade, downgrade, message="reviewer")
+    result = _fix(example_project, pg_url)
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    (index,) = path.parent.glob("*_index_ix_assignments_reviewer_id.py")
+    (validate,) = path.parent.glob("*_validate_*.py")
+    assert "down_revision = 'c3c3c3c30003'" in index.read_text()
+    assert f"down_revision = {index.name[:12]!r}" in validate.read_text()
+    notes = {a.rule: a.note for a in result.autofix.applied}
+    assert f"after index revision {index.name[:12]}" in notes["fk-not-valid-missing"]
+    rules = [f.rule for f in result.findings]
+    assert "deploy-validate-same-transaction" not in rules, [(f.rule, f.message) for f in result.findings]

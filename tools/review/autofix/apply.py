@@ -291,9 +291,15 @@ def _validate_note(fix: FileFix, revision: str | None, deploy: str | None) -> st
     ids = ", ".join(n.revision for n in fix.new_revisions if n.slug.startswith("validate_"))
     if not ids:
         return None
+    committed_by = [n.revision for n in fix.new_revisions if n.slug.startswith("index_")]
     if deploy == "per-migration":
         text = f"VALIDATE is in new revision {ids}: env.py commits each revision on its own, so it scans without "
         text += "blocking writes."
+    elif deploy == "single" and committed_by:  # index revisions are written first (plan._apply_one)
+        text = (
+            f"VALIDATE is in new revision {ids}, after index revision {committed_by[0]}, whose autocommit block "
+            "commits the deploy's transaction first: the VALIDATE scans without blocking writes."
+        )
     elif deploy == "single":
         text = (
             f"VALIDATE is in new revision {ids}, but env.py runs all pending revisions in one transaction: it "

@@ -160,7 +160,11 @@ def _apply_one(result: FileFix, hit: Hit, ctx: FixContext) -> None:
         return
     if isinstance(edit, tuple):
         edit, new_revisions = edit
-        result.new_revisions.extend(new_revisions)
+        # an index revision goes first: its autocommit block then commits a NOT VALID constraint before a
+        # later VALIDATE revision runs, even when env.py deploys every pending revision in one transaction
+        result.new_revisions = sorted(
+            [*result.new_revisions, *new_revisions], key=lambda new: not new.slug.startswith("index_")
+        )
     try:
         fixed = apply_edit(result.after, edit)
         parse_source(fixed)
