@@ -336,6 +336,10 @@ def test_a_failure_the_fixes_did_not_cause_keeps_them(example_project, pg_url):
     assert _body(path, "upgrade") == CASES["lock-timeout"][3]
     assert _body(path, "downgrade") == "op.drop_column('persons', 'nick')\nop.execute(\"SELECT 1/0\")"
     assert "autofix-failed" not in {f.rule for f in result.findings}
+    # the file still fails to run: that is said first, not left to the rehearsal note (agent run, enum change)
+    failing = [f for f in result.findings if f.rule == "migration-fails-rehearsal"]
+    assert failing and failing[0].severity == "error" and result.verdict != "proceed"
+    assert result.next_steps[0].startswith("First make the migration run: ")
 
 
 def _refusing(marker: str):

@@ -368,7 +368,9 @@ def _success(
     if production:
         next_steps.insert(0, "Stop: show the escalation to a human and wait for approval before migrating.")
     else:
-        next_steps.append("Go on with the migration (test_roundtrip first if not done).")
+        next_steps.append(
+            "Go on with the workflow: test_roundtrip if not done; an open escalation still waits for a human."
+        )
     return BackupResult(
         backup_id=manifest.backup_id,
         created_at=manifest.created_at,

@@ -724,7 +724,8 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
             "only rows the migrations write themselves."
         )
     if result.rewrites:
-        text += f" {len(result.rewrites)} table rewrite(s)."
+        tables = sorted({rewrite.table for rewrite in result.rewrites})
+        text += f" Rewritten (new storage under a lock): {', '.join(tables)}; see rewrites."
     if result.seed_limitations:
         text += f" {len(result.seed_limitations)} step(s) failed on seed rows only (seed-limitation)."
     if result.deploy is not None and result.deploy.differences:

@@ -420,10 +420,28 @@ def _result(
     # the mechanical fixes were just applied: what remains is in not_applied, with why
     steps = [step for step in kept.review.next_steps if step != MECHANICAL_HINT]
     result = kept.review.model_copy(update={"autofix": report, "next_steps": steps})
+    if kept.rehearsal.failure is not None:
+        result = _fails_rehearsal(result, kept.rehearsal.failure)
     if report.undone:
         undone_text = "; ".join(f"{u.rule} (line {u.line}): {u.reason}" for u in report.undone)
         return _with_finding(result, report, f"{len(report.undone)} fix(es) undone, the others kept: {undone_text}")
     return result
+
+
+def _fails_rehearsal(result: ReviewMigrationResult, failure: str) -> ReviewMigrationResult:
+    """The migration fails to run, fixes or not: that comes before any other step, escalations included."""
+    finding = Finding(
+        rule="migration-fails-rehearsal",
+        severity="error",
+        message=f"The migration fails its rehearsal, with and without the fixes: {failure}.",
+        fix="Fix what fails (test_roundtrip names the failing statement, its file:line and the fix), then "
+        "review again.",
+    )
+    findings = [*result.findings, finding]
+    steps = [f"First make the migration run: {failure}. test_roundtrip shows where and how.", *result.next_steps]
+    return result.model_copy(
+        update={"findings": findings, "next_steps": steps, "verdict": decide(findings, result.escalations)}
+    )
 
 
 def _with_finding(base: ReviewMigrationResult, report: AutofixReport, message: str) -> ReviewMigrationResult:
