@@ -88,6 +88,7 @@ async def test_backup_manifest_restore_and_sha(seeded):
     assert manifest["created_at"].endswith("Z") and manifest["tool_versions"]
     assert manifest["database"] == project.masked_database_url
     assert str(archive) in result.restore_command == manifest["restore_command"]
+    assert "every write made to them since the backup is lost" in result.next_steps[0]  # agent run: live database
     assert backup_files(project) == sorted([archive.name, manifest_path.name])
     assert messages[0].startswith("connecting") and messages[-1].endswith("written")
 

@@ -359,7 +359,11 @@ def _success(
     )
     if production:
         summary += " The target is production: a human must approve any migration."
-    next_steps = [f"Cite backup_id {manifest.backup_id} in the migration plan; to restore: {manifest.restore_command}"]
+    next_steps = [
+        f"Cite backup_id {manifest.backup_id} in the migration plan; to restore: {manifest.restore_command} "
+        "(a human's step: it puts back the backed-up tables as they were, so every write made to them since "
+        "the backup is lost)."
+    ]
     if url.password:
         next_steps.append(
             "The restore command takes the password from PGPASSWORD/MYSQL_PWD or a password "

@@ -262,7 +262,8 @@ def _lock_fix(already_set: bool) -> str:
         )
     return (
         "Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\") first in upgrade(), and "
-        "again after each autocommit block: its COMMIT ends a SET LOCAL) and keep the step small."
+        "again after each autocommit block: its COMMIT ends a SET LOCAL; inside a block, SET lock_timeout before "
+        "the statement and RESET lock_timeout after it) and keep the step small."
     )
 
 
