@@ -91,7 +91,8 @@ class SeedReport(BaseModel):
     tables: dict[str, int] = Field(default_factory=dict, description="Generated seed rows inserted per table.")
     skipped: dict[str, str] = Field(default_factory=dict, description="Tables left unseeded, with the reason.")
     rows_copied: dict[str, int] = Field(
-        default_factory=dict, description="data_from='target': rows per table in the copy of the target."
+        default_factory=dict,
+        description="data_from='target': rows per table in the copy of the target, every table (0: empty there).",
     )
     rows_at_start: int = Field(
         default=0,

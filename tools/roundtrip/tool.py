@@ -150,7 +150,7 @@ def plan_range(
                     f"from_revision {start[0]} is not below revision {', '.join(targets)}; "
                     "it must be an ancestor of the revision to test (or 'base')."
                 )
-        how = "given"
+        how = "from_revision as given"
     elif current and all(r in history.nodes for r in current) and wanted - _ancestors(history, current):
         start, how = [r for r in current if r in wanted] or [], "the target database's revision"
     elif current and all(r in history.nodes for r in current):
@@ -692,9 +692,19 @@ def _steps_not_run(steps: list[StepResult]) -> list[Finding]:
     ]
 
 
+def _rows_used(result: TestRoundtripResult) -> str:
+    """Whose rows the steps ran on: a failure on the target's rows is the target's data, not the seed's."""
+    if result.seed is not None and result.seed.data_from == "target":
+        return "on a copy of the target's rows"
+    if result.seed is not None and result.seed.tables:
+        return f"on seed rows ({result.seed.rows_per_table} per table)"
+    return "on no rows but the migrations' own"
+
+
 def _summary(result: TestRoundtripResult, how: str) -> str:
     n, ok = result.steps_planned, result.steps_run
     frm = ", ".join(result.from_revision) or "base"
+    how = f"{how}; {_rows_used(result)}"
     stop = f" Stopped at {result.stopped.revision}: {result.stopped.reason}." if result.stopped else ""
     if result.failures:
         listed = "; ".join(f"{f.revision} ({f.phase}): {f.mode}" for f in result.failures[:8])
