@@ -364,6 +364,12 @@ def _success(
         "(a human's step: it puts back the backed-up tables as they were, so every write made to them since "
         "the backup is lost)."
     ]
+    if manifest.backend == "postgresql" and manifest.revisions:
+        next_steps.append(
+            "After a migration, first bring the schema back to the backup's revision "
+            f"({', '.join(manifest.revisions)}) with alembic downgrade: objects a migration added that depend on "
+            "these tables make the restore's drops fail, and its single transaction then changes nothing."
+        )
     if url.password:
         next_steps.append(
             "The restore command takes the password from PGPASSWORD/MYSQL_PWD or a password "
