@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Position of the table-name argument for op.<name>(...) outside a batch block; keyword alternatives.
 TABLE_ARG: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -183,6 +184,9 @@ class MigrationSource:
     functions: dict[str, ast.FunctionDef]
     ops: list[OpCall] = field(default_factory=list)
     branches: list[DialectBranch] = field(default_factory=list)  # dialect-guarded blocks
+    # Facts later layers derive from this parse alone (the review's reading of its module): kept as long as
+    # the parse is, so a changed file, parsed again into a new object, has them computed again.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def ops_in(self, function: str) -> list[OpCall]:
         return [op for op in self.ops if op.function == function]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
 from alembic_mcp.tools.review.rules.astutil import callee, column_spec, name_value
+from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 from alembic_mcp.tools.worker.revision_ids import as_revision_list
 
@@ -411,7 +412,7 @@ def _calls_own_code(migration: MigrationSource, function: str) -> bool:
         and not (isinstance(node, ast.Import) and all(a.name.startswith(("sqlalchemy", "alembic")) for a in node.names))
         for alias in node.names
     }
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.Call):
             root = node.func
             while isinstance(root, ast.Attribute):

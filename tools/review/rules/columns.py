@@ -21,6 +21,7 @@ from alembic_mcp.tools.review.rules.astutil import (
 )
 from alembic_mcp.tools.review.rules.downgrade import carrying_update
 from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
+from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 VOLATILE = re.compile(
@@ -321,7 +322,7 @@ def destroys_data(
 def partial_batch_recreate(state) -> None:
     """``batch_alter_table(..., recreate="always", include_columns=[...])``: the copy keeps only those columns."""
     func = state.migration.functions.get("upgrade")
-    for node in ast.walk(func) if func is not None else ():
+    for node in walk(func) if func is not None else ():
         if not (isinstance(node, ast.Call) and callee(node) == "batch_alter_table" and state.runs(node.lineno)):
             continue
         listed = _included_columns(node)

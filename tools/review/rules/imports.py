@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 from alembic_mcp.tools.review.rules.dynamic import MODULE_LEVEL_CODE, _module_code, _module_values, _Scan
 from alembic_mcp.tools.review.rules.effects import Sources
+from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import on_file
 
 MAX_MODULES = 200  # project files read per migration (a project's own import graph)
@@ -49,7 +50,7 @@ def module_files(roots: list[Path], dotted: str) -> list[Path]:
 def imported_names(tree: ast.AST, package: str) -> list[tuple[int, str]]:
     """(line, dotted module) for every import in ``tree``; ``from a import b`` also names ``a.b`` (a submodule)."""
     out: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import):
             out += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -95,7 +96,7 @@ def _patches(tree: ast.Module) -> list[tuple[int, str]]:
         if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
-                patched = [n for n in ast.walk(target) if isinstance(n, ast.Attribute | ast.Subscript)]
+                patched = [n for n in walk(target) if isinstance(n, ast.Attribute | ast.Subscript)]
                 if patched:
                     out.append((stmt.lineno, f"assigns `{ast.unparse(patched[0])}` when imported"))
     return out

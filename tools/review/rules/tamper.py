@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from alembic_mcp.tools.review.rules.nodes import walk
+
 NAMESPACE_NAMES = frozenset(
     {"setattr", "delattr", "globals", "locals", "vars", "exec", "eval", "compile", "__import__", "__builtins__"}
 )
@@ -24,7 +26,7 @@ FRESH_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.S
 def tampering(tree: ast.AST) -> str | None:
     """The first construct in ``tree`` that may change what another line means, or None."""
     scopes = _scopes(tree)
-    for node in ast.walk(tree):
+    for node in walk(tree):
         reason = _construct(node, scopes)
         if reason:
             return f"line {getattr(node, 'lineno', '?')}: {reason}"
@@ -145,7 +147,7 @@ def _own_nodes(scope: ast.AST) -> list[ast.AST]:
 def _scopes(tree: ast.AST) -> dict[int, ast.AST]:
     """id(statement) -> the function (or module) whose own body holds it."""
     out: dict[int, ast.AST] = {}
-    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]
+    scopes = [tree, *(n for n in walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]
     for scope in scopes:
         for node in _own_nodes(scope):
             out[id(node)] = scope
@@ -154,7 +156,7 @@ def _scopes(tree: ast.AST) -> dict[int, ast.AST]:
 
 def bindings(tree: ast.AST, name: str) -> int:
     """How many times ``name`` is bound anywhere in the module (assignments, imports, parameters, defs)."""
-    return sum(_binds(node, name) for node in ast.walk(tree))
+    return sum(_binds(node, name) for node in walk(tree))
 
 
 def _binds(node: ast.AST, name: str) -> int:
