@@ -41,6 +41,7 @@ class History:
     # by revision: the revisions below it in upgrade order (the nodes never change once built, and copies
     # of a kept graph share this, so a warm call does not walk a thousand ancestors again)
     below_memo: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    line_memo: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)  # see _line_below
 
     @property
     def usable(self) -> bool:
@@ -67,8 +68,46 @@ class History:
     def ordered_below(self, revision: str) -> list[str]:
         """The revisions below ``revision`` (itself left out), in upgrade order; a list the caller must not change."""
         if revision not in self.below_memo:
-            self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
+            if revision in self.nodes and self._line_below(revision):
+                self._extend_line(revision)
+            else:
+                self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
         return self.below_memo[revision]
+
+    def _parents(self, revision: str) -> list[str]:
+        return [down for down in self.nodes[revision].down_revisions if down in self.nodes]
+
+    def _line_below(self, revision: str) -> bool:
+        """From ``revision`` down, every revision has at most one parent: what is below it is a line, whose
+        upgrade order is the only one (kept per revision, so a whole history is walked down once)."""
+        path: list[str] = []
+        current, line = revision, True
+        while current not in self.line_memo:
+            parents = self._parents(current)
+            if len(parents) > 1 or current in path:  # a merge, or a cycle
+                line = False
+                break
+            path.append(current)
+            if not parents:
+                break
+            current = parents[0]
+        else:
+            line = self.line_memo[current]
+        self.line_memo.update(dict.fromkeys(path, line))
+        return line
+
+    def _extend_line(self, revision: str) -> None:
+        """``ordered_below`` of a revision on a line: its parent's list and the parent, from the lowest one
+        not yet known upwards (what ``ordered`` gives for a line, without sorting every ancestor again)."""
+        pending: list[str] = []
+        current: str | None = revision
+        while current is not None and current not in self.below_memo:
+            pending.append(current)
+            parents = self._parents(current)
+            current = parents[0] if parents else None
+        for rev in reversed(pending):
+            parents = self._parents(rev)
+            self.below_memo[rev] = [*self.below_memo[parents[0]], parents[0]] if parents else []
 
     def ordered(self, revisions: set[str]) -> list[str]:
         """``revisions`` in upgrade order (parents first)."""

@@ -345,18 +345,20 @@ _REPLAYS: OrderedDict[tuple[int, ...], tuple[tuple[MigrationSource, ...], str | 
 def _resume(earlier: list[MigrationSource], backend: str | None) -> tuple[SchemaModel | None, set[str], int]:
     """The longest remembered replay of a prefix of ``earlier`` (a copy), with its revisions, or nothing."""
     best: tuple[SchemaModel | None, set[str], int] = (None, set(), 0)
-    for migrations, replay_backend, model, seen in _REPLAYS.values():
+    ids = tuple(map(id, earlier))
+    for key, (migrations, replay_backend, model, seen) in _REPLAYS.items():
         n = len(migrations)
-        prefix = n <= len(earlier) and all(a is b for a, b in zip(migrations, earlier, strict=False))
+        # the same objects (the entry keeps them alive, so equal ids are the same parses), compared in C
+        prefix = n <= len(ids) and ids[:n] == key
         if prefix and replay_backend == backend and n > best[2]:
-            best = (model, set(seen), n)
+            best = (model, seen, n)
     if best[0] is not None:
-        return best[0].clone(), best[1], best[2]
+        return best[0].clone(), set(best[1]), best[2]
     return best
 
 
 def _remember(earlier: list[MigrationSource], backend: str | None, model: SchemaModel, seen: set[str]) -> None:
-    _REPLAYS[tuple(id(m) for m in earlier)] = (tuple(earlier), backend, model, set(seen))
+    _REPLAYS[tuple(map(id, earlier))] = (tuple(earlier), backend, model, set(seen))
     while len(_REPLAYS) > 4:
         _REPLAYS.popitem(last=False)
 
