@@ -292,6 +292,11 @@ class Sources:
     roots: tuple[Path, ...] = ()
     modules: dict[str, Module | None] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], str] = field(default_factory=dict)
+    # What rules/imports.py found of the project's modules, for every migration of one review (a Sources
+    # lives one call: the next call reads the files again)
+    module_files: dict[str, list[Path]] = field(default_factory=dict)  # dotted name -> the files importing it runs
+    import_code: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> its import-time code
+    imported: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> (line, dotted) it imports
 
     def module(self, name: str) -> Module | None:
         if name not in self.modules:

@@ -113,13 +113,17 @@ def project_import_code(tree: ast.AST, path: Path | None, sources: Sources | Non
     out: list[tuple[int, Path, int, str]] = []
     while queue and len(seen) < MAX_MODULES:
         line, name = queue.pop(0)
-        for file in module_files(roots, name):
+        if name not in sources.module_files:
+            sources.module_files[name] = module_files(roots, name)
+        for file in sources.module_files[name]:
             if file.resolve() in seen:
                 continue
             seen.add(file.resolve())
-            out += [(line, file, where, what) for where, what in import_time_code(file, sources)]
-            inner = _package_of(file, roots)
-            queue += [(line, dotted) for _, dotted in imported_names(_parsed(file), inner)]
+            if file not in sources.import_code:  # read once per review, whichever migration imports it first
+                sources.import_code[file] = import_time_code(file, sources)
+                sources.imported[file] = imported_names(_parsed(file), _package_of(file, roots))
+            out += [(line, file, where, what) for where, what in sources.import_code[file]]
+            queue += [(line, dotted) for _, dotted in sources.imported[file]]
     return out
 
 
