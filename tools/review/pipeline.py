@@ -103,8 +103,9 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
     async with anyio.create_task_group() as group:
         group.start_soon(_render, review)
         group.start_soon(_lint_then_facts, review)
-    await _squawk(review)
-    await _judge_rendered(review)
+    async with anyio.create_task_group() as group:  # squawk (another process) while the SQL rules run here
+        group.start_soon(_squawk, review)
+        group.start_soon(_judge_rendered, review)
     _judge_renames(review)
     _apply_naming_convention(review)
     _apply_facts(review)
@@ -282,6 +283,12 @@ async def _squawk(review: Review) -> None:
 
 async def _judge_rendered(review: Review) -> None:
     """The rendered upgrade's statements through the SQL rules (rendered.py), with their facts from the target."""
+    added = await anyio.to_thread.run_sync(_judge_rendered_files, review)
+    await _facts_for(review, added)
+
+
+def _judge_rendered_files(review: Review) -> list[Hit]:
+    """``judge_rendered`` per revision (in a thread: parsing the SQL is CPU work); the hits it added."""
     added: list[Hit] = []
     for target in review.targets:
         sql = review.rendered.get(target.revision, {}).get("sql")
@@ -301,7 +308,7 @@ async def _judge_rendered(review: Review) -> None:
         created = review.created_before.get(target.revision, set())
         file_review.lint.existing_tables |= {h.finding.table for h in judgement.hits if h.finding.table} - created
         added += judgement.hits
-    await _facts_for(review, added)
+    return added
 
 
 async def _facts_for(review: Review, hits: list[Hit]) -> None:
