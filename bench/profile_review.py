@@ -18,6 +18,7 @@ import cProfile
 import functools
 import inspect
 import pstats
+import resource
 import secrets
 import shutil
 import sys
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=300)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--yappi", action="store_true", help="CPU time per function, every thread of this process")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
@@ -119,7 +121,13 @@ def main() -> None:
 
             tree = Profiler(async_mode="enabled")
             tree.start()
+        if args.yappi:
+            import yappi
+
+            yappi.set_clock_type("cpu")
+            yappi.start()
         cpu0 = time.process_time()
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         START[0] = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -128,12 +136,17 @@ def main() -> None:
             profiler.disable()
         wall = time.perf_counter() - START[0]
         cpu = time.process_time() - cpu0
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children = sum(getattr(children1, f) - getattr(children0, f) for f in ("ru_utime", "ru_stime"))
         if tree:
             tree.stop()
+        if args.yappi:
+            yappi.stop()
         n = len(result.revisions)
         findings = sum(len(r.findings) for r in result.revisions)
         print(f"{n} revisions, {findings} findings, verdict {result.verdict}")
         print(f"wall {wall:.2f} s ({1000 * wall / n:.2f} ms/rev), CPU of this process {cpu:.2f} s")
+        print(f"CPU of the processes it waited for (render worker, squawk) {children:.2f} s")
         print("timeline (s from the call's start):")
         for stage, begin, end in sorted(EVENTS, key=lambda e: e[1]):
             if stage == "_revision":
@@ -151,6 +164,10 @@ def main() -> None:
             print("== the event loop's thread ==")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+        if args.yappi:
+            stats = yappi.get_func_stats()
+            stats.sort("tsub")
+            stats.print_all(columns={0: ("name", 60), 1: ("ncall", 9), 2: ("tsub", 8), 3: ("ttot", 8)}, out=sys.stdout)
         if tree:
             print(tree.output_text(unicode=False, color=False, show_all=False))
     finally:

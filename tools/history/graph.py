@@ -74,6 +74,14 @@ class History:
                 self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
         return self.below_memo[revision]
 
+    def line_parent(self, revision: str) -> str | None:
+        """The parent whose ``ordered_below`` followed by itself is ``revision``'s (everything below
+        ``revision`` is a line), or None."""
+        if revision not in self.nodes or not self._line_below(revision):
+            return None
+        parents = self._parents(revision)
+        return parents[0] if parents else None
+
     def _parents(self, revision: str) -> list[str]:
         return [down for down in self.nodes[revision].down_revisions if down in self.nodes]
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alembic_mcp.tools.history.nodes import walk
+
 # Position of the table-name argument for op.<name>(...) outside a batch block; keyword alternatives.
 TABLE_ARG: dict[str, tuple[int, tuple[str, ...]]] = {
     "add_column": (0, ("table_name",)),
@@ -160,7 +162,7 @@ def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
 def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
     """Every dialect-guarded block of a function, with its else block (the other dialects)."""
     out: list[DialectBranch] = []
-    for node in ast.walk(func) if func is not None else []:
+    for node in walk(func) if func is not None else ():
         if not isinstance(node, ast.If) or (guard := dialect_guard(node.test)) is None:
             continue
         names, negated = guard
@@ -325,7 +327,7 @@ class _OpVisitor(ast.NodeVisitor):
 
 def _op_aliases(tree: ast.Module) -> set[str]:
     names = {"op"}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "alembic":
             for alias in node.names:
                 if alias.name == "op":

@@ -126,8 +126,11 @@ def _lint(review: Review) -> None:
     created: set[str] = set()
     env_lock_timeout = env_sets_lock_timeout(review.project)
     sources = helper_sources(review.project)
+    below: dict[str, list[MigrationSource]] = {}  # _earlier's, by revision: a line extends its parent's
     for rev, file, downs, _ in review.targets:
-        definitions = Definitions(lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs))
+        definitions = Definitions(
+            lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs, below)
+        )
         migration = review.parsed[rev]
         relative = review.project.relative(file)
         review.files[rev] = lint_file(migration, relative, review.backend, definitions, env_lock_timeout, sources)
@@ -580,14 +583,26 @@ def _creates_constraints(review: Review) -> bool:
 
 
 def _earlier(
-    history: History | None, parsed: dict[str, MigrationSource], rev: str, downs: list[str]
+    history: History | None,
+    parsed: dict[str, MigrationSource],
+    rev: str,
+    downs: list[str],
+    known: dict[str, list[MigrationSource]] | None = None,
 ) -> list[MigrationSource]:
     """The parsed migrations below ``rev`` (a revision of the history, or one not on disk yet whose
-    down revisions are ``downs``), in upgrade order."""
+    down revisions are ``downs``), in upgrade order. ``known``: the lists already made in this call, by
+    revision; a revision on a line takes its parent's and the parent (not a walk of every ancestor)."""
     if history is None:
         return []
     if rev in history.nodes:
-        return [parsed[r] for r in history.ordered_below(rev) if r in parsed]
+        parent = history.line_parent(rev) if known is not None else None
+        if known is not None and parent is not None and parent in known:
+            earlier = known[parent] + ([parsed[parent]] if parent in parsed else [])
+        else:
+            earlier = [parsed[r] for r in history.ordered_below(rev) if r in parsed]
+        if known is not None:
+            known[rev] = earlier
+        return earlier
     below = set().union(*(history.ancestors(d) for d in downs if d in history.nodes))
     return [parsed[r] for r in history.ordered(below) if r in parsed]
 

@@ -21,8 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, column_spec, name_value
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 from alembic_mcp.tools.worker.revision_ids import as_revision_list
 

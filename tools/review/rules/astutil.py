@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
-from alembic_mcp.tools.review.rules.nodes import walk
+from alembic_mcp.tools.history.nodes import walk
 
 
 def name_value(node: ast.expr | None) -> str | None:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import (
     callee,
     column_spec,
@@ -21,7 +22,6 @@ from alembic_mcp.tools.review.rules.astutil import (
 )
 from alembic_mcp.tools.review.rules.downgrade import carrying_update
 from alembic_mcp.tools.review.rules.facts import NonNullFact, NullsFact, RowsFact
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 VOLATILE = re.compile(

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import dynamic
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
 from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Sources, local_names, migration_module
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 

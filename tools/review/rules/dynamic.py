@@ -14,9 +14,9 @@ import builtins
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, src
 from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, migration_module
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review import reads
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 
 __all__ = ["bindings"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 ROW_READERS = {

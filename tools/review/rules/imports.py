@@ -18,9 +18,9 @@ import ast
 from pathlib import Path
 from types import SimpleNamespace
 
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.dynamic import MODULE_LEVEL_CODE, _module_code, _module_values, _Scan
 from alembic_mcp.tools.review.rules.effects import Sources
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import on_file
 
 MAX_MODULES = 200  # project files read per migration (a project's own import graph)

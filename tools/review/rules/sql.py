@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable
 
 from alembic_mcp.tools.history.migration_ast import OpCall
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
 from alembic_mcp.tools.review.rules.astutil import callee, in_loop, src, text_call
 from alembic_mcp.tools.review.rules.effects import bound_once, local_names, migration_module, resolver, statement_reads
 from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
-from alembic_mcp.tools.review.rules.nodes import walk
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from alembic_mcp.tools.review.rules.nodes import walk
+from alembic_mcp.tools.history.nodes import children, walk
 
 NAMESPACE_NAMES = frozenset(
     {"setattr", "delattr", "globals", "locals", "vars", "exec", "eval", "compile", "__import__", "__builtins__"}
@@ -135,12 +135,12 @@ def _assigned(scope: ast.AST, name: str) -> list[ast.expr]:
 def _own_nodes(scope: ast.AST) -> list[ast.AST]:
     """The nodes of ``scope`` outside its nested functions and classes."""
     out: list[ast.AST] = []
-    stack = list(ast.iter_child_nodes(scope))
+    stack = children(scope)
     while stack:
         node = stack.pop()
         out.append(node)
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(children(node))
     return out
 
 

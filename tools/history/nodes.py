@@ -25,10 +25,39 @@ def walk(node: ast.AST) -> tuple[ast.AST, ...]:
     review changes a parse; fixes edit copies)."""
     below = _below.get(node)
     if below is None:
-        below = tuple(ast.walk(node))[1:]  # without the node itself: the entry must not hold its own key
+        below = _listed(node)
         with _lock:
             _below[node] = below
         stats["listed"] += 1
     else:
         stats["reused"] += 1
     return (node, *below)
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))``, in one loop."""
+    out: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            out.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
+
+def _listed(node: ast.AST) -> tuple[ast.AST, ...]:
+    """What ``ast.walk(node)`` yields after ``node`` (breadth first, fields in order), as one loop rather than
+    a generator per node; without the node itself, so the entry does not hold its own key."""
+    out = [node]
+    append = out.append
+    for current in out:  # the list grows while it is read: first in, first out, as ast.walk's queue
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        append(item)
+            elif isinstance(value, ast.AST):
+                append(value)
+    return tuple(out[1:])
