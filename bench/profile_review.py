@@ -38,6 +38,7 @@ from alembic_mcp.tools.review import pipeline
 from alembic_mcp.tools.review.tool import review_migration
 
 EVENTS: list[tuple[str, float, float]] = []
+CPU: dict[str, float] = {}  # thread CPU of the synchronous stages (those run in a thread included)
 START = [0.0]
 
 
@@ -59,11 +60,12 @@ def _timed(module, name: str) -> None:
 
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
-        begin = time.perf_counter() - START[0]
+        begin, cpu = time.perf_counter() - START[0], time.thread_time()
         try:
             return original(*args, **kwargs)
         finally:
             EVENTS.append((name, begin, time.perf_counter() - START[0]))
+            CPU[name] = CPU.get(name, 0.0) + time.thread_time() - cpu
 
     setattr(module, name, wrapper)
 
@@ -74,6 +76,7 @@ def instrument() -> None:
     for name in (
         "_render_in_worker",
         "_lint",
+        "_judge_rendered_files",
         "gather",
         "run_squawk",
         "_judge_rendered",
@@ -88,6 +91,8 @@ def instrument() -> None:
     ):
         _timed(pipeline, name)
     _timed(tool, "_history")
+    _timed(tool, "history_from_files")
+    _timed(tool, "with_detail")
 
 
 def main() -> None:
@@ -151,11 +156,14 @@ def main() -> None:
         for stage, begin, end in sorted(EVENTS, key=lambda e: e[1]):
             if stage == "_revision":
                 continue
-            print(f"  {stage:<36} {begin:7.3f} -> {end:7.3f}  ({end - begin:.3f} s)")
+            cpu = f"  CPU {CPU[stage]:.3f} s" if stage in CPU else ""
+            print(f"  {stage:<36} {begin:7.3f} -> {end:7.3f}  ({end - begin:.3f} s){cpu}")
         revs = [e for e in EVENTS if e[0] == "_revision"]
         if revs:
-            print(f"  {'_revision x' + str(len(revs)):<36} {revs[0][1]:7.3f} -> {revs[-1][2]:7.3f}  "
-                  f"(sum {sum(e[2] - e[1] for e in revs):.3f} s)")
+            print(
+                f"  {'_revision x' + str(len(revs)):<36} {revs[0][1]:7.3f} -> {revs[-1][2]:7.3f}  "
+                f"(sum {sum(e[2] - e[1] for e in revs):.3f} s)  CPU {CPU['_revision']:.3f} s"
+            )
         if lint_profiler:
             print("== layer 1 (_lint, in its thread) ==")
             pstats.Stats(lint_profiler).sort_stats("cumulative").print_stats(args.top)

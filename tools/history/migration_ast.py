@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alembic_mcp.tools.history.nodes import walk
+from alembic_mcp.tools.history.nodes import children, walk
 
 # Position of the table-name argument for op.<name>(...) outside a batch block; keyword alternatives.
 TABLE_ARG: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -243,6 +243,10 @@ class _OpVisitor(ast.NodeVisitor):
         self.created: set[str] = set()
         self.ops: list[OpCall] = []
         self.assigned_tables: dict[str, str] = {}
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in children(node):  # NodeVisitor's own loop, without a generator per node
+            self.visit(child)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         table = _table_of_sa_table(node.value)

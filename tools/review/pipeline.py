@@ -90,6 +90,13 @@ class Review:
     model_tables: dict[str, list[str]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)  # the project's approvals log, read once per call
     conventions: set[str] = field(default_factory=set)  # constraint kinds the models' naming_convention names
+    _relative: dict[Path, str] = field(default_factory=dict, repr=False)
+
+    def relative(self, file: Path) -> str:
+        """``project.relative(file)``, resolved once per file in this call (each layer names the file)."""
+        if file not in self._relative:
+            self._relative[file] = self.project.relative(file)
+        return self._relative[file]
 
     @property
     def backend(self) -> str | None:
@@ -132,7 +139,7 @@ def _lint(review: Review) -> None:
             lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs, below)
         )
         migration = review.parsed[rev]
-        relative = review.project.relative(file)
+        relative = review.relative(file)
         review.files[rev] = lint_file(migration, relative, review.backend, definitions, env_lock_timeout, sources)
         review.created_before[rev] = set(created)
         created |= {op.table for op in migration.ops_in("upgrade") if op.name == "create_table" and op.table}
@@ -301,7 +308,7 @@ def _judge_rendered_files(review: Review) -> list[Hit]:
         reported = file_review.hits + file_review.silenced
         judgement = judge_rendered(
             review.parsed[target.revision],
-            review.project.relative(target.file),
+            review.relative(target.file),
             review.backend,
             file_review.lint,
             sql,
@@ -382,7 +389,7 @@ def _revision(review: Review, target: Target) -> ReviewedRevision:
     """One revision's findings and escalations from every layer, its policy escalations and coverage."""
     rev, file, downs, message = target
     file_review = review.files[rev]
-    rel = review.project.relative(file)
+    rel = review.relative(file)
     findings = [h.finding for h in file_review.hits] + file_review.extra
     escalations = [h.escalation for h in file_review.hits if h.escalation is not None]
     escalations += _still_escalated(file_review.silenced)
@@ -438,7 +445,7 @@ def _squawk_findings(review: Review, target: Target, findings: list[Finding], fi
     op_lines = {op.table: op.line for op in review.parsed[target.revision].ops_in("upgrade") if op.table}
     # suppressed layer-1 findings count as reported: squawk must not bring them back
     reported = findings + [h.finding for h in file_review.silenced]
-    rel = review.project.relative(target.file)
+    rel = review.relative(target.file)
     transient = _transient_constraints(review.parsed[target.revision])
     return merge(review.squawked[target.revision], reported, file_review.lint.cleared, rel, op_lines, transient)
 
@@ -476,7 +483,7 @@ def _render_error(review: Review, target: Target, findings: list[Finding]) -> li
             rule="offline-unsafe",
             severity="info",
             message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: {err.get('message')}",
-            file=review.project.relative(target.file),
+            file=review.relative(target.file),
             line=err.get("line") if in_file else None,
             why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are unaffected.",
             fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL.",

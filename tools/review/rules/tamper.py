@@ -33,7 +33,16 @@ def tampering(tree: ast.AST) -> str | None:
     return None
 
 
+# The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
+CONSTRUCTS = frozenset(
+    {ast.ImportFrom, ast.Import, ast.Name, ast.Attribute, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete}
+    | {ast.For, ast.AsyncFor, ast.comprehension, ast.withitem}
+)
+
+
 def _construct(node: ast.AST, scopes: dict[int, ast.AST]) -> str | None:
+    if type(node) not in CONSTRUCTS:
+        return None
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return "a star import"
     if isinstance(node, ast.Import | ast.ImportFrom):
