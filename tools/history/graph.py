@@ -69,7 +69,7 @@ class History:
         """The revisions below ``revision`` (itself left out), in upgrade order; a list the caller must not change."""
         if revision not in self.below_memo:
             if revision in self.nodes and self._line_below(revision):
-                self._extend_line(revision)
+                self.below_memo[revision] = self._line_list(revision)
             else:
                 self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
         return self.below_memo[revision]
@@ -104,18 +104,19 @@ class History:
         self.line_memo.update(dict.fromkeys(path, line))
         return line
 
-    def _extend_line(self, revision: str) -> None:
-        """``ordered_below`` of a revision on a line: its parent's list and the parent, from the lowest one
-        not yet known upwards (what ``ordered`` gives for a line, without sorting every ancestor again)."""
-        pending: list[str] = []
-        current: str | None = revision
+    def _line_list(self, revision: str) -> list[str]:
+        """``ordered_below`` of a revision on a line (what ``ordered`` gives there, without sorting every
+        ancestor): down the line to the first revision already known, then back up; only this revision's
+        list is kept (a list per revision of a long line would hold the line's square)."""
+        line: list[str] = []
+        parents = self._parents(revision)
+        current = parents[0] if parents else None
         while current is not None and current not in self.below_memo:
-            pending.append(current)
+            line.append(current)
             parents = self._parents(current)
             current = parents[0] if parents else None
-        for rev in reversed(pending):
-            parents = self._parents(rev)
-            self.below_memo[rev] = [*self.below_memo[parents[0]], parents[0]] if parents else []
+        known = [*self.below_memo[current], current] if current is not None else []
+        return known + line[::-1]
 
     def ordered(self, revisions: set[str]) -> list[str]:
         """``revisions`` in upgrade order (parents first)."""
