@@ -2,13 +2,13 @@
 bench_review.py's generated history, against a fresh PostgreSQL database, and print where the time goes.
 
 It prints a timeline of the pipeline's stages (start and end of each, from the call's start: what ran
-while what waited), the CPU time of this process, and with ``--cprofile`` the top functions by
-cumulative time (``--pyinstrument`` for a call tree instead). The render worker and squawk are other
-processes: their time shows as the stages that wait on them.
+while what waited) with the CPU of the synchronous ones (layer 1 and the SQL rules run in threads), the
+CPU of this process and of the processes it waited for (the render worker, squawk). ``--cprofile`` adds
+the top functions of layer 1's thread and of the event loop's; ``--yappi`` CPU per function over every
+thread; ``--pyinstrument`` a call tree (the last two: ``pip install yappi pyinstrument``). Each run is
+the first review in its process, as bench_review.py's whole-history column measures it.
 
-Usage: python bench/profile_review.py [--revisions 300] [--cprofile | --pyinstrument] [--cold]
-``--cold``: no reply or squawk cache kept from an earlier call in this process (the default: each call
-is the first in the process anyway, as bench_review.py's whole-history column measures it).
+Usage: python bench/profile_review.py [--revisions 300] [--cprofile | --yappi | --pyinstrument]
 """
 
 from __future__ import annotations
