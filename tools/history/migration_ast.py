@@ -10,6 +10,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from alembic_mcp.tools.history.nodes import children, walk
 
 # Position of the table-name argument for op.<name>(...) outside a batch block; keyword alternatives.
 TABLE_ARG: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -159,7 +162,7 @@ def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
 def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
     """Every dialect-guarded block of a function, with its else block (the other dialects)."""
     out: list[DialectBranch] = []
-    for node in ast.walk(func) if func is not None else []:
+    for node in walk(func) if func is not None else ():
         if not isinstance(node, ast.If) or (guard := dialect_guard(node.test)) is None:
             continue
         names, negated = guard
@@ -183,6 +186,9 @@ class MigrationSource:
     functions: dict[str, ast.FunctionDef]
     ops: list[OpCall] = field(default_factory=list)
     branches: list[DialectBranch] = field(default_factory=list)  # dialect-guarded blocks
+    # Facts later layers derive from this parse alone (the review's reading of its module): kept as long as
+    # the parse is, so a changed file, parsed again into a new object, has them computed again.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def ops_in(self, function: str) -> list[OpCall]:
         return [op for op in self.ops if op.function == function]
@@ -237,6 +243,10 @@ class _OpVisitor(ast.NodeVisitor):
         self.created: set[str] = set()
         self.ops: list[OpCall] = []
         self.assigned_tables: dict[str, str] = {}
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in children(node):  # NodeVisitor's own loop, without a generator per node
+            self.visit(child)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         table = _table_of_sa_table(node.value)
@@ -321,7 +331,7 @@ class _OpVisitor(ast.NodeVisitor):
 
 def _op_aliases(tree: ast.Module) -> set[str]:
     names = {"op"}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "alembic":
             for alias in node.names:
                 if alias.name == "op":

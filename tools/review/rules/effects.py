@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alembic_mcp.tools.history.migration_ast import MigrationSource
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review import reads
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 
@@ -203,11 +206,11 @@ class Module:
         self.tampered = tampering(self.tree)
         is_package = self.path is not None and self.path.name == "__init__.py"
         package = self.name if is_package else self.name.rpartition(".")[0]
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.defs.setdefault(node.name, node)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                for inner in ast.walk(node):
+                for inner in walk(node):
                     if inner is not node and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
                         self.closures.setdefault(id(inner), set()).update(local_names(node))
             elif isinstance(node, ast.Import):
@@ -229,6 +232,23 @@ class Module:
                 self.assigned[node.target.id] = node.value
 
 
+module_stats: Counter[str] = Counter()  # "built", "reused": migration_module's (tests count, never time)
+
+
+def migration_module(migration: MigrationSource) -> Module:
+    """The migration file read as a module (its names, whether it tampers), once per parse: the rules of
+    one review share it, and a warm call reuses it while the file is unchanged (the parse is kept by
+    content, history/cache.py)."""
+    module = migration.derived.get("module")
+    if isinstance(module, Module) and module.tree is migration.tree:
+        module_stats["reused"] += 1
+        return module
+    module = Module("", migration.path, migration.tree)
+    migration.derived["module"] = module
+    module_stats["built"] += 1
+    return module
+
+
 def _import_targets(module: Module, stmt: ast.Import | ast.ImportFrom) -> list[str]:
     if isinstance(stmt, ast.Import):
         return [a.name for a in stmt.names]
@@ -241,12 +261,12 @@ def _import_targets(module: Module, stmt: ast.Import | ast.ImportFrom) -> list[s
 def _defaults_call(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Default values are evaluated when the def runs, on import."""
     defaults = [*func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)]
-    return any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d))
+    return any(isinstance(n, ast.Call) for d in defaults for n in walk(d))
 
 
 def _pure_value(module: Module, value: ast.expr) -> bool:
     """A literal, or calls only into pure libraries (``logging.getLogger(__name__)``, ``sa.table(...)``)."""
-    for node in ast.walk(value):
+    for node in walk(value):
         if isinstance(node, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom):
             return False
         if isinstance(node, ast.Call):
@@ -272,6 +292,11 @@ class Sources:
     roots: tuple[Path, ...] = ()
     modules: dict[str, Module | None] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], str] = field(default_factory=dict)
+    # What rules/imports.py found of the project's modules, for every migration of one review (a Sources
+    # lives one call: the next call reads the files again)
+    module_files: dict[str, list[Path]] = field(default_factory=dict)  # dotted name -> the files importing it runs
+    import_code: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> its import-time code
+    imported: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> (line, dotted) it imports
 
     def module(self, name: str) -> Module | None:
         if name not in self.modules:
@@ -516,7 +541,7 @@ class Judge:
         if self._op_passed_on(func):
             return UNKNOWN
         verdict = PURE
-        for node in ast.walk(func):
+        for node in walk(func):
             if isinstance(node, ast.Call):
                 if _computed_getattr(node):
                     return UNKNOWN
@@ -537,12 +562,10 @@ class Judge:
         alembic = {n for n, m in self.module.imports.items() if m in ("alembic.op", "alembic.context")}
         reads = {
             id(node.value)
-            for node in ast.walk(func)
+            for node in walk(func)
             if isinstance(node, ast.Attribute) and node.attr in OP_READS | {"is_offline_mode"}
         }
-        return any(
-            isinstance(node, ast.Name) and node.id in alembic and id(node) not in reads for node in ast.walk(func)
-        )
+        return any(isinstance(node, ast.Name) and node.id in alembic and id(node) not in reads for node in walk(func))
 
 
 MAPPED = {"Column", "mapped_column", "column_property", "relationship", "synonym", "deferred", "composite"}
@@ -587,7 +610,7 @@ def _chain(node: ast.expr) -> list[str] | None:
 def local_names(func: ast.AST) -> set[str]:
     """Parameters and names assigned in ``func`` (and the functions it encloses)."""
     names: set[str] = set()
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.arg):
             names.add(node.arg)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -613,7 +636,7 @@ def bound_once(func: ast.AST) -> dict[str, ast.expr]:
     """Names a function assigns exactly once, with the value (a statement kept in a variable)."""
     values: dict[str, ast.expr] = {}
     counts: dict[str, int] = {}
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             counts[node.id] = counts.get(node.id, 0) + 1
         elif isinstance(node, ast.arg):

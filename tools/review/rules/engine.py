@@ -18,10 +18,9 @@ from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
-from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
+from alembic_mcp.tools.review.rules.effects import Sources, bound_once, constant_text, migration_module
 from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
-from alembic_mcp.tools.review.rules.tamper import tampering
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
@@ -59,6 +58,7 @@ class LintState:
     lock_timeout_seen: bool = False  # in effect at the current operation (env.py, or a SET before it)
     lock_timeout_ended: str | None = None  # what ended the one set before it: "autocommit" (its COMMIT) or "reset"
     statements: list[Any] = field(default_factory=list)  # set by the dynamic family's coverage check
+    memo: dict[str, Any] = field(default_factory=dict)  # what several rules derive from this file, read once
 
     def __post_init__(self) -> None:
         self.lock_timeout_seen = self.env_sets_lock_timeout
@@ -95,7 +95,7 @@ class LintState:
     @cached_property
     def tampered(self) -> str | None:
         """tamper.tampering() of the migration file."""
-        return tampering(self.migration.tree)
+        return migration_module(self.migration).tampered
 
     def statement_of(self, op: OpCall) -> Any:
         """What op.execute / conn.execute runs: its argument, or what a name holding it was bound to once
@@ -111,7 +111,7 @@ class LintState:
         local = bound_once(func).get(node.id) if func is not None else None
         if local is not None:
             return local
-        module = Module("", self.migration.path, self.migration.tree)
+        module = migration_module(self.migration)
         text = constant_text(self.sources or Sources(), module, node.id)
         return ast.copy_location(ast.Constant(text), node) if text is not None else node
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from alembic_mcp.tools.history.nodes import children, walk
+
 NAMESPACE_NAMES = frozenset(
     {"setattr", "delattr", "globals", "locals", "vars", "exec", "eval", "compile", "__import__", "__builtins__"}
 )
@@ -24,14 +26,23 @@ FRESH_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.S
 def tampering(tree: ast.AST) -> str | None:
     """The first construct in ``tree`` that may change what another line means, or None."""
     scopes = _scopes(tree)
-    for node in ast.walk(tree):
+    for node in walk(tree):
         reason = _construct(node, scopes)
         if reason:
             return f"line {getattr(node, 'lineno', '?')}: {reason}"
     return None
 
 
+# The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
+CONSTRUCTS = frozenset(
+    {ast.ImportFrom, ast.Import, ast.Name, ast.Attribute, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete}
+    | {ast.For, ast.AsyncFor, ast.comprehension, ast.withitem}
+)
+
+
 def _construct(node: ast.AST, scopes: dict[int, ast.AST]) -> str | None:
+    if type(node) not in CONSTRUCTS:
+        return None
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return "a star import"
     if isinstance(node, ast.Import | ast.ImportFrom):
@@ -133,19 +144,19 @@ def _assigned(scope: ast.AST, name: str) -> list[ast.expr]:
 def _own_nodes(scope: ast.AST) -> list[ast.AST]:
     """The nodes of ``scope`` outside its nested functions and classes."""
     out: list[ast.AST] = []
-    stack = list(ast.iter_child_nodes(scope))
+    stack = children(scope)
     while stack:
         node = stack.pop()
         out.append(node)
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(children(node))
     return out
 
 
 def _scopes(tree: ast.AST) -> dict[int, ast.AST]:
     """id(statement) -> the function (or module) whose own body holds it."""
     out: dict[int, ast.AST] = {}
-    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]
+    scopes = [tree, *(n for n in walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]
     for scope in scopes:
         for node in _own_nodes(scope):
             out[id(node)] = scope
@@ -154,7 +165,7 @@ def _scopes(tree: ast.AST) -> dict[int, ast.AST]:
 
 def bindings(tree: ast.AST, name: str) -> int:
     """How many times ``name`` is bound anywhere in the module (assignments, imports, parameters, defs)."""
-    return sum(_binds(node, name) for node in ast.walk(tree))
+    return sum(_binds(node, name) for node in walk(tree))
 
 
 def _binds(node: ast.AST, name: str) -> int:
