@@ -288,12 +288,16 @@ def _judge_drop(state, created, back: list[OpCall], drops: list) -> None:
     drop = f"op.execute('DROP TYPE IF EXISTS {name}')"
     if drops:
         message = f"downgrade() drops type {name} before the column using it is altered back: PostgreSQL refuses"
-        fix = f"# move the drop of {name} after the alter_column that changes the column back\n# {drop}"
+        fix = f"Move the drop of {name} after the alter_column that changes the column back: {drop}"
         severity = "error"
     else:
         rerun = "" if created.idempotent else f'; upgrading again fails: type "{name}" already exists'
         message = f"downgrade() leaves type {name}, which this revision creates (or must create){rerun}."
-        fix = f"{_statement_text(state, last)}\n{drop}" if last else drop
+        fix = (
+            f"{_statement_text(state, last)}\n{drop}"
+            if last
+            else f"Add {drop} to downgrade(), after the statement that stops every column using the type."
+        )
         severity = "warning" if created.idempotent else "error"
     state.emit(
         ENUM_TYPE_NOT_DROPPED,
