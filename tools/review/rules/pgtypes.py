@@ -96,7 +96,8 @@ def _table_steps(node: ast.Call) -> list[TypeStep]:
 
 
 def _sql_steps(node: ast.Constant) -> list[TypeStep]:
+    text = node.value if isinstance(node.value, str) else ""
     return [
         TypeStep(match.group(1).lower(), match.group(2), node.lineno, "if exists" in match.group(0).lower(), node)
-        for match in _TYPE_SQL.finditer(node.value)
+        for match in _TYPE_SQL.finditer(text)
     ]

@@ -7,8 +7,8 @@ import ast
 import textwrap
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
-from alembic_mcp.tools.review.rules.astutil import callee, kw, name_value, q, src
-from alembic_mcp.tools.review.rules.casts import enum_name, no_rewrite, pg_cast_missing, pg_type_sql
+from alembic_mcp.tools.review.rules.astutil import kw, name_value, q, src
+from alembic_mcp.tools.review.rules.casts import category, enum_name, no_rewrite, pg_cast_missing, pg_type_sql
 from alembic_mcp.tools.review.rules.facts import ColumnTypeFact
 from alembic_mcp.tools.review.rules.pgtypes import TypeStep, created_before, mentions, type_steps
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
@@ -231,11 +231,8 @@ def using_cast(col: str, old: ast.expr | None, new: ast.expr) -> str:
     """``role::person_role``: the USING expression converting the column (through text when the old type
     is neither text nor varchar and the new one is an enum)."""
     column = col if col.isidentifier() and col == col.lower() else '"' + col.replace('"', '""') + '"'
-    via_text = enum_name(new) is not None and callee(old) not in (None, *CASTS_FROM_TEXT)
+    via_text = enum_name(new) is not None and category(old) not in (None, "string")
     return f"{column}{'::text' if via_text else ''}::{pg_type_sql(new)}"
-
-
-CASTS_FROM_TEXT = ("String", "VARCHAR", "Unicode", "NVARCHAR", "Text", "TEXT", "UnicodeText", "CHAR")
 
 
 def _fix_using(state, op: OpCall, using: str) -> str:
