@@ -442,6 +442,12 @@ def _result(
     report.written, report.files_to_commit = True, fixer.written.changed_files()
     # the mechanical fixes were just applied: what remains is in not_applied, with why
     steps = [step for step in kept.review.next_steps if step != MECHANICAL_HINT]
+    if kept.rehearsal.failure is not None:  # a migration that does not run is fixed before a human decides on it
+        steps.insert(
+            0,
+            f"The fixed file still fails its rehearsal: {kept.rehearsal.failure} Fix that first "
+            "(test_roundtrip names the failing rows), then review and rehearse again.",
+        )
     result = kept.review.model_copy(update={"autofix": report, "next_steps": steps})
     if report.undone:
         undone_text = "; ".join(f"{u.rule} (line {u.line}): {u.reason}" for u in report.undone)
