@@ -464,4 +464,20 @@ CASES = cases(
         'sa.Enum(name="person_role").drop(op.get_bind(), checkfirst=True)',
         triggers=False,
     ),
+    Case(
+        "enum-type-not-dropped",
+        'op.create_table("badges", sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("kind", sa.Enum("a", "b", name="badge_kind")))',
+        'op.drop_table("badges")',
+        severity="error",
+        message_contains=('upgrading again fails: type "badge_kind" already exists',),
+        fix_contains=("DROP TYPE IF EXISTS badge_kind",),
+    ),
+    Case(
+        "enum-type-not-dropped",
+        'op.create_table("badges", sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("kind", sa.Enum("a", "b", name="badge_kind")))',
+        'op.drop_table("badges")\nop.execute("DROP TYPE badge_kind")',
+        triggers=False,
+    ),
 )
