@@ -212,7 +212,7 @@ def _object_state(failure: _Failure) -> dict[str, str]:
             "fix": "Write downgrade() as the inverse of upgrade(); if the revision is one-way on purpose, make "
             "downgrade() raise with the reason instead of passing (a human accepts a one-way revision).",
         }
-    if mode == "object-does-not-exist" and phase in ("upgrade", "re-upgrade"):
+    if mode == "object-does-not-exist" and phase == "upgrade":  # in a re-upgrade, the downgrade dropped it
         return _used_before_created(failure, what)
     return {
         "title": f"{what} {verb} ({where})",
