@@ -174,3 +174,11 @@ def test_changed_values_are_counted_by_row():
     engine.dispose()
     (loss,) = data_lost(before, after, "after the downgrade")
     assert loss["rows_changed"] == 3 and loss["message"].endswith("in 3 of 40 rows")
+
+
+def test_a_cast_postgresql_refuses_spells_the_using_for_the_column():
+    facts = {"table": "persons", "column": "role", "type_sql": "person_role"}
+    error = 'column "role" cannot be cast automatically to type person_role'
+    words = explain("type-mismatch", facts, "upgrade", "r2", "postgresql", error)
+    assert words["title"] == "PostgreSQL refuses: column persons.role cannot be cast automatically to person_role"
+    assert "postgresql_using='role::person_role'" in words["fix"]
