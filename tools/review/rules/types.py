@@ -278,7 +278,9 @@ def _to_create(state) -> list[TypeStep]:
     return [TypeStep("create", missing[0], op.line, True, op.node) for op, missing in found if missing]
 
 
-def _judge_drop(state, created, back: list[OpCall], drops: list) -> None:
+def _judge_drop(state, created: TypeStep, back: list[OpCall], drops: list[TypeStep]) -> None:
+    """The drop of ``created`` in downgrade(): missing (a re-upgrade may fail on it), or before the alter_column
+    that stops the column using the type (PostgreSQL refuses it)."""
     name, last = created.name, back[-1] if back else None
     if drops and (last is None or drops[-1].line > (last.node.end_lineno or last.line)):
         return
