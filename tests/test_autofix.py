@@ -146,6 +146,29 @@ CASES = {
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         {"unnamed-constraint", "fk-not-valid-missing", "missing-lock-timeout"},
     ),
+    "varchar-to-native-enum": (  # the agent run's persons.role: type, USING and the drop in downgrade()
+        None,
+        'op.alter_column("persons", "role",\n'
+        "    existing_type=sa.VARCHAR(length=20),\n"
+        '    type_=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    existing_nullable=False)",
+        'op.alter_column("persons", "role",\n'
+        '    existing_type=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    type_=sa.VARCHAR(length=20),\n"
+        "    existing_nullable=False)",
+        LOCK + "\nsa.Enum('resident', 'faculty', name='person_role').create(op.get_bind(), checkfirst=True)"
+        '\nop.alter_column("persons", "role",\n'
+        "    existing_type=sa.VARCHAR(length=20),\n"
+        '    type_=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    existing_nullable=False,\n"
+        "    postgresql_using='role::person_role')",
+        'op.alter_column("persons", "role",\n'
+        '    existing_type=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    type_=sa.VARCHAR(length=20),\n"
+        "    existing_nullable=False)\n"
+        "op.execute('DROP TYPE IF EXISTS person_role')",
+        {"enum-type-missing", "cast-needs-using", "enum-type-not-dropped", "missing-lock-timeout"},
+    ),
     "empty-downgrade": (
         None,
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',

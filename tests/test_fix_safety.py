@@ -38,6 +38,9 @@ FIX_MODES = {
     "unnamed-constraint": "replace",
     "fk-missing-index": "add-to-upgrade",
     "missing-lock-timeout": "prepend-to-upgrade",
+    "enum-type-missing": "insert-before",
+    "cast-needs-using": "replace",
+    "enum-type-not-dropped": "replace",
 }
 # Arguments a rule's fix changes on purpose (the point of the fix), per rule.
 CHANGED = {

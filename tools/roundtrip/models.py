@@ -50,6 +50,9 @@ class DataLoss(BaseModel):
     column: str | None = None
     rows_before: int
     rows_after: int
+    rows_changed: int | None = Field(
+        default=None, description="rows whose value differs after the downgrade (counted in tables up to 5,000 rows)"
+    )
     message: str
 
 
