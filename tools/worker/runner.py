@@ -20,8 +20,9 @@ import anyio
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.core.errors import ProjectError, WorkerFailed
-from alembic_mcp.tools.core.isolation import is_target, worker_environment
+from alembic_mcp.tools.core.isolation import child_environment, is_target
 from alembic_mcp.tools.core.urls import redact
+from alembic_mcp.tools.worker.early import EarlyWorker, adopt
 from alembic_mcp.tools.worker.interpreter import WorkerPython, WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.pool import worker_slot
 from alembic_mcp.tools.worker.prestart import kill_group, spawn, starting_environment, take_prestarted
@@ -125,11 +126,10 @@ async def _run_now(
     set_env, unset_env = _child_env(project, database_url, env)
     python = worker_python(project).path
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
-        out_path = Path(tmp) / "result.json"
         request = WorkerRequest(
             op=op,
             project=project_spec(project),
-            result_path=str(out_path),
+            result_path=str(Path(tmp) / "result.json"),
             args=args or {},
             database_url=database_url,
             cwd=str(project.root),
@@ -138,30 +138,54 @@ async def _run_now(
             unset_env=unset_env,
             track_inputs=track_inputs,
         )
-        process = take_prestarted(python) or spawn(python, str(project.root))
-        stderr, timed_out = await _exchange(process, request.to_json().encode(), timeout)
-        stderr = redact(stderr, database_url, project.database_url)
-        if timed_out:
-            raise WorkerFailed(
-                f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
-                "Raise worker_timeout_s (or the tool's timeout) if the project is slow to import.",
-                stderr=stderr[-STDERR_TAIL:],
-                timed_out=True,
-            )
-        if not out_path.exists():
-            raise WorkerFailed(
-                f"The worker for {op!r} ({python}) exited with code {process.returncode} without a result. "
-                f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
-                stderr=stderr[-STDERR_TAIL:],
-            )
-        reply = WorkerReply.from_json(out_path.read_text())
+        early = adopt(request)  # a cold CLI call may have sent this very request already
+        try:
+            process, out_path, payload = _worker_for(request, python, early)
+            stderr, timed_out = await _exchange(process, payload, timeout)
+            stderr = redact(stderr, database_url, project.database_url)
+            reply = _read_reply(op, python, process, out_path, stderr, timeout, timed_out)
+        finally:
+            if early is not None:
+                early.close()
     if not reply.ok:
         _raise_error(project, reply, database_url, stderr)
     return reply
 
 
-async def _exchange(process: subprocess.Popen, payload: bytes, timeout: float) -> tuple[str, bool]:
-    """Send the request, wait for the worker to exit; (its stderr, whether it timed out and was killed)."""
+def _worker_for(
+    request: WorkerRequest, python: str, early: EarlyWorker | None
+) -> tuple[subprocess.Popen, Path, bytes | None]:
+    """The process to run ``request``, where its reply will be, and the payload still to send (None: the
+    early worker already has it)."""
+    if early is not None:
+        return early.process, Path(early.request.result_path), None
+    process = take_prestarted(python) or spawn(python, request.cwd)
+    return process, Path(request.result_path), request.to_json().encode()
+
+
+def _read_reply(
+    op: str, python: str, process: subprocess.Popen, out_path: Path, stderr: str, timeout: float, timed_out: bool
+) -> WorkerReply:
+    """The reply the worker wrote, or WorkerFailed when it timed out or wrote none."""
+    if timed_out:
+        raise WorkerFailed(
+            f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
+            "Raise worker_timeout_s (or the tool's timeout) if the project is slow to import.",
+            stderr=stderr[-STDERR_TAIL:],
+            timed_out=True,
+        )
+    if not out_path.exists():
+        raise WorkerFailed(
+            f"The worker for {op!r} ({python}) exited with code {process.returncode} without a result. "
+            f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
+            stderr=stderr[-STDERR_TAIL:],
+        )
+    return WorkerReply.from_json(out_path.read_text())
+
+
+async def _exchange(process: subprocess.Popen, payload: bytes | None, timeout: float) -> tuple[str, bool]:
+    """Send the request (None: it already has it), wait for the worker to exit; (its stderr, whether it
+    timed out and was killed)."""
     try:
         _, stderr_bytes = await anyio.to_thread.run_sync(
             lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True
@@ -210,6 +234,4 @@ def _child_env(
 ) -> tuple[dict[str, str], list[str]]:
     """Variables the worker sets (the URL variables env.py reads, pointed at ``database_url``) and the
     ones it removes (anything that leads to the target)."""
-    to_set, to_remove = worker_environment(project.database_url, database_url, list(project.settings.url_env_vars))
-    to_set.update(extra or {})
-    return to_set, [name for name in to_remove if name not in to_set]
+    return child_environment(project.database_url, database_url, list(project.settings.url_env_vars), extra)
