@@ -10,11 +10,11 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.engine import URL
 
 from alembic_mcp.tools.core.errors import ProjectError
 from alembic_mcp.tools.core.project_files import (
@@ -29,7 +29,11 @@ from alembic_mcp.tools.core.project_files import (
     read_tool_table,
     script_paths,
 )
-from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
+from alembic_mcp.tools.core.url_text import UrlParts, parse_url_parts, sqlite_database_in
+from alembic_mcp.tools.core.urls import absolutize_sqlite, parse_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = ["ENV_PREFIX", "SETTING_NAMES", "Project", "Settings", "load_project", "read_tool_table"]
 BOOTSTRAP_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -122,7 +126,12 @@ class Settings(BaseModel):
 
 @dataclass
 class Project:
-    """A loaded project: where things are and what the settings say."""
+    """A loaded project: where things are and what the settings say.
+
+    The target's URL is kept as text and as its parts (``url_text``, a relative SQLite file resolved);
+    SQLAlchemy's ``URL`` is built on first use of ``database_url``, so a call that needs only the parts
+    (check_heads) never imports SQLAlchemy. The text was checked when the project was loaded.
+    """
 
     root: Path
     settings: Settings
@@ -130,14 +139,25 @@ class Project:
     toml_file: Path | None
     script_location: Path
     version_locations: list[Path]
-    database_url: URL | None
+    database_url_text: str | None
     database_url_source: str
     extra_env: dict[str, str] = field(default_factory=dict)
     recursive_version_locations: bool = False
 
+    @cached_property
+    def database_url_parts(self) -> UrlParts | None:
+        parts = parse_url_parts(self.database_url_text) if self.database_url_text else None
+        return sqlite_database_in(parts, self.root) if parts is not None else None
+
+    @cached_property
+    def database_url(self) -> URL | None:
+        if not self.database_url_text:
+            return None
+        return absolutize_sqlite(parse_url(self.database_url_text), self.root)
+
     @property
     def masked_database_url(self) -> str | None:
-        return mask_url(self.database_url) if self.database_url is not None else None
+        return self.database_url_parts.masked() if self.database_url_parts is not None else None
 
     @property
     def backup_dir(self) -> Path:
@@ -190,10 +210,17 @@ def load_project(
         toml_file=toml_file,
         script_location=script_path,
         version_locations=versions,
-        database_url=absolutize_sqlite(parse_url(url_value), root) if url_value else None,
+        database_url_text=_checked_url(url_value),
         database_url_source=source,
         recursive_version_locations=options.recursive_version_locations,
     )
+
+
+def _checked_url(url: str | None) -> str | None:
+    """``url`` when SQLAlchemy can read it; else InvalidArgument, in ``parse_url``'s words."""
+    if url and parse_url_parts(url) is None:  # the same grammar: SQLAlchemy refuses it too
+        parse_url(url)
+    return url or None
 
 
 def _layered_settings(

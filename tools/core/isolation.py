@@ -94,21 +94,37 @@ def worker_environment(
     return to_set, sorted(to_remove)
 
 
-def is_target(url: str | URL | None, target: URL | None) -> bool:
+def is_target(url: str | URL | UrlParts | None, target: URL | UrlParts | None) -> bool:
     """Whether ``url`` points at the target database (same backend, host, port and database)."""
     if url is None or target is None:
         return False
-    from alembic_mcp.tools.core.urls import backend_of, parse_url
-
-    parsed = parse_url(url)
+    parsed = _parts(url)
     if not parsed.database:
         return False
     return (
-        backend_of(parsed) == backend_of(target)
+        _family(parsed) == _family(target)
         and (parsed.host or "") == (target.host or "")
         and (parsed.port or 0) == (target.port or 0)
         and parsed.database.removeprefix("file:") == (target.database or "").removeprefix("file:")
     )
+
+
+def _parts(url: str | URL | UrlParts) -> URL | UrlParts:
+    """``url`` read as SQLAlchemy reads it; text it cannot read raises ``parse_url``'s InvalidArgument."""
+    if not isinstance(url, str):
+        return url
+    parts = parse_url_parts(url)
+    if parts is None:
+        from alembic_mcp.tools.core.urls import parse_url
+
+        return parse_url(url)  # raises: the same grammar refuses it
+    return parts
+
+
+def _family(url: URL | UrlParts) -> str:
+    """``urls.backend_of``: MariaDB and MySQL are one family."""
+    name = url.get_backend_name()
+    return "mysql" if name in ("mariadb", "mysql") else name
 
 
 def child_environment(

@@ -10,9 +10,9 @@ string (tests/test_url_text.py compares them over a corpus).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 # scheme://[user[:password]@][host or [ipv6]][:port][/database][?query], as sqlalchemy.engine.url reads it
 _URL = re.compile(
@@ -29,7 +29,7 @@ _URL = re.compile(
 
 @dataclass(frozen=True)
 class UrlParts:
-    """The parts of a database URL that decide where it leads (the query is left out)."""
+    """A database URL's parts, as SQLAlchemy's ``URL`` holds them (the query as its pairs, in order)."""
 
     drivername: str
     username: str | None
@@ -37,10 +37,27 @@ class UrlParts:
     host: str | None
     port: int | None
     database: str | None
+    query: tuple[tuple[str, str], ...] = ()
 
     def get_backend_name(self) -> str:
         """The backend before any ``+driver`` (named like SQLAlchemy's URL method, so either can be passed)."""
         return self.drivername.split("+")[0]
+
+    def masked(self) -> str:
+        """The URL with its password shown as ``***``: ``URL.render_as_string(hide_password=True)``'s text."""
+        text = self.drivername + "://"
+        if self.username is not None:
+            text += quote(self.username, safe=" +") + (":***" if self.password is not None else "") + "@"
+        if self.host is not None:
+            text += f"[{self.host}]" if ":" in self.host else self.host
+        if self.port is not None:
+            text += f":{self.port}"
+        if self.database is not None:
+            text += "/" + quote(self.database, safe=" +/")
+        if self.query:  # keys sorted, each key's values in their order (a stable sort)
+            pairs = sorted(self.query, key=lambda pair: pair[0])
+            text += "?" + "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in pairs)
+        return text
 
 
 def parse_url_parts(text: str) -> UrlParts | None:
@@ -62,6 +79,7 @@ def parse_url_parts(text: str) -> UrlParts | None:
         host=found["ipv4host"] or found["ipv6host"],
         port=port,
         database=unquote(found["database"]) if found["database"] is not None else None,
+        query=tuple(parse_qsl(found["query"])) if found["query"] is not None else (),
     )
 
 
@@ -78,4 +96,12 @@ def sqlite_database_in(parts: UrlParts, base_dir: Path) -> UrlParts:
     path = Path(database)
     if not path.is_absolute():
         path = (base_dir / path).resolve()
-    return UrlParts(parts.drivername, parts.username, parts.password, parts.host, parts.port, str(path))
+    return replace(parts, database=str(path))
+
+
+def sqlite_file_missing(parts: UrlParts) -> bool:
+    """A file-based SQLite URL whose file does not exist (reading must not create it): ``dbinfo``'s test."""
+    database = parts.database
+    if parts.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return False
+    return not Path(database).exists()

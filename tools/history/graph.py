@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic_mcp.tools.core.config import Project
-from alembic_mcp.tools.core.isolation import dialect_only_url
+from alembic_mcp.tools.core.url_text import dialect_only
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo, WorkerReply
 from alembic_mcp.tools.worker.reply_cache import cached_worker_reply
@@ -227,7 +227,7 @@ async def load_history(project: Project, check_env: bool = True) -> tuple[Histor
         project,
         "history",
         HistoryArgs(check_env=check_env),
-        database_url=dialect_only_url(project.database_url) if project.database_url is not None else None,
+        database_url=dialect_only(parts.drivername) if (parts := project.database_url_parts) is not None else None,
         keep=_clean_import_check,
     )
     raw = reply.result or {}

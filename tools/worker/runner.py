@@ -107,7 +107,7 @@ async def run_worker_reply(
 
 async def check_request(project: Project, op: str, database_url: str | None, target_read_only: bool = False) -> None:
     """Refuse the target's URL for user code, and files no worker may import (raises UnsafeProjectFiles)."""
-    if is_target(database_url, project.database_url) and not target_read_only:
+    if is_target(database_url, project.database_url_parts) and not target_read_only:
         raise WorkerFailed(f"Refusing to hand the target database's URL to user code in the worker for {op!r}.")
     # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
     await anyio.to_thread.run_sync(ensure_contained, project)
@@ -142,7 +142,7 @@ async def _run_now(
         try:
             process, out_path, payload = _worker_for(request, python, early)
             stderr, timed_out = await _exchange(process, payload, timeout)
-            stderr = redact(stderr, database_url, project.database_url)
+            stderr = redact(stderr, database_url, project.database_url_parts)
             reply = _read_reply(op, python, process, out_path, stderr, timeout, timed_out)
         finally:
             if early is not None:
@@ -204,7 +204,7 @@ async def _exchange(process: subprocess.Popen, payload: bytes | None, timeout: f
 def _raise_error(project: Project, reply: WorkerReply, database_url: str | None, stderr: str) -> None:
     error = reply.error
     info = asdict(error) if error is not None else {"type": "Exception", "message": "unknown error"}
-    message = redact(str(info.get("message") or "unknown error"), database_url, project.database_url)
+    message = redact(str(info.get("message") or "unknown error"), database_url, project.database_url_parts)
     info["message"] = message
     if info["type"] == UNSUPPORTED_ENVIRONMENT:
         raise UnsupportedWorkerEnvironment(message, stderr=stderr[-STDERR_TAIL:])
@@ -234,4 +234,4 @@ def _child_env(
 ) -> tuple[dict[str, str], list[str]]:
     """Variables the worker sets (the URL variables env.py reads, pointed at ``database_url``) and the
     ones it removes (anything that leads to the target)."""
-    return child_environment(project.database_url, database_url, list(project.settings.url_env_vars), extra)
+    return child_environment(project.database_url_parts, database_url, list(project.settings.url_env_vars), extra)
