@@ -67,7 +67,7 @@ def parse_url_parts(text: str) -> UrlParts | None:
         return None
     found = match.groupdict()
     port = None
-    if found["port"]:
+    if found["port"] is not None:  # an empty port (``host:/db``) fails int() there too
         try:
             port = int(found["port"])
         except ValueError:

@@ -35,9 +35,11 @@ from alembic_mcp.tools.worker import early
 from alembic_mcp.tools.worker.interpreter import WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.protocol import HistoryArgs, ProjectSpec, WorkerRequest
 
-# Settings pydantic takes as given whatever string they hold (``str`` or ``str | None``, no validator);
-# any other key, or a value that is not a string, leaves the request to the usual path.
-PLAIN_STRING_SETTINGS = frozenset(
+# Settings validation takes as given, by the shape of their value: any string (``str`` or ``str | None``
+# with no validator), a list of strings (``list[str]``; a string would be split), one of the listed
+# words (``Literal``), a bool (``bool``). Any other key or shape (numbers with bounds, validated
+# commands) leaves the request to the usual path, which validates it.
+STRING_SETTINGS = frozenset(
     {
         "alembic_config",
         "alembic_section",
@@ -50,6 +52,12 @@ PLAIN_STRING_SETTINGS = frozenset(
         "worker_python",
     }
 )
+STRING_LIST_SETTINGS = frozenset({"audit_tables", "production_hosts", "protected_tables", "tools", "url_env_vars"})
+WORD_SETTINGS = {
+    "environment": frozenset({"development", "test", "staging", "production"}),
+    "scratch_credentials": frozenset({"role", "target"}),
+}
+BOOL_SETTINGS = frozenset({"read_only"})
 DEFAULTS: dict[str, Any] = {
     "alembic_config": None,
     "alembic_section": "alembic",
@@ -132,12 +140,18 @@ def history_request(
 
 
 def _plain(raw: dict[str, Any]) -> bool:
-    """Every setting is one pydantic keeps exactly as given: a plain string setting, or the read-only flag."""
-    return all(
-        (name in PLAIN_STRING_SETTINGS and isinstance(value, str) and _encodable(value))
-        or (name == "read_only" and isinstance(value, bool))
-        for name, value in raw.items()
-    )
+    """Every setting has a shape validation keeps exactly as given (see ``STRING_SETTINGS``)."""
+    return all(_plain_value(name, value) for name, value in raw.items())
+
+
+def _plain_value(name: str, value: Any) -> bool:
+    if name in STRING_SETTINGS:
+        return isinstance(value, str) and _encodable(value)
+    if name in STRING_LIST_SETTINGS:
+        return isinstance(value, list) and all(isinstance(item, str) and _encodable(item) for item in value)
+    if name in WORD_SETTINGS:
+        return isinstance(value, str) and value in WORD_SETTINGS[name]
+    return name in BOOL_SETTINGS and isinstance(value, bool)
 
 
 def _encodable(value: str) -> bool:

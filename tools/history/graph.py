@@ -227,13 +227,19 @@ async def load_history(project: Project, check_env: bool = True) -> tuple[Histor
         project,
         "history",
         HistoryArgs(check_env=check_env),
-        database_url=dialect_only(parts.drivername) if (parts := project.database_url_parts) is not None else None,
+        database_url=history_worker_url(project),
         keep=_clean_import_check,
     )
     raw = reply.result or {}
     history = build_history(project, raw)
     history.runtime = reply.runtime
     return history, raw.get("env_error")
+
+
+def history_worker_url(project: Project) -> str | None:
+    """The URL the history op's worker gets: the target's backend and driver alone, nothing to connect to."""
+    parts = project.database_url_parts
+    return dialect_only(parts.drivername) if parts is not None else None
 
 
 def _clean_import_check(reply: WorkerReply) -> bool:

@@ -123,21 +123,9 @@ async def _run_now(
     track_inputs: bool = False,
 ) -> WorkerReply:
     timeout = timeout_s or project.settings.worker_timeout_s
-    set_env, unset_env = _child_env(project, database_url, env)
     python = worker_python(project).path
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
-        request = WorkerRequest(
-            op=op,
-            project=project_spec(project),
-            result_path=str(Path(tmp) / "result.json"),
-            args=args or {},
-            database_url=database_url,
-            cwd=str(project.root),
-            sys_path=[str(project.root)],
-            env=set_env,
-            unset_env=unset_env,
-            track_inputs=track_inputs,
-        )
+        request = build_request(project, op, args, database_url, env, track_inputs, str(Path(tmp) / "result.json"))
         early = adopt(request)  # a cold CLI call may have sent this very request already
         try:
             process, out_path, payload = _worker_for(request, python, early)
@@ -150,6 +138,32 @@ async def _run_now(
     if not reply.ok:
         _raise_error(project, reply, database_url, stderr)
     return reply
+
+
+def build_request(
+    project: Project,
+    op: str,
+    args: OpArgs | dict[str, Any] | None,
+    database_url: str | None,
+    env: dict[str, str] | None,
+    track_inputs: bool,
+    result_path: str,
+) -> WorkerRequest:
+    """The request a worker gets for ``op``: the project, the URL it may use, what its environment sets
+    and loses."""
+    set_env, unset_env = _child_env(project, database_url, env)
+    return WorkerRequest(
+        op=op,
+        project=project_spec(project),
+        result_path=result_path,
+        args=args or {},
+        database_url=database_url,
+        cwd=str(project.root),
+        sys_path=[str(project.root)],
+        env=set_env,
+        unset_env=unset_env,
+        track_inputs=track_inputs,
+    )
 
 
 def _worker_for(
