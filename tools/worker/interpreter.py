@@ -13,11 +13,8 @@ command is run: nothing here touches the network.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
-import shutil
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -80,6 +77,8 @@ def find_worker_python(
 def _configured_python(configured: str, root: Path) -> str:
     path = Path(configured).expanduser()
     if not path.is_absolute() and os.sep not in configured:
+        import shutil
+
         found = shutil.which(configured)
         if found:
             return found
@@ -129,6 +128,9 @@ def _poetry_environment(root: Path, environ: dict[str, str]) -> WorkerPython | N
     cache = Path(environ.get("POETRY_CACHE_DIR") or Path.home() / ".cache" / "pypoetry")
     folder = Path(environ.get("POETRY_VIRTUALENVS_PATH") or cache / "virtualenvs")
     sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", name.lower())[:42]
+    import base64  # here, not above: the CLI finds the interpreter before anything else, on every call
+    import hashlib
+
     digest = base64.urlsafe_b64encode(hashlib.sha256(os.path.normcase(str(root)).encode()).digest()).decode()[:8]
     for venv in sorted(folder.glob(f"{sanitized}-{digest}-py*"), reverse=True):
         python = venv_python(venv)
