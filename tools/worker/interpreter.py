@@ -16,17 +16,16 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 VENV_DIRS = (".venv", "venv")
 SERVER_INTERPRETER = "the server's own interpreter"
 
 
-@dataclass(frozen=True)
-class WorkerPython:
-    """The interpreter the worker runs in and how it was chosen."""
+class WorkerPython(NamedTuple):
+    """The interpreter the worker runs in and how it was chosen (a named tuple: dataclasses would cost the CLI
+    their import before it can start the worker)."""
 
     path: str
     source: str
@@ -143,6 +142,8 @@ def _poetry_project_name(root: Path) -> str | None:
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return None
+    import tomllib
+
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
