@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic_mcp.tools.core.config import Project
-from alembic_mcp.tools.core.isolation import dialect_only_url
+from alembic_mcp.tools.core.url_text import dialect_only
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo, WorkerReply
 from alembic_mcp.tools.worker.reply_cache import cached_worker_reply
@@ -275,13 +275,19 @@ async def load_history(project: Project, check_env: bool = True) -> tuple[Histor
         project,
         "history",
         HistoryArgs(check_env=check_env),
-        database_url=dialect_only_url(project.database_url) if project.database_url is not None else None,
+        database_url=history_worker_url(project),
         keep=_clean_import_check,
     )
     raw = reply.result or {}
     history = build_history(project, raw)
     history.runtime = reply.runtime
     return history, raw.get("env_error")
+
+
+def history_worker_url(project: Project) -> str | None:
+    """The URL the history op's worker gets: the target's backend and driver alone, nothing to connect to."""
+    parts = project.database_url_parts
+    return dialect_only(parts.drivername) if parts is not None else None
 
 
 def _clean_import_check(reply: WorkerReply) -> bool:
