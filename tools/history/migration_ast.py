@@ -45,6 +45,10 @@ class OpCall:
     batch_table: str | None = None  # "?" when the batch's table name is not a literal
     in_autocommit: bool = False
     table_created_here: bool = False
+    # read from a helper the migration calls (review/rules/inline.py): the helper's name, and whether the
+    # helper may skip it (an existence check, an early return, a loop over a filtered list)
+    helper: str | None = None
+    guarded: bool = False
 
     @property
     def args(self) -> list[ast.expr]:
@@ -317,6 +321,15 @@ class _OpVisitor(ast.NodeVisitor):
 
     def _append(self, op: OpCall) -> None:
         self.ops.append(op)
+
+
+def ops_of_statements(statements: list[ast.stmt], function: str) -> list[OpCall]:
+    """The ``op.<name>(...)`` calls of statements that are not in the file (a helper's body read as if
+    written at the call site), read as parse_source reads upgrade()."""
+    visitor = _OpVisitor(function, {"op"})
+    for stmt in statements:
+        visitor.visit(stmt)
+    return visitor.ops
 
 
 def _op_aliases(tree: ast.Module) -> set[str]:

@@ -190,6 +190,8 @@ class _Scan:
         # Calls into helpers are read where their source is on disk: those shown not to write are read.
         sources = getattr(state, "sources", None) or Sources()
         self.judge = Judge(sources, Module("", state.migration.path, tree))
+        # Helper calls read as the operations they run (inline.py): the rules judged those operations.
+        self.inlined = set(getattr(state, "inlined", {}))
         # Values an operation receives (types, defaults, columns): read as the operation's arguments.
         self.op_arguments = {
             id(node)
@@ -455,8 +457,9 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: froz
 
 
 def _shown_not_to_write(scan: _Scan, node: ast.Call) -> bool:
-    """The helper's source was read and it only computes or reads (effects.Judge)."""
-    return scan.judge.call(node) in (PURE, READS)
+    """The helper's source was read and it only computes or reads (effects.Judge), or only runs operations
+    the rules read at its call (inline.py)."""
+    return id(node) in scan.inlined or scan.judge.call(node) in (PURE, READS)
 
 
 def statements(state) -> list[Statement]:

@@ -20,6 +20,7 @@ from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
 from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
+from alembic_mcp.tools.review.rules.inline import merged, read_helpers
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
 from alembic_mcp.tools.review.rules.tamper import tampering
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
@@ -62,9 +63,15 @@ class LintState:
 
     def __post_init__(self) -> None:
         self.lock_timeout_seen = self.env_sets_lock_timeout
+        # helper calls read as the operations they run (inline.py), by id() of the call
+        self.inlined = read_helpers(self.migration, self.sources or Sources(), self.backend)
+        helpers = [op for ops in self.inlined.values() for op in ops]
         # a branch guarded for another dialect (``if dialect == "mysql":``) is not reviewed for this target
-        self.up = [op for op in self.migration.ops_in("upgrade") if self.runs(op.line)]
-        self.down = [op for op in self.migration.ops_in("downgrade") if self.runs(op.line)]
+        self.up = [op for op in self._ops("upgrade", helpers) if self.runs(op.line)]
+        self.down = [op for op in self._ops("downgrade", helpers) if self.runs(op.line)]
+
+    def _ops(self, function: str, helpers: list[OpCall]) -> list[OpCall]:
+        return merged(self.migration.ops_in(function), [op for op in helpers if op.function == function])
 
     def runs(self, line: int) -> bool:
         """The code at ``line`` runs on the target's dialect (not inside another dialect's branch)."""
@@ -163,7 +170,7 @@ def record_added_columns(state: LintState) -> None:
         if op.name != "add_column":
             continue
         spec = column_spec(op.arg(1, "column"))
-        if spec and op.table and spec.name:
+        if spec and op.table and spec.name and not op.guarded:  # a helper may skip it: the column may exist
             state.added_columns.add((op.table, spec.name))
             if spec.nullable is not False and spec.server_default is None and not spec.primary_key:
                 state.new_nullable_columns.add((op.table, spec.name))
@@ -191,7 +198,7 @@ def _tables_touched(state: LintState) -> set[str]:
         op.table
         for op in state.up
         if op.table and not op.table_created_here and op.name not in ("create_table", "batch_alter_table")
-    }
+    } | {op.table for op in state.up if op.name == "create_table" and op.guarded and op.table}
     writes = {
         "update",
         "delete",
@@ -205,7 +212,7 @@ def _tables_touched(state: LintState) -> set[str]:
     }
     for arg in state.execs.values():
         tables |= {s.table for s in arg.statements if s.table and s.kind in writes}
-    return tables - {op.table for op in state.up if op.name == "create_table"}
+    return tables - {op.table for op in state.up if op.name == "create_table" and not op.guarded}
 
 
 def lint_migration(
