@@ -81,7 +81,7 @@ def judge_rendered(
     """The rendered upgrade's statements through the SQL rules, less what layer 1 read or reported."""
     state = LintState(migration, file, backend)
     record_added_columns(state)
-    created = {op.table for op in state.up if op.name == "create_table" and op.table and not op.guarded}
+    created = {op.table for op in state.up if op.name == "create_table" and op.table}
     line = _anchor_line(migration, lint)
     judgement = RenderedJudgement()
     statements = rendered_statements(sql)

@@ -403,7 +403,7 @@ def _fix_restore_replaced(op: OpCall, spec, type_src: str, look: Lookup, backend
 def downgrade_required_column(state) -> None:
     """downgrade() adding a NOT NULL column without a server default back to a table with rows fails as an
     upgrade would: the column dropped by upgrade() comes back nullable, refilled, then NOT NULL."""
-    created = {o.table for o in state.up if o.name == "create_table" and not o.guarded}
+    created = {o.table for o in state.up if o.name == "create_table"}
     for op in state.down:
         spec = column_spec(op.arg(1, "column")) if op.name == "add_column" and op.table not in created else None
         if spec is None or spec.nullable is not False or spec.server_default is not None or spec.primary_key:

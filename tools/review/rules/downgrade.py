@@ -621,7 +621,7 @@ def _filled(state) -> tuple[set[str], set[tuple[str, str]]]:
 
 
 def _loss_target(state, op: OpCall, tables: set[str], columns: set[tuple[str, str]]) -> str | None:
-    created = {o.table for o in state.up if o.name == "create_table" and not o.guarded}
+    created = {o.table for o in state.up if o.name == "create_table"}
     if op.name == "drop_table" and op.table in created and op.table in tables:
         return f"table {op.table}"
     if op.name == "drop_column":

@@ -198,7 +198,7 @@ class _Scan:
             for op in state.migration.ops
             for arg in [*op.node.args, *(k.value for k in op.node.keywords)]
             for node in ast.walk(arg)
-        }
+        } | getattr(state, "inlined_arguments", set())  # what a helper read as operations passes on to them
 
 
 def _engine_of_name(node: ast.Attribute) -> list[ast.Attribute]:

@@ -64,7 +64,8 @@ class LintState:
     def __post_init__(self) -> None:
         self.lock_timeout_seen = self.env_sets_lock_timeout
         # helper calls read as the operations they run (inline.py), by id() of the call
-        self.inlined = read_helpers(self.migration, self.sources or Sources(), self.backend)
+        found = read_helpers(self.migration, self.sources or Sources(), self.backend)
+        self.inlined, self.inlined_arguments = found.ops, found.arguments
         helpers = [op for ops in self.inlined.values() for op in ops]
         # a branch guarded for another dialect (``if dialect == "mysql":``) is not reviewed for this target
         self.up = [op for op in self._ops("upgrade", helpers) if self.runs(op.line)]
@@ -198,7 +199,7 @@ def _tables_touched(state: LintState) -> set[str]:
         op.table
         for op in state.up
         if op.table and not op.table_created_here and op.name not in ("create_table", "batch_alter_table")
-    } | {op.table for op in state.up if op.name == "create_table" and op.guarded and op.table}
+    }
     writes = {
         "update",
         "delete",
@@ -212,7 +213,7 @@ def _tables_touched(state: LintState) -> set[str]:
     }
     for arg in state.execs.values():
         tables |= {s.table for s in arg.statements if s.table and s.kind in writes}
-    return tables - {op.table for op in state.up if op.name == "create_table" and not op.guarded}
+    return tables - {op.table for op in state.up if op.name == "create_table"}
 
 
 def lint_migration(

@@ -12,9 +12,11 @@ read when the helper's body holds only:
 - ``if``/``else``, ``return``, ``for`` over a ``*parameter`` (or over a list it filled from one), ``pass``.
 
 The operations become OpCalls at the call's line, with the call site's arguments in place of the
-parameters and one operation per element of a loop. One under an ``if``, after a conditional ``return``
-or in a loop over a filtered list is ``guarded``: the helper may skip it, so it never counts as a table
-created or a column added by the revision. Anything else (a value of the helper's own in an operation, a
+parameters (a name the migration binds once to a string, its value) and one operation per element of a
+loop. One under an ``if``, after a conditional ``return`` or in a loop over a filtered list is ``guarded``:
+the helper may skip it, so a column it adds never counts as new (empty) in the revision. A table a helper
+creates unless it exists counts as the revision's own, as ``op.create_table`` would: it is new wherever the
+history runs in order. Anything else (a value of the helper's own in an operation, a
 helper that writes in turn, try/except, ``execute``, a call the judge cannot read) leaves the call
 unread, and it escalates as ``unread-statement`` as before.
 """
@@ -158,11 +160,13 @@ class _Reading:
     helper: Helper
     call: ast.Call
     backend: str | None
+    constants: dict[str, str] = field(default_factory=dict)  # the migration's names bound once to a string
     env: dict[str, object] = field(default_factory=dict)  # name -> call-site expression (or list, keywords)
     filled: dict[str, str | None] = field(default_factory=dict)  # list bound to [] -> the *parameter it is filled from
     batches: set[str] = field(default_factory=set)
     guarded_calls: set[int] = field(default_factory=set)
     caller_nodes: set[int] = field(default_factory=set)
+    passed: set[int] = field(default_factory=set)  # id() of the call site's nodes an operation receives
     returned: bool = False  # a conditional return ran before: what follows may be skipped
     looping: dict[str, str] = field(default_factory=dict)  # loop variable -> the *parameter it walks
 
@@ -387,7 +391,8 @@ class _Reading:
 
     def _caller(self, node):
         """A copy of a call-site expression (its own lines kept: they are the migration's)."""
-        copied = copy.deepcopy(node)
+        self.passed.update(id(n) for n in ast.walk(node))
+        copied = _Literals(self.constants).visit(copy.deepcopy(node))
         self.caller_nodes.update(id(n) for n in ast.walk(copied.value if isinstance(copied, ast.keyword) else copied))
         self.caller_nodes.add(id(copied))
         return copied
@@ -433,6 +438,18 @@ class _Reading:
         return ops
 
 
+class _Literals(ast.NodeTransformer):
+    """Names the migration binds once to a string, replaced by that string (``TASKS_TABLE`` -> "tasks")."""
+
+    def __init__(self, constants: dict[str, str]) -> None:
+        self.constants = constants
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.constants and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Constant(self.constants[node.id]), node)
+        return node
+
+
 def helper_calls(func: ast.AST) -> Iterator[ast.Call]:
     """The calls that are a whole statement in ``func`` (outside nested functions)."""
     stack = list(ast.iter_child_nodes(func))
@@ -445,17 +462,32 @@ def helper_calls(func: ast.AST) -> Iterator[ast.Call]:
         stack.extend(ast.iter_child_nodes(node))
 
 
-def read_helpers(migration: MigrationSource, sources: Sources, backend: str | None) -> dict[int, list[OpCall]]:
-    """id(call) -> the operations of each helper call in upgrade()/downgrade() that reads as operations."""
+@dataclass
+class Inlined:
+    """The helper calls read as operations: id(call) -> its operations, and id() of the call sites' values
+    those operations receive (read as an operation's arguments, as in ``op.add_column(...)``)."""
+
+    ops: dict[int, list[OpCall]] = field(default_factory=dict)
+    arguments: set[int] = field(default_factory=set)
+
+
+def read_helpers(migration: MigrationSource, sources: Sources, backend: str | None) -> Inlined:
+    """The helper calls of upgrade()/downgrade() that read as operations."""
     module = Module("", migration.path, migration.tree)
-    out: dict[int, list[OpCall]] = {}
+    out = Inlined()
     if module.tampered:
         return out
+    strings = {
+        name: value.value
+        for name, value in module.assigned.items()
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) and bindings(module.tree, name) == 1
+    }
     for function in ("upgrade", "downgrade"):
         func = migration.functions.get(function)
         if func is None:
             continue
         local = local_names(func)
+        constants = {name: text for name, text in strings.items() if name not in local}
         for call in helper_calls(func):
             chain = _chain(call.func)
             if chain is None or chain[0] in local or chain[0] in ("op", "context"):
@@ -464,12 +496,14 @@ def read_helpers(migration: MigrationSource, sources: Sources, backend: str | No
             if helper is None:
                 continue
             try:
-                ops = _Reading(sources, helper, call, backend).operations(function)
+                reading = _Reading(sources, helper, call, backend, constants)
+                ops = reading.operations(function)
             except Unmapped:
                 continue
             for op in ops:
                 op.in_autocommit = _in_autocommit(func, call)
-            out[id(call)] = ops
+            out.ops[id(call)] = ops
+            out.arguments |= reading.passed
     return out
 
 
@@ -495,7 +529,7 @@ def merged(own: list[OpCall], inlined: list[OpCall]) -> list[OpCall]:
     out.extend(pending)
     created: set[str] = set()
     for op in out:
-        if op.name == "create_table" and op.table and not op.guarded:
+        if op.name == "create_table" and op.table:
             created.add(op.table)
         elif op.table in created and op.helper is not None:
             op.table_created_here = True

@@ -113,7 +113,7 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
         if arg.construct in ("update", "delete") and not arg.construct_where:
             _unrestricted_construct(state, op, arg.construct, _table_name(state, arg.construct_table))
         return
-    created = {o.table for o in state.up if o.name == "create_table" and not o.guarded and o.line < op.line}
+    created = {o.table for o in state.up if o.name == "create_table" and o.line < op.line}
     for statement in arg.statements:
         handler = STATEMENT_RULES.get(statement.kind)
         if handler is not None:
@@ -143,7 +143,7 @@ def backfill(state, op: OpCall, verb: str, table: str | None, text: str) -> None
 
 
 def _created_here(state, op: OpCall, table: str | None) -> bool:
-    return any(o.name == "create_table" and not o.guarded and o.table == table and o.line < op.line for o in state.up)
+    return any(o.name == "create_table" and o.table == table and o.line < op.line for o in state.up)
 
 
 def _table_name(state, variable: str | None) -> str | None:
