@@ -170,6 +170,12 @@ def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
         out.append(DialectBranch(node.body[0].lineno, _end(node.body), names, negated))
         if node.orelse:
             out.append(DialectBranch(node.orelse[0].lineno, _end(node.orelse), names, not negated))
+    body = getattr(func, "body", [])
+    for index, stmt in enumerate(body[:-1]):  # ``if dialect != "mysql": return`` and the rest of the function
+        returns = isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, ast.Return) for s in stmt.body)
+        if returns and (guard := dialect_guard(stmt.test)) is not None:
+            rest = body[index + 1 :]
+            out.append(DialectBranch(rest[0].lineno, _end(rest), guard[0], not guard[1]))
     return out
 
 
