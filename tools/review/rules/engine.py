@@ -15,14 +15,14 @@ from typing import Any
 
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
-from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
+from alembic_mcp.tools.history.migration_ast import TABLE_ARG, MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
 from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
 from alembic_mcp.tools.review.rules.inline import merged, read_helpers
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
-from alembic_mcp.tools.review.rules.tamper import tampering
+from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
@@ -64,6 +64,7 @@ class LintState:
     def __post_init__(self) -> None:
         self.lock_timeout_seen = self.env_sets_lock_timeout
         # helper calls read as the operations they run (inline.py), by id() of the call
+        _name_tables(self.migration)
         found = read_helpers(self.migration, self.sources or Sources(), self.backend)
         self.inlined, self.inlined_arguments = found.ops, found.arguments
         helpers = [op for ops in self.inlined.values() for op in ops]
@@ -164,6 +165,22 @@ class LintState:
             hit.escalation = Escalation(rule=rule.escalations[0], reason=reason, evidence=evidence)
         self.hits.append(hit)
         return hit
+
+
+def _name_tables(migration: MigrationSource) -> None:
+    """``op.drop_table(table_name)`` where the file binds ``table_name`` once, to a string: that table (as a
+    helper's operations read it, inline.py). Not in a file that tampers: a name there is not its value."""
+    if tampering(migration.tree):
+        return
+    module = Module("", migration.path, migration.tree)
+    for op in migration.ops:
+        position, keywords = TABLE_ARG.get(op.name, (-1, ()))
+        named = next((op.kwargs[k] for k in keywords if k in op.kwargs), None) or op.arg(position)
+        if op.table is None and op.batch_table is None and isinstance(named, ast.Name):
+            value = module.assigned.get(named.id)
+            literal = isinstance(value, ast.Constant) and isinstance(value.value, str)
+            if literal and bindings(module.tree, named.id) == 1:
+                op.table = value.value  # type: ignore[union-attr]
 
 
 def record_added_columns(state: LintState) -> None:

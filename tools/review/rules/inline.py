@@ -531,6 +531,6 @@ def merged(own: list[OpCall], inlined: list[OpCall]) -> list[OpCall]:
     for op in out:
         if op.name == "create_table" and op.table:
             created.add(op.table)
-        elif op.table in created and op.helper is not None:
+        elif op.table in created:
             op.table_created_here = True
     return out
