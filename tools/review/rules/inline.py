@@ -52,7 +52,7 @@ from alembic_mcp.tools.review.rules.effects import (
     local_names,
     pure_module,
 )
-from alembic_mcp.tools.review.rules.tamper import bindings
+from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 
 # Operations a helper's op calls are read as (execute and bulk_insert stay unread: their SQL is read from the
 # file itself, where a statement built in the helper is not).
@@ -174,6 +174,9 @@ class _Reading:
         func = self.helper.func
         if any(isinstance(n, UNSUPPORTED) for n in ast.walk(func) if n is not func):
             raise Unmapped("nested code")
+        spans = self.helper.module.tampered_spans
+        if tampering(func) or any(start <= func.lineno <= end for start, end in spans):
+            raise Unmapped("the helper writes objects")  # an attribute or item of anything but its own list
         self.params = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
         if any(bindings(func, name) != 1 for name in self.params):
             raise Unmapped("a parameter rebound")
@@ -500,6 +503,8 @@ def read_helpers(migration: MigrationSource, sources: Sources, backend: str | No
                 ops = reading.operations(function)
             except Unmapped:
                 continue
+            if not ops:
+                continue  # no operation: the helper is effects.Judge's to read, as any other call
             for op in ops:
                 op.in_autocommit = _in_autocommit(func, call)
             out.ops[id(call)] = ops
