@@ -296,3 +296,73 @@ def test_an_installed_package_is_read_apart_from_its_writing_function(tmp_path, 
     patched = INSTALLED + "\nop.create_index = op.drop_table\n"
     review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path / "p", patched))
     assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+
+
+# ------------------------------------------------------------ through review_migration, on real databases
+
+PROJECT_UTILS = '''"""Migration helpers of the example project."""
+from alembic import op
+from sqlalchemy import inspect
+
+
+def add_columns(table_name, *columns):
+    existing = {c["name"] for c in inspect(op.get_bind()).get_columns(table_name)}
+    with op.batch_alter_table(table_name) as batch_op:
+        for col in columns:
+            batch_op.add_column(col)
+    return existing
+
+
+def add_columns_and_wipe(table_name, *columns):
+    with op.batch_alter_table(table_name) as batch_op:
+        for col in columns:
+            batch_op.add_column(col)
+    op.execute("DELETE FROM " + table_name)
+'''
+FILLED_PERSON = "INSERT INTO persons (id, name, email, role) VALUES (1, 'Ann', 'a@x', 'resident')"
+
+
+def _project_review(project: Path, url: str, helper: str, column: str):
+    from conftest import write_revision
+    from test_review_migration import HEAD, review
+
+    (project / "residency" / "migration_utils.py").write_text(PROJECT_UTILS)
+    upgrade = f'{helper}("persons", {column})'
+    path = write_revision(
+        project,
+        "c3c3c3c30009",
+        HEAD,
+        upgrade=upgrade,
+        downgrade='op.drop_column("persons", "badge")',
+        message="badge",
+        extra_header=f"from residency.migration_utils import {helper}\n",
+    )
+    return review(project, url), path
+
+
+@pytest.mark.postgres
+def test_project_helper_read_at_its_call_on_postgresql(example_project, pg_url):
+    from test_review_migration import execute, upgrade_head
+
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, FILLED_PERSON)
+    result, path = _project_review(
+        example_project, pg_url, "add_columns", 'sa.Column("badge", sa.Integer(), nullable=False)'
+    )
+    assert "unread-statement" not in {f.rule for f in result.findings}
+    [required] = [f for f in result.findings if f.rule == "add-column-required"]
+    assert required.table == "persons" and "add_columns(" in path.read_text().splitlines()[required.line - 1]
+    assert result.verdict == "fix"
+    result, _ = _project_review(example_project, pg_url, "add_columns_and_wipe", 'sa.Column("badge", sa.Integer())')
+    assert "unread-statement" in {f.rule for f in result.findings} and result.verdict == "escalate"
+
+
+def test_project_helper_read_at_its_call_on_sqlite(example_project, sqlite_url):
+    from test_review_migration import upgrade_head
+
+    upgrade_head(example_project, sqlite_url)
+    result, _ = _project_review(example_project, sqlite_url, "add_columns", 'sa.Column("badge", sa.Integer())')
+    assert "unread-statement" not in {f.rule for f in result.findings}
+    assert result.verdict == "proceed", [(f.rule, f.message) for f in result.findings]
+    result, _ = _project_review(example_project, sqlite_url, "add_columns_and_wipe", 'sa.Column("badge", sa.Integer())')
+    assert result.verdict == "escalate"
