@@ -366,3 +366,64 @@ def test_project_helper_read_at_its_call_on_sqlite(example_project, sqlite_url):
     assert result.verdict == "proceed", [(f.rule, f.message) for f in result.findings]
     result, _ = _project_review(example_project, sqlite_url, "add_columns_and_wipe", 'sa.Column("badge", sa.Integer())')
     assert result.verdict == "escalate"
+
+
+# ------------------------------------------------------------ ORM rows written through a session
+
+ORM_HEADER = (
+    "from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\n"
+    "class Slice(Base):\n    __tablename__ = 'slices'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+    "    params = sa.Column(sa.Text)\n\n\n"
+)
+ORM_UPGRADE = (
+    "session = sa.orm.Session(bind=op.get_bind())\n"
+    "for i, slc in enumerate(session.query(Slice).filter(Slice.params.like('%x%')).all()):\n"
+    "    slc.params = '{}'\n"
+    "session.commit()"
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_orm_row_writes_are_not_module_tampering(backend):
+    """superset db0c65b146bd: ``slc.params = ...`` on rows of a session query is a data write. The file is not
+    tampering (its other lines keep their meaning); the session itself still escalates as unread."""
+    from alembic_mcp.tools.review.rules.tamper import tampering
+
+    source = case_source(ORM_UPGRADE, "pass", ORM_HEADER)
+    assert tampering(parse_source(source).tree) is None
+    review = review_source(parse_source(source), "m.py", backend)
+    assert "module-level-code" not in {h.finding.rule for h in review.hits}
+    [unread] = _unread(review)
+    assert "Session" in unread
+    assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
+
+
+ORM_HOSTILE = {
+    "not-a-session": ORM_UPGRADE.replace("sa.orm.Session(bind=op.get_bind())", "Slice"),
+    "rows-of-a-module": ORM_UPGRADE.replace("session.query(Slice)", "session.query(sa)"),
+    "a-class-with-a-method": ORM_UPGRADE,
+    "rebound-row": ORM_UPGRADE.replace("    slc.params = '{}'", "    slc = sa\n    slc.text = '{}'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORM_HOSTILE))
+def test_writes_that_are_not_orm_rows_stay_tampering(name):
+    from alembic_mcp.tools.review.rules.tamper import tampering
+
+    header = ORM_HEADER
+    if name == "a-class-with-a-method":
+        header = ORM_HEADER.replace(
+            "    params = sa.Column(sa.Text)\n",
+            "    params = sa.Column(sa.Text)\n\n    def __setattr__(self, k, v):\n        op.drop_table(k)\n",
+        )
+    assert tampering(parse_source(case_source(ORM_HOSTILE[name], "pass", header)).tree) is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_session_of_the_files_own_making_still_escalates(backend):
+    """A class named Session in the file that hands out anything: its rows are exempt from tampering only
+    because opening any ``Session(...)`` escalates the revision."""
+    header = ORM_HEADER + "class Session:\n    def __init__(self, bind):\n        self.bind = bind\n\n\n"
+    upgrade = ORM_UPGRADE.replace("sa.orm.Session(", "Session(")
+    review = review_source(parse_source(case_source(upgrade, "pass", header)), "m.py", backend)
+    assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
