@@ -48,6 +48,10 @@ class OpCall:
     batch_table: str | None = None  # "?" when the batch's table name is not a literal
     in_autocommit: bool = False
     table_created_here: bool = False
+    # read from a helper the migration calls (review/rules/inline.py): the helper's name, and whether the
+    # helper may skip it (an existence check, an early return, a loop over a filtered list)
+    helper: str | None = None
+    guarded: bool = False
 
     @property
     def args(self) -> list[ast.expr]:
@@ -169,6 +173,12 @@ def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
         out.append(DialectBranch(node.body[0].lineno, _end(node.body), names, negated))
         if node.orelse:
             out.append(DialectBranch(node.orelse[0].lineno, _end(node.orelse), names, not negated))
+    body = getattr(func, "body", [])
+    for index, stmt in enumerate(body[:-1]):  # ``if dialect != "mysql": return`` and the rest of the function
+        returns = isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, ast.Return) for s in stmt.body)
+        if returns and (guard := dialect_guard(stmt.test)) is not None:
+            rest = body[index + 1 :]
+            out.append(DialectBranch(rest[0].lineno, _end(rest), guard[0], not guard[1]))
     return out
 
 
@@ -327,6 +337,15 @@ class _OpVisitor(ast.NodeVisitor):
 
     def _append(self, op: OpCall) -> None:
         self.ops.append(op)
+
+
+def ops_of_statements(statements: list[ast.stmt], function: str) -> list[OpCall]:
+    """The ``op.<name>(...)`` calls of statements that are not in the file (a helper's body read as if
+    written at the call site), read as parse_source reads upgrade()."""
+    visitor = _OpVisitor(function, {"op"})
+    for stmt in statements:
+        visitor.visit(stmt)
+    return visitor.ops
 
 
 def _op_aliases(tree: ast.Module) -> set[str]:

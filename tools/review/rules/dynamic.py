@@ -194,13 +194,15 @@ class _Scan:
         migration = state.migration
         module = migration_module(migration) if isinstance(migration, MigrationSource) else None
         self.judge = Judge(sources, module or Module("", migration.path, tree))
+        # Helper calls read as the operations they run (inline.py): the rules judged those operations.
+        self.inlined = set(getattr(state, "inlined", {}))
         # Values an operation receives (types, defaults, columns): read as the operation's arguments.
         self.op_arguments = {
             id(node)
             for op in state.migration.ops
             for arg in [*op.node.args, *(k.value for k in op.node.keywords)]
             for node in walk(arg)
-        }
+        } | getattr(state, "inlined_arguments", set())  # what a helper read as operations passes on to them
 
 
 def _scan(state) -> _Scan:
@@ -469,8 +471,9 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: froz
 
 
 def _shown_not_to_write(scan: _Scan, node: ast.Call) -> bool:
-    """The helper's source was read and it only computes or reads (effects.Judge)."""
-    return scan.judge.call(node) in (PURE, READS)
+    """The helper's source was read and it only computes or reads (effects.Judge), or only runs operations
+    the rules read at its call (inline.py)."""
+    return id(node) in scan.inlined or scan.judge.call(node) in (PURE, READS)
 
 
 def statements(state) -> list[Statement]:

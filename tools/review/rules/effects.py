@@ -176,6 +176,12 @@ COLUMN_OPERATORS = {
     "istartswith",
     "iendswith",
 }
+# The Inspector class reached through sqlalchemy.engine (whose name alone would read as a way to a connection)
+INSPECTOR_ENTRY = {
+    f"{module}.Inspector{method}"
+    for module in ("sqlalchemy.engine.reflection", "sqlalchemy.engine")
+    for method in ("", ".from_engine")
+}
 MAX_DEPTH = 4
 RANK = {PURE: 0, READS: 1, UNKNOWN: 2}
 
@@ -201,9 +207,19 @@ class Module:
 
     closures: dict[int, set[str]] = field(default_factory=dict)  # id(nested def) -> its enclosing locals
     tampered: str | None = None  # tamper.tampering(): nothing in this module is trusted
+    # An installed package (site-packages): its import-time code is the package's, as rules/imports.py takes
+    # it, and a function or class that writes objects is distrusted alone (its lines), not everything beside it.
+    installed: bool = False
+    tampered_spans: list[tuple[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.tampered = tampering(self.tree)
+        if self.installed:
+            defs = [s for s in self.tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+            rest = ast.Module(body=[s for s in self.tree.body if s not in defs], type_ignores=[])
+            self.tampered = tampering(rest)
+            self.tampered_spans = [(d.lineno, d.end_lineno or d.lineno) for d in defs if tampering(d)]
+        else:
+            self.tampered = tampering(self.tree)
         is_package = self.path is not None and self.path.name == "__init__.py"
         package = self.name if is_package else self.name.rpartition(".")[0]
         for node in walk(self.tree):
@@ -308,7 +324,7 @@ class Sources:
         one place only, tampering with nothing, running nothing but imports, defs and literals on import."""
         self.modules[name] = None  # an import cycle back to this module is not followed
         owner = name.rpartition(".")[0]
-        if owner and self.module(owner) is None and self._found(owner):
+        if owner and not self._installed(name) and self.module(owner) is None and self._found(owner):
             return None  # the parent package runs first: not trusted, nothing in it is
         relative = Path(*name.split("."))
         for root in self.roots:
@@ -316,12 +332,23 @@ class Sources:
             if len(paths) > 1:
                 return None  # module and package of one name: which one is imported is not the reader's guess
             if paths:
+                installed = root.name == "site-packages"
                 try:
-                    module = Module(name, paths[0], ast.parse(paths[0].read_text(encoding="utf-8")))
+                    tree = ast.parse(paths[0].read_text(encoding="utf-8"))
+                    module = Module(name, paths[0], tree, installed=installed)
                 except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
                     return None
-                return module if module.tampered is None and self._import_time_clean(module) else None
+                clean = installed or self._import_time_clean(module)
+                return module if module.tampered is None and clean else None
         return None
+
+    def _installed(self, name: str) -> bool:
+        """The first root holding ``name`` is a virtualenv's site-packages (the package's own import code)."""
+        relative = Path(*name.split("."))
+        for root in self.roots:
+            if (root / relative.with_suffix(".py")).is_file() or (root / relative / "__init__.py").is_file():
+                return root.name == "site-packages"
+        return False
 
     def _found(self, name: str) -> bool:
         relative = Path(*name.split("."))
@@ -443,6 +470,8 @@ class Judge:
     def imported(self, target: str, attrs: list[str], node: ast.Call) -> str:
         if target in ("alembic.op", "alembic.context"):
             return READS if attrs and attrs[0] in OP_READS else UNKNOWN
+        if ".".join([target, *attrs]) in INSPECTOR_ENTRY:
+            return READS  # an inspector on the bind it is given: it reflects, never writes
         if pure_module(target):
             named = [*target.split(".")[1:], *attrs]
             return UNKNOWN if any(a in ENGINE_ENTRY or a in DRIVER_ATTRIBUTES for a in named) else PURE
@@ -474,6 +503,8 @@ class Judge:
             return self.sources.verdicts[key]
         if key in self.seen:
             return PURE  # recursion: judged by the rest of its body
+        if any(start <= func.lineno <= end for start, end in module.tampered_spans):
+            return UNKNOWN  # a function of an installed package that writes objects
         if not all(self._safe_decorator(d) for d in func.decorator_list):
             return UNKNOWN
         inner = Judge(self.sources, module, self.depth + 1, self.seen | {key})
@@ -497,7 +528,8 @@ class Judge:
         at moments no call shows: unknown."""
         members = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         hooks = [n for n in members if n.startswith("__") and n.endswith("__") and n != "__init__"]
-        if cls.decorator_list or cls.keywords or hooks:
+        tampered = any(start <= cls.lineno <= end for start, end in module.tampered_spans)
+        if cls.decorator_list or cls.keywords or hooks or tampered:
             return UNKNOWN
         if not attrs:
             own = self.function(module, members["__init__"]) if "__init__" in members else PURE
