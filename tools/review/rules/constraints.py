@@ -21,6 +21,7 @@ from alembic_mcp.tools.review.rules.astutil import (
     truthy,
 )
 from alembic_mcp.tools.review.rules.facts import DuplicatesFact, IndexOnFact, OrphansFact, RowsFact
+from alembic_mcp.tools.review.rules.index_source import concurrent_build
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 NAMING_CONVENTION = (
@@ -133,10 +134,8 @@ def _set_keyword(call: ast.Call, name: str, value: ast.expr) -> None:
 def _fix_unique(table: str | None, columns: list[str]) -> str:
     name = f"uq_{table}_{'_'.join(columns)}"
     return (
-        "with op.get_context().autocommit_block():\n"
-        f"    op.create_index({q(name)}, {q(table)}, {columns!r}, unique=True, "
-        "postgresql_concurrently=True, if_not_exists=True)\n"
-        f'op.execute("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")'
+        concurrent_build(name, table, [repr(c) for c in columns], unique=True)
+        + f'\nop.execute("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")'
     )
 
 
@@ -158,10 +157,10 @@ def _fix_fk_index(table: str | None, local: list[str]) -> str:
 def _fix_fk_index_existing(table: str | None, local: list[str]) -> str:
     """On a table that already holds rows (PostgreSQL): the index built concurrently, in a revision of its
     own, as create-index-non-concurrent asks; a plain create_index here would draw that error."""
-    create = _fix_fk_index(table, local)[:-1] + ", postgresql_concurrently=True)"
+    build = concurrent_build(f"ix_{table}_{'_'.join(local)}", table, [repr(c) for c in local])
     return (
         "In a new revision after this one (a plain CREATE INDEX blocks writes to the filled table while it "
-        f"builds): with op.get_context().autocommit_block():\n    {create}"
+        f"builds): {build}"
     )
 
 

@@ -229,15 +229,28 @@ def _create_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
             table=s.table,
         )
     elif not s.concurrently and s.table not in created:
-        concurrent = re.sub(r"(?i)index\s+", "INDEX CONCURRENTLY IF NOT EXISTS ", s.text, count=1)
         state.emit(
             indexes.CREATE_INDEX_NON_CONCURRENT,
             op,
             f"Raw CREATE INDEX on existing table {s.table} without CONCURRENTLY.",
-            indexes._fix_autocommit(f"op.execute({concurrent!r})"),
+            _raw_concurrent_build(s.text),
             why="CREATE INDEX holds a SHARE lock for the whole build: writes wait until it finishes.",
             table=s.table,
         )
+
+
+RAW_INDEX_NAME = re.compile(r"(?i)^\s*create\s+(?:unique\s+)?index\s+(?:if\s+not\s+exists\s+)?(?!on\b)([\w\"]+)")
+
+
+def _raw_concurrent_build(statement: str) -> str:
+    """The raw CREATE INDEX built concurrently after dropping a leftover of an earlier failed build (an
+    INVALID index IF NOT EXISTS would keep), under a session lock_timeout reset after it."""
+    concurrent = re.sub(r"(?i)index\s+(if\s+not\s+exists\s+)?", "INDEX CONCURRENTLY ", statement, count=1)
+    named = RAW_INDEX_NAME.match(statement)
+    drop = [f"op.execute({f'DROP INDEX CONCURRENTLY IF EXISTS {named.group(1)}'!r})"] if named else []
+    build = [*drop, f"op.execute({concurrent!r})"]
+    lines = ["op.execute(\"SET lock_timeout = '5s'\")", *build, 'op.execute("RESET lock_timeout")']
+    return "with op.get_context().autocommit_block():\n" + "\n".join("    " + line for line in lines)
 
 
 def _drop_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
