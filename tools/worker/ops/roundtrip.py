@@ -44,6 +44,7 @@ from alembic_mcp.tools.worker.ops.step_failure import (
     next_plan,
     open_savepoint,
     operation_failed,
+    ran_in_autocommit,
     release_savepoint,
 )
 from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
@@ -415,7 +416,7 @@ def _patch_invoke(state: _State) -> Any:
             result = original_invoke(self, operation)
             release_savepoint(conn)  # still inside the operation: not raw SQL of the migration
         except BaseException as exc:
-            operation_failed(state, _describe_op(operation), exc, conn)
+            operation_failed(state, {**_describe_op(operation), **ran_in_autocommit(self)}, exc, conn)
             raise
         finally:
             state.op_depth -= 1

@@ -1,0 +1,70 @@
+"""The index flow an agent run met (agent run 2): a unique index on lower(email) over a table whose emails
+differ only by case. The rehearsal names the duplicates and their rows, a failed concurrent build says what
+it left and how to clean it up; the review finds the duplicates on the target before any rehearsal."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import write_revision
+from test_roundtrip import make_project, roundtrip
+
+DUPLICATES = (
+    "INSERT INTO persons (id, name, email) VALUES (12, 'a', 'Ann@x.org'), (1012, 'b', 'ann@x.org'), "
+    "(300, 'c', 'Bo@x.org'), (1300, 'd', 'bo@x.org'), (5, 'e', 'eve@x.org')"
+)
+EXPRESSION_INDEX = "op.create_index('ix_persons_lower_email', 'persons', [sa.text('lower(email)')], unique=True)"
+CONCURRENT_INDEX = (
+    "with op.get_context().autocommit_block():\n"
+    "    op.create_index('ix_persons_lower_email', 'persons', [sa.text('lower(email)')], unique=True, "
+    "postgresql_concurrently=True)"
+)
+DROP_INDEX = "op.drop_index('ix_persons_lower_email', table_name='persons')"
+
+
+def _with_duplicates(project, index_upgrade: str):
+    make_project(project)
+    write_revision(project, "r2", "r1", f'op.execute("{DUPLICATES}")', 'op.execute("DELETE FROM persons")', "rows")
+    write_revision(project, "r3", "r2", index_upgrade, DROP_INDEX, message="lower email")
+    return project
+
+
+@pytest.mark.parametrize("upgrade", [EXPRESSION_INDEX, CONCURRENT_INDEX], ids=["transaction", "concurrently"])
+def test_rehearsal_lists_the_duplicates_of_an_expression_index(upgrade, empty_project, pg_url):
+    """The probe runs after the failure without meeting an aborted transaction, and names each duplicated
+    value with the keys of its rows; the title names the table and the expression."""
+    project = _with_duplicates(empty_project, upgrade)
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=0)
+    failure = next(f for f in result.failures if f.revision == "r3")
+    assert failure.mode == "unique-violation"
+    facts = failure.facts
+    assert "probe_error" not in facts, facts
+    assert facts["duplicate_groups"] == 2 and facts["key_columns"] == ["id"]
+    assert facts["sample_duplicates"] == [
+        {"value": ["ann@x.org"], "rows": 2, "keys": [["12"], ["1012"]]},
+        {"value": ["bo@x.org"], "rows": 2, "keys": [["300"], ["1300"]]},
+    ]
+    finding = next(f for f in result.findings if f.rule == "unique-violation")
+    assert "on persons (lower(email))" in finding.message and "the table(" not in finding.message
+    assert "ann@x.org in 2 rows (id 12, 1012)" in finding.message
+    assert "A human decides which rows win" in failure.recovery[1]
+
+
+def test_a_failed_concurrent_build_says_the_invalid_index_remains(empty_project, pg_url):
+    """CREATE INDEX CONCURRENTLY in an autocommit block is not rolled back: the recovery names the INVALID
+    index the scratch database kept and how to drop it, never "it was rolled back"."""
+    project = _with_duplicates(empty_project, CONCURRENT_INDEX)
+    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=0)
+    failure = next(f for f in result.failures if f.revision == "r3")
+    assert failure.operation["autocommit"] is True
+    assert failure.facts["index_left"] == {"name": "ix_persons_lower_email", "table": "persons", "valid": False}
+    recovery = failure.recovery[0]
+    assert "not rolled back" in recovery and "indisvalid = false" in recovery
+    assert "DROP INDEX CONCURRENTLY IF EXISTS ix_persons_lower_email" in recovery
+    assert not any("rolled back)" in step for step in failure.recovery)
+
+
+def test_a_failure_inside_a_transaction_still_says_it_was_rolled_back(empty_project, pg_url):
+    project = _with_duplicates(empty_project, EXPRESSION_INDEX)
+    failure = next(f for f in roundtrip(project, pg_url, from_revision="r1", seed_rows=0).failures)
+    assert "autocommit" not in failure.operation and "index_left" not in failure.facts
+    assert failure.recovery[0].startswith("Nothing of the failed step remained (it was rolled back)")
