@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import write_revision
+from test_review_migration import HEAD, execute, review, upgrade_head
 from test_roundtrip import make_project, roundtrip
 
 DUPLICATES = (
@@ -68,3 +69,64 @@ def test_a_failure_inside_a_transaction_still_says_it_was_rolled_back(empty_proj
     failure = next(f for f in roundtrip(project, pg_url, from_revision="r1", seed_rows=0).failures)
     assert "autocommit" not in failure.operation and "index_left" not in failure.facts
     assert failure.recovery[0].startswith("Nothing of the failed step remained (it was rolled back)")
+
+
+# ------------------------------------------------------------------ review: layer 3 on the target
+
+PERSONS = (
+    "INSERT INTO persons (id, name, email, role) VALUES (12, 'a', 'Ann@x.org', 'resident'), "
+    "(1012, 'b', 'ann@x.org', 'resident'), (300, 'c', 'Bo@x.org', 'faculty'), (1300, 'd', 'bo@x.org', 'faculty'), "
+    "(5, 'e', 'eve@x.org', 'resident')"
+)
+UNIQUE_LOWER = {
+    "text": "[sa.text('lower(email)')]",
+    "literal_column": "[sa.literal_column('lower(email)')]",
+    "func": "[sa.func.lower(sa.column('email'))]",
+}
+
+
+def _review_unique(project, url: str, columns: str, rows: str | None = None, upgrade: bool = True):
+    if upgrade:
+        upgrade_head(project, url)
+    if rows:
+        execute(url, rows)
+    write_revision(
+        project,
+        "c3c3c3c30003",
+        HEAD,
+        f"op.create_index('ix_persons_lower_email', 'persons', {columns}, unique=True)",
+        DROP_INDEX,
+        message="lower email",
+    )
+    return review(project, url)
+
+
+@pytest.mark.parametrize("form", sorted(UNIQUE_LOWER))
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_review_finds_the_duplicates_of_a_unique_expression_index(request, backend, form, example_project):
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    result = _review_unique(example_project, url, UNIQUE_LOWER[form], PERSONS)
+    finding = next(f for f in result.findings if f.rule == "add-unique-constraint")
+    assert finding.severity == "error" and result.verdict != "proceed"
+    assert "2 duplicated value(s) (4 rows)" in finding.message
+    assert "ann@x.org in rows id 12, 1012; bo@x.org in rows id 300, 1300" in finding.message
+    assert "A human decides which rows win" in finding.message
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_review_without_duplicates_draws_no_unique_finding(request, backend, example_project):
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    distinct = PERSONS.replace("'ann@x.org'", "'ann2@x.org'").replace("'bo@x.org'", "'bo2@x.org'")
+    result = _review_unique(example_project, url, UNIQUE_LOWER["text"], distinct)
+    assert "add-unique-constraint" not in {f.rule for f in result.findings}
+
+
+def test_review_says_when_the_duplicates_were_not_checked(example_project, pg_url):
+    """A key that is not a plain SQL expression (a write hidden in a function) is never run on the target."""
+    result = _review_unique(example_project, pg_url, "[sa.text('lower(email) || nextval(\\'s\\')')]", PERSONS)
+    finding = next(f for f in result.findings if f.rule == "add-unique-constraint")
+    assert "Duplicates were not checked" in finding.message and finding.severity == "info"
+    computed = _review_unique(example_project, pg_url, "KEY", upgrade=False)
+    assert (
+        "duplicates were not checked" in next(f for f in computed.findings if f.rule == "add-unique-constraint").message
+    )

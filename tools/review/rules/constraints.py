@@ -21,7 +21,7 @@ from alembic_mcp.tools.review.rules.astutil import (
     truthy,
 )
 from alembic_mcp.tools.review.rules.facts import DuplicatesFact, IndexOnFact, OrphansFact, RowsFact
-from alembic_mcp.tools.review.rules.index_source import concurrent_build
+from alembic_mcp.tools.review.rules.index_source import concurrent_build, index_key_sql, is_expression_index
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 NAMING_CONVENTION = (
@@ -361,19 +361,31 @@ def create_index(state, op: OpCall) -> None:
     if op.table_created_here:
         state.clear(ADD_UNIQUE_CONSTRAINT.id, table)
         return
-    if truthy(op.kwargs.get("unique")) and columns:
-        state.emit(
-            ADD_UNIQUE_CONSTRAINT,
-            op,
-            f"Unique index {name} on existing table {table} fails if ({', '.join(columns)}) has duplicates.",
-            f"SELECT {', '.join(columns)}, count(*) FROM {table} GROUP BY {', '.join(columns)} "
-            "HAVING count(*) > 1;  -- clean these up first",
-            severity="info",
-            why="Existing duplicate values make the build fail (and a failed CONCURRENTLY build leaves an "
-            "INVALID index behind).",
-            fact=DuplicatesFact(table, tuple(columns)),
-            informational=True,
-        )
+    if truthy(op.kwargs.get("unique")):
+        _unique_index(state, op, table, name)
+
+
+def _unique_index(state, op: OpCall, table: str | None, name: str | None) -> None:
+    """A unique index on a filled table: the target is asked for duplicates of its key (columns, or an
+    expression index's key when it renders as SQL); a key that does not render is said to be unchecked."""
+    expression = is_expression_index(op)
+    key = index_key_sql(op) if expression else list_of_str(op.arg(2, "columns"))
+    shown_key = ", ".join(key) if key else src(op.arg(2, "columns"))[:80]
+    fact = None
+    if key:
+        fact = DuplicatesFact(table, (), tuple(key)) if expression else DuplicatesFact(table, tuple(key))
+    state.emit(
+        ADD_UNIQUE_CONSTRAINT,
+        op,
+        f"Unique index {name} on existing table {table} fails if ({shown_key}) has duplicates"
+        + ("." if key else ": duplicates were not checked (its key does not render as plain SQL)."),
+        f"SELECT {shown_key}, count(*) FROM {table} GROUP BY {shown_key} HAVING count(*) > 1;  -- clean these up first",
+        severity="info",
+        why="Existing duplicate values make the build fail (and a failed CONCURRENTLY build leaves an "
+        "INVALID index behind).",
+        fact=fact,
+        informational=True,
+    )
 
 
 @on_op("create_foreign_key")
