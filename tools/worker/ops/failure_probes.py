@@ -338,7 +338,9 @@ def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> 
         parts = [p.strip().split(".") for p in match.group(1).split(",")]
         table, columns = parts[0][0], [p[-1] for p in parts]
     facts: dict[str, Any] = {"table": table, "columns": columns, "constraint": op.get("name")}
-    key = _unique_key(conn, table, columns) if table and _table_exists(conn, table) else None
+    if not (table and _table_exists(conn, table)):
+        return facts
+    key = _unique_key(conn, table, columns)
     if key is None:
         return facts
     cols = ", ".join(key)
@@ -348,7 +350,7 @@ def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> 
     groups = conn.execute(text(f"SELECT {cols}, count(*) {grouped} ORDER BY count(*) DESC, {cols} LIMIT 5"))
     facts["duplicate_groups"] = int(conn.execute(text(f"SELECT count(*) FROM ({duplicated}) d")).scalar_one())
     facts.update(violating_rows(conn, table, f"({cols}) IN ({duplicated})"))
-    facts["sample_duplicates"] = _with_keys(conn, table, key, facts["key_columns"], groups.all())
+    facts["sample_duplicates"] = _with_keys(conn, table, key, facts["key_columns"], list(groups))
     return facts
 
 
