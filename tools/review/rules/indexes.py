@@ -288,6 +288,17 @@ CASES = cases(
         message_contains=("INVALID leftover", "uniqueness is never enforced"),
         fix_contains=("if_exists=True)", "unique=True, postgresql_concurrently=True)"),
     ),
+    Case(  # the raw form: the same hazard, the same recovering fix
+        "concurrent-if-not-exists",
+        "with op.get_context().autocommit_block():\n"
+        '    op.execute("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix_persons_email ON persons (email)")',
+        'op.drop_index("ix_persons_email", table_name="persons")',
+        severity="warning",
+        fix_contains=(
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_persons_email",
+            "CREATE UNIQUE INDEX CONCURRENTLY ix_persons_email ON persons (email)",
+        ),
+    ),
     Case(  # the leftover dropped first: the build recovers, nothing to warn about
         "concurrent-if-not-exists",
         "with op.get_context().autocommit_block():\n"
