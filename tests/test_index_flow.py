@@ -29,12 +29,17 @@ def _with_duplicates(project, index_upgrade: str):
     return project
 
 
-@pytest.mark.parametrize("upgrade", [EXPRESSION_INDEX, CONCURRENT_INDEX], ids=["transaction", "concurrently"])
-def test_rehearsal_lists_the_duplicates_of_an_expression_index(upgrade, empty_project, pg_url):
+@pytest.mark.parametrize(
+    ("backend", "upgrade"),
+    [("postgresql", EXPRESSION_INDEX), ("postgresql", CONCURRENT_INDEX), ("sqlite", EXPRESSION_INDEX)],
+    ids=["transaction", "concurrently", "sqlite"],
+)
+def test_rehearsal_lists_the_duplicates_of_an_expression_index(request, backend, upgrade, empty_project):
     """The probe runs after the failure without meeting an aborted transaction, and names each duplicated
     value with the keys of its rows; the title names the table and the expression."""
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
     project = _with_duplicates(empty_project, upgrade)
-    result = roundtrip(project, pg_url, from_revision="r1", seed_rows=0)
+    result = roundtrip(project, url, from_revision="r1", seed_rows=0)
     failure = next(f for f in result.failures if f.revision == "r3")
     assert failure.mode == "unique-violation"
     facts = failure.facts

@@ -45,7 +45,8 @@ class FailureReport(BaseModel):
     facts: dict[str, Any] = Field(
         default_factory=dict,
         description="Evidence; for NOT NULL, unique, foreign-key and CHECK failures violating_rows, key_columns "
-        "and violating_keys (up to 10) as the failing statement met them.",
+        "and violating_keys (up to 10) as the failing statement met them; for a unique failure sample_duplicates "
+        "(each value, its row count and its rows' keys); index_left: the index a failed concurrent build left.",
     )
     recovery: list[str] = Field(default_factory=list)
 
