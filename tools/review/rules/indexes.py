@@ -1,4 +1,6 @@
-"""Index rules (PostgreSQL): builds and drops without CONCURRENTLY, CONCURRENTLY inside a transaction."""
+"""Index rules (PostgreSQL): builds and drops without CONCURRENTLY, CONCURRENTLY inside a transaction, and a
+concurrent build with IF NOT EXISTS (it keeps the INVALID leftover of a failed build). Every build the fixes
+write drops such a leftover first, and keeps the index's columns and expressions as the migration wrote them."""
 
 from __future__ import annotations
 
@@ -31,13 +33,13 @@ def _fix_create_later(create: str, name: str | None, table: str | None) -> str:
     )
 
 
-# The columns cannot be carried into a fix (a variable, a project helper): the fix says what to write.
+# The columns cannot be carried into a fix (a variable, a project helper): the fix says what to write, in words.
 UNCARRIED = (
     "Build it with CREATE INDEX CONCURRENTLY in an autocommit block{where}: first "
     "op.drop_index({name}, table_name={table}, postgresql_concurrently=True, if_exists=True) (a leftover INVALID "
     "index of an earlier failed build), then this create_index with its columns as they are and "
     "postgresql_concurrently=True (never if_not_exists=True: it would keep the INVALID leftover). The review does "
-    "not write that call: its columns are computed ({columns}), not written in the migration."
+    "not write that call: its columns ({columns}) use names it cannot carry there (a variable or a helper)."
 )
 
 
@@ -263,7 +265,7 @@ CASES = cases(
         "create-index-non-concurrent",
         "op.create_index('ix_persons_key', 'persons', KEY_COLUMNS)",
         'op.drop_index("ix_persons_key", table_name="persons")',
-        fix_contains=("not written in the migration", "never if_not_exists=True"),
+        fix_contains=("names it cannot carry", "never if_not_exists=True"),
     ),
     Case(
         "concurrent-in-transaction",

@@ -183,9 +183,10 @@ PROBE_SAVEPOINT = "alembic_mcp_probe"
 
 
 def probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-    """Evidence for ``mode`` on the database as the failure left it. Never raises, and never leaves the
-    connection's transaction aborted (PostgreSQL: a query of the probe that fails is rolled back to a
-    savepoint, so what runs after it on the connection still runs)."""
+    """Evidence for ``mode`` on the database as the failure left it. A query of the probe that fails is no
+    error (its ``probe_error`` is the evidence) and never leaves the connection's transaction aborted
+    (PostgreSQL: it is rolled back to a savepoint, so what runs after it on the connection still runs, such
+    as the snapshot of what the failed step left)."""
     savepoint = conn.dialect.name == "postgresql"
     if savepoint:
         conn.exec_driver_sql(f"SAVEPOINT {PROBE_SAVEPOINT}")
