@@ -130,13 +130,16 @@ def _duplicates_sql(fact: DuplicatesFact, info: TableInfo, quote: Quote, ref: Ta
     q, t = ", ".join(key), quote(fact.table)
     notnull = " AND ".join(f"{k} IS NOT NULL" for k in key)
     grouped = f"FROM {t} WHERE {notnull} GROUP BY {q} HAVING count(*) > 1"
-    row_key = ", ".join(quote(c) for c in info.pk) or q
+    row_key = ", ".join(quote(c) for c in info.pk)
     sqls = [
         f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT {q}, count(*) AS n {grouped}) d",
         f"SELECT {q}, count(*) AS n {grouped} ORDER BY n DESC, {q} LIMIT {SAMPLE}",
-        f"SELECT {q}, {row_key} FROM {t} WHERE ({q}) IN (SELECT {q} {grouped}) ORDER BY {q}, {row_key} "
-        f"LIMIT {DUPLICATE_KEYS}",
     ]
+    if row_key:  # the rows by primary key (a table without one: the values alone)
+        sqls.append(
+            f"SELECT {q}, {row_key} FROM {t} WHERE ({q}) IN (SELECT {q} {grouped}) ORDER BY {q}, {row_key} "
+            f"LIMIT {DUPLICATE_KEYS}"
+        )
     return sqls if not fact.expressions or all(sql_reads(sql) for sql in sqls) else None
 
 
@@ -412,7 +415,7 @@ def _duplicates(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool
     sample = [_plain(list(r[:-1]) if len(r) > 2 else r[0]) for r in answer.values[1]]
     rows_of = _rows_by_value(answer.values[2] if len(answer.values) > 2 else [], width)
     info = facts.tables.get(fact.table or "")
-    key_names = "/".join(info.pk) if info and info.pk else "value"
+    key_names = "/".join(info.pk) if info else ""
     listed = "; ".join(f"{value} in rows {key_names} {', '.join(keys)}" for value, keys in rows_of.items())
     hit.finding.severity = "error"
     _note(
