@@ -135,3 +135,14 @@ def test_review_says_when_the_duplicates_were_not_checked(example_project, pg_ur
     assert (
         "duplicates were not checked" in next(f for f in computed.findings if f.rule == "add-unique-constraint").message
     )
+
+
+def test_the_unique_failure_title_is_grammatical_without_table_or_columns():
+    """Agent run 2: "on the table(the columns)" was a placeholder left unfilled."""
+    from alembic_mcp.tools.roundtrip.diagnosis import explain
+
+    bare = explain("unique-violation", {}, "upgrade", "r3", "postgresql")
+    assert bare["title"] == "Duplicate values for a unique constraint or index"
+    assert "the table" not in bare["fix"] and "the columns" not in bare["fix"]
+    named = explain("unique-violation", {"table": "persons", "columns": ["lower(email)"]}, "upgrade", "r3", "sqlite")
+    assert named["title"] == "Duplicate values for a unique constraint or index on persons (lower(email))"
