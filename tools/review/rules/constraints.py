@@ -158,10 +158,7 @@ def _fix_fk_index_existing(table: str | None, local: list[str]) -> str:
     """On a table that already holds rows (PostgreSQL): the index built concurrently, in a revision of its
     own, as create-index-non-concurrent asks; a plain create_index here would draw that error."""
     build = concurrent_build(f"ix_{table}_{'_'.join(local)}", table, [repr(c) for c in local])
-    return (
-        "In a new revision after this one (a plain CREATE INDEX blocks writes to the filled table while it "
-        f"builds): {build}"
-    )
+    return f"In a new revision (a plain build blocks writes): {build}"
 
 
 FK_NOT_VALID_MISSING = rule(
