@@ -677,7 +677,7 @@ CASES = cases(
         '["person_id"], ["id"], postgresql_not_valid=True)',
         'op.drop_constraint(op.f("fk_assignments_person_id_persons"), "assignments", type_="foreignkey")',
         severity="warning",
-        fix_contains=("In a new revision after this one", "postgresql_concurrently=True", "autocommit_block()"),
+        fix_contains=("In a new revision (a plain build blocks writes)", "postgresql_concurrently=True", "autocommit_block()"),
     ),
     Case(
         "fk-missing-index",
