@@ -104,8 +104,10 @@ approves.
 apply_fixes=true (CLI: --fix) rewrites the selected revisions' files with the fixes
 that have one right answer: add-column-required when the models give the column a constant default
 (add nullable with the model's server default, backfill with the model's default, set NOT NULL),
-missing-lock-timeout (SET LOCAL lock_timeout first in upgrade()), create-index-non-concurrent and
-drop-index-non-concurrent (CONCURRENTLY with IF [NOT] EXISTS in an autocommit block),
+missing-lock-timeout (SET LOCAL lock_timeout first in upgrade()), create-index-non-concurrent (in an
+autocommit block: a leftover INVALID index dropped, then built CONCURRENTLY with its columns and expressions as
+written; in a new revision when this one changes more), drop-index-non-concurrent (CONCURRENTLY IF EXISTS in an
+autocommit block),
 fk-not-valid-missing (NOT VALID with the original's arguments kept; VALIDATE CONSTRAINT in a new
 revision after a head, with a note on what it saves under env.py's deploy mode), add-column-required in
 downgrade() for a column upgrade() replaced by a foreign key (restored by the reverse lookup),

@@ -520,7 +520,10 @@ def test_autofix_builds_the_index_of_a_revision_that_changes_more_in_a_new_revis
     assert "autocommit_block" not in fixed.after and 'op.drop_column("assignments", "rotation_id")' in fixed.after
     (new,) = fixed.new_revisions
     source = new.source("m0")
-    assert "unique=True" in source and source.count("postgresql_concurrently=True") == 2
+    # upgrade: the leftover of a failed build dropped, then the build (no if_not_exists); downgrade: the drop
+    assert "unique=True" in source and source.count("postgresql_concurrently=True") == 3
+    assert "if_not_exists" not in source
+    assert source.index("if_exists=True") < source.index("op.create_index('ix_assignments_rotation_id'")
     assert source.count("SET lock_timeout = '5s'") == 2 and source.count("RESET lock_timeout") == 2
     rules = {h.finding.rule for h in lint_migration(parse_source(source), "n.py", "postgresql").hits}
     assert not rules & {"create-index-non-concurrent", "concurrent-in-transaction", "drop-index-non-concurrent"}

@@ -134,7 +134,8 @@ SKILL_PATTERNS = {
     ),
     "CONCURRENTLY in an autocommit block": (
         LOCK + "with op.get_context().autocommit_block():\n"
-        '    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True, if_not_exists=True)',
+        '    op.drop_index("ix_users_email", table_name="users", postgresql_concurrently=True, if_exists=True)\n'
+        '    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
         "with op.get_context().autocommit_block():\n"
         '    op.drop_index("ix_users_email", table_name="users", postgresql_concurrently=True, if_exists=True)',
     ),
@@ -261,8 +262,8 @@ def test_the_skills_patterns_pass_the_whole_review_on_postgresql(example_project
         ),
         "CONCURRENTLY in an autocommit block": (
             LOCK + "with op.get_context().autocommit_block():\n"
-            '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True, '
-            "if_not_exists=True)",
+            '    op.drop_index("ix_persons_name", table_name="persons", postgresql_concurrently=True, if_exists=True)\n'
+            '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)',
             "with op.get_context().autocommit_block():\n"
             '    op.drop_index("ix_persons_name", table_name="persons", postgresql_concurrently=True, if_exists=True)',
         ),
@@ -272,8 +273,9 @@ def test_the_skills_patterns_pass_the_whole_review_on_postgresql(example_project
             'ondelete="SET NULL", postgresql_not_valid=True)\n'
             'op.execute("ALTER TABLE persons VALIDATE CONSTRAINT fk_persons_mentor_id_persons")\n'
             "with op.get_context().autocommit_block():\n"
-            '    op.create_index("ix_persons_mentor_id", "persons", ["mentor_id"], postgresql_concurrently=True, '
-            "if_not_exists=True)",
+            '    op.drop_index("ix_persons_mentor_id", table_name="persons", postgresql_concurrently=True, '
+            "if_exists=True)\n"
+            '    op.create_index("ix_persons_mentor_id", "persons", ["mentor_id"], postgresql_concurrently=True)',
             "with op.get_context().autocommit_block():\n"
             '    op.drop_index("ix_persons_mentor_id", table_name="persons", postgresql_concurrently=True, '
             "if_exists=True)\n"

@@ -102,8 +102,9 @@ def test_index_and_fk_on_table_created_in_same_migration():
 def test_concurrently_inside_autocommit_block():
     source = migration(
         LOCK + "with op.get_context().autocommit_block():\n"
-        '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True, '
-        "if_not_exists=True)\n"
+        '    op.drop_index("ix_persons_name", table_name="persons", postgresql_concurrently=True, if_exists=True)\n'
+        '    op.create_index("ix_persons_name", "persons", ["name"], postgresql_concurrently=True)\n'
+        '    op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_persons_role")\n'
         '    op.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_persons_role ON persons (role)")',
         "with op.get_context().autocommit_block():\n"
         '    op.drop_index("ix_persons_name", table_name="persons", postgresql_concurrently=True)\n'

@@ -336,7 +336,7 @@ def test_unique_over_duplicates(empty_project, sqlite_url):
     assert failure.mode == "unique-violation" and failure.operation["op"] == "CreateIndexOp"
     assert failure.reproduced_without_seed_rows and not result.seed_limitations
     assert failure.facts["duplicate_groups"] == 1
-    assert failure.facts["sample_duplicates"] == [{"value": ["1"], "rows": 2}]
+    assert failure.facts["sample_duplicates"] == [{"value": ["1"], "rows": 2, "keys": [["900"], ["901"]]}]
     assert failure.facts["violating_keys"] == [["900"], ["901"]]
 
 

@@ -20,6 +20,7 @@ from alembic_mcp.tools.core.policy import WARN_MIGRATION_ROWS
 from alembic_mcp.tools.core.urls import backend_of
 from alembic_mcp.tools.core.verdict import Escalation
 from alembic_mcp.tools.db.dbinfo import row_counts, sqlite_file_missing, with_pg, with_sync
+from alembic_mcp.tools.review.reads import sql_reads
 from alembic_mcp.tools.review.rules.facts import (
     ROW_QUERY_FACTS,
     BackfillRowsFact,
@@ -36,6 +37,8 @@ from alembic_mcp.tools.review.rules.facts import (
 from alembic_mcp.tools.review.rules.registry import Hit
 
 SAMPLE = 5
+DUPLICATE_KEYS = 10  # rows of duplicated values named by their keys
+FACT_TIMEOUT = "5s"  # statement_timeout of a duplicate check on PostgreSQL (read-only transaction)
 Quote = Callable[[str], str]
 
 
@@ -55,6 +58,7 @@ class Facts:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, TableInfo] = field(default_factory=dict)
     values: dict[Fact, Any] = field(default_factory=dict)  # query results per fact
+    unchecked: dict[Fact, str] = field(default_factory=dict)  # facts not answered, and why
     created_earlier: set[str] = field(default_factory=set)  # tables created by earlier reviewed revisions
     server_version: str | None = None  # PostgreSQL "major.minor", for squawk --pg-version
 
@@ -112,15 +116,31 @@ def _orphans_sql(fact: OrphansFact, info: TableInfo, quote: Quote, ref: TableInf
 
 
 def _duplicates_sql(fact: DuplicatesFact, info: TableInfo, quote: Quote, ref: TableInfo | None) -> list[str] | None:
+    """The duplicate groups' count, a sample of them, and the first rows of theirs (values and keys). An
+    expression index's key is the migration's own SQL: every query is proven a read (sqlglot, pure functions
+    only) or not asked."""
     if fact.table is None:  # the facts are only asked about named tables
         return None
-    cols = fact.columns
-    if not cols or any(c not in info.columns for c in cols):
+    if fact.expressions:
+        key = [f"({e})" for e in fact.expressions]
+    elif fact.columns and all(c in info.columns for c in fact.columns):
+        key = [quote(c) for c in fact.columns]
+    else:
         return None
-    q = ", ".join(quote(c) for c in cols)
-    notnull = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols)
-    groups = f"SELECT {q}, count(*) AS n FROM {quote(fact.table)} WHERE {notnull} GROUP BY {q} HAVING count(*) > 1"
-    return [f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups}) d", f"{groups} ORDER BY n DESC LIMIT {SAMPLE}"]
+    q, t = ", ".join(key), quote(fact.table)
+    notnull = " AND ".join(f"{k} IS NOT NULL" for k in key)
+    grouped = f"FROM {t} WHERE {notnull} GROUP BY {q} HAVING count(*) > 1"
+    row_key = ", ".join(quote(c) for c in info.pk)
+    sqls = [
+        f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT {q}, count(*) AS n {grouped}) d",
+        f"SELECT {q}, count(*) AS n {grouped} ORDER BY n DESC, {q} LIMIT {SAMPLE}",
+    ]
+    if row_key:  # the rows by primary key (a table without one: the values alone)
+        sqls.append(
+            f"SELECT {q}, {row_key} FROM {t} WHERE ({q}) IN (SELECT {q} {grouped}) ORDER BY {q}, {row_key} "
+            f"LIMIT {DUPLICATE_KEYS}"
+        )
+    return sqls if not fact.expressions or all(sql_reads(sql) for sql in sqls) else None
 
 
 # The facts answered by queries over rows: their SQL (identifiers quoted, no values interpolated).
@@ -161,6 +181,10 @@ async def gather(url: URL, hits: list[Hit], tables: set[str], exact_limit: int, 
         await with_pg(url, lambda conn: _ask_pg(conn, facts, present, wanted))
     elif not sqlite_file_missing(url):  # no database file: no tables, and opening it would create it
         await with_sync(url, lambda conn: _ask_sync(conn, facts, present, wanted), read_only=True)
+    unasked = [f for f in wanted if isinstance(f, DuplicatesFact) and f.expressions and f not in facts.values]
+    for fact in unasked:
+        if fact.table in facts.tables:
+            facts.unchecked.setdefault(fact, "its key is not proven a read-only expression")
     return facts
 
 
@@ -177,8 +201,21 @@ async def _ask_pg(conn, facts: Facts, present: list[str], wanted: set) -> None:
         facts.tables[table] = TableInfo(columns, pk, indexes)
     for fact in wanted:
         sqls = _queries(fact, facts.tables, _pg_quote)
-        if sqls:
+        if sqls and isinstance(fact, DuplicatesFact):
+            await _ask_pg_bounded(conn, facts, fact, sqls)
+        elif sqls:
             facts.values[fact] = [[tuple(r) for r in await conn.fetch(sql)] for sql in sqls]
+
+
+async def _ask_pg_bounded(conn, facts: Facts, fact: Fact, sqls: list[str]) -> None:
+    """A GROUP BY over a whole table: in a read-only transaction with a statement_timeout; a timeout or an
+    error leaves the fact unchecked (said so in the finding), never the review failed."""
+    try:
+        async with conn.transaction(readonly=True):
+            await conn.execute(f"SET LOCAL statement_timeout = '{FACT_TIMEOUT}'")
+            facts.values[fact] = [[tuple(r) for r in await conn.fetch(sql)] for sql in sqls]
+    except Exception as exc:  # asyncpg's QueryCanceledError on the timeout, or the expression's own error
+        facts.unchecked[fact] = f"the query failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
 
 
 def _ask_sync(conn, facts: Facts, present: list[str], wanted: set) -> None:
@@ -191,8 +228,15 @@ def _ask_sync(conn, facts: Facts, present: list[str], wanted: set) -> None:
         facts.tables[table] = TableInfo(columns, pk, indexes + ([pk] if pk else []))
     for fact in wanted:
         sqls = _queries(fact, facts.tables, conn.dialect.identifier_preparer.quote)
-        if sqls:
+        if not sqls:
+            continue
+        try:
             facts.values[fact] = [[tuple(r) for r in conn.execute(text(sql))] for sql in sqls]
+        except Exception as exc:  # an expression the database refuses: the fact stays unchecked
+            if not isinstance(fact, DuplicatesFact):
+                raise
+            conn.rollback()
+            facts.unchecked[fact] = f"the query failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
 
 
 _VARCHAR = re.compile(r"^(character varying|varchar|nvarchar)\((\d+)\)$", re.I)
@@ -242,7 +286,7 @@ def _answer(facts: Facts, fact: Fact) -> Answer:
     values = facts.values.get(fact)
     if fact.table in facts.created_earlier and fact.table not in facts.rows and isinstance(fact, ROW_QUERY_FACTS):
         # Created by an earlier revision of this review: empty when this revision runs.
-        values = [[(0, 0)], []] if isinstance(fact, DuplicatesFact) else [[(0,)], []]
+        values = [[(0, 0)], [], []] if isinstance(fact, DuplicatesFact) else [[(0,)], []]
     return Answer(fact, facts.table_rows(fact.table), values)
 
 
@@ -349,10 +393,13 @@ def _orphans(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
 
 
 def _duplicates(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:
+    fact = answer.fact
     if answer.values is None:
+        why = facts.unchecked.get(fact)
+        if why:
+            _note(hit, f"(Duplicates were not checked in the target database: {why}.)")
         return True
     groups, dup_rows = answer.values[0][0]
-    sample = [_plain(list(r[:-1]) if len(r) > 2 else r[0]) for r in answer.values[1]]
     if not groups:
         rows = answer.rows
         small = rows is not None and rows <= large_rows
@@ -364,14 +411,30 @@ def _duplicates(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool
         if small and hit.finding.severity == "error":  # only a short lock is left: a warning
             hit.finding.severity = "warning"
         return not hit.data.get("informational")
+    width = len(getattr(fact, "expressions", ()) or getattr(fact, "columns", ()))
+    sample = [_plain(list(r[:-1]) if len(r) > 2 else r[0]) for r in answer.values[1]]
+    rows_of = _rows_by_value(answer.values[2] if len(answer.values) > 2 else [], width)
+    info = facts.tables.get(fact.table or "")
+    key_names = "/".join(info.pk) if info else ""
+    listed = "; ".join(f"{value} in rows {key_names} {', '.join(keys)}" for value, keys in rows_of.items())
     hit.finding.severity = "error"
     _note(
         hit,
         f"{groups:,} duplicated value(s) ({dup_rows:,} rows) exist in the target database, e.g. "
-        f"{', '.join(str(s) for s in sample)}: the unique build fails.",
+        f"{listed or ', '.join(str(s) for s in sample)}: the unique build fails. A human decides which rows win "
+        "(merge, change or delete the others) before this revision deploys.",
     )
-    hit.data["duplicates"] = {"groups": groups, "rows": int(dup_rows), "sample": sample}
+    hit.data["duplicates"] = {"groups": groups, "rows": int(dup_rows), "sample": sample, "rows_by_value": rows_of}
     return True
+
+
+def _rows_by_value(rows: list[tuple], width: int) -> dict[str, list[str]]:
+    """The first rows of duplicated values grouped by value: ``{value: [row key, ...]}``."""
+    grouped: dict[str, list[str]] = {}
+    for row in rows:
+        value = "/".join(str(v) for v in row[:width])
+        grouped.setdefault(value, []).append("/".join(str(v) for v in row[width:]))
+    return grouped
 
 
 def _backfill_rows(facts: Facts, hit: Hit, answer: Answer, large_rows: int) -> bool:

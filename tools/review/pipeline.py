@@ -176,7 +176,14 @@ async def _lint_then_facts(review: Review) -> None:
     await _read_current(review)
     for rev in review.files:
         created = review.created_before[rev]
-        review.facts[rev] = Facts(True, rows=base.rows, tables=base.tables, values=base.values, created_earlier=created)
+        review.facts[rev] = Facts(
+            True,
+            rows=base.rows,
+            tables=base.tables,
+            values=base.values,
+            unchecked=base.unchecked,
+            created_earlier=created,
+        )
 
 
 async def _read_current(review: Review) -> None:
@@ -334,6 +341,7 @@ async def _facts_for(review: Review, hits: list[Hit]) -> None:
         facts.rows = {**more.rows, **facts.rows}
         facts.tables = {**more.tables, **facts.tables}
         facts.values = {**more.values, **facts.values}
+        facts.unchecked = {**more.unchecked, **facts.unchecked}
 
 
 def _sql_covered(review: Review, rev: str) -> bool:

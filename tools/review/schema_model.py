@@ -288,10 +288,12 @@ def _drop_index(model: SchemaModel, op: OpCall) -> None:
     name = name_value(op.arg(0, "index_name"))
     table_name = _index_table(model, op, name)
     table = model.tables.get(table_name or "")
-    if name is None or truthy_kw(op, "if_exists"):
+    if name is None:
         return
     if table is not None and name in table.indexes:
         model._own(table_name or "").indexes.discard(name)
+        return
+    if truthy_kw(op, "if_exists"):
         return
     findable = table is not None and table.known and not table.implicit_indexes
     if findable or (

@@ -109,21 +109,29 @@ def _foreign_key(failure: _Failure) -> dict[str, str]:
 
 
 def _unique(failure: _Failure) -> dict[str, str]:
-    facts, table = failure.facts, failure.table
+    facts = failure.facts
     groups = facts.get("duplicate_groups")
-    sample = "; ".join(f"{'/'.join(s['value'])} x{s['rows']}" for s in facts.get("sample_duplicates", []))
-    cols = ", ".join(c for c in (facts.get("columns") or []) if isinstance(c, str)) or "the columns"
+    cols = ", ".join(c for c in (facts.get("columns") or []) if isinstance(c, str))
+    on = f" on {facts['table']}" if facts.get("table") else ""
+    on += f" ({cols})" if cols else ""
+    key_names = "/".join(facts.get("key_columns") or []) or "key"
+    sample = "; ".join(
+        f"{'/'.join(s['value'])} in {s['rows']} rows"
+        + (f" ({key_names} {', '.join('/'.join(k) for k in s['keys'])})" if s.get("keys") else "")
+        for s in facts.get("sample_duplicates", [])
+    )
+    listed = any(s.get("keys") for s in facts.get("sample_duplicates", []))
     return {
         "title": (
-            f"Duplicate values for a unique constraint on {table}({cols})"
+            f"Duplicate values for a unique constraint or index{on}"
             + (f": {groups} duplicated value(s), e.g. {sample}" if groups is not None else "")
-            + _violators(facts)
+            + ("" if listed else _violators(facts))
         ),
         "why": "A unique constraint or index cannot be built while duplicates exist.",
         "fix": (
-            f"De-duplicate in the migration before the constraint (keep one row per {cols} and "
-            "repoint references), or make the constraint partial/non-unique; a human decides which "
-            "rows win."
+            f"A human decides which rows win: de-duplicate before the constraint (keep one row per "
+            f"{cols or 'duplicated value'} and repoint references), in the data or in a migration before this "
+            "one, or make the index partial/non-unique."
         ),
     }
 

@@ -45,7 +45,8 @@ class FailureReport(BaseModel):
     facts: dict[str, Any] = Field(
         default_factory=dict,
         description="Evidence; for NOT NULL, unique, foreign-key and CHECK failures violating_rows, key_columns "
-        "and violating_keys (up to 10) as the failing statement met them.",
+        "and violating_keys (up to 10) as the failing statement met them; for a unique failure sample_duplicates "
+        "(each value, its row count and its rows' keys); index_left: the index a failed concurrent build left.",
     )
     recovery: list[str] = Field(default_factory=list)
 
@@ -65,8 +66,11 @@ class StopReport(BaseModel):
     reason: str
 
 
-def _recovery(applied: list[str], backend: str, fix: str) -> list[str]:
-    if applied:
+def _recovery(raw: dict[str, Any], backend: str, fix: str) -> list[str]:
+    applied, operation = raw.get("applied") or [], raw.get("operation") or {}
+    if operation.get("autocommit"):
+        steps = [_not_rolled_back((raw.get("facts") or {}).get("index_left"), applied)]
+    elif applied:
         steps = [
             f"The failed step left {len(applied)} change(s) behind (DDL on {backend} is not "
             f"transactional): {'; '.join(applied[:10])}. On a real database, revert these by hand; "
@@ -79,6 +83,27 @@ def _recovery(applied: list[str], backend: str, fix: str) -> list[str]:
             "Nothing of the failed step remained (it was rolled back); alembic_version names the previous revision."
         ]
     return [*steps, fix, "Call test_roundtrip again after the fix."]
+
+
+def _not_rolled_back(index: dict[str, Any] | None, applied: list[str]) -> str:
+    """What a statement that failed in an autocommit block left: no transaction rolls it back."""
+    if index:
+        name, table = index["name"], index["table"]
+        state = "INVALID (pg_index.indisvalid = false)" if not index["valid"] else "valid"
+        return (
+            f"The failed statement ran in an autocommit block (CREATE INDEX CONCURRENTLY), so it was not rolled "
+            f"back: index {name} on {table} remains, {state}, on the scratch database, and would on a real one; "
+            "alembic_version names the previous revision. Check a real database with SELECT indisvalid FROM "
+            f"pg_index WHERE indexrelid = to_regclass('{name}'); clean up with DROP INDEX CONCURRENTLY IF EXISTS "
+            f"{name} before the next run (a build with if_not_exists=True would keep the leftover and never use it)."
+        )
+    left = f": {'; '.join(applied[:10])}" if applied else ""
+    return (
+        "The failed statement ran in an autocommit block, so it was not rolled back: what the block did before it "
+        f"stays committed{left}; alembic_version names the previous revision. Revert it by hand on a real "
+        "database (the INVALID index a failed CREATE INDEX CONCURRENTLY leaves goes with DROP INDEX CONCURRENTLY "
+        "IF EXISTS and its name)."
+    )
 
 
 def failure_report(
@@ -107,7 +132,7 @@ def failure_report(
         on_seed_rows=bool(raw.get("passed_without_seed_rows")),
         applied=applied,
         facts=facts,
-        recovery=_recovery(applied, backend, words["fix"]),
+        recovery=_recovery(raw, backend, words["fix"]),
     )
     where = f"{rev} ({phase})" if rev else (phase or "a step")
     if applied:
@@ -118,7 +143,12 @@ def failure_report(
                 file=report.file,
                 line=report.line,
                 message=f"{where} failed halfway and left {len(applied)} change(s) applied: {'; '.join(applied[:6])}.",
-                why="Non-transactional DDL: the database is now in a state no revision describes.",
+                why=(
+                    "It ran in an autocommit block: nothing rolled it back"
+                    if (report.operation or {}).get("autocommit")
+                    else "Non-transactional DDL"
+                )
+                + ": the database is now in a state no revision describes.",
                 fix=report.recovery[0],
             )
         )

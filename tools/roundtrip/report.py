@@ -298,7 +298,9 @@ def lock_findings(
                     message=f"{lk.revision}: the upgrade holds a SHARE lock on {lk.table} (an index build): "
                     "writes wait until it commits.",
                     why="Building an index without CONCURRENTLY blocks INSERT/UPDATE/DELETE for the whole build.",
-                    fix="with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)",
+                    fix="with op.get_context().autocommit_block(): op.drop_index(<name>, table_name=..., "
+                    "postgresql_concurrently=True, if_exists=True), then op.create_index(<name>, ..., "
+                    "postgresql_concurrently=True) (a failed concurrent build leaves an INVALID index to drop first).",
                 )
             )
         elif lk.mode == "AccessExclusiveLock" and lk.kind == "table":

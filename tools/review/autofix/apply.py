@@ -433,6 +433,7 @@ def _result(
     report.rehearsal = rehearsal
     if kept is None:
         report.applied, report.restored = [], True
+        first = _own_fixes_failed(first, undone)
         return _with_finding(first, report, f"Every fix was undone: {'; '.join(u.reason for u in report.undone)}")
     checked = "reviewed and rehearsed cleanly" if kept.rehearsal.failure is None else "reviewed; see rehearsal"
     deploy = kept.rehearsal.deploy
@@ -446,9 +447,48 @@ def _result(
     if kept.rehearsal.failure is not None:
         result = _fails_rehearsal(result, kept.rehearsal.failure)
     if report.undone:
+        result = _own_fixes_failed(result, undone)
         undone_text = "; ".join(f"{u.rule} (line {u.line}): {u.reason}" for u in report.undone)
         return _with_finding(result, report, f"{len(report.undone)} fix(es) undone, the others kept: {undone_text}")
     return result
+
+
+FIX_FAILED_MARK = "(autofix: its fix failed.)"
+OWN_FIX_FAILED = (
+    "The tool's own fix for this finding failed its checks and was undone ({reason}): do not apply it as "
+    "written. Find what made it fail (test_roundtrip names the failing statement; data_from='target' when the "
+    "target's rows may be the cause), fix that by hand, then review again."
+)
+
+
+def _own_fixes_failed(result: ReviewMigrationResult, undone: list[tuple[FileKey, str, int]]) -> ReviewMigrationResult:
+    """The findings whose fix autofix applied and undid say that the tool's own fix failed, and neither their
+    fix nor the next steps offer that fix's code again. A finding is matched by file, rule and the message
+    the fix was keyed by (the database's facts may have added to it; the kept fixes may have moved its line)."""
+    findings, replaced = [], {}
+    for finding in result.findings:
+        reason = _undone_reason(finding, undone)
+        if reason is not None:
+            said = f"{finding.message} {FIX_FAILED_MARK}"
+            finding = finding.model_copy(update={"message": said, "fix": OWN_FIX_FAILED.format(reason=reason)})
+            replaced[f"[{finding.rule}] {finding.file}:{finding.line}:"] = finding.fix
+        findings.append(finding)
+    steps = [
+        next((f"{head} {fix}" for head, fix in replaced.items() if step.startswith(head)), step)
+        for step in result.next_steps
+    ]
+    offered = any(
+        f.severity == "error" and f.rule in AUTO_FIXABLE and FIX_FAILED_MARK not in f.message for f in findings
+    )
+    steps = [step for step in steps if step != MECHANICAL_HINT or offered]
+    return result.model_copy(update={"findings": findings, "next_steps": steps})
+
+
+def _undone_reason(finding: Finding, undone: list[tuple[FileKey, str, int]]) -> str | None:
+    for (file, (rule, keyed_by)), why, _ in undone:
+        if (file, rule) == (finding.file, finding.rule) and finding.message.startswith(keyed_by):
+            return why
+    return None
 
 
 def _fails_rehearsal(result: ReviewMigrationResult, failure: str) -> ReviewMigrationResult:

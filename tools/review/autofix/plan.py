@@ -131,7 +131,7 @@ def _index_later(hit: Hit, source: str, ctx: FixContext) -> str | tuple[Edit, li
         if op.name == "drop_index" and name_value(op.arg(0, "index_name")) == index["name"]
     ]
     edit = Edit(hit.finding.rule, hit.span[0], "replace", "", hit.span, removed=tuple(drops))
-    return edit, [index_revision(index["name"], index["table"], index["columns"], index["unique"])]
+    return edit, [index_revision(index)]
 
 
 def _lint(source: str, ctx: FixContext) -> list[Hit]:

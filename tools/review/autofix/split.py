@@ -8,6 +8,8 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from alembic_mcp.tools.review.rules.index_source import concurrent_build, drop_leftover
+
 
 @dataclass(frozen=True)
 class NewRevision:
@@ -77,15 +79,15 @@ def validate_revision(code: str) -> NewRevision:
     return NewRevision(new_id(), f"validate_{name}"[:60], f"validate {name}", upgrade, "pass")
 
 
-def index_revision(name: str, table: str, columns: list[str], unique: bool) -> NewRevision:
+def index_revision(index: dict) -> NewRevision:
     """A CREATE INDEX CONCURRENTLY in a revision of its own: its autocommit block commits only revisions that
-    are complete (alembic_version names them), so a re-run after a later failure starts after them."""
-    create = (
-        f"op.create_index({name!r}, {table!r}, {columns!r}, {'unique=True, ' if unique else ''}"
-        "postgresql_concurrently=True, if_not_exists=True)"
-    )
-    drop = f"op.drop_index({name!r}, table_name={table!r}, postgresql_concurrently=True, if_exists=True)"
-    return NewRevision(new_id(), f"index_{name}"[:60], f"index {name} (concurrently)", _timed(create), _timed(drop))
+    are complete (alembic_version names them), so a re-run after a later failure starts after them. ``index``
+    is the rule's ``later_index``: the columns and options as source (expressions as the migration wrote
+    them); a leftover INVALID index of a failed build is dropped before the build."""
+    name, table = index["name"], index["table"]
+    create = concurrent_build(name, table, index["columns"], index["unique"], index.get("options"))
+    drop = _timed(drop_leftover(name, table))
+    return NewRevision(new_id(), f"index_{name}"[:60], f"index {name} (concurrently)", create, drop)
 
 
 def _timed(statement: str) -> str:

@@ -21,6 +21,7 @@ from alembic_mcp.tools.review.rules.astutil import (
     truthy,
 )
 from alembic_mcp.tools.review.rules.facts import DuplicatesFact, IndexOnFact, OrphansFact, RowsFact
+from alembic_mcp.tools.review.rules.index_source import concurrent_build, index_key_sql, is_expression_index
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 
 NAMING_CONVENTION = (
@@ -133,10 +134,8 @@ def _set_keyword(call: ast.Call, name: str, value: ast.expr) -> None:
 def _fix_unique(table: str | None, columns: list[str]) -> str:
     name = f"uq_{table}_{'_'.join(columns)}"
     return (
-        "with op.get_context().autocommit_block():\n"
-        f"    op.create_index({q(name)}, {q(table)}, {columns!r}, unique=True, "
-        "postgresql_concurrently=True, if_not_exists=True)\n"
-        f'op.execute("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")'
+        concurrent_build(name, table, [repr(c) for c in columns], unique=True)
+        + f'\nop.execute("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")'
     )
 
 
@@ -158,11 +157,8 @@ def _fix_fk_index(table: str | None, local: list[str]) -> str:
 def _fix_fk_index_existing(table: str | None, local: list[str]) -> str:
     """On a table that already holds rows (PostgreSQL): the index built concurrently, in a revision of its
     own, as create-index-non-concurrent asks; a plain create_index here would draw that error."""
-    create = _fix_fk_index(table, local)[:-1] + ", postgresql_concurrently=True)"
-    return (
-        "In a new revision after this one (a plain CREATE INDEX blocks writes to the filled table while it "
-        f"builds): with op.get_context().autocommit_block():\n    {create}"
-    )
+    build = concurrent_build(f"ix_{table}_{'_'.join(local)}", table, [repr(c) for c in local])
+    return f"In a new revision (a plain build blocks writes): {build}"
 
 
 FK_NOT_VALID_MISSING = rule(
@@ -362,19 +358,31 @@ def create_index(state, op: OpCall) -> None:
     if op.table_created_here:
         state.clear(ADD_UNIQUE_CONSTRAINT.id, table)
         return
-    if truthy(op.kwargs.get("unique")) and columns:
-        state.emit(
-            ADD_UNIQUE_CONSTRAINT,
-            op,
-            f"Unique index {name} on existing table {table} fails if ({', '.join(columns)}) has duplicates.",
-            f"SELECT {', '.join(columns)}, count(*) FROM {table} GROUP BY {', '.join(columns)} "
-            "HAVING count(*) > 1;  -- clean these up first",
-            severity="info",
-            why="Existing duplicate values make the build fail (and a failed CONCURRENTLY build leaves an "
-            "INVALID index behind).",
-            fact=DuplicatesFact(table, tuple(columns)),
-            informational=True,
-        )
+    if truthy(op.kwargs.get("unique")):
+        _unique_index(state, op, table, name)
+
+
+def _unique_index(state, op: OpCall, table: str | None, name: str | None) -> None:
+    """A unique index on a filled table: the target is asked for duplicates of its key (columns, or an
+    expression index's key when it renders as SQL); a key that does not render is said to be unchecked."""
+    expression = is_expression_index(op)
+    key = index_key_sql(op) if expression else list_of_str(op.arg(2, "columns"))
+    shown_key = ", ".join(key) if key else src(op.arg(2, "columns"))[:80]
+    fact = None
+    if key:
+        fact = DuplicatesFact(table, (), tuple(key)) if expression else DuplicatesFact(table, tuple(key))
+    state.emit(
+        ADD_UNIQUE_CONSTRAINT,
+        op,
+        f"Unique index {name} on existing table {table} fails if ({shown_key}) has duplicates"
+        + ("." if key else ": duplicates were not checked (its key does not render as plain SQL)."),
+        f"SELECT {shown_key}, count(*) FROM {table} GROUP BY {shown_key} HAVING count(*) > 1;  -- clean these up first",
+        severity="info",
+        why="Existing duplicate values make the build fail (and a failed CONCURRENTLY build leaves an "
+        "INVALID index behind).",
+        fact=fact,
+        informational=True,
+    )
 
 
 @on_op("create_foreign_key")
@@ -669,7 +677,11 @@ CASES = cases(
         '["person_id"], ["id"], postgresql_not_valid=True)',
         'op.drop_constraint(op.f("fk_assignments_person_id_persons"), "assignments", type_="foreignkey")',
         severity="warning",
-        fix_contains=("In a new revision after this one", "postgresql_concurrently=True", "autocommit_block()"),
+        fix_contains=(
+            "In a new revision (a plain build blocks writes)",
+            "postgresql_concurrently=True",
+            "autocommit_block()",
+        ),
     ),
     Case(
         "fk-missing-index",

@@ -15,8 +15,15 @@ from typing import Any
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
 from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import dynamic
-from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
-from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Sources, local_names, migration_module
+from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src, truthy
+from alembic_mcp.tools.review.rules.effects import (
+    PURE_BUILTINS,
+    UNKNOWN,
+    Judge,
+    Sources,
+    local_names,
+    migration_module,
+)
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
@@ -572,12 +579,25 @@ def _transient(state, op: OpCall) -> bool:
     )
 
 
+def _rebuild(state, op: OpCall) -> bool:
+    """drop_index(if_exists=True) of an index upgrade() then creates under the same name: the cleanup of a
+    leftover (the INVALID index of a failed concurrent build) before the build, not a drop to undo; the
+    create's own inverse is the drop downgrade() needs."""
+    if op.name != "drop_index" or not truthy(op.kwargs.get("if_exists")):
+        return False
+    name = name_value(op.arg(0, "index_name"))
+    return name is not None and any(
+        other.name == "create_index" and other.line > op.line and name_value(other.arg(0, "index_name")) == name
+        for other in state.up
+    )
+
+
 def _not_inverse(state, up_changes: list[OpCall]) -> None:
     # downgrade() calls a helper the review does not read (``with _with_batch(t) as b: b.drop_column(...)``):
     # it may be what undoes the operation, so the review says it cannot tell instead of calling it missing
     helper = next((s for s in dynamic.statements(state) if s.function == "downgrade" and not s.read), None)
     for op in up_changes:
-        if _transient(state, op):
+        if _transient(state, op) or _rebuild(state, op):
             continue
         undone = UNDONE_BY.get(op.name)
         missing = inverse(state, op)
@@ -774,6 +794,22 @@ CASES = cases(
         'op.drop_column("persons", "nick")\nop.execute("SELECT 1")',
         severity="error",
         fix_contains=("op.drop_index('ix_persons_name', table_name='persons')",),
+    ),
+    Case(  # agent run 2: a leftover dropped before the build is a rebuild, not a drop for downgrade() to undo
+        "downgrade-not-inverse",
+        "with op.get_context().autocommit_block():\n"
+        "    op.drop_index('ix_persons_name', table_name='persons', postgresql_concurrently=True, if_exists=True)\n"
+        "    op.create_index('ix_persons_name', 'persons', ['name'], postgresql_concurrently=True)",
+        "with op.get_context().autocommit_block():\n"
+        "    op.drop_index('ix_persons_name', table_name='persons', postgresql_concurrently=True, if_exists=True)",
+        triggers=False,
+    ),
+    Case(  # without if_exists the drop replaces an index that existed: downgrade() must put it back
+        "downgrade-not-inverse",
+        'op.drop_index("ix_persons_name", table_name="persons")\n'
+        'op.create_index("ix_persons_name", "persons", ["name", "email"])',
+        'op.drop_index("ix_persons_name", table_name="persons")',
+        severity="error",
     ),
     Case(  # dropping the column drops the index on it: nothing is left behind
         "downgrade-not-inverse",

@@ -45,10 +45,12 @@ class OrphansFact:
 
 @dataclass(frozen=True)
 class DuplicatesFact:
-    """Duplicated values of the columns a unique constraint or index covers (count and sample)."""
+    """Duplicated values of the key a unique constraint or index covers (count, sample, the rows' keys):
+    ``columns`` by name, or ``expressions`` (an expression index's key as SQL, proven a read before it runs)."""
 
     table: str | None
     columns: tuple[str, ...]
+    expressions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

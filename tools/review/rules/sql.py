@@ -13,8 +13,14 @@ from collections.abc import Callable
 from alembic_mcp.tools.history.migration_ast import OpCall
 from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
-from alembic_mcp.tools.review.rules.astutil import callee, in_loop, src, text_call
-from alembic_mcp.tools.review.rules.effects import bound_once, local_names, migration_module, resolver, statement_reads
+from alembic_mcp.tools.review.rules.astutil import callee, in_loop, name_value, src, text_call
+from alembic_mcp.tools.review.rules.effects import (
+    bound_once,
+    local_names,
+    migration_module,
+    resolver,
+    statement_reads,
+)
 from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
@@ -229,16 +235,60 @@ def _create_index(state, op: OpCall, s: SqlStatement, created: set) -> None:
             why="PostgreSQL refuses CONCURRENTLY in a transaction block: the deploy fails here.",
             table=s.table,
         )
+    elif s.concurrently and RAW_IF_NOT_EXISTS.search(s.text) and not _leftover_dropped(state, op, s.text):
+        state.emit(
+            indexes.CONCURRENT_IF_NOT_EXISTS,
+            op,
+            f"Raw CREATE INDEX CONCURRENTLY IF NOT EXISTS on {s.table}: after a failed build a re-run keeps the "
+            "INVALID leftover and the revision passes.",
+            _raw_concurrent_build(s.text),
+            table=s.table,
+        )
     elif not s.concurrently and s.table not in created:
-        concurrent = re.sub(r"(?i)index\s+", "INDEX CONCURRENTLY IF NOT EXISTS ", s.text, count=1)
         state.emit(
             indexes.CREATE_INDEX_NON_CONCURRENT,
             op,
             f"Raw CREATE INDEX on existing table {s.table} without CONCURRENTLY.",
-            indexes._fix_autocommit(f"op.execute({concurrent!r})"),
+            _raw_concurrent_build(s.text),
             why="CREATE INDEX holds a SHARE lock for the whole build: writes wait until it finishes.",
             table=s.table,
         )
+
+
+RAW_INDEX_NAME = re.compile(
+    r"(?i)^\s*create\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?!on\b)([\w\"]+)"
+)
+RAW_IF_NOT_EXISTS = re.compile(r"(?i)\bif\s+not\s+exists\b")
+
+
+def _leftover_dropped(state, op: OpCall, statement: str) -> bool:
+    """An earlier operation of upgrade() drops the index this raw statement creates (by op or raw SQL)."""
+    named = RAW_INDEX_NAME.match(statement)
+    if named is None:
+        return False
+    name = named.group(1).strip('"')
+    raw_drop = re.compile(rf"(?i)drop\s+index\s+(concurrently\s+)?(if\s+exists\s+)?\"?{re.escape(name)}\b")
+    return any(
+        other.line < op.line
+        and (
+            (other.name == "drop_index" and name_value(other.arg(0, "index_name")) == name)
+            or (other.name == "execute" and raw_drop.search(src(other.node)) is not None)
+        )
+        for other in state.up
+    )
+
+
+def _raw_concurrent_build(statement: str) -> str:
+    """The raw CREATE INDEX built concurrently after dropping a leftover of an earlier failed build (an
+    INVALID index IF NOT EXISTS would keep), under a session lock_timeout reset after it."""
+    concurrent = re.sub(
+        r"(?i)index\s+(concurrently\s+)?(if\s+not\s+exists\s+)?", "INDEX CONCURRENTLY ", statement, count=1
+    )
+    named = RAW_INDEX_NAME.match(statement)
+    drop = [f"op.execute({f'DROP INDEX CONCURRENTLY IF EXISTS {named.group(1)}'!r})"] if named else []
+    build = [*drop, f"op.execute({concurrent!r})"]
+    lines = ["op.execute(\"SET lock_timeout = '5s'\")", *build, 'op.execute("RESET lock_timeout")']
+    return "with op.get_context().autocommit_block():\n" + "\n".join("    " + line for line in lines)
 
 
 def _drop_index(state, op: OpCall, s: SqlStatement, created: set) -> None:

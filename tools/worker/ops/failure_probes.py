@@ -181,8 +181,25 @@ def quoted_names(message: str) -> list[str]:
     return [name for _, name in _QUOTED_NAME.findall(message)]
 
 
+PROBE_SAVEPOINT = "alembic_mcp_probe"
+
+
 def probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-    """Evidence for ``mode`` on the database as the failure left it. Never raises."""
+    """Evidence for ``mode`` on the database as the failure left it. A query of the probe that fails is no
+    error (its ``probe_error`` is the evidence) and never leaves the connection's transaction aborted
+    (PostgreSQL: it is rolled back to a savepoint, so what runs after it on the connection still runs, such
+    as the snapshot of what the failed step left)."""
+    savepoint = conn.dialect.name == "postgresql"
+    if savepoint:
+        conn.exec_driver_sql(f"SAVEPOINT {PROBE_SAVEPOINT}")
+    facts = _probe(conn, mode, message, ops)
+    if savepoint:
+        verb = "ROLLBACK TO" if "probe_error" in facts else "RELEASE"
+        conn.exec_driver_sql(f"{verb} SAVEPOINT {PROBE_SAVEPOINT}")
+    return facts
+
+
+def _probe(conn: Connection, mode: str, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     try:
         if mode == "not-null-violation":
             return _probe_not_null(conn, message, ops)
@@ -307,6 +324,15 @@ def _probe_fk(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict
     return facts
 
 
+def _unique_key(conn: Connection, table: str, columns: list[Any]) -> list[str] | None:
+    """The unique key as SQL: a column of the table quoted, any other element as the index's own expression
+    (``lower(email)`` of an expression index, as SQLAlchemy rendered it for the failed statement)."""
+    if not columns or not all(isinstance(c, str) and c for c in columns):
+        return None
+    existing = {c["name"] for c in inspect(conn).get_columns(table)}
+    return [_q(conn, c) if c in existing else f"({c})" for c in columns]
+
+
 def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     op = _last_op(ops, "CreateUniqueConstraintOp", "CreateIndexOp") or {}
     table, columns = op.get("table"), op.get("columns") or []
@@ -315,29 +341,38 @@ def _probe_unique(conn: Connection, message: str, ops: list[dict[str, Any]]) -> 
         parts = [p.strip().split(".") for p in match.group(1).split(",")]
         table, columns = parts[0][0], [p[-1] for p in parts]
     facts: dict[str, Any] = {"table": table, "columns": columns, "constraint": op.get("name")}
-    if not (table and columns and all(isinstance(c, str) for c in columns)):
+    if not (table and _table_exists(conn, table)):
         return facts
-    cols = ", ".join(_q(conn, c) for c in columns)
-    nn = " AND ".join(f"{_q(conn, c)} IS NOT NULL" for c in columns)
-    groups = conn.execute(
-        text(
-            f"SELECT {cols}, count(*) FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} "
-            f"HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 5"
-        )
-    ).all()
-    facts["duplicate_groups"] = int(
-        conn.execute(
-            text(
-                f"SELECT count(*) FROM (SELECT {cols} FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} "
-                f"HAVING count(*) > 1) d"
-            )
-        ).scalar_one()
-    )
-    facts["sample_duplicates"] = [{"value": [str(v) for v in row[:-1]], "rows": int(row[-1])} for row in groups]
-    on = " AND ".join(f"d.{_q(conn, c)} = a.{_q(conn, c)}" for c in columns)
-    duplicated = f"SELECT {cols} FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} HAVING count(*) > 1"
-    facts.update(violating_rows(conn, table, f"EXISTS (SELECT 1 FROM ({duplicated}) d WHERE {on})", alias="a"))
+    key = _unique_key(conn, table, columns)
+    if key is None:
+        return facts
+    cols = ", ".join(key)
+    nn = " AND ".join(f"{k} IS NOT NULL" for k in key)
+    grouped = f"FROM {_q(conn, table)} WHERE {nn} GROUP BY {cols} HAVING count(*) > 1"
+    duplicated = f"SELECT {cols} {grouped}"
+    groups = conn.execute(text(f"SELECT {cols}, count(*) {grouped} ORDER BY count(*) DESC, {cols} LIMIT 5"))
+    facts["duplicate_groups"] = int(conn.execute(text(f"SELECT count(*) FROM ({duplicated}) d")).scalar_one())
+    facts.update(violating_rows(conn, table, f"({cols}) IN ({duplicated})"))
+    facts["sample_duplicates"] = _with_keys(conn, table, key, facts["key_columns"], list(groups))
     return facts
+
+
+def _with_keys(conn: Connection, table: str, key: list[str], key_columns: list[str], groups: list[Any]) -> list:
+    """Each duplicated value with its row count and the keys of its rows (``MAX_KEYS`` over all values)."""
+    sample, budget = [], MAX_KEYS
+    names = ", ".join(k if k in ("ctid", "rowid") else _q(conn, k) for k in key_columns)
+    for group in groups:
+        values, keys = list(group[:-1]), []
+        if names and budget > 0:
+            same = " AND ".join(f"{k} = :v{i}" for i, k in enumerate(key))
+            params = {f"v{i}": v for i, v in enumerate(values)}
+            found = conn.execute(
+                text(f"SELECT {names} FROM {_q(conn, table)} WHERE {same} ORDER BY {names} LIMIT {budget}"), params
+            )
+            keys = [[str(v) for v in row] for row in found]
+            budget -= len(keys)
+        sample.append({"value": [str(v) for v in values], "rows": int(group[-1]), "keys": keys})
+    return sample
 
 
 def _probe_check(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:

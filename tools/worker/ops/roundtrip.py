@@ -44,6 +44,7 @@ from alembic_mcp.tools.worker.ops.step_failure import (
     next_plan,
     open_savepoint,
     operation_failed,
+    ran_in_autocommit,
     release_savepoint,
 )
 from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
@@ -433,7 +434,7 @@ def _patch_invoke(state: _State) -> Any:
             release_savepoint(conn)  # still inside the operation: not raw SQL of the migration
         except BaseException as exc:
             dialect = getattr(self.migration_context, "dialect", None)
-            operation_failed(state, _describe_op(operation, dialect), exc, conn)
+            operation_failed(state, {**_describe_op(operation, dialect), **ran_in_autocommit(self)}, exc, conn)
             raise
         finally:
             state.op_depth -= 1

@@ -16,8 +16,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
+
+from sqlalchemy import text
 
 from alembic_mcp.tools.worker.ops.failure_probes import classify, error_codes, probe
 from alembic_mcp.tools.worker.ops.failure_site import (
@@ -64,6 +67,14 @@ def open_savepoint(state: Any, operations: Any, operation: Any) -> Any:
         return None  # inside an autocommit block there is no transaction to set a savepoint in
     conn.exec_driver_sql(f"SAVEPOINT {SAVEPOINT}")
     return conn
+
+
+def ran_in_autocommit(operations: Any) -> dict[str, bool]:
+    """``{"autocommit": True}`` when the operation runs in an autocommit block (nothing rolls it back)."""
+    conn = getattr(operations.migration_context, "connection", None)
+    if conn is None or operations.migration_context.as_sql:
+        return {}
+    return {"autocommit": True} if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT" else {}
 
 
 def release_savepoint(conn: Any) -> None:
@@ -161,6 +172,9 @@ def _look_after(state: Any, failure: dict[str, Any], message: str) -> None:
     def look(conn: Any) -> None:
         if not failure["facts"]:
             failure["facts"] = probe(conn, failure["mode"], message, ops)
+        left = left_index(conn, state.failed_op, message)
+        if left:
+            failure["facts"]["index_left"] = left
         if pre is not None:
             after = take_snapshot(conn, state.version_table, cache=state.snap_cache)
             failure["applied"] = [d["message"] for d in diff_snapshots(pre, after, "after the failed step")]
@@ -170,6 +184,25 @@ def _look_after(state: Any, failure: dict[str, Any], message: str) -> None:
         with_sync_connection(state.url, look)
     except Exception as probe_exc:
         failure["facts"] = {"probe_error": f"{type(probe_exc).__name__}: {str(probe_exc).splitlines()[0][:200]}"}
+
+
+_CONCURRENT_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(\w+)", re.I)
+
+
+def left_index(conn: Any, op: dict[str, Any] | None, message: str) -> dict[str, Any] | None:
+    """The index a failed CREATE INDEX CONCURRENTLY in an autocommit block left (PostgreSQL keeps it,
+    INVALID: nothing rolls it back), as pg_index shows it: name, table and indisvalid; None when none."""
+    if not op or not op.get("autocommit") or conn.dialect.name != "postgresql":
+        return None
+    found = _CONCURRENT_INDEX.search(message)
+    name = op.get("name") if op.get("op") == "CreateIndexOp" else (found.group(1) if found else None)
+    if not name:
+        return None
+    row = conn.execute(
+        text("SELECT indrelid::regclass::text, indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
+        {"name": name},
+    ).first()
+    return None if row is None else {"name": name, "table": row[0], "valid": bool(row[1])}
 
 
 # ------------------------------------------------------------------ where the rehearsal goes on
