@@ -42,6 +42,7 @@ RECORD_KEYS = ("name", "dist", "version", "env", "revision_files", "notes")
 CALL_KEYS = (
     "from",
     "seconds",
+    "seed_limitations",
     "verdict",
     "steps_run",
     "steps_planned",
@@ -196,6 +197,10 @@ def roundtrip_call(project: Path, env: dict, target: str, start: str, timeout_s:
         "steps_planned": report.get("steps_planned"),
         "revisions": report.get("revisions", []),
         "failures": failures_of(report),
+        "seed_limitations": [
+            {key: limit.get(key) for key in ("revision", "phase", "mode", "file", "line")}
+            for limit in report.get("seed_limitations", [])
+        ],
         "findings": [brief(finding) for finding in report.get("findings", [])],
         "escalations": report.get("escalations", []),
     }
@@ -259,7 +264,19 @@ def failures_of(report: dict) -> list[dict]:
     """The failed steps: revision, direction, mode, where and the error's first line."""
     failures = list(report.get("failures") or ([report["failure"]] if report.get("failure") else []))
     failures += [step for step in report.get("steps", []) if step.get("status") == "failed" and step not in failures]
-    keep = ("revision", "phase", "direction", "mode", "operation", "file", "line", "error", "facts")
+    keep = (
+        "revision",
+        "phase",
+        "direction",
+        "mode",
+        "operation",
+        "file",
+        "line",
+        "error",
+        "facts",
+        "on_seed_rows",
+        "reproduced_without_seed_rows",
+    )
     kept = [{key: failure.get(key) for key in keep if failure.get(key) is not None} for failure in failures]
     return [{**failure, "error": str(failure.get("error", ""))[:600]} for failure in kept]
 

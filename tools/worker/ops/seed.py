@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, inspect, select, types
+from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, inspect, select, text, types
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Connection
 
@@ -207,9 +207,27 @@ def seed_table(
     try:
         with unit(conn, external):
             conn.execute(table.insert(), rows)
+            _advance_sequences(conn, table, [name for name in offsets if name in rows[0]])
     except Exception as exc:
         return 0, f"the database refused the rows: {str(exc).splitlines()[0][:300]}"
     return len(rows), None
+
+
+def _advance_sequences(conn: Connection, table: Table, columns: list[str]) -> None:
+    """A key the application draws from a sequence of its own, client-side (``Sequence("ab_user_id_seq")``:
+    no server default, so the key was seeded explicitly), gets that sequence moved past the seeded keys, as
+    real inserts through it would have left it (PostgreSQL; the sequence named ``<table>_<column>_seq``)."""
+    if conn.dialect.name != "postgresql":
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    for column in columns:
+        sequence = quote(f"{table.name}_{column}_seq")
+        if conn.execute(text("SELECT to_regclass(:name)"), {"name": sequence}).scalar() is None:
+            continue
+        conn.execute(
+            text(f"SELECT setval(CAST(:name AS regclass), (SELECT max({quote(column)}) FROM {quote(table.name)}))"),
+            {"name": sequence},
+        )
 
 
 def seed_database(
