@@ -42,6 +42,7 @@ RECORD_KEYS = ("name", "dist", "version", "env", "revision_files", "notes")
 CALL_KEYS = (
     "from",
     "seconds",
+    "seed_limitations",
     "verdict",
     "steps_run",
     "steps_planned",
@@ -88,10 +89,12 @@ def not_answered(report: dict | None, result: dict) -> str:
 class TargetDatabase:
     """A fresh, empty PostgreSQL database for one history, dropped on exit."""
 
-    def __init__(self, server: str, name: str) -> None:
+    def __init__(self, server: str, name: str, driver: str | None = None) -> None:
         self.server = server.rstrip("/")
         self.name = f"corpus_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        self.url = f"{self.server}/{self.name}"
+        url = f"{self.server}/{self.name}"
+        # the URL the tools get: SQLAlchemy 2.1 maps postgresql:// to psycopg 3, 1.4 to psycopg2
+        self.url = url.replace("postgresql://", f"postgresql+{driver}://", 1) if driver else url
 
     def _admin(self, statement: str) -> None:
         with psycopg.connect(f"{self.server}/postgres", autocommit=True) as connection:
@@ -196,6 +199,10 @@ def roundtrip_call(project: Path, env: dict, target: str, start: str, timeout_s:
         "steps_planned": report.get("steps_planned"),
         "revisions": report.get("revisions", []),
         "failures": failures_of(report),
+        "seed_limitations": [
+            {key: limit.get(key) for key in ("revision", "phase", "mode", "file", "line")}
+            for limit in report.get("seed_limitations", [])
+        ],
         "findings": [brief(finding) for finding in report.get("findings", [])],
         "escalations": report.get("escalations", []),
     }
@@ -259,12 +266,26 @@ def failures_of(report: dict) -> list[dict]:
     """The failed steps: revision, direction, mode, where and the error's first line."""
     failures = list(report.get("failures") or ([report["failure"]] if report.get("failure") else []))
     failures += [step for step in report.get("steps", []) if step.get("status") == "failed" and step not in failures]
-    keep = ("revision", "phase", "direction", "mode", "operation", "file", "line", "error", "facts")
+    keep = (
+        "revision",
+        "phase",
+        "direction",
+        "mode",
+        "operation",
+        "file",
+        "line",
+        "error",
+        "facts",
+        "on_seed_rows",
+        "reproduced_without_seed_rows",
+    )
     kept = [{key: failure.get(key) for key in keep if failure.get(key) is not None} for failure in failures]
     return [{**failure, "error": str(failure.get("error", ""))[:600]} for failure in kept]
 
 
-def run_history(entry: dict, cache: Path, server: str, timeouts: dict, review_only: bool = False) -> dict | None:
+def run_history(
+    entry: dict, cache: Path, server: str, timeouts: dict, review_only: bool = False, driver: str | None = None
+) -> dict | None:
     project = cache / "projects" / entry["name"]
     record_file = project / "corpus.json"
     if not record_file.exists():
@@ -272,7 +293,7 @@ def run_history(entry: dict, cache: Path, server: str, timeouts: dict, review_on
         return None
     record = json.loads(record_file.read_text(encoding="utf-8"))
     env = project_env(entry, project)
-    with TargetDatabase(server, entry["name"]) as target:
+    with TargetDatabase(server, entry["name"], driver) as target:
         heads = None if review_only else heads_timing(project, env, target.url)
         if timeouts["review"] is None:
             review = {"seconds": 0.0, "rc": None, "error": "skipped (--skip-review)"}
@@ -364,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--pg", default=DEFAULT_SERVER, help="PostgreSQL server for the target databases")
+    parser.add_argument("--driver", help="driver in the URL the tools get (psycopg2: postgresql+psycopg2://)")
     parser.add_argument("--review-timeout", type=float, default=300.0)
     parser.add_argument("--roundtrip-timeout", type=float, default=300.0, help="budget per history, all calls")
     parser.add_argument("--report", type=Path, help="full JSON report (default: <cache>/report.json)")
@@ -377,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     for entry in load_manifest():
         if args.only and entry["name"] not in args.only:
             continue
-        result = run_history(entry, args.cache.expanduser(), args.pg, timeouts, args.review_only)
+        result = run_history(entry, args.cache.expanduser(), args.pg, timeouts, args.review_only, args.driver)
         if result is not None:
             print_history(result)
             results.append(result)

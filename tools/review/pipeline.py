@@ -239,6 +239,7 @@ async def _render(review: Review) -> None:
         )
         return
     review.rendered = raw["rendered"]
+    review.general += _rendered_without_env(review)
     metadata = raw.get("metadata") or {}
     if metadata.get("found"):
         review.model_tables.update(metadata.get("tables") or {})
@@ -253,6 +254,27 @@ async def _render(review: Review) -> None:
                 metadata["missing"], review.project.relative(Path(home)) if home else None, env_file
             )
         )
+
+
+def _rendered_without_env(review: Review) -> list[Finding]:
+    """env.py refused offline mode: the SQL layer read what Alembic rendered without it; say so, once."""
+    refused = next((r["without_env"] for r in review.rendered.values() if r.get("without_env")), None)
+    if refused is None:
+        return []
+    env_file = review.project.relative(review.project.script_location / "env.py")
+    return [
+        Finding(
+            rule="rendered-without-env",
+            severity="info",
+            message=f"env.py cannot run offline ({refused.get('type')}: {str(refused.get('message'))[:200]}): "
+            f"the SQL was rendered by Alembic without env.py, for the {review.backend or 'postgresql'} dialect.",
+            file=env_file,
+            why="What env.py configures (version table, schema, target_metadata, render options) is absent from "
+            "this SQL; the statements of the migrations themselves are the same.",
+            fix="Nothing before migrating. To render with env.py, let run_migrations_offline call "
+            "context.configure(url=...) without needing a connection.",
+        )
+    ]
 
 
 async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | None]]) -> dict:
@@ -277,7 +299,7 @@ async def _render_in_worker(review: Review, render_revs: list[tuple[str, str | N
 
 def _clean_render(reply: WorkerReply) -> bool:
     rendered = (reply.result or {}).get("rendered") or {}
-    return reply.ok and not any(r.get("error") for r in rendered.values())
+    return reply.ok and not any(r.get("error") or r.get("without_env") for r in rendered.values())
 
 
 async def _squawk(review: Review) -> None:

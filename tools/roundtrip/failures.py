@@ -186,7 +186,7 @@ def _judge(
                 line=report.line,
                 table=report.facts.get("table"),
                 column=report.facts.get("column"),
-                message=f"{where} failed: {words['title']}." + (_SEEDED if report.on_seed_rows else ""),
+                message=f"{where} failed: {words['title']}." + (_seeded(report) if report.on_seed_rows else ""),
                 why=words["why"],
                 fix=(_SEEDED_FIX + words["fix"]) if report.on_seed_rows else words["fix"],
             )
@@ -206,6 +206,27 @@ _SEEDED = (
     " The rows were generated seed rows (it passed without them), but their values are ones the schema allows: "
     "real rows like them fail the same way (rehearse with data_from='target' to list the real ones)."
 )
+
+
+def _seeded(report: FailureReport) -> str:
+    """What the seed rows say about the failure: their values, or (a NOT NULL column added to a table the
+    history leaves empty there) only their presence."""
+    facts = report.facts
+    if not facts.get("rows_are_seed_rows"):
+        return _SEEDED
+    table, created = facts.get("table"), facts.get("table_created_by")
+    text = (
+        f" Every row it met was a seed row: without them {table} has no rows at this revision and the step "
+        f"passes. It fails on any database whose {table} holds rows when {report.revision} runs"
+    )
+    if created:
+        return text + (
+            f"; {table} is created by {created}, so a database upgraded through {created} and {report.revision} "
+            "in one deploy (the same release) has none there and passes."
+        )
+    return text + "."
+
+
 # Generated values cannot tell whether real rows match (a lookup backfill's names match no generated parent):
 # the rehearsal on the target's rows decides, so an agent does not loop on a failure no edit can clear.
 _SEEDED_FIX = (

@@ -29,6 +29,7 @@ from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
+from alembic_mcp.tools.history.cache import parsed as parsed_file
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.app_check import (
@@ -605,6 +606,7 @@ def _failure_parts(
     backend = backend_of(project.database_url or project.settings.scratch_url or "sqlite://")
     failures = []
     for raw_failure in raw_failures:
+        _mark_seed_rows_only(history, list(file_of), raw_failure)
         failures.append(failure_report(project, raw_failure, backend, findings, escalations, file_of))
         findings.extend(_needs_bootstrap(project, history, failures[-1]))
     seed_limitations = [
@@ -616,6 +618,31 @@ def _failure_parts(
     if stop_finding:
         findings.append(stop_finding)
     return failures, seed_limitations, stopped
+
+
+def _mark_seed_rows_only(history: History, under_test: list[str], failure: dict[str, Any]) -> None:
+    """A NOT NULL column added without a default failed on seed rows and passed without them: the table has no
+    rows of the history's own there, so every row it met was a seed row. Say so in the facts, with the
+    rehearsed revision that created the table (deployed together with this one, it cannot hold rows yet)."""
+    facts = failure.get("facts") or {}
+    if not (
+        failure.get("mode") == "not-null-violation"
+        and failure.get("passed_without_seed_rows")
+        and facts.get("operation") == "AddColumnOp"
+        and facts.get("table")
+    ):
+        return
+    facts["rows_are_seed_rows"] = True
+    revision = failure.get("revision")
+    earlier = under_test[: under_test.index(revision)] if revision in under_test else []
+    for rev in earlier:
+        try:
+            migration = parsed_file(history.nodes[rev].path)
+        except (OSError, UnicodeDecodeError, SyntaxError):
+            continue
+        if any(op.name == "create_table" and op.table == facts["table"] for op in migration.ops_in("upgrade")):
+            facts["table_created_by"] = rev
+    failure["facts"] = facts
 
 
 def _compare_with_deploy(

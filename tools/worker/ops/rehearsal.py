@@ -21,7 +21,7 @@ from sqlalchemy import event
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
 from alembic_mcp.tools.worker.ops.recovery import drop_new_objects, schema_objects, seed_only
 from alembic_mcp.tools.worker.ops.seed import seed_database
-from alembic_mcp.tools.worker.ops.seed_hints import cast_hints
+from alembic_mcp.tools.worker.ops.seed_hints import read_hints
 from alembic_mcp.tools.worker.ops.snapshot import diff_snapshots, take_snapshot
 
 
@@ -148,7 +148,7 @@ def _fill(state: Any, conn: Any, plan: RunPlan) -> None:
     if plan.seed and state.args.seed_rows:
         t0 = time.perf_counter()
         if state.seed_hints is None:
-            state.seed_hints = cast_hints(conn, state.script, state.args.revisions)
+            state.seed_hints = read_hints(conn, state.script, state.args.revisions)
         seeded = seed_database(
             conn, int(state.args.seed_rows), state.version_table, state.external, hints=state.seed_hints
         )

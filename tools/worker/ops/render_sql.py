@@ -3,6 +3,12 @@
 One ScriptDirectory for all revisions; each revision's SQL is captured separately. A revision that
 cannot render offline (it reads rows, inspects the database) is reported with its error, not raised.
 ``extra_paths``: revision files outside the versions directory (a generated file not written yet).
+
+An env.py that refuses offline mode (it raises, or returns, before running any migration: dagster's needs
+a connection) would leave the review without SQL. The revisions are then rendered by Alembic alone: an
+EnvironmentContext configured for the URL's dialect as the stock offline env.py does, the revision modules
+loaded by the ScriptDirectory and run through Operations bound to that context. Each such revision carries
+``without_env`` (env.py's error): what env.py would set (version table, schemas, target_metadata) is absent.
 """
 
 from __future__ import annotations
@@ -57,11 +63,36 @@ class SwallowedError(RuntimeError):
     does online, the render did not show."""
 
 
-def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -> str:
+class EnvRefusedOffline(Exception):
+    """env.py ended before it ran any migration offline; ``info`` says how."""
+
+    def __init__(self, info: dict[str, Any]):
+        super().__init__(info.get("message"))
+        self.info = info
+
+
+def _refusal(exc: BaseException | None) -> dict[str, Any]:
+    if exc is None:
+        return {"type": "NoMigrationsRun", "message": "env.py returned without running the migrations offline"}
+    info = describe_exception(exc)
+    info.pop("traceback", None)
+    return info
+
+
+def _run_without_env(env: EnvironmentContext, cfg) -> None:
+    """What the stock offline env.py does, for the dialect of the URL the op was given."""
+    env.configure(url=cfg.get_main_option("sqlalchemy.url"), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with env.begin_transaction():
+        env.run_migrations()
+
+
+def _render(cfg, script: ScriptDirectory, start: str | None, destination: str, with_env: bool = True) -> str:
     buffer = io.StringIO()
     cfg.output_buffer = buffer
+    started: list[str] = []
 
     def upgrade(rev, context):
+        started.append(destination)
         return script._upgrade_revs(destination, rev)
 
     swallowed: list[str] = []
@@ -78,9 +109,18 @@ def _render(cfg, script: ScriptDirectory, start: str | None, destination: str) -
             output_buffer=buffer,
         ) as env:
             try:
-                script.run_env()
+                if with_env:
+                    script.run_env()
+                else:
+                    _run_without_env(env, cfg)
+            except BaseException as exc:
+                if with_env and not started:
+                    raise EnvRefusedOffline(_refusal(exc)) from exc
+                raise
             finally:
                 _record_metadata(env)
+            if with_env and not started:
+                raise EnvRefusedOffline(_refusal(None))
         gc.collect()  # what the migration left for the collector runs its __del__ now, inside the render
     finally:
         sys.unraisablehook = previous
@@ -168,26 +208,45 @@ def run(request: WorkerRequest) -> dict[str, Any]:
         _add(script, extra)
     script.revision_map.heads  # noqa: B018 - load the files now: a broken one fails the whole op
     revisions = request.args.revisions
-    chain = request.args.chain
-    out: dict[str, Any] = {}
+    try:
+        rendered = _render_all(cfg, script, revisions, request.args.chain, with_env=True)
+    except EnvRefusedOffline as refused:
+        rendered = _render_all(cfg, script, revisions, request.args.chain, with_env=False)
+        for piece in rendered.values():
+            piece["without_env"] = refused.info
+    return {"rendered": rendered, "metadata": METADATA}
+
+
+def _render_all(cfg, script: ScriptDirectory, revisions: list, chain: bool, with_env: bool) -> dict[str, Any]:
+    """Each revision's piece; EnvRefusedOffline when env.py refuses offline mode (``with_env``)."""
     if chain and revisions:
         # A linear selection: one offline run, cut per revision (env.py runs once, not per revision).
         try:
-            pieces = split_by_revision(_render(cfg, script, revisions[0][1], revisions[-1][0]))
+            pieces = split_by_revision(_render(cfg, script, revisions[0][1], revisions[-1][0], with_env))
             if all(rev in pieces for rev, _ in revisions):
-                return {"rendered": {rev: {"sql": pieces[rev]} for rev, _ in revisions}, "metadata": METADATA}
+                return {rev: {"sql": pieces[rev]} for rev, _ in revisions}
+        except EnvRefusedOffline:
+            raise
         except BaseException:
             pass
-    for revision, down in revisions:
-        out[revision] = render_one(cfg, script, down, revision)
-    return {"rendered": out, "metadata": METADATA}
+    return {revision: _render_piece(cfg, script, down, revision, with_env) for revision, down in revisions}
 
 
-def render_one(cfg, script: ScriptDirectory, down: str | None, revision: str) -> dict[str, Any]:
-    """``{"sql": ...}`` of one revision, or ``{"error": ..., "sql": ""}`` when it cannot render offline."""
+def _render_piece(cfg, script: ScriptDirectory, down: str | None, revision: str, with_env: bool) -> dict[str, Any]:
     try:
-        return {"sql": _render(cfg, script, down or None, revision)}
+        return {"sql": _render(cfg, script, down or None, revision, with_env)}
+    except EnvRefusedOffline:
+        raise
     except BaseException as exc:  # user code: anything can happen
         info = describe_exception(exc)
         info.pop("traceback", None)
         return {"error": info, "sql": ""}
+
+
+def render_one(cfg, script: ScriptDirectory, down: str | None, revision: str) -> dict[str, Any]:
+    """``{"sql": ...}`` of one revision, or ``{"error": ..., "sql": ""}`` when it cannot render offline
+    (rendered without env.py, and marked ``without_env``, when env.py refuses offline mode)."""
+    try:
+        return _render_piece(cfg, script, down, revision, with_env=True)
+    except EnvRefusedOffline as refused:
+        return {**_render_piece(cfg, script, down, revision, with_env=False), "without_env": refused.info}

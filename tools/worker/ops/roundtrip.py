@@ -38,6 +38,7 @@ from alembic_mcp.tools.worker.ops.drift_values import same_default, value_text
 from alembic_mcp.tools.worker.ops.failure_site import versions_dirs
 from alembic_mcp.tools.worker.ops.rehearsal import RunPlan, migrations
 from alembic_mcp.tools.worker.ops.sa_compat import new_engine
+from alembic_mcp.tools.worker.ops.seed_hints import Hints
 from alembic_mcp.tools.worker.ops.starting_schema import apply_starting_schema
 from alembic_mcp.tools.worker.ops.step_failure import (
     diagnose,
@@ -163,7 +164,7 @@ class _State:
         self.connection: Any = None  # ours, handed to env.py (None with an async driver)
         self.project_dir = "."
         self.script: Any = None
-        self.seed_hints: dict[tuple[str, str], list[str]] | None = None  # read once, at the first seeding
+        self.seed_hints: Hints | None = None  # read once, at the first seeding
         self.impl: Any = None  # the migration context's DDL impl (its memo of named types created)
         self.fresh_start: set[tuple[str, str]] | None = None  # what env.py made of the empty scratch database
         # the operation that raised, and the evidence gathered right at the failing statement

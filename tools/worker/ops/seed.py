@@ -5,7 +5,8 @@ Tables are reflected with SQLAlchemy; values come from the column type (integers
 existing maximum, strings carry the row number so unique columns stay unique and fit the length,
 enums cycle through their labels, foreign keys point at existing parent rows). A column a CHECK
 constraint restricts to literals, or that a later revision converts to an enum type (``seed_hints``),
-cycles through those values. Autoincrement keys, identity and computed columns are left to the
+cycles through those values; a text column a revision parses as JSON, or named so, holds JSON
+(``seed_json``). Autoincrement keys, identity and computed columns are left to the
 database. A table that still refuses the rows (a check constraint the generator cannot guess) is
 skipped with the database's reason.
 """
@@ -20,12 +21,13 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, inspect, select, types
+from sqlalchemy import ARRAY, JSON, Enum, Interval, LargeBinary, MetaData, Table, func, inspect, select, text, types
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Connection
 
 from alembic_mcp.tools.worker.ops.sa_compat import get_multi
 from alembic_mcp.tools.worker.ops.seed_hints import Hints, check_values
+from alembic_mcp.tools.worker.ops.seed_json import json_text_columns, json_text_value
 
 _EPOCH_DATE = dt.date(2024, 1, 1)
 _EPOCH_TS = dt.datetime(2024, 1, 1, 8, 0, 0)
@@ -123,7 +125,7 @@ def _unique_column_sets(table: Table) -> list[set[str]]:
 def _allowed_values(table: Table, hints: Hints | None) -> dict[str, list[str]]:
     """Column -> the only values it may hold: its CHECK literals, or the enum a later cast expects."""
     allowed = check_values(table)
-    for (table_name, column), labels in (hints or {}).items():
+    for (table_name, column), labels in (hints.labels if hints else {}).items():
         if table_name == table.name and column in table.columns:
             allowed[column] = labels
     return allowed
@@ -165,6 +167,7 @@ def seed_table(
 ) -> tuple[int, str | None]:
     """Insert ``count`` rows into ``table``; returns (rows inserted, reason when skipped)."""
     allowed = _allowed_values(table, hints)
+    json_text = json_text_columns(table, hints.json_columns if hints else set())
     unique_sets = _unique_column_sets(table)
     unique_cols = set().union(*unique_sets) if unique_sets else set()
     offsets: dict[str, int] = {}
@@ -190,6 +193,9 @@ def seed_table(
             if column.name in allowed:
                 row[column.name] = allowed[column.name][(i - 1) % len(allowed[column.name])]
                 continue
+            if column.name in json_text:
+                row[column.name] = json_text_value(column, i)
+                continue
             value = _value(table, column, i, offsets)
             if value is None and not column.nullable and column.server_default is None:
                 return 0, f"no generator for column {column.name} of type {column.type!r}"
@@ -201,9 +207,27 @@ def seed_table(
     try:
         with unit(conn, external):
             conn.execute(table.insert(), rows)
+            _advance_sequences(conn, table, [name for name in offsets if name in rows[0]])
     except Exception as exc:
         return 0, f"the database refused the rows: {str(exc).splitlines()[0][:300]}"
     return len(rows), None
+
+
+def _advance_sequences(conn: Connection, table: Table, columns: list[str]) -> None:
+    """A key the application draws from a sequence of its own, client-side (``Sequence("ab_user_id_seq")``:
+    no server default, so the key was seeded explicitly), gets that sequence moved past the seeded keys, as
+    real inserts through it would have left it (PostgreSQL; the sequence named ``<table>_<column>_seq``)."""
+    if conn.dialect.name != "postgresql":
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    for column in columns:
+        sequence = quote(f"{table.name}_{column}_seq")
+        if conn.execute(text("SELECT to_regclass(:name)"), {"name": sequence}).scalar() is None:
+            continue
+        conn.execute(
+            text(f"SELECT setval(CAST(:name AS regclass), (SELECT max({quote(column)}) FROM {quote(table.name)}))"),
+            {"name": sequence},
+        )
 
 
 def seed_database(

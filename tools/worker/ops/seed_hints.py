@@ -4,16 +4,20 @@
 (``postgresql_using='col::mood'``, ``ALTER TABLE t ALTER COLUMN c TYPE mood USING c::mood``) and the
 labels of that type (``sa.Enum('a', 'b', name='mood')``, ``CREATE TYPE mood AS ENUM ('a', 'b')``, or
 the database's ``pg_enum`` when the type exists at seeding time): a text column seeded with
-``mood_1`` would break a correct conversion. ``check_values`` reads a table's CHECK constraints for a
-column restricted to a list of literals (``status IN ('new', 'done')``).
+``mood_1`` would break a correct conversion. ``read_hints`` adds the text columns the revisions parse
+as JSON (``seed_json``). ``check_values`` reads a table's CHECK constraints for a column restricted to
+a list of literals (``status IN ('new', 'done')``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
+
+from alembic_mcp.tools.worker.ops.seed_json import JsonColumns, helper_sources, json_reads
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
 _ALTER_USING = re.compile(
@@ -30,7 +34,15 @@ _ENUM_CALL = re.compile(r"\bENUM\(([^()]*)\)", re.IGNORECASE)
 _NAME_KW = re.compile(r"name\s*=\s*['\"](\w+)['\"]")
 
 _LIST_CHECK = re.compile(r"\bIN\s*\(|=\s*ANY\s*\(", re.IGNORECASE)  # PostgreSQL shows IN as = ANY (ARRAY[...])
-Hints = dict[tuple[str, str], list[str]]
+Labels = dict[tuple[str, str], list[str]]
+
+
+@dataclass
+class Hints:
+    """What the revisions under test expect of the rows: labels a column is converted with, JSON it parses."""
+
+    labels: Labels = field(default_factory=dict)
+    json_columns: JsonColumns = field(default_factory=set)
 
 
 def _literals(source: str) -> list[str]:
@@ -64,8 +76,8 @@ def _db_labels(conn: Any, type_name: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def cast_hints(conn: Any, script: Any, revisions: list[str]) -> Hints:
-    """(table, column) -> the labels of the enum type a revision under test converts it to."""
+def read_hints(conn: Any, script: Any, revisions: list[str]) -> Hints:
+    """The hints of the revisions under test (their files, and for JSON reads their helper modules too)."""
     sources = []
     for rev in revisions:
         path = script.get_revision(rev).path
@@ -74,8 +86,13 @@ def cast_hints(conn: Any, script: Any, revisions: list[str]) -> Hints:
                 sources.append(fh.read())
         except OSError:
             continue
+    return Hints(cast_hints(conn, sources), json_reads(sources + helper_sources(sources)))
+
+
+def cast_hints(conn: Any, sources: list[str]) -> Labels:
+    """(table, column) -> the labels of the enum type a revision under test converts it to."""
     declared = _enum_labels(sources)
-    hints: Hints = {}
+    hints: Labels = {}
     for source in sources:
         for table, column, type_name in [*_ALTER_USING.findall(source), *_SQL_USING.findall(source)]:
             labels = declared.get(type_name) or _db_labels(conn, type_name)

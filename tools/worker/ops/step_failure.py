@@ -120,7 +120,7 @@ def diagnose(state: Any, exc: BaseException) -> dict[str, Any]:
         "revision": state.revision,
         "phase": state.phase,
         "mode": mode,
-        "error_type": info["type"],
+        "error_type": f"{type(exc).__module__}.{type(exc).__qualname__}",
         "error": message[:2000],
         "file": site[0] if site else None,
         "line": site[1] if site else None,
