@@ -44,8 +44,40 @@ def _step(pg_url, migration):
 def test_probed_operation_touches_only_its_table(pg_url):
     touched, statements = _step(pg_url, lambda op, conn: op.add_column("kids", Column("age", Integer())))
     assert any(s.startswith("SAVEPOINT") for s in statements)  # the operation ran under the probe savepoint
-    assert any(s.startswith("RELEASE SAVEPOINT") for s in statements)
+    assert not any(s.startswith("RELEASE") for s in statements)  # left to the step's end: no round trip
     assert touched == {"kids"}
+
+
+def test_the_failing_operation_is_probed_at_its_own_savepoint(pg_url):
+    """The savepoints are never released: the probe of a failing operation must roll back to the
+    savepoint set right before it (the column the earlier operation added is still there), not to an
+    earlier operation's savepoint of the same name."""
+    engine = create_engine(pg_url, poolclass=NullPool)
+    state = _State(RoundtripArgs(revisions=["r1"]), pg_url)
+    original = _patch_invoke(state)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE kids (id INTEGER PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO kids (id) VALUES (1), (2)"))
+            conn.commit()
+            op = Operations(MigrationContext.configure(conn))
+            conn.begin()
+            state.in_step = True
+            op.add_column("kids", Column("age", Integer()))
+            try:
+                op.alter_column("kids", "age", nullable=False)
+            except Exception:
+                pass
+            state.in_step = False
+            conn.rollback()
+    finally:
+        AbstractOperations.invoke = original  # type: ignore[method-assign]
+        engine.dispose()
+    assert state.failed_op is not None and state.failed_op["op"] == "AlterColumnOp"
+    facts = state.statement_facts
+    assert facts is not None and "probe_error" not in facts, facts
+    assert facts["as_of"].startswith("the failing statement")
+    assert facts.get("violating_rows") == 2, facts
 
 
 def test_raw_sql_in_a_step_touches_every_table(pg_url):

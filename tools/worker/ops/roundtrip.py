@@ -44,7 +44,6 @@ from alembic_mcp.tools.worker.ops.step_failure import (
     next_plan,
     open_savepoint,
     operation_failed,
-    release_savepoint,
 )
 from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
 
@@ -413,7 +412,6 @@ def _patch_invoke(state: _State) -> Any:
         try:
             conn = open_savepoint(state, self, operation)
             result = original_invoke(self, operation)
-            release_savepoint(conn)  # still inside the operation: not raw SQL of the migration
         except BaseException as exc:
             operation_failed(state, _describe_op(operation), exc, conn)
             raise

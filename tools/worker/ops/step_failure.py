@@ -53,7 +53,11 @@ _PROBED_OPS = frozenset(
 
 
 def open_savepoint(state: Any, operations: Any, operation: Any) -> Any:
-    """A savepoint before ``operation`` on PostgreSQL inside a step's transaction; the connection, or None."""
+    """A savepoint before ``operation`` on PostgreSQL inside a step's transaction; the connection, or None.
+
+    It is never released (a RELEASE would be one more round trip per operation): the next probed operation
+    sets a savepoint of the same name on top, and ``ROLLBACK TO`` returns to the most recent one, the failing
+    operation's own. All of them end with the step's transaction."""
     if not state.in_step or state.op_depth != 1 or type(operation).__name__ not in _PROBED_OPS:
         return None
     ctx = operations.migration_context
@@ -64,11 +68,6 @@ def open_savepoint(state: Any, operations: Any, operation: Any) -> Any:
         return None  # inside an autocommit block there is no transaction to set a savepoint in
     conn.exec_driver_sql(f"SAVEPOINT {SAVEPOINT}")
     return conn
-
-
-def release_savepoint(conn: Any) -> None:
-    if conn is not None:
-        conn.exec_driver_sql(f"RELEASE SAVEPOINT {SAVEPOINT}")
 
 
 def operation_failed(state: Any, described: dict[str, Any], exc: BaseException, conn: Any) -> None:
