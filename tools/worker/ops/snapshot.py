@@ -161,6 +161,7 @@ def take_snapshot(
     tables: set[str] | None = None,
     cache: dict[tuple, dict[str, Any]] | None = None,
     relations: dict[int, dict[str, Any]] | None = None,
+    catalog_rows: list[Any] | None = None,
 ) -> Snapshot:
     """Reflect the default schema.
 
@@ -172,7 +173,9 @@ def take_snapshot(
     that only gained a column has its columns reflected and nothing else.
 
     ``relations`` (PostgreSQL only): a dict filled, in the same catalog query, with the schema's
-    tables, indexes and materialized views by oid, for lock and rewrite tracing.
+    tables, indexes and materialized views by oid, for lock and rewrite tracing. ``catalog_rows``
+    (PostgreSQL only): the rows of ``pg_catalog_sql`` for the same ``tables`` and ``relations``, already
+    read in this same state (sent together with another query), instead of running it again.
     """
     insp = inspect(conn)
     dialect = conn.dialect
@@ -180,7 +183,7 @@ def take_snapshot(
     signatures: dict[str, str | None] = {}
     partial = previous is not None and tables is not None
     if dialect.name == "postgresql":
-        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None, relations)  # type: ignore[arg-type]
+        signatures = _pg_catalog(conn, out, catalog_only(previous, tables), relations, catalog_rows)
         table_names = list(signatures)
     else:
         table_names = insp.get_table_names()
@@ -337,19 +340,38 @@ _PG_CATALOG = text(
 _TRACED_KINDS = ("r", "i", "m", "p")
 
 
+def catalog_only(previous: Snapshot | None, tables: set[str] | None) -> list[str] | None:
+    """The tables whose signatures a snapshot with ``previous`` and ``tables`` asks of the catalog (None: all)."""
+    return sorted(tables) if previous is not None and tables is not None else None
+
+
+def pg_catalog_sql(only: list[str] | None, relations: bool, literal: Any) -> str:
+    """The catalog query of ``take_snapshot`` with its parameters written in as SQL literals (``literal``
+    quotes a string), to be sent together with other statements."""
+    names = ", ".join(literal(name) for name in only or [])
+    return (
+        _PG_CATALOG.text.replace(":all_tables", "true" if only is None else "false")
+        .replace("CAST(:only AS text[])", f"ARRAY[{names}]::text[]")
+        .replace(":relations", "true" if relations else "false")
+    )
+
+
 def _pg_catalog(
     conn: Connection,
     out: Snapshot,
     only: list[str] | None = None,
     relations: dict[int, dict[str, Any]] | None = None,
+    rows: list[Any] | None = None,
 ) -> dict[str, str | None]:
     """PostgreSQL: tables (with signatures; only for ``only`` when given), views (with definitions),
     sequences and enums of the current schema in one round trip (the Inspector needs one query per kind,
     and this runs after every step). ``relations``, when given, is filled with the schema's tables,
     indexes and materialized views by oid (relname, relkind, relfilenode, tablename)."""
     tables: dict[str, str | None] = {}
-    params = {"all_tables": only is None, "only": list(only or []), "relations": relations is not None}
-    for kind, name, detail, oid, relkind, relfilenode, tablename in conn.execute(_PG_CATALOG, params):
+    if rows is None:
+        params = {"all_tables": only is None, "only": list(only or []), "relations": relations is not None}
+        rows = list(conn.execute(_PG_CATALOG, params))
+    for kind, name, detail, oid, relkind, relfilenode, tablename in rows:
         if relations is not None and relkind in _TRACED_KINDS:
             relations[oid] = {
                 "oid": oid,
