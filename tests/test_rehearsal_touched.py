@@ -6,6 +6,7 @@ table after every step). Raw SQL through the connection still does."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.operations.base import AbstractOperations
@@ -42,7 +43,8 @@ def _step(pg_url, migration):
 
 
 def test_probed_operation_touches_only_its_table(pg_url):
-    touched, statements = _step(pg_url, lambda op, conn: op.add_column("kids", Column("age", Integer())))
+    age = Column("age", Integer(), nullable=False, server_default="0")  # existing rows can refuse it
+    touched, statements = _step(pg_url, lambda op, conn: op.add_column("kids", age))
     assert any(s.startswith("SAVEPOINT") for s in statements)  # the operation ran under the probe savepoint
     assert not any(s.startswith("RELEASE") for s in statements)  # left to the step's end: no round trip
     assert touched == {"kids"}
@@ -78,6 +80,22 @@ def test_the_failing_operation_is_probed_at_its_own_savepoint(pg_url):
     assert facts is not None and "probe_error" not in facts, facts
     assert facts["as_of"].startswith("the failing statement")
     assert facts.get("violating_rows") == 2, facts
+
+
+@pytest.mark.parametrize(
+    ("column", "probed"),
+    [
+        (Column("age", Integer()), False),
+        (Column("age", Integer(), unique=True), True),
+        (Column("age", Integer(), server_default="1"), True),
+        (Column("age", Integer(), nullable=False), True),
+    ],
+)
+def test_a_column_rows_take_as_null_runs_without_savepoint(pg_url, column, probed):
+    """A nullable column without default, constraint or user type cannot fail on rows: no probe needed."""
+    touched, statements = _step(pg_url, lambda op, conn: op.add_column("kids", column))
+    assert any(s.startswith("SAVEPOINT") for s in statements) is probed
+    assert touched == {"kids"}
 
 
 def test_raw_sql_in_a_step_touches_every_table(pg_url):
