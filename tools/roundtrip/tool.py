@@ -14,6 +14,7 @@ import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
+from alembic_mcp.tools.db.scratch import ScratchDatabase, drop_scratch, scratch_database, scratch_notes
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.roundtrip.app_check import (
@@ -213,6 +214,21 @@ def _missing_sqlite_file(url: Any) -> bool:
     )
 
 
+@dataclass
+class _Call:
+    """The arguments of one test_roundtrip call."""
+
+    revision: str
+    from_revision: str | None
+    seed_rows: int
+    data_from: DataFrom
+    trace_locks: bool
+    timeout_s: float
+    progress: Progress
+    review: ReviewEscalations | None
+    started: float = field(default_factory=time.perf_counter)
+
+
 async def test_roundtrip(
     project: Project,
     revision: str = "heads",
@@ -225,14 +241,60 @@ async def test_roundtrip(
     review: ReviewEscalations | None = None,
 ) -> TestRoundtripResult:
     validate_arguments(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s)
-    started = time.perf_counter()
+    call = _Call(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s, progress, review)
     target, scratch_base = _databases(project, data_from)
     refusal = _production_refusal(project, data_from)
     if refusal is not None:
         return refusal
     prestart(worker_python(project).path)  # warms up while we plan and copy
     await progress(0, None, "loading the revision history")
-    history = await _history(project)
+    findings: list[Finding] = []
+    async with AsyncExitStack() as stack:  # the scratch database is dropped on every way out
+        history, current, scratch = await _history_and_scratch(
+            project, target, scratch_base, data_from, findings, stack
+        )
+        return await _rehearse(project, history, current, scratch, findings, call)
+
+
+async def _history_and_scratch(
+    project: Project,
+    target: Any,
+    scratch_base: Any,
+    data_from: DataFrom,
+    findings: list[Finding],
+    stack: AsyncExitStack,
+) -> tuple[History, list[str] | None, ScratchDatabase | Exception]:
+    """The history and the target's revision, read while the scratch database is created (each takes a
+    few hundred milliseconds); the scratch database is entered on ``stack``, or what creating it raised."""
+    read: dict[str, Any] = {}
+    scratch: ScratchDatabase | Exception
+
+    async def read_history() -> None:
+        read["history"] = await _history(project)
+        read["current"] = await _target_revision(project, target, data_from, findings)
+
+    settings = project.settings
+    async with anyio.create_task_group() as group:
+        group.start_soon(read_history)
+        with anyio.CancelScope(shield=True):  # created whole, then dropped by the stack, even if reading fails
+            try:
+                scratch = await stack.enter_async_context(
+                    scratch_database(scratch_base, settings.scratch_url, settings.scratch_credentials)
+                )
+            except Exception as error:
+                scratch = error
+    return read["history"], read["current"], scratch
+
+
+async def _rehearse(
+    project: Project,
+    history: History,
+    current: list[str] | None,
+    scratch: ScratchDatabase | Exception,
+    findings: list[Finding],
+    call: _Call,
+) -> TestRoundtripResult:
+    """Plan the range, run the worker on the scratch database (with the review alongside), build the result."""
     broken = [f for f in history.findings if f.severity == "error"]
     if broken or not history.usable:
         return TestRoundtripResult(
@@ -240,8 +302,11 @@ async def test_roundtrip(
             summary="The history is broken; fix it before a rehearsal.",
             next_steps=[f"{f.rule}: {f.fix}" for f in broken],
         )
-    findings: list[Finding] = []
-    current = await _target_revision(project, target, data_from, findings)
+    if isinstance(scratch, Exception):  # raised once the history is known to be usable, as before
+        raise scratch
+    revision, from_revision, seed_rows, data_from = call.revision, call.from_revision, call.seed_rows, call.data_from
+    trace_locks, timeout_s, progress, review = call.trace_locks, call.timeout_s, call.progress, call.review
+    started = call.started
     under_test, start, how = plan_range(history, revision, from_revision, current)
     args = _worker_args(project, history, under_test, start, _prepare_mode(history, current, start, data_from))
     args.seed_rows = seed_rows if data_from == "seed" else 0
@@ -258,7 +323,7 @@ async def test_roundtrip(
     async with anyio.create_task_group() as group:
         group.start_soon(review_alongside)
         try:
-            run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+            run = await _run_in_scratch(project, scratch, data_from, args, started + timeout_s, progress)
         except Exception as error:
             group.cancel_scope.cancel()
             failed = error
@@ -371,15 +436,19 @@ class _ScratchRun:
 
 
 async def _run_in_scratch(
-    project: Project, scratch_base: Any, data_from: DataFrom, args: RoundtripArgs, deadline: float, progress: Progress
+    project: Project,
+    scratch: ScratchDatabase,
+    data_from: DataFrom,
+    args: RoundtripArgs,
+    deadline: float,
+    progress: Progress,
 ) -> _ScratchRun:
-    """Create the scratch database, fill it (a copy of the target), run the worker op, drop it."""
+    """Fill the scratch database (a copy of the target), run the worker op, drop the scratch database."""
     args.total_steps = 1 + int(bool(args.seed_rows)) + 3 * len(args.revisions) + int(args.check_drift)
-    run = _ScratchRun(scratch=ScratchReport(backend=backend_of(scratch_base)))
+    run = _ScratchRun(scratch=ScratchReport(backend=scratch.backend))
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
     unsupported: UnsupportedWorkerEnvironment | None = None
-    settings = project.settings
-    async with scratch_database(scratch_base, settings.scratch_url, settings.scratch_credentials) as scratch:
+    try:
         run.scratch.url = scratch.masked_url
         if data_from == "target":
             copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
@@ -409,6 +478,9 @@ async def _run_in_scratch(
         if reached_head_cleanly(run.raw, run.problem, args.check_drift) and project.settings.app_check_command:
             await progress(args.total_steps, args.total_steps, "running the application check on the scratch database")
             run.app_check = await run_app_check(project, scratch.url_string)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await drop_scratch(scratch)
     run.scratch.dropped = scratch.dropped
     run.notes = scratch_notes(scratch, json.dumps([run.raw, run.problem], default=str))
     if unsupported is not None:
