@@ -56,8 +56,8 @@ STEPS = {
 }
 
 
-def _plain(conn, before, tables):
-    snap = take_snapshot(conn, previous=before[0], tables=tables, cache={})
+def _plain(conn, before, tables, relations):
+    snap = take_snapshot(conn, previous=before[0], tables=tables, cache={}, relations=relations)
     return snap, table_data(conn, snap, tables=tables, previous=before[1])
 
 
@@ -87,16 +87,21 @@ def test_the_reading_equals_the_plain_one(pg_url, step):
             conn.commit()
             queries: list[str] = []
             event.listen(conn, "before_cursor_execute", lambda *a: queries.append(a[2]))
-            snap, data = read_state(conn, "alembic_version", before, named, {}, foreseen=before_snap["tables"])
+            relations: dict = {}
+            snap, data = read_state(
+                conn, "alembic_version", before, named, {}, relations=relations, foreseen=before_snap["tables"]
+            )
             reread = [q for q in queries if "count(*)" in q]  # checksums read after the message
             conn.commit()
-            expected_snap, expected_data = _plain(conn, before, named)
+            expected_relations: dict = {}
+            expected_snap, expected_data = _plain(conn, before, named, expected_relations)
             conn.commit()
     finally:
         reading._together = original
         engine.dispose()
     assert snap == expected_snap
     assert data == expected_data
+    assert relations == expected_relations and relations  # the lock trace's relations: oids, file nodes
     assert data.keys() == snap["tables"].keys()
     if step in ("nothing changed", "values changed"):  # foreseen right: nothing read after the message
         assert sent == ["together"] and not reread

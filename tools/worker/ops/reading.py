@@ -148,4 +148,5 @@ def _together(
     return replies[0], guessed
 
 
-_CATALOG_COLUMNS = "c.kind, c.name, c.detail, c.oid, c.relkind, c.relfilenode, c.tablename"
+# JSON has no oid: as numbers, like the rows the driver gives
+_CATALOG_COLUMNS = "c.kind, c.name, c.detail, c.oid::bigint, c.relkind, c.relfilenode::bigint, c.tablename"
