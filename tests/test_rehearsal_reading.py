@@ -149,3 +149,37 @@ def test_an_upgrade_is_foreseen_from_its_column_operations():
     assert layouts["toys"] is snap["tables"]["toys"]
     assert "elsewhere" not in layouts
     assert snap == kept  # the snapshot it starts from is not changed
+
+
+def test_the_prepared_catalog_query_comes_back_after_deallocate(pg_url):
+    """A migration may run DEALLOCATE ALL (or DISCARD ALL): the next reading is done the plain way, the one
+    after prepares the catalog query again, and each equals the plain reading."""
+    engine = create_engine(pg_url, poolclass=NullPool)
+    sent: list[str] = []
+    original = reading._together
+
+    def spy(*args, **kwargs):
+        got = original(*args, **kwargs)
+        sent.append("together" if got is not None else "plain")
+        return got
+
+    reading._together = spy
+    try:
+        with engine.connect() as conn:
+            for ddl in SCHEMA:
+                conn.execute(text(ddl))
+            conn.commit()
+            snap = take_snapshot(conn)
+            state = (snap, table_data(conn, snap))
+            conn.commit()
+            for step in ("UPDATE kids SET a = 'y'", "DEALLOCATE ALL", "UPDATE kids SET b = 'z'", "SELECT 1"):
+                conn.execute(text(step))
+                conn.commit()
+                state = read_state(conn, "alembic_version", state, {"kids"}, {}, foreseen=snap["tables"])
+                conn.commit()
+                assert state == _plain(conn, state, {"kids"}, {}), step
+                conn.commit()
+    finally:
+        reading._together = original
+        engine.dispose()
+    assert sent == ["together", "plain", "together", "together"]

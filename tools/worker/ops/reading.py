@@ -28,7 +28,13 @@ from alembic_mcp.tools.worker.ops.datacheck import (
     table_data,
     tables_to_read,
 )
-from alembic_mcp.tools.worker.ops.snapshot import Snapshot, catalog_only, pg_catalog_sql, take_snapshot
+from alembic_mcp.tools.worker.ops.snapshot import (
+    Snapshot,
+    catalog_only,
+    pg_catalog_execute,
+    pg_catalog_prepared,
+    take_snapshot,
+)
 
 Layouts = dict[str, dict[str, Any]]  # table -> at least its column_order and primary_key (a snapshot's tables)
 
@@ -115,38 +121,82 @@ def _together(
     foreseen: Layouts,
 ) -> tuple[list[Any], dict[str, TableData]] | None:
     """Catalog rows and the checksums of the tables foreseen to be read, from one message that also begins
-    the transaction (psycopg would send its BEGIN alone); None when that cannot be done here or the
-    forecast did not fit the database (nothing is left of the attempt)."""
+    the transaction (psycopg would send its BEGIN alone) and runs the catalog query prepared in this
+    session; None when that cannot be done here or the forecast did not fit the database (nothing is
+    left of the attempt)."""
     raw = _psycopg3(conn)
     if raw is None:
         return None
-    from psycopg import pq
     from psycopg import sql as pgsql
 
     def literal(value: str) -> str:
         return pgsql.Literal(value).as_string(raw)
 
+    session = (id(raw), raw.info.backend_pid)
+    statements = [] if session in _PREPARED_IN else [pg_catalog_prepared(_CATALOG_STATEMENT)]
+    statements.append("BEGIN")
+    statements.append(
+        pg_catalog_execute(_CATALOG_STATEMENT, catalog_only(snap_before, tables), relations is not None, literal)
+    )
     guess = [t for t in tables_to_read({"tables": foreseen}, tables, data_before) if t in foreseen]
-    catalog = pg_catalog_sql(catalog_only(snap_before, tables), relations is not None, literal)
-    columns = [f"(SELECT coalesce(json_agg(json_build_array({_CATALOG_COLUMNS})), '[]') FROM ({catalog}) AS c)"]
     guessed: dict[str, TableData] = {}
     for start in range(0, len(guess), PG_BATCH):
         query, _, empty = pg_checksum_query(conn, foreseen, guess[start : start + PG_BATCH], literal)
         guessed.update(empty)
         if query:
             rows = "coalesce(json_agg(json_build_array(t, n, nn, s)), '[]')"
-            columns.append(f"(SELECT {rows} FROM ({query}) AS d(t, n, nn, s))")
+            statements.append(f"SELECT {rows} FROM ({query}) AS d(t, n, nn, s)")
     conn.begin()  # SQLAlchemy's transaction; the server's begins with the message
-    encoding = raw.info.encoding
-    result = raw.pgconn.exec_(f"BEGIN; SELECT {', '.join(columns)}".encode(encoding))
-    if result.status != pq.ExecStatus.TUPLES_OK:  # a foreseen column or table is not there
+    results, failed = _send(raw, "; ".join(statements))
+    _note_prepared(session, statements[0], results, failed)
+    if failed is not None:  # a foreseen column or table is not there, or the prepared query is gone
         conn.rollback()
         return None
-    replies = [json.loads((result.get_value(0, i) or b"[]").decode(encoding)) for i in range(result.nfields)]
-    for reply in replies[1:]:
-        guessed.update(pg_checksum_rows(foreseen, reply))
-    return replies[0], guessed
+    encoding = raw.info.encoding
+    tuples = [r for r in results if r.status == _TUPLES_OK]
+    catalog = [_catalog_row(tuples[0], i, encoding) for i in range(tuples[0].ntuples)]
+    for reply in tuples[1:]:
+        guessed.update(pg_checksum_rows(foreseen, json.loads((reply.get_value(0, 0) or b"[]").decode(encoding))))
+    return catalog, guessed
 
 
-# JSON has no oid: as numbers, like the rows the driver gives
-_CATALOG_COLUMNS = "c.kind, c.name, c.detail, c.oid::bigint, c.relkind, c.relfilenode::bigint, c.tablename"
+_CATALOG_STATEMENT = "alembic_mcp_catalog"
+_PREPARED_IN: set[tuple[int, int]] = set()  # sessions (connection, backend) that hold it
+_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK
+_FATAL_ERROR = 7  # psycopg.pq.ExecStatus.FATAL_ERROR
+_NUMBERS = (3, 5)  # the catalog row's oid and file node
+
+
+def _send(raw: Any, message: str) -> tuple[list[Any], Any]:
+    """Every result of ``message`` (several statements, one round trip) and the first failed one, if any."""
+    pgconn = raw.pgconn
+    pgconn.send_query(message.encode(raw.info.encoding))
+    results, failed = [], None
+    while (result := pgconn.get_result()) is not None:  # libpq waits for each; all must be read
+        results.append(result)
+        if result.status == _FATAL_ERROR and failed is None:
+            failed = result
+    return results, failed
+
+
+def _note_prepared(session: tuple[int, int], first: str, results: list[Any], failed: Any) -> None:
+    """Whether the session holds the prepared catalog query after this message (PREPARE is not undone by
+    a rollback; a migration may have run DEALLOCATE or DISCARD)."""
+    from psycopg.pq import DiagnosticField
+
+    state = failed.error_field(DiagnosticField.SQLSTATE) if failed is not None else None
+    if state == b"26000":  # no such prepared statement
+        _PREPARED_IN.discard(session)
+    elif state == b"42P05" or (first.startswith("PREPARE") and results and results[0].status != _FATAL_ERROR):
+        _PREPARED_IN.add(session)  # it exists (already, or from this message)
+
+
+def _catalog_row(result: Any, row: int, encoding: str) -> list[Any]:
+    """One row of the catalog query as the driver would give it (text, numbers for oid and file node)."""
+    values: list[Any] = []
+    for column in range(result.nfields):
+        value = result.get_value(row, column)
+        if value is not None:
+            value = int(value) if column in _NUMBERS else value.decode(encoding)
+        values.append(value)
+    return values

@@ -345,15 +345,21 @@ def catalog_only(previous: Snapshot | None, tables: set[str] | None) -> list[str
     return sorted(tables) if previous is not None and tables is not None else None
 
 
-def pg_catalog_sql(only: list[str] | None, relations: bool, literal: Any) -> str:
-    """The catalog query of ``take_snapshot`` with its parameters written in as SQL literals (``literal``
-    quotes a string), to be sent together with other statements."""
-    names = ", ".join(literal(name) for name in only or [])
-    return (
-        _PG_CATALOG.text.replace(":all_tables", "true" if only is None else "false")
-        .replace("CAST(:only AS text[])", f"ARRAY[{names}]::text[]")
-        .replace(":relations", "true" if relations else "false")
+def pg_catalog_prepared(name: str) -> str:
+    """``PREPARE name`` of the catalog query of ``take_snapshot``: parsed, analysed and (once PostgreSQL
+    settles on a generic plan) planned once per session; ``pg_catalog_execute`` runs it."""
+    body = (
+        _PG_CATALOG.text.replace(":all_tables", "$1").replace("CAST(:only AS text[])", "$2").replace(":relations", "$3")
     )
+    return f"PREPARE {name}(boolean, text[], boolean) AS {body}"
+
+
+def pg_catalog_execute(name: str, only: list[str] | None, relations: bool, literal: Any) -> str:
+    """``EXECUTE`` of ``pg_catalog_prepared`` for the tables ``only`` (None: all), its arguments written in
+    as SQL literals (``literal`` quotes a string), to be sent together with other statements."""
+    names = ", ".join(literal(name) for name in only or [])
+    every, traced = ("true" if flag else "false" for flag in (only is None, relations))
+    return f"EXECUTE {name}({every}, ARRAY[{names}]::text[], {traced})"
 
 
 def _pg_catalog(
