@@ -56,6 +56,11 @@ STEPS = {
 }
 
 
+def _engine(pg_url, **connect_args):
+    """The rehearsal's connection prepares no statement of its own (``roundtrip._scratch_session``)."""
+    return create_engine(pg_url, poolclass=NullPool, connect_args={"prepare_threshold": None, **connect_args})
+
+
 def _plain(conn, before, tables, relations):
     snap = take_snapshot(conn, previous=before[0], tables=tables, cache={}, relations=relations)
     return snap, table_data(conn, snap, tables=tables, previous=before[1])
@@ -64,7 +69,7 @@ def _plain(conn, before, tables, relations):
 @pytest.mark.parametrize("step", list(STEPS))
 def test_the_reading_equals_the_plain_one(pg_url, step):
     statements, named = STEPS[step]
-    engine = create_engine(pg_url, poolclass=NullPool)
+    engine = _engine(pg_url)
     sent: list[str] = []
     original = reading._together
 
@@ -113,7 +118,7 @@ def test_the_reading_equals_the_plain_one(pg_url, step):
 def test_a_wrong_forecast_leaves_nothing_behind(pg_url):
     """A forecast naming a column that is gone fails the message: rolled back, the connection usable and
     outside any transaction, the reading done the plain way."""
-    engine = create_engine(pg_url, poolclass=NullPool)
+    engine = _engine(pg_url)
     with engine.connect() as conn:
         for ddl in SCHEMA:
             conn.execute(text(ddl))
@@ -154,7 +159,7 @@ def test_an_upgrade_is_foreseen_from_its_column_operations():
 def test_the_prepared_catalog_query_comes_back_after_deallocate(pg_url):
     """A migration may run DEALLOCATE ALL (or DISCARD ALL): the next reading is done the plain way, the one
     after prepares the catalog query again, and each equals the plain reading."""
-    engine = create_engine(pg_url, poolclass=NullPool)
+    engine = _engine(pg_url)
     sent: list[str] = []
     original = reading._together
 
@@ -183,3 +188,20 @@ def test_the_prepared_catalog_query_comes_back_after_deallocate(pg_url):
         reading._together = original
         engine.dispose()
     assert sent == ["together", "plain", "together", "together"]
+
+
+def test_a_connection_that_prepares_its_own_statements_reads_the_plain_way(pg_url):
+    """psycopg runs DEALLOCATE ALL after a DROP or ALTER when it prepared statements itself (env.py's own
+    engine): the prepared catalog query would be gone at every other step."""
+    engine = _engine(pg_url, prepare_threshold=5)
+    with engine.connect() as conn:
+        for ddl in SCHEMA:
+            conn.execute(text(ddl))
+        conn.commit()
+        snap = take_snapshot(conn)
+        before = (snap, table_data(conn, snap))
+        conn.commit()
+        assert reading._together(conn, snap, before[1], {"kids"}, None, snap["tables"]) is None
+        assert read_state(conn, "alembic_version", before, {"kids"}, {}, foreseen=snap["tables"]) == before
+        conn.rollback()
+    engine.dispose()

@@ -96,8 +96,9 @@ def _same_layout(table: dict[str, Any], foreseen: dict[str, Any]) -> bool:
 
 
 def _psycopg3(conn: Connection) -> Any:
-    """The psycopg 3 connection under ``conn`` when it would begin a transaction with a plain BEGIN and
-    none is open (so the reading may send that BEGIN itself, in its own message), else None."""
+    """The psycopg 3 connection under ``conn`` when it would begin a transaction with a plain BEGIN, none
+    is open (so the reading may send that BEGIN itself, in its own message) and it prepares no statement of
+    its own (the rehearsal's connection, ``roundtrip._scratch_session``), else None."""
     if conn.dialect.name != "postgresql" or conn.in_transaction():
         return None
     proxied = conn.connection
@@ -109,7 +110,9 @@ def _psycopg3(conn: Connection) -> Any:
 
     plain = raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
     idle = raw.pgconn.transaction_status == TransactionStatus.IDLE
-    return raw if plain and idle and not raw.autocommit and not raw.closed else None
+    # a connection that prepares its own statements runs DEALLOCATE ALL after each DROP or ALTER: ours too
+    unprepared = raw.prepare_threshold is None
+    return raw if plain and idle and unprepared and not raw.autocommit and not raw.closed else None
 
 
 def _together(
