@@ -309,10 +309,12 @@ def _reflect(
 
 
 # One scan of the schema's relations: per table a signature of everything the Inspector reflects for it,
-# in three parts (columns with type, nullability, default, identity, generation and comment /
-# constraints / indexes), built from names and definitions only, so a table dropped and re-created
-# identically has the same signature; views with their definitions; sequences; and, when asked for,
-# every table and index with its oid and file node (lock and rewrite tracing). Then the enums.
+# in three parts (columns with type, nullability, default, identity, generation and comment / constraints /
+# indexes), built from names and definitions only, so a table dropped and re-created identically has the
+# same signature (the comment is joined from pg_description as col_description() reads it: that SQL
+# function would be parsed and planned again for every column of every reading); views with their
+# definitions; sequences; and, when asked for, every table and index with its oid and file node (lock and
+# rewrite tracing). Then the enums.
 _PG_CATALOG = text(
     "SELECT CASE WHEN c.relkind IN ('r', 'p') THEN 'table' WHEN c.relkind IN ('v', 'm') THEN 'view' "
     "WHEN c.relkind = 'S' THEN 'sequence' ELSE 'index' END AS kind, c.relname AS name, "
@@ -320,9 +322,10 @@ _PG_CATALOG = text(
     "WHEN c.relkind IN ('r', 'p') AND (:all_tables OR c.relname::text = ANY(CAST(:only AS text[]))) "
     "THEN concat_ws(' ', md5(coalesce("
     "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-    "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
+    "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, ds.description), "
     "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
-    "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
+    "ON d.adrelid = a.attrelid AND d.adnum = a.attnum LEFT JOIN pg_description ds ON ds.objoid = a.attrelid "
+    "AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
     "AND NOT a.attisdropped), '')), md5(coalesce("
     "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
     "FROM pg_constraint con WHERE con.conrelid = c.oid), '')), md5(coalesce("
