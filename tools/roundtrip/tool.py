@@ -314,12 +314,22 @@ async def _rehearse(
     args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
     reviewed = ReviewFacts()
 
+    reviewed_now = anyio.Event()
+
     async def review_alongside() -> None:  # the review's own worker runs while the rehearsal does
         nonlocal reviewed
         if review is not None:
             reviewed = await review(under_test)
+        reviewed_now.set()
+
+    def build(run: _ScratchRun) -> TestRoundtripResult:
+        if run.app_check is not None:  # before _build: the verdict and next steps count its finding
+            findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
+        raw = _without_carried(run.raw, reviewed.carried)
+        return _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
 
     failed: Exception | None = None  # raised as itself, not wrapped in the task group's ExceptionGroup
+    built: list[TestRoundtripResult] = []
     async with anyio.create_task_group() as group:
         group.start_soon(review_alongside)
         try:
@@ -327,12 +337,14 @@ async def _rehearse(
         except Exception as error:
             group.cancel_scope.cancel()
             failed = error
+        else:  # the drop (on PostgreSQL it waits for a checkpoint) runs while the result is built
+            group.start_soon(_drop, scratch)
+            await reviewed_now.wait()
+            built.append(await anyio.to_thread.run_sync(build, run))
     if failed is not None:
         raise failed
-    if run.app_check is not None:  # before _build: the verdict and next steps count its finding
-        findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
-    raw = _without_carried(run.raw, reviewed.carried)
-    result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
+    result = built[0]
+    run.scratch.dropped = scratch.dropped
     result.approvals = [a for a in reviewed.approvals if a.revision in under_test]
     result.app_check = run.app_check
     if run.app_check is not None:
@@ -443,50 +455,51 @@ async def _run_in_scratch(
     deadline: float,
     progress: Progress,
 ) -> _ScratchRun:
-    """Fill the scratch database (a copy of the target), run the worker op, drop the scratch database."""
+    """Fill the scratch database (a copy of the target) and run the worker op (the caller drops it)."""
     args.total_steps = 1 + int(bool(args.seed_rows)) + 3 * len(args.revisions) + int(args.check_drift)
     run = _ScratchRun(scratch=ScratchReport(backend=scratch.backend))
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
     unsupported: UnsupportedWorkerEnvironment | None = None
-    try:
-        run.scratch.url = scratch.masked_url
-        if data_from == "target":
-            copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
-            await progress(0, args.total_steps, copying)
-            await copy_database(project.database_url, scratch.url, scratch.role)  # type: ignore[arg-type]
-        with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
-            progress_path = Path(tmp) / "progress.jsonl"
-            progress_path.touch()
-            args.progress_path = str(progress_path)
-            remaining = max(1.0, deadline - time.perf_counter())
-            args.budget_s = round(remaining * BUDGET_SHARE, 1)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_relay_progress, progress_path, progress, last_progress)
-                try:
-                    run.raw = await run_worker(
-                        project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
-                    )
-                except WorkerError as exc:
-                    run.problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
-                except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
-                    unsupported = exc
-                except WorkerFailed as exc:
-                    run.timed_out, run.problem = exc.timed_out, str(exc)
-                finally:
-                    tg.cancel_scope.cancel()
-            await _relay_once(progress_path, progress, last_progress)
-        if reached_head_cleanly(run.raw, run.problem, args.check_drift) and project.settings.app_check_command:
-            await progress(args.total_steps, args.total_steps, "running the application check on the scratch database")
-            run.app_check = await run_app_check(project, scratch.url_string)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await drop_scratch(scratch)
-    run.scratch.dropped = scratch.dropped
+    run.scratch.url = scratch.masked_url
+    if data_from == "target":
+        copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
+        await progress(0, args.total_steps, copying)
+        await copy_database(project.database_url, scratch.url, scratch.role)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
+        progress_path = Path(tmp) / "progress.jsonl"
+        progress_path.touch()
+        args.progress_path = str(progress_path)
+        remaining = max(1.0, deadline - time.perf_counter())
+        args.budget_s = round(remaining * BUDGET_SHARE, 1)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_relay_progress, progress_path, progress, last_progress)
+            try:
+                run.raw = await run_worker(
+                    project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
+                )
+            except WorkerError as exc:
+                run.problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+            except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
+                unsupported = exc
+            except WorkerFailed as exc:
+                run.timed_out, run.problem = exc.timed_out, str(exc)
+            finally:
+                tg.cancel_scope.cancel()
+        await _relay_once(progress_path, progress, last_progress)
+    if reached_head_cleanly(run.raw, run.problem, args.check_drift) and project.settings.app_check_command:
+        await progress(args.total_steps, args.total_steps, "running the application check on the scratch database")
+        run.app_check = await run_app_check(project, scratch.url_string)
     run.notes = scratch_notes(scratch, json.dumps([run.raw, run.problem], default=str))
     if unsupported is not None:
         raise unsupported
     run.last_message = last_progress["message"]
     return run
+
+
+async def _drop(scratch: ScratchDatabase) -> None:
+    """Drop the scratch database, also when the call is being cancelled."""
+    with anyio.CancelScope(shield=True):
+        await drop_scratch(scratch)
 
 
 async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:
