@@ -106,10 +106,8 @@ def _psycopg3(conn: Connection) -> Any:
     module = type(raw).__module__
     if module != "psycopg" and not module.startswith("psycopg."):
         return None
-    from psycopg.pq import TransactionStatus
-
     plain = raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
-    idle = raw.pgconn.transaction_status == TransactionStatus.IDLE
+    idle = raw.info.transaction_status.name == "IDLE"  # the driver's own enum (psycopg is not imported here)
     # a connection that prepares its own statements runs DEALLOCATE ALL after each DROP or ALTER: ours too
     unprepared = raw.prepare_threshold is None
     return raw if plain and idle and unprepared and not raw.autocommit and not raw.closed else None
@@ -130,21 +128,16 @@ def _together(
     raw = _psycopg3(conn)
     if raw is None:
         return None
-    from psycopg import sql as pgsql
-
-    def literal(value: str) -> str:
-        return pgsql.Literal(value).as_string(raw)
-
     session = (id(raw), raw.info.backend_pid)
     statements = [] if session in _PREPARED_IN else [pg_catalog_prepared(_CATALOG_STATEMENT)]
     statements.append("BEGIN")
     statements.append(
-        pg_catalog_execute(_CATALOG_STATEMENT, catalog_only(snap_before, tables), relations is not None, literal)
+        pg_catalog_execute(_CATALOG_STATEMENT, catalog_only(snap_before, tables), relations is not None, _literal)
     )
     guess = [t for t in tables_to_read({"tables": foreseen}, tables, data_before) if t in foreseen]
     guessed: dict[str, TableData] = {}
     for start in range(0, len(guess), PG_BATCH):
-        query, _, empty = pg_checksum_query(conn, foreseen, guess[start : start + PG_BATCH], literal)
+        query, _, empty = pg_checksum_query(conn, foreseen, guess[start : start + PG_BATCH], _literal)
         guessed.update(empty)
         if query:
             rows = "coalesce(json_agg(json_build_array(t, n, nn, s)), '[]')"
@@ -168,6 +161,12 @@ _PREPARED_IN: set[tuple[int, int]] = set()  # sessions (connection, backend) tha
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK
 _FATAL_ERROR = 7  # psycopg.pq.ExecStatus.FATAL_ERROR
 _NUMBERS = (3, 5)  # the catalog row's oid and file node
+_SQLSTATE = ord("C")  # libpq's PG_DIAG_SQLSTATE
+
+
+def _literal(value: str) -> str:
+    """``value`` as an SQL string literal; the E'' form reads the same whatever standard_conforming_strings is."""
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _send(raw: Any, message: str) -> tuple[list[Any], Any]:
@@ -185,9 +184,7 @@ def _send(raw: Any, message: str) -> tuple[list[Any], Any]:
 def _note_prepared(session: tuple[int, int], first: str, results: list[Any], failed: Any) -> None:
     """Whether the session holds the prepared catalog query after this message (PREPARE is not undone by
     a rollback; a migration may have run DEALLOCATE or DISCARD)."""
-    from psycopg.pq import DiagnosticField
-
-    state = failed.error_field(DiagnosticField.SQLSTATE) if failed is not None else None
+    state = failed.error_field(_SQLSTATE) if failed is not None else None
     if state == b"26000":  # no such prepared statement
         _PREPARED_IN.discard(session)
     elif state == b"42P05" or (first.startswith("PREPARE") and results and results[0].status != _FATAL_ERROR):
