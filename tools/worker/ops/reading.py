@@ -65,7 +65,8 @@ def read_state(
         relations=relations,
         catalog_rows=catalog_rows,
     )
-    fresh = {t: d for t, d in guessed.items() if t in snap["tables"] and _same_layout(snap["tables"][t], foreseen[t])}  # type: ignore[index]
+    layouts = foreseen or {}  # given whenever the message was sent
+    fresh = {t: d for t, d in guessed.items() if t in snap["tables"] and _same_layout(snap["tables"][t], layouts[t])}
     return snap, table_data(conn, snap, tables=tables, previous=data_before, fresh=fresh)
 
 
