@@ -269,9 +269,12 @@ async def _history_and_scratch(
     read: dict[str, Any] = {}
     scratch: ScratchDatabase | Exception
 
-    async def read_history() -> None:
-        read["history"] = await _history(project)
-        read["current"] = await _target_revision(project, target, data_from, findings)
+    async def read_history() -> None:  # an error is raised as itself below, not in the group's ExceptionGroup
+        try:
+            read["history"] = await _history(project)
+            read["current"] = await _target_revision(project, target, data_from, findings)
+        except Exception as error:
+            read["error"] = error
 
     settings = project.settings
     async with anyio.create_task_group() as group:
@@ -283,6 +286,8 @@ async def _history_and_scratch(
                 )
             except Exception as error:
                 scratch = error
+    if "error" in read:
+        raise read["error"]
     return read["history"], read["current"], scratch
 
 
