@@ -347,6 +347,19 @@ def run_command(args: argparse.Namespace) -> int:
         prestart(find_worker_python(args.project, os.environ.get("ALEMBIC_MCP_WORKER_PYTHON")).path)
     except (WorkerPythonNotFound, OSError, TypeError):
         pass
+    if args.command == "check-heads":  # hand the worker its request before the imports below
+        from alembic_mcp.tools.heads.cold import send_history_request
+
+        send_history_request(args.project, overrides_from(args))
+    try:
+        return _run_tool(args)
+    finally:
+        from alembic_mcp.tools.worker.early import discard
+
+        discard()  # an early request the call never reached (it stopped before its worker)
+
+
+def _run_tool(args: argparse.Namespace) -> int:
     import anyio
 
     from alembic_mcp.server.terminal import terminal_progress

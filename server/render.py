@@ -54,6 +54,17 @@ def _blocks(rows: list[list[str]], width: int) -> list[str]:
     return out
 
 
+def _evidence(escalations: list[dict[str, Any]], width: int) -> list[str]:
+    """What each escalation rests on, for the human the agent asks (the skill says to show it)."""
+    out: list[str] = []
+    for escalation in escalations:
+        shown = {k: v for k, v in (escalation.get("evidence") or {}).items() if v not in (None, [], "", {})}
+        if shown:
+            out.append(f"Evidence for {escalation['rule']}:")
+            out.extend(line for k, v in shown.items() for line in wrap(f"{k}: {as_text(v)}", width, indent="  "))
+    return out
+
+
 def _findings(findings: list[dict[str, Any]], width: int) -> list[str]:
     rows = []
     for finding in findings:
@@ -100,6 +111,7 @@ def render_result(tool: str, result: BaseModel, width: int | None = None) -> str
     if data.get("escalations"):
         out.append("Escalations (a human must decide):")
         out += table([[e["rule"], e["reason"]] for e in data["escalations"]], ["rule", "reason"], width)
+        out += _evidence(data["escalations"], width)
         out.append("")
     if data.get("findings"):
         out += [*_findings(data["findings"], width), ""]

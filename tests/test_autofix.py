@@ -146,6 +146,29 @@ CASES = {
         'op.drop_constraint(op.f("ck_acgme_compliance_duty_hours"), "acgme_compliance", type_="check")',
         {"unnamed-constraint", "fk-not-valid-missing", "missing-lock-timeout"},
     ),
+    "varchar-to-native-enum": (  # the agent run's persons.role: type, USING and the drop in downgrade()
+        None,
+        'op.alter_column("persons", "role",\n'
+        "    existing_type=sa.VARCHAR(length=20),\n"
+        '    type_=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    existing_nullable=False)",
+        'op.alter_column("persons", "role",\n'
+        '    existing_type=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    type_=sa.VARCHAR(length=20),\n"
+        "    existing_nullable=False)",
+        LOCK + "\nsa.Enum('resident', 'faculty', name='person_role').create(op.get_bind(), checkfirst=True)"
+        '\nop.alter_column("persons", "role",\n'
+        "    existing_type=sa.VARCHAR(length=20),\n"
+        '    type_=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    existing_nullable=False,\n"
+        "    postgresql_using='role::person_role')",
+        'op.alter_column("persons", "role",\n'
+        '    existing_type=sa.Enum("resident", "faculty", name="person_role"),\n'
+        "    type_=sa.VARCHAR(length=20),\n"
+        "    existing_nullable=False)\n"
+        "op.execute('DROP TYPE IF EXISTS person_role')",
+        {"enum-type-missing", "cast-needs-using", "enum-type-not-dropped", "missing-lock-timeout"},
+    ),
     "empty-downgrade": (
         None,
         'op.add_column("persons", sa.Column("nick", sa.String(20), nullable=True))',
@@ -336,6 +359,10 @@ def test_a_failure_the_fixes_did_not_cause_keeps_them(example_project, pg_url):
     assert _body(path, "upgrade") == CASES["lock-timeout"][3]
     assert _body(path, "downgrade") == "op.drop_column('persons', 'nick')\nop.execute(\"SELECT 1/0\")"
     assert "autofix-failed" not in {f.rule for f in result.findings}
+    # the file still fails to run: that is said first, not left to the rehearsal note (agent run, enum change)
+    failing = [f for f in result.findings if f.rule == "migration-fails-rehearsal"]
+    assert failing and failing[0].severity == "error" and result.verdict != "proceed"
+    assert result.next_steps[0].startswith("First make the migration run: ")
 
 
 def _refusing(marker: str):
@@ -511,3 +538,31 @@ def test_generate_with_fixes_lists_the_validate_revision_it_adds(example_project
     assert str(validate.relative_to(example_project)) in result.files_to_commit
     assert set(result.autofix.files_to_commit) <= set(result.files_to_commit)
     assert not any("apply_fixes=true" in step for step in result.next_steps)
+
+
+def test_the_index_revision_comes_before_the_validate_revision(example_project, pg_url):
+    """Under a one-transaction deploy the index revision's autocommit block commits the NOT VALID foreign key
+    before the VALIDATE revision runs, so neither the rehearsal nor the note warns about the tool's own output."""
+    _upgrade_target(example_project, pg_url)
+    _fill(pg_url)
+    upgrade = (
+        'op.add_column("assignments", sa.Column("reviewer_id", sa.Integer(), nullable=True))\n'
+        'op.create_foreign_key("fk_assignments_reviewer", "assignments", "persons", ["reviewer_id"], ["id"])\n'
+        'op.create_index("ix_assignments_reviewer_id", "assignments", ["reviewer_id"])'
+    )
+    downgrade = (
+        'op.drop_index("ix_assignments_reviewer_id", table_name="assignments")\n'
+        'op.drop_constraint("fk_assignments_reviewer", "assignments", type_="foreignkey")\n'
+        'op.drop_column("assignments", "reviewer_id")'
+    )
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, upgrade, downgrade, message="reviewer")
+    result = _fix(example_project, pg_url)
+    assert result.autofix is not None and result.autofix.written, result.model_dump_json(indent=1)
+    (index,) = path.parent.glob("*_index_ix_assignments_reviewer_id.py")
+    (validate,) = path.parent.glob("*_validate_*.py")
+    assert "down_revision = 'c3c3c3c30003'" in index.read_text()
+    assert f"down_revision = {index.name[:12]!r}" in validate.read_text()
+    notes = {a.rule: a.note for a in result.autofix.applied}
+    assert f"after index revision {index.name[:12]}" in notes["fk-not-valid-missing"]
+    rules = [f.rule for f in result.findings]
+    assert "deploy-validate-same-transaction" not in rules, [(f.rule, f.message) for f in result.findings]

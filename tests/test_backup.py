@@ -88,6 +88,7 @@ async def test_backup_manifest_restore_and_sha(seeded):
     assert manifest["created_at"].endswith("Z") and manifest["tool_versions"]
     assert manifest["database"] == project.masked_database_url
     assert str(archive) in result.restore_command == manifest["restore_command"]
+    assert "every write made to them since the backup is lost" in result.next_steps[0]  # agent run: live database
     assert backup_files(project) == sorted([archive.name, manifest_path.name])
     assert messages[0].startswith("connecting") and messages[-1].endswith("written")
 
@@ -119,6 +120,32 @@ async def test_restore_command_restores_the_data(seeded):
     done = subprocess.run(result.restore_command, shell=True, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert live_counts(url) == expected
+
+
+async def test_restore_after_a_migration_needs_the_downgrade_first(example_project, pg_url):
+    """A migration that adds a table referencing a backed-up one makes pg_restore --clean fail on its drops;
+    the single transaction keeps the database as it was; once the schema is back at the backup's revision
+    (here: the added table dropped, as its downgrade would) the same command restores the rows."""
+    if shutil.which("pg_restore") is None:
+        pytest.skip("pg_restore, the restore command's program, is not installed")
+    expected = seed(pg_url)
+    project = load_project(example_project, {"database_url": pg_url})
+    result = await backup_db(project, label="before-badges")
+    assert any("first bring the schema back to the backup's revision" in step for step in result.next_steps)
+    engine = create_engine(pg_url, poolclass=NullPool)
+    with engine.begin() as conn:  # the migration, then a bad delete
+        conn.execute(text("CREATE TABLE badges (id int PRIMARY KEY, resident_id int REFERENCES residents(id))"))
+        conn.execute(text("INSERT INTO badges VALUES (1, 1)"))
+        conn.execute(text("DELETE FROM assignments"))
+    failed = subprocess.run(result.restore_command, shell=True, capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0 and "depend" in failed.stderr
+    assert live_counts(pg_url)["assignments"] == 0  # nothing half-restored
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE badges"))
+    engine.dispose()
+    done = subprocess.run(result.restore_command, shell=True, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert live_counts(pg_url) == expected
 
 
 async def test_corrupted_archive_fails_verification(seeded, tmp_path):

@@ -38,6 +38,9 @@ FIX_MODES = {
     "unnamed-constraint": "replace",
     "fk-missing-index": "add-to-upgrade",
     "missing-lock-timeout": "prepend-to-upgrade",
+    "enum-type-missing": "insert-before",
+    "cast-needs-using": "replace",
+    "enum-type-not-dropped": "replace",
 }
 # Arguments a rule's fix changes on purpose (the point of the fix), per rule.
 CHANGED = {
@@ -478,6 +481,25 @@ def test_an_autocommit_block_after_the_revisions_own_work_is_the_rerun_hazard():
     assert [(f.rule, f.severity) for f in mixed] == [("deploy-autocommit-commits-early", "warning")]
     assert "re-run repeats those statements" in mixed[0].message and "revision of its own" in (mixed[0].fix or "")
     assert [(f.rule, f.severity) for f in alone] == [("deploy-autocommit-commits-early", "info")]
+
+
+def test_an_autocommit_revision_between_not_valid_and_validate_commits_the_constraint_first():
+    """One-transaction deploy: the index revision's block commits r1's NOT VALID, so r3's VALIDATE runs apart."""
+    from alembic_mcp.tools.roundtrip.deploy_mode import DeployMode, deploy_findings
+
+    create = "op.execute('ALTER TABLE t ADD CONSTRAINT ck_x CHECK (x > 0) NOT VALID')"
+    block = (
+        "with op.get_context().autocommit_block():\n    op.create_index('ix', 't', ['x'], postgresql_concurrently=True)"
+    )
+    validate = 'op.execute("ALTER TABLE t VALIDATE CONSTRAINT ck_x")'
+    mode = DeployMode(env_py="single", rehearsal="per-step")
+    between = {"r1": ("r1.py", create), "r2": ("r2.py", case_source(block, "pass")), "r3": ("r3.py", validate)}
+    after = {"r1": ("r1.py", create), "r2": ("r2.py", validate), "r3": ("r3.py", case_source(block, "pass"))}
+    assert [f.rule for f in deploy_findings(mode, between)] == ["deploy-autocommit-commits-early"]
+    assert [f.rule for f in deploy_findings(mode, after)] == [
+        "deploy-validate-same-transaction",
+        "deploy-autocommit-commits-early",
+    ]
 
 
 def test_autofix_builds_the_index_of_a_revision_that_changes_more_in_a_new_revision():

@@ -101,21 +101,35 @@ def test_helper_drop_is_caught_by_the_rendered_sql_on_postgresql(example_project
         message="helper",
     )
     path.write_text(path.read_text() + '\n\ndef _drop():\n    op.drop_table("assignments")\n')
-    result = review(example_project, pg_url)
+    result = review(example_project, pg_url, detail="full")
     [revision] = result.revisions
-    assert "unread-statement" not in rules(result)  # squawk read the whole rendered upgrade
-    assert any(c.layers == ["sql"] for c in revision.coverage)
+    assert "unread-statement" not in rules(result)  # layer 1 reads the helper's op.drop_table at its call
+    called = next(c for c in revision.coverage if c.function == "upgrade" and "_drop()" in c.statement)
+    assert "ast" in called.layers
     drop = next(e for e in result.escalations if e.rule == "drop-table-with-data")
     assert drop.evidence["rows"] == 1  # judged with the target's row count, like op.drop_table in upgrade()
 
 
 def test_helper_is_unread_without_the_sql_layer(example_project, sqlite_url):
+    """A helper whose operation takes a value of its own (a name it builds) cannot be read at the call."""
+    upgrade_head(example_project, sqlite_url)
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, upgrade="_drop()", downgrade="pass", message="h")
+    helper = '\n\ndef _drop():\n    name = "assign" + "ments"\n    op.drop_table(name)\n'
+    path.write_text(path.read_text() + helper)
+    result = review(example_project, sqlite_url)
+    assert "unread-statement" in rules(result)
+    assert result.verdict == "escalate" and "uninspectable-sql" in {e.rule for e in result.escalations}
+
+
+def test_helper_drop_is_read_at_its_call_on_sqlite(example_project, sqlite_url):
     upgrade_head(example_project, sqlite_url)
     path = write_revision(example_project, "c3c3c3c30003", HEAD, upgrade="_drop()", downgrade="pass", message="h")
     path.write_text(path.read_text() + '\n\ndef _drop():\n    op.drop_table("assignments")\n')
     result = review(example_project, sqlite_url)
-    assert "unread-statement" in rules(result)
-    assert result.verdict == "escalate" and "uninspectable-sql" in {e.rule for e in result.escalations}
+    assert "unread-statement" not in rules(result)
+    drop = rules(result)["drop-table"]
+    assert drop.table == "assignments" and "_drop()" in path.read_text().splitlines()[drop.line - 1]
+    assert result.verdict == "escalate"  # downgrade() does not create it again
 
 
 def test_migration_hunting_for_the_url_escalates(example_project, sqlite_url):

@@ -79,10 +79,19 @@ def test_read_only_project_helpers_are_read(tmp_path):
 
 
 def test_writing_project_helpers_stay_unread(tmp_path):
+    """``purge`` writes through a session: unread. ``drop_if_exists`` only runs ``op.drop_table`` behind an
+    inspector check: read as that drop at the call's line (inline.py), which escalates as a drop."""
     sources = project(tmp_path)
     header = "from app.migrations import utils\n"
-    found = unread('utils.drop_if_exists("legacy")\nutils.purge("persons")', sources, header)
-    assert len(found) == 2 and "drop_if_exists" in found[0] and "purge" in found[1]
+    upgrade = 'utils.drop_if_exists("legacy")\nutils.purge("persons")'
+    source = case_source(upgrade, 'op.drop_column("persons", "nick")', header)
+    review = review_source(parse_source(source), "m.py", "postgresql", sources=sources)
+    unread = [h.finding.message for h in review.hits if h.finding.rule == "unread-statement"]
+    assert len(unread) == 1 and "purge" in unread[0]
+    drops = [h for h in review.hits if h.finding.rule == "drop-table"]
+    assert [(h.finding.line, h.finding.table, h.escalation.rule) for h in drops if h.escalation] == [
+        (10, "legacy", "drop-table-with-data")
+    ]
 
 
 def test_a_helper_not_on_disk_stays_unread(tmp_path):

@@ -395,6 +395,7 @@ def test_pg_index_share_lock_and_alter_type_rewrite(empty_project, pg_url):
     assert not [rw for rw in result.rewrites if rw.revision == "r2" and rw.kind == "table"]
     rewrites = [rw for rw in result.rewrites if rw.revision == "r3" and rw.kind == "table"]
     assert [rw.table for rw in rewrites] == ["persons"]
+    assert "Rewritten (new storage under a lock): persons; see rewrites." in result.summary  # tables, not indexes
     assert any(lk.revision == "r3" and lk.mode == "AccessExclusiveLock" for lk in result.locks)
     assert {f.rule for f in result.findings} >= {"table-rewrite", "lock-blocks-writes"}
 

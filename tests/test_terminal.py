@@ -71,6 +71,7 @@ def test_values_are_words_not_python_reprs():
         assert repr_text not in prose, repr_text
     assert "rows_per_table: 20" in text and "tables: persons 20, rotations 20" in text
     assert "verified: yes" in text and "duration_s: 1.25" in text and "tables: persons, rotations" in text
+    assert "Evidence for drop-table-with-data:\n  table: rotations\n  rows: 3" in text
     assert as_text(None) == as_text("") == as_text({}) == "-"
     assert as_text({"a": 1, "b": None, "c": [1, 2]}) == "a 1, c 1, 2"
 

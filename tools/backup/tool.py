@@ -359,7 +359,17 @@ def _success(
     )
     if production:
         summary += " The target is production: a human must approve any migration."
-    next_steps = [f"Cite backup_id {manifest.backup_id} in the migration plan; to restore: {manifest.restore_command}"]
+    next_steps = [
+        f"Cite backup_id {manifest.backup_id} in the migration plan; to restore: {manifest.restore_command} "
+        "(a human's step: it puts back the backed-up tables as they were, so every write made to them since "
+        "the backup is lost)."
+    ]
+    if manifest.backend == "postgresql" and manifest.revisions:
+        next_steps.append(
+            "After a migration, first bring the schema back to the backup's revision "
+            f"({', '.join(manifest.revisions)}) with alembic downgrade: objects a migration added that depend on "
+            "these tables make the restore's drops fail, and its single transaction then changes nothing."
+        )
     if url.password:
         next_steps.append(
             "The restore command takes the password from PGPASSWORD/MYSQL_PWD or a password "
@@ -368,7 +378,9 @@ def _success(
     if production:
         next_steps.insert(0, "Stop: show the escalation to a human and wait for approval before migrating.")
     else:
-        next_steps.append("Go on with the migration (test_roundtrip first if not done).")
+        next_steps.append(
+            "Go on with the workflow: test_roundtrip if not done; an open escalation still waits for a human."
+        )
     return BackupResult(
         backup_id=manifest.backup_id,
         created_at=manifest.created_at,

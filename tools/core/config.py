@@ -9,19 +9,33 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.engine import URL
 
-from alembic_mcp.tools.core.alembic_ini import AlembicOptions, read_alembic_options
-from alembic_mcp.tools.core.errors import InvalidArgument, ProjectError
-from alembic_mcp.tools.core.urls import absolutize_sqlite, mask_url, parse_url
+from alembic_mcp.tools.core.errors import ProjectError
+from alembic_mcp.tools.core.project_files import (
+    ENV_PREFIX,
+    SETTING_NAMES,
+    alembic_config_files,
+    alembic_options,
+    layered_settings,
+    pick_database_url,
+    project_root,
+    pyproject_settings,
+    read_tool_table,
+    script_paths,
+)
+from alembic_mcp.tools.core.url_text import UrlParts, parse_url_parts, sqlite_database_in
+from alembic_mcp.tools.core.urls import absolutize_sqlite, parse_url
 
-ENV_PREFIX = "ALEMBIC_MCP_"
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+__all__ = ["ENV_PREFIX", "SETTING_NAMES", "Project", "Settings", "load_project", "read_tool_table"]
 BOOTSTRAP_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -110,12 +124,14 @@ class Settings(BaseModel):
         return value
 
 
-SETTING_NAMES = frozenset(Settings.model_fields)
-
-
 @dataclass
 class Project:
-    """A loaded project: where things are and what the settings say."""
+    """A loaded project: where things are and what the settings say.
+
+    The target's URL is kept as text and as its parts (``url_text``, a relative SQLite file resolved);
+    SQLAlchemy's ``URL`` is built on first use of ``database_url``, so a call that needs only the parts
+    (check_heads) never imports SQLAlchemy. The text was checked when the project was loaded.
+    """
 
     root: Path
     settings: Settings
@@ -123,14 +139,25 @@ class Project:
     toml_file: Path | None
     script_location: Path
     version_locations: list[Path]
-    database_url: URL | None
+    database_url_text: str | None
     database_url_source: str
     extra_env: dict[str, str] = field(default_factory=dict)
     recursive_version_locations: bool = False
 
+    @cached_property
+    def database_url_parts(self) -> UrlParts | None:
+        parts = parse_url_parts(self.database_url_text) if self.database_url_text else None
+        return sqlite_database_in(parts, self.root) if parts is not None else None
+
+    @cached_property
+    def database_url(self) -> URL | None:
+        if not self.database_url_text:
+            return None
+        return absolutize_sqlite(parse_url(self.database_url_text), self.root)
+
     @property
     def masked_database_url(self) -> str | None:
-        return mask_url(self.database_url) if self.database_url is not None else None
+        return self.database_url_parts.masked() if self.database_url_parts is not None else None
 
     @property
     def backup_dir(self) -> Path:
@@ -146,32 +173,6 @@ class Project:
             return str(Path(path).resolve().relative_to(self.root))
         except ValueError:
             return str(path)
-
-
-def _read_pyproject(root: Path) -> dict[str, Any]:
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"{path} is not valid TOML: {exc}. Fix the file and call again.") from None
-
-
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        name = key[len(ENV_PREFIX) :].lower()
-        if name not in SETTING_NAMES:
-            raise ProjectError(
-                f"Unknown environment variable {key}: alembic-mcp has no setting {name!r}. "
-                f"Known settings: {', '.join(sorted(SETTING_NAMES))}."
-            )
-        out[name] = value
-    return out
 
 
 def _validate_settings(raw: dict[str, Any], origin: str) -> Settings:
@@ -195,13 +196,13 @@ def load_project(
 ) -> Project:
     """Load the project at ``project_dir``; ``overrides`` are CLI flags (highest precedence)."""
     environ = dict(os.environ if environ is None else environ)
-    root = _project_root(project_dir)
-    tool_table = _tool_table(root)
+    root = project_root(project_dir)
+    tool_table = read_tool_table(root)
     settings = _layered_settings(root, tool_table, environ, overrides)
-    ini, toml_file = _alembic_config_files(root, settings, tool_table)
-    options = _alembic_options(root, settings, ini, tool_table if toml_file else None)
-    script_path, versions = _script_paths(root, str(options.script_location), options.version_locations)
-    url_value, source = _pick_database_url(settings, environ, options.sqlalchemy_url)
+    ini, toml_file = alembic_config_files(root, settings.alembic_config, tool_table)
+    options = alembic_options(root, settings.alembic_section, ini, tool_table if toml_file else None)
+    script_path, versions = script_paths(root, str(options.script_location), options.version_locations)
+    url_value, source = pick_database_url(settings.database_url, settings.url_env_vars, environ, options.sqlalchemy_url)
     return Project(
         root=root,
         settings=settings,
@@ -209,94 +210,23 @@ def load_project(
         toml_file=toml_file,
         script_location=script_path,
         version_locations=versions,
-        database_url=absolutize_sqlite(parse_url(url_value), root) if url_value else None,
+        database_url_text=_checked_url(url_value),
         database_url_source=source,
         recursive_version_locations=options.recursive_version_locations,
     )
 
 
-def _project_root(project_dir: str | Path) -> Path:
-    if project_dir is None or str(project_dir).strip() == "":
-        raise InvalidArgument("No project directory given. Pass --project DIR (the folder holding alembic.ini).")
-    root = Path(project_dir).expanduser()
-    if not root.exists():
-        raise ProjectError(f"Project directory {root} does not exist. Pass the folder that holds alembic.ini.")
-    if not root.is_dir():
-        raise ProjectError(f"Project path {root} is a file, not a directory. Pass the folder holding alembic.ini.")
-    return root.resolve()
-
-
-def read_tool_table(root: Path) -> dict[str, Any]:
-    """pyproject.toml's [tool] table ({} without the file); ProjectError when the file does not parse."""
-    return _tool_table(root)
-
-
-def _tool_table(root: Path) -> dict[str, Any]:
-    pyproject = _read_pyproject(root)
-    return pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+def _checked_url(url: str | None) -> str | None:
+    """``url`` when SQLAlchemy can read it; else InvalidArgument, in ``parse_url``'s words."""
+    if url and parse_url_parts(url) is None:  # the same grammar: SQLAlchemy refuses it too
+        parse_url(url)
+    return url or None
 
 
 def _layered_settings(
     root: Path, tool_table: dict[str, Any], environ: dict[str, str], overrides: dict[str, Any] | None
 ) -> Settings:
     """pyproject's [tool.alembic-mcp], then ALEMBIC_MCP_* variables, then flags; each layer validated."""
-    raw: dict[str, Any] = dict(tool_table.get("alembic-mcp", {}) or {})
-    _validate_settings(raw, f"{root / 'pyproject.toml'} [tool.alembic-mcp]")
-    raw.update(_env_overrides(environ))
-    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    _validate_settings(pyproject_settings(tool_table), f"{root / 'pyproject.toml'} [tool.alembic-mcp]")
+    raw = layered_settings(tool_table, environ, overrides)
     return _validate_settings(raw, "configuration (pyproject, ALEMBIC_MCP_* and flags)")
-
-
-def _alembic_config_files(
-    root: Path, settings: Settings, tool_table: dict[str, Any]
-) -> tuple[Path | None, Path | None]:
-    """alembic.ini (or the configured file) and pyproject.toml when it has a [tool.alembic] table."""
-    ini_candidate = root / (settings.alembic_config or "alembic.ini")
-    toml_file = root / "pyproject.toml" if "alembic" in tool_table else None
-    if not ini_candidate.is_file() and settings.alembic_config:
-        raise ProjectError(f"alembic_config points at {ini_candidate}, which does not exist.")
-    ini = ini_candidate if ini_candidate.is_file() else None
-    if ini is None and toml_file is None:
-        raise ProjectError(
-            f"No Alembic configuration in {root}: expected alembic.ini or a [tool.alembic] table in "
-            "pyproject.toml. Run `alembic init migrations` there, or pass the right --project."
-        )
-    return ini, toml_file
-
-
-def _alembic_options(
-    root: Path, settings: Settings, ini: Path | None, tool_table: dict[str, Any] | None
-) -> AlembicOptions:
-    try:
-        options = read_alembic_options(
-            ini, tool_table.get("alembic") if tool_table else None, settings.alembic_section, root
-        )
-    except Exception as exc:  # configparser errors from a hand-edited file
-        raise ProjectError(f"Could not read the Alembic configuration of {root}: {exc}") from None
-    if not options.script_location:
-        raise ProjectError(
-            f"The Alembic configuration of {root} has no script_location. Add "
-            "`script_location = %(here)s/migrations` (alembic.ini) or [tool.alembic] script_location."
-        )
-    return options
-
-
-def _script_paths(root: Path, script_location: str, version_locations: list[str] | None) -> tuple[Path, list[Path]]:
-    script_path = Path(script_location)
-    if not script_path.is_absolute():
-        script_path = (root / script_path).resolve()
-    if not script_path.is_dir():
-        raise ProjectError(f"script_location {script_path} does not exist; run `alembic init` or fix the path.")
-    versions = [Path(v) if Path(v).is_absolute() else (root / v).resolve() for v in (version_locations or [])]
-    return script_path, versions or [script_path / "versions"]
-
-
-def _pick_database_url(settings: Settings, environ: dict[str, str], alembic_url: str | None) -> tuple[str | None, str]:
-    if settings.database_url:
-        return settings.database_url, "alembic-mcp settings"
-    for name in settings.url_env_vars:
-        if environ.get(name):
-            return environ[name], f"${name}"
-    if alembic_url and "driver://" not in alembic_url:
-        return alembic_url, "alembic sqlalchemy.url"
-    return None, "none"

@@ -11,13 +11,13 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from alembic_mcp.tools.core.errors import ProjectError
-from alembic_mcp.tools.core.verdict import Finding
 
 if TYPE_CHECKING:
     from alembic_mcp.tools.core.config import Project
+    from alembic_mcp.tools.core.verdict import Finding
 
 MAX_SOURCE_BYTES = 5_000_000  # far above any hand-written migration or model module
 
@@ -48,6 +48,8 @@ class UnsafeFile:
             return str(self.path)
 
     def finding(self, project: Project, severity: str = "error") -> Finding:
+        from alembic_mcp.tools.core.verdict import Finding  # pydantic: only when there is something to report
+
         return Finding(
             rule=self.kind,
             severity=severity,
@@ -85,7 +87,20 @@ def check_source_file(path: Path, root: Path) -> UnsafeFile | None:
     return None
 
 
-def unsafe_migration_files(project: Project, stats: dict[str, os.stat_result] | None = None) -> list[UnsafeFile]:
+class ProjectLayout(Protocol):
+    """Where a project's migrations are: a loaded ``Project``, or what a cold check_heads read of it."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def script_location(self) -> Path: ...
+    @property
+    def version_locations(self) -> list[Path]: ...
+    @property
+    def recursive_version_locations(self) -> bool: ...
+
+
+def unsafe_migration_files(project: ProjectLayout, stats: dict[str, os.stat_result] | None = None) -> list[UnsafeFile]:
     """Every env.py, version folder, subfolder or ``*.py`` Alembic would load that is not safe to import.
     ``stats``, when given, is filled with the stat of every plain ``*.py`` file checked, by its path (a
     caller about to read them can take their signatures from it instead of asking again)."""

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from alembic_mcp.tools.core.url_text import UrlParts, dialect_only, parse_url_parts
 
-from alembic_mcp.tools.core.urls import backend_of, parse_url
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+# SQLAlchemy (``urls``) is imported only by the functions that build or parse a URL object: the worker's
+# environment is computed from the parts alone, so a cold check_heads sends its request before that import.
 
 SETTINGS_PREFIX = "ALEMBIC_MCP_"
 ALWAYS_REMOVED = ("DATABASE_URL",)
@@ -28,7 +32,9 @@ MYSQL_INIT_DRIVERS = {"pymysql", "mysqldb", "aiomysql", "asyncmy"}
 
 def dialect_only_url(url: str | URL) -> str:
     """The backend and driver alone (``postgresql+asyncpg://``): enough to render SQL, nothing to connect to."""
-    return URL.create(drivername=parse_url(url).drivername).render_as_string(hide_password=False)
+    from alembic_mcp.tools.core.urls import parse_url
+
+    return dialect_only(parse_url(url).drivername)
 
 
 def read_only_url(url: str | URL) -> str:
@@ -38,6 +44,8 @@ def read_only_url(url: str | URL) -> str:
     ``init_command=SET SESSION TRANSACTION READ ONLY``; SQLite: ``mode=ro`` through a file URI. The
     worker also sets every pooled connection read-only (``read_only_backend``), which covers asyncpg.
     """
+    from alembic_mcp.tools.core.urls import backend_of, parse_url
+
     parsed = parse_url(url)
     backend, driver = backend_of(parsed), parsed.get_driver_name()
     if backend == "postgresql" and driver in LIBPQ_DRIVERS:
@@ -52,27 +60,28 @@ def read_only_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _carries_target(value: str, target: URL) -> bool:
+def _carries_target(value: str, target: URL | UrlParts) -> bool:
     """Whether an environment value would lead user code to the target database."""
     if target.password and str(target.password) in value:
         return True
     if "://" not in value:
         return bool(target.database) and value == target.database
-    try:
-        found = make_url(value.strip())
-    except (ArgumentError, ValueError):
+    found = parse_url_parts(value.strip())
+    if found is None:  # not a URL SQLAlchemy would read
         return False
-    same_host = (found.host or "") == (target.host or "") or backend_of(target) == "sqlite"
+    same_host = (found.host or "") == (target.host or "") or target.get_backend_name() == "sqlite"
     return bool(target.database) and found.database == target.database and same_host
 
 
 def worker_environment(
-    target: URL | None,
+    target: URL | UrlParts | None,
     worker_url: str | None,
     url_env_vars: list[str],
     environ: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
-    """The variables to set in the worker (the URL variables env.py reads) and the ones to remove."""
+    """The variables to set in the worker (the URL variables env.py reads) and the ones to remove.
+
+    ``target`` is the project's URL, as SQLAlchemy's URL or as its parts (``url_text``): the same answer."""
     environ = os.environ if environ is None else environ
     to_set = {name: worker_url for name in url_env_vars} if worker_url else {}
     to_remove = {name for name in url_env_vars if not worker_url}
@@ -85,16 +94,44 @@ def worker_environment(
     return to_set, sorted(to_remove)
 
 
-def is_target(url: str | URL | None, target: URL | None) -> bool:
+def is_target(url: str | URL | UrlParts | None, target: URL | UrlParts | None) -> bool:
     """Whether ``url`` points at the target database (same backend, host, port and database)."""
     if url is None or target is None:
         return False
-    parsed = parse_url(url)
+    parsed = _parts(url)
     if not parsed.database:
         return False
     return (
-        backend_of(parsed) == backend_of(target)
+        _family(parsed) == _family(target)
         and (parsed.host or "") == (target.host or "")
         and (parsed.port or 0) == (target.port or 0)
         and parsed.database.removeprefix("file:") == (target.database or "").removeprefix("file:")
     )
+
+
+def _parts(url: str | URL | UrlParts) -> URL | UrlParts:
+    """``url`` read as SQLAlchemy reads it; text it cannot read raises ``parse_url``'s InvalidArgument."""
+    if not isinstance(url, str):
+        return url
+    parts = parse_url_parts(url)
+    if parts is None:
+        from alembic_mcp.tools.core.urls import parse_url
+
+        return parse_url(url)  # raises: the same grammar refuses it
+    return parts
+
+
+def _family(url: URL | UrlParts) -> str:
+    """``urls.backend_of``: MariaDB and MySQL are one family."""
+    name = url.get_backend_name()
+    return "mysql" if name in ("mariadb", "mysql") else name
+
+
+def child_environment(
+    target: URL | UrlParts | None, worker_url: str | None, url_env_vars: list[str], extra: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """What a worker request sets (the URL variables, pointed at ``worker_url``, and ``extra``) and removes
+    (anything that leads to the target, unless set)."""
+    to_set, to_remove = worker_environment(target, worker_url, url_env_vars)
+    to_set.update(extra or {})
+    return to_set, [name for name in to_remove if name not in to_set]

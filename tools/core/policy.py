@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy.engine import URL
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ESCALATION_RULES: dict[str, str] = {
     "drop-table-with-data": "a table is dropped and has rows (or its row count cannot be read)",

@@ -1,20 +1,29 @@
-"""Database URL helpers: parsing, masking passwords, and turning URLs into driver-specific forms."""
+"""Database URL helpers: parsing, masking passwords, and turning URLs into driver-specific forms.
+
+SQLAlchemy is imported by the functions that build or change a URL object, not by this module: masking
+free text, and masking a password given as text or as ``url_text.UrlParts``, need only the standard library.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from alembic_mcp.tools.core.errors import InvalidArgument
+from alembic_mcp.tools.core.url_text import UrlParts, parse_url_parts
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 MASK = "***"
 
 
 def parse_url(url: str | URL) -> URL:
     """Parse ``url`` or raise InvalidArgument with a message that does not echo the password."""
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
     if isinstance(url, URL):
         return url
     try:
@@ -26,13 +35,14 @@ def parse_url(url: str | URL) -> URL:
         ) from None
 
 
-def mask_url(url: str | URL) -> str:
-    """Render ``url`` with its password replaced by ``***``."""
-    try:
-        parsed = url if isinstance(url, URL) else make_url(url)
-    except (ArgumentError, ValueError):
-        return mask_url_text(str(url))
-    return parsed.render_as_string(hide_password=True)
+def mask_url(url: str | URL | UrlParts) -> str:
+    """Render ``url`` with its password replaced by ``***`` (text SQLAlchemy cannot read: its userinfo masked)."""
+    if isinstance(url, str):
+        parts = parse_url_parts(url)
+        return parts.masked() if parts is not None else mask_url_text(url)
+    if isinstance(url, UrlParts):
+        return url.masked()
+    return url.render_as_string(hide_password=True)
 
 
 _USER_STOP = re.compile(r"[:/@\s]")
@@ -94,16 +104,14 @@ def mask_url_text(text: str) -> str:
     return "".join(pieces)
 
 
-def redact(text: str, *urls: str | URL | None) -> str:
+def redact(text: str, *urls: str | URL | UrlParts | None) -> str:
     """Remove the passwords of ``urls`` (and any URL-looking userinfo) from ``text``."""
     out = mask_url_text(text)
     for url in urls:
         if url is None:
             continue
-        try:
-            password = (url if isinstance(url, URL) else make_url(url)).password
-        except (ArgumentError, ValueError):
-            continue
+        parts = parse_url_parts(url) if isinstance(url, str) else url  # text: read as SQLAlchemy would
+        password = parts.password if parts is not None else None
         if password:
             out = out.replace(str(password), MASK)
     return out

@@ -12,8 +12,8 @@ from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import UnsafeProjectFiles
 from alembic_mcp.tools.core.errors import AlembicMcpError
 from alembic_mcp.tools.core.progress import Progress, no_progress
+from alembic_mcp.tools.core.url_text import sqlite_file_missing
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
-from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.cache import parsed
 from alembic_mcp.tools.history.graph import History, load_history
 from alembic_mcp.tools.worker.runner import worker_python
@@ -117,18 +117,21 @@ def analyse_branches(history: History) -> tuple[list[Branch], list[tuple[str, st
 
 async def _read_current(project: Project) -> list[str] | AlembicMcpError | None:
     """The target's current revisions; None when it has none; the error when it cannot be read."""
-    if project.database_url is None:
+    parts = project.database_url_parts
+    if parts is None or sqlite_file_missing(parts):  # no version table to read (and SQLAlchemy not needed)
         return None
+    from alembic_mcp.tools.db.dbinfo import current_revisions  # SQLAlchemy: only for a database to read
+
+    url = project.database_url
+    assert url is not None  # the same text as the parts
     try:
-        return await current_revisions(
-            project.database_url, project.settings.version_table, project.settings.version_table_schema
-        )
+        return await current_revisions(url, project.settings.version_table, project.settings.version_table_schema)
     except AlembicMcpError as exc:
         return exc
 
 
 def database_state(project: Project, history: History, current: list[str] | AlembicMcpError | None) -> DatabaseState:
-    if project.database_url is None:
+    if project.database_url_parts is None:
         return DatabaseState(
             status="not_configured",
             detail="No target database configured (alembic sqlalchemy.url, $DATABASE_URL, "

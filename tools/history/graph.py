@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic_mcp.tools.core.config import Project
-from alembic_mcp.tools.core.isolation import dialect_only_url
+from alembic_mcp.tools.core.url_text import dialect_only
 from alembic_mcp.tools.core.verdict import Finding
 from alembic_mcp.tools.worker.protocol import HistoryArgs, RuntimeInfo, WorkerReply
 from alembic_mcp.tools.worker.reply_cache import cached_worker_reply
@@ -41,6 +41,7 @@ class History:
     # by revision: the revisions below it in upgrade order (the nodes never change once built, and copies
     # of a kept graph share this, so a warm call does not walk a thousand ancestors again)
     below_memo: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    line_memo: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)  # see _line_below
 
     @property
     def usable(self) -> bool:
@@ -67,8 +68,55 @@ class History:
     def ordered_below(self, revision: str) -> list[str]:
         """The revisions below ``revision`` (itself left out), in upgrade order; a list the caller must not change."""
         if revision not in self.below_memo:
-            self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
+            if revision in self.nodes and self._line_below(revision):
+                self.below_memo[revision] = self._line_list(revision)
+            else:
+                self.below_memo[revision] = self.ordered(self.ancestors(revision) - {revision})
         return self.below_memo[revision]
+
+    def line_parent(self, revision: str) -> str | None:
+        """The parent whose ``ordered_below`` followed by itself is ``revision``'s (everything below
+        ``revision`` is a line), or None."""
+        if revision not in self.nodes or not self._line_below(revision):
+            return None
+        parents = self._parents(revision)
+        return parents[0] if parents else None
+
+    def _parents(self, revision: str) -> list[str]:
+        return [down for down in self.nodes[revision].down_revisions if down in self.nodes]
+
+    def _line_below(self, revision: str) -> bool:
+        """From ``revision`` down, every revision has at most one parent: what is below it is a line, whose
+        upgrade order is the only one (kept per revision, so a whole history is walked down once)."""
+        path: list[str] = []
+        current, line = revision, True
+        while current not in self.line_memo:
+            parents = self._parents(current)
+            if len(parents) > 1 or current in path:  # a merge, or a cycle
+                line = False
+                break
+            path.append(current)
+            if not parents:
+                break
+            current = parents[0]
+        else:
+            line = self.line_memo[current]
+        self.line_memo.update(dict.fromkeys(path, line))
+        return line
+
+    def _line_list(self, revision: str) -> list[str]:
+        """``ordered_below`` of a revision on a line (what ``ordered`` gives there, without sorting every
+        ancestor): down the line to the first revision already known, then back up; only this revision's
+        list is kept (a list per revision of a long line would hold the line's square)."""
+        line: list[str] = []
+        parents = self._parents(revision)
+        current = parents[0] if parents else None
+        while current is not None and current not in self.below_memo:
+            line.append(current)
+            parents = self._parents(current)
+            current = parents[0] if parents else None
+        known = [*self.below_memo[current], current] if current is not None else []
+        return known + line[::-1]
 
     def ordered(self, revisions: set[str]) -> list[str]:
         """``revisions`` in upgrade order (parents first)."""
@@ -227,13 +275,19 @@ async def load_history(project: Project, check_env: bool = True) -> tuple[Histor
         project,
         "history",
         HistoryArgs(check_env=check_env),
-        database_url=dialect_only_url(project.database_url) if project.database_url is not None else None,
+        database_url=history_worker_url(project),
         keep=_clean_import_check,
     )
     raw = reply.result or {}
     history = build_history(project, raw)
     history.runtime = reply.runtime
     return history, raw.get("env_error")
+
+
+def history_worker_url(project: Project) -> str | None:
+    """The URL the history op's worker gets: the target's backend and driver alone, nothing to connect to."""
+    parts = project.database_url_parts
+    return dialect_only(parts.drivername) if parts is not None else None
 
 
 def _clean_import_check(reply: WorkerReply) -> bool:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from alembic_mcp.tools.history.nodes import children, walk
 
 # Position of the table-name argument for op.<name>(...) outside a batch block; keyword alternatives.
 TABLE_ARG: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -45,6 +48,10 @@ class OpCall:
     batch_table: str | None = None  # "?" when the batch's table name is not a literal
     in_autocommit: bool = False
     table_created_here: bool = False
+    # read from a helper the migration calls (review/rules/inline.py): the helper's name, and whether the
+    # helper may skip it (an existence check, an early return, a loop over a filtered list)
+    helper: str | None = None
+    guarded: bool = False
 
     @property
     def args(self) -> list[ast.expr]:
@@ -159,13 +166,19 @@ def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
 def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
     """Every dialect-guarded block of a function, with its else block (the other dialects)."""
     out: list[DialectBranch] = []
-    for node in ast.walk(func) if func is not None else []:
+    for node in walk(func) if func is not None else ():
         if not isinstance(node, ast.If) or (guard := dialect_guard(node.test)) is None:
             continue
         names, negated = guard
         out.append(DialectBranch(node.body[0].lineno, _end(node.body), names, negated))
         if node.orelse:
             out.append(DialectBranch(node.orelse[0].lineno, _end(node.orelse), names, not negated))
+    body = getattr(func, "body", [])
+    for index, stmt in enumerate(body[:-1]):  # ``if dialect != "mysql": return`` and the rest of the function
+        returns = isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, ast.Return) for s in stmt.body)
+        if returns and (guard := dialect_guard(stmt.test)) is not None:
+            rest = body[index + 1 :]
+            out.append(DialectBranch(rest[0].lineno, _end(rest), guard[0], not guard[1]))
     return out
 
 
@@ -183,6 +196,9 @@ class MigrationSource:
     functions: dict[str, ast.FunctionDef]
     ops: list[OpCall] = field(default_factory=list)
     branches: list[DialectBranch] = field(default_factory=list)  # dialect-guarded blocks
+    # Facts later layers derive from this parse alone (the review's reading of its module): kept as long as
+    # the parse is, so a changed file, parsed again into a new object, has them computed again.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def ops_in(self, function: str) -> list[OpCall]:
         return [op for op in self.ops if op.function == function]
@@ -237,6 +253,10 @@ class _OpVisitor(ast.NodeVisitor):
         self.created: set[str] = set()
         self.ops: list[OpCall] = []
         self.assigned_tables: dict[str, str] = {}
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in children(node):  # NodeVisitor's own loop, without a generator per node
+            self.visit(child)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         table = _table_of_sa_table(node.value)
@@ -319,9 +339,18 @@ class _OpVisitor(ast.NodeVisitor):
         self.ops.append(op)
 
 
+def ops_of_statements(statements: list[ast.stmt], function: str) -> list[OpCall]:
+    """The ``op.<name>(...)`` calls of statements that are not in the file (a helper's body read as if
+    written at the call site), read as parse_source reads upgrade()."""
+    visitor = _OpVisitor(function, {"op"})
+    for stmt in statements:
+        visitor.visit(stmt)
+    return visitor.ops
+
+
 def _op_aliases(tree: ast.Module) -> set[str]:
     names = {"op"}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "alembic":
             for alias in node.names:
                 if alias.name == "op":

@@ -90,6 +90,13 @@ class Review:
     model_tables: dict[str, list[str]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)  # the project's approvals log, read once per call
     conventions: set[str] = field(default_factory=set)  # constraint kinds the models' naming_convention names
+    _relative: dict[Path, str] = field(default_factory=dict, repr=False)
+
+    def relative(self, file: Path) -> str:
+        """``project.relative(file)``, resolved once per file in this call (each layer names the file)."""
+        if file not in self._relative:
+            self._relative[file] = self.project.relative(file)
+        return self._relative[file]
 
     @property
     def backend(self) -> str | None:
@@ -103,8 +110,9 @@ async def review_layers(review: Review, selection: str) -> ReviewMigrationResult
     async with anyio.create_task_group() as group:
         group.start_soon(_render, review)
         group.start_soon(_lint_then_facts, review)
-    await _squawk(review)
-    await _judge_rendered(review)
+    async with anyio.create_task_group() as group:  # squawk (another process) while the SQL rules run here
+        group.start_soon(_squawk, review)
+        group.start_soon(_judge_rendered, review)
     _judge_renames(review)
     _apply_naming_convention(review)
     _apply_facts(review)
@@ -125,10 +133,13 @@ def _lint(review: Review) -> None:
     created: set[str] = set()
     env_lock_timeout = env_sets_lock_timeout(review.project)
     sources = helper_sources(review.project)
+    below: dict[str, list[MigrationSource]] = {}  # _earlier's, by revision: a line extends its parent's
     for rev, file, downs, _ in review.targets:
-        definitions = Definitions(lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs))
+        definitions = Definitions(
+            lambda rev=rev, downs=downs: _earlier(review.history, review.parsed, rev, downs, below)
+        )
         migration = review.parsed[rev]
-        relative = review.project.relative(file)
+        relative = review.relative(file)
         review.files[rev] = lint_file(migration, relative, review.backend, definitions, env_lock_timeout, sources)
         review.created_before[rev] = set(created)
         created |= {op.table for op in migration.ops_in("upgrade") if op.name == "create_table" and op.table}
@@ -282,6 +293,12 @@ async def _squawk(review: Review) -> None:
 
 async def _judge_rendered(review: Review) -> None:
     """The rendered upgrade's statements through the SQL rules (rendered.py), with their facts from the target."""
+    added = await anyio.to_thread.run_sync(_judge_rendered_files, review)
+    await _facts_for(review, added)
+
+
+def _judge_rendered_files(review: Review) -> list[Hit]:
+    """``judge_rendered`` per revision (in a thread: parsing the SQL is CPU work); the hits it added."""
     added: list[Hit] = []
     for target in review.targets:
         sql = review.rendered.get(target.revision, {}).get("sql")
@@ -291,7 +308,7 @@ async def _judge_rendered(review: Review) -> None:
         reported = file_review.hits + file_review.silenced
         judgement = judge_rendered(
             review.parsed[target.revision],
-            review.project.relative(target.file),
+            review.relative(target.file),
             review.backend,
             file_review.lint,
             sql,
@@ -301,7 +318,7 @@ async def _judge_rendered(review: Review) -> None:
         created = review.created_before.get(target.revision, set())
         file_review.lint.existing_tables |= {h.finding.table for h in judgement.hits if h.finding.table} - created
         added += judgement.hits
-    await _facts_for(review, added)
+    return added
 
 
 async def _facts_for(review: Review, hits: list[Hit]) -> None:
@@ -372,7 +389,7 @@ def _revision(review: Review, target: Target) -> ReviewedRevision:
     """One revision's findings and escalations from every layer, its policy escalations and coverage."""
     rev, file, downs, message = target
     file_review = review.files[rev]
-    rel = review.project.relative(file)
+    rel = review.relative(file)
     findings = [h.finding for h in file_review.hits] + file_review.extra
     escalations = [h.escalation for h in file_review.hits if h.escalation is not None]
     escalations += _still_escalated(file_review.silenced)
@@ -428,7 +445,7 @@ def _squawk_findings(review: Review, target: Target, findings: list[Finding], fi
     op_lines = {op.table: op.line for op in review.parsed[target.revision].ops_in("upgrade") if op.table}
     # suppressed layer-1 findings count as reported: squawk must not bring them back
     reported = findings + [h.finding for h in file_review.silenced]
-    rel = review.project.relative(target.file)
+    rel = review.relative(target.file)
     transient = _transient_constraints(review.parsed[target.revision])
     return merge(review.squawked[target.revision], reported, file_review.lint.cleared, rel, op_lines, transient)
 
@@ -466,7 +483,7 @@ def _render_error(review: Review, target: Target, findings: list[Finding]) -> li
             rule="offline-unsafe",
             severity="info",
             message=f"The revision cannot be rendered offline (--sql): {err.get('type')}: {err.get('message')}",
-            file=review.project.relative(target.file),
+            file=review.relative(target.file),
             line=err.get("line") if in_file else None,
             why="`alembic upgrade --sql` cannot produce a script for a DBA; online upgrades are unaffected.",
             fix="Guard reads with `if not context.is_offline_mode():` or use literal SQL.",
@@ -573,14 +590,26 @@ def _creates_constraints(review: Review) -> bool:
 
 
 def _earlier(
-    history: History | None, parsed: dict[str, MigrationSource], rev: str, downs: list[str]
+    history: History | None,
+    parsed: dict[str, MigrationSource],
+    rev: str,
+    downs: list[str],
+    known: dict[str, list[MigrationSource]] | None = None,
 ) -> list[MigrationSource]:
     """The parsed migrations below ``rev`` (a revision of the history, or one not on disk yet whose
-    down revisions are ``downs``), in upgrade order."""
+    down revisions are ``downs``), in upgrade order. ``known``: the lists already made in this call, by
+    revision; a revision on a line takes its parent's and the parent (not a walk of every ancestor)."""
     if history is None:
         return []
     if rev in history.nodes:
-        return [parsed[r] for r in history.ordered_below(rev) if r in parsed]
+        parent = history.line_parent(rev) if known is not None else None
+        if known is not None and parent is not None and parent in known:
+            earlier = known[parent] + ([parsed[parent]] if parent in parsed else [])
+        else:
+            earlier = [parsed[r] for r in history.ordered_below(rev) if r in parsed]
+        if known is not None:
+            known[rev] = earlier
+        return earlier
     below = set().union(*(history.ancestors(d) for d in downs if d in history.nodes))
     return [parsed[r] for r in history.ordered(below) if r in parsed]
 

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, literal_value
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, column_spec, name_value
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 from alembic_mcp.tools.worker.revision_ids import as_revision_list
@@ -67,6 +68,7 @@ class TableModel:
     indexes: set[str] = field(default_factory=set)
     known: bool = True  # created by the replayed history: every column and index is in the model
     implicit_indexes: bool = False  # index=True columns: their names depend on the naming convention
+    owner: object = None  # the token of the one SchemaModel that may change it; shared with clones otherwise
 
 
 @dataclass
@@ -77,14 +79,23 @@ class SchemaModel:
     problems: list[Problem] = field(default_factory=list)
     checking: bool = False  # replaying the reviewed revision (report) rather than earlier ones (trust)
     function: str = "upgrade"
+    token: object = field(default_factory=object, repr=False, compare=False)  # marks the tables it may change
 
     def clone(self) -> SchemaModel:
-        """An independent copy (cheaper than deepcopy: only the tables' sets are copied)."""
-        tables = {
-            name: TableModel(set(t.columns), set(t.indexes), t.known, t.implicit_indexes)
-            for name, t in self.tables.items()
-        }
-        return SchemaModel(tables, self.complete, self.backend, list(self.problems), self.checking, self.function)
+        """An independent copy. The tables are shared, and copied by whichever model changes one first
+        (``_own``): a long history has hundreds of tables and a revision changes a few."""
+        self.token = object()  # from now on this model copies a table before changing it, too
+        return SchemaModel(
+            dict(self.tables), self.complete, self.backend, list(self.problems), self.checking, self.function
+        )
+
+    def _own(self, name: str) -> TableModel:
+        """The table ``name`` (in ``tables``), this model's own copy: the one to change."""
+        table = self.tables[name]
+        if table.owner is not self.token:
+            table = TableModel(set(table.columns), set(table.indexes), table.known, table.implicit_indexes, self.token)
+            self.tables[name] = table
+        return table
 
     # ------------------------------------------------------------------ building
 
@@ -140,10 +151,11 @@ class SchemaModel:
         """Something the model cannot follow happened: to ``table``, or (None) to the whole schema."""
         if table is None:
             self.complete = False
-            for model in self.tables.values():
-                model.known = False
-        elif table in self.tables:
-            self.tables[table].known = False
+            for name, model in list(self.tables.items()):
+                if model.known:
+                    self._own(name).known = False
+        elif table in self.tables and self.tables[table].known:
+            self._own(table).known = False
 
     def _report(self, kind: str, op: OpCall, what: str, detail: str) -> None:
         if self.checking:
@@ -154,7 +166,7 @@ class SchemaModel:
         if name is None:
             self._lose(None)
             return None
-        table = self.tables.get(name)
+        table = self._own(name) if name in self.tables else None
         # only a downgrade is judged for tables: an upgrade may clean up a table made outside Alembic
         if table is None and self.complete and self.checking and self.function == "downgrade":
             self._report("never-existed", op, f"table {name}", f"no earlier revision created table {name}.")
@@ -169,7 +181,7 @@ def _create_table(model: SchemaModel, op: OpCall) -> None:
         return model._lose(None)
     if name in model.tables and model.complete:
         model._report("defined-twice", op, f"table {name}", f"table {name} already exists at this point.")
-    table = TableModel()
+    table = TableModel(owner=model.token)
     for arg in op.node.args[1:]:
         spec = column_spec(arg)
         if spec is not None and spec.name:
@@ -279,7 +291,7 @@ def _drop_index(model: SchemaModel, op: OpCall) -> None:
     if name is None or truthy_kw(op, "if_exists"):
         return
     if table is not None and name in table.indexes:
-        table.indexes.discard(name)
+        model._own(table_name or "").indexes.discard(name)
         return
     findable = table is not None and table.known and not table.implicit_indexes
     if findable or (
@@ -315,16 +327,18 @@ def _execute(model: SchemaModel, op: OpCall) -> None:
 
 
 def _raw_statement(model: SchemaModel, statement) -> None:
-    kind, table = statement.kind, model.tables.get(statement.table or "")
+    name = statement.table or ""
+    kind, table = statement.kind, model.tables.get(name)
     if kind in DATA_STATEMENTS:
         return
     if kind == "create_index" and (m := RAW_INDEX_NAME.match(statement.text)) and table is not None:
-        table.indexes.add(m.group(1).replace('"', ""))
+        model._own(name).indexes.add(m.group(1).replace('"', ""))
     elif kind == "drop_index" and (m := RAW_DROP_INDEX.match(statement.text)):
-        for model_table in model.tables.values():
-            model_table.indexes.discard(m.group(2).replace('"', ""))
+        index = m.group(2).replace('"', "")
+        for holder in [t for t, model_table in model.tables.items() if index in model_table.indexes]:
+            model._own(holder).indexes.discard(index)
     elif kind == "drop_column" and table is not None:
-        table.columns.discard(statement.column or "")
+        model._own(name).columns.discard(statement.column or "")
     elif kind == "drop_table" and statement.table:
         model.tables.pop(statement.table, None)
     elif kind == "truncate" or (
@@ -344,18 +358,20 @@ _REPLAYS: OrderedDict[tuple[int, ...], tuple[tuple[MigrationSource, ...], str | 
 def _resume(earlier: list[MigrationSource], backend: str | None) -> tuple[SchemaModel | None, set[str], int]:
     """The longest remembered replay of a prefix of ``earlier`` (a copy), with its revisions, or nothing."""
     best: tuple[SchemaModel | None, set[str], int] = (None, set(), 0)
-    for migrations, replay_backend, model, seen in _REPLAYS.values():
+    ids = tuple(map(id, earlier))
+    for key, (migrations, replay_backend, model, seen) in _REPLAYS.items():
         n = len(migrations)
-        prefix = n <= len(earlier) and all(a is b for a, b in zip(migrations, earlier, strict=False))
+        # the same objects (the entry keeps them alive, so equal ids are the same parses), compared in C
+        prefix = n <= len(ids) and ids[:n] == key
         if prefix and replay_backend == backend and n > best[2]:
-            best = (model, set(seen), n)
+            best = (model, seen, n)
     if best[0] is not None:
-        return best[0].clone(), best[1], best[2]
+        return best[0].clone(), set(best[1]), best[2]
     return best
 
 
 def _remember(earlier: list[MigrationSource], backend: str | None, model: SchemaModel, seen: set[str]) -> None:
-    _REPLAYS[tuple(id(m) for m in earlier)] = (tuple(earlier), backend, model, set(seen))
+    _REPLAYS[tuple(map(id, earlier))] = (tuple(earlier), backend, model, set(seen))
     while len(_REPLAYS) > 4:
         _REPLAYS.popitem(last=False)
 
@@ -411,7 +427,7 @@ def _calls_own_code(migration: MigrationSource, function: str) -> bool:
         and not (isinstance(node, ast.Import) and all(a.name.startswith(("sqlalchemy", "alembic")) for a in node.names))
         for alias in node.names
     }
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.Call):
             root = node.func
             while isinstance(root, ast.Attribute):

@@ -23,6 +23,8 @@ from alembic_mcp.tools.core.verdict import Finding
 
 PATTERN = re.compile(r"alembic-mcp\s*:\s*ignore\s*\[([^\]]*)\]\s*(.*)$", re.I)
 REASON = re.compile(r"^reason\s*:\s*(.+)$", re.I)
+# The start of PATTERN: a comment matching PATTERN is a piece of the source, so a source without it holds none.
+MARKER = re.compile(r"alembic-mcp\s*:\s*ignore\s*\[", re.I)
 
 
 class Suppression(BaseModel):
@@ -73,6 +75,8 @@ def _first_code_line(source: str) -> int:
 def parse_suppressions(source: str, known_rules: set[str], file: str | None) -> SuppressionSet:
     directives: list[Directive] = []
     errors: list[Finding] = []
+    if not MARKER.search(source):
+        return SuppressionSet(directives=directives, errors=errors)  # most files: nothing to tokenize
     first_code = _first_code_line(source)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))

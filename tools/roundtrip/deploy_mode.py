@@ -93,6 +93,7 @@ def deploy_findings(mode: DeployMode, sources: dict[str, tuple[str, str]]) -> li
         has_autocommit = bool(_AUTOCOMMIT.search(source))
         if single and has_autocommit:
             findings.append(_autocommit_finding(rev, file, _work_before_block(source)))
+            not_valid_in.clear()  # the block commits every earlier revision: their VALIDATEs run apart from them
         for pattern in _NOT_VALID:
             for name in pattern.findall(source):
                 not_valid_in.setdefault(name, rev)

@@ -6,6 +6,7 @@ into what an agent reads.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,8 +130,6 @@ def _unique(failure: _Failure) -> dict[str, str]:
 
 def _type_mismatch(failure: _Failure) -> dict[str, str]:
     facts, table, column, backend = failure.facts, failure.table, failure.column, failure.backend
-    sample = ", ".join(facts.get("sample_values", [])[:5])
-    using = "postgresql_using='<col>::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
     if facts.get("expression_type"):
         given = f" (column of type {facts.get('column_type')}, given {facts['expression_type']})"
         return {
@@ -139,12 +138,56 @@ def _type_mismatch(failure: _Failure) -> dict[str, str]:
             "fix": f"Cast the value to the column's type in the statement (e.g. CAST(:value AS "
             f"{facts.get('column_type')}) or a bind parameter typed like the column).",
         }
+    if "cannot be cast automatically" in failure.error:
+        return _needs_using(failure)
+    refused = _refused(facts)
+    using = f"postgresql_using='{column}::<type>'" if backend == "postgresql" else "a conversion UPDATE first"
+    sample = ", ".join(facts.get("sample_values", [])[:5])
+    seen = refused or (f" (values such as {sample})" if sample else "")
     return {
-        "title": f"Type mismatch converting {table}.{column}" + (f" (values such as {sample})" if sample else ""),
+        "title": f"Type mismatch converting {table}.{column}{seen}",
         "why": "The existing values cannot be converted to the new type as they are.",
         "fix": (
-            f"Convert the data explicitly: op.alter_column('{table}', '{column}', type_=..., {using}), "
-            "or add a new column, copy converted values, then swap; clean values that do not convert."
+            f"Decide with a human what the refused values become, then convert them in the migration before "
+            f"or in the conversion (an UPDATE of those rows, or a CASE in the USING: op.alter_column('{table}', "
+            f"'{column}', type_=..., {using})); or add a new column, copy converted values, then swap."
+        ),
+    }
+
+
+def _refused(facts: dict[str, Any]) -> str:
+    """``: values refused 'Resident' x2 (id 7, 13), 'attending' x1 (id 21); the list is complete``, or ''."""
+    refused = facts.get("failing_values")
+    if not refused:
+        return ""
+    key = "/".join(facts.get("key_columns") or ["key"])
+    listed = ", ".join(_refused_value(entry, key) for entry in refused)
+    complete = (
+        "; the list is complete"
+        if facts.get("failing_values_complete")
+        else f"; more may fail (the {facts.get('distinct_values_checked')} most frequent distinct values were tried)"
+    )
+    return f": {facts.get('violating_rows')} row(s) hold values the conversion refuses: {listed}{complete}"
+
+
+def _refused_value(entry: dict[str, Any], key: str) -> str:
+    """``'Resident' x2 (id 7, 13)``; `` ...`` when more rows hold it than keys are listed."""
+    keys = ", ".join("/".join(k) for k in entry.get("keys") or [])
+    more = " ..." if keys and entry["rows"] > len(entry["keys"]) else ""
+    return f"{entry['value']!r} x{entry['rows']}" + (f" ({key} {keys}{more})" if keys else "")
+
+
+def _needs_using(failure: _Failure) -> dict[str, str]:
+    facts, table, column = failure.facts, failure.table, failure.column
+    target = facts.get("type_sql") or (failure.facts.get("new_type") or "<new type>")
+    return {
+        "title": f"PostgreSQL refuses: column {table}.{column} cannot be cast automatically to {target}"
+        + _refused(facts),
+        "why": "There is no implicit or assignment cast from the old type to the new one (varchar to an enum, "
+        "text to integer...): ALTER ... TYPE needs USING.",
+        "fix": (
+            f"Give the conversion: op.alter_column('{table}', '{column}', ..., postgresql_using='{column}::{target}'); "
+            "values it cannot convert still fail: map them first (review_migration with fix=true writes the USING)."
         ),
     }
 
@@ -169,12 +212,44 @@ def _object_state(failure: _Failure) -> dict[str, str]:
             "fix": "Write downgrade() as the inverse of upgrade(); if the revision is one-way on purpose, make "
             "downgrade() raise with the reason instead of passing (a human accepts a one-way revision).",
         }
+    if mode == "object-does-not-exist" and phase == "upgrade":  # in a re-upgrade, the downgrade dropped it
+        return _used_before_created(failure, what)
     return {
         "title": f"{what} {verb} ({where})",
         "why": "The migration names an object that is not in the state the step expects.",
         "fix": (
             "Make downgrade() undo exactly what upgrade() does, in reverse order and with the same names "
             "(use op.f() names or the naming convention); check with test_roundtrip again."
+        ),
+    }
+
+
+_MISSING_TYPE = re.compile(r'type "([^"]+)" does not exist')
+
+
+def _used_before_created(failure: _Failure, what: str) -> dict[str, str]:
+    """An upgrade that needs an object nothing created yet: create it first (a type: before the column uses it)."""
+    missing_type = _MISSING_TYPE.search(failure.error)
+    if missing_type:
+        name = missing_type.group(1)
+        return {
+            "title": f"upgrade() uses type {name} before anything creates it",
+            "why": "alter_column(type_=sa.Enum(...)) and add_column do not create a PostgreSQL enum type; "
+            "the ALTER fails while the type does not exist.",
+            "fix": (
+                f"Create the type first in upgrade(): sa.Enum(<its values>, name='{name}').create(op.get_bind(), "
+                "checkfirst=True) (or postgresql.ENUM(...).create) before the alter_column, and convert the column "
+                f"with postgresql_using='<column>::{name}'; in downgrade(), after the column is altered back, "
+                f"op.execute('DROP TYPE IF EXISTS {name}'). review_migration with fix=true writes these."
+            ),
+        }
+    return {
+        "title": f"upgrade() uses {what} before anything creates it",
+        "why": "No earlier step of this revision or of the revisions before it created the object under that "
+        "name at this point of the history.",
+        "fix": (
+            f"Create {what} earlier in upgrade() (or in an earlier revision) before the statement that uses it, "
+            "or use the name it was created with (op.f() names or the naming convention)."
         ),
     }
 

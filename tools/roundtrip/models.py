@@ -50,6 +50,9 @@ class DataLoss(BaseModel):
     column: str | None = None
     rows_before: int
     rows_after: int
+    rows_changed: int | None = Field(
+        default=None, description="rows whose value differs after the downgrade (counted in tables up to 5,000 rows)"
+    )
     message: str
 
 
@@ -91,7 +94,8 @@ class SeedReport(BaseModel):
     tables: dict[str, int] = Field(default_factory=dict, description="Generated seed rows inserted per table.")
     skipped: dict[str, str] = Field(default_factory=dict, description="Tables left unseeded, with the reason.")
     rows_copied: dict[str, int] = Field(
-        default_factory=dict, description="data_from='target': rows per table in the copy of the target."
+        default_factory=dict,
+        description="data_from='target': rows per table in the copy of the target, every table (0: empty there).",
     )
     rows_at_start: int = Field(
         default=0,

@@ -112,7 +112,7 @@ def seed_report(raw: dict[str, Any], seed_rows: int, data_from: DataFrom, findin
             rows_per_table=seed_rows if data_from == "seed" else None,
             tables=seeded.get("tables", {}),
             skipped=seeded.get("skipped", {}),
-            rows_copied={t: n for t, n in at_start.items() if n} if data_from == "target" else {},
+            rows_copied=dict(at_start) if data_from == "target" else {},
             rows_at_start=sum(at_start.values()),
         )
         for table, reason in seed.skipped.items():
@@ -262,7 +262,8 @@ def _lock_fix(already_set: bool) -> str:
         )
     return (
         "Set lock_timeout in the migration (op.execute(\"SET LOCAL lock_timeout = '5s'\") first in upgrade(), and "
-        "again after each autocommit block: its COMMIT ends a SET LOCAL) and keep the step small."
+        "again after each autocommit block: its COMMIT ends a SET LOCAL; inside a block, SET lock_timeout before "
+        "the statement and RESET lock_timeout after it) and keep the step small."
     )
 
 

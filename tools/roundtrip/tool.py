@@ -151,7 +151,7 @@ def plan_range(
                     f"from_revision {start[0]} is not below revision {', '.join(targets)}; "
                     "it must be an ancestor of the revision to test (or 'base')."
                 )
-        how = "given"
+        how = "from_revision as given"
     elif current and all(r in history.nodes for r in current) and wanted - _ancestors(history, current):
         start, how = [r for r in current if r in wanted] or [], "the target database's revision"
     elif current and all(r in history.nodes for r in current):
@@ -782,9 +782,19 @@ def _steps_not_run(steps: list[StepResult]) -> list[Finding]:
     ]
 
 
+def _rows_used(result: TestRoundtripResult) -> str:
+    """Whose rows the steps ran on: a failure on the target's rows is the target's data, not the seed's."""
+    if result.seed is not None and result.seed.data_from == "target":
+        return "on a copy of the target's rows"
+    if result.seed is not None and result.seed.tables:
+        return f"on seed rows ({result.seed.rows_per_table} per table)"
+    return "on no rows but the migrations' own"
+
+
 def _summary(result: TestRoundtripResult, how: str) -> str:
     n, ok = result.steps_planned, result.steps_run
     frm = ", ".join(result.from_revision) or "base"
+    how = f"{how}; {_rows_used(result)}"
     stop = f" Stopped at {result.stopped.revision}: {result.stopped.reason}." if result.stopped else ""
     if result.failures:
         listed = "; ".join(f"{f.revision} ({f.phase}): {f.mode}" for f in result.failures[:8])
@@ -814,7 +824,8 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
             "only rows the migrations write themselves."
         )
     if result.rewrites:
-        text += f" {len(result.rewrites)} table rewrite(s)."
+        tables = sorted({rewrite.table for rewrite in result.rewrites})
+        text += f" Rewritten (new storage under a lock): {', '.join(tables)}; see rewrites."
     if result.seed_limitations:
         text += f" {len(result.seed_limitations)} step(s) failed on seed rows only (seed-limitation)."
     if result.deploy is not None and result.deploy.differences:

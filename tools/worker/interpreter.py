@@ -13,23 +13,19 @@ command is run: nothing here touches the network.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
-import shutil
 import sys
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 VENV_DIRS = (".venv", "venv")
 SERVER_INTERPRETER = "the server's own interpreter"
 
 
-@dataclass(frozen=True)
-class WorkerPython:
-    """The interpreter the worker runs in and how it was chosen."""
+class WorkerPython(NamedTuple):
+    """The interpreter the worker runs in and how it was chosen (a named tuple: dataclasses would cost the CLI
+    their import before it can start the worker)."""
 
     path: str
     source: str
@@ -80,6 +76,8 @@ def find_worker_python(
 def _configured_python(configured: str, root: Path) -> str:
     path = Path(configured).expanduser()
     if not path.is_absolute() and os.sep not in configured:
+        import shutil
+
         found = shutil.which(configured)
         if found:
             return found
@@ -129,6 +127,9 @@ def _poetry_environment(root: Path, environ: dict[str, str]) -> WorkerPython | N
     cache = Path(environ.get("POETRY_CACHE_DIR") or Path.home() / ".cache" / "pypoetry")
     folder = Path(environ.get("POETRY_VIRTUALENVS_PATH") or cache / "virtualenvs")
     sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", name.lower())[:42]
+    import base64  # here, not above: the CLI finds the interpreter before anything else, on every call
+    import hashlib
+
     digest = base64.urlsafe_b64encode(hashlib.sha256(os.path.normcase(str(root)).encode()).digest()).decode()[:8]
     for venv in sorted(folder.glob(f"{sanitized}-{digest}-py*"), reverse=True):
         python = venv_python(venv)
@@ -141,6 +142,8 @@ def _poetry_project_name(root: Path) -> str | None:
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return None
+    import tomllib
+
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

@@ -20,8 +20,9 @@ import anyio
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import ensure_contained
 from alembic_mcp.tools.core.errors import ProjectError, WorkerFailed
-from alembic_mcp.tools.core.isolation import is_target, worker_environment
+from alembic_mcp.tools.core.isolation import child_environment, is_target
 from alembic_mcp.tools.core.urls import redact
+from alembic_mcp.tools.worker.early import EarlyWorker, adopt
 from alembic_mcp.tools.worker.interpreter import WorkerPython, WorkerPythonNotFound, find_worker_python
 from alembic_mcp.tools.worker.pool import worker_slot
 from alembic_mcp.tools.worker.prestart import kill_group, spawn, starting_environment, take_prestarted
@@ -106,7 +107,7 @@ async def run_worker_reply(
 
 async def check_request(project: Project, op: str, database_url: str | None, target_read_only: bool = False) -> None:
     """Refuse the target's URL for user code, and files no worker may import (raises UnsafeProjectFiles)."""
-    if is_target(database_url, project.database_url) and not target_read_only:
+    if is_target(database_url, project.database_url_parts) and not target_read_only:
         raise WorkerFailed(f"Refusing to hand the target database's URL to user code in the worker for {op!r}.")
     # Nothing outside the project, and no FIFO or device, is ever imported as a migration.
     await anyio.to_thread.run_sync(ensure_contained, project)
@@ -122,46 +123,83 @@ async def _run_now(
     track_inputs: bool = False,
 ) -> WorkerReply:
     timeout = timeout_s or project.settings.worker_timeout_s
-    set_env, unset_env = _child_env(project, database_url, env)
     python = worker_python(project).path
     with tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-") as tmp:
-        out_path = Path(tmp) / "result.json"
-        request = WorkerRequest(
-            op=op,
-            project=project_spec(project),
-            result_path=str(out_path),
-            args=args or {},
-            database_url=database_url,
-            cwd=str(project.root),
-            sys_path=[str(project.root)],
-            env=set_env,
-            unset_env=unset_env,
-            track_inputs=track_inputs,
-        )
-        process = take_prestarted(python) or spawn(python, str(project.root))
-        stderr, timed_out = await _exchange(process, request.to_json().encode(), timeout)
-        stderr = redact(stderr, database_url, project.database_url)
-        if timed_out:
-            raise WorkerFailed(
-                f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
-                "Raise worker_timeout_s (or the tool's timeout) if the project is slow to import.",
-                stderr=stderr[-STDERR_TAIL:],
-                timed_out=True,
-            )
-        if not out_path.exists():
-            raise WorkerFailed(
-                f"The worker for {op!r} ({python}) exited with code {process.returncode} without a result. "
-                f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
-                stderr=stderr[-STDERR_TAIL:],
-            )
-        reply = WorkerReply.from_json(out_path.read_text())
+        request = build_request(project, op, args, database_url, env, track_inputs, str(Path(tmp) / "result.json"))
+        early = adopt(request)  # a cold CLI call may have sent this very request already
+        try:
+            process, out_path, payload = _worker_for(request, python, early)
+            stderr, timed_out = await _exchange(process, payload, timeout)
+            stderr = redact(stderr, database_url, project.database_url_parts)
+            reply = _read_reply(op, python, process, out_path, stderr, timeout, timed_out)
+        finally:
+            if early is not None:
+                early.close()
     if not reply.ok:
         _raise_error(project, reply, database_url, stderr)
     return reply
 
 
-async def _exchange(process: subprocess.Popen, payload: bytes, timeout: float) -> tuple[str, bool]:
-    """Send the request, wait for the worker to exit; (its stderr, whether it timed out and was killed)."""
+def build_request(
+    project: Project,
+    op: str,
+    args: OpArgs | dict[str, Any] | None,
+    database_url: str | None,
+    env: dict[str, str] | None,
+    track_inputs: bool,
+    result_path: str,
+) -> WorkerRequest:
+    """The request a worker gets for ``op``: the project, the URL it may use, what its environment sets
+    and loses."""
+    set_env, unset_env = _child_env(project, database_url, env)
+    return WorkerRequest(
+        op=op,
+        project=project_spec(project),
+        result_path=result_path,
+        args=args or {},
+        database_url=database_url,
+        cwd=str(project.root),
+        sys_path=[str(project.root)],
+        env=set_env,
+        unset_env=unset_env,
+        track_inputs=track_inputs,
+    )
+
+
+def _worker_for(
+    request: WorkerRequest, python: str, early: EarlyWorker | None
+) -> tuple[subprocess.Popen, Path, bytes | None]:
+    """The process to run ``request``, where its reply will be, and the payload still to send (None: the
+    early worker already has it)."""
+    if early is not None:
+        return early.process, Path(early.request.result_path), None
+    process = take_prestarted(python) or spawn(python, request.cwd)
+    return process, Path(request.result_path), request.to_json().encode()
+
+
+def _read_reply(
+    op: str, python: str, process: subprocess.Popen, out_path: Path, stderr: str, timeout: float, timed_out: bool
+) -> WorkerReply:
+    """The reply the worker wrote, or WorkerFailed when it timed out or wrote none."""
+    if timed_out:
+        raise WorkerFailed(
+            f"The worker for {op!r} did not finish within {timeout:g} s and was killed. "
+            "Raise worker_timeout_s (or the tool's timeout) if the project is slow to import.",
+            stderr=stderr[-STDERR_TAIL:],
+            timed_out=True,
+        )
+    if not out_path.exists():
+        raise WorkerFailed(
+            f"The worker for {op!r} ({python}) exited with code {process.returncode} without a result. "
+            f"Its stderr ends with: {stderr[-1500:] or '(empty)'}",
+            stderr=stderr[-STDERR_TAIL:],
+        )
+    return WorkerReply.from_json(out_path.read_text())
+
+
+async def _exchange(process: subprocess.Popen, payload: bytes | None, timeout: float) -> tuple[str, bool]:
+    """Send the request (None: it already has it), wait for the worker to exit; (its stderr, whether it
+    timed out and was killed)."""
     try:
         _, stderr_bytes = await anyio.to_thread.run_sync(
             lambda: process.communicate(payload, timeout=timeout), abandon_on_cancel=True
@@ -180,7 +218,7 @@ async def _exchange(process: subprocess.Popen, payload: bytes, timeout: float) -
 def _raise_error(project: Project, reply: WorkerReply, database_url: str | None, stderr: str) -> None:
     error = reply.error
     info = asdict(error) if error is not None else {"type": "Exception", "message": "unknown error"}
-    message = redact(str(info.get("message") or "unknown error"), database_url, project.database_url)
+    message = redact(str(info.get("message") or "unknown error"), database_url, project.database_url_parts)
     info["message"] = message
     if info["type"] == UNSUPPORTED_ENVIRONMENT:
         raise UnsupportedWorkerEnvironment(message, stderr=stderr[-STDERR_TAIL:])
@@ -210,6 +248,4 @@ def _child_env(
 ) -> tuple[dict[str, str], list[str]]:
     """Variables the worker sets (the URL variables env.py reads, pointed at ``database_url``) and the
     ones it removes (anything that leads to the target)."""
-    to_set, to_remove = worker_environment(project.database_url, database_url, list(project.settings.url_env_vars))
-    to_set.update(extra or {})
-    return to_set, [name for name in to_remove if name not in to_set]
+    return child_environment(project.database_url_parts, database_url, list(project.settings.url_env_vars), extra)

@@ -1,8 +1,8 @@
 """The residency app's own small test suite: every model can be queried on the database in DATABASE_URL.
 
-alembic-mcp's ``app_check_command`` runs it (``python -m pytest -q app_tests``; bare ``pytest`` would not
-put the project folder on the import path) on the rehearsal's scratch
-database at head, so it checks that the migrations produce the schema the models expect.
+With ``app_check_command = "python -m pytest -q app_tests"`` set (not set in this example's pyproject.toml;
+bare ``pytest`` would not put the project folder on the import path), alembic-mcp runs it on the rehearsal's
+scratch database at head, so it checks that the migrations produce the schema the models expect.
 """
 
 import os

@@ -159,7 +159,24 @@ class Trial:
         if failed.failure is None:
             return True
         as_before = baseline is not None and baseline.failure is not None and failed.steps <= baseline.steps
-        return as_before and bool(failed.steps)
+        return bool(failed.steps) and (as_before or gets_further(failed, baseline))
+
+
+# Failures on the values the rows hold: a fix that turns a step's schema failure into one of these got the
+# step past what broke it, and the rows left are for a human (the conversion or the data).
+DATA_MODES = ("type-mismatch", "not-null-violation", "foreign-key-violation", "unique-violation", "check-violation")
+
+
+def gets_further(failed: Rehearsal, baseline: Rehearsal | None) -> bool:
+    """Every failed step is a failure on row values in a step (revision and direction) where the original
+    files fail for another reason."""
+    if baseline is None or baseline.failure is None:
+        return False
+    where = {step.rsplit(" ", 1)[0] for step in baseline.steps}
+    return all(
+        step.rsplit(" ", 1)[-1] in DATA_MODES and step.rsplit(" ", 1)[0] in where and step not in baseline.steps
+        for step in failed.steps
+    )
 
 
 class Fixer:
@@ -291,9 +308,15 @@ def _validate_note(fix: FileFix, revision: str | None, deploy: str | None) -> st
     ids = ", ".join(n.revision for n in fix.new_revisions if n.slug.startswith("validate_"))
     if not ids:
         return None
+    committed_by = [n.revision for n in fix.new_revisions if n.slug.startswith("index_")]
     if deploy == "per-migration":
         text = f"VALIDATE is in new revision {ids}: env.py commits each revision on its own, so it scans without "
         text += "blocking writes."
+    elif deploy == "single" and committed_by:  # index revisions are written first (plan._apply_one)
+        text = (
+            f"VALIDATE is in new revision {ids}, after index revision {committed_by[0]}, whose autocommit block "
+            "commits the deploy's transaction first: the VALIDATE scans without blocking writes."
+        )
     elif deploy == "single":
         text = (
             f"VALIDATE is in new revision {ids}, but env.py runs all pending revisions in one transaction: it "
@@ -362,7 +385,7 @@ async def _keep_what_passes(fixer: Fixer, full: Plan) -> tuple[Trial | None, lis
     baseline = await fixer.baseline()
     if everything.passes(baseline):
         fixer.written.write(everything.plan)  # the baseline put the original files back
-        return everything, [], _fails_as_before(baseline)
+        return everything, [], _fails_as_before(baseline, everything.rehearsal)
     kept: Trial | None = None
     undone: list[tuple[FileKey, str, int]] = []
     tried: set[FileKey] = set()
@@ -382,10 +405,16 @@ async def _keep_what_passes(fixer: Fixer, full: Plan) -> tuple[Trial | None, lis
         return None, undone, "every fix failed its checks and was undone"
     fixer.written.write(kept.plan)
     clean = kept.rehearsal.failure is None
-    return kept, undone, "the kept fixes rehearsed cleanly" if clean else _fails_as_before(baseline)
+    return kept, undone, "the kept fixes rehearsed cleanly" if clean else _fails_as_before(baseline, kept.rehearsal)
 
 
-def _fails_as_before(baseline: Rehearsal) -> str:
+def _fails_as_before(baseline: Rehearsal, fixed: Rehearsal) -> str:
+    if gets_further(fixed, baseline):
+        return (
+            f"the fixes get past what failed without them ({baseline.failure}), and the step now fails on the rows' "
+            f"values ({fixed.failure}): the fixes are kept; the file still fails: make the conversion handle "
+            "those rows (a human decides what they become), then rehearse again"
+        )
     return (
         f"the rehearsal fails the same way without the fixes ({baseline.failure}); the fixes did not cause it and "
         "are kept, reviewed, but not proven by this rehearsal: fix what fails, then rehearse again"
@@ -414,10 +443,28 @@ def _result(
     # the mechanical fixes were just applied: what remains is in not_applied, with why
     steps = [step for step in kept.review.next_steps if step != MECHANICAL_HINT]
     result = kept.review.model_copy(update={"autofix": report, "next_steps": steps})
+    if kept.rehearsal.failure is not None:
+        result = _fails_rehearsal(result, kept.rehearsal.failure)
     if report.undone:
         undone_text = "; ".join(f"{u.rule} (line {u.line}): {u.reason}" for u in report.undone)
         return _with_finding(result, report, f"{len(report.undone)} fix(es) undone, the others kept: {undone_text}")
     return result
+
+
+def _fails_rehearsal(result: ReviewMigrationResult, failure: str) -> ReviewMigrationResult:
+    """The migration fails to run, fixes or not: that comes before any other step, escalations included."""
+    finding = Finding(
+        rule="migration-fails-rehearsal",
+        severity="error",
+        message=f"The migration fails its rehearsal, with and without the fixes: {failure}.",
+        fix="Fix what fails (test_roundtrip names the failing statement, its file:line and the fix), then "
+        "review again.",
+    )
+    findings = [*result.findings, finding]
+    steps = [f"First make the migration run: {failure}. test_roundtrip shows where and how.", *result.next_steps]
+    return result.model_copy(
+        update={"findings": findings, "next_steps": steps, "verdict": decide(findings, result.escalations)}
+    )
 
 
 def _with_finding(base: ReviewMigrationResult, report: AutofixReport, message: str) -> ReviewMigrationResult:

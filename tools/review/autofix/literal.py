@@ -19,6 +19,9 @@ WHERE: dict[str, Where] = {
     "unnamed-constraint": "replace",
     "empty-downgrade": "replace-downgrade",
     "downgrade-not-inverse": "add-to-downgrade",
+    "enum-type-missing": "insert-before",
+    "cast-needs-using": "replace",
+    "enum-type-not-dropped": "replace",
 }
 # A step the rule's fix leaves in a comment for a new revision after this one (VALIDATE after NOT VALID).
 _LATER_STEP = re.compile(rf"^{re.escape(LATER_STEP)}(?P<code>op\.execute\(.*?\))(?=\s+#|$)", re.M)

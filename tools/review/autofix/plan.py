@@ -25,6 +25,9 @@ from alembic_mcp.tools.review.rules.registry import Hit
 # lock timeout last, so it lands first in upgrade()).
 AUTO_FIXABLE = (
     "unnamed-constraint",
+    "enum-type-missing",
+    "cast-needs-using",
+    "enum-type-not-dropped",
     "add-column-required",
     "fk-not-valid-missing",
     "create-index-non-concurrent",
@@ -55,6 +58,10 @@ NOT_A_HEAD = (
 INDEX_NOT_A_HEAD = (
     "its concurrent build belongs in a new revision after this one, and revisions already follow this one: move "
     "the index by hand to a revision after the head, with its drop in that revision's downgrade()"
+)
+TYPE_DROP_BY_HAND = (
+    "the drop of the type belongs after the statement of downgrade() that stops the column using it, which "
+    "downgrade() does not have as an alter_column: place it by hand"
 )
 FK_LOOKUP = (
     "a foreign key column: its backfill is the lookup of the parent row in the finding's fix, never a constant; "
@@ -101,6 +108,8 @@ def _edit_for(hit: Hit, source: str, ctx: FixContext) -> Edit | str | tuple[Edit
         return backfill_edit(hit, source, ctx.models.get(key), ctx.backend, ctx.split)
     if rule == "create-index-non-concurrent" and "later_index" in hit.data:
         return _index_later(hit, source, ctx)
+    if rule == "enum-type-not-dropped" and "where" not in hit.data:
+        return TYPE_DROP_BY_HAND
     if rule in WHERE:
         edit, later = literal_edit(hit), later_step(hit)
         if isinstance(edit, str) or later is None:
@@ -160,7 +169,11 @@ def _apply_one(result: FileFix, hit: Hit, ctx: FixContext) -> None:
         return
     if isinstance(edit, tuple):
         edit, new_revisions = edit
-        result.new_revisions.extend(new_revisions)
+        # an index revision goes first: its autocommit block then commits a NOT VALID constraint before a
+        # later VALIDATE revision runs, even when env.py deploys every pending revision in one transaction
+        result.new_revisions = sorted(
+            [*result.new_revisions, *new_revisions], key=lambda new: not new.slug.startswith("index_")
+        )
     try:
         fixed = apply_edit(result.after, edit)
         parse_source(fixed)

@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
+from alembic_mcp.tools.history.nodes import walk
 
 
 def name_value(node: ast.expr | None) -> str | None:
@@ -162,5 +163,5 @@ def in_loop(func: ast.FunctionDef | None, line: int) -> bool:
         return False
     return any(
         isinstance(node, ast.For | ast.While) and node.lineno <= line <= (node.end_lineno or node.lineno)
-        for node in ast.walk(func)
+        for node in walk(func)
     )

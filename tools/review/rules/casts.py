@@ -129,3 +129,88 @@ def no_rewrite(old_node: ast.expr | None, new_node: ast.expr | None, dialect: st
         return False
     check = NO_REWRITE.get(dialect or "postgresql", POSTGRESQL).get((old.family, new.family))
     return check is not None and check(old, new)
+
+
+# ------------------------------------------------------------------ casts PostgreSQL makes without USING
+
+# ALTER COLUMN ... TYPE converts the old values with an implicit or assignment cast (pg_cast); anything else
+# needs USING. Categories of SQLAlchemy type names, and the PostgreSQL spelling of a USING cast to them.
+CATEGORIES = {
+    "string": {"String", "VARCHAR", "Unicode", "NVARCHAR", "Text", "TEXT", "UnicodeText", "CHAR", "NCHAR", "CLOB"},
+    "integer": {"Integer", "INTEGER", "INT", "SmallInteger", "SMALLINT", "BigInteger", "BIGINT"},
+    "numeric": {"Numeric", "NUMERIC", "DECIMAL", "Float", "FLOAT", "REAL", "Double", "DOUBLE_PRECISION"},
+    "boolean": {"Boolean", "BOOLEAN"},
+    "date": {"Date", "DATE"},
+    "timestamp": {"DateTime", "TIMESTAMP", "DATETIME"},
+    "time": {"Time", "TIME"},
+    "interval": {"Interval", "INTERVAL"},
+    "json": {"JSON", "JSONB"},
+    "uuid": {"Uuid", "UUID"},
+    "bytes": {"LargeBinary", "BYTEA"},
+    "enum": {"Enum", "ENUM"},
+}
+# (from, to) categories with an implicit or assignment cast; a cast to a string type always exists (I/O)
+_CASTS = {
+    ("integer", "numeric"),
+    ("numeric", "integer"),
+    ("date", "timestamp"),
+    ("timestamp", "date"),
+    ("timestamp", "time"),
+}
+SQL_NAMES = {
+    "SmallInteger": "smallint",
+    "SMALLINT": "smallint",
+    "BigInteger": "bigint",
+    "BIGINT": "bigint",
+    "Float": "double precision",
+    "Double": "double precision",
+    "DOUBLE_PRECISION": "double precision",
+    "REAL": "real",
+    "Boolean": "boolean",
+    "DateTime": "timestamp",
+    "Date": "date",
+    "Time": "time",
+    "Interval": "interval",
+    "JSON": "json",
+    "JSONB": "jsonb",
+    "Uuid": "uuid",
+    "LargeBinary": "bytea",
+}
+
+
+def category(node: ast.expr | None) -> str | None:
+    """The cast category of a type expression (``sa.String(20)`` -> "string"), or None if unknown."""
+    name = callee(node) if node is not None else None
+    return next((c for c, names in CATEGORIES.items() if name in names), None)
+
+
+def enum_name(node: ast.expr | None) -> str | None:
+    """The type name of ``sa.Enum(..., name="x")`` / ``postgresql.ENUM(..., name="x")``."""
+    if not isinstance(node, ast.Call) or category(node) != "enum":
+        return None
+    value = literal_value(kw(node, "name"))
+    return value if isinstance(value, str) else None
+
+
+def pg_cast_missing(old: ast.expr | None, new: ast.expr | None) -> bool:
+    """PostgreSQL has no implicit or assignment cast from ``old`` to ``new``: ALTER COLUMN ... TYPE without
+    USING fails ("cannot be cast automatically"). False when either type is unknown."""
+    source, target = category(old), category(new)
+    if source is None or target is None or target == "string":
+        return False
+    if source == target:
+        return source == "enum" and enum_name(old) != enum_name(new)  # two enum types: no cast between them
+    return (source, target) not in _CASTS
+
+
+def pg_type_sql(node: ast.expr) -> str:
+    """How a USING cast spells the type of ``node`` in PostgreSQL (an enum by its name)."""
+    name = callee(node) or ""
+    if category(node) == "enum":
+        return enum_name(node) or "<enum_name>"
+    if name in SQL_NAMES:
+        return SQL_NAMES[name]
+    if category(node) == "numeric":
+        precision, scale = _param(node, 0, "precision"), _param(node, 1, "scale")
+        return f"numeric({precision}, {scale or 0})" if precision else "numeric"
+    return name.lower()

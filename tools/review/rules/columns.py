@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import (
     callee,
     column_spec,
@@ -321,7 +322,7 @@ def destroys_data(
 def partial_batch_recreate(state) -> None:
     """``batch_alter_table(..., recreate="always", include_columns=[...])``: the copy keeps only those columns."""
     func = state.migration.functions.get("upgrade")
-    for node in ast.walk(func) if func is not None else ():
+    for node in walk(func) if func is not None else ():
         if not (isinstance(node, ast.Call) and callee(node) == "batch_alter_table" and state.runs(node.lineno)):
             continue
         listed = _included_columns(node)

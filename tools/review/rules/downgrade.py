@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import dynamic
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src
-from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Module, Sources, local_names
+from alembic_mcp.tools.review.rules.effects import PURE_BUILTINS, UNKNOWN, Judge, Sources, local_names, migration_module
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg
 
@@ -435,7 +436,7 @@ def _leading_text(node: ast.expr | None) -> str:
 
 def _raises_in_downgrade(state) -> bool:
     down_func = state.migration.functions.get("downgrade")
-    return down_func is not None and any(isinstance(n, ast.Raise) for n in ast.walk(down_func))
+    return down_func is not None and any(isinstance(n, ast.Raise) for n in walk(down_func))
 
 
 def _raises(func: ast.FunctionDef | None, writes=lambda test: False) -> list[tuple[ast.Raise, ast.expr | None]]:
@@ -471,17 +472,17 @@ def _guards_nothing(test: ast.expr) -> bool:
     ``len("x")``), ``op.get_bind()``, the dialect's name (the same on every run against the target)."""
     if isinstance(test, ast.Constant) or dialect_guard(test) is not None:
         return True
-    names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
+    names = {n.id for n in walk(test) if isinstance(n, ast.Name)}
     return names <= {"op"} | PURE_BUILTINS and not _offline_guard(test)
 
 
 def _guard_writes(state, func: ast.FunctionDef | None):
     """A predicate: the if-test calls something effects.Judge cannot show to only compute or read."""
-    judge = Judge(state.sources or Sources(), Module("", state.migration.path, state.migration.tree))
+    judge = Judge(state.sources or Sources(), migration_module(state.migration))
     local = local_names(func) if func is not None else set()
 
     def writes(test: ast.expr) -> bool:
-        return any(isinstance(n, ast.Call) and judge.call(n, local) == UNKNOWN for n in ast.walk(test))
+        return any(isinstance(n, ast.Call) and judge.call(n, local) == UNKNOWN for n in walk(test))
 
     return writes
 

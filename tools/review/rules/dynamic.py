@@ -13,8 +13,10 @@ import ast
 import builtins
 from dataclasses import dataclass
 
+from alembic_mcp.tools.history.migration_ast import MigrationSource
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, src
-from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources
+from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, migration_module
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
 CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}
@@ -121,7 +123,7 @@ class Statement:
 def _imports(tree: ast.Module) -> dict[str, str]:
     """Local name -> the module it was imported from."""
     names: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import):
             names.update({(a.asname or a.name).split(".")[0]: a.name for a in node.names})
         elif isinstance(node, ast.ImportFrom):
@@ -156,24 +158,24 @@ class _Scan:
         self.module_values = _module_values(tree)
         self.batch = {
             item.optional_vars.id
-            for node in ast.walk(tree)
+            for node in walk(tree)
             if isinstance(node, ast.With | ast.AsyncWith)
             for item in node.items
             if isinstance(item.optional_vars, ast.Name) and "batch_alter_table" in src(item.context_expr)
         }
-        self.called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        self.called = {id(n.func) for n in walk(tree) if isinstance(n, ast.Call)}
         # ``bind.engine.name`` / ``bind.engine.dialect``: which database it is, no way to another connection
         # ``for url in urls: url.url``: an attribute of the rows a loop walks (superset a99f2f7c195a), not a bind's
         loop_targets = {
             n.id
-            for node in ast.walk(tree)
+            for node in walk(tree)
             if isinstance(node, ast.For | ast.comprehension)
-            for n in ast.walk(node.target)
+            for n in walk(node.target)
             if isinstance(n, ast.Name)
         }
         self.row_attributes = {
             id(n)
-            for n in ast.walk(tree)
+            for n in walk(tree)
             if isinstance(n, ast.Attribute)
             and n.attr == "url"
             and isinstance(n.value, ast.Name)
@@ -183,20 +185,34 @@ class _Scan:
         # the dialect, whose loaded_dbapi connects anywhere
         self.dialect_reads = {
             id(engine)
-            for n in ast.walk(tree)
+            for n in walk(tree)
             if isinstance(n, ast.Attribute) and n.attr == "name"
             for engine in _engine_of_name(n)
         }
         # Calls into helpers are read where their source is on disk: those shown not to write are read.
         sources = getattr(state, "sources", None) or Sources()
-        self.judge = Judge(sources, Module("", state.migration.path, tree))
+        migration = state.migration
+        module = migration_module(migration) if isinstance(migration, MigrationSource) else None
+        self.judge = Judge(sources, module or Module("", migration.path, tree))
+        # Helper calls read as the operations they run (inline.py): the rules judged those operations.
+        self.inlined = set(getattr(state, "inlined", {}))
         # Values an operation receives (types, defaults, columns): read as the operation's arguments.
         self.op_arguments = {
             id(node)
             for op in state.migration.ops
             for arg in [*op.node.args, *(k.value for k in op.node.keywords)]
-            for node in ast.walk(arg)
-        }
+            for node in walk(arg)
+        } | getattr(state, "inlined_arguments", set())  # what a helper read as operations passes on to them
+
+
+def _scan(state) -> _Scan:
+    """The file's names, read once per lint (``state.memo``): this family's checks and downgrade's share them."""
+    memo = getattr(state, "memo", None)
+    if memo is None:
+        return _Scan(state)
+    if "scan" not in memo:
+        memo["scan"] = _Scan(state)
+    return memo["scan"]
 
 
 def _engine_of_name(node: ast.Attribute) -> list[ast.Attribute]:
@@ -211,20 +227,20 @@ def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
     """(line, what) for every use of op / batch_op that is not ``op.<name>(...)``."""
     direct = {
         id(n.value)
-        for n in ast.walk(tree)
+        for n in walk(tree)
         if isinstance(n, ast.Attribute) and id(n) in scan.called and not n.attr.startswith("__")
     }
     out = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not isinstance(node, ast.Name):
             continue
         used = node.id in scan.ops | scan.batch and isinstance(node.ctx, ast.Load)
         if used and id(node) not in direct:
             out.append((node.lineno, f"`{node.id}` is used as a value"))
-    for node in ast.walk(tree):  # op.get_context().impl: alembic's own executor, every operation unseen
+    for node in walk(tree):  # op.get_context().impl: alembic's own executor, every operation unseen
         if isinstance(node, ast.Attribute) and node.attr == "impl" and _dotted(_root(node)) in scan.ops | {"context"}:
             out.append((node.lineno, f"`{src(node)[:60]}` reaches the migration's executor"))
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Call) and callee(node) in ("getattr", "setattr", "__getattribute__")):
             continue
         target = node.args[0] if node.args else None
@@ -238,7 +254,7 @@ def _op_misuse(scan: _Scan, tree: ast.Module) -> list[tuple[int, str]]:
 
 @on_file
 def dynamic_op_access(state) -> None:
-    scan = _Scan(state)
+    scan = _scan(state)
     for line, what in _op_misuse(scan, state.migration.tree):
         state.emit(
             DYNAMIC_OP_CALL,
@@ -308,8 +324,8 @@ def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
 
 @on_file
 def dynamic_code_and_connections(state) -> None:
-    scan = _Scan(state)
-    for node in ast.walk(state.migration.tree):
+    scan = _scan(state)
+    for node in walk(state.migration.tree):
         for found, record in ((_code_use(scan, node), DYNAMIC_CODE), (_connection_use(scan, node), OWN_CONNECTION)):
             if not found:
                 continue
@@ -357,7 +373,7 @@ def _pure_expression(scan: _Scan, known: set[str], stmt: ast.stmt) -> bool:
         return False
     if _import_time_code(scan, known, [stmt]):
         return False
-    calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+    calls = [n for n in walk(stmt) if isinstance(n, ast.Call)]
     return all(scan.judge.call(n) == PURE for n in calls)
 
 
@@ -380,14 +396,14 @@ def _import_or_alias(stmt: ast.stmt) -> bool:
     if isinstance(stmt, ast.Import | ast.ImportFrom):
         return True
     value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
-    return value is not None and not any(isinstance(n, ast.Call) for n in ast.walk(value))
+    return value is not None and not any(isinstance(n, ast.Call) for n in walk(value))
 
 
 def _import_time_code(scan: _Scan, known: set[str], nodes: list) -> list[tuple[int, str]]:
     """Code evaluated when the module is imported that uses op/context or calls code the review does not read."""
     out = []
     for node in nodes:
-        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & (scan.ops | scan.batch | {"context"})
+        used = {n.id for n in walk(node) if isinstance(n, ast.Name)} & (scan.ops | scan.batch | {"context"})
         unknown = _unknown_call(scan, known, node) if isinstance(node, ast.stmt) else _unknown_expr(scan, known, node)
         if used or unknown:
             what = f"uses {sorted(used)[0]}" if used else f"calls {unknown}()"
@@ -401,7 +417,7 @@ def _unknown_expr(scan: _Scan, known: set[str], node: ast.AST) -> str | None:
 
 @on_file
 def module_level_code(state) -> None:
-    scan = _Scan(state)
+    scan = _scan(state)
     known = _module_values(state.migration.tree) | set(scan.imports)
     for line, what in sorted(set(_module_code(scan, known, state.migration.tree.body))):
         state.emit(
@@ -416,7 +432,7 @@ def module_level_code(state) -> None:
 
 def _locals(func: ast.FunctionDef) -> set[str]:
     names = {a.arg for a in func.args.args + func.args.kwonlyargs}
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
@@ -435,7 +451,7 @@ def _module_values(tree: ast.Module) -> set[str]:
 def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: frozenset[str] = frozenset()) -> str | None:
     """The first call in ``statement`` whose code the reviewer does not read, or None. ``local``: the names
     the enclosing function binds (they shadow module-level values)."""
-    for node in ast.walk(statement):
+    for node in walk(statement):
         if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
             continue
         root = _root(node.func)
@@ -455,13 +471,24 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: froz
 
 
 def _shown_not_to_write(scan: _Scan, node: ast.Call) -> bool:
-    """The helper's source was read and it only computes or reads (effects.Judge)."""
-    return scan.judge.call(node) in (PURE, READS)
+    """The helper's source was read and it only computes or reads (effects.Judge), or only runs operations
+    the rules read at its call (inline.py)."""
+    return id(node) in scan.inlined or scan.judge.call(node) in (PURE, READS)
 
 
 def statements(state) -> list[Statement]:
-    """Every top-level statement of upgrade() and downgrade(), and whether layer 1 reads it whole."""
-    scan = _Scan(state)
+    """Every top-level statement of upgrade() and downgrade(), and whether layer 1 reads it whole (once per
+    lint: the coverage check and downgrade's both ask)."""
+    memo = getattr(state, "memo", None)
+    if memo is None:
+        return _statements(state)
+    if "statements" not in memo:
+        memo["statements"] = _statements(state)
+    return memo["statements"]
+
+
+def _statements(state) -> list[Statement]:
+    scan = _scan(state)
     module_names = _module_values(state.migration.tree) | scan.ops | {"context"}
     # Code in other modules may branch on offline mode unseen: then no render covers the file's unread calls.
     offline_file = _mentions_offline_mode(state.migration.tree) or _calls_other_modules(scan, state.migration.tree)
@@ -482,7 +509,7 @@ SESSION_FACTORIES = {"Session", "sessionmaker", "scoped_session"}
 def _opens_session(scan: _Scan, stmt: ast.stmt) -> str | None:
     """``orm.Session(bind=...)``: the rows an ORM session flushes (add, attribute changes, query().delete())
     are SQL no review layer reads, wherever the session class comes from."""
-    for node in ast.walk(stmt):
+    for node in walk(stmt):
         if isinstance(node, ast.Call) and id(node) not in scan.op_arguments and callee(node) in SESSION_FACTORIES:
             return src(node.func)
     return None
@@ -505,7 +532,7 @@ def _statement(
 
 def _calls_other_modules(scan: _Scan, tree: ast.Module) -> bool:
     """A call into an imported module the review does not read (not sqlalchemy, alembic's op/context, ...)."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
             continue
         root = _root(node.func)
@@ -519,7 +546,7 @@ def _calls_other_modules(scan: _Scan, tree: ast.Module) -> bool:
 
 def _mentions_offline_mode(node: ast.AST) -> bool:
     """``as_sql`` / ``is_offline_mode`` anywhere in the code: it can render one thing and run another."""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Attribute) and sub.attr in OFFLINE_MODE:
             return True
         if isinstance(sub, ast.Name) and sub.id in OFFLINE_MODE:
@@ -531,7 +558,7 @@ def _mentions_offline_mode(node: ast.AST) -> bool:
 
 def _calls_beyond_op(scan: _Scan, stmt: ast.stmt) -> bool:
     """A call other than ``op.<operation>(...)`` and the offline test itself."""
-    for node in ast.walk(stmt):
+    for node in walk(stmt):
         if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
             continue
         root = _root(node.func)
@@ -545,7 +572,7 @@ def _calls_beyond_op(scan: _Scan, stmt: ast.stmt) -> bool:
 
 def _pure_message(scan: _Scan, node: ast.Call) -> bool:
     """``raise Exception("online only")`` / ``print(dedent(...))``: pure code that touches no connection."""
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    names = {n.id for n in walk(node) if isinstance(n, ast.Name)}
     return not names & (scan.ops | scan.batch | {"context"}) and scan.judge.call(node) == PURE
 
 

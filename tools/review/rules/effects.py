@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alembic_mcp.tools.history.migration_ast import MigrationSource
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review import reads
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 
@@ -173,6 +176,12 @@ COLUMN_OPERATORS = {
     "istartswith",
     "iendswith",
 }
+# The Inspector class reached through sqlalchemy.engine (whose name alone would read as a way to a connection)
+INSPECTOR_ENTRY = {
+    f"{module}.Inspector{method}"
+    for module in ("sqlalchemy.engine.reflection", "sqlalchemy.engine")
+    for method in ("", ".from_engine")
+}
 MAX_DEPTH = 4
 RANK = {PURE: 0, READS: 1, UNKNOWN: 2}
 
@@ -198,16 +207,26 @@ class Module:
 
     closures: dict[int, set[str]] = field(default_factory=dict)  # id(nested def) -> its enclosing locals
     tampered: str | None = None  # tamper.tampering(): nothing in this module is trusted
+    # An installed package (site-packages): its import-time code is the package's, as rules/imports.py takes
+    # it, and a function or class that writes objects is distrusted alone (its lines), not everything beside it.
+    installed: bool = False
+    tampered_spans: list[tuple[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.tampered = tampering(self.tree)
+        if self.installed:
+            defs = [s for s in self.tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+            rest = ast.Module(body=[s for s in self.tree.body if s not in defs], type_ignores=[])
+            self.tampered = tampering(rest)
+            self.tampered_spans = [(d.lineno, d.end_lineno or d.lineno) for d in defs if tampering(d)]
+        else:
+            self.tampered = tampering(self.tree)
         is_package = self.path is not None and self.path.name == "__init__.py"
         package = self.name if is_package else self.name.rpartition(".")[0]
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.defs.setdefault(node.name, node)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                for inner in ast.walk(node):
+                for inner in walk(node):
                     if inner is not node and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
                         self.closures.setdefault(id(inner), set()).update(local_names(node))
             elif isinstance(node, ast.Import):
@@ -229,6 +248,23 @@ class Module:
                 self.assigned[node.target.id] = node.value
 
 
+module_stats: Counter[str] = Counter()  # "built", "reused": migration_module's (tests count, never time)
+
+
+def migration_module(migration: MigrationSource) -> Module:
+    """The migration file read as a module (its names, whether it tampers), once per parse: the rules of
+    one review share it, and a warm call reuses it while the file is unchanged (the parse is kept by
+    content, history/cache.py)."""
+    module = migration.derived.get("module")
+    if isinstance(module, Module) and module.tree is migration.tree:
+        module_stats["reused"] += 1
+        return module
+    module = Module("", migration.path, migration.tree)
+    migration.derived["module"] = module
+    module_stats["built"] += 1
+    return module
+
+
 def _import_targets(module: Module, stmt: ast.Import | ast.ImportFrom) -> list[str]:
     if isinstance(stmt, ast.Import):
         return [a.name for a in stmt.names]
@@ -241,12 +277,12 @@ def _import_targets(module: Module, stmt: ast.Import | ast.ImportFrom) -> list[s
 def _defaults_call(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Default values are evaluated when the def runs, on import."""
     defaults = [*func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)]
-    return any(isinstance(n, ast.Call) for d in defaults for n in ast.walk(d))
+    return any(isinstance(n, ast.Call) for d in defaults for n in walk(d))
 
 
 def _pure_value(module: Module, value: ast.expr) -> bool:
     """A literal, or calls only into pure libraries (``logging.getLogger(__name__)``, ``sa.table(...)``)."""
-    for node in ast.walk(value):
+    for node in walk(value):
         if isinstance(node, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom):
             return False
         if isinstance(node, ast.Call):
@@ -272,6 +308,11 @@ class Sources:
     roots: tuple[Path, ...] = ()
     modules: dict[str, Module | None] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], str] = field(default_factory=dict)
+    # What rules/imports.py found of the project's modules, for every migration of one review (a Sources
+    # lives one call: the next call reads the files again)
+    module_files: dict[str, list[Path]] = field(default_factory=dict)  # dotted name -> the files importing it runs
+    import_code: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> its import-time code
+    imported: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> (line, dotted) it imports
 
     def module(self, name: str) -> Module | None:
         if name not in self.modules:
@@ -283,7 +324,7 @@ class Sources:
         one place only, tampering with nothing, running nothing but imports, defs and literals on import."""
         self.modules[name] = None  # an import cycle back to this module is not followed
         owner = name.rpartition(".")[0]
-        if owner and self.module(owner) is None and self._found(owner):
+        if owner and not self._installed(name) and self.module(owner) is None and self._found(owner):
             return None  # the parent package runs first: not trusted, nothing in it is
         relative = Path(*name.split("."))
         for root in self.roots:
@@ -291,12 +332,23 @@ class Sources:
             if len(paths) > 1:
                 return None  # module and package of one name: which one is imported is not the reader's guess
             if paths:
+                installed = root.name == "site-packages"
                 try:
-                    module = Module(name, paths[0], ast.parse(paths[0].read_text(encoding="utf-8")))
+                    tree = ast.parse(paths[0].read_text(encoding="utf-8"))
+                    module = Module(name, paths[0], tree, installed=installed)
                 except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
                     return None
-                return module if module.tampered is None and self._import_time_clean(module) else None
+                clean = installed or self._import_time_clean(module)
+                return module if module.tampered is None and clean else None
         return None
+
+    def _installed(self, name: str) -> bool:
+        """The first root holding ``name`` is a virtualenv's site-packages (the package's own import code)."""
+        relative = Path(*name.split("."))
+        for root in self.roots:
+            if (root / relative.with_suffix(".py")).is_file() or (root / relative / "__init__.py").is_file():
+                return root.name == "site-packages"
+        return False
 
     def _found(self, name: str) -> bool:
         relative = Path(*name.split("."))
@@ -418,6 +470,8 @@ class Judge:
     def imported(self, target: str, attrs: list[str], node: ast.Call) -> str:
         if target in ("alembic.op", "alembic.context"):
             return READS if attrs and attrs[0] in OP_READS else UNKNOWN
+        if ".".join([target, *attrs]) in INSPECTOR_ENTRY:
+            return READS  # an inspector on the bind it is given: it reflects, never writes
         if pure_module(target):
             named = [*target.split(".")[1:], *attrs]
             return UNKNOWN if any(a in ENGINE_ENTRY or a in DRIVER_ATTRIBUTES for a in named) else PURE
@@ -449,6 +503,8 @@ class Judge:
             return self.sources.verdicts[key]
         if key in self.seen:
             return PURE  # recursion: judged by the rest of its body
+        if any(start <= func.lineno <= end for start, end in module.tampered_spans):
+            return UNKNOWN  # a function of an installed package that writes objects
         if not all(self._safe_decorator(d) for d in func.decorator_list):
             return UNKNOWN
         inner = Judge(self.sources, module, self.depth + 1, self.seen | {key})
@@ -472,7 +528,8 @@ class Judge:
         at moments no call shows: unknown."""
         members = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         hooks = [n for n in members if n.startswith("__") and n.endswith("__") and n != "__init__"]
-        if cls.decorator_list or cls.keywords or hooks:
+        tampered = any(start <= cls.lineno <= end for start, end in module.tampered_spans)
+        if cls.decorator_list or cls.keywords or hooks or tampered:
             return UNKNOWN
         if not attrs:
             own = self.function(module, members["__init__"]) if "__init__" in members else PURE
@@ -516,7 +573,7 @@ class Judge:
         if self._op_passed_on(func):
             return UNKNOWN
         verdict = PURE
-        for node in ast.walk(func):
+        for node in walk(func):
             if isinstance(node, ast.Call):
                 if _computed_getattr(node):
                     return UNKNOWN
@@ -537,12 +594,10 @@ class Judge:
         alembic = {n for n, m in self.module.imports.items() if m in ("alembic.op", "alembic.context")}
         reads = {
             id(node.value)
-            for node in ast.walk(func)
+            for node in walk(func)
             if isinstance(node, ast.Attribute) and node.attr in OP_READS | {"is_offline_mode"}
         }
-        return any(
-            isinstance(node, ast.Name) and node.id in alembic and id(node) not in reads for node in ast.walk(func)
-        )
+        return any(isinstance(node, ast.Name) and node.id in alembic and id(node) not in reads for node in walk(func))
 
 
 MAPPED = {"Column", "mapped_column", "column_property", "relationship", "synonym", "deferred", "composite"}
@@ -587,7 +642,7 @@ def _chain(node: ast.expr) -> list[str] | None:
 def local_names(func: ast.AST) -> set[str]:
     """Parameters and names assigned in ``func`` (and the functions it encloses)."""
     names: set[str] = set()
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.arg):
             names.add(node.arg)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -613,7 +668,7 @@ def bound_once(func: ast.AST) -> dict[str, ast.expr]:
     """Names a function assigns exactly once, with the value (a statement kept in a variable)."""
     values: dict[str, ast.expr] = {}
     counts: dict[str, int] = {}
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             counts[node.id] = counts.get(node.id, 0) + 1
         elif isinstance(node, ast.arg):

@@ -15,13 +15,14 @@ from typing import Any
 
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
-from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
+from alembic_mcp.tools.history.migration_ast import TABLE_ARG, MigrationSource, OpCall
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
-from alembic_mcp.tools.review.rules.effects import Module, Sources, bound_once, constant_text
+from alembic_mcp.tools.review.rules.effects import Sources, bound_once, constant_text, migration_module
 from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
+from alembic_mcp.tools.review.rules.inline import merged, read_helpers
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
-from alembic_mcp.tools.review.rules.tamper import tampering
+from alembic_mcp.tools.review.rules.tamper import bindings
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
@@ -59,12 +60,21 @@ class LintState:
     lock_timeout_seen: bool = False  # in effect at the current operation (env.py, or a SET before it)
     lock_timeout_ended: str | None = None  # what ended the one set before it: "autocommit" (its COMMIT) or "reset"
     statements: list[Any] = field(default_factory=list)  # set by the dynamic family's coverage check
+    memo: dict[str, Any] = field(default_factory=dict)  # what several rules derive from this file, read once
 
     def __post_init__(self) -> None:
         self.lock_timeout_seen = self.env_sets_lock_timeout
+        # helper calls read as the operations they run (inline.py), by id() of the call
+        _name_tables(self.migration)
+        found = read_helpers(self.migration, self.sources or Sources(), self.backend)
+        self.inlined, self.inlined_arguments = found.ops, found.arguments
+        helpers = [op for ops in self.inlined.values() for op in ops]
         # a branch guarded for another dialect (``if dialect == "mysql":``) is not reviewed for this target
-        self.up = [op for op in self.migration.ops_in("upgrade") if self.runs(op.line)]
-        self.down = [op for op in self.migration.ops_in("downgrade") if self.runs(op.line)]
+        self.up = [op for op in self._ops("upgrade", helpers) if self.runs(op.line)]
+        self.down = [op for op in self._ops("downgrade", helpers) if self.runs(op.line)]
+
+    def _ops(self, function: str, helpers: list[OpCall]) -> list[OpCall]:
+        return merged(self.migration.ops_in(function), [op for op in helpers if op.function == function])
 
     def runs(self, line: int) -> bool:
         """The code at ``line`` runs on the target's dialect (not inside another dialect's branch)."""
@@ -95,7 +105,7 @@ class LintState:
     @cached_property
     def tampered(self) -> str | None:
         """tamper.tampering() of the migration file."""
-        return tampering(self.migration.tree)
+        return migration_module(self.migration).tampered
 
     def statement_of(self, op: OpCall) -> Any:
         """What op.execute / conn.execute runs: its argument, or what a name holding it was bound to once
@@ -111,7 +121,7 @@ class LintState:
         local = bound_once(func).get(node.id) if func is not None else None
         if local is not None:
             return local
-        module = Module("", self.migration.path, self.migration.tree)
+        module = migration_module(self.migration)
         text = constant_text(self.sources or Sources(), module, node.id)
         return ast.copy_location(ast.Constant(text), node) if text is not None else node
 
@@ -158,12 +168,31 @@ class LintState:
         return hit
 
 
+def _name_tables(migration: MigrationSource) -> None:
+    """``op.drop_table(table_name)`` where the file binds ``table_name`` once, to a string: that table (as a
+    helper's operations read it, inline.py). Not in a file that tampers: a name there is not its value."""
+    module = migration_module(migration)
+    if module.tampered:
+        return
+    for op in migration.ops:
+        position, keywords = TABLE_ARG.get(op.name, (-1, ()))
+        named = next((op.kwargs[k] for k in keywords if k in op.kwargs), None) or op.arg(position)
+        if op.table is None and op.batch_table is None and isinstance(named, ast.Name):
+            value = module.assigned.get(named.id)
+            if (
+                isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and bindings(module.tree, named.id) == 1
+            ):
+                op.table = value.value
+
+
 def record_added_columns(state: LintState) -> None:
     for op in state.up:
         if op.name != "add_column":
             continue
         spec = column_spec(op.arg(1, "column"))
-        if spec and op.table and spec.name:
+        if spec and op.table and spec.name and not op.guarded:  # a helper may skip it: the column may exist
             state.added_columns.add((op.table, spec.name))
             if spec.nullable is not False and spec.server_default is None and not spec.primary_key:
                 state.new_nullable_columns.add((op.table, spec.name))

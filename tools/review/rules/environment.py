@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 
@@ -58,7 +59,7 @@ def offline_unsafe(state) -> None:
     func = state.migration.functions.get("upgrade")
     if func is None:
         return
-    for node in ast.walk(func):
+    for node in walk(func):
         what = _reads(node) if isinstance(node, ast.Call) else None
         if what and isinstance(node, ast.Call):
             state.emit(

@@ -18,6 +18,7 @@ import ast
 from pathlib import Path
 from types import SimpleNamespace
 
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.dynamic import MODULE_LEVEL_CODE, _module_code, _module_values, _Scan
 from alembic_mcp.tools.review.rules.effects import Sources
 from alembic_mcp.tools.review.rules.registry import on_file
@@ -49,7 +50,7 @@ def module_files(roots: list[Path], dotted: str) -> list[Path]:
 def imported_names(tree: ast.AST, package: str) -> list[tuple[int, str]]:
     """(line, dotted module) for every import in ``tree``; ``from a import b`` also names ``a.b`` (a submodule)."""
     out: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import):
             out += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -95,7 +96,7 @@ def _patches(tree: ast.Module) -> list[tuple[int, str]]:
         if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
-                patched = [n for n in ast.walk(target) if isinstance(n, ast.Attribute | ast.Subscript)]
+                patched = [n for n in walk(target) if isinstance(n, ast.Attribute | ast.Subscript)]
                 if patched:
                     out.append((stmt.lineno, f"assigns `{ast.unparse(patched[0])}` when imported"))
     return out
@@ -112,13 +113,17 @@ def project_import_code(tree: ast.AST, path: Path | None, sources: Sources | Non
     out: list[tuple[int, Path, int, str]] = []
     while queue and len(seen) < MAX_MODULES:
         line, name = queue.pop(0)
-        for file in module_files(roots, name):
+        if name not in sources.module_files:
+            sources.module_files[name] = module_files(roots, name)
+        for file in sources.module_files[name]:
             if file.resolve() in seen:
                 continue
             seen.add(file.resolve())
-            out += [(line, file, where, what) for where, what in import_time_code(file, sources)]
-            inner = _package_of(file, roots)
-            queue += [(line, dotted) for _, dotted in imported_names(_parsed(file), inner)]
+            if file not in sources.import_code:  # read once per review, whichever migration imports it first
+                sources.import_code[file] = import_time_code(file, sources)
+                sources.imported[file] = imported_names(_parsed(file), _package_of(file, roots))
+            out += [(line, file, where, what) for where, what in sources.import_code[file]]
+            queue += [(line, dotted) for _, dotted in sources.imported[file]]
     return out
 
 

@@ -24,7 +24,8 @@ STRONG_LOCK_OPS = {
 def _fix_lock_timeout() -> str:
     return (
         "op.execute(\"SET LOCAL lock_timeout = '5s'\")  # first statement of upgrade(), and again after each "
-        "autocommit_block() (its COMMIT ends a SET LOCAL)"
+        "autocommit_block() (its COMMIT ends a SET LOCAL); inside a block a SET LOCAL does nothing: there use "
+        'op.execute("SET lock_timeout = \'5s\'") before the statement and op.execute("RESET lock_timeout") after it'
     )
 
 

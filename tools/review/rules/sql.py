@@ -11,9 +11,10 @@ import re
 from collections.abc import Callable
 
 from alembic_mcp.tools.history.migration_ast import OpCall
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
 from alembic_mcp.tools.review.rules.astutil import callee, in_loop, src, text_call
-from alembic_mcp.tools.review.rules.effects import Module, bound_once, local_names, resolver, statement_reads
+from alembic_mcp.tools.review.rules.effects import bound_once, local_names, migration_module, resolver, statement_reads
 from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
@@ -126,7 +127,7 @@ def _reads_only(state, op: OpCall) -> bool:
     func = state.migration.functions.get(op.function)
     values = bound_once(func) if func is not None and not state.tampered else {}
     local = local_names(func) if func is not None else set()
-    module = Module("", state.migration.path, state.migration.tree)
+    module = migration_module(state.migration)
     return statement_reads(state.statement_of(op), resolver(module, values, local))
 
 
@@ -148,7 +149,7 @@ def _created_here(state, op: OpCall, table: str | None) -> bool:
 
 def _table_name(state, variable: str | None) -> str | None:
     """The table a construct's variable names (``persons = sa.table("persons", ...)``), else the variable."""
-    for node in ast.walk(state.migration.tree):
+    for node in walk(state.migration.tree):
         if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and node.value.args):
             continue
         named = [t.id for t in node.targets if isinstance(t, ast.Name)]
@@ -160,7 +161,7 @@ def _table_name(state, variable: str | None) -> str | None:
 
 def _values_columns(node: ast.expr) -> list[str] | None:
     """The columns ``.values(col=...)`` / ``.values({"col": ...})`` sets; None when they cannot be read."""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Call) and callee(sub) == "values":
             names: list[str | None] = [k.arg for k in sub.keywords]
             for arg in sub.args:
@@ -380,7 +381,7 @@ def _calls(state, functions: tuple[str, ...]):
     for name in functions:
         func = state.migration.functions.get(name)
         if func is not None:
-            yield from (n for n in ast.walk(func) if isinstance(n, ast.Call) and state.runs(n.lineno))
+            yield from (n for n in walk(func) if isinstance(n, ast.Call) and state.runs(n.lineno))
 
 
 def _is_op_call(state, node: ast.Call) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from alembic_mcp.tools.history.nodes import children, walk
+
 NAMESPACE_NAMES = frozenset(
     {"setattr", "delattr", "globals", "locals", "vars", "exec", "eval", "compile", "__import__", "__builtins__"}
 )
@@ -24,14 +26,24 @@ FRESH_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.S
 def tampering(tree: ast.AST) -> str | None:
     """The first construct in ``tree`` that may change what another line means, or None."""
     scopes = _scopes(tree)
-    for node in ast.walk(tree):
-        reason = _construct(node, scopes)
+    rows = orm_rows(tree)
+    for node in walk(tree):
+        reason = _construct(node, scopes, rows)
         if reason:
             return f"line {getattr(node, 'lineno', '?')}: {reason}"
     return None
 
 
-def _construct(node: ast.AST, scopes: dict[int, ast.AST]) -> str | None:
+# The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
+CONSTRUCTS = frozenset(
+    {ast.ImportFrom, ast.Import, ast.Name, ast.Attribute, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete}
+    | {ast.For, ast.AsyncFor, ast.comprehension, ast.withitem}
+)
+
+
+def _construct(node: ast.AST, scopes: dict[int, ast.AST], rows: frozenset[int] = frozenset()) -> str | None:
+    if type(node) not in CONSTRUCTS:
+        return None
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return "a star import"
     if isinstance(node, ast.Import | ast.ImportFrom):
@@ -60,9 +72,98 @@ def _construct(node: ast.AST, scopes: dict[int, ast.AST]) -> str | None:
         targets = [target] if target is not None else []
     for target in targets:
         for part in _flatten(target):
+            if id(part) in rows and isinstance(node, ast.Assign):
+                continue  # a column of an ORM row: a data write the session's flush makes (and that escalates)
             if isinstance(part, ast.Attribute | ast.Subscript) and not _fresh(part, node, scopes):
                 return f"writes `{ast.unparse(part)[:60]}`"
     return None
+
+
+SESSION_FACTORIES = frozenset({"Session", "sessionmaker", "scoped_session"})
+QUERY_METHODS = frozenset({"filter", "filter_by", "all", "order_by", "limit", "offset", "yield_per", "distinct"})
+
+
+def orm_rows(tree: ast.AST) -> frozenset[int]:
+    """id() of ``row.column = value`` targets where ``row`` walks ``session.query(Model)``: ``session`` is
+    bound once in the function to an ORM session (``Session(...)``: opening one is unread-statement, so the
+    revision escalates whatever the rows are) and ``Model`` a class of this file mapped on a
+    ``declarative_base()``, with no decorator, metaclass or method of its own. Such a write changes a row,
+    not what another line of the file means."""
+    if not isinstance(tree, ast.Module):
+        return frozenset()
+    models = _mapped_classes(tree)
+    if not models or bindings(tree, "enumerate"):
+        return frozenset()
+    out: set[int] = set()
+    for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        for loop in (n for n in _own_nodes(func) if isinstance(n, ast.For)):
+            row = _row_variable(func, loop, models)
+            if row is None:
+                continue
+            for node in _own_nodes(loop):
+                if isinstance(node, ast.Assign):
+                    out.update(
+                        id(t)
+                        for t in node.targets
+                        if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == row
+                    )
+    return frozenset(out)
+
+
+def _row_variable(func: ast.FunctionDef, loop: ast.For, models: set[str]) -> str | None:
+    """The loop's variable when it walks a session query of a mapped class (``for i, row in enumerate(q)``)."""
+    target, walked = loop.target, loop.iter
+    if isinstance(walked, ast.Call) and isinstance(walked.func, ast.Name) and walked.func.id == "enumerate":
+        if len(walked.args) != 1 or not isinstance(target, ast.Tuple):
+            return None
+        walked, target = walked.args[0], target.elts[-1] if len(target.elts) == 2 else target
+    if isinstance(walked, ast.Name) and bindings(func, walked.id) == 1:
+        values = _assigned(func, walked.id)
+        walked = values[0] if len(values) == 1 else walked
+    if not isinstance(target, ast.Name) or bindings(func, target.id) != 1 or not _session_query(func, walked, models):
+        return None
+    return target.id
+
+
+def _session_query(func: ast.FunctionDef, node: ast.expr, models: set[str]) -> bool:
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in QUERY_METHODS:
+        node = node.func.value
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "query"):
+        return False
+    session = node.func.value
+    if not (isinstance(session, ast.Name) and bindings(func, session.id) == 1) or len(node.args) != 1:
+        return False
+    model = node.args[0]
+    opened = _assigned(func, session.id)
+    factory = opened[0].func if len(opened) == 1 and isinstance(opened[0], ast.Call) else None
+    name = factory.attr if isinstance(factory, ast.Attribute) else factory.id if isinstance(factory, ast.Name) else ""
+    return name in SESSION_FACTORIES and isinstance(model, ast.Name) and model.id in models
+
+
+def _mapped_classes(tree: ast.Module) -> set[str]:
+    bases = {
+        t.id
+        for stmt in tree.body
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+        for t in stmt.targets
+        if isinstance(t, ast.Name) and _called(stmt.value) == "declarative_base" and bindings(tree, t.id) == 1
+    }
+    return {
+        stmt.name
+        for stmt in tree.body
+        if isinstance(stmt, ast.ClassDef)
+        and not stmt.decorator_list
+        and not stmt.keywords
+        and bindings(tree, stmt.name) == 1
+        and all(isinstance(b, ast.Name) and b.id in bases for b in stmt.bases)
+        and stmt.bases
+        and not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in stmt.body)
+    }
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _flatten(target: ast.expr) -> list[ast.expr]:
@@ -133,19 +234,19 @@ def _assigned(scope: ast.AST, name: str) -> list[ast.expr]:
 def _own_nodes(scope: ast.AST) -> list[ast.AST]:
     """The nodes of ``scope`` outside its nested functions and classes."""
     out: list[ast.AST] = []
-    stack = list(ast.iter_child_nodes(scope))
+    stack = children(scope)
     while stack:
         node = stack.pop()
         out.append(node)
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(children(node))
     return out
 
 
 def _scopes(tree: ast.AST) -> dict[int, ast.AST]:
     """id(statement) -> the function (or module) whose own body holds it."""
     out: dict[int, ast.AST] = {}
-    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]
+    scopes = [tree, *(n for n in walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]
     for scope in scopes:
         for node in _own_nodes(scope):
             out[id(node)] = scope
@@ -154,7 +255,7 @@ def _scopes(tree: ast.AST) -> dict[int, ast.AST]:
 
 def bindings(tree: ast.AST, name: str) -> int:
     """How many times ``name`` is bound anywhere in the module (assignments, imports, parameters, defs)."""
-    return sum(_binds(node, name) for node in ast.walk(tree))
+    return sum(_binds(node, name) for node in walk(tree))
 
 
 def _binds(node: ast.AST, name: str) -> int:

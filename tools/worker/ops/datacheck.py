@@ -4,7 +4,9 @@
 column, the count of non-null values and a checksum of the values in row order (PostgreSQL: computed
 by the server, all tables of a check in one query; elsewhere a SHA-1 computed here). Two readings of the
 same table then compare on the columns both sides have (a per-table checksum over the common
-columns), and ``data_lost`` says, per table and column, what the downgrade did not bring back.
+columns), and ``data_lost`` says, per table and column, what the downgrade did not bring back. Tables of
+the first ``ROW_DIGEST_LIMIT`` rows of a table also keep a short digest per row and column, so a column holding
+other values after a downgrade says in how many rows (exactly in tables of at most that many rows).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from alembic_mcp.tools.worker.ops.snapshot import Snapshot
 
 TableData = dict[str, Any]
 _NULL = b"\x00N"
+ROW_DIGEST_LIMIT = 5000  # rows of a table (in key order) whose digests are kept (8 hex digits per row and column)
 
 
 def _encode(value: Any) -> bytes:
@@ -40,6 +43,7 @@ def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
         f" ORDER BY {', '.join(prep.quote(c) for c in order)}" if order else ""
     )
     hashes = [hashlib.sha1() for _ in columns]
+    per_row: list[list[str]] = [[] for _ in columns]
     non_null = [0] * len(columns)
     rows = 0
     if columns:
@@ -47,12 +51,19 @@ def read_table(conn: Connection, table: str, snapshot: Snapshot) -> TableData:
         for row in result:
             rows += 1
             for i, value in enumerate(row):
-                hashes[i].update(_encode(value) + b"\x1f")
+                encoded = _encode(value)
+                hashes[i].update(encoded + b"\x1f")
+                if rows <= ROW_DIGEST_LIMIT:
+                    per_row[i].append(hashlib.sha1(encoded).hexdigest()[:8])
                 if value is not None:
                     non_null[i] += 1
+    digests = ["".join(d) for d in per_row]
     return {
         "rows": rows,
-        "columns": {c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest()} for i, c in enumerate(columns)},
+        "columns": {
+            c: {"non_null": non_null[i], "checksum": hashes[i].hexdigest(), "row_digests": digests[i]}
+            for i, c in enumerate(columns)
+        },
     }
 
 
@@ -103,6 +114,11 @@ _DIGEST = (
     "coalesce(sum(('x' || substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 16))"
     "::bit(64)::bigint), 0)"
 )
+# per row: the first 8 hex digits of the same md5, in row order (kept for tables small enough)
+_ROW_DIGEST = (
+    "string_agg(substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 8), '' "
+    f"ORDER BY s.n) FILTER (WHERE s.n <= {ROW_DIGEST_LIMIT})"
+)
 
 
 def pg_checksum_query(
@@ -112,7 +128,8 @@ def pg_checksum_query(
     checksum of the values in primary-key order (every value hashed with its row position, the hashes
     summed: the same sequence of values gives the same sum), computed by the server in one UNION ALL
     query, so nothing but one row per table crosses the wire and the memory needed does not grow with
-    the table. ``layouts`` gives each table's ``column_order`` and ``primary_key`` (a snapshot's tables).
+    the table; and per column the digests of the first ``ROW_DIGEST_LIMIT`` rows. ``layouts`` gives each
+    table's ``column_order`` and ``primary_key`` (a snapshot's tables).
 
     Returns (SQL or "" when no table has a column, its parameters, the data of the tables without columns).
     ``literal``: a function quoting a value as an SQL literal; the table names are then written into
@@ -139,7 +156,8 @@ def pg_checksum_query(
         parts.append(
             f"SELECT CAST({name} AS text), count(*), "
             f"ARRAY[{', '.join(f'count(s.{v})' for v in values)}]::bigint[], "
-            f"ARRAY[{', '.join(_DIGEST.format(v=v) for v in values)}]::numeric[] "
+            f"ARRAY[{', '.join(_DIGEST.format(v=v) for v in values)}]::numeric[], "
+            f"ARRAY[{', '.join(_ROW_DIGEST.format(v=v) for v in values)}]::text[] "
             f"FROM (SELECT row_number() OVER (ORDER BY {order}), {', '.join(quoted)} "
             f"FROM {prep.quote(table)}) AS s(n, {', '.join(values)})"
         )
@@ -149,13 +167,37 @@ def pg_checksum_query(
 def pg_checksum_rows(layouts: dict[str, Any], rows: Any) -> dict[str, TableData]:
     """The rows of ``pg_checksum_query`` as table data."""
     out: dict[str, TableData] = {}
-    for table, count, non_null, sums in rows:
+    for table, count, non_null, sums, row_digests in rows:
         columns = layouts[table]["column_order"]
         out[table] = {
             "rows": int(count),
-            "columns": {c: {"non_null": int(non_null[i]), "checksum": str(sums[i])} for i, c in enumerate(columns)},
+            "columns": {
+                c: {
+                    "non_null": int(non_null[i]),
+                    "checksum": str(sums[i]),
+                    "row_digests": row_digests[i],  # of the first ROW_DIGEST_LIMIT rows
+                }
+                for i, c in enumerate(columns)
+            },
         }
     return out
+
+
+def rows_changed(before: dict[str, Any], after: dict[str, Any]) -> int | None:
+    """In how many of the first ``ROW_DIGEST_LIMIT`` rows (same order) a column's value differs; None when
+    the digests were not kept."""
+    a, b = before.get("row_digests"), after.get("row_digests")
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return sum(a[i : i + 8] != b[i : i + 8] for i in range(0, len(a), 8))
+
+
+def _changed_words(changed: int | None, rows: int) -> str:
+    if changed is None:
+        return f"({rows} rows)"
+    if rows <= ROW_DIGEST_LIMIT:
+        return f"in {changed} of {rows} rows"
+    return f"in {changed} of the first {ROW_DIGEST_LIMIT} of {rows} rows (key order; the rest not compared row by row)"
 
 
 def common_checksum(a: TableData, b: TableData) -> tuple[str, str, list[str]]:
@@ -229,13 +271,16 @@ def data_lost(before: dict[str, TableData], after: dict[str, TableData], when: s
                     }
                 )
             elif after_col["checksum"] != cinfo["checksum"] and a["rows"] == b["rows"]:
+                changed = rows_changed(cinfo, after_col)
+                counted = _changed_words(changed, b["rows"])
                 out.append(
                     {
                         "table": table,
                         "column": column,
                         "rows_before": cinfo["non_null"],
                         "rows_after": after_col["non_null"],
-                        "message": f"column {table}.{column} holds different values {when} ({b['rows']} rows)",
+                        "rows_changed": changed if b["rows"] <= ROW_DIGEST_LIMIT else None,
+                        "message": f"column {table}.{column} holds different values {when} {counted}",
                     }
                 )
     return out

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from alembic_mcp.tools.worker.ops.cast_probe import failing_values
+
 MODES = (
     "not-null-violation",
     "foreign-key-violation",
@@ -369,7 +371,12 @@ def _type_facts_from_message(message: str) -> dict[str, Any]:
 def _probe_type(conn: Connection, message: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     op = _last_op(ops, "AlterColumnOp", "AddColumnOp") or {}
     table, column = op.get("table"), op.get("column")
-    facts: dict[str, Any] = {"table": table, "column": column, "new_type": op.get("modify_type")}
+    facts: dict[str, Any] = {
+        "table": table,
+        "column": column,
+        "new_type": op.get("modify_type"),
+        "type_sql": op.get("type_sql"),
+    }
     if not (table and column):
         facts.update({k: v for k, v in _type_facts_from_message(message).items() if not facts.get(k)})
         table, column = facts["table"], facts["column"]
@@ -388,4 +395,30 @@ def _probe_type(conn: Connection, message: str, ops: list[dict[str, Any]]) -> di
                     text(f"SELECT count(*) FROM {_q(conn, table)} WHERE {_q(conn, column)} IS NOT NULL")
                 ).scalar_one()
             )
+            facts.update(_values_refused(conn, table, column, op))
     return facts
+
+
+def _values_refused(conn: Connection, table: str, column: str, op: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL: the values the failed conversion refuses, by value with their rows' keys (cast_probe)."""
+    expression = op.get("using") or (f"CAST({_q(conn, column)} AS {op['type_sql']})" if op.get("type_sql") else None)
+    if conn.dialect.name != "postgresql" or not expression:
+        return {}
+    key = _row_key(conn, table)
+    found = failing_values(conn, table, column, expression, key)
+    if found is None:
+        return {}
+    refused = found["failing_values"]
+    keys = sorted((k for entry in refused for k in entry["keys"]), key=_natural)
+    return {
+        **found,
+        "sample_values": [entry["value"] for entry in refused[:5]],
+        "key_columns": key,
+        "violating_rows": sum(entry["rows"] for entry in refused),
+        "violating_keys": keys[:MAX_KEYS],
+    }
+
+
+def _natural(key: list[str]) -> list[tuple[int, int | str]]:
+    """Keys in numeric order where they are numbers (7 before 13)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in key]

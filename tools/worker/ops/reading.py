@@ -141,8 +141,8 @@ def _together(
         query, _, empty = pg_checksum_query(conn, foreseen, guess[start : start + PG_BATCH], _literal)
         guessed.update(empty)
         if query:
-            rows = "coalesce(json_agg(json_build_array(t, n, nn, s)), '[]')"
-            statements.append(f"SELECT {rows} FROM ({query}) AS d(t, n, nn, s)")
+            rows = "coalesce(json_agg(json_build_array(t, n, nn, s, r)), '[]')"
+            statements.append(f"SELECT {rows} FROM ({query}) AS d(t, n, nn, s, r)")
     conn.begin()  # SQLAlchemy's transaction; the server's begins with the message
     results, failed = _send(raw, "; ".join(statements))
     _note_prepared(session, statements[0], results, failed)

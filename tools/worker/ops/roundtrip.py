@@ -70,7 +70,9 @@ _AFTER_QUERY = text(
 _LOCKS_SQL = "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
 
 
-def _describe_op(operation: Any) -> dict[str, Any]:
+def _describe_op(operation: Any, dialect: Any = None) -> dict[str, Any]:
+    """The operation's names and arguments as plain data; with ``dialect``, an alter_column's new type as
+    that dialect writes it and its USING expression (a failed cast is probed with them)."""
     out: dict[str, Any] = {"op": type(operation).__name__}
     for attr, key in _OP_FIELDS.items():
         value = getattr(operation, attr, None)
@@ -92,7 +94,22 @@ def _describe_op(operation: Any) -> dict[str, Any]:
     modify_type = getattr(operation, "modify_type", None)
     if modify_type is not None:
         out["modify_type"] = repr(modify_type)
+        out.update(_cast_of(operation, modify_type, dialect))
     return {k: v for k, v in out.items() if isinstance(v, str | int | float | bool | list)}
+
+
+def _cast_of(operation: Any, modify_type: Any, dialect: Any) -> dict[str, Any]:
+    """``type_sql`` (the new type in the dialect's words) and ``using`` of an alter_column, when known."""
+    out: dict[str, Any] = {}
+    using = (getattr(operation, "kw", None) or {}).get(f"{getattr(dialect, 'name', '')}_using")
+    if isinstance(using, str):
+        out["using"] = using
+    if dialect is not None:
+        try:
+            out["type_sql"] = modify_type.compile(dialect=dialect)
+        except Exception:  # a type the dialect cannot write: the probe falls back to sample values
+            pass
+    return out
 
 
 def _op_tables(operation: Any) -> set[str] | None:
@@ -413,7 +430,8 @@ def _patch_invoke(state: _State) -> Any:
             conn = open_savepoint(state, self, operation)
             result = original_invoke(self, operation)
         except BaseException as exc:
-            operation_failed(state, _describe_op(operation), exc, conn)
+            dialect = getattr(self.migration_context, "dialect", None)
+            operation_failed(state, _describe_op(operation, dialect), exc, conn)
             raise
         finally:
             state.op_depth -= 1

@@ -1,0 +1,429 @@
+"""Helpers that only run ``op.*`` operations are read as those operations at their call (rules/inline.py).
+
+Minimal reproductions of the corpus' helpers: superset's ``create_table`` / ``add_columns`` /
+``drop_columns`` / ``create_index`` / ``create_fks_for_table`` (an existence check, logging, a loop over
+``*columns`` into a batch block), dagster's column builders (``sa.Column`` made in the helper). Beside
+each, the close variant that must still escalate: a helper that looks like a wrapper but also writes, or
+passes on a value of its own. Both backends; findings point at the migration's call line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.review.rules import review_source
+from alembic_mcp.tools.review.rules.effects import Sources
+from alembic_mcp.tools.review.rules.registry import case_source
+
+UTILS = '''"""Shared migration helpers, in the style of superset.migrations.shared.utils."""
+import logging
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import inspect
+
+logger = logging.getLogger("alembic.env")
+
+
+def has_table(table_name):
+    return inspect(op.get_context().bind).has_table(table_name)
+
+
+def table_has_column(table_name, column_name):
+    insp = inspect(op.get_context().bind)
+    return any(c["name"] == column_name for c in insp.get_columns(table_name))
+
+
+def create_table(table_name, *columns, **kwargs):
+    if has_table(table_name=table_name):
+        logger.info("Table %s already exists. Skipping...", table_name)
+        return
+    op.create_table(table_name, *columns, **kwargs)
+
+
+def add_columns(table_name, *columns):
+    cols_to_add = []
+    for col in columns:
+        if table_has_column(table_name=table_name, column_name=col.name):
+            logger.info("Column %s already present", col.name)
+        else:
+            cols_to_add.append(col)
+    with op.batch_alter_table(table_name) as batch_op:
+        for col in cols_to_add:
+            batch_op.add_column(col)
+
+
+def drop_columns(table_name, *columns):
+    with op.batch_alter_table(table_name) as batch_op:
+        for col in columns:
+            batch_op.drop_column(col)
+
+
+def create_index(table_name, index_name, columns, *, unique=False):
+    op.create_index(table_name=table_name, index_name=index_name, unique=unique, columns=columns)
+
+
+def add_cached_column():
+    if not has_table("persons"):
+        return
+    op.add_column("persons", sa.Column("cached", sa.Text(), nullable=False))
+
+
+def add_and_purge(table_name, *columns):
+    for col in columns:
+        op.add_column(table_name, col)
+    op.get_bind().execute(sa.text("DELETE FROM " + table_name))
+
+
+def drop_computed(prefix):
+    op.drop_table(prefix + "_old")
+
+
+def drop_all_but(table_name, keep):
+    for name in [c["name"] for c in inspect(op.get_bind()).get_columns(table_name)]:
+        if name != keep:
+            op.drop_column(table_name, name)
+
+
+def add_then_log(table_name, col):
+    op.add_column(table_name, col)
+    col.info.update(done=True)
+
+
+def create_then_seed(table_name, *columns):
+    op.create_table(table_name, *columns)
+    op.bulk_insert(sa.table(table_name), [{"id": 1}])
+'''
+DOWN = 'op.drop_column("persons", "nick")'
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _sources(tmp_path: Path) -> Sources:
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "utils.py").write_text(UTILS)
+    return Sources((tmp_path,))
+
+
+def _review(tmp_path: Path, upgrade: str, backend: str, downgrade: str = DOWN, names: str = ""):
+    imported = names or "add_columns, create_index, create_table, drop_columns"
+    header = f"from app.utils import {imported}\n"
+    source = case_source(upgrade, downgrade, header)
+    return source, review_source(parse_source(source), "m.py", backend, sources=_sources(tmp_path))
+
+
+def _unread(review) -> list[str]:
+    return [h.finding.message for h in review.hits if h.finding.rule == "unread-statement"]
+
+
+def _line_of(source: str, text: str) -> int:
+    return next(n for n, line in enumerate(source.splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_add_columns_is_read_as_add_column_per_column(tmp_path, backend):
+    """``add_columns("persons", col1, col2)``: two add_column in a batch block, judged by the column rules."""
+    upgrade = (
+        'add_columns("persons", sa.Column("nick", sa.Text(), nullable=True),\n'
+        '            sa.Column("badge", sa.Integer(), nullable=False))'
+    )
+    source, review = _review(tmp_path, upgrade, backend)
+    assert _unread(review) == []
+    required = [h.finding for h in review.hits if h.finding.rule == "add-column-required"]
+    assert [(f.table, f.line) for f in required] == [("persons", _line_of(source, "add_columns("))]
+    assert "badge" in required[0].message and "nick" not in required[0].message
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_add_columns_with_a_nullable_column_needs_no_fix(tmp_path, backend):
+    _, review = _review(tmp_path, 'add_columns("persons", sa.Column("nick", sa.Text(), nullable=True))', backend)
+    assert _unread(review) == []
+    assert [h.finding.rule for h in review.hits if h.finding.severity == "error"] == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_create_table_then_index_on_it_is_a_new_table(tmp_path, backend):
+    """superset's create_table skips an existing table: the table still counts as created by the revision,
+    so the index on it is not a lock on a filled table."""
+    upgrade = (
+        'create_table("badges", sa.Column("id", sa.Integer(), primary_key=True),\n'
+        '             sa.Column("person_id", sa.Integer(), sa.ForeignKey("persons.id")))\n'
+        'create_index("badges", "ix_badges_person_id", ["person_id"])'
+    )
+    _, review = _review(tmp_path, upgrade, backend, downgrade='op.drop_table("badges")')
+    assert _unread(review) == []
+    rules = {h.finding.rule for h in review.hits}
+    assert "create-index-non-concurrent" not in rules and "fk-missing-index" not in rules
+
+
+def test_create_index_on_an_existing_table_is_judged_at_the_call(tmp_path):
+    source, review = _review(tmp_path, 'create_index("persons", "ix_persons_email", ["email"])', "postgresql")
+    assert _unread(review) == []
+    [index] = [h.finding for h in review.hits if h.finding.rule == "create-index-non-concurrent"]
+    assert index.table == "persons" and index.line == _line_of(source, "create_index(")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_drop_columns_escalates_as_a_drop_with_data(tmp_path, backend):
+    source, review = _review(tmp_path, 'drop_columns("persons", "email")', backend, downgrade="pass")
+    assert _unread(review) == []
+    escalated = {(h.escalation.rule, h.finding.line) for h in review.hits if h.escalation is not None}
+    assert ("drop-column-with-data", _line_of(source, "drop_columns(")) in escalated
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_helper_building_its_own_column_is_read(tmp_path, backend):
+    """dagster style: ``sa.Column(...)`` made inside the helper, behind a table check."""
+    _, review = _review(tmp_path, "add_cached_column()", backend, names="add_cached_column")
+    assert _unread(review) == []
+    assert "add-column-required" in {h.finding.rule for h in review.hits}
+
+
+HOSTILE = {
+    "writes-after-its-operations": ('add_and_purge("persons", sa.Column("nick", sa.Text()))', "add_and_purge"),
+    "computes-the-table-name": ('drop_computed("persons")', "drop_computed"),
+    "loops-over-what-it-reads": ('drop_all_but("persons", "id")', "drop_all_but"),
+    "calls-a-method-of-the-value": ('add_then_log("persons", sa.Column("nick", sa.Text()))', "add_then_log"),
+    "runs-an-operation-not-read": ('create_then_seed("t", sa.Column("id", sa.Integer()))', "create_then_seed"),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_helper_that_does_more_than_its_operations_stays_unread(tmp_path, backend, name):
+    upgrade, helper = HOSTILE[name]
+    _, review = _review(tmp_path, upgrade, backend, names=helper)
+    assert len(_unread(review)) == 1 and helper in _unread(review)[0]
+    assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_tampering_helper_module_is_not_read(tmp_path, backend):
+    """A helper module that rebinds alembic's op is trusted in nothing, wrappers included."""
+    sources = _sources(tmp_path)
+    utils = tmp_path / "app" / "utils.py"
+    utils.write_text(UTILS + "\n\nop.create_index = op.drop_table\n")
+    source = case_source('create_index("persons", "ix", ["email"])', DOWN, "from app.utils import create_index\n")
+    review = review_source(parse_source(source), "m.py", backend, sources=sources)
+    assert len(_unread(review)) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_starred_call_site_is_not_read(tmp_path, backend):
+    upgrade = 'cols = [sa.Column("nick", sa.Text())]\nadd_columns("persons", *cols)'
+    _, review = _review(tmp_path, upgrade, backend)
+    assert len(_unread(review)) == 1
+
+
+def test_a_helper_defined_in_the_migration_is_read_at_its_call():
+    source = case_source(
+        '_add("persons", "nick")',
+        DOWN,
+        "\n\ndef _add(table, name):\n    op.add_column(table, sa.Column(name, sa.Text(), nullable=False))\n\n",
+    )
+    review = review_source(parse_source(source), "m.py", "postgresql")
+    assert _unread(review) == []
+    [required] = [h.finding for h in review.hits if h.finding.rule == "add-column-required"]
+    assert required.line == _line_of(source, '_add("persons"')
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_early_return_for_another_dialect_guards_the_rest(backend):
+    """dagster 026: ``if bind.engine.name != "mysql": return`` - what follows runs on MySQL only."""
+    upgrade = 'bind = op.get_bind()\nif bind.engine.name != "mysql":\n    return\nop.drop_column("persons", "email")'
+    review = review_source(parse_source(case_source(upgrade, "pass")), "m.py", backend)
+    assert "drop-column" not in {h.finding.rule for h in review.hits}
+    mysql = review_source(parse_source(case_source(upgrade, "pass")), "m.py", "mysql")
+    assert "drop-column" in {h.finding.rule for h in mysql.hits}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_table_named_by_a_constant_is_that_table(tmp_path, backend):
+    """superset 02f4f7811799: ``op.drop_table(table_name)`` in upgrade, the helper's create_table(table_name,
+    ...) in downgrade: the same table, so the downgrade is the inverse."""
+    header = 'from app.utils import create_table\n\nTABLE = "persons_old"\n'
+    source = case_source(
+        "op.drop_table(TABLE)", 'create_table(TABLE, sa.Column("id", sa.Integer(), primary_key=True))', header
+    )
+    sources = _sources(tmp_path)
+    review = review_source(parse_source(source), "m.py", backend, sources=sources)
+    assert "downgrade-not-inverse" not in {h.finding.rule for h in review.hits}
+    assert {h.finding.table for h in review.hits if h.finding.rule == "drop-table"} == {"persons_old"}
+    rebound = source.replace("op.drop_table(TABLE)", 'TABLE = "persons"\n    op.drop_table(TABLE)')
+    review = review_source(parse_source(rebound), "m.py", backend, sources=sources)
+    assert {h.finding.table for h in review.hits if h.finding.rule == "drop-table"} == {None}
+
+
+INSTALLED = '''"""An installed package's helpers: import-time code of its own, and one function writing row objects."""
+import os
+
+from alembic import op
+
+BATCH = int(os.environ.get("BATCH_SIZE", 1000))
+
+
+def create_index(table_name, index_name, columns):
+    op.create_index(index_name, table_name, columns)
+
+
+def touch_rows(rows):
+    for row in rows:
+        row.seen = True
+'''
+
+
+def _installed(tmp_path: Path, text: str) -> Sources:
+    site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
+    (site / "vendor").mkdir(parents=True)
+    (site / "vendor" / "__init__.py").write_text("import os\nVERSION = os.environ.get('V')\n")
+    (site / "vendor" / "utils.py").write_text(text)
+    return Sources((tmp_path, site))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_installed_package_is_read_apart_from_its_writing_function(tmp_path, backend):
+    """superset's utils run code on import and hold a function writing ORM rows: the wrapper beside them is
+    still read; the function that writes objects is not, nor a package whose module-level code tampers."""
+    header = "from vendor.utils import create_index, touch_rows\n"
+    source = case_source('create_index("persons", "ix_persons_email", ["email"])\ntouch_rows([])', DOWN, header)
+    review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path, INSTALLED))
+    unread = _unread(review)
+    assert len(unread) == 1 and "touch_rows" in unread[0]
+    patched = INSTALLED + "\nop.create_index = op.drop_table\n"
+    review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path / "p", patched))
+    assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+
+
+# ------------------------------------------------------------ through review_migration, on real databases
+
+PROJECT_UTILS = '''"""Migration helpers of the example project."""
+from alembic import op
+from sqlalchemy import inspect
+
+
+def add_columns(table_name, *columns):
+    existing = {c["name"] for c in inspect(op.get_bind()).get_columns(table_name)}
+    with op.batch_alter_table(table_name) as batch_op:
+        for col in columns:
+            batch_op.add_column(col)
+    return existing
+
+
+def add_columns_and_wipe(table_name, *columns):
+    with op.batch_alter_table(table_name) as batch_op:
+        for col in columns:
+            batch_op.add_column(col)
+    op.execute("DELETE FROM " + table_name)
+'''
+FILLED_PERSON = "INSERT INTO persons (id, name, email, role) VALUES (1, 'Ann', 'a@x', 'resident')"
+
+
+def _project_review(project: Path, url: str, helper: str, column: str):
+    from conftest import write_revision
+    from test_review_migration import HEAD, review
+
+    (project / "residency" / "migration_utils.py").write_text(PROJECT_UTILS)
+    upgrade = f'{helper}("persons", {column})'
+    path = write_revision(
+        project,
+        "c3c3c3c30009",
+        HEAD,
+        upgrade=upgrade,
+        downgrade='op.drop_column("persons", "badge")',
+        message="badge",
+        extra_header=f"from residency.migration_utils import {helper}\n",
+    )
+    return review(project, url), path
+
+
+@pytest.mark.postgres
+def test_project_helper_read_at_its_call_on_postgresql(example_project, pg_url):
+    from test_review_migration import execute, upgrade_head
+
+    upgrade_head(example_project, pg_url)
+    execute(pg_url, FILLED_PERSON)
+    result, path = _project_review(
+        example_project, pg_url, "add_columns", 'sa.Column("badge", sa.Integer(), nullable=False)'
+    )
+    assert "unread-statement" not in {f.rule for f in result.findings}
+    [required] = [f for f in result.findings if f.rule == "add-column-required"]
+    assert required.table == "persons" and "add_columns(" in path.read_text().splitlines()[required.line - 1]
+    assert result.verdict == "fix"
+    result, _ = _project_review(example_project, pg_url, "add_columns_and_wipe", 'sa.Column("badge", sa.Integer())')
+    assert "unread-statement" in {f.rule for f in result.findings} and result.verdict == "escalate"
+
+
+def test_project_helper_read_at_its_call_on_sqlite(example_project, sqlite_url):
+    from test_review_migration import upgrade_head
+
+    upgrade_head(example_project, sqlite_url)
+    result, _ = _project_review(example_project, sqlite_url, "add_columns", 'sa.Column("badge", sa.Integer())')
+    assert "unread-statement" not in {f.rule for f in result.findings}
+    assert result.verdict == "proceed", [(f.rule, f.message) for f in result.findings]
+    result, _ = _project_review(example_project, sqlite_url, "add_columns_and_wipe", 'sa.Column("badge", sa.Integer())')
+    assert result.verdict == "escalate"
+
+
+# ------------------------------------------------------------ ORM rows written through a session
+
+ORM_HEADER = (
+    "from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\n"
+    "class Slice(Base):\n    __tablename__ = 'slices'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+    "    params = sa.Column(sa.Text)\n\n\n"
+)
+ORM_UPGRADE = (
+    "session = sa.orm.Session(bind=op.get_bind())\n"
+    "for i, slc in enumerate(session.query(Slice).filter(Slice.params.like('%x%')).all()):\n"
+    "    slc.params = '{}'\n"
+    "session.commit()"
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_orm_row_writes_are_not_module_tampering(backend):
+    """superset db0c65b146bd: ``slc.params = ...`` on rows of a session query is a data write. The file is not
+    tampering (its other lines keep their meaning); the session itself still escalates as unread."""
+    from alembic_mcp.tools.review.rules.tamper import tampering
+
+    source = case_source(ORM_UPGRADE, "pass", ORM_HEADER)
+    assert tampering(parse_source(source).tree) is None
+    review = review_source(parse_source(source), "m.py", backend)
+    assert "module-level-code" not in {h.finding.rule for h in review.hits}
+    [unread] = _unread(review)
+    assert "Session" in unread
+    assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
+
+
+ORM_HOSTILE = {
+    "not-a-session": ORM_UPGRADE.replace("sa.orm.Session(bind=op.get_bind())", "Slice"),
+    "rows-of-a-module": ORM_UPGRADE.replace("session.query(Slice)", "session.query(sa)"),
+    "a-class-with-a-method": ORM_UPGRADE,
+    "rebound-row": ORM_UPGRADE.replace("    slc.params = '{}'", "    slc = sa\n    slc.text = '{}'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORM_HOSTILE))
+def test_writes_that_are_not_orm_rows_stay_tampering(name):
+    from alembic_mcp.tools.review.rules.tamper import tampering
+
+    header = ORM_HEADER
+    if name == "a-class-with-a-method":
+        header = ORM_HEADER.replace(
+            "    params = sa.Column(sa.Text)\n",
+            "    params = sa.Column(sa.Text)\n\n    def __setattr__(self, k, v):\n        op.drop_table(k)\n",
+        )
+    assert tampering(parse_source(case_source(ORM_HOSTILE[name], "pass", header)).tree) is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_session_of_the_files_own_making_still_escalates(backend):
+    """A class named Session in the file that hands out anything: its rows are exempt from tampering only
+    because opening any ``Session(...)`` escalates the revision."""
+    header = ORM_HEADER + "class Session:\n    def __init__(self, bind):\n        self.bind = bind\n\n\n"
+    upgrade = ORM_UPGRADE.replace("sa.orm.Session(", "Session(")
+    review = review_source(parse_source(case_source(upgrade, "pass", header)), "m.py", backend)
+    assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
