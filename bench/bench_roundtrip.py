@@ -6,7 +6,7 @@
 test_roundtrip does upgrade/downgrade/upgrade of every revision one step at a time, with 20 seeded rows
 per table, a schema snapshot and data checksums after every step, and the model comparison at head.
 
-With ``--scale`` it runs at 50, 200 and 500 revisions, the median of ``--runs`` runs, against the
+With ``--scale`` it runs at 50, 200 and 500 revisions (``--sizes``: others), the median of ``--runs`` runs, against the
 in-process floor only (the CLI floor and pytest-alembic at the default size), prints time per revision
 and the peak RSS of the server side and of the worker (test_roundtrip runs in a fresh process that
 reports ``getrusage`` for itself and its children).
@@ -347,6 +347,7 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=200)
     parser.add_argument("--scale", action="store_true", help="run at 50, 200 and 500 revisions")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", default=",".join(map(str, SCALE)), help="with --scale: the history sizes")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -355,7 +356,7 @@ def main() -> None:
         if not args.scale:
             bench(backend, args.revisions)
             continue
-        rows = [scale_point(backend, n, args.runs) for n in SCALE]
+        rows = [scale_point(backend, int(n), args.runs) for n in args.sizes.split(",")]
         print(f"\nscale curve ({backend}, ms per revision): revisions, in-process floor, test_roundtrip, ratio")
         for r in rows:
             n = r["revisions"]

@@ -5,7 +5,13 @@ It reports the op's own split (migration steps vs snapshots/data checks/seeding)
 this process and, on PostgreSQL, of the server backend serving the op (on a shared machine the two
 alternate, so CPU is what to cut, not only round trips), plus with --cprofile the top functions.
 
+With --round-trips (PostgreSQL) it also counts the messages the op sends to the server, by their first
+word, through psycopg's pure-Python libpq wrapper (slower: use it for the count, not for the times).
+Statements psycopg pipelines (``executemany``'s INSERTs and their syncs) are sent together and are
+counted apart, as "pipelined".
+
 Usage: python bench/profile_roundtrip_op.py [--backend sqlite|postgres] [--revisions 200] [--cprofile]
+       [--round-trips]
 PostgreSQL: ALEMBIC_MCP_TEST_PG (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres); the
 backend's CPU is read from /proc, so only when the server runs on this machine.
 """
@@ -20,6 +26,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench_roundtrip import Database, generate
@@ -36,12 +43,38 @@ def _proc_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def count_round_trips() -> Counter:
+    """Count every query message psycopg sends (its pure-Python libpq wrapper; set before psycopg loads)."""
+    os.environ["PSYCOPG_IMPL"] = "python"
+    from psycopg.pq import pq_ctypes
+
+    sent: Counter = Counter()
+    for name in ("send_query", "send_query_params", "send_query_prepared", "exec_", "exec_params"):
+        original = getattr(pq_ctypes.PGconn, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if self.pipeline_status != 0:
+                kind = "pipelined"
+            elif _name == "send_query_prepared":
+                kind = "EXECUTE (prepared)"
+            else:
+                text = bytes(args[0]).decode(errors="replace").split(None, 1) if args else []
+                kind = text[0].rstrip(";").upper() if text else "(empty)"
+            sent[kind] += 1
+            return _original(self, *args, **kwargs)
+
+        setattr(pq_ctypes.PGconn, name, counted)
+    return sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument("--revisions", type=int, default=200)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--round-trips", action="store_true")
     args = parser.parse_args()
+    sent = count_round_trips() if args.round_trips else None
     with tempfile.TemporaryDirectory(prefix="amcp-prof-") as tmp:
         root = Path(tmp) / "proj"
         root.mkdir()
@@ -104,6 +137,9 @@ def main() -> None:
             )
             client = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
             print(f"  CPU: this process {client:.2f} s; server backend(s) {server_cpu or 'n/a'}")
+            if sent is not None:
+                trips = sum(n for kind, n in sent.items() if kind != "pipelined")  # a pipeline: one trip per sync
+                print(f"  round trips: {trips} ({trips / args.revisions:.1f} per revision); {dict(sent.most_common())}")
             if profiler:
                 stats = pstats.Stats(profiler)
                 stats.sort_stats("cumulative").print_stats(35)

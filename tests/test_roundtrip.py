@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from alembic_mcp.tools.core.config import load_project
-from alembic_mcp.tools.core.errors import InvalidArgument
-from alembic_mcp.tools.db.scratch import list_scratch
+from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
+from alembic_mcp.tools.db.scratch import list_scratch, live_in_this_process
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
 from alembic_mcp.tools.worker.ops.datacheck import table_data
 from alembic_mcp.tools.worker.ops.snapshot import take_snapshot
@@ -690,6 +690,17 @@ def test_production_target_escalates_before_running(empty_project, pg_url, data_
     result = anyio.run(lambda: run_roundtrip(loaded, data_from=data_from))
     assert result.verdict == "escalate" and result.escalations[0].rule == "production-database"
     assert result.steps == [] and result.scratch_database.url is None
+
+
+def test_an_unreadable_target_fails_as_itself_and_leaves_no_scratch(empty_project, pg_url):
+    """The target's revision is read while the scratch database is created: its error still reaches the
+    caller as the domain error (not inside a task group's ExceptionGroup), and the scratch is dropped."""
+    project = make_project(empty_project)
+    missing = pg_url.rsplit("/", 1)[0] + "/amcp_no_such_database"
+    loaded = load_project(project, {"database_url": missing})
+    with pytest.raises(AlembicMcpError):
+        anyio.run(lambda: run_roundtrip(loaded, data_from="target"))
+    assert not live_in_this_process()  # the server is shared: other sessions' scratch databases come and go
 
 
 ENV_OWN_TRANSACTION = """

@@ -118,6 +118,8 @@ PART_CHANGES = [
     "CREATE UNIQUE INDEX uq_kids_extra ON kids (extra)",  # same name and definition, now a plain index
     "ALTER TABLE kids RENAME COLUMN extra TO other",
     "ALTER TABLE kids ALTER COLUMN other TYPE BIGINT",
+    "COMMENT ON COLUMN kids.other IS 'a number'",
+    "COMMENT ON COLUMN kids.other IS 'another number'",
     "ALTER TABLE parents RENAME TO elders",  # kids' foreign key now names another table
     "DROP INDEX uq_kids_extra",
     "ALTER TABLE kids DROP COLUMN other",

@@ -14,6 +14,7 @@ import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import scratch_database, scratch_notes
+from alembic_mcp.tools.db.scratch import ScratchDatabase, drop_scratch, scratch_database, scratch_notes
 from alembic_mcp.tools.history.cache import parsed as parsed_file
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
@@ -214,6 +215,21 @@ def _missing_sqlite_file(url: Any) -> bool:
     )
 
 
+@dataclass
+class _Call:
+    """The arguments of one test_roundtrip call."""
+
+    revision: str
+    from_revision: str | None
+    seed_rows: int
+    data_from: DataFrom
+    trace_locks: bool
+    timeout_s: float
+    progress: Progress
+    review: ReviewEscalations | None
+    started: float = field(default_factory=time.perf_counter)
+
+
 async def test_roundtrip(
     project: Project,
     revision: str = "heads",
@@ -226,14 +242,65 @@ async def test_roundtrip(
     review: ReviewEscalations | None = None,
 ) -> TestRoundtripResult:
     validate_arguments(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s)
-    started = time.perf_counter()
+    call = _Call(revision, from_revision, seed_rows, data_from, trace_locks, timeout_s, progress, review)
     target, scratch_base = _databases(project, data_from)
     refusal = _production_refusal(project, data_from)
     if refusal is not None:
         return refusal
     prestart(worker_python(project).path)  # warms up while we plan and copy
     await progress(0, None, "loading the revision history")
-    history = await _history(project)
+    findings: list[Finding] = []
+    async with AsyncExitStack() as stack:  # the scratch database is dropped on every way out
+        history, current, scratch = await _history_and_scratch(
+            project, target, scratch_base, data_from, findings, stack
+        )
+        return await _rehearse(project, history, current, scratch, findings, call)
+
+
+async def _history_and_scratch(
+    project: Project,
+    target: Any,
+    scratch_base: Any,
+    data_from: DataFrom,
+    findings: list[Finding],
+    stack: AsyncExitStack,
+) -> tuple[History, list[str] | None, ScratchDatabase | Exception]:
+    """The history and the target's revision, read while the scratch database is created (each takes a
+    few hundred milliseconds); the scratch database is entered on ``stack``, or what creating it raised."""
+    read: dict[str, Any] = {}
+    scratch: ScratchDatabase | Exception
+
+    async def read_history() -> None:  # an error is raised as itself below, not in the group's ExceptionGroup
+        try:
+            read["history"] = await _history(project)
+            read["current"] = await _target_revision(project, target, data_from, findings)
+        except Exception as error:
+            read["error"] = error
+
+    settings = project.settings
+    async with anyio.create_task_group() as group:
+        group.start_soon(read_history)
+        with anyio.CancelScope(shield=True):  # created whole, then dropped by the stack, even if reading fails
+            try:
+                scratch = await stack.enter_async_context(
+                    scratch_database(scratch_base, settings.scratch_url, settings.scratch_credentials)
+                )
+            except Exception as error:
+                scratch = error
+    if "error" in read:
+        raise read["error"]
+    return read["history"], read["current"], scratch
+
+
+async def _rehearse(
+    project: Project,
+    history: History,
+    current: list[str] | None,
+    scratch: ScratchDatabase | Exception,
+    findings: list[Finding],
+    call: _Call,
+) -> TestRoundtripResult:
+    """Plan the range, run the worker on the scratch database (with the review alongside), build the result."""
     broken = [f for f in history.findings if f.severity == "error"]
     if broken or not history.usable:
         return TestRoundtripResult(
@@ -241,8 +308,11 @@ async def test_roundtrip(
             summary="The history is broken; fix it before a rehearsal.",
             next_steps=[f"{f.rule}: {f.fix}" for f in broken],
         )
-    findings: list[Finding] = []
-    current = await _target_revision(project, target, data_from, findings)
+    if isinstance(scratch, Exception):  # raised once the history is known to be usable, as before
+        raise scratch
+    revision, from_revision, seed_rows, data_from = call.revision, call.from_revision, call.seed_rows, call.data_from
+    trace_locks, timeout_s, progress, review = call.trace_locks, call.timeout_s, call.progress, call.review
+    started = call.started
     under_test, start, how = plan_range(history, revision, from_revision, current)
     args = _worker_args(project, history, under_test, start, _prepare_mode(history, current, start, data_from))
     args.seed_rows = seed_rows if data_from == "seed" else 0
@@ -250,25 +320,37 @@ async def test_roundtrip(
     args.bootstrap = project.settings.bootstrap if data_from == "seed" else None
     reviewed = ReviewFacts()
 
+    reviewed_now = anyio.Event()
+
     async def review_alongside() -> None:  # the review's own worker runs while the rehearsal does
         nonlocal reviewed
         if review is not None:
             reviewed = await review(under_test)
+        reviewed_now.set()
+
+    def build(run: _ScratchRun) -> TestRoundtripResult:
+        if run.app_check is not None:  # before _build: the verdict and next steps count its finding
+            findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
+        raw = _without_carried(run.raw, reviewed.carried)
+        return _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
 
     failed: Exception | None = None  # raised as itself, not wrapped in the task group's ExceptionGroup
+    built: list[TestRoundtripResult] = []
     async with anyio.create_task_group() as group:
         group.start_soon(review_alongside)
         try:
-            run = await _run_in_scratch(project, scratch_base, data_from, args, started + timeout_s, progress)
+            run = await _run_in_scratch(project, scratch, data_from, args, started + timeout_s, progress)
         except Exception as error:
             group.cancel_scope.cancel()
             failed = error
+        else:  # the drop (on PostgreSQL it waits for a checkpoint) runs while the result is built
+            group.start_soon(_drop, scratch)
+            await reviewed_now.wait()
+            built.append(await anyio.to_thread.run_sync(build, run))
     if failed is not None:
         raise failed
-    if run.app_check is not None:  # before _build: the verdict and next steps count its finding
-        findings.append(app_check_finding(run.app_check, project.settings.app_check_timeout_s))
-    raw = _without_carried(run.raw, reviewed.carried)
-    result = _build(project, history, raw, under_test, start, how, seed_rows, data_from, findings)
+    result = built[0]
+    run.scratch.dropped = scratch.dropped
     result.approvals = [a for a in reviewed.approvals if a.revision in under_test]
     result.app_check = run.app_check
     if run.app_check is not None:
@@ -372,50 +454,58 @@ class _ScratchRun:
 
 
 async def _run_in_scratch(
-    project: Project, scratch_base: Any, data_from: DataFrom, args: RoundtripArgs, deadline: float, progress: Progress
+    project: Project,
+    scratch: ScratchDatabase,
+    data_from: DataFrom,
+    args: RoundtripArgs,
+    deadline: float,
+    progress: Progress,
 ) -> _ScratchRun:
-    """Create the scratch database, fill it (a copy of the target), run the worker op, drop it."""
+    """Fill the scratch database (a copy of the target) and run the worker op (the caller drops it)."""
     args.total_steps = 1 + int(bool(args.seed_rows)) + 3 * len(args.revisions) + int(args.check_drift)
-    run = _ScratchRun(scratch=ScratchReport(backend=backend_of(scratch_base)))
+    run = _ScratchRun(scratch=ScratchReport(backend=scratch.backend))
     last_progress: dict[str, Any] = {"message": "", "offset": 0}
     unsupported: UnsupportedWorkerEnvironment | None = None
-    settings = project.settings
-    async with scratch_database(scratch_base, settings.scratch_url, settings.scratch_credentials) as scratch:
-        run.scratch.url = scratch.masked_url
-        if data_from == "target":
-            copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
-            await progress(0, args.total_steps, copying)
-            await copy_database(project.database_url, scratch.url, scratch.role)  # type: ignore[arg-type]
-        with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
-            progress_path = Path(tmp) / "progress.jsonl"
-            progress_path.touch()
-            args.progress_path = str(progress_path)
-            remaining = max(1.0, deadline - time.perf_counter())
-            args.budget_s = round(remaining * BUDGET_SHARE, 1)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_relay_progress, progress_path, progress, last_progress)
-                try:
-                    run.raw = await run_worker(
-                        project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
-                    )
-                except WorkerError as exc:
-                    run.problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
-                except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
-                    unsupported = exc
-                except WorkerFailed as exc:
-                    run.timed_out, run.problem = exc.timed_out, str(exc)
-                finally:
-                    tg.cancel_scope.cancel()
-            await _relay_once(progress_path, progress, last_progress)
-        if reached_head_cleanly(run.raw, run.problem, args.check_drift) and project.settings.app_check_command:
-            await progress(args.total_steps, args.total_steps, "running the application check on the scratch database")
-            run.app_check = await run_app_check(project, scratch.url_string)
-    run.scratch.dropped = scratch.dropped
+    run.scratch.url = scratch.masked_url
+    if data_from == "target":
+        copying = f"copying the target's data into {scratch.masked_url} (read-only on the target)"
+        await progress(0, args.total_steps, copying)
+        await copy_database(project.database_url, scratch.url, scratch.role)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="alembic-mcp-rt-") as tmp:
+        progress_path = Path(tmp) / "progress.jsonl"
+        progress_path.touch()
+        args.progress_path = str(progress_path)
+        remaining = max(1.0, deadline - time.perf_counter())
+        args.budget_s = round(remaining * BUDGET_SHARE, 1)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_relay_progress, progress_path, progress, last_progress)
+            try:
+                run.raw = await run_worker(
+                    project, "roundtrip", args, database_url=scratch.url_string, timeout_s=remaining
+                )
+            except WorkerError as exc:
+                run.problem = f"{exc.info.get('type')}: {exc.info.get('message')}"
+            except UnsupportedWorkerEnvironment as exc:  # raised below, outside the task group
+                unsupported = exc
+            except WorkerFailed as exc:
+                run.timed_out, run.problem = exc.timed_out, str(exc)
+            finally:
+                tg.cancel_scope.cancel()
+        await _relay_once(progress_path, progress, last_progress)
+    if reached_head_cleanly(run.raw, run.problem, args.check_drift) and project.settings.app_check_command:
+        await progress(args.total_steps, args.total_steps, "running the application check on the scratch database")
+        run.app_check = await run_app_check(project, scratch.url_string)
     run.notes = scratch_notes(scratch, json.dumps([run.raw, run.problem], default=str))
     if unsupported is not None:
         raise unsupported
     run.last_message = last_progress["message"]
     return run
+
+
+async def _drop(scratch: ScratchDatabase) -> None:
+    """Drop the scratch database, also when the call is being cancelled."""
+    with anyio.CancelScope(shield=True):
+        await drop_scratch(scratch)
 
 
 async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:

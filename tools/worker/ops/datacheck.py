@@ -72,80 +72,114 @@ def table_data(
     snapshot: Snapshot,
     tables: set[str] | None = None,
     previous: dict[str, TableData] | None = None,
+    fresh: dict[str, TableData] | None = None,
 ) -> dict[str, TableData]:
     """Data of every table in ``snapshot``; with ``previous`` and ``tables`` only ``tables`` (and tables
     new since ``previous``) are read again. On PostgreSQL the tables are summarised by the server, all
-    in one query."""
+    in one query. ``fresh``: tables already read in this same state, with the columns and primary key
+    ``snapshot`` gives them (``reading.py`` checks that), taken instead of reading them again."""
     out: dict[str, TableData] = {}
     to_read: list[str] = []
-    for table in snapshot["tables"]:
-        if previous is not None and tables is not None and table not in tables and table in previous:
-            out[table] = previous[table]
+    for table in tables_to_read(snapshot, tables, previous):
+        if fresh is not None and table in fresh:
+            out[table] = fresh[table]
         else:
             to_read.append(table)
+    if previous is not None and tables is not None:
+        out.update({t: previous[t] for t in snapshot["tables"] if t not in out and t not in to_read})
     if conn.dialect.name == "postgresql":
-        for start in range(0, len(to_read), _PG_BATCH):
-            out.update(_pg_table_data(conn, snapshot, to_read[start : start + _PG_BATCH]))
+        for start in range(0, len(to_read), PG_BATCH):
+            sql, params, empty = pg_checksum_query(conn, snapshot["tables"], to_read[start : start + PG_BATCH])
+            out.update(empty)
+            if sql:
+                out.update(pg_checksum_rows(snapshot["tables"], conn.execute(text(sql), params)))
     else:
         for table in to_read:
             out[table] = read_table(conn, table, snapshot)
     return {table: out[table] for table in snapshot["tables"]}
 
 
-_PG_BATCH = 100
+def tables_to_read(
+    snapshot: Snapshot, tables: set[str] | None = None, previous: dict[str, TableData] | None = None
+) -> list[str]:
+    """The tables of ``snapshot`` a reading must read: all, or (with ``previous`` and ``tables``) those
+    named in ``tables`` and those ``previous`` does not hold."""
+    if previous is None or tables is None:
+        return list(snapshot["tables"])
+    return [t for t in snapshot["tables"] if t in tables or t not in previous]
 
 
-def _pg_table_data(conn: Connection, snapshot: Snapshot, tables: list[str]) -> dict[str, TableData]:
-    """PostgreSQL: per table the row count and, per column, the non-null count and a checksum of the
-    values in primary-key order (every value hashed with its row position, the hashes summed: the same
-    sequence of values gives the same sum), computed by the server in one UNION ALL query, so nothing
-    but one row per table crosses the wire and the memory needed does not grow with the table."""
+PG_BATCH = 100
+_DIGEST = (
+    "coalesce(sum(('x' || substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 16))"
+    "::bit(64)::bigint), 0)"
+)
+# per row: the first 8 hex digits of the same md5, in row order (kept for tables small enough)
+_ROW_DIGEST = (
+    "string_agg(substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 8), '' "
+    f"ORDER BY s.n) FILTER (WHERE s.n <= {ROW_DIGEST_LIMIT})"
+)
+
+
+def pg_checksum_query(
+    conn: Connection, layouts: dict[str, Any], tables: list[str], literal: Any = None
+) -> tuple[str, dict[str, str], dict[str, TableData]]:
+    """PostgreSQL: the query that gives per table the row count and, per column, the non-null count and a
+    checksum of the values in primary-key order (every value hashed with its row position, the hashes
+    summed: the same sequence of values gives the same sum), computed by the server in one UNION ALL
+    query, so nothing but one row per table crosses the wire and the memory needed does not grow with
+    the table; and per column the digests of the first ``ROW_DIGEST_LIMIT`` rows. ``layouts`` gives each
+    table's ``column_order`` and ``primary_key`` (a snapshot's tables).
+
+    Returns (SQL or "" when no table has a column, its parameters, the data of the tables without columns).
+    ``literal``: a function quoting a value as an SQL literal; the table names are then written into
+    the SQL instead of passed as parameters (for a statement sent together with others)."""
     prep = conn.dialect.identifier_preparer
     parts: list[str] = []
     params: dict[str, str] = {}
-    out: dict[str, TableData] = {}
+    empty: dict[str, TableData] = {}
     for k, table in enumerate(tables):
-        info = snapshot["tables"][table]
+        info = layouts[table]
         columns = list(info["column_order"])
         if not columns:
-            out[table] = {"rows": 0, "columns": {}}
+            empty[table] = {"rows": 0, "columns": {}}
             continue
         quoted = [prep.quote(c) for c in columns]
         pk = info["primary_key"]["columns"]
         order = ", ".join(prep.quote(c) for c in pk) if pk else ", ".join(f"{q}::text" for q in quoted)
         values = [f"v{i}" for i in range(len(columns))]
-        digest = (
-            "coalesce(sum(('x' || substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 16))"
-            "::bit(64)::bigint), 0)"
-        )
-        # per row: the first 8 hex digits of the same md5, in row order (kept for tables small enough)
-        row_digest = (
-            "string_agg(substr(md5(s.n::text || ':' || coalesce('v' || s.{v}::text, 'N')), 1, 8), '' "
-            f"ORDER BY s.n) FILTER (WHERE s.n <= {ROW_DIGEST_LIMIT})"
-        )
-        params[f"t{k}"] = table
+        if literal is None:
+            params[f"t{k}"] = table
+            name = f":t{k}"
+        else:
+            name = literal(table)
         parts.append(
-            f"SELECT CAST(:t{k} AS text), count(*), "
+            f"SELECT CAST({name} AS text), count(*), "
             f"ARRAY[{', '.join(f'count(s.{v})' for v in values)}]::bigint[], "
-            f"ARRAY[{', '.join(digest.format(v=v) for v in values)}]::numeric[], "
-            f"ARRAY[{', '.join(row_digest.format(v=v) for v in values)}]::text[] "
+            f"ARRAY[{', '.join(_DIGEST.format(v=v) for v in values)}]::numeric[], "
+            f"ARRAY[{', '.join(_ROW_DIGEST.format(v=v) for v in values)}]::text[] "
             f"FROM (SELECT row_number() OVER (ORDER BY {order}), {', '.join(quoted)} "
             f"FROM {prep.quote(table)}) AS s(n, {', '.join(values)})"
         )
-    if parts:
-        for table, rows, non_null, sums, row_digests in conn.execute(text(" UNION ALL ".join(parts)), params):
-            columns = snapshot["tables"][table]["column_order"]
-            out[table] = {
-                "rows": int(rows),
-                "columns": {
-                    c: {
-                        "non_null": int(non_null[i]),
-                        "checksum": str(sums[i]),
-                        "row_digests": row_digests[i],  # of the first ROW_DIGEST_LIMIT rows
-                    }
-                    for i, c in enumerate(columns)
-                },
-            }
+    return " UNION ALL ".join(parts), params, empty
+
+
+def pg_checksum_rows(layouts: dict[str, Any], rows: Any) -> dict[str, TableData]:
+    """The rows of ``pg_checksum_query`` as table data."""
+    out: dict[str, TableData] = {}
+    for table, count, non_null, sums, row_digests in rows:
+        columns = layouts[table]["column_order"]
+        out[table] = {
+            "rows": int(count),
+            "columns": {
+                c: {
+                    "non_null": int(non_null[i]),
+                    "checksum": str(sums[i]),
+                    "row_digests": row_digests[i],  # of the first ROW_DIGEST_LIMIT rows
+                }
+                for i, c in enumerate(columns)
+            },
+        }
     return out
 
 

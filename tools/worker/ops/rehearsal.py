@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from alembic_mcp.tools.worker.ops.datacheck import data_lost, table_data
+from alembic_mcp.tools.worker.ops.reading import foresee_upgrade, read_state
 from alembic_mcp.tools.worker.ops.recovery import drop_new_objects, schema_objects, seed_only
 from alembic_mcp.tools.worker.ops.seed import seed_database
 from alembic_mcp.tools.worker.ops.seed_hints import read_hints
@@ -241,8 +242,9 @@ def _upgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, re
     record["upgrade_ops"] = len(state.ops)
     touched = state.touched
     t0 = time.perf_counter()
-    snap_up = take_snapshot(conn, state.version_table, previous=snap, tables=touched, cache=state.snap_cache)
-    data_up = table_data(conn, snap_up, tables=touched, previous=data)
+    snap_up, data_up = read_state(
+        conn, state.version_table, (snap, data), touched, state.snap_cache, foreseen=_foresee(state, snap, state.ops)
+    )
     record["check_s"] = record.get("check_s", 0.0) + time.perf_counter() - t0
     record["schema_changes"] = [d["message"] for d in diff_snapshots(snap, snap_up, "after upgrade")]
     state.up, state.resume = (snap_up, data_up), "downgrade"
@@ -261,13 +263,23 @@ def _downgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, 
     record["downgrade_sql"] = state.touched is None
     touched = state.touched
     t0 = time.perf_counter()
-    snap_down = take_snapshot(conn, state.version_table, previous=snap_up, tables=touched, cache=state.snap_cache)
-    data_down = table_data(conn, snap_down, tables=touched, previous=data_up)
+    # the downgrade should restore the schema before the upgrade
+    snap_down, data_down = read_state(
+        conn, state.version_table, (snap_up, data_up), touched, state.snap_cache, foreseen=_foresee(state, snap)
+    )
     if state.retry is None or state.retry["revision"] != rev:  # a replay before a re-upgrade re-run: seen already
         _compare_down(state, rev, snap, data, snap_up, data_up, snap_down, data_down)
     record["check_s"] = record.get("check_s", 0.0) + time.perf_counter() - t0
     state.down, state.resume = (snap_down, data_down), "re-upgrade"
     state.progress(f"{rev}: downgrade ok")
+
+
+def _foresee(state: Any, snapshot: Any, ops: list[dict[str, Any]] | None = None) -> Any:
+    """The table layouts a step should leave (``reading.py``), or None when its reading may not be tried
+    ahead: inside env.py's single transaction a wrong forecast could not be rolled back alone."""
+    if state.external:
+        return None
+    return snapshot["tables"] if ops is None else foresee_upgrade(snapshot, ops)
 
 
 def _compare_down(
@@ -298,10 +310,16 @@ def _reupgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, 
     touched = state.touched
     t0 = time.perf_counter()
     relations: dict[int, dict[str, Any]] | None = {} if state.trace else None
-    snap_re = take_snapshot(
-        conn, state.version_table, previous=snap_down, tables=touched, cache=state.snap_cache, relations=relations
+    # the re-upgrade should give the schema the upgrade gave
+    snap_re, data_re = read_state(
+        conn,
+        state.version_table,
+        (snap_down, data_down),
+        touched,
+        state.snap_cache,
+        relations=relations,
+        foreseen=_foresee(state, snap_up),
     )
-    data_re = table_data(conn, snap_re, tables=touched, previous=data_down)
     for diff in diff_snapshots(snap_up, snap_re, "after re-upgrade"):
         state.result["differences"].append({"revision": rev, "phase": "re-upgrade", **diff})
     data_re = _seed_for_later(state, conn, snap, snap_re, data_re)

@@ -46,7 +46,6 @@ from alembic_mcp.tools.worker.ops.step_failure import (
     open_savepoint,
     operation_failed,
     ran_in_autocommit,
-    release_savepoint,
 )
 from alembic_mcp.tools.worker.protocol import RoundtripArgs, WorkerRequest, describe_exception
 
@@ -432,7 +431,6 @@ def _patch_invoke(state: _State) -> Any:
         try:
             conn = open_savepoint(state, self, operation)
             result = original_invoke(self, operation)
-            release_savepoint(conn)  # still inside the operation: not raw SQL of the migration
         except BaseException as exc:
             dialect = getattr(self.migration_context, "dialect", None)
             operation_failed(state, {**_describe_op(operation, dialect), **ran_in_autocommit(self)}, exc, conn)

@@ -161,6 +161,7 @@ def take_snapshot(
     tables: set[str] | None = None,
     cache: dict[tuple, dict[str, Any]] | None = None,
     relations: dict[int, dict[str, Any]] | None = None,
+    catalog_rows: list[Any] | None = None,
 ) -> Snapshot:
     """Reflect the default schema.
 
@@ -172,7 +173,9 @@ def take_snapshot(
     that only gained a column has its columns reflected and nothing else.
 
     ``relations`` (PostgreSQL only): a dict filled, in the same catalog query, with the schema's
-    tables, indexes and materialized views by oid, for lock and rewrite tracing.
+    tables, indexes and materialized views by oid, for lock and rewrite tracing. ``catalog_rows``
+    (PostgreSQL only): the rows of ``pg_catalog_sql`` for the same ``tables`` and ``relations``, already
+    read in this same state (sent together with another query), instead of running it again.
     """
     insp = inspect(conn)
     dialect = conn.dialect
@@ -180,7 +183,7 @@ def take_snapshot(
     signatures: dict[str, str | None] = {}
     partial = previous is not None and tables is not None
     if dialect.name == "postgresql":
-        signatures = _pg_catalog(conn, out, sorted(tables) if partial else None, relations)  # type: ignore[arg-type]
+        signatures = _pg_catalog(conn, out, catalog_only(previous, tables), relations, catalog_rows)
         table_names = list(signatures)
     else:
         table_names = insp.get_table_names()
@@ -306,10 +309,12 @@ def _reflect(
 
 
 # One scan of the schema's relations: per table a signature of everything the Inspector reflects for it,
-# in three parts (columns with type, nullability, default, identity, generation and comment /
-# constraints / indexes), built from names and definitions only, so a table dropped and re-created
-# identically has the same signature; views with their definitions; sequences; and, when asked for,
-# every table and index with its oid and file node (lock and rewrite tracing). Then the enums.
+# in three parts (columns with type, nullability, default, identity, generation and comment / constraints /
+# indexes), built from names and definitions only, so a table dropped and re-created identically has the
+# same signature (the comment is joined from pg_description as col_description() reads it: that SQL
+# function would be parsed and planned again for every column of every reading); views with their
+# definitions; sequences; and, when asked for, every table and index with its oid and file node (lock and
+# rewrite tracing). Then the enums.
 _PG_CATALOG = text(
     "SELECT CASE WHEN c.relkind IN ('r', 'p') THEN 'table' WHEN c.relkind IN ('v', 'm') THEN 'view' "
     "WHEN c.relkind = 'S' THEN 'sequence' ELSE 'index' END AS kind, c.relname AS name, "
@@ -317,9 +322,10 @@ _PG_CATALOG = text(
     "WHEN c.relkind IN ('r', 'p') AND (:all_tables OR c.relname::text = ANY(CAST(:only AS text[]))) "
     "THEN concat_ws(' ', md5(coalesce("
     "(SELECT string_agg(concat_ws(':', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-    "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(c.oid, a.attnum)), "
+    "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, ds.description), "
     "',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d "
-    "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
+    "ON d.adrelid = a.attrelid AND d.adnum = a.attnum LEFT JOIN pg_description ds ON ds.objoid = a.attrelid "
+    "AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 "
     "AND NOT a.attisdropped), '')), md5(coalesce("
     "(SELECT string_agg(con.conname || ':' || pg_get_constraintdef(con.oid), ',' ORDER BY con.conname) "
     "FROM pg_constraint con WHERE con.conrelid = c.oid), '')), md5(coalesce("
@@ -337,19 +343,44 @@ _PG_CATALOG = text(
 _TRACED_KINDS = ("r", "i", "m", "p")
 
 
+def catalog_only(previous: Snapshot | None, tables: set[str] | None) -> list[str] | None:
+    """The tables whose signatures a snapshot with ``previous`` and ``tables`` asks of the catalog (None: all)."""
+    return sorted(tables) if previous is not None and tables is not None else None
+
+
+def pg_catalog_prepared(name: str) -> str:
+    """``PREPARE name`` of the catalog query of ``take_snapshot``: parsed, analysed and (once PostgreSQL
+    settles on a generic plan) planned once per session; ``pg_catalog_execute`` runs it."""
+    body = (
+        _PG_CATALOG.text.replace(":all_tables", "$1").replace("CAST(:only AS text[])", "$2").replace(":relations", "$3")
+    )
+    return f"PREPARE {name}(boolean, text[], boolean) AS {body}"
+
+
+def pg_catalog_execute(name: str, only: list[str] | None, relations: bool, literal: Any) -> str:
+    """``EXECUTE`` of ``pg_catalog_prepared`` for the tables ``only`` (None: all), its arguments written in
+    as SQL literals (``literal`` quotes a string), to be sent together with other statements."""
+    names = ", ".join(literal(name) for name in only or [])
+    every, traced = ("true" if flag else "false" for flag in (only is None, relations))
+    return f"EXECUTE {name}({every}, ARRAY[{names}]::text[], {traced})"
+
+
 def _pg_catalog(
     conn: Connection,
     out: Snapshot,
     only: list[str] | None = None,
     relations: dict[int, dict[str, Any]] | None = None,
+    rows: list[Any] | None = None,
 ) -> dict[str, str | None]:
     """PostgreSQL: tables (with signatures; only for ``only`` when given), views (with definitions),
     sequences and enums of the current schema in one round trip (the Inspector needs one query per kind,
     and this runs after every step). ``relations``, when given, is filled with the schema's tables,
     indexes and materialized views by oid (relname, relkind, relfilenode, tablename)."""
     tables: dict[str, str | None] = {}
-    params = {"all_tables": only is None, "only": list(only or []), "relations": relations is not None}
-    for kind, name, detail, oid, relkind, relfilenode, tablename in conn.execute(_PG_CATALOG, params):
+    if rows is None:
+        params = {"all_tables": only is None, "only": list(only or []), "relations": relations is not None}
+        rows = list(conn.execute(_PG_CATALOG, params))
+    for kind, name, detail, oid, relkind, relfilenode, tablename in rows:
         if relations is not None and relkind in _TRACED_KINDS:
             relations[oid] = {
                 "oid": oid,
