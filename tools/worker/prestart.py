@@ -13,30 +13,41 @@ import subprocess
 import sys
 import threading
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
+
+from alembic_mcp.tools.core.credentials import credential_free
 
 BOOTSTRAP = str(Path(__file__).resolve().with_name("bootstrap.py"))  # loads the worker code by path
 _prestarted: subprocess.Popen | None = None
 _keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
 _spawned: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()  # every worker this process started
+_started_with: weakref.WeakKeyDictionary[subprocess.Popen, frozenset[str]] = weakref.WeakKeyDictionary()
 _DATABASE_URL = re.compile(r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb)(\+\w+)?://", re.I)
 
 
 def starting_environment(environ: dict[str, str]) -> dict[str, str]:
     """The server's environment without what could lead user code to the target database: the
-    ``ALEMBIC_MCP_*`` settings, ``DATABASE_URL`` and any value that is a database URL. (The request
-    later sets the project's URL variables to the worker's own URL; ``/proc/<pid>/environ`` keeps
-    what the process started with, so the scrubbing happens here, before it starts.)"""
-    return {
-        name: value
-        for name, value in environ.items()
-        if not name.startswith("ALEMBIC_MCP_") and name != "DATABASE_URL" and not _DATABASE_URL.match(value)
-    }
+    ``ALEMBIC_MCP_*`` settings, ``DATABASE_URL``, any value that is a database URL, and every
+    credential (``credentials.credential_free``: PGPASSWORD, MYSQL_PWD, keyword DSNs with a password,
+    values holding a password found in another variable). The request later sets the project's URL
+    variables to the worker's own URL; ``/proc/<pid>/environ`` keeps what the process started with,
+    so the scrubbing happens here, before it starts."""
+    return credential_free(
+        {
+            name: value
+            for name, value in environ.items()
+            if not name.startswith("ALEMBIC_MCP_") and name != "DATABASE_URL" and not _DATABASE_URL.match(value)
+        }
+    )
 
 
-def spawn(python: str, cwd: str | None) -> subprocess.Popen:
-    """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile)."""
+def spawn(python: str, cwd: str | None, remove: Iterable[str] = ()) -> subprocess.Popen:
+    """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile); ``remove`` names
+    variables it must not start with (a request's ``unset_env``: what carries the target)."""
     env = starting_environment(dict(os.environ))
+    for name in remove:
+        env.pop(name, None)
     env["PYTHONUNBUFFERED"] = "1"
     # The worker dies with this process; PR_SET_PDEATHSIG follows the spawning thread, so only the main one.
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -50,6 +61,7 @@ def spawn(python: str, cwd: str | None) -> subprocess.Popen:
         start_new_session=True,
     )
     _spawned.add(process)
+    _started_with[process] = frozenset(env)
     return process
 
 
@@ -83,10 +95,14 @@ def keep_warm(python: str | None = None) -> None:
         prestart(_keep_warm)
 
 
-def take_prestarted(python: str) -> subprocess.Popen | None:
+def take_prestarted(python: str, remove: Iterable[str] = ()) -> subprocess.Popen | None:
+    """The idle worker of ``python``, unless it started with a variable in ``remove`` (the request's
+    ``unset_env``: it would carry the target in ``/proc/self/environ``); such a one is stopped."""
     global _prestarted
     proc, _prestarted = _prestarted, None
-    if proc is not None and (proc.poll() is not None or _interpreter_of(proc) != python):
+    if proc is not None and (
+        proc.poll() is not None or _interpreter_of(proc) != python or not _started_with[proc].isdisjoint(remove)
+    ):
         kill_group(proc.pid)
         proc.wait()
         proc = None
