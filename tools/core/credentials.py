@@ -55,15 +55,16 @@ def secrets_in(value: str) -> list[str]:
     return [secret for secret in found if secret]
 
 
-def credential_free(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without the credential variables, keyword DSNs holding a password, and any value that
-    contains a password found in another variable (``DB_PASS=hunter2`` beside ``DATABASE_URL=...:hunter2@``)."""
-    secrets = {secret for name, value in environ.items() for secret in _secrets_of(name, value)}
-    return {
-        name: value
-        for name, value in environ.items()
-        if name not in CREDENTIAL_VARIABLES and not _SECRET_PAIR.search(value) and not holds_secret(value, secrets)
-    }
+def environment_secrets(environ: Mapping[str, str]) -> set[str]:
+    """Every password written in ``environ``: the credential variables' values and the passwords of its
+    URLs and keyword DSNs."""
+    return {secret for name, value in environ.items() for secret in _secrets_of(name, value)}
+
+
+def carries_credentials(name: str, value: str, secrets: Iterable[str]) -> bool:
+    """Whether a variable is a credential: a credential variable, a keyword DSN with a password, or a value
+    holding one of ``secrets`` (``DB_PASS=hunter2`` beside ``DATABASE_URL=...:hunter2@``)."""
+    return name in CREDENTIAL_VARIABLES or bool(_SECRET_PAIR.search(value)) or holds_secret(value, secrets)
 
 
 def holds_secret(value: str, secrets: Iterable[str]) -> bool:

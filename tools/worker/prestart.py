@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
-from alembic_mcp.tools.core.credentials import credential_free
+from alembic_mcp.tools.core.credentials import carries_credentials, environment_secrets
 
 BOOTSTRAP = str(Path(__file__).resolve().with_name("bootstrap.py"))  # loads the worker code by path
 _prestarted: subprocess.Popen | None = None
@@ -29,17 +29,19 @@ _DATABASE_URL = re.compile(r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracl
 def starting_environment(environ: dict[str, str]) -> dict[str, str]:
     """The server's environment without what could lead user code to the target database: the
     ``ALEMBIC_MCP_*`` settings, ``DATABASE_URL``, any value that is a database URL, and every
-    credential (``credentials.credential_free``: PGPASSWORD, MYSQL_PWD, keyword DSNs with a password,
+    credential (``credentials.carries_credentials``: PGPASSWORD, MYSQL_PWD, keyword DSNs with a password,
     values holding a password found in another variable). The request later sets the project's URL
     variables to the worker's own URL; ``/proc/<pid>/environ`` keeps what the process started with,
     so the scrubbing happens here, before it starts."""
-    return credential_free(
-        {
-            name: value
-            for name, value in environ.items()
-            if not name.startswith("ALEMBIC_MCP_") and name != "DATABASE_URL" and not _DATABASE_URL.match(value)
-        }
-    )
+    secrets = environment_secrets(environ)
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith("ALEMBIC_MCP_")
+        and name != "DATABASE_URL"
+        and not _DATABASE_URL.match(value)
+        and not carries_credentials(name, value, secrets)
+    }
 
 
 def spawn(python: str, cwd: str | None, remove: Iterable[str] = ()) -> subprocess.Popen:
