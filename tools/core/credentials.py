@@ -18,7 +18,7 @@ SECRET_KEYS = ("password", "passwd", "sslpassword")
 # Variables a driver reads a password (or the file holding it) from.
 CREDENTIAL_VARIABLES = ("PGPASSWORD", "PGPASSFILE", "MYSQL_PWD")
 MIN_CONTAINED = 4
-_SECRET_PAIR = re.compile(r"(?<!\w)(password|passwd|sslpassword)(\s*=\s*)('[^']*'|[^&\s'\"]+)", re.I)
+_SECRET_PAIR = re.compile(r"(?<!\w)(password|passwd|sslpassword)(\s*=\s*)('?[^&\s'\"]+)", re.I)
 _URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]*://\S+")
 _USERINFO_PASSWORD = re.compile(r"://[^:/@\s]*:([^/\s?#]*)@")
 
@@ -46,7 +46,7 @@ def secrets_in(value: str) -> list[str]:
     """The passwords written in an environment value: URL userinfo (up to the last ``@``), query-string
     and keyword-DSN pairs."""
     found = [match.group(3).strip("'") for match in _SECRET_PAIR.finditer(value)]
-    for url in _URL_IN_TEXT.findall(value):
+    for url in _URL_IN_TEXT.findall(value) if "://" in value else []:
         userinfo = _USERINFO_PASSWORD.search(url)
         if userinfo:
             found.append(unquote(userinfo.group(1)))

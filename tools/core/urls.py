@@ -58,7 +58,8 @@ def _parts_of(url: URL) -> UrlParts:
 
 
 _USER_STOP = re.compile(r"[:/@\s]")
-_AUTHORITY_STOP = re.compile(r"[/?#\s]")
+_PASSWORD_STOP = re.compile(r"[@\s]")
+_HOST_STOP = re.compile(r"[/:?#\s]")
 
 
 class _ForwardFinder:
@@ -92,12 +93,14 @@ def mask_url_text(text: str) -> str:
     strings, keyword DSNs), in time linear in its length.
 
     Each ``://`` is examined once: the scheme before it and the user name after it are runs that
-    cannot reach the neighbouring ``://``; the authority's end is found by a forward-only search.
+    cannot reach the neighbouring ``://``; the password's and the host's ends are found by forward-only
+    searches, and the last ``@`` is looked for only within that host (which holds no ``://``).
     """
     text = mask_secret_pairs(text, MASK)
     if "://" not in text:
         return text
-    authority_end = _ForwardFinder(_AUTHORITY_STOP, text)
+    password_end = _ForwardFinder(_PASSWORD_STOP, text)
+    host_end = _ForwardFinder(_HOST_STOP, text)
     pieces: list[str] = []
     copied = 0  # text[:copied] is already in pieces
     sep = text.find("://")
@@ -106,8 +109,9 @@ def mask_url_text(text: str) -> str:
         user_end = _USER_STOP.search(text, user_start)
         at = -1
         if user_end and text[user_end.start()] == ":" and _has_scheme(text, sep, copied):
-            stop = authority_end.next_at_or_after(user_end.start() + 1)
-            at = text.rfind("@", user_end.start() + 1, stop)
+            stop = password_end.next_at_or_after(user_end.start() + 1)
+            if stop < len(text) and text[stop] == "@":  # the host SQLAlchemy reads may hold more of it
+                at = text.rfind("@", stop, host_end.next_at_or_after(stop))
         if at == -1 or user_end is None:
             sep = text.find("://", user_start)
             continue
