@@ -14,8 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
-from conftest import EXAMPLE
+from conftest import EXAMPLE, PG_SERVER
 from sqlalchemy.engine import make_url
 
 from alembic_mcp.tools.core.config import load_project
@@ -164,3 +165,26 @@ def test_the_default_port_written_out_is_still_the_target():
     assert is_target("mariadb://root@db:3306/app", make_url("mysql+pymysql://root@DB/app"))
     assert not is_target("postgresql://bob@db.internal:5433/app", target)
     assert not is_target("mysql://bob@db.internal:5432/app", parse_url_parts("mysql://bob@db.internal/app"))
+
+
+# ------------------------------------------------------------------ scratch access without PGPASSWORD
+
+
+@pytest.mark.postgres
+def test_shared_scratch_credentials_carry_the_password_the_worker_no_longer_inherits(monkeypatch):
+    """With scratch_credentials = "target", user code logs in as the server does: the password the server
+    reads from PGPASSWORD is written into the scratch URL, since workers start without PGPASSWORD."""
+    from alembic_mcp.tools.db.scratch import scratch_database
+
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+
+    async def scratch_urls() -> tuple[str, str]:
+        async with scratch_database(PG_SERVER, None, "target") as shared:
+            shared_url = shared.url_string
+        async with scratch_database(PG_SERVER) as own:
+            own_url = own.url_string
+        return shared_url, own_url
+
+    shared_url, own_url = anyio.run(scratch_urls)
+    assert make_url(shared_url).password == "from-the-environment"
+    assert make_url(own_url).password not in (None, "from-the-environment")  # the scratch role's own
