@@ -23,6 +23,7 @@ _prestarted: subprocess.Popen | None = None
 _keep_warm: str | None = None  # interpreter to keep one idle worker of (a long-running server)
 _spawned: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()  # every worker this process started
 _started_with: weakref.WeakKeyDictionary[subprocess.Popen, frozenset[str]] = weakref.WeakKeyDictionary()
+_spare_removes: frozenset[str] = frozenset()  # what the last request removed: the next spare starts without it
 _DATABASE_URL = re.compile(r"^\s*(postgres|postgresql|mysql|mariadb|sqlite|oracle|mssql|cockroachdb)(\+\w+)?://", re.I)
 
 
@@ -47,10 +48,7 @@ def starting_environment(environ: dict[str, str]) -> dict[str, str]:
 def spawn(python: str, cwd: str | None, remove: Iterable[str] = ()) -> subprocess.Popen:
     """A worker waiting for its JSON request on stdin (it imports Alembic meanwhile); ``remove`` names
     variables it must not start with (a request's ``unset_env``: what carries the target)."""
-    env = starting_environment(dict(os.environ))
-    for name in remove:
-        env.pop(name, None)
-    env["PYTHONUNBUFFERED"] = "1"
+    env = _environment_without(remove)
     # The worker dies with this process; PR_SET_PDEATHSIG follows the spawning thread, so only the main one.
     in_main_thread = threading.current_thread() is threading.main_thread()
     process = subprocess.Popen(
@@ -67,6 +65,15 @@ def spawn(python: str, cwd: str | None, remove: Iterable[str] = ()) -> subproces
     return process
 
 
+def _environment_without(remove: Iterable[str]) -> dict[str, str]:
+    """The environment a worker starts with when the request removes ``remove``."""
+    env = starting_environment(dict(os.environ))
+    for name in remove:
+        env.pop(name, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def prestart(python: str | None = None) -> None:
     """Start a worker now; the next ``run_worker`` call with the same interpreter uses it.
 
@@ -80,7 +87,7 @@ def prestart(python: str | None = None) -> None:
             return
         kill_group(_prestarted.pid)
         _prestarted.wait()
-    _prestarted = spawn(python, None)
+    _prestarted = spawn(python, None, _spare_removes)
 
 
 def keep_warm(python: str | None = None) -> None:
@@ -98,12 +105,16 @@ def keep_warm(python: str | None = None) -> None:
 
 
 def take_prestarted(python: str, remove: Iterable[str] = ()) -> subprocess.Popen | None:
-    """The idle worker of ``python``, unless it started with a variable in ``remove`` (the request's
-    ``unset_env``: it would carry the target in ``/proc/self/environ``); such a one is stopped."""
-    global _prestarted
+    """The idle worker of ``python``, when it started with exactly the environment a worker removing
+    ``remove`` (the request's ``unset_env``) starts with: one holding a variable of ``remove`` would show
+    it in ``/proc/self/environ``. Any other is stopped; the next spare starts without ``remove``."""
+    global _prestarted, _spare_removes
     proc, _prestarted = _prestarted, None
+    _spare_removes = frozenset(remove)
     if proc is not None and (
-        proc.poll() is not None or _interpreter_of(proc) != python or not _started_with[proc].isdisjoint(remove)
+        proc.poll() is not None
+        or _interpreter_of(proc) != python
+        or _started_with[proc] != frozenset(_environment_without(remove))
     ):
         kill_group(proc.pid)
         proc.wait()
