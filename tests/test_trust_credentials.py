@@ -188,3 +188,26 @@ def test_shared_scratch_credentials_carry_the_password_the_worker_no_longer_inhe
     shared_url, own_url = anyio.run(scratch_urls)
     assert make_url(shared_url).password == "from-the-environment"
     assert make_url(own_url).password not in (None, "from-the-environment")  # the scratch role's own
+
+
+@pytest.mark.subprocess
+def test_a_spare_worker_is_used_only_when_it_started_without_what_the_request_removes(monkeypatch):
+    from alembic_mcp.tools.worker import prestart
+
+    monkeypatch.setenv("APP_DB_NAME", "appdb")  # the request removes it: it names the target's database
+    taken = []
+    try:
+        prestart.prestart(sys.executable)  # started before the request is known: it holds APP_DB_NAME
+        assert prestart.take_prestarted(sys.executable, ["APP_DB_NAME"]) is None
+        prestart.prestart(sys.executable)  # the next spare starts without it
+        taken.append(prestart.take_prestarted(sys.executable, ["APP_DB_NAME"]))
+        assert taken[0] is not None
+        assert b"APP_DB_NAME" not in Path(f"/proc/{taken[0].pid}/environ").read_bytes()
+        prestart.prestart(sys.executable)  # a request that keeps APP_DB_NAME does not get a spare without it
+        assert prestart.take_prestarted(sys.executable, []) is None
+    finally:
+        for process in taken:
+            if process is not None:
+                prestart.kill_group(process.pid)
+                process.wait()
+        prestart.stop_workers()
