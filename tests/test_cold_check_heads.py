@@ -41,7 +41,7 @@ def project_files(tmp_path) -> Path:
 def _usual_request(project_dir: Path, overrides: dict, environ: dict):
     project = load_project(project_dir, overrides, environ)
     url = history_worker_url(project)
-    return build_request(project, "history", HistoryArgs(check_env=True), url, None, False, "")
+    return build_request(project, "history", HistoryArgs(check_env=True), url, None, False, "", environ)
 
 
 def _with_settings(project: Path, lines: str) -> None:
@@ -67,6 +67,7 @@ ENVIRON = {
         ('version_table = "vt"\nenvironment = "production"\nproduction_hosts = ["db.internal"]\n', {}, ENVIRON),
         ('url_env_vars = ["APP_DB"]\n', {}, {"APP_DB": "sqlite:///data/app.db", "X": "data"}),
         ("", {"database_url": "postgresql://u:p@h/db", "read_only": True}, {"PGPASSWORD": "p"}),
+        ("", {}, {"DATABASE_URL": "postgresql://u@h/db?password=hunter2", "APP_PW": "xhunter2x", "HOME": "/h"}),
         ('database_url = "mariadb+pymysql://root@[::1]:3306/x?charset=utf8mb4"\n', {}, {}),
         ('worker_python = "' + sys.executable + '"\n', {}, {}),
     ],
@@ -76,6 +77,16 @@ def test_the_early_request_is_the_one_the_usual_path_builds(project_files, setti
     python, request = cold.history_request(project_files, {**CLI_FLAGS, **overrides}, environ)
     assert request == _usual_request(project_files, {**CLI_FLAGS, **overrides}, environ)
     assert python == worker_python(load_project(project_files, overrides, environ)).path
+
+
+def test_the_early_request_scrubs_the_environment_it_is_given(project_files):
+    _, request = cold.history_request(project_files, CLI_FLAGS, ENVIRON)
+    # NOTE holds the password, PGDATABASE names the database; OTHER is another host, SITE_URL no database
+    assert request.unset_env == ["NOTE", "PGDATABASE"]
+    assert request.env == {"DATABASE_URL": "postgresql+asyncpg://"}
+    query_password = {"DATABASE_URL": "postgresql://u@h/db?password=hunter2", "PGPASSWORD": "hunter2", "HOME": "/h"}
+    _, request = cold.history_request(project_files, CLI_FLAGS, query_password)
+    assert request.unset_env == ["PGPASSWORD"]
 
 
 def test_no_url_and_a_toml_configuration_give_the_same_request(project_files):

@@ -91,8 +91,11 @@ def _same(text: str) -> None:
     for name in ("drivername", "username", "password", "host", "port", "database"):
         assert getattr(ours, name) == getattr(theirs, name), (text, name)
     assert ours.get_backend_name() == theirs.get_backend_name(), text
-    assert ours.masked() == theirs.render_as_string(hide_password=True), text
-    assert mask_url(text) == theirs.render_as_string(hide_password=True), text
+    # SQLAlchemy's own rendering, with what it leaves shown masked too (query passwords, an unescaped @)
+    assert ours.masked() == mask_url(theirs), text
+    assert mask_url(text) == mask_url(theirs), text
+    if "@" not in (theirs.host or "") and not theirs.query:
+        assert ours.masked() == theirs.render_as_string(hide_password=True), text
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ def counted_spawns(monkeypatch):
     spawned, peaks = [], []
     real_spawn = prestart.spawn
 
-    def counting_spawn(python, cwd):
-        process = real_spawn(python, cwd)
+    def counting_spawn(python, cwd, remove=()):
+        process = real_spawn(python, cwd, remove)
         spawned.append(process)
         peaks.append(sum(1 for p in spawned if p.poll() is None))
         return process

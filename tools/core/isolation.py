@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from alembic_mcp.tools.core.credentials import query_secrets
 from alembic_mcp.tools.core.url_text import UrlParts, dialect_only, parse_url_parts
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ PG_READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
 MYSQL_READ_ONLY_INIT = "SET SESSION TRANSACTION READ ONLY"
 LIBPQ_DRIVERS = {"psycopg2", "psycopg", "psycopg_async", "psycopg2cffi"}
 MYSQL_INIT_DRIVERS = {"pymysql", "mysqldb", "aiomysql", "asyncmy"}
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 
 def dialect_only_url(url: str | URL) -> str:
@@ -62,15 +64,21 @@ def read_only_url(url: str | URL) -> str:
 
 def _carries_target(value: str, target: URL | UrlParts) -> bool:
     """Whether an environment value would lead user code to the target database."""
-    if target.password and str(target.password) in value:
+    if any(password in value for password in target_passwords(target)):
         return True
     if "://" not in value:
         return bool(target.database) and value == target.database
     found = parse_url_parts(value.strip())
     if found is None:  # not a URL SQLAlchemy would read
         return False
-    same_host = (found.host or "") == (target.host or "") or target.get_backend_name() == "sqlite"
+    same_host = _host(found) == _host(target) or target.get_backend_name() == "sqlite"
     return bool(target.database) and found.database == target.database and same_host
+
+
+def target_passwords(target: URL | UrlParts) -> list[str]:
+    """The target's passwords: in the userinfo and in the query string (``?password=``, ``?sslpassword=``)."""
+    found = [str(target.password)] if target.password else []
+    return found + query_secrets(target.query)
 
 
 def worker_environment(
@@ -103,10 +111,20 @@ def is_target(url: str | URL | UrlParts | None, target: URL | UrlParts | None) -
         return False
     return (
         _family(parsed) == _family(target)
-        and (parsed.host or "") == (target.host or "")
-        and (parsed.port or 0) == (target.port or 0)
+        and _host(parsed) == _host(target)
+        and _port(parsed) == _port(target)
         and parsed.database.removeprefix("file:") == (target.database or "").removeprefix("file:")
     )
+
+
+def _host(url: URL | UrlParts) -> str:
+    """The host as compared: host names are case-insensitive."""
+    return (url.host or "").lower()
+
+
+def _port(url: URL | UrlParts) -> int:
+    """The port as compared: none written is the backend's default (``:5432`` names the same server)."""
+    return url.port or DEFAULT_PORTS.get(_family(url), 0)
 
 
 def _parts(url: str | URL | UrlParts) -> URL | UrlParts:
@@ -128,10 +146,14 @@ def _family(url: URL | UrlParts) -> str:
 
 
 def child_environment(
-    target: URL | UrlParts | None, worker_url: str | None, url_env_vars: list[str], extra: dict[str, str] | None = None
+    target: URL | UrlParts | None,
+    worker_url: str | None,
+    url_env_vars: list[str],
+    extra: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """What a worker request sets (the URL variables, pointed at ``worker_url``, and ``extra``) and removes
-    (anything that leads to the target, unless set)."""
-    to_set, to_remove = worker_environment(target, worker_url, url_env_vars)
+    (anything of ``environ``, this process's by default, that leads to the target, unless set)."""
+    to_set, to_remove = worker_environment(target, worker_url, url_env_vars, environ)
     to_set.update(extra or {})
     return to_set, [name for name in to_remove if name not in to_set]

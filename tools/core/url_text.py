@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
+from alembic_mcp.tools.core.credentials import is_secret_key
+
 # scheme://[user[:password]@][host or [ipv6]][:port][/database][?query], as sqlalchemy.engine.url reads it
 _URL = re.compile(
     r"""
@@ -44,20 +46,28 @@ class UrlParts:
         return self.drivername.split("+")[0]
 
     def masked(self) -> str:
-        """The URL with its password shown as ``***``: ``URL.render_as_string(hide_password=True)``'s text."""
+        """The URL with its passwords shown as ``***``: ``URL.render_as_string(hide_password=True)``'s text,
+        with also the query's password values masked and a host read past an unescaped ``@`` in the
+        password (``bob:p@ss@db``: host ``ss@db``) shown from its last ``@`` on (``urls.mask_url``)."""
         text = self.drivername + "://"
+        host = self.host.rpartition("@")[2] if self.host is not None and self.password is not None else self.host
         if self.username is not None:
             text += quote(self.username, safe=" +") + (":***" if self.password is not None else "") + "@"
-        if self.host is not None:
-            text += f"[{self.host}]" if ":" in self.host else self.host
+        if host is not None:
+            text += f"[{host}]" if ":" in host else host
         if self.port is not None:
             text += f":{self.port}"
         if self.database is not None:
             text += "/" + quote(self.database, safe=" +/")
         if self.query:  # keys sorted, each key's values in their order (a stable sort)
             pairs = sorted(self.query, key=lambda pair: pair[0])
-            text += "?" + "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in pairs)
+            text += "?" + "&".join(f"{quote_plus(key)}={_shown(key, value)}" for key, value in pairs)
         return text
+
+
+def _shown(key: str, value: str) -> str:
+    """A query value as the masked URL shows it: ``***`` for a password."""
+    return "***" if is_secret_key(key) else quote_plus(value)
 
 
 def parse_url_parts(text: str) -> UrlParts | None:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alembic_mcp.tools.core.credentials import mask_secret_pairs, query_secrets, secrets_in
 from alembic_mcp.tools.core.errors import InvalidArgument
 from alembic_mcp.tools.core.url_text import UrlParts, parse_url_parts
 
@@ -36,17 +37,29 @@ def parse_url(url: str | URL) -> URL:
 
 
 def mask_url(url: str | URL | UrlParts) -> str:
-    """Render ``url`` with its password replaced by ``***`` (text SQLAlchemy cannot read: its userinfo masked)."""
+    """Render ``url`` with its passwords replaced by ``***``: the userinfo's (all of it up to the last ``@``)
+    and the query's (``?password=``); text SQLAlchemy cannot read has its userinfo masked."""
     if isinstance(url, str):
         parts = parse_url_parts(url)
         return parts.masked() if parts is not None else mask_url_text(url)
     if isinstance(url, UrlParts):
         return url.masked()
-    return url.render_as_string(hide_password=True)
+    return _parts_of(url).masked()
+
+
+def _parts_of(url: URL) -> UrlParts:
+    """SQLAlchemy's URL as ``UrlParts`` (its query's values in order under each key)."""
+    pairs = [
+        (key, value)
+        for key, values in url.query.items()
+        for value in ((values,) if isinstance(values, str) else values)
+    ]
+    return UrlParts(url.drivername, url.username, url.password, url.host, url.port, url.database, tuple(pairs))
 
 
 _USER_STOP = re.compile(r"[:/@\s]")
 _PASSWORD_STOP = re.compile(r"[@\s]")
+_HOST_STOP = re.compile(r"[/:?#\s]")
 
 
 class _ForwardFinder:
@@ -75,14 +88,19 @@ def _has_scheme(text: str, end: int, floor: int) -> bool:
 
 
 def mask_url_text(text: str) -> str:
-    """Mask any ``scheme://user:password@`` userinfo found in free text, in time linear in its length.
+    """Mask any ``scheme://user:password@`` userinfo found in free text (the password runs to the
+    authority's last ``@``: an unescaped ``@`` in it shows nothing), and every ``password=`` value (query
+    strings, keyword DSNs), in time linear in its length.
 
     Each ``://`` is examined once: the scheme before it and the user name after it are runs that
-    cannot reach the neighbouring ``://``; the password's end is found by a forward-only search.
+    cannot reach the neighbouring ``://``; the password's and the host's ends are found by forward-only
+    searches, and the last ``@`` is looked for only within that host (which holds no ``://``).
     """
+    text = mask_secret_pairs(text, MASK)
     if "://" not in text:
         return text
     password_end = _ForwardFinder(_PASSWORD_STOP, text)
+    host_end = _ForwardFinder(_HOST_STOP, text)
     pieces: list[str] = []
     copied = 0  # text[:copied] is already in pieces
     sep = text.find("://")
@@ -92,7 +110,8 @@ def mask_url_text(text: str) -> str:
         at = -1
         if user_end and text[user_end.start()] == ":" and _has_scheme(text, sep, copied):
             stop = password_end.next_at_or_after(user_end.start() + 1)
-            at = stop if stop < len(text) and text[stop] == "@" else -1
+            if stop < len(text) and text[stop] == "@":  # the host SQLAlchemy reads may hold more of it
+                at = text.rfind("@", stop, host_end.next_at_or_after(stop))
         if at == -1 or user_end is None:
             sep = text.find("://", user_start)
             continue
@@ -110,11 +129,18 @@ def redact(text: str, *urls: str | URL | UrlParts | None) -> str:
     for url in urls:
         if url is None:
             continue
-        parts = parse_url_parts(url) if isinstance(url, str) else url  # text: read as SQLAlchemy would
-        password = parts.password if parts is not None else None
-        if password:
-            out = out.replace(str(password), MASK)
+        for password in _passwords_of(url):
+            out = out.replace(password, MASK)
     return out
+
+
+def _passwords_of(url: str | URL | UrlParts) -> list[str]:
+    """The passwords ``url`` holds (userinfo and query string); text is read as SQLAlchemy would."""
+    parts = parse_url_parts(url) if isinstance(url, str) else url
+    if parts is None:
+        return secrets_in(str(url))
+    found = [str(parts.password)] if parts.password else []
+    return found + query_secrets(parts.query)
 
 
 def backend_of(url: str | URL) -> str:

@@ -15,6 +15,7 @@ falls back to the server's credentials and says so (``shares_credentials``, a wa
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -64,12 +65,24 @@ class ScratchDatabase:
 
     @property
     def url_string(self) -> str:
-        """The URL handed to user code: the scratch role's when there is one."""
-        return (self.worker_url or self.url).render_as_string(hide_password=False)
+        """The URL handed to user code: the scratch role's when there is one, else the server's own,
+        with the password the server takes from PGPASSWORD or MYSQL_PWD written in (workers start
+        without those variables: ``worker/prestart.py``)."""
+        return (self.worker_url or _with_environment_password(self.url)).render_as_string(hide_password=False)
 
     @property
     def masked_url(self) -> str:
         return mask_url(self.worker_url or self.url)
+
+
+ENVIRONMENT_PASSWORDS = {"postgresql": "PGPASSWORD", "mysql": "MYSQL_PWD"}
+
+
+def _with_environment_password(url: URL) -> URL:
+    """``url`` with the password its driver would read from the environment, when it names none."""
+    variable = ENVIRONMENT_PASSWORDS.get(backend_of(url))
+    password = os.environ.get(variable) if variable and url.password is None else None
+    return url.set(password=password) if password else url
 
 
 def scratch_notes(scratch: ScratchDatabase, failure_text: str = "") -> list[Finding]:

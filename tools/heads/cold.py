@@ -117,7 +117,7 @@ def history_request(
     except WorkerPythonNotFound:
         return None
     worker_url = dialect_only(target.drivername) if target else None
-    set_env, unset_env = child_environment(target, worker_url, settings["url_env_vars"])
+    set_env, unset_env = child_environment(target, worker_url, settings["url_env_vars"], environ=environ)
     spec = ProjectSpec(
         project_dir=str(root),
         alembic_ini=str(ini) if ini else None,

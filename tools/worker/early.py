@@ -48,7 +48,7 @@ def send(python: str, request: WorkerRequest) -> bool:
     discard()
     folder = tempfile.TemporaryDirectory(prefix="alembic-mcp-worker-")
     request = replace(request, result_path=str(Path(folder.name) / "result.json"))
-    process = take_prestarted(python) or spawn(python, request.cwd)
+    process = take_prestarted(python, request.unset_env) or spawn(python, request.cwd, request.unset_env)
     early = EarlyWorker(request, process, folder)
     try:
         assert process.stdin is not None  # spawn() always opens it

@@ -148,10 +148,11 @@ def build_request(
     env: dict[str, str] | None,
     track_inputs: bool,
     result_path: str,
+    environ: dict[str, str] | None = None,
 ) -> WorkerRequest:
     """The request a worker gets for ``op``: the project, the URL it may use, what its environment sets
-    and loses."""
-    set_env, unset_env = _child_env(project, database_url, env)
+    and loses (of ``environ``, this process's by default)."""
+    set_env, unset_env = _child_env(project, database_url, env, environ)
     return WorkerRequest(
         op=op,
         project=project_spec(project),
@@ -173,7 +174,7 @@ def _worker_for(
     early worker already has it)."""
     if early is not None:
         return early.process, Path(early.request.result_path), None
-    process = take_prestarted(python) or spawn(python, request.cwd)
+    process = take_prestarted(python, request.unset_env) or spawn(python, request.cwd, request.unset_env)
     return process, Path(request.result_path), request.to_json().encode()
 
 
@@ -244,8 +245,9 @@ def worker_environment_key(project: Project, database_url: str | None) -> tuple:
 
 
 def _child_env(
-    project: Project, database_url: str | None, extra: dict[str, str] | None
+    project: Project, database_url: str | None, extra: dict[str, str] | None, environ: dict[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """Variables the worker sets (the URL variables env.py reads, pointed at ``database_url``) and the
-    ones it removes (anything that leads to the target)."""
-    return child_environment(project.database_url_parts, database_url, list(project.settings.url_env_vars), extra)
+    ones of ``environ`` it removes (anything that leads to the target)."""
+    url_env_vars = list(project.settings.url_env_vars)
+    return child_environment(project.database_url_parts, database_url, url_env_vars, extra, environ)
