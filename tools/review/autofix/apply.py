@@ -496,12 +496,15 @@ def _fails_rehearsal(result: ReviewMigrationResult, failure: str) -> ReviewMigra
     finding = Finding(
         rule="migration-fails-rehearsal",
         severity="error",
-        message=f"The migration fails its rehearsal, with and without the fixes: {failure}.",
+        message=f"The migration still fails its rehearsal after the fixes: {failure.rstrip('.')}.",
         fix="Fix what fails (test_roundtrip names the failing statement, its file:line and the fix), then "
         "review again.",
     )
     findings = [*result.findings, finding]
-    steps = [f"First make the migration run: {failure}. test_roundtrip shows where and how.", *result.next_steps]
+    steps = [
+        f"First make the migration run: {failure.rstrip('.')}. test_roundtrip shows where and how.",
+        *result.next_steps,
+    ]
     return result.model_copy(
         update={"findings": findings, "next_steps": steps, "verdict": decide(findings, result.escalations)}
     )
