@@ -258,12 +258,10 @@ def test_a_table_named_by_a_constant_is_that_table(tmp_path, backend):
     assert {h.finding.table for h in review.hits if h.finding.rule == "drop-table"} == {None}
 
 
-INSTALLED = '''"""An installed package's helpers: import-time code of its own, and one function writing row objects."""
-import os
-
+INSTALLED = '''"""An installed package's helpers: one function writing row objects beside a plain wrapper."""
 from alembic import op
 
-BATCH = int(os.environ.get("BATCH_SIZE", 1000))
+BATCH = 1000
 
 
 def create_index(table_name, index_name, columns):
@@ -279,7 +277,7 @@ def touch_rows(rows):
 def _installed(tmp_path: Path, text: str) -> Sources:
     site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
     (site / "vendor").mkdir(parents=True)
-    (site / "vendor" / "__init__.py").write_text("import os\nVERSION = os.environ.get('V')\n")
+    (site / "vendor" / "__init__.py").write_text("VERSION = '1.0'\n")
     (site / "vendor" / "utils.py").write_text(text)
     return Sources((tmp_path, site))
 
@@ -293,9 +291,16 @@ def test_an_installed_package_is_read_apart_from_its_writing_function(tmp_path, 
     review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path, INSTALLED))
     unread = _unread(review)
     assert len(unread) == 1 and "touch_rows" in unread[0]
-    patched = INSTALLED + "\nop.create_index = op.drop_table\n"
-    review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path / "p", patched))
-    assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+    for n, changed in enumerate(
+        (
+            INSTALLED + "\nop.create_index = op.drop_table\n",  # module-level code that tampers
+            INSTALLED.replace(
+                "BATCH = 1000", 'import os\nBATCH = int(os.environ.get("BATCH", 1000))'
+            ),  # import-time code
+        )
+    ):
+        review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path / str(n), changed))
+        assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
 
 
 # ------------------------------------------------------------ through review_migration, on real databases
@@ -427,3 +432,95 @@ def test_a_session_of_the_files_own_making_still_escalates(backend):
     upgrade = ORM_UPGRADE.replace("sa.orm.Session(", "Session(")
     review = review_source(parse_source(case_source(upgrade, "pass", header)), "m.py", backend)
     assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
+
+
+# ------------------------------------------------------------------ hostile review of the readings above
+
+MYSQL_ONLY = 'dialect = "mysql"\nif dialect != "mysql":\n    return\n'
+ALIAS = (
+    "import sqlalchemy as sa\nfrom alembic import op\n\n\ndef alter(table_name, column_name, **kwargs):\n"
+    "    options = kwargs\n    options.update(type_=sa.String(1))\n"
+    "    with op.batch_alter_table(table_name) as batch_op:\n        batch_op.alter_column(column_name, **kwargs)\n"
+)
+WRAPPER = "from alembic import op\n\n\ndef create_index(t, name, cols):\n    op.create_index(name, t, cols)\n"
+PATCH = (
+    "from alembic import op\n\n\ndef _drop(*a, **k):\n    op.drop_table('assignments')\n\n\nop.create_index = _drop\n"
+)
+INSTALL = "from alembic import op\n\n\ndef _install():\n    op.create_index = None\n\n\n_install()\n"
+INDEX = ('create_index("persons", "ix_e", ["email"])', 'op.drop_index("ix_e", table_name="persons")')
+FAKE_DIALECT = (
+    'bind = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))\nif bind.dialect.name == "mysql":\n'
+    '    op.drop_column("persons", "pgy_level")\n'
+)
+INLINE_ATTACKS = {  # name: (upgrade, downgrade, header, {file: text}, the escalation due)
+    "dialect-variable-early-return": (
+        MYSQL_ONLY + 'op.drop_column("persons", "pgy_level")',
+        MYSQL_ONLY + 'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))',
+        "",
+        {},
+        "drop-column-with-data",
+    ),
+    "dialect-constant-branch": (
+        'dialect = "mysql"\nif dialect == "mysql":\n    op.drop_column("persons", "pgy_level")',
+        'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))',
+        "",
+        {},
+        "drop-column-with-data",
+    ),
+    "dialect-of-a-fake-connection": (
+        FAKE_DIALECT,
+        'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))',
+        "from types import SimpleNamespace\n",
+        {},
+        "drop-column-with-data",
+    ),
+    "kwargs-mutated-through-alias": (
+        'alter("persons", "pgy_level", server_default="1")',
+        'op.alter_column("persons", "pgy_level", server_default=None)',
+        "from app.u import alter\n",
+        {"app/__init__.py": "", "app/u.py": ALIAS},
+        "uninspectable-sql",
+    ),
+    "installed-parent-init-patches-op": (
+        *INDEX,
+        "from vendor.utils import create_index\n",
+        {"site-packages/vendor/__init__.py": PATCH, "site-packages/vendor/utils.py": WRAPPER},
+        "uninspectable-sql",
+    ),
+    "installed-import-time-call-patches-op": (
+        *INDEX,
+        "from vendor.utils import create_index\n",
+        {"site-packages/vendor/__init__.py": "", "site-packages/vendor/utils.py": WRAPPER + INSTALL},
+        "uninspectable-sql",
+    ),
+    "installed-import-time-delete": (
+        *INDEX,
+        "from vendor.utils import create_index\n",
+        {
+            "site-packages/vendor/__init__.py": "",
+            "site-packages/vendor/utils.py": WRAPPER + 'op.execute("DELETE FROM persons")\n',
+        },
+        "uninspectable-sql",
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("name", sorted(INLINE_ATTACKS))
+def test_hostile_inline_attacks_escalate(name, backend, tmp_path):
+    """Found by a hostile review of the helper readings: each changed the database while the review proceeded."""
+    upgrade, downgrade, header, files, due = INLINE_ATTACKS[name]
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    sources = Sources((tmp_path, tmp_path / "site-packages"))
+    review = review_source(parse_source(case_source(upgrade, downgrade, header)), "m.py", backend, sources=sources)
+    assert due in {h.escalation.rule for h in review.hits if h.escalation is not None}, name
+
+
+def test_a_dialect_read_from_the_migrations_own_connection_still_guards(tmp_path):
+    """The believable forms: op.get_bind() read in the test, or a name bound once to it."""
+    for guard in ('op.get_bind().dialect.name == "mysql"', 'bind.dialect.name == "mysql"'):
+        body = f'bind = op.get_bind()\nif {guard}:\n    op.drop_column("persons", "pgy_level")'
+        review = review_source(parse_source(case_source(body, "pass")), "m.py", "postgresql", sources=Sources(()))
+        assert "drop-column-with-data" not in {h.escalation.rule for h in review.hits if h.escalation}, guard

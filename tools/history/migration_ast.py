@@ -106,56 +106,140 @@ def _dialect_names(node: ast.expr) -> frozenset[str] | None:
     return frozenset(DIALECT_ALIASES.get(n.lower(), n.lower()) for n in names)
 
 
-def _is_dialect_expr(node: ast.expr) -> bool:
-    """``<anything>.dialect.name``, ``dialect`` / ``dialect_name`` variables, ``bind.engine.name``."""
+@dataclass(frozen=True)
+class DialectScope:
+    """What makes a dialect test believable in one function: the names it binds once, by a plain
+    assignment (a name bound again, a parameter or a loop variable may hold anything), and the names its
+    module imports from SQLAlchemy (dialect classes for isinstance)."""
+
+    bound: dict[str, ast.expr] = field(default_factory=dict)
+    sqlalchemy_names: frozenset[str] = frozenset()
+    sqlalchemy_modules: frozenset[str] = frozenset()  # ``import sqlalchemy as sa``: sa.inspect is SQLAlchemy's
+
+
+def dialect_scope(func: ast.AST | None, module: ast.AST | None = None) -> DialectScope:
+    """The DialectScope of ``func`` in ``module``."""
+    counts: dict[str, int] = {}
+    values: dict[str, ast.expr] = {}
+    for node in walk(func) if func is not None else ():
+        names: list[str] = []
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names = [node.id]
+        elif isinstance(node, ast.arg):
+            names = [node.arg, node.arg]  # a parameter holds what the caller passes: never believed
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            names = [*node.names, *node.names]
+        elif isinstance(node, ast.alias):
+            names = [(node.asname or node.name).split(".")[0]]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node is not func:
+            names = [node.name]
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = node.value
+    imported: set[str] = set()
+    modules: set[str] = set()
+    for node in module.body if isinstance(module, ast.Module) else []:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            imported |= {alias.asname or alias.name for alias in node.names}
+        if isinstance(node, ast.Import):
+            modules |= {alias.asname or alias.name for alias in node.names if alias.name == "sqlalchemy"}
+    defined: set[str] = set()  # a name the module also binds itself may not be the imported class
+    for node in walk(module) if module is not None else ():
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            defined.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+    bound = {name: value for name, value in values.items() if counts.get(name) == 1}
+    return DialectScope(bound, frozenset(imported - defined), frozenset(modules - defined))
+
+
+def _from_bind(node: ast.expr, scope: DialectScope, depth: int = 0) -> bool:
+    """``op.get_bind()`` / ``op.get_context()`` (or its ``.bind`` / ``.connection`` / ``.engine``), or a name
+    bound once to one: the connection the migration runs on, whose dialect is the target's."""
+    if depth > 8:
+        return False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in scope.sqlalchemy_names:
+        inspected = node.func.id == "inspect" and len(node.args) == 1
+        return inspected and _from_bind(node.args[0], scope, depth + 1)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return False
+        own = func.value.id in ("op", "context") and func.attr in ("get_bind", "get_context")
+        if own:
+            return not node.args and not node.keywords
+        inspected = func.attr == "inspect" and func.value.id in scope.sqlalchemy_modules
+        return inspected and len(node.args) == 1 and _from_bind(node.args[0], scope, depth + 1)
     if isinstance(node, ast.Attribute):
+        return node.attr in ("bind", "connection", "engine") and _from_bind(node.value, scope, depth + 1)
+    if isinstance(node, ast.Name) and node.id in scope.bound:
+        return _from_bind(scope.bound[node.id], scope, depth + 1)
+    return False
+
+
+def _is_dialect_expr(node: ast.expr, scope: DialectScope, depth: int = 0) -> bool:
+    """``<connection>.dialect.name`` / ``<connection>.engine.name`` of the migration's own connection, or a
+    name bound once to it. Any other ``dialect`` variable or attribute may hold anything."""
+    if isinstance(node, ast.Attribute) and node.attr == "name":
         inner = node.value
-        return node.attr == "name" and isinstance(inner, ast.Attribute) and inner.attr in ("dialect", "engine")
-    return isinstance(node, ast.Name) and node.id.lower() in ("dialect", "dialect_name", "backend", "db_dialect")
+        return (
+            isinstance(inner, ast.Attribute) and inner.attr in ("dialect", "engine") and _from_bind(inner.value, scope)
+        )
+    if isinstance(node, ast.Name) and node.id in scope.bound and depth < 8:
+        return _is_dialect_expr(scope.bound[node.id], scope, depth + 1)
+    return False
 
 
 DIALECT_CLASSES = (("MySQL", "mysql"), ("MariaDB", "mysql"), ("PG", "postgresql"), ("SQLite", "sqlite"))
 
 
-def _dialect_class(test: ast.expr) -> frozenset[str] | None:
-    """``isinstance(bind.dialect, MySQLDialect)`` (or a tuple of dialect classes): the dialects it names."""
+def _dialect_class(test: ast.expr, scope: DialectScope) -> frozenset[str] | None:
+    """``isinstance(bind.dialect, MySQLDialect)`` (or a tuple of dialect classes imported from SQLAlchemy):
+    the dialects it names."""
     if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"):
         return None
     if len(test.args) != 2 or not (isinstance(test.args[0], ast.Attribute) and test.args[0].attr == "dialect"):
         return None
+    if not _from_bind(test.args[0].value, scope):
+        return None
     classes = test.args[1].elts if isinstance(test.args[1], ast.Tuple) else [test.args[1]]
-    names = [c.id if isinstance(c, ast.Name) else c.attr if isinstance(c, ast.Attribute) else "" for c in classes]
+    names = [c.id if isinstance(c, ast.Name) and c.id in scope.sqlalchemy_names else "" for c in classes]
     found = [next((d for prefix, d in DIALECT_CLASSES if n.startswith(prefix)), None) for n in names]
     return frozenset(d for d in found if d) if found and all(found) else None
 
 
-def _dialect_named_in(test: ast.expr) -> tuple[frozenset[str], bool] | None:
-    """``"sqlite" in inspector.dialect.dialect_description`` / ``"mysql" not in bind.dialect.name``."""
+def _dialect_named_in(test: ast.expr, scope: DialectScope) -> tuple[frozenset[str], bool] | None:
+    """``"sqlite" in bind.dialect.dialect_description`` / ``"mysql" not in bind.dialect.name``."""
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In | ast.NotIn)):
         return None
     described = test.comparators[0]
     if not (isinstance(described, ast.Attribute) and described.attr in ("name", "dialect_description")):
         return None
-    if not (isinstance(described.value, ast.Attribute) and described.value.attr == "dialect"):
+    dialect = described.value
+    if not (isinstance(dialect, ast.Attribute) and dialect.attr == "dialect" and _from_bind(dialect.value, scope)):
         return None
     names = _dialect_names(test.left)
     return (names, isinstance(test.ops[0], ast.NotIn)) if names else None
 
 
-def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
-    """(dialects, negated) of an if-test comparing the dialect's name, or None."""
+def dialect_guard(test: ast.expr, scope: DialectScope | None = None) -> tuple[frozenset[str], bool] | None:
+    """(dialects, negated) of an if-test comparing the name of the migration's own connection's dialect,
+    or None. ``scope`` (dialect_scope) lets names bound once in the function count; without it, only the
+    connection read in the test itself does."""
+    scope = scope or DialectScope()
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        inner = dialect_guard(test.operand)
+        inner = dialect_guard(test.operand, scope)
         return (inner[0], not inner[1]) if inner else None
-    if (classes := _dialect_class(test)) is not None:
+    if (classes := _dialect_class(test, scope)) is not None:
         return classes, False
-    if (named := _dialect_named_in(test)) is not None:
+    if (named := _dialect_named_in(test, scope)) is not None:
         return named
 
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
-        names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value) else None
+        names = _dialect_names(test.args[0]) if test.args and _is_dialect_expr(test.func.value, scope) else None
         return (names, False) if names else None  # dialect.name.startswith("mysql")
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and _is_dialect_expr(test.left)):
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and _is_dialect_expr(test.left, scope)):
         return None
     names = _dialect_names(test.comparators[0])
     if names is None or not isinstance(test.ops[0], ast.Eq | ast.NotEq | ast.In | ast.NotIn):
@@ -163,11 +247,12 @@ def dialect_guard(test: ast.expr) -> tuple[frozenset[str], bool] | None:
     return names, isinstance(test.ops[0], ast.NotEq | ast.NotIn)
 
 
-def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
+def dialect_branches(func: ast.AST | None, module: ast.AST | None = None) -> list[DialectBranch]:
     """Every dialect-guarded block of a function, with its else block (the other dialects)."""
     out: list[DialectBranch] = []
+    scope = dialect_scope(func, module)
     for node in walk(func) if func is not None else ():
-        if not isinstance(node, ast.If) or (guard := dialect_guard(node.test)) is None:
+        if not isinstance(node, ast.If) or (guard := dialect_guard(node.test, scope)) is None:
             continue
         names, negated = guard
         out.append(DialectBranch(node.body[0].lineno, _end(node.body), names, negated))
@@ -176,7 +261,7 @@ def dialect_branches(func: ast.AST | None) -> list[DialectBranch]:
     body = getattr(func, "body", [])
     for index, stmt in enumerate(body[:-1]):  # ``if dialect != "mysql": return`` and the rest of the function
         returns = isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, ast.Return) for s in stmt.body)
-        if returns and (guard := dialect_guard(stmt.test)) is not None:
+        if returns and (guard := dialect_guard(stmt.test, scope)) is not None:
             rest = body[index + 1 :]
             out.append(DialectBranch(rest[0].lineno, _end(rest), guard[0], not guard[1]))
     return out
@@ -393,7 +478,7 @@ def parse_source(source: str, path: Path | str = "<migration>") -> MigrationSour
         for stmt in func.body:
             visitor.visit(stmt)
         migration.ops.extend(visitor.ops)
-        migration.branches.extend(dialect_branches(func))
+        migration.branches.extend(dialect_branches(func, tree))
     return migration
 
 

@@ -207,8 +207,8 @@ class Module:
 
     closures: dict[int, set[str]] = field(default_factory=dict)  # id(nested def) -> its enclosing locals
     tampered: str | None = None  # tamper.tampering(): nothing in this module is trusted
-    # An installed package (site-packages): its import-time code is the package's, as rules/imports.py takes
-    # it, and a function or class that writes objects is distrusted alone (its lines), not everything beside it.
+    # An installed package (site-packages): a function or class that writes objects is distrusted alone (its
+    # lines), not everything beside it; its import-time code is judged as any module's (Sources._load).
     installed: bool = False
     tampered_spans: list[tuple[int, int]] = field(default_factory=list)
 
@@ -324,7 +324,7 @@ class Sources:
         one place only, tampering with nothing, running nothing but imports, defs and literals on import."""
         self.modules[name] = None  # an import cycle back to this module is not followed
         owner = name.rpartition(".")[0]
-        if owner and not self._installed(name) and self.module(owner) is None and self._found(owner):
+        if owner and self.module(owner) is None and self._found(owner):
             return None  # the parent package runs first: not trusted, nothing in it is
         relative = Path(*name.split("."))
         for root in self.roots:
@@ -338,17 +338,9 @@ class Sources:
                     module = Module(name, paths[0], tree, installed=installed)
                 except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
                     return None
-                clean = installed or self._import_time_clean(module)
-                return module if module.tampered is None and clean else None
+                # installed or not, its import-time code runs when the migration imports it: judged alike
+                return module if module.tampered is None and self._import_time_clean(module) else None
         return None
-
-    def _installed(self, name: str) -> bool:
-        """The first root holding ``name`` is a virtualenv's site-packages (the package's own import code)."""
-        relative = Path(*name.split("."))
-        for root in self.roots:
-            if (root / relative.with_suffix(".py")).is_file() or (root / relative / "__init__.py").is_file():
-                return root.name == "site-packages"
-        return False
 
     def _found(self, name: str) -> bool:
         relative = Path(*name.split("."))

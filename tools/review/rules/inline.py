@@ -33,6 +33,7 @@ from alembic_mcp.tools.history.migration_ast import (
     MigrationSource,
     OpCall,
     dialect_guard,
+    dialect_scope,
     ops_of_statements,
 )
 from alembic_mcp.tools.review.rules.effects import (
@@ -180,7 +181,11 @@ class _Reading:
         self.params = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
         if any(bindings(func, name) != 1 for name in self.params):
             raise Unmapped("a parameter rebound")
+        self.aliases = _aliases_of(func, self.params)  # a method called on these changes a call-site value
+        if _writes_into(func, self.params | self.aliases):
+            raise Unmapped("an item or attribute of a call-site value written")
         self.env = bind_arguments(func, self.call)
+        self.dialects = dialect_scope(func, self.helper.module.tree)
         self.judge = Judge(self.sources, self.helper.module, depth=1)
         self.judge.values = bound_once(func)
         self.local = local_names(func)
@@ -249,7 +254,7 @@ class _Reading:
 
     def branch(self, stmt: ast.If, out: list[ast.stmt]) -> None:
         self.reads(stmt.test)
-        guard = dialect_guard(stmt.test) if self.backend else None
+        guard = dialect_guard(stmt.test, self.dialects) if self.backend else None
         runs = guard is None or (self.backend in guard[0]) != guard[1]  # another dialect's branch is not read
         if runs:
             self.block(stmt.body, True, out)
@@ -423,7 +428,7 @@ class _Reading:
                 raise Unmapped(f".{sub.attr}")
             if isinstance(sub, ast.Call):
                 chain = _chain(sub.func)
-                if chain and len(chain) > 1 and (chain[0] in self.params or chain[0] in looping):
+                if chain and len(chain) > 1 and (chain[0] in self.params | self.aliases or chain[0] in looping):
                     raise Unmapped("a method of a call-site value")
                 if _computed_getattr(sub) or self.judge.call(sub, self.local) not in (PURE, READS):
                     raise Unmapped(f"`{ast.unparse(sub.func)[:60]}` may write")
@@ -539,3 +544,43 @@ def merged(own: list[OpCall], inlined: list[OpCall]) -> list[OpCall]:
         elif op.table in created:
             op.table_created_here = True
     return out
+
+
+def _aliases_of(func: ast.AST, params: set[str]) -> set[str]:
+    """Names the helper binds to a value built from a parameter (``options = kwargs``, ``cols = list(columns)``):
+    they may be the call site's own object, so calling their methods may change it."""
+    aliases: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(func):
+            value = getattr(node, "value", None)
+            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr | ast.AugAssign) or value is None:
+                continue
+            used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+            if not used & (params | aliases):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)} - aliases
+                changed |= bool(names)
+                aliases |= names
+    return aliases
+
+
+def _writes_into(func: ast.AST, names: set[str]) -> bool:
+    """``options["type_"] = ...`` / ``del kwargs["x"]`` / ``col.name = ...`` on one of ``names``."""
+    for node in ast.walk(func):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign | ast.Delete)
+            else [node.target]
+            if isinstance(node, ast.AugAssign | ast.AnnAssign)
+            else []
+        )
+        for target in targets:
+            while isinstance(target, ast.Subscript | ast.Attribute):
+                target = target.value
+                if isinstance(target, ast.Name) and target.id in names:
+                    return True
+    return False
