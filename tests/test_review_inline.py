@@ -9,6 +9,8 @@ passes on a value of its own. Both backends; findings point at the migration's c
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -274,11 +276,19 @@ def touch_rows(rows):
 '''
 
 
-def _installed(tmp_path: Path, text: str) -> Sources:
+def _installed(tmp_path: Path, text: str, recorded: bool = True) -> Sources:
+    """``vendor`` installed in a site-packages, with the RECORD pip writes (its files' sha256) unless not."""
     site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
     (site / "vendor").mkdir(parents=True)
     (site / "vendor" / "__init__.py").write_text("VERSION = '1.0'\n")
     (site / "vendor" / "utils.py").write_text(text)
+    if recorded:
+        rows = []
+        for relative in ("vendor/__init__.py", "vendor/utils.py"):
+            digest = hashlib.sha256((site / relative).read_bytes()).digest()
+            rows.append(f"{relative},sha256={base64.urlsafe_b64encode(digest).rstrip(b'=').decode()},0")
+        (site / "vendor-1.0.dist-info").mkdir()
+        (site / "vendor-1.0.dist-info" / "RECORD").write_text("\n".join(rows) + "\n")
     return Sources((tmp_path, site))
 
 
@@ -291,16 +301,28 @@ def test_an_installed_package_is_read_apart_from_its_writing_function(tmp_path, 
     review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path, INSTALLED))
     unread = _unread(review)
     assert len(unread) == 1 and "touch_rows" in unread[0]
-    for n, changed in enumerate(
-        (
-            INSTALLED + "\nop.create_index = op.drop_table\n",  # module-level code that tampers
-            INSTALLED.replace(
-                "BATCH = 1000", 'import os\nBATCH = int(os.environ.get("BATCH", 1000))'
-            ),  # import-time code
-        )
-    ):
-        review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path / str(n), changed))
-        assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+    patched = INSTALLED + "\nop.create_index = op.drop_table\n"  # module-level code that tampers
+    review = review_source(parse_source(source), "m.py", backend, sources=_installed(tmp_path / "p", patched))
+    assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_installed_file_counts_as_the_packages_only_as_pip_recorded_it(tmp_path, backend):
+    """Import-time code of an installed file is the package's only when the file is what its RECORD hashes:
+    a file written into site-packages since (no RECORD, or changed after) is judged like the project's."""
+    header = "from vendor.utils import create_index, touch_rows\n"
+    source = case_source('create_index("persons", "ix_persons_email", ["email"])\ntouch_rows([])', DOWN, header)
+    with_env = INSTALLED.replace("BATCH = 1000", 'import os\nBATCH = int(os.environ.get("BATCH", 1000))')
+    recorded = _installed(tmp_path / "a", with_env)
+    assert len(_unread(review_source(parse_source(source), "m.py", backend, sources=recorded))) == 1
+    unrecorded = _installed(tmp_path / "b", with_env, recorded=False)
+    review = review_source(parse_source(source), "m.py", backend, sources=unrecorded)
+    assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+    changed = _installed(tmp_path / "c", with_env)
+    utils = next((tmp_path / "c").rglob("vendor/utils.py"))
+    utils.write_text(utils.read_text() + 'op.execute("DELETE FROM persons")\n')
+    review = review_source(parse_source(source), "m.py", backend, sources=changed)
+    assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
 
 
 # ------------------------------------------------------------ through review_migration, on real databases

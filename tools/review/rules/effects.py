@@ -24,6 +24,7 @@ from pathlib import Path
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review import reads
+from alembic_mcp.tools.review.rules.published import as_installed, recorded_hashes
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering
 
 __all__ = ["bindings"]
@@ -207,8 +208,8 @@ class Module:
 
     closures: dict[int, set[str]] = field(default_factory=dict)  # id(nested def) -> its enclosing locals
     tampered: str | None = None  # tamper.tampering(): nothing in this module is trusted
-    # An installed package (site-packages): a function or class that writes objects is distrusted alone (its
-    # lines), not everything beside it; its import-time code is judged as any module's (Sources._load).
+    # A file of an installed package, as pip installed it (rules/published.py): a function or class that writes
+    # objects is distrusted alone (its lines), not everything beside it; its import-time code is the package's.
     installed: bool = False
     tampered_spans: list[tuple[int, int]] = field(default_factory=list)
 
@@ -313,6 +314,7 @@ class Sources:
     module_files: dict[str, list[Path]] = field(default_factory=dict)  # dotted name -> the files importing it runs
     import_code: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> its import-time code
     imported: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> (line, dotted) it imports
+    recorded: dict[Path, dict[str, str]] = field(default_factory=dict)  # site-packages -> its RECORD hashes
 
     def module(self, name: str) -> Module | None:
         if name not in self.modules:
@@ -332,15 +334,22 @@ class Sources:
             if len(paths) > 1:
                 return None  # module and package of one name: which one is imported is not the reader's guess
             if paths:
-                installed = root.name == "site-packages"
+                installed = root.name == "site-packages" and self._as_installed(paths[0], root)
                 try:
                     tree = ast.parse(paths[0].read_text(encoding="utf-8"))
                     module = Module(name, paths[0], tree, installed=installed)
                 except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
                     return None
-                # installed or not, its import-time code runs when the migration imports it: judged alike
-                return module if module.tampered is None and self._import_time_clean(module) else None
+                # a package's own file, as pip installed it: its import-time code is the package's (a file
+                # written into the virtualenv since is judged like the project's)
+                clean = installed or self._import_time_clean(module)
+                return module if module.tampered is None and clean else None
         return None
+
+    def _as_installed(self, path: Path, site_packages: Path) -> bool:
+        if site_packages not in self.recorded:
+            self.recorded[site_packages] = recorded_hashes(site_packages)
+        return as_installed(path, site_packages, self.recorded[site_packages])
 
     def _found(self, name: str) -> bool:
         relative = Path(*name.split("."))
