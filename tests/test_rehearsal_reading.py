@@ -70,10 +70,9 @@ def _plain(conn, before, tables, relations):
     return snap, table_data(conn, snap, tables=tables, previous=before[1])
 
 
-@pytest.mark.parametrize("step", list(STEPS))
-def test_the_reading_equals_the_plain_one(pg_url, step):
-    statements, named = STEPS[step]
-    engine = _engine(pg_url)
+@pytest.fixture
+def how_read(monkeypatch) -> list[str]:
+    """Each reading, in order: "together" (one message) or "plain" (the forecast did not hold or was not tried)."""
     sent: list[str] = []
     original = reading._together
 
@@ -82,7 +81,15 @@ def test_the_reading_equals_the_plain_one(pg_url, step):
         sent.append("together" if got is not None else "plain")
         return got
 
-    reading._together = spy
+    monkeypatch.setattr(reading, "_together", spy)
+    return sent
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_the_reading_equals_the_plain_one(pg_url, step, how_read):
+    statements, named = STEPS[step]
+    engine = _engine(pg_url)
+    sent = how_read
     try:
         with engine.connect() as conn:
             for ddl in SCHEMA:
@@ -106,7 +113,6 @@ def test_the_reading_equals_the_plain_one(pg_url, step):
             expected_snap, expected_data = _plain(conn, before, named, expected_relations)
             conn.commit()
     finally:
-        reading._together = original
         engine.dispose()
     assert snap == expected_snap
     assert data == expected_data
@@ -164,19 +170,11 @@ def test_an_upgrade_is_foreseen_from_its_column_operations():
     assert snap == kept  # the snapshot it starts from is not changed
 
 
-def test_the_prepared_catalog_query_comes_back_after_deallocate(pg_url):
+def test_the_prepared_catalog_query_comes_back_after_deallocate(pg_url, how_read):
     """A migration may run DEALLOCATE ALL (or DISCARD ALL): the next reading is done the plain way, the one
     after prepares the catalog query again, and each equals the plain reading."""
     engine = _engine(pg_url)
-    sent: list[str] = []
-    original = reading._together
-
-    def spy(*args, **kwargs):
-        got = original(*args, **kwargs)
-        sent.append("together" if got is not None else "plain")
-        return got
-
-    reading._together = spy
+    sent = how_read
     try:
         with engine.connect() as conn:
             for ddl in SCHEMA:
@@ -193,7 +191,6 @@ def test_the_prepared_catalog_query_comes_back_after_deallocate(pg_url):
                 assert state == _plain(conn, state, {"kids"}, {}), step
                 conn.commit()
     finally:
-        reading._together = original
         engine.dispose()
     assert sent == ["together", "plain", "together", "together"]
 
