@@ -16,6 +16,7 @@ from typing import Any
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
 from alembic_mcp.tools.history.migration_ast import TABLE_ARG, MigrationSource, OpCall
+from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Sources, bound_once, constant_text, migration_module
@@ -23,6 +24,7 @@ from alembic_mcp.tools.review.rules.expansion import enclosing_function, expande
 from alembic_mcp.tools.review.rules.inline import merged, read_helpers
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
 from alembic_mcp.tools.review.rules.tamper import bindings
+from alembic_mcp.tools.review.rules.values import sole_assignments
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 
@@ -87,12 +89,37 @@ class LintState:
     def exec_arg(self, op: OpCall) -> ExecuteArg:
         key = id(op.node)
         if key not in self.execs:
-            statement = self.statement_of(op)
-            arg = analyse_execute_arg(statement, self.backend)
-            if arg.kind == "interpolated" and (texts := self.expanded(statement)) is not None:
-                arg = analyse_sql(";\n".join(texts), self.backend)  # one statement per value of the loop
+            arg = self._analysed(self.statement_of(op))
+            if arg.kind == "uninspectable" and (chosen := self._chosen(op)) is not None:
+                arg = chosen
             self.execs[key] = arg
         return self.execs[key]
+
+    def _analysed(self, statement) -> ExecuteArg:
+        arg = analyse_execute_arg(statement, self.backend)
+        if arg.kind == "interpolated" and (texts := self.expanded(statement)) is not None:
+            arg = analyse_sql(";\n".join(texts), self.backend)  # one statement per value it may take
+        return arg
+
+    def _chosen(self, op: OpCall) -> ExecuteArg | None:
+        """``stmt`` assigned literal SQL more than once (``if dialect == "mysql": stmt = ... else: stmt = ...``):
+        every statement it may hold, read together; only those assigned where the target's dialect runs when
+        the choice is a dialect test of the migration's own connection. None unless every one is literal."""
+        node = op.arg(0, "sqltext")
+        func = self.migration.functions.get(op.function)
+        if not isinstance(node, ast.Name) or func is None or op.helper is not None or self.tampered:
+            return None
+        if not any(n is op.node for n in walk(func)):
+            return None
+        assigned = sole_assignments(self.migration.tree, func, node.id)
+        if assigned is None:
+            return None
+        running = [a for a in assigned if self.runs(a.lineno)] or assigned
+        args = [self._analysed(a.value) for a in running]
+        if not all(a.kind == "literal" for a in args):
+            return None
+        statements = [s for a in args for s in a.statements]
+        return ExecuteArg(kind="literal", sql=";\n".join(a.sql or "" for a in args), statements=statements)
 
     def expanded(self, statement) -> list[str] | None:
         """The statements SQL built in a loop over literal values runs (expansion.py), or None."""

@@ -1,9 +1,13 @@
-"""SQL built in a loop over literal values, read as the statements it builds.
+"""SQL built from values the file fixes, read as the statements it builds.
 
 ``for table in ("connection", "variable"): op.execute(f"UPDATE {table} SET ...")`` is interpolated, but
 every value is in the file: the review writes out one statement per value and lints those, instead of
-calling the SQL unreadable. Only names bound by the loop alone (never rebound in its body) over a literal (in place, or
-a module-level constant bound once) are filled in; anything else stays interpolated.
+calling the SQL unreadable. Names bound by a loop alone (never rebound in its body) over a literal (in place,
+or a module-level constant bound once) are filled in value by value; any other value must be one
+``values.Values`` fixes: literal candidates are written out each, while an integer or a uuid the file does not
+fix is written as a stand-in, and only where its own characters cannot change what the statement says (an
+integer between spaces, operators or parentheses; a uuid inside a quoted string). Anything else stays
+interpolated.
 """
 
 from __future__ import annotations
@@ -11,11 +15,23 @@ from __future__ import annotations
 import ast
 import itertools
 import string
+from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
 from alembic_mcp.tools.review.rules.effects import bindings
+from alembic_mcp.tools.review.rules.values import Exact, Number, Uuid, Value, Values
 
 MAX_STATEMENTS = 200
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """Where a value the file does not fix (an int, a uuid) goes in the text, until it is checked."""
+
+    index: int
+
+    def __str__(self) -> str:
+        return f"\x00{self.index}\x00"
 
 
 def enclosing_function(functions: dict[str, ast.FunctionDef], node: ast.expr) -> ast.FunctionDef | None:
@@ -27,27 +43,155 @@ def enclosing_function(functions: dict[str, ast.FunctionDef], node: ast.expr) ->
 
 
 def expanded_sql(tree: ast.Module, func: ast.AST | None, node: ast.expr) -> list[str] | None:
-    """Every text ``node`` takes over the literal loops around it, or None when any part is not known."""
+    """Every text ``node`` takes, or None when any part is not known."""
     if func is None:
         return None
-    names = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
-    loops = _loops_over(tree, func, node, names)
-    if loops is None:
+    leaves = _leaves(node)
+    if leaves is None:
         return None
+    names = sorted({leaf.id for leaf in leaves if isinstance(leaf, ast.Name)})
+    found = _loops_over(tree, func, node, names)
+    if found is None:
+        return None
+    dimensions, covered = found
+    stand_ins: list[Value] = []
+    values = Values(tree, func)
+    for leaf in leaves:
+        if isinstance(leaf, ast.Name) and leaf.id in covered:
+            continue
+        value = values.of(leaf)
+        if value is None:
+            return None
+        key = _key(leaf)
+        if isinstance(value, Exact):
+            dimensions.append([{key: v} for v in value.values])
+        else:
+            dimensions.append([{key: _Marker(len(stand_ins))}])
+            stand_ins.append(value)
     texts = []
-    for combination in itertools.islice(itertools.product(*loops), MAX_STATEMENTS + 1):
-        values: dict[str, object] = {}
+    for combination in itertools.islice(itertools.product(*dimensions), MAX_STATEMENTS + 1):
+        bound: dict[object, object] = {}
         for binding in combination:
-            values.update(binding)
-        text = _render(node, values)
+            bound.update(binding)
+        text = _render(node, bound)
+        text = _settle(text, stand_ins) if text is not None else None
         if text is None:
             return None
         texts.append(text)
     return texts if 0 < len(texts) <= MAX_STATEMENTS else None
 
 
-def _loops_over(tree: ast.Module, func: ast.AST, node: ast.expr, names: list[str]) -> list[list[dict]] | None:
-    """For each loop binding some of ``names``: the list of {name: value} it runs through."""
+def _key(leaf: ast.expr) -> object:
+    return leaf.id if isinstance(leaf, ast.Name) else id(leaf)
+
+
+def _leaves(node: ast.expr, formatted: bool = False) -> list[ast.expr] | None:
+    """The values a string expression pastes in (names, and any expression inside a format field), or None
+    when its shape is not one _render writes out."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return []
+    if isinstance(node, ast.Name):
+        return [node]
+    if isinstance(node, ast.JoinedStr):
+        out: list[ast.expr] = []
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                if part.format_spec is not None or part.conversion not in (-1, ord("s")):
+                    return None
+                inner = _leaves(part.value, formatted=True)
+            else:
+                inner = _leaves(part)
+            if inner is None:
+                return None
+            out += inner
+        return out
+    if formatted:
+        return [node]  # a Python value formatted into the text: values.Values reads it
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _leaves(node.left), _leaves(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        items = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+        return _all_leaves([node.left], items)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return None if node.keywords else _all_leaves([node.func.value], list(node.args))
+    return None
+
+
+def _all_leaves(templates: list[ast.expr], arguments: list[ast.expr]) -> list[ast.expr] | None:
+    out: list[ast.expr] = []
+    for template in templates:
+        found = _leaves(template)
+        if found is None:
+            return None
+        out += found
+    for argument in arguments:
+        found = _leaves(argument, formatted=True)
+        if found is None:
+            return None
+        out += found
+    return out
+
+
+# Characters next to an integer stand-in that keep it one number token whatever its digits: before a
+# possible minus sign, none that makes ``--`` (a comment) or an operator of its own with it (``%-``, ``|-``).
+BEFORE_NUMBER = frozenset(" \t\r\n(,[=<>+*/'")
+BEFORE_NONNEGATIVE = BEFORE_NUMBER | {"-", "%", "|"}
+AFTER_NUMBER = frozenset(" \t\r\n),;]=<>+-*/%|'")
+UUID_TEXT = {False: "00000000-0000-4000-8000-000000000000", True: "00000000000040008000000000000000"}
+
+
+def _settle(text: str, stand_ins: list[Value]) -> str | None:
+    """The text with each marker replaced by a stand-in, when its neighbours allow any value of its kind."""
+    for index, value in enumerate(stand_ins):
+        marker = str(_Marker(index))
+        if text.count(marker) != 1:
+            return None
+        at = text.index(marker)
+        before = text[at - 1] if at else " "
+        after = text[at + len(marker)] if at + len(marker) < len(text) else " "
+        if isinstance(value, Uuid):
+            allowed = _quoted(text, at)
+            stand_in = UUID_TEXT[value.hex]
+        elif isinstance(value, Number):
+            allowed = before in (BEFORE_NONNEGATIVE if value.nonnegative else BEFORE_NUMBER) and after in AFTER_NUMBER
+            stand_in = "1"
+        else:
+            return None
+        if not allowed:
+            return None
+        text = text.replace(marker, stand_in)
+    return None if "\x00" in text else text
+
+
+def _quoted(text: str, at: int) -> bool:
+    """Position ``at`` is inside a single-quoted string literal (``''`` escapes a quote). A backslash, a dollar
+    quote or a ``#`` before it (escapes and comments that differ between dialects) answers no."""
+    if any(c in text[:at] for c in "\\$#"):
+        return False
+    state, index = "", 0
+    while index < at:
+        char, two = text[index], text[index : index + 2]
+        if not state:
+            state = two if two in ("--", "/*") else char if char in "'\"`" else ""
+            index += 2 if two in ("--", "/*") else 1
+            continue
+        if state == "'" and char == "'" and text[index + 1 : index + 2] == "'" and index + 1 < at:
+            index += 2  # an escaped quote inside the string
+            continue
+        ends = {"'": "'", '"': '"', "`": "`", "--": "\n", "/*": "*/"}[state]
+        if text.startswith(ends, index):
+            state, index = "", index + len(ends)
+            continue
+        index += 1
+    return state == "'"
+
+
+def _loops_over(
+    tree: ast.Module, func: ast.AST, node: ast.expr, names: list[str]
+) -> tuple[list[list[dict]], set[str]] | None:
+    """For each literal loop around ``node`` binding some of ``names``: the list of {name: value} it runs
+    through; with the names the loops bind. None when such a loop is not over literal values."""
     covered: set[str] = set()
     loops = []
     for loop in ast.walk(func):
@@ -65,7 +209,7 @@ def _loops_over(tree: ast.Module, func: ast.AST, node: ast.expr, names: list[str
             return None
         loops.append(kept)
         covered |= set(targets)
-    return loops if set(names) <= covered and loops else None
+    return loops, covered
 
 
 def _encloses(loop: ast.For, node: ast.expr) -> bool:
@@ -108,12 +252,13 @@ def _unpack(targets: list[str], item: object) -> dict | None:
     return None
 
 
-def _render(node: ast.expr, values: dict[str, object]) -> str | None:
-    """The text of an f-string, ``+``, ``%`` or ``.format()`` over literals and the loop's values."""
+def _render(node: ast.expr, values: dict[object, object], formatted: bool = False) -> str | None:
+    """The text of an f-string, ``+``, ``%`` or ``.format()`` over literals and the values bound to its leaves
+    (by name, or by id() of an expression in a format field)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
-    if isinstance(node, ast.Name):
-        value = values.get(node.id)
+    if isinstance(node, ast.Name) or (formatted and not isinstance(node, ast.JoinedStr)):
+        value = values.get(_key(node))
         return str(value) if value is not None else None
     if isinstance(node, ast.JoinedStr):
         parts = []
@@ -121,7 +266,7 @@ def _render(node: ast.expr, values: dict[str, object]) -> str | None:
             if isinstance(part, ast.FormattedValue):
                 if part.format_spec is not None or part.conversion not in (-1, ord("s")):
                     return None
-                text = _render(part.value, values)
+                text = _render(part.value, values, formatted=True)
             else:
                 text = _render(part, values)
             if text is None:
@@ -138,12 +283,12 @@ def _render(node: ast.expr, values: dict[str, object]) -> str | None:
     return None
 
 
-def _arguments(nodes: list[ast.expr], values: dict[str, object]) -> list[str] | None:
-    out = [_render(n, values) for n in nodes]
+def _arguments(nodes: list[ast.expr], values: dict[object, object]) -> list[str] | None:
+    out = [_render(n, values, formatted=True) for n in nodes]
     return None if any(o is None for o in out) else out  # type: ignore[return-value]
 
 
-def _percent(node: ast.BinOp, values: dict[str, object]) -> str | None:
+def _percent(node: ast.BinOp, values: dict[object, object]) -> str | None:
     template = _render(node.left, values)
     items = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
     args = _arguments(items, values)
@@ -155,7 +300,7 @@ def _percent(node: ast.BinOp, values: dict[str, object]) -> str | None:
         return None
 
 
-def _format(node: ast.Call, values: dict[str, object]) -> str | None:
+def _format(node: ast.Call, values: dict[object, object]) -> str | None:
     """``"...{0}...".format(a, b)`` with positional arguments only."""
     template = _render(node.func.value, values)  # type: ignore[attr-defined]
     args = _arguments(list(node.args), values)

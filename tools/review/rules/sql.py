@@ -503,7 +503,7 @@ CASES = cases(
     ),
     Case(
         "raw-sql-interpolated",
-        'ROLE = "resident"\nop.execute(f"UPDATE persons SET role = \'{ROLE}\' WHERE id IN '
+        "role = pick_role()\nop.execute(f\"UPDATE persons SET role = '{role}' WHERE id IN "
         '(SELECT id FROM persons LIMIT 10)")',
         severity="error",
         line=10,
@@ -772,4 +772,113 @@ CASES = cases(
         triggers=False,
     ),
     Case("drop-table", 'op.execute("DROP TABLE rotations CASCADE")', escalation="drop-table-with-data"),
+    # values the file fixes are written out (values.py): literal candidates, integers, uuids
+    Case(  # a constant of the file: the statement is known
+        "raw-sql-interpolated",
+        'ROLE = "resident"\nop.execute(f"UPDATE persons SET role = \'{ROLE}\' WHERE id IN '
+        '(SELECT id FROM persons LIMIT 10)")',
+        triggers=False,
+    ),
+    Case(  # corpus: airflow 0055: a batch size and an offset counted up by it
+        "raw-sql-interpolated",
+        "BATCH_SIZE = 100\noffset = 0\nwhile True:\n"
+        '    rows = op.get_bind().execute(sa.text(f"SELECT id FROM persons ORDER BY id LIMIT {BATCH_SIZE} '
+        'OFFSET {offset}")).fetchall()\n    if not rows:\n        break\n    offset += BATCH_SIZE',
+        triggers=False,
+    ),
+    Case(  # corpus: indico 26806768cd3f: random ids inside quoted strings
+        "raw-sql-interpolated",
+        "op.execute(f\"INSERT INTO persons (name, token) VALUES ('x', '{uuid4()}')\")",
+        header="from uuid import uuid4\n",
+        triggers=False,
+    ),
+    Case(  # one value of a literal dict, whatever the key (airflow 0055's empty_vals[dialect])
+        "raw-sql-interpolated",
+        'empty = {"mysql": "X\'80\'", "postgresql": "\'\\\\x80\'"}[op.get_bind().dialect.name]\n'
+        'op.execute(f"UPDATE persons SET role = NULL WHERE role = {empty}")',
+        triggers=False,
+    ),
+    Case(  # ... and what each candidate is, is linted: a DELETE without WHERE
+        "destructive-data-change",
+        'TABLES = {"a": "persons", "b": "rotations"}\nop.execute(f"DELETE FROM {TABLES[pick()]}")',
+        escalation="destructive-data-change",
+    ),
+    Case(  # an int whose sign is not known, after a minus sign: ``--`` would comment out the rest
+        "raw-sql-interpolated",
+        'op.execute(f"DELETE FROM persons WHERE id = -{int(limit_from_somewhere)} AND role IS NULL")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # an int glued to a name makes another name
+        "raw-sql-interpolated",
+        'n = 0\nn += 1\nop.execute(f"DROP TABLE persons{n}")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a uuid outside quotes (the quotes before it close an empty string)
+        "raw-sql-interpolated",
+        "op.execute(f\"UPDATE persons SET role = '' {uuid4()} WHERE id = 1\")",
+        header="from uuid import uuid4\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a dict changed after its literal: not the values it was written with
+        "raw-sql-interpolated",
+        'names = {"a": "persons"}\nnames["a"] = pick()\nop.execute(f"DELETE FROM {names[\'a\']} WHERE id = 1")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a dict handed to code that may change it
+        "raw-sql-interpolated",
+        'names = {"a": "persons"}\nfill(names)\nop.execute(f"DELETE FROM {names[\'a\']} WHERE id = 1")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a name also bound by a parameter-like source (a loop over rows read at run time)
+        "raw-sql-interpolated",
+        'role = "x"\nfor role in pick():\n    op.execute(f"UPDATE persons SET role = \'{role}\' WHERE id = 1")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a uuid4 that is not the standard library's
+        "raw-sql-interpolated",
+        "op.execute(f\"INSERT INTO persons (name, token) VALUES ('x', '{uuid4()}')\")",
+        header='def uuid4():\n    return "x\'); DROP TABLE persons; --"\n',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # int() shadowed by the file
+        "raw-sql-interpolated",
+        'op.execute(f"DELETE FROM persons WHERE id = {int(x)}")',
+        header="def int(x):\n    return '1 OR 1 = 1'\n",
+        escalation="uninspectable-sql",
+    ),
+    # SQL chosen between literals (corpus: airflow 0039): each candidate is read; for the target's dialect only
+    Case(
+        "raw-sql-uninspectable",
+        'if op.get_bind().dialect.name == "mysql":\n    stmt = "UPDATE persons SET `role` = \'r\' WHERE id = 1"\n'
+        'else:\n    stmt = "UPDATE persons SET \\"role\\" = \'r\' WHERE id = 1"\nop.execute(stmt)',
+        triggers=False,
+    ),
+    Case(  # every candidate is linted: the PostgreSQL one empties the table
+        "destructive-data-change",
+        'if op.get_bind().dialect.name == "mysql":\n    stmt = "DELETE FROM persons WHERE id = 1"\n'
+        'else:\n    stmt = "DELETE FROM persons"\nop.execute(stmt)',
+        escalation="destructive-data-change",
+    ),
+    Case(  # a test that is not the connection's dialect: both candidates count
+        "destructive-data-change",
+        'if flag:\n    stmt = "DELETE FROM persons WHERE id = 1"\nelse:\n    stmt = "DELETE FROM persons"\n'
+        "op.execute(stmt)",
+        escalation="destructive-data-change",
+    ),
+    Case(  # the other dialect's candidate is not this target's
+        "destructive-data-change",
+        'if op.get_bind().dialect.name == "mysql":\n    stmt = "DELETE FROM persons"\n'
+        'else:\n    stmt = "DELETE FROM persons WHERE id = 1"\nop.execute(stmt)',
+        triggers=False,
+    ),
+    Case(  # one candidate is not literal
+        "raw-sql-uninspectable",
+        'if op.get_bind().dialect.name == "mysql":\n    stmt = "SELECT 1"\nelse:\n    stmt = build()\nop.execute(stmt)',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # bound by something else too (an augmented assignment)
+        "raw-sql-uninspectable",
+        'stmt = "UPDATE persons SET role = 1 WHERE id = 1"\nstmt += pick()\nop.execute(stmt)',
+        escalation="uninspectable-sql",
+    ),
 )
