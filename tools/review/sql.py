@@ -45,6 +45,7 @@ class SqlStatement:
     column: str | None = None  # ALTER TABLE ... DROP COLUMN
     copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
     set_columns: list[str] = field(default_factory=list)  # UPDATE ... SET <these columns>
+    fills_nulls: list[str] = field(default_factory=list)  # SET col = COALESCE(col, ...): only NULLs change
     carried: list[str] = field(default_factory=list)  # columns of the updated table whose values SET carries
     where: bool = True  # UPDATE/DELETE restricted by a WHERE clause (False: every row)
     detail: str = ""  # dynamic / drop_cascade: what the statement is
@@ -335,6 +336,7 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
             set_columns=set_columns,
             carried=_carried_reads(parsed),
             where=where,
+            fills_nulls=_fills_nulls(parsed),
         )
     if isinstance(parsed, exp.Delete):
         where = parsed.args.get("where") is not None
@@ -345,6 +347,31 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
         # a function may write (setval, a user's purge()); SELECT ... INTO / FOR UPDATE; a data-changing CTE
         return SqlStatement(stripped, "dynamic", detail="a SELECT not proven to only read (a function it calls)")
     return SqlStatement(stripped, "select" if isinstance(parsed, exp.Select) else "other")
+
+
+def _fills_nulls(update: exp.Update) -> list[str]:
+    """Columns set to ``COALESCE(<the same column>, ...)`` (``IFNULL``): every value but NULL is kept, so the
+    SET only fills the NULL rows, as a ``WHERE col IS NULL`` would."""
+    target = update.this
+    own = {target.name, target.alias_or_name} if isinstance(target, exp.Table) else set()
+    out = []
+    for eq in update.expressions:
+        if not (isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column) and isinstance(eq.expression, exp.Coalesce)):
+            continue
+        kept = eq.expression.this
+        if isinstance(kept, exp.Column) and (not kept.table or kept.table in own) and _same(kept, eq.this):
+            out.append(eq.this.name)
+    return out
+
+
+def _same(left: exp.Column, right: exp.Column) -> bool:
+    """The same column name as the database folds it (unquoted names fold case, quoted ones do not)."""
+    a, b = left.this, right.this
+    if not (isinstance(a, exp.Identifier) and isinstance(b, exp.Identifier)):
+        return False
+    if a.quoted or b.quoted:
+        return a.quoted == b.quoted and a.name == b.name
+    return a.name.lower() == b.name.lower()
 
 
 def _carried_reads(update: exp.Update) -> list[str]:

@@ -201,7 +201,8 @@ def _data_change(state, op: OpCall, s: SqlStatement, created: set) -> None:
     if s.kind == "delete":
         columns.destroys_data(state, op, s.table, None, f"DELETE without WHERE empties {s.table}")
         return
-    overwritten = [c for c in s.set_columns if (s.table, c) not in state.added_columns]
+    filled = set(s.fills_nulls)  # SET col = COALESCE(col, ...): values kept, NULLs filled
+    overwritten = [c for c in s.set_columns if (s.table, c) not in state.added_columns and c not in filled]
     if overwritten:
         how = f"UPDATE without WHERE overwrites {s.table}.{overwritten[0]} in every row"
         columns.destroys_data(state, op, s.table, overwritten[0], how)
@@ -880,5 +881,32 @@ CASES = cases(
         "raw-sql-uninspectable",
         'stmt = "UPDATE persons SET role = 1 WHERE id = 1"\nstmt += pick()\nop.execute(stmt)',
         escalation="uninspectable-sql",
+    ),
+    # COALESCE of the column itself keeps every value (corpus: indico 7aabedfb5e3a)
+    Case(
+        "destructive-data-change",
+        "op.execute(\"UPDATE persons SET role = COALESCE(role, '')\")",
+        triggers=False,
+    ),
+    Case(  # COALESCE of another column overwrites
+        "destructive-data-change",
+        "op.execute(\"UPDATE persons SET role = COALESCE(name, '')\")",
+        escalation="destructive-data-change",
+    ),
+    Case(  # one column kept, the other overwritten
+        "destructive-data-change",
+        "op.execute(\"UPDATE persons SET role = COALESCE(role, ''), name = NULL\")",
+        escalation="destructive-data-change",
+        column="name",
+    ),
+    Case(  # the same name of another table (UPDATE ... FROM)
+        "destructive-data-change",
+        "op.execute(\"UPDATE persons SET role = COALESCE(r.role, '') FROM rotations r\")",
+        escalation="destructive-data-change",
+    ),
+    Case(  # a quoted name is another column than the unquoted one
+        "destructive-data-change",
+        "op.execute('UPDATE persons SET \"Role\" = COALESCE(role, \\'\\')')",
+        escalation="destructive-data-change",
     ),
 )
