@@ -18,6 +18,7 @@ from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, src
 from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, migration_module
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
+from alembic_mcp.tools.review.rules.tamper import bindings
 
 CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}
 CODE_MODULES = {"importlib", "subprocess", "ctypes", "pty", "runpy", "multiprocessing"}
@@ -25,6 +26,10 @@ OS_PROCESS = ("system", "popen", "exec", "spawn", "fork", "posix_spawn", "startf
 DRIVER_MODULES = {"psycopg", "psycopg2", "asyncpg", "pymysql", "MySQLdb", "mysql", "sqlite3", "aiosqlite", "pyodbc"}
 ENGINE_CALLS = {"create_engine", "create_async_engine", "engine_from_config", "create_mock_engine", "connect"}
 URL_OPTIONS = {"get_main_option", "get_section_option", "get_section"}
+# Words of an environment variable that may lead to a database (its URL, host, credentials): never read as a
+# plain setting, whatever is done with the value
+CONNECTION_WORDS = ("URL", "URI", "DSN", "PASS", "PWD", "HOST", "PORT", "USER", "DATABASE", "DB", "SQL", "PG")
+CONNECTION_WORDS += ("MYSQL", "CONN", "SECRET", "TOKEN", "KEY", "CRED", "AUTH", "SOCK", "SERVER", "SERVICE")
 # what a bind hands out to build another connection (the driver module's connect() too)
 URL_ATTRIBUTES = {"url", "engine", "loaded_dbapi", "dbapi", "raw_connection", "driver_connection"}
 OFFLINE_MODE = {"as_sql", "is_offline_mode"}
@@ -181,6 +186,8 @@ class _Scan:
             and isinstance(n.value, ast.Name)
             and n.value.id in loop_targets
         }
+        # ``int(os.environ.get("BATCH_SIZE", 200))``: a number, no way to a database
+        self.env_settings = _env_settings(tree, self.imports)
         # only the whole chain ``.engine.name`` / ``.engine.dialect.name``: ``.engine.dialect`` alone hands out
         # the dialect, whose loaded_dbapi connects anywhere
         self.dialect_reads = {
@@ -213,6 +220,49 @@ def _scan(state) -> _Scan:
     if "scan" not in memo:
         memo["scan"] = _Scan(state)
     return memo["scan"]
+
+
+def _env_settings(tree: ast.Module, imports: dict[str, str]) -> set[int]:
+    """id() of the nodes of ``int(os.environ.get("NAME"[, literal]))`` / ``int(os.getenv(...))`` /
+    ``int(os.environ["NAME"])`` and of ``os.environ.get("NAME") == "literal"``: a setting read as an integer
+    or compared with a literal carries no URL, host or password, and reading it changes nothing. Only with
+    ``os`` imported as itself, ``int`` the builtin, and a variable name with no word of a connection."""
+    if imports.get("os") != "os" or bindings(tree, "os") != 1:
+        return set()
+    out: set[int] = set()
+    builtin_int = not bindings(tree, "int")
+    for node in walk(tree):
+        read = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int" and builtin_int:
+            read = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq | ast.NotEq):
+            literal = isinstance(node.comparators[0], ast.Constant)
+            read = node.left if literal else None
+        parts = _env_read(read) if read is not None else None
+        if parts:
+            out |= {id(node), *parts}
+    return out
+
+
+def _env_read(node: ast.expr) -> set[int] | None:
+    """id() of ``os.environ.get("NAME"[, literal])`` / ``os.getenv(...)`` / ``os.environ["NAME"]`` and its
+    parts, when NAME is a literal that names no connection setting."""
+    if isinstance(node, ast.Subscript) and _dotted(node.value) == "os.environ":
+        key, rest, parts = node.slice, [], {id(node), id(node.value)}
+    elif isinstance(node, ast.Call) and _dotted(node.func) in ("os.environ.get", "os.getenv") and not node.keywords:
+        if not node.args or len(node.args) > 2:
+            return None
+        key, rest = node.args[0], node.args[1:]
+        parts = {id(node), id(node.func)} | ({id(node.func.value)} if isinstance(node.func, ast.Attribute) else set())
+    else:
+        return None
+    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+        return None
+    if any(word in key.value.upper() for word in CONNECTION_WORDS):
+        return None
+    if not all(isinstance(r, ast.Constant) for r in rest):
+        return None
+    return parts
 
 
 def _engine_of_name(node: ast.Attribute) -> list[ast.Attribute]:
@@ -314,7 +364,7 @@ def _connection_use(scan: _Scan, node: ast.AST) -> str | None:
     ):
         return f"reads `{src(node)[:80]}`, from which another connection can be built"
     if isinstance(node, ast.Attribute) and _dotted(node) in ("os.environ", "os.getenv", "os.environb"):
-        return f"reads {_dotted(node)}"
+        return None if id(node) in scan.env_settings else f"reads {_dotted(node)}"
     if isinstance(node, ast.Call) and _resolved(scan, node) in ENGINE_CALLS:
         return f"calls {src(node.func)}()"
     if isinstance(node, ast.Call) and callee(node) in URL_OPTIONS:
@@ -452,7 +502,7 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: froz
     """The first call in ``statement`` whose code the reviewer does not read, or None. ``local``: the names
     the enclosing function binds (they shadow module-level values)."""
     for node in walk(statement):
-        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
+        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments or id(node) in scan.env_settings:
             continue
         root = _root(node.func)
         if not isinstance(root, ast.Name):
@@ -533,7 +583,7 @@ def _statement(
 def _calls_other_modules(scan: _Scan, tree: ast.Module) -> bool:
     """A call into an imported module the review does not read (not sqlalchemy, alembic's op/context, ...)."""
     for node in walk(tree):
-        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments:
+        if not isinstance(node, ast.Call) or id(node) in scan.op_arguments or id(node) in scan.env_settings:
             continue
         root = _root(node.func)
         module = scan.imports.get(root.id) if isinstance(root, ast.Name) else None
@@ -837,6 +887,55 @@ CASES = cases(
         "unread-statement",
         "if not context.is_offline_mode():\n    print(len(sa.inspect(op.get_bind()).get_table_names()))",
         header="from alembic import context\n",
+        escalation="uninspectable-sql",
+    ),
+    # a setting read as a number (corpus: superset b56500de1855, 96e99fb176a0) or compared with a literal
+    Case(
+        "module-level-code",
+        'op.execute("SELECT 1")',
+        header='import os\nBATCH = int(os.environ.get("BATCH_SIZE", 200))\n',
+        triggers=False,
+    ),
+    Case(
+        "own-connection",
+        'op.execute("SELECT 1")',
+        header='import os\nBATCH = int(os.environ.get("BATCH_SIZE", 200))\n'
+        'SHOW = os.environ.get("SHOW_PROGRESS") == "1"\n',
+        triggers=False,
+    ),
+    Case("own-connection", 'import os\nsize = int(os.getenv("BATCH_SIZE", "200"))', triggers=False),
+    Case(  # a variable of the connection, even as a number
+        "own-connection",
+        'import os\nport = int(os.environ.get("DATABASE_PORT", 5432))',
+        escalation="own-connection",
+    ),
+    Case(  # int() with a base decodes text into digits
+        "own-connection",
+        'import os\nsize = int(os.environ.get("BATCH_SIZE", "0"), 36)',
+        escalation="own-connection",
+    ),
+    Case("own-connection", 'import os\nsize = os.environ.get("BATCH_SIZE")', escalation="own-connection"),
+    Case(  # a computed variable name
+        "own-connection",
+        "import os\nsize = int(os.environ.get(NAME))",
+        header='NAME = "BATCH_SIZE"\n',
+        escalation="own-connection",
+    ),
+    Case(  # int shadowed by the file
+        "own-connection",
+        'import os\nsize = int(os.environ.get("BATCH_SIZE"))',
+        header="def int(x):\n    return x\n",
+        escalation="own-connection",
+    ),
+    Case(  # compared with another variable, not a literal
+        "own-connection",
+        'import os\nsame = os.environ.get("SHOW_PROGRESS") == os.environ.get("LEVEL")',
+        escalation="own-connection",
+    ),
+    Case(  # os is not the os module
+        "module-level-code",
+        'op.execute("SELECT 1")',
+        header='import os\nimport shutil as os\nBATCH = int(os.environ.get("BATCH_SIZE", 200))\n',
         escalation="uninspectable-sql",
     ),
 )
