@@ -147,7 +147,7 @@ def _construct(node: ast.expr) -> tuple[str, str | None] | None:
             and receiver.id in ("sa", "sqlalchemy")
         ):
             return attr, _construct_target(current.args[0] if current.args else None)
-        if attr in CONSTRUCT_METHODS or attr in ("returning", "execution_options", "inline", "filter"):
+        if attr in CONSTRUCT_METHODS or attr in ("returning", "execution_options", "inline", "filter", "from_select"):
             current = receiver
             continue
         break

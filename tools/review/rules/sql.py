@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from alembic_mcp.tools.history.migration_ast import OpCall
 from alembic_mcp.tools.history.nodes import walk
-from alembic_mcp.tools.review.rules import columns, constraints, indexes, tables, types
+from alembic_mcp.tools.review.rules import columns, constraints, indexes, insert_select, tables, types
 from alembic_mcp.tools.review.rules.astutil import callee, in_loop, name_value, src, text_call
 from alembic_mcp.tools.review.rules.effects import (
     bound_once,
@@ -22,6 +22,7 @@ from alembic_mcp.tools.review.rules.effects import (
     statement_reads,
 )
 from alembic_mcp.tools.review.rules.facts import BackfillRowsFact, NonNullFact, RowsFact
+from alembic_mcp.tools.review.rules.insert_select import source_of
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
 from alembic_mcp.tools.review.sql import SqlStatement, folded_literal, is_interpolated
 
@@ -114,6 +115,10 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
             _uninspectable(state, op, arg.detail, what)
         return
     if arg.kind == "construct":
+        source = source_of(state.statement_of(op))
+        if source is not None and not insert_select.reads_only(state, op, source, arg.construct_table):
+            _uninspectable(state, op, "an INSERT ... SELECT whose SELECT is not proven to only read", what)
+            return
         func = state.migration.functions.get(op.function)
         if arg.construct in ("update", "delete") and not op.in_autocommit and not in_loop(func, op.line):
             backfill(state, op, arg.construct.upper(), op.table or arg.construct_table, src(op.node.args[0]))
@@ -477,6 +482,15 @@ def _interpolated(state, node: ast.Call, how: str) -> None:
     )
     state.hits[-1].span = (node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno)
 
+
+MAPPED = (
+    "from sqlalchemy import Column, Integer, and_, func, insert, select\n"
+    "from sqlalchemy.orm import Session, column_property, declarative_base\n\nBase = declarative_base()\n\n\n"
+    "class Person(Base):\n    __tablename__ = 'persons'\n    id = Column(Integer, primary_key=True)\n"
+    "    role = Column(Integer)\n\n\n"
+    "class Rotation(Base):\n    __tablename__ = 'rotations'\n    id = Column(Integer, primary_key=True)\n"
+    "    person_id = Column(Integer)\n\n\n"
+)
 
 CASES = cases(
     Case(
@@ -908,5 +922,64 @@ CASES = cases(
         "destructive-data-change",
         "op.execute('UPDATE persons SET \"Role\" = COALESCE(role, \\'\\')')",
         escalation="destructive-data-change",
+    ),
+    # insert(...).from_select(...) is the INSERT ... SELECT it builds (corpus: superset 409c7b420ab0)
+    Case(
+        "raw-sql-uninspectable",
+        "session = Session(bind=op.get_bind())\n"
+        'op.execute(insert(Rotation).from_select(["person_id"], session.query(Person.id)'
+        ".outerjoin(Rotation, and_(Rotation.person_id == Person.id)).filter(Rotation.id == None)))",
+        header=MAPPED,
+        triggers=False,
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'persons = sa.table("persons", sa.column("id"), sa.column("role"))\n'
+        'audit = sa.table("audit", sa.column("person_id"))\n'
+        'op.execute(audit.insert().from_select(["person_id"], '
+        "sa.select(persons.c.id).where(persons.c.role.is_(None))))",
+        triggers=False,
+    ),
+    Case(  # the SELECT calls a function that may write
+        "raw-sql-uninspectable",
+        'audit = sa.table("audit", sa.column("person_id"))\n'
+        'op.execute(audit.insert().from_select(["person_id"], sa.select(sa.func.purge_rotations())))',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # raw SQL inside the SELECT
+        "raw-sql-uninspectable",
+        'audit = sa.table("audit", sa.column("person_id"))\n'
+        'op.execute(audit.insert().from_select(["person_id"], sa.select(sa.literal_column("purge()"))))',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # the table filled has a Python-side default: SQLAlchemy renders it into the INSERT
+        "raw-sql-uninspectable",
+        "session = Session(bind=op.get_bind())\n"
+        'op.execute(insert(Audit).from_select(["person_id"], session.query(Person.id)))',
+        header=MAPPED + "class Audit(Base):\n    __tablename__ = 'audit'\n"
+        "    id = Column(Integer, primary_key=True)\n    person_id = Column(Integer)\n"
+        "    note = Column(Integer, default=func.purge_rotations())\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a query on something that is not an ORM session
+        "raw-sql-uninspectable",
+        'source = make_source()\nop.execute(insert(Rotation).from_select(["person_id"], source.query(Person.id)))',
+        header=MAPPED,
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a class with more than columns
+        "raw-sql-uninspectable",
+        "session = Session(bind=op.get_bind())\n"
+        'op.execute(insert(Rotation).from_select(["person_id"], session.query(Ghost.id)))',
+        header=MAPPED + "class Ghost(Base):\n    __tablename__ = 'persons'\n"
+        "    id = column_property(select(func.purge_rotations()))\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # the class name rebound in upgrade(): not the class
+        "raw-sql-uninspectable",
+        "Rotation = make_table()\nsession = Session(bind=op.get_bind())\n"
+        'op.execute(insert(Rotation).from_select(["person_id"], session.query(Person.id)))',
+        header=MAPPED,
+        escalation="uninspectable-sql",
     ),
 )

@@ -91,7 +91,7 @@ def orm_rows(tree: ast.AST) -> frozenset[int]:
     not what another line of the file means."""
     if not isinstance(tree, ast.Module):
         return frozenset()
-    models = _mapped_classes(tree)
+    models = mapped_classes(tree)
     if not models or bindings(tree, "enumerate"):
         return frozenset()
     out: set[int] = set()
@@ -140,7 +140,7 @@ def _session_query(func: ast.FunctionDef, node: ast.expr, models: set[str]) -> b
     return name in SESSION_FACTORIES and isinstance(model, ast.Name) and model.id in models
 
 
-def _mapped_classes(tree: ast.Module) -> set[str]:
+def mapped_classes(tree: ast.Module) -> set[str]:
     bases = {
         t.id
         for stmt in tree.body

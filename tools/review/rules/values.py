@@ -1,0 +1,252 @@
+"""The values a name in a migration may hold when the file alone fixes them: literal candidates, integers,
+uuids.
+
+``stmt`` assigned a literal UPDATE in each branch of a dialect test, ``BATCH_SIZE = 1000`` and
+``offset += BATCH_SIZE``, ``empty_vals[dialect]`` over a literal dict, ``uuid4()``: none of these is input,
+and the SQL they are pasted into can be read by writing out each candidate. The reading is
+flow-insensitive and so conservative: a name resolves only when *every* binding of it in its scope is a plain
+assignment (or, for integers, an augmented one) of a value that resolves in turn; a parameter, a loop or
+``with`` target, an import, ``global``/``nonlocal``, a walrus or an unpacking leaves it unknown. A file
+that tampers (tamper.py) is not read at all (the caller checks).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from alembic_mcp.tools.history.migration_ast import literal_value
+from alembic_mcp.tools.history.nodes import walk
+from alembic_mcp.tools.review.rules.tamper import bindings
+
+MAX_DEPTH = 8
+MAX_CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class Exact:
+    """One of these literal values (str or int)."""
+
+    values: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Number:
+    """An int whose value the file does not fix (``int(...)``, a counter): only digits, after a minus sign
+    unless ``nonnegative``."""
+
+    nonnegative: bool
+
+
+@dataclass(frozen=True)
+class Uuid:
+    """The text of a random uuid: hex digits (and dashes unless ``hex``), never a quote or a backslash."""
+
+    hex: bool = False
+
+
+Value = Exact | Number | Uuid
+
+INT_OPS = (ast.Add, ast.Mult, ast.Sub, ast.FloorDiv, ast.Mod)
+
+
+class Values:
+    """Resolves names and expressions of one function of a module (``func`` None: module level)."""
+
+    def __init__(self, tree: ast.Module, func: ast.AST | None) -> None:
+        self.tree = tree
+        self.func = func
+        self._busy: set[str] = set()
+        declared = {n for node in walk(tree) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
+        self._declared = declared
+        self._module: Values | None = None
+
+    def of(self, node: ast.expr, depth: int = 0) -> Value | None:
+        """The values ``node`` may take, or None when any of them may come from outside the file."""
+        if depth > MAX_DEPTH:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | int) and not isinstance(node.value, bool):
+            return Exact((node.value,))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            return self.name(node.id, depth + 1)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            inner = self.of(node.operand, depth + 1)
+            return Number(False) if _integral(inner) else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, INT_OPS):
+            return _arithmetic(node.op, self.of(node.left, depth + 1), self.of(node.right, depth + 1))
+        if isinstance(node, ast.Subscript):
+            return self._item(node, depth)
+        if isinstance(node, ast.Call):
+            return self._call(node, depth)
+        if isinstance(node, ast.Attribute) and node.attr == "hex" and isinstance(node.value, ast.Call):
+            return Uuid(hex=True) if self._uuid_call(node.value) else None
+        return None
+
+    def name(self, name: str, depth: int = 0) -> Value | None:
+        """A name of the function (every binding in it), else of the module (every binding in the file)."""
+        if name in self._busy or name in self._declared or depth > MAX_DEPTH:
+            return None
+        if self.func is not None and not bindings(self.func, name):
+            return self.module().name(name, depth)  # not bound in the function: the module's name
+        scope = self.func if self.func is not None else self.tree
+        plain, augmented = _assignments(scope, name)
+        if not plain or bindings(scope, name) != len(plain) + len(augmented):
+            return None
+        self._busy.add(name)
+        try:
+            found = [self.of(value, depth + 1) for value in plain]
+            steps = [(op, self.of(value, depth + 1)) for op, value in augmented]
+        finally:
+            self._busy.discard(name)
+        if any(v is None for v in found) or any(v is None for _, v in steps):
+            return None
+        if steps:
+            if not all(_integral(v) for v in found) or not all(_integral(v) for _, v in steps):
+                return None
+            nonnegative = all(_nonnegative(v) for v in found) and all(
+                isinstance(op, ast.Add | ast.Mult) and _nonnegative(v) for op, v in steps
+            )
+            return Number(nonnegative)
+        return _union(found)  # type: ignore[arg-type]
+
+    def module(self) -> Values:
+        """The same reading at module level (a name the function does not bind)."""
+        if self._module is None:
+            self._module = Values(self.tree, None) if self.func is not None else self
+        return self._module
+
+    def _item(self, node: ast.Subscript, depth: int) -> Value | None:
+        """``d[key]`` over a literal dict / list / tuple (in place, or in a name bound once to one and only ever
+        read by subscript, so never changed nor handed on): one of its values, whatever the key."""
+        if isinstance(node.slice, ast.Slice):
+            return None
+        container = node.value
+        if isinstance(container, ast.Name):
+            local = self.func is not None and bindings(self.func, container.id)
+            scope = self.func if local and self.func is not None else self.tree
+            plain, augmented = _assignments(scope, container.id)
+            if len(plain) != 1 or augmented or bindings(scope, container.id) != 1 or container.id in self._declared:
+                return None
+            if not _only_subscripted(scope, container.id):
+                return None
+            container = plain[0]
+        value = literal_value(container)
+        items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list | tuple) else None
+        if not items or len(items) > MAX_CANDIDATES:
+            return None
+        if not all(isinstance(i, str | int) and not isinstance(i, bool) for i in items):
+            return None
+        return Exact(tuple(dict.fromkeys(items)))
+
+    def _call(self, node: ast.Call, depth: int) -> Value | None:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        plain = name is not None and not bindings(self.tree, name)  # the builtin, never shadowed in the file
+        one = len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred)
+        if plain and name == "int" and one:
+            return Number(False)  # int() of anything is an exact int or raises
+        if plain and name == "len" and one:
+            return Number(True)
+        if plain and name == "str" and one:
+            inner = self.of(node.args[0], depth + 1)
+            return inner if isinstance(inner, Uuid | Number) else None
+        return Uuid() if self._uuid_call(node) else None
+
+    def _uuid_call(self, node: ast.Call) -> bool:
+        """``uuid4()`` / ``uuid.uuid4()`` (any of uuid1/uuid4) from the standard ``uuid`` module, imported once."""
+        if node.args or node.keywords:
+            return False
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id in ("uuid1", "uuid4") and self._imported(func.id, "uuid", func.id)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.attr in ("uuid1", "uuid4"):
+            return self._imported(func.value.id, "uuid", None)
+        return False
+
+    def _imported(self, local: str, module: str, member: str | None) -> bool:
+        if bindings(self.tree, local) != 1:
+            return False
+        for node in walk(self.tree):
+            if member is None and isinstance(node, ast.Import):
+                names = [(a.name, a.asname or a.name) for a in node.names]
+                if (module, local) in names:
+                    return True
+            elif member is not None and isinstance(node, ast.ImportFrom) and node.module == module and not node.level:
+                names = [(a.name, a.asname or a.name) for a in node.names]
+                if (member, local) in names:
+                    return True
+        return False
+
+
+def sole_assignments(tree: ast.Module, func: ast.AST, name: str) -> list[ast.Assign] | None:
+    """Every ``name = value`` of ``func`` when those are all the bindings of ``name`` (a local of the function,
+    never declared global/nonlocal): what the name holds wherever it is read there is one of their values."""
+    if any(isinstance(n, ast.Global | ast.Nonlocal) and name in n.names for n in walk(tree)):
+        return None
+    found = [
+        node
+        for node in walk(func)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == name
+    ]
+    return found if found and bindings(func, name) == len(found) else None
+
+
+def _assignments(scope: ast.AST, name: str) -> tuple[list[ast.expr], list[tuple[ast.operator, ast.expr]]]:
+    """The values of ``name = value`` (one target) and ``name op= value`` anywhere in ``scope``."""
+    plain: list[ast.expr] = []
+    augmented: list[tuple[ast.operator, ast.expr]] = []
+    for node in walk(scope):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id == name:
+                plain.append(node.value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            augmented.append((node.op, node.value))
+    return plain, augmented
+
+
+def _only_subscripted(scope: ast.AST, name: str) -> bool:
+    """Every read of ``name`` in ``scope`` is ``name[...]`` (a load): no method call, alias or argument that
+    could change the container."""
+    subscripted = {
+        id(node.value)
+        for node in walk(scope)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+    }
+    return all(
+        id(node) in subscripted
+        for node in walk(scope)
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+    )
+
+
+def _integral(value: Value | None) -> bool:
+    if isinstance(value, Number):
+        return True
+    return isinstance(value, Exact) and all(isinstance(v, int) for v in value.values)
+
+
+def _nonnegative(value: Value | None) -> bool:
+    if isinstance(value, Number):
+        return value.nonnegative
+    return isinstance(value, Exact) and all(isinstance(v, int) and v >= 0 for v in value.values)
+
+
+def _arithmetic(op: ast.operator, left: Value | None, right: Value | None) -> Value | None:
+    if not (_integral(left) and _integral(right)):
+        return None
+    nonnegative = _nonnegative(left) and _nonnegative(right) and not isinstance(op, ast.Sub)
+    return Number(nonnegative)
+
+
+def _union(found: list[Value]) -> Value | None:
+    if all(isinstance(v, Exact) for v in found):
+        merged = tuple(dict.fromkeys(x for v in found for x in v.values))  # type: ignore[union-attr]
+        return Exact(merged) if len(merged) <= MAX_CANDIDATES else None
+    if all(_integral(v) for v in found):
+        return Number(all(_nonnegative(v) for v in found))
+    if all(isinstance(v, Uuid) for v in found) and len({v.hex for v in found}) == 1:  # type: ignore[union-attr]
+        return found[0]
+    return None
