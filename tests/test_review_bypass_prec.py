@@ -50,6 +50,7 @@ READ_SQL = [
     "SELECT count(*) FROM persons",
     "SELECT id, lower(name) FROM persons WHERE coalesce(role, 'r') = 'r' ORDER BY id",
     "SELECT max(id) FROM persons UNION SELECT min(id) FROM rotations",
+    "SELECT id FROM persons WHERE role IS NOT NULL AND (name = 'x' OR id > 3)",  # AND/OR: operators
 ]
 NOT_READ_SQL = [
     "SELECT setval('persons_id_seq', 1)",
@@ -63,6 +64,8 @@ NOT_READ_SQL = [
     "SELECT purge_persons()",
     "DELETE FROM persons",
     "SELECT pg_terminate_backend(1)",
+    "SELECT id FROM persons WHERE role IS NULL AND purge_persons() > 0",
+    'SELECT "and"(1)',
 ]
 
 

@@ -69,7 +69,9 @@ def _only_reads(tree: exp.Expression) -> bool:
             return False
         if isinstance(node, exp.Select) and (node.args.get("into") or node.args.get("locks")):
             return False
-        if isinstance(node, exp.Func) and function_name(node) not in READ_FUNCTIONS:
+        # AND / OR / XOR are Func nodes to sqlglot: operators, not functions a database could resolve to a writer
+        operator = isinstance(node, exp.Connector)
+        if isinstance(node, exp.Func) and not operator and function_name(node) not in READ_FUNCTIONS:
             return False
     return True
 

@@ -27,6 +27,8 @@ from alembic_mcp.tools.review.rules.tamper import bindings
 from alembic_mcp.tools.review.rules.values import sole_assignments
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
+PARAMETERS = ("bindparams", "columns", "execution_options")
+
 
 @dataclass
 class Lint:
@@ -102,10 +104,13 @@ class LintState:
         return arg
 
     def _chosen(self, op: OpCall) -> ExecuteArg | None:
-        """``stmt`` assigned literal SQL more than once (``if dialect == "mysql": stmt = ... else: stmt = ...``):
-        every statement it may hold, read together; only those assigned where the target's dialect runs when
-        the choice is a dialect test of the migration's own connection. None unless every one is literal."""
+        """``stmt`` (or ``stmt.bindparams(...)``) assigned literal SQL more than once (``if dialect == "mysql":
+        stmt = ... else: stmt = ...``): every statement it may hold, read together; only those assigned where the
+        target's dialect runs when the choice is a dialect test of the migration's own connection. None unless
+        every one is literal."""
         node = op.arg(0, "sqltext")
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in PARAMETERS:
+            node = node.func.value  # ``stmt.bindparams(uuid=...)``: values bound as data, not SQL
         func = self.migration.functions.get(op.function)
         if not isinstance(node, ast.Name) or func is None or op.helper is not None or self.tampered:
             return None

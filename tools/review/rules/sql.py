@@ -982,4 +982,18 @@ CASES = cases(
         header=MAPPED,
         escalation="uninspectable-sql",
     ),
+    Case(  # corpus: airflow 0060: a statement variable bound twice, run with parameters
+        "raw-sql-uninspectable",
+        'stmt = sa.text("SELECT id FROM persons WHERE role IS NULL")\nrows = op.get_bind().execute(stmt).fetchall()\n'
+        'stmt = sa.text("UPDATE persons SET role = :r WHERE id = :i AND role IS NULL")\n'
+        "for row in rows:\n    op.get_bind().execute(stmt.bindparams(r=pick(), i=row.id))",
+        triggers=False,
+    ),
+    Case(  # ... each candidate is linted
+        "destructive-data-change",
+        'stmt = sa.text("SELECT id FROM persons WHERE role IS NULL")\nrows = op.get_bind().execute(stmt).fetchall()\n'
+        'stmt = sa.text("UPDATE persons SET role = :r")\n'
+        "for row in rows:\n    op.get_bind().execute(stmt.bindparams(r=pick()))",
+        escalation="destructive-data-change",
+    ),
 )
