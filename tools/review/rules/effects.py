@@ -351,6 +351,11 @@ class Sources:
             self.recorded[site_packages] = recorded_hashes(site_packages)
         return as_installed(path, site_packages, self.recorded[site_packages])
 
+    def shadows(self, name: str) -> bool:
+        """A module of this name is on disk in the project or its virtualenv: it, not the standard library's,
+        may be what ``import name`` finds."""
+        return self._found(name)
+
     def _found(self, name: str) -> bool:
         relative = Path(*name.split("."))
         return any(

@@ -132,7 +132,7 @@ class LintState:
             return None
         inner = text_argument(statement) or statement
         func = enclosing_function(self.migration.functions, inner)
-        return expanded_sql(self.migration.tree, func, inner)
+        return expanded_sql(self.migration.tree, func, inner, (self.sources or Sources()).shadows)
 
     @cached_property
     def tampered(self) -> str | None:

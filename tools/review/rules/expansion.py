@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import itertools
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
@@ -42,8 +43,11 @@ def enclosing_function(functions: dict[str, ast.FunctionDef], node: ast.expr) ->
     )
 
 
-def expanded_sql(tree: ast.Module, func: ast.AST | None, node: ast.expr) -> list[str] | None:
-    """Every text ``node`` takes, or None when any part is not known."""
+def expanded_sql(
+    tree: ast.Module, func: ast.AST | None, node: ast.expr, shadowed: Callable[[str], bool] | None = None
+) -> list[str] | None:
+    """Every text ``node`` takes, or None when any part is not known. ``shadowed(module)``: a project module
+    of a standard library module's name exists (values.Values)."""
     if func is None:
         return None
     leaves = _leaves(node)
@@ -55,7 +59,7 @@ def expanded_sql(tree: ast.Module, func: ast.AST | None, node: ast.expr) -> list
         return None
     dimensions, covered = found
     stand_ins: list[Value] = []
-    values = Values(tree, func)
+    values = Values(tree, func, shadowed)
     for leaf in leaves:
         if isinstance(leaf, ast.Name) and leaf.id in covered:
             continue
@@ -191,7 +195,8 @@ def _loops_over(
     tree: ast.Module, func: ast.AST, node: ast.expr, names: list[str]
 ) -> tuple[list[list[dict]], set[str]] | None:
     """For each literal loop around ``node`` binding some of ``names``: the list of {name: value} it runs
-    through; with the names the loops bind. None when such a loop is not over literal values."""
+    through; with the names the loops bind. A loop over anything else is left to values.Values (which reads
+    ``range()`` and refuses the rest); None when a literal loop's name is rebound in its body."""
     covered: set[str] = set()
     loops = []
     for loop in ast.walk(func):
@@ -201,7 +206,9 @@ def _loops_over(
         if not targets or not set(targets) & set(names):
             continue
         items = _literal_items(tree, loop.iter)
-        if items is None or any(bindings(loop, name) != 1 for name in targets):  # rebound in its body
+        if items is None:
+            continue
+        if any(bindings(loop, name) != 1 for name in targets):  # rebound in its body
             return None
         rows = [_unpack(targets, item) for item in items]
         kept = [row for row in rows if row is not None]

@@ -996,4 +996,20 @@ CASES = cases(
         "for row in rows:\n    op.get_bind().execute(stmt.bindparams(r=pick()))",
         escalation="destructive-data-change",
     ),
+    Case(  # a range() loop variable is a number (corpus: superset's batches)
+        "raw-sql-interpolated",
+        "for start in range(0, 1000, 100):\n"
+        '    op.execute(f"UPDATE persons SET pgy_level = 1 WHERE id >= {start} AND id < {start + 100}")',
+        triggers=False,
+    ),
+    Case(  # ... that may be negative: after a minus sign it could start a comment
+        "raw-sql-interpolated",
+        'for start in range(-5, 0):\n    op.execute(f"DELETE FROM persons WHERE id = -{start}\\nAND role IS NULL")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # ... rebound in the loop
+        "raw-sql-interpolated",
+        'for start in range(0, 10):\n    start = pick()\n    op.execute(f"DELETE FROM persons WHERE id = {start}")',
+        escalation="uninspectable-sql",
+    ),
 )

@@ -5,14 +5,15 @@ uuids.
 ``offset += BATCH_SIZE``, ``empty_vals[dialect]`` over a literal dict, ``uuid4()``: none of these is input,
 and the SQL they are pasted into can be read by writing out each candidate. The reading is
 flow-insensitive and so conservative: a name resolves only when *every* binding of it in its scope is a plain
-assignment (or, for integers, an augmented one) of a value that resolves in turn; a parameter, a loop or
-``with`` target, an import, ``global``/``nonlocal``, a walrus or an unpacking leaves it unknown. A file
-that tampers (tamper.py) is not read at all (the caller checks).
+assignment (or, for integers, an augmented one or a ``for`` over ``range()``) of a value that resolves in
+turn; a parameter, another loop or ``with`` target, an import, ``global``/``nonlocal``, a walrus or an
+unpacking leaves it unknown. A file that tampers (tamper.py) is not read at all (the caller checks).
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
@@ -53,9 +54,10 @@ INT_OPS = (ast.Add, ast.Mult, ast.Sub, ast.FloorDiv, ast.Mod)
 class Values:
     """Resolves names and expressions of one function of a module (``func`` None: module level)."""
 
-    def __init__(self, tree: ast.Module, func: ast.AST | None) -> None:
+    def __init__(self, tree: ast.Module, func: ast.AST | None, shadowed: Callable[[str], bool] | None = None) -> None:
         self.tree = tree
         self.func = func
+        self.shadowed = shadowed or (lambda module: False)  # a project module of the standard library's name
         self._busy: set[str] = set()
         declared = {n for node in walk(tree) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
         self._declared = declared
@@ -90,11 +92,13 @@ class Values:
             return self.module().name(name, depth)  # not bound in the function: the module's name
         scope = self.func if self.func is not None else self.tree
         plain, augmented = _assignments(scope, name)
-        if not plain or bindings(scope, name) != len(plain) + len(augmented):
+        ranges = self._ranges(scope, name)
+        if not (plain or ranges) or bindings(scope, name) != len(plain) + len(augmented) + len(ranges):
             return None
         self._busy.add(name)
         try:
             found = [self.of(value, depth + 1) for value in plain]
+            found += [self._range(arguments, depth + 1) for arguments in ranges]
             steps = [(op, self.of(value, depth + 1)) for op, value in augmented]
         finally:
             self._busy.discard(name)
@@ -109,10 +113,34 @@ class Values:
             return Number(nonnegative)
         return _union(found)  # type: ignore[arg-type]
 
+    def _ranges(self, scope: ast.AST, name: str) -> list[list[ast.expr]]:
+        """The arguments of each ``for name in range(...)`` in ``scope`` (the builtin range)."""
+        if bindings(self.tree, "range"):
+            return []
+        return [
+            list(node.iter.args)
+            for node in walk(scope)
+            if isinstance(node, ast.For)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == name
+            and isinstance(node.iter, ast.Call)
+            and isinstance(node.iter.func, ast.Name)
+            and node.iter.func.id == "range"
+            and not node.iter.keywords
+        ]
+
+    def _range(self, arguments: list[ast.expr], depth: int) -> Value | None:
+        """An int of ``range(...)``: never below its start (step > 0) or its stop (step < 0), so nonnegative when
+        every argument is."""
+        found = [self.of(a, depth) for a in arguments]
+        if not found or any(not _integral(v) for v in found):
+            return None
+        return Number(all(_nonnegative(v) for v in found))
+
     def module(self) -> Values:
         """The same reading at module level (a name the function does not bind)."""
         if self._module is None:
-            self._module = Values(self.tree, None) if self.func is not None else self
+            self._module = Values(self.tree, None, self.shadowed) if self.func is not None else self
         return self._module
 
     def _item(self, node: ast.Subscript, depth: int) -> Value | None:
@@ -152,8 +180,9 @@ class Values:
         return Uuid() if self._uuid_call(node) else None
 
     def _uuid_call(self, node: ast.Call) -> bool:
-        """``uuid4()`` / ``uuid.uuid4()`` (any of uuid1/uuid4) from the standard ``uuid`` module, imported once."""
-        if node.args or node.keywords:
+        """``uuid4()`` / ``uuid.uuid4()`` (uuid1/uuid4) from the standard ``uuid`` module, imported once, with no
+        module of that name in the project or its virtualenv to be imported instead."""
+        if node.args or node.keywords or self.shadowed("uuid"):
             return False
         func = node.func
         if isinstance(func, ast.Name):
