@@ -26,6 +26,7 @@ from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review import reads
 from alembic_mcp.tools.review.rules.published import as_installed, recorded_hashes
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering
+from alembic_mcp.tools.review.rules.values import own_nodes
 
 __all__ = ["bindings"]
 
@@ -671,7 +672,8 @@ def _on_session(func: ast.expr) -> bool:
 
 
 def bound_once(func: ast.AST) -> dict[str, ast.expr]:
-    """Names a function assigns exactly once, with the value (a statement kept in a variable)."""
+    """Names a function assigns exactly once, with the value (a statement kept in a variable). The assignment
+    must be in the function's own scope: one in a nested function binds another variable of the same name."""
     values: dict[str, ast.expr] = {}
     counts: dict[str, int] = {}
     for node in walk(func):
@@ -679,6 +681,7 @@ def bound_once(func: ast.AST) -> dict[str, ast.expr]:
             counts[node.id] = counts.get(node.id, 0) + 1
         elif isinstance(node, ast.arg):
             counts[node.arg] = counts.get(node.arg, 0) + 1
+    for node in own_nodes(func):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             values[node.targets[0].id] = node.value
     return {name: value for name, value in values.items() if counts.get(name) == 1 and bindings(func, name) == 1}

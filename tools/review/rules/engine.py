@@ -16,7 +16,6 @@ from typing import Any
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
 from alembic_mcp.tools.history.migration_ast import TABLE_ARG, MigrationSource, OpCall
-from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules import registry
 from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Sources, bound_once, constant_text, migration_module
@@ -24,7 +23,7 @@ from alembic_mcp.tools.review.rules.expansion import enclosing_function, expande
 from alembic_mcp.tools.review.rules.inline import merged, read_helpers
 from alembic_mcp.tools.review.rules.registry import Hit, Rule
 from alembic_mcp.tools.review.rules.tamper import bindings
-from alembic_mcp.tools.review.rules.values import sole_assignments
+from alembic_mcp.tools.review.rules.values import in_own_scope, sole_assignments
 from alembic_mcp.tools.review.sql import ExecuteArg, analyse_execute_arg, analyse_sql, text_argument
 
 PARAMETERS = ("bindparams", "columns", "execution_options")
@@ -114,7 +113,7 @@ class LintState:
         func = self.migration.functions.get(op.function)
         if not isinstance(node, ast.Name) or func is None or op.helper is not None or self.tampered:
             return None
-        if not any(n is op.node for n in walk(func)):
+        if not in_own_scope(func, op.node):
             return None
         assigned = sole_assignments(self.migration.tree, func, node.id)
         if assigned is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
 from alembic_mcp.tools.review.rules.effects import bindings
-from alembic_mcp.tools.review.rules.values import Exact, Number, Uuid, Value, Values
+from alembic_mcp.tools.review.rules.values import Exact, Number, Uuid, Value, Values, in_own_scope
 
 MAX_STATEMENTS = 200
 
@@ -48,7 +48,7 @@ def expanded_sql(
 ) -> list[str] | None:
     """Every text ``node`` takes, or None when any part is not known. ``shadowed(module)``: a project module
     of a standard library module's name exists (values.Values)."""
-    if func is None:
+    if func is None or not in_own_scope(func, node):  # in a nested function, its names are not func's
         return None
     leaves = _leaves(node)
     if leaves is None:

@@ -1012,4 +1012,25 @@ CASES = cases(
         'for start in range(0, 10):\n    start = pick()\n    op.execute(f"DELETE FROM persons WHERE id = {start}")',
         escalation="uninspectable-sql",
     ),
+    Case(  # a nested function's own variable is not the name upgrade() reads (the module's)
+        "raw-sql-uninspectable",
+        "def inner():\n    STMT = 'SELECT 1'\nop.execute(STMT)",
+        header="STMT = build()\n",
+        escalation="uninspectable-sql",
+    ),
+    Case(  # SQL built in a nested function: its names are the nested function's (a parameter here)
+        "raw-sql-interpolated",
+        'table = "persons"\ndef inner(table):\n    op.execute(f"DELETE FROM {table} WHERE id = 1")\ninner(pick())',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # a walrus in a comprehension binds in upgrade()
+        "raw-sql-interpolated",
+        'table = "persons"\n[(table := pick()) for _ in (1,)]\nop.execute(f"DELETE FROM {table} WHERE id = 1")',
+        escalation="uninspectable-sql",
+    ),
+    Case(  # ... and in a default of a nested function
+        "raw-sql-uninspectable",
+        'stmt = "SELECT 1"\ndef inner(x=(stmt := pick())):\n    pass\nop.execute(stmt)',
+        escalation="uninspectable-sql",
+    ),
 )

@@ -258,6 +258,11 @@ def bindings(tree: ast.AST, name: str) -> int:
     return sum(_binds(node, name) for node in walk(tree))
 
 
+def bound_by(nodes: list[ast.AST], name: str) -> int:
+    """How many times ``name`` is bound by these nodes themselves (``bindings`` over a listing of a scope)."""
+    return sum(_binds(node, name) for node in nodes)
+
+
 def _binds(node: ast.AST, name: str) -> int:
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return 2  # may bind anything

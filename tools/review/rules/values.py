@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import literal_value
-from alembic_mcp.tools.history.nodes import walk
-from alembic_mcp.tools.review.rules.tamper import bindings
+from alembic_mcp.tools.history.nodes import children, walk
+from alembic_mcp.tools.review.rules.tamper import bindings, bound_by
 
 MAX_DEPTH = 8
 MAX_CANDIDATES = 50
@@ -49,6 +49,26 @@ class Uuid:
 Value = Exact | Number | Uuid
 
 INT_OPS = (ast.Add, ast.Mult, ast.Sub, ast.FloorDiv, ast.Mod)
+# Nodes whose bodies are a scope of their own: a name bound there is another variable
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+SCOPES += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def own_nodes(scope: ast.AST) -> list[ast.AST]:
+    """The nodes of a function's own scope: not inside a nested function, class, lambda or comprehension."""
+    out: list[ast.AST] = []
+    stack = children(scope)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if not isinstance(node, SCOPES):
+            stack.extend(children(node))
+    return out
+
+
+def in_own_scope(func: ast.AST, node: ast.AST) -> bool:
+    """``node`` runs in ``func``'s own scope, where its names are ``func``'s."""
+    return any(n is node for n in own_nodes(func))
 
 
 class Values:
@@ -62,6 +82,18 @@ class Values:
         declared = {n for node in walk(tree) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
         self._declared = declared
         self._module: Values | None = None
+        # a walrus binds in the enclosing function even from a comprehension or a default: never read
+        self._walrus = {n.target.id for n in walk(func or tree) if isinstance(n, ast.NamedExpr)}
+        self._own = own_nodes(func) if func is not None else list(walk(tree))
+
+    def _local(self, name: str) -> bool:
+        return self.func is not None and (bound_by(self._own, name) > 0 or name in self._walrus)
+
+    def _bound(self, name: str) -> int:
+        """Bindings of ``name`` in the scope read: the function's own, or (module) anywhere in the file."""
+        if name in self._walrus:
+            return -1
+        return bound_by(self._own, name) if self.func is not None else bindings(self.tree, name)
 
     def of(self, node: ast.expr, depth: int = 0) -> Value | None:
         """The values ``node`` may take, or None when any of them may come from outside the file."""
@@ -88,12 +120,11 @@ class Values:
         """A name of the function (every binding in it), else of the module (every binding in the file)."""
         if name in self._busy or name in self._declared or depth > MAX_DEPTH:
             return None
-        if self.func is not None and not bindings(self.func, name):
+        if self.func is not None and not self._local(name):
             return self.module().name(name, depth)  # not bound in the function: the module's name
-        scope = self.func if self.func is not None else self.tree
-        plain, augmented = _assignments(scope, name)
-        ranges = self._ranges(scope, name)
-        if not (plain or ranges) or bindings(scope, name) != len(plain) + len(augmented) + len(ranges):
+        plain, augmented = _assignments(self._own, name)
+        ranges = self._ranges(name)
+        if not (plain or ranges) or self._bound(name) != len(plain) + len(augmented) + len(ranges):
             return None
         self._busy.add(name)
         try:
@@ -113,13 +144,13 @@ class Values:
             return Number(nonnegative)
         return _union(found)  # type: ignore[arg-type]
 
-    def _ranges(self, scope: ast.AST, name: str) -> list[list[ast.expr]]:
-        """The arguments of each ``for name in range(...)`` in ``scope`` (the builtin range)."""
+    def _ranges(self, name: str) -> list[list[ast.expr]]:
+        """The arguments of each ``for name in range(...)`` of the scope (the builtin range)."""
         if bindings(self.tree, "range"):
             return []
         return [
             list(node.iter.args)
-            for node in walk(scope)
+            for node in self._own
             if isinstance(node, ast.For)
             and isinstance(node.target, ast.Name)
             and node.target.id == name
@@ -150,12 +181,11 @@ class Values:
             return None
         container = node.value
         if isinstance(container, ast.Name):
-            local = self.func is not None and bindings(self.func, container.id)
-            scope = self.func if local and self.func is not None else self.tree
-            plain, augmented = _assignments(scope, container.id)
-            if len(plain) != 1 or augmented or bindings(scope, container.id) != 1 or container.id in self._declared:
+            reader = self if self._local(container.id) else self.module()
+            plain, augmented = _assignments(reader._own, container.id)
+            if len(plain) != 1 or augmented or reader._bound(container.id) != 1 or container.id in self._declared:
                 return None
-            if not _only_subscripted(scope, container.id):
+            if not _only_subscripted(self.tree, container.id):
                 return None
             container = plain[0]
         value = literal_value(container)
@@ -207,26 +237,30 @@ class Values:
 
 
 def sole_assignments(tree: ast.Module, func: ast.AST, name: str) -> list[ast.Assign] | None:
-    """Every ``name = value`` of ``func`` when those are all the bindings of ``name`` (a local of the function,
-    never declared global/nonlocal): what the name holds wherever it is read there is one of their values."""
+    """Every ``name = value`` of ``func``'s own scope when those are all the bindings of ``name`` there (a local
+    of the function, never declared global/nonlocal, no walrus): what the name holds wherever the function's
+    own code reads it is one of their values."""
     if any(isinstance(n, ast.Global | ast.Nonlocal) and name in n.names for n in walk(tree)):
         return None
+    if any(isinstance(n, ast.NamedExpr) and n.target.id == name for n in walk(func)):
+        return None
+    own = own_nodes(func)
     found = [
         node
-        for node in walk(func)
+        for node in own
         if isinstance(node, ast.Assign)
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
         and node.targets[0].id == name
     ]
-    return found if found and bindings(func, name) == len(found) else None
+    return found if found and bound_by(own, name) == len(found) else None
 
 
-def _assignments(scope: ast.AST, name: str) -> tuple[list[ast.expr], list[tuple[ast.operator, ast.expr]]]:
-    """The values of ``name = value`` (one target) and ``name op= value`` anywhere in ``scope``."""
+def _assignments(nodes: list[ast.AST], name: str) -> tuple[list[ast.expr], list[tuple[ast.operator, ast.expr]]]:
+    """The values of ``name = value`` (one target) and ``name op= value`` among ``nodes``."""
     plain: list[ast.expr] = []
     augmented: list[tuple[ast.operator, ast.expr]] = []
-    for node in walk(scope):
+    for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name) and target.id == name:
