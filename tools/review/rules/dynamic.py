@@ -28,8 +28,10 @@ ENGINE_CALLS = {"create_engine", "create_async_engine", "engine_from_config", "c
 URL_OPTIONS = {"get_main_option", "get_section_option", "get_section"}
 # Words of an environment variable that may lead to a database (its URL, host, credentials): never read as a
 # plain setting, whatever is done with the value
-CONNECTION_WORDS = ("URL", "URI", "DSN", "PASS", "PWD", "HOST", "PORT", "USER", "DATABASE", "DB", "SQL", "PG")
-CONNECTION_WORDS += ("MYSQL", "CONN", "SECRET", "TOKEN", "KEY", "CRED", "AUTH", "SOCK", "SERVER", "SERVICE")
+CONNECTION_WORDS = (
+    *("URL", "URI", "DSN", "PASS", "PWD", "HOST", "PORT", "USER", "DATABASE", "DB", "SQL", "PG"),
+    *("MYSQL", "CONN", "SECRET", "TOKEN", "KEY", "CRED", "AUTH", "SOCK", "SERVER", "SERVICE"),
+)
 # what a bind hands out to build another connection (the driver module's connect() too)
 URL_ATTRIBUTES = {"url", "engine", "loaded_dbapi", "dbapi", "raw_connection", "driver_connection"}
 OFFLINE_MODE = {"as_sql", "is_offline_mode"}

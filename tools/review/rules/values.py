@@ -50,7 +50,7 @@ Value = Exact | Number | Uuid
 
 INT_OPS = (ast.Add, ast.Mult, ast.Sub, ast.FloorDiv, ast.Mod)
 # Nodes whose bodies are a scope of their own: a name bound there is another variable
-SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+SCOPES: tuple[type, ...] = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 SCOPES += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
