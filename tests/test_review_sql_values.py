@@ -193,6 +193,17 @@ ATTACKS = {
         {},
         "uninspectable-sql",
     ),
+    "from_select_into_a_class_with_a_sequence": (
+        migration(
+            'op.execute(insert(Assignment).from_select(["person_id"], sa.select(Person.id)))',
+            MAPPED.replace(
+                "id = Column(Integer, primary_key=True)\n    person_id",
+                "id = Column(Integer, sa.Sequence('s'), primary_key=True)\n    person_id",
+            ),
+        ),
+        {},
+        "uninspectable-sql",
+    ),
     "coalesce_of_another_column": (
         migration("op.execute(\"UPDATE persons SET name = COALESCE(email, '')\")"),
         {},

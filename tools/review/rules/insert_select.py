@@ -21,6 +21,8 @@ from alembic_mcp.tools.review.rules.tamper import SESSION_FACTORIES, bindings, m
 
 QUERY = "\x00query"  # the stand-in receiver of ``select(...)`` for a session's query (no Python name)
 COLUMN_DEFAULTS = {"default", "onupdate", "insert_default"}
+# Column arguments SQLAlchemy may render into an INSERT (a sequence's nextval) or a SELECT
+COLUMN_CODE = {"Sequence", "Identity", "Computed", "FetchedValue", "DefaultClause", "text", "literal_column"}
 
 
 def source_of(construct: ast.expr) -> ast.expr | None:
@@ -142,5 +144,7 @@ def _columns_only(cls: ast.ClassDef) -> bool:
         if any(k.arg in COLUMN_DEFAULTS or k.arg is None for k in value.keywords):
             return False
         if any(isinstance(n, ast.Lambda) or (isinstance(n, ast.Attribute) and n.attr == "func") for n in walk(value)):
+            return False
+        if any(isinstance(n, ast.Call) and callee(n) in COLUMN_CODE for n in walk(value)):
             return False
     return True
