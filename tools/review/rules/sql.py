@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from alembic_mcp.tools.history.migration_ast import OpCall
 from alembic_mcp.tools.history.nodes import walk
+from alembic_mcp.tools.review import reads
 from alembic_mcp.tools.review.rules import columns, constraints, indexes, insert_select, tables, types
 from alembic_mcp.tools.review.rules.astutil import callee, in_loop, name_value, src, text_call
 from alembic_mcp.tools.review.rules.effects import (
@@ -119,6 +120,9 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
         if source is not None and not insert_select.reads_only(state, op, source, arg.construct_table):
             _uninspectable(state, op, "an INSERT ... SELECT whose SELECT is not proven to only read", what)
             return
+        if (code := _construct_code(state.statement_of(op))) is not None:
+            _uninspectable(state, op, f"a {arg.construct}() construct with {code}", what)
+            return
         func = state.migration.functions.get(op.function)
         if arg.construct in ("update", "delete") and not op.in_autocommit and not in_loop(func, op.line):
             backfill(state, op, arg.construct.upper(), op.table or arg.construct_table, src(op.node.args[0]))
@@ -130,6 +134,27 @@ def _lint_execute(state, op: OpCall, what: str) -> None:
         handler = STATEMENT_RULES.get(statement.kind)
         if handler is not None:
             handler(state, op, statement, created)
+
+
+RAW_FRAGMENTS = ("text", "literal_column")
+
+
+def _construct_code(node: ast.expr | None) -> str | None:
+    """What in an update/insert/delete construct the database may run as code: a SQL function not known to be
+    pure (``sa.func.purge()``), or raw SQL (``text()``, ``literal_column()``); None when there is none."""
+    if node is None:
+        return None
+    parents = {id(child): parent for parent in walk(node) for child in ast.iter_child_nodes(parent)}
+    for sub in walk(node):
+        if isinstance(sub, ast.Call) and callee(sub) in RAW_FRAGMENTS:
+            return f"raw SQL ({callee(sub)}())"
+        if (isinstance(sub, ast.Attribute) and sub.attr == "func") or (isinstance(sub, ast.Name) and sub.id == "func"):
+            parent = parents.get(id(sub))
+            called = isinstance(parent, ast.Attribute) and parent.attr.lower() in reads.READ_FUNCTIONS
+            if not (called and isinstance(parents.get(id(parent)), ast.Call)):
+                name = parent.attr if isinstance(parent, ast.Attribute) else "func"
+                return f"the SQL function {name}() (it may write)"
+    return None
 
 
 def _reads_only(state, op: OpCall) -> bool:
@@ -1032,5 +1057,24 @@ CASES = cases(
         "raw-sql-uninspectable",
         'stmt = "SELECT 1"\ndef inner(x=(stmt := pick())):\n    pass\nop.execute(stmt)',
         escalation="uninspectable-sql",
+    ),
+    # what an update/insert construct runs as code (a gap that predates this branch)
+    Case(
+        "raw-sql-uninspectable",
+        'persons = sa.table("persons", sa.column("role"))\n'
+        "op.execute(persons.update().where(persons.c.role == None).values(role=sa.func.purge_rotations()))",
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'persons = sa.table("persons", sa.column("role"))\n'
+        'op.execute(persons.insert().values(role=sa.literal_column("purge_rotations()")))',
+        escalation="uninspectable-sql",
+    ),
+    Case(
+        "raw-sql-uninspectable",
+        'persons = sa.table("persons", sa.column("role"), sa.column("name"))\n'
+        "op.execute(persons.update().where(persons.c.role == None).values(role=sa.func.lower(persons.c.name)))",
+        triggers=False,
     ),
 )
