@@ -189,7 +189,9 @@ class _Scan:
             and n.value.id in loop_targets
         }
         # ``int(os.environ.get("BATCH_SIZE", 200))``: a number, no way to a database
-        self.env_settings = _env_settings(tree, self.imports)
+        # (not in a file that tampers: ``os.getenv`` there may be anything)
+        module = migration_module(state.migration) if isinstance(state.migration, MigrationSource) else None
+        self.env_settings = _env_settings(tree, self.imports) if module and not module.tampered else set()
         # only the whole chain ``.engine.name`` / ``.engine.dialect.name``: ``.engine.dialect`` alone hands out
         # the dialect, whose loaded_dbapi connects anywhere
         self.dialect_reads = {
@@ -201,7 +203,6 @@ class _Scan:
         # Calls into helpers are read where their source is on disk: those shown not to write are read.
         sources = getattr(state, "sources", None) or Sources()
         migration = state.migration
-        module = migration_module(migration) if isinstance(migration, MigrationSource) else None
         self.judge = Judge(sources, module or Module("", migration.path, tree))
         # Helper calls read as the operations they run (inline.py): the rules judged those operations.
         self.inlined = set(getattr(state, "inlined", {}))
@@ -939,5 +940,11 @@ CASES = cases(
         'op.execute("SELECT 1")',
         header='import os\nimport shutil as os\nBATCH = int(os.environ.get("BATCH_SIZE", 200))\n',
         escalation="uninspectable-sql",
+    ),
+    Case(  # a file that tampers: os.getenv there may be anything (here, os.system)
+        "own-connection",
+        'import os\nsize = int(os.getenv("BATCH_SIZE", "200"))',
+        header="import os\nshell = os\nshell.getenv = shell.system\n",
+        escalation="own-connection",
     ),
 )
