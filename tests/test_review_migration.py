@@ -716,3 +716,23 @@ def test_review_source_bad_input(example_project, source, where, fragment):
     project = load_project(example_project, {})
     with pytest.raises(InvalidArgument, match=fragment):
         anyio.run(lambda: review_source(project, source, where))
+
+
+def test_type_change_judged_against_the_models(example_project, sqlite_url):
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.alter_column("persons", "pgy_level", type_=sa.String(10), existing_type=sa.Integer())',
+        downgrade='op.alter_column("persons", "pgy_level", type_=sa.Integer(), existing_type=sa.String(10))',
+        message="retype",
+    )
+    result = review(example_project, sqlite_url, revision="c3c3")
+    escalation = next(e for e in result.escalations if e.rule == "breaking-api-change")
+    assert "models declare persons.pgy_level as INTEGER, not the new VARCHAR(10)" in escalation.reason
+    assert escalation.evidence["models_declare"] == "INTEGER"
+    models = example_project / "residency" / "models.py"
+    models.write_text(models.read_text().replace("pgy_level = Column(Integer", "pgy_level = Column(String(10)"))
+    result = review(example_project, sqlite_url, revision="c3c3")
+    assert not result.escalations and result.verdict == "proceed"
+    assert "models already declare VARCHAR(10)" in rules(result)["change-column-type"].message

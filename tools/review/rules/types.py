@@ -179,16 +179,13 @@ def _type_created(state, op: OpCall, table: str | None, col: str | None) -> None
     if missing is None:
         return
     name, new = missing
-    where = (
-        "nor does any earlier revision name it"
-        if state.definitions is not None
-        else "(earlier revisions were not read)"
-    )
+    # without the history (autofix re-reading its own edit) the clause about earlier revisions is left out
+    where = " nor does any earlier revision name it" if state.definitions is not None else ""
     state.emit(
         ENUM_TYPE_MISSING,
         op,
         f"{table}.{col} becomes enum type {name}, but nothing in this revision creates {name} before the "
-        f"alter_column {where}: PostgreSQL fails with 'type \"{name}\" does not exist'.",
+        f"alter_column{where}: PostgreSQL fails with 'type \"{name}\" does not exist'.",
         _fix_create_type(new, name),
         column=col,
         where="insert-before",
