@@ -56,7 +56,9 @@ def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool
         "server_default=<constant>)\n"
         f"#  - a lookup from a parent table: UPDATE {table} SET {col} = p.<parent column> FROM <parent table> p "
         f"WHERE p.<matching column> = {table}.<column naming the parent row>; rows left NULL (no match) make the "
-        f"NOT NULL step fail, so list them first: SELECT id FROM {table} WHERE {col} IS NULL"
+        f"NOT NULL step fail, so list them first: SELECT id FROM {table} WHERE {col} IS NULL\n"
+        f"#  - derived from the row's other columns (one being replaced): UPDATE {table} SET {col} = "
+        "<expression over them>, before any drop of those columns"
     )
 
 
