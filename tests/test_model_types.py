@@ -41,3 +41,11 @@ def test_literal_types_are_written_as_sqlalchemy_does(source, text):
 )
 def test_anything_else_is_not_known(source, tmp_path):
     assert type_text(source) is None
+
+
+def test_the_targets_dialect_writes_the_type():
+    """On PostgreSQL an enum is its own type, not the VARCHAR the default dialect writes."""
+    assert type_text("sa.Enum('a', 'b', name='role')", "postgresql") == "role"
+    assert type_text("sa.Enum('a', 'b', name='role')") == "VARCHAR(1)"
+    assert type_text("sa.String(10)", "mysql") == "VARCHAR(10)"
+    assert type_text("sa.String(10)", "oracle") == "VARCHAR(10)"  # an unknown dialect: the default

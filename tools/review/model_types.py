@@ -21,9 +21,9 @@ TYPE_MODULES = {
 }
 
 
-def type_text(source: str | None) -> str | None:
-    """``sa.String(10)`` -> ``VARCHAR(10)``; None when the expression is anything but a literal call of one
-    of SQLAlchemy's type classes."""
+def type_text(source: str | None, dialect_name: str | None = None) -> str | None:
+    """``sa.String(10)`` -> ``VARCHAR(10)`` (as ``dialect_name`` writes it, else SQLAlchemy's default
+    dialect); None when the expression is anything but a literal call of one of SQLAlchemy's type classes."""
     if not source:
         return None
     try:
@@ -34,9 +34,17 @@ def type_text(source: str | None) -> str | None:
             return None
         args = [ast.literal_eval(a) for a in call.args]
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
-        return str(cls(*args, **kwargs))
+        column_type = cls(*args, **kwargs)
+        dialect = _dialect(dialect_name)
+        return str(column_type.compile(dialect=dialect)) if dialect is not None else str(column_type)
     except Exception:  # not literal, not a type, or refused by SQLAlchemy: not known
         return None
+
+
+def _dialect(name: str | None) -> Any:
+    if name not in TYPE_MODULES:
+        return None
+    return importlib.import_module(TYPE_MODULES[name]).dialect()
 
 
 def _type_class(func: ast.expr) -> Any:
@@ -54,13 +62,17 @@ def _type_class(func: ast.expr) -> Any:
     return cls if isinstance(cls, type) and issubclass(cls, TypeEngine) else None
 
 
-def judge_type_change(hit: Hit, model_types: dict[str, dict[str, str]]) -> None:
-    """Say in the escalation what the models declare; none is needed when they declare the new type."""
+def judge_type_change(hit: Hit, model_types: dict[str, dict[str, str]], dialect_name: str | None = None) -> None:
+    """Say in the escalation what the models declare; none is needed when they declare the new type. The
+    migration's types are read only when they are SQLAlchemy's (``types_read``: the names they are called
+    by are imported from SQLAlchemy and bound once), so a look-alike ``sa`` cannot pass for it."""
     table, column = hit.finding.table or "", hit.finding.column or ""
     declared = model_types.get(table, {}).get(column)
     if hit.escalation is None or not model_types:
         return
-    new, old = type_text(hit.data.get("new_type")), type_text(hit.data.get("old_type"))
+    readable = bool(hit.data.get("types_read"))
+    new = type_text(hit.data.get("new_type"), dialect_name) if readable else None
+    old = type_text(hit.data.get("old_type"), dialect_name) if readable else None
     if declared is None:
         hit.escalation.reason = (
             f"No model declares {table}.{column}: code outside the models that reads it may break, and the "

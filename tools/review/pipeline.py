@@ -90,6 +90,7 @@ class Review:
     pg_version: str | None = None
     model_tables: dict[str, list[str]] = field(default_factory=dict)
     model_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> declared type
+    model_types_dialect: str | None = None  # the dialect that wrote model_types
     approvals: list[Approval] = field(default_factory=list)  # the project's approvals log, read once per call
     conventions: set[str] = field(default_factory=set)  # constraint kinds the models' naming_convention names
     _relative: dict[Path, str] = field(default_factory=dict, repr=False)
@@ -247,6 +248,7 @@ async def _render(review: Review) -> None:
     if metadata.get("found"):
         review.model_tables.update(metadata.get("tables") or {})
         review.model_types.update(metadata.get("types") or {})
+        review.model_types_dialect = metadata.get("types_dialect")
     if metadata.get("found"):
         # a CHECK's convention usually needs %(constraint_name)s, so an unnamed CHECK stays unnamed
         review.conventions = {"fk", "uq"} - set(metadata.get("missing") or [])
@@ -416,7 +418,7 @@ def _judge_renames(review: Review) -> None:
             if hit.data.get("rename"):
                 _judge_rename(hit, review.model_tables)
             elif hit.finding.rule == "change-column-type":
-                judge_type_change(hit, review.model_types)
+                judge_type_change(hit, review.model_types, review.model_types_dialect)
 
 
 # ------------------------------------------------------------------------------------------ assembly and layer 4

@@ -34,6 +34,20 @@ def tampering(tree: ast.AST) -> str | None:
     return None
 
 
+def tampering_statements(tree: ast.AST, statements: list[ast.stmt]) -> dict[int, str]:
+    """id(statement) -> the first construct in it that may change what another line means (as
+    ``tampering`` judges it, with the scopes of the whole ``tree``), for the statements that hold one."""
+    scopes, rows = _scopes(tree), orm_rows(tree)
+    found: dict[int, str] = {}
+    for statement in statements:
+        for node in walk(statement):
+            reason = _construct(node, scopes, rows)
+            if reason:
+                found[id(statement)] = reason
+                break
+    return found
+
+
 # The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
 CONSTRUCTS = frozenset(
     {ast.ImportFrom, ast.Import, ast.Name, ast.Attribute, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete}
