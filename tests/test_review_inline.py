@@ -628,6 +628,47 @@ def test_hostile_inline_attacks_escalate(name, backend, tmp_path):
     assert due in {h.escalation.rule for h in review.hits if h.escalation is not None}, name
 
 
+REBOUND_BIND = (  # airflow 0042: ``conn = op.get_bind()`` again in the sqlite branch, the dialect read before
+    'conn = op.get_bind()\ndialect_name = conn.dialect.name\nif dialect_name == "sqlite":\n'
+    '    conn = op.get_bind()\nif dialect_name == "mysql":\n    op.drop_column("persons", "pgy_level")'
+)
+ANNOTATED_BIND = (  # zenml: ``bind: Connection = op.get_bind()``
+    'bind: Connection = op.get_bind()\nif bind.dialect.name == "mysql":\n    op.drop_column("persons", "pgy_level")'
+)
+FAKE_CONN = 'SimpleNamespace(dialect=SimpleNamespace(name="mysql"))'
+DROP_IF_MYSQL = 'if conn.dialect.name == "mysql":\n    op.drop_column("persons", "pgy_level")'
+BIND_HOSTILE = {  # a name bound to the connection and to something else, or annotated without the connection
+    "rebound-to-a-fake": (
+        f'conn = op.get_bind()\nif conn.dialect.name == "sqlite":\n    conn = {FAKE_CONN}\n{DROP_IF_MYSQL}'
+    ),
+    "fake-after-the-connection": f"conn = op.get_bind()\nconn = {FAKE_CONN}\n{DROP_IF_MYSQL}",
+    "dialect-name-rebound": REBOUND_BIND.replace("    conn = op.get_bind()", '    dialect_name = "mysql"'),
+    "annotated-fake": ANNOTATED_BIND.replace("op.get_bind()", FAKE_CONN),
+    "augmented": REBOUND_BIND.replace("    conn = op.get_bind()", '    dialect_name += ""'),
+}
+BIND_HEADER = "from types import SimpleNamespace\n\nfrom sqlalchemy.engine import Connection\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_connection_bound_twice_or_annotated_still_guards(backend):
+    """Every binding of the name is the migration's own connection (one same expression), or an annotated
+    assignment of it: the other dialect's branch is not judged for the target."""
+    for body in (REBOUND_BIND, ANNOTATED_BIND):
+        source = case_source(body, 'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))', BIND_HEADER)
+        review = review_source(parse_source(source), "m.py", backend, sources=Sources(()))
+        assert "drop-column-with-data" not in {h.escalation.rule for h in review.hits if h.escalation}, body
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(BIND_HOSTILE))
+def test_a_name_bound_to_the_connection_and_to_anything_else_is_no_guard(backend, name):
+    source = case_source(
+        BIND_HOSTILE[name], 'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))', BIND_HEADER
+    )
+    review = review_source(parse_source(source), "m.py", backend, sources=Sources(()))
+    assert "drop-column-with-data" in {h.escalation.rule for h in review.hits if h.escalation}, name
+
+
 def test_a_dialect_read_from_the_migrations_own_connection_still_guards(tmp_path):
     """The believable forms: op.get_bind() read in the test, or a name bound once to it."""
     for guard in ('op.get_bind().dialect.name == "mysql"', 'bind.dialect.name == "mysql"'):
