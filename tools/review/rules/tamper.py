@@ -23,12 +23,13 @@ FRESH_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict", "C
 FRESH_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
 
 
-def tampering(tree: ast.AST) -> str | None:
-    """The first construct in ``tree`` that may change what another line means, or None."""
+def tampering(tree: ast.AST, uses: frozenset[str] = frozenset()) -> str | None:
+    """The first construct in ``tree`` that may change what another line means, or None. ``uses``: names
+    bound by introspection imports judged elsewhere (introspection_import): any use of one counts."""
     scopes = _scopes(tree)
     rows = orm_rows(tree)
     for node in walk(tree):
-        reason = _construct(node, scopes, rows)
+        reason = _construct(node, scopes, rows, uses)
         if reason:
             return f"line {getattr(node, 'lineno', '?')}: {reason}"
     return None
@@ -55,9 +56,32 @@ CONSTRUCTS = frozenset(
 )
 
 
-def _construct(node: ast.AST, scopes: dict[int, ast.AST], rows: frozenset[int] = frozenset()) -> str | None:
+def introspection_import(stmt: ast.stmt) -> frozenset[str] | None:
+    """The names ``import importlib`` / ``from importlib.metadata import entry_points`` binds (the import
+    alone runs only the standard library's module; what can change another line is a use of those names),
+    or None when ``stmt`` is no such import (a star import binds names no reader can follow: not one)."""
+    if isinstance(stmt, ast.Import) and all(a.name == "sys" for a in stmt.names):
+        return None  # ``import sys`` is no tampering alone (sys.path); sys.modules is caught where it is used
+    if isinstance(stmt, ast.Import):
+        names = [a.name for a in stmt.names]
+        bound = {a.asname or a.name.split(".")[0] for a in stmt.names}
+    elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and all(a.name != "*" for a in stmt.names):
+        names = [stmt.module or ""]
+        bound = {a.asname or a.name for a in stmt.names}
+    else:
+        return None
+    if not all(n.split(".")[0] in INTROSPECTION_MODULES for n in names):
+        return None
+    return frozenset(bound)
+
+
+def _construct(
+    node: ast.AST, scopes: dict[int, ast.AST], rows: frozenset[int] = frozenset(), uses: frozenset[str] = frozenset()
+) -> str | None:
     if type(node) not in CONSTRUCTS:
         return None
+    if isinstance(node, ast.Name) and node.id in uses:
+        return f"uses {node.id}"
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return "a star import"
     if isinstance(node, ast.Import | ast.ImportFrom):
