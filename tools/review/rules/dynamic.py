@@ -497,7 +497,7 @@ def _statements(state) -> list[Statement]:
     functions = [(f, state.migration.functions[f]) for f in ("upgrade", "downgrade") if f in state.migration.functions]
     # a statement that rewrites what another line means (``sa.String = ...``): no line of the file reads true
     rewrites = (
-        tampering_statements(state.migration.tree, [stmt for _, func in functions for stmt in func.body])
+        tampering_statements(state.migration.tree, [func for _, func in functions])
         if migration_module(state.migration).tampered
         else {}
     )

@@ -11,6 +11,7 @@ twice (``bindings``), so it never resolves: only that name is lost, not the modu
 from __future__ import annotations
 
 import ast
+from collections import Counter
 
 from alembic_mcp.tools.history.nodes import children, walk
 
@@ -35,18 +36,68 @@ def tampering(tree: ast.AST, uses: frozenset[str] = frozenset()) -> str | None:
     return None
 
 
-def tampering_statements(tree: ast.AST, statements: list[ast.stmt]) -> dict[int, str]:
-    """id(statement) -> the first construct in it that may change what another line means (as
-    ``tampering`` judges it, with the scopes of the whole ``tree``), for the statements that hold one."""
+def tampering_statements(tree: ast.AST, functions: list[ast.FunctionDef]) -> dict[int, str]:
+    """id(statement) -> the first construct in it that may change what another line means (as ``tampering``
+    judges it, with the scopes of the whole ``tree``), for the top-level statements of ``functions`` that hold
+    one. Not counted: a read of a mapped class's ``__tablename__``, a ``.compile()`` method, and a write into a
+    local value the function made itself (``data = json.loads(row.data); data["k"] = v``)."""
     scopes, rows = _scopes(tree), orm_rows(tree)
     found: dict[int, str] = {}
-    for statement in statements:
-        for node in walk(statement):
-            reason = _construct(node, scopes, rows)
-            if reason:
-                found[id(statement)] = reason
-                break
+    for func in functions:
+        made = _made_here(func)
+        for statement in func.body:
+            for node in walk(statement):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in HARMLESS_ATTRIBUTES
+                    and isinstance(node.ctx, ast.Load)
+                ):
+                    continue
+                reason = _construct(node, scopes, rows)
+                if reason and not _writes_only_into(node, made):
+                    found[id(statement)] = reason
+                    break
     return found
+
+
+# Model.__tablename__ is a name, not a way into a namespace; x.compile() is a clause's method, not the builtin.
+HARMLESS_ATTRIBUTES = frozenset({"__tablename__", "__table__", "__name__", "compile"})
+# Calls that return a new value of the caller's own (decoded JSON, a copy): writing into it changes nothing else.
+NEW_VALUE_CALLS = frozenset({"loads", "deepcopy", "copy"}) | FRESH_CALLS
+
+
+def _made_here(func: ast.FunctionDef) -> frozenset[str]:
+    """Names every binding of which, in ``func``, is a new value (a literal container or NEW_VALUE_CALLS)."""
+    values: dict[str, list[ast.AST]] = {}
+    stores: Counter[str] = Counter()
+    for node in walk(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values.setdefault(node.targets[0].id, []).append(node.value)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            stores[node.id] += 1
+    # every binding is one of those single-name assignments (no loop, with, augmented, tuple binding or del)
+    return frozenset(
+        name for name, bound in values.items() if len(bound) == stores[name] and all(map(_new_value, bound))
+    )
+
+
+def _new_value(value: ast.AST) -> bool:
+    if isinstance(value, FRESH_LITERALS):
+        return True
+    func = value.func if isinstance(value, ast.Call) else None
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    return name in NEW_VALUE_CALLS
+
+
+def _writes_only_into(node: ast.AST, made: frozenset[str]) -> bool:
+    """``node`` is an assignment (or del) whose every written attribute or item hangs off a value the
+    function made."""
+    if not isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+        return False
+    targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+    parts = [part for target in targets for part in _flatten(target) if isinstance(part, ast.Attribute | ast.Subscript)]
+    roots = [_root(part) for part in parts]
+    return bool(roots) and all(isinstance(root, ast.Name) and root.id in made for root in roots)
 
 
 # The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
