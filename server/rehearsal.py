@@ -29,7 +29,6 @@ FAILED = frozenset(
         "bootstrap-failed",
         "needs-bootstrap",
         "database-unreachable",
-        "production-database",
     }
 )
 
@@ -42,8 +41,10 @@ async def rehearse_changed(project: Project, revision: str, from_revision: str |
     )
     if data_from == "target" and any(e.rule == "production-database" for e in result.escalations):
         result = await test_roundtrip(project, revision=revision, from_revision=from_revision or "base")
+    refusal = next((e for e in result.escalations if e.rule == "production-database"), None)
+    if refusal is not None and result.steps_run == 0:
+        return Rehearsal(not_run=refusal.reason)  # nothing ran: no failure to blame on the migration
     failed = [f"{f.rule}: {f.message}" for f in result.findings if f.severity == "error" and f.rule in FAILED]
-    failed += [f"{e.rule}: {e.reason}" for e in result.escalations if e.rule == "production-database"]
     if result.failure is not None and not failed:
         failed.append(result.summary)
     if result.steps_run < result.steps_planned and not failed:

@@ -103,6 +103,26 @@ def _field(key: str, value: Any, width: int) -> list[str]:
     return wrap(f"{key}: {as_text(value)}", width)
 
 
+def _autofix(report: dict[str, Any] | None, width: int) -> list[str]:
+    """What --fix did, one fix per entry with its diff as a diff (not folded into a line of text)."""
+    if not report:
+        return []
+    out = [f"autofix: {'written' if report.get('written') else 'nothing written'}"]
+    out += wrap(f"rehearsal: {report.get('rehearsal') or '-'}", width, indent="  ")
+    done = "applied" if report.get("written") else "would apply"
+    for fix in report.get("applied") or []:
+        checked = f" ({fix['checked']})" if fix.get("checked") else ""
+        out += wrap(f"{done} [{fix['rule']}] {fix['file']}:{fix['line']}{checked}", width)
+        out += wrap(fix["message"], width, indent="    ") + ["    " + line for line in fix["diff"].splitlines()]
+    for kind in ("undone", "not_applied"):
+        for fix in report.get(kind) or []:
+            where = f"{fix['file']}:{fix['line']}" if fix.get("line") else fix["file"]
+            out += wrap(f"{kind.replace('_', ' ')} [{fix['rule']}] {where}: {fix['reason']}", width, indent="    ")
+    if report.get("files_to_commit"):
+        out += wrap(f"files to commit: {', '.join(report['files_to_commit'])}", width, indent="  ")
+    return [*out, ""]
+
+
 def render_result(tool: str, result: BaseModel, width: int | None = None) -> str:
     """``result`` as text for a terminal ``width`` columns wide (default: the terminal's)."""
     width = width or terminal_width()
@@ -116,7 +136,9 @@ def render_result(tool: str, result: BaseModel, width: int | None = None) -> str
     if data.get("findings"):
         out += [*_findings(data["findings"], width), ""]
     for key, value in data.items():
-        if key not in SHOWN_ELSEWHERE:
+        if key == "autofix":
+            out += _autofix(value, width)
+        elif key not in SHOWN_ELSEWHERE:
             out += _field(key, value, width)
     if data.get("next_steps"):
         out += ["", "Next steps:"]

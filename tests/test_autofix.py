@@ -367,8 +367,8 @@ def test_a_failure_the_fixes_did_not_cause_keeps_them(example_project, pg_url):
     report = result.autofix
     assert report is not None and report.written and not report.restored, result.model_dump_json(indent=1)
     assert {(a.rule, a.checked) for a in report.applied} == {
-        ("missing-lock-timeout", "reviewed; see rehearsal"),
-        ("downgrade-not-inverse", "reviewed; see rehearsal"),
+        ("missing-lock-timeout", "reviewed; the rehearsal fails (see rehearsal)"),
+        ("downgrade-not-inverse", "reviewed; the rehearsal fails (see rehearsal)"),
     }
     assert report.rehearsal.startswith("the rehearsal fails the same way without the fixes (")
     assert "not proven by this rehearsal" in report.rehearsal and report.undone == []
@@ -615,3 +615,18 @@ def test_the_index_revision_comes_before_the_validate_revision(example_project, 
     assert f"after index revision {index.name[:12]}" in notes["fk-not-valid-missing"]
     rules = [f.rule for f in result.findings]
     assert "deploy-validate-same-transaction" not in rules, [(f.rule, f.message) for f in result.findings]
+
+
+def test_a_rehearsal_that_could_not_run_is_not_a_failing_migration(example_project, pg_url):
+    """Agent run 4: on a production target with no scratch_url the rehearsal refuses to run; autofix said
+    'the migration still fails its rehearsal' (an error) when nothing had run."""
+    _upgrade_target(example_project, pg_url, HEAD)
+    path = write_revision(example_project, "c3c3c3c30003", HEAD, *CASES["lock-timeout"][1:3], message="lock-timeout")
+    loaded = load_project(example_project, {"database_url": pg_url, "environment": "production"})
+    result = anyio.run(lambda: review_migration(loaded, apply_fixes=True, rehearse=rehearse_changed))
+    assert result.autofix is not None and result.autofix.written
+    assert result.autofix.rehearsal.startswith("not run: The target is classified production and no scratch_url")
+    applied = [(a.rule, a.checked) for a in result.autofix.applied]
+    assert applied == [("missing-lock-timeout", "reviewed, not rehearsed")]
+    assert "migration-fails-rehearsal" not in {f.rule for f in result.findings}
+    assert _body(path, "upgrade") == CASES["lock-timeout"][3]

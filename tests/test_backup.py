@@ -513,6 +513,22 @@ async def test_production_target_escalates(sqlite_url, example_project):
     assert (await backup_db(dev)).verdict == "proceed"
 
 
+async def test_no_restore_check_on_the_production_server_without_a_scratch_url(example_project, pg_url):
+    """Agent run 4: test_roundtrip refused to load the production server, yet verify='restore' restored a full
+    copy of production there. Now the archive is listed instead, and the result says why."""
+    seed(pg_url)
+    project = load_project(example_project, {"database_url": pg_url, "environment": "production"})
+    result = await backup_db(project, verify="restore")
+    assert result.verified and result.verification.mode == "list"
+    assert result.verification.detail.startswith("Restore check not run: the target is production")
+    check = await verify_backup(project, result.backup_id, verify="restore")
+    assert check.ok and check.mode == "list" and "Restore check not run" in check.detail
+    with_scratch = load_project(
+        example_project, {"database_url": pg_url, "environment": "production", "scratch_url": pg_url}
+    )
+    assert (await verify_backup(with_scratch, result.backup_id, verify="restore")).mode == "restore"
+
+
 @pytest.mark.parametrize("label", ["../etc", "a/b", "a\\b", "x;rm -rf ~", "$(id)", "a b", "`x`", "x|y", "-x", "x" * 65])
 async def test_bad_labels_are_refused(label, sqlite_url, example_project):
     seed(sqlite_url)

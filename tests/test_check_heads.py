@@ -38,6 +38,14 @@ def test_linear_history_single_head(example_project):
     assert result.branch_points == [] and result.merge_points == []
 
 
+def test_the_database_says_whether_it_is_production(example_project, sqlite_url):
+    """Agent run 4: check_heads is the first call, and did not say the target is production."""
+    assert run_check(example_project, database_url=sqlite_url).database.production is False
+    assert run_check(example_project, database_url=sqlite_url, environment="production").database.production is True
+    hosts = {"database_url": "postgresql://u@DB.internal:5432/app", "production_hosts": ["db.internal"]}
+    assert run_check(example_project, **hosts).database.production is True
+
+
 def test_branched_independent_heads_is_fix_with_merge_next(example_project):
     write_revision(example_project, "c0000001", "b2e1d1ce0002", add_col("persons", "nickname"), message="nick")
     write_revision(example_project, "c0000002", "b2e1d1ce0002", add_col("rotations", "site"), message="site")

@@ -276,11 +276,11 @@ def touch_rows(rows):
 '''
 
 
-def _installed(tmp_path: Path, text: str, recorded: bool = True) -> Sources:
+def _installed(tmp_path: Path, text: str, recorded: bool = True, init: str = "VERSION = '1.0'\n") -> Sources:
     """``vendor`` installed in a site-packages, with the RECORD pip writes (its files' sha256) unless not."""
     site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
     (site / "vendor").mkdir(parents=True)
-    (site / "vendor" / "__init__.py").write_text("VERSION = '1.0'\n")
+    (site / "vendor" / "__init__.py").write_text(init)
     (site / "vendor" / "utils.py").write_text(text)
     if recorded:
         rows = []
@@ -323,6 +323,94 @@ def test_an_installed_file_counts_as_the_packages_only_as_pip_recorded_it(tmp_pa
     utils.write_text(utils.read_text() + 'op.execute("DELETE FROM persons")\n')
     review = review_source(parse_source(source), "m.py", backend, sources=changed)
     assert {m.split(" calls ")[1].split("(")[0] for m in _unread(review)} == {"create_index", "touch_rows"}
+
+
+# dagster's and zenml's own ``__init__`` (as pip installed them): an introspection import used only in a
+# function, a star import binding the package's own names, entry-point hooks run on import
+DAGSTER_INIT = (
+    "import importlib\nimport sys\n\nVERSION = '1.0'\n\n\ndef __getattr__(name):\n"
+    "    if sys.version_info >= (3, 7):\n        return importlib.import_module('vendor.old')\n"
+    "    raise AttributeError(name)\n"
+)
+ZENML_INIT = (
+    "from importlib.metadata import entry_points\n\n\ndef _run_init_hooks():\n"
+    "    for entrypoint in entry_points().select(group='vendor.init_hooks'):\n        entrypoint.load()()\n\n\n"
+    "_run_init_hooks()\n\nfrom vendor.models import *  # noqa: F401\n"
+)
+INSTALLED_INITS = {"dagster": DAGSTER_INIT, "zenml": ZENML_INIT}
+
+
+def _read_calls(review) -> set[str]:
+    return {m.split(" calls ")[1].split("(")[0] for m in _unread(review)}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("init", sorted(INSTALLED_INITS))
+def test_an_installed_parent_package_runs_first_as_its_package_wrote_it(tmp_path, backend, init):
+    """dagster 1.13 and zenml 0.98: their helpers' parent ``__init__`` imports importlib (used in a function)
+    or star-imports its own models. Recorded by pip, it runs first as the package's code: the wrapper in the
+    submodule is read; the function writing objects beside it still is not."""
+    header = "from vendor.utils import create_index, touch_rows\n"
+    source = case_source('create_index("persons", "ix_persons_email", ["email"])\ntouch_rows([])', DOWN, header)
+    sources = _installed(tmp_path, INSTALLED, init=INSTALLED_INITS[init])
+    assert _read_calls(review_source(parse_source(source), "m.py", backend, sources=sources)) == {"touch_rows"}
+
+
+HOSTILE_INITS = {  # a recorded parent package whose import-time code changes what another module's lines mean
+    "importlib-used-on-import": "import importlib\n\nimportlib.reload(importlib.import_module('alembic.op'))\n",
+    "imported-name-used-on-import": "from importlib import reload\nfrom alembic import op\n\nreload(op)\n",
+    "star-import-then-patch": (
+        "from vendor.models import *\nfrom alembic import op\n\nop.create_index = op.drop_table\n"
+    ),
+    "introspection-star-import": "from importlib import *\n\nreload(__import__('alembic'))\n",
+    "sys-modules-through-from-import": "from sys import modules\n\nmodules.pop('alembic.op')\n",
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(HOSTILE_INITS))
+def test_a_parent_package_that_changes_other_modules_trusts_nothing_below_it(tmp_path, backend, name):
+    header = "from vendor.utils import create_index, touch_rows\n"
+    source = case_source('create_index("persons", "ix_persons_email", ["email"])\ntouch_rows([])', DOWN, header)
+    sources = _installed(tmp_path, INSTALLED, init=HOSTILE_INITS[name])
+    review = review_source(parse_source(source), "m.py", backend, sources=sources)
+    assert _read_calls(review) == {"create_index", "touch_rows"}, name
+    assert "uninspectable-sql" in {h.escalation.rule for h in review.hits if h.escalation is not None}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unrecorded_or_own_star_imports_are_not_relaxed(tmp_path, backend):
+    """The relaxation holds for a parent as pip recorded it, and only for its role as a parent: a star import
+    in the module whose functions are read, or an unrecorded parent, still leaves the helpers unread."""
+    header = "from vendor.utils import create_index, touch_rows\n"
+    source = case_source('create_index("persons", "ix_persons_email", ["email"])\ntouch_rows([])', DOWN, header)
+    unrecorded = _installed(tmp_path / "a", INSTALLED, recorded=False, init=ZENML_INIT)
+    assert _read_calls(review_source(parse_source(source), "m.py", backend, sources=unrecorded)) == {
+        "create_index",
+        "touch_rows",
+    }
+    own_star = _installed(tmp_path / "b", "from vendor.models import *\n" + INSTALLED)
+    assert _read_calls(review_source(parse_source(source), "m.py", backend, sources=own_star)) == {
+        "create_index",
+        "touch_rows",
+    }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_installed_function_using_an_introspection_import_is_distrusted_alone(tmp_path, backend):
+    """``import importlib`` at the top of an installed module no longer distrusts the module: the function
+    using it does (its lines), as one writing objects does; a module-level use distrusts the module."""
+    header = "from vendor.utils import create_index, reload_op\n"
+    source = case_source('create_index("persons", "ix_persons_email", ["email"])\nreload_op()', DOWN, header)
+    helper = "\n\ndef reload_op():\n    il.reload(op)\n"
+    sources = _installed(tmp_path / "a", "import importlib as il\n" + INSTALLED + helper)
+    assert _read_calls(review_source(parse_source(source), "m.py", backend, sources=sources)) == {"reload_op"}
+    on_import = "import importlib as il\n" + INSTALLED + helper + "\nOP = il.import_module('alembic.op')\n"
+    sources = _installed(tmp_path / "b", on_import)
+    assert _read_calls(review_source(parse_source(source), "m.py", backend, sources=sources)) == {
+        "create_index",
+        "reload_op",
+    }
 
 
 # ------------------------------------------------------------ through review_migration, on real databases
@@ -538,6 +626,47 @@ def test_hostile_inline_attacks_escalate(name, backend, tmp_path):
     sources = Sources((tmp_path, tmp_path / "site-packages"))
     review = review_source(parse_source(case_source(upgrade, downgrade, header)), "m.py", backend, sources=sources)
     assert due in {h.escalation.rule for h in review.hits if h.escalation is not None}, name
+
+
+REBOUND_BIND = (  # airflow 0042: ``conn = op.get_bind()`` again in the sqlite branch, the dialect read before
+    'conn = op.get_bind()\ndialect_name = conn.dialect.name\nif dialect_name == "sqlite":\n'
+    '    conn = op.get_bind()\nif dialect_name == "mysql":\n    op.drop_column("persons", "pgy_level")'
+)
+ANNOTATED_BIND = (  # zenml: ``bind: Connection = op.get_bind()``
+    'bind: Connection = op.get_bind()\nif bind.dialect.name == "mysql":\n    op.drop_column("persons", "pgy_level")'
+)
+FAKE_CONN = 'SimpleNamespace(dialect=SimpleNamespace(name="mysql"))'
+DROP_IF_MYSQL = 'if conn.dialect.name == "mysql":\n    op.drop_column("persons", "pgy_level")'
+BIND_HOSTILE = {  # a name bound to the connection and to something else, or annotated without the connection
+    "rebound-to-a-fake": (
+        f'conn = op.get_bind()\nif conn.dialect.name == "sqlite":\n    conn = {FAKE_CONN}\n{DROP_IF_MYSQL}'
+    ),
+    "fake-after-the-connection": f"conn = op.get_bind()\nconn = {FAKE_CONN}\n{DROP_IF_MYSQL}",
+    "dialect-name-rebound": REBOUND_BIND.replace("    conn = op.get_bind()", '    dialect_name = "mysql"'),
+    "annotated-fake": ANNOTATED_BIND.replace("op.get_bind()", FAKE_CONN),
+    "augmented": REBOUND_BIND.replace("    conn = op.get_bind()", '    dialect_name += ""'),
+}
+BIND_HEADER = "from types import SimpleNamespace\n\nfrom sqlalchemy.engine import Connection\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_connection_bound_twice_or_annotated_still_guards(backend):
+    """Every binding of the name is the migration's own connection (one same expression), or an annotated
+    assignment of it: the other dialect's branch is not judged for the target."""
+    for body in (REBOUND_BIND, ANNOTATED_BIND):
+        source = case_source(body, 'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))', BIND_HEADER)
+        review = review_source(parse_source(source), "m.py", backend, sources=Sources(()))
+        assert "drop-column-with-data" not in {h.escalation.rule for h in review.hits if h.escalation}, body
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(BIND_HOSTILE))
+def test_a_name_bound_to_the_connection_and_to_anything_else_is_no_guard(backend, name):
+    source = case_source(
+        BIND_HOSTILE[name], 'op.add_column("persons", sa.Column("pgy_level", sa.Integer()))', BIND_HEADER
+    )
+    review = review_source(parse_source(source), "m.py", backend, sources=Sources(()))
+    assert "drop-column-with-data" in {h.escalation.rule for h in review.hits if h.escalation}, name
 
 
 def test_a_dialect_read_from_the_migrations_own_connection_still_guards(tmp_path):

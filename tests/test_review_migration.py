@@ -716,3 +716,53 @@ def test_review_source_bad_input(example_project, source, where, fragment):
     project = load_project(example_project, {})
     with pytest.raises(InvalidArgument, match=fragment):
         anyio.run(lambda: review_source(project, source, where))
+
+
+@pytest.mark.parametrize(
+    ("header", "before"),
+    [
+        ("", "sa.String = lambda n: sa.Integer()"),  # the name the review reads now builds another type
+        ("", "setattr(sa, 'String', lambda n: sa.Integer())"),
+        ("import residency.models as sb\n", ""),  # a look-alike: sb.String is not read as SQLAlchemy's
+    ],
+)
+@pytest.mark.parametrize("url", ["sqlite_url", "pg_url"])
+def test_a_type_the_review_cannot_trust_keeps_the_escalation(request, example_project, header, before, url):
+    """Models that declare the new type lift breaking-api-change only for a type the review can read as
+    SQLAlchemy's: not when the file rewrites what sa.String means, nor for a name imported from elsewhere."""
+    models = example_project / "residency" / "models.py"
+    models.write_text(models.read_text().replace("pgy_level = Column(Integer", "pgy_level = Column(String(10)"))
+    prefix = "sb" if header else "sa"
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade=f"{before}\nop.alter_column('persons', 'pgy_level', type_={prefix}.String(10), "
+        "existing_type=sa.Integer())",
+        downgrade="op.alter_column('persons', 'pgy_level', type_=sa.Integer(), existing_type=sa.String(10))",
+        message="retype",
+        extra_header=header,
+    )
+    result = review(example_project, request.getfixturevalue(url), revision="c3c3")
+    assert result.verdict == "escalate", result.summary
+    assert {e.rule for e in result.escalations} & {"breaking-api-change", "uninspectable-sql"}
+
+
+def test_type_change_judged_against_the_models(example_project, sqlite_url):
+    write_revision(
+        example_project,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.alter_column("persons", "pgy_level", type_=sa.String(10), existing_type=sa.Integer())',
+        downgrade='op.alter_column("persons", "pgy_level", type_=sa.Integer(), existing_type=sa.String(10))',
+        message="retype",
+    )
+    result = review(example_project, sqlite_url, revision="c3c3")
+    escalation = next(e for e in result.escalations if e.rule == "breaking-api-change")
+    assert "models declare persons.pgy_level as INTEGER, not the new VARCHAR(10)" in escalation.reason
+    assert escalation.evidence["models_declare"] == "INTEGER"
+    models = example_project / "residency" / "models.py"
+    models.write_text(models.read_text().replace("pgy_level = Column(Integer", "pgy_level = Column(String(10)"))
+    result = review(example_project, sqlite_url, revision="c3c3")
+    assert not result.escalations and result.verdict == "proceed"
+    assert "models already declare VARCHAR(10)" in rules(result)["change-column-type"].message

@@ -367,3 +367,22 @@ def test_create_none_named_by_the_models_naming_convention_is_information(exampl
     unnamed = [f for f in result.findings if f.rule == "unnamed-constraint"]
     assert len(unnamed) == 2 and {f.severity for f in unnamed} == {"info"}
     assert any("naming_convention for 'fk'" in f.message for f in unnamed)
+
+
+def test_a_column_split_into_several_is_not_a_rename():
+    """Agent run 4: name -> first_name + last_name was 'probably a rename' into last_name (an error whose fix
+    put every whole name into last_name and made the drop-column-with-data escalation go away)."""
+    from alembic_mcp.tools.generate.autogen_findings import DetectedOperation, rename_findings
+
+    ops = [
+        DetectedOperation(op="drop_column", table="persons", column="name", detail={"type": "VARCHAR(120)"}),
+        DetectedOperation(op="add_column", table="persons", column="first_name", detail={"type": "VARCHAR(120)"}),
+        DetectedOperation(op="add_column", table="persons", column="last_name", detail={"type": "VARCHAR(120)"}),
+    ]
+    [split] = rename_findings(ops, "postgresql", "m.py")
+    assert split.severity == "warning" and "persons.first_name, persons.last_name are added" in split.message
+    assert "new_column_name" not in (split.fix or "") and "drop-column-with-data" in (split.fix or "")
+    # one of them named almost like the old column is still a rename (name -> names beside first_name)
+    ops[2] = ops[2].model_copy(update={"column": "names"})
+    [rename] = rename_findings(ops, "postgresql", "m.py")
+    assert rename.severity == "error" and "new_column_name='names'" in (rename.fix or "")

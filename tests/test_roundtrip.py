@@ -234,6 +234,11 @@ def test_downgrade_drops_filled_column(empty_project, pg_url):
     result = roundtrip(project, pg_url, from_revision="r1", seed_rows=7)
     lost = [d for d in result.data_loss if d.kind == "dropped-by-downgrade"]
     assert [(d.table, d.column, d.rows_before, d.rows_after) for d in lost] == [("persons", "status", 7, 0)]
+    assert lost[0].message == (
+        "column persons.status, added by the upgrade, is gone after the downgrade (7 values, written here by "
+        "the upgrade, server default 'active'::character varying; in production also what the application "
+        "stored there since)"
+    )
     assert any(f.rule == "downgrade-loses-data" and f.severity == "warning" for f in result.findings)
 
 

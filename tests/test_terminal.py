@@ -76,6 +76,43 @@ def test_values_are_words_not_python_reprs():
     assert as_text({"a": 1, "b": None, "c": [1, 2]}) == "a 1, c 1, 2"
 
 
+def test_autofix_shows_each_fix_with_its_diff_as_lines():
+    """Agent run 4: the autofix block was one folded line per fix, its diff inline."""
+
+    class Fixed(VerdictResult):
+        autofix: dict = {}
+
+    diff = (
+        "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,3 @@\n def upgrade():\n+    op.execute(\"SET LOCAL lock_timeout = '5s'\")"
+    )
+    report = {
+        "written": True,
+        "rehearsal": "the changed revisions rehearsed cleanly",
+        "applied": [
+            {
+                "rule": "missing-lock-timeout",
+                "file": "m.py",
+                "line": 2,
+                "message": "no lock_timeout",
+                "diff": diff,
+                "checked": "reviewed and rehearsed cleanly",
+            }
+        ],
+        "undone": [],
+        "not_applied": [
+            {"rule": "add-column-required", "file": "m.py", "line": 3, "reason": "a human picks the value"}
+        ],
+        "files_to_commit": ["m.py"],
+    }
+    text = render_result("review-migration", Fixed(summary="s", autofix=report), width=100)
+    assert "applied [missing-lock-timeout] m.py:2 (reviewed and rehearsed cleanly)" in text
+    assert "    +    op.execute(\"SET LOCAL lock_timeout = '5s'\")" in text.splitlines()
+    assert "    not applied [add-column-required] m.py:3: a human picks the value" in text.splitlines()
+    assert "  files to commit: m.py" in text.splitlines()
+    report["written"] = False
+    assert "would apply [missing-lock-timeout]" in render_result("r", Fixed(summary="s", autofix=report), width=100)
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True

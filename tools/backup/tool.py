@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import asyncpg
@@ -235,6 +235,24 @@ def _size_poller(plan: _BackupPlan, progress: Progress) -> Callable[[], Awaitabl
     return poll
 
 
+def restore_refused(project: Project, backend: str, url: Any) -> str | None:
+    """Why a restore check must not run: on a production target with no scratch_url it would restore a full
+    copy of production onto the production server (the load test_roundtrip's data_from='target' asks a
+    human about). SQLite restores into a temp file: allowed."""
+    settings = project.settings
+    if (
+        backend == "sqlite"
+        or settings.scratch_url
+        or not is_production(url, settings.environment, settings.production_hosts)
+    ):
+        return None
+    return (
+        "Restore check not run: the target is production and no scratch_url is set, so the restore would load "
+        "the production server; the archive was listed instead (set scratch_url to a non-production server "
+        "to verify by restore)."
+    )
+
+
 async def _verify(
     project: Project, plan: _BackupPlan, dumped: DumpOutcome, progress: Progress
 ) -> tuple[Verification, int, str]:
@@ -242,9 +260,11 @@ async def _verify(
     size = plan.temp.stat().st_size
     await progress(2, STEPS, f"dump done ({size / 1e6:.1f} MB); verifying ({plan.mode})")
     digest = await anyio.to_thread.run_sync(sha256_of, plan.temp)
+    refused = restore_refused(project, plan.backend, plan.url) if plan.mode == "restore" else None
     try:
-        if plan.mode == "list":
+        if plan.mode == "list" or refused:
             check = await verify_list(plan.backend, plan.temp, dumped.counts, plan.timeout)
+            check.detail = f"{refused} {check.detail}" if refused else check.detail
         else:
             check = await verify_restore(
                 plan.backend,
@@ -468,8 +488,10 @@ async def verify_backup(
             detail=f"sha256 {digest} differs from the manifest's "
             f"{manifest.sha256}: the archive was changed or corrupted.",
         )
-    if mode == "list":
+    refused = restore_refused(project, manifest.backend, _target(project)[0]) if mode == "restore" else None
+    if mode == "list" or refused:
         check = await verify_list(manifest.backend, archive, manifest.tables, timeout)
+        check.detail = f"{refused} {check.detail}" if refused else check.detail
     else:
         url, backend = _target(project)
         if backend != manifest.backend:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from alembic_mcp.tools.core.url_text import UrlParts
+
 ESCALATION_RULES: dict[str, str] = {
     "drop-table-with-data": "a table is dropped and has rows (or its row count cannot be read)",
     "drop-column-with-data": "a column is dropped and holds non-null values (or unknown)",
@@ -52,7 +54,7 @@ def matches_any(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(lowered, p.lower()) or fnmatch.fnmatchcase(bare, p.lower()) for p in patterns)
 
 
-def is_production(url: URL | None, environment: str | None, production_hosts: list[str]) -> bool:
+def is_production(url: URL | UrlParts | None, environment: str | None, production_hosts: list[str]) -> bool:
     """Production when configured so, or when the target's host matches a production host pattern."""
     if environment and environment.lower() in ("production", "prod"):
         return True

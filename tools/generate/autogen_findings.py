@@ -362,6 +362,40 @@ def _column_rename_finding(
     )
 
 
+def _rename_candidates(
+    drop: DetectedOperation, adds: list[DetectedOperation], used: set[int], only_pair: bool
+) -> list[tuple[int, float]]:
+    """(index, name similarity) of the added columns that could be the dropped one renamed, best first."""
+    found = []
+    for index, add in enumerate(adds):
+        if index in used:
+            continue
+        same_type = drop.detail.get("type") is not None and drop.detail.get("type") == add.detail.get("type")
+        score = _similar(drop.column or "", add.column or "")
+        if score >= 0.8 or (same_type and (score >= 0.4 or only_pair)):
+            found.append((index, score, score + same_type))
+    return [(index, score) for index, score, _ in sorted(found, key=lambda item: -item[2])]
+
+
+def _column_split_finding(table: str, drop: DetectedOperation, adds: list[DetectedOperation], file: str | None):
+    new = ", ".join(f"{table}.{add.column}" for add in adds)
+    return Finding(
+        rule="probable-rename",
+        severity="warning",
+        file=file,
+        table=table,
+        column=drop.column,
+        message=f"{table}.{drop.column} is dropped while {new} are added: if their values come from "
+        f"{drop.column} (a split), the migration must fill them from it before the drop; a rename into one "
+        "of them would not.",
+        why="As written the migration deletes every value of the old column and adds empty ones.",
+        fix=f"Add {', '.join(a.column or '?' for a in adds)} nullable, fill them from {drop.column} with one "
+        f"UPDATE {table} SET ... (the split rule is the application's: ask if it is not given), check the "
+        f"rows left NULL, then set NOT NULL; dropping {drop.column} stays a human's decision "
+        "(drop-column-with-data), with a backup.",
+    )
+
+
 def rename_findings(operations: list[DetectedOperation], dialect: str | None, file: str | None) -> list[Finding]:
     findings: list[Finding] = []
     by_table: dict[str, tuple[list[DetectedOperation], list[DetectedOperation]]] = {}
@@ -372,20 +406,17 @@ def rename_findings(operations: list[DetectedOperation], dialect: str | None, fi
     for table, (drops, adds) in by_table.items():
         used: set[int] = set()
         for drop in drops:
-            best, best_score = None, 0.0
-            for index, add in enumerate(adds):
-                if index in used:
-                    continue
-                same_type = drop.detail.get("type") is not None and drop.detail.get("type") == add.detail.get("type")
-                score = _similar(drop.column or "", add.column or "")
-                plausible = score >= 0.8 or (same_type and (score >= 0.4 or (len(drops) == 1 and len(adds) == 1)))
-                if plausible and score + same_type > best_score:
-                    best, best_score = index, score + same_type
-            if best is None:
+            candidates = _rename_candidates(drop, adds, used, len(drops) == 1 and len(adds) == 1)
+            if not candidates:
                 continue
-            used.add(best)
-            add = adds[best]
-            findings.append(_column_rename_finding(table, drop, add, dialect, file))
+            if len(candidates) > 1 and candidates[0][1] < 0.8:
+                # several new columns as much like the old one (name -> first_name, last_name): a split,
+                # not a rename; renaming into one of them would put every whole value there
+                used.update(index for index, _ in candidates)
+                findings.append(_column_split_finding(table, drop, [adds[i] for i, _ in sorted(candidates)], file))
+                continue
+            used.add(candidates[0][0])
+            findings.append(_column_rename_finding(table, drop, adds[candidates[0][0]], dialect, file))
     dropped = [o for o in operations if o.op == "drop_table"]
     created = [o for o in operations if o.op == "create_table"]
     for drop in dropped:

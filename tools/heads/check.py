@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.containment import UnsafeProjectFiles
 from alembic_mcp.tools.core.errors import AlembicMcpError
+from alembic_mcp.tools.core.policy import is_production
 from alembic_mcp.tools.core.progress import Progress, no_progress
 from alembic_mcp.tools.core.url_text import sqlite_file_missing
 from alembic_mcp.tools.core.verdict import Escalation, Finding, VerdictResult
@@ -40,6 +41,9 @@ class DatabaseState(BaseModel):
     current: list[str] = Field(default_factory=list, description="Revision(s) in the version table.")
     pending: list[str] = Field(default_factory=list, description="Revisions not yet applied, upgrade order.")
     unknown: list[str] = Field(default_factory=list, description="Revisions the database has but the code lacks.")
+    production: bool | None = Field(
+        default=None, description="Classified production (environment or production_hosts): escalations apply."
+    )
     detail: str = ""
 
 
@@ -131,6 +135,14 @@ async def _read_current(project: Project) -> list[str] | AlembicMcpError | None:
 
 
 def database_state(project: Project, history: History, current: list[str] | AlembicMcpError | None) -> DatabaseState:
+    state = _database_state(project, history, current)
+    if project.database_url_parts is not None:
+        settings = project.settings
+        state.production = is_production(project.database_url_parts, settings.environment, settings.production_hosts)
+    return state
+
+
+def _database_state(project: Project, history: History, current: list[str] | AlembicMcpError | None) -> DatabaseState:
     if project.database_url_parts is None:
         return DatabaseState(
             status="not_configured",

@@ -108,9 +108,10 @@ def _dialect_names(node: ast.expr) -> frozenset[str] | None:
 
 @dataclass(frozen=True)
 class DialectScope:
-    """What makes a dialect test believable in one function: the names it binds once, by a plain
-    assignment (a name bound again, a parameter or a loop variable may hold anything), and the names its
-    module imports from SQLAlchemy (dialect classes for isinstance)."""
+    """What makes a dialect test believable in one function: the names it binds only by plain assignments of
+    one same expression (``conn = op.get_bind()``, perhaps again in a branch: a name bound to anything else
+    too, a parameter or a loop variable may hold anything), and the names its module imports from
+    SQLAlchemy (dialect classes for isinstance)."""
 
     bound: dict[str, ast.expr] = field(default_factory=dict)
     sqlalchemy_names: frozenset[str] = frozenset()
@@ -120,7 +121,7 @@ class DialectScope:
 def dialect_scope(func: ast.AST | None, module: ast.AST | None = None) -> DialectScope:
     """The DialectScope of ``func`` in ``module``."""
     counts: dict[str, int] = {}
-    values: dict[str, ast.expr] = {}
+    values: dict[str, list[ast.expr]] = {}
     for node in walk(func) if func is not None else ():
         names: list[str] = []
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -136,7 +137,9 @@ def dialect_scope(func: ast.AST | None, module: ast.AST | None = None) -> Dialec
         for name in names:
             counts[name] = counts.get(name, 0) + 1
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            values[node.targets[0].id] = node.value
+            values.setdefault(node.targets[0].id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            values.setdefault(node.target.id, []).append(node.value)  # ``bind: Connection = op.get_bind()``
     imported: set[str] = set()
     modules: set[str] = set()
     for node in module.body if isinstance(module, ast.Module) else []:
@@ -150,7 +153,13 @@ def dialect_scope(func: ast.AST | None, module: ast.AST | None = None) -> Dialec
             defined.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             defined.add(node.name)
-    bound = {name: value for name, value in values.items() if counts.get(name) == 1}
+    # every binding is one of these assignments, all of one expression: whichever ran, the name holds it
+    # (only the migration's own connection and what is read from it resolve: op.get_bind() is one object)
+    bound = {
+        name: found[0]
+        for name, found in values.items()
+        if counts.get(name) == len(found) and len({ast.dump(v) for v in found}) == 1
+    }
     return DialectScope(bound, frozenset(imported - defined), frozenset(modules - defined))
 
 

@@ -31,6 +31,7 @@ from alembic_mcp.tools.db.dbinfo import current_revisions
 from alembic_mcp.tools.history.graph import History
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.review.context import Facts, apply, gather
+from alembic_mcp.tools.review.model_types import judge_type_change
 from alembic_mcp.tools.review.rendered import judge_rendered
 from alembic_mcp.tools.review.resolved import mark_resolved
 from alembic_mcp.tools.review.result import (
@@ -88,6 +89,8 @@ class Review:
     squawked: dict[str, list] = field(default_factory=dict)
     pg_version: str | None = None
     model_tables: dict[str, list[str]] = field(default_factory=dict)
+    model_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> declared type
+    model_types_dialect: str | None = None  # the dialect that wrote model_types
     approvals: list[Approval] = field(default_factory=list)  # the project's approvals log, read once per call
     conventions: set[str] = field(default_factory=set)  # constraint kinds the models' naming_convention names
     _relative: dict[Path, str] = field(default_factory=dict, repr=False)
@@ -211,13 +214,14 @@ def _apply_facts(review: Review) -> None:
 
 
 def _wants_render(review: Review) -> bool:
-    # Renames are judged against the models (env.py's target_metadata), which the worker reads.
-    renames = any(
-        op.name == "rename_table" or (op.name == "alter_column" and "new_column_name" in op.kwargs)
+    # Renames and type changes are judged against the models (env.py's target_metadata), which the worker reads.
+    against_models = any(
+        op.name == "rename_table"
+        or (op.name == "alter_column" and ("new_column_name" in op.kwargs or "type_" in op.kwargs))
         for target in review.targets
         for op in review.parsed[target.revision].ops_in("upgrade")
     )
-    return review.include_sql or review.backend == "postgresql" or renames
+    return review.include_sql or review.backend == "postgresql" or against_models
 
 
 async def _render(review: Review) -> None:
@@ -243,6 +247,8 @@ async def _render(review: Review) -> None:
     metadata = raw.get("metadata") or {}
     if metadata.get("found"):
         review.model_tables.update(metadata.get("tables") or {})
+        review.model_types.update(metadata.get("types") or {})
+        review.model_types_dialect = metadata.get("types_dialect")
     if metadata.get("found"):
         # a CHECK's convention usually needs %(constraint_name)s, so an unnamed CHECK stays unnamed
         review.conventions = {"fk", "uq"} - set(metadata.get("missing") or [])
@@ -404,12 +410,15 @@ def _apply_naming_convention(review: Review) -> None:
 
 
 def _judge_renames(review: Review) -> None:
+    """Renames and type changes against what the models declare (when the render found them)."""
     if not review.model_tables:
         return
     for file_review in review.files.values():
         for hit in file_review.hits + file_review.silenced:
             if hit.data.get("rename"):
                 _judge_rename(hit, review.model_tables)
+            elif hit.finding.rule == "change-column-type":
+                judge_type_change(hit, review.model_types, review.model_types_dialect)
 
 
 # ------------------------------------------------------------------------------------------ assembly and layer 4

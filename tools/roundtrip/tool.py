@@ -187,8 +187,9 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
             "create a scratch database on the production server."
         )
         steps = [
-            "Set scratch_url to a non-production server (ALEMBIC_MCP_SCRATCH_URL or [tool.alembic-mcp]), "
-            "then call test_roundtrip again."
+            "Ask a human for a non-production server for scratch databases and to set scratch_url "
+            "(ALEMBIC_MCP_SCRATCH_URL or [tool.alembic-mcp]); then call test_roundtrip again. Approving "
+            "production-database does not lift this."
         ]
     else:
         return None

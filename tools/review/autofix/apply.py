@@ -54,6 +54,7 @@ class Rehearsal:
     failure: str | None = None
     steps: frozenset[str] = frozenset()
     deploy: str | None = None  # how env.py deploys: per-migration, single, unknown (None: not read)
+    not_run: str | None = None  # why nothing could be rehearsed (a production target with no scratch_url)
 
 
 # Rehearse the revisions from ``from_revision`` (exclusive) to ``revision``. Supplied by the caller (the
@@ -380,6 +381,8 @@ async def apply_fixes(
 async def _keep_what_passes(fixer: Fixer, full: Plan) -> tuple[Trial | None, list[tuple[FileKey, str, int]], str]:
     """The trial whose fixes stay (None: none), the fixes undone with why, and what the rehearsal proved."""
     everything = await fixer.check(_keys(full), full)
+    if everything.rehearsal.not_run is not None and not everything.lost:
+        return everything, [], NOT_REHEARSED.format(why=everything.rehearsal.not_run.rstrip("."))
     if everything.passes(None):
         return everything, [], "the changed revisions rehearsed cleanly"
     baseline = await fixer.baseline()
@@ -406,6 +409,11 @@ async def _keep_what_passes(fixer: Fixer, full: Plan) -> tuple[Trial | None, lis
     fixer.written.write(kept.plan)
     clean = kept.rehearsal.failure is None
     return kept, undone, "the kept fixes rehearsed cleanly" if clean else _fails_as_before(baseline, kept.rehearsal)
+
+
+NOT_REHEARSED = (
+    "not run: {why}; the fixes are kept and reviewed, not rehearsed: rehearse them (test_roundtrip) once it can run"
+)
 
 
 def _fails_as_before(baseline: Rehearsal, fixed: Rehearsal) -> str:
@@ -435,7 +443,13 @@ def _result(
         report.applied, report.restored = [], True
         first = _own_fixes_failed(first, undone)
         return _with_finding(first, report, f"Every fix was undone: {'; '.join(u.reason for u in report.undone)}")
-    checked = "reviewed and rehearsed cleanly" if kept.rehearsal.failure is None else "reviewed; see rehearsal"
+    checked = (
+        "reviewed, not rehearsed"
+        if kept.rehearsal.not_run is not None
+        else "reviewed and rehearsed cleanly"
+        if kept.rehearsal.failure is None
+        else "reviewed; the rehearsal fails (see rehearsal)"
+    )
     deploy = kept.rehearsal.deploy
     report.applied = [
         a for revision, (file, fix) in kept.plan.items() for a in _applied(file, fix, checked, revision, deploy)

@@ -51,12 +51,12 @@ def _fix_required(table: str | None, col: str | None, type_src: str, batch: bool
         f'op.execute(sa.text("UPDATE {table} SET {col} = :value WHERE {col} IS NULL")'
         ".bindparams(value=...))  # the value existing rows should get\n"
         f"{enforce}\n"
-        "# the backfill has options, a human picks the value:\n"
-        f"#  - a constant for every row: the UPDATE above, or sa.Column({q(col)}, {type_src}, nullable=False, "
-        "server_default=<constant>)\n"
-        f"#  - a lookup from a parent table: UPDATE {table} SET {col} = p.<parent column> FROM <parent table> p "
-        f"WHERE p.<matching column> = {table}.<column naming the parent row>; rows left NULL (no match) make the "
-        f"NOT NULL step fail, so list them first: SELECT id FROM {table} WHERE {col} IS NULL"
+        "# backfill options, a human picks the value:\n"
+        f"#  - a constant: the UPDATE above, or server_default=<constant> with nullable=False\n"
+        f"#  - a parent's value: UPDATE {table} SET {col} = p.<column> FROM <parent table> p "
+        f"WHERE p.<key> = {table}.<its reference>; list the rows left NULL first: SELECT id FROM {table} WHERE "
+        f"{col} IS NULL\n"
+        f"#  - from the row's other columns: SET {col} = <expression over them>, before any drop of them"
     )
 
 

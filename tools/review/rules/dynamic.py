@@ -18,7 +18,7 @@ from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, src
 from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, migration_module
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
-from alembic_mcp.tools.review.rules.tamper import bindings
+from alembic_mcp.tools.review.rules.tamper import bindings, tampering_statements
 
 CODE_BUILTINS = {"exec", "eval", "compile", "__import__", "breakpoint"}
 CODE_MODULES = {"importlib", "subprocess", "ctypes", "pty", "runpy", "multiprocessing"}
@@ -122,6 +122,7 @@ class Statement:
     code: str
     read: bool
     unread_call: str | None = None
+    unread_words: str | None = None  # what it does, when it is not a call ("writes `sa.String`, ...")
     # The offline render shows what this statement runs online: False when it calls another module or
     # branches on offline/online mode (as_sql, is_offline_mode()), whose code may render one thing and run another.
     render_shows_it: bool = True
@@ -545,14 +546,24 @@ def _statements(state) -> list[Statement]:
     module_names = _module_values(state.migration.tree) | scan.ops | {"context"}
     # Code in other modules may branch on offline mode unseen: then no render covers the file's unread calls.
     offline_file = _mentions_offline_mode(state.migration.tree) or _calls_other_modules(scan, state.migration.tree)
+    functions = [(f, state.migration.functions[f]) for f in ("upgrade", "downgrade") if f in state.migration.functions]
+    # a statement that rewrites what another line means (``sa.String = ...``): no line of the file reads true
+    rewrites = (
+        tampering_statements(state.migration.tree, [func for _, func in functions])
+        if migration_module(state.migration).tampered
+        else {}
+    )
     out: list[Statement] = []
-    for fname in ("upgrade", "downgrade"):
-        func = state.migration.functions.get(fname)
-        if func is None:
-            continue
+    for fname, func in functions:
         local = frozenset(_locals(func) | scan.batch)
         known = module_names | local
-        out.extend(_statement(scan, known, local, fname, stmt, offline_file) for stmt in func.body)
+        for stmt in func.body:
+            statement = _statement(scan, known, local, fname, stmt, offline_file)
+            if id(stmt) in rewrites and statement.read:
+                statement.read, statement.render_shows_it = False, False
+                statement.unread_call = rewrites[id(stmt)]
+                statement.unread_words = f"{rewrites[id(stmt)]}, which can change what other lines mean"
+            out.append(statement)
     return out
 
 
@@ -637,16 +648,19 @@ def unread_statements(state) -> None:
     for statement in state.statements:
         if statement.read or any(statement.line <= line <= statement.end_line for line in escalated):
             continue
+        where = f"{statement.function}() line {statement.line}"
         state.emit(
             UNREAD_STATEMENT,
             None,
-            f"{statement.function}() line {statement.line} calls {statement.unread_call}(), whose code the review "
-            "does not read.",
+            f"{where} {statement.unread_words}: the review cannot read the file as written."
+            if statement.unread_words
+            else f"{where} calls {statement.unread_call}(), whose code the review does not read.",
             _fix_unread(),
             line=statement.line,
             escalation=(
-                f"{statement.function}() line {statement.line} calls {statement.unread_call}(): no review layer read "
-                "what it runs.",
+                f"{where} {statement.unread_words}: no review layer read what the file runs."
+                if statement.unread_words
+                else f"{where} calls {statement.unread_call}(): no review layer read what it runs.",
                 {"line": statement.line, "function": statement.function, "call": statement.unread_call},
             ),
             statement=statement,

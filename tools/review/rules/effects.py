@@ -25,7 +25,7 @@ from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review import reads
 from alembic_mcp.tools.review.rules.published import as_installed, recorded_hashes
-from alembic_mcp.tools.review.rules.tamper import bindings, tampering
+from alembic_mcp.tools.review.rules.tamper import INTROSPECTION_MODULES, bindings, introspection_import, tampering
 from alembic_mcp.tools.review.rules.values import own_nodes
 
 __all__ = ["bindings"]
@@ -211,17 +211,28 @@ class Module:
     tampered: str | None = None  # tamper.tampering(): nothing in this module is trusted
     # A file of an installed package, as pip installed it (rules/published.py): a function or class that writes
     # objects is distrusted alone (its lines), not everything beside it; its import-time code is the package's.
+    # Its introspection imports (``import importlib``) are judged by where the names they bind are used: in
+    # a def, that def is distrusted; in its import-time code, the module is.
     installed: bool = False
     tampered_spans: list[tuple[int, int]] = field(default_factory=list)
+    # An installed file as a parent package (it only runs first): what in its import-time code may change
+    # another module. A star import binds names in this module alone, so only ``tampered`` counts it.
+    tampers_others: str | None = None
 
     def __post_init__(self) -> None:
         if self.installed:
-            defs = [s for s in self.tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
-            rest = ast.Module(body=[s for s in self.tree.body if s not in defs], type_ignores=[])
-            self.tampered = tampering(rest)
-            self.tampered_spans = [(d.lineno, d.end_lineno or d.lineno) for d in defs if tampering(d)]
+            body = self.tree.body
+            defs = [s for s in body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+            imports = {id(s): names for s in body if (names := introspection_import(s)) is not None}
+            uses = frozenset(name for names in imports.values() for name in names)
+            rest = [s for s in body if s not in defs and id(s) not in imports]
+            self.tampered = tampering(ast.Module(body=rest, type_ignores=[]), uses)
+            self.tampered_spans = [(d.lineno, d.end_lineno or d.lineno) for d in defs if tampering(d, uses)]
+            own = [s for s in rest if not (isinstance(s, ast.ImportFrom) and _star_of_others(s))]
+            self.tampers_others = tampering(ast.Module(body=own, type_ignores=[]), uses)
         else:
             self.tampered = tampering(self.tree)
+            self.tampers_others = self.tampered
         is_package = self.path is not None and self.path.name == "__init__.py"
         package = self.name if is_package else self.name.rpartition(".")[0]
         for node in walk(self.tree):
@@ -248,6 +259,12 @@ class Module:
                         self.assigned[target.id] = node.value
             elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
                 self.assigned[node.target.id] = node.value
+
+
+def _star_of_others(stmt: ast.ImportFrom) -> bool:
+    """``from pkg.models import *`` from a module that is not an introspection one."""
+    star = any(alias.name == "*" for alias in stmt.names)
+    return star and (stmt.module or "").split(".")[0] not in INTROSPECTION_MODULES
 
 
 module_stats: Counter[str] = Counter()  # "built", "reused": migration_module's (tests count, never time)
@@ -316,6 +333,9 @@ class Sources:
     import_code: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> its import-time code
     imported: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)  # file -> (line, dotted) it imports
     recorded: dict[Path, dict[str, str]] = field(default_factory=dict)  # site-packages -> its RECORD hashes
+    # Installed packages whose import-time code changes no other module (Module.tampers_others): their
+    # submodules may be trusted even where their own names are not (a star import in an ``__init__``)
+    runs_first: set[str] = field(default_factory=set)
 
     def module(self, name: str) -> Module | None:
         if name not in self.modules:
@@ -327,7 +347,7 @@ class Sources:
         one place only, tampering with nothing, running nothing but imports, defs and literals on import."""
         self.modules[name] = None  # an import cycle back to this module is not followed
         owner = name.rpartition(".")[0]
-        if owner and self.module(owner) is None and self._found(owner):
+        if owner and self.module(owner) is None and owner not in self.runs_first and self._found(owner):
             return None  # the parent package runs first: not trusted, nothing in it is
         relative = Path(*name.split("."))
         for root in self.roots:
@@ -344,6 +364,8 @@ class Sources:
                 # a package's own file, as pip installed it: its import-time code is the package's (a file
                 # written into the virtualenv since is judged like the project's)
                 clean = installed or self._import_time_clean(module)
+                if installed and module.tampers_others is None:
+                    self.runs_first.add(name)  # as a parent package, even when its own names are unreadable
                 return module if module.tampered is None and clean else None
         return None
 

@@ -11,6 +11,7 @@ twice (``bindings``), so it never resolves: only that name is lost, not the modu
 from __future__ import annotations
 
 import ast
+from collections import Counter
 
 from alembic_mcp.tools.history.nodes import children, walk
 
@@ -23,15 +24,80 @@ FRESH_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict", "C
 FRESH_LITERALS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
 
 
-def tampering(tree: ast.AST) -> str | None:
-    """The first construct in ``tree`` that may change what another line means, or None."""
+def tampering(tree: ast.AST, uses: frozenset[str] = frozenset()) -> str | None:
+    """The first construct in ``tree`` that may change what another line means, or None. ``uses``: names
+    bound by introspection imports judged elsewhere (introspection_import): any use of one counts."""
     scopes = _scopes(tree)
     rows = orm_rows(tree)
     for node in walk(tree):
-        reason = _construct(node, scopes, rows)
+        reason = _construct(node, scopes, rows, uses)
         if reason:
             return f"line {getattr(node, 'lineno', '?')}: {reason}"
     return None
+
+
+def tampering_statements(tree: ast.AST, functions: list[ast.FunctionDef]) -> dict[int, str]:
+    """id(statement) -> the first construct in it that may change what another line means (as ``tampering``
+    judges it, with the scopes of the whole ``tree``), for the top-level statements of ``functions`` that hold
+    one. Not counted: a read of a mapped class's ``__tablename__``, a ``.compile()`` method, and a write into a
+    local value the function made itself (``data = json.loads(row.data); data["k"] = v``)."""
+    scopes, rows = _scopes(tree), orm_rows(tree)
+    found: dict[int, str] = {}
+    for func in functions:
+        made = _made_here(func)
+        for statement in func.body:
+            for node in walk(statement):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in HARMLESS_ATTRIBUTES
+                    and isinstance(node.ctx, ast.Load)
+                ):
+                    continue
+                reason = _construct(node, scopes, rows)
+                if reason and not _writes_only_into(node, made):
+                    found[id(statement)] = reason
+                    break
+    return found
+
+
+# Model.__tablename__ is a name, not a way into a namespace; x.compile() is a clause's method, not the builtin.
+HARMLESS_ATTRIBUTES = frozenset({"__tablename__", "__table__", "__name__", "compile"})
+# Calls that return a new value of the caller's own (decoded JSON, a copy): writing into it changes nothing else.
+NEW_VALUE_CALLS = frozenset({"loads", "deepcopy", "copy"}) | FRESH_CALLS
+
+
+def _made_here(func: ast.FunctionDef) -> frozenset[str]:
+    """Names every binding of which, in ``func``, is a new value (a literal container or NEW_VALUE_CALLS)."""
+    values: dict[str, list[ast.AST]] = {}
+    stores: Counter[str] = Counter()
+    for node in walk(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values.setdefault(node.targets[0].id, []).append(node.value)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            stores[node.id] += 1
+    # every binding is one of those single-name assignments (no loop, with, augmented, tuple binding or del)
+    return frozenset(
+        name for name, bound in values.items() if len(bound) == stores[name] and all(map(_new_value, bound))
+    )
+
+
+def _new_value(value: ast.AST) -> bool:
+    if isinstance(value, FRESH_LITERALS):
+        return True
+    func = value.func if isinstance(value, ast.Call) else None
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    return name in NEW_VALUE_CALLS
+
+
+def _writes_only_into(node: ast.AST, made: frozenset[str]) -> bool:
+    """``node`` is an assignment (or del) whose every written attribute or item hangs off a value the
+    function made."""
+    if not isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+        return False
+    targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+    parts = [part for target in targets for part in _flatten(target) if isinstance(part, ast.Attribute | ast.Subscript)]
+    roots = [_root(part) for part in parts]
+    return bool(roots) and all(isinstance(root, ast.Name) and root.id in made for root in roots)
 
 
 # The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
@@ -41,9 +107,32 @@ CONSTRUCTS = frozenset(
 )
 
 
-def _construct(node: ast.AST, scopes: dict[int, ast.AST], rows: frozenset[int] = frozenset()) -> str | None:
+def introspection_import(stmt: ast.stmt) -> frozenset[str] | None:
+    """The names ``import importlib`` / ``from importlib.metadata import entry_points`` binds (the import
+    alone runs only the standard library's module; what can change another line is a use of those names),
+    or None when ``stmt`` is no such import (a star import binds names no reader can follow: not one)."""
+    if isinstance(stmt, ast.Import) and all(a.name == "sys" for a in stmt.names):
+        return None  # ``import sys`` is no tampering alone (sys.path); sys.modules is caught where it is used
+    if isinstance(stmt, ast.Import):
+        names = [a.name for a in stmt.names]
+        bound = {a.asname or a.name.split(".")[0] for a in stmt.names}
+    elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and all(a.name != "*" for a in stmt.names):
+        names = [stmt.module or ""]
+        bound = {a.asname or a.name for a in stmt.names}
+    else:
+        return None
+    if not all(n.split(".")[0] in INTROSPECTION_MODULES for n in names):
+        return None
+    return frozenset(bound)
+
+
+def _construct(
+    node: ast.AST, scopes: dict[int, ast.AST], rows: frozenset[int] = frozenset(), uses: frozenset[str] = frozenset()
+) -> str | None:
     if type(node) not in CONSTRUCTS:
         return None
+    if isinstance(node, ast.Name) and node.id in uses:
+        return f"uses {node.id}"
     if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
         return "a star import"
     if isinstance(node, ast.Import | ast.ImportFrom):

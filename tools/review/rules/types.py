@@ -9,9 +9,11 @@ import textwrap
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
 from alembic_mcp.tools.review.rules.astutil import kw, name_value, q, src
 from alembic_mcp.tools.review.rules.casts import category, enum_name, no_rewrite, pg_cast_missing, pg_type_sql
+from alembic_mcp.tools.review.rules.effects import migration_module
 from alembic_mcp.tools.review.rules.facts import ColumnTypeFact
 from alembic_mcp.tools.review.rules.pgtypes import TypeStep, created_before, mentions, type_steps
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, on_op, rule
+from alembic_mcp.tools.review.rules.tamper import bindings
 
 
 def _fix_type_change(table: str | None, col: str | None, new: str) -> str:
@@ -154,7 +156,25 @@ def type_change(state, op: OpCall) -> None:
         ),
         old_type=old_src,
         new_type=src(new),
+        types_read=_sqlalchemy_types(state, new, old),
     )
+
+
+def _sqlalchemy_types(state, *types: ast.expr | None) -> bool:
+    """Each type is called by a name the migration imports from SQLAlchemy and binds once: what its text
+    says is SQLAlchemy's type (pipeline compares it with the models'), not a look-alike's."""
+    module = migration_module(state.migration)
+    for node in types:
+        if node is None:
+            continue
+        root = node.func if isinstance(node, ast.Call) else node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or module.imports.get(root.id, "").split(".")[0] != "sqlalchemy":
+            return False
+        if bindings(module.tree, root.id) != 1:
+            return False
+    return True
 
 
 # ------------------------------------------------------------------ enum types and USING casts
@@ -179,16 +199,13 @@ def _type_created(state, op: OpCall, table: str | None, col: str | None) -> None
     if missing is None:
         return
     name, new = missing
-    where = (
-        "nor does any earlier revision name it"
-        if state.definitions is not None
-        else "(earlier revisions were not read)"
-    )
+    # without the history (autofix re-reading its own edit) the clause about earlier revisions is left out
+    where = " nor does any earlier revision name it" if state.definitions is not None else ""
     state.emit(
         ENUM_TYPE_MISSING,
         op,
         f"{table}.{col} becomes enum type {name}, but nothing in this revision creates {name} before the "
-        f"alter_column {where}: PostgreSQL fails with 'type \"{name}\" does not exist'.",
+        f"alter_column{where}: PostgreSQL fails with 'type \"{name}\" does not exist'.",
         _fix_create_type(new, name),
         column=col,
         where="insert-before",

@@ -296,7 +296,21 @@ def _compare_down(
             snap["tables"].get(loss["table"], {}).get("columns", {})
         )
         if loss["table"] in new_tables or new_column:
+            if new_column and loss["table"] not in new_tables:
+                loss = {**loss, "message": _added_column_words(loss, snap_up["tables"][loss["table"]])}
             state.result["data_loss"].append({"revision": rev, "kind": "dropped-by-downgrade", **loss})
+
+
+def _added_column_words(loss: dict[str, Any], table_after_upgrade: Any) -> str:
+    """A column the upgrade added holds, here, only what the upgrade wrote: say so (and its default), so
+    the loss reads as what it is, not as the application's data."""
+    column = table_after_upgrade.get("columns", {}).get(loss["column"], {})
+    default = column.get("default")
+    return (
+        f"column {loss['table']}.{loss['column']}, added by the upgrade, is gone after the downgrade "
+        f"({loss['rows_before']} values, written here by the upgrade{f', server default {default}' if default else ''}"
+        "; in production also what the application stored there since)"
+    )
 
 
 def _reupgrade(script: ScriptDirectory, state: Any, conn: Any, script_rev: Any, record: dict[str, Any]):

@@ -45,17 +45,38 @@ def _record_metadata(env: EnvironmentContext) -> None:
     for metadata in items:
         conventions |= {k for k in getattr(metadata, "naming_convention", {}) if isinstance(k, str)}
     tables: dict[str, list[str]] = {}
+    types: dict[str, dict[str, str]] = {}
+    dialect = _dialect(env)
     for metadata in items:
         for table in getattr(metadata, "tables", {}).values():
             tables[table.name] = [column.name for column in table.columns]
+            types[table.name] = {column.name: _type_text(column.type, dialect) for column in table.columns}
     METADATA.update(
         {
             "found": bool(items),
             "missing": [k for k in NAMED_KINDS if k not in conventions],
             "tables": tables,
+            "types": types,
+            "types_dialect": getattr(dialect, "name", None),
             "home": metadata_home(items[0]) if items else None,
         }
     )
+
+
+def _dialect(env: EnvironmentContext) -> Any:
+    try:
+        return env.get_context().dialect
+    except Exception:  # env.py never configured a context (it ended early): the default dialect
+        return None
+
+
+def _type_text(column_type: Any, dialect: Any) -> str:
+    """The type as the target's dialect writes it (``VARCHAR(20)``, an enum's name on PostgreSQL); a type
+    that cannot be compiled is named by its class."""
+    try:
+        return str(column_type.compile(dialect=dialect)) if dialect is not None else str(column_type)
+    except Exception:  # a user type's compile may raise anything
+        return type(column_type).__name__
 
 
 class SwallowedError(RuntimeError):

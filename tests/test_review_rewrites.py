@@ -1,0 +1,58 @@
+"""A statement that changes what other lines mean (a write into an imported module, through any alias) is
+unread-statement and escalates; writes into values the function made itself, reads of a mapped class's
+__tablename__ and a clause's .compile() are not."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from alembic_mcp.tools.history.migration_ast import parse_source
+from alembic_mcp.tools.review.rules import lint_migration
+
+HEADER = "import json\nimport sqlalchemy as sa\nfrom alembic import op\n\nrevision = 'r1'\ndown_revision = None\n"
+ALTER = "op.alter_column('persons', 'pgy_level', type_=sa.String(10), existing_type=sa.Integer())"
+
+
+def _unread(body: str, backend: str) -> list[str]:
+    source = (
+        HEADER
+        + "\n\ndef upgrade():\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + "\n\ndef downgrade():\n    pass\n"
+    )
+    hits = lint_migration(parse_source(source), "m.py", backend).hits
+    return [h.finding.message for h in hits if h.finding.rule == "unread-statement" and h.escalation is not None]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "sa.String = lambda n: sa.Integer()",
+        "alias = sa\nalias.String = lambda n: sa.Integer()",
+        "types = sa.types\ntypes.String = sa.Integer",
+        "first = next(iter([sa]))\nfirst.String = sa.Integer",
+        "data = json.loads('{}')\ndata = sa\ndata.String = sa.Integer",
+        "for module in [sa]:\n    module.String = sa.Integer",
+        "del sa.String",
+        "sa.types.String.__init__ = lambda self, n: None",
+    ],
+)
+def test_rewriting_what_a_name_means_escalates(rewrite, backend):
+    assert _unread(f"{rewrite}\n{ALTER}", backend), rewrite
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "data = json.loads('{\"a\": 1}')\ndata['b'] = 2\ndel data['a']",
+        "rows = []\nrows.append(1)\nitems = {}\nitems['k'] = rows",
+        "false = sa.false().compile(op.get_bind())",
+        "name = sa.table('persons').name",
+    ],
+)
+def test_values_the_function_made_and_plain_reads_are_read(body, backend):
+    assert _unread(f"{body}\n{ALTER}", backend) == []
