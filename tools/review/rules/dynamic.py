@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, src
-from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, migration_module
+from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, hook, migration_module
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 from alembic_mcp.tools.review.rules.tamper import tampering_statements
 
@@ -130,6 +130,15 @@ def _imports(tree: ast.Module) -> dict[str, str]:
             names.update({(a.asname or a.name).split(".")[0]: a.name for a in node.names})
         elif isinstance(node, ast.ImportFrom):
             names.update({a.asname or a.name: f"{node.module or ''}.{a.name}" for a in node.names})
+    return names
+
+
+def _attributes(node: ast.expr) -> list[str]:
+    """``sa.event.listen`` -> ["event", "listen"]: the attributes after the root name."""
+    names: list[str] = []
+    while isinstance(node, ast.Attribute):
+        names.insert(0, node.attr)
+        node = node.value
     return names
 
 
@@ -462,6 +471,7 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: froz
         name = root.id
         module = scan.imports.get(name)
         safe_module = module is not None and (module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC)
+        safe_module = safe_module and not hook(".".join([module or "", *_attributes(node.func)]))
         unread = name in scan.functions or (module is not None and not safe_module)
         unread = unread or (module is None and name not in known and name not in SAFE_BUILTINS)
         # an object made at module level (``writer = Writer()``; ``Base.metadata.create_all``): its methods
@@ -511,8 +521,26 @@ def _statements(state) -> list[Statement]:
                 statement.read, statement.render_shows_it = False, False
                 statement.unread_call = rewrites[id(stmt)]
                 statement.unread_words = f"{rewrites[id(stmt)]}, which can change what other lines mean"
+            spread = _spread_op_call(scan, stmt)
+            if spread is not None and statement.read:
+                statement.read, statement.render_shows_it, statement.unread_call = False, False, spread
+                statement.unread_words = f"passes {spread}'s keyword arguments through **, which the review cannot read"
             out.append(statement)
     return out
+
+
+def _spread_op_call(scan: _Scan, stmt: ast.stmt) -> str | None:
+    """``op.alter_column(..., **options)``: its keywords (type_, nullable, server_default) are not read."""
+    for node in walk(stmt):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in scan.ops | scan.batch
+            and any(keyword.arg is None for keyword in node.keywords)
+        ):
+            return src(node.func)
+    return None
 
 
 SESSION_FACTORIES = {"Session", "sessionmaker", "scoped_session"}

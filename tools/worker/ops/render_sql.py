@@ -49,6 +49,8 @@ def _record_metadata(env: EnvironmentContext) -> None:
     dialect = _dialect(env)
     for metadata in items:
         for table in getattr(metadata, "tables", {}).values():
+            if table.schema is not None:
+                continue  # archive.persons is not the persons the migrations name (they name no schema)
             tables[table.name] = [column.name for column in table.columns]
             types[table.name] = {column.name: _type_text(column.type, dialect) for column in table.columns}
     METADATA.update(
@@ -114,6 +116,9 @@ def _render(cfg, script: ScriptDirectory, start: str | None, destination: str, w
 
     def upgrade(rev, context):
         started.append(destination)
+        # the models as env.py configured them, before any migration runs: upgrade() code can change
+        # target_metadata (append_column), and what it left must not pass for the application's models
+        _record_metadata(env)
         return script._upgrade_revs(destination, rev)
 
     swallowed: list[str] = []
