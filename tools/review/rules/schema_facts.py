@@ -1,0 +1,108 @@
+"""What the static schema model (review/schema_model.py) proves at each operation of the reviewed upgrade():
+a column already NOT NULL, an index that already exists, a column that does not exist yet.
+
+The rules use these facts only to stay quiet, so a fact holds only when everything that ran before the
+operation was read: the earlier revisions replayed from the start of the history (helpers read as their
+operations, rules/inline.py; a revision running code the model cannot follow forgets what it might have
+changed), and every statement of the reviewed upgrade() before it read too. Where anything is unread, there
+are no facts and the rules judge as they always did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
+from alembic_mcp.tools.review.rules.astutil import column_spec, name_value
+from alembic_mcp.tools.review.rules.effects import Sources
+from alembic_mcp.tools.review.schema_model import SchemaModel, _unreadable
+
+
+@dataclass
+class HelperReader:
+    """A function's operations with its helper calls read as theirs (or None: code the model cannot follow).
+    ``key``: the call's Sources, which the reading depends on (a replay is reused only within the call)."""
+
+    key: Sources
+    backend: str | None
+
+    def __call__(self, migration: MigrationSource, function: str) -> list[OpCall] | None:
+        if not _unreadable(migration, function):
+            return migration.ops_in(function)
+        from alembic_mcp.tools.review.rules.engine import LintState  # engine loads the rule families
+
+        state = LintState(migration, None, self.backend, sources=self.key)
+        return (state.up if function == "upgrade" else state.down) if fully_read(state, function) else None
+
+
+def fully_read(state, function: str) -> bool:
+    """Every statement of ``function`` is read (helpers as operations, the rest shown not to write), in a
+    file that neither tampers nor reaches ``op`` other than as ``op.<operation>(...)``."""
+    from alembic_mcp.tools.review.rules import dynamic
+
+    if state.tampered:
+        return False
+    scan = dynamic._scan(state)
+    if dynamic._op_misuse(scan, state.migration.tree):
+        return False
+    return all(s.read for s in dynamic.statements(state) if s.function == function)
+
+
+@dataclass
+class Facts:
+    """By id() of an operation's call node: what held just before it ran."""
+
+    not_null: set[int] = field(default_factory=set)  # alter_column of a column already NOT NULL
+    index_exists: set[int] = field(default_factory=set)  # create_index of an index already there
+    column_absent: set[int] = field(default_factory=set)  # add_column of a column surely not there
+
+
+def model_before(state) -> SchemaModel:
+    """The model after the earlier revisions (once per lint)."""
+    if "schema_before" not in state.memo:
+        earlier = state.definitions.earlier if state.definitions is not None else []
+        reader = HelperReader(state.sources or Sources(), state.backend)
+        state.memo["schema_before"] = SchemaModel.replay(earlier, state.migration, state.backend, reader)
+    return state.memo["schema_before"]
+
+
+def facts(state) -> Facts:
+    """The facts at each operation of upgrade() (none when anything before it is unread)."""
+    if "schema_facts" not in state.memo:
+        state.memo["schema_facts"] = _facts(state)
+    return state.memo["schema_facts"]
+
+
+def _facts(state) -> Facts:
+    out = Facts()
+    migration = state.migration
+    if state.definitions is None or (state.backend is None and migration.branches) or not fully_read(state, "upgrade"):
+        return out
+    model = model_before(state).clone()
+    for op in state.up:
+        key = id(op.node)
+        if op.name == "alter_column" and model.is_not_null(op.table, name_value(op.arg(1, "column_name"))):
+            out.not_null.add(key)
+        elif op.name == "create_index" and model.has_index(op.table, name_value(op.arg(0, "index_name"))):
+            out.index_exists.add(key)
+        elif op.name == "add_column" and model.lacks_column(op.table, _added(op)):
+            out.column_absent.add(key)
+        model.apply(op)
+    return out
+
+
+def _added(op: OpCall) -> str | None:
+    spec = column_spec(op.arg(1, "column"))
+    return spec.name if spec is not None else None
+
+
+def already_not_null(state, op: OpCall) -> bool:
+    return id(op.node) in facts(state).not_null
+
+
+def index_exists(state, op: OpCall) -> bool:
+    return id(op.node) in facts(state).index_exists
+
+
+def column_absent(state, op: OpCall) -> bool:
+    return id(op.node) in facts(state).column_absent
