@@ -163,8 +163,8 @@ class SchemaModel:
     def apply_function(self, migration: MigrationSource, function: str, reader: Reader | None = None) -> None:
         self.function = function
         ops = reader(migration, function) if reader is not None and not self.checking else None
-        unreadable = ops is None and _unreadable(migration, function)
-        if unreadable or (self.backend is None and migration.branches):
+        lost = ops is None and unreadable(migration, function)
+        if lost or (self.backend is None and migration.branches):
             self._lose(None)  # code the model cannot follow may have changed any table
             if not self.checking:
                 return
@@ -244,8 +244,9 @@ class SchemaModel:
 
 def _create_table(model: SchemaModel, op: OpCall) -> None:
     name = op.table
-    if name is None:
-        return model._lose(None)
+    if name is None:  # a new table of some name: the others keep what the model knows of them
+        model.complete = False
+        return
     if op.guarded:  # a helper may skip it: the table may be there or not, with columns of its own
         if name in model.tables:
             model._lose(name)
@@ -484,7 +485,9 @@ def track_facts(model: SchemaModel, op: OpCall) -> None:
     if name == "execute" or (name in NEUTRAL_OPS and name != "batch_alter_table"):
         return  # raw SQL: _raw_statement
     if table is None:
-        return model._lose(None)
+        if name != "create_table":  # a new table of some name changes no other table
+            model._lose(None)
+        return
     if name == "create_table":
         model.forget(table)
         if not op.guarded:
@@ -639,7 +642,7 @@ HANDLERS = {
 _UNREADABLE: OrderedDict[tuple[int, str], tuple[MigrationSource, bool]] = OrderedDict()
 
 
-def _unreadable(migration: MigrationSource, function: str) -> bool:
+def unreadable(migration: MigrationSource, function: str) -> bool:
     """``_calls_own_code``, once per parsed migration and function (a history is replayed many times)."""
     key = (id(migration), function)
     cached = _UNREADABLE.get(key)

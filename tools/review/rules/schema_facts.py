@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
+from alembic_mcp.tools.review import schema_model  # a module: schema_model imports the rules package
 from alembic_mcp.tools.review.rules.astutil import column_spec, name_value
 from alembic_mcp.tools.review.rules.effects import Sources
-from alembic_mcp.tools.review.schema_model import SchemaModel, _unreadable
 
 
 @dataclass
@@ -27,7 +27,7 @@ class HelperReader:
     backend: str | None
 
     def __call__(self, migration: MigrationSource, function: str) -> list[OpCall] | None:
-        if not _unreadable(migration, function):
+        if not schema_model.unreadable(migration, function):
             return migration.ops_in(function)
         from alembic_mcp.tools.review.rules.engine import LintState  # engine loads the rule families
 
@@ -57,12 +57,12 @@ class Facts:
     column_absent: set[int] = field(default_factory=set)  # add_column of a column surely not there
 
 
-def model_before(state) -> SchemaModel:
+def model_before(state) -> schema_model.SchemaModel:
     """The model after the earlier revisions (once per lint)."""
     if "schema_before" not in state.memo:
         earlier = state.definitions.earlier if state.definitions is not None else []
         reader = HelperReader(state.sources or Sources(), state.backend)
-        state.memo["schema_before"] = SchemaModel.replay(earlier, state.migration, state.backend, reader)
+        state.memo["schema_before"] = schema_model.SchemaModel.replay(earlier, state.migration, state.backend, reader)
     return state.memo["schema_before"]
 
 
