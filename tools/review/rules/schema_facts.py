@@ -10,6 +10,7 @@ are no facts and the rules judge as they always did.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall
@@ -29,10 +30,24 @@ class HelperReader:
     def __call__(self, migration: MigrationSource, function: str) -> list[OpCall] | None:
         if not schema_model.unreadable(migration, function):
             return migration.ops_in(function)
+        key = (id(self.key), id(migration), function, self.backend)
+        cached = _READ.get(key)
+        if cached is not None and cached[0] is self.key and cached[1] is migration:
+            return cached[2]
         from alembic_mcp.tools.review.rules.engine import LintState  # engine loads the rule families
 
         state = LintState(migration, None, self.backend, sources=self.key)
-        return (state.up if function == "upgrade" else state.down) if fully_read(state, function) else None
+        ops = (state.up if function == "upgrade" else state.down) if fully_read(state, function) else None
+        _READ[key] = (self.key, migration, ops)  # the entry keeps both alive: their ids stay theirs
+        while len(_READ) > 4096:
+            _READ.popitem(last=False)
+        return ops
+
+
+# Helper-calling functions read once per call's Sources and parse (a history is replayed for every revision).
+_READ: OrderedDict[tuple[int, int, str, str | None], tuple[Sources, MigrationSource, list[OpCall] | None]] = (
+    OrderedDict()
+)
 
 
 def fully_read(state, function: str) -> bool:
