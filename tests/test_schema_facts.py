@@ -5,6 +5,8 @@ anything unread before the operation, a fact undone on the way, a helper that ma
 
 from __future__ import annotations
 
+import pytest
+
 from alembic_mcp.tools.review.rules import Definitions, lint_migration
 from alembic_mcp.tools.review.rules.effects import Sources
 from tests.test_schema_model import rev
@@ -145,3 +147,48 @@ def test_guarded_add_of_a_column_the_table_lacks_is_new():
     )
     hidden = rev("r2", "r1", "more_columns()", header="from project.tools import more_columns")
     assert ("fk-not-valid-missing", "error") in rules([PERSONS, hidden], add + "\n" + fk, header=HELPERS)
+
+
+# ------------------------------------------------------------ through review_migration, on real databases
+
+NOT_NULL_AGAIN = 'op.add_column("persons", sa.Column("badge", sa.Text()))\n' + (
+    'op.alter_column("persons", "email", existing_type=sa.String(200), nullable=False)'
+)
+
+
+def _review_on(project, url: str, between: str | None):
+    from conftest import write_revision
+    from test_review_migration import HEAD, review
+
+    down = HEAD
+    if between is not None:
+        write_revision(project, "c3c3c3c30008", HEAD, upgrade=between, message="between")
+        down = "c3c3c3c30008"
+    write_revision(project, "c3c3c3c30009", down, NOT_NULL_AGAIN, 'op.drop_column("persons", "badge")', "again")
+    result = review(project, url, revision="c3c3c3c30009")
+    return {f.rule for f in result.findings if f.severity == "error"}, result
+
+
+@pytest.mark.postgres
+def test_not_null_that_holds_is_quiet_on_postgresql(example_project, pg_url):
+    """The target is left empty, so no database fact (no NULL rows) clears the finding: only the model does."""
+    from test_review_migration import execute, upgrade_head
+
+    errors, result = _review_on(example_project, pg_url, None)
+    assert not {"set-not-null", "downgrade-not-inverse"} & errors, [(f.rule, f.message) for f in result.findings]
+    upgrade_head(example_project, pg_url)  # and it runs: the column was NOT NULL already
+    execute(pg_url, "INSERT INTO persons (id, name, email, role, badge) VALUES (1, 'Ann', 'a@x', 'resident', NULL)")
+
+
+@pytest.mark.postgres
+def test_not_null_relaxed_by_raw_sql_in_between_stays_an_error_on_postgresql(example_project, pg_url):
+    relax = 'op.execute("ALTER TABLE persons ALTER COLUMN email DROP NOT NULL")'
+    errors, _ = _review_on(example_project, pg_url, relax)
+    assert {"set-not-null", "downgrade-not-inverse"} <= errors
+
+
+def test_not_null_facts_on_sqlite(example_project, sqlite_url):
+    errors, _ = _review_on(example_project, sqlite_url, None)
+    assert not {"set-not-null", "downgrade-not-inverse"} & errors
+    errors, _ = _review_on(example_project, sqlite_url, 'op.alter_column("persons", "email", nullable=True)')
+    assert {"set-not-null", "downgrade-not-inverse"} <= errors
