@@ -192,3 +192,12 @@ def test_not_null_facts_on_sqlite(example_project, sqlite_url):
     assert not {"set-not-null", "downgrade-not-inverse"} & errors
     errors, _ = _review_on(example_project, sqlite_url, 'op.alter_column("persons", "email", nullable=True)')
     assert {"set-not-null", "downgrade-not-inverse"} <= errors
+
+
+def test_unread_code_after_the_operation_does_not_matter_before_it_does():
+    header = "from project.tools import relax"
+    assert ("set-not-null", "error") not in rules([PERSONS], SET_NN + "\nrelax()", header=header)
+    assert ("set-not-null", "error") in rules([PERSONS], "relax()\n" + SET_NN, header=header)
+    # an operation inside the unread statement runs after it on the next pass of a loop
+    looped = 'for _ in range(2):\n    op.alter_column("persons", "name", nullable=False)\n    relax()'
+    assert ("set-not-null", "error") in rules([PERSONS], looped, header=header)

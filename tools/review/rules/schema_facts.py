@@ -4,8 +4,8 @@ a column already NOT NULL, an index that already exists, a column that does not 
 The rules use these facts only to stay quiet, so a fact holds only when everything that ran before the
 operation was read: the earlier revisions replayed from the start of the history (helpers read as their
 operations, rules/inline.py; a revision running code the model cannot follow forgets what it might have
-changed), and every statement of the reviewed upgrade() before it read too. Where anything is unread, there
-are no facts and the rules judge as they always did.
+changed), and every top-level statement of the reviewed upgrade() before the one holding it read too.
+Where anything is unread, there are no facts and the rules judge as they always did.
 """
 
 from __future__ import annotations
@@ -52,15 +52,21 @@ _READ: OrderedDict[tuple[int, int, str, str | None], tuple[Sources, MigrationSou
 
 def fully_read(state, function: str) -> bool:
     """Every statement of ``function`` is read (helpers as operations, the rest shown not to write), in a
-    file that neither tampers nor reaches ``op`` other than as ``op.<operation>(...)``."""
+    file read as it is (``read_file``)."""
+    return read_file(state) and all(s.read for s in dynamic_statements(state) if s.function == function)
+
+
+def read_file(state) -> bool:
+    """The file neither tampers nor reaches ``op`` other than as ``op.<operation>(...)``."""
     from alembic_mcp.tools.review.rules import dynamic
 
-    if state.tampered:
-        return False
-    scan = dynamic._scan(state)
-    if dynamic._op_misuse(scan, state.migration.tree):
-        return False
-    return all(s.read for s in dynamic.statements(state) if s.function == function)
+    return not state.tampered and not dynamic._op_misuse(dynamic._scan(state), state.migration.tree)
+
+
+def dynamic_statements(state) -> list:
+    from alembic_mcp.tools.review.rules import dynamic
+
+    return dynamic.statements(state)
 
 
 @dataclass
@@ -91,10 +97,13 @@ def facts(state) -> Facts:
 def _facts(state) -> Facts:
     out = Facts()
     migration = state.migration
-    if state.definitions is None or (state.backend is None and migration.branches) or not fully_read(state, "upgrade"):
+    if state.definitions is None or (state.backend is None and migration.branches) or not read_file(state):
         return out
     model = model_before(state).clone()
+    unread = min((s.line for s in dynamic_statements(state) if s.function == "upgrade" and not s.read), default=None)
     for op in state.up:
+        if unread is not None and op.line >= unread:
+            break  # from the first unread statement on, anything may have changed
         key = id(op.node)
         if op.name == "alter_column" and model.is_not_null(op.table, name_value(op.arg(1, "column_name"))):
             out.not_null.add(key)
