@@ -201,3 +201,10 @@ def test_unread_code_after_the_operation_does_not_matter_before_it_does():
     # an operation inside the unread statement runs after it on the next pass of a loop
     looped = 'for _ in range(2):\n    op.alter_column("persons", "name", nullable=False)\n    relax()'
     assert ("set-not-null", "error") in rules([PERSONS], looped, header=header)
+
+
+def test_schema_none_is_the_default_schema_and_another_schema_is_not_followed():
+    retype = 'with op.batch_alter_table("persons", schema=None) as b:\n    b.alter_column("name", type_=sa.Text())'
+    assert ("set-not-null", "error") not in rules([PERSONS, rev("r2", "r1", retype)], SET_NN)
+    other = retype.replace("schema=None", 'schema="archive"').replace("type_=sa.Text()", "nullable=True")
+    assert ("set-not-null", "error") in rules([PERSONS, rev("r2", "r1", other)], SET_NN)

@@ -182,7 +182,9 @@ class SchemaModel:
     # ------------------------------------------------------------------ operations
 
     def apply(self, op: OpCall) -> None:
-        if "schema" in op.kwargs or (op.batch_table == "?"):
+        schema = op.kwargs.get("schema")
+        named = schema is not None and not (isinstance(schema, ast.Constant) and schema.value is None)
+        if named or op.batch_table == "?":  # another schema's table (schema=None is the default), or unknown
             self._lose(op.table)
             return
         track_facts(self, op)
