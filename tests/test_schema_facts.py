@@ -208,3 +208,22 @@ def test_schema_none_is_the_default_schema_and_another_schema_is_not_followed():
     assert ("set-not-null", "error") not in rules([PERSONS, rev("r2", "r1", retype)], SET_NN)
     other = retype.replace("schema=None", 'schema="archive"').replace("type_=sa.Text()", "nullable=True")
     assert ("set-not-null", "error") in rules([PERSONS, rev("r2", "r1", other)], SET_NN)
+
+
+NICK_NN = 'op.alter_column("persons", "nick", existing_type=sa.String(20), nullable=False)'
+
+
+def test_an_operation_that_may_not_have_run_proves_nothing():
+    def quiet_after(upgrade: str, backend: str = "postgresql") -> bool:
+        earlier = [PERSONS, rev("r2", "r1", upgrade)]
+        return ("set-not-null", "error") not in rules(earlier, NICK_NN, backend=backend)
+
+    assert quiet_after(NICK_NN)
+    assert quiet_after('with op.batch_alter_table("persons") as b:\n    b.alter_column("nick", nullable=False)')
+    assert not quiet_after("if sa.__version__ == '0':\n    " + NICK_NN)
+    assert not quiet_after("try:\n    " + NICK_NN + "\nexcept Exception:\n    pass")
+    assert not quiet_after("for _ in []:\n    " + NICK_NN)
+    assert not quiet_after("if sa.__version__ == '0':\n    return\n" + NICK_NN)
+    dialect = 'if op.get_bind().dialect.name == "postgresql":\n    ' + NICK_NN
+    assert quiet_after(dialect)
+    assert not quiet_after(dialect, backend="sqlite")

@@ -99,6 +99,7 @@ class SchemaModel:
     token: object = field(default_factory=object, repr=False, compare=False)  # marks the tables it may change
     not_null: set[tuple[str, str]] = field(default_factory=set)  # (table, column) proven NOT NULL
     indexes: set[tuple[str, str]] = field(default_factory=set)  # (table, index) proven to exist
+    conditional: set[int] = field(default_factory=set)  # lines of the function applied that may not run
 
     def clone(self) -> SchemaModel:
         """An independent copy. The tables are shared, and copied by whichever model changes one first
@@ -168,9 +169,11 @@ class SchemaModel:
             self._lose(None)  # code the model cannot follow may have changed any table
             if not self.checking:
                 return
+        self.conditional = conditional_lines(migration, function, self.backend)
         for op in ops if ops is not None else migration.ops_in(function):
             if migration.runs_on(op.line, self.backend):
                 self.apply(op)
+        self.conditional = set()
 
     def check(self, migration: MigrationSource) -> list[Problem]:
         """Problems of ``migration``'s upgrade(), then of its downgrade() run after that upgrade."""
@@ -207,6 +210,11 @@ class SchemaModel:
         self.forget(table)
         if table in self.tables and self.tables[table].known:
             self._own(table).known = False
+
+    def maybe_runs(self, op: OpCall) -> bool:
+        """The operation may be skipped: a helper's guard, or its line under an ``if``/loop/``try``/other
+        context manager, or after a conditional return."""
+        return op.guarded or op.line in self.conditional
 
     def forget(self, table: str | None) -> None:
         """Drop the facts (NOT NULL columns, existing indexes) of ``table``."""
@@ -249,7 +257,7 @@ def _create_table(model: SchemaModel, op: OpCall) -> None:
     if name is None:  # a new table of some name: the others keep what the model knows of them
         model.complete = False
         return
-    if op.guarded:  # a helper may skip it: the table may be there or not, with columns of its own
+    if model.maybe_runs(op):  # a helper may skip it: the table may be there or not, with columns of its own
         if name in model.tables:
             model._lose(name)
         else:
@@ -289,13 +297,13 @@ def _create_table(model: SchemaModel, op: OpCall) -> None:
 def _drop_table(model: SchemaModel, op: OpCall) -> None:
     if model._table(op, op.table) is not None:
         model.tables.pop(op.table or "", None)
-        if op.guarded:  # it may still be there: neither a create nor a drop of it is judged from now on
+        if model.maybe_runs(op):  # it may still be there: neither a create nor a drop of it is judged from now on
             model.complete = False
 
 
 def _rename_table(model: SchemaModel, op: OpCall) -> None:
     table, new = model._table(op, op.table), name_value(op.arg(1, "new_table_name"))
-    if op.guarded:
+    if model.maybe_runs(op):
         model._lose(None)
     elif table is not None and new:
         model.tables[new] = model.tables.pop(op.table or "")
@@ -311,7 +319,7 @@ def _add_column(model: SchemaModel, op: OpCall) -> None:
         table.known = False
         return
     table.implicit_indexes |= spec.index
-    if op.guarded:  # a helper may skip it: the column may be there or not
+    if model.maybe_runs(op):  # a helper may skip it: the column may be there or not
         if spec.name not in table.columns or spec.name in table.maybe:
             table.columns.add(spec.name)
             table.maybe.add(spec.name)
@@ -330,7 +338,7 @@ def _drop_column(model: SchemaModel, op: OpCall) -> None:
         return
     if column is None:
         table.known = False
-    elif op.guarded:
+    elif model.maybe_runs(op):
         if column in table.columns:
             table.maybe.add(column)
         return
@@ -349,7 +357,7 @@ def _alter_column(model: SchemaModel, op: OpCall) -> None:
     table, column = model._table(op, op.table), name_value(op.arg(1, "column_name"))
     if table is None:
         return
-    if column in table.columns and column not in table.maybe and name_value(new) and not op.guarded:
+    if column in table.columns and column not in table.maybe and name_value(new) and not model.maybe_runs(op):
         table.columns.discard(column)
         table.columns.add(name_value(new) or "")
     else:
@@ -370,7 +378,7 @@ def _create_index(model: SchemaModel, op: OpCall) -> None:
     if name is None:
         table.implicit_indexes = True
         return
-    if op.guarded:  # a helper may skip it
+    if model.maybe_runs(op):  # a helper may skip it
         if name not in table.indexes or name in table.maybe_indexes:
             table.indexes.add(name)
             table.maybe_indexes.add(name)
@@ -389,13 +397,13 @@ def _drop_index(model: SchemaModel, op: OpCall) -> None:
         return
     if table is not None and name in table.indexes:
         owned = model._own(table_name or "")
-        if op.guarded:
+        if model.maybe_runs(op):
             owned.maybe_indexes.add(name)
         else:
             owned.indexes.discard(name)
             owned.maybe_indexes.discard(name)
         return
-    if truthy_kw(op, "if_exists") or op.guarded:
+    if truthy_kw(op, "if_exists") or model.maybe_runs(op):
         return
     findable = table is not None and table.known and not table.implicit_indexes
     if findable or (
@@ -461,7 +469,7 @@ def _alter_facts(model: SchemaModel, op: OpCall, table: str, column: str) -> Non
     fact = (table, column)
     if "nullable" in kwargs:
         if literal_value(kwargs["nullable"]) is False:
-            if not op.guarded:
+            if not model.maybe_runs(op):
                 model.not_null.add(fact)  # a guarded one leaves it as it was, NOT NULL or not
         else:
             model.not_null.discard(fact)
@@ -473,7 +481,7 @@ def _alter_facts(model: SchemaModel, op: OpCall, table: str, column: str) -> Non
         model.not_null.discard(fact)  # MySQL's MODIFY restates the column: NULL unless existing_nullable=False
     new = name_value(kwargs.get("new_column_name")) if "new_column_name" in kwargs else None
     if "new_column_name" in kwargs:
-        held = fact in model.not_null and new is not None and not op.guarded
+        held = fact in model.not_null and new is not None and not model.maybe_runs(op)
         model.not_null -= {fact, (table, new)}
         if held:
             model.not_null.add((table, str(new)))
@@ -492,13 +500,13 @@ def track_facts(model: SchemaModel, op: OpCall) -> None:
         return
     if name == "create_table":
         model.forget(table)
-        if not op.guarded:
+        if not model.maybe_runs(op):
             model.not_null |= {(table, c) for c in _table_not_null(op)}
             model.indexes |= {(table, i) for i in _table_indexes(op)}
     elif name == "drop_table":
         model.forget(table)
     elif name == "rename_table":
-        _move_facts(model, table, None if op.guarded else name_value(op.arg(1, "new_table_name")))
+        _move_facts(model, table, None if model.maybe_runs(op) else name_value(op.arg(1, "new_table_name")))
     elif name == "batch_alter_table":
         if set(op.kwargs) & BATCH_REBUILDS:
             model.forget(table)
@@ -508,9 +516,9 @@ def track_facts(model: SchemaModel, op: OpCall) -> None:
             return
         held = model.tables.get(table)
         surely_there = held is not None and spec.name in held.columns and spec.name not in held.maybe
-        if not (op.guarded and surely_there):  # a guarded add of a column that is there changes nothing
+        if not (model.maybe_runs(op) and surely_there):  # a guarded add of a column that is there changes nothing
             model.not_null.discard((table, spec.name))
-            if declared_not_null(spec) and not op.guarded:
+            if declared_not_null(spec) and not model.maybe_runs(op):
                 model.not_null.add((table, spec.name))
     elif name == "drop_column":
         model.not_null.discard((table, name_value(op.arg(1, "column_name"))))
@@ -522,7 +530,7 @@ def track_facts(model: SchemaModel, op: OpCall) -> None:
         _alter_facts(model, op, table, column)
     elif name == "create_index":
         index = name_value(op.arg(0, "index_name"))
-        if index and not op.guarded:
+        if index and not model.maybe_runs(op):
             model.indexes.add((table, index))
 
 
@@ -626,6 +634,47 @@ def _downs(migration: MigrationSource) -> list[str]:
 
 def truthy_kw(op: OpCall, name: str) -> bool:
     return bool(literal_value(op.kwargs.get(name)))
+
+
+CERTAIN_CONTEXTS = {"batch_alter_table", "autocommit_block"}  # context managers that swallow no error
+
+
+def conditional_lines(migration: MigrationSource, function: str, backend: str | None) -> set[int]:
+    """Lines of ``function`` that may not run: under an ``if`` (a dialect test for a known target aside:
+    runs_on decides it), a loop, ``try``, ``match`` or a context manager that may swallow an error, and
+    everything after a statement that may return or raise."""
+    func = migration.functions.get(function)
+    out: set[int] = set()
+    if func is None:
+        return out
+
+    def dialect_test(stmt: ast.stmt) -> bool:
+        first = stmt.body[0].lineno if isinstance(stmt, ast.If) and stmt.body else None
+        return backend is not None and first is not None and any(b.start <= first <= b.end for b in migration.branches)
+
+    def certain_with(stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.With) and all(
+            isinstance(item.context_expr, ast.Call) and callee(item.context_expr) in CERTAIN_CONTEXTS
+            for item in stmt.items
+        )
+
+    def visit(body: list[ast.stmt], skipped: bool) -> None:
+        for stmt in body:
+            if skipped:
+                out.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+            elif certain_with(stmt):
+                visit(stmt.body, False)  # type: ignore[attr-defined]
+            elif isinstance(stmt, ast.If) and dialect_test(stmt):
+                visit(stmt.body, False)
+                visit(stmt.orelse, False)
+            elif isinstance(stmt, ast.If | ast.For | ast.AsyncFor | ast.While | ast.Try | ast.With | ast.AsyncWith) or (
+                type(stmt).__name__ in ("Match", "TryStar")
+            ):
+                out.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+            skipped = skipped or any(isinstance(n, ast.Return | ast.Raise) for n in walk(stmt))
+
+    visit(func.body, False)
+    return out
 
 
 HANDLERS = {

@@ -100,6 +100,7 @@ def _facts(state) -> Facts:
     if state.definitions is None or (state.backend is None and migration.branches) or not read_file(state):
         return out
     model = model_before(state).clone()
+    model.conditional = schema_model.conditional_lines(migration, "upgrade", state.backend)
     unread = min((s.line for s in dynamic_statements(state) if s.function == "upgrade" and not s.read), default=None)
     for op in state.up:
         if unread is not None and op.line >= unread:
