@@ -227,3 +227,21 @@ def test_an_operation_that_may_not_have_run_proves_nothing():
     dialect = 'if op.get_bind().dialect.name == "postgresql":\n    ' + NICK_NN
     assert quiet_after(dialect)
     assert not quiet_after(dialect, backend="sqlite")
+
+
+DROP_NN = '"ALTER TABLE persons ALTER COLUMN name DROP NOT NULL"'
+
+
+def test_sql_run_on_the_connection_counts_as_the_migrations():
+    through = [
+        f"op.get_bind().execute(sa.text({DROP_NN}))",
+        f"bind = op.get_bind()\nbind.execute(sa.text({DROP_NN}))",
+        f"op.get_context().connection.exec_driver_sql({DROP_NN})",
+        "conn = op.get_bind()\nconn.execute(sa.text(STATEMENT))",
+    ]
+    header = f"STATEMENT = {DROP_NN}"
+    for upgrade in through:
+        assert ("set-not-null", "error") in rules([PERSONS, rev("r2", "r1", upgrade, header=header)], SET_NN)
+        assert ("set-not-null", "error") in rules([PERSONS], upgrade + "\n" + SET_NN, header=header)
+    read = 'op.get_bind().execute(sa.text("SELECT count(*) FROM persons"))'
+    assert ("set-not-null", "error") not in rules([PERSONS, rev("r2", "r1", read)], SET_NN)

@@ -170,7 +170,8 @@ class SchemaModel:
             if not self.checking:
                 return
         self.conditional = conditional_lines(migration, function, self.backend)
-        for op in ops if ops is not None else migration.ops_in(function):
+        listed = ops if ops is not None else migration.ops_in(function)
+        for op in with_connection_calls(migration, function, listed):
             if migration.runs_on(op.line, self.backend):
                 self.apply(op)
         self.conditional = set()
@@ -555,10 +556,10 @@ def _execute(model: SchemaModel, op: OpCall) -> None:
     if arg.kind != "literal":
         return model._lose(None)
     for statement in arg.statements:
-        _raw_statement(model, statement)
+        _raw_statement(model, statement, model.maybe_runs(op))
 
 
-def _raw_statement(model: SchemaModel, statement) -> None:
+def _raw_statement(model: SchemaModel, statement, maybe: bool = False) -> None:
     name = statement.table or ""
     kind, table = statement.kind, model.tables.get(name)
     if kind in DATA_STATEMENTS:
@@ -567,7 +568,7 @@ def _raw_statement(model: SchemaModel, statement) -> None:
         index = m.group(1).replace('"', "")
         if table is not None:
             model._own(name).indexes.add(index)
-        if statement.table:
+        if statement.table and not maybe:
             model.indexes.add((name, index))
     elif kind == "drop_index" and (m := RAW_DROP_INDEX.match(statement.text)):
         index = m.group(2).replace('"', "")
@@ -634,6 +635,32 @@ def _downs(migration: MigrationSource) -> list[str]:
 
 def truthy_kw(op: OpCall, name: str) -> bool:
     return bool(literal_value(op.kwargs.get(name)))
+
+
+# Methods that run SQL on a connection (``op.get_bind().execute(...)``, ``conn.exec_driver_sql(...)``): the
+# model reads their statements as op.execute's, and loses everything where it cannot.
+CONNECTION_RUNS = {"execute", "exec_driver_sql", "executemany", "executescript", "scalar", "scalars", "callproc"}
+
+
+def with_connection_calls(migration: MigrationSource, function: str, ops: list[OpCall]) -> list[OpCall]:
+    """``ops`` with the function's SQL run on a connection (not through ``op``) as ``execute`` operations, in
+    line order."""
+    func = migration.functions.get(function)
+    if func is None:
+        return ops
+    known = {id(op.node) for op in migration.ops}
+    extra = [
+        OpCall("execute", function, node.lineno, node)
+        for node in walk(func)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in CONNECTION_RUNS
+        and id(node) not in known
+        and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "op")
+    ]
+    if not extra:
+        return ops
+    return sorted([*ops, *extra], key=lambda op: op.line)  # stable: one line's operations keep their order
 
 
 CERTAIN_CONTEXTS = {"batch_alter_table", "autocommit_block"}  # context managers that swallow no error

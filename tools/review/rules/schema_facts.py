@@ -102,7 +102,7 @@ def _facts(state) -> Facts:
     model = model_before(state).clone()
     model.conditional = schema_model.conditional_lines(migration, "upgrade", state.backend)
     unread = min((s.line for s in dynamic_statements(state) if s.function == "upgrade" and not s.read), default=None)
-    for op in state.up:
+    for op in schema_model.with_connection_calls(migration, "upgrade", state.up):
         if unread is not None and op.line >= unread:
             break  # from the first unread statement on, anything may have changed
         key = id(op.node)
