@@ -15,8 +15,10 @@ model is what was wrong.
 Beside the objects, the model keeps facts the review may use to stay quiet, so they are only ever what the
 replay proves: the columns known to be NOT NULL (declared so, a primary key's, renames carry it) and the
 indexes known to exist, by table (also for tables the history did not create). Anything the model cannot
-follow on a table forgets its facts. An operation a helper may skip (``guarded``, rules/inline.py) leaves
-the object possibly there: neither its presence nor its absence is a fact.
+follow on a table forgets its facts. An operation that may not run (a helper's ``guarded`` one,
+rules/inline.py, or one under an ``if``/loop/``try``, ``conditional_lines``) leaves the object possibly
+there: neither its presence nor its absence is a fact. SQL run on a connection rather than through ``op``
+is read as ``op.execute``'s (``with_connection_calls``).
 """
 
 from __future__ import annotations
