@@ -245,3 +245,12 @@ def test_sql_run_on_the_connection_counts_as_the_migrations():
         assert ("set-not-null", "error") in rules([PERSONS], upgrade + "\n" + SET_NN, header=header)
     read = 'op.get_bind().execute(sa.text("SELECT count(*) FROM persons"))'
     assert ("set-not-null", "error") not in rules([PERSONS, rev("r2", "r1", read)], SET_NN)
+
+
+def test_op_reached_other_than_as_an_operation_in_an_earlier_revision_loses_the_facts():
+    for hidden in (
+        'getattr(op, "alter_" + "column")("persons", "name", nullable=True)',
+        'op.get_context().impl.alter_column("persons", "name", nullable=True)',
+        'run = op.alter_column\nrun("persons", "name", nullable=True)',
+    ):
+        assert ("set-not-null", "error") in rules([PERSONS, rev("r2", "r1", hidden)], SET_NN), hidden

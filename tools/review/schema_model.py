@@ -165,8 +165,9 @@ class SchemaModel:
 
     def apply_function(self, migration: MigrationSource, function: str, reader: Reader | None = None) -> None:
         self.function = function
-        ops = reader(migration, function) if reader is not None and not self.checking else None
-        lost = ops is None and unreadable(migration, function)
+        reading = reader is not None and not self.checking
+        ops = reader(migration, function) if reading and reader is not None else None
+        lost = ops is None and (reading or unreadable(migration, function))
         if lost or (self.backend is None and migration.branches):
             self._lose(None)  # code the model cannot follow may have changed any table
             if not self.checking:

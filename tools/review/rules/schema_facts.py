@@ -28,16 +28,18 @@ class HelperReader:
     backend: str | None
 
     def __call__(self, migration: MigrationSource, function: str) -> list[OpCall] | None:
-        if not schema_model.unreadable(migration, function):
-            return migration.ops_in(function)
         key = (id(self.key), id(migration), function, self.backend)
         cached = _READ.get(key)
         if cached is not None and cached[0] is self.key and cached[1] is migration:
             return cached[2]
         from alembic_mcp.tools.review.rules.engine import LintState  # engine loads the rule families
 
+        # every file is checked for op reached other than as op.<operation>(...) and for tampering, which the
+        # operations listed would not show; one calling code of its own is followed only where all of it is read
         state = LintState(migration, None, self.backend, sources=self.key)
-        ops = (state.up if function == "upgrade" else state.down) if fully_read(state, function) else None
+        ops = (state.up if function == "upgrade" else state.down) if read_file(state) else None
+        if ops is not None and schema_model.unreadable(migration, function) and not fully_read(state, function):
+            ops = None
         _READ[key] = (self.key, migration, ops)  # the entry keeps both alive: their ids stay theirs
         while len(_READ) > 4096:
             _READ.popitem(last=False)
