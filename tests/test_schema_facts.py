@@ -254,3 +254,6 @@ def test_op_reached_other_than_as_an_operation_in_an_earlier_revision_loses_the_
         'run = op.alter_column\nrun("persons", "name", nullable=True)',
     ):
         assert ("set-not-null", "error") in rules([PERSONS, rev("r2", "r1", hidden)], SET_NN), hidden
+    # code run when the module is imported, where op is live
+    imported = rev("r2", "r1", "pass", header='op.alter_column("persons", "name", nullable=True)')
+    assert ("set-not-null", "error") in rules([PERSONS, imported], SET_NN)

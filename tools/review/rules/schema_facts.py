@@ -59,10 +59,15 @@ def fully_read(state, function: str) -> bool:
 
 
 def read_file(state) -> bool:
-    """The file neither tampers nor reaches ``op`` other than as ``op.<operation>(...)``."""
+    """The file neither tampers, nor reaches ``op`` other than as ``op.<operation>(...)``, nor runs code
+    the review does not read when it is imported."""
     from alembic_mcp.tools.review.rules import dynamic
 
-    return not state.tampered and not dynamic._op_misuse(dynamic._scan(state), state.migration.tree)
+    if state.tampered:
+        return False
+    scan, tree = dynamic._scan(state), state.migration.tree
+    known = dynamic._module_values(tree) | set(scan.imports)
+    return not dynamic._op_misuse(scan, tree) and not dynamic._module_code(scan, known, tree.body)
 
 
 def dynamic_statements(state) -> list:
