@@ -697,6 +697,17 @@ def test_production_target_escalates_before_running(empty_project, pg_url, data_
     assert result.steps == [] and result.scratch_database.url is None
 
 
+def test_a_production_sqlite_target_is_rehearsed_in_a_temp_file(empty_project, sqlite_url):
+    """Hostile review: a SQLite rehearsal creates nothing on a server, so no scratch_url is needed; copying
+    the target's data is still a human's call."""
+    project = make_project(empty_project)
+    loaded = load_project(project, {"database_url": sqlite_url, "environment": "production"})
+    result = anyio.run(lambda: run_roundtrip(loaded))
+    assert result.steps and not any(e.rule == "production-database" for e in result.escalations)
+    copied = anyio.run(lambda: run_roundtrip(loaded, data_from="target"))
+    assert copied.escalations[0].rule == "production-database" and copied.steps == []
+
+
 def test_an_unreadable_target_fails_as_itself_and_leaves_no_scratch(empty_project, pg_url):
     """The target's revision is read while the scratch database is created: its error still reaches the
     caller as the domain error (not inside a task group's ExceptionGroup), and the scratch is dropped."""

@@ -181,7 +181,7 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
             "database loads the production server and moves production data."
         )
         steps = ["Ask a human whether a dump of production may be taken now, or call again with data_from='seed'."]
-    elif not settings.scratch_url:
+    elif not settings.scratch_url and backend_of(project.database_url) != "sqlite":  # SQLite: a temp file
         reason = (
             "The target is classified production and no scratch_url is set: the rehearsal would "
             "create a scratch database on the production server."
