@@ -57,6 +57,7 @@ class ScratchDatabase:
     name: str
     backend: str
     dropped: bool = False
+    pending: bool = False  # being dropped in the background (``scratch_later``)
     owner: Any = field(default=None, repr=False)
     role: str | None = None
     worker_url: URL | None = field(default=None, repr=False)
@@ -200,9 +201,15 @@ def _cannot_create(base: URL, backend: str, exc: Exception) -> DatabaseUnavailab
 
 
 async def drop_scratch(scratch: ScratchDatabase) -> None:
-    """Drop the database (through its owner connection when there is one), then release the owner lock."""
-    if scratch.dropped:
+    """Drop the database (through its owner connection when there is one), then release the owner lock;
+    nothing when it is dropped already or being dropped in the background (``scratch_later``)."""
+    if scratch.dropped or scratch.pending:
         return
+    await drop_now(scratch)
+
+
+async def drop_now(scratch: ScratchDatabase) -> None:
+    """``drop_scratch`` without its checks (the background drop runs this)."""
     try:
         if scratch.backend == "sqlite":
             shutil.rmtree(Path(str(scratch.url.database)).parent, ignore_errors=True)

@@ -29,7 +29,8 @@ from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import ScratchDatabase, drop_scratch, scratch_database, scratch_notes
+from alembic_mcp.tools.db.scratch import ScratchDatabase, scratch_database, scratch_notes
+from alembic_mcp.tools.db.scratch_later import drop_later
 from alembic_mcp.tools.history.cache import parsed as parsed_file
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
@@ -343,14 +344,14 @@ async def _rehearse(
         except Exception as error:
             group.cancel_scope.cancel()
             failed = error
-        else:  # the drop (on PostgreSQL it waits for a checkpoint) runs while the result is built
-            group.start_soon(_drop, scratch)
+        else:  # the drop (on PostgreSQL it waits for a checkpoint) goes on after the result
+            await drop_later(scratch)
             await reviewed_now.wait()
             built.append(await anyio.to_thread.run_sync(build, run))
     if failed is not None:
         raise failed
     result = built[0]
-    run.scratch.dropped = scratch.dropped
+    run.scratch.dropped = "pending" if scratch.pending else scratch.dropped
     result.approvals = [a for a in reviewed.approvals if a.revision in under_test]
     result.app_check = run.app_check
     if run.app_check is not None:
@@ -502,12 +503,6 @@ async def _run_in_scratch(
     return run
 
 
-async def _drop(scratch: ScratchDatabase) -> None:
-    """Drop the scratch database, also when the call is being cancelled."""
-    with anyio.CancelScope(shield=True):
-        await drop_scratch(scratch)
-
-
 async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:
     """Relay the complete lines the worker appended since the last call (``last["offset"]``)."""
     try:
@@ -582,7 +577,7 @@ def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, t
     )
     result.verdict = "escalate"
     result.escalate_to_human = True
-    result.summary = reason + " The scratch database was dropped; the target was not touched."
+    result.summary = reason + " The scratch database is dropped; the target was not touched."
     # the steps did not run because the worker stopped, not because env.py skipped them
     result.findings = [finding for finding in result.findings if finding.rule != "steps-not-run"]
     result.next_steps = _after_worker_failure(problem, timed_out)
@@ -829,7 +824,7 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         return (
             f"Rehearsal from {frm} ({how}) found {len(result.failures)} failed step(s): {listed}{more}; "
             f"{ok} of {n} planned revision(s) ran through upgrade, downgrade and upgrade.{stop} "
-            "The scratch database was dropped; the target was not touched."
+            "The scratch database is dropped; the target was not touched."
         )
     if n == 0 or ok == 0:
         return (
