@@ -617,18 +617,18 @@ def _build(
     """The result from the worker's raw report: its parts, then the findings each part warrants."""
     escalations: list[Escalation] = []
     raw = raw or {}
-    steps = steps_of(project, history, raw, under_test)
+    file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
+    steps = steps_of(project, history, raw, under_test, file_of)
     differences, data_loss, locks, rewrites, drift = parsed(raw)
     drift_raw = raw.get("drift") or {}
     seed = seed_report(raw, seed_rows, data_from, findings)
-    file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
     schema_findings(under_test, differences, raw, file_of, findings, escalations)
     data_loss_findings(under_test, data_loss, file_of, findings)
     lock_findings(project, rewrites, locks, file_of, findings)
     drift_findings(drift, drift_raw, findings)
     env_error_findings(project, raw, findings)
     failures, seed_limitations, stopped = _failure_parts(project, history, raw, steps, file_of, findings, escalations)
-    deploy = _compare_with_deploy(project, history, raw, under_test, findings)
+    deploy = _compare_with_deploy(project, history, raw, file_of, findings)
     result = TestRoundtripResult(
         revisions=under_test,
         from_revision=start,
@@ -731,16 +731,17 @@ def _mark_seed_rows_only(history: History, under_test: list[str], failure: dict[
 
 
 def _compare_with_deploy(
-    project: Project, history: History, raw: dict[str, Any], under_test: list[str], findings: list[Finding]
+    project: Project, history: History, raw: dict[str, Any], file_of: dict[str, str], findings: list[Finding]
 ) -> DeployMode:
-    """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it."""
+    """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it
+    (``file_of``: the revisions under test and their files, relative to the project)."""
     rehearsal = "per-step" if raw.get("transaction_mode", "per-step") == "per-step" else "single"
-    deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(under_test))
+    deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(file_of))
     sources: dict[str, tuple[str, str]] = {}
-    for rev in under_test:
+    for rev, relative in file_of.items():
         path = Path(history.nodes[rev].path)
         try:
-            sources[rev] = (project.relative(path), path.read_text(encoding="utf-8"))
+            sources[rev] = (relative, path.read_text(encoding="utf-8"))
         except OSError:
             continue
     findings.extend(deploy_findings(deploy, sources))
