@@ -253,18 +253,36 @@ async def scratch_database(
 ) -> AsyncIterator[ScratchDatabase]:
     """Create a scratch database; drop it on exit, also on error, cancellation or timeout.
 
-    Orphans (owner gone) and old ownerless leftovers on the same server are swept first, best effort.
+    Orphans (owner gone) and old ownerless leftovers on the same server are swept meanwhile, best effort:
+    the new database is locked by its owner before it exists, so the sweep never takes it for an orphan.
     """
-    try:
-        await sweep_stale(target_url, scratch_server_url)
-    except Exception:  # sweeping is housekeeping: never fail the caller's rehearsal for it
-        pass
-    scratch = await create_scratch(target_url, scratch_server_url, credentials)
+    created: list[ScratchDatabase] = []
+    failed: list[Exception] = []
+
+    async def create() -> None:  # its error is raised below as itself, not inside an ExceptionGroup
+        try:
+            created.append(await create_scratch(target_url, scratch_server_url, credentials))
+        except Exception as error:
+            failed.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(_sweep_quietly, target_url, scratch_server_url)
+        await create()
+    if failed:
+        raise failed[0]
+    scratch = created[0]
     try:
         yield scratch
     finally:
         with anyio.CancelScope(shield=True):
             await drop_scratch(scratch)
+
+
+async def _sweep_quietly(target_url: URL | str, scratch_server_url: URL | str | None) -> None:
+    try:
+        await sweep_stale(target_url, scratch_server_url)
+    except Exception:  # sweeping is housekeeping: never fail the caller's rehearsal for it
+        pass
 
 
 def _is_scratch_name(name: str) -> bool:
