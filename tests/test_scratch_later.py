@@ -8,11 +8,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import anyio
 import pytest
 from conftest import write_revision
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from alembic_mcp.tools.db import scratch, scratch_later
@@ -66,54 +69,74 @@ def test_sqlite_is_dropped_at_once(sqlite_url):
     assert made.name not in anyio.run(scratch.list_scratch, sqlite_url)
 
 
-def test_a_sweep_in_the_window_drops_it_and_the_background_drop_still_ends_clean(pg_url, monkeypatch):
-    """Between the call closing its owner connection and the thread taking the lock again, the database
-    is an orphan: a sweep (here forced into that window) drops it; the thread then finds nothing."""
-    swept: list[list[str]] = []
-    real_hold = owners.hold_pg
+def test_the_owner_lock_is_never_free_while_the_drop_is_handed_over(pg_url, monkeypatch):
+    """A sweeper trying the lock the whole time never gets it: the thread queues for it before the call
+    closes its owner connection, and PostgreSQL grants it straight to the waiter. While the thread holds
+    it (its drop held back here), sweeps and orphan checks leave the database alone."""
+    release = threading.Event()
+    real_drop = scratch_later.drop_now
 
-    async def sweep_first(maintenance_url, name):
-        swept.append(await scratch.sweep_stale(pg_url))
-        return await real_hold(maintenance_url, name)
+    async def held_back(made):
+        await anyio.to_thread.run_sync(release.wait, WAIT_S)
+        await real_drop(made)
+
+    got_it, stop, names = [], threading.Event(), []
+
+    def sweeper() -> None:
+        engine = create_engine(make_url(pg_url).set(database="postgres"), poolclass=NullPool)
+        with engine.connect() as conn:
+            args = {"c": owners.ADVISORY_CLASS, "n": names[0]}
+            while not stop.is_set():
+                if conn.execute(text("SELECT pg_try_advisory_lock(:c, hashtext(:n))"), args).scalar():
+                    got_it.append(True)
+                    conn.execute(text("SELECT pg_advisory_unlock(:c, hashtext(:n))"), args)
+        engine.dispose()
+
+    trying = threading.Thread(target=sweeper)
 
     async def create_and_drop_later() -> scratch.ScratchDatabase:
         made = await scratch.create_scratch(pg_url)
-        monkeypatch.setattr(scratch_later.owners, "hold_pg", sweep_first)  # the thread's, not the creation's
+        names.append(made.name)
+        monkeypatch.setattr(scratch_later, "drop_now", held_back)
+        trying.start()
+        await anyio.sleep(0.2)  # the sweeper is trying before the hand-over begins
         await scratch_later.drop_later(made)
         return made
 
-    made = anyio.run(create_and_drop_later)
+    try:
+        made = anyio.run(create_and_drop_later)
+        assert made.pending
+        assert made.name not in anyio.run(scratch.orphaned, pg_url)
+        assert made.name not in anyio.run(scratch.sweep_stale, pg_url)
+    finally:
+        stop.set()
+        if trying.is_alive():
+            trying.join()
+        release.set()
+    assert not got_it
     assert scratch_later.wait_for_drops(timeout_s=WAIT_S)
-    assert swept and made.name in swept[0]
-    assert made.dropped
-    assert made.name not in anyio.run(scratch.list_scratch, pg_url)
+    assert made.dropped and made.name not in anyio.run(scratch.list_scratch, pg_url)
     assert roles_named(pg_url, made.role) == []
 
 
 def test_a_scratch_whose_process_dies_before_its_background_drop_is_swept(pg_url):
-    """The process ends (os._exit: no thread joined) while its drop waits for the lock a sweeper holds:
-    the lock is free afterwards, and the next sweep drops the database and its role."""
+    """The process ends (os._exit: no thread joined) while its background drop holds the lock (the drop
+    itself held back): the lock dies with it, and the next sweep drops the database and its role."""
     code = textwrap.dedent(f"""
         import os, threading, anyio
-        from alembic_mcp.tools.db import scratch, scratch_later, scratch_owner
+        from alembic_mcp.tools.db import scratch, scratch_later
 
-        blocked = threading.Event()
-        real_hold = scratch_owner.hold_pg
+        holding = threading.Event()
 
-        async def hold_after_the_blocker(url, name):  # the thread asks for the lock once the blocker has it
-            await anyio.to_thread.run_sync(blocked.wait)
-            return await real_hold(url, name)
+        async def never(made):  # the thread holds the lock and does not drop
+            holding.set()
+            await anyio.sleep(3600)
 
         async def main():
             made = await scratch.create_scratch({pg_url!r})
-            scratch_later.owners.hold_pg = hold_after_the_blocker  # the thread's, not the creation's
-            blocker = await scratch_owner.pg_connect(made.url.set(database="postgres"))  # where the lock lives
-            await scratch_later.drop_later(made)  # closes the owner; the thread waits for the lock below
-            await blocker.execute(
-                "SELECT pg_advisory_lock($1, hashtext($2))", scratch_owner.ADVISORY_CLASS, made.name
-            )
-            blocked.set()
-            await anyio.sleep(0.5)  # the thread is waiting on the lock (or about to): the process dies now
+            scratch_later.drop_now = never
+            await scratch_later.drop_later(made)
+            await anyio.to_thread.run_sync(holding.wait)
             print(made.name, made.role, flush=True)
             os._exit(0)
 
@@ -123,6 +146,9 @@ def test_a_scratch_whose_process_dies_before_its_background_drop_is_swept(pg_url
     name, role = out.stdout.split()
     try:
         assert name in anyio.run(scratch.list_scratch, pg_url), out.stderr
+        deadline = time.monotonic() + WAIT_S  # PostgreSQL ends the dead process's sessions on its own time
+        while name not in anyio.run(scratch.orphaned, pg_url) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert name in anyio.run(scratch.sweep_stale, pg_url)
         assert name not in anyio.run(scratch.list_scratch, pg_url)
         assert roles_named(pg_url, role) == []
@@ -148,3 +174,21 @@ def test_the_cli_reports_pending_and_exits_only_once_dropped(empty_project, pg_u
     name = data["scratch_database"]["url"].rsplit("/", 1)[-1]
     assert name.startswith(scratch.PREFIX) and name not in known
     assert name not in anyio.run(scratch.list_scratch, pg_url)  # the server is shared: only ours is checked
+
+
+def test_without_a_thread_the_drop_happens_in_the_call(pg_url, monkeypatch):
+    """A process that cannot start one more thread drops before the result, as before (nothing pending)."""
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    async def create_and_drop_later() -> scratch.ScratchDatabase:
+        made = await scratch.create_scratch(pg_url)
+        monkeypatch.setattr(scratch_later.threading.Thread, "start", refuse)
+        await scratch_later.drop_later(made)
+        return made
+
+    made = anyio.run(create_and_drop_later)
+    assert made.dropped and not made.pending and scratch_later.pending_drops() == 0
+    assert made.name not in anyio.run(scratch.list_scratch, pg_url)
+    assert roles_named(pg_url, made.role) == []
