@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from alembic_mcp.tools.core.config import load_project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
 from alembic_mcp.tools.db.scratch import list_scratch, live_in_this_process
+from alembic_mcp.tools.db.scratch_later import wait_for_drops
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
 from alembic_mcp.tools.worker.ops.datacheck import table_data
 from alembic_mcp.tools.worker.ops.snapshot import take_snapshot
@@ -91,7 +92,11 @@ def scratch_name(result) -> str:
 
 
 def assert_clean(result, url: str) -> None:
-    assert result.scratch_database.dropped is True
+    """Dropped before the result, or (PostgreSQL, MariaDB) after it: gone once the background drops end."""
+    assert result.scratch_database.dropped is True or (
+        result.scratch_database.dropped == "pending" and result.scratch_database.backend != "sqlite"
+    )
+    assert wait_for_drops(timeout_s=120)
     assert scratch_name(result) not in scratch_names(url)
 
 
