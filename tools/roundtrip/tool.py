@@ -182,7 +182,7 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
             "database loads the production server and moves production data."
         )
         steps = ["Ask a human whether a dump of production may be taken now, or call again with data_from='seed'."]
-    elif not settings.scratch_url and backend_of(project.database_url) != "sqlite":  # SQLite: a temp file
+    elif not settings.scratch_url and not _sqlite(project.database_url):  # SQLite: a temp file, no server
         reason = (
             "The target is classified production and no scratch_url is set: the rehearsal would "
             "create a scratch database on the production server."
@@ -205,6 +205,10 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
         summary=reason + " Nothing was run.",
         next_steps=steps,
     )
+
+
+def _sqlite(url: Any) -> bool:
+    return url is not None and backend_of(url) == "sqlite"
 
 
 def _missing_sqlite_file(url: Any) -> bool:
