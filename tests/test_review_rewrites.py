@@ -79,3 +79,16 @@ def test_a_compile_hook_registered_on_import_escalates(backend):
     source = HEADER + module_code + "\n\ndef upgrade():\n    " + ALTER + "\n\n\ndef downgrade():\n    pass\n"
     hits = lint_migration(parse_source(source), "m.py", backend).hits
     assert any(h.escalation is not None for h in hits), [h.finding.rule for h in hits]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_spread_existence_keywords_are_read(backend):
+    """mlflow 1b5f0d9ad7c1: ``kw = {} if mysql else {"if_exists": True}`` then ``op.drop_index(..., **kw)``."""
+    ok = "kw = {} if op.get_bind().dialect.name == 'mysql' else {'if_exists': True}\n"
+    assert _unread(ok + "op.drop_index('ix', table_name='t', **kw)", backend) == []
+    for hostile in (
+        "kw = {'if_exists': True}\nkw = {'type_': sa.Boolean()}\nop.alter_column('persons', 'pgy_level', **kw)",
+        "kw = {'if_exists': True, 'type_': sa.Boolean()}\nop.alter_column('persons', 'pgy_level', **kw)",
+        "kw = dict(if_exists=True)\nop.drop_index('ix', table_name='t', **kw)",
+    ):
+        assert _unread(hostile, backend), hostile

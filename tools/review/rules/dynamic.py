@@ -521,7 +521,7 @@ def _statements(state) -> list[Statement]:
                 statement.read, statement.render_shows_it = False, False
                 statement.unread_call = rewrites[id(stmt)]
                 statement.unread_words = f"{rewrites[id(stmt)]}, which can change what other lines mean"
-            spread = _spread_op_call(scan, stmt)
+            spread = _spread_op_call(scan, stmt, func)
             if spread is not None and statement.read:
                 statement.read, statement.render_shows_it, statement.unread_call = False, False, spread
                 statement.unread_words = f"passes {spread}'s keyword arguments through **, which the review cannot read"
@@ -529,18 +529,40 @@ def _statements(state) -> list[Statement]:
     return out
 
 
-def _spread_op_call(scan: _Scan, stmt: ast.stmt) -> str | None:
-    """``op.alter_column(..., **options)``: its keywords (type_, nullable, server_default) are not read."""
+# Keywords that only make an operation tolerate what is (or is not) there: spreading them hides nothing.
+EXISTENCE_KEYWORDS = frozenset({"if_exists", "if_not_exists"})
+
+
+def _spread_op_call(scan: _Scan, stmt: ast.stmt, func: ast.FunctionDef) -> str | None:
+    """``op.alter_column(..., **options)``: its keywords (type_, nullable, server_default) are not read,
+    unless ``options`` is a name bound once to literal dicts of existence keywords only
+    (``kw = {} if mysql else {"if_exists": True}``, mlflow)."""
     for node in walk(stmt):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id in scan.ops | scan.batch
-            and any(keyword.arg is None for keyword in node.keywords)
+            and any(k.arg is None and not _existence_only(func, k.value) for k in node.keywords)
         ):
             return src(node.func)
     return None
+
+
+def _existence_only(func: ast.FunctionDef, value: ast.expr) -> bool:
+    if isinstance(value, ast.Name):
+        bound = [
+            n.value
+            for n in walk(func)
+            if isinstance(n, ast.Assign) and [getattr(t, "id", None) for t in n.targets] == [value.id]
+        ]
+        stores = sum(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == value.id for n in walk(func))
+        value = bound[0] if len(bound) == 1 and stores == 1 else value
+    options = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+    return all(
+        isinstance(d, ast.Dict) and all(isinstance(k, ast.Constant) and k.value in EXISTENCE_KEYWORDS for k in d.keys)
+        for d in options
+    )
 
 
 SESSION_FACTORIES = {"Session", "sessionmaker", "scoped_session"}
