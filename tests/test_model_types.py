@@ -53,3 +53,20 @@ def test_the_targets_dialect_writes_the_type():
     assert type_text(enum, "sqlalchemy.Enum") == "VARCHAR(1)"
     assert type_text("sa.String(10)", "sqlalchemy.String", "mysql") == "VARCHAR(10)"
     assert type_text("sa.String(10)", "sqlalchemy.String", "oracle") == "VARCHAR(10)"  # unknown: the default
+
+
+def test_model_tables_by_the_names_migrations_use():
+    """A default-schema table by its name; a table of another schema by its bare name only when no other
+    table has it (hostile review: archive.persons passed for persons)."""
+    import sqlalchemy as sa
+
+    from alembic_mcp.tools.worker.ops.render_sql import _tables_by_name
+
+    metadata = sa.MetaData()
+    sa.Table("persons", metadata, sa.Column("id", sa.Integer))
+    sa.Table("persons", metadata, sa.Column("id", sa.Boolean), schema="archive")
+    sa.Table("events", metadata, sa.Column("id", sa.Integer), schema="events")
+    sa.Table("logs", metadata, sa.Column("id", sa.Integer), schema="a")
+    sa.Table("logs", metadata, sa.Column("id", sa.Integer), schema="b")
+    found = {(t.schema, t.name) for t in _tables_by_name([metadata])}
+    assert found == {(None, "persons"), ("events", "events")}
