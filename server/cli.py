@@ -383,7 +383,17 @@ def _run_tool(args: argparse.Namespace) -> int:
         return EXIT_COULD_NOT_RUN
     results = outcome if isinstance(outcome, list) else [outcome]
     sys.stdout.write(format_results(fmt, args.command, results, project, several=isinstance(outcome, list)))
+    sys.stdout.flush()
+    _wait_for_scratch_drops()
     return max((EXIT_CODES[result.verdict] for result in results), default=0)
+
+
+def _wait_for_scratch_drops() -> None:
+    """A scratch database dropped after the result (``scratch_later``) is gone before the command exits;
+    a command that made none never imports the module."""
+    later = sys.modules.get("alembic_mcp.tools.db.scratch_later")
+    if later is not None:
+        later.wait_for_drops()
 
 
 def output_format(args: argparse.Namespace) -> str:

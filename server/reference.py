@@ -133,7 +133,8 @@ Rehearse the migrations on a scratch database: for each revision in the range, u
 downgrade it, upgrade it again, and prove that schema and data survive.
 
 The scratch database is created for the call (on the target's server, or scratch_url) and always
-dropped, also on failure or timeout; the user's database is only read (its revision, and its data when
+dropped, also on failure or timeout (on PostgreSQL and MariaDB right after the result:
+scratch_database.dropped is "pending"); the user's database is only read (its revision, and its data when
 data_from='target'). The scratch database is brought to from_revision (default: the target's revision)
 and filled with seed_rows generated rows per table (types, NOT NULL, unique and foreign keys respected),
 or with a copy of the target's data. After every step it compares a full schema snapshot (tables,

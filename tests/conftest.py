@@ -105,6 +105,9 @@ def no_leaked_scratch_databases():
 
     before = {server: _scratch_names(server) for server in (PG_SERVER, MARIADB_SERVER)}
     yield
+    from alembic_mcp.tools.db.scratch_later import wait_for_drops
+
+    wait_for_drops()  # the drops left running after a result (they may fail: then the owner is gone, below)
     leaked = scratch.live_in_this_process()
     for server, known in before.items():
         if known is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from alembic_mcp.tools.core.config import load_project
 from alembic_mcp.tools.core.errors import AlembicMcpError, InvalidArgument
 from alembic_mcp.tools.db.scratch import list_scratch, live_in_this_process
+from alembic_mcp.tools.db.scratch_later import wait_for_drops
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
 from alembic_mcp.tools.worker.ops.datacheck import table_data
 from alembic_mcp.tools.worker.ops.snapshot import take_snapshot
@@ -91,7 +92,11 @@ def scratch_name(result) -> str:
 
 
 def assert_clean(result, url: str) -> None:
-    assert result.scratch_database.dropped is True
+    """Dropped before the result, or (PostgreSQL, MariaDB) after it: gone once the background drops end."""
+    assert result.scratch_database.dropped is True or (
+        result.scratch_database.dropped == "pending" and result.scratch_database.backend != "sqlite"
+    )
+    assert wait_for_drops(timeout_s=120)
     assert scratch_name(result) not in scratch_names(url)
 
 
@@ -695,6 +700,17 @@ def test_production_target_escalates_before_running(empty_project, pg_url, data_
     result = anyio.run(lambda: run_roundtrip(loaded, data_from=data_from))
     assert result.verdict == "escalate" and result.escalations[0].rule == "production-database"
     assert result.steps == [] and result.scratch_database.url is None
+
+
+def test_a_production_sqlite_target_is_rehearsed_in_a_temp_file(empty_project, sqlite_url):
+    """Hostile review: a SQLite rehearsal creates nothing on a server, so no scratch_url is needed; copying
+    the target's data is still a human's call."""
+    project = make_project(empty_project)
+    loaded = load_project(project, {"database_url": sqlite_url, "environment": "production"})
+    result = anyio.run(lambda: run_roundtrip(loaded))
+    assert result.steps and not any(e.rule == "production-database" for e in result.escalations)
+    copied = anyio.run(lambda: run_roundtrip(loaded, data_from="target"))
+    assert copied.escalations[0].rule == "production-database" and copied.steps == []
 
 
 def test_an_unreadable_target_fails_as_itself_and_leaves_no_scratch(empty_project, pg_url):

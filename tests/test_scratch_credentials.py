@@ -27,6 +27,7 @@ from test_trust_isolation import generic_fingerprint
 
 from alembic_mcp.tools.core.config import load_project
 from alembic_mcp.tools.core.errors import AlembicMcpError
+from alembic_mcp.tools.db.scratch_later import wait_for_drops
 from alembic_mcp.tools.generate.tool import generate_migration
 from alembic_mcp.tools.heads.merge import merge_heads
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip as roundtrip
@@ -93,6 +94,7 @@ def owned_target(server_url: str, may_create_roles: bool = True) -> Iterator[str
             .render_as_string(hide_password=False)
         )
     finally:
+        wait_for_drops()  # a scratch database this role created may still be dropping (after the result)
         run_sql(server_url, *_drop_owner(backend, name))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from alembic_mcp.tools.core.config import load_project
-from alembic_mcp.tools.db import scratch
+from alembic_mcp.tools.db import scratch, scratch_later
 from alembic_mcp.tools.roundtrip.tool import test_roundtrip as run_roundtrip
 
 WAIT_S = 90  # an upper bound for conditions that normally hold within a second, never a measured time
@@ -119,6 +119,7 @@ def test_sigkill_mid_rehearsal_leaves_no_scratch_database(empty_project, pg_url)
         left = set(anyio.run(scratch.list_scratch, pg_url))
         assert name not in left
         assert not anyio.run(scratch.orphaned, pg_url)
+        assert scratch_later.wait_for_drops(timeout_s=WAIT_S)  # this call's own scratch, dropped after its result
         assert not scratch.live_in_this_process()
     finally:
         for pid in [proc.pid, *workers]:

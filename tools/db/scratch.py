@@ -57,6 +57,7 @@ class ScratchDatabase:
     name: str
     backend: str
     dropped: bool = False
+    pending: bool = False  # being dropped in the background (``scratch_later``)
     owner: Any = field(default=None, repr=False)
     role: str | None = None
     worker_url: URL | None = field(default=None, repr=False)
@@ -200,9 +201,15 @@ def _cannot_create(base: URL, backend: str, exc: Exception) -> DatabaseUnavailab
 
 
 async def drop_scratch(scratch: ScratchDatabase) -> None:
-    """Drop the database (through its owner connection when there is one), then release the owner lock."""
-    if scratch.dropped:
+    """Drop the database (through its owner connection when there is one), then release the owner lock;
+    nothing when it is dropped already or being dropped in the background (``scratch_later``)."""
+    if scratch.dropped or scratch.pending:
         return
+    await drop_now(scratch)
+
+
+async def drop_now(scratch: ScratchDatabase) -> None:
+    """``drop_scratch`` without its checks (the background drop runs this)."""
     try:
         if scratch.backend == "sqlite":
             shutil.rmtree(Path(str(scratch.url.database)).parent, ignore_errors=True)
@@ -246,18 +253,36 @@ async def scratch_database(
 ) -> AsyncIterator[ScratchDatabase]:
     """Create a scratch database; drop it on exit, also on error, cancellation or timeout.
 
-    Orphans (owner gone) and old ownerless leftovers on the same server are swept first, best effort.
+    Orphans (owner gone) and old ownerless leftovers on the same server are swept meanwhile, best effort:
+    the new database is locked by its owner before it exists, so the sweep never takes it for an orphan.
     """
-    try:
-        await sweep_stale(target_url, scratch_server_url)
-    except Exception:  # sweeping is housekeeping: never fail the caller's rehearsal for it
-        pass
-    scratch = await create_scratch(target_url, scratch_server_url, credentials)
+    created: list[ScratchDatabase] = []
+    failed: list[Exception] = []
+
+    async def create() -> None:  # its error is raised below as itself, not inside an ExceptionGroup
+        try:
+            created.append(await create_scratch(target_url, scratch_server_url, credentials))
+        except Exception as error:
+            failed.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(_sweep_quietly, target_url, scratch_server_url)
+        await create()
+    if failed:
+        raise failed[0]
+    scratch = created[0]
     try:
         yield scratch
     finally:
         with anyio.CancelScope(shield=True):
             await drop_scratch(scratch)
+
+
+async def _sweep_quietly(target_url: URL | str, scratch_server_url: URL | str | None) -> None:
+    try:
+        await sweep_stale(target_url, scratch_server_url)
+    except Exception:  # sweeping is housekeeping: never fail the caller's rehearsal for it
+        pass
 
 
 def _is_scratch_name(name: str) -> bool:

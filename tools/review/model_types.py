@@ -1,8 +1,9 @@
 """Does a type change break the application? The models' declared type of the column against the migration's.
 
-The render worker writes each model column's type the way SQLAlchemy's default dialect does
-(``VARCHAR(20)``). The migration's type expression is read the same way here, without running any of the
-migration: only a type class of SQLAlchemy's own modules, called with literal arguments, is built.
+The render worker writes each model column's type the way the target's dialect does (``VARCHAR(20)``).
+The migration's type expression is read the same way here, without running any of the migration: only a
+type class of SQLAlchemy's own modules, named by the path it was imported from (``types.py`` resolves
+``sa.String`` or ``from sqlalchemy import Boolean as String`` to it), called with literal arguments.
 """
 
 from __future__ import annotations
@@ -13,23 +14,23 @@ from typing import Any
 
 from alembic_mcp.tools.review.rules import Hit
 
-# Where a type named ``prefix.Name`` is looked up; a bare name or any other prefix means sqlalchemy.types.
-TYPE_MODULES = {
+DIALECT_MODULES = {
     "postgresql": "sqlalchemy.dialects.postgresql",
     "mysql": "sqlalchemy.dialects.mysql",
     "sqlite": "sqlalchemy.dialects.sqlite",
 }
 
 
-def type_text(source: str | None, dialect_name: str | None = None) -> str | None:
-    """``sa.String(10)`` -> ``VARCHAR(10)`` (as ``dialect_name`` writes it, else SQLAlchemy's default
-    dialect); None when the expression is anything but a literal call of one of SQLAlchemy's type classes."""
-    if not source:
+def type_text(source: str | None, callee: str | None, dialect_name: str | None = None) -> str | None:
+    """``sa.String(10)`` whose callee is ``sqlalchemy.String`` -> ``VARCHAR(10)`` (as ``dialect_name``
+    writes it, else SQLAlchemy's default dialect); None when the expression is anything but a literal call
+    of the SQLAlchemy type class ``callee`` names."""
+    if not source or not callee:
         return None
     try:
         node = ast.parse(source, mode="eval").body
         call = node if isinstance(node, ast.Call) else ast.Call(func=node, args=[], keywords=[])
-        cls = _type_class(call.func)
+        cls = _type_class(callee)
         if cls is None or any(k.arg is None for k in call.keywords):
             return None
         args = [ast.literal_eval(a) for a in call.args]
@@ -42,37 +43,40 @@ def type_text(source: str | None, dialect_name: str | None = None) -> str | None
 
 
 def _dialect(name: str | None) -> Any:
-    if name not in TYPE_MODULES:
+    if name not in DIALECT_MODULES:
         return None
-    return importlib.import_module(TYPE_MODULES[name]).dialect()
+    return importlib.import_module(DIALECT_MODULES[name]).dialect()
 
 
-def _type_class(func: ast.expr) -> Any:
+def _type_class(callee: str) -> Any:
+    """The class at the dotted path ``callee`` (``sqlalchemy.dialects.postgresql.JSONB``), when it is one of
+    SQLAlchemy's type classes."""
     from sqlalchemy.types import TypeEngine
 
-    if isinstance(func, ast.Name):
-        prefix, name = None, func.id
-    elif isinstance(func, ast.Attribute):
-        prefix = func.value.attr if isinstance(func.value, ast.Attribute) else getattr(func.value, "id", None)
-        name = func.attr
-    else:
+    parts = callee.split(".")
+    if parts[0] != "sqlalchemy" or any(part.startswith("_") for part in parts):
         return None
-    module = importlib.import_module(TYPE_MODULES.get(prefix or "", "sqlalchemy.types"))
-    cls = getattr(module, name, None) if not name.startswith("_") else None
-    return cls if isinstance(cls, type) and issubclass(cls, TypeEngine) else None
+    for split in range(len(parts) - 1, 0, -1):  # the longest importable module, then attributes
+        try:
+            found: Any = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            found = getattr(found, name, None)
+        return found if isinstance(found, type) and issubclass(found, TypeEngine) else None
+    return None
 
 
 def judge_type_change(hit: Hit, model_types: dict[str, dict[str, str]], dialect_name: str | None = None) -> None:
     """Say in the escalation what the models declare; none is needed when they declare the new type. The
-    migration's types are read only when they are SQLAlchemy's (``types_read``: the names they are called
-    by are imported from SQLAlchemy and bound once), so a look-alike ``sa`` cannot pass for it."""
+    migration's types are read only through the SQLAlchemy class each is called by (``*_type_callee``, None
+    when the name is not imported from SQLAlchemy and bound once), so a look-alike cannot pass for it."""
     table, column = hit.finding.table or "", hit.finding.column or ""
     declared = model_types.get(table, {}).get(column)
     if hit.escalation is None or not model_types:
         return
-    readable = bool(hit.data.get("types_read"))
-    new = type_text(hit.data.get("new_type"), dialect_name) if readable else None
-    old = type_text(hit.data.get("old_type"), dialect_name) if readable else None
+    new = type_text(hit.data.get("new_type"), hit.data.get("new_type_callee"), dialect_name)
+    old = type_text(hit.data.get("old_type"), hit.data.get("old_type_callee"), dialect_name)
     if declared is None:
         hit.escalation.reason = (
             f"No model declares {table}.{column}: code outside the models that reads it may break, and the "

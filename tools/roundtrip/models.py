@@ -83,7 +83,11 @@ class DriftItem(BaseModel):
 class ScratchReport(BaseModel):
     url: str | None = Field(default=None, description="Scratch database URL, password masked.")
     backend: str | None = None
-    dropped: bool = False
+    dropped: bool | Literal["pending"] = Field(
+        default=False,
+        description="true: dropped before this reply; 'pending': being dropped right after it (the server "
+        "waits for that before exiting; if it dies first, the next rehearsal on that server drops it).",
+    )
 
 
 class SeedReport(BaseModel):

@@ -8,9 +8,9 @@ from typing import Any
 
 from alembic_mcp.tools.core.config import Project
 from alembic_mcp.tools.core.verdict import Escalation, Finding
+from alembic_mcp.tools.history.cache import parsed as parsed_file
 from alembic_mcp.tools.history.graph import History
 from alembic_mcp.tools.history.lock_timeout import coverage, literal_scopes
-from alembic_mcp.tools.history.migration_ast import parse_file
 from alembic_mcp.tools.roundtrip.models import (
     DataFrom,
     DataLoss,
@@ -53,7 +53,10 @@ _REPORTED_LOCKS = (
 )
 
 
-def steps_of(project: Project, history: History, raw: dict[str, Any], under_test: list[str]) -> list[StepResult]:
+def steps_of(
+    project: Project, history: History, raw: dict[str, Any], under_test: list[str], file_of: dict[str, str]
+) -> list[StepResult]:
+    """A step per revision under test; ``file_of``: each revision's file, relative to the project."""
     steps_by_rev = {s["revision"]: s for s in raw.get("steps", [])}
     steps = []
     for rev in under_test:
@@ -63,7 +66,7 @@ def steps_of(project: Project, history: History, raw: dict[str, Any], under_test
             StepResult(
                 revision=rev,
                 message=(node.doc or "").strip().splitlines()[0] if (node.doc or "").strip() else "",
-                file=project.relative(node.path),
+                file=file_of[rev],
                 status=rec.get("status", "not-run"),
                 upgrade_s=rec.get("upgrade_s"),
                 downgrade_s=rec.get("downgrade_s"),
@@ -236,19 +239,25 @@ def _loss_finding(severity: str, file: str | None, lost: list, head: str, why: s
 LOCK_TIMEOUT_SET = re.compile(r"^[^#\n]*lock_timeout", re.M)
 
 
-def lock_timeout_set(project: Project, revision_file: str | None) -> bool:
-    """env.py sets lock_timeout (read as text, not imported), or one covers every operation of the
-    revision's upgrade() outside autocommit blocks (a SET LOCAL does not outlive a block's COMMIT)."""
+def env_sets_lock_timeout(project: Project) -> bool:
+    """env.py sets lock_timeout (read as text, not imported)."""
     try:
-        if LOCK_TIMEOUT_SET.search((project.script_location / "env.py").read_text(encoding="utf-8")):
-            return True
+        return bool(LOCK_TIMEOUT_SET.search((project.script_location / "env.py").read_text(encoding="utf-8")))
     except OSError:
-        pass
+        return False
+
+
+def lock_timeout_set(project: Project, revision_file: str | None, env_sets: bool | None = None) -> bool:
+    """env.py sets lock_timeout (``env_sets``: already read), or one covers every operation of the
+    revision's upgrade() outside autocommit blocks (a SET LOCAL does not outlive a block's COMMIT). The
+    revision is read through the serving process's parse cache (the history read it a moment ago)."""
+    if env_sets if env_sets is not None else env_sets_lock_timeout(project):
+        return True
     if revision_file is None:
         return False
     try:
-        ops = parse_file(project.root / revision_file).ops_in("upgrade")
-    except (OSError, SyntaxError, ValueError):
+        ops = parsed_file(project.root / revision_file).ops_in("upgrade")
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return False
     locking = [c for c in coverage(ops, literal_scopes) if not c.op.in_autocommit and not literal_scopes(c.op)]
     return bool(locking) and all(c.covered for c in locking)
@@ -271,6 +280,7 @@ def lock_findings(
     project: Project, rewrites: list[Rewrite], locks: list[LockTaken], file_of: dict[str, str], findings: list[Finding]
 ) -> None:
     """Table rewrites, and locks that block writes or reads (PostgreSQL)."""
+    env_sets = env_sets_lock_timeout(project) if locks else False
     for rw in rewrites:
         if rw.kind == "table":
             findings.append(
@@ -314,7 +324,7 @@ def lock_findings(
                     "reads and writes wait "
                     "until it commits.",
                     why="Brief for catalog-only changes; long if the step also rewrites or scans the table.",
-                    fix=_lock_fix(lock_timeout_set(project, file_of.get(lk.revision))),
+                    fix=_lock_fix(lock_timeout_set(project, file_of.get(lk.revision), env_sets)),
                 )
             )
 

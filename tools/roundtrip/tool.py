@@ -29,7 +29,8 @@ from alembic_mcp.tools.core.urls import backend_of, parse_url
 from alembic_mcp.tools.core.verdict import Approval, Escalation, Finding
 from alembic_mcp.tools.db.datacopy import copy_database
 from alembic_mcp.tools.db.dbinfo import current_revisions
-from alembic_mcp.tools.db.scratch import ScratchDatabase, drop_scratch, scratch_database, scratch_notes
+from alembic_mcp.tools.db.scratch import ScratchDatabase, scratch_database, scratch_notes
+from alembic_mcp.tools.db.scratch_later import drop_later
 from alembic_mcp.tools.history.cache import parsed as parsed_file
 from alembic_mcp.tools.history.files import history_from_files
 from alembic_mcp.tools.history.graph import History, load_history
@@ -181,7 +182,7 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
             "database loads the production server and moves production data."
         )
         steps = ["Ask a human whether a dump of production may be taken now, or call again with data_from='seed'."]
-    elif not settings.scratch_url:
+    elif not settings.scratch_url and not _sqlite(project.database_url):  # SQLite: a temp file, no server
         reason = (
             "The target is classified production and no scratch_url is set: the rehearsal would "
             "create a scratch database on the production server."
@@ -204,6 +205,10 @@ def _production_refusal(project: Project, data_from: DataFrom) -> TestRoundtripR
         summary=reason + " Nothing was run.",
         next_steps=steps,
     )
+
+
+def _sqlite(url: Any) -> bool:
+    return url is not None and backend_of(url) == "sqlite"
 
 
 def _missing_sqlite_file(url: Any) -> bool:
@@ -344,14 +349,14 @@ async def _rehearse(
         except Exception as error:
             group.cancel_scope.cancel()
             failed = error
-        else:  # the drop (on PostgreSQL it waits for a checkpoint) runs while the result is built
-            group.start_soon(_drop, scratch)
+        else:  # the drop (on PostgreSQL it waits for a checkpoint) goes on after the result
+            await drop_later(scratch)
             await reviewed_now.wait()
             built.append(await anyio.to_thread.run_sync(build, run))
     if failed is not None:
         raise failed
     result = built[0]
-    run.scratch.dropped = scratch.dropped
+    run.scratch.dropped = "pending" if scratch.pending else scratch.dropped
     result.approvals = [a for a in reviewed.approvals if a.revision in under_test]
     result.app_check = run.app_check
     if run.app_check is not None:
@@ -503,12 +508,6 @@ async def _run_in_scratch(
     return run
 
 
-async def _drop(scratch: ScratchDatabase) -> None:
-    """Drop the scratch database, also when the call is being cancelled."""
-    with anyio.CancelScope(shield=True):
-        await drop_scratch(scratch)
-
-
 async def _relay_once(path: Path, progress: Progress, last: dict[str, Any]) -> None:
     """Relay the complete lines the worker appended since the last call (``last["offset"]``)."""
     try:
@@ -583,7 +582,7 @@ def _worker_failed(result: TestRoundtripResult, problem: str, timed_out: bool, t
     )
     result.verdict = "escalate"
     result.escalate_to_human = True
-    result.summary = reason + " The scratch database was dropped; the target was not touched."
+    result.summary = reason + " The scratch database is dropped; the target was not touched."
     # the steps did not run because the worker stopped, not because env.py skipped them
     result.findings = [finding for finding in result.findings if finding.rule != "steps-not-run"]
     result.next_steps = _after_worker_failure(problem, timed_out)
@@ -623,18 +622,18 @@ def _build(
     """The result from the worker's raw report: its parts, then the findings each part warrants."""
     escalations: list[Escalation] = []
     raw = raw or {}
-    steps = steps_of(project, history, raw, under_test)
+    file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
+    steps = steps_of(project, history, raw, under_test, file_of)
     differences, data_loss, locks, rewrites, drift = parsed(raw)
     drift_raw = raw.get("drift") or {}
     seed = seed_report(raw, seed_rows, data_from, findings)
-    file_of = {rev: project.relative(history.nodes[rev].path) for rev in under_test}
     schema_findings(under_test, differences, raw, file_of, findings, escalations)
     data_loss_findings(under_test, data_loss, file_of, findings)
     lock_findings(project, rewrites, locks, file_of, findings)
     drift_findings(drift, drift_raw, findings)
     env_error_findings(project, raw, findings)
     failures, seed_limitations, stopped = _failure_parts(project, history, raw, steps, file_of, findings, escalations)
-    deploy = _compare_with_deploy(project, history, raw, under_test, findings)
+    deploy = _compare_with_deploy(project, history, raw, file_of, findings)
     result = TestRoundtripResult(
         revisions=under_test,
         from_revision=start,
@@ -737,16 +736,17 @@ def _mark_seed_rows_only(history: History, under_test: list[str], failure: dict[
 
 
 def _compare_with_deploy(
-    project: Project, history: History, raw: dict[str, Any], under_test: list[str], findings: list[Finding]
+    project: Project, history: History, raw: dict[str, Any], file_of: dict[str, str], findings: list[Finding]
 ) -> DeployMode:
-    """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it."""
+    """How env.py deploys the revisions next to how they were rehearsed, and the findings that depend on it
+    (``file_of``: the revisions under test and their files, relative to the project)."""
     rehearsal = "per-step" if raw.get("transaction_mode", "per-step") == "per-step" else "single"
-    deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(under_test))
+    deploy = deploy_mode(project.script_location / "env.py", rehearsal, len(file_of))
     sources: dict[str, tuple[str, str]] = {}
-    for rev in under_test:
+    for rev, relative in file_of.items():
         path = Path(history.nodes[rev].path)
         try:
-            sources[rev] = (project.relative(path), path.read_text(encoding="utf-8"))
+            sources[rev] = (relative, path.read_text(encoding="utf-8"))
         except OSError:
             continue
     findings.extend(deploy_findings(deploy, sources))
@@ -830,7 +830,7 @@ def _summary(result: TestRoundtripResult, how: str) -> str:
         return (
             f"Rehearsal from {frm} ({how}) found {len(result.failures)} failed step(s): {listed}{more}; "
             f"{ok} of {n} planned revision(s) ran through upgrade, downgrade and upgrade.{stop} "
-            "The scratch database was dropped; the target was not touched."
+            "The scratch database is dropped; the target was not touched."
         )
     if n == 0 or ok == 0:
         return (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from alembic_mcp.tools.history.migration_ast import OpCall, literal_value
 from alembic_mcp.tools.history.nodes import walk
+from alembic_mcp.tools.review.rules import schema_facts
 from alembic_mcp.tools.review.rules.astutil import (
     callee,
     column_spec,
@@ -470,7 +471,8 @@ def alter_column(state, op: OpCall) -> None:
     if isinstance(using, str) and discards_values(using, col):
         destroys_data(state, op, table, col, f"alter_column changes the type of {table}.{col} USING {using}")
     if literal_value(kwargs.get("nullable")) is False:
-        if table in state.validated_tables:
+        # NOT NULL already (declared so by the revisions the schema model replayed): nothing to scan or fail
+        if table in state.validated_tables or schema_facts.already_not_null(state, op):
             state.clear(SET_NOT_NULL.id, table)
         else:
             state.emit(

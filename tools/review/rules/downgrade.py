@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic_mcp.tools.history.migration_ast import MigrationSource, OpCall, dialect_guard, literal_value
 from alembic_mcp.tools.history.nodes import walk
-from alembic_mcp.tools.review.rules import dynamic
+from alembic_mcp.tools.review.rules import dynamic, schema_facts
 from alembic_mcp.tools.review.rules.astutil import column_spec, has_statements, list_of_str, name_value, q, src, truthy
 from alembic_mcp.tools.review.rules.effects import (
     PURE_BUILTINS,
@@ -337,7 +337,22 @@ def _undone_alter_column(state, op: OpCall) -> bool:
         for d in state.down
     )
     return (
-        op.table in _dropped_tables(state) or (op.table, col) in state.added_columns or altered or _raw(state, "alter")
+        op.table in _dropped_tables(state)
+        or (op.table, col) in state.added_columns
+        or altered
+        or _raw(state, "alter")
+        or _no_op_not_null(state, op)
+    )
+
+
+def _no_op_not_null(state, op: OpCall) -> bool:
+    """alter_column(nullable=False) alone on a column the schema model shows NOT NULL already: it changes
+    nothing, so there is nothing for downgrade() to undo."""
+    changes = {k for k in op.kwargs if not k.startswith("existing_")}
+    return (
+        changes == {"nullable"}
+        and literal_value(op.kwargs["nullable"]) is False
+        and schema_facts.already_not_null(state, op)
     )
 
 

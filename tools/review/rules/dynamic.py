@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from alembic_mcp.tools.history.migration_ast import MigrationSource
 from alembic_mcp.tools.history.nodes import walk
 from alembic_mcp.tools.review.rules.astutil import callee, src
-from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, migration_module
+from alembic_mcp.tools.review.rules.effects import PURE, READS, Judge, Module, Sources, hook, migration_module
 from alembic_mcp.tools.review.rules.registry import Case, cases, on_file, rule
 from alembic_mcp.tools.review.rules.tamper import bindings, tampering_statements
 
@@ -136,6 +136,15 @@ def _imports(tree: ast.Module) -> dict[str, str]:
             names.update({(a.asname or a.name).split(".")[0]: a.name for a in node.names})
         elif isinstance(node, ast.ImportFrom):
             names.update({a.asname or a.name: f"{node.module or ''}.{a.name}" for a in node.names})
+    return names
+
+
+def _attributes(node: ast.expr) -> list[str]:
+    """``sa.event.listen`` -> ["event", "listen"]: the attributes after the root name."""
+    names: list[str] = []
+    while isinstance(node, ast.Attribute):
+        names.insert(0, node.attr)
+        node = node.value
     return names
 
 
@@ -514,6 +523,7 @@ def _unknown_call(scan: _Scan, known: set[str], statement: ast.stmt, local: froz
         name = root.id
         module = scan.imports.get(name)
         safe_module = module is not None and (module.split(".")[0] in SAFE_MODULES or module in SAFE_ALEMBIC)
+        safe_module = safe_module and not hook(".".join([module or "", *_attributes(node.func)]))
         unread = name in scan.functions or (module is not None and not safe_module)
         unread = unread or (module is None and name not in known and name not in SAFE_BUILTINS)
         # an object made at module level (``writer = Writer()``; ``Base.metadata.create_all``): its methods
@@ -563,8 +573,48 @@ def _statements(state) -> list[Statement]:
                 statement.read, statement.render_shows_it = False, False
                 statement.unread_call = rewrites[id(stmt)]
                 statement.unread_words = f"{rewrites[id(stmt)]}, which can change what other lines mean"
+            spread = _spread_op_call(scan, stmt, func)
+            if spread is not None and statement.read:
+                statement.read, statement.render_shows_it, statement.unread_call = False, False, spread
+                statement.unread_words = f"passes {spread}'s keyword arguments through **, which the review cannot read"
             out.append(statement)
     return out
+
+
+# Keywords that only make an operation tolerate what is (or is not) there: spreading them hides nothing.
+EXISTENCE_KEYWORDS = frozenset({"if_exists", "if_not_exists"})
+
+
+def _spread_op_call(scan: _Scan, stmt: ast.stmt, func: ast.FunctionDef) -> str | None:
+    """``op.alter_column(..., **options)``: its keywords (type_, nullable, server_default) are not read,
+    unless ``options`` is a name bound once to literal dicts of existence keywords only
+    (``kw = {} if mysql else {"if_exists": True}``, mlflow)."""
+    for node in walk(stmt):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in scan.ops | scan.batch
+            and any(k.arg is None and not _existence_only(func, k.value) for k in node.keywords)
+        ):
+            return src(node.func)
+    return None
+
+
+def _existence_only(func: ast.FunctionDef, value: ast.expr) -> bool:
+    if isinstance(value, ast.Name):
+        bound = [
+            n.value
+            for n in walk(func)
+            if isinstance(n, ast.Assign) and [getattr(t, "id", None) for t in n.targets] == [value.id]
+        ]
+        stores = sum(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == value.id for n in walk(func))
+        value = bound[0] if len(bound) == 1 and stores == 1 else value
+    options = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+    return all(
+        isinstance(d, ast.Dict) and all(isinstance(k, ast.Constant) and k.value in EXISTENCE_KEYWORDS for k in d.keys)
+        for d in options
+    )
 
 
 SESSION_FACTORIES = {"Session", "sessionmaker", "scoped_session"}

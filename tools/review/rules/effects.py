@@ -192,8 +192,27 @@ def worst(*verdicts: str) -> str:
     return max(verdicts, key=RANK.__getitem__, default=PURE)
 
 
+# Functions of those modules that change how other code behaves (an event listener, a compile hook, a
+# dialect registered, attributes copied onto whatever object is passed): never pure, whatever they return.
+HOOKS = (
+    "sqlalchemy.event",
+    "sqlalchemy.ext.compiler",
+    "sqlalchemy.dialects.registry",
+    "sqlalchemy.util.preloaded",
+    "functools.update_wrapper",
+    "functools.wraps",
+    "operator.setitem",
+    "operator.delitem",
+)
+
+
 def pure_module(module: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in PURE_MODULES)
+
+
+def hook(dotted: str) -> bool:
+    """``sqlalchemy.event.listen``, ``functools.update_wrapper``: a call that changes other code's behaviour."""
+    return any(dotted == h or dotted.startswith(h + ".") for h in HOOKS)
 
 
 @dataclass
@@ -501,6 +520,8 @@ class Judge:
             return READS if attrs and attrs[0] in OP_READS else UNKNOWN
         if ".".join([target, *attrs]) in INSPECTOR_ENTRY:
             return READS  # an inspector on the bind it is given: it reflects, never writes
+        if hook(".".join([target, *attrs])):
+            return UNKNOWN
         if pure_module(target):
             named = [*target.split(".")[1:], *attrs]
             return UNKNOWN if any(a in ENGINE_ENTRY or a in DRIVER_ATTRIBUTES for a in named) else PURE

@@ -16,7 +16,7 @@ from typing import Any
 from alembic_mcp.tools.core.verdict import Escalation, Finding
 from alembic_mcp.tools.history.lock_timeout import Scope, coverage, scope_of_sql
 from alembic_mcp.tools.history.migration_ast import TABLE_ARG, MigrationSource, OpCall
-from alembic_mcp.tools.review.rules import registry
+from alembic_mcp.tools.review.rules import registry, schema_facts
 from alembic_mcp.tools.review.rules.astutil import column_spec
 from alembic_mcp.tools.review.rules.effects import Sources, bound_once, constant_text, migration_module
 from alembic_mcp.tools.review.rules.expansion import enclosing_function, expanded_sql
@@ -223,7 +223,10 @@ def record_added_columns(state: LintState) -> None:
         if op.name != "add_column":
             continue
         spec = column_spec(op.arg(1, "column"))
-        if spec and op.table and spec.name and not op.guarded:  # a helper may skip it: the column may exist
+        # a helper may skip it (the column may exist), unless the schema model shows the column is not there:
+        # then either it is added here, or it is missing and whatever uses it later fails
+        new = not op.guarded or schema_facts.column_absent(state, op)
+        if spec and op.table and spec.name and new:
             state.added_columns.add((op.table, spec.name))
             if spec.nullable is not False and spec.server_default is None and not spec.primary_key:
                 state.new_nullable_columns.add((op.table, spec.name))

@@ -5,6 +5,7 @@ write drops such a leftover first, and keeps the index's columns and expressions
 from __future__ import annotations
 
 from alembic_mcp.tools.history.migration_ast import OpCall
+from alembic_mcp.tools.review.rules import schema_facts
 from alembic_mcp.tools.review.rules.astutil import name_value, q, shown, src, truthy
 from alembic_mcp.tools.review.rules.index_source import (
     as_written,
@@ -138,7 +139,7 @@ def create_index(state, op: OpCall) -> None:
             + (" while uniqueness is never enforced." if unique else "."),
             in_place,
         )
-    if op.table_created_here or concurrently:
+    if op.table_created_here or concurrently or _skipped(state, op):
         state.clear(CREATE_INDEX_NON_CONCURRENT.id, table)
         return
     if name is not None and _other_work(state, op):
@@ -151,6 +152,13 @@ def create_index(state, op: OpCall) -> None:
         f"{shown(op.arg(1, 'table_name'))} without CONCURRENTLY.",
         in_place,
     )
+
+
+def _skipped(state, op: OpCall) -> bool:
+    """A create_index that may be skipped (a helper's guard, if_not_exists) of an index the schema model shows
+    exists already: it builds nothing (skipped, or it fails on the name before building)."""
+    optional = op.guarded or truthy(op.kwargs.get("if_not_exists"))
+    return optional and schema_facts.index_exists(state, op)
 
 
 def _later(state, op: OpCall, name: str, unique: bool) -> None:

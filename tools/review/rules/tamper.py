@@ -97,7 +97,11 @@ def _writes_only_into(node: ast.AST, made: frozenset[str]) -> bool:
     targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
     parts = [part for target in targets for part in _flatten(target) if isinstance(part, ast.Attribute | ast.Subscript)]
     roots = [_root(part) for part in parts]
-    return bool(roots) and all(isinstance(root, ast.Name) and root.id in made for root in roots)
+    return (
+        bool(parts)
+        and all(_items_only(part) for part in parts)
+        and all(isinstance(root, ast.Name) and root.id in made for root in roots)
+    )
 
 
 # The node types _construct has anything to say about (parsed nodes are exactly these classes, never subclasses).
@@ -287,11 +291,20 @@ def _fresh(target: ast.expr, stmt: ast.AST, scopes: dict[int, ast.AST]) -> bool:
         and isinstance(target.value, ast.Name)
     ):
         return bindings(scope, root.id) == 1  # the parameter itself, never rebound
+    if not _items_only(target):
+        return False  # ``holder[0].String = v``: an attribute of what the container holds, not the container
     kwarg = scope.args.kwarg if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else None
     if kwarg is not None and kwarg.arg == root.id and bindings(scope, root.id) == 1:
         return True  # ``**kwargs``: a dict Python makes for each call
     values = [v for v in _assigned(scope, root.id)]
     return bindings(scope, root.id) == 1 and len(values) == 1 and _fresh_value(values[0])
+
+
+def _items_only(target: ast.expr) -> bool:
+    """``x[a][b]``: items of items down to a name, no attribute on the way."""
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    return isinstance(target, ast.Name)
 
 
 def _fresh_value(value: ast.expr) -> bool:

@@ -156,25 +156,27 @@ def type_change(state, op: OpCall) -> None:
         ),
         old_type=old_src,
         new_type=src(new),
-        types_read=_sqlalchemy_types(state, new, old),
+        new_type_callee=_sqlalchemy_callee(state, new),
+        old_type_callee=_sqlalchemy_callee(state, old),
     )
 
 
-def _sqlalchemy_types(state, *types: ast.expr | None) -> bool:
-    """Each type is called by a name the migration imports from SQLAlchemy and binds once: what its text
-    says is SQLAlchemy's type (pipeline compares it with the models'), not a look-alike's."""
+def _sqlalchemy_callee(state, node: ast.expr | None) -> str | None:
+    """The dotted path of the class a type expression calls (``sqlalchemy.Boolean`` for ``String(10)``
+    after ``from sqlalchemy import Boolean as String``), when its name is imported from SQLAlchemy and bound
+    once in the file; None otherwise (pipeline then does not compare it with the models')."""
+    if node is None:
+        return None
+    func = node.func if isinstance(node, ast.Call) else node
+    attributes: list[str] = []
+    while isinstance(func, ast.Attribute):
+        attributes.insert(0, func.attr)
+        func = func.value
     module = migration_module(state.migration)
-    for node in types:
-        if node is None:
-            continue
-        root = node.func if isinstance(node, ast.Call) else node
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name) or module.imports.get(root.id, "").split(".")[0] != "sqlalchemy":
-            return False
-        if bindings(module.tree, root.id) != 1:
-            return False
-    return True
+    if not isinstance(func, ast.Name) or bindings(module.tree, func.id) != 1:
+        return None
+    imported = module.imports.get(func.id, "")
+    return ".".join([imported, *attributes]) if imported.split(".")[0] == "sqlalchemy" else None
 
 
 # ------------------------------------------------------------------ enum types and USING casts

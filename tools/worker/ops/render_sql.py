@@ -47,10 +47,9 @@ def _record_metadata(env: EnvironmentContext) -> None:
     tables: dict[str, list[str]] = {}
     types: dict[str, dict[str, str]] = {}
     dialect = _dialect(env)
-    for metadata in items:
-        for table in getattr(metadata, "tables", {}).values():
-            tables[table.name] = [column.name for column in table.columns]
-            types[table.name] = {column.name: _type_text(column.type, dialect) for column in table.columns}
+    for table in _tables_by_name(items):
+        tables[table.name] = [column.name for column in table.columns]
+        types[table.name] = {column.name: _type_text(column.type, dialect) for column in table.columns}
     METADATA.update(
         {
             "found": bool(items),
@@ -61,6 +60,19 @@ def _record_metadata(env: EnvironmentContext) -> None:
             "home": metadata_home(items[0]) if items else None,
         }
     )
+
+
+def _tables_by_name(items: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """The models' tables as the migrations name them: a table of the default schema by its name; one in
+    another schema by its name only when no other table has it (indico keeps every table in a schema),
+    so archive.persons never passes for persons."""
+    every = [table for metadata in items for table in getattr(metadata, "tables", {}).values()]
+    default = {table.name for table in every if table.schema is None}
+    named: dict[str, list[Any]] = {}
+    for table in every:
+        if table.schema is None or table.name not in default:
+            named.setdefault(table.name, []).append(table)
+    return [found[0] for found in named.values() if len(found) == 1]
 
 
 def _dialect(env: EnvironmentContext) -> Any:
@@ -114,6 +126,9 @@ def _render(cfg, script: ScriptDirectory, start: str | None, destination: str, w
 
     def upgrade(rev, context):
         started.append(destination)
+        # the models as env.py configured them, before any migration runs: upgrade() code can change
+        # target_metadata (append_column), and what it left must not pass for the application's models
+        _record_metadata(env)
         return script._upgrade_revs(destination, rev)
 
     swallowed: list[str] = []
