@@ -97,9 +97,27 @@ def test_working_tree_changes_count_and_a_lone_migration_warns(repo, sqlite_url)
     assert [r.revision for r in result.revisions] == ["c3c3c3c30003"]
     finding = rules(result)["migration-without-model-change"]
     assert finding.severity == "warning" and "c3c3c3c30003_add_nickname.py" in finding.message
+    assert "autogenerate would still drop_column persons.nickname" in finding.message
     # staged but not committed: still changed
     git(repo, "add", "-A")
     assert [r.revision for r in review(repo, sqlite_url, changed_since="HEAD").revisions] == ["c3c3c3c30003"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_migration_the_models_already_match_needs_no_model_change(repo, request, backend):
+    """Agent run 5: a merge revision, or an index moved to a revision of its own, changes no model and the
+    models still match the migrated schema: no warning (a data migration is the same case)."""
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
+    write_revision(
+        repo,
+        "c3c3c3c30003",
+        HEAD,
+        upgrade='op.execute("UPDATE persons SET pgy_level = 1")',
+        downgrade="pass",
+        message="data only",
+    )
+    result = review(repo, url, changed_since="main")
+    assert "migration-without-model-change" not in rules(result), result.findings
 
 
 def test_an_unchanged_branch_reviews_nothing(repo, sqlite_url):

@@ -169,7 +169,7 @@ async def commit_rule_findings(project: Project, changed: ChangedFiles) -> list[
     if changed.models:
         findings.extend(await _drift_findings(project, changed, models))
     if changed.migrations and not changed.models:
-        findings.append(_migration_without_model(project, changed))
+        findings.extend(await _migrations_only_findings(project, changed))
     for rel in changed.deleted_migrations:
         findings.append(
             Finding(
@@ -227,15 +227,34 @@ def _model_without_migration(project: Project, changed: ChangedFiles, models: st
     )
 
 
-def _migration_without_model(project: Project, changed: ChangedFiles) -> Finding:
+async def _migrations_only_findings(project: Project, changed: ChangedFiles) -> list[Finding]:
+    """Migrations changed and no model file: fine when the models still match the migrated schema (a data
+    migration, a merge revision, an index moved to its own revision); a finding naming what differs when
+    they do not, or saying the comparison could not run."""
+    try:
+        drift = await model_drift(project)
+    except AlembicMcpError as exc:
+        drift = Drift(problem=str(exc))
+    if drift.problem is None and not drift.operations:
+        return []
+    return [_migration_without_model(project, changed, drift)]
+
+
+def _migration_without_model(project: Project, changed: ChangedFiles, drift: Drift) -> Finding:
     files = ", ".join(project.relative(p) for p in changed.migrations)
+    if drift.problem is not None:
+        found = f" The models could not be compared with the migrations: {drift.problem[:200]}"
+    else:
+        listed = [_describe(op) for op in drift.operations[:MAX_OPERATIONS_LISTED]]
+        found = f" The models do not match the migrated schema: autogenerate would still {', '.join(listed)}."
     return Finding(
         rule="migration-without-model-change",
         severity="warning",
-        message=f"Migrations changed since {changed.ref} ({files}) but no model file did.",
+        message=f"Migrations changed since {changed.ref} ({files}) but no model file did.{found}",
         file=project.relative(changed.migrations[0]),
-        why="The skill's commit rule: a schema migration is committed with its model change. A data-only "
-        "migration needs none; a schema change without it leaves the models behind the database.",
-        fix="Commit the model change with the migration (generate_migration lists the files), or say in the "
-        "migration's docstring that it only moves data.",
+        why="The skill's commit rule: a schema migration is committed with its model change; without it the "
+        "models are behind the database. A data migration or a merge revision needs none (then the models "
+        "and the migrated schema match, and there is no finding).",
+        fix="Change the models to match the migration and commit both (generate_migration lists the files), "
+        "or change the migration to match the models.",
     )

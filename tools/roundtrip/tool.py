@@ -893,6 +893,6 @@ def _next_steps(result: TestRoundtripResult) -> list[str]:
         steps.append("Call test_roundtrip again.")
         return steps
     return [
-        "backup_db before the revisions run on a real database.",
-        "Commit the models and migration files together.",
+        "Back up (backup_db) before risky revisions (drops, data migrations, production) run on a real database.",
+        "Commit the migration files with the model changes they belong to (if any).",
     ]

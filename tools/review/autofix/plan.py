@@ -56,8 +56,9 @@ NOT_A_HEAD = (
     "finding's fix by hand, with the VALIDATE in a revision after the head"
 )
 INDEX_NOT_A_HEAD = (
-    "its concurrent build belongs in a new revision after this one, and revisions already follow this one: move "
-    "the index by hand to a revision after the head, with its drop in that revision's downgrade()"
+    "its concurrent build belongs in a new revision after this one, and revisions already follow this one: "
+    "remove the create_index (and its drop_index in downgrade()) from this revision, then "
+    "generate_migration(message=..., apply_fixes=true) writes the concurrent build in a revision after the head"
 )
 TYPE_DROP_BY_HAND = (
     "the drop of the type belongs after the statement of downgrade() that stops the column using it, which "
