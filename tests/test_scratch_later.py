@@ -156,7 +156,7 @@ def test_a_scratch_whose_process_dies_before_its_background_drop_is_swept(pg_url
         anyio.run(scratch.sweep_stale, pg_url)
 
 
-def test_the_cli_reports_pending_and_exits_only_once_dropped(empty_project, pg_url):
+def test_the_cli_exits_only_once_its_scratch_database_is_dropped(empty_project, pg_url):
     write_revision(
         empty_project,
         "r1",
@@ -170,7 +170,8 @@ def test_the_cli_reports_pending_and_exits_only_once_dropped(empty_project, pg_u
     out = subprocess.run(command, capture_output=True, text=True, timeout=WAIT_S)
     data = json.loads(out.stdout)  # the example's models hold more than r1: a drift verdict, beside the point
     assert data["steps_run"] == 1, out.stderr + out.stdout
-    assert data["scratch_database"]["dropped"] == "pending"
+    # "pending" unless the drop finished while the result was built (a quiet server): both are true reports
+    assert data["scratch_database"]["dropped"] in ("pending", True)
     name = data["scratch_database"]["url"].rsplit("/", 1)[-1]
     assert name.startswith(scratch.PREFIX) and name not in known
     assert name not in anyio.run(scratch.list_scratch, pg_url)  # the server is shared: only ours is checked
