@@ -46,6 +46,7 @@ class SqlStatement:
     copied_columns: list[str] = field(default_factory=list)  # UPDATE ... SET col = <other columns>
     set_columns: list[str] = field(default_factory=list)  # UPDATE ... SET <these columns>
     fills_nulls: list[str] = field(default_factory=list)  # SET col = COALESCE(col, ...): only NULLs change
+    negated: list[str] = field(default_factory=list)  # SET col = NOT col: every value kept, flipped
     carried: list[str] = field(default_factory=list)  # columns of the updated table whose values SET carries
     where: bool = True  # UPDATE/DELETE restricted by a WHERE clause (False: every row)
     detail: str = ""  # dynamic / drop_cascade: what the statement is
@@ -337,6 +338,7 @@ def _parsed(stripped: str, parsed: exp.Expression | None) -> SqlStatement:
             carried=_carried_reads(parsed),
             where=where,
             fills_nulls=_fills_nulls(parsed),
+            negated=_negated(parsed),
         )
     if isinstance(parsed, exp.Delete):
         where = parsed.args.get("where") is not None
@@ -360,6 +362,22 @@ def _fills_nulls(update: exp.Update) -> list[str]:
             continue
         kept = eq.expression.this
         if isinstance(kept, exp.Column) and (not kept.table or kept.table in own) and _same(kept, eq.this):
+            out.append(eq.this.name)
+    return out
+
+
+def _negated(update: exp.Update) -> list[str]:
+    """Columns set to ``NOT <the same column>`` (indico ad0625914645, after renaming is_active to
+    is_deleted): a flip loses nothing, running it again gives every value back."""
+    target = update.this
+    own = {target.name, target.alias_or_name} if isinstance(target, exp.Table) else set()
+    out = []
+    for eq in update.expressions:
+        value = eq.expression.unnest() if isinstance(eq, exp.EQ) else None
+        if not (isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column) and isinstance(value, exp.Not)):
+            continue
+        flipped = value.this.unnest()
+        if isinstance(flipped, exp.Column) and (not flipped.table or flipped.table in own) and _same(flipped, eq.this):
             out.append(eq.this.name)
     return out
 

@@ -231,8 +231,8 @@ def _data_change(state, op: OpCall, s: SqlStatement, created: set) -> None:
     if s.kind == "delete":
         columns.destroys_data(state, op, s.table, None, f"DELETE without WHERE empties {s.table}")
         return
-    filled = set(s.fills_nulls)  # SET col = COALESCE(col, ...): values kept, NULLs filled
-    overwritten = [c for c in s.set_columns if (s.table, c) not in state.added_columns and c not in filled]
+    kept = set(s.fills_nulls) | set(s.negated)  # COALESCE(col, ...) fills NULLs; NOT col flips: values kept
+    overwritten = [c for c in s.set_columns if (s.table, c) not in state.added_columns and c not in kept]
     if overwritten:
         how = f"UPDATE without WHERE overwrites {s.table}.{overwritten[0]} in every row"
         columns.destroys_data(state, op, s.table, overwritten[0], how)
@@ -926,6 +926,16 @@ CASES = cases(
         "destructive-data-change",
         "op.execute(\"UPDATE persons SET role = COALESCE(role, '')\")",
         triggers=False,
+    ),
+    Case(  # a flip of the column itself keeps every value (corpus: indico ad0625914645)
+        "destructive-data-change",
+        'op.execute("UPDATE persons SET on_leave = NOT on_leave")',
+        triggers=False,
+    ),
+    Case(  # NOT of another column overwrites
+        "destructive-data-change",
+        'op.execute("UPDATE persons SET on_leave = NOT (active)")',
+        escalation="destructive-data-change",
     ),
     Case(  # COALESCE of another column overwrites
         "destructive-data-change",
