@@ -47,12 +47,17 @@ def test_attack_escalates(name, backend, tmp_path):
 
 
 READ_SQL = [
+    # PostgreSQL's JSON and array operators are operators (corpus: indico 7551bd141960), not functions
+    "SELECT rd.id FROM registration_data rd WHERE rd.data ? 'isNoAccommodation'",
+    "SELECT d->>'k', d #> '{a}' FROM t WHERE d @> '{}' AND d ?| ARRAY['a', 'b'] AND tags && ARRAY['x']",
     "SELECT count(*) FROM persons",
     "SELECT id, lower(name) FROM persons WHERE coalesce(role, 'r') = 'r' ORDER BY id",
     "SELECT max(id) FROM persons UNION SELECT min(id) FROM rotations",
     "SELECT id FROM persons WHERE role IS NOT NULL AND (name = 'x' OR id > 3)",  # AND/OR: operators
 ]
 NOT_READ_SQL = [
+    "SELECT a FROM t WHERE purge(d) ? 'k'",  # an operator over a function's result: the function may write
+    "SELECT d->>evil() FROM t",
     "SELECT setval('persons_id_seq', 1)",
     "SELECT \"setval\"('persons_id_seq', 1)",
     "SELECT setval/**/('persons_id_seq', 1)",

@@ -45,6 +45,22 @@ def function_name(node: exp.Func) -> str:
     return node.sql_name().lower()
 
 
+OPERATOR_NODES = (
+    exp.JSONExtract,
+    exp.JSONExtractScalar,
+    exp.JSONBExtract,
+    exp.JSONBExtractScalar,
+    exp.JSONBContains,
+    exp.JSONBContainsTopKey,
+    exp.JSONBContainsAnyTopKeys,
+    exp.JSONBContainsAllTopKeys,
+    exp.ArrayContains,
+    exp.ArrayContainsAll,
+    exp.ArrayOverlaps,
+    exp.Array,  # the ARRAY[...] constructor
+)
+
+
 def sql_reads(sql: str) -> bool:
     """``sql`` is one SELECT that only reads, under every dialect that parses it (and one at least does)."""
     verdicts = [_reads_as(sql, dialect) for dialect in DIALECTS]
@@ -69,8 +85,9 @@ def _only_reads(tree: exp.Expression) -> bool:
             return False
         if isinstance(node, exp.Select) and (node.args.get("into") or node.args.get("locks")):
             return False
-        # AND / OR / XOR are Func nodes to sqlglot: operators, not functions a database could resolve to a writer
-        operator = isinstance(node, exp.Connector)
+        # AND / OR / XOR, and PostgreSQL's JSON and array operators (->>, #>, ?, ?|, ?&, @>, &&), are Func
+        # nodes to sqlglot: the built-in operators, not functions a database could resolve to a writer
+        operator = isinstance(node, (exp.Connector, *OPERATOR_NODES))
         if isinstance(node, exp.Func) and not operator and function_name(node) not in READ_FUNCTIONS:
             return False
     return True
